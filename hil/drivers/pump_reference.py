@@ -1,0 +1,95 @@
+"""Driver for pumps speaking the reference protocol (docs/protocol.md) over a serial line."""
+
+from dataclasses import dataclass
+
+from hil.errors import ProtocolError
+from hil.transport.framed import FramedLink
+from hil.transport.frames import Frame
+from hil.transport.serial_line import SerialLine
+
+
+@dataclass(frozen=True)
+class PumpIdentity:
+    model: str
+    serial: str
+    firmware: str
+    protocol: str
+
+
+@dataclass(frozen=True)
+class PumpStatus:
+    state: str  # RUNNING, SUSPENDED or ALARM
+    basal_U_per_h: float
+    bolus: str  # IDLE, BOLUS or PRIME
+    bolus_left_U: float
+    reservoir_U: float
+    delivered_U: float  # as the pump believes
+    active_alarms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PumpEvent:
+    kind: str
+    fields: dict
+
+
+class ReferencePumpDriver:
+    def __init__(self, port: str, *, baudrate: int = 115200, timeout_s: float = 2.0):
+        self.link = FramedLink(SerialLine(port, baudrate=baudrate, timeout_s=timeout_s, name="pump"), "pump")
+
+    def _field(self, frame: Frame, key: str, kind=str):
+        try:
+            return kind(frame.fields[key])
+        except (KeyError, ValueError):
+            raise ProtocolError(f"pump: answer {frame.body!r} lacks a valid '{key}'") from None
+
+    def identify(self) -> PumpIdentity:
+        f = self.link.request("ID", idempotent=True)
+        return PumpIdentity(self._field(f, "model"), self._field(f, "serial"), self._field(f, "fw"), self._field(f, "proto"))
+
+    def status(self) -> PumpStatus:
+        f = self.link.request("STATUS", idempotent=True)
+        alarms = self._field(f, "alarms")
+        return PumpStatus(
+            state=self._field(f, "state"), basal_U_per_h=self._field(f, "basal", float), bolus=self._field(f, "bolus"),
+            bolus_left_U=self._field(f, "bolus_left", float), reservoir_U=self._field(f, "reservoir", float),
+            delivered_U=self._field(f, "delivered", float), active_alarms=() if alarms == "-" else tuple(alarms.split(",")),
+        )
+
+    def set_basal(self, rate_U_per_h: float) -> None:
+        self.link.request("BASAL", f"{rate_U_per_h:.3f}")
+
+    def bolus(self, amount_U: float) -> float:
+        """Start a bolus; returns its nominal duration in seconds."""
+        return self._field(self.link.request("BOLUS", f"{amount_U:.3f}"), "duration", float)
+
+    def prime(self, amount_U: float) -> float:
+        return self._field(self.link.request("PRIME", f"{amount_U:.3f}"), "duration", float)
+
+    def cancel_bolus(self) -> float:
+        return self._field(self.link.request("CANCEL"), "cancelled", float)
+
+    def suspend(self) -> None:
+        self.link.request("SUSPEND")
+
+    def resume(self) -> None:
+        self.link.request("RESUME")
+
+    def stop(self) -> None:
+        """Stop all delivery now (the fail-safe command): cancels any bolus and suspends basal."""
+        self.link.request("STOP", idempotent=True)
+
+    def acknowledge(self, alarm_id: str) -> None:
+        self.link.request("ACK", alarm_id)
+
+    def events(self) -> list[PumpEvent]:
+        """Unsolicited events received so far (alarms, bolus completion), oldest first."""
+        self.link.poll_events()
+        out = []
+        while self.link.events:
+            frame = self.link.events.popleft()
+            out.append(PumpEvent(frame.args[0] if frame.args else "?", frame.fields))
+        return out
+
+    def close(self) -> None:
+        self.link.close()

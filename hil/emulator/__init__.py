@@ -1,0 +1,1 @@
+"""The emulated bench rig: its own process, reached by the harness only over ptys (see server.py)."""

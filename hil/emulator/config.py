@@ -1,0 +1,129 @@
+"""Emulator parameters: defaults with their sources, overridden by a rig file's `emulator:` section.
+
+Every number here is either taken from ../shared/REFERENCES.md (the section is named) or marked [E]:
+an estimate with its derivation, to be replaced by a bench measurement.
+"""
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PumpParams:
+    model: str = "RP-1"
+    serial: str = "EMU-0001"
+    firmware: str = "1.0.0"
+    # 0.05 U pulses: Omnipod; MiniMed 722G bolus 0.05 U every 2 s (metrology.md §1.6).
+    stroke_U: float = 0.05
+    # [E] 10 % per-stroke SD: well inside the Omnipod 5 label spread for 0.05 U doses
+    # (n = 5987, 0.00-0.119 U) and below the 38-46 % that DT&T 2020 measured at 0.1 U/h (metrology.md §1.6).
+    stroke_cv: float = 0.10
+    # Basal 0.05-30 U/h in 0.05 steps, bolus 0.05-30 U (Omnipod 5 label, standards-and-clinical.md §4).
+    basal_min_U_per_h: float = 0.05
+    basal_max_U_per_h: float = 30.0
+    bolus_min_U: float = 0.05
+    bolus_max_U: float = 30.0
+    increment_U: float = 0.05
+    # Standard bolus speed 1.5 U/min (Medtronic; Omnipod 0.025 U/s), quick 15 U/min used for priming
+    # (640G/670G "quick"), REFERENCES.md "Bolus speeds".
+    bolus_speed_U_per_min: float = 1.5
+    prime_speed_U_per_min: float = 15.0
+    # 300 U cartridge (Tandem t:slim X2, standards-and-clinical.md §4).
+    reservoir_U: float = 300.0
+    # [E] plunger slack taken up at the first travel after a new reservoir; no published value was
+    # retrieved (Batista 2015 on start-up delay is listed as not retrieved in metrology.md §1.5).
+    slack_U: float = 0.3
+
+
+@dataclass(frozen=True)
+class FluidPathParams:
+    # System compliance 0.25 µL/kPa (REFERENCES.md "Occlusion", metrology.md §1.6 model).
+    compliance_uL_per_kPa: float = 0.25
+    # [E] outflow time constant τ = R·C = 3.8 s, chosen so that a 1 U bolus at 1.5 U/min (40 s) leaves
+    # τ/T·(1 − e^(−T/τ)) = 9.4 % to arrive after its nominal end, as measured for the MiniMed 722G
+    # (video microscopy, JDST 2022, doi 10.1177/19322968221115749): R = 3.8 s / 0.25 µL/kPa.
+    resistance_kPa_s_per_uL: float = 15.2
+
+
+@dataclass(frozen=True)
+class BalanceParams:
+    model: str = "XS205DU-EMU"
+    serial: str = "B000000001"
+    # Semi-micro balance: 0.01 mg readability, repeatability 0.01-0.02 mg (metrology.md §1.3).
+    readability_mg: float = 0.01
+    repeatability_mg: float = 0.015
+    # [E] first-order settling, "τ of a few seconds" (metrology.md §1.3 emulator noise model).
+    settling_tau_s: float = 2.0
+    # [E] slow drift as a random walk; 0.003 mg/√h keeps it below one readability step per hour.
+    drift_mg_per_sqrt_h: float = 0.003
+    capacity_g: float = 220.0
+    sir_interval_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class VesselParams:
+    tare_g: float = 35.0
+    # Paraffin-oil layer on the collected water (PMC10540045, 1.5 mm; standards-and-clinical.md §1.1).
+    oil_layer: bool = True
+    # [E] open 25 mm beaker at 50 % RH: 14-43 mg/h by the diffusion model; midpoint 28 mg/h,
+    # scaled with (1 − RH) (metrology.md §1.4).
+    open_evaporation_mg_per_h_at_50pct: float = 28.0
+    # [E] an oil layer leaves ≤ 1 % of the open rate (metrology.md §1.4).
+    oil_evaporation_factor: float = 0.01
+
+
+@dataclass(frozen=True)
+class Environment:
+    # IEC 60601-2-24 normal test conditions: 20 ± 2 °C, 65 ± 5 % RH (standards-and-clinical.md §1.1).
+    temperature_C: float = 20.0
+    pressure_hPa: float = 1013.25
+    humidity_pct: float = 65.0
+
+
+@dataclass(frozen=True)
+class Defects:
+    """Seeded faults that make the emulated pump violate dose-accuracy requirements on purpose."""
+
+    stroke_volume_bias: float = 0.0  # relative: 0.08 = every stroke 8 % too large
+    basal_period_drift: float = 0.0  # relative: 0.10 = basal strokes 10 % further apart
+    bolus_missing_last_strokes: int = 0  # the last N strokes of every bolus are not delivered
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    seed: int = 1
+    pump: PumpParams = field(default_factory=PumpParams)
+    fluid_path: FluidPathParams = field(default_factory=FluidPathParams)
+    balance: BalanceParams = field(default_factory=BalanceParams)
+    vessel: VesselParams = field(default_factory=VesselParams)
+    environment: Environment = field(default_factory=Environment)
+    defects: Defects = field(default_factory=Defects)
+
+    @classmethod
+    def from_rig(cls, rig: dict[str, Any]) -> "EmulatorConfig":
+        """Build from a rig file's mapping: its `emulator:` section plus its `environment:`."""
+        section = dict(rig.get("emulator") or {})
+        section["environment"] = rig.get("environment") or {}
+        return _build(cls, section, "emulator")
+
+
+def _build(cls, data: dict[str, Any], where: str):
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(known)})")
+    values = {}
+    default = cls()
+    for name, value in data.items():
+        current = getattr(default, name)
+        if hasattr(current, "__dataclass_fields__"):
+            values[name] = _build(type(current), value or {}, f"{where}.{name}")
+        elif isinstance(current, (int, float)) and not isinstance(current, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ValueError(f"{where}.{name}: expected a number, got {value!r}")
+            values[name] = type(current)(value) if isinstance(current, float) else value
+        else:
+            values[name] = value
+    return replace(default, **values)

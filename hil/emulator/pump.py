@@ -1,0 +1,212 @@
+"""The emulated pump: firmware state machine, stroke mechanics and the reference protocol (docs/protocol.md).
+
+Basal is a train of evenly spaced strokes, the first one a full period after the rate is set (the pump
+accumulates a whole stroke before it moves). A bolus is a train of strokes at the bolus speed. Every stroke
+pushes a scattered volume into the fluid path; the pump itself believes it delivered the nominal amount.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from hil.emulator.bench import Bench
+from hil.emulator.config import Defects, PumpParams
+from hil.emulator.scheduler import Event, Scheduler
+from hil.transport.frames import Frame
+
+PROTOCOL_VERSION = 1
+UL_PER_U = 10.0  # U-100
+
+
+@dataclass
+class Alarm:
+    id: int
+    kind: str
+    priority: str
+    raised_s: float
+    acknowledged: bool = False
+
+
+class Refused(Exception):
+    def __init__(self, code: str, message: str):
+        self.code, self.message = code, message
+
+
+class EmulatedPump:
+    def __init__(self, params: PumpParams, defects: Defects, bench: Bench, scheduler: Scheduler,
+                 rng: np.random.Generator, emit: Callable[[str, dict], None]):
+        self.p = params
+        self.defects = defects
+        self.bench = bench
+        self.sched = scheduler
+        self.rng = rng
+        self.emit = emit
+        self.state = "SUSPENDED"
+        self.basal_rate = 0.0
+        self.reservoir_U = params.reservoir_U
+        self.delivered_U = 0.0
+        self.slack_uL = params.slack_U * UL_PER_U
+        self.alarms: list[Alarm] = []
+        self._basal_event: Event | None = None
+        self._bolus_events: list[Event] = []
+        self._bolus_kind = ""
+        self._bolus_left_U = 0.0
+
+    # -- mechanics ---------------------------------------------------------------------------------------
+    def _stroke(self, counted: bool, deliver: bool = True) -> None:
+        if self.reservoir_U < self.p.stroke_U - 1e-9:
+            self._raise_alarm("RESERVOIR_EMPTY", "HIGH")
+            return
+        volume = self.p.stroke_U * UL_PER_U * (1 + self.defects.stroke_volume_bias)
+        volume *= max(0.0, 1 + self.p.stroke_cv * self.rng.standard_normal())
+        taken = min(self.slack_uL, volume)
+        self.slack_uL -= taken
+        if deliver:
+            self.bench.push(volume - taken)
+        self.reservoir_U -= self.p.stroke_U
+        if counted:
+            self.delivered_U += self.p.stroke_U
+
+    def _basal_period_s(self) -> float:
+        return self.p.stroke_U / self.basal_rate * 3600.0 * (1 + self.defects.basal_period_drift)
+
+    def _schedule_basal(self) -> None:
+        if self._basal_event:
+            self._basal_event.cancel()
+            self._basal_event = None
+        if self.state == "RUNNING" and self.basal_rate > 0:
+            self._basal_event = self.sched.at(self.sched.now + self._basal_period_s(), self._basal_stroke)
+
+    def _basal_stroke(self) -> None:
+        self._basal_event = None
+        self._stroke(counted=True)
+        self._schedule_basal()
+
+    def _start_train(self, kind: str, amount_U: float, speed_U_per_min: float) -> float:
+        strokes = round(amount_U / self.p.stroke_U)
+        period = self.p.stroke_U / speed_U_per_min * 60.0
+        missing = self.defects.bolus_missing_last_strokes if kind == "BOLUS" else 0
+        start = self.sched.now
+        self._bolus_kind, self._bolus_left_U = kind, strokes * self.p.stroke_U
+        for k in range(strokes):
+            deliver = k < strokes - missing
+
+            def pulse(deliver=deliver):
+                self._bolus_left_U -= self.p.stroke_U
+                self._stroke(counted=kind == "BOLUS", deliver=deliver)
+
+            self._bolus_events.append(self.sched.at(start + k * period, pulse))
+        self._bolus_events.append(self.sched.at(start + strokes * period, lambda: self._end_train(amount_U)))
+        return strokes * period
+
+    def _end_train(self, amount_U: float) -> None:
+        kind = self._bolus_kind
+        self._bolus_events, self._bolus_kind, self._bolus_left_U = [], "", 0.0
+        self.emit(f"{kind}_DONE", {"amount": f"{amount_U:.3f}"})
+
+    def _cancel_train(self) -> float:
+        left = self._bolus_left_U
+        for event in self._bolus_events:
+            event.cancel()
+        self._bolus_events, self._bolus_kind, self._bolus_left_U = [], "", 0.0
+        return left
+
+    def _raise_alarm(self, kind: str, priority: str) -> None:
+        if any(a.kind == kind and not a.acknowledged for a in self.alarms):
+            return
+        alarm = Alarm(len(self.alarms) + 1, kind, priority, self.sched.now)
+        self.alarms.append(alarm)
+        self.state = "ALARM"
+        self._cancel_train()
+        self._schedule_basal()
+        self.emit("ALARM", {"id": alarm.id, "kind": kind, "priority": priority, "t": f"{alarm.raised_s:.3f}"})
+
+    # -- protocol ----------------------------------------------------------------------------------------
+    def handle(self, frame: Frame) -> tuple[str, ...]:
+        """The OK fields for a request; raises Refused for a typed error."""
+        handler = getattr(self, "_cmd_" + frame.word.lower(), None) if frame.word.isalpha() else None
+        if handler is None:
+            raise Refused("UNKNOWN_COMMAND", frame.word)
+        return handler(*frame.args)
+
+    def _amount(self, text: str, low: float, high: float, what: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise Refused("BAD_ARGUMENT", f"{what} '{text}' is not a number") from None
+        steps = value / self.p.increment_U
+        if not (low - 1e-9 <= value <= high + 1e-9) or abs(steps - round(steps)) > 1e-6:
+            raise Refused("BAD_ARGUMENT", f"{what} {text} outside {low:g}-{high:g} in steps of {self.p.increment_U:g}")
+        return value
+
+    def _cmd_id(self):
+        return (f"model={self.p.model}", f"serial={self.p.serial}", f"fw={self.p.firmware}", f"proto={PROTOCOL_VERSION}")
+
+    def _cmd_status(self):
+        active = ",".join(str(a.id) for a in self.alarms if not a.acknowledged) or "-"
+        return (f"state={self.state}", f"basal={self.basal_rate:.3f}", f"bolus={self._bolus_kind or 'IDLE'}",
+                f"bolus_left={self._bolus_left_U:.3f}", f"reservoir={self.reservoir_U:.3f}",
+                f"delivered={self.delivered_U:.3f}", f"alarms={active}", f"t={self.sched.now:.3f}")
+
+    def _cmd_basal(self, rate: str = ""):
+        value = 0.0 if rate in ("0", "0.0", "0.00") else self._amount(rate, self.p.basal_min_U_per_h, self.p.basal_max_U_per_h, "basal rate")
+        self.basal_rate = value
+        self._schedule_basal()
+        return (f"basal={value:.3f}",)
+
+    def _check_can_deliver(self) -> None:
+        if self.state != "RUNNING":
+            raise Refused("NOT_ALLOWED", f"pump is {self.state}")
+        if self._bolus_kind:
+            raise Refused("NOT_ALLOWED", f"{self._bolus_kind} in progress")
+
+    def _cmd_bolus(self, amount: str = "", *rest):
+        if rest:
+            raise Refused("BAD_ARGUMENT", "BOLUS takes one amount")
+        value = self._amount(amount, self.p.bolus_min_U, self.p.bolus_max_U, "bolus")
+        self._check_can_deliver()
+        if value > self.reservoir_U:
+            raise Refused("NOT_ALLOWED", f"reservoir holds {self.reservoir_U:.2f} U")
+        duration = self._start_train("BOLUS", value, self.p.bolus_speed_U_per_min)
+        return (f"bolus={value:.3f}", f"duration={duration:.3f}", f"speed={self.p.bolus_speed_U_per_min:g}")
+
+    def _cmd_prime(self, amount: str = ""):
+        value = self._amount(amount, self.p.increment_U, self.p.bolus_max_U, "prime")
+        if self._bolus_kind:
+            raise Refused("NOT_ALLOWED", f"{self._bolus_kind} in progress")
+        if self.state == "ALARM":
+            raise Refused("NOT_ALLOWED", "pump is ALARM")
+        duration = self._start_train("PRIME", value, self.p.prime_speed_U_per_min)
+        return (f"prime={value:.3f}", f"duration={duration:.3f}")
+
+    def _cmd_cancel(self):
+        return (f"cancelled={self._cancel_train():.3f}",)
+
+    def _cmd_suspend(self):
+        if self.state == "RUNNING":
+            self.state = "SUSPENDED"
+        self._cancel_train()
+        self._schedule_basal()
+        return (f"state={self.state}",)
+
+    _cmd_stop = _cmd_suspend
+
+    def _cmd_resume(self):
+        if any(not a.acknowledged for a in self.alarms):
+            raise Refused("ALARM_ACTIVE", "acknowledge the active alarms first")
+        self.state = "RUNNING"
+        self._schedule_basal()
+        return ("state=RUNNING",)
+
+    def _cmd_ack(self, alarm_id: str = ""):
+        for alarm in self.alarms:
+            if str(alarm.id) == alarm_id:
+                alarm.acknowledged = True
+                if self.state == "ALARM" and all(a.acknowledged for a in self.alarms):
+                    self.state = "SUSPENDED"
+                return (f"ack={alarm.id}",)
+        raise Refused("BAD_ARGUMENT", f"no alarm {alarm_id!r}")
+
+    def _cmd_alarms(self):
+        return tuple(f"{a.id}={a.kind}:{a.priority}:{a.raised_s:.3f}:{int(a.acknowledged)}" for a in self.alarms[-8:])

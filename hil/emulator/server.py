@@ -1,0 +1,156 @@
+"""The emulator process: the World behind three ptys (pump, balance, control), one thread, one selector.
+
+Nothing listens on a network address. The process ends when its standard input closes (the harness that
+started it is gone) or on SIGTERM/SIGINT, so an emulator never outlives its rig.
+"""
+
+import errno
+import json
+import os
+import selectors
+import signal
+import sys
+import tty
+from typing import Callable
+
+from hil.emulator.config import EmulatorConfig
+from hil.emulator.pump import Refused
+from hil.emulator.world import World
+from hil.transport.frames import FrameError, decode, encode
+
+MAX_PENDING_OUTPUT = 1 << 20
+
+
+class PtyChannel:
+    """One pty master: lines in, bytes out (buffered, never blocking the simulation)."""
+
+    def __init__(self, name: str, on_line: Callable[[bytes], None]):
+        self.name = name
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        self.slave_fd = slave  # kept open so the master never sees EOF between harness connections
+        self.path = os.ttyname(slave)
+        os.set_blocking(self.master, False)
+        self.on_line = on_line
+        self._inbuf = b""
+        self.outbuf = bytearray()
+
+    def write(self, data: bytes) -> None:
+        if len(self.outbuf) + len(data) > MAX_PENDING_OUTPUT:
+            del self.outbuf[: len(data)]  # a UART overrun: the oldest output is lost, as on hardware
+        self.outbuf += data
+        self.flush()
+
+    def flush(self) -> None:
+        while self.outbuf:
+            try:
+                sent = os.write(self.master, self.outbuf)
+            except BlockingIOError:
+                return
+            del self.outbuf[:sent]
+
+    def readable(self) -> None:
+        try:
+            data = os.read(self.master, 65536)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EIO):
+                return
+            raise
+        self._inbuf += data
+        while b"\n" in self._inbuf:
+            line, self._inbuf = self._inbuf.split(b"\n", 1)
+            self.on_line(line + b"\n")
+        if len(self._inbuf) > 4096:
+            self._inbuf = b""
+            self.on_line(b"\x00\n")  # an over-long line is a transmission error
+
+
+class EmulatorServer:
+    def __init__(self, config: EmulatorConfig):
+        self.pump_ch = PtyChannel("pump", self._pump_line)
+        self.balance_ch = PtyChannel("balance", self._balance_line)
+        self.control_ch = PtyChannel("control", self._control_line)
+        self._event_no = 0
+        self.world = World(config, self._pump_event, lambda line: self.balance_ch.write(line.encode() + b"\r\n"))
+        self.running = True
+
+    def endpoints(self) -> dict:
+        return {"pump": self.pump_ch.path, "balance": self.balance_ch.path, "control": self.control_ch.path,
+                "pid": os.getpid()}
+
+    def _pump_event(self, kind: str, fields: dict) -> None:
+        self._event_no += 1
+        args = [kind] + [f"{k}={v}" for k, v in fields.items()]
+        self.pump_ch.write(encode(f"E{self._event_no}", "EVT", *args))
+
+    def _pump_line(self, line: bytes) -> None:
+        try:
+            frame = decode(line)
+        except FrameError as exc:
+            self.pump_ch.write(encode("0", "ERR", "BAD_FRAME", exc.reason.replace(" ", "_")))
+            return
+        try:
+            reply = encode(frame.tag, "OK", *self.world.pump.handle(frame))
+        except Refused as exc:
+            reply = encode(frame.tag, "ERR", exc.code, *exc.message.split())
+        self.pump_ch.write(reply)
+
+    def _balance_line(self, line: bytes) -> None:
+        for reply in self.world.balance.handle(line.rstrip(b"\r\n")):
+            self.balance_ch.write(reply.encode("ascii") + b"\r\n")
+
+    def _control_line(self, line: bytes) -> None:
+        try:
+            frame = decode(line)
+        except FrameError as exc:
+            self.control_ch.write(encode("0", "ERR", "BAD_FRAME", exc.reason.replace(" ", "_")))
+            return
+        try:
+            fields = self._control(frame.word, frame.args)
+            reply = encode(frame.tag, "OK", *fields)
+        except (ValueError, TypeError) as exc:
+            reply = encode(frame.tag, "ERR", "BAD_ARGUMENT", *str(exc).split())
+        self.control_ch.write(reply)
+
+    def _control(self, word: str, args: tuple[str, ...]) -> list[str]:
+        if word == "ADV":
+            dt = float(args[0])
+            if not 0 <= dt <= 1e7:
+                raise ValueError(f"cannot advance by {dt}")
+            self.world.advance(dt)
+        elif word == "RESET":
+            self.world.reset(int(args[0]))
+        elif word == "INSPECT":
+            return [f"{k}={v:.9g}" for k, v in self.world.inspect().items()]
+        elif word != "NOW":
+            raise ValueError(f"unknown control command {word}")
+        return [f"t={self.world.scheduler.now:.6f}"]
+
+    def serve(self, watch_fd: int | None = None) -> None:
+        selector = selectors.DefaultSelector()
+        for channel in (self.pump_ch, self.balance_ch, self.control_ch):
+            selector.register(channel.master, selectors.EVENT_READ, channel)
+        if watch_fd is not None:
+            selector.register(watch_fd, selectors.EVENT_READ, None)
+        while self.running:
+            for key, _ in selector.select(timeout=1.0):
+                if key.data is None:
+                    if not os.read(watch_fd, 4096):
+                        return  # the harness that started us is gone
+                    continue
+                key.data.readable()
+            for channel in (self.pump_ch, self.balance_ch, self.control_ch):
+                channel.flush()
+
+
+def main(config: EmulatorConfig, watch_stdin: bool) -> None:
+    server = EmulatorServer(config)
+
+    def stop(*_):
+        server.running = False
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(json.dumps(server.endpoints()), flush=True)
+    server.serve(sys.stdin.fileno() if watch_stdin else None)

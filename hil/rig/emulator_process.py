@@ -1,0 +1,57 @@
+"""Start the emulator as a child process and learn its endpoints, with a deadline."""
+
+import json
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hil.errors import RigError
+
+START_TIMEOUT_S = 20.0
+
+
+class EmulatorProcess:
+    def __init__(self, rig_file: Path):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hil.emulator", str(rig_file), "--watch-stdin"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        self.endpoints = self._read_endpoints()
+        self.pid = self.process.pid
+
+    def _read_endpoints(self) -> dict:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        stdout = self.process.stdout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([stdout], [], [], max(0.0, deadline - time.monotonic()))
+            if ready:
+                line = stdout.readline()
+                if line:
+                    try:
+                        return json.loads(line)
+                    except json.JSONDecodeError:
+                        self.stop()
+                        raise RigError(f"emulator printed {line[:200]!r} instead of its endpoints") from None
+                self.process.wait(timeout=5)
+                error = self.process.stderr.read().decode(errors="replace").strip().splitlines()
+                raise RigError(f"emulator exited with code {self.process.returncode} before it started: "
+                               + (error[-1] if error else "no message"))
+        self.stop()
+        raise RigError(f"emulator did not report its endpoints within {START_TIMEOUT_S:g} s")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()

@@ -1,0 +1,114 @@
+"""The Rig: clock, pump, scale and (on the emulator) its control, as one context manager.
+
+Whatever ends the `with` block (a return, a failed assertion, an exception, Ctrl-C), the pump is commanded
+to stop before the links close, and the outcome of that command is kept in `safety_log` for the record.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from hil.drivers.emulator_control import EmulatorControl
+from hil.drivers.mtsics import MtSicsBalance
+from hil.drivers.pump_reference import ReferencePumpDriver
+from hil.errors import RigError
+from hil.rig.clock import RealClock, SimClock
+from hil.rig.config import RigConfig
+from hil.rig.emulator_process import EmulatorProcess
+
+log = logging.getLogger(__name__)
+
+PUMP_DRIVERS = {"reference-serial": ReferencePumpDriver}
+SCALE_DRIVERS = {"mt-sics": MtSicsBalance}
+
+
+@dataclass
+class SafetyAction:
+    reason: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Rig:
+    config: RigConfig
+    clock: Any = None
+    pump: Any = None
+    scale: Any = None
+    emulator: EmulatorProcess | None = None
+    control: EmulatorControl | None = None
+    identities: dict[str, Any] = field(default_factory=dict)
+    safety_log: list[SafetyAction] = field(default_factory=list)
+    broken: str | None = None
+
+    def __enter__(self) -> "Rig":
+        try:
+            self._open()
+        except BaseException:
+            self.close("rig failed to open")
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close("end of session" if exc_type is None else f"aborted by {exc_type.__name__}")
+
+    def _port(self, section: dict[str, Any]) -> str:
+        port = section["port"]
+        if port.startswith("@emulator:"):
+            if not self.emulator:
+                raise RigError(f"port {port} needs clock: sim (the emulator)")
+            return self.emulator.endpoints[port.split(":", 1)[1]]
+        return port
+
+    def _open(self) -> None:
+        pump_cfg, scale_cfg = self.config.section("pump"), self.config.section("scale")
+        if self.config.simulated:
+            self.emulator = EmulatorProcess(self.config.path)
+            self.control = EmulatorControl(self.emulator.endpoints["control"])
+            self.clock = SimClock(self.control)
+            self.identities["emulator"] = {"pid": self.emulator.pid, **self.emulator.endpoints}
+        else:
+            self.clock = RealClock()
+        self.pump = PUMP_DRIVERS[pump_cfg["driver"]](
+            self._port(pump_cfg), baudrate=pump_cfg.get("baudrate", 115200), timeout_s=pump_cfg.get("timeout_s", 2.0))
+        self.scale = SCALE_DRIVERS[scale_cfg["driver"]](
+            self._port(scale_cfg), self.clock.now, baudrate=scale_cfg.get("baudrate", 9600),
+            timeout_s=scale_cfg.get("timeout_s", 2.0))
+        self.identities["pump"] = vars(self.pump.identify())
+        self.identities["scale"] = self.scale.identify()
+
+    def begin_test(self, test_id: str) -> None:
+        """Put the rig in its starting state for a test. On the emulator: a fresh pump and vessel, seeded
+        from the rig seed and the test id, so a test's numbers do not depend on which tests ran before."""
+        if self.broken:
+            raise RigError(f"rig is broken: {self.broken}")
+        if self.control:
+            seed = int(self.config.section("emulator").get("seed", 1))
+            digest = hashlib.sha256(f"{seed}:{test_id}".encode()).digest()
+            self.control.reset(int.from_bytes(digest[:4], "big"))
+            self.clock.resync()
+            self.scale.reset()
+        self.pump.stop()
+
+    def make_safe(self, reason: str) -> SafetyAction:
+        """Command the pump to stop delivering. Never raises: the outcome is logged and returned."""
+        if self.pump is None:
+            action = SafetyAction(reason, False, "no pump link was open")
+        else:
+            try:
+                self.pump.stop()
+                action = SafetyAction(reason, True, "pump acknowledged STOP")
+            except Exception as exc:  # noqa: BLE001 - the stop must be attempted and its failure recorded
+                action = SafetyAction(reason, False, f"STOP not acknowledged: {exc}")
+        (log.info if action.ok else log.error)("make safe (%s): %s", reason, action.detail)
+        self.safety_log.append(action)
+        return action
+
+    def close(self, reason: str) -> None:
+        self.make_safe(reason)
+        for part in (self.pump, self.scale, self.control):
+            if part is not None:
+                part.close()
+        if self.emulator:
+            self.emulator.stop()

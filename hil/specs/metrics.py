@@ -1,0 +1,55 @@
+"""The catalogue of acceptance metrics: what each measures, its unit, which method computes it.
+
+A requirement may only bound a metric that its method computes, in the metric's own unit, with the
+parameters the metric needs. The loader checks every bound against this table.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MetricKind:
+    name: str
+    unit: str
+    methods: tuple[str, ...]
+    params: tuple[str, ...]
+    description: str
+
+
+_BASAL = ("basal-gravimetric",)
+_BOLUS = ("bolus-gravimetric",)
+_TIMING = ("bolus-timing",)
+
+METRICS: dict[str, MetricKind] = {
+    m.name: m
+    for m in (
+        MetricKind("overall_error", "%", _BASAL, (), "error of the volume delivered over the analysis period"),
+        MetricKind("total_delivered", "U", _BASAL, (), "insulin delivered over the analysis period"),
+        MetricKind("window_delivered_min", "U", _BASAL, ("window_h",), "least delivered in a non-overlapping window"),
+        MetricKind("window_delivered_max", "U", _BASAL, ("window_h",), "most delivered in a non-overlapping window"),
+        MetricKind(
+            "window_share_within", "%", _BASAL, ("window_h", "band_pct"),
+            "share of non-overlapping windows whose error is within ±band",
+        ),
+        MetricKind("trumpet_ep_max", "%", _BASAL, ("window_min",), "IEC 60601-2-24 Ep(max) for an observation window"),
+        MetricKind("trumpet_ep_min", "%", _BASAL, ("window_min",), "IEC 60601-2-24 Ep(min) for an observation window"),
+        MetricKind("bolus_mean_error", "%", _BOLUS, (), "mean deviation of the delivered boluses from the programmed size"),
+        MetricKind("bolus_sd", "%", _BOLUS, (), "standard deviation of the bolus deviations"),
+        MetricKind("bolus_min", "U", _BOLUS, (), "smallest delivered bolus"),
+        MetricKind("bolus_max", "U", _BOLUS, (), "largest delivered bolus"),
+        MetricKind("bolus_share_within", "%", _BOLUS, ("band_pct",), "share of boluses within ±band of the programmed size"),
+        MetricKind(
+            "bolus_duration_error", "%", _TIMING, (),
+            "worst deviation of the gravimetric 5 %-95 % delivery time from the time the stated speed implies",
+        ),
+        MetricKind("bolus_tail_fraction", "%", _TIMING, (), "largest share of a bolus arriving after its nominal end"),
+    )
+}
+
+
+def measurement_name(metric: str, params: dict[str, float]) -> str:
+    """Display name of a metric with its parameters, e.g. ``window_share_within[window_h=1, band_pct=15]``."""
+    if not params:
+        return metric
+    inner = ", ".join(f"{k}={v:g}" for k, v in params.items())
+    return f"{metric}[{inner}]"

@@ -1,0 +1,59 @@
+"""Requirement objects as the rest of the suite sees them: plain, immutable, with the file they came from."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hil.specs.metrics import measurement_name
+
+
+@dataclass(frozen=True)
+class Bound:
+    metric: str
+    unit: str
+    source: str
+    min: float | None = None
+    max: float | None = None
+    params: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return measurement_name(self.metric, self.params)
+
+    def describe(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"{self.min:g} ≤ x ≤ {self.max:g} {self.unit}"
+        if self.min is not None:
+            return f"x ≥ {self.min:g} {self.unit}"
+        return f"x ≤ {self.max:g} {self.unit}"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    area: str
+    title: str
+    statement: str
+    hazard: str
+    source: str
+    severity: str
+    method: str
+    cases: tuple[dict[str, Any], ...]
+    acceptance: tuple[Bound, ...]
+    file: Path
+    line: int
+
+    @property
+    def case(self) -> dict[str, Any]:
+        """The single case of a one-case requirement (the common shape)."""
+        if len(self.cases) != 1:
+            raise ValueError(f"{self.id} has {len(self.cases)} cases; iterate over .cases instead")
+        return self.cases[0]
+
+    def as_text(self) -> str:
+        bounds = "\n".join(f"  - {b.name}: {b.describe()}  [{b.source}]" for b in self.acceptance)
+        return (
+            f"{self.id}: {self.title}\n\n{self.statement}\n\nHazard: {self.hazard}\nSource: {self.source}\n"
+            f"Severity: {self.severity}\nMethod: {self.method}\nCases: {list(self.cases)}\nAcceptance:\n{bounds}\n"
+            f"Defined in {self.file}:{self.line}\n"
+        )

@@ -1,0 +1,72 @@
+"""Request/response over framed lines (hil.transport.frames), with unsolicited events queued aside."""
+
+import logging
+from collections import deque
+
+from hil.errors import DeviceRefused, ProtocolError, TransportError
+from hil.transport.frames import Frame, FrameError, decode, encode
+from hil.transport.serial_line import SerialLine
+
+log = logging.getLogger(__name__)
+
+
+class FramedLink:
+    """Sends ``<seq> <COMMAND> args`` and returns the matching ``<seq> OK ...`` frame.
+
+    Idempotent requests are retried once after a corrupt or missing answer (a transport fault), and
+    every attempt is logged; a command that changes state is never retried.
+    """
+
+    def __init__(self, line: SerialLine, device: str):
+        self.line = line
+        self.device = device
+        self._seq = 0
+        self.events: deque[Frame] = deque()
+
+    def request(self, command: str, *args: object, idempotent: bool = False, timeout_s: float | None = None) -> Frame:
+        attempts = 2 if idempotent else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._exchange(command, args, timeout_s)
+            except (TransportError, ProtocolError) as exc:
+                log.warning("%s %s attempt %d/%d failed: %s", self.device, command, attempt, attempts, exc)
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _exchange(self, command: str, args: tuple, timeout_s: float | None) -> Frame:
+        self._seq = self._seq % 9999 + 1
+        tag = str(self._seq)
+        self.line.write_line(encode(tag, command, *args))
+        while True:
+            raw = self.line.read_line(timeout_s)
+            try:
+                frame = decode(raw)
+            except FrameError as exc:
+                raise ProtocolError(f"{self.device}: corrupt frame in answer to {command}: {exc}") from None
+            if frame.word == "EVT":
+                self.events.append(frame)
+                continue
+            if frame.tag != tag:
+                log.warning("%s: dropping stale answer %s while waiting for %s", self.device, frame.body, tag)
+                continue
+            if frame.word == "OK":
+                return frame
+            if frame.word == "ERR" and frame.args:
+                raise DeviceRefused(self.device, frame.args[0], " ".join(frame.args[1:]))
+            raise ProtocolError(f"{self.device}: unexpected answer to {command}: {frame.body}")
+
+    def poll_events(self) -> None:
+        """Queue the unsolicited events that have arrived, without waiting."""
+        for raw in self.line.pending_lines():
+            try:
+                frame = decode(raw)
+            except FrameError as exc:
+                raise ProtocolError(f"{self.device}: corrupt event frame: {exc}") from None
+            if frame.word == "EVT":
+                self.events.append(frame)
+            else:
+                log.warning("%s: dropping unsolicited %s", self.device, frame.body)
+
+    def close(self) -> None:
+        self.line.close()
