@@ -1,0 +1,85 @@
+"""From gravimetric recordings to the named dose-accuracy metrics of the catalogue (hil.specs.metrics),
+each with its unit and expanded uncertainty. Pure: arrays and numbers in, a dict out."""
+
+import numpy as np
+
+from hil.analysis import bolus, trumpet, windows
+from hil.analysis.strokes import detect_strokes
+from hil.specs.metrics import measurement_name
+
+Metrics = dict[str, tuple[float, str, float]]  # name → (value, unit, expanded uncertainty)
+
+
+def basal_metrics(t_s: np.ndarray, delivered_U: np.ndarray, *, rate_U_per_h: float, sample_interval_s: float,
+                  stabilisation_s: float, windows_h, band_pct: float, trumpet_windows_min,
+                  u_difference_U: float) -> Metrics:
+    """Metrics over the analysis period (after stabilisation) of a uniformly sampled cumulative series."""
+    start = int(round(stabilisation_s / sample_interval_s))
+    t = np.asarray(t_s, dtype=float)[start:]
+    v = np.asarray(delivered_U, dtype=float)[start:]
+    duration_s = t[-1] - t[0]
+    rate = rate_U_per_h / 3600.0
+    U = 2.0 * u_difference_U
+    out: Metrics = {
+        "overall_error": (trumpet.overall_error_pct(v, duration_s, rate), "%", 100.0 * U / (rate * duration_s)),
+        "total_delivered": (float(v[-1] - v[0]), "U", U),
+    }
+    for window_h in windows_h:
+        totals = windows.window_totals(v, sample_interval_s, window_h * 3600.0)
+        if totals.size == 0:
+            continue
+        errors = windows.window_errors(totals, rate_U_per_h * window_h)
+        p = {"window_h": window_h}
+        out[measurement_name("window_delivered_min", p)] = (float(totals.min()), "U", U)
+        out[measurement_name("window_delivered_max", p)] = (float(totals.max()), "U", U)
+        out[measurement_name("window_share_within", p | {"band_pct": band_pct})] = (windows.share_within(errors, band_pct), "%", 0.0)
+    for point in trumpet.trumpet(v, sample_interval_s, [w * 60.0 for w in trumpet_windows_min], rate):
+        p = {"window_min": point.window_s / 60.0}
+        u_pct = 100.0 * U / (rate * point.window_s)
+        out[measurement_name("trumpet_ep_max", p)] = (point.ep_max_pct, "%", u_pct)
+        out[measurement_name("trumpet_ep_min", p)] = (point.ep_min_pct, "%", u_pct)
+    return out
+
+
+def stroke_metrics(t_s: np.ndarray, delivered_U: np.ndarray, threshold_U: float) -> Metrics:
+    """Dose-by-dose statistics (reported): empty when the sampling does not resolve single strokes,
+    i.e. when strokes are detected less than three sample intervals apart."""
+    strokes = detect_strokes(t_s, delivered_U, threshold=threshold_U)
+    interval = float(np.median(np.diff(t_s)))
+    if strokes.doses.size < 3 or np.median(strokes.intervals_s) < 3 * interval:
+        return {}
+    s = strokes.summary()
+    return {
+        "stroke_count": (s["count"], "1", 0.0),
+        "stroke_dose_mean": (s["dose_mean"], "U", 0.0),
+        "stroke_dose_cv": (s["dose_cv_pct"], "%", 0.0),
+        "stroke_interval_mean": (s["interval_mean_s"], "s", 0.0),
+        "stroke_interval_cv": (s["interval_cv_pct"], "%", 0.0),
+    }
+
+
+def bolus_metrics(delivered_U: np.ndarray, programmed_U: float, band_pct: float, u_difference_U: float) -> Metrics:
+    stats = bolus.bolus_statistics(delivered_U, programmed_U, band_pct)
+    U = 2.0 * u_difference_U
+    n = len(delivered_U)
+    return {
+        "bolus_mean_error": (stats["bolus_mean_error"], "%", 100.0 * U / (programmed_U * np.sqrt(n))),
+        "bolus_sd": (stats["bolus_sd"], "%", 0.0),
+        "bolus_min": (stats["bolus_min"], "U", U),
+        "bolus_max": (stats["bolus_max"], "U", U),
+        measurement_name("bolus_share_within", {"band_pct": band_pct}): (stats["bolus_share_within"], "%", 0.0),
+    }
+
+
+def bolus_timing_metrics(runs: list[tuple[np.ndarray, np.ndarray]], nominal_s: float, sample_interval_s: float) -> Metrics:
+    """Runs: (t since the bolus command, cumulative delivered) for each timed bolus."""
+    duration_errors, tails = [], []
+    for t, v in runs:
+        t5, t95 = bolus.delivery_time(t, v)
+        duration_errors.append(100.0 * ((t95 - t5) / 0.90 - nominal_s) / nominal_s)
+        tails.append(bolus.tail_fraction_pct(t, v, nominal_s))
+    worst = max(duration_errors, key=abs)
+    return {
+        "bolus_duration_error": (worst, "%", 100.0 * 2 * sample_interval_s / 0.90 / nominal_s),
+        "bolus_tail_fraction": (max(tails), "%", 0.0),
+    }

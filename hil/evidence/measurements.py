@@ -1,0 +1,67 @@
+"""Measurements with limits, expanded uncertainty and an outcome, in the manner of OpenHTF.
+
+Decision rule (ILAC-G8 with a guard band equal to the expanded uncertainty U):
+PASS when [x − U, x + U] lies inside the limits, FAIL when it lies wholly outside, INCONCLUSIVE when it
+straddles a limit. A value that could not be computed (NaN) is INCONCLUSIVE. A measurement without limits
+is reported (INFO) and does not decide the verdict.
+"""
+
+import math
+from dataclasses import asdict, dataclass
+
+PASS, FAIL, INCONCLUSIVE, INFO = "PASS", "FAIL", "INCONCLUSIVE", "INFO"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    name: str
+    value: float
+    unit: str
+    low: float | None = None
+    high: float | None = None
+    uncertainty: float = 0.0  # expanded, k = 2, in `unit`
+    source: str = ""
+    outcome: str = INFO
+
+    def limits_text(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"[{self.low:g}, {self.high:g}] {self.unit}"
+        if self.low is not None:
+            return f"≥ {self.low:g} {self.unit}"
+        if self.high is not None:
+            return f"≤ {self.high:g} {self.unit}"
+        return "reported"
+
+    def summary(self) -> str:
+        u = f" ± {self.uncertainty:.3g}" if self.uncertainty else ""
+        return f"{self.name} = {self.value:.4g}{u} {self.unit}, limits {self.limits_text()}: {self.outcome}"
+
+    def as_dict(self) -> dict:
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
+
+
+def decide(value: float, low: float | None, high: float | None, uncertainty: float = 0.0) -> str:
+    if low is None and high is None:
+        return INFO
+    if value is None or math.isnan(value):
+        return INCONCLUSIVE
+    u = abs(uncertainty)
+    if (low is not None and value + u < low) or (high is not None and value - u > high):
+        return FAIL
+    if (low is not None and value - u < low) or (high is not None and value + u > high):
+        return INCONCLUSIVE
+    return PASS
+
+
+def measurement(name: str, value: float, unit: str, low=None, high=None, uncertainty: float = 0.0, source: str = "") -> Measurement:
+    value = float(value)
+    return Measurement(name, value, unit, low, high, float(uncertainty), source, decide(value, low, high, uncertainty))
+
+
+def verdict(measurements: list[Measurement]) -> str:
+    outcomes = {m.outcome for m in measurements}
+    if FAIL in outcomes:
+        return FAIL
+    if INCONCLUSIVE in outcomes:
+        return INCONCLUSIVE
+    return PASS

@@ -1,0 +1,63 @@
+"""The evidence plots an auditor looks at. Each returns a matplotlib Figure (Agg backend, no display)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def trumpet_figure(windows_min, ep_max, ep_min, overall_pct: float, title: str):
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(windows_min, ep_max, "o-", color="tab:red", label="Ep(max)")
+    ax.plot(windows_min, ep_min, "o-", color="tab:blue", label="Ep(min)")
+    ax.axhline(overall_pct, color="k", ls="--", lw=1, label=f"overall error A = {overall_pct:.2f} %")
+    ax.set_xscale("log")
+    ax.set_xlabel("observation window (min)")
+    ax.set_ylabel("flow error (%)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def cumulative_figure(t_s, delivered_U, rate_U_per_h: float, stabilisation_s: float, title: str):
+    t_h = (np.asarray(t_s) - t_s[0]) / 3600.0
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(t_h, delivered_U, lw=1, label="delivered (gravimetric)")
+    ax.plot(t_h, rate_U_per_h * t_h, "k--", lw=1, label=f"expected at {rate_U_per_h:g} U/h")
+    if stabilisation_s:
+        ax.axvspan(0, stabilisation_s / 3600.0, color="0.9", label="stabilisation (excluded)")
+    ax.set_xlabel("time (h)")
+    ax.set_ylabel("cumulative delivery (U)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def bolus_deviation_figure(delivered_U, programmed_U: float, band_pct: float, title: str):
+    deviations = 100.0 * (np.asarray(delivered_U) - programmed_U) / programmed_U
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.bar(np.arange(1, deviations.size + 1), deviations, color=np.where(np.abs(deviations) <= band_pct, "tab:green", "tab:red"))
+    for sign in (-1, 1):
+        ax.axhline(sign * band_pct, color="k", ls="--", lw=1)
+    ax.set_xlabel("bolus number")
+    ax.set_ylabel("deviation from programmed size (%)")
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
+def bolus_timing_figure(runs, nominal_s: float, amount_U: float, title: str):
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (t, v) in enumerate(runs, 1):
+        ax.plot(t, v, lw=1, label=f"bolus {i}")
+    ax.plot([0, nominal_s], [0, amount_U], "k--", lw=1, label="stated speed")
+    ax.axvline(nominal_s, color="0.5", ls=":", lw=1)
+    ax.set_xlabel("time since command (s)")
+    ax.set_ylabel("delivered (U)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return fig

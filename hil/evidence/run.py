@@ -1,0 +1,136 @@
+"""The run folder and its schema-versioned record: provenance, per-test verdicts and measurements,
+safety actions. Written as the run goes (record.json is rewritten after every test), so an interrupted
+run still leaves a record of what was done."""
+
+import datetime as dt
+import getpass
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from hil.rig.config import RigConfig
+
+RECORD_SCHEMA_VERSION = 1
+LOCK_FILES = ("requirements.lock", "package-lock.json")
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_dir(reports: Path, rig_name: str) -> Path:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = reports / "runs" / f"{stamp}-{rig_name}"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    candidate.mkdir(parents=True)
+    return candidate
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_state(root: Path = Path(".")) -> dict:
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return {"commit": None, "dirty": None, "note": "not a git checkout"}
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no").stdout.strip())
+        return {"commit": head.stdout.strip(), "dirty": dirty}
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"commit": None, "dirty": None, "note": f"git unavailable: {exc}"}
+
+
+class RunRecorder:
+    def __init__(self, directory: Path, requirements: dict):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        spec_files = sorted({r.file for r in requirements.values()})
+        self.record = {
+            "record_schema": RECORD_SCHEMA_VERSION,
+            "run_id": self.directory.name,
+            "started": utc_now(),
+            "finished": None,
+            "provenance": {
+                "suite_version": metadata.version("hil"),
+                "git": git_state(),
+                "python": sys.version.split()[0],
+                "platform": platform.platform(),
+                "operator": os.environ.get("HIL_OPERATOR") or getpass.getuser(),
+                "spec_files": {str(f): sha256_file(f) for f in spec_files},
+                "lock_files": {name: sha256_file(Path(name)) for name in LOCK_FILES if Path(name).exists()},
+            },
+            "rig": None,
+            "requirements": {rid: {"file": str(r.file), "line": r.line, "title": r.title, "severity": r.severity,
+                                    "source": r.source} for rid, r in sorted(requirements.items())},
+            "tests": {},
+            "safety_actions": [],
+            "exit_status": None,
+            "rig_broken": None,
+        }
+        self._write()
+
+    def set_rig(self, config: RigConfig) -> None:
+        self.record["rig"] = {"id": config.rig_id, "file": str(config.path), "sha256": config.sha256,
+                              "clock": config.data["clock"], "identities": {}}
+        operator = config.data.get("operator")
+        if operator and not os.environ.get("HIL_OPERATOR"):
+            self.record["provenance"]["operator"] = operator
+        self._write()
+
+    def set_identities(self, identities: dict) -> None:
+        self.record["rig"]["identities"] = identities
+        self._write()
+
+    def _test(self, nodeid: str, ids: list[str]) -> dict:
+        return self.record["tests"].setdefault(nodeid, {"requirements": ids, "outcome": None, "phases": {}})
+
+    def add_report(self, nodeid: str, ids: list[str], report) -> None:
+        test = self._test(nodeid, ids)
+        test["phases"][report.when] = {"outcome": report.outcome, "duration_s": round(report.duration, 3),
+                                       "message": report.longreprtext[-2000:] if report.failed else None}
+        phases = test["phases"]
+        if any(p["outcome"] == "failed" for p in phases.values()):
+            test["outcome"] = "failed" if phases.get("call", {}).get("outcome") == "failed" else "error"
+        elif any(p["outcome"] == "skipped" for p in phases.values()):
+            test["outcome"] = "skipped"
+        else:
+            test["outcome"] = "passed"
+        self._write()
+
+    def add_evidence(self, nodeid: str, ids: list[str], evidence) -> None:
+        record = evidence.as_record()
+        record["files"] = [str(Path(f).relative_to(self.directory)) for f in record["files"]]
+        self._test(nodeid, ids).update(record)
+        self._write()
+
+    def add_safety(self, actions, nodeid: str | None = None) -> None:
+        for action in actions:
+            self.record["safety_actions"].append({"test": nodeid, "reason": action.reason, "ok": action.ok,
+                                                  "detail": action.detail, "time": utc_now()})
+        self._write()
+
+    def finish(self, exit_status: int, broken: str | None) -> None:
+        self.record.update(finished=utc_now(), exit_status=exit_status, rig_broken=broken)
+        self._write()
+
+    def _write(self) -> None:
+        path = self.directory / "record.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.record, indent=1, default=str), encoding="utf-8")
+        os.replace(tmp, path)

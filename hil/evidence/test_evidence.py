@@ -1,0 +1,102 @@
+"""What one test leaves behind: measurements judged against its requirement, raw data, plots, text.
+
+Every measurement is recorded (and shown as an Allure step) before the verdict, so a failing test still
+shows all its numbers. Files land in the test's own folder of the run directory and are attached to Allure.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import allure
+
+from hil.evidence.measurements import FAIL, INCONCLUSIVE, Measurement, measurement, verdict
+from hil.evidence.recording import CsvRecording
+from hil.specs import Requirement
+
+_ATTACHMENT_TYPES = {".csv": allure.attachment_type.CSV, ".png": allure.attachment_type.PNG,
+                     ".txt": allure.attachment_type.TEXT, ".json": allure.attachment_type.JSON}
+
+
+class MetricMissing(Exception):
+    """The requirement bounds a metric the test did not compute: a defect in the test, not the pump."""
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:120]
+
+
+class TestEvidence:
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.measurements: list[Measurement] = []
+        self.files: list[Path] = []
+        self._recordings: list[CsvRecording] = []
+
+    def recording(self, name: str, columns: list[str]) -> CsvRecording:
+        """A raw-data CSV in this test's folder, flushed per row, attached when the test ends."""
+        rec = CsvRecording(self.directory / f"{safe_name(name)}.csv", columns)
+        self._recordings.append(rec)
+        return rec
+
+    def attach_text(self, name: str, text: str) -> Path:
+        path = self.directory / f"{safe_name(name)}.txt"
+        path.write_text(text, encoding="utf-8")
+        return self._attach(path, name)
+
+    def attach_figure(self, name: str, figure) -> Path:
+        import matplotlib.pyplot as plt
+
+        path = self.directory / f"{safe_name(name)}.png"
+        figure.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(figure)
+        return self._attach(path, name)
+
+    def _attach(self, path: Path, name: str) -> Path:
+        self.files.append(path)
+        allure.attach.file(str(path), name=name, attachment_type=_ATTACHMENT_TYPES.get(path.suffix))
+        return path
+
+    def record(self, m: Measurement) -> Measurement:
+        self.measurements.append(m)
+        with allure.step(m.summary()):
+            allure.attach(json.dumps(m.as_dict(), indent=1), name=m.name, attachment_type=allure.attachment_type.JSON)
+        return m
+
+    def judge(self, requirement: Requirement, metrics: dict[str, tuple[float, str, float]]) -> None:
+        """Record every bound of the requirement against the computed metrics (value, unit, expanded U),
+        then every other computed metric as reported."""
+        bounded = set()
+        for bound in requirement.acceptance:
+            if bound.name not in metrics:
+                raise MetricMissing(f"{requirement.id} bounds {bound.name}, which the test did not compute "
+                                    f"(computed: {', '.join(sorted(metrics))})")
+            value, unit, u = metrics[bound.name]
+            self.record(measurement(bound.name, value, unit, bound.min, bound.max, u, bound.source))
+            bounded.add(bound.name)
+        for name, (value, unit, u) in metrics.items():
+            if name not in bounded:
+                self.record(measurement(name, value, unit, uncertainty=u))
+
+    def close(self) -> None:
+        for rec in self._recordings:
+            rec.close()
+            self._attach(rec.path, rec.path.stem)
+        self._recordings.clear()
+
+    def verdict(self) -> str:
+        return verdict(self.measurements)
+
+    def assert_pass(self) -> None:
+        """The test's verdict: fails listing every measurement that failed or was inconclusive."""
+        bad = [m for m in self.measurements if m.outcome in (FAIL, INCONCLUSIVE)]
+        if bad:
+            raise AssertionError(f"{len(bad)} of {len(self.measurements)} measurements not passed:\n"
+                                 + "\n".join("  " + m.summary() for m in bad))
+
+    def as_record(self) -> dict:
+        return {"measurements": [m.as_dict() for m in self.measurements], "verdict": self.verdict(),
+                "files": [str(p) for p in self.files]}

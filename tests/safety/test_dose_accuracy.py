@@ -1,0 +1,92 @@
+"""Dose-accuracy suite: basal and bolus delivery weighed on the rig's balance, judged against specs/.
+
+Every rate, size, count and duration comes from the requirement's case; every limit from its acceptance.
+"""
+
+import numpy as np
+import pytest
+
+from hil.analysis import dose_metrics
+from hil.evidence import plots
+from hil.procedures import delivery
+from hil.procedures.gravimetric import Gravimetry
+
+
+def bound_to(*ids):
+    return [pytest.param(rid, marks=pytest.mark.requirement(rid), id=rid) for rid in ids]
+
+
+def _prepare(rig):
+    infusion_set = rig.config.section("infusion_set")
+    delivery.prime(rig, infusion_set["prime_U"], infusion_set.get("settle_s", 60))
+    delivery.tare(rig)
+
+
+@pytest.mark.parametrize("requirement_id", bound_to("DA-BASAL-001", "DA-BASAL-002", "DA-BASAL-003"))
+def test_basal_accuracy(requirement_id, rig, requirement, evidence):
+    case = requirement.case
+    rate, interval = case["basal_rate_U_per_h"], case["sample_interval_s"]
+    stabilisation_s = case["stabilisation_h"] * 3600.0
+    _prepare(rig)
+    with evidence.recording("balance", ["t_s", "mass_mg", "stable"]) as raw:
+        started = delivery.start_basal(rig, rate)
+        # Sample half an interval after the stroke grid so no reading lands on the instant a stroke arrives.
+        series = delivery.record(rig, started + interval / 2, stabilisation_s + case["analysis_h"] * 3600.0, interval, raw)
+    grav = Gravimetry(rig.config)
+    delivered = grav.cumulative_units(series.t_s, series.mass_mg)
+    metrics = dose_metrics.basal_metrics(
+        series.t_s, delivered, rate_U_per_h=rate, sample_interval_s=interval, stabilisation_s=stabilisation_s,
+        windows_h=case["window_h"], band_pct=case["band_pct"], trumpet_windows_min=case["trumpet_windows_min"],
+        u_difference_U=grav.u_difference_U(),
+    )
+    # Strokes stand out from the balance noise at ten times the uncertainty of a weighed difference.
+    metrics |= dose_metrics.stroke_metrics(series.t_s, delivered, threshold_U=10 * grav.u_difference_U())
+    evidence.judge(requirement, metrics)
+    start = int(round(stabilisation_s / interval))
+    windows = case["trumpet_windows_min"]
+    evidence.attach_figure("cumulative delivery", plots.cumulative_figure(
+        series.t_s, delivered, rate, stabilisation_s, f"{requirement.id}: delivered vs expected at {rate:g} U/h"))
+    evidence.attach_figure("trumpet curve", plots.trumpet_figure(
+        windows, [metrics[f"trumpet_ep_max[window_min={w:g}]"][0] for w in windows],
+        [metrics[f"trumpet_ep_min[window_min={w:g}]"][0] for w in windows], metrics["overall_error"][0],
+        f"{requirement.id}: trumpet over the analysis period ({len(series.t_s) - start} samples)"))
+    evidence.assert_pass()
+
+
+@pytest.mark.parametrize("requirement_id", bound_to("DA-BOLUS-001", "DA-BOLUS-002", "DA-BOLUS-003"))
+def test_bolus_accuracy(requirement_id, rig, requirement, evidence):
+    case = requirement.case
+    amount = case["bolus_U"]
+    _prepare(rig)
+    rig.pump.resume()
+    with evidence.recording("boluses", ["bolus", "t_before_s", "mass_before_mg", "t_after_s", "mass_after_mg"]) as raw:
+        rows = delivery.deliver_boluses(rig, amount, case["count"], case["settle_s"], raw)
+    grav = Gravimetry(rig.config)
+    delivered = grav.difference_units(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3])
+    evidence.judge(requirement, dose_metrics.bolus_metrics(delivered, amount, case["band_pct"], grav.u_difference_U()))
+    evidence.attach_figure("bolus deviations", plots.bolus_deviation_figure(
+        delivered, amount, case["band_pct"], f"{requirement.id}: {len(delivered)} × {amount:g} U"))
+    evidence.assert_pass()
+
+
+@pytest.mark.parametrize("requirement_id", bound_to("DA-BOLUS-004"))
+def test_bolus_delivery_time(requirement_id, rig, requirement, evidence):
+    case = requirement.case
+    amount, interval = case["bolus_U"], case["sample_interval_s"]
+    nominal_s = amount / case["speed_U_per_min"] * 60.0
+    _prepare(rig)
+    rig.pump.resume()
+    grav = Gravimetry(rig.config)
+    runs = []
+    for i in range(case["count"]):
+        delivery.stable_reading(rig)
+        with evidence.recording(f"bolus_{i + 1}", ["t_s", "mass_mg", "stable"]) as raw:
+            rig.pump.bolus(amount)
+            commanded = rig.clock.now()
+            series = delivery.record(rig, commanded, nominal_s + case["settle_s"], interval, raw)
+        delivery.wait_until_idle(rig, 0.0, f"bolus {i + 1}")
+        runs.append((series.t_s - commanded, grav.cumulative_units(series.t_s, series.mass_mg)))
+    evidence.judge(requirement, dose_metrics.bolus_timing_metrics(runs, nominal_s, interval))
+    evidence.attach_figure("bolus delivery time", plots.bolus_timing_figure(
+        runs, nominal_s, amount, f"{requirement.id}: {amount:g} U at {case['speed_U_per_min']:g} U/min"))
+    evidence.assert_pass()
