@@ -3,7 +3,8 @@ analysis, Bissig et al. 2020/2022, metrology.md §1.5).
 
 A stroke shows as a rise spread over a few samples (line outflow and balance settling). Samples whose rise
 exceeds the threshold are grouped into runs; each run is one stroke, its dose the rise from the sample
-before the run to the sample after it, its time the first sample of the run.
+before the run to the second sample after it (the settling tail), its time the sample before the run.
+Strokes must be at least three samples apart for the doses to be separate.
 """
 
 from dataclasses import dataclass
@@ -40,6 +41,6 @@ def detect_strokes(t_s: np.ndarray, series: np.ndarray, threshold: float) -> Str
         return Strokes(np.empty(0), np.empty(0))
     edges = np.diff(rising.astype(np.int8), prepend=0, append=0)
     starts = np.flatnonzero(edges == 1)  # the sample just before each run of rises
-    ends = np.flatnonzero(edges == -1)  # the sample just after it
-    doses = y[ends] - y[starts]
+    ends = np.flatnonzero(edges == -1)  # the sample just after it; one more takes in the settling tail
+    doses = y[np.minimum(ends + 1, y.size - 1)] - y[starts]
     return Strokes(t[starts], doses)

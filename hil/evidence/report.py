@@ -1,0 +1,95 @@
+"""The run's HTML report (the pinned Allure 3 CLI, single file), its SHA-256 manifest and `reports/latest`."""
+
+import os
+import subprocess
+from pathlib import Path
+
+from hil.evidence.run import sha256_file
+
+ALLURE_CLI = Path("node_modules/.bin/allure")
+MANIFEST = "manifest.sha256"
+REPORT_TIMEOUT_S = 600
+
+
+class ReportError(Exception):
+    pass
+
+
+def write_allure_environment(results: Path, record: dict) -> None:
+    results.mkdir(parents=True, exist_ok=True)
+    prov, rig = record["provenance"], record.get("rig") or {}
+    identities = rig.get("identities", {})
+    pump, scale = identities.get("pump", {}), identities.get("scale", {})
+    lines = {
+        "run": record["run_id"], "suite": prov["suite_version"], "git_commit": prov["git"].get("commit"),
+        "git_dirty": prov["git"].get("dirty"), "rig": rig.get("id"), "rig_sha256": rig.get("sha256"),
+        "pump": " ".join(str(pump.get(k, "")) for k in ("model", "serial", "firmware")),
+        "balance": " ".join(str(scale.get(k, "")) for k in ("model", "serial")), "operator": prov["operator"],
+    }
+    (results / "environment.properties").write_text("".join(f"{k}={v}\n" for k, v in lines.items()), encoding="utf-8")
+
+
+def generate_report(run_dir: Path, name: str) -> Path:
+    if not ALLURE_CLI.exists():
+        raise ReportError(f"the Allure CLI is not installed at {ALLURE_CLI}: run ./scripts/setup.sh (npm ci)")
+    output = run_dir / "report"
+    command = [str(ALLURE_CLI), "awesome", str(run_dir / "allure-results"), "--single-file", "-o", str(output),
+               "--name", name, "--group-by", "epic,story"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise ReportError(f"allure did not finish within {REPORT_TIMEOUT_S} s") from None
+    if done.returncode != 0 or not (output / "index.html").exists():
+        raise ReportError(f"allure failed (exit {done.returncode}): {(done.stderr or done.stdout)[-800:]}")
+    return output / "index.html"
+
+
+def write_manifest(run_dir: Path) -> int:
+    files = sorted(p for p in run_dir.rglob("*") if p.is_file() and p.name != MANIFEST)
+    lines = [f"{sha256_file(p)}  {p.relative_to(run_dir).as_posix()}\n" for p in files]
+    (run_dir / MANIFEST).write_text("".join(lines), encoding="utf-8")
+    return len(lines)
+
+
+def verify_manifest(run_dir: Path) -> list[str]:
+    """Problems found: files changed, missing, or not in the manifest. Empty when intact."""
+    manifest = run_dir / MANIFEST
+    if not manifest.exists():
+        return [f"{manifest}: no manifest"]
+    problems, listed = [], set()
+    for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64:
+            problems.append(f"{manifest}:{number}: malformed line")
+            continue
+        listed.add(name)
+        path = run_dir / name
+        if not path.is_file():
+            problems.append(f"{name}: missing")
+        elif sha256_file(path) != digest:
+            problems.append(f"{name}: SHA-256 differs from the manifest")
+    for path in sorted(p for p in run_dir.rglob("*") if p.is_file() and p.name != MANIFEST):
+        if path.relative_to(run_dir).as_posix() not in listed:
+            problems.append(f"{path.relative_to(run_dir).as_posix()}: not in the manifest")
+    return problems
+
+
+def point_latest(reports: Path, run_dir: Path) -> None:
+    latest = reports / "latest"
+    tmp = reports / ".latest.tmp"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(os.path.relpath(run_dir, reports))
+    os.replace(tmp, latest)
+
+
+def resolve_run(reports: Path, run: str | None) -> Path:
+    if run is None:
+        path = reports / "latest"
+    else:
+        path = Path(run)
+        if not path.exists():
+            path = reports / "runs" / run
+    if not path.exists():
+        raise ReportError(f"no run at {path}")
+    return path.resolve()
