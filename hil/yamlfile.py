@@ -31,8 +31,8 @@ class YamlFileError(Exception):
 LineOf = Callable[[tuple], int]
 
 
-def load(file: Path, schema: dict[str, Any], problems: list[Problem]) -> tuple[Any, LineOf] | None:
-    """Parse and validate one file; append its problems and return None if there are any."""
+def parse(file: Path, problems: list[Problem]) -> tuple[Any, LineOf] | None:
+    """Parse one file; on a syntax error append the problem and return None."""
     try:
         text = Path(file).read_text(encoding="utf-8")
     except OSError as exc:
@@ -52,12 +52,25 @@ def load(file: Path, schema: dict[str, Any], problems: list[Problem]) -> tuple[A
             path = path[:-1]
         return lines.get(path, 1)
 
+    return data, line_of
+
+
+def validate(file: Path, data: Any, line_of: LineOf, schema: dict[str, Any], problems: list[Problem]) -> bool:
+    """Validate against the schema; append every problem located by line and key; True when valid."""
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     for err in errors:
         path = tuple(err.absolute_path)
         problems.append(Problem(file, line_of(path), ".".join(str(p) for p in path), _schema_message(err)))
-    return None if errors else (data, line_of)
+    return not errors
+
+
+def load(file: Path, schema: dict[str, Any], problems: list[Problem]) -> tuple[Any, LineOf] | None:
+    """Parse and validate one file; append its problems and return None if there are any."""
+    parsed = parse(file, problems)
+    if parsed is None or not validate(file, parsed[0], parsed[1], schema, problems):
+        return None
+    return parsed
 
 
 def _schema_message(err: jsonschema.ValidationError) -> str:

@@ -2,14 +2,12 @@
 
 import argparse
 
-import yaml
-
 from hil.emulator.config import EmulatorConfig
 from hil.emulator.server import main
+from hil.rig.config import load_rig
 
 parser = argparse.ArgumentParser(prog="python -m hil.emulator")
 parser.add_argument("rig", help="rig file whose emulator: and environment: sections configure the emulator")
 parser.add_argument("--watch-stdin", action="store_true", help="exit when standard input closes")
 options = parser.parse_args()
-with open(options.rig, encoding="utf-8") as handle:
-    main(EmulatorConfig.from_rig(yaml.safe_load(handle) or {}), options.watch_stdin)
+main(EmulatorConfig.from_rig(load_rig(options.rig).data), options.watch_stdin)

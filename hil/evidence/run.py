@@ -86,7 +86,7 @@ class RunRecorder:
         self._write()
 
     def set_rig(self, config: RigConfig) -> None:
-        self.record["rig"] = {"id": config.rig_id, "file": str(config.path), "sha256": config.sha256,
+        self.record["rig"] = {"id": config.rig_id, "file": str(config.path), "sha256": config.sha256, "effective_config": config.data,
                               "clock": config.data["clock"], "identities": {}}
         operator = config.data.get("operator")
         if operator and not os.environ.get("HIL_OPERATOR"):

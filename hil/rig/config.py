@@ -21,7 +21,7 @@ class RigConfigError(YamlFileError):
 class RigConfig:
     path: Path
     data: dict[str, Any]
-    sha256: str
+    sha256: str  # of the effective configuration (after `extends:`), as canonical JSON
 
     @property
     def rig_id(self) -> str:
@@ -40,13 +40,16 @@ class RigConfig:
 
 
 def load_rig(path: Path | str | None = None) -> RigConfig:
+    """Load, merge (`extends:`) and validate a rig file; RigConfigError lists every problem."""
     path = Path(path or DEFAULT_RIG)
     problems: list[Problem] = []
-    schema = json.loads(resources.files("hil.rig").joinpath("rig.schema.json").read_text())
-    loaded = yamlfile.load(path, schema, problems)
-    if loaded is None:
+    merged = _merged(path, problems, seen=())
+    if merged is None:
         raise RigConfigError(problems)
-    data, line_of = loaded
+    data, line_of = merged
+    schema = json.loads(resources.files("hil.rig").joinpath("rig.schema.json").read_text())
+    if not yamlfile.validate(path, data, line_of, schema, problems):
+        raise RigConfigError(problems)
     if data["clock"] == "sim" and "emulator" not in data:
         raise RigConfigError([Problem(path, line_of(("clock",)), "clock", "clock 'sim' needs an 'emulator:' section")])
     if data["clock"] == "sim":
@@ -56,4 +59,33 @@ def load_rig(path: Path | str | None = None) -> RigConfig:
             EmulatorConfig.from_rig(data)
         except ValueError as exc:
             raise RigConfigError([Problem(path, line_of(("emulator",)), "emulator", str(exc))]) from None
-    return RigConfig(path, data, hashlib.sha256(path.read_bytes()).hexdigest())
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    return RigConfig(path, data, digest)
+
+
+def _merged(path: Path, problems: list[Problem], seen: tuple) -> tuple[dict, yamlfile.LineOf] | None:
+    """The file's mapping laid over the file it `extends:` (relative to it), recursively."""
+    if path.resolve() in seen:
+        problems.append(Problem(path, 1, "extends", "rig files extend each other in a cycle"))
+        return None
+    parsed = yamlfile.parse(path, problems)
+    if parsed is None:
+        return None
+    data, line_of = parsed
+    if not isinstance(data, dict):
+        problems.append(Problem(path, 1, "", "a rig file must be a mapping"))
+        return None
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data, line_of
+    base = _merged(path.parent / parent, problems, seen + (path.resolve(),))
+    if base is None:
+        return None
+    return _deep_merge(base[0], data), line_of
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
