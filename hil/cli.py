@@ -27,8 +27,8 @@ specs_app = typer.Typer(no_args_is_help=True, help="Requirement files.")
 evidence_app = typer.Typer(no_args_is_help=True, help="Run evidence.")
 app.add_typer(specs_app, name="specs")
 app.add_typer(evidence_app, name="evidence")
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @specs_app.command("check")

@@ -1,0 +1,51 @@
+"""Rig faults during a run: the emulator process killed mid-recording ("unplugged")."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+from .conftest import HIL, ROOT
+
+
+def _wait(predicate, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_killing_the_emulator_mid_run_ends_with_a_rig_error_and_keeps_the_data():
+    proc = subprocess.Popen([HIL, "verify", "-k", "DA-BASAL-002"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        run_id = re.match(r"run (\S+):", proc.stdout.readline()).group(1)
+        run_dir = ROOT / "reports" / "runs" / run_id
+
+        def emulator_pid():
+            try:
+                record = json.loads((run_dir / "record.json").read_text())
+                return record["rig"]["identities"]["emulator"]["pid"]
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+
+        pid = _wait(emulator_pid, 60, "the emulator to start")
+        csv = _wait(lambda: next(run_dir.glob("tests/*/balance.csv"), None), 60, "the recording to start")
+        _wait(lambda: csv.read_text().count("\n") > 500, 60, "500 samples")
+        os.kill(pid, signal.SIGKILL)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, output[-3000:]
+    assert "RIG ERROR" in output and "link lost" in output, output[-3000:]
+    rows = csv.read_text().splitlines()
+    assert len(rows) > 500 and rows[0] == "t_s,mass_mg,stable"
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["rig_broken"]
+    assert record["safety_actions"] and not record["safety_actions"][-1]["ok"], "a failed STOP must be on record"
