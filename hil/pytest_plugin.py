@@ -118,8 +118,6 @@ def requirement(request):
     allure.dynamic.epic(req.area)
     allure.dynamic.story(req.id)
     allure.dynamic.severity(allure.severity_level(req.severity))
-    allure.dynamic.title(f"{req.id}: {req.title}")
-    allure.dynamic.description(f"{req.statement}\n\nHazard: {req.hazard}\n\nSource: {req.source}")
     allure.dynamic.link(f"{req.file.as_posix()}#L{req.line}", link_type="requirement", name=req.id)
     allure.attach(req.as_text(), name=f"requirement {req.id}", attachment_type=allure.attachment_type.TEXT)
     return req
@@ -152,6 +150,18 @@ def evidence(request):
     yield ev
     ev.close()
     run.add_evidence(request.node.nodeid, _requirement_ids(request.node), ev)
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_call(item):
+    """Title and description from the requirement; set here, inside allure-pytest's own call hook, which
+    would otherwise overwrite them with the function name and docstring."""
+    ids = _requirement_ids(item)
+    if len(ids) == 1:
+        req = item.config.stash[_STATE].requirements[ids[0]]
+        allure.dynamic.title(f"{req.id}: {req.title}")
+        allure.dynamic.description(f"{req.statement}\n\nHazard: {req.hazard}\n\nSource: {req.source}")
+    yield
 
 
 @pytest.hookimpl(hookwrapper=True)
