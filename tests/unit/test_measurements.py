@@ -1,0 +1,32 @@
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hil.evidence.measurements import FAIL, INCONCLUSIVE, INFO, PASS, decide, measurement, verdict
+
+
+@pytest.mark.parametrize("value, low, high, u, expected", [
+    (0.0, -5, 5, 1, PASS), (4.5, -5, 5, 1, INCONCLUSIVE), (6.5, -5, 5, 1, FAIL), (-5.5, -5, 5, 1, INCONCLUSIVE),
+    (-6.5, -5, 5, 1, FAIL), (100, 80, None, 0, PASS), (79.9, 80, None, 0, FAIL), (1.0, None, 0.12, 0, FAIL),
+    (math.nan, 0, 1, 0, INCONCLUSIVE), (3.0, None, None, 0, INFO),
+])
+def test_decision_rule(value, low, high, u, expected):
+    assert decide(value, low, high, u) == expected
+
+
+@given(value=st.floats(-1e6, 1e6), low=st.floats(-1e3, 0), high=st.floats(0, 1e3), u=st.floats(0, 1e3))
+def test_guard_band_is_monotone(value, low, high, u):
+    # A wider uncertainty can turn PASS or FAIL into INCONCLUSIVE, never PASS into FAIL or back.
+    narrow, wide = decide(value, low, high, 0.0), decide(value, low, high, u)
+    assert wide == narrow or wide == INCONCLUSIVE
+
+
+def test_verdict_is_the_worst_outcome():
+    ok, info = measurement("a", 1, "%", 0, 2), measurement("b", 1, "%")
+    bad, unsure = measurement("c", 3, "%", 0, 2), measurement("d", 1.9, "%", 0, 2, uncertainty=0.5)
+    assert verdict([ok, info]) == PASS
+    assert verdict([ok, unsure]) == INCONCLUSIVE
+    assert verdict([ok, unsure, bad]) == FAIL
+    assert "limits [0, 2] %: FAIL" in bad.summary()
