@@ -169,9 +169,11 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     state: HilState = item.config.stash[_STATE]
-    if call.excinfo is not None and call.excinfo.errisinstance(RigError) and not state.broken:
-        state.broken = f"{item.nodeid}: {call.excinfo.value}"
-        log.error("rig marked broken: %s", state.broken)
+    if call.excinfo is not None and call.excinfo.errisinstance(RigError):
+        report.longrepr = f"RIG ERROR ({call.when}): {call.excinfo.value}"  # the message, not a traceback
+        if not state.broken:
+            state.broken = f"{item.nodeid}: {call.excinfo.value}"
+            log.error("rig marked broken: %s", state.broken)
     if state.run is not None and _requirement_ids(item):
         state.run.add_report(item.nodeid, _requirement_ids(item), report)
 

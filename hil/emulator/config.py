@@ -39,10 +39,11 @@ class PumpParams:
 class FluidPathParams:
     # System compliance 0.25 µL/kPa (REFERENCES.md "Occlusion", metrology.md §1.6 model).
     compliance_uL_per_kPa: float = 0.25
-    # [E] outflow time constant τ = R·C = 3.8 s, chosen so that a 1 U bolus at 1.5 U/min (40 s) leaves
-    # τ/T·(1 − e^(−T/τ)) = 9.4 % to arrive after its nominal end, as measured for the MiniMed 722G
-    # (video microscopy, JDST 2022, doi 10.1177/19322968221115749): R = 3.8 s / 0.25 µL/kPa.
-    resistance_kPa_s_per_uL: float = 15.2
+    # [E] outflow time constant τ = R·C = 4.69 s, chosen so that a 1 U bolus at 1.5 U/min (20 strokes of
+    # 0.05 U every 2 s, the first at the command, nominal end at 40 s) still holds
+    # 0.5 µL·Σ_{k=1..20} e^(−2k/τ) = 9.4 % of it in the line at its nominal end, as measured for the
+    # MiniMed 722G (video microscopy, JDST 2022, doi 10.1177/19322968221115749): R = 4.69 s / 0.25 µL/kPa.
+    resistance_kPa_s_per_uL: float = 18.76
 
 
 @dataclass(frozen=True)

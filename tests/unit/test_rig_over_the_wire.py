@@ -1,0 +1,97 @@
+"""The harness against the real emulator process, over its ptys, as a bench would be driven."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from hil.drivers.mtsics import MtSicsBalance
+from hil.errors import DeviceRefused, TransportError
+from hil.rig.config import load_rig
+from hil.rig.rig import Rig
+from hil.transport.serial_line import SerialLine
+
+ROOT = Path(__file__).resolve().parents[2]
+NOMINAL = ROOT / "fixtures" / "rigs" / "emulator.yaml"
+
+
+@pytest.fixture
+def rig():
+    with Rig(load_rig(NOMINAL)) as the_rig:
+        the_rig.begin_test("unit")
+        yield the_rig
+
+
+def test_identities_come_over_the_wire(rig):
+    assert rig.identities["pump"]["model"] == "RP-1" and rig.identities["pump"]["protocol"] == "1"
+    assert rig.identities["scale"]["serial"] == "B000000001"
+
+
+def test_sim_clock_advances_only_when_asked(rig):
+    start = rig.clock.now()
+    rig.scale.read()
+    assert rig.clock.now() == start
+    rig.clock.sleep(3600.0)
+    assert rig.clock.now() == pytest.approx(start + 3600.0)
+    assert rig.scale.read().t == pytest.approx(start + 3600.0)
+
+
+def test_a_test_seed_gives_the_same_readings_in_a_new_emulator_process():
+    def readings():
+        with Rig(load_rig(NOMINAL)) as the_rig:
+            the_rig.begin_test("determinism")
+            the_rig.pump.resume()
+            the_rig.pump.set_basal(30.0)
+            out = []
+            for _ in range(50):
+                the_rig.clock.sleep(7.0)
+                out.append(the_rig.scale.read().mass_mg)
+            return out
+
+    assert readings() == readings()
+
+
+def test_device_refusals_are_typed(rig):
+    with pytest.raises(DeviceRefused) as info:
+        rig.pump.bolus(1.0)  # a fresh pump is suspended
+    assert info.value.code == "NOT_ALLOWED"
+
+
+def test_a_corrupt_request_gets_a_typed_error_frame(rig):
+    line = rig.pump.link.line
+    line.write_line(b"7 STATUS*0000\r\n")
+    assert line.read_line().startswith(b"0 ERR BAD_FRAME CRC_mismatch")
+
+
+def test_make_safe_stops_delivery(rig):
+    rig.pump.resume()
+    rig.pump.set_basal(1.0)
+    assert rig.make_safe("unit test").ok
+    assert rig.pump.status().state == "SUSPENDED"
+
+
+def test_leaving_the_rig_on_an_exception_stops_the_pump():
+    with pytest.raises(RuntimeError):
+        with Rig(load_rig(NOMINAL)) as the_rig:
+            the_rig.pump.resume()
+            the_rig.pump.set_basal(1.0)
+            raise RuntimeError("a test went wrong")
+    assert the_rig.safety_log[-1].ok and "RuntimeError" in the_rig.safety_log[-1].reason
+    assert not the_rig.emulator.alive()
+
+
+def test_a_silent_balance_times_out_with_a_clear_error():
+    master, slave = os.openpty()
+    try:
+        balance = MtSicsBalance(os.ttyname(slave), lambda: 0.0, timeout_s=0.3)
+        with pytest.raises(TransportError, match=r"balance .* no answer within 0.3 s"):
+            balance.read()
+        balance.close()
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_a_missing_port_is_a_clear_transport_error():
+    with pytest.raises(TransportError, match="cannot open /dev/ttyNOPE"):
+        SerialLine("/dev/ttyNOPE", name="pump")
