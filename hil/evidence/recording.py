@@ -1,27 +1,31 @@
-"""Append-only CSV recording, flushed and fsync'ed per row: a crash loses nothing already sampled."""
+"""Append-only CSV recording. Every row is flushed to the operating system as it is written, so a crash of
+the harness or the emulator loses nothing recorded; the file is also fsync'ed to the disk at most once per
+wall-clock second (and on close), which bounds what a power cut could take to the last second of samples
+without paying a disk sync (~0.3 ms here) for every sample of a simulated run."""
 
 import csv
 import os
+import time
 from pathlib import Path
 
 
 class CsvRecording:
-    def __init__(self, path: Path, columns: list[str], *, sync_every: int = 1):
+    def __init__(self, path: Path, columns: list[str], *, sync_interval_s: float = 1.0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._file)
-        self._writer.writerow(columns)
-        self._file.flush()
-        self._sync_every = sync_every
-        self._rows = 0
+        self._sync_interval_s = sync_interval_s
+        self._last_sync = time.monotonic()
+        self.append(*columns)
 
     def append(self, *row) -> None:
         self._writer.writerow(row)
         self._file.flush()
-        self._rows += 1
-        if self._sync_every and self._rows % self._sync_every == 0:
+        now = time.monotonic()
+        if now - self._last_sync >= self._sync_interval_s:
             os.fsync(self._file.fileno())
+            self._last_sync = now
 
     def close(self) -> None:
         if not self._file.closed:

@@ -1,6 +1,15 @@
-"""A line-oriented serial link on pyserial, with a deadline on every read and write."""
+"""A line-oriented serial link on pyserial, with a deadline on every read and write.
+
+pyserial opens and configures the port, non-blocking (read and write timeouts 0). Waiting is one select()
+on its descriptor with the remaining deadline, then one os.read() or os.write() on it: pyserial's
+own read and write add a select and a timeout object per call, and changing its timeout is a
+tcsetattr, which together tripled the cost of a request on a pty (benchmarks/bench_simulation.py).
+Transports without a descriptor (some pyserial URLs) are polled through pyserial instead.
+"""
 
 import logging
+import os
+import select
 import time
 
 import serial
@@ -18,14 +27,26 @@ class SerialLine:
         self.name = name or port
         self.timeout_s = timeout_s
         try:
-            self._serial = serial.serial_for_url(port, baudrate=baudrate, timeout=timeout_s, write_timeout=timeout_s)
+            self._serial = serial.serial_for_url(port, baudrate=baudrate, timeout=0, write_timeout=0)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise TransportError(f"{self.name}: cannot open {port}: {exc}") from None
+        self._fd = self._serial.fileno() if hasattr(self._serial, "fileno") else None
         self._buffer = b""
 
     def write_line(self, data: bytes) -> None:
+        deadline = time.monotonic() + self.timeout_s
         try:
-            self._serial.write(data)
+            while data:
+                try:
+                    written = os.write(self._fd, data) if self._fd is not None else self._serial.write(data)
+                except BlockingIOError:  # the output buffer is full: wait for room below
+                    written = 0
+                data = data[written or 0 :]
+                if data:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TransportError(f"{self.name} ({self.port}): write not accepted within {self.timeout_s:g} s")
+                    select.select([], [self._fd] if self._fd is not None else [], [], min(remaining, 0.01))
         except (serial.SerialException, OSError) as exc:
             raise TransportError(f"{self.name} ({self.port}): write failed: {exc}") from None
 
@@ -52,11 +73,16 @@ class SerialLine:
 
     def _fill(self, wait_s: float) -> None:
         try:
-            self._serial.timeout = wait_s
-            first = self._serial.read(1)
-            if first:
-                self._buffer += first + self._serial.read(self._serial.in_waiting)
-        except (serial.SerialException, OSError) as exc:
+            if self._fd is None:  # URL transports without a descriptor: poll in short steps
+                time.sleep(min(wait_s, 0.001))
+                self._buffer += self._serial.read(max(1, self._serial.in_waiting))
+                return
+            if select.select([self._fd], [], [], wait_s)[0]:
+                data = os.read(self._fd, 65536)
+                if not data:
+                    raise OSError("end of file: the other side closed the port")
+                self._buffer += data
+        except (serial.SerialException, OSError, ValueError) as exc:
             raise TransportError(f"{self.name} ({self.port}): link lost: {exc}") from None
 
     def close(self) -> None:

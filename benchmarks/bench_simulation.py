@@ -1,0 +1,79 @@
+"""Simulated-to-wall time ratio and harness overhead per balance sample, over the real pty transports.
+
+    .venv/bin/python benchmarks/bench_simulation.py
+
+1. A 25-hour basal recording at a 10 s sample interval through the same procedure the suite uses
+   (hil.procedures.delivery.record: rig clock, MT-SICS driver, CSV flushed per sample). Target ≥ 10,000×.
+2. The harness's cost per balance sample (MtSicsBalance.read: write, deadline read, strict parse, clock
+   stamp) against a bare pyserial round trip (write b"SI\\r\\n", read_until) to the same emulated balance,
+   measured in the same run. Target ≤ 3×.
+"""
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import serial
+
+from hil.evidence.recording import CsvRecording
+from hil.procedures import delivery
+from hil.rig.config import load_rig
+from hil.rig.rig import Rig
+
+RIG = Path("fixtures/rigs/emulator.yaml")
+
+
+def sim_to_wall(rig) -> dict:
+    rig.begin_test("benchmark")
+    rig.pump.resume()
+    rig.pump.set_basal(1.0)
+    with tempfile.TemporaryDirectory() as tmp, CsvRecording(Path(tmp) / "b.csv", ["t_s", "mass_mg", "stable"]) as rec:
+        start = time.perf_counter()
+        series = delivery.record(rig, rig.clock.now(), 25 * 3600.0, 10.0, rec)
+        wall = time.perf_counter() - start
+    simulated = series.t_s[-1] - series.t_s[0]
+    return {"samples": len(series.t_s), "simulated_s": simulated, "wall_s": wall, "ratio": simulated / wall}
+
+
+def sample_overhead(rig, n: int = 3000, repeats: int = 5) -> dict:
+    port = rig.emulator.endpoints["balance"]
+    bare = serial.Serial(port, timeout=2.0)
+    bare_times, harness_times = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(n):
+            bare.write(b"SI\r\n")
+            bare.read_until(b"\n")
+        bare_times.append((time.perf_counter() - start) / n)
+        start = time.perf_counter()
+        for _ in range(n):
+            rig.scale.read()
+        harness_times.append((time.perf_counter() - start) / n)
+    bare.close()
+    b, h = statistics.median(bare_times), statistics.median(harness_times)
+    return {"bare_us": b * 1e6, "harness_us": h * 1e6, "ratio": h / b}
+
+
+def main(repeats: int = 5) -> None:
+    """Repeated because this 2-core VM's timing varies by 2x from run to run: median and best are reported."""
+    with Rig(load_rig(RIG)) as rig:
+        runs = [sim_to_wall(rig) for _ in range(repeats)]
+        results = {"sim_to_wall": runs, "sample_overhead": sample_overhead(rig)}
+    ratios = sorted(r["ratio"] for r in runs)
+    o = results["sample_overhead"]
+    print(f"25 h basal at 10 s ({runs[0]['samples']} samples), {repeats} runs: wall "
+          + ", ".join(f"{r['wall_s']:.2f}" for r in runs)
+          + f" s; simulated/wall median {statistics.median(ratios):,.0f}x, best {ratios[-1]:,.0f}x, worst {ratios[0]:,.0f}x"
+          + " (target >= 10,000x)")
+    print(f"balance sample: bare pyserial {o['bare_us']:.1f} us, harness {o['harness_us']:.1f} us, ratio {o['ratio']:.2f}x (target <= 3x)")
+    out = Path("benchmarks/results")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "simulation.json").write_text(json.dumps(results, indent=1))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
