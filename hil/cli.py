@@ -21,6 +21,7 @@ from hil.specs import SpecError, load_requirements
 
 SAFETY_TESTS = Path("tests/safety")
 REPORTS = Path("reports")
+EMULATED_TEST_TIMEOUT_S = 900
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Insulin-pump HIL safety verification.")
 specs_app = typer.Typer(no_args_is_help=True, help="Requirement files.")
@@ -127,6 +128,8 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
                "--hil-run-dir", str(run_dir), "--alluredir", str(run_dir / "allure-results"), "-rA", *ctx.args]
     if k:
         command += ["-k", k]
+    if config.simulated:  # a backstop against a hung emulated test; a bench test may rightly run for days
+        command += ["--timeout", str(EMULATED_TEST_TIMEOUT_S)]
     out.print(f"run {run_dir.name}: {' '.join(command[1:])}", markup=False)
     code = subprocess.run(command).returncode
     _finish_run(run_dir)
@@ -148,25 +151,24 @@ def _finish_run(run_dir: Path) -> None:
     out.print(f"manifest: {count} files hashed in {run_dir / reporting.MANIFEST}; reports/latest → {run_dir}", markup=False)
 
 
-@app.command("report")
-def report_cmd(run: Optional[str] = typer.Argument(None, help="run folder or id (default: reports/latest)")):
-    """(Re)build the HTML report of a run, and its manifest."""
+def _run_dir(run: Optional[str]) -> Path:
     try:
-        run_dir = reporting.resolve_run(REPORTS, run)
+        return reporting.resolve_run(REPORTS, run)
     except reporting.ReportError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1)
-    _finish_run(run_dir)
+
+
+@app.command("report")
+def report_cmd(run: Optional[str] = typer.Argument(None, help="run folder or id (default: reports/latest)")):
+    """(Re)build the HTML report of a run, and its manifest."""
+    _finish_run(_run_dir(run))
 
 
 @evidence_app.command("verify")
 def evidence_verify(run: Optional[str] = typer.Argument(None, help="run folder or id (default: reports/latest)")):
     """Check every file of a run against its SHA-256 manifest."""
-    try:
-        run_dir = reporting.resolve_run(REPORTS, run)
-    except reporting.ReportError as exc:
-        err.print(str(exc), markup=False)
-        raise typer.Exit(1)
+    run_dir = _run_dir(run)
     problems = reporting.verify_manifest(run_dir)
     for problem in problems:
         err.print(problem, markup=False)

@@ -57,12 +57,15 @@ class BalanceParams:
     settling_tau_s: float = 2.0
     # [E] slow drift as a random walk; 0.003 mg/√h keeps it below one readability step per hour.
     drift_mg_per_sqrt_h: float = 0.003
+    # [E] a typical semi-micro capacity; with a 35 g vessel it leaves far more room than a campaign fills.
     capacity_g: float = 220.0
+    # SIR repeat interval: the real maximum is model-dependent and unverified, "~1-10 Hz" (metrology.md §1.3).
     sir_interval_s: float = 1.0
 
 
 @dataclass(frozen=True)
 class VesselParams:
+    # [E] a small glass beaker; only its tare matters (removed by the tare procedure).
     tare_g: float = 35.0
     # Paraffin-oil layer on the collected water (PMC10540045, 1.5 mm; standards-and-clinical.md §1.1).
     oil_layer: bool = True

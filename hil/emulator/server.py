@@ -83,47 +83,44 @@ class EmulatorServer:
         args = [kind] + [f"{k}={v}" for k, v in fields.items()]
         self.pump_ch.write(encode(f"E{self._event_no}", "EVT", *args))
 
-    def _pump_line(self, line: bytes) -> None:
+    def _framed(self, channel: PtyChannel, line: bytes, handler: Callable) -> None:
+        """Decode a request, answer OK with the handler's fields or a typed ERR."""
         try:
             frame = decode(line)
         except FrameError as exc:
-            self.pump_ch.write(encode("0", "ERR", "BAD_FRAME", exc.reason.replace(" ", "_")))
+            channel.write(encode("0", "ERR", "BAD_FRAME", exc.reason.replace(" ", "_")))
             return
         try:
-            reply = encode(frame.tag, "OK", *self.world.pump.handle(frame))
+            reply = encode(frame.tag, "OK", *handler(frame))
         except Refused as exc:
             reply = encode(frame.tag, "ERR", exc.code, *exc.message.split())
-        self.pump_ch.write(reply)
+        channel.write(reply)
+
+    def _pump_line(self, line: bytes) -> None:
+        self._framed(self.pump_ch, line, lambda frame: self.world.pump.handle(frame))
+
+    def _control_line(self, line: bytes) -> None:
+        self._framed(self.control_ch, line, self._control)
 
     def _balance_line(self, line: bytes) -> None:
         for reply in self.world.balance.handle(line.rstrip(b"\r\n")):
             self.balance_ch.write(reply.encode("ascii") + b"\r\n")
 
-    def _control_line(self, line: bytes) -> None:
+    def _control(self, frame) -> list[str]:
         try:
-            frame = decode(line)
-        except FrameError as exc:
-            self.control_ch.write(encode("0", "ERR", "BAD_FRAME", exc.reason.replace(" ", "_")))
-            return
-        try:
-            fields = self._control(frame.word, frame.args)
-            reply = encode(frame.tag, "OK", *fields)
-        except (ValueError, TypeError) as exc:
-            reply = encode(frame.tag, "ERR", "BAD_ARGUMENT", *str(exc).split())
-        self.control_ch.write(reply)
-
-    def _control(self, word: str, args: tuple[str, ...]) -> list[str]:
-        if word == "ADV":
-            dt = float(args[0])
-            if not 0 <= dt <= 1e7:
-                raise ValueError(f"cannot advance by {dt}")
-            self.world.advance(dt)
-        elif word == "RESET":
-            self.world.reset(int(args[0]))
-        elif word == "INSPECT":
-            return [f"{k}={v:.9g}" for k, v in self.world.inspect().items()]
-        elif word != "NOW":
-            raise ValueError(f"unknown control command {word}")
+            if frame.word == "ADV":
+                dt = float(frame.args[0])
+                if not 0 <= dt <= 1e7:
+                    raise ValueError(f"cannot advance by {dt}")
+                self.world.advance(dt)
+            elif frame.word == "RESET":
+                self.world.reset(int(frame.args[0]))
+            elif frame.word == "INSPECT":
+                return [f"{k}={v:.9g}" for k, v in self.world.inspect().items()]
+            elif frame.word != "NOW":
+                raise Refused("UNKNOWN_COMMAND", frame.word)
+        except (ValueError, IndexError) as exc:
+            raise Refused("BAD_ARGUMENT", str(exc) or frame.word) from None
         return [f"t={self.world.scheduler.now:.6f}"]
 
     def serve(self, watch_fd: int | None = None) -> None:

@@ -39,11 +39,7 @@ class FramedLink:
         tag = str(self._seq)
         self.line.write_line(encode(tag, command, *args))
         while True:
-            raw = self.line.read_line(timeout_s)
-            try:
-                frame = decode(raw)
-            except FrameError as exc:
-                raise ProtocolError(f"{self.device}: corrupt frame in answer to {command}: {exc}") from None
+            frame = self._decode(self.line.read_line(timeout_s), f"answer to {command}")
             if frame.word == "EVT":
                 self.events.append(frame)
                 continue
@@ -59,14 +55,17 @@ class FramedLink:
     def poll_events(self) -> None:
         """Queue the unsolicited events that have arrived, without waiting."""
         for raw in self.line.pending_lines():
-            try:
-                frame = decode(raw)
-            except FrameError as exc:
-                raise ProtocolError(f"{self.device}: corrupt event frame: {exc}") from None
+            frame = self._decode(raw, "unsolicited frame")
             if frame.word == "EVT":
                 self.events.append(frame)
             else:
                 log.warning("%s: dropping unsolicited %s", self.device, frame.body)
+
+    def _decode(self, raw: bytes, what: str) -> Frame:
+        try:
+            return decode(raw)
+        except FrameError as exc:
+            raise ProtocolError(f"{self.device}: corrupt {what}: {exc}") from None
 
     def close(self) -> None:
         self.line.close()
