@@ -83,6 +83,11 @@ class HilState:
                 self.run.add_safety(rig.safety_log)
 
 
+def bound_to(*ids: str) -> list:
+    """Parameters for one test function serving several requirements, each bound by its marker."""
+    return [pytest.param(rid, marks=pytest.mark.requirement(rid), id=rid) for rid in ids]
+
+
 def _requirement_ids(item) -> list[str]:
     return [mark.args[0] for mark in item.iter_markers("requirement") if mark.args]
 
@@ -140,6 +145,14 @@ def rig(request):
     state.run_recorder().add_safety([action], request.node.nodeid)
     if not action.ok:
         state.broken = f"pump did not acknowledge STOP: {action.detail}"
+
+
+@pytest.fixture
+def occlusion_valve(rig):
+    """The rig's occlusion valve; the test is skipped, with the reason, on a rig without one."""
+    if rig.occlusion_valve is None:
+        pytest.skip(f"rig {rig.config.rig_id} has no occlusion valve (actuators.occlusion_valve)")
+    return rig.occlusion_valve
 
 
 @pytest.fixture

@@ -21,6 +21,10 @@ class EmulatorControl:
     def reset(self, seed: int) -> float:
         return self._t(self.link.request("RESET", seed))
 
+    def valve(self, open_: bool) -> float:
+        """Open or close the emulated occlusion valve between the line and the vessel."""
+        return self._t(self.link.request("VALVE", "OPEN" if open_ else "CLOSE"))
+
     def inspect(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.link.request("INSPECT", idempotent=True).fields.items()}
 

@@ -25,6 +25,7 @@ class PumpStatus:
     reservoir_U: float
     delivered_U: float  # as the pump believes
     active_alarms: tuple[str, ...]
+    pressure_kPa: float | None  # the pump's line-pressure reading, where it reports one
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,27 @@ class ReferencePumpDriver:
             state=self._field(f, "state"), basal_U_per_h=self._field(f, "basal", float), bolus=self._field(f, "bolus"),
             bolus_left_U=self._field(f, "bolus_left", float), reservoir_U=self._field(f, "reservoir", float),
             delivered_U=self._field(f, "delivered", float), active_alarms=() if alarms == "-" else tuple(alarms.split(",")),
+            pressure_kPa=self._field(f, "pressure", float) if "pressure" in f.fields else None,
         )
+
+    def history_since(self, t_pump: float) -> tuple[int, float]:
+        """(strokes, units) the pump's delivery history records since a time on the pump's clock."""
+        f = self.link.request("HISTORY", f"{t_pump:.3f}", idempotent=True)
+        return self._field(f, "strokes", int), self._field(f, "amount", float)
+
+    def pump_time(self) -> float:
+        return self._field(self.link.request("STATUS", idempotent=True), "t", float)
+
+    def set_occlusion_backoff(self, enabled: bool) -> None:
+        self.link.request("SET", f"backoff={int(enabled)}")
 
     def set_basal(self, rate_U_per_h: float) -> None:
         self.link.request("BASAL", f"{rate_U_per_h:.3f}")
 
-    def bolus(self, amount_U: float) -> float:
-        """Start a bolus; returns its nominal duration in seconds."""
-        return self._field(self.link.request("BOLUS", f"{amount_U:.3f}"), "duration", float)
+    def bolus(self, amount_U: float, quick: bool = False) -> float:
+        """Start a bolus at the standard (or quick) speed; returns its nominal duration in seconds."""
+        args = (f"{amount_U:.3f}", "QUICK") if quick else (f"{amount_U:.3f}",)
+        return self._field(self.link.request("BOLUS", *args), "duration", float)
 
     def prime(self, amount_U: float) -> float:
         return self._field(self.link.request("PRIME", f"{amount_U:.3f}"), "duration", float)

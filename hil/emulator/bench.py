@@ -8,7 +8,8 @@ after evaporation) and the balance's settled display y (mg). Between events the 
     y' = (M − y)/τb            (first-order balance settling)
 
 which has a closed-form solution, so a stroke costs the same whether the next event is 2 s or 2 h away.
-Pressure in the line is V/C. An infinite resistance (a blocked outlet) stops the outflow.
+Pressure in the line is V/C. A closed occlusion valve between the line and the vessel (the IEC 60601-2-24
+set-up) stops the outflow; opening it releases the stored volume with the same time constant.
 """
 
 import math
@@ -26,10 +27,11 @@ class Bench:
         self.arrived_uL = 0.0
         self.indication_mg = vessel_mg
         self.display_mg = vessel_mg
+        self.valve_open = True
 
     @property
     def tau_f(self) -> float:
-        return self.resistance * self.compliance
+        return self.resistance * self.compliance if self.valve_open else math.inf
 
     @property
     def pressure_kPa(self) -> float:
@@ -38,6 +40,12 @@ class Bench:
     def push(self, volume_uL: float) -> None:
         """A pump stroke: volume forced into the line."""
         self.stored_uL += volume_uL
+
+    def retract(self, volume_uL: float) -> float:
+        """The plunger backs off: fluid drawn back from the line, at most what it holds; returns that."""
+        taken = min(self.stored_uL, volume_uL)
+        self.stored_uL -= taken
+        return taken
 
     def settled(self, readability_mg: float) -> bool:
         return abs(self.indication_mg - self.display_mg) < readability_mg

@@ -27,12 +27,21 @@ class PumpParams:
     # Standard bolus speed 1.5 U/min (Medtronic; Omnipod 0.025 U/s), quick 15 U/min used for priming
     # (640G/670G "quick"), REFERENCES.md "Bolus speeds".
     bolus_speed_U_per_min: float = 1.5
+    quick_bolus_speed_U_per_min: float = 15.0
     prime_speed_U_per_min: float = 15.0
     # 300 U cartridge (Tandem t:slim X2, standards-and-clinical.md §4).
     reservoir_U: float = 300.0
     # [E] plunger slack taken up at the first travel after a new reservoir; no published value was
     # retrieved (Batista 2015 on start-up delay is listed as not retrieved in metrology.md §1.5).
     slack_U: float = 0.3
+    # Occlusion alarm at a line pressure of 100 kPa: the Wellion pump's 100 ± 30 kPa threshold
+    # (REFERENCES.md "Occlusion"). With the 0.25 µL/kPa line it is 25 µL = 2.5 U missed, inside the
+    # labelled 2.5-3.0 U (MMT-511 "up to 3.0 U", Veo 2.77 U average).
+    occlusion_threshold_kPa: float = 100.0
+    # [E] after an occlusion alarm the plunger backs off by the volume that relieves the threshold
+    # pressure of the nominal line: 100 kPa × 0.25 µL/kPa = 25 µL = 2.5 U. No published figure was
+    # retrieved; the Wellion label bounds what may be released in a fault (0.25 U).
+    occlusion_backoff_U: float = 2.5
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,9 @@ class Defects:
     stroke_volume_bias: float = 0.0  # relative: 0.08 = every stroke 8 % too large
     basal_period_drift: float = 0.0  # relative: 0.10 = basal strokes 10 % further apart
     bolus_missing_last_strokes: int = 0  # the last N strokes of every bolus are not delivered
+    occlusion_alarm_priority: str = ""  # raise the occlusion alarm at this priority instead of HIGH
+    occlusion_keeps_delivering: bool = False  # raise the occlusion alarm but do not stop the motor
+    occlusion_no_backoff: bool = False  # never back the plunger off after an occlusion alarm
 
 
 @dataclass(frozen=True)

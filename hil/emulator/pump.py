@@ -3,8 +3,11 @@
 Basal is a train of evenly spaced strokes, the first one a full period after the rate is set (the pump
 accumulates a whole stroke before it moves). A bolus is a train of strokes at the bolus speed. Every stroke
 pushes a scattered volume into the fluid path; the pump itself believes it delivered the nominal amount.
+After every stroke the firmware reads the line pressure (its plunger force sensor); at the occlusion
+threshold it raises a HIGH-priority alarm, stops delivery and, when enabled, backs the plunger off.
 """
 
+import bisect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -47,6 +50,8 @@ class EmulatedPump:
         self.reservoir_U = params.reservoir_U
         self.delivered_U = 0.0
         self.slack_uL = params.slack_U * UL_PER_U
+        self.backoff_enabled = True
+        self.stroke_times: list[float] = []  # delivery history: every counted stroke
         self.alarms: list[Alarm] = []
         self._basal_event: Event | None = None
         self._bolus_events: list[Event] = []
@@ -67,7 +72,20 @@ class EmulatedPump:
         self.reservoir_U -= self.p.stroke_U
         if counted:
             self.delivered_U += self.p.stroke_U
+            self.stroke_times.append(self.sched.now)
+        if self.bench.pressure_kPa >= self.p.occlusion_threshold_kPa:
+            self._occlusion()
 
+    def _occlusion(self) -> None:
+        if any(a.kind == "OCCLUSION" and not a.acknowledged for a in self.alarms):
+            return
+        pressure = self.bench.pressure_kPa
+        stop = not self.defects.occlusion_keeps_delivering
+        self._raise_alarm("OCCLUSION", self.defects.occlusion_alarm_priority or "HIGH", stop=stop,
+                          pressure=f"{pressure:.1f}")
+        if stop and self.backoff_enabled and not self.defects.occlusion_no_backoff:
+            backoff = self.p.occlusion_backoff_U * UL_PER_U
+            self.slack_uL += backoff - self.bench.retract(backoff)  # a retraction beyond the fluid is slack
     def _basal_period_s(self) -> float:
         return self.p.stroke_U / self.basal_rate * 3600.0 * (1 + self.defects.basal_period_drift)
 
@@ -84,6 +102,8 @@ class EmulatedPump:
         self._schedule_basal()
 
     def _start_train(self, kind: str, amount_U: float, speed_U_per_min: float) -> float:
+        if self.state == "ALARM":  # only a stopping alarm leaves the pump in ALARM
+            raise Refused("NOT_ALLOWED", "pump is ALARM")
         strokes = round(amount_U / self.p.stroke_U)
         period = self.p.stroke_U / speed_U_per_min * 60.0
         missing = self.defects.bolus_missing_last_strokes if kind == "BOLUS" else 0
@@ -112,15 +132,16 @@ class EmulatedPump:
         self._bolus_events, self._bolus_kind, self._bolus_left_U = [], "", 0.0
         return left
 
-    def _raise_alarm(self, kind: str, priority: str) -> None:
+    def _raise_alarm(self, kind: str, priority: str, stop: bool = True, **fields: str) -> None:
         if any(a.kind == kind and not a.acknowledged for a in self.alarms):
             return
         alarm = Alarm(len(self.alarms) + 1, kind, priority, self.sched.now)
         self.alarms.append(alarm)
-        self.state = "ALARM"
-        self._cancel_train()
-        self._schedule_basal()
-        self.emit("ALARM", {"id": alarm.id, "kind": kind, "priority": priority, "t": f"{alarm.raised_s:.3f}"})
+        if stop:
+            self.state = "ALARM"
+            self._cancel_train()
+            self._schedule_basal()
+        self.emit("ALARM", {"id": alarm.id, "kind": kind, "priority": priority, "t": f"{alarm.raised_s:.3f}", **fields})
 
     # -- protocol ----------------------------------------------------------------------------------------
     def handle(self, frame: Frame) -> tuple[str, ...]:
@@ -147,10 +168,31 @@ class EmulatedPump:
         active = ",".join(str(a.id) for a in self.alarms if not a.acknowledged) or "-"
         return (f"state={self.state}", f"basal={self.basal_rate:.3f}", f"bolus={self._bolus_kind or 'IDLE'}",
                 f"bolus_left={self._bolus_left_U:.3f}", f"reservoir={self.reservoir_U:.3f}",
-                f"delivered={self.delivered_U:.3f}", f"alarms={active}", f"t={self.sched.now:.3f}")
+                f"delivered={self.delivered_U:.3f}", f"alarms={active}", f"pressure={self.bench.pressure_kPa:.1f}",
+                f"backoff={int(self.backoff_enabled)}", f"t={self.sched.now:.3f}")
+
+    def _cmd_history(self, since: str = ""):
+        try:
+            t0 = float(since)
+        except ValueError:
+            raise Refused("BAD_ARGUMENT", f"HISTORY needs a start time, got '{since}'") from None
+        strokes = len(self.stroke_times) - bisect.bisect_left(self.stroke_times, t0)
+        return (f"since={t0:.3f}", f"strokes={strokes}", f"amount={strokes * self.p.stroke_U:.3f}")
+
+    def _cmd_set(self, *settings: str):
+        for setting in settings:
+            key, _, value = setting.partition("=")
+            if key != "backoff" or value not in ("0", "1"):
+                raise Refused("BAD_ARGUMENT", f"unknown setting '{setting}' (known: backoff=0|1)")
+            self.backoff_enabled = value == "1"
+        return (f"backoff={int(self.backoff_enabled)}",)
 
     def _cmd_basal(self, rate: str = ""):
-        value = 0.0 if rate in ("0", "0.0", "0.00") else self._amount(rate, self.p.basal_min_U_per_h, self.p.basal_max_U_per_h, "basal rate")
+        try:
+            off = float(rate) == 0.0
+        except ValueError:
+            off = False
+        value = 0.0 if off else self._amount(rate, self.p.basal_min_U_per_h, self.p.basal_max_U_per_h, "basal rate")
         self.basal_rate = value
         self._schedule_basal()
         return (f"basal={value:.3f}",)
@@ -161,22 +203,21 @@ class EmulatedPump:
         if self._bolus_kind:
             raise Refused("NOT_ALLOWED", f"{self._bolus_kind} in progress")
 
-    def _cmd_bolus(self, amount: str = "", *rest):
-        if rest:
-            raise Refused("BAD_ARGUMENT", "BOLUS takes one amount")
+    def _cmd_bolus(self, amount: str = "", speed: str = "STANDARD", *rest):
+        speeds = {"STANDARD": self.p.bolus_speed_U_per_min, "QUICK": self.p.quick_bolus_speed_U_per_min}
+        if rest or speed not in speeds:
+            raise Refused("BAD_ARGUMENT", "BOLUS takes an amount and optionally STANDARD or QUICK")
         value = self._amount(amount, self.p.bolus_min_U, self.p.bolus_max_U, "bolus")
         self._check_can_deliver()
         if value > self.reservoir_U:
             raise Refused("NOT_ALLOWED", f"reservoir holds {self.reservoir_U:.2f} U")
-        duration = self._start_train("BOLUS", value, self.p.bolus_speed_U_per_min)
-        return (f"bolus={value:.3f}", f"duration={duration:.3f}", f"speed={self.p.bolus_speed_U_per_min:g}")
+        duration = self._start_train("BOLUS", value, speeds[speed])
+        return (f"bolus={value:.3f}", f"duration={duration:.3f}", f"speed={speeds[speed]:g}")
 
     def _cmd_prime(self, amount: str = ""):
         value = self._amount(amount, self.p.increment_U, self.p.bolus_max_U, "prime")
         if self._bolus_kind:
             raise Refused("NOT_ALLOWED", f"{self._bolus_kind} in progress")
-        if self.state == "ALARM":
-            raise Refused("NOT_ALLOWED", "pump is ALARM")
         duration = self._start_train("PRIME", value, self.p.prime_speed_U_per_min)
         return (f"prime={value:.3f}", f"duration={duration:.3f}")
 

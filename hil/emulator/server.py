@@ -113,6 +113,11 @@ class EmulatorServer:
                 if not 0 <= dt <= 1e7:
                     raise ValueError(f"cannot advance by {dt}")
                 self.world.advance(dt)
+            elif frame.word == "VALVE":
+                if frame.args[0] not in ("OPEN", "CLOSE"):
+                    raise ValueError("VALVE takes OPEN or CLOSE")
+                self.world.bench.valve_open = frame.args[0] == "OPEN"
+                return [f"valve={frame.args[0]}", f"t={self.world.scheduler.now:.6f}"]
             elif frame.word == "RESET":
                 self.world.reset(int(frame.args[0]))
             elif frame.word == "INSPECT":

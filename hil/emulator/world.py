@@ -73,4 +73,5 @@ class World:
             "stored_uL": self.bench.stored_uL,
             "pressure_kPa": self.bench.pressure_kPa,
             "indication_mg": self.bench.indication_mg,
+            "valve_open": float(self.bench.valve_open),
         }

@@ -37,7 +37,7 @@ class Measurement:
         return f"{self.name} = {self.value:.4g}{u} {self.unit}, limits {self.limits_text()}: {self.outcome}"
 
     def as_dict(self) -> dict:
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
 
 
 def decide(value: float, low: float | None, high: float | None, uncertainty: float = 0.0) -> str:

@@ -61,3 +61,28 @@ def bolus_timing_figure(runs, nominal_s: float, amount_U: float, title: str):
     ax.grid(True, alpha=0.3)
     ax.legend()
     return fig
+
+
+def occlusion_figure(t_s, delivered_U, pressure_kPa, marks: dict, alarms: list, title: str):
+    """Line pressure and cumulative delivery against time, with the block, alarm and release marked."""
+    t0 = t_s[0]
+    t_min = (np.asarray(t_s) - t0) / 60.0
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    top.plot(t_min, pressure_kPa, lw=1, color="tab:purple")
+    top.set_ylabel("line pressure (kPa)")
+    bottom.plot(t_min, delivered_U, lw=1)
+    bottom.set_ylabel("delivered at the balance (U)")
+    bottom.set_xlabel("time (min)")
+    for name, t in marks.items():
+        for ax in (top, bottom):
+            ax.axvline((t - t0) / 60.0, color="0.4", ls="--", lw=1)
+        top.annotate(name, ((t - t0) / 60.0, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top", fontsize=8)
+    for alarm in alarms:
+        for ax in (top, bottom):
+            ax.axvline((alarm["seen_s"] - t0) / 60.0, color="tab:red", lw=1.5)
+        top.annotate(f"ALARM {alarm.get('priority', '?')}", ((alarm["seen_s"] - t0) / 60.0, 0.5),
+                     xycoords=("data", "axes fraction"), rotation=90, color="tab:red", fontsize=8)
+    top.set_title(title)
+    for ax in (top, bottom):
+        ax.grid(True, alpha=0.3)
+    return fig

@@ -55,6 +55,13 @@ def prime(rig, amount_U: float, settle_s: float) -> None:
     rig.clock.sleep(settle_s)
 
 
+def prepare(rig) -> None:
+    """Prime the infusion set as the rig file states, then tare the balance."""
+    infusion_set = rig.config.section("infusion_set")
+    prime(rig, infusion_set["prime_U"], infusion_set.get("settle_s", 60))
+    tare(rig)
+
+
 def tare(rig, timeout_s: float = 120.0) -> float:
     stable_reading(rig, timeout_s)
     return rig.scale.tare()

@@ -11,6 +11,7 @@ from typing import Any
 
 from hil.drivers.emulator_control import EmulatorControl
 from hil.drivers.mtsics import MtSicsBalance
+from hil.drivers.occlusion_valve import EmulatorValve, OperatorPromptValve, RelayBoardValve
 from hil.drivers.pump_reference import ReferencePumpDriver
 from hil.errors import RigError
 from hil.rig.clock import RealClock, SimClock
@@ -38,6 +39,7 @@ class Rig:
     scale: Any = None
     emulator: EmulatorProcess | None = None
     control: EmulatorControl | None = None
+    occlusion_valve: Any = None
     identities: dict[str, Any] = field(default_factory=dict)
     safety_log: list[SafetyAction] = field(default_factory=list)
     broken: str | None = None
@@ -77,6 +79,21 @@ class Rig:
             timeout_s=scale_cfg.get("timeout_s", 2.0))
         self.identities["pump"] = vars(self.pump.identify())
         self.identities["scale"] = self.scale.identify()
+        self.occlusion_valve = self._valve(self.config.section("actuators").get("occlusion_valve"))
+
+    def _valve(self, cfg: dict | None):
+        if cfg is None:
+            return None
+        if cfg["driver"] == "emulator":
+            if not self.control:
+                raise RigError("occlusion valve driver 'emulator' needs clock: sim (the emulator)")
+            return EmulatorValve(self.control)
+        if cfg["driver"] == "relay-board":
+            if "port" not in cfg or "channel" not in cfg:
+                raise RigError("occlusion valve driver 'relay-board' needs 'port' and 'channel'")
+            return RelayBoardValve(cfg["port"], cfg["channel"], baudrate=cfg.get("baudrate", 9600),
+                                   timeout_s=cfg.get("timeout_s", 2.0))
+        return OperatorPromptValve(timeout_s=cfg.get("timeout_s", 300.0))
 
     def begin_test(self, test_id: str) -> None:
         """Put the rig in its starting state for a test. On the emulator: a fresh pump and vessel, seeded
@@ -107,7 +124,7 @@ class Rig:
 
     def close(self, reason: str) -> None:
         self.make_safe(reason)
-        for part in (self.pump, self.scale, self.control):
+        for part in (self.pump, self.scale, self.control, getattr(self.occlusion_valve, "line", None)):
             if part is not None:
                 part.close()
         if self.emulator:

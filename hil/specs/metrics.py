@@ -19,6 +19,8 @@ class MetricKind:
 _BASAL = ("basal-gravimetric",)
 _BOLUS = ("bolus-gravimetric",)
 _TIMING = ("bolus-timing",)
+_OCCLUSION = ("occlusion-basal", "occlusion-bolus")
+_OCCLUSION_BASAL = ("occlusion-basal",)
 
 METRICS: dict[str, MetricKind] = {
     m.name: m
@@ -43,6 +45,18 @@ METRICS: dict[str, MetricKind] = {
             "worst deviation of the gravimetric 5 %-95 % delivery time from the time the stated speed implies",
         ),
         MetricKind("bolus_tail_fraction", "%", _TIMING, (), "largest share of a bolus arriving after its nominal end"),
+        MetricKind("time_to_alarm", "min", _OCCLUSION, (), "from blocking the outlet (or the bolus command) to the occlusion alarm"),
+        MetricKind("missed_at_alarm", "U", _OCCLUSION, (), "insulin the pump counted as delivered but that did not arrive, at the alarm"),
+        MetricKind("alarm_priority_high", "bool", _OCCLUSION, (), "1 when the occlusion alarm was raised at HIGH priority"),
+        MetricKind("pressure_at_alarm", "kPa", _OCCLUSION, (), "line pressure the pump reported with the alarm"),
+        MetricKind("pump_strokes_after_alarm", "count", _OCCLUSION_BASAL, (), "strokes in the pump's history after the alarm"),
+        MetricKind("balance_strokes_after_release", "count", _OCCLUSION_BASAL, (), "strokes the balance saw after the release settled, pump still in alarm"),
+        MetricKind(
+            "history_balance_disagreement", "count", _OCCLUSION_BASAL, (),
+            "strokes the pump's history and the balance count differently over the same window",
+        ),
+        MetricKind("released_volume", "U", _OCCLUSION_BASAL, (), "unintended bolus collected after the outlet was unblocked"),
+        MetricKind("false_alarms", "count", ("occlusion-false-alarm",), (), "occlusion alarms during nominal delivery"),
     )
 }
 

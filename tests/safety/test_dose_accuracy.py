@@ -10,16 +10,7 @@ from hil.analysis import dose_metrics
 from hil.evidence import plots
 from hil.procedures import delivery
 from hil.procedures.gravimetric import Gravimetry
-
-
-def bound_to(*ids):
-    return [pytest.param(rid, marks=pytest.mark.requirement(rid), id=rid) for rid in ids]
-
-
-def _prepare(rig):
-    infusion_set = rig.config.section("infusion_set")
-    delivery.prime(rig, infusion_set["prime_U"], infusion_set.get("settle_s", 60))
-    delivery.tare(rig)
+from hil.pytest_plugin import bound_to
 
 
 @pytest.mark.parametrize("requirement_id", bound_to("DA-BASAL-001", "DA-BASAL-002", "DA-BASAL-003"))
@@ -27,7 +18,7 @@ def test_basal_accuracy(requirement_id, rig, requirement, evidence):
     case = requirement.case
     rate, interval = case["basal_rate_U_per_h"], case["sample_interval_s"]
     stabilisation_s = case["stabilisation_h"] * 3600.0
-    _prepare(rig)
+    delivery.prepare(rig)
     with evidence.recording("balance", ["t_s", "mass_mg", "stable"]) as raw:
         started = delivery.start_basal(rig, rate)
         # Sample half an interval after the stroke grid so no reading lands on the instant a stroke arrives.
@@ -57,7 +48,7 @@ def test_basal_accuracy(requirement_id, rig, requirement, evidence):
 def test_bolus_accuracy(requirement_id, rig, requirement, evidence):
     case = requirement.case
     amount = case["bolus_U"]
-    _prepare(rig)
+    delivery.prepare(rig)
     rig.pump.resume()
     with evidence.recording("boluses", ["bolus", "t_before_s", "mass_before_mg", "t_after_s", "mass_after_mg"]) as raw:
         rows = delivery.deliver_boluses(rig, amount, case["count"], case["settle_s"], raw)
@@ -74,7 +65,7 @@ def test_bolus_delivery_time(requirement_id, rig, requirement, evidence):
     case = requirement.case
     amount, interval = case["bolus_U"], case["sample_interval_s"]
     nominal_s = amount / case["speed_U_per_min"] * 60.0
-    _prepare(rig)
+    delivery.prepare(rig)
     rig.pump.resume()
     grav = Gravimetry(rig.config)
     runs = []

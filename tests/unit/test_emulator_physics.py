@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hil.emulator.bench import Bench
-from hil.emulator.config import EmulatorConfig, FluidPathParams, PumpParams
+from hil.emulator.config import Defects, EmulatorConfig, FluidPathParams, PumpParams
 from hil.emulator.world import World
 from hil.transport.frames import Frame
 
@@ -119,3 +119,61 @@ def test_balance_noise_matches_the_repeatability():
 def test_balance_command_errors(line, reply):
     world, _ = run_world(EmulatorConfig(), [], 0.0)
     assert world.balance.handle(line) == [reply]
+
+
+def occluded_world(config=None, rate="1.000"):
+    world, events = run_world(config or EmulatorConfig(pump=PumpParams(slack_U=0.0)), [("RESUME",), ("BASAL", rate)], 0.0)
+    world.bench.valve_open = False
+    return world, events
+
+
+def test_pressure_rises_stroke_by_stroke_into_a_blocked_outlet_until_a_high_alarm():
+    events = []
+    world = World(EmulatorConfig(pump=PumpParams(slack_U=0.0, stroke_cv=0.0)), lambda kind, f: events.append((kind, f)), lambda line: None)
+    for word, *args in [("RESUME",), ("BASAL", "1.000")]:
+        world.pump.handle(Frame("1", word, tuple(args)))
+    world.bench.valve_open = False
+    world.advance(180.0 * 10 + 1)
+    assert world.bench.pressure_kPa == pytest.approx(20.0)  # 10 strokes × 0.5 µL / 0.25 µL/kPa
+    world.advance(180.0 * 40)
+    (kind, fields), = events
+    assert kind == "ALARM" and fields["kind"] == "OCCLUSION" and fields["priority"] == "HIGH"
+    assert float(fields["pressure"]) == pytest.approx(100.0)  # the 50th stroke reaches the threshold
+    assert world.pump.state == "ALARM" and world.pump.delivered_U == pytest.approx(2.5)
+    assert world.bench.stored_uL == pytest.approx(0.0)  # the 2.5 U back-off relieved the line
+    world.advance(3600.0)
+    assert world.pump.delivered_U == pytest.approx(2.5)  # stopped
+
+
+def test_without_back_off_the_stored_volume_is_released_on_opening():
+    world, _ = occluded_world()
+    world.pump.handle(Frame("1", "SET", ("backoff=0",)))
+    world.advance(4 * 3600.0)
+    stored = world.bench.stored_uL
+    assert world.pump.state == "ALARM" and stored > 24.0
+    arrived = world.bench.arrived_uL
+    world.bench.valve_open = True
+    world.advance(120.0)  # 25 time constants
+    assert world.bench.arrived_uL - arrived == pytest.approx(stored, rel=1e-6)
+
+
+def test_seeded_occlusion_defects():
+    keeps = EmulatorConfig(pump=PumpParams(slack_U=0.0), defects=Defects(occlusion_keeps_delivering=True,
+                                                                           occlusion_alarm_priority="MEDIUM"))
+    world, events = occluded_world(keeps)
+    world.advance(4 * 3600.0)
+    assert world.pump.state == "RUNNING" and world.pump.delivered_U == pytest.approx(4.0)
+    assert world.pump.alarms[0].priority == "MEDIUM" and world.bench.pressure_kPa > 150
+
+
+def test_history_counts_strokes_since_a_time():
+    world, _ = run_world(EmulatorConfig(), [("RESUME",), ("BASAL", "1.000")], 3600.0 + 1)
+    # strokes at 180 s, 360 s, ... 3600 s: ten of them after 1800 s (the one at 1800 s counts from 1800 on)
+    fields = dict(a.split("=") for a in world.pump.handle(Frame("1", "HISTORY", ("1800.5",))))
+    assert fields["strokes"] == "10" and float(fields["amount"]) == pytest.approx(0.5)
+
+
+def test_quick_bolus_speed():
+    world, _ = run_world(EmulatorConfig(), [("RESUME",)], 0.0)
+    fields = dict(a.split("=") for a in world.pump.handle(Frame("1", "BOLUS", ("30.000", "QUICK"))))
+    assert float(fields["duration"]) == pytest.approx(120.0) and fields["speed"] == "15"

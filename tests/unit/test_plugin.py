@@ -42,3 +42,18 @@ def test_second(rig):
     result.stdout.fnmatch_lines(["RIG ERROR (setup): cannot open rig: pump: cannot open /dev/ttyNOPE*",
                                  "*SKIPPED*rig broken: cannot open rig*/dev/ttyNOPE*"])
     assert "Traceback" not in result.stdout.str() and "raise RigError" not in result.stdout.str()
+
+
+def test_a_test_needing_a_missing_actuator_is_skipped_with_the_reason(pytester):
+    _project(pytester, """
+import pytest
+@pytest.mark.requirement("OC-PRIO-001")
+def test_needs_valve(occlusion_valve):
+    pass
+""")
+    rig = pytester.path / "rig.yaml"
+    rig.write_text(rig.read_text().replace("  occlusion_valve: {driver: emulator}", "  {}").replace("actuators:\n  {}", "actuators: {}"))
+    pytester.makefile(".yaml", **{"specs/occlusion": (ROOT / "specs" / "occlusion.yaml").read_text()})
+    result = pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*SKIPPED*has no occlusion valve (actuators.occlusion_valve)*"])

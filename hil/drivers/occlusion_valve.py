@@ -1,0 +1,84 @@
+"""Occlusion valves: the stopcock between the pump's line and the collecting vessel (IEC 60601-2-24
+Fig. 201.112). Three implementations behind one interface (close/open):
+
+* EmulatorValve — the emulator's control channel;
+* RelayBoardValve — a serial relay board switching a normally-open solenoid valve (docs/protocol.md §4);
+* OperatorPromptValve — a person turns the stopcock when asked; the question, the answer and their times
+  are kept as evidence, and no answer within the timeout is a rig error.
+"""
+
+import select
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, TextIO
+
+from hil.errors import ProtocolError, RigError
+from hil.transport.serial_line import SerialLine
+
+
+class EmulatorValve:
+    def __init__(self, control):
+        self.control = control
+
+    def close(self) -> None:
+        self.control.valve(open_=False)
+
+    def open(self) -> None:
+        self.control.valve(open_=True)
+
+
+class RelayBoardValve:
+    """`SET <channel> ON|OFF` → `OK <channel> ON|OFF`; ON energises the valve, which closes the line."""
+
+    def __init__(self, port: str, channel: int, *, baudrate: int = 9600, timeout_s: float = 2.0):
+        self.line = SerialLine(port, baudrate=baudrate, timeout_s=timeout_s, name="relay board")
+        self.channel = channel
+
+    def _set(self, state: str) -> None:
+        self.line.write_line(f"SET {self.channel} {state}\r\n".encode("ascii"))
+        reply = self.line.read_line().decode("ascii", errors="replace").strip()
+        if reply != f"OK {self.channel} {state}":
+            raise ProtocolError(f"relay board: expected 'OK {self.channel} {state}', got {reply!r}")
+
+    def close(self) -> None:
+        self._set("ON")
+
+    def open(self) -> None:
+        self._set("OFF")
+
+
+@dataclass
+class PromptRecord:
+    question: str
+    asked_s: float  # wall clock (time.time())
+    answer: str | None
+    answered_s: float | None
+
+
+@dataclass
+class OperatorPromptValve:
+    """Asks the operator to turn the stopcock and waits for them to confirm with Enter."""
+
+    timeout_s: float = 300.0
+    ask: TextIO = field(default_factory=lambda: sys.stderr)
+    answers: TextIO = field(default_factory=lambda: sys.stdin)
+    clock: Callable[[], float] = time.time
+    records: list[PromptRecord] = field(default_factory=list)
+
+    def _prompt(self, question: str) -> None:
+        record = PromptRecord(question, self.clock(), None, None)
+        self.records.append(record)
+        self.ask.write(f"\n>>> OPERATOR: {question} Press Enter when done (timeout {self.timeout_s:g} s): ")
+        self.ask.flush()
+        ready, _, _ = select.select([self.answers], [], [], self.timeout_s)
+        if not ready:
+            raise RigError(f"operator did not confirm '{question}' within {self.timeout_s:g} s")
+        record.answer = self.answers.readline().strip()
+        record.answered_s = self.clock()
+
+    def close(self) -> None:
+        self._prompt("CLOSE the occlusion stopcock between the pump line and the collecting vessel.")
+
+    def open(self) -> None:
+        self._prompt("OPEN the occlusion stopcock between the pump line and the collecting vessel.")

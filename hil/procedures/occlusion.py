@@ -1,0 +1,81 @@
+"""Bench procedures for occlusion tests (IEC 60601-2-24:2012 occlusion clause, standards-and-clinical.md
+§1.5): let flow become constant, block the outlet, wait for the alarm on the rig clock, hold, unblock and
+collect the released bolus, then watch for further strokes. Every poll is written to the recording."""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hil.evidence.recording import CsvRecording
+from hil.procedures.delivery import stable_reading, start_basal
+
+RECORDING_COLUMNS = ["t_s", "mass_mg", "pressure_kPa", "pump_state", "phase"]
+
+
+@dataclass
+class Timeline:
+    """What an occlusion episode recorded: polled rows and the rig times of its steps."""
+
+    t_s: list[float] = field(default_factory=list)
+    mass_mg: list[float] = field(default_factory=list)
+    pressure_kPa: list[float] = field(default_factory=list)
+    phase: list[str] = field(default_factory=list)
+    marks: dict[str, float] = field(default_factory=dict)  # rig time of block, alarm, open, ...
+    alarms: list[dict] = field(default_factory=list)  # occlusion alarm events, with the rig time seen
+
+    def arrays(self):
+        return np.array(self.t_s), np.array(self.mass_mg), np.array(self.pressure_kPa)
+
+
+class OcclusionPoller:
+    def __init__(self, rig, recording: CsvRecording, timeline: Timeline):
+        self.rig, self.recording, self.timeline = rig, recording, timeline
+
+    def poll(self, phase: str) -> bool:
+        """One row: pump status, balance reading, and any occlusion alarm events; True if one arrived."""
+        status = self.rig.pump.status()
+        reading = self.rig.scale.read()
+        pressure = math.nan if status.pressure_kPa is None else status.pressure_kPa
+        tl = self.timeline
+        tl.t_s.append(reading.t)
+        tl.mass_mg.append(reading.mass_mg)
+        tl.pressure_kPa.append(pressure)
+        tl.phase.append(phase)
+        self.recording.append(f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", f"{pressure:.1f}", status.state, phase)
+        new = [e.fields | {"seen_s": reading.t} for e in self.rig.pump.events()
+               if e.kind == "ALARM" and e.fields.get("kind") == "OCCLUSION"]
+        tl.alarms.extend(new)
+        return bool(new)
+
+    def watch(self, duration_s: float, poll_s: float, phase: str) -> None:
+        """Poll for a fixed time; alarms are collected, not awaited."""
+        end = self.rig.clock.now() + duration_s
+        while True:
+            self.poll(phase)
+            remaining = end - self.rig.clock.now()
+            if remaining <= 0:
+                return
+            self.rig.clock.sleep(min(poll_s, remaining))
+
+    def await_alarm(self, timeout_s: float, poll_s: float, phase: str) -> dict | None:
+        """The first occlusion alarm, or None when none came within the timeout."""
+        if self.rig.clock.wait_for(lambda: self.poll(phase), timeout=timeout_s, poll=poll_s):
+            return self.timeline.alarms[0]
+        return None
+
+
+def release(rig, valve, window_s: float, timeline: Timeline):
+    """Unblock the outlet and weigh what arrives within the window: (before, after) stable readings."""
+    before = stable_reading(rig)
+    valve.open()
+    timeline.marks["open"] = rig.clock.now()
+    rig.clock.sleep(window_s)
+    return before, stable_reading(rig)
+
+
+def basal_flow(rig, rate_U_per_h: float, flow_s: float, backoff: bool) -> None:
+    """Basal delivery into the open outlet until the flow is constant."""
+    rig.pump.set_occlusion_backoff(backoff)
+    start_basal(rig, rate_U_per_h)
+    rig.clock.sleep(flow_s)

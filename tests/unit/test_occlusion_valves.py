@@ -1,0 +1,85 @@
+"""Occlusion-valve drivers: the relay board on a real pty with a small responder, the operator prompt on
+a pipe."""
+
+import os
+import threading
+import time
+
+import pytest
+
+from hil.drivers.occlusion_valve import OperatorPromptValve, RelayBoardValve
+from hil.errors import ProtocolError, RigError
+
+
+class FakeRelayBoard:
+    """The relay protocol of docs/protocol.md §4, answering on the master side of a pty."""
+
+    def __init__(self, reply=None):
+        self.master, self.slave = os.openpty()
+        import tty
+
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        self.commands: list[str] = []
+        self.reply = reply
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        buffer = b""
+        while True:
+            try:
+                buffer += os.read(self.master, 100)
+            except OSError:
+                return
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                command = line.decode().strip()
+                self.commands.append(command)
+                _, channel, state = command.split()
+                os.write(self.master, (self.reply or f"OK {channel} {state}").encode() + b"\r\n")
+
+    def close(self):
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def test_relay_board_closes_and_opens_its_channel():
+    board = FakeRelayBoard()
+    valve = RelayBoardValve(board.path, 3, timeout_s=1.0)
+    valve.close()
+    valve.open()
+    assert board.commands == ["SET 3 ON", "SET 3 OFF"]
+    valve.line.close()
+    board.close()
+
+
+def test_relay_board_wrong_answer_is_a_protocol_error():
+    board = FakeRelayBoard(reply="OK 9 ON")
+    valve = RelayBoardValve(board.path, 3, timeout_s=1.0)
+    with pytest.raises(ProtocolError, match="expected 'OK 3 ON'"):
+        valve.close()
+    valve.line.close()
+    board.close()
+
+
+def test_operator_prompt_keeps_question_answer_and_times(tmp_path):
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"done\n")
+    asked = tmp_path / "asked.txt"
+    with open(read_fd) as answers, open(asked, "w") as ask:
+        valve = OperatorPromptValve(timeout_s=1.0, ask=ask, answers=answers, clock=time.time)
+        valve.close()
+    os.close(write_fd)
+    (record,) = valve.records
+    assert "CLOSE the occlusion stopcock" in record.question and record.answer == "done"
+    assert record.answered_s >= record.asked_s and "CLOSE" in asked.read_text()
+
+
+def test_operator_prompt_times_out_as_a_rig_error(tmp_path):
+    read_fd, write_fd = os.pipe()
+    with open(read_fd) as answers, open(tmp_path / "asked.txt", "w") as ask:
+        valve = OperatorPromptValve(timeout_s=0.2, ask=ask, answers=answers)
+        with pytest.raises(RigError, match="did not confirm"):
+            valve.open()
+    os.close(write_fd)
+    assert valve.records[0].answer is None
