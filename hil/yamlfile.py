@@ -38,12 +38,19 @@ def parse(file: Path, problems: list[Problem]) -> tuple[Any, LineOf] | None:
     except OSError as exc:
         problems.append(Problem(file, 0, "", f"cannot read file: {exc.strerror}"))
         return None
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(file, 0, "", f"not UTF-8 text: byte {exc.object[exc.start]:#04x} at offset {exc.start}"))
+        return None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problems.append(Problem(file, mark.line + 1 if mark else 0, "", f"YAML syntax error: {exc.problem or exc.context}"))
+        return None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        problems.append(Problem(file, line, "", f"YAML error: character {exc.character!r} is not allowed"))
         return None
     lines = _line_index(node)
 

@@ -78,6 +78,9 @@ def _merged(path: Path, problems: list[Problem], seen: tuple) -> tuple[dict, yam
     parent = data.pop("extends", None)
     if parent is None:
         return data, line_of
+    if not isinstance(parent, str):
+        problems.append(Problem(path, line_of(("extends",)), "extends", "extends: names a rig file path"))
+        return None
     base = _merged(path.parent / parent, problems, seen + (path.resolve(),))
     if base is None:
         return None

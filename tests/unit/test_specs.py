@@ -3,6 +3,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hil.specs import SpecError, load_requirements
 from hil.specs.metrics import METRICS
@@ -48,3 +50,15 @@ def test_a_wrong_type_is_located(tmp_path):
         load_requirements([spec])
     (problem,) = [p for p in info.value.problems if "count" in p.key]
     assert problem.line == 10 and "'two' is not of type 'integer'" in problem.message
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(st.text(max_size=300), st.builds(
+    lambda head, cut: head[:cut], st.just((INVALID / "duplicate-and-missing-unit.yaml").read_text()), st.integers(0, 1500))))
+def test_any_file_content_gives_requirements_or_located_problems(tmp_path, text):
+    spec = tmp_path / "fuzz.yaml"
+    spec.write_text(text)
+    try:
+        load_requirements([spec])
+    except SpecError as exc:
+        assert exc.problems and all(p.file == spec for p in exc.problems)
