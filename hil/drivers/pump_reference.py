@@ -1,37 +1,10 @@
 """Driver for pumps speaking the reference protocol (docs/protocol.md) over a serial line."""
 
-from dataclasses import dataclass
-
+from hil.drivers.pump_api import PumpEvent, PumpIdentity, PumpStatus
 from hil.errors import ProtocolError
 from hil.transport.framed import FramedLink
 from hil.transport.frames import Frame
 from hil.transport.serial_line import SerialLine
-
-
-@dataclass(frozen=True)
-class PumpIdentity:
-    model: str
-    serial: str
-    firmware: str
-    protocol: str
-
-
-@dataclass(frozen=True)
-class PumpStatus:
-    state: str  # RUNNING, SUSPENDED or ALARM
-    basal_U_per_h: float
-    bolus: str  # IDLE, BOLUS or PRIME
-    bolus_left_U: float
-    reservoir_U: float
-    delivered_U: float  # as the pump believes
-    active_alarms: tuple[str, ...]
-    pressure_kPa: float | None  # the pump's line-pressure reading, where it reports one
-
-
-@dataclass(frozen=True)
-class PumpEvent:
-    kind: str
-    fields: dict
 
 
 class ReferencePumpDriver:

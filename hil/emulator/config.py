@@ -108,6 +108,10 @@ class Defects:
 @dataclass(frozen=True)
 class EmulatorConfig:
     seed: int = 1
+    can_dbc: str = "fixtures/can/pump.dbc"
+    # The heartbeat period is the device's choice (the protocol only counts them); 10 s keeps a simulated
+    # day at 8,640 frames.
+    can_heartbeat_s: float = 10.0
     pump: PumpParams = field(default_factory=PumpParams)
     fluid_path: FluidPathParams = field(default_factory=FluidPathParams)
     balance: BalanceParams = field(default_factory=BalanceParams)

@@ -13,6 +13,7 @@ import sys
 import tty
 from typing import Callable
 
+from hil.emulator.can_endpoint import CanEndpoint
 from hil.emulator.config import EmulatorConfig
 from hil.emulator.pump import Refused
 from hil.emulator.world import World
@@ -24,8 +25,9 @@ MAX_PENDING_OUTPUT = 1 << 20
 class PtyChannel:
     """One pty master: lines in, bytes out (buffered, never blocking the simulation)."""
 
-    def __init__(self, name: str, on_line: Callable[[bytes], None]):
+    def __init__(self, name: str, on_line: Callable[[bytes], None], terminator: bytes = b"\n"):
         self.name = name
+        self.terminator = terminator
         self.master, slave = os.openpty()
         tty.setraw(slave)
         self.slave_fd = slave  # kept open so the master never sees EOF between harness connections
@@ -57,12 +59,12 @@ class PtyChannel:
                 return
             raise
         self._inbuf += data
-        while b"\n" in self._inbuf:
-            line, self._inbuf = self._inbuf.split(b"\n", 1)
-            self.on_line(line + b"\n")
+        while self.terminator in self._inbuf:
+            line, self._inbuf = self._inbuf.split(self.terminator, 1)
+            self.on_line(line + self.terminator)
         if len(self._inbuf) > 4096:
             self._inbuf = b""
-            self.on_line(b"\x00\n")  # an over-long line is a transmission error
+            self.on_line(b"\x00" + self.terminator)  # an over-long line is a transmission error
 
 
 class EmulatorServer:
@@ -70,18 +72,22 @@ class EmulatorServer:
         self.pump_ch = PtyChannel("pump", self._pump_line)
         self.balance_ch = PtyChannel("balance", self._balance_line)
         self.control_ch = PtyChannel("control", self._control_line)
+        self.can_ch = PtyChannel("can", lambda line: self.can.handle_line(line), terminator=b"\r")
+        self.can = CanEndpoint(config.can_dbc, lambda: self.world.pump, self.can_ch.write)
         self._event_no = 0
         self.world = World(config, self._pump_event, lambda line: self.balance_ch.write(line.encode() + b"\r\n"))
+        self.world.every(config.can_heartbeat_s, lambda: self.can.heartbeat(self.world.pump.state, self.world.scheduler.now))
         self.running = True
 
     def endpoints(self) -> dict:
         return {"pump": self.pump_ch.path, "balance": self.balance_ch.path, "control": self.control_ch.path,
-                "pid": os.getpid()}
+                "can": self.can_ch.path, "pid": os.getpid()}
 
     def _pump_event(self, kind: str, fields: dict) -> None:
         self._event_no += 1
         args = [kind] + [f"{k}={v}" for k, v in fields.items()]
         self.pump_ch.write(encode(f"E{self._event_no}", "EVT", *args))
+        self.can.event(kind, fields)
 
     def _framed(self, channel: PtyChannel, line: bytes, handler: Callable) -> None:
         """Decode a request, answer OK with the handler's fields or a typed ERR."""
@@ -130,19 +136,24 @@ class EmulatorServer:
 
     def serve(self, watch_fd: int | None = None) -> None:
         selector = selectors.DefaultSelector()
-        for channel in (self.pump_ch, self.balance_ch, self.control_ch):
+        for channel in (self.pump_ch, self.balance_ch, self.control_ch, self.can_ch):
             selector.register(channel.master, selectors.EVENT_READ, channel)
         if watch_fd is not None:
             selector.register(watch_fd, selectors.EVENT_READ, None)
+        channels = (self.pump_ch, self.balance_ch, self.control_ch, self.can_ch)
         while self.running:
-            for key, _ in selector.select(timeout=1.0):
+            for key, events in selector.select(timeout=1.0):
                 if key.data is None:
                     if not os.read(watch_fd, 4096):
                         return  # the harness that started us is gone
                     continue
-                key.data.readable()
-            for channel in (self.pump_ch, self.balance_ch, self.control_ch):
+                if events & selectors.EVENT_READ:
+                    key.data.readable()
+            for channel in channels:  # wait for room only where output is pending
                 channel.flush()
+                wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if channel.outbuf else 0)
+                if selector.get_key(channel.master).events != wanted:
+                    selector.modify(channel.master, wanted, channel)
 
 
 def main(config: EmulatorConfig, watch_stdin: bool) -> None:

@@ -19,7 +19,20 @@ class World:
         self._emit_pump_event = emit_pump_event
         self._emit_balance_line = emit_balance_line
         self.scheduler = Scheduler()
+        self._periodic: list[tuple[float, Callable[[], None]]] = []
         self.reset(config.seed)
+
+    def every(self, interval_s: float, action: Callable[[], None]) -> None:
+        """Run `action` every interval of simulated time, across resets."""
+        self._periodic.append((interval_s, action))
+        self._schedule_periodic(interval_s, action)
+
+    def _schedule_periodic(self, interval_s: float, action: Callable[[], None]) -> None:
+        def fire():
+            action()
+            self.scheduler.at(self.scheduler.now + interval_s, fire)
+
+        self.scheduler.at(self.scheduler.now + interval_s, fire)
 
     def reset(self, seed: int) -> None:
         """A fresh pump (new reservoir), an empty vessel and a new balance state; time runs on."""
@@ -42,7 +55,8 @@ class World:
         self.balance = EmulatedBalance(c.balance, self.bench, balance_rng, lambda: self.scheduler.now)
         self.pump = EmulatedPump(c.pump, c.defects, self.bench, self.scheduler, pump_rng, self._emit_pump_event)
         self._last_physics_t = self.scheduler.now
-        self._next_sir = None
+        for interval_s, action in self._periodic:
+            self._schedule_periodic(interval_s, action)
 
     def _physics_to(self, t: float) -> None:
         self.bench.advance(t - self._last_physics_t)

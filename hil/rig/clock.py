@@ -5,13 +5,24 @@ import time
 from typing import Callable
 
 
+TICK_S = 0.1
+
+
 class RealClock:
+    """Monotonic wall time; sleeps in short ticks, running the tick hooks (e.g. draining the CAN bus)."""
+
+    def __init__(self):
+        self.on_tick: list[Callable[[], None]] = []
+
     def now(self) -> float:
         return time.monotonic()
 
     def sleep(self, dt: float) -> None:
-        if dt > 0:
-            time.sleep(dt)
+        end = time.monotonic() + dt
+        while (remaining := end - time.monotonic()) > 0:
+            time.sleep(min(TICK_S, remaining))
+            for hook in self.on_tick:
+                hook()
 
     def sleep_until(self, t: float) -> None:
         self.sleep(t - self.now())
@@ -26,6 +37,7 @@ class SimClock:
     def __init__(self, control):
         self.control = control
         self._now = control.now()
+        self.on_tick: list[Callable[[], None]] = []
 
     def now(self) -> float:
         return self._now
@@ -33,6 +45,8 @@ class SimClock:
     def sleep(self, dt: float) -> None:
         if dt > 0:
             self._now = self.control.advance(dt)
+            for hook in self.on_tick:
+                hook()
 
     def sleep_until(self, t: float) -> None:
         self.sleep(t - self._now)

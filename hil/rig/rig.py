@@ -12,15 +12,16 @@ from typing import Any
 from hil.drivers.emulator_control import EmulatorControl
 from hil.drivers.mtsics import MtSicsBalance
 from hil.drivers.occlusion_valve import EmulatorValve, OperatorPromptValve, RelayBoardValve
+from hil.drivers.pump_can import CanPumpDriver
 from hil.drivers.pump_reference import ReferencePumpDriver
 from hil.errors import RigError
 from hil.rig.clock import RealClock, SimClock
 from hil.rig.config import RigConfig
 from hil.rig.emulator_process import EmulatorProcess
+from hil.transport.can_hub import CanHub
 
 log = logging.getLogger(__name__)
 
-PUMP_DRIVERS = {"reference-serial": ReferencePumpDriver}
 SCALE_DRIVERS = {"mt-sics": MtSicsBalance}
 
 
@@ -39,6 +40,7 @@ class Rig:
     scale: Any = None
     emulator: EmulatorProcess | None = None
     control: EmulatorControl | None = None
+    can_hub: CanHub | None = None
     occlusion_valve: Any = None
     identities: dict[str, Any] = field(default_factory=dict)
     safety_log: list[SafetyAction] = field(default_factory=list)
@@ -72,8 +74,15 @@ class Rig:
             self.identities["emulator"] = {"pid": self.emulator.pid, **self.emulator.endpoints}
         else:
             self.clock = RealClock()
-        self.pump = PUMP_DRIVERS[pump_cfg["driver"]](
-            self._port(pump_cfg), baudrate=pump_cfg.get("baudrate", 115200), timeout_s=pump_cfg.get("timeout_s", 2.0))
+        if pump_cfg["driver"] == "reference-can":
+            options = {k: pump_cfg[k] for k in ("interface", "bitrate") if k in pump_cfg}
+            self.can_hub = CanHub(dbc=pump_cfg.get("dbc"), now=self.clock.now, timeout_s=pump_cfg.get("timeout_s", 2.0),
+                                  channel=self._port(pump_cfg), **options)
+            self.pump = CanPumpDriver(self.can_hub)
+            self.clock.on_tick.append(self.can_hub.drain)
+        else:
+            self.pump = ReferencePumpDriver(self._port(pump_cfg), baudrate=pump_cfg.get("baudrate", 115200),
+                                            timeout_s=pump_cfg.get("timeout_s", 2.0))
         self.scale = SCALE_DRIVERS[scale_cfg["driver"]](
             self._port(scale_cfg), self.clock.now, baudrate=scale_cfg.get("baudrate", 9600),
             timeout_s=scale_cfg.get("timeout_s", 2.0))
@@ -124,7 +133,7 @@ class Rig:
 
     def close(self, reason: str) -> None:
         self.make_safe(reason)
-        for part in (self.pump, self.scale, self.control, getattr(self.occlusion_valve, "line", None)):
+        for part in (self.pump, self.scale, self.control, self.can_hub, getattr(self.occlusion_valve, "line", None)):
             if part is not None:
                 part.close()
         if self.emulator:

@@ -1,0 +1,121 @@
+"""Driver for pumps speaking the reference protocol over CAN (fixtures/can/pump.dbc, docs/protocol.md §5).
+The same API as the serial ReferencePumpDriver: nothing above the driver changes with the transport."""
+
+from hil.drivers.pump_api import PumpEvent, PumpIdentity, PumpStatus
+from hil.errors import DeviceRefused, ProtocolError
+from hil.transport import can_protocol as cp
+from hil.transport.can_hub import CanHub
+
+_EVENT_FRAMES = ("PumpAlarm", "PumpAlarmTime", "PumpEvent")
+
+
+class CanPumpDriver:
+    def __init__(self, hub: CanHub):
+        self.hub = hub
+        self._seq = 0
+        self._alarm: dict | None = None  # a PumpAlarm waiting for its PumpAlarmTime
+
+    def _request(self, opcode: str, **signals) -> int:
+        self._seq = (self._seq + 1) % 256
+        self.hub.send("PumpRequest", {"seq": self._seq, "opcode": opcode, **signals})
+        return self._seq
+
+    def _reply(self, seq: int, name: str, opcode: str) -> dict:
+        frame = self.hub.read_until(lambda n, s: n in (name, "PumpResponse") and s["seq"] == seq,
+                                    what=f"{name} for {opcode} (seq {seq})")[1]
+        if "result" in frame and frame["result"] != "OK":
+            result = frame["result"]
+            raise DeviceRefused("pump", result if isinstance(result, str) else f"RESULT_{result}", f"{opcode} over CAN")
+        return frame
+
+    def _command(self, opcode: str, **signals) -> dict:
+        return self._reply(self._request(opcode, **signals), "PumpResponse", opcode)
+
+    def identify(self) -> PumpIdentity:
+        seq = self._request("ID")
+        texts: dict[int, bytes] = {}
+        done: set[int] = set()
+        while len(done) < len(cp.IDENT_FIELDS):
+            frame = self._reply(seq, "PumpIdent", "ID")
+            if "field" not in frame:
+                raise ProtocolError(f"pump: unexpected reply to ID over CAN: {frame}")
+            field = int(frame["field"])
+            texts[field] = texts.get(field, b"") + bytes(int(frame[f"c{i}"]) for i in range(6))
+            if frame["last"]:
+                done.add(field)
+        model, serial, fw, proto = (texts[i].rstrip(b"\0").decode("ascii", errors="replace") for i in range(4))
+        return PumpIdentity(model, serial, fw, proto)
+
+    def _status_frames(self) -> list[dict]:
+        seq = self._request("STATUS")
+        return [self._reply(seq, name, "STATUS") for name in cp.STATUS_FRAMES]
+
+    def status(self) -> PumpStatus:
+        s1, s2, s3, s4 = self._status_frames()
+        alarms = tuple(str(int(s4[f"alarm_id{i}"])) for i in range(min(int(s1["alarm_count"]), 7)))
+        return PumpStatus(
+            state=str(s1["state"]), basal_U_per_h=float(s1["basal_rate"]), bolus=str(s1["bolus_kind"]),
+            bolus_left_U=float(s3["bolus_left"]), reservoir_U=float(s2["reservoir"]), delivered_U=float(s2["delivered"]),
+            active_alarms=alarms, pressure_kPa=float(s1["pressure"]) if s1["pressure_valid"] else None,
+        )
+
+    def pump_time(self) -> float:
+        return float(self._status_frames()[2]["pump_time"])
+
+    def history_since(self, t_pump: float) -> tuple[int, float]:
+        frame = self._command("HISTORY", history_since=t_pump)
+        return int(frame["history_strokes"]), float(frame["history_amount"])
+
+    def set_basal(self, rate_U_per_h: float) -> None:
+        self._command("BASAL", basal_rate=rate_U_per_h)
+
+    def bolus(self, amount_U: float, quick: bool = False) -> float:
+        return float(self._command("BOLUS", bolus_amount=amount_U, bolus_speed=int(quick))["bolus_duration"])
+
+    def prime(self, amount_U: float) -> float:
+        return float(self._command("PRIME", prime_amount=amount_U)["prime_duration"])
+
+    def cancel_bolus(self) -> float:
+        return float(self._command("CANCEL")["cancelled"])
+
+    def suspend(self) -> None:
+        self._command("SUSPEND")
+
+    def resume(self) -> None:
+        self._command("RESUME")
+
+    def stop(self) -> None:
+        """The fail-safe STOP; one retry after a transport fault, as on serial (it is idempotent)."""
+        try:
+            self._command("STOP")
+        except ProtocolError:
+            self._command("STOP")
+
+    def acknowledge(self, alarm_id: str) -> None:
+        self._command("ACK", alarm_id=int(alarm_id))
+
+    def set_occlusion_backoff(self, enabled: bool) -> None:
+        self._command("SET", backoff=int(enabled))
+
+    def events(self) -> list[PumpEvent]:
+        """Alarm and delivery events received so far, as the serial driver reports them."""
+        self.hub.drain()
+        out = []
+        frames = sorted(((f["_arrival"], n, f) for n in _EVENT_FRAMES for f in self.hub.queues.pop(n, [])),
+                        key=lambda item: item[0])
+        for _, name, frame in frames:
+            if name == "PumpAlarm":
+                self._alarm = frame
+            elif name == "PumpAlarmTime" and self._alarm and self._alarm["alarm_id"] == frame["alarm_id"]:
+                a, self._alarm = self._alarm, None
+                fields = {"id": str(int(a["alarm_id"])), "kind": str(a["kind"]), "priority": str(a["priority"]),
+                          "t": f"{float(frame['raised']):.3f}"}
+                if a["pressure_valid"]:
+                    fields["pressure"] = f"{float(a['pressure']):.1f}"
+                out.append(PumpEvent("ALARM", fields))
+            elif name == "PumpEvent":
+                out.append(PumpEvent(str(frame["kind"]), {"amount": f"{float(frame['amount']):.3f}"}))
+        return out
+
+    def close(self) -> None:
+        """The hub belongs to the rig, which closes it."""

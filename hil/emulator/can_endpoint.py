@@ -1,0 +1,134 @@
+"""The emulator's CAN bus, served as an slcan adapter on a pty (python-can's `slcan` client talks to it).
+
+The device side of slcan: ASCII commands ending in CR (`O`/`L` open, `C` close, `S<n>`/`s<btr>` bitrate,
+`V`/`N` version and serial, `t<id><dlc><data>` transmit a standard frame); `\\r` acknowledges a command and
+`\\a` (BELL) refuses a malformed one. Received frames are written as `t<id><dlc><data>\\r`. PumpRequest
+frames are handed to the same firmware as the serial protocol (hil.transport.can_protocol maps them).
+"""
+
+from typing import Callable
+
+from hil.emulator.pump import Refused
+from hil.transport import can_protocol as cp
+from hil.transport.frames import Frame
+
+OK, BELL = b"\r", b"\a"
+
+
+class CanEndpoint:
+    def __init__(self, dbc_path, pump: Callable, write: Callable[[bytes], None]):
+        self.db = cp.load_database(dbc_path)
+        self.pump = pump  # returns the current EmulatedPump (it changes on RESET)
+        self.write = write
+        self.open = False
+        self.counters = {"pump events": 0, "pump heartbeat": 0}
+
+    # -- slcan ---------------------------------------------------------------------------------------------
+    def handle_line(self, line: bytes) -> None:
+        text = line.strip(b"\r\n").decode("ascii", errors="replace")
+        if not text:
+            return
+        kind = text[0]
+        if kind in "OL":
+            self.open = True
+            self.write(OK)
+        elif kind == "C":
+            self.open = False
+            self.write(OK)
+        elif kind in "SsFZ":
+            self.write(OK)
+        elif kind == "V":
+            self.write(b"V0101\r")
+        elif kind == "N":
+            self.write(b"NEMU1\r")
+        elif kind == "t":
+            self._transmit(text)
+        elif kind == "T":
+            self.write(OK)  # an extended frame: valid on the bus, but no node here listens to one
+        else:
+            self.write(BELL)
+
+    def _transmit(self, text: str) -> None:
+        try:
+            can_id, dlc = int(text[1:4], 16), int(text[4])
+            data = bytes.fromhex(text[5 : 5 + 2 * dlc])
+            if len(data) != dlc or dlc > 8 or len(text) != 5 + 2 * dlc:
+                raise ValueError
+        except (ValueError, IndexError):
+            self.write(BELL)
+            return
+        self._frame(can_id, data)
+
+    def _send(self, name: str, signals: dict) -> None:
+        if not self.open:
+            return
+        message = self.db.get_message_by_name(name)
+        data = message.encode(signals)
+        self.write(f"t{message.frame_id:03X}{len(data)}{data.hex().upper()}\r".encode("ascii"))
+
+    # -- the pump node -------------------------------------------------------------------------------------
+    def _frame(self, can_id: int, data: bytes) -> None:
+        try:
+            message = self.db.get_message_by_frame_id(can_id)
+        except KeyError:
+            return  # another node's frame
+        if message.name != "PumpRequest":
+            return
+        try:
+            signals = cp.decode(message, data)
+        except Exception:  # noqa: BLE001 - any undecodable payload is a bad frame, answered as such
+            self._send("PumpResponse", {"seq": data[0] if data else 0, "opcode": 0, "result": "BAD_FRAME"})
+            return
+        seq, word = int(signals["seq"]), signals["opcode"]
+        if not isinstance(word, str):
+            self._send("PumpResponse", {"seq": seq, "opcode": int(word), "result": "UNKNOWN_COMMAND"})
+            return
+        try:
+            fields = dict(a.split("=", 1) for a in self.pump().handle(Frame(str(seq), word, cp.request_args(word, signals))))
+        except Refused as exc:
+            result = exc.code if exc.code in cp.RESULTS else "BAD_ARGUMENT"
+            self._send("PumpResponse", {"seq": seq, "opcode": word, "result": result})
+            return
+        if word == "ID":
+            self._ident(seq, fields)
+        elif word == "STATUS":
+            self._status(seq, fields)
+        else:
+            self._send("PumpResponse", {"seq": seq, "opcode": word, "result": "OK", **cp.response_signals(word, fields)})
+
+    def _ident(self, seq: int, fields: dict) -> None:
+        for number, name in enumerate(cp.IDENT_FIELDS):
+            for part, last, chunk in cp.ident_chunks(fields[name]):
+                self._send("PumpIdent", {"seq": seq, "field": number, "part": part, "last": int(last),
+                                         **{f"c{i}": b for i, b in enumerate(chunk)}})
+
+    def _status(self, seq: int, f: dict) -> None:
+        alarms = [int(a) % 256 for a in f["alarms"].split(",")] if f["alarms"] != "-" else []
+        pressure = f.get("pressure")
+        self._send("PumpStatus1", {"seq": seq, "state": f["state"], "bolus_kind": f["bolus"], "backoff": int(f["backoff"]),
+                                   "pressure_valid": int(pressure is not None), "basal_rate": float(f["basal"]),
+                                   "pressure": float(pressure or 0.0), "alarm_count": len(alarms)})
+        self._send("PumpStatus2", {"seq": seq, "reservoir": float(f["reservoir"]), "delivered": float(f["delivered"])})
+        self._send("PumpStatus3", {"seq": seq, "pump_time": float(f["t"]), "bolus_left": float(f["bolus_left"])})
+        ids = (alarms + [0] * 7)[:7]
+        self._send("PumpStatus4", {"seq": seq, **{f"alarm_id{i}": a for i, a in enumerate(ids)}})
+
+    def _count(self, group: str) -> int:
+        value = self.counters[group]
+        self.counters[group] = (value + 1) % 256
+        return value
+
+    def event(self, kind: str, fields: dict) -> None:
+        """A pump event (as the serial EVT) on the bus."""
+        if kind == "ALARM":
+            pressure = fields.get("pressure")
+            self._send("PumpAlarm", {"counter": self._count("pump events"), "alarm_id": int(fields["id"]),
+                                     "kind": fields["kind"], "priority": fields["priority"],
+                                     "pressure_valid": int(pressure is not None), "pressure": float(pressure or 0.0)})
+            self._send("PumpAlarmTime", {"counter": self._count("pump events"), "alarm_id": int(fields["id"]),
+                                         "raised": float(fields["t"])})
+        elif kind in ("BOLUS_DONE", "PRIME_DONE"):
+            self._send("PumpEvent", {"counter": self._count("pump events"), "kind": kind, "amount": float(fields["amount"])})
+
+    def heartbeat(self, state: str, pump_time: float) -> None:
+        self._send("PumpHeartbeat", {"counter": self._count("pump heartbeat"), "state": state, "pump_time": pump_time})

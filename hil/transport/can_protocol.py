@@ -1,0 +1,72 @@
+"""The reference pump protocol over CAN (fixtures/can/pump.dbc), shared by the CAN driver and the emulator.
+
+Requests and replies mirror the serial protocol word for word (docs/protocol.md §5): a PumpRequest's opcode
+is the serial command word, its signals the serial arguments; a PumpResponse carries the result code and the
+reply values, STATUS and ID reply with several frames carrying the request's seq. Event frames (alarms,
+delivery events) and heartbeats carry counters modulo 256, so a lost frame shows as a gap.
+"""
+
+from pathlib import Path
+
+import cantools
+
+DEFAULT_DBC = Path("fixtures/can/pump.dbc")
+RESULTS = ("OK", "BAD_FRAME", "UNKNOWN_COMMAND", "BAD_ARGUMENT", "NOT_ALLOWED", "ALARM_ACTIVE")
+STATES = ("SUSPENDED", "RUNNING", "ALARM")
+BOLUS_KINDS = ("IDLE", "BOLUS", "PRIME")
+IDENT_FIELDS = ("model", "serial", "fw", "proto")
+EVENT_KINDS = {1: "BOLUS_DONE", 2: "PRIME_DONE"}
+STATUS_FRAMES = ("PumpStatus1", "PumpStatus2", "PumpStatus3", "PumpStatus4")
+# Counter groups: frames sharing one counter, and its modulus.
+COUNTERS = {"PumpAlarm": ("pump events", 256), "PumpAlarmTime": ("pump events", 256), "PumpEvent": ("pump events", 256),
+            "PumpHeartbeat": ("pump heartbeat", 256), "CgmValue": ("cgm", 256), "LoadCellMass": ("load cell", 65536)}
+
+
+def load_database(path: Path | str | None = None) -> cantools.database.can.Database:
+    return cantools.database.load_file(str(path or DEFAULT_DBC))
+
+
+def decode(spec, data: bytes) -> dict:
+    """A frame's signals, enumerated values as their names (str), others as numbers."""
+    return {name: getattr(value, "name", value) for name, value in spec.decode(data, decode_choices=True).items()}
+
+
+def request_args(word: str, signals: dict) -> tuple[str, ...]:
+    """The serial-protocol arguments of a decoded PumpRequest."""
+    if word == "BASAL":
+        return (f"{signals['basal_rate']:.3f}",)
+    if word == "TEMPBASAL":
+        return (f"{signals['temp_rate']:.3f}", f"{signals['temp_duration']:.0f}")
+    if word == "BOLUS":
+        return (f"{signals['bolus_amount']:.3f}", "QUICK" if signals["bolus_speed"] else "STANDARD")
+    if word == "PRIME":
+        return (f"{signals['prime_amount']:.3f}",)
+    if word == "ACK":
+        return (str(int(signals["alarm_id"])),)
+    if word == "HISTORY":
+        return (f"{signals['history_since']:.3f}",)
+    if word == "SET":
+        return (f"backoff={int(signals['backoff'])}",)
+    return ()
+
+
+def response_signals(word: str, fields: dict[str, str]) -> dict[str, float]:
+    """PumpResponse values for a serial-style OK reply's fields."""
+    if word == "BASAL":
+        return {"basal_rate": float(fields["basal"])}
+    if word in ("BOLUS", "PRIME"):
+        return {f"{word.lower()}_duration": float(fields["duration"])}
+    if word == "CANCEL":
+        return {"cancelled": float(fields["cancelled"])}
+    if word == "HISTORY":
+        return {"history_strokes": int(fields["strokes"]), "history_amount": float(fields["amount"])}
+    if word == "SET":
+        return {"backoff": int(fields["backoff"])}
+    return {}
+
+
+def ident_chunks(text: str) -> list[tuple[int, bool, bytes]]:
+    """(part, last, six bytes) for an identity string."""
+    data = text.encode("ascii")
+    chunks = [data[i : i + 6] for i in range(0, max(len(data), 1), 6)] or [b""]
+    return [(i, i == len(chunks) - 1, chunk.ljust(6, b"\0")) for i, chunk in enumerate(chunks)]
