@@ -17,7 +17,7 @@ OK, BELL = b"\r", b"\a"
 
 class CanEndpoint:
     def __init__(self, dbc_path, pump: Callable, write: Callable[[bytes], None]):
-        self.db = cp.load_database(dbc_path)
+        self.db = cp.load_database(dbc_path or None)
         self.pump = pump  # returns the current EmulatedPump (it changes on RESET)
         self.write = write
         self.open = False

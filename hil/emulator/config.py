@@ -108,7 +108,7 @@ class Defects:
 @dataclass(frozen=True)
 class EmulatorConfig:
     seed: int = 1
-    can_dbc: str = "fixtures/can/pump.dbc"
+    can_dbc: str = ""  # the CAN database; empty: the reference fixtures/can/pump.dbc
     # The heartbeat period is the device's choice (the protocol only counts them); 10 s keeps a simulated
     # day at 8,640 frames.
     can_heartbeat_s: float = 10.0

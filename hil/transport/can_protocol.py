@@ -10,7 +10,8 @@ from pathlib import Path
 
 import cantools
 
-DEFAULT_DBC = Path("fixtures/can/pump.dbc")
+# The reference database of this checkout, wherever the suite is run from.
+DEFAULT_DBC = Path(__file__).resolve().parents[2] / "fixtures" / "can" / "pump.dbc"
 RESULTS = ("OK", "BAD_FRAME", "UNKNOWN_COMMAND", "BAD_ARGUMENT", "NOT_ALLOWED", "ALARM_ACTIVE")
 STATES = ("SUSPENDED", "RUNNING", "ALARM")
 BOLUS_KINDS = ("IDLE", "BOLUS", "PRIME")
