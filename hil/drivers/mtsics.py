@@ -109,8 +109,11 @@ class MtSicsBalance:
             parse_weight(reply, "Z")  # raises the typed error for Z I / Z + / Z - / ES ...
             raise ProtocolError(f"balance: unexpected reply {reply!r} to Z")
 
-    def start_stream(self) -> None:
-        self.line.write_line(b"SIR\r\n")
+    def start_stream(self) -> Reading:
+        """Start repeated readings (SIR); returns the first, which the balance sends at once. Waiting for it
+        also orders the request before anything the harness sends next on another link (e.g. a clock step)."""
+        mass, stable = parse_weight(self._ask("SIR"))
+        return Reading(self.now(), mass, stable)
 
     def stream_reading(self) -> Reading:
         mass, stable = parse_weight(self.line.read_line())

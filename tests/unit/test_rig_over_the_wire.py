@@ -98,9 +98,8 @@ def test_a_missing_port_is_a_clear_transport_error():
 
 
 def test_balance_streaming_follows_simulated_time(rig):
-    rig.scale.start_stream()
+    first = rig.scale.start_stream()  # the immediate reply to SIR
     rig.clock.sleep(5.0)  # one SIR reading per emulated second (BalanceParams.sir_interval_s)
-    first = rig.scale.stream_reading()  # the immediate reply to SIR
     streamed = [rig.scale.stream_reading() for _ in range(5)]
     assert first.stable and all(r.stable for r in streamed)
     assert rig.scale.reset() == "B000000001"  # @ stops the stream and discards what is left
