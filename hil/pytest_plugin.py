@@ -129,12 +129,13 @@ def requirement(request):
 
 
 @pytest.fixture
-def rig(request):
-    """The rig, put in its starting state for this test; the pump is commanded to stop when the test ends,
-    however it ends."""
+def rig(request, evidence):
+    """The rig, put in its starting state for this test, its links' traffic logged into the test's evidence;
+    the pump is commanded to stop when the test ends, however it ends."""
     state: HilState = request.config.stash[_STATE]
     the_rig = state.open_rig()
     allure.dynamic.parameter("rig", the_rig.config.rig_id)
+    wire_logs = the_rig.start_wire_log(evidence.directory)
     try:
         the_rig.begin_test(request.node.nodeid)
     except RigError as exc:
@@ -142,6 +143,10 @@ def rig(request):
         raise
     yield the_rig
     action = the_rig.make_safe(f"end of {request.node.nodeid}")
+    the_rig.stop_wire_log()
+    for path in wire_logs:
+        if path.exists():
+            evidence.attach_file(path, f"wire log {path.name}")
     state.run_recorder().add_safety([action], request.node.nodeid)
     if not action.ok:
         state.broken = f"pump did not acknowledge STOP: {action.detail}"

@@ -15,7 +15,8 @@ from hil.evidence.recording import CsvRecording
 from hil.specs import Requirement
 
 _ATTACHMENT_TYPES = {".csv": allure.attachment_type.CSV, ".png": allure.attachment_type.PNG,
-                     ".txt": allure.attachment_type.TEXT, ".json": allure.attachment_type.JSON}
+                     ".txt": allure.attachment_type.TEXT, ".json": allure.attachment_type.JSON,
+                     ".log": allure.attachment_type.TEXT, ".asc": allure.attachment_type.TEXT}
 
 
 class MetricMissing(Exception):
@@ -54,6 +55,10 @@ class TestEvidence:
         figure.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(figure)
         return self._attach(path, name)
+
+    def attach_file(self, path: Path, name: str) -> Path:
+        """Attach a file already written into this test's folder."""
+        return self._attach(Path(path), name)
 
     def _attach(self, path: Path, name: str) -> Path:
         self.files.append(path)

@@ -7,6 +7,7 @@ to stop before the links close, and the outcome of that command is kept in `safe
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hil.drivers.emulator_control import EmulatorControl
@@ -116,6 +117,29 @@ class Rig:
             self.clock.resync()
             self.scale.reset()
         self.pump.stop()
+
+    def _serial_lines(self) -> list:
+        parts = (getattr(self.pump, "link", None), self.scale, self.occlusion_valve)
+        return [part.line for part in parts if getattr(part, "line", None) is not None]
+
+    def start_wire_log(self, directory: Path) -> list[Path]:
+        """Log the traffic of every instrument link into `directory`: serial lines as readable text, CAN frames
+        as Vector ASC. Returns the files, for the evidence."""
+        files = []
+        if self._serial_lines():
+            files.append(Path(directory) / "serial.log")
+            for line in self._serial_lines():
+                line.log_to(files[-1], self.clock.now)
+        if self.can_hub:
+            files.append(Path(directory) / "can.asc")
+            self.can_hub.log_to(files[-1])
+        return files
+
+    def stop_wire_log(self) -> None:
+        for line in self._serial_lines():
+            line.log_to(None)
+        if self.can_hub:
+            self.can_hub.log_to(None)
 
     def make_safe(self, reason: str) -> SafetyAction:
         """Command the pump to stop delivering. Never raises: the outcome is logged and returned."""

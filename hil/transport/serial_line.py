@@ -32,8 +32,24 @@ class SerialLine:
             raise TransportError(f"{self.name}: cannot open {port}: {exc}") from None
         self._fd = self._serial.fileno() if hasattr(self._serial, "fileno") else None
         self._buffer = b""
+        self._log = None
+        self._log_now = None
+
+    def log_to(self, path, now=None) -> None:
+        """Log every line sent and received, readable, stamped with `now()` (None stops logging)."""
+        if self._log:
+            self._log.close()
+            self._log = None
+        if path is not None:
+            self._log = open(path, "a", encoding="utf-8")
+            self._log_now = now or time.monotonic
+
+    def _trace(self, direction: str, data: bytes) -> None:
+        if self._log:
+            self._log.write(f"{self._log_now():14.3f} {self.name} {direction} {data.decode('ascii', 'backslashreplace')!r}\n")
 
     def write_line(self, data: bytes) -> None:
+        self._trace(">", data)
         deadline = time.monotonic() + self.timeout_s
         try:
             while data:
@@ -63,12 +79,15 @@ class SerialLine:
                 )
             self._fill(remaining)
         line, _, self._buffer = self._buffer.partition(b"\n")
+        self._trace("<", line + b"\n")
         return line + b"\n"
 
     def pending_lines(self) -> list[bytes]:
         """Whole lines already received, without waiting."""
         self._fill(0)
         *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            self._trace("<", line + b"\n")
         return [line + b"\n" for line in lines]
 
     def _fill(self, wait_s: float) -> None:
@@ -86,6 +105,7 @@ class SerialLine:
             raise TransportError(f"{self.name} ({self.port}): link lost: {exc}") from None
 
     def close(self) -> None:
+        self.log_to(None)
         try:
             self._serial.close()
         except (serial.SerialException, OSError):

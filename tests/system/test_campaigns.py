@@ -45,3 +45,12 @@ def test_defect_rig_fails_exactly_the_requirements_it_violates(verify, rig):
     assert run.code == 1, run.output[-3000:]
     assert run.requirements_with("failed") == expected
     assert not run.requirements_with("error"), "a seeded defect must fail measurements, not break the rig"
+
+
+def test_the_can_rig_gives_the_serial_rig_verdicts(verify):
+    run = verify("--rig", str(ROOT / "fixtures" / "rigs" / "emulator-can.yaml"))
+    assert run.code == 0, run.output[-3000:]
+    assert run.requirements_with("passed") == set(load_requirements([ROOT / "specs"]))
+    for node, test in run.record["tests"].items():
+        assert any(f.endswith("can.asc") for f in test["files"]), f"{node} has no CAN frame log"
+    assert run.record["rig"]["effective_config"]["pump"]["driver"] == "reference-can"
