@@ -63,7 +63,7 @@ class CanEndpoint:
         if not self.open:
             return
         message = self.db.get_message_by_name(name)
-        data = message.encode(signals)
+        data = cp.encode(message, signals)
         self.write(f"t{message.frame_id:03X}{len(data)}{data.hex().upper()}\r".encode("ascii"))
 
     # -- the pump node -------------------------------------------------------------------------------------

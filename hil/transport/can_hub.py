@@ -60,7 +60,7 @@ class CanHub:
     # -- frames --------------------------------------------------------------------------------------------
     def send(self, name: str, signals: dict) -> None:
         spec = self.db.get_message_by_name(name)
-        message = can.Message(arbitration_id=spec.frame_id, data=spec.encode(signals), is_extended_id=False, is_rx=False)
+        message = can.Message(arbitration_id=spec.frame_id, data=cp.encode(spec, signals), is_extended_id=False, is_rx=False)
         try:
             self.bus.send(message, timeout=self.timeout_s)
         except (can.CanError, OSError, ValueError) as exc:

@@ -32,6 +32,20 @@ def decode(spec, data: bytes) -> dict:
     return {name: getattr(value, "name", value) for name, value in spec.decode(data, decode_choices=True).items()}
 
 
+def encode(spec, signals: dict) -> bytes:
+    """Encode a frame; signals of the frame (or of its multiplexed branch) that are not given are sent as 0,
+    as an error reply carries no values."""
+    values = dict(signals)
+    mux = next((s for s in spec.signals if s.is_multiplexer), None)
+    branch = values.get(mux.name) if mux else None
+    if isinstance(branch, str):
+        branch = mux.conversion.choice_to_number(branch)
+    for signal in spec.signals:
+        if signal.name not in values and (not signal.multiplexer_ids or branch in signal.multiplexer_ids):
+            values[signal.name] = 0
+    return spec.encode(values)
+
+
 def request_args(word: str, signals: dict) -> tuple[str, ...]:
     """The serial-protocol arguments of a decoded PumpRequest."""
     if word == "BASAL":

@@ -104,3 +104,19 @@ def test_balance_streaming_follows_simulated_time(rig):
     assert first.stable and all(r.stable for r in streamed)
     assert rig.scale.reset() == "B000000001"  # @ stops the stream and discards what is left
     assert rig.scale.read().stable
+
+
+def test_the_pump_over_can_behaves_as_over_serial():
+    with Rig(load_rig(ROOT / "fixtures" / "rigs" / "emulator-can.yaml")) as can_rig:
+        can_rig.begin_test("unit")
+        assert can_rig.identities["pump"] == {"model": "RP-1", "serial": "EMU-0001", "firmware": "1.0.0", "protocol": "1"}
+        with pytest.raises(DeviceRefused) as info:
+            can_rig.pump.bolus(1.0)
+        assert info.value.code == "NOT_ALLOWED"
+        can_rig.pump.resume()
+        assert can_rig.pump.bolus(1.0) == pytest.approx(40.0)
+        can_rig.clock.sleep(60.0)
+        assert [e.kind for e in can_rig.pump.events()] == ["BOLUS_DONE"]
+        status = can_rig.pump.status()
+        assert (status.state, status.delivered_U, status.bolus) == ("RUNNING", pytest.approx(1.0), "IDLE")
+        assert can_rig.pump.history_since(0.0) == (20, pytest.approx(1.0))

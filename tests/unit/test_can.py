@@ -1,0 +1,149 @@
+"""The CAN layer: the DBC round-trips, the hub turns bad frames and lost frames into typed errors, the
+emulator's slcan endpoint answers any input with an acknowledgement, a refusal or frames."""
+
+import os
+import tty
+
+import can
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hil.emulator.can_endpoint import BELL, OK, CanEndpoint
+from hil.emulator.config import EmulatorConfig
+from hil.emulator.world import World
+from hil.errors import ProtocolError
+from hil.transport import can_protocol as cp
+from hil.transport.can_hub import CanHub
+
+DB = cp.load_database()
+
+
+def raw_values(draw, signals):
+    values = {}
+    for signal in signals:
+        if signal.is_signed:
+            values[signal.name] = draw(st.integers(-(2 ** (signal.length - 1)), 2 ** (signal.length - 1) - 1))
+        else:
+            values[signal.name] = draw(st.integers(0, 2**signal.length - 1))
+    return values
+
+
+@st.composite
+def message_and_values(draw):
+    message = draw(st.sampled_from(DB.messages))
+    if message.is_multiplexed():
+        mux = next(s for s in message.signals if s.is_multiplexer)
+        ids = sorted({i for s in message.signals for i in (s.multiplexer_ids or [])})
+        chosen = draw(st.sampled_from(ids))
+        signals = [s for s in message.signals if s.is_multiplexer or not s.multiplexer_ids or chosen in s.multiplexer_ids]
+        values = raw_values(draw, [s for s in signals if not s.is_multiplexer])
+        values[mux.name] = chosen
+    else:
+        values = raw_values(draw, message.signals)
+    return message, values
+
+
+@settings(max_examples=300)
+@given(message_and_values())
+def test_every_dbc_message_round_trips(case):
+    message, values = case
+    data = message.encode(values, scaling=False, strict=False)  # every bit pattern, not only the ranged ones
+    assert len(data) == message.length
+    assert message.decode(data, scaling=False, decode_choices=False) == values
+
+
+@pytest.fixture
+def hub_and_node():
+    channel = f"hil-test-{os.getpid()}"
+    hub = CanHub(dbc=None, now=lambda: 0.0, timeout_s=0.2, interface="virtual", channel=channel)
+    node = can.Bus(interface="virtual", channel=channel)
+    yield hub, node
+    hub.close()
+    node.shutdown()
+
+
+def send(node, name, **signals):
+    spec = DB.get_message_by_name(name)
+    node.send(can.Message(arbitration_id=spec.frame_id, data=spec.encode(signals), is_extended_id=False))
+
+
+def test_a_lost_frame_is_detected_by_its_counter(hub_and_node):
+    hub, node = hub_and_node
+    for counter in (0, 1, 3):
+        send(node, "PumpHeartbeat", counter=counter, state="RUNNING", pump_time=1.0)
+    with pytest.raises(ProtocolError, match="1 pump heartbeat frame.s. lost .counter 1 then 3."):
+        hub.drain()
+
+
+def test_counters_wrap_without_a_false_alarm(hub_and_node):
+    hub, node = hub_and_node
+    for counter in (254, 255, 0, 1):
+        send(node, "PumpHeartbeat", counter=counter, state="RUNNING", pump_time=1.0)
+    hub.drain()
+    assert [f["counter"] for f in hub.queues["PumpHeartbeat"]] == [254, 255, 0, 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(frame_id=st.sampled_from([m.frame_id for m in DB.messages] + [0x7FF, 0x000]), data=st.binary(max_size=8))
+def test_random_frames_decode_or_give_a_typed_error(frame_id, data):
+    channel = "hil-fuzz"
+    hub = CanHub(dbc=None, now=lambda: 0.0, timeout_s=0.2, interface="virtual", channel=channel)
+    node = can.Bus(interface="virtual", channel=channel)
+    try:
+        node.send(can.Message(arbitration_id=frame_id, data=data, is_extended_id=False))
+        try:
+            hub.drain()
+        except ProtocolError:
+            pass
+    finally:
+        hub.close()
+        node.shutdown()
+
+
+def test_a_garbled_adapter_line_is_a_protocol_error():
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    hub = CanHub(dbc=None, now=lambda: 0.0, timeout_s=0.5, interface="slcan", channel=os.ttyname(slave))
+    try:
+        os.write(master, b"t1G28ZZ\r")
+        with pytest.raises(ProtocolError, match="garbled frame"):
+            hub.read_until(lambda name, signals: True)
+    finally:
+        hub.close()
+        os.close(master)
+        os.close(slave)
+
+
+def endpoint():
+    written = []
+    world = World(EmulatorConfig(), lambda kind, fields: None, lambda line: None)
+    ep = CanEndpoint(None, lambda: world.pump, written.append)
+    ep.handle_line(b"O\r")
+    written.clear()
+    return ep, written
+
+
+@given(st.binary(max_size=40))
+def test_any_slcan_input_gets_an_answer_never_an_exception(line):
+    ep, written = endpoint()
+    ep.handle_line(line.replace(b"\r", b"") + b"\r")
+    for out in written:
+        assert out in (OK, BELL) or out.startswith((b"t", b"V", b"N"))
+
+
+def test_a_request_over_slcan_is_answered_by_the_firmware():
+    ep, written = endpoint()
+    spec = DB.get_message_by_name("PumpRequest")
+    data = spec.encode({"seq": 7, "opcode": "BOLUS", "bolus_amount": 1.0, "bolus_speed": 0})
+    ep.handle_line(f"t100{len(data)}{data.hex()}\r".encode())
+    (reply,) = written
+    response = DB.get_message_by_name("PumpResponse")
+    decoded = cp.decode(response, bytes.fromhex(reply[5:-1].decode()))
+    assert reply.startswith(b"t101") and decoded["seq"] == 7 and decoded["result"] == "NOT_ALLOWED"  # suspended
+
+
+def test_a_malformed_transmit_is_refused_with_bell():
+    ep, written = endpoint()
+    ep.handle_line(b"t1003ZZZZZZ\r")
+    assert written == [BELL]
