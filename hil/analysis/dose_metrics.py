@@ -32,7 +32,9 @@ def basal_metrics(t_s: np.ndarray, delivered_U: np.ndarray, *, rate_U_per_h: flo
         p = {"window_h": window_h}
         out[measurement_name("window_delivered_min", p)] = (float(totals.min()), "U", U)
         out[measurement_name("window_delivered_max", p)] = (float(totals.max()), "U", U)
-        out[measurement_name("window_share_within", p | {"band_pct": band_pct})] = (windows.share_within(errors, band_pct), "%", 0.0)
+        u_error = 100.0 * U / (rate_U_per_h * window_h)
+        out[measurement_name("window_share_within", p | {"band_pct": band_pct})] = (
+            windows.share_within(errors, band_pct), "%", windows.share_within_uncertainty(errors, band_pct, u_error))
     for point in trumpet.trumpet(v, sample_interval_s, [w * 60.0 for w in trumpet_windows_min], rate):
         p = {"window_min": point.window_s / 60.0}
         u_pct = 100.0 * U / (rate * point.window_s)
@@ -62,12 +64,14 @@ def bolus_metrics(delivered_U: np.ndarray, programmed_U: float, band_pct: float,
     stats = bolus.bolus_statistics(delivered_U, programmed_U, band_pct)
     U = 2.0 * u_difference_U
     n = len(delivered_U)
+    deviations = 100.0 * (np.asarray(delivered_U, dtype=float) - programmed_U) / programmed_U
+    u_share = windows.share_within_uncertainty(deviations, band_pct, 100.0 * U / programmed_U)
     return {
         "bolus_mean_error": (stats["bolus_mean_error"], "%", 100.0 * U / (programmed_U * np.sqrt(n))),
         "bolus_sd": (stats["bolus_sd"], "%", 0.0),
         "bolus_min": (stats["bolus_min"], "U", U),
         "bolus_max": (stats["bolus_max"], "U", U),
-        measurement_name("bolus_share_within", {"band_pct": band_pct}): (stats["bolus_share_within"], "%", 0.0),
+        measurement_name("bolus_share_within", {"band_pct": band_pct}): (stats["bolus_share_within"], "%", u_share),
     }
 
 

@@ -28,3 +28,13 @@ def share_within(errors_pct: np.ndarray, band_pct: float) -> float:
     if errors_pct.size == 0:
         return float("nan")
     return 100.0 * float(np.count_nonzero(np.abs(errors_pct) <= band_pct + 1e-12)) / errors_pct.size
+
+
+def share_within_uncertainty(errors_pct: np.ndarray, band_pct: float, u_error_pct: float) -> float:
+    """Expanded uncertainty (percentage points) of share_within: the share of errors so close to ±band that
+    their own expanded uncertainty could put them on either side."""
+    errors_pct = np.asarray(errors_pct, dtype=float)
+    if errors_pct.size == 0:
+        return 0.0
+    ambiguous = np.abs(np.abs(errors_pct) - band_pct) <= u_error_pct
+    return 100.0 * float(np.count_nonzero(ambiguous)) / errors_pct.size

@@ -16,12 +16,13 @@ OK, BELL = b"\r", b"\a"
 
 
 class CanEndpoint:
-    def __init__(self, dbc_path, pump: Callable, write: Callable[[bytes], None]):
+    def __init__(self, dbc_path, world: Callable, write: Callable[[bytes], None]):
         self.db = cp.load_database(dbc_path or None)
-        self.pump = pump  # returns the current EmulatedPump (it changes on RESET)
+        self.world = world  # returns the World (its pump and load cell change on RESET)
         self.write = write
         self.open = False
-        self.counters = {"pump events": 0, "pump heartbeat": 0}
+        self.counters = {"pump events": 0, "pump heartbeat": 0, "load cell": 0}
+        self._stream = None
 
     # -- slcan ---------------------------------------------------------------------------------------------
     def handle_line(self, line: bytes) -> None:
@@ -72,6 +73,9 @@ class CanEndpoint:
             message = self.db.get_message_by_frame_id(can_id)
         except KeyError:
             return  # another node's frame
+        if message.name == "LoadCellCommand":
+            self._loadcell(cp.decode(message, data) if len(data) == message.length else None)
+            return
         if message.name != "PumpRequest":
             return
         try:
@@ -84,7 +88,7 @@ class CanEndpoint:
             self._send("PumpResponse", {"seq": seq, "opcode": int(word), "result": "UNKNOWN_COMMAND"})
             return
         try:
-            fields = dict(a.split("=", 1) for a in self.pump().handle(Frame(str(seq), word, cp.request_args(word, signals))))
+            fields = dict(a.split("=", 1) for a in self.world().pump.handle(Frame(str(seq), word, cp.request_args(word, signals))))
         except Refused as exc:
             result = exc.code if exc.code in cp.RESULTS else "BAD_ARGUMENT"
             self._send("PumpResponse", {"seq": seq, "opcode": word, "result": result})
@@ -113,10 +117,51 @@ class CanEndpoint:
         ids = (alarms + [0] * 7)[:7]
         self._send("PumpStatus4", {"seq": seq, **{f"alarm_id{i}": a for i, a in enumerate(ids)}})
 
-    def _count(self, group: str) -> int:
+    def _count(self, group: str, modulus: int = 256) -> int:
         value = self.counters[group]
-        self.counters[group] = (value + 1) % 256
+        self.counters[group] = (value + 1) % modulus
         return value
+
+    # -- the load-cell node --------------------------------------------------------------------------------
+    def _loadcell(self, signals: dict | None) -> None:
+        """Opcodes: 1 identify (value = serial number), 2 tare (value = tare, mg), 3 zero, 4 stream at rate Hz."""
+        if signals is None:
+            return
+        seq, opcode, cell = int(signals["seq"]), int(signals["opcode"]), self.world().loadcell
+        value, result = 0.0, 0
+        if opcode == 1:
+            value = float(cell.p.serial)
+        elif opcode in (2, 3):
+            value = cell.tare()
+        elif opcode == 4:
+            self._send("LoadCellResponse", {"seq": seq, "opcode": opcode, "result": result, "value": value})
+            self._start_stream(float(signals["rate"]))
+            return
+        else:
+            result = 2
+        self._send("LoadCellResponse", {"seq": seq, "opcode": opcode, "result": result, "value": value})
+        if opcode in (2, 3) and self._stream:
+            self._sample()  # a fresh sample right after a tare, as the amplifier sends
+
+    def _start_stream(self, rate_hz: float) -> None:
+        if self._stream:
+            self._stream.cancel()
+            self._stream = None
+        if rate_hz <= 0:
+            return
+        scheduler = self.world().scheduler
+
+        def tick():
+            self._sample()
+            self._stream = scheduler.at(scheduler.now + 1.0 / rate_hz, tick)
+
+        tick()  # the amplifier sends its first sample as the stream starts
+
+    def _sample(self) -> None:
+        world = self.world()
+        mass, stable, overload = world.loadcell.sample()
+        self._send("LoadCellMass", {"counter": self._count("load cell", 65536), "mass": mass, "stable": int(stable),
+                                    "overload": int(overload), "timestamp": int(world.scheduler.now * 1000) % 16384})
 
     def event(self, kind: str, fields: dict) -> None:
         """A pump event (as the serial EVT) on the bus."""

@@ -73,6 +73,20 @@ class BalanceParams:
 
 
 @dataclass(frozen=True)
+class LoadCellParams:
+    """A strain-gauge load cell with its CAN amplifier, coarser than the semi-micro balance. No load-cell
+    figures are in REFERENCES.md: all [E], typical of a 100 g cell on a 24-bit amplifier, to be replaced by
+    the data sheet of the bench's cell."""
+
+    model: str = "LC100-CAN-EMU"
+    serial: int = 7001
+    resolution_mg: float = 0.1  # [E]
+    noise_mg: float = 0.5  # [E] standard deviation of one sample
+    filter_tau_s: float = 0.2  # [E] the amplifier's low-pass filter
+    capacity_g: float = 100.0  # [E]
+
+
+@dataclass(frozen=True)
 class VesselParams:
     # [E] a small glass beaker; only its tare matters (removed by the tare procedure).
     tare_g: float = 35.0
@@ -115,6 +129,7 @@ class EmulatorConfig:
     pump: PumpParams = field(default_factory=PumpParams)
     fluid_path: FluidPathParams = field(default_factory=FluidPathParams)
     balance: BalanceParams = field(default_factory=BalanceParams)
+    loadcell: LoadCellParams = field(default_factory=LoadCellParams)
     vessel: VesselParams = field(default_factory=VesselParams)
     environment: Environment = field(default_factory=Environment)
     defects: Defects = field(default_factory=Defects)

@@ -73,7 +73,7 @@ class EmulatorServer:
         self.balance_ch = PtyChannel("balance", self._balance_line)
         self.control_ch = PtyChannel("control", self._control_line)
         self.can_ch = PtyChannel("can", lambda line: self.can.handle_line(line), terminator=b"\r")
-        self.can = CanEndpoint(config.can_dbc, lambda: self.world.pump, self.can_ch.write)
+        self.can = CanEndpoint(config.can_dbc, lambda: self.world, self.can_ch.write)
         self._event_no = 0
         self.world = World(config, self._pump_event, lambda line: self.balance_ch.write(line.encode() + b"\r\n"))
         self.world.every(config.can_heartbeat_s, lambda: self.can.heartbeat(self.world.pump.state, self.world.scheduler.now))

@@ -8,6 +8,7 @@ from hil.analysis.gravimetry import indication_per_microlitre
 from hil.emulator.balance import EmulatedBalance
 from hil.emulator.bench import Bench
 from hil.emulator.config import EmulatorConfig
+from hil.emulator.loadcell import EmulatedLoadCell
 from hil.emulator.pump import EmulatedPump
 from hil.emulator.scheduler import Scheduler
 
@@ -37,7 +38,7 @@ class World:
     def reset(self, seed: int) -> None:
         """A fresh pump (new reservoir), an empty vessel and a new balance state; time runs on."""
         c = self.config
-        pump_rng, balance_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+        pump_rng, balance_rng, loadcell_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
         env = c.environment
         rel_humidity = env.humidity_pct / 100.0
         evaporation = c.vessel.open_evaporation_mg_per_h_at_50pct * (1 - rel_humidity) / 0.5
@@ -53,6 +54,7 @@ class World:
             vessel_mg=c.vessel.tare_g * 1000.0,
         )
         self.balance = EmulatedBalance(c.balance, self.bench, balance_rng, lambda: self.scheduler.now)
+        self.loadcell = EmulatedLoadCell(c.loadcell, self.bench, loadcell_rng, lambda: self.scheduler.now)
         self.pump = EmulatedPump(c.pump, c.defects, self.bench, self.scheduler, pump_rng, self._emit_pump_event)
         self._last_physics_t = self.scheduler.now
         for interval_s, action in self._periodic:

@@ -34,7 +34,11 @@ class Measurement:
 
     def summary(self) -> str:
         u = f" ± {self.uncertainty:.3g}" if self.uncertainty else ""
-        return f"{self.name} = {self.value:.4g}{u} {self.unit}, limits {self.limits_text()}: {self.outcome}"
+        text = f"{self.name} = {self.value:.4g}{u} {self.unit}, limits {self.limits_text()}: {self.outcome}"
+        if self.outcome == INCONCLUSIVE:
+            text += (" (no value could be computed)" if not math.isfinite(self.value) else
+                     " (the expanded uncertainty straddles the limit: the rig cannot resolve this requirement)")
+        return text
 
     def as_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}

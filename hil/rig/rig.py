@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hil.drivers.emulator_control import EmulatorControl
+from hil.drivers.loadcell_can import CanLoadCell
 from hil.drivers.mtsics import MtSicsBalance
 from hil.drivers.occlusion_valve import EmulatorValve, OperatorPromptValve, RelayBoardValve
 from hil.drivers.pump_can import CanPumpDriver
@@ -22,8 +23,8 @@ from hil.rig.emulator_process import EmulatorProcess
 from hil.transport.can_hub import CanHub
 
 log = logging.getLogger(__name__)
+CAN_DRIVERS = {"reference-can", "can-loadcell"}
 
-SCALE_DRIVERS = {"mt-sics": MtSicsBalance}
 
 
 @dataclass
@@ -58,7 +59,17 @@ class Rig:
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close("end of session" if exc_type is None else f"aborted by {exc_type.__name__}")
 
+    def _can_hub(self, cfg: dict[str, Any]) -> CanHub:
+        options = {k: cfg[k] for k in ("interface", "bitrate") if k in cfg}
+        if "channel" in cfg:
+            options["channel"] = self._port({"port": cfg["channel"]})
+        hub = CanHub(dbc=cfg.get("dbc"), now=self.clock.now, timeout_s=cfg.get("timeout_s", 2.0), **options)
+        self.clock.on_tick.append(hub.drain)
+        return hub
+
     def _port(self, section: dict[str, Any]) -> str:
+        if "port" not in section:
+            raise RigError("a serial device needs 'port' in the rig file")
         port = section["port"]
         if port.startswith("@emulator:"):
             if not self.emulator:
@@ -75,18 +86,18 @@ class Rig:
             self.identities["emulator"] = {"pid": self.emulator.pid, **self.emulator.endpoints}
         else:
             self.clock = RealClock()
+        if {pump_cfg["driver"], scale_cfg["driver"]} & CAN_DRIVERS:
+            self.can_hub = self._can_hub(self.config.section("can"))
         if pump_cfg["driver"] == "reference-can":
-            options = {k: pump_cfg[k] for k in ("interface", "bitrate") if k in pump_cfg}
-            self.can_hub = CanHub(dbc=pump_cfg.get("dbc"), now=self.clock.now, timeout_s=pump_cfg.get("timeout_s", 2.0),
-                                  channel=self._port(pump_cfg), **options)
             self.pump = CanPumpDriver(self.can_hub)
-            self.clock.on_tick.append(self.can_hub.drain)
         else:
             self.pump = ReferencePumpDriver(self._port(pump_cfg), baudrate=pump_cfg.get("baudrate", 115200),
                                             timeout_s=pump_cfg.get("timeout_s", 2.0))
-        self.scale = SCALE_DRIVERS[scale_cfg["driver"]](
-            self._port(scale_cfg), self.clock.now, baudrate=scale_cfg.get("baudrate", 9600),
-            timeout_s=scale_cfg.get("timeout_s", 2.0))
+        if scale_cfg["driver"] == "can-loadcell":
+            self.scale = CanLoadCell(self.can_hub, self.clock.now, rate_hz=scale_cfg.get("rate_hz", 10.0))
+        else:
+            self.scale = MtSicsBalance(self._port(scale_cfg), self.clock.now, baudrate=scale_cfg.get("baudrate", 9600),
+                                       timeout_s=scale_cfg.get("timeout_s", 2.0))
         self.identities["pump"] = vars(self.pump.identify())
         self.identities["scale"] = self.scale.identify()
         self.occlusion_valve = self._valve(self.config.section("actuators").get("occlusion_valve"))

@@ -54,3 +54,13 @@ def test_the_can_rig_gives_the_serial_rig_verdicts(verify):
     for node, test in run.record["tests"].items():
         assert any(f.endswith("can.asc") for f in test["files"]), f"{node} has no CAN frame log"
     assert run.record["rig"]["effective_config"]["pump"]["driver"] == "reference-can"
+
+
+def test_a_load_cell_that_cannot_resolve_a_requirement_gives_inconclusive_never_pass(verify):
+    rig = ROOT / "fixtures" / "rigs" / "emulator-can-loadcell.yaml"
+    run = verify("--rig", str(rig), "-k", "DA-BOLUS-001 or DA-BOLUS-002 or DA-BASAL-003")
+    verdicts = {test["requirements"][0]: test["verdict"] for test in run.record["tests"].values()}
+    # 0.5 mg load-cell noise is ±0.14 U on a weighed bolus: it cannot judge 0.05 U or ±15 % of 1 U,
+    # while 1-h windows of 30 U are well resolved.
+    assert verdicts == {"DA-BOLUS-001": "INCONCLUSIVE", "DA-BOLUS-002": "INCONCLUSIVE", "DA-BASAL-003": "PASS"}
+    assert run.code == 1

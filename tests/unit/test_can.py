@@ -118,7 +118,7 @@ def test_a_garbled_adapter_line_is_a_protocol_error():
 def endpoint():
     written = []
     world = World(EmulatorConfig(), lambda kind, fields: None, lambda line: None)
-    ep = CanEndpoint(None, lambda: world.pump, written.append)
+    ep = CanEndpoint(None, lambda: world, written.append)
     ep.handle_line(b"O\r")
     written.clear()
     return ep, written

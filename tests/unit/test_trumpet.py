@@ -107,3 +107,9 @@ def test_windows_longer_than_the_series_are_reported_as_nan():
 
 def test_share_within_counts_the_band_inclusively():
     assert windows.share_within(np.array([-15.0, 0.0, 15.0, 15.1]), 15.0) == 75.0
+
+
+def test_share_within_uncertainty_counts_the_errors_an_uncertainty_could_move_across_the_band():
+    errors = np.array([0.0, 14.0, 15.5, -16.5, 30.0])
+    assert windows.share_within_uncertainty(errors, 15.0, 1.0) == 40.0  # 14.0 and 15.5
+    assert windows.share_within_uncertainty(errors, 15.0, 0.0) == 0.0

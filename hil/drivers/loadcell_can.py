@@ -1,0 +1,75 @@
+"""A load cell on the rig's CAN bus (LoadCellCommand/Response/Mass in fixtures/can/pump.dbc): streams mass
+at a configured rate with its own counter (lost samples are a rig fault, detected by the CanHub) and
+timestamps. The same scale API as the MT-SICS balance."""
+
+from typing import Callable
+
+from hil.drivers.mtsics import BalanceRefused, Reading
+from hil.errors import ProtocolError
+from hil.transport.can_hub import CanHub
+
+IDENTIFY, TARE, ZERO, STREAM = 1, 2, 3, 4
+
+
+class CanLoadCell:
+    def __init__(self, hub: CanHub, now: Callable[[], float], *, rate_hz: float):
+        self.hub = hub
+        self.now = now
+        self.rate_hz = rate_hz
+        self._seq = 0
+        self._latest: dict | None = None
+        self._command(STREAM, rate=rate_hz)
+
+    def _command(self, opcode: int, rate: float = 0.0) -> float:
+        self._seq = (self._seq + 1) % 256
+        seq = self._seq
+        self.hub.send("LoadCellCommand", {"seq": seq, "opcode": opcode, "rate": rate})
+        reply = self.hub.read_until(lambda n, s: n == "LoadCellResponse" and s["seq"] == seq,
+                                    what=f"load-cell reply to opcode {opcode}")[1]
+        if reply["result"] != 0:
+            raise ProtocolError(f"load cell refused opcode {opcode} (result {reply['result']})")
+        return float(reply["value"])
+
+    def identify(self) -> dict[str, str]:
+        return {"model": "CAN load cell", "serial": str(int(self._command(IDENTIFY)))}
+
+    def reset(self) -> str:
+        """Restart the stream (after the emulator's RESET or a bench reconnect); returns the serial number."""
+        self._forget_samples()
+        self._command(STREAM, rate=self.rate_hz)
+        return self.identify()["serial"]
+
+    def _forget_samples(self) -> None:
+        self.hub.queues.pop("LoadCellMass", None)
+        self._latest = None
+
+    def tare(self) -> float:
+        """Tare; samples from before it are dropped (the cell sends a fresh one right after)."""
+        self._forget_samples()
+        return self._command(TARE)
+
+    def zero(self) -> None:
+        self._forget_samples()
+        self._command(ZERO)
+
+    def read(self) -> Reading:
+        """The newest streamed sample (waiting only for the first one of a stream)."""
+        self.hub.drain()
+        samples = self.hub.queues.pop("LoadCellMass", None)
+        if samples:
+            self._latest = samples[-1]
+        elif self._latest is None:
+            self._latest = self.hub.read_until(lambda n, s: n == "LoadCellMass", what="load-cell sample")[1]
+        sample = self._latest
+        if sample["overload"]:
+            raise BalanceRefused("load cell", "OVERLOAD", "load cell in overload")
+        return Reading(self.now(), float(sample["mass"]), bool(sample["stable"]))
+
+    def read_stable(self) -> Reading:
+        reading = self.read()
+        if not reading.stable:
+            raise BalanceRefused("load cell", "BUSY", "not stable now")
+        return reading
+
+    def close(self) -> None:
+        """The hub belongs to the rig, which closes it."""
