@@ -131,6 +131,10 @@ class CanHub:
             if frame[0]:
                 self.queues[frame[0]].append(frame[1])
 
+    def last_counter(self, group: str) -> int | None:
+        """The last counter value seen in a counter group (can_protocol.COUNTERS), None before any frame."""
+        return self._counters.get(group)
+
     def reset_counters(self) -> None:
         """Forget counter history (after the device restarted its counters)."""
         self._counters.clear()
