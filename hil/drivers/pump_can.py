@@ -69,6 +69,10 @@ class CanPumpDriver:
     def set_basal(self, rate_U_per_h: float) -> None:
         self._command("BASAL", basal_rate=rate_U_per_h)
 
+    def set_temp_basal(self, rate_U_per_h: float, minutes: int) -> None:
+        """A temporary basal rate for `minutes` (0 cancels a running one)."""
+        self._command("TEMPBASAL", temp_rate=rate_U_per_h, temp_duration=int(minutes))
+
     def bolus(self, amount_U: float, quick: bool = False) -> float:
         return float(self._command("BOLUS", bolus_amount=amount_U, bolus_speed=int(quick))["bolus_duration"])
 

@@ -45,6 +45,10 @@ class ReferencePumpDriver:
     def set_basal(self, rate_U_per_h: float) -> None:
         self.link.request("BASAL", f"{rate_U_per_h:.3f}")
 
+    def set_temp_basal(self, rate_U_per_h: float, minutes: int) -> None:
+        """A temporary basal rate for `minutes` (0 cancels a running one)."""
+        self.link.request("TEMPBASAL", f"{rate_U_per_h:.3f}", str(int(minutes)))
+
     def bolus(self, amount_U: float, quick: bool = False) -> float:
         """Start a bolus at the standard (or quick) speed; returns its nominal duration in seconds."""
         args = (f"{amount_U:.3f}", "QUICK") if quick else (f"{amount_U:.3f}",)

@@ -46,7 +46,10 @@ class EmulatedPump:
         self.rng = rng
         self.emit = emit
         self.state = "SUSPENDED"
-        self.basal_rate = 0.0
+        self.profile_rate = 0.0  # the programmed basal
+        self.temp_rate: float | None = None  # a temporary basal overrides it until temp_end_s
+        self.temp_end_s = 0.0
+        self._temp_event: Event | None = None
         self.reservoir_U = params.reservoir_U
         self.delivered_U = 0.0
         self.slack_uL = params.slack_U * UL_PER_U
@@ -86,6 +89,11 @@ class EmulatedPump:
         if stop and self.backoff_enabled and not self.defects.occlusion_no_backoff:
             backoff = self.p.occlusion_backoff_U * UL_PER_U
             self.slack_uL += backoff - self.bench.retract(backoff)  # a retraction beyond the fluid is slack
+    @property
+    def basal_rate(self) -> float:
+        """The rate in effect: the temporary basal while one runs, else the programmed one."""
+        return self.profile_rate if self.temp_rate is None else self.temp_rate
+
     def _basal_period_s(self) -> float:
         return self.p.stroke_U / self.basal_rate * 3600.0 * (1 + self.defects.basal_period_drift)
 
@@ -193,9 +201,37 @@ class EmulatedPump:
         except ValueError:
             off = False
         value = 0.0 if off else self._amount(rate, self.p.basal_min_U_per_h, self.p.basal_max_U_per_h, "basal rate")
-        self.basal_rate = value
+        self.profile_rate = value
         self._schedule_basal()
         return (f"basal={value:.3f}",)
+
+    def _cmd_tempbasal(self, rate: str = "", minutes: str = ""):
+        """TEMPBASAL <U/h> <min>: a temporary rate (0 allowed) for 1-1440 min; 0 min cancels one."""
+        try:
+            duration = int(minutes)
+        except ValueError:
+            raise Refused("BAD_ARGUMENT", f"duration '{minutes}' is not a whole number of minutes") from None
+        if self._temp_event:
+            self._temp_event.cancel()
+            self._temp_event = None
+        if duration == 0:
+            self.temp_rate = None
+        else:
+            if not 1 <= duration <= 1440:
+                raise Refused("BAD_ARGUMENT", f"duration {duration} min outside 1-1440")
+            try:
+                off = float(rate) == 0.0
+            except ValueError:
+                off = False
+            self.temp_rate = 0.0 if off else self._amount(rate, self.p.basal_min_U_per_h, self.p.basal_max_U_per_h, "temp rate")
+            self.temp_end_s = self.sched.now + duration * 60.0
+            self._temp_event = self.sched.at(self.temp_end_s, self._end_temp)
+        self._schedule_basal()
+        return (f"basal={self.basal_rate:.3f}", f"temp_end={self.temp_end_s if self.temp_rate is not None else 0:.3f}")
+
+    def _end_temp(self) -> None:
+        self.temp_rate, self._temp_event = None, None
+        self._schedule_basal()
 
     def _check_can_deliver(self) -> None:
         if self.state != "RUNNING":

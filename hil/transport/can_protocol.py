@@ -69,6 +69,8 @@ def response_signals(word: str, fields: dict[str, str]) -> dict[str, float]:
     """PumpResponse values for a serial-style OK reply's fields."""
     if word == "BASAL":
         return {"basal_rate": float(fields["basal"])}
+    if word == "TEMPBASAL":
+        return {"temp_basal_rate": float(fields["basal"])}
     if word in ("BOLUS", "PRIME"):
         return {f"{word.lower()}_duration": float(fields["duration"])}
     if word == "CANCEL":

@@ -177,3 +177,20 @@ def test_quick_bolus_speed():
     world, _ = run_world(EmulatorConfig(), [("RESUME",)], 0.0)
     fields = dict(a.split("=") for a in world.pump.handle(Frame("1", "BOLUS", ("30.000", "QUICK"))))
     assert float(fields["duration"]) == pytest.approx(120.0) and fields["speed"] == "15"
+
+
+def test_temporary_basal_runs_for_its_duration_then_the_programmed_rate_resumes():
+    world, _ = run_world(EmulatorConfig(), [("RESUME",), ("BASAL", "1.000"), ("TEMPBASAL", "2.000", "60")], 3599.0)
+    assert world.pump.delivered_U == pytest.approx(1.95)  # strokes every 90 s: 39 before the hour is out
+    world.advance(3602.0)
+    assert world.pump.delivered_U == pytest.approx(2.95) and world.pump.basal_rate == 1.0  # then 1 U/h again
+
+
+@pytest.mark.parametrize("args", [("1.0", "0.5"), ("1.0", "2000"), ("0.07", "30")])
+def test_bad_temporary_basals_are_refused(args):
+    from hil.emulator.pump import Refused
+
+    world, _ = run_world(EmulatorConfig(), [("RESUME",)], 0.0)
+    with pytest.raises(Refused) as info:
+        world.pump.handle(Frame("1", "TEMPBASAL", args))
+    assert info.value.code == "BAD_ARGUMENT"

@@ -120,3 +120,15 @@ def test_the_pump_over_can_behaves_as_over_serial():
         status = can_rig.pump.status()
         assert (status.state, status.delivered_U, status.bolus) == ("RUNNING", pytest.approx(1.0), "IDLE")
         assert can_rig.pump.history_since(0.0) == (20, pytest.approx(1.0))
+
+
+@pytest.mark.parametrize("rig_file", ["emulator.yaml", "emulator-can.yaml"])
+def test_temporary_basal_over_either_transport(rig_file):
+    with Rig(load_rig(ROOT / "fixtures" / "rigs" / rig_file)) as the_rig:
+        the_rig.begin_test("temp basal")
+        the_rig.pump.resume()
+        the_rig.pump.set_basal(1.0)
+        the_rig.pump.set_temp_basal(0.0, 30)
+        assert the_rig.pump.status().basal_U_per_h == 0.0
+        the_rig.clock.sleep(1800.0 + 1)
+        assert the_rig.pump.status().basal_U_per_h == 1.0
