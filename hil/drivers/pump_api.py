@@ -21,6 +21,7 @@ class PumpStatus:
     delivered_U: float  # as the pump believes
     active_alarms: tuple[str, ...]
     pressure_kPa: float | None  # the pump's line-pressure reading, where it reports one
+    cgm_mg_dl: float | None = None  # the last CGM value the pump received
 
 
 @dataclass(frozen=True)

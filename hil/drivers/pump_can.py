@@ -14,6 +14,7 @@ class CanPumpDriver:
         self.hub = hub
         self._seq = 0
         self._alarm: dict | None = None  # a PumpAlarm waiting for its PumpAlarmTime
+        self._cgm_counter = -1
 
     def _request(self, opcode: str, **signals) -> int:
         self._seq = (self._seq + 1) % 256
@@ -51,13 +52,20 @@ class CanPumpDriver:
         return [self._reply(seq, name, "STATUS") for name in cp.STATUS_FRAMES]
 
     def status(self) -> PumpStatus:
-        s1, s2, s3, s4 = self._status_frames()
+        s1, s2, s3, s4, s5 = self._status_frames()
         alarms = tuple(str(int(s4[f"alarm_id{i}"])) for i in range(min(int(s1["alarm_count"]), 7)))
         return PumpStatus(
             state=str(s1["state"]), basal_U_per_h=float(s1["basal_rate"]), bolus=str(s1["bolus_kind"]),
             bolus_left_U=float(s3["bolus_left"]), reservoir_U=float(s2["reservoir"]), delivered_U=float(s2["delivered"]),
             active_alarms=alarms, pressure_kPa=float(s1["pressure"]) if s1["pressure_valid"] else None,
+            cgm_mg_dl=float(s5["cgm"]) if s5["cgm_valid"] else None,
         )
+
+    def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float = 0.0) -> None:
+        """Send a CgmValue frame as the CGM node on the bus would (the pump does not answer it)."""
+        self._cgm_counter = (self._cgm_counter + 1) % 256
+        self.hub.send("CgmValue", {"counter": self._cgm_counter, "glucose": glucose_mg_dl, "trend": trend_mg_dl_min,
+                                   "sensor_time": 0.0})
 
     def pump_time(self) -> float:
         return float(self._status_frames()[2]["pump_time"])

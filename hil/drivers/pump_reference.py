@@ -29,7 +29,12 @@ class ReferencePumpDriver:
             bolus_left_U=self._field(f, "bolus_left", float), reservoir_U=self._field(f, "reservoir", float),
             delivered_U=self._field(f, "delivered", float), active_alarms=() if alarms == "-" else tuple(alarms.split(",")),
             pressure_kPa=self._field(f, "pressure", float) if "pressure" in f.fields else None,
+            cgm_mg_dl=float(f.fields["cgm"]) if f.fields.get("cgm", "-") != "-" else None,
         )
+
+    def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float = 0.0) -> None:
+        """Give the pump a sensor glucose value, as its CGM link would."""
+        self.link.request("CGM", f"{glucose_mg_dl:.0f}", f"{trend_mg_dl_min:.1f}")
 
     def history_since(self, t_pump: float) -> tuple[int, float]:
         """(strokes, units) the pump's delivery history records since a time on the pump's clock."""

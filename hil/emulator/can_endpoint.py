@@ -73,6 +73,9 @@ class CanEndpoint:
             message = self.db.get_message_by_frame_id(can_id)
         except KeyError:
             return  # another node's frame
+        if message.name == "CgmValue":
+            self._cgm(cp.decode(message, data) if len(data) == message.length else None)
+            return
         if message.name == "LoadCellCommand":
             self._loadcell(cp.decode(message, data) if len(data) == message.length else None)
             return
@@ -116,6 +119,17 @@ class CanEndpoint:
         self._send("PumpStatus3", {"seq": seq, "pump_time": float(f["t"]), "bolus_left": float(f["bolus_left"])})
         ids = (alarms + [0] * 7)[:7]
         self._send("PumpStatus4", {"seq": seq, **{f"alarm_id{i}": a for i, a in enumerate(ids)}})
+        cgm = f.get("cgm", "-")
+        self._send("PumpStatus5", {"seq": seq, "cgm_valid": int(cgm != "-"), "cgm": 0 if cgm == "-" else int(cgm)})
+
+    def _cgm(self, signals: dict | None) -> None:
+        """A CGM value on the bus: the pump takes it as the serial CGM command (no reply on the bus)."""
+        if signals is None:
+            return
+        try:
+            self.world().pump.handle(Frame("0", "CGM", (f"{signals['glucose']:.0f}", f"{signals['trend']:.1f}")))
+        except Refused:
+            pass  # an out-of-range value is ignored by the pump, as a sensor error would be
 
     def _count(self, group: str, modulus: int = 256) -> int:
         value = self.counters[group]

@@ -54,6 +54,7 @@ class EmulatedPump:
         self.delivered_U = 0.0
         self.slack_uL = params.slack_U * UL_PER_U
         self.backoff_enabled = True
+        self.cgm: tuple[float, float, float] | None = None  # (mg/dL, trend mg/dL/min, time received)
         self.stroke_times: list[float] = []  # delivery history: every counted stroke
         self.alarms: list[Alarm] = []
         self._basal_event: Event | None = None
@@ -177,7 +178,19 @@ class EmulatedPump:
         return (f"state={self.state}", f"basal={self.basal_rate:.3f}", f"bolus={self._bolus_kind or 'IDLE'}",
                 f"bolus_left={self._bolus_left_U:.3f}", f"reservoir={self.reservoir_U:.3f}",
                 f"delivered={self.delivered_U:.3f}", f"alarms={active}", f"pressure={self.bench.pressure_kPa:.1f}",
-                f"backoff={int(self.backoff_enabled)}", f"t={self.sched.now:.3f}")
+                f"backoff={int(self.backoff_enabled)}", f"cgm={self.cgm[0]:.0f}" if self.cgm else "cgm=-",
+                f"t={self.sched.now:.3f}")
+
+    def _cmd_cgm(self, glucose: str = "", trend: str = "0"):
+        """CGM <mg/dL> [trend mg/dL/min]: a sensor glucose value from the CGM feed."""
+        try:
+            value, slope = float(glucose), float(trend)
+        except ValueError:
+            raise Refused("BAD_ARGUMENT", f"CGM needs a glucose and a trend, got '{glucose}' '{trend}'") from None
+        if not 20 <= value <= 600:
+            raise Refused("BAD_ARGUMENT", f"glucose {value:g} mg/dL outside 20-600")
+        self.cgm = (value, slope, self.sched.now)
+        return (f"cgm={value:.0f}",)
 
     def _cmd_history(self, since: str = ""):
         try:

@@ -17,7 +17,7 @@ STATES = ("SUSPENDED", "RUNNING", "ALARM")
 BOLUS_KINDS = ("IDLE", "BOLUS", "PRIME")
 IDENT_FIELDS = ("model", "serial", "fw", "proto")
 EVENT_KINDS = {1: "BOLUS_DONE", 2: "PRIME_DONE"}
-STATUS_FRAMES = ("PumpStatus1", "PumpStatus2", "PumpStatus3", "PumpStatus4")
+STATUS_FRAMES = ("PumpStatus1", "PumpStatus2", "PumpStatus3", "PumpStatus4", "PumpStatus5")
 # Counter groups: frames sharing one counter, and its modulus.
 COUNTERS = {"PumpAlarm": ("pump events", 256), "PumpAlarmTime": ("pump events", 256), "PumpEvent": ("pump events", 256),
             "PumpHeartbeat": ("pump heartbeat", 256), "CgmValue": ("cgm", 256), "LoadCellMass": ("load cell", 65536)}

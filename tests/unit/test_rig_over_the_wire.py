@@ -132,3 +132,12 @@ def test_temporary_basal_over_either_transport(rig_file):
         assert the_rig.pump.status().basal_U_per_h == 0.0
         the_rig.clock.sleep(1800.0 + 1)
         assert the_rig.pump.status().basal_U_per_h == 1.0
+
+
+@pytest.mark.parametrize("rig_file", ["emulator.yaml", "emulator-can.yaml"])
+def test_cgm_values_reach_the_pump_over_either_transport(rig_file):
+    with Rig(load_rig(ROOT / "fixtures" / "rigs" / rig_file)) as the_rig:
+        the_rig.begin_test("cgm")
+        assert the_rig.pump.status().cgm_mg_dl is None
+        the_rig.pump.cgm_input(112, -1.5)
+        assert the_rig.pump.status().cgm_mg_dl == 112
