@@ -40,6 +40,13 @@ def _alarm_metrics(rig, grav, case, t_block, pump_t_block, at_block, alarm):
     return metrics
 
 
+def _released(rig, grav, valve, case, timeline):
+    """Unblock and weigh the unintended bolus over the release window: (value, unit, expanded U)."""
+    before, after = release(rig, valve, case["release_window_min"] * 60.0, timeline)
+    released = float(grav.difference_units(before.t, before.mass_mg, after.t, after.mass_mg))
+    return released, "U", 2 * grav.u_difference_U()
+
+
 def _judge(requirement, evidence, metrics):
     if any(b.metric == "pressure_at_alarm" for b in requirement.acceptance) and "pressure_at_alarm" not in metrics:
         pytest.skip("the pump reports no line pressure with its occlusion alarm, and the rig has no transducer")
@@ -74,9 +81,7 @@ def test_occlusion_during_basal(requirement_id, rig, occlusion_valve, requiremen
             metrics = _alarm_metrics(rig, grav, case, t_block, pump_t_block, at_block, alarm)
             if alarm is not None:
                 poller.watch(case["hold_after_alarm_min"] * 60.0, case["poll_s"], "alarm, blocked")
-                before, after = release(rig, occlusion_valve, case["release_window_min"] * 60.0, timeline)
-                released = float(grav.difference_units(before.t, before.mass_mg, after.t, after.mass_mg))
-                metrics["released_volume"] = (released, "U", 2 * grav.u_difference_U())
+                metrics["released_volume"] = _released(rig, grav, occlusion_valve, case, timeline)
                 if case["observe_after_release_min"] > 0:
                     metrics |= _observe_after_release(rig, grav, case, poller, timeline)
                 metrics["pump_strokes_after_alarm"] = (float(rig.pump.history_since(float(alarm["t"]) + 1e-3)[0]), "count", 0.0)
@@ -116,9 +121,7 @@ def test_occlusion_during_bolus(requirement_id, rig, occlusion_valve, requiremen
             alarm = poller.await_alarm(case["alarm_timeout_h"] * 3600.0, case["poll_s"], "blocked")
             metrics = _alarm_metrics(rig, grav, case, t_bolus, pump_t_block, at_block, alarm)
             if alarm is not None:
-                before, after = release(rig, occlusion_valve, case["release_window_min"] * 60.0, timeline)
-                metrics["released_volume"] = (float(grav.difference_units(before.t, before.mass_mg, after.t, after.mass_mg)),
-                                              "U", 2 * grav.u_difference_U())
+                metrics["released_volume"] = _released(rig, grav, occlusion_valve, case, timeline)
         finally:
             occlusion_valve.open()
     _judge(requirement, evidence, metrics)
