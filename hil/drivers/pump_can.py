@@ -107,7 +107,15 @@ class CanPumpDriver:
         self._command("ACK", alarm_id=int(alarm_id))
 
     def set_occlusion_backoff(self, enabled: bool) -> None:
-        self._command("SET", backoff=int(enabled))
+        self._set(backoff=int(enabled))
+
+    def configure_suspend(self, low_limit: int, before_low: bool, on_low: bool) -> None:
+        """The low-glucose suspend settings: the low limit (mg/dL) and which rules are on."""
+        self._set(low_limit=int(low_limit), before_low=int(before_low), on_low=int(on_low))
+
+    def _set(self, **settings: int) -> None:
+        names = ("backoff", "low_limit", "before_low", "on_low")
+        self._command("SET", **{n: settings.get(n, cp.UNCHANGED) for n in names})
 
     def events(self) -> list[PumpEvent]:
         """Alarm and delivery events received so far, as the serial driver reports them."""
@@ -125,6 +133,8 @@ class CanPumpDriver:
                 if a["pressure_valid"]:
                     fields["pressure"] = f"{float(a['pressure']):.1f}"
                 out.append(PumpEvent("ALARM", fields))
+            elif name == "PumpEvent" and frame["kind"] in ("SUSPEND", "RESUME"):
+                out.append(PumpEvent(str(frame["kind"]), {"reason": str(frame["reason"]), "t": f"{float(frame['at']):.3f}"}))
             elif name == "PumpEvent":
                 out.append(PumpEvent(str(frame["kind"]), {"amount": f"{float(frame['amount']):.3f}"}))
         return out

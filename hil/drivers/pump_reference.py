@@ -47,6 +47,10 @@ class ReferencePumpDriver:
     def set_occlusion_backoff(self, enabled: bool) -> None:
         self.link.request("SET", f"backoff={int(enabled)}")
 
+    def configure_suspend(self, low_limit: int, before_low: bool, on_low: bool) -> None:
+        """The low-glucose suspend settings: the low limit (mg/dL) and which rules are on."""
+        self.link.request("SET", f"low_limit={int(low_limit)}", f"before_low={int(before_low)}", f"on_low={int(on_low)}")
+
     def set_basal(self, rate_U_per_h: float) -> None:
         self.link.request("BASAL", f"{rate_U_per_h:.3f}")
 

@@ -187,7 +187,11 @@ class CanEndpoint:
             self._send("PumpAlarmTime", {"counter": self._count("pump events"), "alarm_id": int(fields["id"]),
                                          "raised": float(fields["t"])})
         elif kind in ("BOLUS_DONE", "PRIME_DONE"):
-            self._send("PumpEvent", {"counter": self._count("pump events"), "kind": kind, "amount": float(fields["amount"])})
+            self._send("PumpEvent", {"counter": self._count("pump events"), "kind": kind, "amount": float(fields["amount"]),
+                                     "reason": "NONE"})
+        elif kind in ("SUSPEND", "RESUME"):
+            self._send("PumpEvent", {"counter": self._count("pump events"), "kind": kind, "reason": fields["reason"],
+                                     "at": int(float(fields["t"]))})
 
     def heartbeat(self, state: str, pump_time: float) -> None:
         self._send("PumpHeartbeat", {"counter": self._count("pump heartbeat"), "state": state, "pump_time": pump_time})

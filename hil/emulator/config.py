@@ -117,6 +117,11 @@ class Defects:
     occlusion_alarm_priority: str = ""  # raise the occlusion alarm at this priority instead of HIGH
     occlusion_keeps_delivering: bool = False  # raise the occlusion alarm but do not stop the motor
     occlusion_no_backoff: bool = False  # never back the plunger off after an occlusion alarm
+    lgs_suspend_one_interval_late: bool = False  # act on a suspend rule only at the next CGM value
+    lgs_motor_keeps_stepping: bool = False  # "suspended" by the low-glucose logic, basal strokes go on
+    lgs_never_auto_resumes: bool = False  # no resume on recovered glucose (the 2-h limit still applies)
+    lgs_ignores_prediction: bool = False  # suspend on low only, never before
+    lgs_no_max_duration: bool = False  # no 2-h limit on an automatic suspension
 
 
 @dataclass(frozen=True)

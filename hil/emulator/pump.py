@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from hil.emulator.bench import Bench
+from hil.emulator.glucose_suspend import GlucoseSuspend, SuspendSettings
 from hil.emulator.config import Defects, PumpParams
 from hil.emulator.scheduler import Event, Scheduler
 from hil.transport.frames import Frame
@@ -55,6 +56,9 @@ class EmulatedPump:
         self.slack_uL = params.slack_U * UL_PER_U
         self.backoff_enabled = True
         self.cgm: tuple[float, float, float] | None = None  # (mg/dL, trend mg/dL/min, time received)
+        self.suspend_settings = SuspendSettings()
+        self.lgs = GlucoseSuspend(self.suspend_settings, defects, lambda: scheduler.now, scheduler.at,
+                                  self._auto_suspend, self._auto_resume, lambda kind, prio: self._raise_alarm(kind, prio, stop=False))
         self.stroke_times: list[float] = []  # delivery history: every counted stroke
         self.alarms: list[Alarm] = []
         self._basal_event: Event | None = None
@@ -102,7 +106,8 @@ class EmulatedPump:
         if self._basal_event:
             self._basal_event.cancel()
             self._basal_event = None
-        if self.state == "RUNNING" and self.basal_rate > 0:
+        delivering = self.state == "RUNNING" or (self.state == "AUTO_SUSPENDED" and self.defects.lgs_motor_keeps_stepping)
+        if delivering and self.basal_rate > 0:
             self._basal_event = self.sched.at(self.sched.now + self._basal_period_s(), self._basal_stroke)
 
     def _basal_stroke(self) -> None:
@@ -190,7 +195,23 @@ class EmulatedPump:
         if not 20 <= value <= 600:
             raise Refused("BAD_ARGUMENT", f"glucose {value:g} mg/dL outside 20-600")
         self.cgm = (value, slope, self.sched.now)
+        self.lgs.on_cgm(value)
         return (f"cgm={value:.0f}",)
+
+    def _auto_suspend(self, kind: str) -> None:
+        if self.state != "RUNNING":
+            return
+        self.state = "AUTO_SUSPENDED"
+        if not self.defects.lgs_motor_keeps_stepping:
+            self._cancel_train()
+            self._schedule_basal()
+        self.emit("SUSPEND", {"reason": kind, "t": f"{self.sched.now:.3f}"})
+
+    def _auto_resume(self, reason: str) -> None:
+        if self.state == "AUTO_SUSPENDED":
+            self.state = "RUNNING"
+            self._schedule_basal()
+            self.emit("RESUME", {"reason": reason, "t": f"{self.sched.now:.3f}"})
 
     def _cmd_history(self, since: str = ""):
         try:
@@ -201,12 +222,21 @@ class EmulatedPump:
         return (f"since={t0:.3f}", f"strokes={strokes}", f"amount={strokes * self.p.stroke_U:.3f}")
 
     def _cmd_set(self, *settings: str):
+        """SET key=value ...: backoff=0|1, low_limit=50-90 (mg/dL), before_low=0|1, on_low=0|1."""
+        s = self.suspend_settings
         for setting in settings:
             key, _, value = setting.partition("=")
-            if key != "backoff" or value not in ("0", "1"):
-                raise Refused("BAD_ARGUMENT", f"unknown setting '{setting}' (known: backoff=0|1)")
-            self.backoff_enabled = value == "1"
-        return (f"backoff={int(self.backoff_enabled)}",)
+            if key in ("backoff", "before_low", "on_low") and value in ("0", "1"):
+                if key == "backoff":
+                    self.backoff_enabled = value == "1"
+                else:
+                    setattr(s, key, value == "1")
+            elif key == "low_limit" and value.isdigit() and 50 <= int(value) <= 90:
+                s.low_limit = float(value)
+            else:
+                raise Refused("BAD_ARGUMENT", f"bad setting '{setting}' (backoff, before_low, on_low: 0|1; low_limit: 50-90)")
+        return (f"backoff={int(self.backoff_enabled)}", f"low_limit={s.low_limit:.0f}",
+                f"before_low={int(s.before_low)}", f"on_low={int(s.on_low)}")
 
     def _cmd_basal(self, rate: str = ""):
         try:
@@ -274,7 +304,8 @@ class EmulatedPump:
         return (f"cancelled={self._cancel_train():.3f}",)
 
     def _cmd_suspend(self):
-        if self.state == "RUNNING":
+        self.lgs.cancel()
+        if self.state in ("RUNNING", "AUTO_SUSPENDED"):
             self.state = "SUSPENDED"
         self._cancel_train()
         self._schedule_basal()
@@ -285,6 +316,9 @@ class EmulatedPump:
     def _cmd_resume(self):
         if any(not a.acknowledged for a in self.alarms):
             raise Refused("ALARM_ACTIVE", "acknowledge the active alarms first")
+        if self.state == "AUTO_SUSPENDED":
+            self.emit("RESUME", {"reason": "USER", "t": f"{self.sched.now:.3f}"})
+        self.lgs.user_resumed()
         self.state = "RUNNING"
         self._schedule_basal()
         return ("state=RUNNING",)

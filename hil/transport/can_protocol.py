@@ -13,10 +13,8 @@ import cantools
 # The reference database of this checkout, wherever the suite is run from.
 DEFAULT_DBC = Path(__file__).resolve().parents[2] / "fixtures" / "can" / "pump.dbc"
 RESULTS = ("OK", "BAD_FRAME", "UNKNOWN_COMMAND", "BAD_ARGUMENT", "NOT_ALLOWED", "ALARM_ACTIVE")
-STATES = ("SUSPENDED", "RUNNING", "ALARM")
-BOLUS_KINDS = ("IDLE", "BOLUS", "PRIME")
+UNCHANGED = 255  # a SET signal with this value leaves the setting as it is
 IDENT_FIELDS = ("model", "serial", "fw", "proto")
-EVENT_KINDS = {1: "BOLUS_DONE", 2: "PRIME_DONE"}
 STATUS_FRAMES = ("PumpStatus1", "PumpStatus2", "PumpStatus3", "PumpStatus4", "PumpStatus5")
 # Counter groups: frames sharing one counter, and its modulus.
 COUNTERS = {"PumpAlarm": ("pump events", 256), "PumpAlarmTime": ("pump events", 256), "PumpEvent": ("pump events", 256),
@@ -61,7 +59,8 @@ def request_args(word: str, signals: dict) -> tuple[str, ...]:
     if word == "HISTORY":
         return (f"{signals['history_since']:.3f}",)
     if word == "SET":
-        return (f"backoff={int(signals['backoff'])}",)
+        names = ("backoff", "low_limit", "before_low", "on_low")
+        return tuple(f"{n}={int(signals[n])}" for n in names if int(signals[n]) != UNCHANGED)
     return ()
 
 
@@ -78,7 +77,7 @@ def response_signals(word: str, fields: dict[str, str]) -> dict[str, float]:
     if word == "HISTORY":
         return {"history_strokes": int(fields["strokes"]), "history_amount": float(fields["amount"])}
     if word == "SET":
-        return {"backoff": int(fields["backoff"])}
+        return {n: int(fields[n]) for n in ("backoff", "low_limit", "before_low", "on_low")}
     return {}
 
 
