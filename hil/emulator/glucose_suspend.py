@@ -118,6 +118,7 @@ class GlucoseSuspend:
         self.suspended_at = None
 
     def user_resumed(self) -> None:
-        """A manual resume ends an automatic suspension and locks the feature out for 30 min."""
-        self.cancel()
-        self.lockout_until = self.now() + LOCKOUT_AFTER_USER_RESUME_S
+        """A manual resume that ends an automatic suspension locks the feature out for 30 min."""
+        if self.suspended_at is not None:
+            self.cancel()
+            self.lockout_until = self.now() + LOCKOUT_AFTER_USER_RESUME_S

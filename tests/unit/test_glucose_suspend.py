@@ -1,0 +1,134 @@
+"""The emulated low-glucose suspend against the published rules, driven by CGM values every 5 min."""
+
+import pytest
+
+from hil.emulator.config import Defects, EmulatorConfig, PumpParams
+from hil.emulator.world import World
+from hil.transport.frames import Frame
+
+CGM_INTERVAL_S = 300.0
+
+
+class Pump:
+    def __init__(self, low_limit=60, before_low=True, on_low=True, **defects):
+        self.events = []
+        config = EmulatorConfig(pump=PumpParams(slack_U=0.0), defects=Defects(**defects))
+        self.world = World(config, lambda kind, fields: self.events.append((kind, fields)), lambda line: None)
+        for word, *args in [("RESUME",), ("BASAL", "1.000"),
+                            ("SET", f"low_limit={low_limit}", f"before_low={int(before_low)}", f"on_low={int(on_low)}")]:
+            self.world.pump.handle(Frame("1", word, tuple(args)))
+
+    def feed(self, trace):
+        """One CGM value, then 5 min; returns the pump state after each value."""
+        states = []
+        for glucose in trace:
+            self.world.pump.handle(Frame("1", "CGM", (f"{glucose:.0f}",)))
+            states.append(self.world.pump.state)
+            self.world.advance(CGM_INTERVAL_S)
+        return states
+
+    def kinds(self, kind):
+        return [f for k, f in self.events if k == kind]
+
+
+FALL = [160, 150, 140, 130, 120, 110, 100, 90]  # −2 mg/dL/min
+
+
+def test_suspend_before_low_on_the_first_value_that_meets_both_conditions():
+    pump = Pump()
+    states = pump.feed(FALL)
+    # at 130 mg/dL (≤ 60 + 70) the 30-min prediction is 70 (≤ 60 + 20): suspended on that value
+    assert states.index("AUTO_SUSPENDED") == FALL.index(130)
+    assert pump.kinds("SUSPEND")[0]["reason"] == "BEFORE_LOW"
+
+
+def test_no_suspend_before_low_when_the_prediction_stays_above_the_limit_plus_20():
+    pump = Pump()
+    assert "AUTO_SUSPENDED" not in pump.feed([140, 135, 130, 125, 120, 115])  # −1/min: predicted 85 at the end
+
+
+def test_suspend_on_low_raises_a_high_alarm():
+    pump = Pump(before_low=False)
+    states = pump.feed([80, 70, 60, 55])
+    assert states.index("AUTO_SUSPENDED") == 2
+    (alarm,) = pump.kinds("ALARM")
+    assert (alarm["kind"], alarm["priority"]) == ("LOW_GLUCOSE", "HIGH")
+
+
+def test_minimum_30_min_then_resume_on_recovery():
+    pump = Pump()
+    states = pump.feed(FALL[:4] + [140, 150, 160, 170, 180, 190, 200])  # suspended at 130, rebounds at once
+    suspended = states.index("AUTO_SUSPENDED")
+    resumed = states.index("RUNNING", suspended)
+    assert (resumed - suspended) * CGM_INTERVAL_S >= 30 * 60  # not before the minimum
+    assert pump.kinds("RESUME")[0]["reason"] == "GLUCOSE"
+
+
+def test_maximum_two_hours_then_resume_and_alert():
+    pump = Pump()
+    pump.feed(FALL[:4] + [70] * 30)
+    (resume,) = pump.kinds("RESUME")
+    suspend = pump.kinds("SUSPEND")[0]
+    assert resume["reason"] == "MAX_DURATION" and float(resume["t"]) - float(suspend["t"]) == pytest.approx(7200.0)
+    assert any(a["kind"] == "SUSPEND_MAX_DURATION" for a in pump.kinds("ALARM"))
+
+
+def test_cgm_loss_while_suspended_resumes_the_basal_after_20_min_and_alerts():
+    pump = Pump()
+    pump.feed(FALL[:4])
+    pump.world.advance(3600.0)
+    (resume,) = pump.kinds("RESUME")
+    assert resume["reason"] == "CGM_LOST" and pump.world.pump.state == "RUNNING"
+    assert any(a["kind"] == "CGM_LOST" for a in pump.kinds("ALARM"))
+
+
+def test_no_delivery_while_suspended():
+    pump = Pump()
+    pump.feed(FALL[:4])
+    delivered = pump.world.pump.delivered_U
+    pump.feed([70] * 6)
+    assert pump.world.pump.delivered_U == delivered
+
+
+@pytest.mark.parametrize("defect, check", [
+    ("lgs_suspend_one_interval_late", lambda p, s: s.index("AUTO_SUSPENDED") == FALL.index(130) + 1),
+    ("lgs_ignores_prediction", lambda p, s: "AUTO_SUSPENDED" not in s),
+    ("lgs_motor_keeps_stepping", lambda p, s: "AUTO_SUSPENDED" in s and p.world.pump.delivered_U > 0.6),  # 13 strokes, not 5
+])
+def test_seeded_defects(defect, check):
+    pump = Pump(**{defect: True})
+    states = pump.feed(FALL)
+    assert check(pump, states)
+
+
+def test_seeded_never_auto_resumes_still_stops_at_two_hours():
+    pump = Pump(lgs_never_auto_resumes=True)
+    pump.feed(FALL[:4] + [140, 160, 180, 200] + [200] * 24)
+    assert [r["reason"] for r in pump.kinds("RESUME")] == ["MAX_DURATION"]
+
+
+def test_seeded_no_maximum_duration_stays_suspended():
+    pump = Pump(lgs_no_max_duration=True)
+    pump.feed(FALL[:4] + [70] * 30)
+    assert not pump.kinds("RESUME") and pump.world.pump.state == "AUTO_SUSPENDED"
+
+
+def test_the_same_rules_over_the_wire_on_both_transports():
+    from pathlib import Path
+
+    from hil.rig.config import load_rig
+    from hil.rig.rig import Rig
+
+    rigs = Path(__file__).resolve().parents[2] / "fixtures" / "rigs"
+    for rig_file in ("emulator.yaml", "emulator-can.yaml"):
+        with Rig(load_rig(rigs / rig_file)) as rig:
+            rig.begin_test("suspend")
+            rig.pump.resume()
+            rig.pump.set_basal(1.0)
+            rig.pump.configure_suspend(60, before_low=True, on_low=True)
+            for glucose in FALL[:4]:
+                rig.pump.cgm_input(glucose)
+                rig.clock.sleep(CGM_INTERVAL_S)
+            assert rig.pump.status().state == "AUTO_SUSPENDED"
+            (event,) = [e for e in rig.pump.events() if e.kind == "SUSPEND"]
+            assert event.fields["reason"] == "BEFORE_LOW"
