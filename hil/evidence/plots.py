@@ -86,3 +86,26 @@ def occlusion_figure(t_s, delivered_U, pressure_kPa, marks: dict, alarms: list, 
     for ax in (top, bottom):
         ax.grid(True, alpha=0.3)
     return fig
+
+
+def suspend_figure(value_t_s, values, poll_t_s, states, delivered_U, low_limit: float, title: str):
+    """CGM trace with the low limit, the pump's state, and what reached the balance."""
+    t0 = value_t_s[0]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    glucose = np.array([np.nan if v is None else v for v in values], dtype=float)
+    top.plot((np.asarray(value_t_s) - t0) / 60.0, glucose, "o-", ms=3, label="CGM")
+    top.axhline(low_limit, color="tab:red", ls="--", lw=1, label=f"low limit {low_limit:g}")
+    top.axhline(low_limit + 70, color="0.6", ls=":", lw=1, label="limit + 70")
+    poll_min = (np.asarray(poll_t_s) - t0) / 60.0
+    suspended = np.array([s == "AUTO_SUSPENDED" for s in states])
+    for ax in (top, bottom):
+        ax.fill_between(poll_min, 0, 1, where=suspended, transform=ax.get_xaxis_transform(), color="tab:orange",
+                        alpha=0.2, label="suspended" if ax is top else None)
+        ax.grid(True, alpha=0.3)
+    top.set_ylabel("glucose (mg/dL)")
+    top.legend(fontsize=8)
+    bottom.plot(poll_min, delivered_U, lw=1)
+    bottom.set_ylabel("delivered at the balance (U)")
+    bottom.set_xlabel("time (min)")
+    top.set_title(title)
+    return fig

@@ -21,6 +21,7 @@ _BOLUS = ("bolus-gravimetric",)
 _TIMING = ("bolus-timing",)
 _OCCLUSION = ("occlusion-basal", "occlusion-bolus")
 _OCCLUSION_BASAL = ("occlusion-basal",)
+_CGM = ("cgm-scenario",)
 
 METRICS: dict[str, MetricKind] = {
     m.name: m
@@ -47,7 +48,7 @@ METRICS: dict[str, MetricKind] = {
         MetricKind("bolus_tail_fraction", "%", _TIMING, (), "largest share of a bolus arriving after its nominal end"),
         MetricKind("time_to_alarm", "min", _OCCLUSION, (), "from blocking the outlet (or the bolus command) to the occlusion alarm"),
         MetricKind("missed_at_alarm", "U", _OCCLUSION, (), "insulin the pump counted as delivered but that did not arrive, at the alarm"),
-        MetricKind("alarm_priority_high", "bool", _OCCLUSION, (), "1 when the occlusion alarm was raised at HIGH priority"),
+        MetricKind("alarm_priority_high", "bool", _OCCLUSION + _CGM, (), "1 when the alarm was raised at HIGH priority"),
         MetricKind("pressure_at_alarm", "kPa", _OCCLUSION, (), "line pressure the pump reported with the alarm"),
         MetricKind("pump_strokes_after_alarm", "count", _OCCLUSION_BASAL, (), "strokes in the pump's history after the alarm"),
         MetricKind("balance_strokes_after_release", "count", _OCCLUSION_BASAL, (), "strokes the balance saw after the release settled, pump still in alarm"),
@@ -57,6 +58,18 @@ METRICS: dict[str, MetricKind] = {
         ),
         MetricKind("released_volume", "U", _OCCLUSION_BASAL, (), "unintended bolus collected after the outlet was unblocked"),
         MetricKind("false_alarms", "count", ("occlusion-false-alarm",), (), "occlusion alarms during nominal delivery"),
+        MetricKind("suspend_delay_intervals", "count", _CGM, (),
+                   "CGM values received after the one that made a suspension due, before the pump suspended"),
+        MetricKind("suspensions", "count", _CGM, (), "automatic suspensions over the scenario"),
+        MetricKind("delivered_while_suspended", "U", _CGM, (), "insulin the balance received while the pump was suspended"),
+        MetricKind("pump_strokes_while_suspended", "count", _CGM, (), "strokes in the pump's history while suspended"),
+        MetricKind("suspension_duration", "min", _CGM, (), "length of the first automatic suspension"),
+        MetricKind("resume_delay_intervals", "count", _CGM, (),
+                   "CGM values received after the one that permitted the resume, before the pump resumed"),
+        MetricKind("basal_error_after_resume", "%", _CGM, (), "error of the delivery in the hour after the resume"),
+        MetricKind("max_duration_alert", "bool", _CGM, (), "1 when the 2-h limit ended the suspension with an alert"),
+        MetricKind("cgm_loss_resume_after", "min", _CGM, (), "from the last CGM value to the resume when the CGM went silent"),
+        MetricKind("cgm_loss_alert", "bool", _CGM, (), "1 when the CGM loss was alerted"),
     )
 }
 

@@ -1,0 +1,72 @@
+"""The CGM feed: a scenario's sensor values sent to the pump on the rig clock (over the pump's own link,
+serial or CAN), with the pump's state and the balance polled between values and written to the recording."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from hil.evidence.recording import CsvRecording
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
+RECORDING_COLUMNS = ["t_s", "glucose_mg_dl", "pump_state", "mass_mg"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    interval_s: float
+    values: list  # mg/dL, None for a missing value
+    description: str = ""
+
+
+def load_scenario(name: str) -> Scenario:
+    path = SCENARIOS / f"{name}.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return Scenario(name, data["interval_min"] * 60.0, list(data["values"]), data.get("description", ""))
+
+
+@dataclass
+class FeedRecord:
+    value_t_s: list[float] = field(default_factory=list)  # when each scenario value was due (sent or not)
+    value_pump_t_s: list[float | None] = field(default_factory=list)  # the pump's clock when a value was sent
+    t_s: list[float] = field(default_factory=list)  # polls
+    state: list[str] = field(default_factory=list)
+    mass_mg: list[float] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)  # {"event": SUSPEND/RESUME/ALARM/..., its fields, "seen_s"}
+
+    def first(self, event: str, **match) -> dict | None:
+        return next((e for e in self.events if e["event"] == event and all(e.get(k) == v for k, v in match.items())), None)
+
+
+def feed(rig, scenario: Scenario, poll_s: float, recording: CsvRecording, tail_s: float = 0.0) -> FeedRecord:
+    """Send each value at its time (a None sends nothing), polling the pump and the balance every poll_s;
+    then keep polling for tail_s after the last value."""
+    record = FeedRecord()
+    start = rig.clock.now()
+    for k, glucose in enumerate(scenario.values):
+        due = start + k * scenario.interval_s
+        rig.clock.sleep_until(due)
+        record.value_t_s.append(due)
+        if glucose is not None:
+            rig.pump.cgm_input(glucose)
+        record.value_pump_t_s.append(None if glucose is None else rig.pump.pump_time())
+        _poll_until(rig, due + scenario.interval_s, poll_s, glucose, recording, record)
+    _poll_until(rig, rig.clock.now() + tail_s, poll_s, None, recording, record)
+    return record
+
+
+def _poll_until(rig, end_s: float, poll_s: float, glucose, recording: CsvRecording, record: FeedRecord) -> None:
+    while True:
+        status = rig.pump.status()
+        reading = rig.scale.read()
+        for event in rig.pump.events():
+            record.events.append({"event": event.kind, **event.fields, "seen_s": reading.t})
+        record.t_s.append(reading.t)
+        record.state.append(status.state)
+        record.mass_mg.append(reading.mass_mg)
+        recording.append(f"{reading.t:.3f}", "" if glucose is None else f"{glucose:g}", status.state, f"{reading.mass_mg:.5f}")
+        remaining = end_s - rig.clock.now()
+        if remaining <= 1e-9:
+            return
+        rig.clock.sleep(min(poll_s, remaining))

@@ -1,0 +1,93 @@
+"""Hypoglycaemia-suspend suite, open loop: the harness is the CGM feed (a scenario from fixtures/scenarios/,
+one value every interval on the rig clock, over the pump's own link), the balance measures what really left
+the pump, and hil.analysis.suspend_rules says independently when the published rules oblige a suspension or
+permit a resume. Every limit comes from specs/hypoglycemia-suspend.yaml."""
+
+import math
+
+import numpy as np
+import pytest
+
+from hil.analysis import suspend_rules
+from hil.evidence import plots
+from hil.procedures import delivery
+from hil.procedures.cgm import RECORDING_COLUMNS, feed, load_scenario
+from hil.procedures.gravimetric import Gravimetry
+from hil.pytest_plugin import bound_to
+
+SUSPEND_REQUIREMENTS = ("HS-SBL-001", "HS-SBL-002", "HS-SOL-001", "HS-NODELIV-001", "HS-MIN-001", "HS-RESUME-001",
+                        "HS-MAX-001", "HS-CGMLOSS-001", "HS-FALSE-001")
+
+
+def _index_at(times, t):
+    """Index of the last scenario value due at or before rig time t."""
+    return int(np.searchsorted(np.asarray(times), t + 1e-6)) - 1
+
+
+@pytest.mark.parametrize("requirement_id", bound_to(*SUSPEND_REQUIREMENTS))
+def test_low_glucose_suspend(requirement_id, rig, requirement, evidence):
+    case = requirement.case
+    scenario = load_scenario(case["scenario"])
+    evidence.attach_text("scenario", f"{scenario.name}: {scenario.description}\nvalues: {scenario.values}")
+    grav = Gravimetry(rig.config)
+    delivery.prepare(rig)
+    rig.pump.configure_suspend(case["low_limit"], before_low=case["before_low"], on_low=case["on_low"])
+    delivery.start_basal(rig, case["basal_rate_U_per_h"])
+    with evidence.recording("cgm scenario", RECORDING_COLUMNS) as raw:
+        run = feed(rig, scenario, case["poll_s"], raw, tail_s=case["tail_min"] * 60.0)
+
+    t_values = [t - run.value_t_s[0] for t in run.value_t_s]
+    limit = case["low_limit"]
+    due = suspend_rules.first_suspend_index(t_values, scenario.values, limit, case["before_low"], case["on_low"])
+    suspend, resume = run.first("SUSPEND"), run.first("RESUME")
+    u = 2 * grav.u_difference_U()
+    metrics = {"suspensions": (float(sum(e["event"] == "SUSPEND" for e in run.events)), "count", 0.0)}
+    # Without a suspension what follows one cannot be judged: NaN, i.e. INCONCLUSIVE where a bound asks for it.
+    metrics |= {name: (math.nan, unit, 0.0) for name, unit in (
+        ("suspension_duration", "min"), ("delivered_while_suspended", "U"), ("pump_strokes_while_suspended", "count"),
+        ("resume_delay_intervals", "count"), ("basal_error_after_resume", "%"), ("max_duration_alert", "bool"),
+        ("cgm_loss_resume_after", "min"), ("cgm_loss_alert", "bool"))}
+    if due is not None:
+        seen = _index_at(run.value_t_s, suspend["seen_s"]) if suspend else math.inf
+        metrics["suspend_delay_intervals"] = (float(seen - due), "count", 0.0)
+    low_alarm = run.first("ALARM", kind="LOW_GLUCOSE")
+    metrics["alarm_priority_high"] = (float(bool(low_alarm) and low_alarm["priority"] == "HIGH"), "bool", 0.0)
+    if suspend:
+        end_s = resume["seen_s"] if resume else run.t_s[-1]
+        duration_s = (float(resume["t"]) if resume else rig.pump.pump_time()) - float(suspend["t"])
+        metrics["suspension_duration"] = (duration_s / 60.0, "min", 0.0)
+        t, mass = np.asarray(run.t_s), np.asarray(run.mass_mg)
+        # From when a stroke made just before the suspension has settled (line tail and balance) to the resume.
+        during = (t >= suspend["seen_s"] + case["settle_s"]) & (t <= end_s)
+        metrics["delivered_while_suspended"] = (float(grav.difference_units(
+            t[during][0], mass[during][0], t[during][-1], mass[during][-1])), "U", u)
+        strokes = rig.pump.history_since(float(suspend["t"]) + 1e-3)[0]  # after the suspension, not at its instant
+        strokes -= rig.pump.history_since(float(resume["t"]))[0] if resume else 0
+        metrics["pump_strokes_while_suspended"] = (float(strokes), "count", 0.0)
+        metrics["max_duration_alert"] = (float(run.first("ALARM", kind="SUSPEND_MAX_DURATION") is not None), "bool", 0.0)
+        metrics["cgm_loss_alert"] = (float(run.first("ALARM", kind="CGM_LOST") is not None), "bool", 0.0)
+        if resume and resume.get("reason") == "CGM_LOST":
+            last_value = max(i for i, g in enumerate(scenario.values) if g is not None)
+            after_s = float(resume["t"]) - run.value_pump_t_s[last_value]  # both on the pump's clock
+            metrics["cgm_loss_resume_after"] = (after_s / 60.0, "min", 0.0)
+        allowed = suspend_rules.first_resume_index(t_values, scenario.values, limit, suspend["seen_s"] - run.value_t_s[0])
+        if allowed is not None:
+            seen = _index_at(run.value_t_s, resume["seen_s"]) if resume else math.inf
+            metrics["resume_delay_intervals"] = (float(seen - allowed), "count", 0.0)
+        if resume:
+            metrics |= _basal_after_resume(grav, t, mass, resume["seen_s"], case["basal_rate_U_per_h"], u)
+    evidence.judge(requirement, metrics)
+    evidence.attach_figure("glucose and suspension", plots.suspend_figure(
+        run.value_t_s, scenario.values, run.t_s, run.state, grav.cumulative_units(run.t_s, run.mass_mg), limit,
+        f"{requirement.id}: {scenario.name}, low limit {limit:g} mg/dL"))
+    evidence.assert_pass()
+
+
+def _basal_after_resume(grav, t, mass, resumed_s, rate_U_per_h, u):
+    """Delivery over the hour after the resume against the basal rate (needs an hour of data)."""
+    end = resumed_s + 3600.0
+    if t[-1] < end:
+        return {"basal_error_after_resume": (math.nan, "%", 0.0)}
+    i0, i1 = np.searchsorted(t, resumed_s), np.searchsorted(t, end)
+    delivered = float(grav.difference_units(t[i0], mass[i0], t[i1], mass[i1]))
+    return {"basal_error_after_resume": (100.0 * (delivered - rate_U_per_h) / rate_U_per_h, "%", 100.0 * u / rate_U_per_h)}
