@@ -9,6 +9,8 @@ is reported (INFO) and does not decide the verdict.
 import math
 from dataclasses import asdict, dataclass
 
+from hil.specs.model import limits_text
+
 PASS, FAIL, INCONCLUSIVE, INFO = "PASS", "FAIL", "INCONCLUSIVE", "INFO"
 
 
@@ -23,18 +25,9 @@ class Measurement:
     source: str = ""
     outcome: str = INFO
 
-    def limits_text(self) -> str:
-        if self.low is not None and self.high is not None:
-            return f"[{self.low:g}, {self.high:g}] {self.unit}"
-        if self.low is not None:
-            return f"≥ {self.low:g} {self.unit}"
-        if self.high is not None:
-            return f"≤ {self.high:g} {self.unit}"
-        return "reported"
-
     def summary(self) -> str:
         u = f" ± {self.uncertainty:.3g}" if self.uncertainty else ""
-        text = f"{self.name} = {self.value:.4g}{u} {self.unit}, limits {self.limits_text()}: {self.outcome}"
+        text = f"{self.name} = {self.value:.4g}{u} {self.unit}, limits {limits_text(self.low, self.high, self.unit)}: {self.outcome}"
         if self.outcome == INCONCLUSIVE:
             text += (" (no value could be computed)" if not math.isfinite(self.value) else
                      " (the expanded uncertainty straddles the limit: the rig cannot resolve this requirement)")

@@ -7,6 +7,17 @@ from typing import Any
 from hil.specs.metrics import measurement_name
 
 
+def limits_text(low: float | None, high: float | None, unit: str) -> str:
+    """A bound as an auditor reads it: `[0.65, 1.55] U`, `≥ 80 %`, `≤ 3 U`, or `reported` without one."""
+    if low is not None and high is not None:
+        return f"[{low:g}, {high:g}] {unit}"
+    if low is not None:
+        return f"≥ {low:g} {unit}"
+    if high is not None:
+        return f"≤ {high:g} {unit}"
+    return "reported"
+
+
 @dataclass(frozen=True)
 class Bound:
     metric: str
@@ -21,11 +32,7 @@ class Bound:
         return measurement_name(self.metric, self.params)
 
     def describe(self) -> str:
-        if self.min is not None and self.max is not None:
-            return f"{self.min:g} ≤ x ≤ {self.max:g} {self.unit}"
-        if self.min is not None:
-            return f"x ≥ {self.min:g} {self.unit}"
-        return f"x ≤ {self.max:g} {self.unit}"
+        return limits_text(self.min, self.max, self.unit)
 
 
 @dataclass(frozen=True)
