@@ -122,6 +122,7 @@ class Defects:
     lgs_never_auto_resumes: bool = False  # no resume on recovered glucose (the 2-h limit still applies)
     lgs_ignores_prediction: bool = False  # suspend on low only, never before
     lgs_no_max_duration: bool = False  # no 2-h limit on an automatic suspension
+    lgs_blocked_after_bolus: bool = False  # a bolus leaves the suspend logic off until the pump is stopped
 
 
 @dataclass(frozen=True)

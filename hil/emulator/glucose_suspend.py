@@ -41,6 +41,7 @@ class GlucoseSuspend:
         self.suspended_at: float | None = None
         self.lockout_until = -1.0
         self._pending: str | None = None  # a seeded late suspend waits one CGM value
+        self.blocked = False  # seeded: a stuck "bolus in progress" flag keeps the suspend rules from running
         self._max_event = self._loss_event = None
 
     def predicted(self) -> float:
@@ -63,7 +64,7 @@ class GlucoseSuspend:
             if long_enough and glucose >= limit + 20 and predicted > limit + 40 and not self.defects.lgs_never_auto_resumes:
                 self._end("GLUCOSE")
             return
-        if t < self.lockout_until:
+        if t < self.lockout_until or self.blocked:
             return
         if self._pending:
             kind, self._pending = self._pending, None
@@ -112,6 +113,7 @@ class GlucoseSuspend:
 
     def cancel(self) -> None:
         """The user suspended or stopped the pump: an automatic suspension ends without a resume."""
+        self.blocked = False
         if self._max_event:
             self._max_event.cancel()
             self._max_event = None

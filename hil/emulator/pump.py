@@ -291,6 +291,7 @@ class EmulatedPump:
         if value > self.reservoir_U:
             raise Refused("NOT_ALLOWED", f"reservoir holds {self.reservoir_U:.2f} U")
         duration = self._start_train("BOLUS", value, speeds[speed])
+        self.lgs.blocked = self.defects.lgs_blocked_after_bolus
         return (f"bolus={value:.3f}", f"duration={duration:.3f}", f"speed={speeds[speed]:g}")
 
     def _cmd_prime(self, amount: str = ""):

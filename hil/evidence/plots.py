@@ -109,3 +109,27 @@ def suspend_figure(value_t_s, values, poll_t_s, states, delivered_U, low_limit: 
     bottom.set_xlabel("time (min)")
     top.set_title(title)
     return fig
+
+
+def virtual_nights_figure(patient: str, nights: dict, low_limit: float, hypo_mg_dl: float):
+    """One patient's nights, one row each: true glucose with the suspend feature off and on, the CGM values the
+    pump received (on), and the pump's automatic suspensions shaded. nights: name -> (off, on) NightRecords."""
+    fig, axes = plt.subplots(len(nights), 1, figsize=(9, 2.6 * len(nights)), sharex=True, squeeze=False)
+    for ax, (name, (off, on)) in zip(axes[:, 0], nights.items()):
+        hours_off, hours_on = np.asarray(off.minute) / 60.0, np.asarray(on.minute) / 60.0
+        ax.plot(hours_off, off.glucose, color="0.5", lw=1.2, label="glucose, suspend off")
+        ax.plot(hours_on, on.glucose, color="tab:blue", lw=1.4, label="glucose, suspend on")
+        ax.plot(np.asarray(on.cgm_minute) / 60.0, on.cgm, ".", color="tab:blue", ms=3, alpha=0.6, label="CGM sent (on)")
+        suspended = np.array([s == "AUTO_SUSPENDED" for s in on.state])
+        ax.fill_between(hours_on, 0, 1, where=suspended, transform=ax.get_xaxis_transform(), color="tab:orange",
+                        alpha=0.25, label="suspended (on)")
+        ax.axhline(hypo_mg_dl, color="tab:red", ls="--", lw=1, label=f"{hypo_mg_dl:g} mg/dL")
+        ax.axhline(low_limit, color="tab:red", ls=":", lw=1, label=f"low limit {low_limit:g}")
+        ax.set_ylabel("mg/dL")
+        ax.set_title(name, fontsize=9, loc="left")
+        ax.grid(True, alpha=0.3)
+    axes[0, 0].legend(fontsize=7, ncol=3, loc="upper right")
+    axes[-1, 0].set_xlabel("hours from bedtime")
+    fig.suptitle(f"{patient}: glucose and suspensions, closed through the rig")
+    fig.tight_layout()
+    return fig

@@ -22,6 +22,7 @@ _TIMING = ("bolus-timing",)
 _OCCLUSION = ("occlusion-basal", "occlusion-bolus")
 _OCCLUSION_BASAL = ("occlusion-basal",)
 _CGM = ("cgm-scenario",)
+_CLOSED_LOOP = ("closed-loop",)
 
 METRICS: dict[str, MetricKind] = {
     m.name: m
@@ -70,6 +71,10 @@ METRICS: dict[str, MetricKind] = {
         MetricKind("max_duration_alert", "bool", _CGM, (), "1 when the 2-h limit ended the suspension with an alert"),
         MetricKind("cgm_loss_resume_after", "min", _CGM, (), "from the last CGM value to the resume when the CGM went silent"),
         MetricKind("cgm_loss_alert", "bool", _CGM, (), "1 when the CGM loss was alerted"),
+        MetricKind("hypo_time_reduction", "%", _CLOSED_LOOP, (),
+                   "time below 70 mg/dL over the virtual-patient nights, suspend on against off, as a reduction"),
+        MetricKind("hypo_auc_reduction", "%", _CLOSED_LOOP, (),
+                   "area below 70 mg/dL over the virtual-patient nights, suspend on against off, as a reduction"),
     )
 }
 

@@ -1,16 +1,19 @@
-"""Hypoglycaemia-suspend suite, open loop: the harness is the CGM feed (a scenario from fixtures/scenarios/,
+"""Hypoglycaemia-suspend suite. Open loop: the harness is the CGM feed (a scenario from fixtures/scenarios/,
 one value every interval on the rig clock, over the pump's own link), the balance measures what really left
 the pump, and hil.analysis.suspend_rules says independently when the published rules oblige a suspension or
-permit a resume. Every limit comes from specs/hypoglycemia-suspend.yaml."""
+permit a resume. Closed loop: virtual patients receive the insulin the balance measured and send their CGM to
+the pump. Every limit comes from specs/hypoglycemia-suspend.yaml."""
 
 import math
 
 import numpy as np
 import pytest
 
-from hil.analysis import suspend_rules
+from hil.analysis import glycemia, suspend_rules
 from hil.evidence import plots
-from hil.procedures import delivery
+from hil.patient.nights import load_night, plan_for
+from hil.patient.uva_padova import VirtualPatient
+from hil.procedures import closed_loop, delivery
 from hil.procedures.cgm import RECORDING_COLUMNS, feed, load_scenario
 from hil.procedures.gravimetric import Gravimetry
 from hil.pytest_plugin import bound_to
@@ -91,3 +94,57 @@ def _basal_after_resume(grav, t, mass, resumed_s, rate_U_per_h, u):
     i0, i1 = np.searchsorted(t, resumed_s), np.searchsorted(t, end)
     delivered = float(grav.difference_units(t[i0], mass[i0], t[i1], mass[i1]))
     return {"basal_error_after_resume": (100.0 * (delivered - rate_U_per_h) / rate_U_per_h, "%", 100.0 * u / rate_U_per_h)}
+
+
+@pytest.mark.parametrize("requirement_id", bound_to("HS-EFFECT-001"))
+def test_suspend_effect_in_virtual_patients(requirement_id, rig, requirement, evidence):
+    """Each patient lives each night twice, suspend off then on, with the same sensor noise and CGM delays
+    (paired), the loop closed through the balance. The effect is pooled over the set, as the trials pool theirs."""
+    case = requirement.case
+    grav = Gravimetry(rig.config)
+    minutes = int(round(case["hours"] * 60))
+    delivery.prepare(rig)
+    rows, exposure = [], {arm: {"time": 0.0, "area": 0.0} for arm in ("off", "on")}
+    with evidence.recording("virtual patients", closed_loop.RECORDING_COLUMNS) as raw:
+        for p, name in enumerate(case["patients"]):
+            per_night = {}
+            for n, night in enumerate(case["nights"]):
+                scenario = load_night(night)
+                arms = {}
+                for arm in ("off", "on"):
+                    patient = VirtualPatient(name, case["cgm_sensor"], seed=case["cgm_seed"])
+                    plan = plan_for(scenario, patient, case["dose_increment_U"])
+                    rig.pump.configure_suspend(case["low_limit"], before_low=arm == "on", on_low=arm == "on")
+                    rng = np.random.default_rng([case["cgm_seed"], p, n])
+                    arms[arm] = closed_loop.run_night(rig, grav, patient, plan, minutes, case["cgm_jitter_s"], rng,
+                                                      raw, (name, night, arm))
+                    time_below = glycemia.time_below(arms[arm].glucose, closed_loop.STEP_S / 60.0)
+                    area = glycemia.area_below(arms[arm].glucose, closed_loop.STEP_S / 60.0)
+                    exposure[arm]["time"] += time_below
+                    exposure[arm]["area"] += area
+                    rows.append((name, night, arm, plan.basal_U_per_h, plan.bolus_U, sum(arms[arm].insulin_U),
+                                 time_below, area, min(arms[arm].glucose), float(np.mean(arms[arm].glucose)),
+                                 sum(e["event"] == "SUSPEND" for e in arms[arm].events), arms[arm].suspended_min))
+                per_night[night] = (arms["off"], arms["on"])
+            evidence.attach_figure(f"{name} glucose and suspensions", plots.virtual_nights_figure(
+                name, per_night, case["low_limit"], glycemia.HYPO_MG_DL))
+    evidence.attach_text("nights summary", _nights_table(rows))
+    off, on = exposure["off"], exposure["on"]
+    evidence.judge(requirement, {
+        "hypo_time_reduction": (glycemia.reduction_pct(on["time"], off["time"]), "%", 0.0),
+        "hypo_auc_reduction": (glycemia.reduction_pct(on["area"], off["area"]), "%", 0.0),
+        "time_below_70_suspend_off": (off["time"], "min", 0.0),
+        "time_below_70_suspend_on": (on["time"], "min", 0.0),
+        "area_below_70_suspend_off": (off["area"], "mg/dL·min", 0.0),
+        "area_below_70_suspend_on": (on["area"], "mg/dL·min", 0.0),
+        "suspended_time_total": (sum(r[-1] for r in rows if r[2] == "on"), "min", 0.0),
+    })
+    evidence.assert_pass()
+
+
+def _nights_table(rows) -> str:
+    head = (f"{'patient':<15} {'night':<20} {'suspend':<7} {'basal U/h':>9} {'bolus U':>7} {'received U':>10} "
+            f"{'<70 min':>7} {'AUC<70':>7} {'min mg/dL':>9} {'mean':>6} {'susp.':>5} {'susp. min':>9}")
+    lines = [f"{r[0]:<15} {r[1]:<20} {r[2]:<7} {r[3]:>9.2f} {r[4]:>7.2f} {r[5]:>10.2f} {r[6]:>7.0f} {r[7]:>7.0f} "
+             f"{r[8]:>9.1f} {r[9]:>6.1f} {r[10]:>5d} {r[11]:>9.0f}" for r in rows]
+    return "\n".join([head, *lines])

@@ -113,6 +113,22 @@ def test_seeded_no_maximum_duration_stays_suspended():
     assert not pump.kinds("RESUME") and pump.world.pump.state == "AUTO_SUSPENDED"
 
 
+def test_seeded_block_after_a_bolus_keeps_the_pump_running_into_the_low_until_it_is_stopped():
+    pump = Pump(lgs_blocked_after_bolus=True)
+    assert "AUTO_SUSPENDED" in Pump(lgs_blocked_after_bolus=True).feed(FALL)  # no bolus: the rules work
+    pump.world.pump.handle(Frame("1", "BOLUS", ("1.0",)))
+    assert "AUTO_SUSPENDED" not in pump.feed(FALL + [60, 50])
+    for word in ("STOP", "RESUME"):
+        pump.world.pump.handle(Frame("1", word, ()))
+    assert "AUTO_SUSPENDED" in pump.feed(FALL)
+
+
+def test_a_bolus_does_not_block_the_nominal_suspend():
+    pump = Pump()
+    pump.world.pump.handle(Frame("1", "BOLUS", ("1.0",)))
+    assert "AUTO_SUSPENDED" in pump.feed(FALL)
+
+
 def test_the_same_rules_over_the_wire_on_both_transports():
     from pathlib import Path
 

@@ -1,0 +1,23 @@
+"""Hypoglycaemia exposure of a glucose trace sampled every step_min, as the trials report it: time below a
+threshold (PROLOG: time < 70 mg/dL) and the area below it (ASPIRE: nocturnal event AUC, mg/dL·min)."""
+
+import math
+
+import numpy as np
+
+HYPO_MG_DL = 70.0
+
+
+def time_below(glucose, step_min: float, threshold: float = HYPO_MG_DL) -> float:
+    """Minutes spent below the threshold."""
+    return float(np.count_nonzero(np.asarray(glucose, dtype=float) < threshold)) * step_min
+
+
+def area_below(glucose, step_min: float, threshold: float = HYPO_MG_DL) -> float:
+    """Area between the threshold and the trace where it is below, mg/dL·min (rectangle rule)."""
+    return float(np.clip(threshold - np.asarray(glucose, dtype=float), 0.0, None).sum()) * step_min
+
+
+def reduction_pct(treated: float, control: float) -> float:
+    """How much smaller treated is than control, in % of control; NaN when control has nothing to reduce."""
+    return math.nan if control <= 0 else 100.0 * (control - treated) / control

@@ -1,0 +1,88 @@
+"""The UVA/Padova 2008 type 1 patients that simglucose 0.2.11 ships (10 adolescents, 10 adults, 10 children,
+REFERENCES.md "Virtual patients"), stepped one minute at a time with the insulin the balance measured.
+
+simglucose's own pump model is bypassed (metrology.md §2.3: clip-only, with a units bug): the insulin comes from
+the real measurement chain. Its CGM model (AR(1) Johnson-SU noise, clipped 39-600 mg/dL) gives the sensor values.
+"""
+
+import importlib.resources
+import types
+import warnings
+
+import pandas as pd
+
+with warnings.catch_warnings():
+    # simglucose and its gym 0.9.4 import pkg_resources, which warns on setuptools <= 80.9 (the version the lock
+    # pins because later ones removed it: metrology.md §2.3).
+    warnings.simplefilter("ignore")
+    from simglucose.patient.t1dpatient import Action, T1DPatient
+    from simglucose.sensor.cgm import CGMSensor
+
+PARAMS = importlib.resources.files("simglucose") / "params"
+SENSORS = tuple(pd.read_csv(PARAMS / "sensor_params.csv").Name)
+STEP_MIN = T1DPatient.SAMPLE_TIME  # the model's own step, 1 min
+
+
+class UnknownPatient(ValueError):
+    pass
+
+
+def patient_names() -> list[str]:
+    return list(pd.read_csv(PARAMS / "vpatient_params.csv").Name)
+
+
+class VirtualPatient:
+    """One patient and its CGM sensor. `step(insulin_U)` advances the model by one minute with that much insulin
+    (as a constant rate over the minute); `cgm()` reads the sensor at its sample instants."""
+
+    def __init__(self, name: str, sensor: str = "GuardianRT", seed: int = 1):
+        if name not in patient_names():
+            raise UnknownPatient(f"no virtual patient '{name}' (simglucose ships {', '.join(patient_names())})")
+        if sensor not in SENSORS:
+            raise UnknownPatient(f"no CGM sensor model '{sensor}' (simglucose ships {', '.join(SENSORS)})")
+        self.name = name
+        self._model = T1DPatient.withName(name)
+        # The parameters as a plain namespace: the ODE right-hand side reads them as attributes on every call,
+        # and a pandas Series makes that 10x slower; the values, and so the results, are the same (unit test).
+        self._model._params = types.SimpleNamespace(**self._model._params.to_dict())
+        self._sensor = CGMSensor.withName(sensor, seed=seed)
+        quest = pd.read_csv(PARAMS / "Quest.csv").set_index("Name").loc[name]
+        self.correction_factor_mg_dl_per_U = float(quest.CF)
+        self.carb_ratio_g_per_U = float(quest.CR)
+
+    @property
+    def params(self) -> types.SimpleNamespace:
+        return self._model._params
+
+    @property
+    def basal_U_per_h(self) -> float:
+        """The basal that holds the patient at its steady state (u2ss, pmol/kg/min, to U/h)."""
+        return self.params.u2ss * self.params.BW / 6000.0 * 60.0
+
+    @property
+    def t_min(self) -> float:
+        return float(self._model.t)
+
+    @property
+    def glucose_mg_dl(self) -> float:
+        """Subcutaneous glucose, the quantity the CGM measures (simglucose's BG observation)."""
+        return float(self._model.observation.Gsub)
+
+    @property
+    def cgm_interval_min(self) -> float:
+        return float(self._sensor.sample_time)
+
+    def scale_insulin_sensitivity(self, factor: float) -> None:
+        """Insulin-dependent glucose utilisation (Vmx) and insulin suppression of glucose production (kp3) times
+        factor: the two insulin-sensitivity parameters of the 2008 model."""
+        self.params.Vmx *= factor
+        self.params.kp3 *= factor
+
+    def step(self, insulin_U: float, carbs_g: float = 0.0) -> None:
+        self._model.step(Action(CHO=carbs_g / STEP_MIN, insulin=insulin_U / STEP_MIN))
+
+    def cgm(self) -> float:
+        """The sensor value now; only defined at the sensor's sample instants."""
+        if self.t_min % self._sensor.sample_time:
+            raise ValueError(f"{self._sensor.name} samples every {self.cgm_interval_min:g} min, not at {self.t_min:g} min")
+        return float(self._sensor.measure(self._model))

@@ -1,0 +1,41 @@
+"""Hypoglycaemia exposure: known answers and the properties the effect requirement relies on."""
+
+import math
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hil.analysis.glycemia import area_below, reduction_pct, time_below
+
+
+def test_known_answers():
+    trace = [80, 69, 60, 70, 75, 50]
+    assert time_below(trace, 1.0) == 3.0  # 69, 60, 50; 70 itself is not below
+    assert area_below(trace, 1.0) == 1 + 10 + 20
+    assert time_below(trace, 5.0) == 15.0 and area_below(trace, 5.0) == 155.0
+    assert time_below(trace, 1.0, threshold=54) == 1.0
+
+
+def test_reduction_against_the_trials():
+    assert reduction_pct(3.1, 4.5) == (4.5 - 3.1) / 4.5 * 100  # PROLOG: -31 %
+    assert round(reduction_pct(980, 1568), 1) == 37.5  # ASPIRE event AUC
+    assert reduction_pct(10, 5) == -100.0  # worse with the feature: a negative reduction
+    assert math.isnan(reduction_pct(0, 0))
+
+
+glucose = st.lists(st.floats(20, 400), min_size=1, max_size=200)
+
+
+@given(glucose, st.floats(0, 100))
+def test_raising_a_trace_never_adds_exposure(trace, lift):
+    raised = list(np.asarray(trace) + lift)
+    assert time_below(raised, 1.0) <= time_below(trace, 1.0)
+    assert area_below(raised, 1.0) <= area_below(trace, 1.0) + 1e-9
+
+
+@given(glucose)
+def test_area_is_bounded_by_time_and_depth(trace):
+    depth = max(0.0, 70 - min(trace))
+    assert area_below(trace, 1.0) <= time_below(trace, 1.0) * depth + 1e-9
+    assert (area_below(trace, 1.0) > 0) == (time_below(trace, 1.0) > 0)
