@@ -161,6 +161,14 @@ def occlusion_valve(rig):
 
 
 @pytest.fixture
+def site_faults(rig):
+    """The rig's insertion-site fault fixtures; the test is skipped, with the reason, on a rig without them."""
+    if rig.site_faults is None:
+        pytest.skip(f"rig {rig.config.rig_id} has no site-fault fixtures (actuators.site_faults)")
+    return rig.site_faults
+
+
+@pytest.fixture
 def evidence(request):
     state: HilState = request.config.stash[_STATE]
     run = state.run_recorder()

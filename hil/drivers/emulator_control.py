@@ -25,6 +25,10 @@ class EmulatorControl:
         """Open or close the emulated occlusion valve between the line and the vessel."""
         return self._t(self.link.request("VALVE", "OPEN" if open_ else "CLOSE"))
 
+    def site(self, *args: str) -> float:
+        """Change the emulated infusion site: NORMAL, KINK <factor>|FULL, LEAK <fraction>, DISLODGE."""
+        return self._t(self.link.request("SITE", *args))
+
     def inspect(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.link.request("INSPECT", idempotent=True).fields.items()}
 

@@ -28,24 +28,33 @@ class EmulatorValve:
         self.control.valve(open_=True)
 
 
+class RelayBoard:
+    """`SET <channel> ON|OFF` → `OK <channel> ON|OFF` (docs/protocol.md §4)."""
+
+    def __init__(self, port: str, *, baudrate: int = 9600, timeout_s: float = 2.0):
+        self.line = SerialLine(port, baudrate=baudrate, timeout_s=timeout_s, name="relay board")
+
+    def set(self, channel: int, on: bool) -> None:
+        state = "ON" if on else "OFF"
+        self.line.write_line(f"SET {channel} {state}\r\n".encode("ascii"))
+        reply = self.line.read_line().decode("ascii", errors="replace").strip()
+        if reply != f"OK {channel} {state}":
+            raise ProtocolError(f"relay board: expected 'OK {channel} {state}', got {reply!r}")
+
+
 class RelayBoardValve:
-    """`SET <channel> ON|OFF` → `OK <channel> ON|OFF`; ON energises the valve, which closes the line."""
+    """A normally-open solenoid valve on one relay channel: ON energises it, which closes the line."""
 
     def __init__(self, port: str, channel: int, *, baudrate: int = 9600, timeout_s: float = 2.0):
-        self.line = SerialLine(port, baudrate=baudrate, timeout_s=timeout_s, name="relay board")
+        self.board = RelayBoard(port, baudrate=baudrate, timeout_s=timeout_s)
+        self.line = self.board.line
         self.channel = channel
 
-    def _set(self, state: str) -> None:
-        self.line.write_line(f"SET {self.channel} {state}\r\n".encode("ascii"))
-        reply = self.line.read_line().decode("ascii", errors="replace").strip()
-        if reply != f"OK {self.channel} {state}":
-            raise ProtocolError(f"relay board: expected 'OK {self.channel} {state}', got {reply!r}")
-
     def close(self) -> None:
-        self._set("ON")
+        self.board.set(self.channel, True)
 
     def open(self) -> None:
-        self._set("OFF")
+        self.board.set(self.channel, False)
 
 
 @dataclass
@@ -66,7 +75,7 @@ class OperatorPromptValve:
     clock: Callable[[], float] = time.time
     records: list[PromptRecord] = field(default_factory=list)
 
-    def _prompt(self, question: str) -> None:
+    def prompt(self, question: str) -> None:
         record = PromptRecord(question, self.clock(), None, None)
         self.records.append(record)
         self.ask.write(f"\n>>> OPERATOR: {question} Press Enter when done (timeout {self.timeout_s:g} s): ")
@@ -78,7 +87,7 @@ class OperatorPromptValve:
         record.answered_s = self.clock()
 
     def close(self) -> None:
-        self._prompt("CLOSE the occlusion stopcock between the pump line and the collecting vessel.")
+        self.prompt("CLOSE the occlusion stopcock between the pump line and the collecting vessel.")
 
     def open(self) -> None:
-        self._prompt("OPEN the occlusion stopcock between the pump line and the collecting vessel.")
+        self.prompt("OPEN the occlusion stopcock between the pump line and the collecting vessel.")

@@ -11,14 +11,14 @@ from typing import Callable
 
 import numpy as np
 
-from hil.emulator.bench import Bench
+from hil.emulator.bench import Vessel
 from hil.emulator.config import BalanceParams
 
 
 class EmulatedBalance:
-    def __init__(self, params: BalanceParams, bench: Bench, rng: np.random.Generator, now: Callable[[], float]):
+    def __init__(self, params: BalanceParams, vessel: Vessel, rng: np.random.Generator, now: Callable[[], float]):
         self.params = params
-        self.bench = bench
+        self.vessel = vessel
         self.rng = rng
         self.now = now
         self.tare_mg = 0.0
@@ -33,10 +33,10 @@ class EmulatedBalance:
         if dt_h > 0:
             self.drift_mg += self.params.drift_mg_per_sqrt_h * math.sqrt(dt_h) * self.rng.standard_normal()
             self._drift_t = t
-        return self.bench.display_mg + self.drift_mg + self.params.repeatability_mg * self.rng.standard_normal()
+        return self.vessel.display_mg + self.drift_mg + self.params.repeatability_mg * self.rng.standard_normal()
 
     def _stable(self) -> bool:
-        return self.bench.settled(self.params.readability_mg)
+        return self.vessel.settled(self.params.readability_mg)
 
     def _format(self, mg: float) -> str:
         step = self.params.readability_mg

@@ -42,6 +42,25 @@ class PumpParams:
     # pressure of the nominal line: 100 kPa × 0.25 µL/kPa = 25 µL = 2.5 U. No published figure was
     # retrieved; the Wellion label bounds what may be released in a fault (0.25 U).
     occlusion_backoff_U: float = 2.5
+    # Site check: the firmware reads the resting line pressure (the tissue back-pressure) before every basal
+    # stroke, learns it over the first strokes after a prime, and raises CHECK_SITE when the mean of the last
+    # readings falls below a share of it: a leak or a dislodged cannula takes the back-pressure away, which
+    # pressure-based occlusion detection cannot see (REFERENCES.md "Insertion-site faults"). The pump's own
+    # design parameters, settable from the rig file; all [E]: chosen so that a 50 % leak (resting pressure
+    # 2.5 kPa) is 3 standard errors below the 3.0 kPa threshold with 10 readings of 0.5 kPa noise, and nominal
+    # (5 kPa) 12 above it.
+    site_check: bool = True
+    site_learn_strokes: int = 20
+    site_window_strokes: int = 10
+    site_drop_fraction: float = 0.6
+    # [E] noise of the plunger force sensor read as pressure, one reading (SD).
+    pressure_noise_kPa: float = 0.5
+    # IEC 60601-1-8: a fault whose harm comes with a delay (no insulin: hyperglycaemia over hours) is MEDIUM
+    # priority (REFERENCES.md "Alarms"). Unacknowledged it escalates to HIGH: SmartGuard sounds a siren after
+    # 10 min without response (standards-and-clinical.md §5); [E] this pump's design escalates at 5 min, half
+    # that, so that the 10-min requirement holds with room to spare.
+    site_alarm_priority: str = "MEDIUM"
+    alarm_escalation_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,11 @@ class FluidPathParams:
     # 0.5 µL·Σ_{k=1..20} e^(−2k/τ) = 9.4 % of it in the line at its nominal end, as measured for the
     # MiniMed 722G (video microscopy, JDST 2022, doi 10.1177/19322968221115749): R = 4.69 s / 0.25 µL/kPa.
     resistance_kPa_s_per_uL: float = 18.76
+    # [E] tissue back-pressure at the cannula tip, the line's resting pressure. Subcutaneous tissue opposes an
+    # infusion with a counter-pressure that grows with the infused volume (Thomsen et al., PLoS ONE 2014,
+    # 9:e104054: bulk modulus ~1e5 Pa); no figure at pump flows is in REFERENCES.md. 5 kPa, 5 % of the
+    # occlusion threshold, stands in until the bench's back-pressure fixture is measured.
+    tissue_pressure_kPa: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +147,10 @@ class Defects:
     lgs_ignores_prediction: bool = False  # suspend on low only, never before
     lgs_no_max_duration: bool = False  # no 2-h limit on an automatic suspension
     lgs_blocked_after_bolus: bool = False  # a bolus leaves the suspend logic off until the pump is stopped
+    site_leak_detection_disabled: bool = False  # the site check alarms only on a fully lost back-pressure
+    site_alarm_priority: str = ""  # raise CHECK_SITE at this priority instead of the pump's
+    site_detector_oversensitive: bool = False  # the site check alarms at a 5 % drop instead of its design value
+    site_alarm_no_escalation: bool = False  # an unacknowledged CHECK_SITE never escalates
 
 
 @dataclass(frozen=True)
@@ -135,6 +163,8 @@ class EmulatorConfig:
     pump: PumpParams = field(default_factory=PumpParams)
     fluid_path: FluidPathParams = field(default_factory=FluidPathParams)
     balance: BalanceParams = field(default_factory=BalanceParams)
+    # The second balance, under the diverter's vessel: what a leak or a dislodged cannula loses.
+    lost_balance: BalanceParams = field(default_factory=lambda: BalanceParams(serial="B000000002"))
     loadcell: LoadCellParams = field(default_factory=LoadCellParams)
     vessel: VesselParams = field(default_factory=VesselParams)
     environment: Environment = field(default_factory=Environment)

@@ -17,6 +17,7 @@ from hil.emulator.bench import Bench
 from hil.emulator.glucose_suspend import GlucoseSuspend, SuspendSettings
 from hil.emulator.config import Defects, PumpParams
 from hil.emulator.scheduler import Event, Scheduler
+from hil.emulator.site_check import SiteCheck
 from hil.transport.frames import Frame
 
 PROTOCOL_VERSION = 1
@@ -39,7 +40,7 @@ class Refused(Exception):
 
 class EmulatedPump:
     def __init__(self, params: PumpParams, defects: Defects, bench: Bench, scheduler: Scheduler,
-                 rng: np.random.Generator, emit: Callable[[str, dict], None]):
+                 rng: np.random.Generator, emit: Callable[[str, dict], None], sensor_rng: np.random.Generator):
         self.p = params
         self.defects = defects
         self.bench = bench
@@ -59,6 +60,8 @@ class EmulatedPump:
         self.suspend_settings = SuspendSettings()
         self.lgs = GlucoseSuspend(self.suspend_settings, defects, lambda: scheduler.now, scheduler.at,
                                   self._auto_suspend, self._auto_resume, lambda kind, prio: self._raise_alarm(kind, prio, stop=False))
+        self.site_check = SiteCheck(params, defects, sensor_rng, scheduler.at, lambda: bench.pressure_kPa,
+                                    lambda kind, prio: self._raise_alarm(kind, prio, stop=False), self._escalate)
         self.stroke_times: list[float] = []  # delivery history: every counted stroke
         self.alarms: list[Alarm] = []
         self._basal_event: Event | None = None
@@ -112,6 +115,7 @@ class EmulatedPump:
 
     def _basal_stroke(self) -> None:
         self._basal_event = None
+        self.site_check.before_basal_stroke()
         self._stroke(counted=True)
         self._schedule_basal()
 
@@ -146,9 +150,10 @@ class EmulatedPump:
         self._bolus_events, self._bolus_kind, self._bolus_left_U = [], "", 0.0
         return left
 
-    def _raise_alarm(self, kind: str, priority: str, stop: bool = True, **fields: str) -> None:
+    def _raise_alarm(self, kind: str, priority: str, stop: bool = True, **fields: str) -> Alarm | None:
+        """A new alarm (None while one of its kind is still unacknowledged)."""
         if any(a.kind == kind and not a.acknowledged for a in self.alarms):
-            return
+            return None
         alarm = Alarm(len(self.alarms) + 1, kind, priority, self.sched.now)
         self.alarms.append(alarm)
         if stop:
@@ -156,6 +161,13 @@ class EmulatedPump:
             self._cancel_train()
             self._schedule_basal()
         self.emit("ALARM", {"id": alarm.id, "kind": kind, "priority": priority, "t": f"{alarm.raised_s:.3f}", **fields})
+        return alarm
+
+    def _escalate(self, alarm: Alarm) -> None:
+        """Still unacknowledged: the same alarm again, at HIGH priority."""
+        if not alarm.acknowledged and alarm.priority != "HIGH":
+            alarm.priority = "HIGH"
+            self.emit("ALARM", {"id": alarm.id, "kind": alarm.kind, "priority": "HIGH", "t": f"{alarm.raised_s:.3f}"})
 
     # -- protocol ----------------------------------------------------------------------------------------
     def handle(self, frame: Frame) -> tuple[str, ...]:
@@ -299,6 +311,7 @@ class EmulatedPump:
         if self._bolus_kind:
             raise Refused("NOT_ALLOWED", f"{self._bolus_kind} in progress")
         duration = self._start_train("PRIME", value, self.p.prime_speed_U_per_min)
+        self.site_check.relearn()
         return (f"prime={value:.3f}", f"duration={duration:.3f}")
 
     def _cmd_cancel(self):

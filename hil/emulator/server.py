@@ -1,4 +1,5 @@
-"""The emulator process: the World behind three ptys (pump, balance, control), one thread, one selector.
+"""The emulator process: the World behind its ptys (pump, balance, lost-vessel balance, control, CAN), one
+thread, one selector.
 
 Nothing listens on a network address. The process ends when its standard input closes (the harness that
 started it is gone) or on SIGTERM/SIGINT, so an emulator never outlives its rig.
@@ -6,6 +7,7 @@ started it is gone) or on SIGTERM/SIGINT, so an emulator never outlives its rig.
 
 import errno
 import json
+import math
 import os
 import selectors
 import signal
@@ -71,6 +73,7 @@ class EmulatorServer:
     def __init__(self, config: EmulatorConfig):
         self.pump_ch = PtyChannel("pump", self._pump_line)
         self.balance_ch = PtyChannel("balance", self._balance_line)
+        self.lost_balance_ch = PtyChannel("balance-lost", self._lost_balance_line)
         self.control_ch = PtyChannel("control", self._control_line)
         self.can_ch = PtyChannel("can", lambda line: self.can.handle_line(line), terminator=b"\r")
         self.can = CanEndpoint(config.can_dbc, lambda: self.world, self.can_ch.write)
@@ -80,7 +83,8 @@ class EmulatorServer:
         self.running = True
 
     def endpoints(self) -> dict:
-        return {"pump": self.pump_ch.path, "balance": self.balance_ch.path, "control": self.control_ch.path,
+        return {"pump": self.pump_ch.path, "balance": self.balance_ch.path,
+                "balance-lost": self.lost_balance_ch.path, "control": self.control_ch.path,
                 "can": self.can_ch.path, "pid": os.getpid()}
 
     def _pump_event(self, kind: str, fields: dict) -> None:
@@ -112,6 +116,28 @@ class EmulatorServer:
         for reply in self.world.balance.handle(line.rstrip(b"\r\n")):
             self.balance_ch.write(reply.encode("ascii") + b"\r\n")
 
+    def _lost_balance_line(self, line: bytes) -> None:
+        for reply in self.world.lost_balance.handle(line.rstrip(b"\r\n")):
+            self.lost_balance_ch.write(reply.encode("ascii") + b"\r\n")
+
+    def _site(self, args) -> list[str]:
+        """SITE NORMAL | KINK <factor>|FULL | LEAK <fraction 0-1> | DISLODGE."""
+        bench = self.world.bench
+        match args:
+            case ["NORMAL"]:
+                bench.set_site()
+            case ["KINK", "FULL"]:
+                bench.set_site(kink_factor=math.inf)
+            case ["KINK", factor] if 1.0 <= float(factor) <= 1e9:
+                bench.set_site(kink_factor=float(factor))
+            case ["LEAK", fraction] if 0.0 <= float(fraction) <= 1.0:
+                bench.set_site(leak_fraction=float(fraction))
+            case ["DISLODGE"]:
+                bench.set_site(leak_fraction=1.0)
+            case _:
+                raise ValueError("SITE takes NORMAL, KINK <factor 1-1e9>|FULL, LEAK <fraction 0-1> or DISLODGE")
+        return [f"kink={bench.kink_factor:g}", f"leak={bench.leak_fraction:g}", f"t={self.world.scheduler.now:.6f}"]
+
     def _control(self, frame) -> list[str]:
         try:
             if frame.word == "ADV":
@@ -124,6 +150,8 @@ class EmulatorServer:
                     raise ValueError("VALVE takes OPEN or CLOSE")
                 self.world.bench.valve_open = frame.args[0] == "OPEN"
                 return [f"valve={frame.args[0]}", f"t={self.world.scheduler.now:.6f}"]
+            elif frame.word == "SITE":
+                return self._site(list(frame.args))
             elif frame.word == "RESET":
                 self.world.reset(int(frame.args[0]))
             elif frame.word == "INSPECT":
@@ -136,11 +164,11 @@ class EmulatorServer:
 
     def serve(self, watch_fd: int | None = None) -> None:
         selector = selectors.DefaultSelector()
-        for channel in (self.pump_ch, self.balance_ch, self.control_ch, self.can_ch):
+        channels = (self.pump_ch, self.balance_ch, self.lost_balance_ch, self.control_ch, self.can_ch)
+        for channel in channels:
             selector.register(channel.master, selectors.EVENT_READ, channel)
         if watch_fd is not None:
             selector.register(watch_fd, selectors.EVENT_READ, None)
-        channels = (self.pump_ch, self.balance_ch, self.control_ch, self.can_ch)
         while self.running:
             for key, events in selector.select(timeout=1.0):
                 if key.data is None:

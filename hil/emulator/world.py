@@ -38,7 +38,8 @@ class World:
     def reset(self, seed: int) -> None:
         """A fresh pump (new reservoir), an empty vessel and a new balance state; time runs on."""
         c = self.config
-        pump_rng, balance_rng, loadcell_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+        pump_rng, balance_rng, loadcell_rng, lost_balance_rng, sensor_rng = (
+            np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
         env = c.environment
         rel_humidity = env.humidity_pct / 100.0
         evaporation = c.vessel.open_evaporation_mg_per_h_at_50pct * (1 - rel_humidity) / 0.5
@@ -52,10 +53,14 @@ class World:
             indication_mg_per_uL=indication_per_microlitre(env.temperature_C, env.pressure_hPa, env.humidity_pct),
             evaporation_mg_per_s=evaporation / 3600.0,
             vessel_mg=c.vessel.tare_g * 1000.0,
+            tissue_pressure_kPa=c.fluid_path.tissue_pressure_kPa,
         )
-        self.balance = EmulatedBalance(c.balance, self.bench, balance_rng, lambda: self.scheduler.now)
+        self.balance = EmulatedBalance(c.balance, self.bench.vessel, balance_rng, lambda: self.scheduler.now)
+        self.lost_balance = EmulatedBalance(c.lost_balance, self.bench.lost_vessel, lost_balance_rng,
+                                            lambda: self.scheduler.now)
         self.loadcell = EmulatedLoadCell(c.loadcell, self.bench, loadcell_rng, lambda: self.scheduler.now)
-        self.pump = EmulatedPump(c.pump, c.defects, self.bench, self.scheduler, pump_rng, self._emit_pump_event)
+        self.pump = EmulatedPump(c.pump, c.defects, self.bench, self.scheduler, pump_rng, self._emit_pump_event,
+                                 sensor_rng)
         self._last_physics_t = self.scheduler.now
         for interval_s, action in self._periodic:
             self._schedule_periodic(interval_s, action)
@@ -86,8 +91,11 @@ class World:
         return {
             "t": self.scheduler.now,
             "arrived_uL": self.bench.arrived_uL,
+            "lost_uL": self.bench.lost_uL,
             "stored_uL": self.bench.stored_uL,
             "pressure_kPa": self.bench.pressure_kPa,
             "indication_mg": self.bench.indication_mg,
             "valve_open": float(self.bench.valve_open),
+            "kink_factor": self.bench.kink_factor,
+            "leak_fraction": self.bench.leak_fraction,
         }

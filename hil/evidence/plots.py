@@ -133,3 +133,58 @@ def virtual_nights_figure(patient: str, nights: dict, low_limit: float, hypo_mg_
     fig.suptitle(f"{patient}: glucose and suspensions, closed through the rig")
     fig.tight_layout()
     return fig
+
+
+def site_trial_figure(t_s, site_U, lost_U, pressure_kPa, fault_s: float, alarms: list, title: str):
+    """One site-fault trial: the line pressure the pump reports, and what reached the site and what was lost
+    (each balance, from the first poll), with the fault and the alarms marked."""
+    t0 = t_s[0]
+    hours = (np.asarray(t_s) - t0) / 3600.0
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    top.plot(hours, pressure_kPa, lw=1, color="tab:purple")
+    top.set_ylabel("line pressure (kPa)")
+    bottom.plot(hours, site_U, lw=1.2, label="reached the site")
+    if np.isfinite(np.asarray(lost_U, dtype=float)).any():
+        bottom.plot(hours, lost_U, lw=1.2, color="tab:red", label="lost (second balance)")
+    bottom.set_ylabel("insulin since the set was primed (U)")
+    bottom.set_xlabel("time (h)")
+    for ax in (top, bottom):
+        ax.axvline((fault_s - t0) / 3600.0, color="k", ls="--", lw=1, label="fault" if ax is bottom else None)
+        for alarm in alarms:
+            ax.axvline((alarm["seen_s"] - t0) / 3600.0, color="tab:orange", lw=1.5,
+                       label=f"{alarm['kind']} {alarm['priority']}" if ax is bottom else None)
+        ax.grid(True, alpha=0.3)
+    bottom.legend(fontsize=8)
+    top.set_title(title)
+    return fig
+
+
+def detection_delays_figure(delays_min, within_min: float, title: str):
+    """Each trial's time from the fault to the site alarm; missed trials drawn at the limit in red."""
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    delays = np.asarray(delays_min, dtype=float)
+    trials = np.arange(1, delays.size + 1)
+    hit = np.isfinite(delays)
+    ax.plot(trials[hit], delays[hit], "o", label="alarmed")
+    ax.plot(trials[~hit], np.full((~hit).sum(), within_min), "x", color="tab:red", ms=9, label="no alarm in time")
+    ax.axhline(within_min, color="tab:red", ls="--", lw=1, label=f"{within_min:g} min")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("fault to alarm (min)")
+    ax.set_ylim(0, within_min * 1.1)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
+def false_alarm_figure(days: float, alarm_days: list, title: str):
+    """The nominal days and when a site alarm came."""
+    fig, ax = plt.subplots(figsize=(8, 2.5))
+    ax.hlines(0, 0, days, lw=6, color="tab:green", alpha=0.4, label="nominal delivery")
+    ax.plot(alarm_days, np.zeros(len(alarm_days)), "v", color="tab:red", ms=10, label="site alarm")
+    ax.set_xlim(0, days)
+    ax.set_yticks([])
+    ax.set_xlabel("day")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(title)
+    return fig

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hil.analysis import occlusion
 from hil.evidence.recording import CsvRecording
 from hil.procedures.delivery import stable_reading, start_basal
 
@@ -79,3 +80,23 @@ def basal_flow(rig, rate_U_per_h: float, flow_s: float, backoff: bool) -> None:
     rig.pump.set_occlusion_backoff(backoff)
     start_basal(rig, rate_U_per_h)
     rig.clock.sleep(flow_s)
+
+
+def alarm_metrics(rig, grav, poll_s: float, t_block, pump_t_block, at_block, alarm) -> dict:
+    """Metrics of the moment of the alarm: time, missed insulin, priority, pressure."""
+    u = grav.u_difference_U()
+    if alarm is None:
+        nan = math.nan
+        return {"time_to_alarm": (math.inf, "min", 0.0), "missed_at_alarm": (nan, "U", 0.0),
+                "alarm_priority_high": (0.0, "bool", 0.0), "pressure_at_alarm": (nan, "kPa", 0.0)}
+    at_alarm = stable_reading(rig)
+    pumped = rig.pump.history_since(pump_t_block)[1] - rig.pump.history_since(float(alarm["t"]) + 1e-3)[1]
+    arrived = float(grav.difference_units(at_block.t, at_block.mass_mg, at_alarm.t, at_alarm.mass_mg))
+    metrics = {
+        "time_to_alarm": (occlusion.time_to_alarm_min(t_block, alarm["seen_s"]), "min", poll_s / 60.0),
+        "missed_at_alarm": (occlusion.missed_U(pumped, arrived), "U", 2 * u),
+        "alarm_priority_high": (float(alarm.get("priority") == "HIGH"), "bool", 0.0),
+    }
+    if "pressure" in alarm:
+        metrics["pressure_at_alarm"] = (float(alarm["pressure"]), "kPa", 0.0)
+    return metrics

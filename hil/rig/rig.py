@@ -14,6 +14,7 @@ from hil.drivers.emulator_control import EmulatorControl
 from hil.drivers.loadcell_can import CanLoadCell
 from hil.drivers.mtsics import MtSicsBalance
 from hil.drivers.occlusion_valve import EmulatorValve, OperatorPromptValve, RelayBoardValve
+from hil.drivers.site_faults import EmulatorSite, OperatorPromptSite, RelayBoardSite
 from hil.drivers.pump_can import CanPumpDriver
 from hil.drivers.pump_reference import ReferencePumpDriver
 from hil.errors import RigError
@@ -44,6 +45,8 @@ class Rig:
     control: EmulatorControl | None = None
     can_hub: CanHub | None = None
     occlusion_valve: Any = None
+    lost_scale: Any = None  # the second balance, under the lost-insulin vessel
+    site_faults: Any = None
     identities: dict[str, Any] = field(default_factory=dict)
     safety_log: list[SafetyAction] = field(default_factory=list)
     broken: str | None = None
@@ -100,7 +103,14 @@ class Rig:
                                        timeout_s=scale_cfg.get("timeout_s", 2.0))
         self.identities["pump"] = vars(self.pump.identify())
         self.identities["scale"] = self.scale.identify()
-        self.occlusion_valve = self._valve(self.config.section("actuators").get("occlusion_valve"))
+        lost_cfg = self.config.data.get("lost_scale")
+        if lost_cfg:
+            self.lost_scale = MtSicsBalance(self._port(lost_cfg), self.clock.now, baudrate=lost_cfg.get("baudrate", 9600),
+                                            timeout_s=lost_cfg.get("timeout_s", 2.0))
+            self.identities["lost_scale"] = self.lost_scale.identify()
+        actuators = self.config.section("actuators")
+        self.occlusion_valve = self._valve(actuators.get("occlusion_valve"))
+        self.site_faults = self._site(actuators.get("site_faults"))
 
     def _valve(self, cfg: dict | None):
         if cfg is None:
@@ -116,6 +126,21 @@ class Rig:
                                    timeout_s=cfg.get("timeout_s", 2.0))
         return OperatorPromptValve(timeout_s=cfg.get("timeout_s", 300.0))
 
+    def _site(self, cfg: dict | None):
+        if cfg is None:
+            return None
+        levels = {k: cfg[k] for k in ("partial_kink_factor", "leak_fraction") if k in cfg}
+        if cfg["driver"] == "emulator":
+            if not self.control:
+                raise RigError("site fault driver 'emulator' needs clock: sim (the emulator)")
+            return EmulatorSite(self.control)
+        if cfg["driver"] == "relay-board":
+            if "port" not in cfg or not cfg.get("channels"):
+                raise RigError("site fault driver 'relay-board' needs 'port' and 'channels'")
+            return RelayBoardSite(cfg["port"], cfg["channels"], baudrate=cfg.get("baudrate", 9600),
+                                  timeout_s=cfg.get("timeout_s", 2.0), **levels)
+        return OperatorPromptSite(timeout_s=cfg.get("timeout_s", 300.0), **levels)
+
     def begin_test(self, test_id: str) -> None:
         """Put the rig in its starting state for a test. On the emulator: a fresh pump and vessel, seeded
         from the rig seed and the test id, so a test's numbers do not depend on which tests ran before."""
@@ -127,10 +152,12 @@ class Rig:
             self.control.reset(int.from_bytes(digest[:4], "big"))
             self.clock.resync()
             self.scale.reset()
+            if self.lost_scale:
+                self.lost_scale.reset()
         self.pump.stop()
 
     def _serial_lines(self) -> list:
-        parts = (getattr(self.pump, "link", None), self.scale, self.occlusion_valve)
+        parts = (getattr(self.pump, "link", None), self.scale, self.lost_scale, self.occlusion_valve, self.site_faults)
         return [part.line for part in parts if getattr(part, "line", None) is not None]
 
     def start_wire_log(self, directory: Path) -> list[Path]:
@@ -168,7 +195,8 @@ class Rig:
 
     def close(self, reason: str) -> None:
         self.make_safe(reason)
-        for part in (self.pump, self.scale, self.control, self.can_hub, getattr(self.occlusion_valve, "line", None)):
+        for part in (self.pump, self.scale, self.lost_scale, self.control, self.can_hub,
+                     getattr(self.occlusion_valve, "line", None), getattr(self.site_faults, "line", None)):
             if part is not None:
                 part.close()
         if self.emulator:

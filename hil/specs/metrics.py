@@ -19,10 +19,11 @@ class MetricKind:
 _BASAL = ("basal-gravimetric",)
 _BOLUS = ("bolus-gravimetric",)
 _TIMING = ("bolus-timing",)
-_OCCLUSION = ("occlusion-basal", "occlusion-bolus")
+_OCCLUSION = ("occlusion-basal", "occlusion-bolus", "site-kink-basal", "site-kink-bolus")
 _OCCLUSION_BASAL = ("occlusion-basal",)
 _CGM = ("cgm-scenario",)
 _CLOSED_LOOP = ("closed-loop",)
+_SITE = ("site-detection", "site-alarm")
 
 METRICS: dict[str, MetricKind] = {
     m.name: m
@@ -75,6 +76,12 @@ METRICS: dict[str, MetricKind] = {
                    "time below 70 mg/dL over the virtual-patient nights, suspend on against off, as a reduction"),
         MetricKind("hypo_auc_reduction", "%", _CLOSED_LOOP, (),
                    "area below 70 mg/dL over the virtual-patient nights, suspend on against off, as a reduction"),
+        MetricKind("detection_sensitivity", "%", _SITE, (),
+                   "share of site faults alarmed within the case's time, judged on its one-sided 95 % lower limit"),
+        MetricKind("alarm_priority_rank", "rank", _SITE, (), "priority of the first site alarm: LOW 1, MEDIUM 2, HIGH 3"),
+        MetricKind("escalation_delay", "min", _SITE, (), "from the site alarm to its escalation to HIGH, unacknowledged"),
+        MetricKind("false_alarms_per_day", "1/day", ("site-false-alarm",), (),
+                   "site alarms per day of nominal delivery, judged on the one-sided 95 % upper limit"),
     )
 }
 

@@ -4,8 +4,6 @@ Rates, sizes, timeouts, poll intervals and windows come from each requirement's 
 acceptance. One occlusion episode per requirement, so every verdict belongs to one requirement.
 """
 
-import math
-
 import numpy as np
 import pytest
 
@@ -13,31 +11,11 @@ from hil.analysis import occlusion
 from hil.evidence import plots
 from hil.procedures import delivery
 from hil.procedures.gravimetric import Gravimetry
-from hil.procedures.occlusion import RECORDING_COLUMNS, OcclusionPoller, Timeline, basal_flow, release
+from hil.procedures.occlusion import RECORDING_COLUMNS, OcclusionPoller, Timeline, alarm_metrics, basal_flow, release
 from hil.pytest_plugin import bound_to
 
 BASAL_EPISODES = ("OC-ALARM-001", "OC-ALARM-002", "OC-MISSED-001", "OC-PRIO-001", "OC-STOP-001",
                   "OC-PRESS-001", "OC-RELEASE-001", "OC-RELEASE-002")
-
-
-def _alarm_metrics(rig, grav, case, t_block, pump_t_block, at_block, alarm):
-    """Metrics of the moment of the alarm: time, missed insulin, priority, pressure."""
-    u = grav.u_difference_U()
-    if alarm is None:
-        nan = math.nan
-        return {"time_to_alarm": (math.inf, "min", 0.0), "missed_at_alarm": (nan, "U", 0.0),
-                "alarm_priority_high": (0.0, "bool", 0.0), "pressure_at_alarm": (nan, "kPa", 0.0)}
-    at_alarm = delivery.stable_reading(rig)
-    pumped = rig.pump.history_since(pump_t_block)[1] - rig.pump.history_since(float(alarm["t"]) + 1e-3)[1]
-    arrived = float(grav.difference_units(at_block.t, at_block.mass_mg, at_alarm.t, at_alarm.mass_mg))
-    metrics = {
-        "time_to_alarm": (occlusion.time_to_alarm_min(t_block, alarm["seen_s"]), "min", case["poll_s"] / 60.0),
-        "missed_at_alarm": (occlusion.missed_U(pumped, arrived), "U", 2 * u),
-        "alarm_priority_high": (float(alarm.get("priority") == "HIGH"), "bool", 0.0),
-    }
-    if "pressure" in alarm:
-        metrics["pressure_at_alarm"] = (float(alarm["pressure"]), "kPa", 0.0)
-    return metrics
 
 
 def _released(rig, grav, valve, case, timeline):
@@ -78,7 +56,7 @@ def test_occlusion_during_basal(requirement_id, rig, occlusion_valve, requiremen
             occlusion_valve.close()
             t_block = timeline.marks["block"] = rig.clock.now()
             alarm = poller.await_alarm(case["alarm_timeout_h"] * 3600.0, case["poll_s"], "blocked")
-            metrics = _alarm_metrics(rig, grav, case, t_block, pump_t_block, at_block, alarm)
+            metrics = alarm_metrics(rig, grav, case["poll_s"], t_block, pump_t_block, at_block, alarm)
             if alarm is not None:
                 poller.watch(case["hold_after_alarm_min"] * 60.0, case["poll_s"], "alarm, blocked")
                 metrics["released_volume"] = _released(rig, grav, occlusion_valve, case, timeline)
@@ -119,7 +97,7 @@ def test_occlusion_during_bolus(requirement_id, rig, occlusion_valve, requiremen
             rig.pump.bolus(case["bolus_U"])
             t_bolus = timeline.marks["bolus"] = rig.clock.now()
             alarm = poller.await_alarm(case["alarm_timeout_h"] * 3600.0, case["poll_s"], "blocked")
-            metrics = _alarm_metrics(rig, grav, case, t_bolus, pump_t_block, at_block, alarm)
+            metrics = alarm_metrics(rig, grav, case["poll_s"], t_bolus, pump_t_block, at_block, alarm)
             if alarm is not None:
                 metrics["released_volume"] = _released(rig, grav, occlusion_valve, case, timeline)
         finally:

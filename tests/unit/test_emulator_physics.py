@@ -134,15 +134,16 @@ def test_pressure_rises_stroke_by_stroke_into_a_blocked_outlet_until_a_high_alar
         world.pump.handle(Frame("1", word, tuple(args)))
     world.bench.valve_open = False
     world.advance(180.0 * 10 + 1)
-    assert world.bench.pressure_kPa == pytest.approx(20.0)  # 10 strokes × 0.5 µL / 0.25 µL/kPa
+    # the 5 kPa tissue back-pressure the line rests at, plus 10 strokes × 0.5 µL / 0.25 µL/kPa
+    assert world.bench.pressure_kPa == pytest.approx(5.0 + 20.0)
     world.advance(180.0 * 40)
     (kind, fields), = events
     assert kind == "ALARM" and fields["kind"] == "OCCLUSION" and fields["priority"] == "HIGH"
-    assert float(fields["pressure"]) == pytest.approx(100.0)  # the 50th stroke reaches the threshold
-    assert world.pump.state == "ALARM" and world.pump.delivered_U == pytest.approx(2.5)
+    assert float(fields["pressure"]) == pytest.approx(101.0)  # the 48th stroke reaches the threshold
+    assert world.pump.state == "ALARM" and world.pump.delivered_U == pytest.approx(2.4)
     assert world.bench.stored_uL == pytest.approx(0.0)  # the 2.5 U back-off relieved the line
     world.advance(3600.0)
-    assert world.pump.delivered_U == pytest.approx(2.5)  # stopped
+    assert world.pump.delivered_U == pytest.approx(2.4)  # stopped
 
 
 def test_without_back_off_the_stored_volume_is_released_on_opening():

@@ -1,0 +1,110 @@
+"""Insertion-site fault fixtures: kink the cannula (a raised resistance, or a full block), leak a share of every
+stroke at the connector, dislodge the cannula (everything lost, no tissue back-pressure). What is lost goes to a
+second vessel on its own balance, so delivered and lost are both weighed. Three implementations behind one
+interface (kink, leak, dislodge, restore):
+
+* EmulatorSite — the emulator's control channel (any kink factor or leak share);
+* RelayBoardSite — relay channels switching the bench fixtures: a pinch valve (full kink), a fixed restrictor
+  (partial kink), a tee to the lost vessel with a fixed split (leak), a diverter valve (dislodge); the fixtures'
+  values are declared in the rig file, and a test asking for another is told so;
+* OperatorPromptSite — a person sets the fixture when asked; the dialogue is kept as evidence.
+"""
+
+import math
+
+from hil.drivers.occlusion_valve import OperatorPromptValve, RelayBoard
+from hil.errors import RigError
+
+
+class SiteFaultUnavailable(RigError):
+    """The rig's fixture cannot produce the fault the test asks for (the test is skipped with this reason)."""
+
+
+class EmulatorSite:
+    def __init__(self, control):
+        self.control = control
+
+    def kink(self, factor: float = math.inf) -> None:
+        """Raise the cannula's resistance by factor; math.inf blocks it."""
+        self.control.site("KINK", "FULL" if math.isinf(factor) else f"{factor:g}")
+
+    def leak(self, fraction: float) -> None:
+        self.control.site("LEAK", f"{fraction:g}")
+
+    def dislodge(self) -> None:
+        self.control.site("DISLODGE")
+
+    def restore(self) -> None:
+        self.control.site("NORMAL")
+
+
+class _FixedFixtures:
+    """The fault levels a physical fixture can make, from the rig file."""
+
+    def __init__(self, partial_kink_factor: float | None, leak_fraction: float | None):
+        self.partial_kink_factor, self.leak_fraction = partial_kink_factor, leak_fraction
+
+    def _check(self, what: str, asked: float, fitted: float | None) -> None:
+        if fitted is None:
+            raise SiteFaultUnavailable(f"the rig has no {what} fixture")
+        if not math.isclose(asked, fitted, rel_tol=0.02):
+            raise SiteFaultUnavailable(f"the rig's {what} fixture makes {fitted:g}, the test asks for {asked:g}")
+
+
+class RelayBoardSite(_FixedFixtures):
+    """One relay channel per fixture (docs/protocol.md §4): ON engages it."""
+
+    def __init__(self, port: str, channels: dict[str, int], *, partial_kink_factor: float | None = None,
+                 leak_fraction: float | None = None, baudrate: int = 9600, timeout_s: float = 2.0):
+        super().__init__(partial_kink_factor, leak_fraction)
+        self.board = RelayBoard(port, baudrate=baudrate, timeout_s=timeout_s)
+        self.line = self.board.line
+        self.channels = channels
+
+    def _engage(self, name: str) -> None:
+        if name not in self.channels:
+            raise SiteFaultUnavailable(f"the rig's relay board has no '{name}' channel")
+        self.board.set(self.channels[name], True)
+
+    def kink(self, factor: float = math.inf) -> None:
+        if math.isinf(factor):
+            self._engage("kink_full")
+        else:
+            self._check("partial-kink", factor, self.partial_kink_factor)
+            self._engage("kink_partial")
+
+    def leak(self, fraction: float) -> None:
+        self._check("leak", fraction, self.leak_fraction)
+        self._engage("leak")
+
+    def dislodge(self) -> None:
+        self._engage("dislodge")
+
+    def restore(self) -> None:
+        for channel in self.channels.values():
+            self.board.set(channel, False)
+
+
+class OperatorPromptSite(_FixedFixtures):
+    def __init__(self, *, partial_kink_factor: float | None = None, leak_fraction: float | None = None,
+                 timeout_s: float = 300.0):
+        super().__init__(partial_kink_factor, leak_fraction)
+        self.operator = OperatorPromptValve(timeout_s=timeout_s)
+        self.records = self.operator.records
+
+    def kink(self, factor: float = math.inf) -> None:
+        if math.isinf(factor):
+            self.operator.prompt("CLAMP the cannula line shut with the pinch clamp (full kink).")
+        else:
+            self._check("partial-kink", factor, self.partial_kink_factor)
+            self.operator.prompt("SWITCH the restrictor into the cannula line (partial kink).")
+
+    def leak(self, fraction: float) -> None:
+        self._check("leak", fraction, self.leak_fraction)
+        self.operator.prompt("OPEN the leak tee at the connector to the lost-insulin vessel.")
+
+    def dislodge(self) -> None:
+        self.operator.prompt("TURN the diverter so all flow goes to the lost-insulin vessel (dislodged cannula).")
+
+    def restore(self) -> None:
+        self.operator.prompt("RESTORE the site: no clamp, restrictor out, leak tee closed, diverter to the site.")

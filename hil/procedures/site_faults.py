@@ -1,0 +1,164 @@
+"""Bench procedures for insertion-site faults: a new set, nominal basal while the pump learns the site, the
+fault at a random moment of the basal cycle, then the pump's site alarms polled on the rig clock, with what
+reached the site and what was lost weighed on their two balances. Every poll is written to the recording."""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hil.evidence.recording import CsvRecording
+from hil.procedures.delivery import prime, start_basal
+
+RECORDING_COLUMNS = ["trial", "t_s", "site_mg", "lost_mg", "pressure_kPa", "pump_state", "phase"]
+SITE_ALARMS = ("CHECK_SITE", "OCCLUSION")
+PRIORITY_RANK = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
+
+
+@dataclass
+class Trial:
+    number: int
+    fault: str
+    fault_s: float = math.nan  # rig time the fault was made
+    alarm: dict | None = None  # the first site alarm after the fault (its fields, "seen_s")
+    escalated: dict | None = None  # the same alarm again at HIGH
+    alarms_before_fault: list[dict] = field(default_factory=list)
+    delivered_U: float = math.nan  # reached the site while the fault lasted
+    lost_U: float = math.nan  # went to the lost vessel meanwhile (NaN on a rig without a lost balance)
+
+    @property
+    def delay_min(self) -> float:
+        return math.inf if self.alarm is None else (self.alarm["seen_s"] - self.fault_s) / 60.0
+
+
+@dataclass
+class Series:
+    """Polled rows, for plots."""
+    t_s: list[float] = field(default_factory=list)
+    site_mg: list[float] = field(default_factory=list)
+    lost_mg: list[float] = field(default_factory=list)
+    pressure_kPa: list[float] = field(default_factory=list)
+
+
+class SitePoller:
+    def __init__(self, rig, recording: CsvRecording):
+        self.rig, self.recording = rig, recording
+        self.series: dict[int, Series] = {}
+
+    def poll(self, trial: int, phase: str) -> list[dict]:
+        """One row (pump status, both balances); returns the site alarm events that arrived, with "seen_s"."""
+        status = self.rig.pump.status()
+        reading = self.rig.scale.read()
+        lost = self.rig.lost_scale.read().mass_mg if self.rig.lost_scale else math.nan
+        pressure = math.nan if status.pressure_kPa is None else status.pressure_kPa
+        s = self.series.setdefault(trial, Series())
+        s.t_s.append(reading.t)
+        s.site_mg.append(reading.mass_mg)
+        s.lost_mg.append(lost)
+        s.pressure_kPa.append(pressure)
+        self.recording.append(trial, f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", f"{lost:.5f}", f"{pressure:.2f}",
+                              status.state, phase)
+        return [e.fields | {"seen_s": reading.t} for e in self.rig.pump.events()
+                if e.kind == "ALARM" and e.fields.get("kind") in SITE_ALARMS]
+
+    def watch(self, trial: int, duration_s: float, poll_s: float, phase: str, until=None) -> list[dict]:
+        """Poll for duration_s, or until `until(alarm)` holds for an arriving alarm; returns the alarms seen."""
+        seen, end = [], self.rig.clock.now() + duration_s
+        while True:
+            new = self.poll(trial, phase)
+            seen += new
+            if until and any(until(a) for a in new):
+                return seen
+            remaining = end - self.rig.clock.now()
+            if remaining <= 1e-9:
+                return seen
+            self.rig.clock.sleep(min(poll_s, remaining))
+
+
+def _acknowledge(rig, alarms: list[dict]) -> None:
+    for alarm_id in dict.fromkeys(str(a["id"]) for a in alarms):
+        rig.pump.acknowledge(alarm_id)
+
+
+def make_fault(site, case) -> None:
+    if case["fault"] == "leak":
+        site.leak(case["leak_fraction"])
+    else:
+        site.dislodge()
+
+
+def new_set(rig, rate_U_per_h: float) -> None:
+    """Prime a new set into the (restored) site and start the basal: the pump learns the site afresh."""
+    infusion_set = rig.config.section("infusion_set")
+    prime(rig, infusion_set["prime_U"], infusion_set.get("settle_s", 60))
+    start_basal(rig, rate_U_per_h)
+
+
+def detection_trial(rig, site, grav, case, number: int, rng: np.random.Generator, poller: SitePoller) -> Trial:
+    """One fault: baseline, the fault at a uniformly random moment of the phase window, the first site alarm
+    within the detection time, then (when the case watches for it) its escalation, left unacknowledged."""
+    trial = Trial(number, case["fault"])
+    new_set(rig, case["basal_rate_U_per_h"])
+    trial.alarms_before_fault = poller.watch(number, case["baseline_h"] * 3600.0, case["baseline_poll_min"] * 60.0,
+                                             "baseline")
+    _acknowledge(rig, trial.alarms_before_fault)  # a false alarm must not mask the real one
+    rig.clock.sleep(rng.uniform(0.0, case["phase_window_min"] * 60.0))
+    site_before = rig.scale.read()
+    lost_before = rig.lost_scale.read() if rig.lost_scale else None
+    seen: list[dict] = []
+    try:
+        make_fault(site, case)
+        trial.fault_s = rig.clock.now()
+        seen = poller.watch(number, case["detect_within_min"] * 60.0, case["poll_s"], "fault", until=lambda a: True)
+        trial.alarm = seen[0] if seen else None
+        if trial.alarm and case.get("escalation_watch_min"):
+            same = str(trial.alarm["id"])
+            seen += poller.watch(number, case["escalation_watch_min"] * 60.0, case["poll_s"], "fault, unacknowledged",
+                                 until=lambda a: str(a["id"]) == same and a["priority"] == "HIGH")
+            trial.escalated = next((a for a in seen[1:] if str(a["id"]) == same and a["priority"] == "HIGH"), None)
+        site_after = rig.scale.read()
+        trial.delivered_U = float(grav.difference_units(site_before.t, site_before.mass_mg, site_after.t, site_after.mass_mg))
+        if lost_before is not None:
+            lost_after = rig.lost_scale.read()
+            trial.lost_U = float(grav.difference_units(lost_before.t, lost_before.mass_mg, lost_after.t, lost_after.mass_mg))
+    finally:
+        site.restore()
+        rig.pump.stop()
+    _acknowledge(rig, seen)
+    return trial
+
+
+def nominal_days(rig, case, poller: SitePoller) -> tuple[list[dict], float]:
+    """Nominal basal for case["days"], a new set every case["set_change_days"]; every site alarm is a false one,
+    acknowledged (and the pump resumed) as a user would. Returns the alarms and the days observed."""
+    alarms, observed_s = [], 0.0
+    total_s, set_s = case["days"] * 86400.0, case["set_change_days"] * 86400.0
+    number = 0
+    while observed_s < total_s - 1e-6:
+        number += 1
+        new_set(rig, case["basal_rate_U_per_h"])
+        start = rig.clock.now()
+        end = start + min(set_s, total_s - observed_s)
+        while rig.clock.now() < end - 1e-6:
+            new = poller.watch(number, end - rig.clock.now(), case["poll_s"], "nominal", until=lambda a: True)
+            alarms += new
+            if new:
+                _acknowledge(rig, new)
+                start_basal(rig, case["basal_rate_U_per_h"])
+        observed_s += rig.clock.now() - start
+        rig.pump.stop()
+    return alarms, observed_s / 86400.0
+
+
+class KinkedCannula:
+    """The site fixture's kink behind the occlusion valve's interface (close/open), so the occlusion
+    procedures run a kink at the site as they run a block before the vessel."""
+
+    def __init__(self, site, factor: float):
+        self.site, self.factor = site, factor
+
+    def close(self) -> None:
+        self.site.kink(self.factor)
+
+    def open(self) -> None:
+        self.site.restore()

@@ -1,0 +1,150 @@
+"""Insertion-site fault suite. Kinks are occlusions at the cannula, run with the occlusion procedures; leaks and
+dislodgements take the tissue back-pressure away, and the pump must notice from what it can observe. Each
+detection requirement runs its case's number of trials (a new set each, the fault at a random moment of the
+basal cycle) and is judged on a one-sided 95 % confidence limit; every limit comes from
+specs/insertion-faults.yaml."""
+
+import math
+
+import numpy as np
+import pytest
+
+from hil.analysis.detection import delay_summary, poisson_upper, wilson_lower
+from hil.drivers.site_faults import SiteFaultUnavailable
+from hil.evidence import plots
+from hil.procedures import delivery
+from hil.procedures import occlusion as occlusion_procedures
+from hil.procedures.gravimetric import Gravimetry
+from hil.procedures.occlusion import OcclusionPoller, Timeline, alarm_metrics, basal_flow
+from hil.procedures.site_faults import (PRIORITY_RANK, RECORDING_COLUMNS, KinkedCannula, SitePoller,
+                                        detection_trial, nominal_days)
+from hil.pytest_plugin import bound_to
+
+
+def _kink_episode(rig, site_faults, case, evidence, requirement, bolus: bool):
+    grav = Gravimetry(rig.config)
+    timeline = Timeline()
+    kink = KinkedCannula(site_faults, case["kink_factor"] or math.inf)
+    delivery.prepare(rig)
+    with evidence.recording("kink", occlusion_procedures.RECORDING_COLUMNS) as raw:
+        poller = OcclusionPoller(rig, raw, timeline)
+        basal_flow(rig, 0.0 if bolus else case["basal_rate_U_per_h"], case["flow_h"] * 3600.0, case["backoff"])
+        at_kink, pump_t_kink = delivery.stable_reading(rig), rig.pump.pump_time()
+        try:
+            try:
+                kink.close()
+            except SiteFaultUnavailable as exc:
+                pytest.skip(str(exc))
+            t_start = timeline.marks["kink"] = rig.clock.now()
+            if bolus:
+                rig.pump.bolus(case["bolus_U"])
+                t_start = timeline.marks["bolus"] = rig.clock.now()
+            alarm = poller.await_alarm(case["alarm_timeout_h"] * 3600.0, case["poll_s"], "kinked")
+            metrics = alarm_metrics(rig, grav, case["poll_s"], t_start, pump_t_kink, at_kink, alarm)
+        finally:
+            kink.open()
+    evidence.judge(requirement, metrics)
+    t, mass, pressure = timeline.arrays()
+    evidence.attach_figure("kink timeline", plots.occlusion_figure(
+        t, grav.cumulative_units(t, mass), pressure, timeline.marks, timeline.alarms,
+        f"{requirement.id}: pressure, delivery and alarms"))
+    evidence.assert_pass()
+
+
+@pytest.mark.parametrize("requirement_id", bound_to("IF-KINK-001"))
+def test_kinked_cannula_during_basal(requirement_id, rig, site_faults, requirement, evidence):
+    _kink_episode(rig, site_faults, requirement.case, evidence, requirement, bolus=False)
+
+
+@pytest.mark.parametrize("requirement_id", bound_to("IF-KINK-002"))
+def test_partially_kinked_cannula_during_a_bolus(requirement_id, rig, site_faults, requirement, evidence):
+    _kink_episode(rig, site_faults, requirement.case, evidence, requirement, bolus=True)
+
+
+def _trials(rig, site_faults, requirement, evidence):
+    """The case's trials, with their raw polls recorded; the fault moments drawn from a generator seeded by the
+    requirement id, so a bench and the emulator face the same schedule."""
+    case = requirement.case
+    grav = Gravimetry(rig.config)
+    rng = np.random.default_rng(list(requirement.id.encode()))
+    delivery.prepare(rig)
+    trials = []
+    with evidence.recording("site faults", RECORDING_COLUMNS) as raw:
+        poller = SitePoller(rig, raw)
+        try:
+            for number in range(1, case["trials"] + 1):
+                trials.append(detection_trial(rig, site_faults, grav, case, number, rng, poller))
+        except SiteFaultUnavailable as exc:
+            pytest.skip(str(exc))
+    first = poller.series[1]
+    units = [grav.units(np.asarray(m) - m[0]) for m in (first.site_mg, first.lost_mg)]
+    shown = [trials[0].alarm] if trials[0].alarm else []
+    shown += [trials[0].escalated] if trials[0].escalated else []
+    evidence.attach_figure("first trial", plots.site_trial_figure(
+        first.t_s, *units, first.pressure_kPa, trials[0].fault_s, shown,
+        f"{requirement.id}: {case['fault']}, trial 1"))
+    return grav, trials
+
+
+@pytest.mark.parametrize("requirement_id", bound_to("IF-LEAK-001", "IF-DISLODGE-001"))
+def test_site_fault_detection(requirement_id, rig, site_faults, requirement, evidence):
+    case = requirement.case
+    grav, trials = _trials(rig, site_faults, requirement, evidence)
+    n = len(trials)
+    detected = sum(t.delay_min <= case["detect_within_min"] for t in trials)
+    share, lower = 100.0 * detected / n, 100.0 * wilson_lower(detected, n)
+    delays = delay_summary([t.delay_min for t in trials])
+    poll_min = case["poll_s"] / 60.0
+    u_sum = 2 * grav.u_difference_U() * math.sqrt(n)
+    delivered, lost = sum(t.delivered_U for t in trials), sum(t.lost_U for t in trials)
+    metrics = {
+        "detection_sensitivity": (share, "%", share - lower),
+        "detection_time_median": (delays["median"], "min", poll_min),
+        "detection_time_p90": (delays["p90"], "min", poll_min),
+        "detection_time_max": (delays["max"], "min", poll_min),
+        "trials": (float(n), "count", 0.0),
+        "site_alarms_before_the_fault": (float(sum(len(t.alarms_before_fault) for t in trials)), "count", 0.0),
+        "reached_site_during_faults": (delivered, "U", u_sum),
+        "lost_during_faults": (lost, "U", u_sum),
+        "lost_share": (100.0 * lost / (lost + delivered) if lost + delivered > 0 else math.nan, "%", 0.0),
+    }
+    evidence.attach_text("trials", "\n".join(
+        f"trial {t.number:2d}: fault at {t.fault_s:.0f} s, alarm {t.alarm['kind'] + ' ' + t.alarm['priority'] if t.alarm else '-'}"
+        f" after {t.delay_min:.1f} min, reached the site {t.delivered_U:.3f} U, lost {t.lost_U:.3f} U"
+        for t in trials))
+    evidence.attach_figure("detection times", plots.detection_delays_figure(
+        [t.delay_min for t in trials], case["detect_within_min"], f"{requirement.id}: fault to site alarm, {n} trials"))
+    evidence.judge(requirement, metrics)
+    evidence.assert_pass()
+
+
+@pytest.mark.parametrize("requirement_id", bound_to("IF-PRIO-001", "IF-ESC-001"))
+def test_site_alarm_priority_and_escalation(requirement_id, rig, site_faults, requirement, evidence):
+    case = requirement.case
+    _, trials = _trials(rig, site_faults, requirement, evidence)
+    trial = trials[0]
+    metrics = {"alarm_priority_rank": (math.nan, "rank", 0.0), "escalation_delay": (math.nan, "min", 0.0)}
+    if trial.alarm:
+        metrics["alarm_priority_rank"] = (float(PRIORITY_RANK.get(trial.alarm["priority"], 0)), "rank", 0.0)
+        escalated = trial.escalated["seen_s"] if trial.escalated else math.inf
+        metrics["escalation_delay"] = ((escalated - trial.alarm["seen_s"]) / 60.0, "min", case["poll_s"] / 60.0)
+    evidence.judge(requirement, metrics)
+    evidence.assert_pass()
+
+
+@pytest.mark.parametrize("requirement_id", bound_to("IF-FALSE-001"))
+def test_no_false_site_alarms(requirement_id, rig, requirement, evidence):
+    case = requirement.case
+    delivery.prepare(rig)
+    start = rig.clock.now()
+    with evidence.recording("nominal days", RECORDING_COLUMNS) as raw:
+        alarms, days = nominal_days(rig, case, SitePoller(rig, raw))
+    rate = len(alarms) / days
+    evidence.attach_figure("site alarms over the nominal days", plots.false_alarm_figure(
+        days, [(a["seen_s"] - start) / 86400.0 for a in alarms], f"{requirement.id}: {len(alarms)} alarms in {days:.1f} days"))
+    evidence.judge(requirement, {
+        "false_alarms_per_day": (rate, "1/day", poisson_upper(len(alarms), days) - rate),
+        "false_alarms": (float(len(alarms)), "count", 0.0),
+        "days_observed": (days, "day", 0.0),
+    })
+    evidence.assert_pass()
