@@ -7,6 +7,7 @@ Fig. 201.112). Three implementations behind one interface (close/open):
   are kept as evidence, and no answer within the timeout is a rig error.
 """
 
+import os
 import select
 import sys
 import time
@@ -80,11 +81,21 @@ class OperatorPromptValve:
         self.records.append(record)
         self.ask.write(f"\n>>> OPERATOR: {question} Press Enter when done (timeout {self.timeout_s:g} s): ")
         self.ask.flush()
-        ready, _, _ = select.select([self.answers], [], [], self.timeout_s)
-        if not ready:
-            raise RigError(f"operator did not confirm '{question}' within {self.timeout_s:g} s")
-        record.answer = self.answers.readline().strip()
+        record.answer = self._read_answer(question).strip()
         record.answered_s = self.clock()
+
+    def _read_answer(self, question: str) -> str:
+        """One line from the answers' descriptor, unbuffered, so a line typed ahead waits for the next prompt."""
+        fd, deadline, answer = self.answers.fileno(), time.monotonic() + self.timeout_s, b""
+        while not answer.endswith(b"\n"):
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise RigError(f"operator did not confirm '{question}' within {self.timeout_s:g} s")
+            chunk = os.read(fd, 1)
+            if not chunk:
+                raise RigError(f"operator input closed before confirming '{question}'")
+            answer += chunk
+        return answer.decode(errors="replace")
 
     def close(self) -> None:
         self.prompt("CLOSE the occlusion stopcock between the pump line and the collecting vessel.")
