@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The project's own tests: set up, check the requirement files and their traceability, then run the unit
 # tests and the system tests (the suite against the nominal emulator, against each seeded-defect rig, and
-# with the emulator killed mid-run). Extra arguments go to pytest.
+# with the emulator killed mid-run), on two workers (pytest-xdist): the system tests are whole campaigns, each an
+# emulator and a pytest in lockstep. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 .venv/bin/hil specs check
 .venv/bin/hil trace --format csv
 set +e
-.venv/bin/python -m pytest tests/unit tests/system -p no:cacheprovider -q --timeout 1200 "$@"
+.venv/bin/python -m pytest tests/unit tests/system -p no:cacheprovider -q --timeout 1200 -n 2 "$@"
 code=$?
 set -e
 if [ "$code" -eq 5 ]; then

@@ -157,9 +157,9 @@ class Defects:
 class EmulatorConfig:
     seed: int = 1
     can_dbc: str = ""  # the CAN database; empty: the reference fixtures/can/pump.dbc
-    # The heartbeat period is the device's choice (the protocol only counts them); 10 s keeps a simulated
-    # day at 8,640 frames.
-    can_heartbeat_s: float = 10.0
+    # The heartbeat period is the device's choice (the protocol only counts them); 60 s keeps a simulated
+    # day at 1,440 frames, so a 12-day run over CAN is not dominated by heartbeats.
+    can_heartbeat_s: float = 60.0
     pump: PumpParams = field(default_factory=PumpParams)
     fluid_path: FluidPathParams = field(default_factory=FluidPathParams)
     balance: BalanceParams = field(default_factory=BalanceParams)

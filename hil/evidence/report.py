@@ -76,7 +76,7 @@ def verify_manifest(run_dir: Path) -> list[str]:
 
 def point_latest(reports: Path, run_dir: Path) -> None:
     latest = reports / "latest"
-    tmp = reports / ".latest.tmp"
+    tmp = reports / f".latest.{os.getpid()}.tmp"  # per process: concurrent runs must not share it
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     tmp.symlink_to(os.path.relpath(run_dir, reports))

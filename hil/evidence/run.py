@@ -26,12 +26,15 @@ def utc_now() -> str:
 def new_run_dir(reports: Path, rig_name: str) -> Path:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     base = reports / "runs" / f"{stamp}-{rig_name}"
+    base.parent.mkdir(parents=True, exist_ok=True)
     candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    candidate.mkdir(parents=True)
-    return candidate
+    while True:  # mkdir is the claim, so two runs started in the same second never share a folder
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = base.with_name(f"{base.name}-{n}")
 
 
 def sha256_file(path: Path) -> str:

@@ -19,7 +19,7 @@ def test_nominal_campaign_passes_every_requirement_with_evidence(verify, tmp_pat
     all_ids = set(load_requirements([ROOT / "specs"]))
     assert run.requirements_with("passed") == all_ids
     assert (run.run_dir / "report" / "index.html").stat().st_size > 100_000
-    assert (ROOT / "reports" / "latest").resolve() == run.run_dir.resolve()
+    assert f"reports/latest → {run.run_dir.relative_to(ROOT)}" in run.output  # (other runs may have moved it since)
     for node, test in run.record["tests"].items():
         suffixes = {f.rsplit(".", 1)[-1] for f in test["files"]}
         assert {"csv", "png"} <= suffixes, f"{node} lacks raw data or plots: {test['files']}"
