@@ -4,9 +4,11 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
@@ -15,7 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from hil.evidence import report as reporting
-from hil.evidence.run import new_run_dir
+from hil.evidence import traceability, validation
+from hil.evidence.validation import NOMINAL
+from hil.evidence.measurements import DECISION_RULE
+from hil.evidence.run import new_run_dir, sha256_file
 from hil.rig.config import DEFAULT_RIG, RigConfigError, load_rig
 from hil.specs import SpecError, load_requirements
 
@@ -57,45 +62,43 @@ def collect_trace(tests: Path = SAFETY_TESTS) -> dict[str, list[str]]:
         return json.loads(target.read_text())
 
 
-def _last_verdicts() -> dict[str, str]:
-    record = REPORTS / "latest" / "record.json"
-    if not record.exists():
-        return {}
-    return {node: test.get("outcome") or "?" for node, test in json.loads(record.read_text())["tests"].items()}
+def _record(run_dir: Path) -> dict | None:
+    path = run_dir / "record.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 @app.command()
-def trace(format: str = typer.Option("table", "--format", help="table, csv or json")):
-    """Requirement → tests (→ last verdict). Exits 1 if a requirement has no test or a test names an unknown id."""
+def trace(format: str = typer.Option("table", "--format", help="table, csv or json"),
+          run: Optional[str] = typer.Option(None, "--run", help="run folder or id for the verdicts (default: reports/latest)"),
+          specs: Path = typer.Option(Path("specs"), "--specs", help="requirement files")):
+    """Requirement → tests → verdict of a run. Exits 1 if a requirement has no test or a test names an unknown id."""
     try:
-        requirements = load_requirements()
+        requirements = load_requirements([specs])
     except SpecError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1)
-    tests = collect_trace()
-    verdicts = _last_verdicts()
-    rows, problems = [], []
-    for rid, req in sorted(requirements.items()):
-        bound = sorted(node for node, ids in tests.items() if rid in ids)
-        if not bound:
-            problems.append(f"{req.file}:{req.line}: requirement {rid} has no test")
-        for node in bound or [""]:
-            rows.append({"requirement": rid, "title": req.title, "test": node, "last_verdict": verdicts.get(node, "")})
-    for node, ids in sorted(tests.items()):
-        problems += [f"{node}: names unknown requirement {rid}" for rid in ids if rid not in requirements]
+    record = None
+    if run or (REPORTS / "latest").exists():
+        record = _record(_run_dir(run))
+    matrix = traceability.build(requirements, collect_trace(), record)
+    rows = matrix.rows
     if format == "json":
-        out.print_json(json.dumps({"rows": rows, "problems": problems}))
+        out.print_json(json.dumps({"run": (record or {}).get("run_id"), "rows": rows, "problems": matrix.problems}))
     elif format == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["requirement"])
+        writer = csv.DictWriter(buffer, fieldnames=traceability.COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
         out.print(buffer.getvalue(), end="", markup=False)
     else:
-        table = Table("requirement", "title", "test", "last verdict")
+        table = Table("requirement", "title", "test", "outcome", "verdict", "class",
+                      title=f"run {record['run_id']}" if record else "no run")
         for row in rows:
-            table.add_row(row["requirement"], row["title"], row["test"] or "[red]NO TEST[/red]", row["last_verdict"])
+            table.add_row(row["requirement"], row["title"], row["test"] or "[red]NO TEST[/red]", row["outcome"],
+                          row["verdict"], row["failure_class"])
         out.print(table)
+    # `hil trace` judges the suites; "all skipped" belongs to a run and is judged by `hil verify`.
+    problems = [p for p in matrix.problems if "all its tests were skipped" not in p]
     for problem in problems:
         err.print(problem, markup=False)
     if problems:
@@ -115,16 +118,17 @@ def emulate(rig: Path = typer.Option(DEFAULT_RIG, help="rig file")):
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig file"),
-           k: Optional[str] = typer.Option(None, "-k", help="pytest -k expression")):
+           k: Optional[str] = typer.Option(None, "-k", help="pytest -k expression"),
+           specs: Path = typer.Option(Path("specs"), "--specs", help="requirement files")):
     """Run the safety suites against the rig; write reports/runs/<id>/ and its HTML report."""
     try:
-        load_requirements()
+        load_requirements([specs])
         config = load_rig(rig)
     except (SpecError, RigConfigError) as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1)
     run_dir = new_run_dir(REPORTS, config.path.stem)
-    command = [sys.executable, "-m", "pytest", str(SAFETY_TESTS), "-p", "no:cacheprovider", "--rig", str(rig),
+    command = [sys.executable, "-m", "pytest", str(SAFETY_TESTS), "-p", "no:cacheprovider", "--rig", str(rig), "--specs", str(specs),
                "--hil-run-dir", str(run_dir), "--alluredir", str(run_dir / "allure-results"), "-rA", *ctx.args]
     if k:
         command += ["-k", k]
@@ -132,8 +136,30 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
         command += ["--timeout", str(EMULATED_TEST_TIMEOUT_S)]
     out.print(f"run {run_dir.name}: {' '.join(command[1:])}", markup=False)
     code = subprocess.run(command).returncode
+    problems = _trace_gate(run_dir, specs)
     _finish_run(run_dir)
-    raise typer.Exit(code)
+    for problem in problems:
+        err.print(f"TRACE GATE: {problem}", markup=False)
+    raise typer.Exit(code or (1 if problems else 0))
+
+
+def _trace_gate(run_dir: Path, specs: Path) -> list[str]:
+    """The traceability matrix of this run, written into it and into its report; its problems fail the run."""
+    record = _record(run_dir)
+    if record is None:
+        return [f"{run_dir}: no record.json (pytest did not start the run)"]
+    matrix = traceability.build(load_requirements([specs]), collect_trace(), record)
+    text = traceability.as_text(matrix)
+    (run_dir / "traceability.txt").write_text(text, encoding="utf-8")
+    (run_dir / "traceability.json").write_text(json.dumps({"rows": matrix.rows, "problems": matrix.problems,
+                                                           "notes": matrix.notes}, indent=1), encoding="utf-8")
+    reporting.add_document(run_dir / "allure-results", "Traceability matrix and decision rule",
+                           f"{DECISION_RULE}\n\nRequirement → test → outcome for this run. Gate: "
+                           f"{'; '.join(matrix.problems) or 'every requirement has a test, none unknown, none all skipped'}.",
+                           {"traceability matrix": (text, "text/plain", "txt"),
+                            "decision rule": (DECISION_RULE, "text/plain", "txt")},
+                           status="failed" if matrix.problems else "passed")
+    return matrix.problems
 
 
 def _finish_run(run_dir: Path) -> None:
@@ -149,6 +175,7 @@ def _finish_run(run_dir: Path) -> None:
     count = reporting.write_manifest(run_dir)
     reporting.point_latest(REPORTS, run_dir)
     out.print(f"manifest: {count} files hashed in {run_dir / reporting.MANIFEST}; reports/latest → {run_dir}", markup=False)
+    out.print(f"manifest sha256: {sha256_file(run_dir / reporting.MANIFEST)} (keep it: it seals the run)", markup=False)
 
 
 def _run_dir(run: Optional[str]) -> Path:
@@ -157,6 +184,62 @@ def _run_dir(run: Optional[str]) -> Path:
     except reporting.ReportError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1)
+
+
+@app.command()
+def validate(defects: Path = typer.Option(Path("fixtures/rigs/defects"), help="folder of seeded-defect rig files"),
+             nominal: Path = typer.Option(DEFAULT_RIG, help="the nominal rig"),
+             jobs: int = typer.Option(2, min=1, help="campaigns run side by side"),
+             only: Optional[list[str]] = typer.Option(None, "--only", help="defect rig names to run (default: all)")):
+    """Tool validation: the campaign on the nominal rig and on every seeded-defect rig, and the detection
+    matrix (defect × requirement, expected vs observed). Exits 1 unless every defect is caught by exactly the
+    requirements it declares and the nominal rig passes everything. The matrix goes to
+    reports/validation/<id>/ and into the nominal run's report."""
+    rigs = sorted(p for p in defects.glob("*.yaml") if not only or p.stem in only)
+    if only and len(rigs) != len(set(only)):
+        err.print(f"unknown defect rig(s): {sorted(set(only) - {p.stem for p in rigs})} in {defects}", markup=False)
+        raise typer.Exit(2)
+    try:
+        expected = {NOMINAL: frozenset()} | {
+            p.stem: frozenset(load_rig(p).data["seeded_defect"]["violates"]) for p in rigs}
+    except (RigConfigError, KeyError) as exc:
+        err.print(f"defect rigs must declare seeded_defect.violates: {exc}", markup=False)
+        raise typer.Exit(2)
+    folder = new_run_dir(REPORTS, "validation", folder="validation")
+    plan = [(NOMINAL, nominal)] + [(p.stem, p) for p in rigs]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        runs = dict(zip([name for name, _ in plan], pool.map(lambda item: _campaign(item[1]), plan)))
+    outcomes = []
+    for name, _ in plan:
+        run_dir, record = runs[name]
+        failed, errored = validation.observed_failures(record) if record else (set(), {"(no record)"})
+        outcomes.append(validation.Outcome(name, run_dir.name, expected[name], frozenset(failed), frozenset(errored)))
+    text = validation.matrix_text(outcomes)
+    (folder / "detection-matrix.txt").write_text(text, encoding="utf-8")
+    (folder / "detection-matrix.json").write_text(json.dumps([{
+        "rig": o.rig, "run": o.run_id, "expected": sorted(o.expected), "observed": sorted(o.observed),
+        "errors": sorted(o.errors), "ok": o.ok} for o in outcomes], indent=1), encoding="utf-8")
+    nominal_dir = runs[NOMINAL][0]
+    reporting.add_document(nominal_dir / "allure-results", "Tool validation: seeded-defect detection matrix",
+                           "ISO 13485 §4.1.6: the suite run on every seeded-defect rig; each must fail exactly the "
+                           "requirements it declares, and the nominal rig none.",
+                           {"detection matrix": (text, "text/plain", "txt")},
+                           status="passed" if all(o.ok for o in outcomes) else "failed")
+    _finish_run(nominal_dir)
+    out.print(text, markup=False)
+    out.print(f"validation: {folder}", markup=False)
+    raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
+
+
+def _campaign(rig: Path) -> tuple[Path, dict | None]:
+    """One `hil verify` in its own process; its run folder and record."""
+    done = subprocess.run([sys.executable, "-m", "hil.cli", "verify", "--rig", str(rig)], capture_output=True, text=True)
+    match = re.search(r"^run (\S+):", done.stdout, re.M)
+    if not match:
+        err.print(f"{rig}: hil verify started no run:\n{(done.stdout + done.stderr)[-2000:]}", markup=False)
+        raise typer.Exit(2)
+    run_dir = REPORTS / "runs" / match.group(1)
+    return run_dir, _record(run_dir)
 
 
 @app.command("report")
@@ -179,3 +262,7 @@ def evidence_verify(run: Optional[str] = typer.Argument(None, help="run folder o
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -12,7 +12,7 @@ from pathlib import Path
 import allure
 import pytest
 
-from hil.errors import RigError
+from hil.errors import DeviceRefused, RigError
 from hil.evidence.run import RunRecorder, new_run_dir
 from hil.evidence.test_evidence import TestEvidence, safe_name
 from hil.rig.config import DEFAULT_RIG, RigConfigError, load_rig
@@ -110,6 +110,19 @@ def pytest_collection_modifyitems(session, config, items):
     if unknown:
         raise pytest.UsageError("tests name unknown requirement ids:\n"
                                 + "\n".join(f"  {node}: {rid}" for node, rid in unknown))
+    if config.getoption("hil_run_dir"):  # a run (hil verify): its record lists what this session selected
+        state.run_recorder().set_selected({item.nodeid: _requirement_ids(item) for item in bound})
+
+
+def failure_class(excinfo) -> str:
+    """Who failed: the rig (instrument, transport, broken rig), the product (the pump failed a requirement:
+    a measurement outside its limits, a state it never reached, a command it refused) or the test (anything
+    else: an error in the suite)."""
+    if excinfo.errisinstance(RigError):
+        return "rig"
+    if excinfo.errisinstance((AssertionError, DeviceRefused)):
+        return "product"
+    return "test"
 
 
 @pytest.fixture
@@ -195,13 +208,21 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     state: HilState = item.config.stash[_STATE]
+    cls = None
+    if call.excinfo is not None and not report.skipped:
+        cls = failure_class(call.excinfo)
+    elif report.skipped and call.when == "setup" and "rig broken" in str(report.longrepr):
+        cls = "rig"
     if call.excinfo is not None and call.excinfo.errisinstance(RigError):
         report.longrepr = f"RIG ERROR ({call.when}): {call.excinfo.value}"  # the message, not a traceback
         if not state.broken:
             state.broken = f"{item.nodeid}: {call.excinfo.value}"
             log.error("rig marked broken: %s", state.broken)
+    if cls:
+        allure.dynamic.tag(f"{cls} failure")
+        allure.dynamic.label("failure_class", cls)
     if state.run is not None and _requirement_ids(item):
-        state.run.add_report(item.nodeid, _requirement_ids(item), report)
+        state.run.add_report(item.nodeid, _requirement_ids(item), report, cls)
 
 
 def pytest_sessionfinish(session, exitstatus):

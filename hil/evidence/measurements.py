@@ -13,6 +13,13 @@ from hil.specs.model import limits_text
 
 PASS, FAIL, INCONCLUSIVE, INFO = "PASS", "FAIL", "INCONCLUSIVE", "INFO"
 
+DECISION_RULE = (
+    "Decision rule (ILAC-G8, guard band = expanded uncertainty U, k = 2, GUM): a measurement PASSES when its "
+    "value ± U lies inside the requirement's limits, FAILS when it lies wholly outside, and is INCONCLUSIVE when "
+    "it straddles a limit (the rig cannot resolve the requirement) or could not be computed. Detection shares and "
+    "alarm rates carry one-sided 95 % confidence limits in place of U. A requirement passes only when every "
+    "bounded measurement of its tests passes; INCONCLUSIVE fails the test.")
+
 
 @dataclass(frozen=True)
 class Measurement:

@@ -1,7 +1,11 @@
 """The run's HTML report (the pinned Allure 3 CLI, single file), its SHA-256 manifest and `reports/latest`."""
 
+import hashlib
+import json
 import os
 import subprocess
+import time
+import uuid
 from pathlib import Path
 
 from hil.evidence.run import sha256_file
@@ -20,13 +24,42 @@ def write_allure_environment(results: Path, record: dict) -> None:
     prov, rig = record["provenance"], record.get("rig") or {}
     identities = rig.get("identities", {})
     pump, scale = identities.get("pump", {}), identities.get("scale", {})
+    config = rig.get("effective_config") or {}
     lines = {
-        "run": record["run_id"], "suite": prov["suite_version"], "git_commit": prov["git"].get("commit"),
-        "git_dirty": prov["git"].get("dirty"), "rig": rig.get("id"), "rig_sha256": rig.get("sha256"),
-        "pump": " ".join(str(pump.get(k, "")) for k in ("model", "serial", "firmware")),
-        "balance": " ".join(str(scale.get(k, "")) for k in ("model", "serial")), "operator": prov["operator"],
+        "run": record["run_id"], "started": record.get("started"), "finished": record.get("finished"),
+        "suite": prov["suite_version"], "git_commit": prov["git"].get("commit"), "git_dirty": prov["git"].get("dirty"),
+        "lock_files": " ".join(f"{k}:{v[:16]}" for k, v in prov.get("lock_files", {}).items()),
+        "spec_files": " ".join(f"{k}:{v[:16]}" for k, v in prov.get("spec_files", {}).items()),
+        "rig": rig.get("id"), "rig_sha256": rig.get("sha256"),
+        "pump": " ".join(str(pump.get(k, "")) for k in ("model", "serial", "firmware", "protocol")),
+        "balance": " ".join(str(scale.get(k, "")) for k in ("model", "serial")),
+        "operator": prov["operator"], "host": prov.get("host"),
     }
+    for section in ("scale", "lost_scale"):
+        calibration = (config.get(section) or {}).get("calibration")
+        if calibration:
+            lines[f"{section}_calibration"] = " ".join(f"{k}={v}" for k, v in calibration.items())
     (results / "environment.properties").write_text("".join(f"{k}={v}\n" for k, v in lines.items()), encoding="utf-8")
+
+
+def add_document(results: Path, name: str, text: str, attachments: dict[str, tuple[str, str, str]],
+                 status: str = "passed") -> None:
+    """A page of the report that is not a test: an Allure result under the "Audit" epic carrying documents
+    (attachments: name → (content, MIME type, file extension)), e.g. the traceability matrix or the tool's
+    detection matrix. status "failed" when the document records a failed gate."""
+    results.mkdir(parents=True, exist_ok=True)
+    now = int(time.time() * 1000)
+    files = []
+    for title, (content, mime, ext) in attachments.items():
+        source = f"{uuid.uuid4()}-attachment.{ext}"
+        (results / source).write_text(content, encoding="utf-8")
+        files.append({"name": title, "source": source, "type": mime})
+    result = {"uuid": str(uuid.uuid4()), "historyId": hashlib.md5(name.encode()).hexdigest(), "name": name,
+              "fullName": f"audit: {name}", "status": status, "stage": "finished", "start": now, "stop": now,
+              "description": text, "attachments": files,
+              "labels": [{"name": "epic", "value": "Audit"}, {"name": "story", "value": name},
+                         {"name": "suite", "value": "Audit"}]}
+    (results / f"{result['uuid']}-result.json").write_text(json.dumps(result), encoding="utf-8")
 
 
 def generate_report(run_dir: Path, name: str) -> Path:

@@ -23,9 +23,9 @@ def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def new_run_dir(reports: Path, rig_name: str) -> Path:
+def new_run_dir(reports: Path, rig_name: str, folder: str = "runs") -> Path:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    base = reports / "runs" / f"{stamp}-{rig_name}"
+    base = reports / folder / f"{stamp}-{rig_name}"
     base.parent.mkdir(parents=True, exist_ok=True)
     candidate, n = base, 1
     while True:  # mkdir is the claim, so two runs started in the same second never share a folder
@@ -74,6 +74,7 @@ class RunRecorder:
                 "git": git_state(),
                 "python": sys.version.split()[0],
                 "platform": platform.platform(),
+                "host": platform.node(),
                 "operator": os.environ.get("HIL_OPERATOR") or getpass.getuser(),
                 "spec_files": {str(f): sha256_file(f) for f in spec_files},
                 "lock_files": {name: sha256_file(Path(name)) for name in LOCK_FILES if Path(name).exists()},
@@ -81,6 +82,7 @@ class RunRecorder:
             "rig": None,
             "requirements": {rid: {"file": str(r.file), "line": r.line, "title": r.title, "severity": r.severity,
                                     "source": r.source} for rid, r in sorted(requirements.items())},
+            "selected": {},
             "tests": {},
             "safety_actions": [],
             "exit_status": None,
@@ -100,11 +102,18 @@ class RunRecorder:
         self.record["rig"]["identities"] = identities
         self._write()
 
+    def set_selected(self, tests: dict[str, list[str]]) -> None:
+        """The bound tests this session selected: test node id → requirement ids."""
+        self.record["selected"] = tests
+        self._write()
+
     def _test(self, nodeid: str, ids: list[str]) -> dict:
         return self.record["tests"].setdefault(nodeid, {"requirements": ids, "outcome": None, "phases": {}})
 
-    def add_report(self, nodeid: str, ids: list[str], report) -> None:
+    def add_report(self, nodeid: str, ids: list[str], report, failure_class: str | None = None) -> None:
         test = self._test(nodeid, ids)
+        if failure_class and not test.get("failure_class"):
+            test["failure_class"] = failure_class  # the first phase that failed names who failed
         test["phases"][report.when] = {"outcome": report.outcome, "duration_s": round(report.duration, 3),
                                        "message": report.longreprtext[-2000:] if report.failed else None}
         phases = test["phases"]

@@ -48,4 +48,6 @@ def test_killing_the_emulator_mid_run_ends_with_a_rig_error_and_keeps_the_data()
     assert len(rows) > 500 and rows[0] == "t_s,mass_mg,stable"
     record = json.loads((run_dir / "record.json").read_text())
     assert record["rig_broken"]
+    (test,) = record["tests"].values()
+    assert test["failure_class"] == "rig" and test["outcome"] != "passed"  # a rig fault, never a product failure
     assert record["safety_actions"] and not record["safety_actions"][-1]["ok"], "a failed STOP must be on record"

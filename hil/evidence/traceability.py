@@ -1,0 +1,52 @@
+"""The requirement → tests → verdict matrix of a run, and the gate on it: every requirement has a test, every
+test names a known requirement, and no selected requirement had all its tests skipped. Computed in Python
+over our own record (not over Allure's output)."""
+
+from dataclasses import dataclass
+
+COLUMNS = ["requirement", "title", "test", "selected", "outcome", "verdict", "failure_class"]
+
+
+@dataclass(frozen=True)
+class Matrix:
+    rows: list[dict]
+    problems: list[str]  # each fails the gate
+    notes: list[str]  # reported, not failing (e.g. requirements left out by -k)
+
+
+def build(requirements: dict, collected: dict[str, list[str]], record: dict | None) -> Matrix:
+    """requirements: id → Requirement; collected: every bound test (node id → ids) of the suites;
+    record: the run's record.json (None: the matrix of the suites without a run)."""
+    tests = (record or {}).get("tests", {})
+    selected = set((record or {}).get("selected", {})) if record else set()
+    rows, problems, notes = [], [], []
+    for rid, req in sorted(requirements.items()):
+        bound = sorted(node for node, ids in collected.items() if rid in ids)
+        if not bound:
+            problems.append(f"{req.file}:{req.line}: requirement {rid} has no test")
+            rows.append({"requirement": rid, "title": req.title, "test": "", "selected": "", "outcome": "",
+                         "verdict": "", "failure_class": ""})
+            continue
+        for node in bound:
+            test = tests.get(node, {})
+            rows.append({"requirement": rid, "title": req.title, "test": node,
+                         "selected": "" if record is None else ("yes" if node in selected else "no"),
+                         "outcome": test.get("outcome") or "", "verdict": test.get("verdict") or "",
+                         "failure_class": test.get("failure_class") or ""})
+        if record is not None:
+            chosen = [node for node in bound if node in selected]
+            if not chosen:
+                notes.append(f"{rid}: not selected in this run")
+            elif all(tests.get(node, {}).get("outcome") == "skipped" for node in chosen):
+                problems.append(f"{req.file}:{req.line}: requirement {rid}: all its tests were skipped")
+    for node, ids in sorted(collected.items()):
+        problems += [f"{node}: names unknown requirement {rid}" for rid in ids if rid not in requirements]
+    return Matrix(rows, problems, notes)
+
+
+def as_text(matrix: Matrix) -> str:
+    widths = {c: max(len(c), *(len(str(r[c])) for r in matrix.rows)) for c in COLUMNS} if matrix.rows else {}
+    lines = ["  ".join(c.ljust(widths[c]) for c in COLUMNS)] if matrix.rows else []
+    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in COLUMNS) for r in matrix.rows]
+    lines += [f"PROBLEM: {p}" for p in matrix.problems] + [f"note: {n}" for n in matrix.notes]
+    return "\n".join(lines) + "\n"
