@@ -15,6 +15,18 @@ if ! command -v npm >/dev/null 2>&1; then
   exit 2
 fi
 
+# Debian's chromium: the project's own test opens the generated report in it (headless).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium (headless browser test of the report)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; }
+  else
+    echo "setup: chromium is missing; the report's browser test needs it: sudo apt-get install chromium" >&2
+  fi
+fi
+
 stamp=$(cat requirements.lock package-lock.json pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -f .setup-stamp ] && [ "$(cat .setup-stamp)" = "$stamp" ] && [ -x .venv/bin/hil ] && [ -x node_modules/.bin/allure ]; then
   exit 0

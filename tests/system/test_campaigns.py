@@ -1,10 +1,13 @@
 """The safety campaign end to end, the way a user runs it: `hil validate` (the nominal rig and every seeded-defect
 rig, with the detection matrix), the traceability gate, the CAN rig and the load cell."""
 
+import functools
+import http.server
 import json
 import re
 import shutil
 import subprocess
+import threading
 
 import pytest
 
@@ -108,3 +111,36 @@ def test_a_load_cell_that_cannot_resolve_a_requirement_gives_inconclusive_never_
     # while 1-h windows of 30 U are well resolved.
     assert verdicts == {"DA-BOLUS-001": "INCONCLUSIVE", "DA-BOLUS-002": "INCONCLUSIVE", "DA-BASAL-003": "PASS"}
     assert run.code == 1
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.xdist_group("validation")
+def test_the_report_renders_in_a_browser(validation):
+    """The nominal run's report in headless Chromium: every area and requirement id, a test's verdict, a plot
+    that decodes, and the audit pages. The screenshots are kept in reports/screenshots/ as artefacts."""
+    _, rows = validation
+    run_dir = ROOT / "reports" / "runs" / rows["nominal"]["run"]
+    shots = ROOT / "reports" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    screenshot = shots / f"{run_dir.name}.png"
+    requirements = load_requirements([ROOT / "specs"])
+    areas = sorted({r.area for r in requirements.values()})
+    handler = functools.partial(_QuietHandler, directory=str(run_dir / "report"))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:  # the single file needs http:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        done = subprocess.run(["node", str(ROOT / "tests" / "system" / "report_in_browser.js"), url, str(screenshot),
+                               *areas, "--", "DA-BASAL-002: Basal accuracy", "cumulative delivery"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+        server.shutdown()
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "error" not in seen, seen.get("error")
+    assert all(rid in seen["text"] for rid in requirements), [r for r in requirements if r not in seen["text"]]
+    assert "Audit" in seen["text"] and "Passed" in seen["testPage"]
+    assert "overall_error" in seen["testPage"] and any(image["width"] > 100 for image in seen["images"])
+    assert screenshot.stat().st_size > 20_000
