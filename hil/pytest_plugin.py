@@ -14,7 +14,7 @@ import pytest
 
 from hil.errors import DeviceRefused, RigError
 from hil.evidence.run import RunRecorder, new_run_dir
-from hil.evidence.test_evidence import TestEvidence, safe_name
+from hil.evidence.test_evidence import Inconclusive, TestEvidence, safe_name
 from hil.rig.config import DEFAULT_RIG, RigConfigError, load_rig
 from hil.rig.rig import Rig
 from hil.specs import SpecError, load_requirements
@@ -115,10 +115,11 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def failure_class(excinfo) -> str:
-    """Who failed: the rig (instrument, transport, broken rig), the product (the pump failed a requirement:
+    """Who failed: the rig (instrument, transport, broken rig, or an instrument too coarse for the bound:
+    INCONCLUSIVE), the product (the pump failed a requirement:
     a measurement outside its limits, a state it never reached, a command it refused) or the test (anything
     else: an error in the suite)."""
-    if excinfo.errisinstance(RigError):
+    if excinfo.errisinstance((RigError, Inconclusive)):  # an instrument that cannot resolve the bound is the rig's
         return "rig"
     if excinfo.errisinstance((AssertionError, DeviceRefused)):
         return "product"

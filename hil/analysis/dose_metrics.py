@@ -1,6 +1,8 @@
 """From gravimetric recordings to the named dose-accuracy metrics of the catalogue (hil.specs.metrics),
 each with its unit and expanded uncertainty. Pure: arrays and numbers in, a dict out."""
 
+from typing import Callable
+
 import numpy as np
 
 from hil.analysis import bolus, trumpet, windows
@@ -12,14 +14,15 @@ Metrics = dict[str, tuple[float, str, float]]  # name → (value, unit, expanded
 
 def basal_metrics(t_s: np.ndarray, delivered_U: np.ndarray, *, rate_U_per_h: float, sample_interval_s: float,
                   stabilisation_s: float, windows_h, band_pct: float, trumpet_windows_min,
-                  u_difference_U: float) -> Metrics:
-    """Metrics over the analysis period (after stabilisation) of a uniformly sampled cumulative series."""
+                  u_amount_U: Callable[[float, float], float]) -> Metrics:
+    """Metrics over the analysis period (after stabilisation) of a uniformly sampled cumulative series.
+    u_amount_U(duration_s, amount_U): standard uncertainty of an amount weighed over that interval."""
     start = int(round(stabilisation_s / sample_interval_s))
     t = np.asarray(t_s, dtype=float)[start:]
     v = np.asarray(delivered_U, dtype=float)[start:]
     duration_s = t[-1] - t[0]
     rate = rate_U_per_h / 3600.0
-    U = 2.0 * u_difference_U
+    U = 2.0 * u_amount_U(duration_s, rate * duration_s)
     out: Metrics = {
         "overall_error": (trumpet.overall_error_pct(v, duration_s, rate), "%", 100.0 * U / (rate * duration_s)),
         "total_delivered": (float(v[-1] - v[0]), "U", U),
@@ -29,6 +32,7 @@ def basal_metrics(t_s: np.ndarray, delivered_U: np.ndarray, *, rate_U_per_h: flo
         if totals.size == 0:
             continue
         errors = windows.window_errors(totals, rate_U_per_h * window_h)
+        U = 2.0 * u_amount_U(window_h * 3600.0, rate_U_per_h * window_h)
         p = {"window_h": window_h}
         out[measurement_name("window_delivered_min", p)] = (float(totals.min()), "U", U)
         out[measurement_name("window_delivered_max", p)] = (float(totals.max()), "U", U)
@@ -37,7 +41,7 @@ def basal_metrics(t_s: np.ndarray, delivered_U: np.ndarray, *, rate_U_per_h: flo
             windows.share_within(errors, band_pct), "%", windows.share_within_uncertainty(errors, band_pct, u_error))
     for point in trumpet.trumpet(v, sample_interval_s, [w * 60.0 for w in trumpet_windows_min], rate):
         p = {"window_min": point.window_s / 60.0}
-        u_pct = 100.0 * U / (rate * point.window_s)
+        u_pct = 100.0 * 2.0 * u_amount_U(point.window_s, rate * point.window_s) / (rate * point.window_s)
         out[measurement_name("trumpet_ep_max", p)] = (point.ep_max_pct, "%", u_pct)
         out[measurement_name("trumpet_ep_min", p)] = (point.ep_min_pct, "%", u_pct)
     return out

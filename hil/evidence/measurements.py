@@ -16,7 +16,9 @@ PASS, FAIL, INCONCLUSIVE, INFO = "PASS", "FAIL", "INCONCLUSIVE", "INFO"
 DECISION_RULE = (
     "Decision rule (ILAC-G8, guard band = expanded uncertainty U, k = 2, GUM): a measurement PASSES when its "
     "value ± U lies inside the requirement's limits, FAILS when it lies wholly outside, and is INCONCLUSIVE when "
-    "it straddles a limit (the rig cannot resolve the requirement) or could not be computed. Detection shares and "
+    "it straddles a limit (the rig cannot resolve the requirement) or could not be computed. Fitness: for a "
+    "two-sided bound, a test uncertainty ratio ((max - min) / 2U) below the requirement file's min_tur makes the "
+    "result INCONCLUSIVE, never PASS. Detection shares and "
     "alarm rates carry one-sided 95 % confidence limits in place of U. A requirement passes only when every "
     "bounded measurement of its tests passes; INCONCLUSIVE fails the test.")
 
@@ -31,14 +33,25 @@ class Measurement:
     uncertainty: float = 0.0  # expanded, k = 2, in `unit`
     source: str = ""
     outcome: str = INFO
+    tur: float | None = None  # test uncertainty ratio of a two-sided bound: (high - low) / 2 / U
+    min_tur: float | None = None  # what the requirement file asks of the rig
 
     def summary(self) -> str:
         u = f" ± {self.uncertainty:.3g}" if self.uncertainty else ""
         text = f"{self.name} = {self.value:.4g}{u} {self.unit}, limits {limits_text(self.low, self.high, self.unit)}: {self.outcome}"
         if self.outcome == INCONCLUSIVE:
-            text += (" (no value could be computed)" if not math.isfinite(self.value) else
-                     " (the expanded uncertainty straddles the limit: the rig cannot resolve this requirement)")
+            if not math.isfinite(self.value):
+                text += " (no value could be computed)"
+            elif self.unfit:
+                text += f" (test uncertainty ratio {self.tur:.2g} < {self.min_tur:g}: the rig cannot resolve this requirement)"
+            else:
+                text += " (the expanded uncertainty straddles the limit: the rig cannot resolve this requirement)"
         return text
+
+    @property
+    def unfit(self) -> bool:
+        """The rig's uncertainty is too large for the bound (TUR below the requirement file's minimum)."""
+        return self.tur is not None and self.min_tur is not None and self.tur < self.min_tur
 
     def as_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
@@ -57,9 +70,18 @@ def decide(value: float, low: float | None, high: float | None, uncertainty: flo
     return PASS
 
 
-def measurement(name: str, value: float, unit: str, low=None, high=None, uncertainty: float = 0.0, source: str = "") -> Measurement:
-    value = float(value)
-    return Measurement(name, value, unit, low, high, float(uncertainty), source, decide(value, low, high, uncertainty))
+def measurement(name: str, value: float, unit: str, low=None, high=None, uncertainty: float = 0.0, source: str = "",
+                min_tur: float | None = None) -> Measurement:
+    """A judged measurement. With min_tur, a two-sided bound whose test uncertainty ratio falls below it is
+    INCONCLUSIVE (the fitness check), never PASS; a FAIL stays a FAIL."""
+    value, u = float(value), abs(float(uncertainty))
+    tur = None
+    if low is not None and high is not None:
+        tur = math.inf if u == 0 else (high - low) / 2.0 / u
+    outcome = decide(value, low, high, u)
+    if outcome == PASS and tur is not None and min_tur is not None and tur < min_tur:
+        outcome = INCONCLUSIVE
+    return Measurement(name, value, unit, low, high, u, source, outcome, tur, min_tur)
 
 
 def verdict(measurements: list[Measurement]) -> str:

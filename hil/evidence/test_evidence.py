@@ -27,6 +27,10 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:120]
 
 
+class Inconclusive(AssertionError):
+    """No measurement failed, but some could not be resolved by the rig: a verdict about the rig's fitness."""
+
+
 class TestEvidence:
     __test__ = False  # not a pytest test class
 
@@ -80,7 +84,7 @@ class TestEvidence:
                 raise MetricMissing(f"{requirement.id} bounds {bound.name}, which the test did not compute "
                                     f"(computed: {', '.join(sorted(metrics))})")
             value, unit, u = metrics[bound.name]
-            self.record(measurement(bound.name, value, unit, bound.min, bound.max, u, bound.source))
+            self.record(measurement(bound.name, value, unit, bound.min, bound.max, u, bound.source, bound.min_tur))
             bounded.add(bound.name)
         for name, (value, unit, u) in metrics.items():
             if name not in bounded:
@@ -96,10 +100,12 @@ class TestEvidence:
         return verdict(self.measurements)
 
     def assert_pass(self) -> None:
-        """The test's verdict: fails listing every measurement that failed or was inconclusive."""
+        """The test's verdict: fails listing every measurement that failed or was inconclusive (Inconclusive
+        when none failed outright: the rig could not resolve the requirement)."""
         bad = [m for m in self.measurements if m.outcome in (FAIL, INCONCLUSIVE)]
         if bad:
-            raise AssertionError(f"{len(bad)} of {len(self.measurements)} measurements not passed:\n"
+            kind = AssertionError if any(m.outcome == FAIL for m in bad) else Inconclusive
+            raise kind(f"{len(bad)} of {len(self.measurements)} measurements not passed:\n"
                                  + "\n".join("  " + m.summary() for m in bad))
 
     def as_record(self) -> dict:

@@ -84,7 +84,8 @@ def _load_file(file: Path, schema: dict[str, Any], problems: list[Problem]) -> t
                 problems.append(Problem(file, line_of(where + ("metric",)), ".".join(map(str, where)), message))
             elif len(problems) == before:
                 params = {k: bound[k] for k in _BOUND_PARAMS if k in bound}
-                bounds.append(Bound(bound["metric"], bound["unit"], bound["source"], bound.get("min"), bound.get("max"), params))
+                bounds.append(Bound(bound["metric"], bound["unit"], bound["source"], bound.get("min"), bound.get("max"), params,
+                                    data.get("min_tur")))
         if len(problems) == before:
             result.append(Requirement(
                 id=raw["id"], area=data["area"], title=raw["title"], statement=raw["statement"].strip(),

@@ -26,6 +26,7 @@ class Bound:
     min: float | None = None
     max: float | None = None
     params: dict[str, float] = field(default_factory=dict)
+    min_tur: float | None = None  # from the requirement file: the test uncertainty ratio a rig must reach
 
     @property
     def name(self) -> str:

@@ -28,11 +28,13 @@ def test_basal_accuracy(requirement_id, rig, requirement, evidence):
     metrics = dose_metrics.basal_metrics(
         series.t_s, delivered, rate_U_per_h=rate, sample_interval_s=interval, stabilisation_s=stabilisation_s,
         windows_h=case["window_h"], band_pct=case["band_pct"], trumpet_windows_min=case["trumpet_windows_min"],
-        u_difference_U=grav.u_difference_U(),
+        u_amount_U=grav.u_amount_U,
     )
     # Strokes stand out from the balance noise at ten times the uncertainty of a weighed difference.
     metrics |= dose_metrics.stroke_metrics(series.t_s, delivered, threshold_U=10 * grav.u_difference_U())
     evidence.judge(requirement, metrics)
+    evidence.attach_text("uncertainty budget", "\n\n".join(
+        grav.budget_text(h * 3600.0, rate * h) for h in (*case["window_h"], case["analysis_h"])))
     start = int(round(stabilisation_s / interval))
     windows = case["trumpet_windows_min"]
     evidence.attach_figure("cumulative delivery", plots.cumulative_figure(

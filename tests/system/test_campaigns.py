@@ -144,3 +144,15 @@ def test_the_report_renders_in_a_browser(validation):
     assert "Audit" in seen["text"] and "Passed" in seen["testPage"]
     assert "overall_error" in seen["testPage"] and any(image["width"] > 100 for image in seen["images"])
     assert screenshot.stat().st_size > 20_000
+
+
+def test_a_balance_too_coarse_gives_inconclusive_never_pass(verify):
+    """A 1 mg analytical balance: the 0.05 U boluses and the 1-h basal windows are beyond it (INCONCLUSIVE, a rig
+    limitation, and the fitness check names the test uncertainty ratio), 30 U/h hourly windows are not."""
+    run = verify("--rig", str(ROOT / "fixtures" / "rigs" / "emulator-coarse-balance.yaml"), "-k",
+                 "DA-BOLUS-001 or DA-BASAL-002 or DA-BASAL-003")
+    tests = {test["requirements"][0]: test for test in run.record["tests"].values()}
+    assert {rid: t["verdict"] for rid, t in tests.items()} == {
+        "DA-BOLUS-001": "INCONCLUSIVE", "DA-BASAL-002": "INCONCLUSIVE", "DA-BASAL-003": "PASS"}
+    assert tests["DA-BOLUS-001"]["failure_class"] == "rig" and run.code == 1
+    assert "test uncertainty ratio" in run.output

@@ -30,3 +30,14 @@ def test_verdict_is_the_worst_outcome():
     assert verdict([ok, unsure]) == INCONCLUSIVE
     assert verdict([ok, unsure, bad]) == FAIL
     assert "limits [0, 2] %: FAIL" in bad.summary()
+
+
+def test_the_fitness_check_makes_an_unresolvable_two_sided_bound_inconclusive_never_pass():
+    from hil.evidence.measurements import measurement
+
+    fit = measurement("overall_error", 1.0, "%", -5, 5, uncertainty=1.0, min_tur=4)  # TUR 5
+    unfit = measurement("overall_error", 1.0, "%", -5, 5, uncertainty=1.5, min_tur=4)  # TUR 3.3, inside
+    outside = measurement("overall_error", 9.0, "%", -5, 5, uncertainty=1.5, min_tur=4)
+    assert (fit.outcome, unfit.outcome, outside.outcome) == ("PASS", "INCONCLUSIVE", "FAIL")
+    assert "test uncertainty ratio 3.3 < 4" in unfit.summary()
+    assert measurement("bolus_max", 0.05, "U", None, 0.119, uncertainty=0.05, min_tur=4).outcome == "PASS"

@@ -4,6 +4,7 @@ from hil.evidence import traceability, validation
 from hil.pytest_plugin import failure_class
 from hil.specs import load_requirements
 from hil.errors import DeviceRefused, TransportError
+from hil.evidence.test_evidence import Inconclusive
 
 REQS = load_requirements()
 
@@ -43,6 +44,7 @@ def test_failure_classes():
     assert failure_class(Info(AssertionError("1 of 2 measurements not passed"))) == "product"
     assert failure_class(Info(DeviceRefused("pump", "NOT_ALLOWED"))) == "product"
     assert failure_class(Info(KeyError("poll_s"))) == "test"
+    assert failure_class(Info(Inconclusive("1 of 3 measurements not passed"))) == "rig"
 
 
 def test_the_detection_matrix_marks_missed_extra_and_errors():
