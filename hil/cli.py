@@ -168,7 +168,9 @@ def _finish_run(run_dir: Path) -> None:
         record = json.loads(record_path.read_text())
         reporting.write_allure_environment(run_dir / "allure-results", record)
         try:
-            index = reporting.generate_report(run_dir, f"Insulin-pump safety verification: {record['run_id']}")
+            rig_id = (record.get("rig") or {}).get("id") or "unknown-rig"
+            index = reporting.generate_report(run_dir, f"Insulin-pump safety verification: {record['run_id']}",
+                                              history=REPORTS / "history" / f"{rig_id}.jsonl")
             out.print(f"report: {index}", markup=False)
         except reporting.ReportError as exc:
             err.print(f"report not generated: {exc}", markup=False)

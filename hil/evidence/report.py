@@ -62,12 +62,17 @@ def add_document(results: Path, name: str, text: str, attachments: dict[str, tup
     (results / f"{result['uuid']}-result.json").write_text(json.dumps(result), encoding="utf-8")
 
 
-def generate_report(run_dir: Path, name: str) -> Path:
+def generate_report(run_dir: Path, name: str, history: Path | None = None) -> Path:
+    """The single-file report of a run; with a history file (one per rig, in reports/history/), each test's
+    history and the trend across the rig's runs are kept and shown."""
     if not ALLURE_CLI.exists():
         raise ReportError(f"the Allure CLI is not installed at {ALLURE_CLI}: run ./scripts/setup.sh (npm ci)")
     output = run_dir / "report"
     command = [str(ALLURE_CLI), "awesome", str(run_dir / "allure-results"), "--single-file", "-o", str(output),
                "--name", name, "--group-by", "epic,story"]
+    if history is not None:
+        history.parent.mkdir(parents=True, exist_ok=True)
+        command += ["--history-path", str(history)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
