@@ -12,6 +12,14 @@ from hil.specs.metrics import measurement_name
 Metrics = dict[str, tuple[float, str, float]]  # name → (value, unit, expanded uncertainty)
 
 
+def overall_error_uncertainty_pct(u_amount_U: Callable[[float, float], float], rate_U_per_h: float,
+                                  duration_s: float) -> float:
+    """Expanded uncertainty (k = 2) of the overall error over duration_s, in % of the expected amount; known
+    before the run, so the fitness check can use it."""
+    expected = rate_U_per_h * duration_s / 3600.0
+    return 100.0 * 2.0 * u_amount_U(duration_s, expected) / expected
+
+
 def basal_metrics(t_s: np.ndarray, delivered_U: np.ndarray, *, rate_U_per_h: float, sample_interval_s: float,
                   stabilisation_s: float, windows_h, band_pct: float, trumpet_windows_min,
                   u_amount_U: Callable[[float, float], float]) -> Metrics:
@@ -24,7 +32,8 @@ def basal_metrics(t_s: np.ndarray, delivered_U: np.ndarray, *, rate_U_per_h: flo
     rate = rate_U_per_h / 3600.0
     U = 2.0 * u_amount_U(duration_s, rate * duration_s)
     out: Metrics = {
-        "overall_error": (trumpet.overall_error_pct(v, duration_s, rate), "%", 100.0 * U / (rate * duration_s)),
+        "overall_error": (trumpet.overall_error_pct(v, duration_s, rate), "%",
+                          overall_error_uncertainty_pct(u_amount_U, rate_U_per_h, duration_s)),
         "total_delivered": (float(v[-1] - v[0]), "U", U),
     }
     for window_h in windows_h:

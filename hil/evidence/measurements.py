@@ -40,10 +40,10 @@ class Measurement:
         u = f" ± {self.uncertainty:.3g}" if self.uncertainty else ""
         text = f"{self.name} = {self.value:.4g}{u} {self.unit}, limits {limits_text(self.low, self.high, self.unit)}: {self.outcome}"
         if self.outcome == INCONCLUSIVE:
-            if not math.isfinite(self.value):
-                text += " (no value could be computed)"
-            elif self.unfit:
+            if self.unfit:
                 text += f" (test uncertainty ratio {self.tur:.2g} < {self.min_tur:g}: the rig cannot resolve this requirement)"
+            elif not math.isfinite(self.value):
+                text += " (no value could be computed)"
             else:
                 text += " (the expanded uncertainty straddles the limit: the rig cannot resolve this requirement)"
         return text
@@ -78,6 +78,9 @@ def measurement(name: str, value: float, unit: str, low=None, high=None, uncerta
     tur = None
     if low is not None and high is not None:
         tur = math.inf if u == 0 else (high - low) / 2.0 / u
+    if not math.isfinite(value):  # a fitness check before the run: no value yet
+        outcome = INCONCLUSIVE if low is not None or high is not None else INFO
+        return Measurement(name, value, unit, low, high, u, source, outcome, tur, min_tur)
     outcome = decide(value, low, high, u)
     if outcome == PASS and tur is not None and min_tur is not None and tur < min_tur:
         outcome = INCONCLUSIVE

@@ -5,6 +5,7 @@ shows all its numbers. Files land in the test's own folder of the run directory 
 """
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -89,6 +90,20 @@ class TestEvidence:
         for name, (value, unit, u) in metrics.items():
             if name not in bounded:
                 self.record(measurement(name, value, unit, uncertainty=u))
+
+    def fitness(self, requirement: Requirement, expected_U: dict[str, float]) -> bool:
+        """The fitness check before a test runs: for each two-sided bound whose expanded uncertainty the rig's
+        data predict (expected_U: measurement name → U), a test uncertainty ratio below the requirement file's
+        minimum is recorded as INCONCLUSIVE with the ratio. Returns whether the rig is fit for every bound."""
+        fit = True
+        for bound in requirement.acceptance:
+            if bound.name in expected_U and bound.min is not None and bound.max is not None and bound.min_tur:
+                m = measurement(bound.name, math.nan, bound.unit, bound.min, bound.max, expected_U[bound.name],
+                                bound.source, bound.min_tur)
+                if m.unfit:
+                    self.record(m)
+                    fit = False
+        return fit
 
     def close(self) -> None:
         for rec in self._recordings:
