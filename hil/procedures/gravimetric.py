@@ -41,6 +41,11 @@ class Gravimetry:
         lost = self.evaporation_mg_per_h * (np.asarray(t_after) - np.asarray(t_before)) / 3600.0
         return self.units(np.asarray(mass_after) - np.asarray(mass_before) + lost)
 
+    def weighed(self, t_before, mass_before, t_after, mass_after) -> tuple[float, float]:
+        """An amount delivered between two readings, and its expanded uncertainty (k = 2) from the budget."""
+        amount = float(self.difference_units(t_before, mass_before, t_after, mass_after))
+        return amount, 2.0 * self.u_amount_U(float(t_after) - float(t_before), amount)
+
     def u_difference_U(self) -> float:
         """Standard uncertainty (U) of an amount weighed as the difference of two readings taken close together."""
         return self.u_amount_U()

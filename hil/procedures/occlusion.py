@@ -84,7 +84,6 @@ def basal_flow(rig, rate_U_per_h: float, flow_s: float, backoff: bool) -> None:
 
 def alarm_metrics(rig, grav, poll_s: float, t_block, pump_t_block, at_block, alarm) -> dict:
     """Metrics of the moment of the alarm: time, missed insulin, priority, pressure."""
-    u = grav.u_difference_U()
     if alarm is None:
         nan = math.nan
         return {"time_to_alarm": (math.inf, "min", 0.0), "missed_at_alarm": (nan, "U", 0.0),
@@ -94,10 +93,10 @@ def alarm_metrics(rig, grav, poll_s: float, t_block, pump_t_block, at_block, ala
     except ProcedureTimeout:  # a pump that goes on pushing after its alarm keeps the pan moving: take it as it is
         at_alarm = rig.scale.read()
     pumped = rig.pump.history_since(pump_t_block)[1] - rig.pump.history_since(float(alarm["t"]) + 1e-3)[1]
-    arrived = float(grav.difference_units(at_block.t, at_block.mass_mg, at_alarm.t, at_alarm.mass_mg))
+    arrived, U = grav.weighed(at_block.t, at_block.mass_mg, at_alarm.t, at_alarm.mass_mg)
     metrics = {
         "time_to_alarm": (occlusion.time_to_alarm_min(t_block, alarm["seen_s"]), "min", poll_s / 60.0),
-        "missed_at_alarm": (occlusion.missed_U(pumped, arrived), "U", 2 * u),
+        "missed_at_alarm": (occlusion.missed_U(pumped, arrived), "U", U),  # the pump's count is exact
         "alarm_priority_high": (float(alarm.get("priority") == "HIGH"), "bool", 0.0),
     }
     if "pressure" in alarm:

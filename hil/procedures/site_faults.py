@@ -25,6 +25,8 @@ class Trial:
     alarms_before_fault: list[dict] = field(default_factory=list)
     delivered_U: float = math.nan  # reached the site while the fault lasted
     lost_U: float = math.nan  # went to the lost vessel meanwhile (NaN on a rig without a lost balance)
+    U_delivered: float = math.nan  # their expanded uncertainties (k = 2)
+    U_lost: float = math.nan
 
     @property
     def delay_min(self) -> float:
@@ -117,10 +119,10 @@ def detection_trial(rig, site, grav, case, number: int, rng: np.random.Generator
                                  until=lambda a: str(a["id"]) == same and a["priority"] == "HIGH")
             trial.escalated = next((a for a in seen[1:] if str(a["id"]) == same and a["priority"] == "HIGH"), None)
         site_after = rig.scale.read()
-        trial.delivered_U = float(grav.difference_units(site_before.t, site_before.mass_mg, site_after.t, site_after.mass_mg))
+        trial.delivered_U, trial.U_delivered = grav.weighed(site_before.t, site_before.mass_mg, site_after.t, site_after.mass_mg)
         if lost_before is not None:
             lost_after = rig.lost_scale.read()
-            trial.lost_U = float(grav.difference_units(lost_before.t, lost_before.mass_mg, lost_after.t, lost_after.mass_mg))
+            trial.lost_U, trial.U_lost = grav.weighed(lost_before.t, lost_before.mass_mg, lost_after.t, lost_after.mass_mg)
     finally:
         site.restore()
         rig.pump.stop()

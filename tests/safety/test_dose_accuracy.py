@@ -3,7 +3,6 @@
 Every rate, size, count and duration comes from the requirement's case; every limit from its acceptance.
 """
 
-import numpy as np
 import pytest
 
 from hil.analysis import dose_metrics

@@ -43,7 +43,6 @@ def test_low_glucose_suspend(requirement_id, rig, requirement, evidence):
     limit = case["low_limit"]
     due = suspend_rules.first_suspend_index(t_values, scenario.values, limit, case["before_low"], case["on_low"])
     suspend, resume = run.first("SUSPEND"), run.first("RESUME")
-    u = 2 * grav.u_difference_U()
     metrics = {"suspensions": (float(sum(e["event"] == "SUSPEND" for e in run.events)), "count", 0.0)}
     # Without a suspension what follows one cannot be judged: NaN, i.e. INCONCLUSIVE where a bound asks for it.
     metrics |= {name: (math.nan, unit, 0.0) for name, unit in (
@@ -62,8 +61,8 @@ def test_low_glucose_suspend(requirement_id, rig, requirement, evidence):
         t, mass = np.asarray(run.t_s), np.asarray(run.mass_mg)
         # From when a stroke made just before the suspension has settled (line tail and balance) to the resume.
         during = (t >= suspend["seen_s"] + case["settle_s"]) & (t <= end_s)
-        metrics["delivered_while_suspended"] = (float(grav.difference_units(
-            t[during][0], mass[during][0], t[during][-1], mass[during][-1])), "U", u)
+        amount, U = grav.weighed(t[during][0], mass[during][0], t[during][-1], mass[during][-1])
+        metrics["delivered_while_suspended"] = (amount, "U", U)
         strokes = rig.pump.history_since(float(suspend["t"]) + 1e-3)[0]  # after the suspension, not at its instant
         strokes -= rig.pump.history_since(float(resume["t"]))[0] if resume else 0
         metrics["pump_strokes_while_suspended"] = (float(strokes), "count", 0.0)
@@ -78,7 +77,7 @@ def test_low_glucose_suspend(requirement_id, rig, requirement, evidence):
             seen = _index_at(run.value_t_s, resume["seen_s"]) if resume else math.inf
             metrics["resume_delay_intervals"] = (float(seen - allowed), "count", 0.0)
         if resume:
-            metrics |= _basal_after_resume(grav, t, mass, resume["seen_s"], case["basal_rate_U_per_h"], u)
+            metrics |= _basal_after_resume(grav, t, mass, resume["seen_s"], case["basal_rate_U_per_h"])
     evidence.judge(requirement, metrics)
     evidence.attach_figure("glucose and suspension", plots.suspend_figure(
         run.value_t_s, scenario.values, run.t_s, run.state, grav.cumulative_units(run.t_s, run.mass_mg), limit,
@@ -86,14 +85,14 @@ def test_low_glucose_suspend(requirement_id, rig, requirement, evidence):
     evidence.assert_pass()
 
 
-def _basal_after_resume(grav, t, mass, resumed_s, rate_U_per_h, u):
+def _basal_after_resume(grav, t, mass, resumed_s, rate_U_per_h):
     """Delivery over the hour after the resume against the basal rate (needs an hour of data)."""
     end = resumed_s + 3600.0
     if t[-1] < end:
         return {"basal_error_after_resume": (math.nan, "%", 0.0)}
     i0, i1 = np.searchsorted(t, resumed_s), np.searchsorted(t, end)
-    delivered = float(grav.difference_units(t[i0], mass[i0], t[i1], mass[i1]))
-    return {"basal_error_after_resume": (100.0 * (delivered - rate_U_per_h) / rate_U_per_h, "%", 100.0 * u / rate_U_per_h)}
+    delivered, U = grav.weighed(t[i0], mass[i0], t[i1], mass[i1])
+    return {"basal_error_after_resume": (100.0 * (delivered - rate_U_per_h) / rate_U_per_h, "%", 100.0 * U / rate_U_per_h)}
 
 
 @pytest.mark.parametrize("requirement_id", bound_to("HS-EFFECT-001"))

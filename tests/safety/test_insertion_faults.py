@@ -83,19 +83,18 @@ def _trials(rig, site_faults, requirement, evidence):
     evidence.attach_figure("first trial", plots.site_trial_figure(
         first.t_s, *units, first.pressure_kPa, trials[0].fault_s, shown,
         f"{requirement.id}: {case['fault']}, trial 1"))
-    return grav, trials
+    return trials
 
 
 @pytest.mark.parametrize("requirement_id", bound_to("IF-LEAK-001", "IF-DISLODGE-001"))
 def test_site_fault_detection(requirement_id, rig, site_faults, requirement, evidence):
     case = requirement.case
-    grav, trials = _trials(rig, site_faults, requirement, evidence)
+    trials = _trials(rig, site_faults, requirement, evidence)
     n = len(trials)
     detected = sum(t.delay_min <= case["detect_within_min"] for t in trials)
     share, lower = 100.0 * detected / n, 100.0 * wilson_lower(detected, n)
     delays = delay_summary([t.delay_min for t in trials])
     poll_min = case["poll_s"] / 60.0
-    u_sum = 2 * grav.u_difference_U() * math.sqrt(n)
     delivered, lost = sum(t.delivered_U for t in trials), sum(t.lost_U for t in trials)
     metrics = {
         "detection_sensitivity": (share, "%", share - lower),
@@ -104,8 +103,8 @@ def test_site_fault_detection(requirement_id, rig, site_faults, requirement, evi
         "detection_time_max": (delays["max"], "min", poll_min),
         "trials": (float(n), "count", 0.0),
         "site_alarms_before_the_fault": (float(sum(len(t.alarms_before_fault) for t in trials)), "count", 0.0),
-        "reached_site_during_faults": (delivered, "U", u_sum),
-        "lost_during_faults": (lost, "U", u_sum),
+        "reached_site_during_faults": (delivered, "U", math.hypot(*(t.U_delivered for t in trials))),
+        "lost_during_faults": (lost, "U", math.hypot(*(t.U_lost for t in trials))),
         "lost_share": (100.0 * lost / (lost + delivered) if lost + delivered > 0 else math.nan, "%", 0.0),
     }
     evidence.attach_text("trials", "\n".join(
@@ -121,7 +120,7 @@ def test_site_fault_detection(requirement_id, rig, site_faults, requirement, evi
 @pytest.mark.parametrize("requirement_id", bound_to("IF-PRIO-001", "IF-ESC-001"))
 def test_site_alarm_priority_and_escalation(requirement_id, rig, site_faults, requirement, evidence):
     case = requirement.case
-    _, trials = _trials(rig, site_faults, requirement, evidence)
+    trials = _trials(rig, site_faults, requirement, evidence)
     trial = trials[0]
     metrics = {"alarm_priority_rank": (math.nan, "rank", 0.0), "escalation_delay": (math.nan, "min", 0.0)}
     if trial.alarm:

@@ -21,8 +21,8 @@ BASAL_EPISODES = ("OC-ALARM-001", "OC-ALARM-002", "OC-MISSED-001", "OC-PRIO-001"
 def _released(rig, grav, valve, case, timeline):
     """Unblock and weigh the unintended bolus over the release window: (value, unit, expanded U)."""
     before, after = release(rig, valve, case["release_window_min"] * 60.0, timeline)
-    released = float(grav.difference_units(before.t, before.mass_mg, after.t, after.mass_mg))
-    return released, "U", 2 * grav.u_difference_U()
+    released, U = grav.weighed(before.t, before.mass_mg, after.t, after.mass_mg)
+    return released, "U", U
 
 
 def _judge(requirement, evidence, metrics):
