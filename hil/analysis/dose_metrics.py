@@ -73,6 +73,16 @@ def stroke_metrics(t_s: np.ndarray, delivered_U: np.ndarray, threshold_U: float)
     }
 
 
+def bolus_mean_error_uncertainty_pct(u_difference_U: float, programmed_U: float, count: int) -> float:
+    """Expanded uncertainty of the mean bolus error (%): known before the run, for the fitness check."""
+    return 100.0 * 2.0 * u_difference_U / (programmed_U * np.sqrt(count))
+
+
+def bolus_duration_uncertainty_pct(sample_interval_s: float, nominal_s: float) -> float:
+    """Expanded uncertainty of a 5 %-95 % delivery time from sampling (two edges, one interval each), in %."""
+    return 100.0 * 2 * sample_interval_s / 0.90 / nominal_s
+
+
 def bolus_metrics(delivered_U: np.ndarray, programmed_U: float, band_pct: float, u_difference_U: float) -> Metrics:
     stats = bolus.bolus_statistics(delivered_U, programmed_U, band_pct)
     U = 2.0 * u_difference_U
@@ -80,7 +90,7 @@ def bolus_metrics(delivered_U: np.ndarray, programmed_U: float, band_pct: float,
     deviations = 100.0 * (np.asarray(delivered_U, dtype=float) - programmed_U) / programmed_U
     u_share = windows.share_within_uncertainty(deviations, band_pct, 100.0 * U / programmed_U)
     return {
-        "bolus_mean_error": (stats["bolus_mean_error"], "%", 100.0 * U / (programmed_U * np.sqrt(n))),
+        "bolus_mean_error": (stats["bolus_mean_error"], "%", bolus_mean_error_uncertainty_pct(u_difference_U, programmed_U, n)),
         "bolus_sd": (stats["bolus_sd"], "%", 0.0),
         "bolus_min": (stats["bolus_min"], "U", U),
         "bolus_max": (stats["bolus_max"], "U", U),
@@ -97,6 +107,6 @@ def bolus_timing_metrics(runs: list[tuple[np.ndarray, np.ndarray]], nominal_s: f
         tails.append(bolus.tail_fraction_pct(t, v, nominal_s))
     worst = max(duration_errors, key=abs)
     return {
-        "bolus_duration_error": (worst, "%", 100.0 * 2 * sample_interval_s / 0.90 / nominal_s),
+        "bolus_duration_error": (worst, "%", bolus_duration_uncertainty_pct(sample_interval_s, nominal_s)),
         "bolus_tail_fraction": (max(tails), "%", 0.0),
     }

@@ -38,7 +38,9 @@ class Measurement:
 
     def summary(self) -> str:
         u = f" ± {self.uncertainty:.3g}" if self.uncertainty else ""
-        text = f"{self.name} = {self.value:.4g}{u} {self.unit}, limits {limits_text(self.low, self.high, self.unit)}: {self.outcome}"
+        value = (f"not measured (the rig's expected U is {self.uncertainty:.3g} {self.unit})"
+                 if self.unfit and not math.isfinite(self.value) else f"{self.value:.4g}{u} {self.unit}")
+        text = f"{self.name} = {value}, limits {limits_text(self.low, self.high, self.unit)}: {self.outcome}"
         if self.outcome == INCONCLUSIVE:
             if self.unfit:
                 text += f" (test uncertainty ratio {self.tur:.2g} < {self.min_tur:g}: the rig cannot resolve this requirement)"

@@ -53,11 +53,14 @@ def test_basal_accuracy(requirement_id, rig, requirement, evidence):
 def test_bolus_accuracy(requirement_id, rig, requirement, evidence):
     case = requirement.case
     amount = case["bolus_U"]
+    grav = Gravimetry(rig.config)
+    expected_U = {"bolus_mean_error": dose_metrics.bolus_mean_error_uncertainty_pct(grav.u_difference_U(), amount, case["count"])}
+    if not evidence.fitness(requirement, expected_U):
+        evidence.assert_pass()
     delivery.prepare(rig)
     rig.pump.resume()
     with evidence.recording("boluses", ["bolus", "t_before_s", "mass_before_mg", "t_after_s", "mass_after_mg"]) as raw:
         rows = delivery.deliver_boluses(rig, amount, case["count"], case["settle_s"], raw)
-    grav = Gravimetry(rig.config)
     delivered = grav.difference_units(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3])
     evidence.judge(requirement, dose_metrics.bolus_metrics(delivered, amount, case["band_pct"], grav.u_difference_U()))
     evidence.attach_figure("bolus deviations", plots.bolus_deviation_figure(
@@ -70,6 +73,8 @@ def test_bolus_delivery_time(requirement_id, rig, requirement, evidence):
     case = requirement.case
     amount, interval = case["bolus_U"], case["sample_interval_s"]
     nominal_s = amount / case["speed_U_per_min"] * 60.0
+    if not evidence.fitness(requirement, {"bolus_duration_error": dose_metrics.bolus_duration_uncertainty_pct(interval, nominal_s)}):
+        evidence.assert_pass()
     delivery.prepare(rig)
     rig.pump.resume()
     grav = Gravimetry(rig.config)
