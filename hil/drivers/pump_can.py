@@ -9,6 +9,9 @@ from hil.transport.can_hub import CanHub
 _EVENT_FRAMES = ("PumpAlarm", "PumpAlarmTime", "PumpEvent")
 
 
+CGM_RESOLUTION_MG_DL = 1.0  # the CgmValue and PumpStatus5 glucose signals are whole mg/dL (fixtures/can/pump.dbc)
+
+
 class CanPumpDriver:
     def __init__(self, hub: CanHub):
         self.hub = hub
@@ -62,10 +65,15 @@ class CanPumpDriver:
         )
 
     def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float = 0.0) -> None:
-        """Send a CgmValue frame as the CGM node on the bus would (the pump does not answer it)."""
+        """Send a CgmValue frame as the CGM node on the bus would (the pump does not answer it), then read the
+        pump's last CGM value back: the pump has taken this one before the harness goes on (on the emulator,
+        before simulated time moves), and a value it dropped is a finding, not a silent gap."""
         self._cgm_counter = (self._cgm_counter + 1) % 256
         self.hub.send("CgmValue", {"counter": self._cgm_counter, "glucose": glucose_mg_dl, "trend": trend_mg_dl_min,
                                    "sensor_time": 0.0})
+        taken = self.status().cgm_mg_dl
+        if taken is None or abs(taken - glucose_mg_dl) > CGM_RESOLUTION_MG_DL:
+            raise DeviceRefused("pump", "CGM_NOT_TAKEN", f"sent {glucose_mg_dl:g} mg/dL, its last CGM value is {taken}")
 
     def pump_time(self) -> float:
         return float(self._status_frames()[2]["pump_time"])

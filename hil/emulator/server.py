@@ -9,6 +9,7 @@ import errno
 import json
 import math
 import os
+import select
 import selectors
 import signal
 import sys
@@ -116,6 +117,15 @@ class EmulatorServer:
         for reply in self.world.balance.handle(line.rstrip(b"\r\n")):
             self.balance_ch.write(reply.encode("ascii") + b"\r\n")
 
+    def _take_pending_input(self) -> None:
+        """Lockstep: what the harness wrote to the other links before it asked for time to pass (a CAN frame
+        nobody answers, say) is handled now, at the simulated time it was sent, not after the advance."""
+        others = [ch for ch in (self.pump_ch, self.balance_ch, self.lost_balance_ch, self.can_ch)]
+        ready, _, _ = select.select([ch.master for ch in others], [], [], 0)
+        for channel in others:
+            if channel.master in ready:
+                channel.readable()
+
     def _lost_balance_line(self, line: bytes) -> None:
         for reply in self.world.lost_balance.handle(line.rstrip(b"\r\n")):
             self.lost_balance_ch.write(reply.encode("ascii") + b"\r\n")
@@ -144,6 +154,7 @@ class EmulatorServer:
                 dt = float(frame.args[0])
                 if not 0 <= dt <= 1e7:
                     raise ValueError(f"cannot advance by {dt}")
+                self._take_pending_input()
                 self.world.advance(dt)
             elif frame.word == "VALVE":
                 if frame.args[0] not in ("OPEN", "CLOSE"):

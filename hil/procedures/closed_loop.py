@@ -39,8 +39,10 @@ def run_night(rig, grav, patient: VirtualPatient, plan: NightPlan, minutes: int,
 
     The insulin of minute m is what the balance gained over it (evaporation added back); balance noise can make
     a minute's gain negative, so the patient gets the measured total not yet given, never less than nothing.
-    Each CGM value is sent at its sample time plus a delay drawn uniformly from [0, jitter_s). Every minute is
-    written to the recording, its rows starting with tag (patient, night, arm)."""
+    Each CGM value is sent at its sample time plus a delay drawn uniformly from [0, jitter_s). The pump's state
+    is read at every CGM value and followed between them by its SUSPEND/RESUME events (a status per minute would
+    double the loop's traffic). Every minute is written to the recording, its rows starting with tag (patient,
+    night, arm)."""
     record = NightRecord()
     patient.scale_insulin_sensitivity(plan.insulin_sensitivity_factor)
     delivery.start_basal(rig, plan.basal_U_per_h)
@@ -50,11 +52,13 @@ def run_night(rig, grav, patient: VirtualPatient, plan: NightPlan, minutes: int,
     previous = rig.scale.read()
     measured = given = 0.0
     interval = patient.cgm_interval_min
+    state = rig.pump.status().state
     for m in range(minutes):
         if m % interval == 0:
             value = patient.cgm()
             rig.clock.sleep_until(start + m * STEP_S + rng.uniform(0.0, jitter_s))
             rig.pump.cgm_input(value)
+            state = rig.pump.status().state
             record.cgm_minute.append((rig.clock.now() - start) / 60.0)
             record.cgm.append(value)
         rig.clock.sleep_until(start + (m + 1) * STEP_S)
@@ -64,14 +68,15 @@ def run_night(rig, grav, patient: VirtualPatient, plan: NightPlan, minutes: int,
         dose = max(0.0, measured - given)
         given += dose
         patient.step(dose)
-        status = rig.pump.status()
-        record.events += [{"event": e.kind, **e.fields, "minute": m + 1} for e in rig.pump.events()]
+        for event in rig.pump.events():
+            record.events.append({"event": event.kind, **event.fields, "minute": m + 1})
+            state = {"SUSPEND": "AUTO_SUSPENDED", "RESUME": "RUNNING"}.get(event.kind, state)
         record.minute.append(m + 1)
         record.glucose.append(patient.glucose_mg_dl)
         record.insulin_U.append(dose)
-        record.state.append(status.state)
+        record.state.append(state)
         recording.append(*tag, f"{reading.t:.3f}", m + 1, f"{patient.glucose_mg_dl:.2f}",
-                         f"{record.cgm[-1]:.2f}" if m % interval == 0 else "", f"{dose:.5f}", status.state,
+                         f"{record.cgm[-1]:.2f}" if m % interval == 0 else "", f"{dose:.5f}", state,
                          f"{reading.mass_mg:.5f}")
     end_night(rig, record)
     return record
