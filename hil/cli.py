@@ -97,8 +97,7 @@ def trace(format: str = typer.Option("table", "--format", help="table, csv or js
             table.add_row(row["requirement"], row["title"], row["test"] or "[red]NO TEST[/red]", row["outcome"],
                           row["verdict"], row["failure_class"])
         out.print(table)
-    # `hil trace` judges the suites; "all skipped" belongs to a run and is judged by `hil verify`.
-    problems = [p for p in matrix.problems if "all its tests were skipped" not in p]
+    problems = matrix.suite_problems  # "all skipped" belongs to a run: `hil verify` judges it
     for problem in problems:
         err.print(problem, markup=False)
     if problems:

@@ -10,8 +10,14 @@ COLUMNS = ["requirement", "title", "test", "selected", "outcome", "verdict", "fa
 @dataclass(frozen=True)
 class Matrix:
     rows: list[dict]
-    problems: list[str]  # each fails the gate
+    suite_problems: list[str]  # of the suites: a requirement with no test, a test naming an unknown id
+    run_problems: list[str]  # of the run: a selected requirement whose tests were all skipped
     notes: list[str]  # reported, not failing (e.g. requirements left out by -k)
+
+    @property
+    def problems(self) -> list[str]:
+        """Everything that fails the gate of a run."""
+        return self.suite_problems + self.run_problems
 
 
 def build(requirements: dict, collected: dict[str, list[str]], record: dict | None) -> Matrix:
@@ -19,7 +25,7 @@ def build(requirements: dict, collected: dict[str, list[str]], record: dict | No
     record: the run's record.json (None: the matrix of the suites without a run)."""
     tests = (record or {}).get("tests", {})
     selected = set((record or {}).get("selected", {})) if record else set()
-    rows, problems, notes = [], [], []
+    rows, problems, skipped, notes = [], [], [], []
     for rid, req in sorted(requirements.items()):
         bound = sorted(node for node, ids in collected.items() if rid in ids)
         if not bound:
@@ -38,10 +44,10 @@ def build(requirements: dict, collected: dict[str, list[str]], record: dict | No
             if not chosen:
                 notes.append(f"{rid}: not selected in this run")
             elif all(tests.get(node, {}).get("outcome") == "skipped" for node in chosen):
-                problems.append(f"{req.file}:{req.line}: requirement {rid}: all its tests were skipped")
+                skipped.append(f"{req.file}:{req.line}: requirement {rid}: all its tests were skipped")
     for node, ids in sorted(collected.items()):
         problems += [f"{node}: names unknown requirement {rid}" for rid in ids if rid not in requirements]
-    return Matrix(rows, problems, notes)
+    return Matrix(rows, problems, skipped, notes)
 
 
 def as_text(matrix: Matrix) -> str:
