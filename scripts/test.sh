@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 .venv/bin/hil specs check
 .venv/bin/hil trace --format csv
 set +e
-.venv/bin/python -m pytest tests/unit tests/system -p no:cacheprovider -q --timeout 3000 -n 2 --dist loadgroup "$@"
+.venv/bin/python -m pytest tests/unit tests/system -p no:cacheprovider -q --timeout 3000 -n 2 "$@"
 code=$?
 set -e
 if [ "$code" -eq 5 ]; then
