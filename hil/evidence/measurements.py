@@ -39,12 +39,12 @@ class Measurement:
     def summary(self) -> str:
         u = f" ± {self.uncertainty:.3g}" if self.uncertainty else ""
         value = (f"not measured (the rig's expected U is {self.uncertainty:.3g} {self.unit})"
-                 if self.unfit and not math.isfinite(self.value) else f"{self.value:.4g}{u} {self.unit}")
+                 if self.unfit and math.isnan(self.value) else f"{self.value:.4g}{u} {self.unit}")
         text = f"{self.name} = {value}, limits {limits_text(self.low, self.high, self.unit)}: {self.outcome}"
         if self.outcome == INCONCLUSIVE:
             if self.unfit:
                 text += f" (test uncertainty ratio {self.tur:.2g} < {self.min_tur:g}: the rig cannot resolve this requirement)"
-            elif not math.isfinite(self.value):
+            elif math.isnan(self.value):
                 text += " (no value could be computed)"
             else:
                 text += " (the expanded uncertainty straddles the limit: the rig cannot resolve this requirement)"
@@ -80,7 +80,7 @@ def measurement(name: str, value: float, unit: str, low=None, high=None, uncerta
     tur = None
     if low is not None and high is not None:
         tur = math.inf if u == 0 else (high - low) / 2.0 / u
-    if not math.isfinite(value):  # a fitness check before the run: no value yet
+    if math.isnan(value):  # not computed (or a fitness check before the run): no value; inf is a value
         outcome = INCONCLUSIVE if low is not None or high is not None else INFO
         return Measurement(name, value, unit, low, high, u, source, outcome, tur, min_tur)
     outcome = decide(value, low, high, u)

@@ -41,3 +41,10 @@ def test_the_fitness_check_makes_an_unresolvable_two_sided_bound_inconclusive_ne
     assert (fit.outcome, unfit.outcome, outside.outcome) == ("PASS", "INCONCLUSIVE", "FAIL")
     assert "test uncertainty ratio 3.3 < 4" in unfit.summary()
     assert measurement("bolus_max", 0.05, "U", None, 0.119, uncertainty=0.05, min_tur=4).outcome == "PASS"
+
+
+def test_an_infinite_value_is_a_value_and_fails_an_upper_bound():
+    from hil.evidence.measurements import measurement
+
+    assert measurement("escalation_delay", float("inf"), "min", None, 10, uncertainty=0.5, min_tur=4).outcome == "FAIL"
+    assert measurement("time_to_alarm", float("nan"), "min", None, 180).outcome == "INCONCLUSIVE"
