@@ -1,11 +1,22 @@
-"""YAML files validated by JSON Schema, with every problem located by file, line and key."""
+"""YAML files read safely, with every problem located by file, line and key.
 
+A file is parsed once into a node tree under limits (size, nesting depth, nodes expanded through aliases), so
+any input loads or fails within seconds; duplicate keys are refused; the data is built from that same tree and
+each key path keeps the file and line it was written at, so a problem found later (by a JSON Schema or a
+pydantic model) is still reported where it is.
+"""
+
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jsonschema
 import yaml
+
+MAX_BYTES = 1_000_000  # a requirement or rig file is a few kB
+MAX_DEPTH = 50  # mappings and lists nested inside each other
+MAX_NODES = 100_000  # scalars, lists and mappings, counting what each alias repeats
 
 
 @dataclass(frozen=True)
@@ -28,56 +39,185 @@ class YamlFileError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-LineOf = Callable[[tuple], int]
+KeyPath = tuple  # of mapping keys and list indexes, as jsonschema's absolute_path
 
 
-def parse(file: Path, problems: list[Problem]) -> tuple[Any, LineOf] | None:
-    """Parse one file; on a syntax error append the problem and return None."""
+@dataclass
+class Located:
+    """A file's data and the (file, line) each key path of it was written at."""
+
+    data: Any
+    places: dict[KeyPath, tuple[Path, int]]
+
+    def where(self, path: KeyPath) -> tuple[Path, int]:
+        """The place of the path, or of its nearest written ancestor (a missing key is reported at its parent)."""
+        path = tuple(path)
+        while path and path not in self.places:
+            path = path[:-1]
+        return self.places[path]
+
+    def problem(self, path: KeyPath, message: str) -> Problem:
+        file, line = self.where(path)
+        return Problem(file, line, ".".join(str(p) for p in path), message)
+
+
+class _LimitError(yaml.MarkedYAMLError):
+    pass
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a tree nested deeper than MAX_DEPTH or larger than MAX_NODES once its
+    aliases are expanded (an alias bomb), while it is composed: before any of it is walked."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent, index):
+        mark = self.peek_event().start_mark
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _LimitError(problem=f"nested deeper than {MAX_DEPTH} levels", problem_mark=mark)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        size = self._sizes.get(id(node)) or 1 + sum(self._sizes[id(child)] for child in _children(node))
+        if size > MAX_NODES:
+            raise _LimitError(problem=f"more than {MAX_NODES} values once aliases are expanded", problem_mark=mark)
+        self._sizes[id(node)] = size
+        return node
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def parse(file: Path, problems: list[Problem]) -> Located | None:
+    """Parse one file; on any problem append it (located) and return None."""
+    file = Path(file)
     try:
-        text = Path(file).read_text(encoding="utf-8")
+        size = file.stat().st_size
+        if size > MAX_BYTES:
+            problems.append(Problem(file, 1, "", f"file is {size:,} bytes; a requirement or rig file is at most {MAX_BYTES:,}"))
+            return None
+        text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        problems.append(Problem(file, 0, "", f"cannot read file: {exc.strerror}"))
+        problems.append(Problem(file, 1, "", f"cannot read file: {exc.strerror}"))
         return None
     except UnicodeDecodeError as exc:
-        problems.append(Problem(file, 0, "", f"not UTF-8 text: byte {exc.object[exc.start]:#04x} at offset {exc.start}"))
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        problems.append(Problem(file, line, "", f"not UTF-8 text: byte {exc.object[exc.start]:#04x} at offset {exc.start}"))
         return None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = _compose_and_construct(text)
+    except _DuplicateKeys as exc:
+        problems.extend(Problem(file, line, key, message) for line, key, message in exc.found)
+        return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problems.append(Problem(file, mark.line + 1 if mark else 0, "", f"YAML syntax error: {exc.problem or exc.context}"))
+        kind = "YAML file over the limits" if isinstance(exc, _LimitError) else "YAML syntax error"
+        problems.append(Problem(file, mark.line + 1 if mark else 1, "", f"{kind}: {exc.problem or exc.context}"))
         return None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
         line = text.count("\n", 0, exc.position) + 1
         problems.append(Problem(file, line, "", f"YAML error: character {exc.character!r} is not allowed"))
         return None
-    lines = _line_index(node)
-
-    def line_of(path: tuple) -> int:
-        while path and path not in lines:
-            path = path[:-1]
-        return lines.get(path, 1)
-
-    return data, line_of
-
-
-def validate(file: Path, data: Any, line_of: LineOf, schema: dict[str, Any], problems: list[Problem]) -> bool:
-    """Validate against the schema; append every problem located by line and key; True when valid."""
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    for err in errors:
-        path = tuple(err.absolute_path)
-        problems.append(Problem(file, line_of(path), ".".join(str(p) for p in path), _schema_message(err)))
-    return not errors
-
-
-def load(file: Path, schema: dict[str, Any], problems: list[Problem]) -> tuple[Any, LineOf] | None:
-    """Parse and validate one file; append its problems and return None if there are any."""
-    parsed = parse(file, problems)
-    if parsed is None or not validate(file, parsed[0], parsed[1], schema, problems):
+    except (ValueError, OverflowError) as exc:  # a scalar the constructor cannot convert (e.g. a date 2026-02-31)
+        problems.append(Problem(file, 1, "", f"YAML value error: {exc}"))
         return None
-    return parsed
+    return Located(data, _places(file, node))
+
+
+class _DuplicateKeys(Exception):
+    def __init__(self, found: list[tuple[int, str, str]]):
+        self.found = found
+
+
+def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (composed once, under the limits) and the data built from it."""
+    loader = _LimitedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        duplicates = _duplicate_keys(node)
+        if duplicates:
+            raise _DuplicateKeys(duplicates)
+        return node, loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _duplicate_keys(root: yaml.Node) -> list[tuple[int, str, str]]:
+    """(line, key path, message) of every key written twice in one mapping, at the second one's line
+    (YAML would silently keep the last)."""
+    found, stack, seen_nodes = [], [(root, ())], set()
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    line = key_node.start_mark.line + 1
+                    if key_node.value in first:
+                        where = ".".join(map(str, path + (key_node.value,)))
+                        found.append((line, where, f"duplicate key '{key_node.value}' (first at line {first[key_node.value]})"))
+                    first.setdefault(key_node.value, line)
+                stack.append((value_node, path + (key_node.value,)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, path + (i,)) for i, item in enumerate(node.value))
+    return sorted(found)
+
+
+def _places(file: Path, node: yaml.Node | None) -> dict[KeyPath, tuple[Path, int]]:
+    """Map every key path to the (file, 1-based line) where it starts; a key to its key's line."""
+    places: dict[KeyPath, tuple[Path, int]] = {(): (file, node.start_mark.line + 1 if node is not None else 1)}
+    stack = [(node, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                child = path + (key_node.value,)
+                places[child] = (file, key_node.start_mark.line + 1)
+                stack.append((value_node, child))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                places[path + (i,)] = (file, item.start_mark.line + 1)
+                stack.append((item, path + (i,)))
+    return places
+
+
+def _finite_number(checker, instance) -> bool:
+    if isinstance(instance, bool) or not isinstance(instance, (int, float)):
+        return False
+    return isinstance(instance, int) or math.isfinite(instance)
+
+
+def _integer(checker, instance) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# JSON Schema "number" means a finite number here (YAML has .nan and .inf), and "integer" an int (not 25.0).
+StrictValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many({"number": _finite_number, "integer": _integer}),
+)
+
+
+def validate(located: Located, schema: dict[str, Any], problems: list[Problem]) -> bool:
+    """Validate against the schema; append every problem located by file, line and key; True when valid."""
+    errors = sorted(StrictValidator(schema).iter_errors(located.data), key=lambda e: list(map(str, e.absolute_path)))
+    problems.extend(located.problem(tuple(err.absolute_path), _schema_message(err)) for err in errors)
+    return not errors
 
 
 def _schema_message(err: jsonschema.ValidationError) -> str:
@@ -88,21 +228,6 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
         return f"unknown key: {err.message.split('(')[-1].rstrip(')')}"
     if err.validator == "anyOf" and isinstance(err.instance, dict) and "metric" in err.instance:
         return "a bound needs 'min', 'max' or both"
+    if err.validator == "type" and isinstance(err.instance, float) and not math.isfinite(err.instance):
+        return f"{err.instance} is not a finite number"
     return err.message
-
-
-def _line_index(node: yaml.Node | None, path: tuple = ()) -> dict[tuple, int]:
-    """Map every key path (as jsonschema's absolute_path) to the 1-based line where it starts."""
-    index: dict[tuple, int] = {}
-    if node is None:
-        return index
-    index[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            child = path + (key_node.value,)
-            index.update(_line_index(value_node, child))
-            index[child] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            index.update(_line_index(item, path + (i,)))
-    return index

@@ -1,16 +1,20 @@
-"""Rig files (fixtures/rigs/*.yaml): validated, located errors, and a hash for provenance."""
+"""Rig files (fixtures/rigs/*.yaml): merged along `extends:`, validated by hil.rig.model, every problem located
+in the file that holds it; and a hash for provenance."""
 
 import hashlib
 import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
 from hil import yamlfile
-from hil.yamlfile import Problem, YamlFileError
+from hil.rig.model import RigFile, cross_problems
+from hil.yamlfile import Located, Problem, YamlFileError
 
 DEFAULT_RIG = Path("fixtures/rigs/emulator.yaml")
+MAX_EXTENDS = 8  # a rig file, its parent, its grandparent...
 
 
 class RigConfigError(YamlFileError):
@@ -43,48 +47,79 @@ def load_rig(path: Path | str | None = None) -> RigConfig:
     """Load, merge (`extends:`) and validate a rig file; RigConfigError lists every problem."""
     path = Path(path or DEFAULT_RIG)
     problems: list[Problem] = []
-    merged = _merged(path, problems, seen=())
+    merged = _merged(path, problems, chain=())
     if merged is None:
         raise RigConfigError(problems)
-    data, line_of = merged
-    schema = json.loads(resources.files("hil.rig").joinpath("rig.schema.json").read_text())
-    if not yamlfile.validate(path, data, line_of, schema, problems):
+    problems.extend(validate(merged))
+    if problems:
         raise RigConfigError(problems)
-    if data["clock"] == "sim" and "emulator" not in data:
-        raise RigConfigError([Problem(path, line_of(("clock",)), "clock", "clock 'sim' needs an 'emulator:' section")])
-    if data["clock"] == "sim":
-        from hil.emulator.config import EmulatorConfig  # validated here so a typo fails before any process starts
-
-        try:
-            EmulatorConfig.from_rig(data)
-        except ValueError as exc:
-            raise RigConfigError([Problem(path, line_of(("emulator",)), "emulator", str(exc))]) from None
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-    return RigConfig(path, data, digest)
+    digest = hashlib.sha256(json.dumps(merged.data, sort_keys=True).encode()).hexdigest()
+    return RigConfig(path, merged.data, digest)
 
 
-def _merged(path: Path, problems: list[Problem], seen: tuple) -> tuple[dict, yamlfile.LineOf] | None:
-    """The file's mapping laid over the file it `extends:` (relative to it), recursively."""
-    if path.resolve() in seen:
-        problems.append(Problem(path, 1, "extends", "rig files extend each other in a cycle"))
+def validate(rig: Located) -> list[Problem]:
+    """Every problem of a merged rig file: the models' (types, ranges, unknown and missing keys), then the
+    checks across sections."""
+    try:
+        model = RigFile.model_validate(rig.data)
+    except pydantic.ValidationError as exc:
+        return [rig.problem(*_located_error(rig.data, err)) for err in exc.errors()]
+    return [rig.problem(path, message) for path, message in cross_problems(model)]
+
+
+def _located_error(data: Any, err: dict) -> tuple[tuple, str]:
+    """(key path in the data, message) of a pydantic error: a missing key at its mapping, an unknown one at itself."""
+    path = _data_path(data, err["loc"])
+    if err["type"] == "missing":
+        return path, f"missing '{err['loc'][-1]}'"
+    if err["type"] == "extra_forbidden":
+        return path, f"unknown key: '{err['loc'][-1]}'"
+    value = repr(err["input"])
+    return path, f"{err['msg']}, not {value if len(value) <= 60 else value[:57] + '...'}"
+
+
+def _data_path(data: Any, loc: tuple) -> tuple:
+    """The part of pydantic's location that indexes the data (it also names union members and validators)."""
+    path = []
+    for part in loc:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            continue
+        path.append(part)
+    return tuple(path)
+
+
+def _merged(path: Path, problems: list[Problem], chain: tuple[Located, ...]) -> Located | None:
+    """The file's mapping laid over the file it `extends:` (relative to it), recursively; each key keeps the
+    file and line it was written at."""
+    if len(chain) > MAX_EXTENDS:
+        problems.append(chain[-1].problem(("extends",), f"more than {MAX_EXTENDS} files extend each other"))
         return None
-    parsed = yamlfile.parse(path, problems)
-    if parsed is None:
+    if any(path.resolve() == Path(link.where(())[0]).resolve() for link in chain):
+        problems.append(chain[-1].problem(("extends",), "rig files extend each other in a cycle"))
         return None
-    data, line_of = parsed
-    if not isinstance(data, dict):
-        problems.append(Problem(path, 1, "", "a rig file must be a mapping"))
+    located = yamlfile.parse(path, problems)
+    if located is None:
         return None
-    parent = data.pop("extends", None)
+    if not isinstance(located.data, dict):
+        problems.append(located.problem((), "a rig file must be a mapping"))
+        return None
+    parent = located.data.pop("extends", None)
     if parent is None:
-        return data, line_of
-    if not isinstance(parent, str):
-        problems.append(Problem(path, line_of(("extends",)), "extends", "extends: names a rig file path"))
+        return located
+    if not isinstance(parent, str) or not parent:
+        problems.append(located.problem(("extends",), "extends: names a rig file path"))
         return None
-    base = _merged(path.parent / parent, problems, seen + (path.resolve(),))
+    if not (path.parent / parent).is_file():
+        problems.append(located.problem(("extends",), f"no rig file {path.parent / parent}"))
+        return None
+    base = _merged(path.parent / parent, problems, chain + (located,))
     if base is None:
         return None
-    return _deep_merge(base[0], data), line_of
+    return Located(_deep_merge(base.data, located.data), {**base.places, **located.places})
 
 
 def _deep_merge(base: dict, override: dict) -> dict:

@@ -4,12 +4,13 @@ Every problem is reported with its file, line and key, all at once, so a spec au
 """
 
 import json
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
 from hil import yamlfile
-from hil.specs.metrics import METRICS
+from hil.specs.metrics import METRICS, UNIT_RANGES
 from hil.yamlfile import Problem, YamlFileError
 from hil.specs.model import Bound, Requirement
 
@@ -60,12 +61,12 @@ def load_requirements(paths: Iterable[Path] | None = None) -> dict[str, Requirem
 def _load_file(file: Path, schema: dict[str, Any], problems: list[Problem]) -> tuple[list[tuple[str, int]], list[Requirement]]:
     """(id, line) of every requirement declared, and the Requirement objects when the whole file is valid.
     Catalogue checks run on every bound that names a metric, even when the schema found other problems."""
-    parsed = yamlfile.parse(file, problems)
-    if parsed is None:
+    located = yamlfile.parse(file, problems)
+    if located is None:
         return [], []
-    data, line_of = parsed
+    data = located.data
     before = len(problems)
-    yamlfile.validate(file, data, line_of, schema, problems)
+    yamlfile.validate(located, schema, problems)
     raw_requirements = data.get("requirements") if isinstance(data, dict) else None
     declared, result = [], []
     for index, raw in enumerate(raw_requirements if isinstance(raw_requirements, list) else []):
@@ -73,16 +74,15 @@ def _load_file(file: Path, schema: dict[str, Any], problems: list[Problem]) -> t
             continue
         base = ("requirements", index)
         if isinstance(raw.get("id"), str):
-            declared.append((raw["id"], line_of(base + ("id",))))
+            declared.append((raw["id"], located.where(base + ("id",))[1]))
         bounds = []
         for b_index, bound in enumerate(raw.get("acceptance") if isinstance(raw.get("acceptance"), list) else []):
             if not isinstance(bound, dict) or not isinstance(bound.get("metric"), str):
                 continue
             where = base + ("acceptance", b_index)
-            message = _bound_problem(raw.get("method"), bound)
-            if message:
-                problems.append(Problem(file, line_of(where + ("metric",)), ".".join(map(str, where)), message))
-            elif len(problems) == before:
+            for key, message in _bound_problems(raw.get("method"), bound):
+                problems.append(located.problem(where + (key,), message))
+            if len(problems) == before:
                 params = {k: bound[k] for k in _BOUND_PARAMS if k in bound}
                 bounds.append(Bound(bound["metric"], bound["unit"], bound["source"], bound.get("min"), bound.get("max"), params,
                                     data.get("min_tur")))
@@ -91,21 +91,33 @@ def _load_file(file: Path, schema: dict[str, Any], problems: list[Problem]) -> t
                 id=raw["id"], area=data["area"], title=raw["title"], statement=raw["statement"].strip(),
                 hazard=raw["hazard"].strip(), source=raw["source"].strip(), severity=raw["severity"],
                 method=raw["method"], cases=tuple(raw["cases"]), acceptance=tuple(bounds),
-                file=file, line=line_of(base)))
+                file=file, line=located.where(base)[1]))
     return declared, result if len(problems) == before else []
 
 
-def _bound_problem(method: str, bound: dict[str, Any]) -> str | None:
+def _bound_problems(method: str, bound: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, message) of what the metric catalogue refuses in one bound; the schema has checked the types."""
     kind = METRICS.get(bound["metric"])
     if kind is None:
-        return f"unknown metric '{bound['metric']}' (known: {', '.join(sorted(METRICS))})"
+        return [("metric", f"unknown metric '{bound['metric']}' (known: {', '.join(sorted(METRICS))})")]
     if method is not None and method not in kind.methods:
-        return f"metric '{kind.name}' is not computed by method '{method}' (it is by {', '.join(kind.methods)})"
+        return [("metric", f"metric '{kind.name}' is not computed by method '{method}' (it is by {', '.join(kind.methods)})")]
     if "unit" in bound and bound["unit"] != kind.unit:
-        return f"metric '{kind.name}' is in '{kind.unit}', not '{bound['unit']}'"
+        return [("metric", f"metric '{kind.name}' is in '{kind.unit}', not '{bound['unit']}'")]
     given = {k for k in _BOUND_PARAMS if k in bound}
     if given != set(kind.params):
-        return f"metric '{kind.name}' takes parameters {sorted(kind.params) or 'none'}, got {sorted(given) or 'none'}"
-    if bound.get("min") is not None and bound.get("max") is not None and bound["min"] > bound["max"]:
-        return f"min {bound['min']} is above max {bound['max']}"
-    return None
+        return [("metric", f"metric '{kind.name}' takes parameters {sorted(kind.params) or 'none'}, got {sorted(given) or 'none'}")]
+    low, high = UNIT_RANGES[kind.unit]
+    limits = {k: bound[k] for k in ("min", "max") if _is_number(bound.get(k))}
+    outside = [(k, f"{k} {v:g} is outside what '{kind.name}' can be: [{low:g}, {high:g}] {kind.unit}")
+               for k, v in limits.items() if not low <= v <= high]
+    if outside:
+        return outside
+    if len(limits) == 2 and limits["min"] > limits["max"]:
+        return [("min", f"min {limits['min']:g} is above max {limits['max']:g}")]
+    return []
+
+
+def _is_number(value: Any) -> bool:
+    """A finite number; anything else in a bound is the schema's to report."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,7 +1,8 @@
 """The catalogue of acceptance metrics: what each measures, its unit, which method computes it.
 
 A requirement may only bound a metric that its method computes, in the metric's own unit, with the
-parameters the metric needs. The loader checks every bound against this table.
+parameters the metric needs, and within the range its unit can physically take. The loader checks every bound
+against this table.
 """
 
 from dataclasses import dataclass
@@ -83,6 +84,21 @@ METRICS: dict[str, MetricKind] = {
         MetricKind("false_alarms_per_day", "1/day", ("site-false-alarm",), (),
                    "site alarms per day of nominal delivery, judged on the one-sided 95 % upper limit"),
     )
+}
+
+
+# The values a metric in each unit can take; a bound outside them is a typo (a negative count, a 1e9 U dose).
+# A percentage is an error (down to -100 %: nothing delivered), a share or a reduction; above 1000 % nothing
+# a pump delivers is still a dose error.
+UNIT_RANGES: dict[str, tuple[float, float]] = {
+    "%": (-100.0, 1000.0),
+    "U": (0.0, 1000.0),
+    "count": (0.0, 1_000_000.0),
+    "min": (0.0, 525_600.0),
+    "kPa": (0.0, 10_000.0),
+    "bool": (0.0, 1.0),
+    "rank": (1.0, 3.0),
+    "1/day": (0.0, 10_000.0),
 }
 
 
