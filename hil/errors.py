@@ -1,8 +1,9 @@
-"""Error types shared by transports, drivers and the rig.
+"""Error types shared by transports, drivers, procedures and analysis.
 
-RigError means the rig itself is at fault (a silent instrument, a dead link, garbage on the wire): the
-test cannot judge the pump, later tests on the rig are skipped as broken. DeviceRefused is the device
-answering with a typed error: a fact about the device under test, which a test may assert on.
+RigError means the rig itself is at fault (a silent or refusing instrument, a dead link, garbage on the wire, a
+line lost or duplicated, a recording with holes): the test cannot judge the pump, later tests on the rig are
+skipped as broken. DeviceRefused is the pump answering with a typed error: a fact about the device under test,
+which a test may assert on. An instrument's refusal (balance, load cell, relay board) is never the pump's.
 """
 
 
@@ -18,8 +19,30 @@ class ProtocolError(RigError):
     """An instrument answered something the protocol does not allow."""
 
 
+class LostEvent(TransportError):
+    """An unsolicited event never arrived: its counter number was skipped, or the device's status shows what
+    an event should have announced."""
+
+
+class InstrumentRefused(RigError):
+    """A measuring instrument or fixture answered with a typed error (a balance's overload, "not stable now",
+    a transmission error): `code` names it, e.g. "BUSY" for a balance that is not stable yet."""
+
+    def __init__(self, instrument: str, code: str, message: str = ""):
+        self.instrument, self.code, self.message = instrument, code, message
+        super().__init__(f"{instrument} refused: {code} {message}".rstrip())
+
+
+class InstrumentUnstable(RigError):
+    """A balance or load cell did not settle within its deadline (draught, vibration, a touching line)."""
+
+
+class RecordingGap(RigError):
+    """A recording has holes longer than the analysis may bridge: its windows cannot be timed."""
+
+
 class DeviceRefused(Exception):
-    """The device understood the command and answered with a typed error."""
+    """The pump understood the command and answered with a typed error."""
 
     def __init__(self, device: str, code: str, message: str = ""):
         self.device, self.code, self.message = device, code, message

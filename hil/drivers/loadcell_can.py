@@ -4,8 +4,8 @@ timestamps. The same scale API as the MT-SICS balance."""
 
 from typing import Callable
 
-from hil.drivers.mtsics import BalanceRefused, Reading
-from hil.errors import ProtocolError
+from hil.drivers.mtsics import Reading
+from hil.errors import InstrumentRefused
 from hil.transport.can_hub import CanHub
 
 IDENTIFY, TARE, ZERO, STREAM = 1, 2, 3, 4
@@ -27,7 +27,7 @@ class CanLoadCell:
         reply = self.hub.read_until(lambda n, s: n == "LoadCellResponse" and s["seq"] == seq,
                                     what=f"load-cell reply to opcode {opcode}")[1]
         if reply["result"] != 0:
-            raise ProtocolError(f"load cell refused opcode {opcode} (result {reply['result']})")
+            raise InstrumentRefused("load cell", f"RESULT_{reply['result']}", f"to opcode {opcode}")
         return float(reply["value"])
 
     def identify(self) -> dict[str, str]:
@@ -62,13 +62,13 @@ class CanLoadCell:
             self._latest = self.hub.read_until(lambda n, s: n == "LoadCellMass", what="load-cell sample")[1]
         sample = self._latest
         if sample["overload"]:
-            raise BalanceRefused("load cell", "OVERLOAD", "load cell in overload")
+            raise InstrumentRefused("load cell", "OVERLOAD", "load cell in overload")
         return Reading(self.now(), float(sample["mass"]), bool(sample["stable"]))
 
     def read_stable(self) -> Reading:
         reading = self.read()
         if not reading.stable:
-            raise BalanceRefused("load cell", "BUSY", "not stable now")
+            raise InstrumentRefused("load cell", "BUSY", "not stable now")
         return reading
 
     def close(self) -> None:

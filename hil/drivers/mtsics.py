@@ -1,14 +1,20 @@
 """Mettler-Toledo MT-SICS balance driver (level 0/1: S, SI, SIR, Z, T, @, I2, I4).
 
-Replies are parsed strictly; every reply gives a value or a typed error (BalanceRefused with the MT-SICS
-code, or ProtocolError for a reply the standard does not allow).
+Replies are parsed strictly; every reply gives a value or a typed error (InstrumentRefused with the MT-SICS
+code, or ProtocolError for a reply the standard does not allow). MT-SICS replies carry no sequence number, so
+the driver keeps request and reply aligned itself: lines pending before a command (a duplicated reply, the rest
+of a stream) are discarded and logged, and each reply must start with the word its command answers with.
 """
 
+import logging
+import re
 from dataclasses import dataclass
 from typing import Callable
 
-from hil.errors import DeviceRefused, ProtocolError
+from hil.errors import InstrumentRefused, ProtocolError
 from hil.transport.serial_line import SerialLine
+
+log = logging.getLogger(__name__)
 
 _UNIT_TO_MG = {"g": 1000.0, "mg": 1.0, "kg": 1e6}
 _STATUS_ERRORS = {
@@ -22,6 +28,8 @@ _GLOBAL_ERRORS = {
     "ET": "transmission error: the balance received faulty bytes",
     "EL": "logical error: the command cannot be executed",
 }
+_REPLY_WORD = {"S": "S", "SI": "S", "SIR": "S", "T": "T", "Z": "Z"}  # weight replies to SI and SIR start with S
+_CAPACITY = re.compile(r"\s\d+(\.\d+)?\s*(g|mg|kg)$")  # I2 ends in the capacity and its unit
 
 
 @dataclass(frozen=True)
@@ -35,37 +43,43 @@ class Reading:
         return self.mass_mg / 1000.0
 
 
-class BalanceRefused(DeviceRefused):
-    pass
-
-
-def parse_weight(reply: bytes, command: str = "S") -> tuple[float, bool]:
-    """(mass in mg, stable) from an ``S S|D <value> <unit>`` reply, or a typed error."""
+def parse_weight(reply: bytes, sent: str = "S") -> tuple[float, bool]:
+    """(mass in mg, stable) from an ``S S|D <value> <unit>`` reply to the command `sent`, or a typed error."""
     text = _ascii(reply)
-    _raise_global(text)
+    _raise_global(text, sent)
     parts = text.split()
-    if len(parts) < 2 or parts[0] != command:
-        raise ProtocolError(f"balance: unexpected reply {text!r} to {command}")
+    if len(parts) < 2 or parts[0] != _REPLY_WORD.get(sent, sent):
+        raise ProtocolError(f"balance: unexpected reply {text!r} to {sent}")
     status = parts[1]
     if status in _STATUS_ERRORS and len(parts) == 2:
         code, message = _STATUS_ERRORS[status]
-        raise BalanceRefused("balance", code, message)
+        raise InstrumentRefused("balance", code, f"{message} (reply {text!r} to {sent})")
     if status not in ("S", "D") or len(parts) != 4 or parts[3] not in _UNIT_TO_MG:
-        raise ProtocolError(f"balance: malformed weight reply {text!r}")
+        raise ProtocolError(f"balance: malformed weight reply {text!r} to {sent}")
     try:
         value = float(parts[2])
     except ValueError:
-        raise ProtocolError(f"balance: weight {parts[2]!r} is not a number") from None
+        raise ProtocolError(f"balance: weight {parts[2]!r} in the reply to {sent} is not a number") from None
     return value * _UNIT_TO_MG[parts[3]], status == "S"
 
 
 def parse_identity(reply: bytes, command: str) -> str:
     text = _ascii(reply)
-    _raise_global(text)
+    _raise_global(text, command)
     head = f"{command} A "
     if not text.startswith(head) or not text.endswith('"') or text[len(head)] != '"':
         raise ProtocolError(f"balance: malformed reply {text!r} to {command}")
     return text[len(head) + 1 : -1]
+
+
+def identity_warnings(model: str, serial: str) -> list[str]:
+    """What looks wrong in an identity as the balance gave it (kept as given; these go with it to the record)."""
+    warnings = [f"{command} answered an empty string" for command, text in (("I2", model), ("I4", serial)) if not text.strip()]
+    if model.strip() and model == serial:
+        warnings.append(f"I2 (model and capacity) answered the serial number {serial!r}")
+    elif model.strip() and not _CAPACITY.search(model):
+        warnings.append(f"I2 answered {model!r}, which has no capacity with a unit: a serial number or another field?")
+    return warnings
 
 
 def _ascii(reply: bytes) -> str:
@@ -75,9 +89,9 @@ def _ascii(reply: bytes) -> str:
         raise ProtocolError(f"balance: non-ASCII reply {reply[:40]!r}") from None
 
 
-def _raise_global(text: str) -> None:
+def _raise_global(text: str, sent: str) -> None:
     if text in _GLOBAL_ERRORS:
-        raise BalanceRefused("balance", text, _GLOBAL_ERRORS[text])
+        raise InstrumentRefused("balance", text, f"{_GLOBAL_ERRORS[text]} (in reply to {sent})")
 
 
 class MtSicsBalance:
@@ -86,17 +100,25 @@ class MtSicsBalance:
         self.now = now
 
     def _ask(self, command: str) -> bytes:
+        """Send a command and return the next line, after dropping what arrived unasked before it."""
+        stale = self.line.pending_lines()
+        if stale:
+            log.warning("balance: discarding %d stale line(s) before %s: %r", len(stale), command, stale[:4])
         self.line.write_line(command.encode("ascii") + b"\r\n")
         return self.line.read_line()
 
     def read(self) -> Reading:
         """Immediate reading (SI): stable or dynamic."""
-        mass, stable = parse_weight(self._ask("SI"))
+        mass, stable = parse_weight(self._ask("SI"), "SI")
         return Reading(self.now(), mass, stable)
 
     def read_stable(self) -> Reading:
-        """Stable reading (S); BalanceRefused BUSY if the balance is not stable now."""
-        mass, stable = parse_weight(self._ask("S"))
+        """Stable reading (S). InstrumentRefused BUSY while the balance is not stable: an ``S I`` reply, or
+        ``S D`` (some balances answer S with a dynamic value while settling), which is never returned."""
+        reply = self._ask("S")
+        mass, stable = parse_weight(reply, "S")
+        if not stable:
+            raise InstrumentRefused("balance", "BUSY", f"dynamic reading {_ascii(reply)!r} in reply to S: not stable")
         return Reading(self.now(), mass, stable)
 
     def tare(self) -> float:
@@ -112,11 +134,11 @@ class MtSicsBalance:
     def start_stream(self) -> Reading:
         """Start repeated readings (SIR); returns the first, which the balance sends at once. Waiting for it
         also orders the request before anything the harness sends next on another link (e.g. a clock step)."""
-        mass, stable = parse_weight(self._ask("SIR"))
+        mass, stable = parse_weight(self._ask("SIR"), "SIR")
         return Reading(self.now(), mass, stable)
 
     def stream_reading(self) -> Reading:
-        mass, stable = parse_weight(self.line.read_line())
+        mass, stable = parse_weight(self.line.read_line(), "SIR")
         return Reading(self.now(), mass, stable)
 
     def reset(self) -> str:
@@ -127,8 +149,16 @@ class MtSicsBalance:
             if reply.startswith(b"I4"):
                 return parse_identity(reply, "I4")
 
-    def identify(self) -> dict[str, str]:
-        return {"model": parse_identity(self._ask("I2"), "I2"), "serial": parse_identity(self._ask("I4"), "I4")}
+    def identify(self) -> dict:
+        """Model (I2) and serial (I4) as the balance gave them, and "warnings" when they look wrong."""
+        model, serial = parse_identity(self._ask("I2"), "I2"), parse_identity(self._ask("I4"), "I4")
+        identity: dict = {"model": model, "serial": serial}
+        warnings = identity_warnings(model, serial)
+        for warning in warnings:
+            log.warning("balance at %s: %s", self.line.port, warning)
+        if warnings:
+            identity["warnings"] = warnings
+        return identity
 
     def close(self) -> None:
         self.line.close()

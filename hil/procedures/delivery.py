@@ -3,12 +3,15 @@
 Each waits on the rig clock with a deadline; none knows whether the rig is a bench or the emulator.
 """
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
-from hil.drivers.mtsics import BalanceRefused
+from hil.errors import InstrumentRefused, InstrumentUnstable, RigError
 from hil.evidence.recording import CsvRecording
+
+log = logging.getLogger(__name__)
 
 
 class ProcedureTimeout(AssertionError):
@@ -31,20 +34,25 @@ def wait_until_idle(rig, nominal_s: float, what: str) -> None:
 
 
 def stable_reading(rig, timeout_s: float = 120.0, poll_s: float = 1.0):
-    """The next stable balance reading (S), retried on the rig clock while the balance is not stable."""
+    """The next stable balance reading (S), retried on the rig clock while the balance is not stable; a balance
+    that does not settle within timeout_s is a rig fault (InstrumentUnstable)."""
     result = []
 
     def attempt() -> bool:
         try:
-            result.append(rig.scale.read_stable())
-            return True
-        except BalanceRefused as exc:
+            reading = rig.scale.read_stable()
+        except InstrumentRefused as exc:
             if exc.code != "BUSY":
                 raise
             return False
+        if not reading.stable:  # a driver that let a dynamic reading through: never weigh with it
+            log.warning("scale returned a dynamic reading (%.5f mg) as stable: retrying", reading.mass_mg)
+            return False
+        result.append(reading)
+        return True
 
     if not rig.clock.wait_for(attempt, timeout=timeout_s, poll=poll_s):
-        raise ProcedureTimeout(f"balance not stable within {timeout_s:g} s")
+        raise InstrumentUnstable(f"balance not stable within {timeout_s:g} s")
     return result[-1]
 
 
@@ -83,7 +91,11 @@ def record(rig, start_s: float, duration_s: float, interval_s: float, recording:
     stable = np.empty(count, dtype=bool)
     for k in range(count):
         rig.clock.sleep_until(start_s + k * interval_s)
-        reading = rig.scale.read()
+        try:
+            reading = rig.scale.read()
+        except RigError as exc:
+            exc.add_note(f"recording stopped at sample {k + 1}/{count}; the {k} taken are kept in {recording.path}")
+            raise
         t[k], mass[k], stable[k] = reading.t, reading.mass_mg, reading.stable
         recording.append(f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", int(reading.stable))
     return Series(t, mass, stable)

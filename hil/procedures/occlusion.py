@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hil.analysis import occlusion
+from hil.errors import InstrumentUnstable
 from hil.evidence.recording import CsvRecording
-from hil.procedures.delivery import ProcedureTimeout, stable_reading, start_basal
+from hil.procedures.delivery import stable_reading, start_basal
 
 RECORDING_COLUMNS = ["t_s", "mass_mg", "pressure_kPa", "pump_state", "phase"]
 
@@ -90,7 +91,7 @@ def alarm_metrics(rig, grav, poll_s: float, t_block, pump_t_block, at_block, ala
                 "alarm_priority_high": (0.0, "bool", 0.0), "pressure_at_alarm": (nan, "kPa", 0.0)}
     try:
         at_alarm = stable_reading(rig)
-    except ProcedureTimeout:  # a pump that goes on pushing after its alarm keeps the pan moving: take it as it is
+    except InstrumentUnstable:  # a pump that goes on pushing after its alarm keeps the pan moving: take it as it is
         at_alarm = rig.scale.read()
     pumped = rig.pump.history_since(pump_t_block)[1] - rig.pump.history_since(float(alarm["t"]) + 1e-3)[1]
     arrived, U = grav.weighed(at_block.t, at_block.mass_mg, at_alarm.t, at_alarm.mass_mg)

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hil.drivers.mtsics import BalanceRefused, parse_identity, parse_weight
-from hil.errors import ProtocolError
+from hil.drivers.mtsics import parse_identity, parse_weight
+from hil.errors import InstrumentRefused, ProtocolError
 from hil.transport.frames import FrameError, crc16, decode, encode
 
 
@@ -66,7 +66,7 @@ def test_weight_replies(reply, mass_mg, stable):
     (b"EL\r\n", "EL"),
 ])
 def test_balance_error_replies_are_typed(reply, code):
-    with pytest.raises(BalanceRefused) as info:
+    with pytest.raises(InstrumentRefused) as info:
         parse_weight(reply)
     assert info.value.code == code
 
@@ -81,6 +81,6 @@ def test_identity_reply():
 def test_any_balance_reply_gives_a_weight_or_a_typed_error(raw):
     try:
         mass, stable = parse_weight(raw)
-    except (BalanceRefused, ProtocolError):
+    except (InstrumentRefused, ProtocolError):
         return
     assert isinstance(mass, float) and isinstance(stable, bool)
