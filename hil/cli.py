@@ -17,10 +17,11 @@ from rich.console import Console
 from rich.table import Table
 
 from hil.evidence import report as reporting
+from hil.evidence import seal
 from hil.evidence import traceability, validation
 from hil.evidence.validation import NOMINAL
 from hil.evidence.measurements import DECISION_RULE
-from hil.evidence.run import new_run_dir, sha256_file
+from hil.evidence.run import new_run_dir
 from hil.rig.config import DEFAULT_RIG, RigConfigError, load_rig
 from hil.specs import SpecError, load_requirements
 
@@ -161,11 +162,21 @@ def _trace_gate(run_dir: Path, specs: Path) -> list[str]:
     return matrix.problems
 
 
-def _finish_run(run_dir: Path) -> None:
+def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEALED) -> None:
+    """Report, manifest, seal into the ledger (signed with HIL_SIGNING_KEY when set), reports/latest.
+    interrupted: the run stopped before its end; its ledger entry says so."""
+    ledger_path = seal.ledger.default_path(REPORTS)
+    try:
+        key = seal.signing.key_from_env()
+    except seal.signing.SigningKeyError as exc:
+        err.print(f"NOT SEALED: {seal.signing.KEY_ENV}: {exc} (fix it, then `hil report {run_dir}` seals the run)",
+                  markup=False)
+        raise typer.Exit(1)
     record_path = run_dir / "record.json"
     if record_path.exists():
         record = json.loads(record_path.read_text())
         reporting.write_allure_environment(run_dir / "allure-results", record)
+        seal.show_in_report(run_dir / "allure-results", ledger_path, key)
         try:
             rig_id = (record.get("rig") or {}).get("id") or "unknown-rig"
             index = reporting.generate_report(run_dir, f"Insulin-pump safety verification: {record['run_id']}",
@@ -173,10 +184,17 @@ def _finish_run(run_dir: Path) -> None:
             out.print(f"report: {index}", markup=False)
         except reporting.ReportError as exc:
             err.print(f"report not generated: {exc}", markup=False)
-    count = reporting.write_manifest(run_dir)
+    try:
+        sealed = seal.seal_run(run_dir, ledger_path, interrupted=interrupted, event=event, key=key)
+    except seal.SealError as exc:
+        err.print(f"NOT SEALED: {run_dir}: {exc}", markup=False)
+        raise typer.Exit(1)
     reporting.point_latest(REPORTS, run_dir)
-    out.print(f"manifest: {count} files hashed in {run_dir / reporting.MANIFEST}; reports/latest → {run_dir}", markup=False)
-    out.print(f"manifest sha256: {sha256_file(run_dir / reporting.MANIFEST)} (keep it: it seals the run)", markup=False)
+    entry = sealed.entry
+    signer = f"signed by ed25519:{entry.fields['public_key']}" if key else "unsigned"
+    out.print(f"manifest: {sealed.files} files hashed in {run_dir / seal.MANIFEST}; reports/latest → {run_dir}", markup=False)
+    out.print(f"manifest sha256: {entry.fields['manifest_sha256']} (it seals the run: {entry.fields['kind']}, {signer}, "
+              f"chained into the ledger {ledger_path}:{entry.line})", markup=False)
 
 
 def _run_dir(run: Optional[str]) -> Path:
@@ -245,20 +263,59 @@ def _campaign(rig: Path) -> tuple[Path, dict | None]:
 
 @app.command("report")
 def report_cmd(run: Optional[str] = typer.Argument(None, help="run folder or id (default: reports/latest)")):
-    """(Re)build the HTML report of a run, and its manifest."""
-    _finish_run(_run_dir(run))
+    """(Re)build the HTML report of a run and reseal it; refused when the run no longer matches its seal. A run
+    that stopped before its seal (no manifest, not in the ledger) is sealed now, as interrupted."""
+    run_dir = _run_dir(run)
+    ledger_path = seal.ledger.default_path(REPORTS)
+    entry = seal.last_entry(run_dir, ledger_path)
+    if entry is None and not (run_dir / seal.MANIFEST).exists():
+        _finish_run(run_dir, interrupted=True)
+        return
+    problems = seal.check_run(run_dir, ledger_path)
+    if problems:
+        more = f" (and {len(problems) - 1} more: hil evidence verify {run_dir})" if len(problems) > 1 else ""
+        err.print(f"refused: {run_dir.name} no longer matches its seal: {problems[0]}{more}", markup=False)
+        raise typer.Exit(1)
+    _finish_run(run_dir, interrupted=entry.fields["kind"] == "interrupted", event=seal.REBUILT)
 
 
 @evidence_app.command("verify")
-def evidence_verify(run: Optional[str] = typer.Argument(None, help="run folder or id (default: reports/latest)")):
-    """Check every file of a run against its SHA-256 manifest."""
-    run_dir = _run_dir(run)
-    problems = reporting.verify_manifest(run_dir)
+def evidence_verify(run: Optional[str] = typer.Argument(None, help="run folder or id (default: reports/latest)"),
+                    whole_ledger: bool = typer.Option(False, "--all", help="every run of the ledger, and the ledger"),
+                    key: Optional[Path] = typer.Option(None, "--key", help="public key file every seal must be signed by")):
+    """Check a run's files against its manifest, the manifest against its seal in the ledger, the ledger's chain
+    and the signature. Every problem is named; exit 1 on any."""
+    ledger_path = seal.ledger.default_path(REPORTS)
+    try:
+        trusted = seal.signing.load_public(key) if key else None
+    except seal.signing.SigningKeyError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2)
+    if whole_ledger:
+        runs, problems = seal.check_ledger(ledger_path, trusted)
+        ok = f"ok: the ledger {ledger_path} chains intact; each of its {runs} runs matches its last seal"
+    else:
+        run_dir = _run_dir(run)
+        problems = seal.check_run(run_dir, ledger_path, trusted)
+        ok = f"ok: every file of {run_dir} matches its manifest, the manifest its seal in {ledger_path}, the chain holds"
     for problem in problems:
         err.print(problem, markup=False)
     if problems:
+        err.print(f"{len(problems)} problem(s)", markup=False)
         raise typer.Exit(1)
-    out.print(f"ok: every file of {run_dir} matches its manifest", markup=False)
+    out.print(ok, markup=False)
+
+
+@evidence_app.command("keygen")
+def evidence_keygen(path: Path = typer.Argument(..., help="private key file to create (mode 0600); the public key goes to PATH.pub")):
+    """Create an operator's Ed25519 signing key. Seals are signed while HIL_SIGNING_KEY names it."""
+    try:
+        public_path, public = seal.signing.generate(path)
+    except seal.signing.SigningKeyError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1)
+    out.print(f"private key: {path} (0600; keep it off shared disks)\npublic key: {public_path}: ed25519:{public}\n"
+              f"sign seals: export {seal.signing.KEY_ENV}={path.resolve()}", markup=False)
 
 
 def main() -> None:

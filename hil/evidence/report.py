@@ -1,4 +1,5 @@
-"""The run's HTML report (the pinned Allure 3 CLI, single file), its SHA-256 manifest and `reports/latest`."""
+"""The run's HTML report (the pinned Allure 3 CLI, single file) and `reports/latest`; the manifest and seal
+are in hil.evidence.seal."""
 
 import hashlib
 import json
@@ -8,10 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
-from hil.evidence.run import sha256_file
-
 ALLURE_CLI = Path("node_modules/.bin/allure")
-MANIFEST = "manifest.sha256"
 REPORT_TIMEOUT_S = 600
 
 
@@ -80,36 +78,6 @@ def generate_report(run_dir: Path, name: str, history: Path | None = None) -> Pa
     if done.returncode != 0 or not (output / "index.html").exists():
         raise ReportError(f"allure failed (exit {done.returncode}): {(done.stderr or done.stdout)[-800:]}")
     return output / "index.html"
-
-
-def write_manifest(run_dir: Path) -> int:
-    files = sorted(p for p in run_dir.rglob("*") if p.is_file() and p.name != MANIFEST)
-    lines = [f"{sha256_file(p)}  {p.relative_to(run_dir).as_posix()}\n" for p in files]
-    (run_dir / MANIFEST).write_text("".join(lines), encoding="utf-8")
-    return len(lines)
-
-
-def verify_manifest(run_dir: Path) -> list[str]:
-    """Problems found: files changed, missing, or not in the manifest. Empty when intact."""
-    manifest = run_dir / MANIFEST
-    if not manifest.exists():
-        return [f"{manifest}: no manifest"]
-    problems, listed = [], set()
-    for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-        digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64:
-            problems.append(f"{manifest}:{number}: malformed line")
-            continue
-        listed.add(name)
-        path = run_dir / name
-        if not path.is_file():
-            problems.append(f"{name}: missing")
-        elif sha256_file(path) != digest:
-            problems.append(f"{name}: SHA-256 differs from the manifest")
-    for path in sorted(p for p in run_dir.rglob("*") if p.is_file() and p.name != MANIFEST):
-        if path.relative_to(run_dir).as_posix() not in listed:
-            problems.append(f"{path.relative_to(run_dir).as_posix()}: not in the manifest")
-    return problems
 
 
 def point_latest(reports: Path, run_dir: Path) -> None:

@@ -1,0 +1,99 @@
+"""Sealing a run: its manifest, the manifest's SHA-256 (the seal) chained into the ledger, optionally signed.
+
+Order: the run's files → its report (which shows the signing key, known beforehand) → the manifest (covering
+the report) → the seal → the ledger entry. A run is checked the other way: every file against the manifest,
+the manifest against the run's last ledger entry, the ledger's chain and signatures."""
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from hil.evidence.run import sha256_file, utc_now
+from hil.evidence.seal import ledger, signing
+from hil.evidence.seal.manifest import MANIFEST, ManifestError, verify_manifest, write_manifest
+
+SEALED, REBUILT = "sealed", "report rebuilt"
+
+
+class SealError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Seal:
+    files: int
+    entry: ledger.Entry
+
+
+def seal_run(run_dir: Path, ledger_path: Path, interrupted: bool = False, event: str = SEALED,
+             key: signing.Ed25519PrivateKey | None = None) -> Seal:
+    try:
+        files = write_manifest(run_dir)
+        entry = ledger.append(ledger_path, {
+            "run_id": run_dir.name, "run_path": _relative(run_dir, ledger_path.parent),
+            "manifest_sha256": sha256_file(run_dir / MANIFEST), "sealed_at": utc_now(),
+            "host": socket.gethostname(), "kind": "interrupted" if interrupted else "complete", "event": event,
+        }, key)
+    except (ManifestError, ledger.LedgerError, OSError) as exc:
+        raise SealError(str(exc)) from None
+    return Seal(files, entry)
+
+
+def show_in_report(results: Path, ledger_path: Path, key: signing.Ed25519PrivateKey | None) -> None:
+    """Add the key that will sign the seal, and the ledger, to the report's environment (written before the seal,
+    which covers the report)."""
+    signer = f"ed25519:{signing.public_hex(key.public_key())}" if key else f"none (unsigned: {signing.KEY_ENV} not set)"
+    with open(results / "environment.properties", "a", encoding="utf-8") as handle:
+        handle.write(f"seal_signing_key={signer}\nseal_ledger={ledger_path}\n")
+
+
+def last_entry(run_dir: Path, ledger_path: Path) -> ledger.Entry | None:
+    return ledger.latest(ledger.read(ledger_path)[0], run_dir.name)
+
+
+def check_run(run_dir: Path, ledger_path: Path, trusted_key: str | None = None) -> list[str]:
+    """Every problem of one run: its files and manifest, its seal against its last ledger entry, the whole
+    chain (one broken link makes every seal after it unprovable) and the signature."""
+    entries, problems = ledger.read(ledger_path)
+    problems = verify_manifest(run_dir) + problems
+    entry = ledger.latest(entries, run_dir.name)
+    if entry is None:
+        return problems + [f"{run_dir.name}: not in the ledger {ledger_path} (never sealed, or its entry was removed)"]
+    return problems + _entry_problems(run_dir, entry, ledger_path, trusted_key)
+
+
+def check_ledger(ledger_path: Path, trusted_key: str | None = None) -> tuple[int, list[str]]:
+    """The number of runs in the ledger, and every problem: the chain, each run's last seal against its folder
+    (a removed folder is named), and sealed folders next to the ledger's runs that the ledger does not hold."""
+    entries, problems = ledger.read(ledger_path)
+    runs = {e.fields["run_id"]: e for e in entries}  # the last entry of each run
+    for run_id, entry in runs.items():
+        run_dir = ledger_path.parent / entry.fields["run_path"]
+        if not run_dir.is_dir():
+            problems.append(f"{run_id}: removed (sealed on ledger line {entry.line}, no folder at {run_dir})")
+            continue
+        problems += [f"{run_id}: {p}" for p in verify_manifest(run_dir)]
+        problems += [f"{run_id}: {p}" for p in _entry_problems(run_dir, entry, ledger_path, trusted_key)]
+    folders = {(ledger_path.parent / e.fields["run_path"]).parent for e in entries}
+    for folder in sorted(f for f in folders if f.is_dir()):
+        for run_dir in sorted(p for p in folder.iterdir() if (p / MANIFEST).exists() and p.name not in runs):
+            problems.append(f"{run_dir.name}: has a manifest but is not in the ledger")
+    return len(runs), problems
+
+
+def _entry_problems(run_dir: Path, entry: ledger.Entry, ledger_path: Path, trusted_key: str | None) -> list[str]:
+    where = f"{ledger_path}:{entry.line}"
+    problems = []
+    manifest = run_dir / MANIFEST
+    if manifest.is_file() and not manifest.is_symlink() and sha256_file(manifest) != entry.fields["manifest_sha256"]:
+        problems.append(f"{MANIFEST}: SHA-256 differs from the run's seal on {where} (the manifest was rewritten)")
+    public = entry.fields["public_key"]
+    if trusted_key and public != trusted_key:
+        problems.append(f"seal on {where}: {'unsigned' if not public else f'signed by another key {public}'}, "
+                        f"not by the trusted key {trusted_key}")
+    return problems
+
+
+def _relative(run_dir: Path, base: Path) -> str:
+    return Path(os.path.relpath(run_dir.resolve(), base.resolve())).as_posix()
