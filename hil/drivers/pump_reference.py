@@ -1,7 +1,12 @@
-"""Driver for pumps speaking the reference protocol (docs/protocol.md) over a serial line."""
+"""Driver for pumps speaking the reference protocol (docs/protocol.md) over a serial line.
+
+Alarms are confirmed from STATUS as well as from events: a pump writes an ALARM event before any STATUS reply
+that lists the alarm (one serial line keeps order), so an active alarm that no event announced was lost on the
+wire. That, and a gap in the event counter, is a rig fault (LostEvent), never "the pump did not alarm".
+"""
 
 from hil.drivers.pump_api import PumpEvent, PumpIdentity, PumpStatus
-from hil.errors import ProtocolError
+from hil.errors import LostEvent, ProtocolError
 from hil.transport.framed import FramedLink
 from hil.transport.frames import Frame
 from hil.transport.serial_line import SerialLine
@@ -10,6 +15,8 @@ from hil.transport.serial_line import SerialLine
 class ReferencePumpDriver:
     def __init__(self, port: str, *, baudrate: int = 115200, timeout_s: float = 2.0):
         self.link = FramedLink(SerialLine(port, baudrate=baudrate, timeout_s=timeout_s, name="pump"), "pump")
+        self._announced: set[tuple[str, str]] = set()  # (id, raised t) of every ALARM event taken by events()
+        self._active: set[str] = set()  # alarm ids active at the last STATUS
 
     def _field(self, frame: Frame, key: str, kind=str):
         try:
@@ -24,13 +31,43 @@ class ReferencePumpDriver:
     def status(self) -> PumpStatus:
         f = self.link.request("STATUS", idempotent=True)
         alarms = self._field(f, "alarms")
-        return PumpStatus(
+        status = PumpStatus(
             state=self._field(f, "state"), basal_U_per_h=self._field(f, "basal", float), bolus=self._field(f, "bolus"),
             bolus_left_U=self._field(f, "bolus_left", float), reservoir_U=self._field(f, "reservoir", float),
             delivered_U=self._field(f, "delivered", float), active_alarms=() if alarms == "-" else tuple(alarms.split(",")),
             pressure_kPa=self._field(f, "pressure", float) if "pressure" in f.fields else None,
             cgm_mg_dl=float(f.fields["cgm"]) if f.fields.get("cgm", "-") != "-" else None,
         )
+        self._confirm_announced(set(status.active_alarms))
+        return status
+
+    def _confirm_announced(self, active: set[str]) -> None:
+        """Raise LostEvent for an alarm newly active in STATUS that no ALARM event announced (matched by id and
+        raise time, since a fresh emulated pump numbers its alarms from 1 again), or for any event counter gap.
+        An alarm raised before the harness connected counts as unannounced too: acknowledge it before a run."""
+        new = active - self._active
+        if new:
+            queued = {(e.fields.get("id"), e.fields.get("t")) for e in self.link.events if e.args[:1] == ("ALARM",)}
+            raised = self._alarm_times()
+            lost = sorted(a for a in new if (a, raised.get(a)) not in self._announced | queued)
+            if lost:
+                counter = "; ".join(self.link.event_counter.faults) or "no counter gap yet: it was the last event sent"
+                raise LostEvent(f"pump: STATUS shows alarm(s) {', '.join(lost)} active but no ALARM event announced "
+                                f"them: the event was lost on the wire, or the alarm predates the connection ({counter})")
+        self._active = active
+        self._check_event_counter()
+
+    def _alarm_times(self) -> dict[str, str]:
+        """Alarm id → raise time (pump clock, as its ALARM event writes it) of the pump's last alarms (ALARMS)."""
+        entries = self.link.request("ALARMS", idempotent=True).fields
+        try:
+            return {alarm_id: entry.split(":")[2] for alarm_id, entry in entries.items()}
+        except IndexError:
+            raise ProtocolError(f"pump: malformed ALARMS answer {entries!r}") from None
+
+    def _check_event_counter(self) -> None:
+        if self.link.event_counter.faults:
+            raise LostEvent(f"pump: events lost on the wire: {'; '.join(self.link.event_counter.faults)}")
 
     def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float = 0.0) -> None:
         """Give the pump a sensor glucose value, as its CGM link would."""
@@ -83,12 +120,16 @@ class ReferencePumpDriver:
         self.link.request("ACK", alarm_id)
 
     def events(self) -> list[PumpEvent]:
-        """Unsolicited events received so far (alarms, bolus completion), oldest first."""
+        """Unsolicited events received so far (alarms, bolus completion), oldest first; LostEvent when the
+        event counter shows one missing."""
         self.link.poll_events()
+        self._check_event_counter()
         out = []
         while self.link.events:
             frame = self.link.events.popleft()
             out.append(PumpEvent(frame.args[0] if frame.args else "?", frame.fields))
+            if out[-1].kind == "ALARM":
+                self._announced.add((frame.fields.get("id"), frame.fields.get("t")))
         return out
 
     def close(self) -> None:

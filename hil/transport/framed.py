@@ -4,6 +4,7 @@ import logging
 from collections import deque
 
 from hil.errors import DeviceRefused, ProtocolError, TransportError
+from hil.transport.event_counter import EventCounter
 from hil.transport.frames import Frame, FrameError, decode, encode
 from hil.transport.serial_line import SerialLine
 
@@ -14,7 +15,8 @@ class FramedLink:
     """Sends ``<seq> <COMMAND> args`` and returns the matching ``<seq> OK ...`` frame.
 
     Idempotent requests are retried once after a corrupt or missing answer (a transport fault), and
-    every attempt is logged; a command that changes state is never retried.
+    every attempt is logged; a command that changes state is never retried. Events are checked against their
+    counter (`event_counter.faults` lists lost ones); a duplicated event is dropped.
     """
 
     def __init__(self, line: SerialLine, device: str):
@@ -22,6 +24,7 @@ class FramedLink:
         self.device = device
         self._seq = 0
         self.events: deque[Frame] = deque()
+        self.event_counter = EventCounter(device)
 
     def request(self, command: str, *args: object, idempotent: bool = False, timeout_s: float | None = None) -> Frame:
         attempts = 2 if idempotent else 1
@@ -41,7 +44,7 @@ class FramedLink:
         while True:
             frame = self._decode(self.line.read_line(timeout_s), f"answer to {command}")
             if frame.word == "EVT":
-                self.events.append(frame)
+                self._queue_event(frame)
                 continue
             if frame.tag != tag:
                 log.warning("%s: dropping stale answer %s while waiting for %s", self.device, frame.body, tag)
@@ -57,9 +60,13 @@ class FramedLink:
         for raw in self.line.pending_lines():
             frame = self._decode(raw, "unsolicited frame")
             if frame.word == "EVT":
-                self.events.append(frame)
+                self._queue_event(frame)
             else:
                 log.warning("%s: dropping unsolicited %s", self.device, frame.body)
+
+    def _queue_event(self, frame: Frame) -> None:
+        if self.event_counter.accept(frame.tag):
+            self.events.append(frame)
 
     def _decode(self, raw: bytes, what: str) -> Frame:
         try:

@@ -1,0 +1,110 @@
+"""The reference pump driver's event stream over a real pty: the E<n> counter's gaps and duplicates, and alarms
+confirmed from STATUS, so a lost ALARM line is a rig fault (LostEvent) and never "the pump did not alarm"."""
+
+import pytest
+
+from hil.drivers.pump_reference import ReferencePumpDriver
+from hil.errors import LostEvent, RigError
+from hil.transport.frames import decode, encode
+from tests.unit.pty_instrument import ScriptedInstrument
+
+
+class FakePump:
+    """Answers STATUS with `alarms` and ALARMS with `raised` (id → pump time); events queued with `emit` are
+    written just before the next reply, as a pump's event precedes a STATUS that shows its effect."""
+
+    def __init__(self):
+        self.alarms: list[str] = []
+        self.raised: dict[str, str] = {}
+        self.pending: list[str] = []
+        self.wire = ScriptedInstrument(self._answer)
+        self.driver = ReferencePumpDriver(self.wire.path, timeout_s=1.0)
+
+    def emit(self, n: int, event: str, **fields) -> None:
+        self.pending.append(encode(f"E{n}", "EVT", event, *(f"{k}={v}" for k, v in fields.items())).decode().rstrip())
+
+    def _answer(self, line: str) -> list[str]:
+        frame = decode(line.encode())
+        if frame.word == "STATUS":
+            args = ["state=" + ("ALARM" if self.alarms else "RUNNING"), "basal=1.000", "bolus=IDLE", "bolus_left=0.000",
+                    "reservoir=200.000", "delivered=1.000", "alarms=" + (",".join(self.alarms) or "-"), "t=600.000"]
+        elif frame.word == "ALARMS":
+            args = [f"{i}=OCCLUSION:HIGH:{t}:0" for i, t in self.raised.items()]
+        else:
+            args = []
+        replies, self.pending = self.pending + [encode(frame.tag, "OK", *args).decode().rstrip()], []
+        return replies
+
+    def raise_alarm(self, alarm_id: str, t: str, event_no: int | None) -> None:
+        """The pump raises an alarm; event_no None: its ALARM line is lost on the wire."""
+        self.alarms.append(alarm_id)
+        self.raised[alarm_id] = t
+        if event_no is not None:
+            self.emit(event_no, "ALARM", id=alarm_id, kind="OCCLUSION", priority="HIGH", t=t)
+
+
+@pytest.fixture
+def pump():
+    fake = FakePump()
+    yield fake
+    fake.driver.close()
+    fake.wire.close()
+
+
+def test_the_first_event_number_sets_the_base_and_a_duplicate_is_dropped(pump):
+    pump.emit(57, "BOLUS_DONE", amount="1.000")
+    pump.emit(57, "BOLUS_DONE", amount="1.000")  # the same line twice
+    pump.emit(58, "PRIME_DONE", amount="0.500")
+    pump.driver.status()
+    assert [e.kind for e in pump.driver.events()] == ["BOLUS_DONE", "PRIME_DONE"]
+
+
+def test_a_counter_gap_is_a_lost_event(pump):
+    pump.emit(1, "BOLUS_DONE", amount="1.000")
+    pump.emit(3, "BOLUS_DONE", amount="1.000")
+    with pytest.raises(LostEvent, match="E1 to E3: 1 event"):
+        pump.driver.status()
+    with pytest.raises(LostEvent):
+        pump.driver.events()
+
+
+def test_a_counter_going_back_is_a_rig_fault(pump):
+    pump.emit(5, "BOLUS_DONE", amount="1.000")
+    pump.emit(2, "BOLUS_DONE", amount="1.000")
+    with pytest.raises(LostEvent, match="went back from E5 to E2"):
+        pump.driver.status()
+
+
+def test_an_announced_alarm_is_confirmed_by_status(pump):
+    pump.raise_alarm("1", "500.000", event_no=1)
+    assert pump.driver.status().active_alarms == ("1",)
+    assert [e.fields["id"] for e in pump.driver.events()] == ["1"]
+    assert pump.driver.status().state == "ALARM"
+
+
+def test_an_alarm_whose_event_was_lost_is_reported_lost_not_missing(pump):
+    pump.driver.status()
+    pump.raise_alarm("1", "500.000", event_no=None)
+    with pytest.raises(LostEvent, match="alarm\\(s\\) 1 active but no ALARM event") as info:
+        pump.driver.status()
+    assert isinstance(info.value, RigError)
+
+
+def test_the_lost_alarm_names_the_counter_gap_when_a_later_event_shows_it(pump):
+    pump.emit(1, "BOLUS_DONE", amount="1.000")
+    pump.driver.status()
+    pump.raise_alarm("1", "500.000", event_no=None)  # E2, lost
+    pump.emit(3, "BOLUS_DONE", amount="1.000")
+    with pytest.raises(LostEvent, match="E1 to E3"):
+        pump.driver.status()
+
+
+def test_an_alarm_id_used_again_by_a_fresh_pump_needs_its_own_event(pump):
+    pump.raise_alarm("1", "100.000", event_no=1)
+    pump.driver.status()
+    pump.driver.events()
+    pump.alarms.clear()  # a RESET: a fresh pump, which numbers its alarms from 1 again
+    pump.driver.status()
+    pump.raise_alarm("1", "900.000", event_no=None)
+    with pytest.raises(LostEvent):
+        pump.driver.status()
