@@ -1,5 +1,6 @@
-"""The emulator's control channel: simulated-time advance, reset per test, ground-truth inspection."""
+"""The emulator's control channel: simulated-time advance, reset per test, wire faults, ground-truth inspection."""
 
+from hil.emulator.wire_faults import WireFaultKind
 from hil.transport.framed import FramedLink
 from hil.transport.serial_line import SerialLine
 
@@ -28,6 +29,20 @@ class EmulatorControl:
     def site(self, *args: str) -> float:
         """Change the emulated infusion site: NORMAL, KINK <factor>|FULL, LEAK <fraction>, DISLODGE."""
         return self._t(self.link.request("SITE", *args))
+
+    def wire_fault(self, endpoint: str, kind: WireFaultKind, *, count: int | None = None, span_s: float | None = None,
+                   seconds: float | None = None, at: float | None = None, byte: int | None = None,
+                   bit: int | None = None) -> float:
+        """Inject a wire fault into what `endpoint` (pump, balance, balance-lost, can) sends: from simulated time
+        `at` (default now) on the next `count` lines (default 1) or every line for `span_s`; `seconds` of wall
+        time for a stall; `byte` and `bit` for a corruption. Returns the simulated time."""
+        options = {"count": count, "span": span_s, "seconds": seconds, "at": at, "byte": byte, "bit": bit}
+        args = [f"{key}={value}" for key, value in options.items() if value is not None]
+        return self._t(self.link.request("FAULT", endpoint, WireFaultKind(kind).value, *args))
+
+    def clear_wire_faults(self, endpoint: str | None = None) -> int:
+        """Disarm the wire faults (of one endpoint, or all); returns how many were armed."""
+        return int(self.link.request("FAULT", "CLEAR", *([endpoint] if endpoint else [])).fields["cleared"])
 
     def inspect(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.link.request("INSPECT", idempotent=True).fields.items()}

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hil.emulator.wire_faults import WireFault
+
 ENDPOINTS = ("pump", "balance", "balance-lost", "control", "can")  # what `@emulator:<name>` may name in a rig file
 Priority = Literal["LOW", "MEDIUM", "HIGH"]
 DefectPriority = Literal["", "LOW", "MEDIUM", "HIGH"]  # "": the pump's own
@@ -190,6 +192,8 @@ class EmulatorOptions(Params):
     loadcell: LoadCellParams = LoadCellParams()
     vessel: VesselParams = VesselParams()
     defects: Defects = Defects()
+    # Wire faults armed after every RESET, `at_s` counted from it (hil/emulator/wire_faults.py): the fault campaign.
+    wire_faults: Annotated[tuple[WireFault, ...], Field(strict=False)] = ()  # a YAML list
 
 
 class EmulatorConfig(EmulatorOptions):

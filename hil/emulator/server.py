@@ -13,12 +13,16 @@ import select
 import selectors
 import signal
 import sys
+import time
 import tty
 from typing import Callable
+
+from pydantic import ValidationError
 
 from hil.emulator.can_endpoint import CanEndpoint
 from hil.emulator.config import EmulatorConfig
 from hil.emulator.pump import Refused
+from hil.emulator.wire_faults import LineFaults, WireFault
 from hil.emulator.world import World
 from hil.transport.frames import FrameError, decode, encode
 
@@ -26,10 +30,15 @@ MAX_PENDING_OUTPUT = 1 << 20
 
 
 class PtyChannel:
-    """One pty master: lines in, bytes out (buffered, never blocking the simulation)."""
+    """One pty master: lines in, bytes out (buffered, never blocking the simulation), each line sent through the
+    endpoint's wire faults at the simulated time `now()`."""
 
-    def __init__(self, name: str, on_line: Callable[[bytes], None], terminator: bytes = b"\n"):
+    def __init__(self, name: str, on_line: Callable[[bytes], None], terminator: bytes = b"\n",
+                 now: Callable[[], float] = lambda: 0.0):
         self.name = name
+        self.now = now
+        self.faults = LineFaults()
+        self._held_until = 0.0  # time.monotonic() before which a stall holds the output back
         self.terminator = terminator
         self.master, slave = os.openpty()
         tty.setraw(slave)
@@ -41,12 +50,25 @@ class PtyChannel:
         self.outbuf = bytearray()
 
     def write(self, data: bytes) -> None:
-        if len(self.outbuf) + len(data) > MAX_PENDING_OUTPUT:
-            del self.outbuf[: len(data)]  # a UART overrun: the oldest output is lost, as on hardware
-        self.outbuf += data
+        pieces, hold_s = self.faults.apply(data, self.now())
+        if hold_s:
+            self._held_until = max(self._held_until, time.monotonic() + hold_s)
+        for piece in pieces:
+            if len(self.outbuf) + len(piece) > MAX_PENDING_OUTPUT:
+                del self.outbuf[: len(piece)]  # a UART overrun: the oldest output is lost, as on hardware
+            self.outbuf += piece
         self.flush()
 
+    def held_s(self) -> float:
+        """Wall seconds a stall still holds the output back."""
+        return max(0.0, self._held_until - time.monotonic())
+
+    def wants_write(self) -> bool:
+        return bool(self.outbuf) and not self.held_s()
+
     def flush(self) -> None:
+        if self.held_s():
+            return
         while self.outbuf:
             try:
                 sent = os.write(self.master, self.outbuf)
@@ -72,16 +94,20 @@ class PtyChannel:
 
 class EmulatorServer:
     def __init__(self, config: EmulatorConfig):
-        self.pump_ch = PtyChannel("pump", self._pump_line)
-        self.balance_ch = PtyChannel("balance", self._balance_line)
-        self.lost_balance_ch = PtyChannel("balance-lost", self._lost_balance_line)
+        self.pump_ch = PtyChannel("pump", self._pump_line, now=self._now)
+        self.balance_ch = PtyChannel("balance", self._balance_line, now=self._now)
+        self.lost_balance_ch = PtyChannel("balance-lost", self._lost_balance_line, now=self._now)
         self.control_ch = PtyChannel("control", self._control_line)
-        self.can_ch = PtyChannel("can", lambda line: self.can.handle_line(line), terminator=b"\r")
+        self.can_ch = PtyChannel("can", lambda line: self.can.handle_line(line), terminator=b"\r", now=self._now)
+        self.faulted = {ch.name: ch for ch in (self.pump_ch, self.balance_ch, self.lost_balance_ch, self.can_ch)}
         self.can = CanEndpoint(config.can_dbc, lambda: self.world, self.can_ch.write)
         self._event_no = 0
         self.world = World(config, self._pump_event, lambda line: self.balance_ch.write(line.encode() + b"\r\n"))
         self.world.every(config.can_heartbeat_s, lambda: self.can.heartbeat(self.world.pump.state, self.world.scheduler.now))
         self.running = True
+
+    def _now(self) -> float:
+        return self.world.scheduler.now  # the World's scheduler is replaced on every RESET
 
     def endpoints(self) -> dict:
         return {"pump": self.pump_ch.path, "balance": self.balance_ch.path,
@@ -148,6 +174,37 @@ class EmulatorServer:
                 raise ValueError("SITE takes NORMAL, KINK <factor 1-1e9>|FULL, LEAK <fraction 0-1> or DISLODGE")
         return [f"kink={bench.kink_factor:g}", f"leak={bench.leak_fraction:g}", f"t={self.world.scheduler.now:.6f}"]
 
+    def _fault(self, args: list[str]) -> list[str]:
+        """FAULT <endpoint> <kind> [count=N] [span=S] [seconds=S] [at=T] [byte=I] [bit=B] | FAULT CLEAR [<endpoint>];
+        `at` is on the emulator's clock (default: now)."""
+        now = self._now()
+        if args[:1] == ["CLEAR"] and len(args) <= 2:
+            names = args[1:] or list(self.faulted)
+            if not set(names) <= set(self.faulted):
+                raise ValueError(f"no endpoint {names[0]} (endpoints: {', '.join(self.faulted)})")
+            return [f"cleared={sum(self.faulted[name].faults.clear() for name in names)}", f"t={now:.6f}"]
+        if len(args) < 2:
+            raise ValueError("FAULT takes <endpoint> <kind> [key=value ...] or CLEAR [<endpoint>]")
+        keys = {"count": "count", "span": "span_s", "seconds": "seconds", "at": "at_s", "byte": "byte", "bit": "bit"}
+        options = {}
+        for arg in args[2:]:
+            key, sep, value = arg.partition("=")
+            if not sep or key not in keys:
+                raise ValueError(f"FAULT option {arg} is not one of {'=, '.join(keys)}=")
+            options[keys[key]] = int(value) if key in ("count", "byte", "bit") else float(value)
+        try:
+            fault = WireFault(endpoint=args[0], kind=args[1], **options)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise ValueError(f"{'.'.join(map(str, error['loc'])) or 'FAULT'}: {error['msg']}") from None
+        armed = self.faulted[fault.endpoint].faults.arm(fault, start=fault.at_s if "at_s" in options else now)
+        return [f"armed={armed}", f"t={now:.6f}"]
+
+    def _arm_rig_faults(self) -> None:
+        """The rig file's wire faults, armed after every RESET, `at_s` counted from it."""
+        for fault in self.world.config.wire_faults:
+            self.faulted[fault.endpoint].faults.arm(fault, start=self._now() + fault.at_s)
+
     def _control(self, frame) -> list[str]:
         try:
             if frame.word == "ADV":
@@ -163,8 +220,13 @@ class EmulatorServer:
                 return [f"valve={frame.args[0]}", f"t={self.world.scheduler.now:.6f}"]
             elif frame.word == "SITE":
                 return self._site(list(frame.args))
+            elif frame.word == "FAULT":
+                return self._fault(list(frame.args))
             elif frame.word == "RESET":
                 self.world.reset(int(frame.args[0]))
+                for channel in self.faulted.values():
+                    channel.faults.clear()
+                self._arm_rig_faults()
             elif frame.word == "INSPECT":
                 return [f"{k}={v:.9g}" for k, v in self.world.inspect().items()]
             elif frame.word != "NOW":
@@ -181,7 +243,8 @@ class EmulatorServer:
         if watch_fd is not None:
             selector.register(watch_fd, selectors.EVENT_READ, None)
         while self.running:
-            for key, events in selector.select(timeout=1.0):
+            held = [s for s in (channel.held_s() for channel in channels if channel.outbuf) if s]
+            for key, events in selector.select(timeout=min([1.0, *held])):
                 if key.data is None:
                     if not os.read(watch_fd, 4096):
                         return  # the harness that started us is gone
@@ -190,7 +253,7 @@ class EmulatorServer:
                     key.data.readable()
             for channel in channels:  # wait for room only where output is pending
                 channel.flush()
-                wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if channel.outbuf else 0)
+                wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if channel.wants_write() else 0)
                 if selector.get_key(channel.master).events != wanted:
                     selector.modify(channel.master, wanted, channel)
 
