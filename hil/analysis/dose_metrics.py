@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from hil.analysis import bolus, trumpet, windows
+from hil.analysis import bolus, sampling, trumpet, windows
 from hil.analysis.strokes import detect_strokes
 from hil.specs.metrics import measurement_name
 
@@ -23,12 +23,13 @@ def overall_error_uncertainty_pct(u_amount_U: Callable[[float, float], float], r
 def basal_metrics(t_s: np.ndarray, delivered_U: np.ndarray, *, rate_U_per_h: float, sample_interval_s: float,
                   stabilisation_s: float, windows_h, band_pct: float, trumpet_windows_min,
                   u_amount_U: Callable[[float, float], float]) -> Metrics:
-    """Metrics over the analysis period (after stabilisation) of a uniformly sampled cumulative series.
-    u_amount_U(duration_s, amount_U): standard uncertainty of an amount weighed over that interval."""
-    start = int(round(stabilisation_s / sample_interval_s))
-    t = np.asarray(t_s, dtype=float)[start:]
-    v = np.asarray(delivered_U, dtype=float)[start:]
-    duration_s = t[-1] - t[0]
+    """Metrics over the analysis period (after stabilisation) of a cumulative series sampled every
+    sample_interval_s, read on that grid from the real sample times (hil.analysis.sampling: RecordingGap when a
+    gap is too long to bridge). u_amount_U(duration_s, amount_U): standard uncertainty of an amount weighed over
+    that interval."""
+    t = np.asarray(t_s, dtype=float)
+    v = sampling.on_grid(t, delivered_U, sample_interval_s, t[0] + stabilisation_s)
+    duration_s = (v.size - 1) * sample_interval_s
     rate = rate_U_per_h / 3600.0
     U = 2.0 * u_amount_U(duration_s, rate * duration_s)
     out: Metrics = {
