@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from hil.drivers.mtsics import MtSicsBalance
-from hil.errors import DeviceRefused, TransportError
+from hil.emulator.wire_faults import WireFaultKind
+from hil.errors import DeviceRefused, LostEvent, TransportError
 from hil.rig.config import load_rig
 from hil.rig.rig import Rig
 from hil.transport.serial_line import SerialLine
@@ -141,3 +142,31 @@ def test_cgm_values_reach_the_pump_over_either_transport(rig_file):
         assert the_rig.pump.status().cgm_mg_dl is None
         the_rig.pump.cgm_input(112, -1.5)
         assert the_rig.pump.status().cgm_mg_dl == 112
+
+
+def test_a_dropped_alarm_line_is_a_lost_event_not_a_missing_alarm(rig):
+    rig.pump.resume()
+    rig.pump.set_basal(2.0)
+    rig.clock.sleep(600.0)
+    rig.occlusion_valve.close()
+    rig.control.wire_fault("pump", WireFaultKind.DROP)  # the pump's next line: its occlusion ALARM event
+    rig.clock.sleep(4 * 3600.0)
+    with pytest.raises(LostEvent, match="alarm\\(s\\) 1 active but no ALARM event"):
+        rig.pump.status()
+
+
+def test_a_duplicated_balance_reply_leaves_the_readings_as_without_it():
+    def readings(duplicate_at: int | None):
+        with Rig(load_rig(NOMINAL)) as the_rig:
+            the_rig.begin_test("duplicate")
+            the_rig.pump.resume()
+            the_rig.pump.set_basal(30.0)
+            out = []
+            for k in range(6):
+                if k == duplicate_at:
+                    the_rig.control.wire_fault("balance", WireFaultKind.DUPLICATE)
+                the_rig.clock.sleep(60.0)
+                out.append(the_rig.scale.read().mass_mg)
+            return out
+
+    assert readings(duplicate_at=2) == readings(duplicate_at=None)
