@@ -209,3 +209,9 @@ def cross_problems(rig: RigFile) -> list[tuple[tuple, str]]:
 def json_schema() -> dict[str, Any]:
     """The rig file's JSON Schema, for editors (shipped as hil/rig/rig.schema.json)."""
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **RigFile.model_json_schema()}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))

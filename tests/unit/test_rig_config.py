@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,87 @@ def test_any_rig_file_gives_a_config_or_located_problems(tmp_path, text):
         load_rig(rig)
     except RigConfigError as exc:
         assert exc.problems
+
+
+RIGS = ROOT / "fixtures" / "rigs"
+
+
+def _problems(path):
+    with pytest.raises(RigConfigError) as info:
+        load_rig(path)
+    assert all(p.line >= 1 and p.message and Path(p.file).is_file() for p in info.value.problems)
+    return info.value.problems
+
+
+def _nominal_with(tmp_path, old: str, new: str):
+    assert old in NOMINAL
+    rig = tmp_path / "rig.yaml"
+    rig.write_text(NOMINAL.replace(old, new, 1))
+    return _problems(rig)
+
+
+def _line(fragment: str) -> int:
+    return NOMINAL[:NOMINAL.index(fragment)].count("\n") + 1
+
+
+def test_every_shipped_rig_loads():
+    for rig in sorted(RIGS.glob("*.yaml")) + sorted((RIGS / "defects").glob("*.yaml")):
+        load_rig(rig)
+
+
+@pytest.mark.parametrize("old, new, key, message", [
+    ("readability_mg: 0.01", "readability_mg: .nan", "scale.readability_mg", "finite number"),
+    ("u_rate_mg_per_h: 0.049", "u_rate_mg_per_h: .nan", "evaporation_correction.u_rate_mg_per_h", "finite number"),
+    ("repeatability_mg: 0.015", "repeatability_mg: 1.0e+12", "scale.repeatability_mg", "less than or equal"),
+    ("temperature_C: 20.0", "temperature_C: -300", "environment.temperature_C", "greater than or equal to 0"),
+    ("humidity_pct: 65.0", "humidity_pct: 165", "environment.humidity_pct", "less than or equal to 100"),
+    ("timeout_s: 2.0", "timeout_s: .inf", "pump.timeout_s", "finite number"),
+    ("timeout_s: 2.0", "timeout_s: 2.0\n  baudrate: 1.0e+10", "pump.baudrate", "valid integer"),
+    ("timeout_s: 2.0", "timeout_s: 2.0\n  baudrate: 10000000000", "pump.baudrate", "less than or equal to 4000000"),
+    ("rig_id: emulator-nominal", "rig_id: ../../../../x", "rig_id", "should match pattern"),
+    ('port: "@emulator:pump"', 'port: "@emulator:nope"', "pump.port", "no emulator endpoint 'nope'"),
+    ('port: "@emulator:balance-lost"', 'port: "@emulator:balance"', "lost_scale.port", "already used by scale"),
+    ("clock: sim", "clock: real", "pump.port", "needs clock: sim"),
+    ("seed: 20261123", 'seed: 20261123\n  vessel: {oil_layer: "no"}', "emulator.vessel.oil_layer", "valid boolean"),
+    ("seed: 20261123", "seed: 20261123\n  defects: {occlusion_alarm_priority: HIHG}", "emulator.defects.occlusion_alarm_priority",
+     "'', 'LOW', 'MEDIUM' or 'HIGH'"),
+    ("seed: 20261123", "seed: 20261123\n  pump: {stroke_U: .nan}", "emulator.pump.stroke_U", "finite number"),
+    ("clock: sim", "clock: sim\nclock: sim", "clock", "duplicate key 'clock' (first at line"),
+])
+def test_bad_rig_values_are_refused_where_they_are(tmp_path, old, new, key, message):
+    problems = _nominal_with(tmp_path, old, new)
+    (problem,) = [p for p in problems if p.key == key]
+    assert message in problem.message
+    written = tmp_path / "rig.yaml"
+    lines = written.read_text().splitlines()
+    assert key.split(".")[-1] in lines[problem.line - 1]
+
+
+def test_a_problem_in_a_parent_is_reported_in_the_parent(tmp_path):
+    (tmp_path / "emulator.yaml").write_text(NOMINAL.replace("humidity_pct: 65.0", "humidity_pct: 650"))
+    child = tmp_path / "child.yaml"
+    child.write_text((RIGS / "defects" / "stroke-volume-plus-8pct.yaml").read_text().replace("../emulator.yaml", "emulator.yaml"))
+    (problem,) = _problems(child)
+    assert problem.file == tmp_path / "emulator.yaml" and problem.line == _line("humidity_pct: 65.0")
+
+
+def test_a_long_extends_chain_gives_one_located_line(tmp_path):
+    for i in range(2000):
+        (tmp_path / f"r{i}.yaml").write_text(f"extends: r{i + 1}.yaml\n")
+    (tmp_path / "r2000.yaml").write_text(NOMINAL)
+    (problem,) = _problems(tmp_path / "r0.yaml")
+    assert problem.key == "extends" and problem.line == 1 and "extend each other" in problem.message
+
+
+def test_the_shipped_json_schema_is_the_one_the_models_generate():
+    from hil.rig.model import json_schema
+
+    shipped = json.loads((ROOT / "hil" / "rig" / "rig.schema.json").read_text())
+    assert shipped == json_schema(), "regenerate: python -m hil.rig.model > hil/rig/rig.schema.json"
+
+
+def test_emulator_port_names_are_the_emulators_endpoints():
+    from hil.emulator.config import ENDPOINTS, EmulatorConfig
+    from hil.emulator.server import EmulatorServer
+
+    assert set(EmulatorServer(EmulatorConfig()).endpoints()) - {"pid"} == set(ENDPOINTS)

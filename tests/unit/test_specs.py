@@ -62,3 +62,106 @@ def test_any_file_content_gives_requirements_or_located_problems(tmp_path, text)
         load_requirements([spec])
     except SpecError as exc:
         assert exc.problems and all(p.file == spec for p in exc.problems)
+
+
+DOSE = (ROOT / "specs" / "dose-accuracy.yaml").read_text()
+BOLUS_002_BOUND = '{metric: bolus_mean_error, unit: "%", min: -5, max: 5,'
+
+
+def _problems(tmp_path, text: str):
+    spec = tmp_path / "dose-accuracy.yaml"
+    spec.write_text(text)
+    with pytest.raises(SpecError) as info:
+        load_requirements([spec])
+    assert all(p.file == spec and p.line >= 1 and p.message for p in info.value.problems)
+    return info.value.problems
+
+
+def _line_of(text: str, fragment: str) -> int:
+    return text[:text.index(fragment)].count("\n") + 1
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", ".NaN"])
+def test_a_non_finite_bound_is_refused_where_it_is(tmp_path, value):
+    assert BOLUS_002_BOUND in DOSE
+    text = DOSE.replace(BOLUS_002_BOUND, BOLUS_002_BOUND.replace("max: 5", f"max: {value}"))
+    (problem,) = _problems(tmp_path, text)
+    assert problem.line == _line_of(DOSE, BOLUS_002_BOUND) and problem.key.endswith("acceptance.0.max")
+    assert "not a finite number" in problem.message
+
+
+def test_a_duplicate_key_is_refused_at_the_second_key(tmp_path):
+    text = DOSE.replace(BOLUS_002_BOUND, BOLUS_002_BOUND.replace("max: 5,", "max: 5, max: 50,"))
+    (problem,) = _problems(tmp_path, text)
+    assert problem.line == _line_of(DOSE, BOLUS_002_BOUND) and "duplicate key 'max'" in problem.message
+
+
+def test_a_duplicate_block_key_is_located_at_its_own_line(tmp_path):
+    text = DOSE.replace("min_tur: 4\n", "min_tur: 4\nmin_tur: 40\n")
+    (problem,) = _problems(tmp_path, text)
+    assert problem.line == _line_of(DOSE, "min_tur: 4") + 1 and problem.key == "min_tur"
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "0", "-1", "1e9"])
+def test_min_tur_must_be_a_finite_positive_ratio(tmp_path, value):
+    (problem,) = _problems(tmp_path, DOSE.replace("min_tur: 4", f"min_tur: {value}"))
+    assert problem.key == "min_tur"
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("metric: bolus_max, unit: U, max: 0.119", "metric: bolus_max, unit: U, max: -0.119", "outside what 'bolus_max' can be"),
+    ("metric: bolus_max, unit: U, max: 0.119", "metric: bolus_max, unit: U, max: 1.0e+12", "outside what 'bolus_max' can be"),
+    ('min: -5, max: 5,', 'min: -500, max: 5,', "outside what 'overall_error' can be"),
+    ('min: -5, max: 5,', 'min: 5, max: -5,', "min 5 is above max -5"),
+])
+def test_bounds_outside_what_the_metric_can_be_are_refused(tmp_path, old, new, message):
+    assert old in DOSE
+    (problem,) = _problems(tmp_path, DOSE.replace(old, new, 1))
+    assert message in problem.message and problem.line == _line_of(DOSE, old)
+
+
+def test_a_case_lacking_a_key_its_method_reads_is_refused(tmp_path):
+    text = DOSE.replace("        sample_interval_s: 60\n", "", 1)
+    assert text != DOSE
+    (problem,) = _problems(tmp_path, text)
+    assert problem.message == "missing 'sample_interval_s'" and problem.key == "requirements.0.cases.0"
+
+
+def test_a_case_key_its_method_does_not_read_is_refused(tmp_path):
+    text = DOSE.replace("        sample_interval_s: 60\n", "        sample_interval_s: 60\n        bolus_U: 1\n", 1)
+    (problem,) = _problems(tmp_path, text)
+    assert "unknown key" in problem.message and "bolus_U" in problem.message
+
+
+@pytest.mark.parametrize("old, new", [("count: 25", "count: 25.0"), ("count: 25", "count: .nan"), ("count: 25", "count: true"),
+                                      ("bolus_U: 1.0", "bolus_U: 1.0e+300"), ("bolus_U: 1.0", "bolus_U: .inf")])
+def test_case_values_are_finite_numbers_of_the_right_type_and_range(tmp_path, old, new):
+    assert old in DOSE
+    (problem,) = _problems(tmp_path, DOSE.replace(old, new, 1))
+    assert problem.key.endswith(new.split(":")[0]) and problem.line == _line_of(DOSE, old)
+
+
+def test_an_alias_bomb_fails_at_once_with_a_located_line(tmp_path):
+    bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"] + [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    (problem,) = _problems(tmp_path, "\n".join(bomb) + "\n")
+    assert "aliases" in problem.message and 1 < problem.line <= 10
+
+
+def test_deep_nesting_gives_one_located_line(tmp_path):
+    (problem,) = _problems(tmp_path, "area: x\nrequirements: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert problem.line == 2 and "nested deeper" in problem.message
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
+    (problem,) = _problems(tmp_path, DOSE + "#" * 10_000_000 + "\n")
+    assert problem.line == 1 and "at most" in problem.message
+
+
+def test_a_non_finite_number_passes_the_stock_validator_but_not_ours():
+    """The reason StrictValidator exists: JSON Schema's "number" lets NaN through every bound."""
+    import jsonschema
+
+    from hil.yamlfile import StrictValidator
+    schema = {"type": "number", "maximum": 5}
+    assert jsonschema.Draft202012Validator(schema).is_valid(float("nan"))
+    assert not StrictValidator(schema).is_valid(float("nan")) and not StrictValidator({"type": "integer"}).is_valid(25.0)
