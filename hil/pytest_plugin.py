@@ -7,20 +7,26 @@ Registered through the `pytest11` entry point, so plain `pytest --rig FILE` runs
 import atexit
 import json
 import logging
+import signal
 from pathlib import Path
 
 import allure
 import pytest
 
-from hil.errors import DeviceRefused, RigError
+from hil.errors import RigError
 from hil.evidence.run import RunRecorder, new_run_dir
-from hil.evidence.test_evidence import Inconclusive, TestEvidence, safe_name
+from hil.evidence.test_evidence import TestEvidence, safe_name
+from hil.evidence.verdict import Judgement, Verdict, exception_for, judge
+from hil.rig import abort
 from hil.rig.config import DEFAULT_RIG, RigConfigError, load_rig
 from hil.rig.rig import Rig
 from hil.specs import SpecError, load_requirements
 
 log = logging.getLogger(__name__)
 _STATE = pytest.StashKey["HilState"]()
+_EVIDENCE = pytest.StashKey[TestEvidence]()
+_PHASES = pytest.StashKey[dict]()  # phase ("setup", "call", "teardown") → (report, exception or None)
+_BROKEN_SKIP = pytest.StashKey[bool]()  # skipped because an earlier fault broke the rig
 
 
 def pytest_addoption(parser):
@@ -36,6 +42,10 @@ def pytest_configure(config):
     config.stash[_STATE] = HilState(config)
 
 
+def pytest_unconfigure(config):
+    abort.signals.uninstall()
+
+
 class HilState:
     def __init__(self, config):
         self.config = config
@@ -43,7 +53,10 @@ class HilState:
         self.rig: Rig | None = None
         self.broken: str | None = None
         self.run: RunRecorder | None = None
-        self.bound_items: list = []
+        self.running = None  # the test item between the start of its setup and the end of its teardown
+        self.interrupted: dict | None = None  # {"signal": name, "test": node id or None}
+        self.judged: dict[str, Judgement] = {}  # node id → verdict, for the console summary
+        self.safety_session = False  # this session runs requirement-bound tests
 
     @property
     def requirements(self):
@@ -59,8 +72,6 @@ class HilState:
         return self.run
 
     def open_rig(self) -> Rig:
-        if self.broken:
-            pytest.skip(f"rig broken: {self.broken}")
         if self.rig is None:
             try:
                 config = load_rig(self.config.getoption("rig"))
@@ -78,9 +89,10 @@ class HilState:
     def close_rig(self, reason: str) -> None:
         if self.rig is not None:
             rig, self.rig = self.rig, None
-            rig.close(reason)
-            if self.run:
-                self.run.add_safety(rig.safety_log)
+            with abort.signals.shielded():
+                action = rig.close(reason)
+                if self.run:
+                    self.run.add_safety(action)
 
 
 def bound_to(*ids: str) -> list:
@@ -95,7 +107,6 @@ def _requirement_ids(item) -> list[str]:
 def pytest_collection_modifyitems(session, config, items):
     state: HilState = config.stash[_STATE]
     bound = [item for item in items if _requirement_ids(item)]
-    state.bound_items = bound
     trace_file = config.getoption("hil_trace")
     if trace_file:  # `hil trace` judges the map itself, unknown ids included
         Path(trace_file).write_text(json.dumps({item.nodeid: _requirement_ids(item) for item in bound}, indent=1))
@@ -110,20 +121,20 @@ def pytest_collection_modifyitems(session, config, items):
     if unknown:
         raise pytest.UsageError("tests name unknown requirement ids:\n"
                                 + "\n".join(f"  {node}: {rid}" for node, rid in unknown))
+
+
+def pytest_collection_finish(session):
+    """After every plugin's deselection (-k, --lf): the run records what this session will run, and a
+    session that drives the rig takes over the abort signals (SIGINT, SIGTERM, SIGHUP)."""
+    config = session.config
+    bound = [item for item in session.items if _requirement_ids(item)]
+    if not bound or config.getoption("hil_trace") or config.option.collectonly:
+        return
+    state: HilState = config.stash[_STATE]
+    state.safety_session = True
+    abort.signals.install()
     if config.getoption("hil_run_dir"):  # a run (hil verify): its record lists what this session selected
         state.run_recorder().set_selected({item.nodeid: _requirement_ids(item) for item in bound})
-
-
-def failure_class(excinfo) -> str:
-    """Who failed: the rig (instrument, transport, broken rig, or an instrument too coarse for the bound:
-    INCONCLUSIVE), the product (the pump failed a requirement:
-    a measurement outside its limits, a state it never reached, a command it refused) or the test (anything
-    else: an error in the suite)."""
-    if excinfo.errisinstance((RigError, Inconclusive)):  # an instrument that cannot resolve the bound is the rig's
-        return "rig"
-    if excinfo.errisinstance((AssertionError, DeviceRefused)):
-        return "product"
-    return "test"
 
 
 @pytest.fixture
@@ -142,11 +153,23 @@ def requirement(request):
     return req
 
 
+@pytest.fixture(scope="session")
+def _hil_rig_lifetime(request):
+    """Closes the rig after the last test's own teardown: pytest tears session fixtures down last, also when
+    a signal or Ctrl-C ends the session, so the interrupted test's STOP goes out before any link closes."""
+    state: HilState = request.config.stash[_STATE]
+    yield
+    state.close_rig("end of session")
+
+
 @pytest.fixture
-def rig(request, evidence):
+def rig(request, evidence, _hil_rig_lifetime):
     """The rig, put in its starting state for this test, its links' traffic logged into the test's evidence;
     the pump is commanded to stop when the test ends, however it ends."""
     state: HilState = request.config.stash[_STATE]
+    if state.broken:
+        request.node.stash[_BROKEN_SKIP] = True
+        pytest.skip(f"rig broken: {state.broken}")
     the_rig = state.open_rig()
     allure.dynamic.parameter("rig", the_rig.config.rig_id)
     wire_logs = the_rig.start_wire_log(evidence.directory)
@@ -156,14 +179,15 @@ def rig(request, evidence):
         state.broken = str(exc)
         raise
     yield the_rig
-    action = the_rig.make_safe(f"end of {request.node.nodeid}")
-    the_rig.stop_wire_log()
-    for path in wire_logs:
-        if path.exists():
-            evidence.attach_file(path, f"wire log {path.name}")
-    state.run_recorder().add_safety([action], request.node.nodeid)
-    if not action.ok:
-        state.broken = f"pump did not acknowledge STOP: {action.detail}"
+    with abort.signals.shielded():
+        action = the_rig.make_safe(f"end of {request.node.nodeid}")
+        state.run_recorder().add_safety(action, request.node.nodeid)
+        the_rig.stop_wire_log()
+        for path in wire_logs:
+            if path.exists():
+                evidence.attach_file(path, f"wire log {path.name}")
+        if not action.ok:
+            state.broken = f"pump did not acknowledge STOP: {action.detail}"
 
 
 @pytest.fixture
@@ -187,6 +211,7 @@ def evidence(request):
     state: HilState = request.config.stash[_STATE]
     run = state.run_recorder()
     ev = TestEvidence(run.directory / "tests" / safe_name(request.node.nodeid))
+    request.node.stash[_EVIDENCE] = ev
     yield ev
     ev.close()
     run.add_evidence(request.node.nodeid, _requirement_ids(request.node), ev)
@@ -195,13 +220,44 @@ def evidence(request):
 @pytest.hookimpl(hookwrapper=True, trylast=True)
 def pytest_runtest_call(item):
     """Title and description from the requirement; set here, inside allure-pytest's own call hook, which
-    would otherwise overwrite them with the function name and docstring."""
+    would otherwise overwrite them with the function name and docstring. A bound test that returns without
+    a PASS verdict (a bound not measured, a measurement failed that it did not assert) fails here, so pytest,
+    Allure and the record agree."""
     ids = _requirement_ids(item)
     if len(ids) == 1:
         req = item.config.stash[_STATE].requirements[ids[0]]
         allure.dynamic.title(f"{req.id}: {req.title}")
         allure.dynamic.description(f"{req.statement}\n\nHazard: {req.hazard}\n\nSource: {req.source}")
-    yield
+    outcome = yield
+    if ids and outcome.excinfo is None:
+        judgement = _judgement(item, ran_to_end=True)
+        if judgement.verdict != Verdict.PASS:
+            outcome.force_exception(exception_for(judgement))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    item.config.stash[_STATE].running = item
+
+
+def _judgement(item, ran_to_end: bool, interrupted: str | None = None) -> Judgement:
+    """The one verdict of a test, from its phases so far, its measurements and its requirements' bounds."""
+    state: HilState = item.config.stash[_STATE]
+    phases = item.stash.get(_PHASES, {})
+    errors = [exc for when in ("setup", "call", "teardown") if when in phases
+              for report, exc in [phases[when]] if exc is not None and not report.skipped]
+    skips = [report for report, _ in phases.values() if report.skipped]
+    evidence = item.stash.get(_EVIDENCE, None)
+    bounds = [bound.name for rid in _requirement_ids(item) for bound in state.requirements[rid].acceptance]
+    return judge(bounds, evidence.measurements if evidence else [], ran_to_end=ran_to_end,
+                 error=errors[0] if errors else None, interrupted=interrupted,
+                 skipped=_skip_reason(skips[0]) if skips else None,
+                 rig_broken=bool(skips) and item.stash.get(_BROKEN_SKIP, False))
+
+
+def _skip_reason(report) -> str:
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    return reason.removeprefix("Skipped: ")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -209,32 +265,59 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     state: HilState = item.config.stash[_STATE]
-    cls = None
-    if call.excinfo is not None and not report.skipped:
-        cls = failure_class(call.excinfo)
-    elif report.skipped and call.when == "setup" and "rig broken" in str(report.longrepr):
-        cls = "rig"
-    if call.excinfo is not None and call.excinfo.errisinstance(RigError):
-        report.longrepr = f"RIG ERROR ({call.when}): {call.excinfo.value}"  # the message, not a traceback
+    exc = call.excinfo.value if call.excinfo is not None else None
+    item.stash.setdefault(_PHASES, {})[call.when] = (report, exc)
+    if isinstance(exc, RigError):
+        report.longrepr = f"RIG ERROR ({call.when}): {exc}"  # the message, not a traceback
         if not state.broken:
-            state.broken = f"{item.nodeid}: {call.excinfo.value}"
+            state.broken = f"{item.nodeid}: {exc}"
             log.error("rig marked broken: %s", state.broken)
-    if cls:
-        allure.dynamic.tag(f"{cls} failure")
-        allure.dynamic.label("failure_class", cls)
-    if state.run is not None and _requirement_ids(item):
-        state.run.add_report(item.nodeid, _requirement_ids(item), report, cls)
+    ids = _requirement_ids(item)
+    if not ids:
+        return
+    if state.run is not None:
+        state.run.add_phase(item.nodeid, ids, report)
+    if call.when == "teardown":
+        _record_judgement(item, _judgement(item, ran_to_end="call" in item.stash[_PHASES]))
+        state.running = None
 
 
+def _record_judgement(item, judgement: Judgement) -> None:
+    state: HilState = item.config.stash[_STATE]
+    state.judged[item.nodeid] = judgement
+    allure.dynamic.label("verdict", judgement.verdict)
+    if judgement.failure_class:
+        allure.dynamic.tag(f"{judgement.failure_class} failure")
+        allure.dynamic.label("failure_class", judgement.failure_class)
+    if state.run is not None:
+        state.run.set_judgement(item.nodeid, _requirement_ids(item), judgement)
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
+    """After pytest's own teardown of the last (or interrupted) test and of the rig: judge an interrupted
+    test, give the exit status of the signal (128 + its number), finish the record."""
     state: HilState = session.config.stash[_STATE]
     state.close_rig("end of session")
+    if state.safety_session and session.exitstatus == pytest.ExitCode.INTERRUPTED:
+        signum = abort.signals.received or signal.SIGINT  # a Ctrl-C before the handlers were installed
+        state.interrupted = {"signal": signum.name, "test": state.running.nodeid if state.running else None}
+        session.exitstatus = 128 + signum.value
+        if state.running is not None and _requirement_ids(state.running):
+            _record_judgement(state.running, _judgement(state.running, ran_to_end=False, interrupted=signum.name))
     if state.run is not None:
-        state.run.finish(int(exitstatus), state.broken)
+        state.run.finish(int(session.exitstatus), state.broken, state.interrupted)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     state: HilState = config.stash[_STATE]
+    for nodeid, judgement in state.judged.items():
+        colour = {"green": True} if judgement.verdict == Verdict.PASS else {"red": True}
+        cls = f" [{judgement.failure_class} failure]" if judgement.failure_class else ""
+        terminalreporter.write_line(f"hil: {judgement.verdict} {nodeid}{cls}: {judgement.reason}"[:2000], **colour)
+    if state.interrupted:
+        terminalreporter.write_line(f"hil: INTERRUPTED by {state.interrupted['signal']}: the pump was commanded "
+                                    "to stop; the run is recorded as interrupted", red=True)
     if state.run is not None:
         terminalreporter.write_line(f"hil: evidence in {state.run.directory}")
     if state.broken:

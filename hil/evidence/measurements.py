@@ -8,10 +8,20 @@ is reported (INFO) and does not decide the verdict.
 
 import math
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 
 from hil.specs.model import limits_text
 
-PASS, FAIL, INCONCLUSIVE, INFO = "PASS", "FAIL", "INCONCLUSIVE", "INFO"
+
+class Outcome(StrEnum):
+    """A measurement's outcome under the decision rule; INFO: reported, without limits, decides nothing."""
+    PASS = "PASS"
+    FAIL = "FAIL"
+    INCONCLUSIVE = "INCONCLUSIVE"
+    INFO = "INFO"
+
+
+PASS, FAIL, INCONCLUSIVE, INFO = Outcome
 
 DECISION_RULE = (
     "Decision rule (ILAC-G8, guard band = expanded uncertainty U, k = 2, GUM): a measurement PASSES when its "
@@ -19,8 +29,8 @@ DECISION_RULE = (
     "it straddles a limit (the rig cannot resolve the requirement) or could not be computed. Fitness: for a "
     "two-sided bound, a test uncertainty ratio ((max - min) / 2U) below the requirement file's min_tur makes the "
     "result INCONCLUSIVE, never PASS. Detection shares and "
-    "alarm rates carry one-sided 95 % confidence limits in place of U. A requirement passes only when every "
-    "bounded measurement of its tests passes; INCONCLUSIVE fails the test.")
+    "alarm rates carry one-sided 95 % confidence limits in place of U. A test passes only when it ran to its end "
+    "and every acceptance bound of its requirement has a finite measurement inside it; INCONCLUSIVE fails the test.")
 
 
 @dataclass(frozen=True)
@@ -32,7 +42,7 @@ class Measurement:
     high: float | None = None
     uncertainty: float = 0.0  # expanded, k = 2, in `unit`
     source: str = ""
-    outcome: str = INFO
+    outcome: Outcome = INFO
     tur: float | None = None  # test uncertainty ratio of a two-sided bound: (high - low) / 2 / U
     min_tur: float | None = None  # what the requirement file asks of the rig
 
@@ -59,7 +69,7 @@ class Measurement:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
 
 
-def decide(value: float, low: float | None, high: float | None, uncertainty: float = 0.0) -> str:
+def decide(value: float, low: float | None, high: float | None, uncertainty: float = 0.0) -> Outcome:
     if low is None and high is None:
         return INFO
     if value is None or math.isnan(value):
@@ -88,11 +98,3 @@ def measurement(name: str, value: float, unit: str, low=None, high=None, uncerta
         outcome = INCONCLUSIVE
     return Measurement(name, value, unit, low, high, u, source, outcome, tur, min_tur)
 
-
-def verdict(measurements: list[Measurement]) -> str:
-    outcomes = {m.outcome for m in measurements}
-    if FAIL in outcomes:
-        return FAIL
-    if INCONCLUSIVE in outcomes:
-        return INCONCLUSIVE
-    return PASS

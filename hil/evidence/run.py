@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hil.rig.config import RigConfig
 
-RECORD_SCHEMA_VERSION = 1
+RECORD_SCHEMA_VERSION = 2  # 2: verdict, failure_class and reason per test; interrupted
 LOCK_FILES = ("requirements.lock", "package-lock.json")
 
 
@@ -87,6 +87,7 @@ class RunRecorder:
             "safety_actions": [],
             "exit_status": None,
             "rig_broken": None,
+            "interrupted": None,
         }
         self._write()
 
@@ -108,21 +109,19 @@ class RunRecorder:
         self._write()
 
     def _test(self, nodeid: str, ids: list[str]) -> dict:
-        return self.record["tests"].setdefault(nodeid, {"requirements": ids, "outcome": None, "phases": {}})
+        return self.record["tests"].setdefault(nodeid, {"requirements": ids, "verdict": None, "outcome": None,
+                                                        "failure_class": None, "reason": None, "phases": {}})
 
-    def add_report(self, nodeid: str, ids: list[str], report, failure_class: str | None = None) -> None:
-        test = self._test(nodeid, ids)
-        if failure_class and not test.get("failure_class"):
-            test["failure_class"] = failure_class  # the first phase that failed names who failed
-        test["phases"][report.when] = {"outcome": report.outcome, "duration_s": round(report.duration, 3),
-                                       "message": report.longreprtext[-2000:] if report.failed else None}
-        phases = test["phases"]
-        if any(p["outcome"] == "failed" for p in phases.values()):
-            test["outcome"] = "failed" if phases.get("call", {}).get("outcome") == "failed" else "error"
-        elif any(p["outcome"] == "skipped" for p in phases.values()):
-            test["outcome"] = "skipped"
-        else:
-            test["outcome"] = "passed"
+    def add_phase(self, nodeid: str, ids: list[str], report) -> None:
+        """What pytest reported for one phase (setup, call, teardown) of a test."""
+        self._test(nodeid, ids)["phases"][report.when] = {
+            "outcome": report.outcome, "duration_s": round(report.duration, 3),
+            "message": report.longreprtext[-2000:] if report.failed else None}
+        self._write()
+
+    def set_judgement(self, nodeid: str, ids: list[str], judgement) -> None:
+        """The test's verdict, outcome, failure class and reason (hil.evidence.verdict.Judgement)."""
+        self._test(nodeid, ids).update(judgement.as_record())
         self._write()
 
     def add_evidence(self, nodeid: str, ids: list[str], evidence) -> None:
@@ -131,18 +130,38 @@ class RunRecorder:
         self._test(nodeid, ids).update(record)
         self._write()
 
-    def add_safety(self, actions, nodeid: str | None = None) -> None:
-        for action in actions:
-            self.record["safety_actions"].append({"test": nodeid, "reason": action.reason, "ok": action.ok,
-                                                  "detail": action.detail, "time": utc_now()})
+    def add_safety(self, action, nodeid: str | None = None) -> None:
+        self.record["safety_actions"].append({"test": nodeid, "reason": action.reason, "ok": action.ok,
+                                              "detail": action.detail, "time": utc_now()})
         self._write()
 
-    def finish(self, exit_status: int, broken: str | None) -> None:
-        self.record.update(finished=utc_now(), exit_status=exit_status, rig_broken=broken)
+    def finish(self, exit_status: int, broken: str | None, interrupted: dict | None = None) -> None:
+        """interrupted: {"signal": name, "test": node id or None} when a signal or Ctrl-C ended the run."""
+        self.record.update(finished=utc_now(), exit_status=exit_status, rig_broken=broken, interrupted=interrupted)
         self._write()
 
     def _write(self) -> None:
-        path = self.directory / "record.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.record, indent=1, default=str), encoding="utf-8")
-        os.replace(tmp, path)
+        write_record(self.directory, self.record)
+
+
+def write_record(directory: Path, record: dict) -> None:
+    """Replace record.json atomically (a reader never sees half a record)."""
+    path = Path(directory) / "record.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def finish_abandoned(directory: Path, exit_status: int, interrupted: dict | None) -> bool:
+    """Finish the record of a run whose pytest ended without finishing it (killed, or crashed); True if it
+    had to. The tests it was running keep the verdict they had, or none."""
+    path = Path(directory) / "record.json"
+    if not path.exists():
+        return False
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if record.get("finished"):
+        return False
+    record.update(finished=utc_now(), exit_status=exit_status, interrupted=interrupted,
+                  abandoned="pytest ended without finishing the record")
+    write_record(directory, record)
+    return True

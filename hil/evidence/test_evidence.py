@@ -11,7 +11,7 @@ from pathlib import Path
 
 import allure
 
-from hil.evidence.measurements import FAIL, INCONCLUSIVE, Measurement, measurement, verdict
+from hil.evidence.measurements import FAIL, INCONCLUSIVE, Measurement, measurement
 from hil.evidence.recording import CsvRecording
 from hil.specs import Requirement
 
@@ -22,6 +22,25 @@ _ATTACHMENT_TYPES = {".csv": allure.attachment_type.CSV, ".png": allure.attachme
 
 class MetricMissing(Exception):
     """The requirement bounds a metric the test did not compute: a defect in the test, not the pump."""
+
+
+class UnitMismatch(Exception):
+    """A metric computed in a unit its bound's unit cannot be converted from: a defect in the test."""
+
+
+# Scale factors between units a metric may be computed in and its bound's unit: value_in_bound = value * factor.
+_CONVERSIONS = {("s", "min"): 1 / 60, ("min", "s"): 60.0, ("s", "h"): 1 / 3600, ("h", "s"): 3600.0,
+                ("min", "h"): 1 / 60, ("h", "min"): 60.0, ("mg", "g"): 1e-3, ("g", "mg"): 1e3}
+
+
+def in_unit(value: float, uncertainty: float, unit: str, wanted: str) -> tuple[float, float]:
+    """value and its expanded uncertainty converted from `unit` to `wanted`; UnitMismatch if no conversion."""
+    if unit == wanted:
+        return value, uncertainty
+    if (unit, wanted) not in _CONVERSIONS:
+        raise UnitMismatch(f"computed in {unit!r}, bound in {wanted!r}: no conversion")
+    factor = _CONVERSIONS[unit, wanted]
+    return value * factor, uncertainty * factor
 
 
 def safe_name(text: str) -> str:
@@ -78,14 +97,20 @@ class TestEvidence:
 
     def judge(self, requirement: Requirement, metrics: dict[str, tuple[float, str, float]]) -> None:
         """Record every bound of the requirement against the computed metrics (value, unit, expanded U),
-        then every other computed metric as reported."""
+        converted to the bound's unit (UnitMismatch where no conversion is defined), then every other
+        computed metric as reported."""
         bounded = set()
         for bound in requirement.acceptance:
             if bound.name not in metrics:
                 raise MetricMissing(f"{requirement.id} bounds {bound.name}, which the test did not compute "
                                     f"(computed: {', '.join(sorted(metrics))})")
             value, unit, u = metrics[bound.name]
-            self.record(measurement(bound.name, value, unit, bound.min, bound.max, u, bound.source, bound.min_tur))
+            try:
+                value, u = in_unit(value, u, unit, bound.unit)
+            except UnitMismatch as exc:
+                raise UnitMismatch(f"{requirement.id} {bound.name}: {exc}") from None
+            self.record(measurement(bound.name, value, bound.unit, bound.min, bound.max, u, bound.source,
+                                    bound.min_tur))
             bounded.add(bound.name)
         for name, (value, unit, u) in metrics.items():
             if name not in bounded:
@@ -111,9 +136,6 @@ class TestEvidence:
             self._attach(rec.path, rec.path.stem)
         self._recordings.clear()
 
-    def verdict(self) -> str:
-        return verdict(self.measurements)
-
     def assert_pass(self) -> None:
         """The test's verdict: fails listing every measurement that failed or was inconclusive (Inconclusive
         when none failed outright: the rig could not resolve the requirement)."""
@@ -124,5 +146,4 @@ class TestEvidence:
                                  + "\n".join("  " + m.summary() for m in bad))
 
     def as_record(self) -> dict:
-        return {"measurements": [m.as_dict() for m in self.measurements], "verdict": self.verdict(),
-                "files": [str(p) for p in self.files]}
+        return {"measurements": [m.as_dict() for m in self.measurements], "files": [str(p) for p in self.files]}

@@ -4,7 +4,9 @@ over our own record (not over Allure's output)."""
 
 from dataclasses import dataclass
 
-COLUMNS = ["requirement", "title", "test", "selected", "outcome", "verdict", "failure_class"]
+from hil.evidence.verdict import Verdict
+
+COLUMNS = ["requirement", "title", "test", "selected", "outcome", "verdict", "failure_class", "reason"]
 
 
 @dataclass(frozen=True)
@@ -30,20 +32,18 @@ def build(requirements: dict, collected: dict[str, list[str]], record: dict | No
         bound = sorted(node for node, ids in collected.items() if rid in ids)
         if not bound:
             problems.append(f"{req.file}:{req.line}: requirement {rid} has no test")
-            rows.append({"requirement": rid, "title": req.title, "test": "", "selected": "", "outcome": "",
-                         "verdict": "", "failure_class": ""})
+            rows.append(dict.fromkeys(COLUMNS, "") | {"requirement": rid, "title": req.title})
             continue
         for node in bound:
             test = tests.get(node, {})
             rows.append({"requirement": rid, "title": req.title, "test": node,
                          "selected": "" if record is None else ("yes" if node in selected else "no"),
-                         "outcome": test.get("outcome") or "", "verdict": test.get("verdict") or "",
-                         "failure_class": test.get("failure_class") or ""})
+                         **{key: test.get(key) or "" for key in ("outcome", "verdict", "failure_class", "reason")}})
         if record is not None:
             chosen = [node for node in bound if node in selected]
             if not chosen:
                 notes.append(f"{rid}: not selected in this run")
-            elif all(tests.get(node, {}).get("outcome") == "skipped" for node in chosen):
+            elif all(tests.get(node, {}).get("verdict") == Verdict.SKIPPED for node in chosen):
                 skipped.append(f"{req.file}:{req.line}: requirement {rid}: all its tests were skipped")
     for node, ids in sorted(collected.items()):
         problems += [f"{node}: names unknown requirement {rid}" for rid in ids if rid not in requirements]

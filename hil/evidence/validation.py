@@ -4,6 +4,8 @@ caught by exactly those requirements and the nominal rig passes everything."""
 
 from dataclasses import dataclass
 
+from hil.evidence.verdict import FailureClass, Verdict
+
 NOMINAL = "nominal"
 
 
@@ -29,12 +31,14 @@ class Outcome:
 
 
 def observed_failures(record: dict) -> tuple[set[str], set[str]]:
-    """Requirement ids whose tests did not pass in a run record, and those that errored."""
+    """Requirement ids whose tests did not pass in a run record, and those that ended in an error, an
+    interrupt or a rig or suite fault (not a finding about the pump)."""
     failed, errored = set(), set()
     for test in record["tests"].values():
-        if test["outcome"] != "passed":
+        if test.get("verdict") != Verdict.PASS:
             failed.update(test["requirements"])
-        if test["outcome"] == "error" or test.get("failure_class") in ("rig", "test"):
+        if test.get("verdict") in (Verdict.ERROR, Verdict.INTERRUPTED, None) \
+                or test.get("failure_class") in (FailureClass.RIG, FailureClass.TEST):
             errored.update(test["requirements"])
     return failed, errored
 

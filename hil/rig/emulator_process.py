@@ -13,10 +13,14 @@ START_TIMEOUT_S = 20.0
 
 
 class EmulatorProcess:
+    """The emulator runs in its own session, so a terminal's Ctrl-C (SIGINT to the whole foreground process
+    group) cannot kill it before the harness has stopped the pump; it exits when the harness's end of its
+    stdin pipe closes, however the harness ends."""
+
     def __init__(self, rig_file: Path):
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hil.emulator", str(rig_file), "--watch-stdin"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
         self.endpoints = self._read_endpoints()
         self.pid = self.process.pid

@@ -6,6 +6,7 @@ to stop before the links close, and the outcome of that command is kept in `safe
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from hil.drivers.site_faults import EmulatorSite, OperatorPromptSite, RelayBoard
 from hil.drivers.pump_can import CanPumpDriver
 from hil.drivers.pump_reference import ReferencePumpDriver
 from hil.errors import RigError
+from hil.rig import abort
 from hil.rig.clock import RealClock, SimClock
 from hil.rig.config import RigConfig
 from hil.rig.emulator_process import EmulatorProcess
@@ -25,7 +27,6 @@ from hil.transport.can_hub import CanHub
 
 log = logging.getLogger(__name__)
 CAN_DRIVERS = {"reference-can", "can-loadcell"}
-
 
 
 @dataclass
@@ -180,24 +181,31 @@ class Rig:
             self.can_hub.log_to(None)
 
     def make_safe(self, reason: str) -> SafetyAction:
-        """Command the pump to stop delivering. Never raises: the outcome is logged and returned."""
-        if self.pump is None:
-            action = SafetyAction(reason, False, "no pump link was open")
-        else:
-            try:
-                self.pump.stop()
-                action = SafetyAction(reason, True, "pump acknowledged STOP")
-            except Exception as exc:  # noqa: BLE001 - the stop must be attempted and its failure recorded
-                action = SafetyAction(reason, False, f"STOP not acknowledged: {exc}")
-        (log.info if action.ok else log.error)("make safe (%s): %s", reason, action.detail)
-        self.safety_log.append(action)
-        return action
+        """Command the pump to stop delivering and wait for its acknowledgement (within the pump link's
+        deadline). Never raises an error: the outcome is logged, kept in `safety_log` and returned. An abort
+        signal arriving meanwhile is held until the STOP is done (see hil.rig.abort)."""
+        with abort.signals.shielded():
+            started = time.monotonic()
+            if self.pump is None:
+                action = SafetyAction(reason, False, "no pump link was open")
+            else:
+                try:
+                    self.pump.stop()
+                    action = SafetyAction(reason, True, f"pump acknowledged STOP in {time.monotonic() - started:.2f} s")
+                except Exception as exc:  # noqa: BLE001 - the stop must be attempted and its failure recorded
+                    action = SafetyAction(reason, False, f"STOP not acknowledged: {exc}")
+            (log.info if action.ok else log.error)("make safe (%s): %s", reason, action.detail)
+            self.safety_log.append(action)
+            return action
 
-    def close(self, reason: str) -> None:
-        self.make_safe(reason)
-        for part in (self.pump, self.scale, self.lost_scale, self.control, self.can_hub,
-                     getattr(self.occlusion_valve, "line", None), getattr(self.site_faults, "line", None)):
-            if part is not None:
-                part.close()
-        if self.emulator:
-            self.emulator.stop()
+    def close(self, reason: str) -> SafetyAction:
+        """Make the pump safe, then close every link and stop the emulator; returns the STOP's outcome."""
+        with abort.signals.shielded():
+            action = self.make_safe(reason)
+            for part in (self.pump, self.scale, self.lost_scale, self.control, self.can_hub,
+                         getattr(self.occlusion_valve, "line", None), getattr(self.site_faults, "line", None)):
+                if part is not None:
+                    part.close()
+            if self.emulator:
+                self.emulator.stop()
+            return action

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hil.evidence.measurements import FAIL, INCONCLUSIVE, INFO, PASS, decide, measurement, verdict
+from hil.evidence.measurements import FAIL, INCONCLUSIVE, INFO, PASS, Outcome, decide, measurement
 
 
 @pytest.mark.parametrize("value, low, high, u, expected", [
@@ -23,12 +23,9 @@ def test_guard_band_is_monotone(value, low, high, u):
     assert wide == narrow or wide == INCONCLUSIVE
 
 
-def test_verdict_is_the_worst_outcome():
-    ok, info = measurement("a", 1, "%", 0, 2), measurement("b", 1, "%")
-    bad, unsure = measurement("c", 3, "%", 0, 2), measurement("d", 1.9, "%", 0, 2, uncertainty=0.5)
-    assert verdict([ok, info]) == PASS
-    assert verdict([ok, unsure]) == INCONCLUSIVE
-    assert verdict([ok, unsure, bad]) == FAIL
+def test_outcomes_are_an_enum_that_reads_as_its_name_in_json():
+    bad = measurement("c", 3, "%", 0, 2)
+    assert bad.outcome is Outcome.FAIL and bad.as_dict()["outcome"] == "FAIL"
     assert "limits [0, 2] %: FAIL" in bad.summary()
 
 

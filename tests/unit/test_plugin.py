@@ -1,5 +1,6 @@
 """The pytest plugin: requirement binding and rig-broken handling, run in an isolated pytester session."""
 
+import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -10,7 +11,7 @@ def _project(pytester, test_source: str, rig_port: str = "@emulator:pump"):
     rig = (ROOT / "fixtures" / "rigs" / "emulator.yaml").read_text()
     if rig_port != "@emulator:pump":
         rig = rig.replace("clock: sim", "clock: real").replace('"@emulator:pump"', rig_port).replace(
-            '"@emulator:balance"', rig_port)
+            '"@emulator:balance"', rig_port + "-balance").replace('"@emulator:balance-lost"', rig_port + "-lost")
     pytester.makefile(".yaml", rig=rig)
     pytester.makepyfile(test_source)
 
@@ -57,3 +58,73 @@ def test_needs_valve(occlusion_valve):
     result = pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*SKIPPED*has no occlusion valve (actuators.occlusion_valve)*"])
+
+
+def _record(pytester) -> dict:
+    return json.loads((pytester.path / "run" / "record.json").read_text())
+
+
+def test_a_test_that_measures_nothing_is_never_pass_anywhere(pytester):
+    _project(pytester, """
+import pytest
+@pytest.mark.requirement("DA-BOLUS-001")
+def test_returns_without_judging(evidence):
+    pass
+""")
+    result = pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run",
+                                           "--alluredir", "allure")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["hil: ERROR *test_returns_without_judging [[]test failure[]]: *no measurement for bound(s)*"])
+    (test,) = _record(pytester)["tests"].values()
+    assert (test["verdict"], test["outcome"], test["failure_class"]) == ("ERROR", "error", "test")
+    assert "no measurement for bound(s)" in test["reason"]
+    assert {when: p["outcome"] for when, p in test["phases"].items()} == {
+        "setup": "passed", "call": "failed", "teardown": "passed"}
+    allure_results = [json.loads(p.read_text()) for p in (pytester.path / "allure").glob("*-result.json")]
+    assert allure_results, "no Allure result"
+    labels = {(label["name"], label["value"]) for label in allure_results[0]["labels"]}
+    assert allure_results[0]["status"] == "broken" and ("verdict", "ERROR") in labels
+
+
+def test_the_record_lists_only_what_k_selected(pytester):
+    _project(pytester, """
+import pytest
+@pytest.mark.requirement("DA-BOLUS-001")
+def test_one(evidence):
+    pass
+@pytest.mark.requirement("DA-BOLUS-002")
+def test_two(evidence):
+    pass
+""")
+    pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run", "-k", "two")
+    assert list(_record(pytester)["selected"]) == ["test_the_record_lists_only_what_k_selected.py::test_two"]
+
+
+SIGNALLED = """
+import os, signal
+import pytest
+@pytest.mark.requirement("DA-BOLUS-001")
+def test_first(rig):
+    pass
+@pytest.mark.requirement("DA-BOLUS-002")
+def test_signalled(rig):
+    os.kill(os.getpid(), signal.SIGTERM)
+    rig.clock.sleep(60.0)
+"""
+
+
+def test_a_signal_interrupts_the_test_stops_the_pump_once_and_finishes_the_record(pytester):
+    _project(pytester, SIGNALLED)
+    result = pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run")
+    assert result.ret == 143
+    record = _record(pytester)
+    first, second = (f"test_a_signal_interrupts_the_test_stops_the_pump_once_and_finishes_the_record.py::{name}"
+                     for name in ("test_first", "test_signalled"))
+    assert record["tests"][second]["verdict"] == "INTERRUPTED"
+    assert record["tests"][second]["reason"] == "interrupted by SIGTERM"
+    assert record["tests"][first]["verdict"] == "ERROR"  # it measured nothing
+    assert record["interrupted"] == {"signal": "SIGTERM", "test": second}
+    assert record["finished"] and record["exit_status"] == 143
+    stops = [(a["test"], a["ok"]) for a in record["safety_actions"]]
+    assert stops == [(first, True), (second, True), (None, True)]  # one per test end, one as the rig closes
+    result.stdout.fnmatch_lines(["hil: INTERRUPTED *test_signalled: interrupted by SIGTERM"])

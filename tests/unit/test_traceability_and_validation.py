@@ -1,10 +1,10 @@
 """The traceability gate and the tool-validation matrix, on hand-made records."""
 
 from hil.evidence import traceability, validation
-from hil.pytest_plugin import failure_class
 from hil.specs import load_requirements
 from hil.errors import DeviceRefused, TransportError
 from hil.evidence.test_evidence import Inconclusive
+from hil.evidence.verdict import FailureClass, classify, judge
 
 REQS = load_requirements()
 
@@ -22,7 +22,7 @@ def test_missing_test_unknown_id_and_all_skipped_are_problems():
     del collected["t::test[HS-MAX-001]"]
     collected["t::test[XX-NOPE-001]"] = ["XX-NOPE-001"]
     record = {"selected": {"t::test[IF-ESC-001]": ["IF-ESC-001"], "t::test[IF-PRIO-001]": ["IF-PRIO-001"]},
-              "tests": {"t::test[IF-ESC-001]": {"outcome": "skipped"}, "t::test[IF-PRIO-001]": {"outcome": "passed"}}}
+              "tests": {"t::test[IF-ESC-001]": {"verdict": "SKIPPED"}, "t::test[IF-PRIO-001]": {"verdict": "PASS"}}}
     matrix = traceability.build(REQS, collected, record)
     problems = "\n".join(matrix.problems)
     assert "requirement HS-MAX-001 has no test" in problems
@@ -33,18 +33,11 @@ def test_missing_test_unknown_id_and_all_skipped_are_problems():
 
 
 def test_failure_classes():
-    class Info:
-        def __init__(self, exc):
-            self.exc = exc
-
-        def errisinstance(self, kinds):
-            return isinstance(self.exc, kinds)
-
-    assert failure_class(Info(TransportError("link lost"))) == "rig"
-    assert failure_class(Info(AssertionError("1 of 2 measurements not passed"))) == "product"
-    assert failure_class(Info(DeviceRefused("pump", "NOT_ALLOWED"))) == "product"
-    assert failure_class(Info(KeyError("poll_s"))) == "test"
-    assert failure_class(Info(Inconclusive("1 of 3 measurements not passed"))) == "rig"
+    assert classify(TransportError("link lost")) is FailureClass.RIG
+    assert classify(AssertionError("1 of 2 measurements not passed")) is FailureClass.PRODUCT
+    assert classify(DeviceRefused("pump", "NOT_ALLOWED")) is FailureClass.PRODUCT
+    assert classify(KeyError("poll_s")) is FailureClass.TEST
+    assert classify(Inconclusive("1 of 3 measurements not passed")) is FailureClass.RIG
 
 
 def test_the_detection_matrix_marks_missed_extra_and_errors():
@@ -60,7 +53,19 @@ def test_the_detection_matrix_marks_missed_extra_and_errors():
 
 
 def test_observed_failures_from_a_record():
-    record = {"tests": {"a": {"requirements": ["A-1"], "outcome": "failed", "failure_class": "product"},
-                        "b": {"requirements": ["B-1"], "outcome": "failed", "failure_class": "rig"},
-                        "c": {"requirements": ["C-1"], "outcome": "passed"}}}
-    assert validation.observed_failures(record) == ({"A-1", "B-1"}, {"B-1"})
+    record = {"tests": {"a": {"requirements": ["A-1"], "verdict": "FAIL", "failure_class": "product"},
+                        "b": {"requirements": ["B-1"], "verdict": "INCONCLUSIVE", "failure_class": "rig"},
+                        "c": {"requirements": ["C-1"], "verdict": "PASS"},
+                        "d": {"requirements": ["D-1"], "verdict": "INTERRUPTED", "failure_class": None},
+                        "e": {"requirements": ["E-1"], "verdict": None, "outcome": "passed"}}}
+    assert validation.observed_failures(record) == ({"A-1", "B-1", "D-1", "E-1"}, {"B-1", "D-1", "E-1"})
+
+
+def test_the_matrix_shows_the_records_verdict_class_and_reason():
+    judgement = judge(["x"], [], ran_to_end=True)  # returned without measuring: never PASS
+    record = {"selected": {"t::test[DA-BOLUS-001]": ["DA-BOLUS-001"]},
+              "tests": {"t::test[DA-BOLUS-001]": {"requirements": ["DA-BOLUS-001"], **judgement.as_record()}}}
+    row = next(r for r in traceability.build(REQS, _collected(), record).rows if r["requirement"] == "DA-BOLUS-001")
+    assert (row["verdict"], row["outcome"], row["failure_class"]) == ("ERROR", "error", "test")
+    assert row["reason"] == judgement.reason and "DA-BOLUS-001" in traceability.as_text(traceability.build(
+        REQS, _collected(), record))

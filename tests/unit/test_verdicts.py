@@ -1,0 +1,116 @@
+"""A test's verdict (hil.evidence.verdict.judge): PASS only when it ran to its end and every bound of its
+requirement has a finite measurement inside it."""
+
+import math
+
+import pytest
+
+from hil.errors import DeviceRefused, TransportError
+from hil.evidence.measurements import measurement
+from hil.evidence.test_evidence import Inconclusive, MetricMissing, TestEvidence, UnitMismatch
+from hil.evidence.verdict import FailureClass, Verdict, exception_for, judge
+from hil.rig.abort import Interrupted
+from hil.specs import load_requirements
+
+OK = measurement("a", 1, "%", 0, 2)
+BAD = measurement("b", 3, "%", 0, 2)
+UNSURE = measurement("b", 1.9, "%", 0, 2, uncertainty=0.5)
+INFO_ONLY = measurement("c", 1, "%")
+
+
+def _verdict(bounds, measurements, **kw):
+    kw.setdefault("ran_to_end", True)
+    return judge(bounds, measurements, **kw)
+
+
+def test_every_bound_met_to_the_end_is_pass():
+    assert _verdict(["a"], [OK, INFO_ONLY]).verdict == Verdict.PASS
+
+
+def test_no_measurement_is_never_pass():
+    judgement = _verdict(["a"], [])
+    assert (judgement.verdict, judgement.failure_class) == (Verdict.ERROR, FailureClass.TEST)
+    assert "no measurement for bound(s) a" in judgement.reason
+    assert _verdict([], []).verdict == Verdict.ERROR  # nothing to judge is not a pass either
+
+
+def test_a_bound_without_its_measurement_is_an_error_of_the_test():
+    judgement = _verdict(["a", "b"], [OK])
+    assert judgement.verdict == Verdict.ERROR and "bound(s) b" in judgement.reason
+
+
+def test_nan_is_inconclusive_and_inf_inside_a_one_sided_bound_is_not_pass():
+    nan = measurement("a", math.nan, "%", 0, 2)
+    assert _verdict(["a"], [nan]).verdict == Verdict.INCONCLUSIVE
+    inf = measurement("a", math.inf, "min", 10, None)
+    judgement = _verdict(["a"], [inf])
+    assert (judgement.verdict, judgement.failure_class) == (Verdict.INCONCLUSIVE, FailureClass.RIG)
+
+
+def test_the_worst_measurement_decides():
+    assert _verdict(["a", "b"], [OK, UNSURE]).verdict == Verdict.INCONCLUSIVE
+    judgement = _verdict(["a", "b"], [OK, BAD], error=AssertionError("1 of 2 not passed"), ran_to_end=False)
+    assert (judgement.verdict, judgement.failure_class) == (Verdict.FAIL, FailureClass.PRODUCT)
+
+
+def test_errors_timeouts_and_interrupts_are_never_pass():
+    rig = _verdict(["a"], [OK], error=TransportError("link lost"), ran_to_end=False)
+    assert (rig.verdict, rig.failure_class) == (Verdict.ERROR, FailureClass.RIG)
+    bug = _verdict(["a"], [OK], error=KeyError("poll_s"), ran_to_end=False)
+    assert (bug.verdict, bug.failure_class) == (Verdict.ERROR, FailureClass.TEST)
+    slow = _verdict(["a"], [], error=AssertionError("bolus: pump still delivering 60 s after"), ran_to_end=False)
+    assert (slow.verdict, slow.failure_class) == (Verdict.FAIL, FailureClass.PRODUCT)
+    refused = _verdict(["a"], [], error=DeviceRefused("pump", "NOT_ALLOWED"), ran_to_end=False)
+    assert refused.verdict == Verdict.FAIL
+    stopped = _verdict(["a"], [OK], ran_to_end=False, interrupted="SIGTERM")
+    assert (stopped.verdict, stopped.reason) == (Verdict.INTERRUPTED, "interrupted by SIGTERM")
+    assert _verdict(["a"], [OK], error=Interrupted(2), ran_to_end=False).verdict == Verdict.INTERRUPTED
+    assert _verdict(["a"], [OK], ran_to_end=False).verdict == Verdict.ERROR
+
+
+def test_an_unfit_rig_is_inconclusive_even_before_any_measurement():
+    judgement = _verdict(["a"], [], error=Inconclusive("TUR 2 < 4"), ran_to_end=False)
+    assert (judgement.verdict, judgement.failure_class) == (Verdict.INCONCLUSIVE, FailureClass.RIG)
+
+
+def test_skips_and_broken_rig_skips():
+    assert _verdict(["a"], [], skipped="no valve").failure_class is None
+    broken = _verdict(["a"], [], skipped="rig broken: x", rig_broken=True)
+    assert (broken.verdict, broken.failure_class) == (Verdict.SKIPPED, FailureClass.RIG)
+
+
+@pytest.mark.parametrize("bounds, measurements, kind", [
+    (["a", "b"], [OK, BAD], AssertionError), (["a", "b"], [OK, UNSURE], Inconclusive), (["a"], [], MetricMissing)])
+def test_a_returned_test_that_did_not_pass_raises_what_judges_it_again_the_same(bounds, measurements, kind):
+    first = _verdict(bounds, measurements)
+    exc = exception_for(first)
+    assert isinstance(exc, kind)
+    again = judge(bounds, measurements, ran_to_end=False, error=exc)
+    assert (again.verdict, again.failure_class) == (first.verdict, first.failure_class)
+
+
+def test_the_record_reads_as_plain_words():
+    record = _verdict(["a"], [OK]).as_record()
+    assert record == {"verdict": "PASS", "outcome": "passed", "failure_class": None, "reason": "every bound met (1)"}
+    assert _verdict(["a"], [], ran_to_end=False, interrupted="SIGINT").as_record()["outcome"] == "interrupted"
+
+
+REQ = load_requirements()["OC-ALARM-001"]
+
+
+def _metrics(unit_of):
+    return {b.name: (1.0, unit_of(b), 0.0) for b in REQ.acceptance}
+
+
+def test_judge_converts_a_metric_to_its_bounds_unit(tmp_path):
+    minutes = [b for b in REQ.acceptance if b.unit == "min"]
+    assert minutes, "OC-ALARM-001 has a bound in minutes"
+    evidence = TestEvidence(tmp_path)
+    evidence.judge(REQ, _metrics(lambda b: "s" if b.unit == "min" else b.unit))
+    converted = next(m for m in evidence.measurements if m.name == minutes[0].name)
+    assert (converted.value, converted.unit) == (pytest.approx(1 / 60), "min")
+
+
+def test_judge_refuses_a_unit_it_cannot_convert(tmp_path):
+    with pytest.raises(UnitMismatch, match=r"OC-ALARM-001 .*computed in 'kg', bound in 'min'"):
+        TestEvidence(tmp_path).judge(REQ, _metrics(lambda b: "kg" if b.unit == "min" else b.unit))
