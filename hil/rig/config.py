@@ -3,6 +3,7 @@ in the file that holds it; and a hash for provenance."""
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,10 +114,11 @@ def _merged(path: Path, problems: list[Problem], chain: tuple[Located, ...]) -> 
     if not isinstance(parent, str) or not parent:
         problems.append(located.problem(("extends",), "extends: names a rig file path"))
         return None
-    if not (path.parent / parent).is_file():
-        problems.append(located.problem(("extends",), f"no rig file {path.parent / parent}"))
+    parent_path = Path(os.path.normpath(path.parent / parent))  # fixtures/rigs/emulator.yaml, not .../defects/../
+    if not parent_path.is_file():
+        problems.append(located.problem(("extends",), f"no rig file {parent_path}"))
         return None
-    base = _merged(path.parent / parent, problems, chain + (located,))
+    base = _merged(parent_path, problems, chain + (located,))
     if base is None:
         return None
     return Located(_deep_merge(base.data, located.data), {**base.places, **located.places})
