@@ -99,7 +99,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 def parse(file: Path, problems: list[Problem]) -> Located | None:
-    """Parse one file; on any problem append it (located) and return None."""
+    """Parse one file, appending its problems (located); None when it has no data to validate."""
     file = Path(file)
     try:
         size = file.stat().st_size
@@ -115,10 +115,7 @@ def parse(file: Path, problems: list[Problem]) -> Located | None:
         problems.append(Problem(file, line, "", f"not UTF-8 text: byte {exc.object[exc.start]:#04x} at offset {exc.start}"))
         return None
     try:
-        node, data = _compose_and_construct(text)
-    except _DuplicateKeys as exc:
-        problems.extend(Problem(file, line, key, message) for line, key, message in exc.found)
-        return None
+        node, data, duplicates = _compose_and_construct(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         kind = "YAML file over the limits" if isinstance(exc, _LimitError) else "YAML syntax error"
@@ -131,25 +128,19 @@ def parse(file: Path, problems: list[Problem]) -> Located | None:
     except (ValueError, OverflowError) as exc:  # a scalar the constructor cannot convert (e.g. a date 2026-02-31)
         problems.append(Problem(file, 1, "", f"YAML value error: {exc}"))
         return None
+    # Reported, and the file still validated (with the last value) so that all its problems are listed at once.
+    problems.extend(Problem(file, line, key, message) for line, key, message in duplicates)
     return Located(data, _places(file, node))
 
 
-class _DuplicateKeys(Exception):
-    def __init__(self, found: list[tuple[int, str, str]]):
-        self.found = found
-
-
-def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
-    """The node tree (composed once, under the limits) and the data built from it."""
+def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any, list[tuple[int, str, str]]]:
+    """The node tree (composed once, under the limits), the data built from it, and its duplicate keys."""
     loader = _LimitedLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None, None
-        duplicates = _duplicate_keys(node)
-        if duplicates:
-            raise _DuplicateKeys(duplicates)
-        return node, loader.construct_document(node)
+            return None, None, []
+        return node, loader.construct_document(node), _duplicate_keys(node)
     finally:
         loader.dispose()
 

@@ -31,6 +31,11 @@ def test_every_problem_is_reported_with_file_and_line():
         ("duplicate-and-missing-unit.yaml", 22, "unknown metric 'bolus_speed'"),
         ("duplicate-and-missing-unit.yaml", 23, "metric 'bolus_min' is in 'U', not 'mL'"),
         ("syntax-error.yaml", 5, "YAML syntax error"),
+        ("non-finite-and-missing-case-key.yaml", 2, "nan is not a finite number"),
+        ("non-finite-and-missing-case-key.yaml", 12, "missing 'sample_interval_s'"),
+        ("non-finite-and-missing-case-key.yaml", 14, "inf is not a finite number"),
+        ("non-finite-and-missing-case-key.yaml", 15, "duplicate key 'max'"),
+        ("non-finite-and-missing-case-key.yaml", 16, "max -1 is outside what 'window_delivered_max' can be"),
     }
 
 
