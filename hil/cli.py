@@ -5,10 +5,12 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
 from pathlib import Path
 from typing import Optional
 
@@ -21,7 +23,8 @@ from hil.evidence import seal
 from hil.evidence import traceability, validation
 from hil.evidence.validation import NOMINAL
 from hil.evidence.measurements import DECISION_RULE
-from hil.evidence.run import new_run_dir
+from hil.evidence.run import finish_abandoned, new_run_dir
+from hil.pytest_child import run_pytest
 from hil.rig.config import DEFAULT_RIG, RigConfigError, load_rig
 from hil.specs import SpecError, load_requirements
 
@@ -68,11 +71,27 @@ def _record(run_dir: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+class TraceFormat(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+def _trace_format(name: str) -> TraceFormat:
+    """The format by name; a one-line usage error (exit 2) for any other."""
+    try:
+        return TraceFormat(name.lower())
+    except ValueError:
+        err.print(f"hil trace: --format must be one of {', '.join(TraceFormat)}, not {name!r}", markup=False)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def trace(format: str = typer.Option("table", "--format", help="table, csv or json"),
           run: Optional[str] = typer.Option(None, "--run", help="run folder or id for the verdicts (default: reports/latest)"),
           specs: Path = typer.Option(Path("specs"), "--specs", help="requirement files")):
     """Requirement → tests → verdict of a run. Exits 1 if a requirement has no test or a test names an unknown id."""
+    format = _trace_format(format)
     try:
         requirements = load_requirements([specs])
     except SpecError as exc:
@@ -83,9 +102,9 @@ def trace(format: str = typer.Option("table", "--format", help="table, csv or js
         record = _record(_run_dir(run))
     matrix = traceability.build(requirements, collect_trace(), record)
     rows = matrix.rows
-    if format == "json":
+    if format == TraceFormat.JSON:
         out.print_json(json.dumps({"run": (record or {}).get("run_id"), "rows": rows, "problems": matrix.problems}))
-    elif format == "csv":
+    elif format == TraceFormat.CSV:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=traceability.COLUMNS)
         writer.writeheader()
@@ -135,12 +154,31 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
     if config.simulated:  # a backstop against a hung emulated test; a bench test may rightly run for days
         command += ["--timeout", str(EMULATED_TEST_TIMEOUT_S)]
     out.print(f"run {run_dir.name}: {' '.join(command[1:])}", markup=False)
-    code = subprocess.run(command).returncode
+    child = run_pytest(command, lambda line: err.print(line, markup=False))
+    record = _record(run_dir)
+    if not (record and record.get("tests")):
+        _discard_empty_run(run_dir, child)
+        raise typer.Exit(child.exit_status)
+    interrupted = child.signal is not None or bool(record.get("interrupted"))
+    if finish_abandoned(run_dir, child.exit_status, {"signal": child.signal.name if child.signal else None,
+                                                     "test": None} if interrupted else None):
+        err.print(f"hil: pytest ended (exit {child.exit_status}) without finishing the record: finished it", markup=False)
     problems = _trace_gate(run_dir, specs)
-    _finish_run(run_dir)
+    _finish_run(run_dir, interrupted=interrupted)
     for problem in problems:
         err.print(f"TRACE GATE: {problem}", markup=False)
-    raise typer.Exit(code or (1 if problems else 0))
+    if interrupted:
+        err.print(f"hil: run INTERRUPTED by {child.signal.name if child.signal else 'a signal'}: sealed as an "
+                  "interrupted run", markup=False)
+    raise typer.Exit(child.exit_status or (1 if problems else 0))
+
+
+def _discard_empty_run(run_dir: Path, child) -> None:
+    """A session that ran no test (nothing selected, -k or --lf matching nothing, a usage error, a signal
+    before the first test) leaves no evidence worth sealing: its folder goes, reports/latest stays."""
+    why = {5: "no test selected"}.get(child.exit_status, f"pytest exited with {child.exit_status}")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    err.print(f"hil: no test ran ({why}): nothing sealed, {run_dir} removed, reports/latest unchanged", markup=False)
 
 
 def _trace_gate(run_dir: Path, specs: Path) -> list[str]:

@@ -1,0 +1,67 @@
+"""`hil verify`'s pytest, as a child process that is never killed before it has stopped the pump.
+
+The child stays in the terminal's foreground process group (operator prompts read the terminal), so a Ctrl-C
+reaches it directly; SIGINT, SIGTERM and SIGHUP sent to `hil` alone are forwarded to it, once. Either way
+pytest's plugin makes the pump safe, finishes the record and exits with 128 + the signal's number; `hil`
+waits for that (within a generous deadline) before it seals the run.
+"""
+
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from hil.rig.abort import SIGNALS
+
+ABORT_GRACE_S = 300.0  # after a signal: time for the STOP, the last test's teardown and the record
+
+
+@dataclass(frozen=True)
+class ChildOutcome:
+    exit_status: int  # the shell's convention: 128 + N when a signal ended it
+    signal: signal.Signals | None  # the abort signal `hil` received or pytest died of, if any
+    killed: bool = False  # the child outlived the grace period and was killed
+
+
+def run_pytest(command: list[str], say: Callable[[str], None], grace_s: float = ABORT_GRACE_S) -> ChildOutcome:
+    child = subprocess.Popen(command)
+    received: list[signal.Signals] = []
+    deadline = [float("inf")]
+
+    def forward(signum, frame):
+        if received:
+            say(f"hil: {signal.Signals(signum).name} ignored: already stopping (waiting for the pump's STOP)")
+            return
+        received.append(signal.Signals(signum))
+        deadline[0] = time.monotonic() + grace_s
+        say(f"hil: {received[0].name}: pytest is stopping the pump and finishing the record (up to {grace_s:g} s)")
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in SIGNALS}
+    try:
+        killed = _wait(child, deadline, say)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    code = child.returncode
+    died_of = signal.Signals(-code) if code < 0 else None
+    ended_by = received[0] if received else died_of
+    if ended_by is not None:
+        return ChildOutcome(128 + ended_by.value, ended_by, killed)
+    return ChildOutcome(code, signal.Signals(code - 128) if code - 128 in {s.value for s in SIGNALS} else None)
+
+
+def _wait(child: subprocess.Popen, deadline: list[float], say: Callable[[str], None]) -> bool:
+    """Wait for the child; True if it outlived the deadline after a signal and had to be killed."""
+    while True:
+        try:
+            child.wait(timeout=0.5)
+            return False
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline[0]:
+                say("hil: pytest did not finish within the grace period: killed (check the pump is stopped)")
+                child.kill()
+                child.wait()
+                return True

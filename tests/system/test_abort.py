@@ -1,0 +1,142 @@
+"""The fail-safe abort: signals to a running `hil verify` (or plain pytest) during a long basal recording.
+
+Started in a session of its own, like a shell's job, so a signal can go to the whole foreground process group
+as a terminal's Ctrl-C does. For every way in: STOP acknowledged once per test end before any link closed,
+the test INTERRUPTED, the record finished, the run sealed as interrupted, the exit status 128 + the signal,
+the raw rows kept, and no process left behind.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hil.evidence import seal
+
+from .conftest import HIL, ROOT
+
+TEST = "DA-BASAL-002"
+ROWS_BEFORE_SIGNAL = 200
+
+
+@dataclass
+class Started:
+    proc: subprocess.Popen
+    run_dir: Path
+    emulator_pid: int
+    pytest_pid: int
+    csv: Path
+
+
+def _wait(predicate, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _emulator_pid(run_dir: Path) -> int | None:
+    try:
+        return json.loads((run_dir / "record.json").read_text())["rig"]["identities"]["emulator"]["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _parent(pid: int) -> int:
+    return int(re.search(r"^PPid:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M).group(1))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _rows(csv: Path) -> int:
+    return csv.read_text().count("\n")
+
+
+def _start(command: list[str], run_dir: Path | None = None) -> Started:
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    if run_dir is None:
+        run_dir = ROOT / "reports" / "runs" / re.match(r"run (\S+):", proc.stdout.readline()).group(1)
+    emulator = _wait(lambda: _emulator_pid(run_dir), 60, "the emulator to start")
+    csv = _wait(lambda: next(run_dir.glob("tests/*/balance.csv"), None), 60, "the recording to start")
+    _wait(lambda: _rows(csv) > ROWS_BEFORE_SIGNAL, 60, f"{ROWS_BEFORE_SIGNAL} samples")
+    return Started(proc, run_dir, emulator, _parent(emulator), csv)
+
+
+def _finish(started: Started, signals: list[tuple[str, int]]) -> tuple[int, str, int]:
+    """Send the signals ('group' to the whole process group, 'hil' or 'pytest' to one process), 0.3 s apart;
+    the exit status, the output, and how many raw rows were on disk before the first signal."""
+    rows_before = _rows(started.csv)
+    try:
+        for target, signum in signals:
+            if target == "group":
+                os.killpg(started.proc.pid, signum)
+            else:
+                os.kill(started.proc.pid if target == "hil" else started.pytest_pid, signum)
+            time.sleep(0.3)
+        output, _ = started.proc.communicate(timeout=120)
+    finally:
+        if started.proc.poll() is None:
+            os.killpg(started.proc.pid, signal.SIGKILL)
+    return started.proc.returncode, output, rows_before
+
+
+def _assert_aborted_safely(started: Started, code: int, output: str, rows_before: int, signum: int, sealed=True):
+    name = signal.Signals(signum).name
+    assert code == 128 + signum, output[-3000:]
+    record = json.loads((started.run_dir / "record.json").read_text())
+    (nodeid, test), = record["tests"].items()
+    assert TEST in nodeid
+    assert (test["verdict"], test["outcome"], test["reason"]) == ("INTERRUPTED", "interrupted", f"interrupted by {name}")
+    assert record["finished"] and record["exit_status"] == 128 + signum
+    assert record["interrupted"] == {"signal": name, "test": nodeid}
+    actions = record["safety_actions"]
+    assert [a["test"] for a in actions] == [nodeid, None], actions  # one STOP at the test's end, one at rig close
+    assert all(a["ok"] and "acknowledged STOP" in a["detail"] for a in actions), actions
+    assert _rows(started.csv) >= rows_before > ROWS_BEFORE_SIGNAL
+    assert started.csv.read_text().splitlines()[0] == "t_s,mass_mg,stable"
+    if sealed:
+        assert (started.run_dir / seal.MANIFEST).exists()
+        entry = seal.last_entry(started.run_dir, seal.ledger.default_path(ROOT / "reports"))
+        assert entry is not None and entry.fields["kind"] == "interrupted", entry
+    _wait(lambda: not (_alive(started.pytest_pid) or _alive(started.emulator_pid)), 10,
+          "pytest and the emulator to exit")
+
+
+@pytest.mark.parametrize("signals, signum", [
+    pytest.param([("group", signal.SIGINT)], signal.SIGINT, id="ctrl-c-to-the-foreground-group"),
+    pytest.param([("group", signal.SIGINT), ("group", signal.SIGINT)], signal.SIGINT, id="second-ctrl-c-in-shutdown"),
+    pytest.param([("hil", signal.SIGTERM)], signal.SIGTERM, id="sigterm-to-hil"),
+    pytest.param([("pytest", signal.SIGTERM)], signal.SIGTERM, id="sigterm-to-pytest"),
+    pytest.param([("group", signal.SIGHUP)], signal.SIGHUP, id="sighup-hangup"),
+])
+def test_a_signal_to_hil_verify_stops_the_pump_and_seals_an_interrupted_run(signals, signum):
+    started = _start([HIL, "verify", "-k", TEST])
+    code, output, rows_before = _finish(started, signals)
+    _assert_aborted_safely(started, code, output, rows_before, signum)
+    assert "sealed as an interrupted run" in output
+
+
+def test_ctrl_c_to_plain_pytest_stops_the_pump_and_finishes_the_record(tmp_path):
+    run_dir = tmp_path / "run"
+    started = _start([sys.executable, "-m", "pytest", "tests/safety", "-p", "no:cacheprovider", "-k", TEST,
+                      "--rig", "fixtures/rigs/emulator.yaml", "--hil-run-dir", str(run_dir)], run_dir)
+    started.pytest_pid = started.proc.pid
+    code, output, rows_before = _finish(started, [("group", signal.SIGINT)])
+    _assert_aborted_safely(started, code, output, rows_before, signal.SIGINT, sealed=False)
+    assert "hil: INTERRUPTED" in output
