@@ -1,0 +1,151 @@
+"""The wire-fault campaign: each fault on the pump link and on the balance link, injected by the emulator in the
+middle of a recording, through `hil verify` as a user runs it. No fault may end in a false PASS, hang the run,
+leave the pump without a STOP (or its failure unrecorded), or lose a raw row recorded before it."""
+
+import csv
+import io
+import json
+import re
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .conftest import HIL, ROOT
+
+NOMINAL = ROOT / "fixtures" / "rigs" / "emulator.yaml"
+# DA-BOLUS-001: 25 boluses of 0.05 U, each weighed between two stable readings, ~1,600 simulated seconds and a few
+# wall seconds; pump and balance both talk throughout (BOLUS, STATUS, S), so a fault on either lands mid-recording.
+TEST = "DA-BOLUS-001"
+# Simulated seconds after the test's RESET. A run holds one test, whose RESET is the emulator's first step at t = 0,
+# so this is also the rig-clock time in the raw rows: bolus 9 is weighed from 560 s to 622 s, and the first line
+# after 600 s is the reply to BOLUS 10 (pump) or the stable reading that ends bolus 9 (balance).
+FAULT_AT_S = 600.0
+RUN_DEADLINE_S = 240.0  # wall time of one `hil verify`: a fault must end the run, not hang it
+LINK_TIMEOUT_S = 2.0  # the nominal rig's timeout_s on the pump and balance links
+TEST_DEADLINE_S = 30.0  # wall time of the test's setup, call and teardown: a few 2-s link timeouts at most
+RIG, TRUE_PASS_OR_RIG = "rig", "a true PASS or rig"
+
+
+@dataclass(frozen=True)
+class Case:
+    endpoint: str
+    kind: str
+    expected: str  # RIG, or TRUE_PASS_OR_RIG where the harness recovers with the data intact (see CASES)
+    stop_ok: bool | None = True  # STOP acknowledged; False: its failure recorded; None: either
+    seconds: float | None = None  # a stall's wall seconds
+
+    @property
+    def name(self) -> str:
+        return f"{self.endpoint}-{self.kind}" + (f"-{self.seconds:g}s" if self.seconds else "")
+
+
+CASES = [
+    case
+    for endpoint in ("pump", "balance")
+    for case in (
+        Case(endpoint, "corrupt", RIG),  # a non-ASCII byte: a CRC or MT-SICS parse error
+        Case(endpoint, "drop", RIG),  # the answer to a command never comes (BOLUS is not retried: not idempotent)
+        # The copy is identified and dropped: by its sequence tag (pump), as stale input before the next command
+        # (MT-SICS). The readings are the fault-free run's, byte for byte, so a PASS is the true verdict.
+        Case(endpoint, "duplicate", TRUE_PASS_OR_RIG),
+        Case(endpoint, "truncate", RIG),  # half a line without its terminator: no answer within the deadline
+        # A device answering 1 s late is inside the links' 2-s timeout: the harness waits, the data are intact.
+        Case(endpoint, "stall", TRUE_PASS_OR_RIG, seconds=1.0),
+        # Past the timeout: a transport error, not a late reading. The pump's STOP, sent at once, is answered when
+        # the stall ends, within its retry or just after it: either way it is on record.
+        Case(endpoint, "stall", RIG, stop_ok=None if endpoint == "pump" else True, seconds=5.0),
+        Case(endpoint, "silent", RIG, stop_ok=endpoint != "pump"),  # a silent pump cannot acknowledge STOP
+    )
+]
+
+
+@dataclass
+class Outcome:
+    case: Case | None
+    wall_s: float
+    code: int
+    output: str
+    run_dir: Path
+    test: dict
+    stops: list[dict]
+    rows: list[list[str]]
+    wire_log: str
+
+
+def _rig_file(directory: Path, case: Case | None) -> Path:
+    name = case.name if case else "none"
+    fault = ""
+    if case:
+        fault = f"{{endpoint: {case.endpoint}, kind: {case.kind}, at_s: {FAULT_AT_S}"
+        fault += f", seconds: {case.seconds}}}" if case.seconds else "}"
+    path = directory / f"wire-fault-{name}.yaml"
+    path.write_text(f"extends: {NOMINAL}\nrig_id: wire-fault-{name}\nemulator:\n  wire_faults: [{fault}]\n")
+    return path
+
+
+def _run(directory: Path, case: Case | None) -> Outcome:
+    started = time.monotonic()
+    done = subprocess.run([HIL, "verify", "--rig", str(_rig_file(directory, case)), "-k", TEST], cwd=ROOT,
+                          capture_output=True, text=True, timeout=RUN_DEADLINE_S)
+    wall_s = time.monotonic() - started
+    output = done.stdout + done.stderr
+    match = re.search(r"^run (\S+):", output, re.M)
+    assert match, f"{case}: hil verify printed no run id:\n{output[-3000:]}"
+    run_dir = ROOT / "reports" / "runs" / match.group(1)
+    record = json.loads((run_dir / "record.json").read_text())
+    (nodeid, test), = record["tests"].items()
+    (folder,) = (run_dir / "tests").iterdir()
+    rows = list(csv.reader(io.StringIO((folder / "boluses.csv").read_text())))
+    stops = [action for action in record["safety_actions"] if action["test"] == nodeid]
+    return Outcome(case, wall_s, done.returncode, output, run_dir, test, stops, rows, (folder / "serial.log").read_text())
+
+
+def _problems(outcome: Outcome, baseline: Outcome) -> list[str]:
+    case, test, problems = outcome.case, outcome.test, []
+    rig = test["outcome"] != "passed" and test["verdict"] != "PASS" and test["failure_class"] == "rig"
+    true_pass = test["outcome"] == "passed" and test["verdict"] == "PASS" and outcome.rows == baseline.rows
+    if not (rig or (case.expected == TRUE_PASS_OR_RIG and true_pass)):
+        differ = " (rows differ from the fault-free run)" if outcome.rows != baseline.rows else ""
+        problems.append(f"expected {case.expected}, got outcome={test['outcome']} verdict={test['verdict']} "
+                        f"class={test.get('failure_class')}{differ}")
+    if sum(phase["duration_s"] for phase in test["phases"].values()) > TEST_DEADLINE_S:
+        problems.append(f"the test took over {TEST_DEADLINE_S:g} s")
+    if not outcome.stops:
+        problems.append("no STOP on record for the test")
+    elif case.stop_ok is not None and outcome.stops[0]["ok"] != case.stop_ok:
+        problems.append(f"STOP: {outcome.stops[0]['detail']}")
+    before = [row for row in baseline.rows[1:] if float(row[3]) < FAULT_AT_S]  # t_after_s: the row is complete
+    if outcome.rows[: len(before) + 1] != baseline.rows[: len(before) + 1]:
+        problems.append(f"rows recorded before the fault lost or changed: {len(outcome.rows) - 1} on disk, "
+                        f"{len(before)} expected at least")
+    # A stall leaves the wire log as it was (the same lines at the same simulated times) but costs wall time: the
+    # harness waits it out, or gives up at its links' 2-s timeout.
+    injected = test["phases"]["call"]["duration_s"] >= min(case.seconds, LINK_TIMEOUT_S) if case.kind == "stall" \
+        else outcome.wire_log != baseline.wire_log
+    if not injected:
+        problems.append("the fault left no trace on the wire: not injected")
+    return problems
+
+
+def _table(outcomes: list[Outcome]) -> str:
+    lines = [f"{'case':22} {'outcome':8} {'verdict':8} {'class':6} {'STOP':5} {'rows':>4} {'wall':>6}"]
+    for o in outcomes:
+        lines.append(f"{o.case.name if o.case else 'fault-free':22} {o.test['outcome']:8} {o.test['verdict']:8} "
+                     f"{str(o.test.get('failure_class')):6} {str(o.stops[0]['ok'] if o.stops else None):5} "
+                     f"{len(o.rows) - 1:4d} {o.wall_s:5.1f}s")
+    return "\n".join(lines)
+
+
+def test_no_wire_fault_during_a_recording_ends_in_a_false_pass_a_hang_or_lost_rows(tmp_path):
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = [pool.submit(_run, tmp_path, case) for case in [None, *CASES]]
+        baseline, *outcomes = [run.result() for run in runs]
+    table = _table([baseline, *outcomes]) + f"\ncampaign wall time {time.monotonic() - started:.0f} s"
+    print(table)
+    assert baseline.code == 0 and baseline.test["verdict"] == "PASS", baseline.output[-3000:]
+    problems = {o.case.name: _problems(o, baseline) for o in outcomes}
+    assert not any(problems.values()), table + "\n" + "\n".join(
+        f"{name}: {'; '.join(found)}" for name, found in problems.items() if found)
