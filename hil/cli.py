@@ -309,6 +309,10 @@ def report_cmd(run: Optional[str] = typer.Argument(None, help="run folder or id 
     if entry is None and not (run_dir / seal.MANIFEST).exists():
         _finish_run(run_dir, interrupted=True)
         return
+    if entry is not None and seal.sealed_folder(entry, ledger_path) != run_dir.resolve():
+        err.print(f"refused: {run_dir} is a copy: the ledger seals {run_dir.name} at "
+                  f"{seal.sealed_folder(entry, ledger_path)}", markup=False)
+        raise typer.Exit(1)
     problems = seal.check_run(run_dir, ledger_path)
     if problems:
         more = f" (and {len(problems) - 1} more: hil evidence verify {run_dir})" if len(problems) > 1 else ""

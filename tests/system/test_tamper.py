@@ -111,15 +111,19 @@ def test_the_run_is_sealed_signed_and_its_report_shows_the_key(signed_run):
     assert checked.returncode == 0 and checked.stdout.startswith("ok: "), checked.stdout + checked.stderr
 
 
-def test_hil_report_refuses_a_tampered_run_and_leaves_it_as_it_was(copy):
-    csv = next(copy.glob("tests/*/*.csv"))
+def test_hil_report_refuses_a_tampered_run_and_leaves_it_as_it_was(signed_run, tmp_path):
+    """On a copy of the run where a copy of the ledger seals it (`hil report` never reseals a copy elsewhere)."""
+    path = ledger_copy(tmp_path)
+    run_dir = tmp_path / "runs" / signed_run[0].name
+    shutil.copytree(signed_run[0], run_dir, symlinks=True)
+    csv = next(run_dir.glob("tests/*/*.csv"))
     csv.write_text(csv.read_text() + "9999,1\n")
-    before = (copy / MANIFEST).read_bytes()
-    done = hil("report", str(copy))
+    before, sealed = (run_dir / MANIFEST).read_bytes(), path.read_text()
+    done = hil("report", str(run_dir), ledger_path=path)
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr == (f"refused: {copy.name} no longer matches its seal: {csv.relative_to(copy).as_posix()}: "
+    assert done.stderr == (f"refused: {run_dir.name} no longer matches its seal: {csv.relative_to(run_dir).as_posix()}: "
                            f"SHA-256 differs from the manifest\n")
-    assert (copy / MANIFEST).read_bytes() == before
+    assert (run_dir / MANIFEST).read_bytes() == before and path.read_text() == sealed
 
 
 def ledger_copy(tmp_path, change=None, rechain=False):

@@ -3,6 +3,7 @@
 import json
 import multiprocessing
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -274,3 +275,12 @@ def test_hil_evidence_verify_names_each_problem_and_exits_1(sealed, reports):
     result = runner.invoke(cli.app, ["evidence", "verify", str(sealed)])
     assert result.exit_code == 1 and "tests/late/: folder not in the manifest" in result.output
     assert runner.invoke(cli.app, ["evidence", "verify", "--all"]).exit_code == 1
+
+
+def test_hil_report_never_reseals_a_copy(sealed, tmp_path):
+    copy = tmp_path / "archive" / sealed.name
+    shutil.copytree(sealed, copy)
+    assert problems(sealed) == [] and seal.check_run(copy, sealed.parents[1] / "ledger.jsonl") == []
+    result = CliRunner().invoke(cli.app, ["report", str(copy)])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"refused: {copy} is a copy: the ledger seals {sealed.name} at {sealed.resolve()}"

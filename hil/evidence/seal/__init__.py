@@ -52,6 +52,12 @@ def last_entry(run_dir: Path, ledger_path: Path) -> ledger.Entry | None:
     return ledger.latest(ledger.read(ledger_path)[0], run_dir.name)
 
 
+def sealed_folder(entry: ledger.Entry, ledger_path: Path) -> Path:
+    """Where the entry sealed its run. A copy elsewhere verifies against the entry but is never resealed: its
+    seal would supersede the original's."""
+    return (ledger_path.parent / entry.fields["run_path"]).resolve()
+
+
 def check_run(run_dir: Path, ledger_path: Path, trusted_key: str | None = None) -> list[str]:
     """Every problem of one run: its files and manifest, its seal against its last ledger entry, the whole
     chain (one broken link makes every seal after it unprovable) and the signature."""
@@ -69,7 +75,7 @@ def check_ledger(ledger_path: Path, trusted_key: str | None = None) -> tuple[int
     entries, problems = ledger.read(ledger_path)
     runs = {e.fields["run_id"]: e for e in entries}  # the last entry of each run
     for run_id, entry in runs.items():
-        run_dir = ledger_path.parent / entry.fields["run_path"]
+        run_dir = sealed_folder(entry, ledger_path)
         if not run_dir.is_dir():
             problems.append(f"{run_id}: removed (sealed on ledger line {entry.line}, no folder at {run_dir})")
             continue
