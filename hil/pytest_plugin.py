@@ -12,6 +12,8 @@ from pathlib import Path
 
 import allure
 import pytest
+from allure_commons.model2 import Status as AllureStatus
+from allure_commons.model2 import StatusDetails
 
 from hil.errors import RigError
 from hil.evidence.run import RunRecorder, new_run_dir
@@ -235,9 +237,23 @@ def pytest_runtest_call(item):
             outcome.force_exception(exception_for(judgement))
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
+    """Knows the running test; inside allure-pytest's own protocol hook, which closes an interrupted test's
+    result as it stood (passed, from its setup) before pytest's teardown runs: mark it INTERRUPTED first."""
     item.config.stash[_STATE].running = item
+    outcome = yield
+    if outcome.excinfo and issubclass(outcome.excinfo[0], KeyboardInterrupt) and _requirement_ids(item):
+        _allure_interrupted(item, (abort.signals.received or signal.SIGINT).name)
+
+
+def _allure_interrupted(item, signal_name: str) -> None:
+    allure.dynamic.label("verdict", Verdict.INTERRUPTED)
+    listener = item.config.pluginmanager.getplugin("allure_listener")
+    result = listener.allure_logger.get_test(None) if listener else None
+    if result is not None:
+        result.status = AllureStatus.BROKEN
+        result.statusDetails = StatusDetails(message=f"INTERRUPTED by {signal_name}: the pump was commanded to stop")
 
 
 def _judgement(item, ran_to_end: bool, interrupted: str | None = None) -> Judgement:

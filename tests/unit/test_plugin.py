@@ -115,7 +115,8 @@ def test_signalled(rig):
 
 def test_a_signal_interrupts_the_test_stops_the_pump_once_and_finishes_the_record(pytester):
     _project(pytester, SIGNALLED)
-    result = pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run")
+    result = pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run",
+                                           "--alluredir", "allure")
     assert result.ret == 143
     record = _record(pytester)
     first, second = (f"test_a_signal_interrupts_the_test_stops_the_pump_once_and_finishes_the_record.py::{name}"
@@ -128,3 +129,7 @@ def test_a_signal_interrupts_the_test_stops_the_pump_once_and_finishes_the_recor
     stops = [(a["test"], a["ok"]) for a in record["safety_actions"]]
     assert stops == [(first, True), (second, True), (None, True)]  # one per test end, one as the rig closes
     result.stdout.fnmatch_lines(["hil: INTERRUPTED *test_signalled: interrupted by SIGTERM"])
+    allure_results = [json.loads(p.read_text()) for p in (pytester.path / "allure").glob("*-result.json")]
+    (interrupted,) = [r for r in allure_results if r["name"].startswith("DA-BOLUS-002")]
+    assert interrupted["status"] == "broken" and "INTERRUPTED by SIGTERM" in interrupted["statusDetails"]["message"]
+    assert {"name": "verdict", "value": "INTERRUPTED"} in interrupted["labels"]
