@@ -2,6 +2,7 @@
 answered with the lines `answer(command)` returns (written in one go, as a relay that duplicates a line would)."""
 
 import os
+import select
 import threading
 import tty
 from typing import Callable
@@ -14,7 +15,9 @@ class ScriptedInstrument:
         self.path = os.ttyname(self.slave)
         self.answer = answer
         self.commands: list[str] = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
 
     def send(self, *lines: str) -> None:
         """Unsolicited lines, as a stream or a late duplicate would arrive."""
@@ -23,6 +26,8 @@ class ScriptedInstrument:
     def _serve(self) -> None:
         buffer = b""
         while True:
+            if self._stop_r in select.select([self.master, self._stop_r], [], [])[0]:
+                return
             try:
                 buffer += os.read(self.master, 100)
             except OSError:
@@ -34,5 +39,8 @@ class ScriptedInstrument:
                 self.send(*self.answer(command))
 
     def close(self) -> None:
-        os.close(self.master)
-        os.close(self.slave)
+        """Stop answering before the descriptors go: a reused descriptor number must not reach this thread."""
+        os.write(self._stop_w, b"x")
+        self._thread.join()
+        for fd in (self.master, self.slave, self._stop_r, self._stop_w):
+            os.close(fd)

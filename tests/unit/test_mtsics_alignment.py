@@ -21,12 +21,14 @@ def instrument():
     made = []
 
     def make(answer):
-        made.append(ScriptedInstrument(answer))
-        return made[-1], MtSicsBalance(made[-1].path, time.monotonic, timeout_s=1.0)
+        fake = ScriptedInstrument(answer)
+        made.append((fake, MtSicsBalance(fake.path, time.monotonic, timeout_s=5.0)))
+        return made[-1]
 
     yield make
-    for each in made:
-        each.close()
+    for fake, balance in made:
+        balance.close()
+        fake.close()
 
 
 def weights_in_grams():

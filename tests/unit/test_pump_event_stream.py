@@ -18,7 +18,7 @@ class FakePump:
         self.raised: dict[str, str] = {}
         self.pending: list[str] = []
         self.wire = ScriptedInstrument(self._answer)
-        self.driver = ReferencePumpDriver(self.wire.path, timeout_s=1.0)
+        self.driver = ReferencePumpDriver(self.wire.path, timeout_s=5.0)
 
     def emit(self, n: int, event: str, **fields) -> None:
         self.pending.append(encode(f"E{n}", "EVT", event, *(f"{k}={v}" for k, v in fields.items())).decode().rstrip())
