@@ -37,6 +37,7 @@ class EventCounter:
         return True
 
     def _number(self, tag: str) -> int:
-        if tag[:1] != "E" or not tag[1:].isdigit() or int(tag[1:]) < 1:
+        digits = tag[1:]
+        if tag[:1] != "E" or not (digits.isascii() and digits.isdigit()) or int(digits) < 1:
             raise ProtocolError(f"{self.device}: event tag {tag!r} is not E<n> with n ≥ 1")
-        return int(tag[1:])
+        return int(digits)

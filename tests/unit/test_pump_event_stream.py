@@ -2,9 +2,12 @@
 confirmed from STATUS, so a lost ALARM line is a rig fault (LostEvent) and never "the pump did not alarm"."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hil.drivers.pump_reference import ReferencePumpDriver
-from hil.errors import LostEvent, RigError
+from hil.errors import LostEvent, ProtocolError, RigError
+from hil.transport.event_counter import EventCounter
 from hil.transport.frames import decode, encode
 from tests.unit.pty_instrument import ScriptedInstrument
 
@@ -108,3 +111,19 @@ def test_an_alarm_id_used_again_by_a_fresh_pump_needs_its_own_event(pump):
     pump.raise_alarm("1", "900.000", event_no=None)
     with pytest.raises(LostEvent):
         pump.driver.status()
+
+
+@pytest.mark.parametrize("tag", ["E0", "E", "7", "E-1", "E1.5", "E\u00b2", "e3"])
+def test_a_malformed_event_tag_is_a_protocol_error(tag):
+    with pytest.raises(ProtocolError, match="is not E<n>"):
+        EventCounter("pump").accept(tag)
+
+
+@given(st.lists(st.text(max_size=8), max_size=6))
+def test_any_event_tags_are_counted_or_a_protocol_error(tags):
+    counter = EventCounter("pump")
+    for tag in tags:
+        try:
+            assert counter.accept(tag) in (True, False)
+        except ProtocolError:
+            pass
