@@ -19,6 +19,11 @@ class ProtocolError(RigError):
     """An instrument answered something the protocol does not allow."""
 
 
+class LineFault(ProtocolError):
+    """A line arrived that nobody asked for: a reply or an event received twice, or a reply to no pending
+    request. The link duplicates or reorders lines, so nothing read from it since can be trusted."""
+
+
 class LostEvent(TransportError):
     """An unsolicited event never arrived: its counter number was skipped, or the device's status shows what
     an event should have announced."""

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from hil.errors import InstrumentRefused, ProtocolError
+from hil.errors import InstrumentRefused, LineFault, ProtocolError
 from hil.transport.serial_line import SerialLine
 
 log = logging.getLogger(__name__)
@@ -100,10 +100,14 @@ class MtSicsBalance:
         self.now = now
 
     def _ask(self, command: str) -> bytes:
-        """Send a command and return the next line, after dropping what arrived unasked before it."""
+        """Send a command and return the next line. Lines that arrived unasked before it are discarded, never
+        read as its reply, and are a rig fault (LineFault): with no stream running, a balance sends nothing
+        unasked, so they are a duplicated or late reply, and MT-SICS has no sequence number to tell which
+        reading was whose."""
         stale = self.line.pending_lines()
         if stale:
-            log.warning("balance: discarding %d stale line(s) before %s: %r", len(stale), command, stale[:4])
+            raise LineFault(f"balance ({self.line.port}): {len(stale)} unasked-for line(s) before {command}, "
+                            f"discarded: {stale[:4]!r}: a duplicated or late reply")
         self.line.write_line(command.encode("ascii") + b"\r\n")
         return self.line.read_line()
 

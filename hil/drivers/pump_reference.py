@@ -2,11 +2,12 @@
 
 Alarms are confirmed from STATUS as well as from events: a pump writes an ALARM event before any STATUS reply
 that lists the alarm (one serial line keeps order), so an active alarm that no event announced was lost on the
-wire. That, and a gap in the event counter, is a rig fault (LostEvent), never "the pump did not alarm".
+wire. That, and a gap in the event counter, is a rig fault (LostEvent), never "the pump did not alarm"; an event or
+a reply received twice is one too (LineFault).
 """
 
 from hil.drivers.pump_api import PumpEvent, PumpIdentity, PumpStatus
-from hil.errors import LostEvent, ProtocolError
+from hil.errors import LineFault, LostEvent, ProtocolError
 from hil.transport.framed import FramedLink
 from hil.transport.frames import Frame
 from hil.transport.serial_line import SerialLine
@@ -66,8 +67,11 @@ class ReferencePumpDriver:
             raise ProtocolError(f"pump: malformed ALARMS answer {entries!r}") from None
 
     def _check_event_counter(self) -> None:
+        """Raise what the link found wrong with its lines: the rig stays broken from then on."""
         if self.link.event_counter.faults:
             raise LostEvent(f"pump: events lost on the wire: {'; '.join(self.link.event_counter.faults)}")
+        if self.link.unasked:
+            raise LineFault(f"pump: {'; '.join(self.link.unasked)}")
 
     def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float = 0.0) -> None:
         """Give the pump a sensor glucose value, as its CGM link would."""

@@ -4,7 +4,7 @@ The first number seen after connecting sets the base: a pump's count does not re
 connects, nor on the emulator's RESET. From then on each event must carry the next number. A skipped number is
 an event lost on the wire, a number going back is a restarted or reordered stream: both are kept in `faults`
 (a rig fault for the driver to raise at its next status or events call, not in the middle of an exchange) and
-logged. The same number twice is a duplicated line: dropped, with a warning, so no event is processed twice.
+logged. The same number twice is a duplicated line: `accept` says so, and the link drops it and reports it.
 """
 
 import logging
@@ -27,7 +27,6 @@ class EventCounter:
         if last is None or n == last + 1:
             return True
         if n == last:
-            log.warning("%s: dropping duplicated event %s", self.device, tag)
             return False
         if n > last:
             self.faults.append(f"event counter jumped from E{last} to E{n}: {n - last - 1} event(s) lost on the wire")

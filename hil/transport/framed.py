@@ -16,7 +16,10 @@ class FramedLink:
 
     Idempotent requests are retried once after a corrupt or missing answer (a transport fault), and
     every attempt is logged; a command that changes state is never retried. Events are checked against their
-    counter (`event_counter.faults` lists lost ones); a duplicated event is dropped.
+    counter (`event_counter.faults` lists lost ones). A line nobody asked for (an event or a reply received
+    twice, an answer to no request in flight) is dropped and listed in `unasked`: the driver raises it as a rig
+    fault at its next check, never in the middle of an exchange, so the answer being waited for is not lost.
+    A late answer to an attempt that failed is expected and only logged.
     """
 
     def __init__(self, line: SerialLine, device: str):
@@ -25,6 +28,8 @@ class FramedLink:
         self._seq = 0
         self.events: deque[Frame] = deque()
         self.event_counter = EventCounter(device)
+        self.unasked: list[str] = []
+        self._abandoned: set[str] = set()  # tags of attempts that failed: their answer may still come
 
     def request(self, command: str, *args: object, idempotent: bool = False, timeout_s: float | None = None) -> Frame:
         attempts = 2 if idempotent else 1
@@ -32,6 +37,7 @@ class FramedLink:
             try:
                 return self._exchange(command, args, timeout_s)
             except (TransportError, ProtocolError) as exc:
+                self._abandoned.add(str(self._seq))
                 log.warning("%s %s attempt %d/%d failed: %s", self.device, command, attempt, attempts, exc)
                 if attempt == attempts:
                     raise
@@ -47,7 +53,7 @@ class FramedLink:
                 self._queue_event(frame)
                 continue
             if frame.tag != tag:
-                log.warning("%s: dropping stale answer %s while waiting for %s", self.device, frame.body, tag)
+                self._drop_stray_answer(frame, tag)
                 continue
             if frame.word == "OK":
                 return frame
@@ -64,9 +70,22 @@ class FramedLink:
             else:
                 log.warning("%s: dropping unsolicited %s", self.device, frame.body)
 
+    def _drop_stray_answer(self, frame: Frame, awaited: str) -> None:
+        if frame.tag in self._abandoned:
+            self._abandoned.discard(frame.tag)
+            log.warning("%s: dropping the late answer %s to a failed attempt", self.device, frame.body)
+            return
+        self._unasked(f"answer {frame.body!r} arrived while waiting for {awaited}: a duplicated or unasked-for line")
+
     def _queue_event(self, frame: Frame) -> None:
         if self.event_counter.accept(frame.tag):
             self.events.append(frame)
+        else:
+            self._unasked(f"event {frame.body!r} received twice: a duplicated line")
+
+    def _unasked(self, what: str) -> None:
+        self.unasked.append(what)
+        log.error("%s: %s (dropped)", self.device, what)
 
     def _decode(self, raw: bytes, what: str) -> Frame:
         try:

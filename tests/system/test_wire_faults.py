@@ -47,11 +47,12 @@ CASES = [
     for case in (
         Case(endpoint, "corrupt", RIG),  # a non-ASCII byte: a CRC or MT-SICS parse error
         Case(endpoint, "drop", RIG),  # the answer to a command never comes (BOLUS is not retried: not idempotent)
-        # The copy is identified and dropped: by its sequence tag (pump), as stale input before the next command
-        # (MT-SICS). The readings are the fault-free run's, byte for byte, so a PASS is the true verdict.
-        Case(endpoint, "duplicate", TRUE_PASS_OR_RIG),
+        # The copy is never read as an answer (the pump's by its sequence tag, MT-SICS's as a line before the next
+        # command), and a link that duplicates lines is a broken rig.
+        Case(endpoint, "duplicate", RIG),
         Case(endpoint, "truncate", RIG),  # half a line without its terminator: no answer within the deadline
-        # A device answering 1 s late is inside the links' 2-s timeout: the harness waits, the data are intact.
+        # A device answering 1 s late is inside the links' 2-s timeout, which the rig file sets as the instrument's
+        # allowed response time: not a fault, the harness waits, and the PASS must come with the fault-free rows.
         Case(endpoint, "stall", TRUE_PASS_OR_RIG, seconds=1.0),
         # Past the timeout: a transport error, not a late reading. The pump's STOP, sent at once, is answered when
         # the stall ends, within its retry or just after it: either way it is on record.

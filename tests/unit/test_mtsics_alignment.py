@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from hil.drivers.mtsics import MtSicsBalance, Reading
-from hil.errors import InstrumentRefused, InstrumentUnstable, ProtocolError, RigError
+from hil.errors import InstrumentRefused, InstrumentUnstable, LineFault, ProtocolError, RigError
 from hil.procedures.delivery import stable_reading
 from hil.rig.clock import RealClock
 from tests.unit.pty_instrument import ScriptedInstrument
@@ -35,25 +35,30 @@ def weights_in_grams():
     return (f"S S {g:.5f} g" for g in itertools.count(1))
 
 
-def test_a_duplicated_reply_does_not_shift_later_readings(instrument):
+def test_a_duplicated_reply_never_shifts_a_reading_and_is_a_rig_fault(instrument):
     replies = weights_in_grams()
     answered = itertools.count()
 
     def answer(command):
         line = next(replies)
-        return [line, line] if next(answered) == 0 else [line]  # the first reply arrives twice
+        return [line, line] if next(answered) == 1 else [line]  # the second reply arrives twice
 
     _, balance = instrument(answer)
-    assert [balance.read().mass_mg for _ in range(4)] == [1000.0, 2000.0, 3000.0, 4000.0]
-
-
-def test_stale_lines_before_a_command_are_discarded_and_logged(instrument, caplog):
-    fake, balance = instrument(lambda command: ["S S 2.00000 g"])
-    fake.send("S D 9.00000 g")  # the rest of a stream, or a late reply
+    assert [balance.read().mass_mg for _ in range(2)] == [1000.0, 2000.0]
     time.sleep(0.05)
-    with caplog.at_level(logging.WARNING):
-        assert balance.read().mass_mg == 2000.0
-    assert "stale" in caplog.text
+    with pytest.raises(LineFault, match="1 unasked-for line\\(s\\) before SI"):
+        balance.read()  # the copy is never taken for this reading's reply
+    assert balance.read().mass_mg == 3000.0  # discarded: a caller that goes on is still aligned
+
+
+def test_lines_that_arrive_unasked_are_discarded_and_a_rig_fault(instrument):
+    fake, balance = instrument(lambda command: ["S S 2.00000 g"])
+    fake.send("S D 9.00000 g")  # a late reply, or a line from a stream nobody started
+    time.sleep(0.05)
+    with pytest.raises(LineFault) as info:
+        balance.read()
+    assert isinstance(info.value, RigError) and "S D 9.00000 g" in str(info.value)
+    assert balance.read().mass_mg == 2000.0
 
 
 def test_read_stable_never_returns_a_dynamic_reading(instrument):

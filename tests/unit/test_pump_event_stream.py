@@ -1,12 +1,14 @@
 """The reference pump driver's event stream over a real pty: the E<n> counter's gaps and duplicates, and alarms
 confirmed from STATUS, so a lost ALARM line is a rig fault (LostEvent) and never "the pump did not alarm"."""
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hil.drivers.pump_reference import ReferencePumpDriver
-from hil.errors import LostEvent, ProtocolError, RigError
+from hil.errors import LineFault, LostEvent, ProtocolError, RigError
 from hil.transport.event_counter import EventCounter
 from hil.transport.frames import decode, encode
 from tests.unit.pty_instrument import ScriptedInstrument
@@ -54,12 +56,49 @@ def pump():
     fake.wire.close()
 
 
-def test_the_first_event_number_sets_the_base_and_a_duplicate_is_dropped(pump):
+def test_the_first_event_number_sets_the_base(pump):
     pump.emit(57, "BOLUS_DONE", amount="1.000")
-    pump.emit(57, "BOLUS_DONE", amount="1.000")  # the same line twice
     pump.emit(58, "PRIME_DONE", amount="0.500")
     pump.driver.status()
     assert [e.kind for e in pump.driver.events()] == ["BOLUS_DONE", "PRIME_DONE"]
+
+
+def test_a_duplicated_event_is_dropped_and_is_a_rig_fault(pump):
+    pump.emit(57, "BOLUS_DONE", amount="1.000")
+    pump.emit(57, "BOLUS_DONE", amount="1.000")  # the same line twice
+    pump.emit(58, "PRIME_DONE", amount="0.500")
+    with pytest.raises(LineFault, match="event .E57 EVT BOLUS_DONE amount=1.000. received twice"):
+        pump.driver.status()
+    assert [e.args[0] for e in pump.driver.link.events] == ["BOLUS_DONE", "PRIME_DONE"]  # queued once
+
+
+def test_a_duplicated_reply_is_dropped_and_is_a_rig_fault(pump):
+    pump.driver.status()
+    pump.wire.send(encode("1", "OK", "state=RUNNING").decode().rstrip())  # the answer to request 1, again
+    pump.driver.link.request("ID", idempotent=True)  # its own answer is still taken
+    with pytest.raises(LineFault, match="answer '1 OK state=RUNNING' arrived while waiting for 2"):
+        pump.driver.status()
+
+
+def test_a_late_answer_to_a_failed_attempt_is_only_logged(caplog):
+    status = ["state=RUNNING", "basal=1.000", "bolus=IDLE", "bolus_left=0.000", "reservoir=200.000",
+              "delivered=1.000", "alarms=-", "t=600.000"]
+
+    def answer(line: str) -> list[str]:
+        frame = decode(line.encode())
+        if frame.tag == "1":  # the first attempt's answer comes after the driver gave up on it
+            time.sleep(0.4)
+        return [encode(frame.tag, "OK", *status).decode().rstrip()]
+
+    wire = ScriptedInstrument(answer)
+    driver = ReferencePumpDriver(wire.path, timeout_s=0.3)
+    try:
+        driver.status()  # attempt 1 times out, attempt 2 (tag 2) waits past the late answer to tag 1
+        driver.status()
+        assert "late answer" in caplog.text and not driver.link.unasked
+    finally:
+        driver.close()
+        wire.close()
 
 
 def test_a_counter_gap_is_a_lost_event(pump):

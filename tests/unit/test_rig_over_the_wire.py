@@ -7,7 +7,7 @@ import pytest
 
 from hil.drivers.mtsics import MtSicsBalance
 from hil.emulator.wire_faults import WireFaultKind
-from hil.errors import DeviceRefused, LostEvent, TransportError
+from hil.errors import DeviceRefused, LineFault, LostEvent, TransportError
 from hil.rig.config import load_rig
 from hil.rig.rig import Rig
 from hil.transport.serial_line import SerialLine
@@ -155,18 +155,20 @@ def test_a_dropped_alarm_line_is_a_lost_event_not_a_missing_alarm(rig):
         rig.pump.status()
 
 
-def test_a_duplicated_balance_reply_leaves_the_readings_as_without_it():
-    def readings(duplicate_at: int | None):
+def test_a_duplicated_balance_reply_is_a_rig_fault_before_any_reading_is_shifted():
+    def read_into(out: list[float], duplicate_at: int | None) -> None:
         with Rig(load_rig(NOMINAL)) as the_rig:
             the_rig.begin_test("duplicate")
             the_rig.pump.resume()
             the_rig.pump.set_basal(30.0)
-            out = []
             for k in range(6):
                 if k == duplicate_at:
                     the_rig.control.wire_fault("balance", WireFaultKind.DUPLICATE)
                 the_rig.clock.sleep(60.0)
                 out.append(the_rig.scale.read().mass_mg)
-            return out
 
-    assert readings(duplicate_at=2) == readings(duplicate_at=None)
+    clean, faulty = [], []
+    read_into(clean, duplicate_at=None)
+    with pytest.raises(LineFault, match="unasked-for line"):
+        read_into(faulty, duplicate_at=2)
+    assert faulty == clean[:3]  # the reading whose reply was duplicated, and none after it taken from the copy
