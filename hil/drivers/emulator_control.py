@@ -1,13 +1,16 @@
 """The emulator's control channel: simulated-time advance, reset per test, wire faults, ground-truth inspection."""
 
 from hil.emulator.wire_faults import WireFaultKind
+from hil.errors import InstrumentRefused
 from hil.transport.framed import FramedLink
 from hil.transport.serial_line import SerialLine
 
 
 class EmulatorControl:
     def __init__(self, port: str, *, timeout_s: float = 10.0):
-        self.link = FramedLink(SerialLine(port, baudrate=115200, timeout_s=timeout_s, name="emulator control"), "emulator")
+        # The emulator stands in for the rig's instruments and fixtures: its refusals are the rig's, never the pump's.
+        self.link = FramedLink(SerialLine(port, baudrate=115200, timeout_s=timeout_s, name="emulator control"), "emulator",
+                               refused=InstrumentRefused)
 
     def _t(self, frame) -> float:
         return float(frame.fields["t"])

@@ -22,9 +22,12 @@ class FramedLink:
     A late answer to an attempt that failed is expected and only logged.
     """
 
-    def __init__(self, line: SerialLine, device: str):
+    def __init__(self, line: SerialLine, device: str, refused: type[Exception] = DeviceRefused):
+        """refused: what an ERR answer raises, called (device, code, message): DeviceRefused for the device under
+        test (a product finding), an InstrumentRefused for the rig's own instruments."""
         self.line = line
         self.device = device
+        self._refused = refused
         self._seq = 0
         self.events: deque[Frame] = deque()
         self.event_counter = EventCounter(device)
@@ -58,7 +61,7 @@ class FramedLink:
             if frame.word == "OK":
                 return frame
             if frame.word == "ERR" and frame.args:
-                raise DeviceRefused(self.device, frame.args[0], " ".join(frame.args[1:]))
+                raise self._refused(self.device, frame.args[0], " ".join(frame.args[1:]))
             raise ProtocolError(f"{self.device}: unexpected answer to {command}: {frame.body}")
 
     def poll_events(self) -> None:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from hil.drivers.emulator_control import EmulatorControl
 from hil.emulator.wire_faults import WireFault, WireFaultKind
-from hil.errors import DeviceRefused
+from hil.errors import InstrumentRefused, RigError
 from hil.rig.emulator_process import EmulatorProcess
 from hil.transport.frames import FrameError, decode, encode
 
@@ -180,9 +180,9 @@ def test_reset_disarms_the_faults_of_the_control_channel(control, balance):
     ("CLEAR", "control"),
 ])
 def test_bad_fault_arguments_are_refused_with_a_typed_error(control, args):
-    with pytest.raises(DeviceRefused) as info:
+    with pytest.raises(InstrumentRefused) as info:  # the emulator's refusal is the rig's, never the pump's
         control.link.request("FAULT", *args)
-    assert info.value.code == "BAD_ARGUMENT"
+    assert info.value.code == "BAD_ARGUMENT" and isinstance(info.value, RigError)
 
 
 def test_the_rig_file_model_is_strict():
