@@ -146,6 +146,11 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
     except (SpecError, RigConfigError) as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1)
+    try:  # a key that cannot seal must stop the run before it starts, not after days of testing
+        seal.signing.key_from_env()
+    except seal.signing.SigningKeyError as exc:
+        err.print(f"{seal.signing.KEY_ENV}: {exc}", markup=False)
+        raise typer.Exit(1)
     run_dir = new_run_dir(REPORTS, config.path.stem)
     command = [sys.executable, "-m", "pytest", str(SAFETY_TESTS), "-p", "no:cacheprovider", "--rig", str(rig), "--specs", str(specs),
                "--hil-run-dir", str(run_dir), "--alluredir", str(run_dir / "allure-results"), "-rA", *ctx.args]
@@ -164,13 +169,17 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
                                                      "test": None} if interrupted else None):
         err.print(f"hil: pytest ended (exit {child.exit_status}) without finishing the record: finished it", markup=False)
     problems = _trace_gate(run_dir, specs)
-    _finish_run(run_dir, interrupted=interrupted)
+    try:
+        _finish_run(run_dir, interrupted=interrupted)
+        unsealed = 0
+    except typer.Exit as exc:  # not sealed (said already): an interrupted run still exits as interrupted
+        unsealed = exc.exit_code
     for problem in problems:
         err.print(f"TRACE GATE: {problem}", markup=False)
     if interrupted:
-        err.print(f"hil: run INTERRUPTED by {child.signal.name if child.signal else 'a signal'}: sealed as an "
-                  "interrupted run", markup=False)
-    raise typer.Exit(child.exit_status or (1 if problems else 0))
+        err.print(f"hil: run INTERRUPTED by {child.signal.name if child.signal else 'a signal'}: "
+                  + ("sealed as an interrupted run" if not unsealed else "NOT sealed"), markup=False)
+    raise typer.Exit(child.exit_status or unsealed or (1 if problems else 0))
 
 
 def _discard_empty_run(run_dir: Path, child) -> None:
