@@ -91,7 +91,8 @@ def test_a_requirement_without_a_test_fails_trace_and_verify(tmp_path):
     severity: minor
     method: occlusion-basal
     cases:
-      - {basal_rate_U_per_h: 1.0}
+      - {basal_rate_U_per_h: 1.0, flow_h: 1, alarm_timeout_h: 4.5, poll_s: 60, hold_after_alarm_min: 1,
+         release_window_min: 10, observe_after_release_min: 0, backoff: true}
     acceptance:
       - {metric: time_to_alarm, unit: min, max: 180, source: test}
 """)
