@@ -54,6 +54,8 @@ class Measurement:
         if self.outcome == INCONCLUSIVE:
             if self.unfit:
                 text += f" (test uncertainty ratio {self.tur:.2g} < {self.min_tur:g}: the rig cannot resolve this requirement)"
+            elif not _judgeable(self.low, self.high, self.uncertainty, self.min_tur):
+                text += " (the uncertainty, a limit or the required TUR is not a finite number: cannot be judged)"
             elif math.isnan(self.value):
                 text += " (no value could be computed)"
             else:
@@ -90,11 +92,21 @@ def measurement(name: str, value: float, unit: str, low=None, high=None, uncerta
     tur = None
     if low is not None and high is not None:
         tur = math.inf if u == 0 else (high - low) / 2.0 / u
+    bounded = low is not None or high is not None
+    if bounded and not _judgeable(low, high, u, min_tur):  # an unknown U would make every value PASS
+        return Measurement(name, value, unit, low, high, u, source, INCONCLUSIVE, tur, min_tur)
     if math.isnan(value):  # not computed (or a fitness check before the run): no value; inf is a value
-        outcome = INCONCLUSIVE if low is not None or high is not None else INFO
+        outcome = INCONCLUSIVE if bounded else INFO
         return Measurement(name, value, unit, low, high, u, source, outcome, tur, min_tur)
     outcome = decide(value, low, high, u)
     if outcome == PASS and tur is not None and min_tur is not None and tur < min_tur:
         outcome = INCONCLUSIVE
     return Measurement(name, value, unit, low, high, u, source, outcome, tur, min_tur)
 
+
+
+def _judgeable(low: float | None, high: float | None, uncertainty: float, min_tur: float | None) -> bool:
+    """Whether the decision rule can be applied: a finite U, and limits and required TUR that are numbers
+    (a NaN compares False with everything, so it would silently switch a check off)."""
+    limits = [x for x in (low, high, min_tur) if x is not None]
+    return math.isfinite(uncertainty) and not any(math.isnan(x) for x in limits)

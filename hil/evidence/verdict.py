@@ -89,6 +89,10 @@ def judge(bounds: Iterable[str], measurements: list[Measurement], *, ran_to_end:
         return Judgement(Verdict.ERROR, FailureClass.TEST, f"no measurement for bound(s) {', '.join(missing)}")
     if not bounds:
         return Judgement(Verdict.ERROR, FailureClass.TEST, "the requirement has no acceptance bound to judge")
+    unjudged = [name for name in bounds if measured[name].outcome != Outcome.PASS]
+    if unjudged:  # a bound recorded without its limits (INFO) decided nothing
+        return Judgement(Verdict.ERROR, FailureClass.TEST, f"bound(s) {', '.join(unjudged)} not judged against "
+                                                           "their limits")
     infinite = [measured[name] for name in bounds if not math.isfinite(measured[name].value)]
     if infinite:
         return Judgement(Verdict.INCONCLUSIVE, FailureClass.RIG, "not a finite value: " + _listed(infinite))

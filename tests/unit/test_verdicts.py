@@ -47,6 +47,23 @@ def test_nan_is_inconclusive_and_inf_inside_a_one_sided_bound_is_not_pass():
     assert (judgement.verdict, judgement.failure_class) == (Verdict.INCONCLUSIVE, FailureClass.RIG)
 
 
+def test_an_unknown_uncertainty_or_limit_is_never_pass():
+    # The readability-NaN false PASS of issue 11: value ± NaN compared with a limit is always False.
+    outside = measurement("bolus_mean_error", 8.0, "%", -5, 5, uncertainty=math.nan, min_tur=4)
+    inside = measurement("bolus_mean_error", 0.4, "%", -5, 5, uncertainty=math.inf)
+    no_fitness = measurement("bolus_mean_error", 0.4, "%", -5, 5, uncertainty=0.1, min_tur=math.nan)
+    nan_limit = measurement("time_to_alarm", 500.0, "min", high=math.nan)
+    for m in (outside, inside, no_fitness, nan_limit):
+        assert m.outcome == "INCONCLUSIVE" and "not a finite number" in m.summary(), m
+        assert _verdict([m.name], [m]).verdict == Verdict.INCONCLUSIVE
+
+
+def test_a_bound_recorded_without_its_limits_is_not_pass():
+    reported = measurement("a", 1, "%")  # the bound's name, but no limits: INFO decides nothing
+    judgement = _verdict(["a"], [reported])
+    assert judgement.verdict == Verdict.ERROR and "not judged against their limits" in judgement.reason
+
+
 def test_the_worst_measurement_decides():
     assert _verdict(["a", "b"], [OK, UNSURE]).verdict == Verdict.INCONCLUSIVE
     judgement = _verdict(["a", "b"], [OK, BAD], error=AssertionError("1 of 2 not passed"), ran_to_end=False)
