@@ -91,7 +91,7 @@ class HilState:
     def close_rig(self, reason: str) -> None:
         if self.rig is not None:
             rig, self.rig = self.rig, None
-            with abort.signals.shielded():
+            with abort.signals.shielded(raise_held=False):  # the record must still be finished after it
                 action = rig.close(reason)
                 if self.run:
                     self.run.add_safety(action)
@@ -235,6 +235,17 @@ def pytest_runtest_call(item):
         judgement = _judgement(item, ran_to_end=True)
         if judgement.verdict != Verdict.PASS:
             outcome.force_exception(exception_for(judgement))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A signal during a test's teardown (its STOP, its evidence, the rig's close after the last test) is held
+    until the whole teardown has run, then stops the session before the next test: the finished test keeps its
+    verdict and every finalizer runs."""
+    with abort.signals.shielded(raise_held=False):
+        yield
+    if abort.signals.received is not None and not item.session.shouldstop:
+        item.session.shouldstop = f"interrupted by {abort.signals.received.name}"
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -2,7 +2,8 @@
 
 The first signal raises Interrupted (a KeyboardInterrupt, so pytest tears the test down and finishes the
 session); later ones are only logged, so a second Ctrl-C cannot cut the shutdown short. Inside `shielded()`
-(making the pump safe and recording it) even the first is held back and raised when the shield lifts.
+(making the pump safe and recording it, a test's whole teardown) even the first is held back, and raised when
+the shield lifts or left for the caller to stop the session with.
 """
 
 import logging
@@ -60,8 +61,10 @@ class AbortSignals:
         raise Interrupted(signum)
 
     @contextmanager
-    def shielded(self):
-        """Hold a first abort signal until the block has run, then raise it."""
+    def shielded(self, raise_held: bool = True):
+        """Hold a first abort signal until the block has run, then raise it; with raise_held False, only keep it
+        in `received` for the caller to act on (raising inside a pytest teardown would skip the finalizers
+        that follow, the evidence among them)."""
         self._shield_depth += 1
         try:
             yield
@@ -69,7 +72,8 @@ class AbortSignals:
             self._shield_depth -= 1
             if self._shield_depth == 0 and self._held:
                 self._held = False
-                raise Interrupted(self.received)
+                if raise_held:
+                    raise Interrupted(self.received)
 
 
 signals = AbortSignals()

@@ -133,3 +133,36 @@ def test_a_signal_interrupts_the_test_stops_the_pump_once_and_finishes_the_recor
     (interrupted,) = [r for r in allure_results if r["name"].startswith("DA-BOLUS-002")]
     assert interrupted["status"] == "broken" and "INTERRUPTED by SIGTERM" in interrupted["statusDetails"]["message"]
     assert {"name": "verdict", "value": "INTERRUPTED"} in interrupted["labels"]
+
+
+SIGNALLED_IN_TEARDOWN = """
+import os, signal
+import pytest
+from hil.evidence.measurements import measurement
+
+@pytest.fixture
+def signal_on_teardown():
+    yield
+    os.kill(os.getpid(), signal.SIGTERM)  # arrives before the rig's STOP and the evidence's teardown
+
+@pytest.mark.requirement("DA-BOLUS-001")
+def test_first(evidence, rig, signal_on_teardown):
+    evidence.record(measurement("weighed", 1.0, "U"))
+@pytest.mark.requirement("DA-BOLUS-002")
+def test_never_started(rig):
+    pass
+"""
+
+
+def test_a_signal_during_a_teardown_lets_it_finish_and_stops_before_the_next_test(pytester):
+    _project(pytester, SIGNALLED_IN_TEARDOWN)
+    result = pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run")
+    assert result.ret == 143
+    record = _record(pytester)
+    first = "test_a_signal_during_a_teardown_lets_it_finish_and_stops_before_the_next_test.py::test_first"
+    test = record["tests"][first]
+    assert [m["name"] for m in test["measurements"]] == ["weighed"]  # the evidence's own teardown ran
+    assert test["verdict"] == "ERROR" and "no measurement for bound" in test["reason"]  # judged, not relabelled
+    assert list(record["tests"]) == [first]  # the session stopped before the next test
+    assert record["interrupted"] == {"signal": "SIGTERM", "test": None} and record["finished"]
+    assert [(a["test"], a["ok"]) for a in record["safety_actions"]] == [(first, True), (None, True)]
