@@ -24,7 +24,7 @@ from hil.evidence import traceability, validation
 from hil.evidence.validation import NOMINAL
 from hil.evidence.measurements import DECISION_RULE
 from hil.evidence.run import finish_abandoned, new_run_dir
-from hil.pytest_child import run_pytest
+from hil.pytest_child import run_pytest, signals_held
 from hil.rig.config import DEFAULT_RIG, RigConfigError, load_rig
 from hil.specs import SpecError, load_requirements
 
@@ -60,7 +60,8 @@ def collect_trace(tests: Path = SAFETY_TESTS) -> dict[str, list[str]]:
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "trace.json"
         done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                               str(tests), "--hil-trace", str(target)], capture_output=True, text=True, timeout=300)
+                               str(tests), "--hil-trace", str(target)], capture_output=True, text=True, timeout=300,
+                              start_new_session=True)  # a terminal's Ctrl-C must not cut a seal short
         if not target.exists():
             raise RuntimeError(f"collecting {tests} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
         return json.loads(target.read_text())
@@ -168,12 +169,13 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
     if finish_abandoned(run_dir, child.exit_status, {"signal": child.signal.name if child.signal else None,
                                                      "test": None} if interrupted else None):
         err.print(f"hil: pytest ended (exit {child.exit_status}) without finishing the record: finished it", markup=False)
-    problems = _trace_gate(run_dir, specs)
-    try:
-        _finish_run(run_dir, interrupted=interrupted)
-        unsealed = 0
-    except typer.Exit as exc:  # not sealed (said already): an interrupted run still exits as interrupted
-        unsealed = exc.exit_code
+    with signals_held(lambda line: err.print(line, markup=False), "sealing the run"):
+        problems = _trace_gate(run_dir, specs)
+        try:
+            _finish_run(run_dir, interrupted=interrupted)
+            unsealed = 0
+        except typer.Exit as exc:  # not sealed (said already): an interrupted run still exits as interrupted
+            unsealed = exc.exit_code
     for problem in problems:
         err.print(f"TRACE GATE: {problem}", markup=False)
     if interrupted:

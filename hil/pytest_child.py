@@ -9,6 +9,7 @@ waits for that (within a generous deadline) before it seals the run.
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -65,3 +66,18 @@ def _wait(child: subprocess.Popen, deadline: list[float], say: Callable[[str], N
                 child.kill()
                 child.wait()
                 return True
+
+
+@contextmanager
+def signals_held(say: Callable[[str], None], doing: str):
+    """After pytest: SIGINT, SIGTERM and SIGHUP are said and ignored while `hil` seals the run (the pump is
+    stopped by then; what is left is to keep the evidence whole)."""
+    def ignore(signum, frame):
+        say(f"hil: {signal.Signals(signum).name} ignored: {doing}")
+
+    previous = {signum: signal.signal(signum, ignore) for signum in SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -72,7 +72,8 @@ def generate_report(run_dir: Path, name: str, history: Path | None = None) -> Pa
         history.parent.mkdir(parents=True, exist_ok=True)
         command += ["--history-path", str(history)]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S,
+                              start_new_session=True)  # a terminal's Ctrl-C must not cut a seal short
     except subprocess.TimeoutExpired:
         raise ReportError(f"allure did not finish within {REPORT_TIMEOUT_S} s") from None
     if done.returncode != 0 or not (output / "index.html").exists():

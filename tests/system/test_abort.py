@@ -140,3 +140,23 @@ def test_ctrl_c_to_plain_pytest_stops_the_pump_and_finishes_the_record(tmp_path)
     code, output, rows_before = _finish(started, [("group", signal.SIGINT)])
     _assert_aborted_safely(started, code, output, rows_before, signal.SIGINT, sealed=False)
     assert "hil: INTERRUPTED" in output
+
+
+def test_ctrl_c_while_hil_seals_the_run_is_ignored_and_the_run_sealed_complete():
+    proc = subprocess.Popen([HIL, "verify", "-k", "DA-BOLUS-001"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        run_dir = ROOT / "reports" / "runs" / re.match(r"run (\S+):", proc.stdout.readline()).group(1)
+        pytest_pid = _parent(_wait(lambda: _emulator_pid(run_dir), 60, "the emulator to start"))
+        _wait(lambda: not _alive(pytest_pid), 120, "pytest to exit")  # hil now builds the trace, report and seal
+        os.killpg(proc.pid, signal.SIGINT)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, output[-3000:]
+    assert "hil: SIGINT ignored: sealing the run" in output and "report:" in output
+    entry = seal.last_entry(run_dir, seal.ledger.default_path(ROOT / "reports"))
+    assert entry is not None and entry.fields["kind"] == "complete", entry
+    checked = subprocess.run([HIL, "evidence", "verify", str(run_dir)], cwd=ROOT, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
