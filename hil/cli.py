@@ -26,6 +26,7 @@ from hil.evidence.measurements import DECISION_RULE
 from hil.evidence.run import finish_abandoned, new_run_dir
 from hil.pytest_child import run_pytest, signals_held
 from hil.rig.config import DEFAULT_RIG, RigConfigError, load_rig
+from hil.rig.model import RIG_ID_PATTERN
 from hil.specs import SpecError, load_requirements
 
 SAFETY_TESTS = Path("tests/safety")
@@ -68,8 +69,19 @@ def collect_trace(tests: Path = SAFETY_TESTS) -> dict[str, list[str]]:
 
 
 def _record(run_dir: Path) -> dict | None:
+    """A run's record.json; None when there is none; exit 1 with one line when it is not a record."""
     path = run_dir / "record.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        err.print(f"{path}: not a readable record: {exc}", markup=False)
+        raise typer.Exit(1)
+    if not isinstance(record, dict) or not isinstance(record.get("tests"), dict):
+        err.print(f"{path}: not a run record (no 'tests' mapping)", markup=False)
+        raise typer.Exit(1)
+    return record
 
 
 class TraceFormat(StrEnum):
@@ -221,18 +233,18 @@ def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEAL
         err.print(f"NOT SEALED: {seal.signing.KEY_ENV}: {exc} (fix it, then `hil report {run_dir}` seals the run)",
                   markup=False)
         raise typer.Exit(1)
-    record_path = run_dir / "record.json"
-    if record_path.exists():
-        record = json.loads(record_path.read_text())
-        reporting.write_allure_environment(run_dir / "allure-results", record)
-        seal.show_in_report(run_dir / "allure-results", ledger_path, key)
+    record = _record(run_dir)
+    if record is not None:
         try:
-            rig_id = (record.get("rig") or {}).get("id") or "unknown-rig"
+            reporting.write_allure_environment(run_dir / "allure-results", record)
+            seal.show_in_report(run_dir / "allure-results", ledger_path, key)
             index = reporting.generate_report(run_dir, f"Insulin-pump safety verification: {record['run_id']}",
-                                              history=REPORTS / "history" / f"{rig_id}.jsonl")
+                                              history=REPORTS / "history" / f"{_history_name(record)}.jsonl")
             out.print(f"report: {index}", markup=False)
         except reporting.ReportError as exc:
             err.print(f"report not generated: {exc}", markup=False)
+        except (KeyError, TypeError, AttributeError) as exc:  # a record that lacks what the report shows
+            err.print(f"report not generated: {run_dir / 'record.json'} lacks {exc}", markup=False)
     try:
         sealed = seal.seal_run(run_dir, ledger_path, interrupted=interrupted, event=event, key=key)
     except seal.SealError as exc:
@@ -244,6 +256,12 @@ def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEAL
     out.print(f"manifest: {sealed.files} files hashed in {run_dir / seal.MANIFEST}; reports/latest → {run_dir}", markup=False)
     out.print(f"manifest sha256: {entry.fields['manifest_sha256']} (it seals the run: {entry.fields['kind']}, {signer}, "
               f"chained into the ledger {ledger_path}:{entry.line})", markup=False)
+
+
+def _history_name(record: dict) -> str:
+    """The rig's history file name: its id as the validated rig file gave it, never a path from an edited record."""
+    rig_id = str((record.get("rig") or {}).get("id") or "")
+    return rig_id if re.fullmatch(RIG_ID_PATTERN, rig_id) else "unknown-rig"
 
 
 def _run_dir(run: Optional[str]) -> Path:
@@ -345,7 +363,7 @@ def evidence_verify(run: Optional[str] = typer.Argument(None, help="run folder o
         err.print(str(exc), markup=False)
         raise typer.Exit(2)
     if whole_ledger:
-        runs, problems = seal.check_ledger(ledger_path, trusted)
+        runs, problems = seal.check_ledger(ledger_path, trusted, run_folders=(REPORTS / "runs",))
         ok = f"ok: the ledger {ledger_path} chains intact; each of its {runs} runs matches its last seal"
     else:
         run_dir = _run_dir(run)

@@ -284,3 +284,30 @@ def test_hil_report_never_reseals_a_copy(sealed, tmp_path):
     result = CliRunner().invoke(cli.app, ["report", str(copy)])
     assert result.exit_code == 1
     assert result.output.strip() == f"refused: {copy} is a copy: the ledger seals {sealed.name} at {sealed.resolve()}"
+
+
+def test_an_emptied_or_cut_ledger_does_not_hide_the_runs_it_lost(sealed, reports):
+    (reports / "ledger.jsonl").write_text("")
+    runs, found = seal.check_ledger(reports / "ledger.jsonl", run_folders=(reports / "runs",))
+    assert runs == 0 and found == [f"{sealed.name}: has a manifest but is not in the ledger"]
+    result = CliRunner().invoke(cli.app, ["evidence", "verify", "--all"])
+    assert result.exit_code == 1 and f"{sealed.name}: has a manifest but is not in the ledger" in result.output
+
+
+def test_a_ledger_line_whose_fields_are_not_text_is_refused_not_a_crash(sealed, reports):
+    edit_ledger(reports / "ledger.jsonl", 1, lambda row: row.update(run_path=["..", "x"]), rechain=True)
+    entries, found = ledger.read(reports / "ledger.jsonl")
+    assert entries == [] and found == [f"{reports / 'ledger.jsonl'}:1: not a ledger entry (a field is not text)"]
+    assert CliRunner().invoke(cli.app, ["evidence", "verify", "--all"]).exit_code == 1
+
+
+@pytest.mark.parametrize("text, says", [("{bad", "not a readable record"), ("[]", "not a run record"),
+                                        ('{"tests": []}', "not a run record")])
+def test_a_broken_record_is_one_line_for_trace_and_report(reports, text, says):
+    run_dir = make_run(reports)
+    (run_dir / "record.json").write_text(text)
+    for args in (["report", str(run_dir)], ["trace", "--run", str(run_dir)]):
+        result = CliRunner().invoke(cli.app, args)
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+        assert len(lines) == 1 and lines[0].startswith(f"{run_dir / 'record.json'}: {says}"), result.output

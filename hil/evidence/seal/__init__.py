@@ -69,9 +69,10 @@ def check_run(run_dir: Path, ledger_path: Path, trusted_key: str | None = None) 
     return problems + _entry_problems(run_dir, entry, ledger_path, trusted_key)
 
 
-def check_ledger(ledger_path: Path, trusted_key: str | None = None) -> tuple[int, list[str]]:
+def check_ledger(ledger_path: Path, trusted_key: str | None = None, run_folders: tuple[Path, ...] = ()) -> tuple[int, list[str]]:
     """The number of runs in the ledger, and every problem: the chain, each run's last seal against its folder
-    (a removed folder is named), and sealed folders next to the ledger's runs that the ledger does not hold."""
+    (a removed folder is named), and sealed folders that the ledger does not hold, next to its runs or in
+    run_folders (so an emptied or cut ledger does not hide the runs it lost)."""
     entries, problems = ledger.read(ledger_path)
     runs = {e.fields["run_id"]: e for e in entries}  # the last entry of each run
     for run_id, entry in runs.items():
@@ -81,7 +82,8 @@ def check_ledger(ledger_path: Path, trusted_key: str | None = None) -> tuple[int
             continue
         problems += [f"{run_id}: {p}" for p in verify_manifest(run_dir)]
         problems += [f"{run_id}: {p}" for p in _entry_problems(run_dir, entry, ledger_path, trusted_key)]
-    folders = {(ledger_path.parent / e.fields["run_path"]).parent for e in entries}
+    folders = {(ledger_path.parent / e.fields["run_path"]).parent.resolve() for e in entries}
+    folders |= {folder.resolve() for folder in run_folders}
     for folder in sorted(f for f in folders if f.is_dir()):
         for run_dir in sorted(p for p in folder.iterdir() if (p / MANIFEST).exists() and p.name not in runs):
             problems.append(f"{run_dir.name}: has a manifest but is not in the ledger")

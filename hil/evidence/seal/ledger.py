@@ -117,6 +117,10 @@ def _parse(line: str, number: int) -> Entry | str:
         return f"{number}: not JSON"
     if not isinstance(data, dict) or set(data) != {*FIELDS, "prev", "hash"}:
         return f"{number}: not a ledger entry (fields differ)"
+    optional = ("public_key", "signature")
+    if not all(isinstance(data[k], str) or (k in optional and data[k] is None) for k in FIELDS) \
+            or not all(isinstance(data[k], str) for k in ("prev", "hash")):
+        return f"{number}: not a ledger entry (a field is not text)"
     if data["kind"] not in KINDS or (data["signature"] is not None and not data["public_key"]):
         return f"{number}: not a ledger entry (kind or key)"
     prev, digest = data.pop("prev"), data.pop("hash")
