@@ -331,12 +331,14 @@ def _campaign(rig: Path) -> tuple[Path, dict | None]:
 @app.command("report")
 def report_cmd(run: Optional[str] = typer.Argument(None, help="run folder or id (default: reports/latest)")):
     """(Re)build the HTML report of a run and reseal it; refused when the run no longer matches its seal. A run
-    that stopped before its seal (no manifest, not in the ledger) is sealed now, as interrupted."""
+    that stopped before its seal (no manifest, not in the ledger) is sealed now: as complete when its record
+    says it finished without an interrupt, as interrupted otherwise."""
     run_dir = _run_dir(run)
     ledger_path = seal.ledger.default_path(REPORTS)
     entry = seal.last_entry(run_dir, ledger_path)
     if entry is None and not (run_dir / seal.MANIFEST).exists():
-        _finish_run(run_dir, interrupted=True)
+        record = _record(run_dir) or {}
+        _finish_run(run_dir, interrupted=not record.get("finished") or bool(record.get("interrupted")))
         return
     if entry is not None and seal.sealed_folder(entry, ledger_path) != run_dir.resolve():
         err.print(f"refused: {run_dir} is a copy: the ledger seals {run_dir.name} at "

@@ -267,6 +267,17 @@ def test_hil_report_seals_a_run_that_stopped_before_its_seal_as_interrupted(repo
     assert seal.last_entry(run_dir, reports / "ledger.jsonl").fields["kind"] == "interrupted"
 
 
+@pytest.mark.parametrize("record, kind", [({"finished": "2026-01-01T00:00:00+00:00", "interrupted": None}, "complete"),
+                                          ({"finished": "2026-01-01T00:00:00+00:00", "interrupted": {"signal": "SIGINT"}},
+                                           "interrupted"),
+                                          ({"finished": None}, "interrupted")])
+def test_hil_report_seals_an_unsealed_run_as_its_record_says_it_ended(reports, record, kind):
+    run_dir = make_run(reports)
+    (run_dir / "record.json").write_text(json.dumps({"tests": {}, **record}))
+    assert CliRunner().invoke(cli.app, ["report", str(run_dir)]).exit_code == 0
+    assert seal.last_entry(run_dir, reports / "ledger.jsonl").fields["kind"] == kind
+
+
 def test_hil_evidence_verify_names_each_problem_and_exits_1(sealed, reports):
     runner = CliRunner()
     assert runner.invoke(cli.app, ["evidence", "verify", str(sealed)]).exit_code == 0
