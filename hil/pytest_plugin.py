@@ -190,6 +190,7 @@ def rig(request, evidence, _hil_rig_lifetime):
                 evidence.attach_file(path, f"wire log {path.name}")
         if not action.ok:
             state.broken = f"pump did not acknowledge STOP: {action.detail}"
+        the_rig.pump.check_link()  # a line lost or repeated since the test's last pump request: a rig fault
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ class ReferencePumpDriver:
                 raise LostEvent(f"pump: STATUS shows alarm(s) {', '.join(lost)} active but no ALARM event announced "
                                 f"them: the event was lost on the wire, or the alarm predates the connection ({counter})")
         self._active = active
-        self._check_event_counter()
+        self.check_link()
 
     def _alarm_times(self) -> dict[str, str]:
         """Alarm id → raise time (pump clock, as its ALARM event writes it) of the pump's last alarms (ALARMS)."""
@@ -66,8 +66,9 @@ class ReferencePumpDriver:
         except IndexError:
             raise ProtocolError(f"pump: malformed ALARMS answer {entries!r}") from None
 
-    def _check_event_counter(self) -> None:
-        """Raise what the link found wrong with its lines: the rig stays broken from then on."""
+    def check_link(self) -> None:
+        """Raise what the link found wrong with its lines (lost, duplicated or unasked-for): at every STATUS and
+        events call, and at the end of every test, so no test ends on a link that misbehaved unnoticed."""
         if self.link.event_counter.faults:
             raise LostEvent(f"pump: events lost on the wire: {'; '.join(self.link.event_counter.faults)}")
         if self.link.unasked:
@@ -127,7 +128,7 @@ class ReferencePumpDriver:
         """Unsolicited events received so far (alarms, bolus completion), oldest first; LostEvent when the
         event counter shows one missing."""
         self.link.poll_events()
-        self._check_event_counter()
+        self.check_link()
         out = []
         while self.link.events:
             frame = self.link.events.popleft()

@@ -71,7 +71,7 @@ class FramedLink:
             if frame.word == "EVT":
                 self._queue_event(frame)
             else:
-                log.warning("%s: dropping unsolicited %s", self.device, frame.body)
+                self._drop_stray_answer(frame, "no answer")
 
     def _drop_stray_answer(self, frame: Frame, awaited: str) -> None:
         if frame.tag in self._abandoned:

@@ -166,3 +166,26 @@ def test_a_signal_during_a_teardown_lets_it_finish_and_stops_before_the_next_tes
     assert list(record["tests"]) == [first]  # the session stopped before the next test
     assert record["interrupted"] == {"signal": "SIGTERM", "test": None} and record["finished"]
     assert [(a["test"], a["ok"]) for a in record["safety_actions"]] == [(first, True), (None, True)]
+
+
+LAST_REPLY_DUPLICATED = """
+import pytest
+from hil.emulator.wire_faults import WireFaultKind
+from hil.evidence.measurements import measurement
+
+@pytest.mark.requirement("DA-BOLUS-001")
+def test_bounds_met_then_a_repeated_line(requirement, evidence, rig):
+    for b in requirement.acceptance:  # every bound met: this test would PASS on a sound link
+        inside = b.min if b.max is None else b.max if b.min is None else (b.min + b.max) / 2
+        evidence.record(measurement(b.name, inside, b.unit, b.min, b.max, 0.0, b.source))
+    rig.control.wire_fault("pump", WireFaultKind.DUPLICATE)
+    rig.pump.set_basal(1.0)  # its answer arrives twice; nothing reads the pump again before the test ends
+"""
+
+
+def test_a_line_repeated_after_the_tests_last_pump_request_is_a_rig_error_not_a_pass(pytester):
+    _project(pytester, LAST_REPLY_DUPLICATED)
+    result = pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run")
+    (test,) = _record(pytester)["tests"].values()
+    assert (test["verdict"], test["failure_class"]) == ("ERROR", "rig"), test
+    assert "arrived while waiting for" in test["reason"] and result.ret == 1
