@@ -174,7 +174,7 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
     out.print(f"run {run_dir.name}: {' '.join(command[1:])}", markup=False)
     child = run_pytest(command, lambda line: err.print(line, markup=False))
     record = _record(run_dir)
-    if not (record and record.get("tests")):
+    if not (record and (record["tests"] or record.get("rig") or record.get("safety_actions"))):
         _discard_empty_run(run_dir, child)
         raise typer.Exit(child.exit_status)
     interrupted = child.signal is not None or bool(record.get("interrupted"))
@@ -197,8 +197,8 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
 
 
 def _discard_empty_run(run_dir: Path, child) -> None:
-    """A session that ran no test (nothing selected, -k or --lf matching nothing, a usage error, a signal
-    before the first test) leaves no evidence worth sealing: its folder goes, reports/latest stays."""
+    """A session that ran no test and never opened the rig (nothing selected, -k or --lf matching nothing, a
+    usage error) leaves no evidence worth sealing: its folder goes, reports/latest stays."""
     why = {5: "no test selected"}.get(child.exit_status, f"pytest exited with {child.exit_status}")
     shutil.rmtree(run_dir, ignore_errors=True)
     err.print(f"hil: no test ran ({why}): nothing sealed, {run_dir} removed, reports/latest unchanged", markup=False)
