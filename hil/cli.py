@@ -179,7 +179,7 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
         raise typer.Exit(child.exit_status)
     interrupted = child.signal is not None or bool(record.get("interrupted"))
     if finish_abandoned(run_dir, child.exit_status, {"signal": child.signal.name if child.signal else None,
-                                                     "test": None} if interrupted else None):
+                                                     "test": None} if interrupted else None, killed=child.killed):
         err.print(f"hil: pytest ended (exit {child.exit_status}) without finishing the record: finished it", markup=False)
     with signals_held(lambda line: err.print(line, markup=False), "sealing the run"):
         problems = _trace_gate(run_dir, specs)

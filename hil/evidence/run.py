@@ -152,9 +152,9 @@ def write_record(directory: Path, record: dict) -> None:
     os.replace(tmp, path)
 
 
-def finish_abandoned(directory: Path, exit_status: int, interrupted: dict | None) -> bool:
-    """Finish the record of a run whose pytest ended without finishing it (killed, or crashed); True if it
-    had to. The tests it was running keep the verdict they had, or none."""
+def finish_abandoned(directory: Path, exit_status: int, interrupted: dict | None, killed: bool = False) -> bool:
+    """Finish the record of a run whose pytest ended without finishing it (killed after the grace period, or
+    crashed); True if it had to. The tests it was running keep the verdict they had, or none."""
     path = Path(directory) / "record.json"
     if not path.exists():
         return False
@@ -162,6 +162,7 @@ def finish_abandoned(directory: Path, exit_status: int, interrupted: dict | None
     if record.get("finished"):
         return False
     record.update(finished=utc_now(), exit_status=exit_status, interrupted=interrupted,
-                  abandoned="pytest ended without finishing the record")
+                  abandoned="pytest was killed after the grace period: its STOP may not have been sent" if killed
+                  else "pytest ended without finishing the record")
     write_record(directory, record)
     return True
