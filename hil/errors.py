@@ -43,7 +43,8 @@ class InstrumentUnstable(RigError):
 
 
 class RecordingGap(RigError):
-    """A recording has holes longer than the analysis may bridge: its windows cannot be timed."""
+    """A recording whose windows cannot be timed: holes longer than the analysis may bridge, or sample times
+    that are not finite and increasing (a clock fault)."""
 
 
 class DeviceRefused(Exception):

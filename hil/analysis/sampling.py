@@ -32,6 +32,8 @@ def on_grid(t_s: np.ndarray, cumulative: np.ndarray, interval_s: float, start_s:
     """The cumulative series at start_s + k·interval_s, k = 0 … while within the recording; RecordingGap when a
     gap in the part used is longer than MAX_GAP_INTERVALS intervals."""
     t = np.asarray(t_s, dtype=float)
+    if not (np.all(np.isfinite(t)) and np.all(np.diff(t) > 0)):
+        raise RecordingGap("the recording's sample times are not finite and increasing: its windows cannot be timed")
     if not t[0] <= start_s <= t[-1]:
         raise ValueError(f"grid start {start_s:g} s lies outside the recording ({t[0]:g}-{t[-1]:g} s)")
     first = max(int(np.searchsorted(t, start_s, side="right")) - 1, 0)

@@ -146,12 +146,14 @@ class MtSicsBalance:
         return Reading(self.now(), mass, stable)
 
     def reset(self) -> str:
-        """Reset (@): stops streaming, returns the serial number; discards stale streamed lines."""
+        """Reset (@): stops streaming, returns the serial number; discards stale streamed lines, as many as the
+        balance can send at its fastest (10 Hz, metrology.md §1.3) within one link timeout, plus its reply."""
         self.line.write_line(b"@\r\n")
-        while True:
+        for _ in range(int(10 * self.line.timeout_s) + 2):
             reply = self.line.read_line()
             if reply.startswith(b"I4"):
                 return parse_identity(reply, "I4")
+        raise ProtocolError(f"balance ({self.line.port}): no I4 reply to @ among the lines it kept sending")
 
     def identify(self) -> dict:
         """Model (I2) and serial (I4) as the balance gave them, and "warnings" when they look wrong."""

@@ -120,3 +120,9 @@ def test_the_stable_reading_procedure_refuses_a_dynamic_reading_any_driver_lets_
     readings = iter([Reading(0.0, 449.7, False), Reading(1.0, 2000.0, True)])
     rig = SimpleNamespace(clock=RealClock(), scale=SimpleNamespace(read_stable=lambda: next(readings)))
     assert stable_reading(rig, timeout_s=2.0, poll_s=0.01).mass_mg == 2000.0
+
+
+def test_a_reset_that_never_sees_its_reply_is_a_rig_fault_not_a_hang(instrument):
+    fake, balance = instrument(lambda command: ["S D 1.00000 g"] * 60)  # streams on, never answers @ with I4
+    with pytest.raises(ProtocolError, match="no I4 reply to @"):
+        balance.reset()

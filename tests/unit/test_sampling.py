@@ -64,3 +64,9 @@ def test_a_gap_before_the_analysis_period_is_not_used_and_not_refused():
     kept = np.delete(np.arange(t.size), [3, 4, 5])  # in the first 10 min of stabilisation
     assert metrics(t[kept], v[kept])["overall_error"][0] == pytest.approx(metrics(t, v)["overall_error"][0], abs=1e-9)
     assert sampling.gaps(t[kept], S).tolist() == [[t[2], 4 * S]]
+
+
+@pytest.mark.parametrize("t", [[0.0, 30.0, 30.0, 90.0], [0.0, 60.0, 30.0, 90.0], [0.0, 30.0, float("nan"), 90.0]])
+def test_sample_times_that_do_not_increase_are_refused(t):
+    with pytest.raises(RecordingGap, match="not finite and increasing"):
+        sampling.on_grid(np.array(t), np.arange(4.0), 30.0, 0.0)
