@@ -1,6 +1,7 @@
 """Tamper cases on a real sealed run: one `hil verify -k DA-BOLUS-001` signed with a test key, then copies of
 its folder and of the ledger are altered; `hil evidence verify` and `hil report` must name each alteration."""
 
+import fcntl
 import hashlib
 import json
 import os
@@ -67,8 +68,9 @@ def nested_manifest(run_dir):
 
 
 def line_outside_the_run(run_dir):
-    write_lines(run_dir, lines(run_dir) + [f"{hashlib.sha256(open('/etc/hostname', 'rb').read()).hexdigest()}"
-                                           f"  ../../../../etc/hostname"])
+    outside = run_dir.parent / "outside.txt"  # listed with its true digest: only where it lies gives it away
+    outside.write_text("not evidence of this run\n")
+    write_lines(run_dir, lines(run_dir) + [f"{hashlib.sha256(outside.read_bytes()).hexdigest()}  ../outside.txt"])
 
 
 def duplicate_line(run_dir):
@@ -90,7 +92,7 @@ def empty_directory(run_dir):
     (edit_data_and_rewrite_manifest, "manifest.sha256: SHA-256 differs from the run's seal"),
     (empty_the_run, "manifest.sha256: lists no file"),
     (nested_manifest, "/manifest.sha256: not in the manifest"),
-    (line_outside_the_run, "path '../../../../etc/hostname' leaves the run folder"),
+    (line_outside_the_run, "path '../outside.txt' leaves the run folder"),
     (duplicate_line, "listed again (first on line 1)"),
     (symlinked_directory, "tests/extra: a symbolic link"),
     (empty_directory, "tests/added/: folder not in the manifest"),
@@ -129,7 +131,9 @@ def test_hil_report_refuses_a_tampered_run_and_leaves_it_as_it_was(signed_run, t
 def ledger_copy(tmp_path, change=None, rechain=False):
     """The real ledger copied to tmp_path, with change applied to its last entry of the run; with rechain every
     hash after it is recomputed, as a forger would."""
-    rows = [json.loads(row) for row in (ROOT / "reports" / "ledger.jsonl").read_text().splitlines()]
+    with open(ROOT / "reports" / "ledger.jsonl", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)  # other runs of this session append to it meanwhile
+        rows = [json.loads(row) for row in handle.read().splitlines()]
     if change:
         change(rows)
     prev = ledger.GENESIS
