@@ -172,16 +172,19 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
     if config.simulated:  # a backstop against a hung emulated test; a bench test may rightly run for days
         command += ["--timeout", str(EMULATED_TEST_TIMEOUT_S)]
     out.print(f"run {run_dir.name}: {' '.join(command[1:])}", markup=False)
-    child = run_pytest(command, lambda line: err.print(line, markup=False))
-    record = _record(run_dir)
-    if not (record and (record["tests"] or record.get("rig") or record.get("safety_actions"))):
-        _discard_empty_run(run_dir, child)
-        raise typer.Exit(child.exit_status)
-    interrupted = child.signal is not None or bool(record.get("interrupted"))
-    if finish_abandoned(run_dir, child.exit_status, {"signal": child.signal.name if child.signal else None,
-                                                     "test": None} if interrupted else None, killed=child.killed):
-        err.print(f"hil: pytest ended (exit {child.exit_status}) without finishing the record: finished it", markup=False)
-    with signals_held(lambda line: err.print(line, markup=False), "sealing the run"):
+    def say(line: str) -> None:
+        err.print(line, markup=False)
+
+    with signals_held(say, "sealing the run"):  # run_pytest forwards them meanwhile; after it, they are held
+        child = run_pytest(command, say)
+        record = _record(run_dir)
+        if not (record and (record["tests"] or record.get("rig") or record.get("safety_actions"))):
+            _discard_empty_run(run_dir, child)
+            raise typer.Exit(child.exit_status)
+        interrupted = child.signal is not None or bool(record.get("interrupted"))
+        if finish_abandoned(run_dir, child.exit_status, {"signal": child.signal.name if child.signal else None,
+                                                         "test": None} if interrupted else None, killed=child.killed):
+            say(f"hil: pytest ended (exit {child.exit_status}) without finishing the record: finished it")
         problems = _trace_gate(run_dir, specs)
         try:
             _finish_run(run_dir, interrupted=interrupted)

@@ -34,6 +34,9 @@ def run_pytest(command: list[str], say: Callable[[str], None], grace_s: float = 
         if received:
             say(f"hil: {signal.Signals(signum).name} ignored: already stopping (waiting for the pump's STOP)")
             return
+        if child.poll() is not None:  # pytest has ended (the pump is stopped); hil has yet to notice
+            say(f"hil: {signal.Signals(signum).name} ignored: pytest has finished, the run is being sealed")
+            return
         received.append(signal.Signals(signum))
         deadline[0] = time.monotonic() + grace_s
         say(f"hil: {received[0].name}: pytest is stopping the pump and finishing the record (up to {grace_s:g} s)")

@@ -15,17 +15,26 @@ from pathlib import Path
 from .conftest import HIL, ROOT
 
 NOMINAL = ROOT / "fixtures" / "rigs" / "emulator.yaml"
-# DA-BOLUS-001: 25 boluses of 0.05 U, each weighed between two stable readings, ~1,600 simulated seconds and a few
-# wall seconds; pump and balance both talk throughout (BOLUS, STATUS, S), so a fault on either lands mid-recording.
-TEST = "DA-BOLUS-001"
-# Simulated seconds after the test's RESET. A run holds one test, whose RESET is the emulator's first step at t = 0,
-# so this is also the rig-clock time in the raw rows: bolus 9 is weighed from 560 s to 622 s, and the first line
-# after 600 s is the reply to BOLUS 10 (pump) or the stable reading that ends bolus 9 (balance).
-FAULT_AT_S = 600.0
 RUN_DEADLINE_S = 240.0  # wall time of one `hil verify`: a fault must end the run, not hang it
 LINK_TIMEOUT_S = 2.0  # the nominal rig's timeout_s on the pump and balance links
 TEST_DEADLINE_S = 30.0  # wall time of the test's setup, call and teardown: a few 2-s link timeouts at most
 RIG, TRUE_PASS_OR_RIG = "rig", "a true PASS or rig"
+
+
+@dataclass(frozen=True)
+class Recording:
+    test: str
+    csv: str  # its raw rows
+    time_column: int  # the rig-clock time by which a row is complete
+    fault_at_s: float  # simulated seconds after the test's RESET (the emulator's t = 0, so also the rows' time)
+
+
+# DA-BOLUS-001: 25 boluses of 0.05 U, each weighed between two stable readings (S), ~1,600 simulated seconds and a
+# few wall seconds; pump and balance both talk throughout (BOLUS, STATUS, S). Bolus 9 is weighed from 560 s to
+# 622 s: the first line after 600 s is the reply to BOLUS 10 (pump) or the stable reading that ends bolus 9.
+BOLUSES = Recording("DA-BOLUS-001", "boluses.csv", 3, 600.0)
+# DA-BASAL-001: 12 h of immediate readings (SI) every 60 s; the fault comes 3 h in, with ~170 rows on disk.
+BASAL = Recording("DA-BASAL-001", "balance.csv", 0, 3 * 3600.0)
 
 
 @dataclass(frozen=True)
@@ -35,10 +44,11 @@ class Case:
     expected: str  # RIG, or TRUE_PASS_OR_RIG where the harness recovers with the data intact (see CASES)
     stop_ok: bool | None = True  # STOP acknowledged; False: its failure recorded; None: either
     seconds: float | None = None  # a stall's wall seconds
+    recording: Recording = BOLUSES
 
     @property
     def name(self) -> str:
-        return f"{self.endpoint}-{self.kind}" + (f"-{self.seconds:g}s" if self.seconds else "")
+        return (f"{self.recording.test}-{self.endpoint}-{self.kind}" + (f"-{self.seconds:g}s" if self.seconds else ""))
 
 
 CASES = [
@@ -59,6 +69,9 @@ CASES = [
         Case(endpoint, "stall", RIG, stop_ok=None if endpoint == "pump" else True, seconds=5.0),
         Case(endpoint, "silent", RIG, stop_ok=endpoint != "pump"),  # a silent pump cannot acknowledge STOP
     )
+] + [  # the balance's immediate readings during a basal recording (the pump is not asked anything meanwhile)
+    Case("balance", kind, RIG, seconds=5.0 if kind == "stall" else None, recording=BASAL)
+    for kind in ("corrupt", "drop", "duplicate", "truncate", "stall", "silent")
 ]
 
 
@@ -75,20 +88,22 @@ class Outcome:
     wire_log: str
 
 
-def _rig_file(directory: Path, case: Case | None) -> Path:
-    name = case.name if case else "none"
+def _rig_file(directory: Path, case: Case | None, recording: Recording) -> Path:
+    name = case.name if case else f"{recording.test}-none"
     fault = ""
     if case:
-        fault = f"{{endpoint: {case.endpoint}, kind: {case.kind}, at_s: {FAULT_AT_S}"
+        fault = f"{{endpoint: {case.endpoint}, kind: {case.kind}, at_s: {recording.fault_at_s}"
         fault += f", seconds: {case.seconds}}}" if case.seconds else "}"
     path = directory / f"wire-fault-{name}.yaml"
     path.write_text(f"extends: {NOMINAL}\nrig_id: wire-fault-{name}\nemulator:\n  wire_faults: [{fault}]\n")
     return path
 
 
-def _run(directory: Path, case: Case | None) -> Outcome:
+def _run(directory: Path, case: Case | None, recording: Recording = BOLUSES) -> Outcome:
+    recording = case.recording if case else recording
     started = time.monotonic()
-    done = subprocess.run([HIL, "verify", "--rig", str(_rig_file(directory, case)), "-k", TEST], cwd=ROOT,
+    done = subprocess.run([HIL, "verify", "--rig", str(_rig_file(directory, case, recording)), "-k", recording.test],
+                          cwd=ROOT,
                           capture_output=True, text=True, timeout=RUN_DEADLINE_S)
     wall_s = time.monotonic() - started
     output = done.stdout + done.stderr
@@ -98,7 +113,7 @@ def _run(directory: Path, case: Case | None) -> Outcome:
     record = json.loads((run_dir / "record.json").read_text())
     (nodeid, test), = record["tests"].items()
     (folder,) = (run_dir / "tests").iterdir()
-    rows = list(csv.reader(io.StringIO((folder / "boluses.csv").read_text())))
+    rows = list(csv.reader(io.StringIO((folder / recording.csv).read_text())))
     stops = [action for action in record["safety_actions"] if action["test"] == nodeid]
     return Outcome(case, wall_s, done.returncode, output, run_dir, test, stops, rows, (folder / "serial.log").read_text())
 
@@ -117,7 +132,8 @@ def _problems(outcome: Outcome, baseline: Outcome) -> list[str]:
         problems.append("no STOP on record for the test")
     elif case.stop_ok is not None and outcome.stops[0]["ok"] != case.stop_ok:
         problems.append(f"STOP: {outcome.stops[0]['detail']}")
-    before = [row for row in baseline.rows[1:] if float(row[3]) < FAULT_AT_S]  # t_after_s: the row is complete
+    at, column = case.recording.fault_at_s, case.recording.time_column
+    before = [row for row in baseline.rows[1:] if float(row[column]) < at]  # complete before the fault
     if outcome.rows[: len(before) + 1] != baseline.rows[: len(before) + 1]:
         problems.append(f"rows recorded before the fault lost or changed: {len(outcome.rows) - 1} on disk, "
                         f"{len(before)} expected at least")
@@ -131,9 +147,10 @@ def _problems(outcome: Outcome, baseline: Outcome) -> list[str]:
 
 
 def _table(outcomes: list[Outcome]) -> str:
-    lines = [f"{'case':22} {'outcome':8} {'verdict':8} {'class':6} {'STOP':5} {'rows':>4} {'wall':>6}"]
+    lines = [f"{'case':36} {'outcome':8} {'verdict':8} {'class':6} {'STOP':5} {'rows':>4} {'wall':>6}"]
     for o in outcomes:
-        lines.append(f"{o.case.name if o.case else 'fault-free':22} {o.test['outcome']:8} {o.test['verdict']:8} "
+        name = o.case.name if o.case else " ".join(o.test["requirements"]) + " fault-free"
+        lines.append(f"{name:36} {o.test['outcome']:8} {o.test['verdict']:8} "
                      f"{str(o.test.get('failure_class')):6} {str(o.stops[0]['ok'] if o.stops else None):5} "
                      f"{len(o.rows) - 1:4d} {o.wall_s:5.1f}s")
     return "\n".join(lines)
@@ -142,11 +159,14 @@ def _table(outcomes: list[Outcome]) -> str:
 def test_no_wire_fault_during_a_recording_ends_in_a_false_pass_a_hang_or_lost_rows(tmp_path):
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = [pool.submit(_run, tmp_path, case) for case in [None, *CASES]]
-        baseline, *outcomes = [run.result() for run in runs]
-    table = _table([baseline, *outcomes]) + f"\ncampaign wall time {time.monotonic() - started:.0f} s"
+        fault_free = {recording: pool.submit(_run, tmp_path, None, recording) for recording in (BOLUSES, BASAL)}
+        runs = [pool.submit(_run, tmp_path, case) for case in CASES]
+        baselines = {recording: run.result() for recording, run in fault_free.items()}
+        outcomes = [run.result() for run in runs]
+    table = _table([*baselines.values(), *outcomes]) + f"\ncampaign wall time {time.monotonic() - started:.0f} s"
     print(table)
-    assert baseline.code == 0 and baseline.test["verdict"] == "PASS", baseline.output[-3000:]
-    problems = {o.case.name: _problems(o, baseline) for o in outcomes}
+    for baseline in baselines.values():
+        assert baseline.code == 0 and baseline.test["verdict"] == "PASS", baseline.output[-3000:]
+    problems = {o.case.name: _problems(o, baselines[o.case.recording]) for o in outcomes}
     assert not any(problems.values()), table + "\n" + "\n".join(
         f"{name}: {'; '.join(found)}" for name, found in problems.items() if found)
