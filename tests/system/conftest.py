@@ -2,6 +2,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,14 @@ def verify():
         return Verify(subprocess.run([HIL, "verify", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout))
 
     return run
+
+
+def wait_for(predicate, timeout_s: float, what: str):
+    """The predicate's first truthy value, polled every 50 ms; AssertionError naming `what` after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -20,7 +20,7 @@ import pytest
 
 from hil.evidence import seal
 
-from .conftest import HIL, ROOT
+from .conftest import HIL, ROOT, wait_for
 
 TEST = "DA-BASAL-002"
 ROWS_BEFORE_SIGNAL = 200
@@ -33,16 +33,6 @@ class Started:
     emulator_pid: int
     pytest_pid: int
     csv: Path
-
-
-def _wait(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _emulator_pid(run_dir: Path) -> int | None:
@@ -72,9 +62,9 @@ def _start(command: list[str], run_dir: Path | None = None) -> Started:
                             start_new_session=True)
     if run_dir is None:
         run_dir = ROOT / "reports" / "runs" / re.match(r"run (\S+):", proc.stdout.readline()).group(1)
-    emulator = _wait(lambda: _emulator_pid(run_dir), 60, "the emulator to start")
-    csv = _wait(lambda: next(run_dir.glob("tests/*/balance.csv"), None), 60, "the recording to start")
-    _wait(lambda: _rows(csv) > ROWS_BEFORE_SIGNAL, 60, f"{ROWS_BEFORE_SIGNAL} samples")
+    emulator = wait_for(lambda: _emulator_pid(run_dir), 60, "the emulator to start")
+    csv = wait_for(lambda: next(run_dir.glob("tests/*/balance.csv"), None), 60, "the recording to start")
+    wait_for(lambda: _rows(csv) > ROWS_BEFORE_SIGNAL, 60, f"{ROWS_BEFORE_SIGNAL} samples")
     return Started(proc, run_dir, emulator, _parent(emulator), csv)
 
 
@@ -114,7 +104,7 @@ def _assert_aborted_safely(started: Started, code: int, output: str, rows_before
         assert (started.run_dir / seal.MANIFEST).exists()
         entry = seal.last_entry(started.run_dir, seal.ledger.default_path(ROOT / "reports"))
         assert entry is not None and entry.fields["kind"] == "interrupted", entry
-    _wait(lambda: not (_alive(started.pytest_pid) or _alive(started.emulator_pid)), 10,
+    wait_for(lambda: not (_alive(started.pytest_pid) or _alive(started.emulator_pid)), 10,
           "pytest and the emulator to exit")
 
 
@@ -147,8 +137,8 @@ def test_ctrl_c_while_hil_seals_the_run_is_ignored_and_the_run_sealed_complete()
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         run_dir = ROOT / "reports" / "runs" / re.match(r"run (\S+):", proc.stdout.readline()).group(1)
-        pytest_pid = _parent(_wait(lambda: _emulator_pid(run_dir), 60, "the emulator to start"))
-        _wait(lambda: not _alive(pytest_pid), 120, "pytest to exit")  # hil now builds the trace, report and seal
+        pytest_pid = _parent(wait_for(lambda: _emulator_pid(run_dir), 60, "the emulator to start"))
+        wait_for(lambda: not _alive(pytest_pid), 120, "pytest to exit")  # hil now builds the trace, report and seal
         os.killpg(proc.pid, signal.SIGINT)
         output, _ = proc.communicate(timeout=120)
     finally:

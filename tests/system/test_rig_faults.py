@@ -5,19 +5,8 @@ import os
 import re
 import signal
 import subprocess
-import time
 
-from .conftest import HIL, ROOT
-
-
-def _wait(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from .conftest import HIL, ROOT, wait_for
 
 
 def test_killing_the_emulator_mid_run_ends_with_a_rig_error_and_keeps_the_data():
@@ -34,9 +23,9 @@ def test_killing_the_emulator_mid_run_ends_with_a_rig_error_and_keeps_the_data()
             except (OSError, ValueError, KeyError, TypeError):
                 return None
 
-        pid = _wait(emulator_pid, 60, "the emulator to start")
-        csv = _wait(lambda: next(run_dir.glob("tests/*/balance.csv"), None), 60, "the recording to start")
-        _wait(lambda: csv.read_text().count("\n") > 500, 60, "500 samples")
+        pid = wait_for(emulator_pid, 60, "the emulator to start")
+        csv = wait_for(lambda: next(run_dir.glob("tests/*/balance.csv"), None), 60, "the recording to start")
+        wait_for(lambda: csv.read_text().count("\n") > 500, 60, "500 samples")
         os.kill(pid, signal.SIGKILL)
         output, _ = proc.communicate(timeout=120)
     finally:

@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from hil.evidence.seal import ledger
+from tests.ledger_forgery import rechain as rechain_rows
 from tests.system.conftest import HIL, ROOT
 
 MANIFEST = "manifest.sha256"
@@ -136,12 +137,8 @@ def ledger_copy(tmp_path, change=None, rechain=False):
         rows = [json.loads(row) for row in handle.read().splitlines()]
     if change:
         change(rows)
-    prev = ledger.GENESIS
-    for row in rows:
-        if rechain:
-            row["prev"] = prev
-            row["hash"] = ledger.entry_hash(prev, {k: v for k, v in row.items() if k not in ("prev", "hash")})
-        prev = row["hash"]
+    if rechain:
+        rechain_rows(rows)
     path = tmp_path / "ledger.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path

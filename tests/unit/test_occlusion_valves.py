@@ -2,45 +2,20 @@
 a pipe."""
 
 import os
-import threading
 import time
 
 import pytest
 
 from hil.drivers.occlusion_valve import OperatorPromptValve, RelayBoardValve
 from hil.errors import ProtocolError, RigError
+from tests.unit.pty_instrument import ScriptedInstrument
 
 
-class FakeRelayBoard:
+class FakeRelayBoard(ScriptedInstrument):
     """The relay protocol of docs/protocol.md §4, answering on the master side of a pty."""
 
     def __init__(self, reply=None):
-        self.master, self.slave = os.openpty()
-        import tty
-
-        tty.setraw(self.slave)
-        self.path = os.ttyname(self.slave)
-        self.commands: list[str] = []
-        self.reply = reply
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        buffer = b""
-        while True:
-            try:
-                buffer += os.read(self.master, 100)
-            except OSError:
-                return
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                command = line.decode().strip()
-                self.commands.append(command)
-                _, channel, state = command.split()
-                os.write(self.master, (self.reply or f"OK {channel} {state}").encode() + b"\r\n")
-
-    def close(self):
-        os.close(self.master)
-        os.close(self.slave)
+        super().__init__(lambda command: [reply or "OK {} {}".format(*command.split()[1:])])
 
 
 def test_relay_board_closes_and_opens_its_channel():

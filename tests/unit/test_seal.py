@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from hil import cli
 from hil.evidence import seal
 from hil.evidence.seal import ledger, manifest, signing
+from tests.ledger_forgery import rechain as rechain_rows
 
 
 @pytest.fixture
@@ -158,12 +159,8 @@ def edit_ledger(path: Path, number: int, change, rechain: bool = False) -> None:
     """Apply change to the fields of entry `number`; with rechain, recompute every hash after it as a forger would."""
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     change(rows[number - 1])
-    prev = ledger.GENESIS
-    for row in rows:
-        if rechain:
-            row["prev"] = prev
-            row["hash"] = ledger.entry_hash(prev, {k: v for k, v in row.items() if k not in ("prev", "hash")})
-        prev = row["hash"]
+    if rechain:
+        rechain_rows(rows)
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 
