@@ -4,10 +4,10 @@ from typing import Callable
 
 import numpy as np
 
-from hil.analysis.gravimetry import indication_per_microlitre
 from hil.emulator.balance import EmulatedBalance
 from hil.emulator.bench import Bench
 from hil.emulator.config import EmulatorConfig
+from hil.emulator.fluid_properties import balance_indication_mg_per_uL
 from hil.emulator.loadcell import EmulatedLoadCell
 from hil.emulator.pump import EmulatedPump
 from hil.emulator.scheduler import Scheduler
@@ -50,7 +50,9 @@ class World:
             compliance_uL_per_kPa=c.fluid_path.compliance_uL_per_kPa,
             resistance_kPa_s_per_uL=c.fluid_path.resistance_kPa_s_per_uL,
             settling_tau_s=c.balance.settling_tau_s,
-            indication_mg_per_uL=indication_per_microlitre(env.temperature_C, env.pressure_hPa, env.humidity_pct),
+            # The emulator's own physics (Kell water, CIPM-2007 air), never the harness's: see fluid_properties.
+            indication_mg_per_uL=balance_indication_mg_per_uL(env.temperature_C, env.pressure_hPa,
+                                                              env.humidity_pct),
             evaporation_mg_per_s=evaporation / 3600.0,
             vessel_mg=c.vessel.tare_g * 1000.0,
             tissue_pressure_kPa=c.fluid_path.tissue_pressure_kPa,
