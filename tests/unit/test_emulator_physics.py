@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
+from hil.analysis import gravimetry
+from hil.emulator import fluid_properties
 from hil.emulator.bench import Bench
-from hil.emulator.config import Defects, EmulatorConfig, FluidPathParams, PumpParams
+from hil.emulator.config import Defects, EmulatorConfig, Environment, FluidPathParams, PumpParams
 from hil.emulator.world import World
 from hil.transport.frames import Frame
 
@@ -195,3 +197,68 @@ def test_bad_temporary_basals_are_refused(args):
     with pytest.raises(Refused) as info:
         world.pump.handle(Frame("1", "TEMPBASAL", args))
     assert info.value.code == "BAD_ARGUMENT"
+
+
+# The emulator's weighing physics (hil/emulator/fluid_properties.py) against published values, and against the
+# harness's independent formulation (hil/analysis/gravimetry.py: Tanaka 2001, OIML R 111-1 approximate air).
+
+@pytest.mark.parametrize("t, reference", [
+    (4.0, 999.9750),   # Tanaka et al., Metrologia 38:301 (2001): maximum 999.97495 at 3.98 °C
+    (20.0, 998.2067),  # Tanaka 2001 (metrology.md §1.2 [V])
+    (25.0, 997.0470),  # Tanaka 2001 (metrology.md §1.2 [V])
+    (37.0, 993.33),    # IAPWS-95 at 101.325 kPa as the CRC Handbook tabulates it, 0.99333 g/cm³
+])
+def test_water_density_matches_the_reference_tables_within_kells_scale_offset(t, reference):
+    # Kell 1975 predates the VSMOW absolute density scale: it lies 3-4 ppm below Tanaka and IAPWS-95 (0-40 °C).
+    rho = fluid_properties.water_density(t)
+    assert rho == pytest.approx(reference, rel=5e-6)
+    assert rho < reference
+
+
+def test_water_density_is_kells_equation_at_0_c_and_peaks_near_4_c():
+    assert fluid_properties.water_density(0.0) == 999.83952  # Kell 1975 eq. 16: the constant term
+    ts = np.arange(3.0, 5.0, 0.001)
+    assert ts[np.argmax([fluid_properties.water_density(t) for t in ts])] == pytest.approx(3.98, abs=0.01)
+
+
+@pytest.mark.parametrize("t, reference_pa", [(20.0, 2339.3), (25.0, 3169.9)])  # CRC Handbook (IAPWS), 2.3393/3.1699 kPa
+def test_saturation_vapour_pressure_matches_the_steam_tables(t, reference_pa):
+    assert fluid_properties.saturation_vapour_pressure_pa(t) == pytest.approx(reference_pa, rel=1e-4)
+
+
+def test_air_density_matches_the_oiml_reference_conditions():
+    # OIML R 111-1: ≈ 1.2 kg/m³; 1.199 at 20 °C, 1013.25 hPa, 50 % RH (metrology.md §1.2). Humid air is lighter.
+    assert fluid_properties.air_density(20.0, 1013.25, 50.0) == pytest.approx(1.199, abs=5e-4)
+    assert fluid_properties.air_density(20.0, 1013.25, 0.0) > fluid_properties.air_density(20.0, 1013.25, 100.0)
+    assert fluid_properties.air_density(20.0, 800.0, 50.0) == pytest.approx(
+        fluid_properties.air_density(20.0, 1013.25, 50.0) * 800.0 / 1013.25, rel=2e-3)  # ≈ ideal gas in p
+
+
+@pytest.mark.parametrize("t, z_uL_per_mg", [(20.0, 1.0029), (22.0, 1.0033), (25.0, 1.0040)])
+def test_indication_per_microlitre_matches_the_iso_8655_6_z_factors(t, z_uL_per_mg):
+    # ISO 8655-6 Annex A / EURAMET cg-19 Z table at 1013 hPa, given to 4 decimals.
+    z = 1.0 / fluid_properties.balance_indication_mg_per_uL(t, 1013.25, 50.0)
+    assert z == pytest.approx(z_uL_per_mg, abs=5e-5)
+
+
+@pytest.mark.parametrize("t", [15.0, 20.0, 22.0, 25.0, 30.0, 37.0])
+@pytest.mark.parametrize("humidity", [20.0, 50.0, 65.0, 85.0])
+@pytest.mark.parametrize("pressure", [700.0, 1013.25, 1050.0])
+def test_the_emulator_and_the_harness_agree_to_within_their_formulations(t, humidity, pressure):
+    # Independent formulations of the same physics: water differs by Kell's 3-4 ppm scale offset, air by
+    # ≤ 0.2 % (CIPM-2007 vs the OIML approximation), i.e. ≤ 2 ppm of the indication. A nominal campaign's
+    # numbers move by ≈ 4 ppm; an error in either formula now shows instead of cancelling.
+    emulator = fluid_properties.balance_indication_mg_per_uL(t, pressure, humidity)
+    harness = gravimetry.indication_per_microlitre(t, pressure, humidity)
+    assert emulator == pytest.approx(harness, rel=1e-5)
+    assert fluid_properties.water_density(t) == pytest.approx(gravimetry.water_density(t), rel=5e-6)
+    # OIML R 111-1 (E.3-1): the approximation is good to 2e-4 at 600-1100 hPa, 20-80 % RH, 15-27 °C.
+    within_oiml_range = 600 <= pressure <= 1100 and 20 <= humidity <= 80 and 15 <= t <= 27
+    assert fluid_properties.air_density(t, pressure, humidity) == pytest.approx(
+        gravimetry.air_density(t, pressure, humidity), rel=2e-4 if within_oiml_range else 2e-3)
+
+
+def test_the_world_weighs_with_its_own_physics_at_the_rigs_environment():
+    env = Environment(temperature_C=25.0, pressure_hPa=950.0, humidity_pct=40.0)
+    world = World(EmulatorConfig(environment=env), lambda kind, fields: None, lambda line: None)
+    assert world.bench.k == fluid_properties.balance_indication_mg_per_uL(25.0, 950.0, 40.0)
