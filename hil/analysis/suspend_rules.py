@@ -1,30 +1,20 @@
 """The published low-glucose suspend rules, written independently of any pump, to judge one
-(standards-and-clinical.md §5, SmartGuard; prediction linear over the last four values, as Basal-IQ):
+(standards-and-clinical.md §5, SmartGuard; prediction linear over the last four values, as Basal-IQ: the
+current value plus 30 min of the CGM trend as the CGM reports it, hil.analysis.cgm_trend):
 which CGM value obliges a suspension, and which value after the minimum time permits the resume.
 Pure functions over a CGM trace: times in s, glucose in mg/dL, None for a missing value."""
 
-import numpy as np
+from hil.analysis import cgm_trend
 
 MIN_SUSPEND_S = 30 * 60.0
 HORIZON_MIN = 30.0
-WINDOW_S = 20 * 60.0
 
 
 def predictions(t_s, glucose) -> list[float | None]:
-    """30-min prediction at each received value: linear over the last four received within 20 min."""
-    out, seen = [], []
-    for t, g in zip(t_s, glucose):
-        if g is None:
-            out.append(None)
-            continue
-        seen = [(ts, gs) for ts, gs in seen[-3:] if t - ts <= WINDOW_S] + [(t, g)]
-        if len(seen) < 2:
-            out.append(float(g))
-        else:
-            times, values = np.array(seen).T
-            slope = np.polyfit((times - t) / 60.0, values, 1)[0]
-            out.append(float(g + slope * HORIZON_MIN))
-    return out
+    """30-min prediction at each received value: the value plus 30 min of its reported trend (the slope over
+    the last four values received within 20 min, to 0.1 mg/dL/min; one value: no trend, the value itself)."""
+    return [None if g is None else cgm_trend.predicted(g, trend, HORIZON_MIN)
+            for g, trend in zip(glucose, cgm_trend.trends(t_s, glucose))]
 
 
 def first_suspend_index(t_s, glucose, low_limit: float, before_low: bool, on_low: bool) -> int | None:

@@ -1,0 +1,59 @@
+"""The CGM trend (rate of change) as a CGM reports it with each sensor value, computed from the trace.
+
+Definition (the project's statement of what a CGM publishes; the manufacturers do not publish their filters):
+
+* the trend at a value is the slope, in mg/dL/min, of the least-squares line through the last four values
+  received within 20 min of it (that value included); at 5-min sampling, the last 15 min, or 20 min when one
+  value is missing. Dexcom: the rate-of-change arrows give "the direction and speed of glucose change over the
+  last 15-20 minutes" in mg/dL per minute (G4 PLATINUM user's guide §8.2); Basal-IQ predicts 30 min ahead
+  "linear from the last 4 CGM values" (standards-and-clinical.md §5), i.e. current value + trend × 30 min;
+* reported to 0.1 mg/dL/min (the resolution of the Dexcom API's `trendRate` and of the CgmValue `trend` signal
+  in fixtures/can/pump.dbc);
+* with fewer than two values within 20 min no slope can be fitted: the trend is reported as 0.0 (flat), and a
+  prediction from it is the current value (the project's choice; a Dexcom shows no arrow then).
+
+Pure functions over a CGM trace: times in s, glucose in mg/dL, None for a missing (not received) value.
+"""
+
+import numpy as np
+
+WINDOW_S = 20 * 60.0  # the oldest value used is at most 20 min before the current one
+MAX_VALUES = 4  # the current value and the three before it
+RESOLUTION_MG_DL_MIN = 0.1
+
+
+def slope(t_s, glucose) -> float:
+    """Least-squares slope in mg/dL/min of values at times t_s (at least two distinct times), unrounded."""
+    t = (np.asarray(t_s, dtype=float) - float(t_s[-1])) / 60.0
+    return float(np.polyfit(t, np.asarray(glucose, dtype=float), 1)[0])
+
+
+def report(slope_mg_dl_min: float) -> float:
+    """A slope as the CGM reports it: to the nearest 0.1 mg/dL/min (no negative zero)."""
+    return round(float(slope_mg_dl_min), 1) + 0.0  # RESOLUTION_MG_DL_MIN, as a decimal
+
+
+def trends(t_s, glucose) -> list[float | None]:
+    """The reported trend at each value of the trace (None where the value is missing)."""
+    out, seen = [], []
+    for t, g in zip(t_s, glucose):
+        if g is None:
+            out.append(None)
+            continue
+        seen = [(ts, gs) for ts, gs in seen[-(MAX_VALUES - 1):] if t - ts <= WINDOW_S] + [(t, g)]
+        out.append(report(slope(*zip(*seen))) if len(seen) >= 2 else 0.0)
+    return out
+
+
+def trend(t_s, glucose) -> float:
+    """The reported trend at the last value of a trace, which must be a received value (the feed's running use:
+    only the last four received values can count)."""
+    if glucose[-1] is None:
+        raise ValueError("the trend is reported with a value: the last one is missing")
+    received = [(t, g) for t, g in zip(t_s, glucose) if g is not None][-MAX_VALUES:]
+    return trends(*zip(*received))[-1]
+
+
+def predicted(glucose: float, trend_mg_dl_min: float, horizon_min: float = 30.0) -> float:
+    """Glucose horizon_min ahead, linear from the value and its trend (Basal-IQ's published method)."""
+    return float(glucose + trend_mg_dl_min * horizon_min)
