@@ -6,8 +6,8 @@ see it. So the sources differ from the harness's (Tanaka 2001 water, OIML R 111-
 
 - Water: Kell, G.S., "Density, thermal expansivity, and compressibility of liquid water from 0 to 150 °C",
   J. Chem. Eng. Data 20:97 (1975), eq. 16, air-free water at 101.325 kPa, on the IPTS-68 scale; the ITS-90
-  temperature is converted with t68 = 1.00024·t90 (Saunders, "The International Temperature Scale of 1990,
-  ITS-90", WMO/IOM report 40, 1990; valid to a few mK over 0-100 °C). Kell's scale lies 3-4 ppm below the
+  temperature is converted with t68 = 1.00024·t90 (P. M. Saunders, "The International Temperature Scale of
+  1990, ITS-90", WOCE Newsletter 10, 1990; good to a few mK over 0-40 °C). Kell's scale lies 3-4 ppm below the
   VSMOW-based densities of Tanaka et al. 2001 and IAPWS-95 between 0 and 40 °C.
 - Air: the CIPM-2007 equation for the density of moist air (Picard, Davis, Gläser, Fujii, Metrologia 45:149,
   2008), with the mole fraction of CO2 at its reference 0.0004.
@@ -68,7 +68,7 @@ def balance_indication_mg_per_uL(temperature_c: float, pressure_hpa: float, humi
     """What one µL of water weighed in air makes a balance calibrated with 8000 kg/m³ weights indicate, mg.
 
     The water's mass is ρ_w·1 µL; air buoyancy lifts it by ρ_air·1 µL and lifted the calibration weights by
-    ρ_air/8000 of their mass, so the indication is ρ_w·(1 − ρ_air/ρ_w)/(1 − ρ_air/8000) (OIML R 111-1 §10)."""
+    ρ_air/8000 of their mass, so the indication is ρ_w·(1 − ρ_air/ρ_w)/(1 − ρ_air/8000)."""
     rho_w = water_density(temperature_c)
     rho_air = air_density(temperature_c, pressure_hpa, humidity_pct)
     mass_mg_per_uL = rho_w / 1000.0  # kg/m³ = mg/cm³ = 1e-3 mg/µL

@@ -206,7 +206,7 @@ def test_bad_temporary_basals_are_refused(args):
     (4.0, 999.9750),   # Tanaka et al., Metrologia 38:301 (2001): maximum 999.97495 at 3.98 °C
     (20.0, 998.2067),  # Tanaka 2001 (metrology.md §1.2 [V])
     (25.0, 997.0470),  # Tanaka 2001 (metrology.md §1.2 [V])
-    (37.0, 993.33),    # IAPWS-95 at 101.325 kPa as the CRC Handbook tabulates it, 0.99333 g/cm³
+    (37.0, 993.33),    # IAPWS-95 at 101.325 kPa as the CRC Handbook tabulates it, 0.99333 g/cm³ [R]
 ])
 def test_water_density_matches_the_reference_tables_within_kells_scale_offset(t, reference):
     # Kell 1975 predates the VSMOW absolute density scale: it lies 3-4 ppm below Tanaka and IAPWS-95 (0-40 °C).
@@ -221,7 +221,7 @@ def test_water_density_is_kells_equation_at_0_c_and_peaks_near_4_c():
     assert ts[np.argmax([fluid_properties.water_density(t) for t in ts])] == pytest.approx(3.98, abs=0.01)
 
 
-@pytest.mark.parametrize("t, reference_pa", [(20.0, 2339.3), (25.0, 3169.9)])  # CRC Handbook (IAPWS), 2.3393/3.1699 kPa
+@pytest.mark.parametrize("t, reference_pa", [(20.0, 2339.3), (25.0, 3169.9)])  # CRC Handbook (IAPWS), 2.3393/3.1699 kPa [R]
 def test_saturation_vapour_pressure_matches_the_steam_tables(t, reference_pa):
     assert fluid_properties.saturation_vapour_pressure_pa(t) == pytest.approx(reference_pa, rel=1e-4)
 
@@ -236,7 +236,7 @@ def test_air_density_matches_the_oiml_reference_conditions():
 
 @pytest.mark.parametrize("t, z_uL_per_mg", [(20.0, 1.0029), (22.0, 1.0033), (25.0, 1.0040)])
 def test_indication_per_microlitre_matches_the_iso_8655_6_z_factors(t, z_uL_per_mg):
-    # ISO 8655-6 Annex A / EURAMET cg-19 Z table at 1013 hPa, given to 4 decimals.
+    # ISO 8655-6 Annex A / EURAMET cg-19 Z table at 1013 hPa, given to 4 decimals [R: recalled, not re-read].
     z = 1.0 / fluid_properties.balance_indication_mg_per_uL(t, 1013.25, 50.0)
     assert z == pytest.approx(z_uL_per_mg, abs=5e-5)
 
