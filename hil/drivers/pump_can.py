@@ -10,6 +10,7 @@ _EVENT_FRAMES = ("PumpAlarm", "PumpAlarmTime", "PumpEvent")
 
 
 CGM_RESOLUTION_MG_DL = 1.0  # the CgmValue and PumpStatus5 glucose signals are whole mg/dL (fixtures/can/pump.dbc)
+CGM_TREND_RANGE_MG_DL_MIN = (-12.8, 12.7)  # the CgmValue trend signal: signed 8 bits of 0.1 mg/dL/min
 
 
 class CanPumpDriver:
@@ -64,12 +65,15 @@ class CanPumpDriver:
             cgm_mg_dl=float(s5["cgm"]) if s5["cgm_valid"] else None,
         )
 
-    def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float = 0.0) -> None:
+    def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float) -> None:
         """Send a CgmValue frame as the CGM node on the bus would (the pump does not answer it), then read the
         pump's last CGM value back: the pump has taken this one before the harness goes on (on the emulator,
-        before simulated time moves), and a value it dropped is a finding, not a silent gap."""
+        before simulated time moves), and a value it dropped is a finding, not a silent gap. The trend goes in the
+        frame's trend signal, held to the signal's range (beyond ±12.7 mg/dL/min a CGM's arrow says no more)."""
         self._cgm_counter = (self._cgm_counter + 1) % 256
-        self.hub.send("CgmValue", {"counter": self._cgm_counter, "glucose": glucose_mg_dl, "trend": trend_mg_dl_min,
+        low, high = CGM_TREND_RANGE_MG_DL_MIN
+        trend = min(high, max(low, round(float(trend_mg_dl_min), 1)))
+        self.hub.send("CgmValue", {"counter": self._cgm_counter, "glucose": glucose_mg_dl, "trend": trend,
                                    "sensor_time": 0.0})
         taken = self.status().cgm_mg_dl
         if taken is None or abs(taken - glucose_mg_dl) > CGM_RESOLUTION_MG_DL:

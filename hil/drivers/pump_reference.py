@@ -74,8 +74,8 @@ class ReferencePumpDriver:
         if self.link.unasked:
             raise LineFault(f"pump: {'; '.join(self.link.unasked)}")
 
-    def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float = 0.0) -> None:
-        """Give the pump a sensor glucose value, as its CGM link would."""
+    def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float) -> None:
+        """Give the pump a sensor glucose value and its trend (mg/dL/min, to 0.1), as its CGM link would."""
         self.link.request("CGM", f"{glucose_mg_dl:.0f}", f"{trend_mg_dl_min:.1f}")
 
     def history_since(self, t_pump: float) -> tuple[int, float]:

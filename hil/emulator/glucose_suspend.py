@@ -8,7 +8,8 @@
 * CGM values missing for 20 min while suspended: resume the basal and alert (Control-IQ reverts to the profile
   when CGM is missing > 20 min).
 The prediction is linear over the last four CGM values within 20 min (Basal-IQ's published method; SmartGuard's
-own predictor is not published).
+own predictor is not published): the value plus 30 min of the trend the CGM sends with it (a CGM's rate of
+change over the last 15-20 min); a value sent without a trend gets the firmware's own fit of that slope.
 """
 
 from dataclasses import dataclass
@@ -44,8 +45,11 @@ class GlucoseSuspend:
         self.blocked = False  # seeded: a stuck "bolus in progress" flag keeps the suspend rules from running
         self._max_event = self._loss_event = None
 
-    def predicted(self) -> float:
-        """Glucose 30 min ahead, linear over the last four values within 20 min (one value: no trend)."""
+    def predicted(self, trend: float | None = None) -> float:
+        """Glucose 30 min ahead: the last value plus 30 min of the CGM's trend; without one, linear over the last
+        four values within 20 min (one value: no trend)."""
+        if trend is not None:
+            return float(self.history[-1][1] + trend * HORIZON_MIN)
         t_now = self.history[-1][0]
         recent = [(t, g) for t, g in self.history[-4:] if t_now - t <= CGM_LOSS_S]
         if len(recent) < 2:
@@ -54,11 +58,11 @@ class GlucoseSuspend:
         slope_per_min = np.polyfit((t - t[-1]) / 60.0, g, 1)[0]
         return float(g[-1] + slope_per_min * HORIZON_MIN)
 
-    def on_cgm(self, glucose: float) -> None:
+    def on_cgm(self, glucose: float, trend: float | None = None) -> None:
         t = self.now()
         self.history = (self.history + [(t, glucose)])[-4:]
         self._arm_loss_timer()
-        limit, predicted = self.settings.low_limit, self.predicted()
+        limit, predicted = self.settings.low_limit, self.predicted(trend)
         if self.suspended_at is not None:
             long_enough = t - self.suspended_at >= MIN_SUSPEND_S
             if long_enough and glucose >= limit + 20 and predicted > limit + 40 and not self.defects.lgs_never_auto_resumes:

@@ -56,7 +56,7 @@ class EmulatedPump:
         self.delivered_U = 0.0
         self.slack_uL = params.slack_U * UL_PER_U
         self.backoff_enabled = True
-        self.cgm: tuple[float, float, float] | None = None  # (mg/dL, trend mg/dL/min, time received)
+        self.cgm: tuple[float, float | None, float] | None = None  # (mg/dL, trend mg/dL/min or None, time received)
         self.suspend_settings = SuspendSettings()
         self.lgs = GlucoseSuspend(self.suspend_settings, defects, lambda: scheduler.now, scheduler.at,
                                   self._auto_suspend, self._auto_resume, lambda kind, prio: self._raise_alarm(kind, prio, stop=False))
@@ -198,16 +198,17 @@ class EmulatedPump:
                 f"backoff={int(self.backoff_enabled)}", f"cgm={self.cgm[0]:.0f}" if self.cgm else "cgm=-",
                 f"t={self.sched.now:.3f}")
 
-    def _cmd_cgm(self, glucose: str = "", trend: str = "0"):
-        """CGM <mg/dL> [trend mg/dL/min]: a sensor glucose value from the CGM feed."""
+    def _cmd_cgm(self, glucose: str = "", trend: str = ""):
+        """CGM <mg/dL> [trend mg/dL/min]: a sensor glucose value from the CGM feed, with the CGM's trend (without
+        one the low-glucose suspend fits its own)."""
         try:
-            value, slope = float(glucose), float(trend)
+            value, slope = float(glucose), float(trend) if trend else None
         except ValueError:
             raise Refused("BAD_ARGUMENT", f"CGM needs a glucose and a trend, got '{glucose}' '{trend}'") from None
         if not 20 <= value <= 600:
             raise Refused("BAD_ARGUMENT", f"glucose {value:g} mg/dL outside 20-600")
         self.cgm = (value, slope, self.sched.now)
-        self.lgs.on_cgm(value)
+        self.lgs.on_cgm(value, slope)
         return (f"cgm={value:.0f}",)
 
     def _auto_suspend(self, kind: str) -> None:

@@ -1,15 +1,17 @@
 """The CGM feed: a scenario's sensor values sent to the pump on the rig clock (over the pump's own link,
-serial or CAN), with the pump's state and the balance polled between values and written to the recording."""
+serial or CAN), each with its trend as a CGM reports it (hil.analysis.cgm_trend), with the pump's state and the
+balance polled between values and written to the recording."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from hil.analysis import cgm_trend
 from hil.evidence.recording import CsvRecording
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
-RECORDING_COLUMNS = ["t_s", "glucose_mg_dl", "pump_state", "mass_mg"]
+RECORDING_COLUMNS = ["t_s", "glucose_mg_dl", "trend_mg_dl_min", "pump_state", "mass_mg"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ def load_scenario(name: str) -> Scenario:
 class FeedRecord:
     value_t_s: list[float] = field(default_factory=list)  # when each scenario value was due (sent or not)
     value_pump_t_s: list[float | None] = field(default_factory=list)  # the pump's clock when a value was sent
+    trend: list[float | None] = field(default_factory=list)  # the trend sent with each value (mg/dL/min)
     t_s: list[float] = field(default_factory=list)  # polls
     state: list[str] = field(default_factory=list)
     mass_mg: list[float] = field(default_factory=list)
@@ -40,23 +43,25 @@ class FeedRecord:
 
 
 def feed(rig, scenario: Scenario, poll_s: float, recording: CsvRecording, tail_s: float = 0.0) -> FeedRecord:
-    """Send each value at its time (a None sends nothing), polling the pump and the balance every poll_s;
-    then keep polling for tail_s after the last value."""
+    """Send each value at its time with its trend (a None sends nothing), polling the pump and the balance every
+    poll_s; then keep polling for tail_s after the last value."""
     record = FeedRecord()
     start = rig.clock.now()
-    for k, glucose in enumerate(scenario.values):
+    trends = cgm_trend.trends([k * scenario.interval_s for k in range(len(scenario.values))], scenario.values)
+    for k, (glucose, trend) in enumerate(zip(scenario.values, trends)):
         due = start + k * scenario.interval_s
         rig.clock.sleep_until(due)
         record.value_t_s.append(due)
+        record.trend.append(trend)
         if glucose is not None:
-            rig.pump.cgm_input(glucose)
+            rig.pump.cgm_input(glucose, trend)
         record.value_pump_t_s.append(None if glucose is None else rig.pump.pump_time())
-        _poll_until(rig, due + scenario.interval_s, poll_s, glucose, recording, record)
-    _poll_until(rig, rig.clock.now() + tail_s, poll_s, None, recording, record)
+        _poll_until(rig, due + scenario.interval_s, poll_s, glucose, trend, recording, record)
+    _poll_until(rig, rig.clock.now() + tail_s, poll_s, None, None, recording, record)
     return record
 
 
-def _poll_until(rig, end_s: float, poll_s: float, glucose, recording: CsvRecording, record: FeedRecord) -> None:
+def _poll_until(rig, end_s: float, poll_s: float, glucose, trend, recording: CsvRecording, record: FeedRecord) -> None:
     while True:
         status = rig.pump.status()
         reading = rig.scale.read()
@@ -65,7 +70,8 @@ def _poll_until(rig, end_s: float, poll_s: float, glucose, recording: CsvRecordi
         record.t_s.append(reading.t)
         record.state.append(status.state)
         record.mass_mg.append(reading.mass_mg)
-        recording.append(f"{reading.t:.3f}", "" if glucose is None else f"{glucose:g}", status.state, f"{reading.mass_mg:.5f}")
+        recording.append(f"{reading.t:.3f}", "" if glucose is None else f"{glucose:g}",
+                         "" if trend is None else f"{trend:.1f}", status.state, f"{reading.mass_mg:.5f}")
         remaining = end_s - rig.clock.now()
         if remaining <= 1e-9:
             return

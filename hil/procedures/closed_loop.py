@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hil.analysis import cgm_trend
 from hil.evidence.recording import CsvRecording
 from hil.patient.nights import NightPlan
 from hil.patient.uva_padova import STEP_MIN, VirtualPatient
@@ -26,6 +27,7 @@ class NightRecord:
     state: list[str] = field(default_factory=list)  # the pump's state then
     cgm_minute: list[float] = field(default_factory=list)  # when each CGM value reached the pump
     cgm: list[float] = field(default_factory=list)
+    cgm_trend: list[float] = field(default_factory=list)  # the trend sent with each value (mg/dL/min)
     events: list[dict] = field(default_factory=list)
 
     @property
@@ -39,7 +41,8 @@ def run_night(rig, grav, patient: VirtualPatient, plan: NightPlan, minutes: int,
 
     The insulin of minute m is what the balance gained over it (evaporation added back); balance noise can make
     a minute's gain negative, so the patient gets the measured total not yet given, never less than nothing.
-    Each CGM value is sent at its sample time plus a delay drawn uniformly from [0, jitter_s). The pump's state
+    Each CGM value is sent at its sample time plus a delay drawn uniformly from [0, jitter_s), with its trend
+    over the values sampled before it (hil.analysis.cgm_trend, on the sample times). The pump's state
     is read at every CGM value and followed between them by its SUSPEND/RESUME events (a status per minute would
     double the loop's traffic). Every minute is written to the recording, its rows starting with tag (patient,
     night, arm)."""
@@ -52,15 +55,20 @@ def run_night(rig, grav, patient: VirtualPatient, plan: NightPlan, minutes: int,
     previous = rig.scale.read()
     measured = given = 0.0
     interval = patient.cgm_interval_min
+    sampled_s, sampled = [], []  # the night's CGM values and their sample times
     state = rig.pump.status().state
     for m in range(minutes):
         if m % interval == 0:
             value = patient.cgm()
+            sampled_s.append(m * STEP_S)
+            sampled.append(value)
+            trend = cgm_trend.trend(sampled_s, sampled)
             rig.clock.sleep_until(start + m * STEP_S + rng.uniform(0.0, jitter_s))
-            rig.pump.cgm_input(value)
+            rig.pump.cgm_input(value, trend)
             state = rig.pump.status().state
             record.cgm_minute.append((rig.clock.now() - start) / 60.0)
             record.cgm.append(value)
+            record.cgm_trend.append(trend)
         rig.clock.sleep_until(start + (m + 1) * STEP_S)
         reading = rig.scale.read()
         measured += float(grav.difference_units(previous.t, previous.mass_mg, reading.t, reading.mass_mg))
