@@ -6,6 +6,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hil.analysis import cgm_trend, suspend_rules
 from hil.procedures.cgm import RECORDING_COLUMNS, Scenario, feed
@@ -122,3 +124,28 @@ def test_a_trend_beyond_the_can_signal_is_held_to_its_range():
     driver.cgm_input(100, -20.0)
     driver.cgm_input(100, 15.0)
     assert [s["trend"] for s in sent] == [-12.8, 12.7]
+
+
+@settings(max_examples=100, deadline=None)
+@given(steps=st.lists(st.integers(-15, 15), min_size=4, max_size=30), missing=st.sets(st.integers(1, 29), max_size=4))
+def test_a_pump_trusting_the_trend_suspends_where_the_harness_says(steps, missing):
+    """The emulated firmware, sent the feed's trend with each value, suspends first on the value at which the
+    harness's independent rules (same trend definition) say a suspension is due."""
+    from hil.emulator.config import EmulatorConfig, PumpParams
+    from hil.emulator.world import World
+    from hil.transport.frames import Frame
+
+    trace = [max(40, min(400, 140 + sum(steps[:i]))) for i in range(len(steps))]
+    trace = [None if i in missing else g for i, g in enumerate(trace)]
+    t = [k * 300.0 for k in range(len(trace))]
+    world = World(EmulatorConfig(pump=PumpParams(slack_U=0.0)), lambda kind, f: None, lambda line: None)
+    for word, *args in [("RESUME",), ("BASAL", "1.000"), ("SET", "low_limit=60", "before_low=1", "on_low=1")]:
+        world.pump.handle(Frame("1", word, tuple(args)))
+    first = None
+    for k, (g, trend) in enumerate(zip(trace, cgm_trend.trends(t, trace))):
+        if g is not None:
+            world.pump.handle(Frame("1", "CGM", (f"{g}", f"{trend:.1f}")))
+        if first is None and world.pump.state == "AUTO_SUSPENDED":
+            first = k
+        world.advance(300.0)
+    assert first == suspend_rules.first_suspend_index(t, trace, 60, before_low=True, on_low=True)
