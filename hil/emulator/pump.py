@@ -8,6 +8,7 @@ threshold it raises a HIGH-priority alarm, stops delivery and, when enabled, bac
 """
 
 import bisect
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -175,6 +176,10 @@ class EmulatedPump:
         handler = getattr(self, "_cmd_" + frame.word.lower(), None) if frame.word.isalpha() else None
         if handler is None:
             raise Refused("UNKNOWN_COMMAND", frame.word)
+        try:
+            inspect.signature(handler).bind(*frame.args)
+        except TypeError:
+            raise Refused("BAD_ARGUMENT", f"{frame.word} does not take {len(frame.args)} argument(s)") from None
         return handler(*frame.args)
 
     def _amount(self, text: str, low: float, high: float, what: str) -> float:
@@ -237,17 +242,18 @@ class EmulatedPump:
     def _cmd_set(self, *settings: str):
         """SET key=value ...: backoff=0|1, low_limit=50-90 (mg/dL), before_low=0|1, on_low=0|1."""
         s = self.suspend_settings
-        for setting in settings:
-            key, _, value = setting.partition("=")
-            if key in ("backoff", "before_low", "on_low") and value in ("0", "1"):
-                if key == "backoff":
-                    self.backoff_enabled = value == "1"
-                else:
-                    setattr(s, key, value == "1")
-            elif key == "low_limit" and value.isdigit() and 50 <= int(value) <= 90:
+        pairs = [setting.partition("=")[::2] for setting in settings]
+        for (key, value), setting in zip(pairs, settings):  # all checked before any is applied
+            if not ((key in ("backoff", "before_low", "on_low") and value in ("0", "1"))
+                    or (key == "low_limit" and value.isdigit() and 50 <= int(value) <= 90)):
+                raise Refused("BAD_ARGUMENT", f"bad setting '{setting}' (backoff, before_low, on_low: 0|1; low_limit: 50-90)")
+        for key, value in pairs:
+            if key == "backoff":
+                self.backoff_enabled = value == "1"
+            elif key == "low_limit":
                 s.low_limit = float(value)
             else:
-                raise Refused("BAD_ARGUMENT", f"bad setting '{setting}' (backoff, before_low, on_low: 0|1; low_limit: 50-90)")
+                setattr(s, key, value == "1")
         return (f"backoff={int(self.backoff_enabled)}", f"low_limit={s.low_limit:.0f}",
                 f"before_low={int(s.before_low)}", f"on_low={int(s.on_low)}")
 
@@ -267,19 +273,21 @@ class EmulatedPump:
             duration = int(minutes)
         except ValueError:
             raise Refused("BAD_ARGUMENT", f"duration '{minutes}' is not a whole number of minutes") from None
-        if self._temp_event:
-            self._temp_event.cancel()
-            self._temp_event = None
-        if duration == 0:
-            self.temp_rate = None
-        else:
+        if duration != 0:  # checked before the running one is touched: a refusal changes nothing
             if not 1 <= duration <= 1440:
                 raise Refused("BAD_ARGUMENT", f"duration {duration} min outside 1-1440")
             try:
                 off = float(rate) == 0.0
             except ValueError:
                 off = False
-            self.temp_rate = 0.0 if off else self._amount(rate, self.p.basal_min_U_per_h, self.p.basal_max_U_per_h, "temp rate")
+            new_rate = 0.0 if off else self._amount(rate, self.p.basal_min_U_per_h, self.p.basal_max_U_per_h, "temp rate")
+        if self._temp_event:
+            self._temp_event.cancel()
+            self._temp_event = None
+        if duration == 0:
+            self.temp_rate = None
+        else:
+            self.temp_rate = new_rate
             self.temp_end_s = self.sched.now + duration * 60.0
             self._temp_event = self.sched.at(self.temp_end_s, self._end_temp)
         self._schedule_basal()
