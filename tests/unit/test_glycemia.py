@@ -39,3 +39,15 @@ def test_area_is_bounded_by_time_and_depth(trace):
     depth = max(0.0, 70 - min(trace))
     assert area_below(trace, 1.0) <= time_below(trace, 1.0) * depth + 1e-9
     assert (area_below(trace, 1.0) > 0) == (time_below(trace, 1.0) > 0)
+
+
+# Mutation testing (scripts/mutation.sh, docs/validation.md): the defaults and the edges.
+
+def test_the_default_threshold_is_70_and_the_edges():
+    from hil.analysis.glycemia import HYPO_MG_DL
+
+    assert HYPO_MG_DL == 70.0
+    assert time_below([69.9, 70.0, 70.1], 1.0) == 1.0 and area_below([69.5, 70.0, 71.0], 2.0) == 1.0
+    assert area_below([80.0, 90.0], 1.0) == 0.0 and time_below([], 5.0) == 0.0
+    assert math.isnan(reduction_pct(1.0, 0.0)) and math.isnan(reduction_pct(1.0, -2.0))
+    assert reduction_pct(0.0, 0.5) == 100.0

@@ -56,3 +56,31 @@ def test_tail_fraction_of_a_first_order_tail():
     arrived = inflow_end - stored
     expected = 100 * tau / T * (1 - np.exp(-T / tau))
     assert bolus.tail_fraction_pct(t, arrived, T) == pytest.approx(expected, rel=1e-3)
+
+
+# Mutation testing of hil/analysis/strokes.py (scripts/mutation.sh, docs/validation.md): runs at the very
+# start and end of the series, and the summary's exact numbers.
+
+def test_strokes_at_the_edges_of_the_series():
+    t = np.arange(10.0) * 2.0
+    y = np.array([0.0, 0.0, 1.0, 2.0, 2.5, 2.5, 2.5, 2.5, 3.5, 4.0])
+    strokes = detect_strokes(t, y, threshold=0.2)
+    np.testing.assert_array_equal(strokes.times_s, [2.0, 14.0])
+    np.testing.assert_array_equal(strokes.doses, [2.5, 1.5])  # the last run has no settling sample after it
+    first = detect_strokes(t[:5], np.array([0.0, 1.0, 1.2, 1.2, 1.2]), threshold=0.1)
+    np.testing.assert_array_equal(first.times_s, [0.0])
+    np.testing.assert_array_equal(first.doses, [1.2])
+    assert detect_strokes(t[:3], np.array([0.0, 0.2, 0.4]), threshold=0.2).doses.size == 0  # not above it
+
+
+def test_stroke_summary_known_answers():
+    t = np.arange(13.0)
+    y = np.array([0, 0, 1, 1, 1, 1, 3, 3, 3, 3, 6, 6, 6], dtype=float)
+    summary = detect_strokes(t, y, threshold=0.5).summary()
+    assert summary == {"count": 3.0, "dose_mean": 2.0, "dose_cv_pct": 50.0, "interval_mean_s": 4.0,
+                       "interval_cv_pct": 0.0}
+    one = detect_strokes(t[:4], np.array([0.0, 0.0, 1.0, 1.0]), threshold=0.5).summary()
+    assert (one["count"], one["dose_mean"]) == (1.0, 1.0)
+    assert all(np.isnan(one[k]) for k in ("dose_cv_pct", "interval_mean_s", "interval_cv_pct"))
+    none = detect_strokes(t[:4], np.zeros(4), threshold=0.5).summary()
+    assert none["count"] == 0.0 and np.isnan(none["dose_mean"])

@@ -131,3 +131,79 @@ def test_judge_converts_a_metric_to_its_bounds_unit(tmp_path):
 def test_judge_refuses_a_unit_it_cannot_convert(tmp_path):
     with pytest.raises(UnitMismatch, match=r"OC-ALARM-001 .*computed in 'kg', bound in 'min'"):
         TestEvidence(tmp_path).judge(REQ, _metrics(lambda b: "kg" if b.unit == "min" else b.unit))
+
+
+# Mutation testing (scripts/mutation.sh, docs/validation.md): exact words of the record and of the reasons,
+# and each branch of judge() with the measurement or error that decides it.
+
+def test_verdicts_and_failure_classes_read_as_the_record_writes_them():
+    assert [str(v) for v in Verdict] == ["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "INTERRUPTED", "SKIPPED"]
+    assert [v.outcome for v in Verdict] == ["passed", "failed", "failed", "error", "interrupted", "skipped"]
+    assert [str(c) for c in FailureClass] == ["product", "rig", "test"]
+
+
+def test_classify_names_who_failed():
+    from hil.evidence.verdict import classify
+
+    assert classify(TransportError("x")) == FailureClass.RIG
+    assert classify(Inconclusive("x")) == FailureClass.RIG
+    assert classify(AssertionError("x")) == FailureClass.PRODUCT
+    assert classify(DeviceRefused("pump", "NOT_ALLOWED")) == FailureClass.PRODUCT
+    assert classify(KeyError("x")) == FailureClass.TEST
+
+
+@pytest.mark.parametrize("kw, expected", [
+    (dict(bounds=["a"], measurements=[OK]), ("PASS", None, "every bound met (1)")),
+    (dict(bounds=["a", "b"], measurements=[OK, measurement("b", 1, "%", 0, 2)]), ("PASS", None, "every bound met (2)")),
+    (dict(bounds=["a"], measurements=[], skipped="no valve"), ("SKIPPED", None, "no valve")),
+    (dict(bounds=["a"], measurements=[], skipped="rig broken", rig_broken=True), ("SKIPPED", "rig", "rig broken")),
+    (dict(bounds=["a"], measurements=[OK], error=KeyboardInterrupt(), ran_to_end=False),
+     ("INTERRUPTED", None, "interrupted by KeyboardInterrupt")),
+    (dict(bounds=["a"], measurements=[BAD], error=KeyError("poll_s"), ran_to_end=False),
+     ("ERROR", "test", "KeyError: 'poll_s'")),
+    (dict(bounds=["a"], measurements=[BAD, OK]), ("FAIL", "product", "b = 3 %, limits [0, 2] %: FAIL")),
+    (dict(bounds=["a", "b"], measurements=[BAD, measurement("c", 5, "%", 0, 2)]),
+     ("FAIL", "product", "b = 3 %, limits [0, 2] %: FAIL; c = 5 %, limits [0, 2] %: FAIL")),
+    (dict(bounds=["a"], measurements=[OK], error=AssertionError("late"), ran_to_end=False),
+     ("FAIL", "product", "AssertionError: late")),
+    (dict(bounds=["a"], measurements=[OK], error=DeviceRefused("pump", "NOT_ALLOWED"), ran_to_end=False),
+     ("FAIL", "product", None)),
+    (dict(bounds=["b"], measurements=[UNSURE, BAD]), ("FAIL", "product", "b = 3 %, limits [0, 2] %: FAIL")),
+    (dict(bounds=["b"], measurements=[UNSURE], error=Inconclusive("TUR 2 < 4"), ran_to_end=False),
+     ("INCONCLUSIVE", "rig", UNSURE.summary())),
+    (dict(bounds=["a"], measurements=[OK], error=Inconclusive("TUR 2 < 4"), ran_to_end=False),
+     ("INCONCLUSIVE", "rig", "TUR 2 < 4")),
+    (dict(bounds=["a"], measurements=[OK], ran_to_end=False), ("ERROR", "test", "the test did not run to its end")),
+    (dict(bounds=["a", "b", "c"], measurements=[OK]), ("ERROR", "test", "no measurement for bound(s) b, c")),
+    (dict(bounds=[], measurements=[OK]), ("ERROR", "test", "the requirement has no acceptance bound to judge")),
+    (dict(bounds=["a", "c", "d"], measurements=[OK, INFO_ONLY, measurement("d", 1, "%")]),
+     ("ERROR", "test", "bound(s) c, d not judged against their limits")),
+    (dict(bounds=["a", "t"], measurements=[OK, measurement("t", math.inf, "min", 10, None)]),
+     ("INCONCLUSIVE", "rig", "not a finite value: t = inf min, limits ≥ 10 min: PASS")),
+])
+def test_each_branch_of_the_verdict_with_its_reason(kw, expected):
+    kw.setdefault("ran_to_end", True)
+    judgement = judge(kw.pop("bounds"), kw.pop("measurements"), **kw)
+    verdict, failure_class, reason = expected
+    assert (judgement.verdict, judgement.failure_class) == (verdict, failure_class)
+    if reason is not None:
+        assert judgement.reason == reason
+
+
+def test_bounds_may_be_any_iterable_read_once():
+    assert judge(iter(["a"]), [OK], ran_to_end=True).reason == "every bound met (1)"
+    assert judge((b for b in ["a", "z"]), [OK], ran_to_end=True).reason == "no measurement for bound(s) z"
+
+
+def test_the_exception_of_a_verdict_carries_the_verdict_and_its_reason():
+    failed = exception_for(judge(["b"], [BAD], ran_to_end=True))
+    assert type(failed) is AssertionError and str(failed) == "verdict FAIL: b = 3 %, limits [0, 2] %: FAIL"
+    unsure = exception_for(judge(["b"], [UNSURE], ran_to_end=True))
+    assert type(unsure) is Inconclusive and str(unsure).startswith("verdict INCONCLUSIVE: b = 1.9 ± 0.5 %")
+    missing = exception_for(judge(["a"], [], ran_to_end=True))
+    assert type(missing) is MetricMissing and str(missing) == "verdict ERROR: no measurement for bound(s) a"
+
+
+def test_the_record_of_a_failure_names_its_class():
+    assert judge(["b"], [BAD], ran_to_end=True).as_record() == {
+        "verdict": "FAIL", "outcome": "failed", "failure_class": "product", "reason": "b = 3 %, limits [0, 2] %: FAIL"}
