@@ -70,3 +70,38 @@ def test_a_gap_before_the_analysis_period_is_not_used_and_not_refused():
 def test_sample_times_that_do_not_increase_are_refused(t):
     with pytest.raises(RecordingGap, match="not finite and increasing"):
         sampling.on_grid(np.array(t), np.arange(4.0), 30.0, 0.0)
+
+
+# Mutation testing (scripts/mutation.sh, docs/validation.md): the gap limit's edge, the grid's first sample and
+# its count, and the refusal's words.
+
+def test_a_gap_of_exactly_the_limit_is_bridged():
+    assert sampling.MAX_GAP_INTERVALS == 2.5
+    assert sampling.gaps(np.array([0.0, 30.0, 105.0]), 30.0).shape == (0, 2)
+    assert sampling.gaps(np.array([0.0, 30.0, 105.5]), 30.0).tolist() == [[30.0, 75.5]]
+    np.testing.assert_allclose(sampling.on_grid(np.array([0.0, 30.0, 105.0]), np.array([0.0, 3.0, 10.5]), 30.0, 0.0),
+                               [0.0, 3.0, 6.0, 9.0])
+
+
+def test_the_grid_starts_at_the_sample_at_or_before_its_start_and_ends_within_the_recording():
+    t = np.array([0.0, 30.0, 200.0, 230.0, 260.0, 290.0])  # a long gap, then the part used from 200 s
+    v = 2.0 * t
+    np.testing.assert_allclose(sampling.on_grid(t, v, 30.0, 200.0), [400.0, 460.0, 520.0, 580.0])
+    np.testing.assert_allclose(sampling.on_grid(t, v, 30.0, 215.0), [430.0, 490.0, 550.0])
+    np.testing.assert_allclose(sampling.on_grid(t, v, 30.0, 290.0), [580.0])
+    with pytest.raises(RecordingGap):
+        sampling.on_grid(t, v, 30.0, 199.0)  # the gap ends in the part used
+    with pytest.raises(ValueError, match=r"^grid start 291 s lies outside the recording \(0-290 s\)$"):
+        sampling.on_grid(t, v, 30.0, 291.0)
+    with pytest.raises(ValueError, match="outside"):
+        sampling.on_grid(t, v, 30.0, -1.0)
+    np.testing.assert_allclose(sampling.on_grid(np.array([0.0, 30.0, 60.0, 90.0 - 1e-8]), np.arange(4.0), 30.0, 0.0),
+                               [0.0, 1.0, 2.0, 3.0], atol=1e-6)  # a last sample a hair early still counts
+
+
+def test_the_refusal_lists_at_most_five_gaps():
+    t = np.concatenate([np.arange(0.0, 61.0, 30.0) + 200.0 * k for k in range(7)])
+    with pytest.raises(RecordingGap) as info:
+        sampling.on_grid(t, t, 30.0, 0.0)
+    assert str(info.value) == ("6 gap(s) longer than 2.5 sample intervals (75 s) in the recording: 140 s at 60 s, "
+                               "140 s at 260 s, 140 s at 460 s, 140 s at 660 s, 140 s at 860 s")

@@ -68,3 +68,41 @@ def test_firmware_invariants_over_random_traces(trace):
     ends = [f for kind, f in events if kind == "RESUME" and f["reason"] == "MAX_DURATION"]
     alarms = [f for kind, f in events if kind == "ALARM" and f["kind"] == "SUSPEND_MAX_DURATION"]
     assert bool(alarms) == bool(ends), "a suspension ended by the 2-h limit is alerted, and only then"
+
+
+# Mutation testing (scripts/mutation.sh, docs/validation.md): each threshold of the published rules at its edge.
+
+def test_the_rules_constants():
+    assert (suspend_rules.MIN_SUSPEND_S, suspend_rules.HORIZON_MIN) == (1800.0, 30.0)
+
+
+@pytest.mark.parametrize("trace, due", [
+    ([140, 130], 1),  # SG 130 = limit + 70 (inclusive), trend −2.0: predicted 70 ≤ 80
+    ([141, 131], None),  # SG 131: above limit + 70, however fast it falls
+    ([115, 110], 1),  # trend −1.0: predicted 80 = limit + 20 (inclusive)
+    ([114, 110], None),  # trend −0.8: predicted 86
+    ([80], 0),  # one value: no trend, predicted = SG = 80
+    ([None, 81, None], None),
+])
+def test_before_low_edges(trace, due):
+    t = [i * 300.0 for i in range(len(trace))]
+    assert suspend_rules.first_suspend_index(t, trace, 60, before_low=True, on_low=False) == due
+    assert suspend_rules.first_suspend_index(t, trace, 60, before_low=False, on_low=False) is None
+
+
+def test_on_low_skips_missing_values_and_ignores_the_prediction():
+    t = [0.0, 300.0, 600.0]
+    assert suspend_rules.first_suspend_index(t, [None, 61, 60], 60, before_low=False, on_low=True) == 2
+    assert suspend_rules.first_suspend_index(t, [200, 130, 60], 60, before_low=False, on_low=True) == 2
+    assert suspend_rules.predictions(t, [None, 100, 90]) == [None, 100.0, 30.0]
+
+
+def test_resume_edges():
+    t = [i * 300.0 for i in range(9)]
+    assert suspend_rules.first_resume_index(t, [101] * 9, 60, suspended_s=0.0) == 6  # exactly 30 min after
+    assert suspend_rules.first_resume_index(t, [101] * 9, 60, suspended_s=1.0) == 7
+    assert suspend_rules.first_resume_index(t, [100] * 9, 60, suspended_s=0.0) is None  # predicted 100: not > 100
+    rising = [59.0, 62.5, 66.0, 69.5, 73.0, 76.5, 80.0, 80.0, 80.0]  # trend +0.7 up to index 6: predicted 101
+    assert suspend_rules.first_resume_index(t, rising, 60, suspended_s=0.0) == 6  # SG 80 = limit + 20 (inclusive)
+    assert suspend_rules.first_resume_index(t, [v - 0.5 for v in rising], 60, suspended_s=0.0) is None
+    assert suspend_rules.first_resume_index(t, [None] * 8 + [150], 60, suspended_s=0.0) == 8

@@ -113,3 +113,44 @@ def test_share_within_uncertainty_counts_the_errors_an_uncertainty_could_move_ac
     errors = np.array([0.0, 14.0, 15.5, -16.5, 30.0])
     assert windows.share_within_uncertainty(errors, 15.0, 1.0) == 40.0  # 14.0 and 15.5
     assert windows.share_within_uncertainty(errors, 15.0, 0.0) == 0.0
+
+
+# Mutation testing (scripts/mutation.sh, docs/validation.md): known answers that pin the indexing and the edges.
+
+def test_overall_error_is_from_the_first_to_the_last_sample():
+    v = np.array([5.0, 6.0, 7.0, 8.5])  # 3.5 delivered in 90 s against 3 expected
+    assert trumpet.overall_error_pct(v, 90.0, 1.0 / 30.0) == pytest.approx(100.0 * (3.5 / 3.0 - 1.0), rel=1e-12)
+
+
+def test_trumpet_points_known_answer():
+    v = np.array([0.0, 1.0, 3.0, 4.0, 4.0])  # per-sample deliveries 1, 2, 1, 0 against 1 expected
+    p1, p2, p4, p5 = trumpet.trumpet(v, 10.0, [10.0, 20.0, 40.0, 50.0], 0.1)
+    assert (p1.window_s, p1.ep_max_pct, p1.ep_min_pct, p1.positions) == (10.0, pytest.approx(100.0), pytest.approx(-100.0), 4)
+    assert (p2.ep_max_pct, p2.ep_min_pct, p2.positions) == (pytest.approx(50.0), pytest.approx(-50.0), 3)
+    assert (p4.ep_max_pct, p4.ep_min_pct, p4.positions) == (pytest.approx(0.0, abs=1e-12), pytest.approx(0.0, abs=1e-12), 1)
+    assert np.isnan(p5.ep_min_pct) and (p5.window_s, p5.positions) == (50.0, 0)
+    assert trumpet.window_errors_pct(v, 10.0, 50.0, 0.1).size == 0
+
+
+def test_a_window_of_one_sample_is_allowed_and_less_than_one_is_refused():
+    np.testing.assert_allclose(trumpet.window_errors_pct(np.array([0.0, 2.0, 3.0]), 30.0, 30.0, 1.0 / 30.0),
+                               [100.0, 0.0])
+    with pytest.raises(ValueError, match=r"^window 15 s is not a whole number of 30 s samples$"):
+        trumpet.window_errors_pct(np.zeros(10), 30.0, 15.0, 1.0)
+    with pytest.raises(ValueError, match="whole number"):
+        trumpet.window_errors_pct(np.zeros(10), 30.0, 30.0 * 2.000001, 1.0)
+    assert trumpet.window_errors_pct(np.arange(10.0), 30.0, 60.0 + 1e-9, 1.0 / 30.0).size == 8  # rounding noise
+
+
+def test_window_totals_and_errors_known_answer():
+    v = np.array([0.0, 1.0, 3.0, 6.0, 10.0, 15.0, 21.0, 28.0])
+    np.testing.assert_array_equal(windows.window_totals(v, 10.0, 20.0), [3.0, 7.0, 11.0])  # the 7th→8th is cut
+    np.testing.assert_array_equal(windows.window_errors([3.0, 6.0, 9.0], 6.0), [-50.0, 0.0, 50.0])
+
+
+def test_shares_of_nothing_and_the_band_edge():
+    assert np.isnan(windows.share_within(np.array([]), 15.0))
+    assert windows.share_within_uncertainty(np.array([]), 15.0, 1.0) == 0.0
+    assert windows.share_within(np.array([15.0 + 1e-13, -15.0 - 1e-13, 15.0 + 1e-11]), 15.0) == pytest.approx(200 / 3)
+    assert windows.share_within(np.array([1.0, 2.0, 3.0, 30.0]), 15.0) == 75.0
+    assert windows.share_within_uncertainty(np.array([15.5, 0.0, -14.5, 13.0]), 15.0, 0.5) == 50.0  # edges count
