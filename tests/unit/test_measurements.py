@@ -77,6 +77,7 @@ def test_a_measurement_without_limits_is_reported_info_with_plain_defaults():
     assert (judged.outcome, judged.source, judged.tur, judged.uncertainty) == (INFO, "", None, 0.0)
     assert judged.summary() == "i = 2 U, limits reported: INFO"
     assert measurement("i", math.nan, "U").outcome == INFO  # not computed, but nothing to decide either
+    assert measurement("x", math.nan, "%", 0, None).outcome == INCONCLUSIVE  # a lower bound alone is a bound
 
 
 @pytest.mark.parametrize("m, text", [
