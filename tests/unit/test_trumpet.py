@@ -140,6 +140,8 @@ def test_a_window_of_one_sample_is_allowed_and_less_than_one_is_refused():
     with pytest.raises(ValueError, match="whole number"):
         trumpet.window_errors_pct(np.zeros(10), 30.0, 30.0 * 2.000001, 1.0)
     assert trumpet.window_errors_pct(np.arange(10.0), 30.0, 60.0 + 1e-9, 1.0 / 30.0).size == 8  # rounding noise
+    with pytest.raises(ValueError, match="whole number"):  # the tolerance is 1e-9 of a sample, no more
+        trumpet.window_errors_pct(np.arange(10.0), 1.0, 2.0 + 1.5e-9, 1.0)
 
 
 def test_window_totals_and_errors_known_answer():
