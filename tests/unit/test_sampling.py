@@ -105,3 +105,21 @@ def test_the_refusal_lists_at_most_five_gaps():
         sampling.on_grid(t, t, 30.0, 0.0)
     assert str(info.value) == ("6 gap(s) longer than 2.5 sample intervals (75 s) in the recording: 140 s at 60 s, "
                                "140 s at 260 s, 140 s at 460 s, 140 s at 660 s, 140 s at 860 s")
+
+
+def test_sub_second_sampling_and_the_grid_tolerance():
+    np.testing.assert_allclose(sampling.on_grid(np.array([0.0, 0.5, 1.0]), np.array([0.0, 1.0, 2.0]), 0.5, 0.0),
+                               [0.0, 1.0, 2.0])
+    t = np.array([0.0, 30.0, 60.0, 90.0 - 4.5e-8])  # 1.5e-9 of an interval short of the 4th grid time: not on it
+    assert sampling.on_grid(t, np.arange(4.0), 30.0, 0.0).size == 3
+
+
+def test_a_gap_right_after_the_first_sample_is_refused():
+    with pytest.raises(RecordingGap, match=r"^1 gap\(s\) .*: 100 s at 0 s$"):
+        sampling.on_grid(np.array([0.0, 100.0, 130.0]), np.arange(3.0), 30.0, 0.0)
+
+
+def test_the_refusal_of_times_that_do_not_increase_in_full():
+    with pytest.raises(RecordingGap, match=r"^the recording's sample times are not finite and increasing: its windows "
+                                           r"cannot be timed$"):
+        sampling.on_grid(np.array([0.0, 0.0]), np.arange(2.0), 30.0, 0.0)

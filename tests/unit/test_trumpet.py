@@ -156,3 +156,8 @@ def test_shares_of_nothing_and_the_band_edge():
     assert windows.share_within(np.array([15.0 + 1e-13, -15.0 - 1e-13, 15.0 + 1e-11]), 15.0) == pytest.approx(200 / 3)
     assert windows.share_within(np.array([1.0, 2.0, 3.0, 30.0]), 15.0) == 75.0
     assert windows.share_within_uncertainty(np.array([15.5, 0.0, -14.5, 13.0]), 15.0, 0.5) == 50.0  # edges count
+
+
+def test_the_band_tolerance_is_1e_12_percentage_points_inclusive():
+    assert windows.share_within(np.array([15.0 + 1e-12]), 15.0) == 100.0
+    assert windows.share_within(np.array([15.0 + 1.5e-12]), 15.0) == 0.0
