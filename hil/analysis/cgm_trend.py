@@ -19,7 +19,6 @@ import numpy as np
 
 WINDOW_S = 20 * 60.0  # the oldest value used is at most 20 min before the current one
 MAX_VALUES = 4  # the current value and the three before it
-RESOLUTION_MG_DL_MIN = 0.1
 
 
 def slope(t_s, glucose) -> float:
@@ -30,7 +29,7 @@ def slope(t_s, glucose) -> float:
 
 def report(slope_mg_dl_min: float) -> float:
     """A slope as the CGM reports it: to the nearest 0.1 mg/dL/min (no negative zero)."""
-    return round(float(slope_mg_dl_min), 1) + 0.0  # RESOLUTION_MG_DL_MIN, as a decimal
+    return round(float(slope_mg_dl_min), 1) + 0.0  # the 0.1 mg/dL/min resolution, as a decimal
 
 
 def trends(t_s, glucose) -> list[float | None]:

@@ -106,3 +106,24 @@ def test_resume_edges():
     assert suspend_rules.first_resume_index(t, rising, 60, suspended_s=0.0) == 6  # SG 80 = limit + 20 (inclusive)
     assert suspend_rules.first_resume_index(t, [v - 0.5 for v in rising], 60, suspended_s=0.0) is None
     assert suspend_rules.first_resume_index(t, [None] * 8 + [150], 60, suspended_s=0.0) == 8
+
+
+# The trend the rules predict from (hil.analysis.cgm_trend), at its window's edge and in its running use.
+
+def test_the_trend_window_is_20_min_inclusive():
+    from hil.analysis import cgm_trend
+
+    assert cgm_trend.WINDOW_S == 1200.0 and cgm_trend.MAX_VALUES == 4
+    assert cgm_trend.trends([0.0, 1200.0], [100, 80]) == [0.0, -1.0]  # 20 min old: still used
+    assert cgm_trend.trends([0.0, 1210.0], [100, 80]) == [0.0, 0.0]  # 20 min 10 s old: not used
+    assert cgm_trend.report(-0.04) == 0.0 and str(cgm_trend.report(-0.04)) == "0.0"  # no negative zero
+    assert cgm_trend.report(1.26) == 1.3
+
+
+def test_the_running_trend_is_the_one_at_the_last_received_value():
+    from hil.analysis import cgm_trend
+
+    assert cgm_trend.trend([0.0, 300.0, 600.0], [100, 100, 70]) == -3.0
+    assert cgm_trend.trend([0.0, 300.0, 600.0], [100, None, 90]) == -1.0  # a missing value in between is skipped
+    with pytest.raises(ValueError, match=r"^the trend is reported with a value: the last one is missing$"):
+        cgm_trend.trend([0.0, 300.0, 600.0], [100, 95, None])
