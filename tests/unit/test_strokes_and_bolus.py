@@ -63,24 +63,38 @@ def test_tail_fraction_of_a_first_order_tail():
 
 def test_strokes_at_the_edges_of_the_series():
     t = np.arange(10.0) * 2.0
-    y = np.array([0.0, 0.0, 1.0, 2.0, 2.5, 2.5, 2.5, 2.5, 3.5, 4.0])
+    y = np.array([0.0, 0.0, 1.0, 2.0, 2.5, 2.6, 2.7, 2.7, 3.7, 4.2])  # runs of rises at 1-3 and 7-8
     strokes = detect_strokes(t, y, threshold=0.2)
     np.testing.assert_array_equal(strokes.times_s, [2.0, 14.0])
-    np.testing.assert_array_equal(strokes.doses, [2.5, 1.5])  # the last run has no settling sample after it
+    # the first dose runs to the one settling sample after its run (5), the last to the series' end
+    np.testing.assert_allclose(strokes.doses, [2.6, 1.5], rtol=1e-12)
     first = detect_strokes(t[:5], np.array([0.0, 1.0, 1.2, 1.2, 1.2]), threshold=0.1)
     np.testing.assert_array_equal(first.times_s, [0.0])
     np.testing.assert_array_equal(first.doses, [1.2])
     assert detect_strokes(t[:3], np.array([0.0, 0.2, 0.4]), threshold=0.2).doses.size == 0  # not above it
+    nothing = detect_strokes(t[:3], np.zeros(3), threshold=0.2)
+    assert nothing.times_s.size == 0 and nothing.intervals_s.size == 0
 
 
 def test_stroke_summary_known_answers():
-    t = np.arange(13.0)
-    y = np.array([0, 0, 1, 1, 1, 1, 3, 3, 3, 3, 6, 6, 6], dtype=float)
-    summary = detect_strokes(t, y, threshold=0.5).summary()
-    assert summary == {"count": 3.0, "dose_mean": 2.0, "dose_cv_pct": 50.0, "interval_mean_s": 4.0,
-                       "interval_cv_pct": 0.0}
-    one = detect_strokes(t[:4], np.array([0.0, 0.0, 1.0, 1.0]), threshold=0.5).summary()
+    import dataclasses
+    import warnings
+
+    t = np.arange(14.0)
+    y = np.array([0, 0, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 6, 6], dtype=float)  # strokes at 1, 5, 11
+    strokes = detect_strokes(t, y, threshold=0.5)
+    summary = strokes.summary()
+    assert summary == {"count": 3.0, "dose_mean": 2.0, "dose_cv_pct": 50.0, "interval_mean_s": 5.0,
+                       "interval_cv_pct": pytest.approx(100 * np.sqrt(2) / 5)}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        strokes.doses = np.zeros(3)  # a result is not edited afterwards
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one stroke: no spread to compute, and no NumPy warning about it either
+        one = detect_strokes(t[:4], np.array([0.0, 0.0, 1.0, 1.0]), threshold=0.5).summary()
+        two = detect_strokes(t[:8], np.array([0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0]), threshold=0.5).summary()
     assert (one["count"], one["dose_mean"]) == (1.0, 1.0)
     assert all(np.isnan(one[k]) for k in ("dose_cv_pct", "interval_mean_s", "interval_cv_pct"))
+    assert (two["interval_mean_s"], two["dose_cv_pct"]) == (4.0, 0.0) and np.isnan(two["interval_cv_pct"])
     none = detect_strokes(t[:4], np.zeros(4), threshold=0.5).summary()
-    assert none["count"] == 0.0 and np.isnan(none["dose_mean"])
+    assert set(none) == {"count", "dose_mean", "dose_cv_pct", "interval_mean_s", "interval_cv_pct"}
+    assert none["count"] == 0.0 and all(np.isnan(none[k]) for k in none if k != "count")
