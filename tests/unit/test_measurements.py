@@ -132,3 +132,11 @@ def test_as_dict_keeps_finite_numbers_and_writes_the_others_as_null():
     assert measurement("a", math.nan, "%", 0, 1).as_dict()["value"] is None
     assert measurement("a", math.inf, "%", 0, None).as_dict()["value"] is None
     assert measurement("a", 1.0, "%", 0, 2).as_dict()["tur"] is None  # infinite TUR (U = 0)
+
+
+def test_a_judged_measurement_cannot_be_edited_afterwards():
+    import dataclasses
+
+    m = measurement("c", 3, "%", 0, 2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.outcome = PASS  # a FAIL stays the FAIL it was judged

@@ -207,3 +207,11 @@ def test_the_exception_of_a_verdict_carries_the_verdict_and_its_reason():
 def test_the_record_of_a_failure_names_its_class():
     assert judge(["b"], [BAD], ran_to_end=True).as_record() == {
         "verdict": "FAIL", "outcome": "failed", "failure_class": "product", "reason": "b = 3 %, limits [0, 2] %: FAIL"}
+
+
+def test_a_judgement_cannot_be_edited_afterwards():
+    import dataclasses
+
+    judgement = judge(["b"], [BAD], ran_to_end=True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        judgement.verdict = Verdict.PASS
