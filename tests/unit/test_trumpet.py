@@ -161,3 +161,11 @@ def test_shares_of_nothing_and_the_band_edge():
 def test_the_band_tolerance_is_1e_12_percentage_points_inclusive():
     assert windows.share_within(np.array([15.0 + 1e-12]), 15.0) == 100.0
     assert windows.share_within(np.array([15.0 + 1.5e-12]), 15.0) == 0.0
+
+
+def test_a_trumpet_point_cannot_be_edited_afterwards():
+    import dataclasses
+
+    (point,) = trumpet.trumpet(np.array([0.0, 1.0, 2.0]), 10.0, [10.0], 0.1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        point.ep_max_pct = 0.0
