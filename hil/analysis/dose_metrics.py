@@ -99,15 +99,71 @@ def bolus_metrics(delivered_U: np.ndarray, programmed_U: float, band_pct: float,
     }
 
 
-def bolus_timing_metrics(runs: list[tuple[np.ndarray, np.ndarray]], nominal_s: float, sample_interval_s: float) -> Metrics:
-    """Runs: (t since the bolus command, cumulative delivered) for each timed bolus."""
-    duration_errors, tails = [], []
-    for t, v in runs:
-        t5, t95 = bolus.delivery_time(t, v)
-        duration_errors.append(100.0 * ((t95 - t5) / 0.90 - nominal_s) / nominal_s)
-        tails.append(bolus.tail_fraction_pct(t, v, nominal_s))
+def bolus_timing_metrics(runs: list[tuple[np.ndarray, np.ndarray]], nominal_s: float, sample_interval_s: float,
+                         unfinished_after_s: float | None = None) -> Metrics:
+    """Runs: (t since the bolus command, cumulative delivered) for each timed bolus that ended. A bolus still
+    delivering when the wait ran out (unfinished_after_s since its command) took at least that long: its error
+    enters as that lower bound, (unfinished_after_s - nominal_s) / nominal_s."""
+    duration_errors = bolus_duration_errors(runs, nominal_s)
+    tails = [bolus.tail_fraction_pct(t, v, nominal_s) for t, v in runs]
+    if unfinished_after_s is not None:
+        duration_errors.append(100.0 * (unfinished_after_s - nominal_s) / nominal_s)
     worst = max(duration_errors, key=abs)
     return {
         "bolus_duration_error": (worst, "%", bolus_duration_uncertainty_pct(sample_interval_s, nominal_s)),
-        "bolus_tail_fraction": (max(tails), "%", 0.0),
+        "bolus_tail_fraction": (max(tails) if tails else float("nan"), "%", 0.0),
     }
+
+
+def record_disagreement_pct(weighed_U: float, recorded_U: float, U_weighed_U: float) -> tuple[float, str, float]:
+    """What the balance weighed against what the pump says it delivered over the same interval, in % of the
+    pump's record (negative: less arrived than the pump recorded), with the weighed amount's expanded
+    uncertainty U_weighed_U as its uncertainty (the pump's count carries none)."""
+    if recorded_U <= 0:
+        return float("nan"), "%", float("nan")
+    return 100.0 * (weighed_U - recorded_U) / recorded_U, "%", 100.0 * U_weighed_U / recorded_U
+
+
+def bolus_record_metrics(delivered_U: np.ndarray, recorded_U: np.ndarray, u_difference_U: float) -> Metrics:
+    """The boluses as weighed against the boluses as the pump recorded them (STATUS `delivered` after minus
+    before each): the run's totals (independent weighings: U = 2·√n·u of one difference) and, reported, the
+    largest single-bolus difference in U."""
+    weighed = np.asarray(delivered_U, dtype=float)
+    recorded = np.asarray(recorded_U, dtype=float)
+    U_total = 2.0 * float(np.sqrt(weighed.size)) * u_difference_U
+    return {
+        "record_disagreement": record_disagreement_pct(float(weighed.sum()), float(recorded.sum()), U_total),
+        "record_bolus_difference_max": (float(np.max(np.abs(weighed - recorded))), "U", 2.0 * u_difference_U),
+    }
+
+
+def basal_record_metrics(t_s: np.ndarray, delivered_U: np.ndarray, edges_s: np.ndarray, history_strokes: np.ndarray,
+                         recorded_U: float, threshold_U: float, U_weighed_U: float) -> Metrics:
+    """The basal windows [edges_s[k], edges_s[k+1]) as the pump's history counts them (history_strokes[k]) against
+    the strokes the balance saw in them (a stroke is placed at the sample before its rise, so a window whose
+    edges are sample times holds the strokes made within it), and the whole span's weighed amount against the
+    pump's record (recorded_U). Empty when the sampling does not resolve single strokes (strokes detected less than
+    three sample intervals apart): the stroke count is then not measured."""
+    t = np.asarray(t_s, dtype=float)
+    y = np.asarray(delivered_U, dtype=float)
+    edges = np.asarray(edges_s, dtype=float)
+    span = (t >= edges[0]) & (t <= edges[-1])
+    weighed = float(np.interp(edges[-1], t, y) - np.interp(edges[0], t, y))
+    out: Metrics = {"record_disagreement": record_disagreement_pct(weighed, recorded_U, U_weighed_U)}
+    strokes = detect_strokes(t[span], y[span], threshold=threshold_U)
+    interval = float(np.median(np.diff(t)))
+    if strokes.doses.size < 3 or np.median(strokes.intervals_s) < 3 * interval:
+        return out
+    seen = np.histogram(strokes.times_s, bins=edges)[0]
+    logged = np.asarray(history_strokes, dtype=float)
+    out["history_balance_disagreement"] = (float(np.max(np.abs(logged - seen))), "count", 0.0)
+    return out
+
+
+def bolus_duration_errors(runs: list[tuple[np.ndarray, np.ndarray]], nominal_s: float) -> list[float]:
+    """Deviation (%) of each run's gravimetric 5 %-95 % delivery time, scaled to the whole bolus, from nominal_s."""
+    errors = []
+    for t, v in runs:
+        t5, t95 = bolus.delivery_time(t, v)
+        errors.append(100.0 * ((t95 - t5) / 0.90 - nominal_s) / nominal_s)
+    return errors

@@ -25,10 +25,13 @@ class Series:
     stable: np.ndarray
 
 
-def wait_until_idle(rig, nominal_s: float, what: str) -> None:
-    """Wait out a bolus or prime: its nominal duration, then until the pump reports it idle."""
+def wait_until_idle(rig, nominal_s: float, what: str, max_factor: float | None = None) -> None:
+    """Wait out a bolus or prime: its nominal duration, then until the pump reports it idle: within 20 % of the
+    nominal duration + 30 s, or, with max_factor (a spec case's `max_duration_factor`), until max_factor times
+    the nominal duration + 30 s, so a slow bolus is measured by the requirement that judges its speed instead of
+    stopping every other measurement."""
     rig.clock.sleep(nominal_s)
-    margin = 0.2 * nominal_s + 30.0
+    margin = (0.2 if max_factor is None else max_factor - 1.0) * nominal_s + 30.0
     if not rig.clock.wait_for(lambda: rig.pump.status().bolus == "IDLE", timeout=margin, poll=1.0):
         raise ProcedureTimeout(f"{what}: pump still delivering {margin:.0f} s after its nominal {nominal_s:.0f} s")
 
@@ -101,16 +104,62 @@ def record(rig, start_s: float, duration_s: float, interval_s: float, recording:
     return Series(t, mass, stable)
 
 
-def deliver_boluses(rig, amount_U: float, count: int, settle_s: float, recording: CsvRecording) -> np.ndarray:
-    """Deliver `count` boluses one after another, weighing each between stable readings.
+BOLUS_COLUMNS = ["bolus", "t_before_s", "mass_before_mg", "t_after_s", "mass_after_mg", "pump_before_U", "pump_after_U"]
 
-    Returns rows (t_before, mass_before_mg, t_after, mass_after_mg), also written to the recording."""
-    rows = np.empty((count, 4))
+
+def deliver_boluses(rig, amount_U: float, count: int, settle_s: float, recording: CsvRecording,
+                    max_factor: float | None = None) -> np.ndarray:
+    """Deliver `count` boluses one after another, weighing each between stable readings and reading, next to
+    each weighing, what the pump says it has delivered (STATUS `delivered`).
+
+    Returns rows (t_before, mass_before_mg, t_after, mass_after_mg, pump_before_U, pump_after_U), also written
+    to the recording (BOLUS_COLUMNS). max_factor: as in wait_until_idle."""
+    rows = np.empty((count, 6))
     for i in range(count):
         before = stable_reading(rig)
-        wait_until_idle(rig, rig.pump.bolus(amount_U), f"bolus {i + 1}/{count}")
+        pump_before = rig.pump.status().delivered_U
+        wait_until_idle(rig, rig.pump.bolus(amount_U), f"bolus {i + 1}/{count}", max_factor)
         rig.clock.sleep(settle_s)
         after = stable_reading(rig)
-        rows[i] = before.t, before.mass_mg, after.t, after.mass_mg
-        recording.append(i + 1, f"{before.t:.3f}", f"{before.mass_mg:.5f}", f"{after.t:.3f}", f"{after.mass_mg:.5f}")
+        pump_after = rig.pump.status().delivered_U
+        rows[i] = before.t, before.mass_mg, after.t, after.mass_mg, pump_before, pump_after
+        recording.append(i + 1, f"{before.t:.3f}", f"{before.mass_mg:.5f}", f"{after.t:.3f}", f"{after.mass_mg:.5f}",
+                         f"{pump_before:.3f}", f"{pump_after:.3f}")
     return rows
+
+
+def record_bolus(rig, commanded_s: float, nominal_s: float, settle_s: float, interval_s: float, max_factor: float,
+                 recording: CsvRecording) -> tuple[Series, float | None]:
+    """Sample the balance every interval_s from a bolus command until settle_s after the pump reports the bolus
+    finished (STATUS `bolus` IDLE, asked at every sample from the nominal end on), for at most max_factor times
+    the nominal duration: a slow bolus is recorded to its end, so its delivery time can be measured.
+
+    Returns the series and the rig time the pump was first seen idle (None: still delivering at the limit; the
+    bolus is then cancelled)."""
+    limit_s = commanded_s + max_factor * nominal_s
+    t, mass, stable = [], [], []
+    idle_at: float | None = None
+    k = 0
+    while True:
+        due = commanded_s + k * interval_s
+        if idle_at is not None and due > idle_at + settle_s:
+            break
+        if idle_at is None and due > limit_s:
+            rig.pump.cancel_bolus()
+            log.warning("bolus still delivering %.0f s after its command (%.1f × nominal): cancelled",
+                        limit_s - commanded_s, max_factor)
+            break
+        rig.clock.sleep_until(due)
+        try:
+            reading = rig.scale.read()
+        except RigError as exc:
+            exc.add_note(f"bolus recording stopped at sample {k + 1}; the {k} taken are kept in {recording.path}")
+            raise
+        t.append(reading.t)
+        mass.append(reading.mass_mg)
+        stable.append(reading.stable)
+        recording.append(f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", int(reading.stable))
+        if idle_at is None and due >= commanded_s + nominal_s and rig.pump.status().bolus == "IDLE":
+            idle_at = due
+        k += 1
+    return Series(np.array(t), np.array(mass), np.array(stable, dtype=bool)), idle_at

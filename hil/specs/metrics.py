@@ -56,9 +56,15 @@ METRICS: dict[str, MetricKind] = {
         MetricKind("pump_strokes_after_alarm", "count", _OCCLUSION_BASAL, (), "strokes in the pump's history after the alarm"),
         MetricKind("balance_strokes_after_release", "count", _OCCLUSION_BASAL, (), "strokes the balance saw after the release settled, pump still in alarm"),
         MetricKind(
-            "history_balance_disagreement", "count", _OCCLUSION_BASAL, (),
-            "strokes the pump's history and the balance count differently over the same window",
+            "history_balance_disagreement", "count", _OCCLUSION_BASAL + _BASAL, (),
+            "strokes the pump's history and the balance count differently over the same window (basal: the worst 1-h window)",
         ),
+        MetricKind(
+            "record_disagreement", "%", _BASAL + _BOLUS, (),
+            "weighed amount against the amount the pump says it delivered over the same interval, in % of the pump's record",
+        ),
+        MetricKind("record_bolus_difference_max", "U", _BOLUS, (),
+                   "largest difference between a weighed bolus and the pump's record of it"),
         MetricKind("released_volume", "U", _OCCLUSION_BASAL, (), "unintended bolus collected after the outlet was unblocked"),
         MetricKind("false_alarms", "count", ("occlusion-false-alarm",), (), "occlusion alarms during nominal delivery"),
         MetricKind("suspend_delay_intervals", "count", _CGM, (),

@@ -3,6 +3,7 @@
 Every rate, size, count and duration comes from the requirement's case; every limit from its acceptance.
 """
 
+import numpy as np
 import pytest
 
 from hil.analysis import dose_metrics
@@ -12,7 +13,7 @@ from hil.procedures.gravimetric import Gravimetry
 from hil.pytest_plugin import bound_to
 
 
-@pytest.mark.parametrize("requirement_id", bound_to("DA-BASAL-001", "DA-BASAL-002", "DA-BASAL-003"))
+@pytest.mark.parametrize("requirement_id", bound_to("DA-BASAL-001", "DA-BASAL-002", "DA-BASAL-003", "DA-RECORD-002"))
 def test_basal_accuracy(requirement_id, rig, requirement, evidence):
     case = requirement.case
     rate, interval = case["basal_rate_U_per_h"], case["sample_interval_s"]
@@ -35,6 +36,7 @@ def test_basal_accuracy(requirement_id, rig, requirement, evidence):
     )
     # Strokes stand out from the balance noise at ten times the uncertainty of a weighed difference.
     metrics |= dose_metrics.stroke_metrics(series.t_s, delivered, threshold_U=10 * grav.u_difference_U())
+    metrics |= _basal_record(rig, grav, series, delivered, int(round(stabilisation_s / interval)), interval)
     evidence.judge(requirement, metrics)
     evidence.attach_text("uncertainty budget", "\n\n".join(
         grav.budget_text(h * 3600.0, rate * h) for h in (*case["window_h"], case["analysis_h"])))
@@ -49,7 +51,22 @@ def test_basal_accuracy(requirement_id, rig, requirement, evidence):
     evidence.assert_pass()
 
 
-@pytest.mark.parametrize("requirement_id", bound_to("DA-BOLUS-001", "DA-BOLUS-002", "DA-BOLUS-003"))
+def _basal_record(rig, grav, series, delivered, start, interval):
+    """The pump's own record of the analysis period against the balance: its history per 1-h window (edges on
+    sample times, so a stroke falls in the window whose samples bracket it) and its amount over the whole span."""
+    offset = rig.pump.pump_time() - rig.clock.now()  # pump clock minus rig clock
+    per_window = int(round(3600.0 / interval))
+    edges = series.t_s[start::per_window]
+    history = [rig.pump.history_since(t + offset) for t in edges]
+    strokes = np.array([history[k][0] - history[k + 1][0] for k in range(len(history) - 1)])
+    recorded_U = history[0][1] - history[-1][1]
+    span_s = float(edges[-1] - edges[0])
+    return dose_metrics.basal_record_metrics(
+        series.t_s, delivered, edges, strokes, recorded_U, threshold_U=10 * grav.u_difference_U(),
+        U_weighed_U=2.0 * grav.u_amount_U(span_s, recorded_U))
+
+
+@pytest.mark.parametrize("requirement_id", bound_to("DA-BOLUS-001", "DA-BOLUS-002", "DA-BOLUS-003", "DA-BOLUS-005", "DA-RECORD-001"))
 def test_bolus_accuracy(requirement_id, rig, requirement, evidence):
     case = requirement.case
     amount = case["bolus_U"]
@@ -59,10 +76,12 @@ def test_bolus_accuracy(requirement_id, rig, requirement, evidence):
         evidence.assert_pass()
     delivery.prepare(rig)
     rig.pump.resume()
-    with evidence.recording("boluses", ["bolus", "t_before_s", "mass_before_mg", "t_after_s", "mass_after_mg"]) as raw:
-        rows = delivery.deliver_boluses(rig, amount, case["count"], case["settle_s"], raw)
+    with evidence.recording("boluses", delivery.BOLUS_COLUMNS) as raw:
+        rows = delivery.deliver_boluses(rig, amount, case["count"], case["settle_s"], raw, case["max_duration_factor"])
     delivered = grav.difference_units(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3])
-    evidence.judge(requirement, dose_metrics.bolus_metrics(delivered, amount, case["band_pct"], grav.u_difference_U()))
+    metrics = dose_metrics.bolus_metrics(delivered, amount, case["band_pct"], grav.u_difference_U())
+    metrics |= dose_metrics.bolus_record_metrics(delivered, rows[:, 5] - rows[:, 4], grav.u_difference_U())
+    evidence.judge(requirement, metrics)
     evidence.attach_figure("bolus deviations", plots.bolus_deviation_figure(
         delivered, amount, case["band_pct"], f"{requirement.id}: {len(delivered)} × {amount:g} U"))
     evidence.assert_pass()
@@ -78,16 +97,27 @@ def test_bolus_delivery_time(requirement_id, rig, requirement, evidence):
     delivery.prepare(rig)
     rig.pump.resume()
     grav = Gravimetry(rig.config)
-    runs = []
+    limit_factor = case["max_duration_factor"]
+    runs, unfinished = [], []
     for i in range(case["count"]):
         delivery.stable_reading(rig)
         with evidence.recording(f"bolus_{i + 1}", ["t_s", "mass_mg", "stable"]) as raw:
             rig.pump.bolus(amount)
             commanded = rig.clock.now()
-            series = delivery.record(rig, commanded, nominal_s + case["settle_s"], interval, raw)
-        delivery.wait_until_idle(rig, 0.0, f"bolus {i + 1}")
+            # Recorded to the bolus's end (up to limit_factor × nominal), so a slow bolus still gets its figure.
+            series, idle_at = delivery.record_bolus(rig, commanded, nominal_s, case["settle_s"], interval, limit_factor, raw)
+        if idle_at is None:
+            unfinished.append(i + 1)
+            delivery.wait_until_idle(rig, 0.0, f"bolus {i + 1} (cancelled)")
+            continue
         runs.append((series.t_s - commanded, grav.cumulative_units(series.t_s, series.mass_mg)))
-    evidence.judge(requirement, dose_metrics.bolus_timing_metrics(runs, nominal_s, interval))
-    evidence.attach_figure("bolus delivery time", plots.bolus_timing_figure(
-        runs, nominal_s, amount, f"{requirement.id}: {amount:g} U at {case['speed_U_per_min']:g} U/min"))
+    if unfinished:
+        evidence.attach_text("unfinished boluses", (
+            f"bolus(es) {unfinished} still delivering {limit_factor:g} × the nominal {nominal_s:.0f} s after the "
+            f"command: cancelled; their delivery time is at least {limit_factor * nominal_s:.0f} s"))
+    evidence.judge(requirement, dose_metrics.bolus_timing_metrics(
+        runs, nominal_s, interval, limit_factor * nominal_s if unfinished else None))
+    if runs:
+        evidence.attach_figure("bolus delivery time", plots.bolus_timing_figure(
+            runs, nominal_s, amount, f"{requirement.id}: {amount:g} U at {case['speed_U_per_min']:g} U/min"))
     evidence.assert_pass()
