@@ -34,12 +34,14 @@ class EmulatorControl:
         return self._t(self.link.request("SITE", *args))
 
     def wire_fault(self, endpoint: str, kind: WireFaultKind, *, count: int | None = None, span_s: float | None = None,
-                   seconds: float | None = None, at: float | None = None, byte: int | None = None,
-                   bit: int | None = None) -> float:
+                   seconds: float | None = None, at: float | None = None, skip: int | None = None,
+                   byte: int | None = None, bit: int | None = None) -> float:
         """Inject a wire fault into what `endpoint` (pump, balance, balance-lost, can) sends: from simulated time
-        `at` (default now) on the next `count` lines (default 1) or every line for `span_s`; `seconds` of wall
-        time for a stall; `byte` and `bit` for a corruption. Returns the simulated time."""
-        options = {"count": count, "span": span_s, "seconds": seconds, "at": at, "byte": byte, "bit": bit}
+        `at` (default now), after `skip` lines let through, on the next `count` lines (default 1) or every line for
+        `span_s`; `seconds` of wall time for a stall; `byte` and `bit` for a corruption. Returns the simulated
+        time."""
+        options = {"count": count, "span": span_s, "seconds": seconds, "at": at, "skip": skip, "byte": byte,
+                   "bit": bit}
         args = [f"{key}={value}" for key, value in options.items() if value is not None]
         return self._t(self.link.request("FAULT", endpoint, WireFaultKind(kind).value, *args))
 

@@ -157,9 +157,9 @@ class Defects(Params):
     stroke_volume_bias: span(-0.9, 10) = 0.0  # relative: 0.08 = every stroke 8 % too large
     basal_period_drift: span(-0.9, 10) = 0.0  # relative: 0.10 = basal strokes 10 % further apart
     bolus_missing_last_strokes: count(0, 10_000) = 0  # the last N strokes of every bolus are not delivered
-    # every Nth bolus stroke since RESET is counted (STATUS, HISTORY) but the motor does not move: one 0.05 U bolus in N
-    # delivers nothing while the pump believes it delivered it (0: off)
-    bolus_stroke_skip_every: count(0, 10_000) = 0
+    # every Nth bolus since RESET is counted (STATUS, HISTORY) and reported done (BOLUS_DONE) but the motor never
+    # moves: one bolus in N delivers nothing while the pump believes it delivered it (0: off)
+    bolus_skip_every: count(0, 10_000) = 0
     # every Nth counted stroke (basal or bolus) is logged twice: the history and `delivered` count a stroke that
     # never moved, delivery itself is right (0: off)
     history_phantom_stroke_every: count(0, 10_000) = 0

@@ -64,7 +64,7 @@ class EmulatedPump:
         self.site_check = SiteCheck(params, defects, sensor_rng, scheduler.at, lambda: bench.pressure_kPa,
                                     lambda kind, prio: self._raise_alarm(kind, prio, stop=False), self._escalate)
         self.stroke_times: list[float] = []  # delivery history: every counted stroke
-        self._bolus_strokes = 0  # bolus strokes since RESET (seeded defect bolus_stroke_skip_every)
+        self._boluses = 0  # boluses started since RESET (seeded defect bolus_skip_every)
         self._counted_strokes = 0  # counted strokes since RESET (seeded defect history_phantom_stroke_every)
         self.alarms: list[Alarm] = []
         self._basal_event: Event | None = None
@@ -73,15 +73,10 @@ class EmulatedPump:
         self._bolus_left_U = 0.0
 
     # -- mechanics ---------------------------------------------------------------------------------------
-    def _stroke(self, counted: bool, deliver: bool = True, bolus: bool = False) -> None:
+    def _stroke(self, counted: bool, deliver: bool = True) -> None:
         if self.reservoir_U < self.p.stroke_U - 1e-9:
             self._raise_alarm("RESERVOIR_EMPTY", "HIGH")
             return
-        if bolus:
-            self._bolus_strokes += 1
-            skip = self.defects.bolus_stroke_skip_every
-            if skip and self._bolus_strokes % skip == 0:
-                deliver = False  # seeded defect: the motor slips, the pump counts the stroke all the same
         volume = self.p.stroke_U * UL_PER_U * (1 + self.defects.stroke_volume_bias)
         volume *= max(0.0, 1 + self.p.stroke_cv * self.rng.standard_normal())
         taken = min(self.slack_uL, volume)
@@ -141,6 +136,11 @@ class EmulatedPump:
         if kind == "BOLUS" and speed_U_per_min == self.p.bolus_speed_U_per_min:
             period /= 1 - self.defects.bolus_speed_shortfall  # seeded defect: slower than the declared speed
         missing = self.defects.bolus_missing_last_strokes if kind == "BOLUS" else 0
+        if kind == "BOLUS":
+            self._boluses += 1
+            skip = self.defects.bolus_skip_every
+            if skip and self._boluses % skip == 0:
+                missing = strokes  # seeded defect: the whole bolus is counted and reported, the motor never moves
         start = self.sched.now
         self._bolus_kind, self._bolus_left_U = kind, strokes * self.p.stroke_U
         for k in range(strokes):
@@ -148,7 +148,7 @@ class EmulatedPump:
 
             def pulse(deliver=deliver):
                 self._bolus_left_U -= self.p.stroke_U
-                self._stroke(counted=kind == "BOLUS", deliver=deliver, bolus=kind == "BOLUS")
+                self._stroke(counted=kind == "BOLUS", deliver=deliver)
 
             self._bolus_events.append(self.sched.at(start + k * period, pulse))
         self._bolus_events.append(self.sched.at(start + strokes * period, lambda: self._end_train(amount_U)))

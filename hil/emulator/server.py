@@ -185,13 +185,14 @@ class EmulatorServer:
             return [f"cleared={sum(self.faulted[name].faults.clear() for name in names)}", f"t={now:.6f}"]
         if len(args) < 2:
             raise ValueError("FAULT takes <endpoint> <kind> [key=value ...] or CLEAR [<endpoint>]")
-        keys = {"count": "count", "span": "span_s", "seconds": "seconds", "at": "at_s", "byte": "byte", "bit": "bit"}
+        keys = {"count": "count", "span": "span_s", "seconds": "seconds", "at": "at_s", "skip": "skip", "byte": "byte",
+                "bit": "bit"}
         options = {}
         for arg in args[2:]:
             key, sep, value = arg.partition("=")
             if not sep or key not in keys:
                 raise ValueError(f"FAULT option {arg} is not one of {'=, '.join(keys)}=")
-            options[keys[key]] = int(value) if key in ("count", "byte", "bit") else float(value)
+            options[keys[key]] = int(value) if key in ("count", "skip", "byte", "bit") else float(value)
         try:
             fault = WireFault(endpoint=args[0], kind=args[1], **options)
         except ValidationError as exc:

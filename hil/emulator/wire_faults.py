@@ -27,8 +27,9 @@ class WireFaultKind(StrEnum):
 
 class WireFault(BaseModel):
     """One fault on one endpoint. It applies from `at_s` (in a rig file: simulated seconds after each RESET; in
-    the control command FAULT: the emulator's clock) to the next `count` lines, or to every line within
-    `span_s` simulated seconds; by default to one line, and for SILENT to every line from then on."""
+    the control command FAULT: the emulator's clock), after letting `skip` lines through unchanged, to the next
+    `count` lines, or to every line within `span_s` simulated seconds; by default to one line, and for SILENT to
+    every line from then on. `skip` aims a fault at one line of an exchange whose lines share a simulated time."""
 
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -37,6 +38,7 @@ class WireFault(BaseModel):
     at_s: Annotated[float, Field(ge=0, le=1e7)] = 0.0
     count: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     span_s: Annotated[float, Field(gt=0, le=1e7)] | None = None
+    skip: Annotated[int, Field(ge=0, le=1_000_000)] = 0
     seconds: Annotated[float, Field(gt=0, le=600)] | None = None  # STALL only: wall seconds output is held
     # CORRUPT: the byte (an index into the line without its terminator, from its end if negative, modulo its
     # length; default the middle) and the bit (default 7: a non-ASCII byte, as a UART framing error leaves).
@@ -62,6 +64,7 @@ class _Armed:
     start: float  # simulated time it applies from
     end: float  # simulated time it applies until (exclusive)
     left: float  # lines still to affect (inf: bounded by time only)
+    skip: int  # lines still to let through before the first affected one
 
 
 class LineFaults:
@@ -77,7 +80,7 @@ class LineFaults:
             left = fault.count
         else:
             left = math.inf if fault.span_s is not None or fault.kind is WireFaultKind.SILENT else 1
-        self._armed.append(_Armed(fault, start, end, left))
+        self._armed.append(_Armed(fault, start, end, left, fault.skip))
         return len(self._armed)
 
     def clear(self) -> int:
@@ -91,6 +94,9 @@ class LineFaults:
         self._armed = [a for a in self._armed if a.left > 0 and t < a.end]
         armed = next((a for a in self._armed if a.start <= t), None)
         if armed is None or not line:
+            return [line], 0.0
+        if armed.skip:
+            armed.skip -= 1
             return [line], 0.0
         armed.left -= 1
         fault = armed.fault

@@ -27,12 +27,15 @@ class Recording:
     csv: str  # its raw rows
     time_column: int  # the rig-clock time by which a row is complete
     fault_at_s: float  # simulated seconds after the test's RESET (the emulator's t = 0, so also the rows' time)
+    pump_skip: int = 0  # pump lines let through after fault_at_s before the fault (the wire fault's `skip`)
 
 
 # DA-BOLUS-001: 25 boluses of 0.05 U, each weighed between two stable readings (S), ~1,600 simulated seconds and a
 # few wall seconds; pump and balance both talk throughout (BOLUS, STATUS, S). Bolus 9 is weighed from 560 s to
-# 622 s: the first line after 600 s is the reply to BOLUS 10 (pump) or the stable reading that ends bolus 9.
-BOLUSES = Recording("DA-BOLUS-001", "boluses.csv", 3, 600.0)
+# 622 s: the first balance line after 600 s is the stable reading that ends bolus 9; the pump's are the replies to
+# STATUS (what it has delivered, read next to that weighing and next to the one that starts bolus 10; a query the
+# driver repeats when its reply is lost, so skipped) and then to BOLUS 10, which is never repeated (not idempotent).
+BOLUSES = Recording("DA-BOLUS-001", "boluses.csv", 3, 600.0, pump_skip=2)
 # DA-BASAL-001: 12 h of immediate readings (SI) every 60 s; the fault comes 3 h in, with ~170 rows on disk.
 BASAL = Recording("DA-BASAL-001", "balance.csv", 0, 3 * 3600.0)
 
@@ -93,6 +96,7 @@ def _rig_file(directory: Path, case: Case | None, recording: Recording) -> Path:
     fault = ""
     if case:
         fault = f"{{endpoint: {case.endpoint}, kind: {case.kind}, at_s: {recording.fault_at_s}"
+        fault += f", skip: {recording.pump_skip}" if case.endpoint == "pump" else ""
         fault += f", seconds: {case.seconds}}}" if case.seconds else "}"
     path = directory / f"wire-fault-{name}.yaml"
     path.write_text(f"extends: {NOMINAL}\nrig_id: wire-fault-{name}\nemulator:\n  wire_faults: [{fault}]\n")

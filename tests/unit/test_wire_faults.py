@@ -107,6 +107,11 @@ def test_count_sets_how_many_lines_are_hit(control, balance):
     assert ask_i4(balance, 4) == I4 * 2
 
 
+def test_skip_lets_lines_through_before_the_fault(control, balance):
+    control.wire_fault("balance", WireFaultKind.DROP, skip=2, count=2)
+    assert ask_i4(balance, 5) == I4 * 3  # lines 1 and 2 through, 3 and 4 dropped, 5 through
+
+
 def test_stall_holds_the_output_back_for_its_wall_seconds(control, balance):
     control.wire_fault("balance", WireFaultKind.STALL, seconds=0.6)
     started = time.monotonic()
@@ -171,6 +176,7 @@ def test_reset_disarms_the_faults_of_the_control_channel(control, balance):
     ("pump", "stall"),  # a stall needs its seconds
     ("pump", "drop", "seconds=1"),
     ("pump", "drop", "count=0"),
+    ("pump", "drop", "skip=-1"),
     ("pump", "drop", "count=1", "span=2"),
     ("pump", "drop", "span=nan"),
     ("pump", "silent", "count=3"),
