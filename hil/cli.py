@@ -151,7 +151,10 @@ def emulate(rig: Path = typer.Option(DEFAULT_RIG, help="rig file")):
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig file"),
            k: Optional[str] = typer.Option(None, "-k", help="pytest -k expression"),
-           specs: Path = typer.Option(Path("specs"), "--specs", help="requirement files")):
+           specs: Path = typer.Option(Path("specs"), "--specs", help="requirement files"),
+           report: bool = typer.Option(True, "--report/--no-report",
+                                       help="build the HTML report (without: record, raw data, plots and seal only; "
+                                            "`hil report RUN` builds it later)")):
     """Run the safety suites against the rig; write reports/runs/<id>/ and its HTML report."""
     try:
         load_requirements([specs])
@@ -187,7 +190,7 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
             say(f"hil: pytest ended (exit {child.exit_status}) without finishing the record: finished it")
         problems = _trace_gate(run_dir, specs)
         try:
-            _finish_run(run_dir, interrupted=interrupted)
+            _finish_run(run_dir, interrupted=interrupted, report=report)
             unsealed = 0
         except typer.Exit as exc:  # not sealed (said already): an interrupted run still exits as interrupted
             unsealed = exc.exit_code
@@ -226,9 +229,9 @@ def _trace_gate(run_dir: Path, specs: Path) -> list[str]:
     return matrix.problems
 
 
-def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEALED) -> None:
-    """Report, manifest, seal into the ledger (signed with HIL_SIGNING_KEY when set), reports/latest.
-    interrupted: the run stopped before its end; its ledger entry says so."""
+def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEALED, report: bool = True) -> None:
+    """Report (unless report is False), manifest, seal into the ledger (signed with HIL_SIGNING_KEY when set),
+    reports/latest. interrupted: the run stopped before its end; its ledger entry says so."""
     ledger_path = seal.ledger.default_path(REPORTS)
     try:
         key = seal.signing.key_from_env()
@@ -237,7 +240,7 @@ def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEAL
                   markup=False)
         raise typer.Exit(1)
     record = _record(run_dir)
-    if record is not None:
+    if record is not None and report:
         try:
             reporting.write_allure_environment(run_dir / "allure-results", record)
             seal.show_in_report(run_dir / "allure-results", ledger_path, key)
@@ -278,41 +281,61 @@ def _run_dir(run: Optional[str]) -> Path:
 @app.command()
 def validate(defects: Path = typer.Option(Path("fixtures/rigs/defects"), help="folder of seeded-defect rig files"),
              nominal: Path = typer.Option(DEFAULT_RIG, help="the nominal rig"),
+             seeds: int = typer.Option(1, min=1, max=1000, help="campaigns per rig, each with its own emulator seed"),
              jobs: int = typer.Option(2, min=1, help="campaigns run side by side"),
              only: Optional[list[str]] = typer.Option(None, "--only", help="defect rig names to run (default: all)")):
     """Tool validation: the campaign on the nominal rig and on every seeded-defect rig, and the detection
-    matrix (defect × requirement, expected vs observed). Exits 1 unless every defect is caught by exactly the
-    requirements it declares and the nominal rig passes everything. The matrix goes to
-    reports/validation/<id>/ and into the nominal run's report."""
+    matrix (defect × requirement, expected vs observed). With --seeds N each rig runs N times, with the emulator
+    seeds s, s+1, ... s+N-1 (s: the rig file's seed), and each cell is a count k/N with its one-sided 95 %
+    confidence limit. Exits 1 unless, in every campaign, every defect is caught by exactly the requirements it
+    declares and the nominal rig passes everything. The matrix goes to reports/validation/<id>/ and into the
+    nominal run's report; the rig files of seeds after the first are kept there, and those campaigns' HTML
+    reports are left to `hil report RUN`."""
     rigs = sorted(p for p in defects.glob("*.yaml") if not only or p.stem in only)
     if only and len(rigs) != len(set(only)):
         err.print(f"unknown defect rig(s): {sorted(set(only) - {p.stem for p in rigs})} in {defects}", markup=False)
         raise typer.Exit(2)
+    plan = [(NOMINAL, nominal)] + [(p.stem, p) for p in rigs]
     try:
+        configs = {name: load_rig(path) for name, path in plan}
         expected = {NOMINAL: frozenset()} | {
-            p.stem: frozenset(load_rig(p).data["seeded_defect"]["violates"]) for p in rigs}
-    except (RigConfigError, KeyError) as exc:
+            p.stem: frozenset(configs[p.stem].data["seeded_defect"]["violates"]) for p in rigs}
+    except RigConfigError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2)
+    except KeyError as exc:
         err.print(f"defect rigs must declare seeded_defect.violates: {exc}", markup=False)
         raise typer.Exit(2)
+    benches = [name for name, config in configs.items() if not config.simulated]
+    if seeds > 1 and benches:
+        err.print(f"--seeds needs emulated rigs (clock: sim); not: {', '.join(benches)}", markup=False)
+        raise typer.Exit(2)
     folder = new_run_dir(REPORTS, "validation", folder="validation")
-    plan = [(NOMINAL, nominal)] + [(p.stem, p) for p in rigs]
+    campaigns = []  # (rig name, seed or None, rig file, with HTML report)
+    for name, path in plan:
+        base = int(configs[name].section("emulator").get("seed", 1))
+        campaigns.append((name, None if seeds == 1 else base, path, True))
+        for seed in range(base + 1, base + seeds):
+            campaigns.append((name, seed, _seeded_rig_file(folder / "rigs", name, path, seed), False))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        runs = dict(zip([name for name, _ in plan], pool.map(lambda item: _campaign(item[1]), plan)))
+        runs = list(pool.map(lambda c: _campaign(c[2], report=c[3]), campaigns))
     outcomes = []
-    for name, _ in plan:
-        run_dir, record = runs[name]
+    for (name, seed, _, _), (run_dir, record) in zip(campaigns, runs):
         failed, errored = validation.observed_failures(record) if record else (set(), {"(no record)"})
-        outcomes.append(validation.Outcome(name, run_dir.name, expected[name], frozenset(failed), frozenset(errored)))
+        outcomes.append(validation.Outcome(name, run_dir.name, expected[name], frozenset(failed), frozenset(errored),
+                                           seed))
     text = validation.matrix_text(outcomes)
     (folder / "detection-matrix.txt").write_text(text, encoding="utf-8")
-    (folder / "detection-matrix.json").write_text(json.dumps([{
-        "rig": o.rig, "run": o.run_id, "expected": sorted(o.expected), "observed": sorted(o.observed),
-        "errors": sorted(o.errors), "ok": o.ok} for o in outcomes], indent=1), encoding="utf-8")
-    nominal_dir = runs[NOMINAL][0]
+    (folder / "detection-matrix.json").write_text(json.dumps(validation.as_json(outcomes), indent=1), encoding="utf-8")
+    nominal_dir = runs[0][0]
     reporting.add_document(nominal_dir / "allure-results", "Tool validation: seeded-defect detection matrix",
-                           "ISO 13485 §4.1.6: the suite run on every seeded-defect rig; each must fail exactly the "
-                           "requirements it declares, and the nominal rig none.",
-                           {"detection matrix": (text, "text/plain", "txt")},
+                           "ISO 13485 §4.1.6: the suite run on every seeded-defect rig"
+                           + (f", each with {seeds} emulator seeds" if seeds > 1 else "")
+                           + "; each must fail exactly the requirements it declares, and the nominal rig none. "
+                             "Detection and false failures with one-sided 95 % confidence limits (Wilson score).",
+                           {"detection matrix": (text, "text/plain", "txt"),
+                            "detection matrix (JSON)": (json.dumps(validation.as_json(outcomes), indent=1),
+                                                        "application/json", "json")},
                            status="passed" if all(o.ok for o in outcomes) else "failed")
     _finish_run(nominal_dir)
     out.print(text, markup=False)
@@ -320,9 +343,20 @@ def validate(defects: Path = typer.Option(Path("fixtures/rigs/defects"), help="f
     raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
 
 
-def _campaign(rig: Path) -> tuple[Path, dict | None]:
+def _seeded_rig_file(folder: Path, name: str, rig: Path, seed: int) -> Path:
+    """A rig file that is `rig` with the emulator seed `seed`, kept with the validation's results so that its
+    campaign can be run again as it was."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.seed-{seed}.yaml"
+    path.write_text(f"# {name} with emulator seed {seed} (hil validate --seeds)\n"
+                    f"extends: {json.dumps(str(rig.resolve()))}\nemulator:\n  seed: {seed}\n", encoding="utf-8")
+    return path
+
+
+def _campaign(rig: Path, report: bool = True) -> tuple[Path, dict | None]:
     """One `hil verify` in its own process; its run folder and record."""
-    done = subprocess.run([sys.executable, "-m", "hil.cli", "verify", "--rig", str(rig)], capture_output=True, text=True)
+    command = [sys.executable, "-m", "hil.cli", "verify", "--rig", str(rig)] + ([] if report else ["--no-report"])
+    done = subprocess.run(command, capture_output=True, text=True)
     match = re.search(r"^run (\S+):", done.stdout, re.M)
     if not match:
         err.print(f"{rig}: hil verify started no run:\n{(done.stdout + done.stderr)[-2000:]}", markup=False)

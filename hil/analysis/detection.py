@@ -1,6 +1,6 @@
 """Detection statistics over repeated fault trials and nominal days, with one-sided 95 % confidence limits:
-Wilson's score interval for a share (sensitivity), the exact (Garwood) Poisson limit for a rate (false alarms
-per day). Pure functions."""
+Wilson's score interval for a share (sensitivity, or a share of false failures), the exact (Garwood) Poisson limit
+for a rate (false alarms per day). Pure functions."""
 
 import math
 
@@ -19,6 +19,11 @@ def wilson_lower(successes: int, trials: int, confidence: float = ONE_SIDED_95) 
     centre = p + z * z / (2 * trials)
     spread = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
     return min(p, max(0.0, (centre - spread) / (1 + z * z / trials)))  # clamped against rounding
+
+
+def wilson_upper(successes: int, trials: int, confidence: float = ONE_SIDED_95) -> float:
+    """One-sided upper confidence limit of a binomial share (0-1): the lower limit of the complementary share."""
+    return 1.0 - wilson_lower(trials - successes, trials, confidence)
 
 
 def poisson_upper(events: int, exposure: float, confidence: float = ONE_SIDED_95) -> float:

@@ -1,9 +1,13 @@
 """Tool validation (ISO 13485 §4.1.6, software used in verification): the detection matrix of the seeded-defect
 catalogue. Each defect rig declares the requirements it must fail; the tool is shown fit when every defect is
-caught by exactly those requirements and the nominal rig passes everything."""
+caught by exactly those requirements and the nominal rig passes everything, in every seed the campaigns ran with.
+Over N seeds each cell is a count k/N with a one-sided 95 % confidence limit (Wilson score, as the site-fault
+detection statistics): the lower limit of the detection probability where the defect must fail the requirement,
+the upper limit of the false-failure probability where it must not (the nominal rig's cells)."""
 
 from dataclasses import dataclass
 
+from hil.analysis.detection import wilson_lower, wilson_upper
 from hil.evidence.verdict import FailureClass, Verdict
 
 NOMINAL = "nominal"
@@ -11,11 +15,13 @@ NOMINAL = "nominal"
 
 @dataclass(frozen=True)
 class Outcome:
+    """One campaign: one rig with one seed."""
     rig: str  # "nominal" or the defect rig's name
     run_id: str
     expected: frozenset[str]  # requirement ids the rig must fail
     observed: frozenset[str]  # requirement ids that did not pass
     errors: frozenset[str]  # of those, the ones that ended in an error (a rig or suite fault, not a finding)
+    seed: int | None = None  # the emulator's seed (None: as the rig file sets it)
 
     @property
     def missed(self) -> set[str]:
@@ -28,6 +34,35 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return not self.missed and not self.extra and not self.errors
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One rig × one requirement over the seeds."""
+    rig: str
+    requirement: str
+    expected: bool  # the rig must fail it
+    failed: int  # campaigns in which it did not pass
+    errors: int  # of those, the ones that ended in a rig or suite fault
+    runs: int
+
+    @property
+    def limit(self) -> float:
+        """Expected: the lower 95 % limit of the detection probability; else the upper limit of the probability
+        of a false failure (0-1)."""
+        return wilson_lower(self.failed, self.runs) if self.expected else wilson_upper(self.failed, self.runs)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.failed == (self.runs if self.expected else 0)
+
+    @property
+    def text(self) -> str:
+        if self.errors:
+            return f"ERROR {self.errors}/{self.runs}"
+        if self.expected:
+            return f"{self.failed}/{self.runs}" + ("" if self.failed == self.runs else " MISSED")
+        return f"EXTRA {self.failed}/{self.runs}" if self.failed else "."
 
 
 def observed_failures(record: dict) -> tuple[set[str], set[str]]:
@@ -43,21 +78,66 @@ def observed_failures(record: dict) -> tuple[set[str], set[str]]:
     return failed, errored
 
 
-def matrix_text(outcomes: list[Outcome]) -> str:
-    """Defect × requirement: X caught as expected, MISSED expected but passed, EXTRA failed unexpectedly,
-    ERROR a rig or suite fault; nominal must be empty."""
+def rigs(outcomes: list[Outcome]) -> list[str]:
+    """The rigs in the order they were planned."""
+    return list(dict.fromkeys(o.rig for o in outcomes))
+
+
+def cells(outcomes: list[Outcome]) -> list[Cell]:
+    """Every rig × every requirement some rig declares or some campaign failed, counted over the seeds."""
     columns = sorted({rid for o in outcomes for rid in o.expected | o.observed})
-    width = max(len(o.rig) for o in outcomes)
-    head = f"{'rig':<{width}}  " + "  ".join(columns)
-    lines = [head]
-    for o in outcomes:
-        cells = []
+    table = []
+    for rig in rigs(outcomes):
+        runs = [o for o in outcomes if o.rig == rig]
         for rid in columns:
-            cell = ("ERROR" if rid in o.errors else "X" if rid in o.expected & o.observed else
-                    "MISSED" if rid in o.expected else "EXTRA" if rid in o.observed else ".")
-            cells.append(cell.center(len(rid)))
-        lines.append(f"{o.rig:<{width}}  " + "  ".join(cells) + ("" if o.ok else "   <-- not as declared"))
+            table.append(Cell(rig, rid, rid in runs[0].expected, sum(rid in o.observed for o in runs),
+                              sum(rid in o.errors for o in runs), len(runs)))
+    return table
+
+
+def matrix_text(outcomes: list[Outcome]) -> str:
+    """Defect × requirement over the seeds: k/N caught where declared (MISSED when k < N), EXTRA k/N failed
+    unexpectedly, ERROR k/N a rig or suite fault, "." never failed; the nominal row must be all "."; then the
+    detection and false-failure figures with their confidence limits."""
+    table = cells(outcomes)
+    columns = list(dict.fromkeys(c.requirement for c in table))
+    widths = {rid: max([len(rid)] + [len(c.text) for c in table if c.requirement == rid]) for rid in columns}
+    width = max(len(rig) for rig in rigs(outcomes))
+    lines = [f"{'rig':<{width}}  " + "  ".join(rid.center(widths[rid]) for rid in columns)]
+    for rig in rigs(outcomes):
+        row = [c for c in table if c.rig == rig]
+        wrong = not all(c.ok for c in row)
+        lines.append(f"{rig:<{width}}  " + "  ".join(c.text.center(widths[c.requirement]) for c in row)
+                     + ("   <-- not as declared" if wrong else ""))
+    runs = len(outcomes) // len(rigs(outcomes))
+    lines += ["", f"detection over {runs} seed(s): declared requirement failed k/N, one-sided 95 % lower limit "
+                  "(Wilson score)"]
+    name_width = max(len(c.rig) + len(c.requirement) + 3 for c in table)
+    for c in table:
+        if c.expected:
+            count = f"{c.failed}/{c.runs}"
+            lines.append(f"  {c.rig + ' × ' + c.requirement:<{name_width}}  {count:>7}  ≥ {100 * c.limit:5.1f} %"
+                         + (f"  ({c.errors} errors)" if c.errors else ""))
+    nominal = [o for o in outcomes if o.rig == NOMINAL]
+    if nominal:
+        false = sum(bool(o.observed) for o in nominal)
+        lines.append(f"false failures of the nominal rig: {false}/{len(nominal)} campaigns with any requirement not "
+                     f"passed, one-sided 95 % upper limit {100 * wilson_upper(false, len(nominal)):.1f} %")
     verdict = "every seeded defect caught by exactly its requirements, nominal clean" if all(o.ok for o in outcomes) \
-        else "MISMATCH: " + "; ".join(f"{o.rig}: missed {sorted(o.missed)}, extra {sorted(o.extra)}, errors {sorted(o.errors)}"
-                                      for o in outcomes if not o.ok)
+        else "MISMATCH: " + "; ".join(
+            f"{o.rig}{'' if o.seed is None else f' seed {o.seed}'}: missed {sorted(o.missed)}, extra "
+            f"{sorted(o.extra)}, errors {sorted(o.errors)}" for o in outcomes if not o.ok)
     return "\n".join(lines + ["", f"validation: {verdict}"]) + "\n"
+
+
+def as_json(outcomes: list[Outcome]) -> dict:
+    """The campaigns and the cells, for detection-matrix.json."""
+    return {
+        "runs": [{"rig": o.rig, "seed": o.seed, "run": o.run_id, "expected": sorted(o.expected),
+                  "observed": sorted(o.observed), "errors": sorted(o.errors), "ok": o.ok} for o in outcomes],
+        "cells": [{"rig": c.rig, "requirement": c.requirement, "expected": c.expected, "failed": c.failed,
+                   "errors": c.errors, "runs": c.runs,
+                   ("detection_lower_95" if c.expected else "false_failure_upper_95"): round(c.limit, 4),
+                   "ok": c.ok} for c in cells(outcomes)],
+        "ok": all(o.ok for o in outcomes),
+    }

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hil.analysis.detection import delay_summary, poisson_upper, wilson_lower
+from hil.analysis.detection import delay_summary, poisson_upper, wilson_lower, wilson_upper
 
 
 def test_poisson_upper_limits_match_the_table():
@@ -22,6 +22,20 @@ def test_wilson_lower_limits():
     assert wilson_lower(0, 20) == 0.0
     assert wilson_lower(15, 20) < 0.75 < wilson_lower(15, 20) + 0.2
     assert math.isnan(wilson_lower(0, 0))
+
+
+def test_wilson_upper_limits():
+    # no failure in 20 runs: z² / (n + z²) with z = 1.6449 (one-sided 95 %), 2.7055 / 22.7055
+    assert wilson_upper(0, 20) == pytest.approx(0.11916, abs=1e-5)
+    assert wilson_upper(20, 20) == 1.0
+    assert wilson_upper(5, 20) == pytest.approx(1 - wilson_lower(15, 20), abs=1e-12)
+    assert math.isnan(wilson_upper(0, 0))
+
+
+@given(st.integers(0, 50), st.integers(1, 50))
+def test_the_upper_limit_never_falls_below_the_observed_share(k, extra):
+    n = k + extra
+    assert k / n <= wilson_upper(k, n) <= 1.0
 
 
 @given(st.integers(0, 50), st.integers(1, 50))

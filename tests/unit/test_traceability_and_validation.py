@@ -1,5 +1,7 @@
 """The traceability gate and the tool-validation matrix, on hand-made records."""
 
+import pytest
+
 from hil.evidence import traceability, validation
 from hil.specs import load_requirements
 from hil.errors import DeviceRefused, TransportError
@@ -50,6 +52,38 @@ def test_the_detection_matrix_marks_missed_extra_and_errors():
     text = validation.matrix_text(outcomes)
     assert [o.ok for o in outcomes] == [True, True, False, False]
     assert "MISSED" in text and "ERROR" in text and "MISMATCH: missing: missed ['B-1']" in text
+
+
+def test_over_seeds_each_cell_counts_its_campaigns_with_a_confidence_limit():
+    def run(rig, seed, expected, observed, errors=()):
+        return validation.Outcome(rig, f"{rig}-{seed}", frozenset(expected), frozenset(observed), frozenset(errors),
+                                  seed)
+
+    outcomes = [run("nominal", s, (), ()) for s in range(20)]
+    outcomes += [run("slow", s, {"A-1"}, {"A-1"}) for s in range(20)]
+    outcomes += [run("flaky", s, {"A-1"}, {"A-1"} if s < 19 else ()) for s in range(20)]
+    outcomes += [run("noisy", s, {"A-1"}, {"A-1", "B-1"} if s == 3 else {"A-1"}) for s in range(20)]
+    cells = {(c.rig, c.requirement): c for c in validation.cells(outcomes)}
+    assert cells["slow", "A-1"].text == "20/20" and cells["slow", "A-1"].limit == pytest.approx(0.8808, abs=1e-4)
+    assert cells["flaky", "A-1"].text == "19/20 MISSED" and not cells["flaky", "A-1"].ok
+    assert cells["noisy", "B-1"].text == "EXTRA 1/20" and not cells["noisy", "B-1"].ok
+    assert cells["nominal", "B-1"].text == "." and cells["nominal", "B-1"].limit == pytest.approx(0.1192, abs=1e-4)
+    text = validation.matrix_text(outcomes)
+    assert "slow × A-1" in text and "20/20  ≥  88.1 %" in text
+    assert "false failures of the nominal rig: 0/20 campaigns" in text and "upper limit 11.9 %" in text
+    assert "MISMATCH: flaky seed 19: missed ['A-1']" in text and "noisy seed 3: missed [], extra ['B-1']" in text
+    summary = validation.as_json(outcomes)
+    assert not summary["ok"] and len(summary["runs"]) == 80
+    assert {"rig": "slow", "requirement": "A-1", "expected": True, "failed": 20, "errors": 0, "runs": 20,
+            "detection_lower_95": 0.8808, "ok": True} in summary["cells"]
+
+
+def test_an_error_in_any_seed_is_not_a_detection():
+    outcomes = [validation.Outcome("nominal", "r", frozenset(), frozenset(), frozenset(), 1),
+                validation.Outcome("d", "r1", frozenset({"A-1"}), frozenset({"A-1"}), frozenset(), 1),
+                validation.Outcome("d", "r2", frozenset({"A-1"}), frozenset({"A-1"}), frozenset({"A-1"}), 2)]
+    cell = next(c for c in validation.cells(outcomes) if c.rig == "d")
+    assert cell.text == "ERROR 1/2" and not cell.ok and "ERROR" in validation.matrix_text(outcomes)
 
 
 def test_observed_failures_from_a_record():
