@@ -1,22 +1,31 @@
 """A line-oriented serial link on pyserial, with a deadline on every read and write.
 
-pyserial opens and configures the port, non-blocking (read and write timeouts 0). Waiting is one select()
-on its descriptor with the remaining deadline, then one os.read() or os.write() on it: pyserial's
-own read and write add a select and a timeout object per call, and changing its timeout is a
-tcsetattr, which together tripled the cost of a request on a pty (benchmarks/bench_simulation.py).
-Transports without a descriptor (some pyserial URLs) are polled through pyserial instead.
+Any pyserial port works: a device path (a USB adapter, a pty) or a URL (`socket://`, `rfc2217://` as lab serial
+servers and labgrid export them, `spy://`, `loop://`). pyserial opens and configures the port, non-blocking.
+
+A device path is read and written on its descriptor: one select() with the remaining deadline, then one
+os.read() or os.write(). pyserial's own read and write add a select and a timeout object per call, and changing
+its timeout is a tcsetattr, which together tripled the cost of a request on a pty
+(benchmarks/bench_simulation.py). A URL port goes through pyserial's read and write (so `spy://` sees the
+traffic and `rfc2217://` its telnet escapes), waiting on its descriptor where it has one (`socket://`) and
+polling in short steps where it has none (`rfc2217://` reads from a queue its own thread fills; `loop://`):
+re-arming pyserial's read timeout per call is no option there, as rfc2217 renegotiates the port settings with
+the server on every change.
 """
 
+import io
 import logging
 import os
 import select
 import time
 
 import serial
+import serial.rfc2217
 
 from hil.errors import TransportError
 
 log = logging.getLogger(__name__)
+POLL_S = 0.005  # a URL port without a descriptor is polled this often while a read waits: 5 ms latency at most
 
 
 class SerialLine:
@@ -27,10 +36,16 @@ class SerialLine:
         self.name = name or port
         self.timeout_s = timeout_s
         try:
-            self._serial = serial.serial_for_url(port, baudrate=baudrate, timeout=0, write_timeout=0)
+            self._serial = serial.serial_for_url(port, baudrate=baudrate, timeout=0, do_not_open=True)
+            self._direct = type(self._serial) is serial.Serial  # a device path: its descriptor, not pyserial's I/O
+            # A URL port writes through pyserial with the link's deadline (loop:// refuses any write with 0);
+            # rfc2217:// takes none (NotImplementedError): its socket's own 5-s timeout bounds a write instead.
+            if not isinstance(self._serial, serial.rfc2217.Serial):
+                self._serial.write_timeout = 0 if self._direct else timeout_s
+            self._serial.open()
         except (serial.SerialException, OSError, ValueError) as exc:
             raise TransportError(f"{self.name}: cannot open {port}: {exc}") from None
-        self._fd = self._serial.fileno() if hasattr(self._serial, "fileno") else None
+        self._fd = _descriptor(self._serial)
         self._buffer = b""
         self._log = None
         self._log_now = None
@@ -52,9 +67,12 @@ class SerialLine:
         self._trace(">", data)
         deadline = time.monotonic() + self.timeout_s
         try:
+            if not self._direct:  # pyserial applies the deadline (write_timeout) itself
+                self._serial.write(data)
+                return
             while data:
                 try:
-                    written = os.write(self._fd, data) if self._fd is not None else self._serial.write(data)
+                    written = os.write(self._fd, data)
                 except BlockingIOError:  # the output buffer is full: wait for room below
                     written = 0
                 data = data[written or 0 :]
@@ -62,7 +80,9 @@ class SerialLine:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise TransportError(f"{self.name} ({self.port}): write not accepted within {self.timeout_s:g} s")
-                    select.select([], [self._fd] if self._fd is not None else [], [], min(remaining, 0.01))
+                    select.select([], [self._fd], [], min(remaining, 0.01))
+        except serial.SerialTimeoutException:
+            raise TransportError(f"{self.name} ({self.port}): write not accepted within {self.timeout_s:g} s") from None
         except (serial.SerialException, OSError) as exc:
             raise TransportError(f"{self.name} ({self.port}): write failed: {exc}") from None
 
@@ -92,9 +112,8 @@ class SerialLine:
 
     def _fill(self, wait_s: float) -> None:
         try:
-            if self._fd is None:  # URL transports without a descriptor: poll in short steps
-                time.sleep(min(wait_s, 0.001))
-                self._buffer += self._serial.read(max(1, self._serial.in_waiting))
+            if not self._direct:
+                self._fill_through_pyserial(wait_s)
                 return
             if select.select([self._fd], [], [], wait_s)[0]:
                 data = os.read(self._fd, 65536)
@@ -104,9 +123,30 @@ class SerialLine:
         except (serial.SerialException, OSError, ValueError) as exc:
             raise TransportError(f"{self.name} ({self.port}): link lost: {exc}") from None
 
+    def _fill_through_pyserial(self, wait_s: float) -> None:
+        """Read what a URL port has, waiting up to wait_s for the first byte: on its descriptor, or by polling
+        (POLL_S) when it has none."""
+        data = self._serial.read(max(1, self._serial.in_waiting))
+        if data or wait_s <= 0:
+            self._buffer += data
+            return
+        if self._fd is not None:
+            select.select([self._fd], [], [], wait_s)
+        else:
+            time.sleep(min(wait_s, POLL_S))
+        self._buffer += self._serial.read(max(1, self._serial.in_waiting))
+
     def close(self) -> None:
         self.log_to(None)
         try:
             self._serial.close()
         except (serial.SerialException, OSError):
             log.warning("%s: error while closing %s", self.name, self.port)
+
+
+def _descriptor(port: serial.SerialBase) -> int | None:
+    """The port's file descriptor to wait on, or None (rfc2217:// and loop:// have none: fileno() raises)."""
+    try:
+        return port.fileno()
+    except (io.UnsupportedOperation, AttributeError, OSError):
+        return None
