@@ -17,8 +17,8 @@ from allure_commons.model2 import StatusDetails
 
 from hil.errors import RigError
 from hil.evidence.run import RunRecorder, new_run_dir
-from hil.evidence.test_evidence import TestEvidence, safe_name
-from hil.evidence.verdict import Judgement, Verdict, exception_for, judge
+from hil.evidence.test_evidence import Inconclusive, TestEvidence, safe_name
+from hil.evidence.verdict import FailureClass, Judgement, Verdict, classify, exception_for, judge
 from hil.rig import abort
 from hil.rig.config import DEFAULT_RIG, RigConfigError, load_rig
 from hil.rig.rig import Rig
@@ -295,8 +295,9 @@ def pytest_runtest_makereport(item, call):
     state: HilState = item.config.stash[_STATE]
     exc = call.excinfo.value if call.excinfo is not None else None
     item.stash.setdefault(_PHASES, {})[call.when] = (report, exc)
+    if exc is not None and report.failed and classify(exc) is not FailureClass.TEST:
+        report.longrepr = _finding(item, call)
     if isinstance(exc, RigError):
-        report.longrepr = f"RIG ERROR ({call.when}): {exc}"  # the message, not a traceback
         if not state.broken:
             state.broken = f"{item.nodeid}: {exc}"
             log.error("rig marked broken: %s", state.broken)
@@ -308,6 +309,18 @@ def pytest_runtest_makereport(item, call):
     if call.when == "teardown":
         _record_judgement(item, _judgement(item, ran_to_end="call" in item.stash[_PHASES]))
         state.running = None
+
+
+def _finding(item, call) -> str:
+    """A product or rig failure as the console shows it: what failed and whose failure it is, with the
+    measurements the verdict lists, and where in the test; no traceback (that is for test errors, which keep
+    pytest's)."""
+    exc = call.excinfo.value
+    label = "RIG ERROR" if isinstance(exc, RigError) else "INCONCLUSIVE" if isinstance(exc, Inconclusive) else "FAIL"
+    where = next((f"{entry.path}:{entry.lineno + 1}" for entry in reversed(call.excinfo.traceback)
+                  if entry.path == item.path), None)
+    message = str(exc).strip() or call.excinfo.exconly()
+    return f"{label} [{classify(exc)} failure] ({call.when}): {message}" + (f"\n  at {where}" if where else "")
 
 
 def _record_judgement(item, judgement: Judgement) -> None:

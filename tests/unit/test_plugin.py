@@ -40,7 +40,7 @@ def test_second(rig):
 """, rig_port="/dev/ttyNOPE")
     result = pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run", "-rs")
     result.assert_outcomes(errors=1, skipped=1)
-    result.stdout.fnmatch_lines(["RIG ERROR (setup): cannot open rig: pump: cannot open /dev/ttyNOPE*",
+    result.stdout.fnmatch_lines(["RIG ERROR [[]rig failure[]] (setup): cannot open rig: pump: cannot open /dev/ttyNOPE*",
                                  "*SKIPPED*rig broken: cannot open rig*/dev/ttyNOPE*"])
     assert "Traceback" not in result.stdout.str() and "raise RigError" not in result.stdout.str()
 
@@ -189,3 +189,32 @@ def test_a_line_repeated_after_the_tests_last_pump_request_is_a_rig_error_not_a_
     (test,) = _record(pytester)["tests"].values()
     assert (test["verdict"], test["failure_class"]) == ("ERROR", "rig"), test
     assert "arrived while waiting for" in test["reason"] and result.ret == 1
+
+
+FINDING_AND_ERROR = """
+import pytest
+from hil.evidence.measurements import measurement
+
+@pytest.mark.requirement("DA-BOLUS-001")
+def test_over_the_limit(requirement, evidence):
+    (bound,) = requirement.acceptance
+    evidence.record(measurement(bound.name, 0.5, bound.unit, bound.min, bound.max, 0.001, bound.source))
+    evidence.assert_pass()
+
+@pytest.mark.requirement("DA-BOLUS-002")
+def test_with_a_bug(evidence):
+    {}["no such key"]
+"""
+
+
+def test_a_finding_leads_with_its_measurements_and_a_test_error_keeps_its_traceback(pytester):
+    _project(pytester, FINDING_AND_ERROR)
+    result = pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run")
+    out = result.stdout.str()
+    finding = out[out.index("_ test_over_the_limit _"):out.index("_ test_with_a_bug _")]
+    assert finding.splitlines()[1:3] == [
+        "FAIL [product failure] (call): 1 of 1 measurements not passed:",
+        "  bolus_max = 0.5 ± 0.001 U, limits ≤ 0.119 U: FAIL"], finding
+    assert "Traceback" not in finding and "def test_over_the_limit" not in finding and "Rig(" not in finding
+    error = out[out.index("_ test_with_a_bug _"):]
+    assert "def test_with_a_bug" in error and "KeyError" in error  # an error in the suite: pytest's traceback
