@@ -15,6 +15,7 @@ import pytest
 from allure_commons.model2 import Status as AllureStatus
 from allure_commons.model2 import StatusDetails
 
+from hil import run_log
 from hil.errors import RigError
 from hil.evidence.run import RunRecorder, new_run_dir
 from hil.evidence.test_evidence import Inconclusive, TestEvidence, safe_name
@@ -22,6 +23,7 @@ from hil.evidence.verdict import FailureClass, Judgement, Verdict, classify, exc
 from hil.rig import abort
 from hil.rig.config import DEFAULT_RIG, RigConfigError, load_rig
 from hil.rig.rig import Rig
+from hil.run_log import narrative
 from hil.specs import SpecError, load_requirements
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,9 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     abort.signals.uninstall()
+    state: HilState = config.stash[_STATE]
+    if state.stop_run_log is not None:
+        state.stop_run_log()
 
 
 class HilState:
@@ -59,6 +64,7 @@ class HilState:
         self.interrupted: dict | None = None  # {"signal": name, "test": node id or None}
         self.judged: dict[str, Judgement] = {}  # node id → verdict, for the console summary
         self.safety_session = False  # this session runs requirement-bound tests
+        self.stop_run_log = None  # ends run.log (hil.evidence.run_log), once the run folder exists
 
     @property
     def requirements(self):
@@ -71,6 +77,10 @@ class HilState:
             option = self.config.getoption("hil_run_dir")
             directory = Path(option) if option else new_run_dir(Path("reports"), Path(self.config.getoption("rig")).stem)
             self.run = RunRecorder(directory, self.requirements)
+            self.stop_run_log = run_log.attach(directory / "run.log",
+                                               lambda: self.rig.clock.now() if self.rig is not None else None)
+            narrative.info("run %s: rig file %s, requirement files %s", directory.name, self.config.getoption("rig"),
+                           self.config.getoption("specs"))
         return self.run
 
     def open_rig(self) -> Rig:
@@ -254,6 +264,8 @@ def pytest_runtest_protocol(item, nextitem):
     """Knows the running test; inside allure-pytest's own protocol hook, which closes an interrupted test's
     result as it stood (passed, from its setup) before pytest's teardown runs: mark it INTERRUPTED first."""
     item.config.stash[_STATE].running = item
+    if _requirement_ids(item):
+        narrative.info("test %s: started", item.nodeid)
     outcome = yield
     if outcome.excinfo and issubclass(outcome.excinfo[0], KeyboardInterrupt) and _requirement_ids(item):
         _allure_interrupted(item, (abort.signals.received or signal.SIGINT).name)
@@ -295,13 +307,15 @@ def pytest_runtest_makereport(item, call):
     state: HilState = item.config.stash[_STATE]
     exc = call.excinfo.value if call.excinfo is not None else None
     item.stash.setdefault(_PHASES, {})[call.when] = (report, exc)
-    if exc is not None and report.failed and classify(exc) is not FailureClass.TEST:
+    ids = _requirement_ids(item)
+    if ids and exc is not None and report.failed and classify(exc) is not FailureClass.TEST:
         report.longrepr = _finding(item, call)
+    elif isinstance(exc, RigError):
+        report.longrepr = f"RIG ERROR ({call.when}): {exc}"  # the message, not a traceback
     if isinstance(exc, RigError):
         if not state.broken:
             state.broken = f"{item.nodeid}: {exc}"
             log.error("rig marked broken: %s", state.broken)
-    ids = _requirement_ids(item)
     if not ids:
         return
     if state.run is not None:
@@ -326,6 +340,8 @@ def _finding(item, call) -> str:
 def _record_judgement(item, judgement: Judgement) -> None:
     state: HilState = item.config.stash[_STATE]
     state.judged[item.nodeid] = judgement
+    cls = f" [{judgement.failure_class} failure]" if judgement.failure_class else ""
+    narrative.info("test %s: %s%s: %s", item.nodeid, judgement.verdict, cls, judgement.reason)
     allure.dynamic.label("verdict", judgement.verdict)
     if judgement.failure_class:
         allure.dynamic.tag(f"{judgement.failure_class} failure")
@@ -343,11 +359,13 @@ def pytest_sessionfinish(session, exitstatus):
     if state.safety_session and session.exitstatus == pytest.ExitCode.INTERRUPTED:
         signum = abort.signals.received or signal.SIGINT  # a Ctrl-C before the handlers were installed
         state.interrupted = {"signal": signum.name, "test": state.running.nodeid if state.running else None}
+        narrative.warning("interrupted by %s during %s", signum.name, state.interrupted["test"] or "no test")
         session.exitstatus = 128 + signum.value
         if state.running is not None and _requirement_ids(state.running):
             _record_judgement(state.running, _judgement(state.running, ran_to_end=False, interrupted=signum.name))
     if state.run is not None:
         state.run.finish(int(session.exitstatus), state.broken, state.interrupted)
+        narrative.info("session ended: exit status %d", int(session.exitstatus))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

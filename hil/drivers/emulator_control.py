@@ -10,7 +10,7 @@ class EmulatorControl:
     def __init__(self, port: str, *, timeout_s: float = 10.0):
         # The emulator stands in for the rig's instruments and fixtures: its refusals are the rig's, never the pump's.
         self.link = FramedLink(SerialLine(port, baudrate=115200, timeout_s=timeout_s, name="emulator control"), "emulator",
-                               refused=InstrumentRefused)
+                               refused=InstrumentRefused, quiet=frozenset({"ADV"}))
 
     def _t(self, frame) -> float:
         return float(frame.fields["t"])

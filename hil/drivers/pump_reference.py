@@ -15,7 +15,8 @@ from hil.transport.serial_line import SerialLine
 
 class ReferencePumpDriver:
     def __init__(self, port: str, *, baudrate: int = 115200, timeout_s: float = 2.0):
-        self.link = FramedLink(SerialLine(port, baudrate=baudrate, timeout_s=timeout_s, name="pump"), "pump")
+        self.link = FramedLink(SerialLine(port, baudrate=baudrate, timeout_s=timeout_s, name="pump"), "pump",
+                               quiet=frozenset({"CGM"}))
         self._announced: set[tuple[str, str]] = set()  # (id, raised t) of every ALARM event taken by events()
         self._active: set[str] = set()  # alarm ids active at the last STATUS
 

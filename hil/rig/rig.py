@@ -23,6 +23,7 @@ from hil.rig import abort
 from hil.rig.clock import RealClock, SimClock
 from hil.rig.config import RigConfig
 from hil.rig.emulator_process import EmulatorProcess
+from hil.run_log import narrative
 from hil.transport.can_hub import CanHub
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,8 @@ class Rig:
             self.lost_scale = MtSicsBalance(self._port(lost_cfg), self.clock.now, baudrate=lost_cfg.get("baudrate", 9600),
                                             timeout_s=lost_cfg.get("timeout_s", 2.0))
             self.identities["lost_scale"] = self.lost_scale.identify()
+        for device, identity in self.identities.items():
+            narrative.info("%s: %s", device, ", ".join(f"{key} {value}" for key, value in identity.items()))
         actuators = self.config.section("actuators")
         self.occlusion_valve = self._valve(actuators.get("occlusion_valve"))
         self.site_faults = self._site(actuators.get("site_faults"))
@@ -194,7 +197,10 @@ class Rig:
                     action = SafetyAction(reason, True, f"pump acknowledged STOP in {time.monotonic() - started:.2f} s")
                 except Exception as exc:  # noqa: BLE001 - the stop must be attempted and its failure recorded
                     action = SafetyAction(reason, False, f"STOP not acknowledged: {exc}")
-            (log.info if action.ok else log.error)("make safe (%s): %s", reason, action.detail)
+            if action.ok:
+                narrative.info("make safe (%s): %s", reason, action.detail)
+            else:
+                log.error("make safe (%s): %s", reason, action.detail)
             self.safety_log.append(action)
             return action
 

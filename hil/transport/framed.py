@@ -4,6 +4,7 @@ import logging
 from collections import deque
 
 from hil.errors import DeviceRefused, ProtocolError, TransportError
+from hil.run_log import narrative
 from hil.transport.event_counter import EventCounter
 from hil.transport.frames import Frame, FrameError, decode, encode
 from hil.transport.serial_line import SerialLine
@@ -19,15 +20,19 @@ class FramedLink:
     counter (`event_counter.faults` lists lost ones). A line nobody asked for (an event or a reply received
     twice, an answer to no request in flight) is dropped and listed in `unasked`: the driver raises it as a rig
     fault at its next check, never in the middle of an exchange, so the answer being waited for is not lost.
-    A late answer to an attempt that failed is expected and only logged.
+    A late answer to an attempt that failed is expected and only logged. Every state-changing request and its
+    answer or refusal go to the run's log, except the `quiet` commands (sent too often to read: time steps,
+    CGM values; the wire log has them).
     """
 
-    def __init__(self, line: SerialLine, device: str, refused: type[Exception] = DeviceRefused):
+    def __init__(self, line: SerialLine, device: str, refused: type[Exception] = DeviceRefused,
+                 quiet: frozenset[str] = frozenset()):
         """refused: what an ERR answer raises, called (device, code, message): DeviceRefused for the device under
         test (a product finding), an InstrumentRefused for the rig's own instruments."""
         self.line = line
         self.device = device
         self._refused = refused
+        self._quiet = quiet
         self._seq = 0
         self.events: deque[Frame] = deque()
         self.event_counter = EventCounter(device)
@@ -36,9 +41,18 @@ class FramedLink:
 
     def request(self, command: str, *args: object, idempotent: bool = False, timeout_s: float | None = None) -> Frame:
         attempts = 2 if idempotent else 1
+        told = not idempotent and command not in self._quiet
         for attempt in range(1, attempts + 1):
             try:
-                return self._exchange(command, args, timeout_s)
+                frame = self._exchange(command, args, timeout_s)
+                if told:
+                    narrative.info("%s %s: %s", self.device, " ".join(map(str, (command, *args))),
+                                   " ".join((frame.word, *frame.args)))
+                return frame
+            except self._refused as exc:
+                if told:
+                    narrative.info("%s %s: refused: %s", self.device, " ".join(map(str, (command, *args))), exc)
+                raise
             except (TransportError, ProtocolError) as exc:
                 self._abandoned.add(str(self._seq))
                 log.warning("%s %s attempt %d/%d failed: %s", self.device, command, attempt, attempts, exc)

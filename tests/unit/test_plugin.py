@@ -1,6 +1,7 @@
 """The pytest plugin: requirement binding and rig-broken handling, run in an isolated pytester session."""
 
 import json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,3 +219,30 @@ def test_a_finding_leads_with_its_measurements_and_a_test_error_keeps_its_traceb
     assert "Traceback" not in finding and "def test_over_the_limit" not in finding and "Rig(" not in finding
     error = out[out.index("_ test_with_a_bug _"):]
     assert "def test_with_a_bug" in error and "KeyError" in error  # an error in the suite: pytest's traceback
+
+
+def test_run_log_tells_the_run_with_wall_and_rig_time(pytester):
+    _project(pytester, """
+import pytest
+from hil.errors import DeviceRefused
+
+@pytest.mark.requirement("DA-BOLUS-001")
+def test_commands(rig, evidence):
+    rig.pump.set_basal(1.0)
+    rig.clock.sleep(60.0)
+    with pytest.raises(DeviceRefused):
+        rig.pump.bolus(1000.0)
+""")
+    pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run")
+    lines = (pytester.path / "run" / "run.log").read_text().splitlines()
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z rig +(-|\d+\.\d{3}) s (INFO|WARNING|ERROR) +hil[.\w]*: ")
+    assert all(stamp.match(line) for line in lines), lines
+    text = "\n".join(lines)
+    for told in ("run run: rig file rig.yaml", "test test_run_log_tells_the_run_with_wall_and_rig_time.py::test_commands: started",
+                 "pump: model RP-1, serial EMU-0001", "pump BASAL 1.000: OK basal=1.000",
+                 "pump BOLUS 1000.000: refused: ", "make safe (end of test_run_log", "pump acknowledged STOP",
+                 "test_commands: ERROR [test failure]: MetricMissing: verdict ERROR: no measurement for bound(s)"):
+        assert told in text, (told, text)
+    basal = next(line for line in lines if "BASAL 1.000" in line)
+    refused = next(line for line in lines if "BOLUS 1000.000" in line)
+    assert float(refused.split()[2]) - float(basal.split()[2]) == 60.0  # the rig clock, not the wall's
