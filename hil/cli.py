@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Optional
@@ -24,9 +25,12 @@ from hil.evidence import traceability, validation
 from hil.evidence.validation import NOMINAL
 from hil.evidence.measurements import DECISION_RULE
 from hil.evidence.run import finish_abandoned, new_run_dir
+from hil.errors import RigError
+from hil.procedures import preflight
 from hil.pytest_child import run_pytest, signals_held
 from hil.rig.config import DEFAULT_RIG, RigConfigError, load_rig
 from hil.rig.model import RIG_ID_PATTERN
+from hil.rig.rig import Rig
 from hil.specs import SpecError, load_requirements
 
 SAFETY_TESTS = Path("tests/safety")
@@ -36,7 +40,9 @@ EMULATED_TEST_TIMEOUT_S = 900
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Insulin-pump HIL safety verification.")
 specs_app = typer.Typer(no_args_is_help=True, help="Requirement files.")
 evidence_app = typer.Typer(no_args_is_help=True, help="Run evidence.")
+rig_app = typer.Typer(no_args_is_help=True, help="The rig.")
 app.add_typer(specs_app, name="specs")
+app.add_typer(rig_app, name="rig")
 app.add_typer(evidence_app, name="evidence")
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -56,12 +62,13 @@ def specs_check(paths: list[Path] = typer.Argument(None, help="files or director
     out.print(f"ok: {len(requirements)} requirements in {len(files)} file(s): {', '.join(files)}")
 
 
-def collect_trace(tests: Path = SAFETY_TESTS) -> dict[str, list[str]]:
-    """test node id → requirement ids, from a pytest collection of the safety suites."""
+def collect_trace(tests: Path = SAFETY_TESTS, k: str | None = None) -> dict[str, list[str]]:
+    """test node id → requirement ids, from a pytest collection of the safety suites (with -k: the selected)."""
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "trace.json"
         done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                               str(tests), "--hil-trace", str(target)], capture_output=True, text=True, timeout=300,
+                               str(tests), "--hil-trace", str(target), *(["-k", k] if k else [])],
+                              capture_output=True, text=True, timeout=300,
                               start_new_session=True)  # a terminal's Ctrl-C must not cut a seal short
         if not target.exists():
             raise RuntimeError(f"collecting {tests} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -276,6 +283,42 @@ def _run_dir(run: Optional[str]) -> Path:
     except reporting.ReportError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1)
+
+
+@rig_app.command("check")
+def rig_check(rig: Path = typer.Option(DEFAULT_RIG, help="rig file"),
+              k: Optional[str] = typer.Option(None, "-k", help="pytest -k expression: the campaign to check for"),
+              specs: Path = typer.Option(Path("specs"), "--specs", help="requirement files")):
+    """Preflight before a campaign: the balance's resolution against every selected requirement, calibration
+    and blank-run dates, then the rig itself (identities, the pump's state, alarms and STOP, a stable reading
+    per balance, the actuators), and the campaign's rig time from earlier runs. Exits 1 on any blocker."""
+    try:
+        requirements = load_requirements([specs])
+        config = load_rig(rig)
+    except (SpecError, RigConfigError) as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1)
+    selected = collect_trace(SAFETY_TESTS, k)
+    ids = sorted({rid for rids in selected.values() for rid in rids})
+    checks = preflight.fitness(config, [requirements[rid] for rid in ids if rid in requirements])
+    checks += preflight.dates(config, date.today())
+    try:
+        with Rig(config) as opened:
+            checks += preflight.instruments(opened)
+    except RigError as exc:
+        checks.append(preflight.Check("rig", f"cannot open: {exc}", preflight.Status.BLOCKER))
+    checks.append(preflight.duration(list(selected), REPORTS / "runs"))
+    table = Table(title=f"preflight: {config.rig_id} ({rig}), {len(selected)} tests, {len(ids)} requirements")
+    for column in ("check", "found", "status"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        style = {"ok": "green", "BLOCKER": "bold red"}.get(check.status, "")
+        table.add_row(check.item, check.found, f"[{style}]{check.status}[/]" if style else str(check.status))
+    out.print(table)
+    blockers = [c for c in checks if c.status is preflight.Status.BLOCKER]
+    out.print(f"preflight: {len(blockers)} blocker(s)" + (": " + "; ".join(c.item for c in blockers) if blockers else
+                                                          ": the rig is fit to start the campaign"), markup=False)
+    raise typer.Exit(1 if blockers else 0)
 
 
 @app.command()

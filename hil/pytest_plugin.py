@@ -119,9 +119,7 @@ def _requirement_ids(item) -> list[str]:
 def pytest_collection_modifyitems(session, config, items):
     state: HilState = config.stash[_STATE]
     bound = [item for item in items if _requirement_ids(item)]
-    trace_file = config.getoption("hil_trace")
-    if trace_file:  # `hil trace` judges the map itself, unknown ids included
-        Path(trace_file).write_text(json.dumps({item.nodeid: _requirement_ids(item) for item in bound}, indent=1))
+    if config.getoption("hil_trace"):  # `hil trace` judges the map itself, unknown ids included
         return
     if not bound:
         return
@@ -140,7 +138,10 @@ def pytest_collection_finish(session):
     session that drives the rig takes over the abort signals (SIGINT, SIGTERM, SIGHUP)."""
     config = session.config
     bound = [item for item in session.items if _requirement_ids(item)]
-    if not bound or config.getoption("hil_trace") or config.option.collectonly:
+    trace_file = config.getoption("hil_trace")
+    if trace_file:  # after -k: the map of what a session with the same options would run
+        Path(trace_file).write_text(json.dumps({item.nodeid: _requirement_ids(item) for item in bound}, indent=1))
+    if not bound or trace_file or config.option.collectonly:
         return
     state: HilState = config.stash[_STATE]
     state.safety_session = True
@@ -237,11 +238,15 @@ def pytest_runtest_call(item):
     a PASS verdict (a bound not measured, a measurement failed that it did not assert) fails here, so pytest,
     Allure and the record agree."""
     ids = _requirement_ids(item)
+    state: HilState = item.config.stash[_STATE]
     if len(ids) == 1:
-        req = item.config.stash[_STATE].requirements[ids[0]]
+        req = state.requirements[ids[0]]
         allure.dynamic.title(f"{req.id}: {req.title}")
         allure.dynamic.description(f"{req.statement}\n\nHazard: {req.hazard}\n\nSource: {req.source}")
+    started = state.rig.clock.now() if state.rig is not None else None
     outcome = yield
+    if ids and started is not None and state.rig is not None and state.run is not None:
+        state.run.set_rig_time(item.nodeid, ids, state.rig.clock.now() - started)
     if ids and outcome.excinfo is None:
         judgement = _judgement(item, ran_to_end=True)
         if judgement.verdict != Verdict.PASS:

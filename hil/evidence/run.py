@@ -119,6 +119,11 @@ class RunRecorder:
             "message": report.longreprtext[-2000:] if report.failed else None}
         self._write()
 
+    def set_rig_time(self, nodeid: str, ids: list[str], seconds: float) -> None:
+        """The rig time the test's call took (what `hil rig check` adds up for a campaign's duration)."""
+        self._test(nodeid, ids)["rig_time_s"] = round(seconds, 3)
+        self._write()
+
     def set_judgement(self, nodeid: str, ids: list[str], judgement) -> None:
         """The test's verdict, outcome, failure class and reason (hil.evidence.verdict.Judgement)."""
         self._test(nodeid, ids).update(judgement.as_record())

@@ -5,9 +5,10 @@ The JSON Schema shipped for editors (hil/rig/rig.schema.json) is generated from 
 `@emulator:` names and clock) are in `cross_problems`, each with the key path it concerns.
 """
 
+from datetime import date
 from typing import Annotated, Any, Iterator, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hil.emulator.config import ENDPOINTS, EmulatorOptions, Environment, span
 
@@ -82,6 +83,25 @@ class EvaporationCorrection(Section):
     source: Annotated[str, Field(min_length=1, max_length=1000)]
     u_rate_mg_per_h: span(0, 1000) | None = Field(
         None, description="standard uncertainty of the rate (repeated blank runs); default half the rate")
+    measured: Annotated[str, Field(pattern=r"^(\d{4}-\d{2}-\d{2}|none)$")] | None = Field(
+        None, description="date of the blank run (YYYY-MM-DD, quoted), or 'none' for an emulated vessel; "
+                          "`hil rig check` blocks a bench rig without one")
+    valid_days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
+        None, description="days the lab holds the blank run valid (with a measured date); the lab's own interval, "
+                          "as for a calibration")
+
+    @model_validator(mode="after")
+    def _dated(self) -> "EvaporationCorrection":
+        if self.measured not in (None, "none"):
+            try:
+                date.fromisoformat(self.measured)
+            except ValueError:
+                raise ValueError(f"measured: {self.measured} is not a date") from None
+            if self.valid_days is None:
+                raise ValueError("a measured blank run needs valid_days (how long the lab holds it valid)")
+        elif self.valid_days is not None:
+            raise ValueError("valid_days needs a measured date")
+        return self
 
 
 class InfusionSet(Section):

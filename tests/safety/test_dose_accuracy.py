@@ -9,6 +9,7 @@ import pytest
 from hil.analysis import dose_metrics
 from hil.evidence import plots
 from hil.procedures import delivery
+from hil.procedures.fitness import predicted_uncertainty
 from hil.procedures.gravimetric import Gravimetry
 from hil.pytest_plugin import bound_to
 
@@ -20,8 +21,7 @@ def test_basal_accuracy(requirement_id, rig, requirement, evidence):
     stabilisation_s = case["stabilisation_h"] * 3600.0
     grav = Gravimetry(rig.config)
     analysis_s = case["analysis_h"] * 3600.0
-    expected_U = {"overall_error": dose_metrics.overall_error_uncertainty_pct(grav.u_amount_U, rate, analysis_s)}
-    if not evidence.fitness(requirement, expected_U):
+    if not evidence.fitness(requirement, predicted_uncertainty(requirement, grav)):
         evidence.assert_pass()  # INCONCLUSIVE before days of recording: the rig cannot resolve the bound
     delivery.prepare(rig)
     with evidence.recording("balance", ["t_s", "mass_mg", "stable"]) as raw:
@@ -71,8 +71,7 @@ def test_bolus_accuracy(requirement_id, rig, requirement, evidence):
     case = requirement.case
     amount = case["bolus_U"]
     grav = Gravimetry(rig.config)
-    expected_U = {"bolus_mean_error": dose_metrics.bolus_mean_error_uncertainty_pct(grav.u_difference_U(), amount, case["count"])}
-    if not evidence.fitness(requirement, expected_U):
+    if not evidence.fitness(requirement, predicted_uncertainty(requirement, grav)):
         evidence.assert_pass()
     delivery.prepare(rig)
     rig.pump.resume()
@@ -92,11 +91,11 @@ def test_bolus_delivery_time(requirement_id, rig, requirement, evidence):
     case = requirement.case
     amount, interval = case["bolus_U"], case["sample_interval_s"]
     nominal_s = amount / case["speed_U_per_min"] * 60.0
-    if not evidence.fitness(requirement, {"bolus_duration_error": dose_metrics.bolus_duration_uncertainty_pct(interval, nominal_s)}):
+    grav = Gravimetry(rig.config)
+    if not evidence.fitness(requirement, predicted_uncertainty(requirement, grav)):
         evidence.assert_pass()
     delivery.prepare(rig)
     rig.pump.resume()
-    grav = Gravimetry(rig.config)
     limit_factor = case["max_duration_factor"]
     runs, unfinished = [], []
     for i in range(case["count"]):

@@ -1,0 +1,176 @@
+"""Preflight (`hil rig check`): before committing days to a campaign, is this rig fit to start it? What can be
+known from the files (the balance's resolution against every selected requirement, as the tests' fitness check
+computes it; calibration and blank-run dates), then from the rig itself (every instrument identifies itself; the
+pump answers, has no active alarm and acknowledges STOP; each balance gives a stable reading; each actuator
+responds or is an operator prompt), and how long the campaign will take in rig time. A blocker is anything that
+would end the campaign in a rig fault or an INCONCLUSIVE verdict."""
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from hil.errors import DeviceRefused, RigError
+from hil.evidence.measurements import measurement
+from hil.procedures import delivery
+from hil.procedures.fitness import predicted_uncertainty
+from hil.procedures.gravimetric import Gravimetry
+from hil.rig.config import RigConfig
+from hil.specs.model import Requirement
+
+BALANCES = ("scale", "lost_scale")
+
+
+class Status(StrEnum):
+    OK = "ok"
+    INFO = "info"  # nothing to decide: shown for the operator
+    BLOCKER = "BLOCKER"
+
+
+@dataclass(frozen=True)
+class Check:
+    item: str
+    found: str
+    status: Status
+
+
+def fitness(config: RigConfig, requirements: list[Requirement]) -> list[Check]:
+    """The predicted test uncertainty ratio of every two-sided weighed bound of the selected requirements; one
+    below the requirement's min_tur is a blocker (the test would be INCONCLUSIVE before recording)."""
+    grav = Gravimetry(config)
+    checks = []
+    for requirement in requirements:
+        expected_U = predicted_uncertainty(requirement, grav)
+        for bound in requirement.acceptance:
+            if bound.name not in expected_U:
+                continue
+            m = measurement(bound.name, math.nan, bound.unit, bound.min, bound.max, expected_U[bound.name],
+                            bound.source, bound.min_tur)
+            if m.tur is None:
+                found, status = f"U = {expected_U[bound.name]:.3g} {bound.unit} (one-sided bound: no ratio)", Status.INFO
+            else:
+                found = f"U = {expected_U[bound.name]:.3g} {bound.unit}, TUR {m.tur:.2g} (min {bound.min_tur:g})"
+                status = Status.BLOCKER if m.unfit else Status.OK
+            checks.append(Check(f"{requirement.id} {bound.name}", found, status))
+    return checks
+
+
+def dates(config: RigConfig, today: date) -> list[Check]:
+    """The balances' calibration due dates and the evaporation blank run's age."""
+    checks = []
+    for name in BALANCES:
+        calibration = (config.data.get(name) or {}).get("calibration")
+        if not calibration:
+            continue
+        due = calibration.get("due")
+        try:
+            due_date = date.fromisoformat(due) if due else None
+        except ValueError:
+            due_date = None
+        if due_date is None:
+            checks.append(Check(f"{name} calibration", f"{calibration['date']}, due {due or 'not stated'}",
+                                Status.INFO))
+        else:
+            late = due_date < today
+            checks.append(Check(f"{name} calibration", f"due {due}" + (": OVERDUE" if late else ""),
+                                Status.BLOCKER if late else Status.OK))
+    evaporation = config.section("evaporation_correction")
+    measured, valid_days = evaporation.get("measured"), evaporation.get("valid_days")
+    if measured is None or measured == "none":
+        status = Status.INFO if config.simulated else Status.BLOCKER
+        found = ("none: the emulated vessel's model" if measured == "none" else
+                 "no date in the rig file (evaporation_correction.measured)")
+        checks.append(Check("evaporation blank run", found + ("" if config.simulated else
+                                                             ": a bench needs a dated blank run"), status))
+    else:
+        expires = date.fromisoformat(measured) + timedelta(days=valid_days)
+        late = expires < today
+        checks.append(Check("evaporation blank run", f"measured {measured}, valid {valid_days} days to {expires}"
+                            + (": EXPIRED" if late else ""), Status.BLOCKER if late else Status.OK))
+    return checks
+
+
+def instruments(rig) -> list[Check]:
+    """Ask the open rig: identities, the pump's state and alarms, a STOP, a stable reading per balance, the
+    actuators. Every fault is a blocker with its message, never an exception."""
+    checks = [Check(f"{device} identity", ", ".join(f"{k} {v}" for k, v in identity.items()), Status.OK)
+              for device, identity in rig.identities.items()]
+    checks.append(_ask("pump status", lambda: _status(rig.pump.status())))
+    checks.append(_ask("pump STOP", lambda: _stop(rig)))
+    for name in BALANCES:
+        if getattr(rig, name) is not None:
+            checks.append(_ask(f"{name} stable reading", lambda name=name: _stable(rig, name)))
+    if rig.occlusion_valve is None:
+        checks.append(Check("occlusion valve", "none in the rig file: occlusion tests are skipped", Status.INFO))
+    elif hasattr(rig.occlusion_valve, "prompt"):
+        checks.append(Check("occlusion valve", "operator prompts (clamp the line when asked)", Status.INFO))
+    else:
+        checks.append(_ask("occlusion valve", lambda: _cycle(rig.occlusion_valve)))
+    if rig.site_faults is None:
+        checks.append(Check("site fixture", "none in the rig file: insertion-site tests are skipped", Status.INFO))
+    elif type(rig.site_faults).__name__.startswith("OperatorPrompt"):
+        checks.append(Check("site fixture", "operator prompts (kink, leak, dislodge when asked)", Status.INFO))
+    else:
+        checks.append(_ask("site fixture", lambda: (rig.site_faults.restore(), "responds: restored to normal")[1]))
+    return checks
+
+
+def _ask(item: str, probe) -> Check:
+    try:
+        found = probe()
+    except (RigError, DeviceRefused, OSError) as exc:
+        return Check(item, str(exc), Status.BLOCKER)
+    blocker = found.startswith("!")
+    return Check(item, found.removeprefix("!"), Status.BLOCKER if blocker else Status.OK)
+
+
+def _status(status) -> str:
+    text = f"{status.state}, bolus {status.bolus}, reservoir {status.reservoir_U:g} U"
+    if status.active_alarms:
+        return f"!{text}; active alarms {', '.join(status.active_alarms)}: clear them before the campaign"
+    return text + ", no active alarm"
+
+
+def _stop(rig) -> str:
+    action = rig.make_safe("preflight")
+    return action.detail if action.ok else f"!{action.detail}"
+
+
+def _stable(rig, name: str) -> str:
+    scale = getattr(rig, name)
+    if name == "scale":
+        reading = delivery.stable_reading(rig, timeout_s=60.0)
+    else:
+        reading = scale.read_stable()
+    return f"{reading.mass_mg / 1000:.5f} g, stable"
+
+
+def _cycle(valve) -> str:
+    valve.close()
+    valve.open()
+    return "responds: closed and opened"
+
+
+def duration(selected: list[str], runs: Path) -> Check:
+    """The campaign's rig time, from the newest run records that timed each selected test (`rig_time_s`); a
+    test no run has timed yet is named."""
+    timed: dict[str, tuple[float, str]] = {}
+    for record_file in sorted(runs.glob("*/record.json"), reverse=True):
+        try:
+            tests = json.loads(record_file.read_text(encoding="utf-8")).get("tests", {})
+        except (OSError, ValueError):
+            continue
+        for node, test in tests.items():
+            if node in selected and node not in timed and isinstance(test.get("rig_time_s"), (int, float)):
+                timed[node] = (float(test["rig_time_s"]), record_file.parent.name)
+        if len(timed) == len(selected):
+            break
+    total_h = sum(t for t, _ in timed.values()) / 3600.0
+    missing = [node for node in selected if node not in timed]
+    found = f"{total_h:.1f} h of rig time for {len(timed)} of {len(selected)} tests (from earlier runs' records)"
+    if missing:
+        found += f"; never timed: {', '.join(node.rsplit('::', 1)[-1] for node in missing[:5])}" + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    return Check("campaign duration", found, Status.INFO)

@@ -1,0 +1,55 @@
+"""`hil rig check`, the preflight before a campaign, as a user runs it: on the nominal emulated rig (fit), on the
+1 mg balance (unfit for four requirements, before anything runs), with dates past due, and for a -k selection."""
+
+import re
+import subprocess
+
+from .conftest import HIL, ROOT
+
+RIGS = ROOT / "fixtures" / "rigs"
+
+
+def _check(*args: str) -> tuple[int, dict[str, tuple[str, str]], str]:
+    done = subprocess.run([HIL, "rig", "check", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    rows = {}
+    for line in done.stdout.splitlines():
+        cells = [cell.strip() for cell in line.strip("│ ").split("│")]
+        if len(cells) == 3 and cells[2] in ("ok", "info", "BLOCKER"):
+            rows[cells[0]] = (cells[1], cells[2])
+    return done.returncode, rows, done.stdout + done.stderr
+
+
+def test_the_nominal_rig_is_fit_and_every_instrument_answers():
+    code, rows, output = _check("--rig", str(RIGS / "emulator.yaml"))
+    assert code == 0 and "0 blocker(s): the rig is fit" in output, output
+    for item in ("pump identity", "scale identity", "lost_scale identity", "pump status", "pump STOP",
+                 "scale stable reading", "lost_scale stable reading", "occlusion valve", "site fixture"):
+        assert rows[item][1] == "ok", (item, rows.get(item))
+    assert rows["pump identity"][0].startswith("model RP-1, serial EMU-0001")
+    assert "no active alarm" in rows["pump status"][0] and "acknowledged STOP" in rows["pump STOP"][0]
+    assert re.match(r"U = [\d.]+ %, TUR [\d.]+ \(min 4\)", rows["DA-BASAL-002 overall_error"][0])
+    assert rows["campaign duration"][1] == "info"
+
+
+def test_a_coarse_balance_is_blocked_per_requirement_before_anything_runs():
+    code, rows, output = _check("--rig", str(RIGS / "emulator-coarse-balance.yaml"))
+    assert code == 1, output
+    assert rows["DA-BASAL-002 overall_error"] == ("U = 1.33 %, TUR 3.8 (min 4)", "BLOCKER")
+    for item in ("DA-BOLUS-002 bolus_mean_error", "DA-BOLUS-005 bolus_mean_error",
+                 "HS-RESUME-001 basal_error_after_resume"):
+        assert rows[item][1] == "BLOCKER", (item, rows[item])
+    assert rows["DA-BOLUS-004 bolus_duration_error"][1] == "ok"  # timed by the sample grid, not the balance
+    assert "4 blocker(s): DA-BASAL-002 overall_error; DA-BOLUS-002 bolus_mean_error; DA-BOLUS-005" in output
+
+
+def test_an_overdue_calibration_and_an_expired_blank_run_are_blockers(tmp_path):
+    rig = tmp_path / "dated.yaml"
+    rig.write_text(f"extends: {RIGS / 'emulator.yaml'}\nrig_id: dated\n"
+                   "scale: {calibration: {certificate: C-1, date: '2024-01-02', due: '2025-01-02'}}\n"
+                   "evaporation_correction: {measured: '2025-06-01', valid_days: 30}\n")
+    code, rows, output = _check("--rig", str(rig), "-k", "DA-BOLUS-004")
+    assert code == 1, output
+    assert rows["scale calibration"] == ("due 2025-01-02: OVERDUE", "BLOCKER")
+    assert rows["evaporation blank run"] == ("measured 2025-06-01, valid 30 days to 2025-07-01: EXPIRED", "BLOCKER")
+    assert [item for item in rows if item.startswith("DA-")] == ["DA-BOLUS-004 bolus_duration_error"]  # -k
+    assert "1 tests, 1 requirements" in output
