@@ -1,0 +1,33 @@
+"""Preflight parts that need no rig: the campaign's rig time from earlier records, the blank run's model."""
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from hil.procedures import preflight
+from hil.rig.model import EvaporationCorrection
+
+
+def _record(folder, tests):
+    folder.mkdir(parents=True)
+    (folder / "record.json").write_text(json.dumps({"tests": tests}))
+
+
+def test_campaign_duration_adds_the_newest_timing_of_each_selected_test(tmp_path):
+    _record(tmp_path / "20261101T000000Z-a", {"t::a": {"rig_time_s": 7200.0}, "t::b": {"rig_time_s": 3600.0}})
+    _record(tmp_path / "20261102T000000Z-b", {"t::a": {"rig_time_s": 3600.0}, "t::x": {"rig_time_s": 1e6}})
+    (tmp_path / "20261103T000000Z-broken").mkdir()
+    (tmp_path / "20261103T000000Z-broken" / "record.json").write_text("{not json")
+    check = preflight.duration(["t::a", "t::b", "t::c"], tmp_path)
+    assert check.found.startswith("2.0 h of rig time for 2 of 3 tests")  # a from the newer run, b from the older
+    assert "never timed: c" in check.found and check.status is preflight.Status.INFO
+
+
+def test_a_dated_blank_run_needs_its_validity_and_a_real_date():
+    assert EvaporationCorrection(rate_mg_per_h=0.2, source="s", measured="2026-11-01", valid_days=30)
+    assert EvaporationCorrection(rate_mg_per_h=0.2, source="s", measured="none")
+    for bad in ({"measured": "2026-11-01"}, {"valid_days": 30}, {"measured": "2026-02-30", "valid_days": 30},
+                {"measured": "last week", "valid_days": 30}):
+        with pytest.raises(ValidationError):
+            EvaporationCorrection(rate_mg_per_h=0.2, source="s", **bad)
