@@ -25,8 +25,10 @@ from hil.evidence import traceability, validation
 from hil.evidence.validation import NOMINAL
 from hil.evidence.measurements import DECISION_RULE
 from hil.evidence.run import finish_abandoned, new_run_dir
+from hil.analysis import evaporation
 from hil.errors import RigError
-from hil.procedures import preflight
+from hil.evidence.recording import CsvRecording
+from hil.procedures import delivery, preflight
 from hil.pytest_child import run_pytest, signals_held
 from hil.rig.config import DEFAULT_RIG, RigConfigError, load_rig
 from hil.rig.model import RIG_ID_PATTERN
@@ -319,6 +321,45 @@ def rig_check(rig: Path = typer.Option(DEFAULT_RIG, help="rig file"),
     out.print(f"preflight: {len(blockers)} blocker(s)" + (": " + "; ".join(c.item for c in blockers) if blockers else
                                                           ": the rig is fit to start the campaign"), markup=False)
     raise typer.Exit(1 if blockers else 0)
+
+
+@app.command("blank-run")
+def blank_run(rig: Path = typer.Option(DEFAULT_RIG, help="rig file"),
+              hours: float = typer.Option(..., min=2.0, max=240.0, help="rig hours to weigh the vessel"),
+              interval_s: float = typer.Option(60.0, min=1.0, max=3600.0, help="seconds between readings")):
+    """The blank run: the collection vessel on the balance for HOURS with nothing delivered (the pump stopped),
+    read every INTERVAL_S, raw readings kept in reports/blank-runs/<id>/. Prints the rate lost and its standard
+    uncertainty (the spread of the hourly rates) as the rig file's `evaporation_correction:` lines."""
+    try:
+        config = load_rig(rig)
+    except RigConfigError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1)
+    folder = new_run_dir(REPORTS, config.path.stem, folder="blank-runs")
+    try:
+        with Rig(config) as opened, CsvRecording(folder / "balance.csv", ["t_s", "mass_mg", "stable"]) as raw:
+            opened.make_safe("blank run: nothing may be delivered")
+            out.print(f"blank run {folder.name}: {hours:g} h of rig time, a reading every {interval_s:g} s", markup=False)
+            series = delivery.record(opened, opened.clock.now(), hours * 3600.0, interval_s, raw)
+    except RigError as exc:
+        err.print(f"blank run stopped: {exc} (readings so far in {folder / 'balance.csv'})", markup=False)
+        raise typer.Exit(1)
+    try:
+        rate, u_rate, segments = evaporation.blank_run_rate(series.t_s, series.mass_mg)
+    except ValueError as exc:
+        err.print(f"blank run {folder}: {exc}", markup=False)
+        raise typer.Exit(1)
+    today = date.today().isoformat()
+    lines = (f"evaporation_correction:\n"
+             f"  rate_mg_per_h: {rate:.4g}\n"
+             f"  u_rate_mg_per_h: {u_rate:.2g}  # spread of {segments} hourly rates; repeat on other days and "
+             f"take the larger spread\n"
+             f"  source: blank run {folder.name}, {hours:g} h every {interval_s:g} s on {config.rig_id}\n"
+             f"  measured: \"{today}\"\n"
+             f"  # valid_days: the days your lab holds a blank run valid (required with measured)\n")
+    (folder / "evaporation_correction.yaml").write_text(lines, encoding="utf-8")
+    out.print(lines, markup=False)
+    out.print(f"raw readings: {folder / 'balance.csv'}", markup=False)
 
 
 @app.command()

@@ -1,8 +1,14 @@
 """`hil rig check`, the preflight before a campaign, as a user runs it: on the nominal emulated rig (fit), on the
-1 mg balance (unfit for four requirements, before anything runs), with dates past due, and for a -k selection."""
+1 mg balance (unfit for four requirements, before anything runs), with dates past due, and for a -k selection;
+and `hil blank-run`, which measures what the rig file's evaporation correction states."""
 
 import re
 import subprocess
+
+import yaml
+
+from hil.rig.config import load_rig
+from hil.rig.model import EvaporationCorrection
 
 from .conftest import HIL, ROOT
 
@@ -53,3 +59,17 @@ def test_an_overdue_calibration_and_an_expired_blank_run_are_blockers(tmp_path):
     assert rows["evaporation blank run"] == ("measured 2025-06-01, valid 30 days to 2025-07-01: EXPIRED", "BLOCKER")
     assert [item for item in rows if item.startswith("DA-")] == ["DA-BOLUS-004 bolus_duration_error"]  # -k
     assert "1 tests, 1 requirements" in output
+
+
+def test_a_blank_run_measures_the_emulated_vessels_evaporation_and_prints_the_rig_file_lines():
+    done = subprocess.run([HIL, "blank-run", "--hours", "24"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    block = done.stdout[done.stdout.index("evaporation_correction:"):done.stdout.index("raw readings:")]
+    section = yaml.safe_load(block)["evaporation_correction"]
+    section["valid_days"] = 30  # the lab's choice, left to the user
+    EvaporationCorrection(**section)  # the printed lines are a valid rig-file section
+    nominal = load_rig(RIGS / "emulator.yaml").section("evaporation_correction")["rate_mg_per_h"]  # the model's
+    hourly = 24
+    assert abs(section["rate_mg_per_h"] - nominal) <= 3 * section["u_rate_mg_per_h"] / hourly ** 0.5, section
+    raw = (ROOT / done.stdout.split("raw readings: ")[1].strip()).read_text().splitlines()
+    assert raw[0] == "t_s,mass_mg,stable" and len(raw) == 1 + 24 * 60 + 1
