@@ -25,7 +25,7 @@ from hil.evidence import traceability, validation
 from hil.evidence.validation import NOMINAL
 from hil.evidence.measurements import DECISION_RULE
 from hil.evidence.run import finish_abandoned, new_run_dir
-from hil.analysis import evaporation
+from hil.analysis import gravimetry
 from hil.errors import RigError
 from hil.evidence.recording import CsvRecording
 from hil.procedures import delivery, preflight
@@ -345,7 +345,7 @@ def blank_run(rig: Path = typer.Option(DEFAULT_RIG, help="rig file"),
         err.print(f"blank run stopped: {exc} (readings so far in {folder / 'balance.csv'})", markup=False)
         raise typer.Exit(1)
     try:
-        rate, u_rate, segments = evaporation.blank_run_rate(series.t_s, series.mass_mg)
+        rate, u_rate, segments = gravimetry.blank_run(series.t_s, series.mass_mg)
     except ValueError as exc:
         err.print(f"blank run {folder}: {exc}", markup=False)
         raise typer.Exit(1)

@@ -47,6 +47,29 @@ def blank_run_rate(t_s, mass_mg) -> float:
     return -slope_mg_per_s * 3600.0
 
 
+BLANK_SEGMENT_S = 3600.0  # a blank run's rate is also taken hour by hour: how much one hour's loss varies
+
+
+def blank_run(t_s, mass_mg, segment_s: float = BLANK_SEGMENT_S) -> tuple[float, float, int]:
+    """A blank run (the vessel weighed for hours with nothing delivered; REFERENCES.md: evaporation from an open
+    beaker can equal a 1-4 U/h basal; metrology.md §1.4 and its open item, blank evaporation on the real rig):
+    (rate in mg/h lost, its standard uncertainty in mg/h, number of segments). The rate is blank_run_rate over the
+    whole run; its uncertainty the standard deviation of the rates of the run's whole segments of segment_s,
+    which holds for any one hour a test corrects, as the rig file's u_rate_mg_per_h is used. ValueError with
+    fewer than two whole segments of three readings, or a reading that is not finite."""
+    t, m = np.asarray(t_s, dtype=float), np.asarray(mass_mg, dtype=float)
+    if t.size < 3 or not (np.all(np.isfinite(t)) and np.all(np.isfinite(m))):
+        raise ValueError("a blank run needs at least three finite readings")
+    segments = []
+    for k in range(int((t[-1] - t[0]) // segment_s)):
+        inside = (t >= t[0] + k * segment_s) & (t <= t[0] + (k + 1) * segment_s)
+        if inside.sum() >= 3:
+            segments.append(blank_run_rate(t[inside], m[inside]))
+    if len(segments) < 2:
+        raise ValueError(f"a blank run needs at least two whole segments of {segment_s:g} s with three readings each")
+    return blank_run_rate(t, m), float(np.std(segments, ddof=1)), len(segments)
+
+
 def volume_to_units(volume_ul, concentration_u_per_ml: float = 100.0):
     """Insulin units in a volume: U-100 means 1 U = 10 µL."""
     return np.asarray(volume_ul, dtype=float) * concentration_u_per_ml / 1000.0
