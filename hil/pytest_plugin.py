@@ -64,7 +64,7 @@ class HilState:
         self.interrupted: dict | None = None  # {"signal": name, "test": node id or None}
         self.judged: dict[str, Judgement] = {}  # node id → verdict, for the console summary
         self.safety_session = False  # this session runs requirement-bound tests
-        self.stop_run_log = None  # ends run.log (hil.evidence.run_log), once the run folder exists
+        self.stop_run_log = None  # ends run.log (hil.run_log), once the run folder exists
 
     @property
     def requirements(self):
