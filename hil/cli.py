@@ -24,7 +24,7 @@ from hil.evidence import seal
 from hil.evidence import traceability, validation
 from hil.evidence.validation import NOMINAL
 from hil.evidence.measurements import DECISION_RULE
-from hil.evidence.run import finish_abandoned, new_run_dir
+from hil.evidence.run import REHEARSAL_NOTE, finish_abandoned, new_run_dir
 from hil.analysis import gravimetry
 from hil.errors import RigError
 from hil.evidence.recording import CsvRecording
@@ -181,9 +181,11 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
                "--hil-run-dir", str(run_dir), "--alluredir", str(run_dir / "allure-results"), "-rA", *ctx.args]
     if k:
         command += ["-k", k]
-    if config.simulated:  # a backstop against a hung emulated test; a bench test may rightly run for days
+    if config.emulated:  # a backstop against a hung emulated test; a bench test may rightly run for days
         command += ["--timeout", str(EMULATED_TEST_TIMEOUT_S)]
     out.print(f"run {run_dir.name}: {' '.join(command[1:])}", markup=False)
+    if config.rehearsal:
+        out.print(f"{REHEARSAL_NOTE}; the emulator and the rig clock at ×{config.speed:g} real time", markup=False)
     def say(line: str) -> None:
         err.print(line, markup=False)
 
@@ -253,7 +255,10 @@ def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEAL
         try:
             reporting.write_allure_environment(run_dir / "allure-results", record)
             seal.show_in_report(run_dir / "allure-results", ledger_path, key)
-            index = reporting.generate_report(run_dir, f"Insulin-pump safety verification: {record['run_id']}",
+            title = f"Insulin-pump safety verification: {record['run_id']}"
+            if record.get("rehearsal"):  # on every page: the report's name heads each of them
+                title = f"{REHEARSAL_NOTE} (×{record['rehearsal']['speed']:g}): {record['run_id']}"
+            index = reporting.generate_report(run_dir, title,
                                               history=REPORTS / "history" / f"{_history_name(record)}.jsonl")
             out.print(f"report: {index}", markup=False)
         except reporting.ReportError as exc:

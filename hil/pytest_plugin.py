@@ -241,7 +241,8 @@ def pytest_runtest_call(item):
     state: HilState = item.config.stash[_STATE]
     if len(ids) == 1:
         req = state.requirements[ids[0]]
-        allure.dynamic.title(f"{req.id}: {req.title}")
+        rehearsal = state.rig is not None and state.rig.config.rehearsal
+        allure.dynamic.title(("REHEARSAL, not evidence · " if rehearsal else "") + f"{req.id}: {req.title}")
         allure.dynamic.description(f"{req.statement}\n\nHazard: {req.hazard}\n\nSource: {req.source}")
     started = state.rig.clock.now() if state.rig is not None else None
     outcome = yield

@@ -189,6 +189,10 @@ class EmulatorOptions(Params):
     """A rig file's `emulator:` section."""
 
     seed: count(0, 2**64 - 1) = 1
+    # clock: rehearsal only: simulated seconds per wall second while the emulator runs free (the harness's clock
+    # runs at the same rate). Wall-clock jitter is multiplied by it: at the limit, 1 ms of scheduling delay is 10 s
+    # of rig time, the order of the suites' finest polls, so faster would blur what a rehearsal is to show.
+    speed: span(1, 10_000) = 1.0
     can_dbc: Annotated[str, Field(max_length=4096)] = ""  # the CAN database; empty: the reference fixtures/can/pump.dbc
     # The heartbeat period is the device's choice (the protocol only counts them); 60 s keeps a simulated
     # day at 1,440 frames, so a 12-day run over CAN is not dominated by heartbeats.
@@ -209,10 +213,12 @@ class EmulatorConfig(EmulatorOptions):
     """The emulator's options and the rig's environment (temperature, pressure, humidity)."""
 
     environment: Environment = Environment()
+    free_run: bool = False  # clock: rehearsal: time passes on its own, at `speed`; else only by ADV (lockstep)
 
     @classmethod
     def from_rig(cls, rig: dict[str, Any]) -> "EmulatorConfig":
         """Build from a rig file's mapping (validated by hil.rig.model): its `emulator:` section plus the
-        physical part of its `environment:`."""
+        physical part of its `environment:`, running free when the rig's clock is `rehearsal`."""
         environment = {k: v for k, v in (rig.get("environment") or {}).items() if k in Environment.model_fields}
-        return cls.model_validate({**(rig.get("emulator") or {}), "environment": environment})
+        return cls.model_validate({**(rig.get("emulator") or {}), "environment": environment,
+                                   "free_run": rig.get("clock") == "rehearsal"})

@@ -27,6 +27,7 @@ from hil.emulator.world import World
 from hil.transport.frames import FrameError, decode, encode
 
 MAX_PENDING_OUTPUT = 1 << 20
+FREE_RUN_TICK_S = 0.005  # running free: wall seconds between advances of the world to the wall clock's time
 
 
 class PtyChannel:
@@ -105,6 +106,15 @@ class EmulatorServer:
         self.world = World(config, self._pump_event, lambda line: self.balance_ch.write(line.encode() + b"\r\n"))
         self.world.every(config.can_heartbeat_s, lambda: self.can.heartbeat(self.world.pump.state, self.world.scheduler.now))
         self.running = True
+        # Running free (clock: rehearsal): simulated time follows the wall clock, `speed` times faster, from now.
+        self.speed = config.speed if config.free_run else None
+        self._wall0, self._sim0 = time.monotonic(), self.world.scheduler.now
+
+    def _follow_wall_clock(self) -> None:
+        """Running free: advance the world to the simulated time the wall clock has reached."""
+        target = self._sim0 + (time.monotonic() - self._wall0) * self.speed
+        if target > self.world.scheduler.now:
+            self.world.advance(target - self.world.scheduler.now)
 
     def _now(self) -> float:
         return self.world.scheduler.now  # the World's scheduler is replaced on every RESET
@@ -209,6 +219,8 @@ class EmulatorServer:
     def _control(self, frame) -> list[str]:
         try:
             if frame.word == "ADV":
+                if self.speed is not None:
+                    raise Refused("NOT_ALLOWED", f"running free at {self.speed:g}x: time passes on its own")
                 dt = float(frame.args[0])
                 if not 0 <= dt <= 1e7:
                     raise ValueError(f"cannot advance by {dt}")
@@ -244,13 +256,18 @@ class EmulatorServer:
         if watch_fd is not None:
             selector.register(watch_fd, selectors.EVENT_READ, None)
         while self.running:
+            if self.speed is not None:
+                self._follow_wall_clock()
             held = [s for s in (channel.held_s() for channel in channels if channel.outbuf) if s]
-            for key, events in selector.select(timeout=min([1.0, *held])):
+            tick = [FREE_RUN_TICK_S] if self.speed is not None else []
+            for key, events in selector.select(timeout=min([1.0, *held, *tick])):
                 if key.data is None:
                     if not os.read(watch_fd, 4096):
                         return  # the harness that started us is gone
                     continue
                 if events & selectors.EVENT_READ:
+                    if self.speed is not None:  # a request is answered at the time it arrives
+                        self._follow_wall_clock()
                     key.data.readable()
             for channel in channels:  # wait for room only where output is pending
                 channel.flush()

@@ -59,6 +59,9 @@ def git_state(root: Path = Path(".")) -> dict:
         return {"commit": None, "dirty": None, "note": f"git unavailable: {exc}"}
 
 
+REHEARSAL_NOTE = "REHEARSAL: the emulator running free in real time, not a pump: not evidence"
+
+
 class RunRecorder:
     def __init__(self, directory: Path, requirements: dict):
         self.directory = Path(directory)
@@ -94,6 +97,8 @@ class RunRecorder:
     def set_rig(self, config: RigConfig) -> None:
         self.record["rig"] = {"id": config.rig_id, "file": str(config.path), "sha256": config.sha256, "effective_config": config.data,
                               "clock": config.data["clock"], "identities": {}}
+        if config.rehearsal:  # the emulator in real time: shown on every page of the report, never evidence
+            self.record["rehearsal"] = {"speed": config.speed, "note": REHEARSAL_NOTE}
         operator = config.data.get("operator")
         if operator and not os.environ.get("HIL_OPERATOR"):
             self.record["provenance"]["operator"] = operator

@@ -1,5 +1,6 @@
-"""Rig clocks. A test sleeps and waits on the rig clock only, so it runs unchanged on a bench (RealClock)
-and in simulated time against the emulator (SimClock), where a 72-hour test takes seconds."""
+"""Rig clocks. A test sleeps and waits on the rig clock only, so it runs unchanged on a bench (RealClock),
+in simulated time against the emulator (SimClock), where a 72-hour test takes seconds, and in a rehearsal
+against the emulator running free (RealClock scaled by its speed)."""
 
 import time
 from typing import Callable
@@ -9,20 +10,30 @@ TICK_S = 0.1
 
 
 class RealClock:
-    """Monotonic wall time; sleeps in short ticks, running the tick hooks (e.g. draining the CAN bus)."""
+    """Monotonic wall time; sleeps in short wall ticks, running the tick hooks (e.g. draining the CAN bus).
 
-    def __init__(self):
+    In a rehearsal (the emulator running free) it is the emulator's time as the harness sees it: `speed` rig
+    seconds per wall second from `origin`, the emulator's time when the rig opened. Deadlines on I/O stay
+    wall-clock deadlines, as on a bench."""
+
+    def __init__(self, speed: float = 1.0, origin: float | None = None):
         self.on_tick: list[Callable[[], None]] = []
+        self.speed = speed
+        self._wall0 = time.monotonic()
+        self._origin = self._wall0 if origin is None else origin
 
     def now(self) -> float:
-        return time.monotonic()
+        return self._origin + (time.monotonic() - self._wall0) * self.speed
 
     def sleep(self, dt: float) -> None:
-        end = time.monotonic() + dt
+        end = time.monotonic() + dt / self.speed
         while (remaining := end - time.monotonic()) > 0:
             time.sleep(min(TICK_S, remaining))
             for hook in self.on_tick:
                 hook()
+
+    def resync(self) -> None:
+        """Nothing to do: real (and rehearsed) time runs on through an emulator RESET."""
 
     def sleep_until(self, t: float) -> None:
         self.sleep(t - self.now())

@@ -34,7 +34,22 @@ class RigConfig:
 
     @property
     def simulated(self) -> bool:
+        """Lockstep with the emulator: simulated time passes only when the harness asks."""
         return self.data["clock"] == "sim"
+
+    @property
+    def rehearsal(self) -> bool:
+        """The emulator running free in real time (scaled): a bench rehearsed, never evidence."""
+        return self.data["clock"] == "rehearsal"
+
+    @property
+    def emulated(self) -> bool:
+        return self.simulated or self.rehearsal
+
+    @property
+    def speed(self) -> float:
+        """Rig seconds per wall second: the emulator's `speed` in a rehearsal, else 1."""
+        return float(self.section("emulator").get("speed", 1.0)) if self.rehearsal else 1.0
 
     def section(self, name: str) -> dict[str, Any]:
         return self.data.get(name) or {}

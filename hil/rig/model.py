@@ -14,12 +14,13 @@ from hil.emulator.config import ENDPOINTS, EmulatorOptions, Environment, span
 
 SCHEMA_ID = "https://hil.invalid/schemas/rig-file.json"
 EMULATOR_PORT = "@emulator:"
+EMULATED_CLOCKS = ("sim", "rehearsal")  # the clocks whose rig is the emulator
 RIG_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # it names files in reports/ and reports/history/
 REQUIREMENT_ID_PATTERN = r"^[A-Z]{2,}(-[A-Z0-9]+)+$"
 
 Text = Annotated[str, Field(max_length=1000)]
 Port = Annotated[str, Field(min_length=1, max_length=256, description=(
-    "device path, pyserial URL, or @emulator:<endpoint> (" + ", ".join(ENDPOINTS) + ") with clock: sim"))]
+    "device path, pyserial URL, or @emulator:<endpoint> (" + ", ".join(ENDPOINTS) + ") with clock: sim or rehearsal"))]
 Baudrate = Annotated[int, Field(ge=50, le=4_000_000, description="a serial rate the UART can run")]
 Timeout = Annotated[float, Field(gt=0, le=3600, description="seconds to wait for a reply")]
 Channel = Annotated[int, Field(ge=0, le=255)]
@@ -173,7 +174,9 @@ class RigFile(Section):
     extends: Text | None = Field(None, description="a rig file (relative to this one) whose keys this one overrides")
     rig_id: Annotated[str, Field(pattern=RIG_ID_PATTERN, description="a file name: letters, digits, '.', '_', '-'")]
     description: Text | None = None
-    clock: Literal["sim", "real"] = Field(description="sim: the emulator's lockstep clock; real: monotonic wall time")
+    clock: Literal["sim", "real", "rehearsal"] = Field(description=(
+        "sim: the emulator's lockstep clock; real: monotonic wall time (a bench); rehearsal: the emulator running "
+        "free in real time, scaled by emulator.speed, reached as a bench is (never evidence)"))
     operator: Text | None = None
     pump: Pump
     scale: Scale
@@ -182,7 +185,8 @@ class RigFile(Section):
     environment: BenchEnvironment
     evaporation_correction: EvaporationCorrection
     infusion_set: InfusionSet
-    emulator: EmulatorOptions | None = Field(None, description="emulator parameters (clock: sim); see hil/emulator/config.py")
+    emulator: EmulatorOptions | None = Field(None, description="emulator parameters (clock: sim or rehearsal); see "
+                                                               "hil/emulator/config.py")
     seeded_defect: SeededDefect | None = None
     actuators: Actuators | None = None
     can: Can | None = None
@@ -205,8 +209,8 @@ def cross_problems(rig: RigFile) -> list[tuple[tuple, str]]:
     """(key path, message) of what no single section shows: an emulator rig without its emulator, ports used
     twice, `@emulator:` ports on a real clock or naming no endpoint, a serial device without its port."""
     found: list[tuple[tuple, str]] = []
-    if rig.clock == "sim" and rig.emulator is None:
-        found.append((("clock",), "clock 'sim' needs an 'emulator:' section"))
+    if rig.clock in EMULATED_CLOCKS and rig.emulator is None:
+        found.append((("clock",), f"clock '{rig.clock}' needs an 'emulator:' section"))
     first: dict[str, tuple] = {}
     for path, port in ports(rig):
         if port in first:
@@ -216,8 +220,8 @@ def cross_problems(rig: RigFile) -> list[tuple[tuple, str]]:
             name = port[len(EMULATOR_PORT):]
             if name not in ENDPOINTS:
                 found.append((path, f"no emulator endpoint '{name}' (there are: {', '.join(ENDPOINTS)})"))
-            elif rig.clock != "sim":
-                found.append((path, f"port {port} needs clock: sim (the emulator)"))
+            elif rig.clock not in EMULATED_CLOCKS:
+                found.append((path, f"port {port} needs clock: sim or rehearsal (the emulator)"))
     serial = {("pump",): rig.pump.driver == "reference-serial", ("scale",): rig.scale.driver == "mt-sics",
               ("lost_scale",): rig.lost_scale is not None}
     for path, needs_port in serial.items():

@@ -78,16 +78,19 @@ class Rig:
         port = section["port"]
         if port.startswith("@emulator:"):
             if not self.emulator:
-                raise RigError(f"port {port} needs clock: sim (the emulator)")
+                raise RigError(f"port {port} needs clock: sim or rehearsal (the emulator)")
             return self.emulator.endpoints[port.split(":", 1)[1]]
         return port
 
     def _open(self) -> None:
         pump_cfg, scale_cfg = self.config.section("pump"), self.config.section("scale")
-        if self.config.simulated:
+        if self.config.emulated:
             self.emulator = EmulatorProcess(self.config.path)
             self.control = EmulatorControl(self.emulator.endpoints["control"])
-            self.clock = SimClock(self.control)
+            if self.config.rehearsal:
+                self.clock = RealClock(self.config.speed, origin=self.control.now())
+            else:
+                self.clock = SimClock(self.control)
             self.identities["emulator"] = {"pid": self.emulator.pid, **self.emulator.endpoints}
         else:
             self.clock = RealClock()
@@ -121,7 +124,7 @@ class Rig:
             return None
         if cfg["driver"] == "emulator":
             if not self.control:
-                raise RigError("occlusion valve driver 'emulator' needs clock: sim (the emulator)")
+                raise RigError("occlusion valve driver 'emulator' needs clock: sim or rehearsal (the emulator)")
             return EmulatorValve(self.control)
         if cfg["driver"] == "relay-board":
             if "port" not in cfg or "channel" not in cfg:
@@ -136,7 +139,7 @@ class Rig:
         levels = {k: cfg[k] for k in ("partial_kink_factor", "leak_fraction") if k in cfg}
         if cfg["driver"] == "emulator":
             if not self.control:
-                raise RigError("site fault driver 'emulator' needs clock: sim (the emulator)")
+                raise RigError("site fault driver 'emulator' needs clock: sim or rehearsal (the emulator)")
             return EmulatorSite(self.control)
         if cfg["driver"] == "relay-board":
             if "port" not in cfg or not cfg.get("channels"):
