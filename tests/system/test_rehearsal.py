@@ -1,12 +1,20 @@
 """The bench path rehearsed (issue 13 item 1): a subset of the campaign (a bolus series, an occlusion at 1 U/h, a
 suspend scenario, a kinked cannula) against the emulator running free at 300x real time, reached as a bench is
 (RealClock, wall-clock deadlines, events arriving while the harness sleeps), gets the lockstep run's verdicts,
-and its evidence says REHEARSAL everywhere it can be read."""
+and its evidence says REHEARSAL everywhere it can be read. A free-running pump whose events nobody reads for hours
+neither blocks nor loses them silently."""
 
 import json
 import re
 import subprocess
 import time
+
+import pytest
+
+from hil.emulator.wire_faults import WireFaultKind
+from hil.errors import LostEvent
+from hil.rig.config import load_rig
+from hil.rig.rig import Rig
 
 from .conftest import HIL, ROOT
 
@@ -40,3 +48,45 @@ def test_a_rehearsal_gets_the_lockstep_verdicts_and_is_marked_rehearsal():
     assert rig_s / 300 <= rehearsal_s  # it really ran in (scaled) real time
     report = (ROOT / "reports" / "runs" / rehearsal["run_id"] / "report" / "index.html").read_text(errors="replace")
     assert "REHEARSAL" in report
+
+
+UNREAD_HOURS = 4.0
+
+
+def _fast_rehearsal(tmp_path):
+    rig = tmp_path / "fast.yaml"  # 3000x: four hours of rig time in under five wall seconds
+    rig.write_text(f"extends: {RIGS / 'emulator-rehearsal.yaml'}\nrig_id: fast-rehearsal\nemulator: {{speed: 3000}}\n")
+    return Rig(load_rig(rig))
+
+
+def _occlusion_nobody_reads(rig, lose_lines: bool = False) -> float:
+    """Basal into a closed valve, then hours of rig time without a word to the pump (with lose_lines, every
+    line the pump sends meanwhile is dropped on the wire); returns when the sleep ended, on the rig clock."""
+    rig.begin_test("events nobody reads")  # a RESET: it also disarms earlier wire faults
+    rig.pump.set_basal(10.0)
+    rig.pump.resume()
+    rig.occlusion_valve.close()
+    if lose_lines:
+        rig.control.wire_fault("pump", WireFaultKind.DROP, span_s=UNREAD_HOURS * 3600.0)
+    rig.clock.sleep(UNREAD_HOURS * 3600.0)
+    return rig.clock.now()
+
+
+def test_events_nobody_reads_for_hours_are_kept_with_their_own_times(tmp_path):
+    with _fast_rehearsal(tmp_path) as rig:
+        woke = _occlusion_nobody_reads(rig)
+        # The emulator never waited for the harness: its time ran on while nothing was read.
+        assert abs(rig.control.now() - rig.clock.now()) < 0.2 * rig.clock.speed
+        offset = rig.pump.pump_time() - rig.clock.now()  # pump clock minus rig clock
+        events = rig.pump.events()
+        (alarm,) = [e for e in events if e.kind == "ALARM" and e.fields["kind"] == "OCCLUSION"]
+        raised = float(alarm.fields["t"]) - offset  # on the rig clock
+        assert raised < woke - 3600.0, (raised, woke)  # hours before it was read, with the time it happened
+        assert rig.pump.status().active_alarms  # and nothing lost on the way
+
+
+def test_an_event_lost_while_nobody_reads_is_a_rig_fault_at_the_next_word(tmp_path):
+    with _fast_rehearsal(tmp_path) as rig:
+        _occlusion_nobody_reads(rig, lose_lines=True)
+        with pytest.raises(LostEvent):
+            rig.pump.status()  # the alarm is active but its event never came: never silently
