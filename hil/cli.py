@@ -9,8 +9,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
 from typing import Optional
@@ -406,8 +407,7 @@ def validate(defects: Path = typer.Option(Path("fixtures/rigs/defects"), help="f
         campaigns.append((name, None if seeds == 1 else base, path, True))
         for seed in range(base + 1, base + seeds):
             campaigns.append((name, seed, _seeded_rig_file(folder / "rigs", name, path, seed), False))
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        runs = list(pool.map(lambda c: _campaign(c[2], report=c[3]), campaigns))
+    runs = _run_campaigns(campaigns, jobs)
     outcomes = []
     for (name, seed, _, _), (run_dir, record) in zip(campaigns, runs):
         failed, errored = validation.observed_failures(record) if record else (set(), {"(no record)"})
@@ -430,6 +430,22 @@ def validate(defects: Path = typer.Option(Path("fixtures/rigs/defects"), help="f
     out.print(text, markup=False)
     out.print(f"validation: {folder}", markup=False)
     raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
+
+
+def _run_campaigns(campaigns: list, jobs: int) -> list[tuple[Path, dict | None]]:
+    """Every campaign, `jobs` at a time, in plan order; a line as each ends: how many are done, the wall time
+    so far and the ETA at the pace so far."""
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(_campaign, c[2], report=c[3]): c for c in campaigns}
+        for done, future in enumerate(as_completed(futures), 1):
+            name, seed = futures[future][:2]
+            elapsed = time.monotonic() - started
+            eta = datetime.now(timezone.utc) + timedelta(seconds=elapsed / done * (len(campaigns) - done))
+            out.print(f"validate: {done}/{len(campaigns)} campaigns done ({name}"
+                      + (f" seed {seed}" if seed is not None else "") + f": {future.result()[0].name}), "
+                      f"{elapsed / 60:.1f} min, ETA {eta:%H:%M} UTC", markup=False)
+        return [future.result() for future in futures]
 
 
 def _seeded_rig_file(folder: Path, name: str, rig: Path, seed: int) -> Path:

@@ -17,7 +17,9 @@ from allure_commons.model2 import StatusDetails
 
 from hil import run_log
 from hil.errors import RigError
-from hil.evidence.run import RunRecorder, new_run_dir
+from hil.evidence.progress import Progress
+from hil.evidence.progress_display import ProgressDisplay
+from hil.evidence.run import RunRecorder, new_run_dir, rig_times
 from hil.evidence.test_evidence import Inconclusive, TestEvidence, safe_name
 from hil.evidence.verdict import FailureClass, Judgement, Verdict, classify, exception_for, judge
 from hil.rig import abort
@@ -65,6 +67,8 @@ class HilState:
         self.judged: dict[str, Judgement] = {}  # node id → verdict, for the console summary
         self.safety_session = False  # this session runs requirement-bound tests
         self.stop_run_log = None  # ends run.log (hil.run_log), once the run folder exists
+        self.progress: Progress | None = None  # the campaign in rig time, shown by `display`
+        self.display: ProgressDisplay | None = None
 
     @property
     def requirements(self):
@@ -94,9 +98,16 @@ class HilState:
                 self.broken = f"cannot open rig: {exc}"
                 raise RigError(self.broken) from None
             self.rig = rig
+            rig.clock.on_tick.append(self.show_progress)
             atexit.register(self.close_rig, "interpreter exit")
             self.run_recorder().set_identities(rig.identities)
         return self.rig
+
+    def show_progress(self) -> None:
+        if self.display is None or self.progress is None or self.rig is None or self.progress.current is None:
+            return
+        evidence = self.running.stash.get(_EVIDENCE, None) if self.running is not None else None
+        self.display.tick(lambda: self.progress.line(self.rig.clock.now(), evidence.latest() if evidence else None))
 
     def close_rig(self, reason: str) -> None:
         if self.rig is not None:
@@ -148,6 +159,17 @@ def pytest_collection_finish(session):
     abort.signals.install()
     if config.getoption("hil_run_dir"):  # a run (hil verify): its record lists what this session selected
         state.run_recorder().set_selected({item.nodeid: _requirement_ids(item) for item in bound})
+        nodes = [item.nodeid for item in bound]
+        timed = rig_times(state.run_recorder().directory.parent, nodes)
+        state.progress = Progress(nodes, {node: seconds for node, (seconds, _) in timed.items()})
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        if reporter is not None:
+            try:  # operator prompts write to the terminal mid-test: no line kept in place then
+                actuators = load_rig(config.getoption("rig")).section("actuators")
+            except RigConfigError:  # said when the rig opens
+                actuators = {}
+            prompts = any((section or {}).get("driver") == "operator-prompt" for section in actuators.values())
+            state.display = ProgressDisplay(reporter, live=reporter._tw.hasmarkup and not prompts)
 
 
 @pytest.fixture
@@ -245,7 +267,13 @@ def pytest_runtest_call(item):
         allure.dynamic.title(("REHEARSAL, not evidence · " if rehearsal else "") + f"{req.id}: {req.title}")
         allure.dynamic.description(f"{req.statement}\n\nHazard: {req.hazard}\n\nSource: {req.source}")
     started = state.rig.clock.now() if state.rig is not None else None
+    if ids and started is not None and state.progress is not None:
+        state.progress.begin(item.nodeid, ", ".join(ids), started)
     outcome = yield
+    if state.display is not None:
+        state.display.clear()  # before pytest writes the test's result
+    if state.progress is not None and state.rig is not None:
+        state.progress.end(state.rig.clock.now())
     if ids and started is not None and state.rig is not None and state.run is not None:
         state.run.set_rig_time(item.nodeid, ids, state.rig.clock.now() - started)
     if ids and outcome.excinfo is None:

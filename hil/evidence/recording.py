@@ -17,10 +17,13 @@ class CsvRecording:
         self._writer = csv.writer(self._file)
         self._sync_interval_s = sync_interval_s
         self._last_sync = time.monotonic()
+        self.columns = tuple(columns)
+        self.last: tuple = ()  # the latest row recorded (for the progress display)
         self.append(*columns)
 
     def append(self, *row) -> None:
         self._writer.writerow(row)
+        self.last = row
         self._file.flush()
         now = time.monotonic()
         if now - self._last_sync >= self._sync_interval_s:

@@ -59,6 +59,24 @@ def git_state(root: Path = Path(".")) -> dict:
         return {"commit": None, "dirty": None, "note": f"git unavailable: {exc}"}
 
 
+def rig_times(runs: Path, nodes: list[str]) -> dict[str, tuple[float, str]]:
+    """Test node id → (rig seconds its call took, run id), from the newest run records under `runs` that timed
+    it (`rig_time_s`); unreadable records are passed over. What preflight and the progress display expect."""
+    timed: dict[str, tuple[float, str]] = {}
+    wanted = set(nodes)
+    for record_file in sorted(Path(runs).glob("*/record.json"), reverse=True):
+        try:
+            tests = json.loads(record_file.read_text(encoding="utf-8")).get("tests", {})
+        except (OSError, ValueError, AttributeError):
+            continue
+        for node, test in tests.items():
+            if node in wanted and node not in timed and isinstance(test.get("rig_time_s"), (int, float)):
+                timed[node] = (float(test["rig_time_s"]), record_file.parent.name)
+        if len(timed) == len(wanted):
+            break
+    return timed
+
+
 REHEARSAL_NOTE = "REHEARSAL: the emulator running free in real time, not a pump: not evidence"
 
 

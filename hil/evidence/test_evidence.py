@@ -130,6 +130,13 @@ class TestEvidence:
                     fit = False
         return fit
 
+    def latest(self) -> str | None:
+        """The newest raw row of the test's open recordings, as 'file: column value, ...' (the progress line)."""
+        for rec in reversed(self._recordings):
+            if rec.last and rec.last != rec.columns:
+                return f"{rec.path.name}: " + ", ".join(f"{c} {v}" for c, v in zip(rec.columns, rec.last))
+        return None
+
     def close(self) -> None:
         for rec in self._recordings:
             rec.close()

@@ -5,7 +5,6 @@ pump answers, has no active alarm and acknowledges STOP; each balance gives a st
 responds or is an operator prompt), and how long the campaign will take in rig time. A blocker is anything that
 would end the campaign in a rig fault or an INCONCLUSIVE verdict."""
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from hil.errors import DeviceRefused, RigError
 from hil.evidence.measurements import measurement
+from hil.evidence.run import rig_times
 from hil.procedures import delivery
 from hil.procedures.fitness import predicted_uncertainty
 from hil.procedures.gravimetric import Gravimetry
@@ -154,19 +154,9 @@ def _cycle(valve) -> str:
 
 
 def duration(selected: list[str], runs: Path) -> Check:
-    """The campaign's rig time, from the newest run records that timed each selected test (`rig_time_s`); a
-    test no run has timed yet is named."""
-    timed: dict[str, tuple[float, str]] = {}
-    for record_file in sorted(runs.glob("*/record.json"), reverse=True):
-        try:
-            tests = json.loads(record_file.read_text(encoding="utf-8")).get("tests", {})
-        except (OSError, ValueError):
-            continue
-        for node, test in tests.items():
-            if node in selected and node not in timed and isinstance(test.get("rig_time_s"), (int, float)):
-                timed[node] = (float(test["rig_time_s"]), record_file.parent.name)
-        if len(timed) == len(selected):
-            break
+    """The campaign's rig time, from the newest run records that timed each selected test; a test no run has
+    timed yet is named."""
+    timed = rig_times(runs, selected)
     total_h = sum(t for t, _ in timed.values()) / 3600.0
     missing = [node for node in selected if node not in timed]
     found = f"{total_h:.1f} h of rig time for {len(timed)} of {len(selected)} tests (from earlier runs' records)"
