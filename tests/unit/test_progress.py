@@ -1,6 +1,9 @@
-"""The progress line: known answers on a made-up campaign."""
+"""The progress line: known answers on a made-up campaign; where it goes on a terminal and elsewhere."""
+
+import io
 
 from hil.evidence.progress import Progress
+from hil.evidence.progress_display import ProgressDisplay
 
 
 def test_the_line_counts_rig_time_against_what_earlier_runs_took():
@@ -18,3 +21,40 @@ def test_a_test_never_timed_makes_the_totals_lower_bounds():
     p.begin("a", "DA-1", 0.0)
     line = p.line(4000.0, wall_now=4000.0)  # longer than it took before: counted as it is
     assert line.startswith("[1/2] DA-1 1.1 h of 1.0 h · campaign 1.1 h of ≥ 1.1 h (100 %) · ETA ≥ ")
+
+
+class _Writer:
+    def __init__(self):
+        self._file = io.StringIO()
+        self.fullwidth = 80
+        self.width_of_current_line = 37  # where pytest's own line ends ("tests/safety/test_x.py ..")
+
+
+class _Reporter:
+    def __init__(self):
+        self._tw = _Writer()
+        self.lines = []
+
+    def write_line(self, line):
+        self.lines.append(line)
+
+
+def test_a_terminal_gets_the_line_in_place_and_pytest_its_line_back():
+    reporter = _Reporter()
+    display = ProgressDisplay(reporter, live=True)
+    display.tick(lambda: "[1/2] DA-1 5 min")
+    display._next = 0.0  # as if half a second had passed
+    display.tick(lambda: "[1/2] DA-1 6 min")
+    display.clear()
+    assert reporter._tw._file.getvalue() == ("\n[1/2] DA-1 5 min\x1b[K" "\r[1/2] DA-1 6 min\x1b[K"
+                                             "\r\x1b[K\x1b[1A\r\x1b[37C")  # erased, back after pytest's dots
+    assert reporter.lines == []
+
+
+def test_elsewhere_a_plain_line_at_most_once_a_minute():
+    reporter = _Reporter()
+    display = ProgressDisplay(reporter, live=False)
+    for _ in range(3):
+        display.tick(lambda: "[1/2] DA-1 5 min")
+    display.clear()
+    assert reporter.lines == ["hil: progress [1/2] DA-1 5 min"] and reporter._tw._file.getvalue() == ""
