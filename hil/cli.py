@@ -22,10 +22,11 @@ from rich.table import Table
 
 from hil.evidence import report as reporting
 from hil.evidence import seal
+from hil.evidence import resume as resuming
 from hil.evidence import traceability, validation
 from hil.evidence.validation import NOMINAL
 from hil.evidence.measurements import DECISION_RULE
-from hil.evidence.run import REHEARSAL_NOTE, finish_abandoned, new_run_dir
+from hil.evidence.run import REHEARSAL_NOTE, RunRecorder, finish_abandoned, new_run_dir
 from hil.analysis import gravimetry
 from hil.errors import RigError
 from hil.evidence.recording import CsvRecording
@@ -164,8 +165,13 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
            specs: Path = typer.Option(Path("specs"), "--specs", help="requirement files"),
            report: bool = typer.Option(True, "--report/--no-report",
                                        help="build the HTML report (without: record, raw data, plots and seal only; "
-                                            "`hil report RUN` builds it later)")):
+                                            "`hil report RUN` builds it later)"),
+           resume: Optional[str] = typer.Option(None, "--resume", help="continue this interrupted run (folder or id): "
+                                                "its unfinished tests, on the same rig, into the same folder")):
     """Run the safety suites against the rig; write reports/runs/<id>/ and its HTML report."""
+    record = _record(_run_dir(resume)) if resume else None
+    if record is not None and rig == DEFAULT_RIG:  # a resumed run goes on with the rig file it started with
+        rig = Path(record["rig"]["file"]) if record.get("rig") else rig
     try:
         load_requirements([specs])
         config = load_rig(rig)
@@ -177,11 +183,18 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
     except seal.signing.SigningKeyError as exc:
         err.print(f"{seal.signing.KEY_ENV}: {exc}", markup=False)
         raise typer.Exit(1)
-    run_dir = new_run_dir(REPORTS, config.path.stem)
-    command = [sys.executable, "-m", "pytest", str(SAFETY_TESTS), "-p", "no:cacheprovider", "--rig", str(rig), "--specs", str(specs),
+    if resume:
+        run_dir, targets = _resumable(_run_dir(resume), record, config, k)
+        if not targets:  # stopped after its last test had finished: a session that runs nothing completes it
+            RunRecorder(run_dir, {}, resume=True).finish(0, None)
+            _finish_run(run_dir, report=report, event=seal.RESUMED)
+            raise typer.Exit(0)
+    else:
+        run_dir, targets = new_run_dir(REPORTS, config.path.stem), [str(SAFETY_TESTS)] + (["-k", k] if k else [])
+    command = [sys.executable, "-m", "pytest", *targets, "-p", "no:cacheprovider", "--rig", str(rig), "--specs", str(specs),
                "--hil-run-dir", str(run_dir), "--alluredir", str(run_dir / "allure-results"), "-rA", *ctx.args]
-    if k:
-        command += ["-k", k]
+    if resume:
+        command.append("--hil-resume")
     if config.emulated:  # a backstop against a hung emulated test; a bench test may rightly run for days
         command += ["--timeout", str(EMULATED_TEST_TIMEOUT_S)]
     out.print(f"run {run_dir.name}: {' '.join(command[1:])}", markup=False)
@@ -202,7 +215,7 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
             say(f"hil: pytest ended (exit {child.exit_status}) without finishing the record: finished it")
         problems = _trace_gate(run_dir, specs)
         try:
-            _finish_run(run_dir, interrupted=interrupted, report=report)
+            _finish_run(run_dir, interrupted=interrupted, report=report, event=seal.RESUMED if resume else seal.SEALED)
             unsealed = 0
         except typer.Exit as exc:  # not sealed (said already): an interrupted run still exits as interrupted
             unsealed = exc.exit_code
@@ -212,6 +225,29 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
         err.print(f"hil: run INTERRUPTED by {child.signal.name if child.signal else 'a signal'}: "
                   + ("sealed as an interrupted run" if not unsealed else "NOT sealed"), markup=False)
     raise typer.Exit(child.exit_status or unsealed or (1 if problems else 0))
+
+
+def _resumable(run_dir: Path, record: dict | None, config, k: str | None) -> tuple[Path, list[str]]:
+    """The run folder and the test node ids a resumed session runs; exit 1 with the reason when the run cannot
+    be resumed (ended complete, evidence changed, another rig), before anything runs or is written."""
+    ledger_path = seal.ledger.default_path(REPORTS)
+    try:
+        if record is None:
+            raise resuming.ResumeRefused(f"{run_dir} has no record to resume")
+        if k:
+            raise resuming.ResumeRefused("-k does not go with --resume: the run's own selection is resumed")
+        left = resuming.remaining(record, run_dir, ledger_path)
+        with Rig(config) as opened:
+            resuming.same_rig(record, config, opened.identities)
+    except resuming.ResumeRefused as exc:
+        err.print(f"resume refused: {exc}", markup=False)
+        raise typer.Exit(1)
+    except RigError as exc:
+        err.print(f"resume refused: the rig did not open to be identified: {exc}", markup=False)
+        raise typer.Exit(1)
+    out.print(f"resume {run_dir.name}: session {len(record.get('sessions', [])) + 1}, {len(left)} test(s) left of "
+              f"{len(record.get('selected', {}))}", markup=False)
+    return run_dir, left
 
 
 def _discard_empty_run(run_dir: Path, child) -> None:

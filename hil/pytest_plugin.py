@@ -5,6 +5,7 @@ Registered through the `pytest11` entry point, so plain `pytest --rig FILE` runs
 """
 
 import atexit
+import contextlib
 import json
 import logging
 import signal
@@ -40,6 +41,8 @@ def pytest_addoption(parser):
     group.addoption("--rig", default=str(DEFAULT_RIG), help="rig file (default: %(default)s)")
     group.addoption("--specs", default="specs", help="requirement file or directory (default: %(default)s)")
     group.addoption("--hil-run-dir", default=None, help="run folder for evidence (default: a new reports/runs/<id>)")
+    group.addoption("--hil-resume", action="store_true", default=False,
+                    help="continue the run already in --hil-run-dir in a new session (hil verify --resume)")
     group.addoption("--hil-trace", default=None, help="write the test → requirement map as JSON to this file")
 
 
@@ -80,7 +83,7 @@ class HilState:
         if self.run is None:
             option = self.config.getoption("hil_run_dir")
             directory = Path(option) if option else new_run_dir(Path("reports"), Path(self.config.getoption("rig")).stem)
-            self.run = RunRecorder(directory, self.requirements)
+            self.run = RunRecorder(directory, self.requirements, resume=self.config.getoption("hil_resume"))
             self.stop_run_log = run_log.attach(directory / "run.log",
                                                lambda: self.rig.clock.now() if self.rig is not None else None)
             narrative.info("run %s: rig file %s, requirement files %s", directory.name, self.config.getoption("rig"),
@@ -169,7 +172,9 @@ def pytest_collection_finish(session):
             except RigConfigError:  # said when the rig opens
                 actuators = {}
             prompts = any((section or {}).get("driver") == "operator-prompt" for section in actuators.values())
-            state.display = ProgressDisplay(reporter, live=reporter._tw.hasmarkup and not prompts)
+            capture = config.pluginmanager.getplugin("capturemanager")
+            state.display = ProgressDisplay(reporter, live=reporter._tw.hasmarkup and not prompts,
+                                            uncaptured=capture.global_and_fixture_disabled if capture else contextlib.nullcontext)
 
 
 @pytest.fixture
@@ -274,8 +279,9 @@ def pytest_runtest_call(item):
         state.display.clear()  # before pytest writes the test's result
     if state.progress is not None and state.rig is not None:
         state.progress.end(state.rig.clock.now())
-    if ids and started is not None and state.rig is not None and state.run is not None:
-        state.run.set_rig_time(item.nodeid, ids, state.rig.clock.now() - started)
+    interrupted = outcome.excinfo is not None and issubclass(outcome.excinfo[0], KeyboardInterrupt)
+    if ids and started is not None and state.rig is not None and state.run is not None and not interrupted:
+        state.run.set_rig_time(item.nodeid, ids, state.rig.clock.now() - started)  # what the whole test takes
     if ids and outcome.excinfo is None:
         judgement = _judgement(item, ran_to_end=True)
         if judgement.verdict != Verdict.PASS:

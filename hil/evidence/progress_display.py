@@ -2,17 +2,21 @@
 writes the test's result), refreshed twice a second of wall time; anywhere else (CI, a log file), or when operator
 prompts may write to the terminal mid-test, as a plain `hil: progress` line once a minute."""
 
+import contextlib
 import time
-from typing import Callable
+from typing import Callable, ContextManager
 
 LIVE_EVERY_S = 0.5
 PLAIN_EVERY_S = 60.0
 
 
 class ProgressDisplay:
-    def __init__(self, reporter, live: bool):
+    def __init__(self, reporter, live: bool, uncaptured: Callable[[], ContextManager] = contextlib.nullcontext):
+        """uncaptured: a context in which writing reaches the terminal while pytest captures the test's output
+        (its capture manager's global_and_fixture_disabled)."""
         self._reporter = reporter
         self._live = live
+        self._uncaptured = uncaptured
         self._shown = False  # a live line is on the terminal, under pytest's
         self._next = 0.0
 
@@ -22,13 +26,14 @@ class ProgressDisplay:
         if now < self._next:
             return
         self._next = now + (LIVE_EVERY_S if self._live else PLAIN_EVERY_S)
-        if not self._live:
-            self._reporter.write_line(f"hil: progress {line()}")
-            return
-        tw = self._reporter._tw  # written past its line tracking, so pytest's own line stays where it thinks
-        text = line()[: max(20, tw.fullwidth - 1)]
-        tw._file.write(("\r" if self._shown else "\n") + text + "\x1b[K")
-        tw._file.flush()
+        with self._uncaptured():
+            if not self._live:
+                self._reporter.write_line(f"hil: progress {line()}")
+                return
+            tw = self._reporter._tw  # written past its line tracking, so pytest's own line stays where it thinks
+            text = line()[: max(20, tw.fullwidth - 1)]
+            tw._file.write(("\r" if self._shown else "\n") + text + "\x1b[K")
+            tw._file.flush()
         self._shown = True
 
     def clear(self) -> None:
@@ -37,7 +42,8 @@ class ProgressDisplay:
             return
         tw = self._reporter._tw
         column = tw.width_of_current_line
-        tw._file.write("\r\x1b[K\x1b[1A\r" + (f"\x1b[{column}C" if column else ""))
-        tw._file.flush()
+        with self._uncaptured():
+            tw._file.write("\r\x1b[K\x1b[1A\r" + (f"\x1b[{column}C" if column else ""))
+            tw._file.flush()
         self._shown = False
         self._next = 0.0

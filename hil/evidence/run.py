@@ -13,6 +13,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from hil.evidence.test_evidence import safe_name
 from hil.rig.config import RigConfig
 
 RECORD_SCHEMA_VERSION = 2  # 2: verdict, failure_class and reason per test; interrupted
@@ -70,7 +71,8 @@ def rig_times(runs: Path, nodes: list[str]) -> dict[str, tuple[float, str]]:
         except (OSError, ValueError, AttributeError):
             continue
         for node, test in tests.items():
-            if node in wanted and node not in timed and isinstance(test.get("rig_time_s"), (int, float)):
+            if node in wanted and node not in timed and isinstance(test.get("rig_time_s"), (int, float)) \
+                    and test.get("verdict") != "INTERRUPTED":
                 timed[node] = (float(test["rig_time_s"]), record_file.parent.name)
         if len(timed) == len(wanted):
             break
@@ -80,10 +82,32 @@ def rig_times(runs: Path, nodes: list[str]) -> dict[str, tuple[float, str]]:
 REHEARSAL_NOTE = "REHEARSAL: the emulator running free in real time, not a pump: not evidence"
 
 
+FINAL_VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")  # a test with one of these has finished
+
+
+def finished(test: dict) -> bool:
+    """A test of a record that ran to a verdict (a resumed run keeps it); an interrupted one, one never judged,
+    or one skipped because the rig had broken is run again."""
+    verdict = test.get("verdict")
+    return verdict in FINAL_VERDICTS or (verdict == "SKIPPED" and test.get("failure_class") != "rig")
+
+
 class RunRecorder:
-    def __init__(self, directory: Path, requirements: dict):
+    def __init__(self, directory: Path, requirements: dict, resume: bool = False):
+        """resume: continue the record already in `directory` (hil verify --resume) in a new session."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.resumed = resume
+        session = {"started": utc_now(), "finished": None, "exit_status": None, "interrupted": None,
+                   "host": platform.node(), "git": git_state(), "ran": []}
+        if resume:
+            self.record = json.loads((self.directory / "record.json").read_text(encoding="utf-8"))
+            self.record.setdefault("sessions", [])
+            self.record["sessions"].append(session)
+            self.record.update(finished=None, exit_status=None, interrupted=None, rig_broken=None)
+            self._set_aside_unfinished()
+            self._write()
+            return
         spec_files = sorted({r.file for r in requirements.values()})
         self.record = {
             "record_schema": RECORD_SCHEMA_VERSION,
@@ -109,8 +133,27 @@ class RunRecorder:
             "exit_status": None,
             "rig_broken": None,
             "interrupted": None,
+            "sessions": [session],
         }
         self._write()
+
+    def _set_aside_unfinished(self) -> None:
+        """Before a resumed session: each test that did not finish keeps what it left as a previous attempt (its
+        folder renamed `<folder>.attempt-<n>`), and runs again from its start in a fresh folder."""
+        for nodeid, test in list(self.record["tests"].items()):
+            if finished(test):
+                continue
+            attempts = test.pop("previous_attempts", [])
+            folder = self.directory / "tests" / safe_name(nodeid)
+            if folder.exists():
+                aside = folder.with_name(f"{folder.name}.attempt-{len(attempts) + 1}")
+                folder.rename(aside)
+                test["folder"] = aside.name
+                test["files"] = [f.replace(f"tests/{folder.name}/", f"tests/{aside.name}/", 1)
+                                 for f in test.get("files", [])]
+            self.record["tests"][nodeid] = {"requirements": test["requirements"], "verdict": None, "outcome": None,
+                                            "failure_class": None, "reason": None, "phases": {},
+                                            "previous_attempts": attempts + [test]}
 
     def set_rig(self, config: RigConfig) -> None:
         self.record["rig"] = {"id": config.rig_id, "file": str(config.path), "sha256": config.sha256, "effective_config": config.data,
@@ -127,8 +170,11 @@ class RunRecorder:
         self._write()
 
     def set_selected(self, tests: dict[str, list[str]]) -> None:
-        """The bound tests this session selected: test node id → requirement ids."""
-        self.record["selected"] = tests
+        """The bound tests this session selected: test node id → requirement ids. A resumed session runs what
+        its run had left; the run's selection stays as it was."""
+        if not self.resumed:
+            self.record["selected"] = tests
+        self.record["sessions"][-1]["ran"] = list(tests)
         self._write()
 
     def _test(self, nodeid: str, ids: list[str]) -> dict:
@@ -153,8 +199,12 @@ class RunRecorder:
         self._write()
 
     def add_evidence(self, nodeid: str, ids: list[str], evidence) -> None:
+        """The test's measurements and files, each file with its SHA-256 (what a resumed run checks the finished
+        tests' evidence against when the interrupted run was never sealed)."""
         record = evidence.as_record()
         record["files"] = [str(Path(f).relative_to(self.directory)) for f in record["files"]]
+        record["files_sha256"] = {f: sha256_file(self.directory / f) for f in record["files"]
+                                  if (self.directory / f).is_file()}
         self._test(nodeid, ids).update(record)
         self._write()
 
@@ -165,7 +215,9 @@ class RunRecorder:
 
     def finish(self, exit_status: int, broken: str | None, interrupted: dict | None = None) -> None:
         """interrupted: {"signal": name, "test": node id or None} when a signal or Ctrl-C ended the run."""
-        self.record.update(finished=utc_now(), exit_status=exit_status, rig_broken=broken, interrupted=interrupted)
+        ended = {"finished": utc_now(), "exit_status": exit_status, "interrupted": interrupted}
+        self.record.update(rig_broken=broken, **ended)
+        self.record["sessions"][-1].update(ended)
         self._write()
 
     def _write(self) -> None:

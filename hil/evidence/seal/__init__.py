@@ -13,7 +13,7 @@ from hil.evidence.run import sha256_file, utc_now
 from hil.evidence.seal import ledger, signing
 from hil.evidence.seal.manifest import MANIFEST, ManifestError, verify_manifest, write_manifest
 
-SEALED, REBUILT = "sealed", "report rebuilt"
+SEALED, REBUILT, RESUMED = "sealed", "report rebuilt", "resumed"
 
 
 class SealError(Exception):

@@ -1,0 +1,48 @@
+"""Resuming an interrupted run (`hil verify --resume RUN`): what is left to run, and the checks that make the
+resumed run one run: the evidence of the finished tests is what was recorded (against the run's interrupted seal,
+or, if the harness died before sealing, against the hashes the record took as each test ended), and the rig is
+the same (its file's effective configuration and its instruments' identities)."""
+
+from pathlib import Path
+
+from hil.evidence import seal
+from hil.evidence.run import finished, sha256_file
+from hil.rig.config import RigConfig
+
+IDENTIFIED = ("pump", "scale", "lost_scale")  # instruments whose identity a resumed run must find again
+
+
+class ResumeRefused(Exception):
+    """The run cannot be resumed; the message says why."""
+
+
+def remaining(record: dict, run_dir: Path, ledger_path: Path) -> list[str]:
+    """The selected tests that did not finish, in their order; ResumeRefused for a run that ended complete or
+    whose finished tests' evidence no longer matches what was recorded."""
+    if record.get("finished") and not record.get("interrupted") and not record.get("abandoned"):
+        raise ResumeRefused(f"{run_dir.name} ended complete: nothing to resume")
+    if seal.last_entry(run_dir, ledger_path) is not None:
+        problems = seal.check_run(run_dir, ledger_path)
+        if problems:
+            raise ResumeRefused(f"{run_dir.name} no longer matches its interrupted seal: {problems[0]}")
+    for nodeid, test in record["tests"].items():
+        if finished(test):
+            for name, digest in (test.get("files_sha256") or {}).items():
+                path = run_dir / name
+                if not path.is_file() or sha256_file(path) != digest:
+                    raise ResumeRefused(f"{nodeid}: its evidence {name} is not what the record hashed when it ended")
+    return [nodeid for nodeid in record.get("selected", {}) if not finished(record["tests"].get(nodeid, {}))]
+
+
+def same_rig(record: dict, config: RigConfig, identities: dict) -> None:
+    """ResumeRefused unless the rig file's effective configuration and every identified instrument are those
+    the run started with."""
+    rig = record.get("rig") or {}
+    if rig.get("sha256") != config.sha256:
+        raise ResumeRefused(f"the rig file {config.path} is not the one the run started with ({rig.get('file')}: "
+                            "its effective configuration differs)")
+    before = rig.get("identities") or {}
+    for device in IDENTIFIED:
+        if before.get(device) != identities.get(device):
+            raise ResumeRefused(f"the {device} is not the one the run started with: {before.get(device)} then, "
+                                f"{identities.get(device)} now")

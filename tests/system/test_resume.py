@@ -1,0 +1,76 @@
+"""`hil verify --resume RUN`: a campaign interrupted in its second test is resumed to a complete, sealed run with
+the verdicts of an uninterrupted one; the finished test keeps its evidence, the interrupted one keeps its attempt
+and runs again, the record lists both sessions. A run that ended complete, or another rig, is refused."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+
+from .conftest import HIL, ROOT, wait_for
+
+SELECTION = "DA-BASAL-001 or DA-BASAL-002 or DA-BOLUS-004"  # run in this order; interrupted in DA-BASAL-002
+ROWS_BEFORE_SIGNAL = 200
+
+
+def _run_id(output: str) -> str:
+    return re.search(r"^run (\S+):", output, re.M).group(1)
+
+
+def _interrupted_run():
+    proc = subprocess.Popen([HIL, "verify", "-k", SELECTION], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    run_dir = ROOT / "reports" / "runs" / _run_id(proc.stdout.readline())
+    csv = wait_for(lambda: next(run_dir.glob("tests/*DA-BASAL-002/balance.csv"), None), 120, "DA-BASAL-002 to record")
+    wait_for(lambda: csv.read_text().count("\n") > ROWS_BEFORE_SIGNAL, 60, f"{ROWS_BEFORE_SIGNAL} samples")
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C
+    output = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 130, output[-3000:]
+    return run_dir
+
+
+def _verdicts(record: dict) -> dict[str, str]:
+    return {rid: test["verdict"] for test in record["tests"].values() for rid in test["requirements"]}
+
+
+def test_an_interrupted_campaign_resumes_to_the_uninterrupted_verdicts():
+    whole = subprocess.run([HIL, "verify", "-k", SELECTION], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    expected = _verdicts(json.loads((ROOT / "reports" / "runs" / _run_id(whole.stdout) / "record.json").read_text()))
+    run_dir = _interrupted_run()
+    before = json.loads((run_dir / "record.json").read_text())
+    assert _verdicts(before) == {"DA-BASAL-001": "PASS", "DA-BASAL-002": "INTERRUPTED"}
+    finished_csv = next(run_dir.glob("tests/*DA-BASAL-001/balance.csv")).read_bytes()
+
+    done = subprocess.run([HIL, "verify", "--resume", run_dir.name], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"resume {run_dir.name}: session 2, 2 test(s) left of 3" in done.stdout
+    record = json.loads((run_dir / "record.json").read_text())
+    assert _verdicts(record) == expected == {"DA-BASAL-001": "PASS", "DA-BASAL-002": "PASS", "DA-BOLUS-004": "PASS"}
+    assert [s["exit_status"] for s in record["sessions"]] == [130, 0] and record["interrupted"] is None
+    assert record["sessions"][0]["interrupted"]["test"].endswith("[DA-BASAL-002]") and len(record["sessions"][1]["ran"]) == 2
+    retried = next(t for t in record["tests"].values() if t["requirements"] == ["DA-BASAL-002"])
+    (attempt,) = retried["previous_attempts"]
+    assert attempt["verdict"] == "INTERRUPTED" and (run_dir / "tests" / attempt["folder"] / "balance.csv").exists()
+    assert next(run_dir.glob("tests/*DA-BASAL-001/balance.csv")).read_bytes() == finished_csv  # kept as it was
+    checked = subprocess.run([HIL, "evidence", "verify", str(run_dir)], cwd=ROOT, capture_output=True, text=True)
+    assert checked.returncode == 0 and "complete" in done.stdout, checked.stderr
+
+    again = subprocess.run([HIL, "verify", "--resume", run_dir.name], cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 1 and "resume refused: " in again.stderr and "ended complete" in again.stderr
+
+
+def test_a_resume_on_another_rig_or_with_changed_evidence_is_refused(tmp_path):
+    run_dir = _interrupted_run()
+    other = tmp_path / "other.yaml"
+    other.write_text(f"extends: {ROOT / 'fixtures' / 'rigs' / 'emulator.yaml'}\nrig_id: emulator-nominal\n"
+                     "emulator: {pump: {serial: EMU-0002}}\n")
+    done = subprocess.run([HIL, "verify", "--resume", run_dir.name, "--rig", str(other)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "resume refused: the rig file" in done.stderr, done.stderr
+    csv = next(run_dir.glob("tests/*DA-BASAL-001/balance.csv"))
+    csv.write_text(csv.read_text().replace("\n", "\n ", 1))  # the finished test's evidence changed
+    done = subprocess.run([HIL, "verify", "--resume", run_dir.name], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 1 and "no longer matches its interrupted seal" in done.stderr, done.stderr
+    assert json.loads((run_dir / "record.json").read_text())["sessions"][-1]["exit_status"] == 130  # untouched

@@ -1,0 +1,43 @@
+"""What a resumed run keeps and runs again, and when it is refused (hil.evidence.resume), on hand-made records."""
+
+import pytest
+
+from hil.evidence import resume
+from hil.evidence.run import finished
+from hil.rig.config import load_rig
+
+RIG = load_rig("fixtures/rigs/emulator.yaml")
+IDS = {"pump": {"model": "RP-1", "serial": "EMU-0001"}, "scale": {"serial": "B1"}, "lost_scale": {"serial": "B2"},
+       "emulator": {"pid": 1}}
+
+
+def test_only_tests_that_reached_a_verdict_are_kept():
+    assert all(finished({"verdict": v}) for v in ("PASS", "FAIL", "INCONCLUSIVE", "ERROR"))
+    assert finished({"verdict": "SKIPPED", "failure_class": None})  # skipped by its own reason: as it was
+    assert not finished({"verdict": "SKIPPED", "failure_class": "rig"})  # the rig had broken: run it again
+    assert not finished({"verdict": "INTERRUPTED"}) and not finished({"verdict": None}) and not finished({})
+
+
+def test_the_tests_left_are_the_unfinished_selected_in_order(tmp_path):
+    record = {"finished": "t", "interrupted": {"signal": "SIGINT"}, "selected": {"a": [], "b": [], "c": []},
+              "tests": {"a": {"verdict": "PASS", "files_sha256": {}}, "b": {"verdict": "INTERRUPTED"}}}
+    assert resume.remaining(record, tmp_path, tmp_path / "ledger.jsonl") == ["b", "c"]
+    with pytest.raises(resume.ResumeRefused, match="ended complete"):
+        resume.remaining({**record, "interrupted": None}, tmp_path, tmp_path / "ledger.jsonl")
+
+
+def test_a_finished_tests_changed_file_refuses_an_unsealed_run(tmp_path):
+    (tmp_path / "raw.csv").write_text("t_s\n1\n")
+    record = {"finished": None, "selected": {"a": []},
+              "tests": {"a": {"verdict": "PASS", "files_sha256": {"raw.csv": "0" * 64}}}}
+    with pytest.raises(resume.ResumeRefused, match="raw.csv is not what the record hashed"):
+        resume.remaining(record, tmp_path, tmp_path / "ledger.jsonl")
+
+
+def test_another_instrument_or_rig_file_refuses_the_resume():
+    record = {"rig": {"sha256": RIG.sha256, "file": "fixtures/rigs/emulator.yaml", "identities": IDS}}
+    resume.same_rig(record, RIG, {**IDS, "emulator": {"pid": 2}})  # the emulator's process may differ
+    with pytest.raises(resume.ResumeRefused, match="the pump is not the one the run started with"):
+        resume.same_rig(record, RIG, {**IDS, "pump": {"model": "RP-1", "serial": "EMU-0002"}})
+    with pytest.raises(resume.ResumeRefused, match="effective configuration differs"):
+        resume.same_rig({"rig": {**record["rig"], "sha256": "x"}}, RIG, IDS)
