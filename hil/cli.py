@@ -426,6 +426,8 @@ def validate(defects: Path = typer.Option(Path("fixtures/rigs/defects"), help="f
         configs = {name: load_rig(path) for name, path in plan}
         expected = {NOMINAL: frozenset()} | {
             p.stem: frozenset(configs[p.stem].data["seeded_defect"]["violates"]) for p in rigs}
+        tolerated = {NOMINAL: frozenset()} | {
+            p.stem: frozenset(configs[p.stem].data["seeded_defect"].get("may_violate", ())) for p in rigs}
     except RigConfigError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2)
@@ -448,7 +450,7 @@ def validate(defects: Path = typer.Option(Path("fixtures/rigs/defects"), help="f
     for (name, seed, _, _), (run_dir, record) in zip(campaigns, runs):
         failed, errored = validation.observed_failures(record) if record else (set(), {"(no record)"})
         outcomes.append(validation.Outcome(name, run_dir.name, expected[name], frozenset(failed), frozenset(errored),
-                                           seed))
+                                           seed, tolerated[name]))
     text = validation.matrix_text(outcomes)
     (folder / "detection-matrix.txt").write_text(text, encoding="utf-8")
     (folder / "detection-matrix.json").write_text(json.dumps(validation.as_json(outcomes), indent=1), encoding="utf-8")

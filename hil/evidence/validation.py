@@ -22,6 +22,7 @@ class Outcome:
     observed: frozenset[str]  # requirement ids that did not pass
     errors: frozenset[str]  # of those, the ones that ended in an error (a rig or suite fault, not a finding)
     seed: int | None = None  # the emulator's seed (None: as the rig file sets it)
+    tolerated: frozenset[str] = frozenset()  # requirements the rig may fail or pass (seeded_defect.may_violate)
 
     @property
     def missed(self) -> set[str]:
@@ -29,7 +30,7 @@ class Outcome:
 
     @property
     def extra(self) -> set[str]:
-        return set(self.observed - self.expected)
+        return set(self.observed - self.expected - self.tolerated)
 
     @property
     def ok(self) -> bool:
@@ -45,6 +46,7 @@ class Cell:
     failed: int  # campaigns in which it did not pass
     errors: int  # of those, the ones that ended in a rig or suite fault
     runs: int
+    tolerated: bool = False  # the rig may fail it or pass it: reported, never a mismatch
 
     @property
     def limit(self) -> float:
@@ -54,12 +56,14 @@ class Cell:
 
     @property
     def ok(self) -> bool:
-        return not self.errors and self.failed == (self.runs if self.expected else 0)
+        return not self.errors and (self.tolerated or self.failed == (self.runs if self.expected else 0))
 
     @property
     def text(self) -> str:
         if self.errors:
             return f"ERROR {self.errors}/{self.runs}"
+        if self.tolerated:
+            return f"may {self.failed}/{self.runs}"
         if self.expected:
             return f"{self.failed}/{self.runs}" + ("" if self.failed == self.runs else " MISSED")
         return f"EXTRA {self.failed}/{self.runs}" if self.failed else "."
@@ -85,20 +89,21 @@ def rigs(outcomes: list[Outcome]) -> list[str]:
 
 def cells(outcomes: list[Outcome]) -> list[Cell]:
     """Every rig × every requirement some rig declares or some campaign failed, counted over the seeds."""
-    columns = sorted({rid for o in outcomes for rid in o.expected | o.observed})
+    columns = sorted({rid for o in outcomes for rid in o.expected | o.observed | o.tolerated})
     table = []
     for rig in rigs(outcomes):
         runs = [o for o in outcomes if o.rig == rig]
         for rid in columns:
             table.append(Cell(rig, rid, rid in runs[0].expected, sum(rid in o.observed for o in runs),
-                              sum(rid in o.errors for o in runs), len(runs)))
+                              sum(rid in o.errors for o in runs), len(runs), rid in runs[0].tolerated))
     return table
 
 
 def matrix_text(outcomes: list[Outcome]) -> str:
     """Defect × requirement over the seeds: k/N caught where declared (MISSED when k < N), EXTRA k/N failed
-    unexpectedly, ERROR k/N a rig or suite fault, "." never failed; the nominal row must be all "."; then the
-    detection and false-failure figures with their confidence limits."""
+    unexpectedly, "may k/N" where the defect may fail or pass (declared may_violate), ERROR k/N a rig or suite
+    fault, "." never failed; the nominal row must be all "."; then the detection and false-failure figures with
+    their confidence limits."""
     table = cells(outcomes)
     columns = list(dict.fromkeys(c.requirement for c in table))
     widths = {rid: max([len(rid)] + [len(c.text) for c in table if c.requirement == rid]) for rid in columns}
@@ -114,7 +119,10 @@ def matrix_text(outcomes: list[Outcome]) -> str:
                   "(Wilson score)"]
     name_width = max(len(c.rig) + len(c.requirement) + 3 for c in table)
     for c in table:
-        if c.expected:
+        if c.tolerated:
+            lines.append(f"  {c.rig + ' × ' + c.requirement:<{name_width}}  {f'{c.failed}/{c.runs}':>7}  "
+                         "(may fail: the defect's effect straddles the bound)")
+        elif c.expected:
             count = f"{c.failed}/{c.runs}"
             lines.append(f"  {c.rig + ' × ' + c.requirement:<{name_width}}  {count:>7}  ≥ {100 * c.limit:5.1f} %"
                          + (f"  ({c.errors} errors)" if c.errors else ""))
@@ -134,10 +142,12 @@ def as_json(outcomes: list[Outcome]) -> dict:
     """The campaigns and the cells, for detection-matrix.json."""
     return {
         "runs": [{"rig": o.rig, "seed": o.seed, "run": o.run_id, "expected": sorted(o.expected),
+                  "tolerated": sorted(o.tolerated),
                   "observed": sorted(o.observed), "errors": sorted(o.errors), "ok": o.ok} for o in outcomes],
-        "cells": [{"rig": c.rig, "requirement": c.requirement, "expected": c.expected, "failed": c.failed,
-                   "errors": c.errors, "runs": c.runs,
-                   ("detection_lower_95" if c.expected else "false_failure_upper_95"): round(c.limit, 4),
-                   "ok": c.ok} for c in cells(outcomes)],
+        "cells": [{"rig": c.rig, "requirement": c.requirement, "expected": c.expected, "tolerated": c.tolerated,
+                   "failed": c.failed, "errors": c.errors, "runs": c.runs, "ok": c.ok}
+                  | ({} if c.tolerated else
+                     {("detection_lower_95" if c.expected else "false_failure_upper_95"): round(c.limit, 4)})
+                  for c in cells(outcomes)],
         "ok": all(o.ok for o in outcomes),
     }

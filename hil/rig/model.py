@@ -115,6 +115,9 @@ class SeededDefect(Section):
 
     description: Annotated[str, Field(min_length=1, max_length=1000)]
     violates: list[Annotated[str, Field(pattern=REQUIREMENT_ID_PATTERN)]]
+    may_violate: list[Annotated[str, Field(pattern=REQUIREMENT_ID_PATTERN)]] = Field(
+        [], description="requirements whose bound the defect's effect straddles (justified in the rig file): "
+                        "failing them or not is neither a miss nor an extra; `hil validate` reports how often")
 
 
 Actuator = Literal["emulator", "relay-board", "operator-prompt"]

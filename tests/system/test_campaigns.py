@@ -53,10 +53,11 @@ def test_every_seeded_defect_is_caught_by_exactly_the_requirements_it_declares_i
     assert done.returncode == 0, done.stdout[-4000:]
     assert set(runs) == {"nominal"} | {p.stem for p in DEFECT_RIGS}
     for rig in DEFECT_RIGS:
-        declared = sorted(load_rig(rig).data["seeded_defect"]["violates"])
+        defect = load_rig(rig).data["seeded_defect"]
+        declared, may = set(defect["violates"]), set(defect.get("may_violate", ()))
         assert len({run["seed"] for run in runs[rig.stem]}) == SEEDS, runs[rig.stem]
         for run in runs[rig.stem]:
-            assert run["observed"] == declared and not run["errors"], run
+            assert declared <= set(run["observed"]) <= declared | may and not run["errors"], run
     assert all(run["observed"] == [] for run in runs["nominal"]) and "nominal clean" in done.stdout
     assert summary["ok"] and all(cell["ok"] for cell in summary["cells"])
     assert f"false failures of the nominal rig: 0/{SEEDS} campaigns" in done.stdout

@@ -74,8 +74,24 @@ def test_over_seeds_each_cell_counts_its_campaigns_with_a_confidence_limit():
     assert "MISMATCH: flaky seed 19: missed ['A-1']" in text and "noisy seed 3: missed [], extra ['B-1']" in text
     summary = validation.as_json(outcomes)
     assert not summary["ok"] and len(summary["runs"]) == 80
-    assert {"rig": "slow", "requirement": "A-1", "expected": True, "failed": 20, "errors": 0, "runs": 20,
-            "detection_lower_95": 0.8808, "ok": True} in summary["cells"]
+    assert {"rig": "slow", "requirement": "A-1", "expected": True, "tolerated": False, "failed": 20, "errors": 0,
+            "runs": 20, "detection_lower_95": 0.8808, "ok": True} in summary["cells"]
+
+
+def test_a_requirement_the_defect_may_fail_is_reported_never_a_mismatch():
+    may = frozenset({"B-1"})
+    outcomes = [validation.Outcome("nominal", "r", frozenset(), frozenset(), frozenset(), 1),
+                validation.Outcome("d", "r1", frozenset({"A-1"}), frozenset({"A-1", "B-1"}), frozenset(), 1, may),
+                validation.Outcome("d", "r2", frozenset({"A-1"}), frozenset({"A-1"}), frozenset(), 2, may)]
+    assert all(o.ok for o in outcomes)
+    cell = next(c for c in validation.cells(outcomes) if (c.rig, c.requirement) == ("d", "B-1"))
+    assert cell.text == "may 1/2" and cell.ok
+    text = validation.matrix_text(outcomes)
+    assert "d × B-1" in text and "(may fail" in text and "nominal clean" in text
+    assert "false_failure_upper_95" not in next(c for c in validation.as_json(outcomes)["cells"]
+                                                if c["requirement"] == "B-1" and c["rig"] == "d")
+    missed = validation.Outcome("d", "r3", frozenset({"A-1"}), frozenset({"B-1"}), frozenset(), 3, may)
+    assert not missed.ok  # what it must fail, it must still fail
 
 
 def test_an_error_in_any_seed_is_not_a_detection():
