@@ -117,25 +117,30 @@ def instruments(rig) -> list[Check]:
     return checks
 
 
+class _Blocked(Exception):
+    """A probe's answer that must stop the campaign (the rig answered, but not as a campaign needs)."""
+
+
 def _ask(item: str, probe) -> Check:
+    """The probe's finding; a blocker when it raises _Blocked or a rig fault."""
     try:
-        found = probe()
-    except (RigError, DeviceRefused, OSError) as exc:
+        return Check(item, probe(), Status.OK)
+    except (_Blocked, RigError, DeviceRefused, OSError) as exc:
         return Check(item, str(exc), Status.BLOCKER)
-    blocker = found.startswith("!")
-    return Check(item, found.removeprefix("!"), Status.BLOCKER if blocker else Status.OK)
 
 
 def _status(status) -> str:
     text = f"{status.state}, bolus {status.bolus}, reservoir {status.reservoir_U:g} U"
     if status.active_alarms:
-        return f"!{text}; active alarms {', '.join(status.active_alarms)}: clear them before the campaign"
+        raise _Blocked(f"{text}; active alarms {', '.join(status.active_alarms)}: clear them before the campaign")
     return text + ", no active alarm"
 
 
 def _stop(rig) -> str:
     action = rig.make_safe("preflight")
-    return action.detail if action.ok else f"!{action.detail}"
+    if not action.ok:
+        raise _Blocked(action.detail)
+    return action.detail
 
 
 def _stable(rig, name: str) -> str:

@@ -31,3 +31,15 @@ def test_a_dated_blank_run_needs_its_validity_and_a_real_date():
                 {"measured": "last week", "valid_days": 30}):
         with pytest.raises(ValidationError):
             EvaporationCorrection(rate_mg_per_h=0.2, source="s", **bad)
+
+
+def test_an_active_alarm_or_an_unacknowledged_stop_blocks_the_campaign():
+    from types import SimpleNamespace
+    alarmed = SimpleNamespace(state="ALARM", bolus="IDLE", reservoir_U=300.0, active_alarms=("3",))
+    check = preflight._ask("pump status", lambda: preflight._status(alarmed))
+    assert check.status is preflight.Status.BLOCKER and "active alarms 3" in check.found
+    silent = SimpleNamespace(make_safe=lambda reason: SimpleNamespace(ok=False, detail="STOP not acknowledged: timeout"))
+    check = preflight._ask("pump STOP", lambda: preflight._stop(silent))
+    assert (check.status, check.found) == (preflight.Status.BLOCKER, "STOP not acknowledged: timeout")
+    quiet = SimpleNamespace(state="SUSPENDED", bolus="IDLE", reservoir_U=300.0, active_alarms=())
+    assert preflight._ask("pump status", lambda: preflight._status(quiet)).status is preflight.Status.OK
