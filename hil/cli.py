@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hil import project
 from hil.evidence import report as reporting
 from hil.evidence import seal
 from hil.evidence import resume as resuming
@@ -32,13 +33,11 @@ from hil.errors import RigError
 from hil.evidence.recording import CsvRecording
 from hil.procedures import delivery, preflight
 from hil.pytest_child import run_pytest, signals_held
-from hil.rig.config import DEFAULT_RIG, RigConfigError, load_rig
+from hil.rig.config import RigConfigError, load_rig
 from hil.rig.model import RIG_ID_PATTERN
 from hil.rig.rig import Rig
 from hil.specs import SpecError, load_requirements
 
-SAFETY_TESTS = Path("tests/safety")
-REPORTS = Path("reports")
 EMULATED_TEST_TIMEOUT_S = 900
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Insulin-pump HIL safety verification.")
@@ -50,10 +49,36 @@ app.add_typer(rig_app, name="rig")
 app.add_typer(evidence_app, name="evidence")
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+RIG_HELP = "rig file (default: the project's fixtures/rigs/emulator.yaml, else the reference emulator rig)"
+SPECS_HELP = "requirement files (default: the project's specs/, else the reference requirements)"
+
+
+@app.callback()
+def main_options(root: Optional[Path] = typer.Option(
+        None, "--root", help=f"the project root: its specs/, fixtures/rigs/ and reports/ (default: ${project.ROOT_ENV}, "
+                             "else the nearest folder from here upward with a specs/ folder, else here)")):
+    try:
+        project.set_root(root)
+        project.root()
+    except project.ProjectError as exc:
+        err.print(f"hil: {exc}", markup=False)
+        raise typer.Exit(2)
+
+
+def _children_env() -> dict[str, str]:
+    """The environment of hil's own child processes (pytest, campaigns): this process's project root."""
+    return {**os.environ, project.ROOT_ENV: str(project.root())}
+
+
+def _suites_pytest(*args: str) -> list[str]:
+    """pytest on the package's safety suites, with their own configuration and root whatever folder holds them."""
+    return [sys.executable, "-m", "pytest", "-c", str(project.suites_ini()), "--rootdir", str(project.suites_rootdir()),
+            "-p", "no:cacheprovider", *args]
 
 
 @specs_app.command("check")
-def specs_check(paths: list[Path] = typer.Argument(None, help="files or directories (default: specs/)")):
+def specs_check(paths: list[Path] = typer.Argument(None, help="files or directories (default: the project's specs/, "
+                                                                "else the reference requirements)")):
     """Validate requirement files; every problem is listed with file:line."""
     try:
         requirements = load_requirements(paths or None)
@@ -66,13 +91,14 @@ def specs_check(paths: list[Path] = typer.Argument(None, help="files or director
     out.print(f"ok: {len(requirements)} requirements in {len(files)} file(s): {', '.join(files)}")
 
 
-def collect_trace(tests: Path = SAFETY_TESTS, k: str | None = None) -> dict[str, list[str]]:
+def collect_trace(k: str | None = None) -> dict[str, list[str]]:
     """test node id → requirement ids, from a pytest collection of the safety suites (with -k: the selected)."""
+    tests = project.safety_suites()
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "trace.json"
-        done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                               str(tests), "--hil-trace", str(target), *(["-k", k] if k else [])],
-                              capture_output=True, text=True, timeout=300,
+        done = subprocess.run(_suites_pytest("--collect-only", "-q", str(tests), "--hil-trace", str(target),
+                                             *(["-k", k] if k else [])),
+                              capture_output=True, text=True, timeout=300, cwd=project.root(), env=_children_env(),
                               start_new_session=True)  # a terminal's Ctrl-C must not cut a seal short
         if not target.exists():
             raise RuntimeError(f"collecting {tests} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -113,16 +139,17 @@ def _trace_format(name: str) -> TraceFormat:
 @app.command()
 def trace(format: str = typer.Option("table", "--format", help="table, csv or json"),
           run: Optional[str] = typer.Option(None, "--run", help="run folder or id for the verdicts (default: reports/latest)"),
-          specs: Path = typer.Option(Path("specs"), "--specs", help="requirement files")):
+          specs: Optional[Path] = typer.Option(None, "--specs", help=SPECS_HELP)):
     """Requirement → tests → verdict of a run. Exits 1 if a requirement has no test or a test names an unknown id."""
     format = _trace_format(format)
+    specs = specs or project.specs()
     try:
         requirements = load_requirements([specs])
     except SpecError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1)
     record = None
-    if run or (REPORTS / "latest").exists():
+    if run or (project.reports() / "latest").exists():
         record = _record(_run_dir(run))
     matrix = traceability.build(requirements, collect_trace(), record)
     rows = matrix.rows
@@ -149,8 +176,9 @@ def trace(format: str = typer.Option("table", "--format", help="table, csv or js
 
 
 @app.command()
-def emulate(rig: Path = typer.Option(DEFAULT_RIG, help="rig file")):
+def emulate(rig: Optional[Path] = typer.Option(None, help=RIG_HELP)):
     """Run the emulator standalone and print its endpoints (pump, balance, control ptys)."""
+    rig = rig or project.default_rig()
     try:
         load_rig(rig)
     except RigConfigError as exc:
@@ -160,9 +188,9 @@ def emulate(rig: Path = typer.Option(DEFAULT_RIG, help="rig file")):
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig file"),
+def verify(ctx: typer.Context, rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
            k: Optional[str] = typer.Option(None, "-k", help="pytest -k expression"),
-           specs: Path = typer.Option(Path("specs"), "--specs", help="requirement files"),
+           specs: Optional[Path] = typer.Option(None, "--specs", help=SPECS_HELP),
            report: bool = typer.Option(True, "--report/--no-report",
                                        help="build the HTML report (without: record, raw data, plots and seal only; "
                                             "`hil report RUN` builds it later)"),
@@ -170,8 +198,9 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
                                                 "its unfinished tests, on the same rig, into the same folder")):
     """Run the safety suites against the rig; write reports/runs/<id>/ and its HTML report."""
     record = _record(_run_dir(resume)) if resume else None
-    if record is not None and rig == DEFAULT_RIG:  # a resumed run goes on with the rig file it started with
-        rig = Path(record["rig"]["file"]) if record.get("rig") else rig
+    if record is not None and rig is None and record.get("rig"):  # a resumed run goes on with its own rig file
+        rig = project.at_root(Path(record["rig"]["file"]))
+    rig, specs = rig or project.default_rig(), specs or project.specs()
     try:
         load_requirements([specs])
         config = load_rig(rig)
@@ -190,9 +219,13 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
             _finish_run(run_dir, report=report, event=seal.RESUMED)
             raise typer.Exit(0)
     else:
-        run_dir, targets = new_run_dir(REPORTS, config.path.stem), [str(SAFETY_TESTS)] + (["-k", k] if k else [])
-    command = [sys.executable, "-m", "pytest", *targets, "-p", "no:cacheprovider", "--rig", str(rig), "--specs", str(specs),
-               "--hil-run-dir", str(run_dir), "--alluredir", str(run_dir / "allure-results"), "-rA", *ctx.args]
+        run_dir = new_run_dir(project.reports(), config.path.stem)
+        targets = [str(project.safety_suites())] + (["-k", k] if k else [])
+    # pytest runs in the project root, and the record keeps these paths as they are from there
+    shown_dir = project.shown(run_dir)
+    command = _suites_pytest(*targets, "--rig", str(project.shown(rig)), "--specs", str(project.shown(specs)),
+                             "--hil-run-dir", str(shown_dir), "--alluredir", str(shown_dir / "allure-results"), "-rA",
+                             *ctx.args)
     if resume:
         command.append("--hil-resume")
     if config.emulated:  # a backstop against a hung emulated test; a bench test may rightly run for days
@@ -204,7 +237,7 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
         err.print(line, markup=False)
 
     with signals_held(say, "sealing the run"):  # run_pytest forwards them meanwhile; after it, they are held
-        child = run_pytest(command, say)
+        child = run_pytest(command, say, cwd=project.root(), env=_children_env())
         record = _record(run_dir)
         if not (record and (record["tests"] or record.get("rig") or record.get("safety_actions"))):
             _discard_empty_run(run_dir, child)
@@ -230,7 +263,7 @@ def verify(ctx: typer.Context, rig: Path = typer.Option(DEFAULT_RIG, help="rig f
 def _resumable(run_dir: Path, record: dict | None, config, k: str | None) -> tuple[Path, list[str]]:
     """The run folder and the test node ids a resumed session runs; exit 1 with the reason when the run cannot
     be resumed (ended complete, evidence changed, another rig), before anything runs or is written."""
-    ledger_path = seal.ledger.default_path(REPORTS)
+    ledger_path = seal.ledger.default_path(project.reports())
     try:
         if record is None:
             raise resuming.ResumeRefused(f"{run_dir} has no record to resume")
@@ -280,7 +313,7 @@ def _trace_gate(run_dir: Path, specs: Path) -> list[str]:
 def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEALED, report: bool = True) -> None:
     """Report (unless report is False), manifest, seal into the ledger (signed with HIL_SIGNING_KEY when set),
     reports/latest. interrupted: the run stopped before its end; its ledger entry says so."""
-    ledger_path = seal.ledger.default_path(REPORTS)
+    ledger_path = seal.ledger.default_path(project.reports())
     try:
         key = seal.signing.key_from_env()
     except seal.signing.SigningKeyError as exc:
@@ -296,7 +329,7 @@ def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEAL
             if record.get("rehearsal"):  # on every page: the report's name heads each of them
                 title = f"{REHEARSAL_NOTE} (×{record['rehearsal']['speed']:g}): {record['run_id']}"
             index = reporting.generate_report(run_dir, title,
-                                              history=REPORTS / "history" / f"{_history_name(record)}.jsonl")
+                                              history=project.reports() / "history" / f"{_history_name(record)}.jsonl")
             out.print(f"report: {index}", markup=False)
         except reporting.ReportError as exc:
             err.print(f"report not generated: {exc}", markup=False)
@@ -307,7 +340,7 @@ def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEAL
     except seal.SealError as exc:
         err.print(f"NOT SEALED: {run_dir}: {exc}", markup=False)
         raise typer.Exit(1)
-    reporting.point_latest(REPORTS, run_dir)
+    reporting.point_latest(project.reports(), run_dir)
     entry = sealed.entry
     signer = f"signed by ed25519:{entry.fields['public_key']}" if key else "unsigned"
     out.print(f"manifest: {sealed.files} files hashed in {run_dir / seal.MANIFEST}; reports/latest → {run_dir}", markup=False)
@@ -323,26 +356,27 @@ def _history_name(record: dict) -> str:
 
 def _run_dir(run: Optional[str]) -> Path:
     try:
-        return reporting.resolve_run(REPORTS, run)
+        return reporting.resolve_run(project.reports(), run)
     except reporting.ReportError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1)
 
 
 @rig_app.command("check")
-def rig_check(rig: Path = typer.Option(DEFAULT_RIG, help="rig file"),
+def rig_check(rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
               k: Optional[str] = typer.Option(None, "-k", help="pytest -k expression: the campaign to check for"),
-              specs: Path = typer.Option(Path("specs"), "--specs", help="requirement files")):
+              specs: Optional[Path] = typer.Option(None, "--specs", help=SPECS_HELP)):
     """Preflight before a campaign: the balance's resolution against every selected requirement, calibration
     and blank-run dates, then the rig itself (identities, the pump's state, alarms and STOP, a stable reading
     per balance, the actuators), and the campaign's rig time from earlier runs. Exits 1 on any blocker."""
+    rig, specs = rig or project.default_rig(), specs or project.specs()
     try:
         requirements = load_requirements([specs])
         config = load_rig(rig)
     except (SpecError, RigConfigError) as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1)
-    selected = collect_trace(SAFETY_TESTS, k)
+    selected = collect_trace(k)
     ids = sorted({rid for rids in selected.values() for rid in rids})
     checks = preflight.fitness(config, [requirements[rid] for rid in ids if rid in requirements])
     checks += preflight.dates(config, date.today())
@@ -351,7 +385,7 @@ def rig_check(rig: Path = typer.Option(DEFAULT_RIG, help="rig file"),
             checks += preflight.instruments(opened)
     except RigError as exc:
         checks.append(preflight.Check("rig", f"cannot open: {exc}", preflight.Status.BLOCKER))
-    checks.append(preflight.duration(list(selected), REPORTS / "runs"))
+    checks.append(preflight.duration(list(selected), project.reports() / "runs"))
     table = Table(title=f"preflight: {config.rig_id} ({rig}), {len(selected)} tests, {len(ids)} requirements")
     for column in ("check", "found", "status"):
         table.add_column(column, overflow="fold")
@@ -366,18 +400,18 @@ def rig_check(rig: Path = typer.Option(DEFAULT_RIG, help="rig file"),
 
 
 @app.command("blank-run")
-def blank_run(rig: Path = typer.Option(DEFAULT_RIG, help="rig file"),
+def blank_run(rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
               hours: float = typer.Option(..., min=2.0, max=240.0, help="rig hours to weigh the vessel"),
               interval_s: float = typer.Option(60.0, min=1.0, max=3600.0, help="seconds between readings")):
     """The blank run: the collection vessel on the balance for HOURS with nothing delivered (the pump stopped),
     read every INTERVAL_S, raw readings kept in reports/blank-runs/<id>/. Prints the rate lost and its standard
     uncertainty (the spread of the hourly rates) as the rig file's `evaporation_correction:` lines."""
     try:
-        config = load_rig(rig)
+        config = load_rig(rig or project.default_rig())
     except RigConfigError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1)
-    folder = new_run_dir(REPORTS, config.path.stem, folder="blank-runs")
+    folder = new_run_dir(project.reports(), config.path.stem, folder="blank-runs")
     try:
         with Rig(config) as opened, CsvRecording(folder / "balance.csv", ["t_s", "mass_mg", "stable"]) as raw:
             opened.make_safe("blank run: nothing may be delivered")
@@ -405,8 +439,9 @@ def blank_run(rig: Path = typer.Option(DEFAULT_RIG, help="rig file"),
 
 
 @app.command()
-def validate(defects: Path = typer.Option(Path("fixtures/rigs/defects"), help="folder of seeded-defect rig files"),
-             nominal: Path = typer.Option(DEFAULT_RIG, help="the nominal rig"),
+def validate(defects: Optional[Path] = typer.Option(None, help="folder of seeded-defect rig files (default: the "
+                                                                "project's fixtures/rigs/defects/, else the reference ones)"),
+             nominal: Optional[Path] = typer.Option(None, help=f"the nominal rig; {RIG_HELP}"),
              seeds: int = typer.Option(1, min=1, max=1000, help="campaigns per rig, each with its own emulator seed"),
              jobs: int = typer.Option(2, min=1, help="campaigns run side by side"),
              only: Optional[list[str]] = typer.Option(None, "--only", help="defect rig names to run (default: all)")):
@@ -417,6 +452,7 @@ def validate(defects: Path = typer.Option(Path("fixtures/rigs/defects"), help="f
     declares and the nominal rig passes everything. The matrix goes to reports/validation/<id>/ and into the
     nominal run's report; the rig files of seeds after the first are kept there, and those campaigns' HTML
     reports are left to `hil report RUN`."""
+    defects, nominal = defects or project.defect_rigs(), nominal or project.default_rig()
     rigs = sorted(p for p in defects.glob("*.yaml") if not only or p.stem in only)
     if only and len(rigs) != len(set(only)):
         err.print(f"unknown defect rig(s): {sorted(set(only) - {p.stem for p in rigs})} in {defects}", markup=False)
@@ -438,7 +474,7 @@ def validate(defects: Path = typer.Option(Path("fixtures/rigs/defects"), help="f
     if seeds > 1 and benches:
         err.print(f"--seeds needs emulated rigs (clock: sim); not: {', '.join(benches)}", markup=False)
         raise typer.Exit(2)
-    folder = new_run_dir(REPORTS, "validation", folder="validation")
+    folder = new_run_dir(project.reports(), "validation", folder="validation")
     campaigns = []  # (rig name, seed or None, rig file, with HTML report)
     for name, path in plan:
         base = int(configs[name].section("emulator").get("seed", 1))
@@ -499,12 +535,12 @@ def _seeded_rig_file(folder: Path, name: str, rig: Path, seed: int) -> Path:
 def _campaign(rig: Path, report: bool = True) -> tuple[Path, dict | None]:
     """One `hil verify` in its own process; its run folder and record."""
     command = [sys.executable, "-m", "hil.cli", "verify", "--rig", str(rig)] + ([] if report else ["--no-report"])
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, env=_children_env())
     match = re.search(r"^run (\S+):", done.stdout, re.M)
     if not match:
         err.print(f"{rig}: hil verify started no run:\n{(done.stdout + done.stderr)[-2000:]}", markup=False)
         raise typer.Exit(2)
-    run_dir = REPORTS / "runs" / match.group(1)
+    run_dir = project.reports() / "runs" / match.group(1)
     return run_dir, _record(run_dir)
 
 
@@ -514,7 +550,7 @@ def report_cmd(run: Optional[str] = typer.Argument(None, help="run folder or id 
     that stopped before its seal (no manifest, not in the ledger) is sealed now: as complete when its record
     says it finished without an interrupt, as interrupted otherwise."""
     run_dir = _run_dir(run)
-    ledger_path = seal.ledger.default_path(REPORTS)
+    ledger_path = seal.ledger.default_path(project.reports())
     entry = seal.last_entry(run_dir, ledger_path)
     if entry is None and not (run_dir / seal.MANIFEST).exists():
         record = _record(run_dir) or {}
@@ -538,14 +574,14 @@ def evidence_verify(run: Optional[str] = typer.Argument(None, help="run folder o
                     key: Optional[Path] = typer.Option(None, "--key", help="public key file every seal must be signed by")):
     """Check a run's files against its manifest, the manifest against its seal in the ledger, the ledger's chain
     and the signature. Every problem is named; exit 1 on any."""
-    ledger_path = seal.ledger.default_path(REPORTS)
+    ledger_path = seal.ledger.default_path(project.reports())
     try:
         trusted = seal.signing.load_public(key) if key else None
     except seal.signing.SigningKeyError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2)
     if whole_ledger:
-        runs, problems = seal.check_ledger(ledger_path, trusted, run_folders=(REPORTS / "runs",))
+        runs, problems = seal.check_ledger(ledger_path, trusted, run_folders=(project.reports() / "runs",))
         ok = f"ok: the ledger {ledger_path} chains intact; each of its {runs} runs matches its last seal"
     else:
         run_dir = _run_dir(run)

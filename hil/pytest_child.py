@@ -11,6 +11,7 @@ import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from hil.rig.abort import SIGNALS
@@ -25,8 +26,9 @@ class ChildOutcome:
     killed: bool = False  # the child outlived the grace period and was killed
 
 
-def run_pytest(command: list[str], say: Callable[[str], None], grace_s: float = ABORT_GRACE_S) -> ChildOutcome:
-    child = subprocess.Popen(command)
+def run_pytest(command: list[str], say: Callable[[str], None], grace_s: float = ABORT_GRACE_S,
+               cwd: Path | None = None, env: dict[str, str] | None = None) -> ChildOutcome:
+    child = subprocess.Popen(command, cwd=cwd, env=env)
     received: list[signal.Signals] = []
     deadline = [float("inf")]
 

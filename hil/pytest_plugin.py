@@ -16,7 +16,7 @@ import pytest
 from allure_commons.model2 import Status as AllureStatus
 from allure_commons.model2 import StatusDetails
 
-from hil import run_log
+from hil import project, run_log
 from hil.errors import RigError
 from hil.evidence.progress import Progress
 from hil.evidence.progress_display import ProgressDisplay
@@ -24,7 +24,7 @@ from hil.evidence.run import RunRecorder, new_run_dir, rig_times
 from hil.evidence.test_evidence import Inconclusive, TestEvidence, safe_name
 from hil.evidence.verdict import FailureClass, Judgement, Verdict, classify, exception_for, judge
 from hil.rig import abort
-from hil.rig.config import DEFAULT_RIG, RigConfigError, load_rig
+from hil.rig.config import RigConfigError, load_rig
 from hil.rig.rig import Rig
 from hil.run_log import narrative
 from hil.specs import SpecError, load_requirements
@@ -38,8 +38,10 @@ _BROKEN_SKIP = pytest.StashKey[bool]()  # skipped because an earlier fault broke
 
 def pytest_addoption(parser):
     group = parser.getgroup("hil", "insulin-pump HIL verification")
-    group.addoption("--rig", default=str(DEFAULT_RIG), help="rig file (default: %(default)s)")
-    group.addoption("--specs", default="specs", help="requirement file or directory (default: %(default)s)")
+    group.addoption("--rig", default=None, type=Path,
+                    help="rig file (default: the project's fixtures/rigs/emulator.yaml, else the reference emulator rig)")
+    group.addoption("--specs", default=None, type=Path,
+                    help="requirement file or directory (default: the project's specs/, else the reference requirements)")
     group.addoption("--hil-run-dir", default=None, help="run folder for evidence (default: a new reports/runs/<id>)")
     group.addoption("--hil-resume", action="store_true", default=False,
                     help="continue the run already in --hil-run-dir in a new session (hil verify --resume)")
@@ -48,6 +50,14 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "requirement(id): binds a safety test to a requirement id in specs/")
+    # pyserial 3.5's RFC 2217 client names its reader thread with the pre-3.10 API (fixed upstream, not released)
+    config.addinivalue_line("filterwarnings", "ignore:setDaemon\\(\\) is deprecated:DeprecationWarning:serial.rfc2217")
+    config.addinivalue_line("filterwarnings", "ignore:setName\\(\\) is deprecated:DeprecationWarning:serial.rfc2217")
+    try:
+        config.option.rig = config.getoption("rig") or project.default_rig()
+        config.option.specs = config.getoption("specs") or project.specs()
+    except project.ProjectError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[_STATE] = HilState(config)
 
 
@@ -76,13 +86,13 @@ class HilState:
     @property
     def requirements(self):
         if self._requirements is None:
-            self._requirements = load_requirements([Path(self.config.getoption("specs"))])
+            self._requirements = load_requirements([self.config.getoption("specs")])
         return self._requirements
 
     def run_recorder(self) -> RunRecorder:
         if self.run is None:
             option = self.config.getoption("hil_run_dir")
-            directory = Path(option) if option else new_run_dir(Path("reports"), Path(self.config.getoption("rig")).stem)
+            directory = Path(option) if option else new_run_dir(project.reports(), self.config.getoption("rig").stem)
             self.run = RunRecorder(directory, self.requirements, resume=self.config.getoption("hil_resume"))
             self.stop_run_log = run_log.attach(directory / "run.log",
                                                lambda: self.rig.clock.now() if self.rig is not None else None)

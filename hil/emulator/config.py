@@ -193,7 +193,7 @@ class EmulatorOptions(Params):
     # runs at the same rate). Wall-clock jitter is multiplied by it: at the limit, 1 ms of scheduling delay is 10 s
     # of rig time, the order of the suites' finest polls, so faster would blur what a rehearsal is to show.
     speed: span(1, 10_000) = 1.0
-    can_dbc: Annotated[str, Field(max_length=4096)] = ""  # the CAN database; empty: the reference fixtures/can/pump.dbc
+    can_dbc: Annotated[str, Field(max_length=4096)] = ""  # the CAN database, relative to the rig file; empty: the reference pump.dbc
     # The heartbeat period is the device's choice (the protocol only counts them); 60 s keeps a simulated
     # day at 1,440 frames, so a 12-day run over CAN is not dominated by heartbeats.
     can_heartbeat_s: span(0, 86_400, above=True) = 60.0

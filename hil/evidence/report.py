@@ -4,12 +4,15 @@ are in hil.evidence.seal."""
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
-ALLURE_CLI = Path("node_modules/.bin/allure")
+from hil import project
+
+ALLURE_CLI = Path("node_modules") / ".bin" / "allure"  # the pinned CLI (package-lock.json), under the project root
 REPORT_TIMEOUT_S = 600
 
 
@@ -60,13 +63,20 @@ def add_document(results: Path, name: str, text: str, attachments: dict[str, tup
     (results / f"{result['uuid']}-result.json").write_text(json.dumps(result), encoding="utf-8")
 
 
+def allure_cli() -> Path:
+    """The Allure 3 CLI: the project root's pinned one (npm ci), else `allure` on the PATH."""
+    pinned = project.root() / ALLURE_CLI
+    found = pinned if pinned.exists() else shutil.which("allure")
+    if found is None:
+        raise ReportError(f"no Allure CLI: not at {pinned} (./scripts/setup.sh runs npm ci) nor `allure` on the PATH")
+    return Path(found)
+
+
 def generate_report(run_dir: Path, name: str, history: Path | None = None) -> Path:
     """The single-file report of a run; with a history file (one per rig, in reports/history/), each test's
     history and the trend across the rig's runs are kept and shown."""
-    if not ALLURE_CLI.exists():
-        raise ReportError(f"the Allure CLI is not installed at {ALLURE_CLI}: run ./scripts/setup.sh (npm ci)")
     output = run_dir / "report"
-    command = [str(ALLURE_CLI), "awesome", str(run_dir / "allure-results"), "--single-file", "-o", str(output),
+    command = [str(allure_cli()), "awesome", str(run_dir / "allure-results"), "--single-file", "-o", str(output),
                "--name", name, "--group-by", "epic,story"]
     if history is not None:
         history.parent.mkdir(parents=True, exist_ok=True)

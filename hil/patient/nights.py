@@ -2,13 +2,13 @@
 into the pump programme and the patient change for one patient."""
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 
+from hil import project
 from hil.patient.uva_padova import VirtualPatient
 
-NIGHTS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios" / "nights"
+NIGHTS = project.reference("scenarios", "nights")
 KEYS = {"description", "basal_factor", "correction_bolus", "insulin_sensitivity_factor"}
 
 

@@ -3,14 +3,14 @@ serial or CAN), each with its trend as a CGM reports it (hil.analysis.cgm_trend)
 balance polled between values and written to the recording."""
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import yaml
 
+from hil import project
 from hil.analysis import cgm_trend
 from hil.evidence.recording import CsvRecording
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
+SCENARIOS = project.reference("scenarios")
 RECORDING_COLUMNS = ["t_s", "glucose_mg_dl", "trend_mg_dl_min", "pump_state", "mass_mg"]
 
 

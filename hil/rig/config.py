@@ -10,12 +10,12 @@ from typing import Any
 
 import pydantic
 
-from hil import yamlfile
+from hil import project, yamlfile
 from hil.rig.model import RigFile, cross_problems
 from hil.yamlfile import Located, Problem, YamlFileError
 
-DEFAULT_RIG = Path("fixtures/rigs/emulator.yaml")
 MAX_EXTENDS = 8  # a rig file, its parent, its grandparent...
+FILE_KEYS = (("can", "dbc"), ("emulator", "can_dbc"))  # paths in a rig file: relative to the file that writes them
 
 
 class RigConfigError(YamlFileError):
@@ -61,16 +61,26 @@ class RigConfig:
 
 def load_rig(path: Path | str | None = None) -> RigConfig:
     """Load, merge (`extends:`) and validate a rig file; RigConfigError lists every problem."""
-    path = Path(path or DEFAULT_RIG)
+    path = Path(path) if path else project.default_rig()
     problems: list[Problem] = []
     merged = _merged(path, problems, chain=())
     if merged is None:
         raise RigConfigError(problems)
+    _relative_to_rig_files(merged)
     problems.extend(validate(merged))
     if problems:
         raise RigConfigError(problems)
     digest = hashlib.sha256(json.dumps(merged.data, sort_keys=True).encode()).hexdigest()
     return RigConfig(path, merged.data, digest)
+
+
+def _relative_to_rig_files(rig: Located) -> None:
+    """A relative file path in a rig file names a file next to that rig file, wherever hil is run from."""
+    for section, key in FILE_KEYS:
+        values = rig.data.get(section)
+        value = values.get(key) if isinstance(values, dict) else None
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            values[key] = os.path.normpath(rig.where((section, key))[0].parent / value)
 
 
 def validate(rig: Located) -> list[Problem]:

@@ -165,7 +165,8 @@ class Can(Section):
     interface: Text | None = Field(None, description="python-can interface: slcan, socketcan, pcan, ...")
     channel: Port | None = Field(None, description="python-can channel, or @emulator:can")
     bitrate: Annotated[int, Field(ge=1000, le=1_000_000)] | None = None
-    dbc: Text | None = Field(None, description="CAN database (default fixtures/can/pump.dbc)")
+    dbc: Text | None = Field(None, description="CAN database file, relative to the rig file (default: the reference "
+                                            "fixtures/can/pump.dbc installed with hil)")
     timeout_s: Timeout | None = None
 
 

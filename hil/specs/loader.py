@@ -9,12 +9,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
-from hil import yamlfile
+from hil import project, yamlfile
 from hil.specs.metrics import METRICS, UNIT_RANGES
 from hil.yamlfile import Problem, YamlFileError
 from hil.specs.model import Bound, Requirement
 
-DEFAULT_SPEC_DIR = Path("specs")
 _BOUND_PARAMS = ("window_h", "window_min", "band_pct")
 
 
@@ -29,7 +28,7 @@ def schema() -> dict[str, Any]:
 def spec_files(paths: Iterable[Path] | None = None) -> list[Path]:
     """Requirement files named, or found in the directories named (default `specs/`)."""
     found: list[Path] = []
-    for path in paths or [DEFAULT_SPEC_DIR]:
+    for path in paths or [project.specs()]:
         path = Path(path)
         found.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
     return found
@@ -41,7 +40,7 @@ def load_requirements(paths: Iterable[Path] | None = None) -> dict[str, Requirem
     requirements: dict[str, Requirement] = {}
     files = spec_files(paths)
     if not files:
-        raise SpecError([Problem(Path(p), 0, "", "no requirement files (*.yaml) found") for p in (paths or [DEFAULT_SPEC_DIR])])
+        raise SpecError([Problem(Path(p), 0, "", "no requirement files (*.yaml) found") for p in (paths or [project.specs()])])
     requirement_schema = schema()
     first_seen: dict[str, tuple[Path, int]] = {}
     for file in files:

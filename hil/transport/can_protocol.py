@@ -10,8 +10,10 @@ from pathlib import Path
 
 import cantools
 
-# The reference database of this checkout, wherever the suite is run from.
-DEFAULT_DBC = Path(__file__).resolve().parents[2] / "fixtures" / "can" / "pump.dbc"
+from hil import project
+
+# The reference database, installed with the package (hil.project).
+DEFAULT_DBC = project.reference("can", "pump.dbc")
 RESULTS = ("OK", "BAD_FRAME", "UNKNOWN_COMMAND", "BAD_ARGUMENT", "NOT_ALLOWED", "ALARM_ACTIVE")
 UNCHANGED = 255  # a SET signal with this value leaves the setting as it is
 IDENT_FIELDS = ("model", "serial", "fw", "proto")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hil import cli
+from hil import cli, project
 from hil.evidence import seal
 from hil.evidence.seal import ledger, manifest, signing
 from tests.ledger_forgery import rechain as rechain_rows
@@ -17,7 +17,7 @@ from tests.ledger_forgery import rechain as rechain_rows
 
 @pytest.fixture
 def reports(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "REPORTS", tmp_path / "reports")
+    monkeypatch.setenv(project.ROOT_ENV, str(tmp_path))
     monkeypatch.delenv(ledger.LEDGER_ENV, raising=False)
     monkeypatch.delenv(signing.KEY_ENV, raising=False)
     return tmp_path / "reports"
