@@ -1,0 +1,122 @@
+"""`pip install` of a built wheel gives a working `hil` outside the checkout: the wheel is built from the
+checkout's tracked files with the project's build backend, installed into a fresh venv, and run from a folder
+that is not the checkout, with no checkout on the Python path. The requirement files, rig files, DBC, scenarios
+and safety suites all come from the installed package; the run and its report land in that folder.
+
+The fresh venv reaches the locked dependencies through a .pth line to this venv's site-packages (a path only:
+.pth files there, the checkout's editable install among them, are not run), so no package index is needed."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+CAMPAIGN = "OC-ALARM-001 or IF-KINK-002"  # an occlusion at 1 U/h and a partly kinked cannula during a bolus
+
+
+def _tracked_tree(destination: Path) -> None:
+    """The checkout's tracked files (symlinks kept: hil/reference/ points into specs/, fixtures/, tests/safety/)."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, timeout=60)
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source, target = ROOT / name, destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            target.symlink_to(os.readlink(source))
+        elif source.is_file():
+            shutil.copy2(source, target)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """(the fresh venv's bin folder, the environment to run it with)."""
+    work = tmp_path_factory.mktemp("wheel")
+    _tracked_tree(work / "src")
+    built = subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta; "
+                            "print(build_meta.build_wheel(sys.argv[1]))", str(work / "dist")],
+                           cwd=work / "src", capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-3000:]
+    wheel = work / "dist" / built.stdout.split()[-1]
+    venv.create(work / "venv", with_pip=False)
+    python = work / "venv" / "bin" / "python"
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    (Path(purelib) / "locked-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    installing = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+                                 "--no-deps", "--no-index", "--disable-pip-version-check", str(wheel)],
+                                capture_output=True, text=True, timeout=300)
+    assert installing.returncode == 0, installing.stderr[-3000:]
+    env = {name: value for name, value in os.environ.items() if name not in ("PYTHONPATH", "HIL_ROOT", "VIRTUAL_ENV")}
+    # the Allure CLI pinned by the checkout's package-lock.json, found on the PATH as a user's own install would be
+    env["PATH"] = os.pathsep.join([str(work / "venv" / "bin"), str(ROOT / "node_modules" / ".bin"), env["PATH"]])
+    return work / "venv" / "bin", env
+
+
+def _hil(installed, folder: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    bin_dir, env = installed
+    return subprocess.run([bin_dir / "hil", *args], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_the_installed_package_is_the_wheel_not_the_checkout(installed, tmp_path):
+    bin_dir, env = installed
+    done = subprocess.run([bin_dir / "python", "-c", "import hil, hil.project as p; print(hil.__file__); "
+                           "print(p.specs()); print(p.safety_suites()); print(p.reference('can', 'pump.dbc'))"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    paths = [Path(line) for line in done.stdout.splitlines()]
+    assert all(path.is_relative_to(bin_dir.parent) and path.exists() for path in paths), paths
+    assert not any(path.is_symlink() for path in paths)
+    assert sorted(p.name for p in paths[1].glob("*.yaml")) == sorted(p.name for p in (ROOT / "specs").glob("*.yaml"))
+
+
+def test_specs_check_outside_the_checkout_reads_the_reference_requirements(installed, tmp_path):
+    done = _hil(installed, tmp_path, "specs", "check")
+    reference = len(list((ROOT / "specs").glob("*.yaml")))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"in {reference} file(s)" in done.stdout and "site-packages/hil/reference/specs/" in done.stdout
+
+
+def test_a_campaign_runs_from_a_folder_outside_the_checkout(installed, tmp_path):
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    done = _hil(installed, bench, "verify", "-k", CAMPAIGN)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    run_dir = next((bench / "reports" / "runs").iterdir())
+    record = json.loads((run_dir / "record.json").read_text())
+    outcomes = {node: test["outcome"] for node, test in record["tests"].items()}
+    assert outcomes == {"tests/safety/test_occlusion.py::test_occlusion_during_basal[OC-ALARM-001]": "passed",
+                        "tests/safety/test_insertion_faults.py::"
+                        "test_partially_kinked_cannula_during_a_bolus[IF-KINK-002]": "passed"}, outcomes
+    assert "site-packages/hil/reference/rigs/emulator.yaml" in record["rig"]["file"]
+    assert (run_dir / "report" / "index.html").is_file() and (bench / "reports" / "ledger.jsonl").is_file()
+    checked = _hil(installed, bench, "evidence", "verify")
+    assert checked.returncode == 0 and checked.stdout.startswith("ok: every file"), checked.stdout + checked.stderr
+
+
+def test_a_project_of_its_own_is_found_from_a_subfolder_and_its_rig_paths_are_relative_to_the_rig_file(
+        installed, tmp_path):
+    project = tmp_path / "pump-x"
+    (project / "specs").mkdir(parents=True)
+    shutil.copy(ROOT / "specs" / "occlusion.yaml", project / "specs")
+    rigs = project / "fixtures" / "rigs"
+    (rigs / "can").mkdir(parents=True)
+    shutil.copy(ROOT / "fixtures" / "can" / "pump.dbc", rigs / "can" / "pump-x.dbc")
+    (rigs / "emulator.yaml").write_text(
+        f"extends: {json.dumps(str(ROOT / 'fixtures' / 'rigs' / 'emulator-can.yaml'))}\n"
+        "rig_id: pump-x-can\ncan:\n  dbc: can/pump-x.dbc\nemulator:\n  can_dbc: can/pump-x.dbc\n")
+    (project / "notes").mkdir()
+    done = _hil(installed, project / "notes", "trace", "--format", "json")
+    rows = json.loads(done.stdout)["rows"]
+    assert {row["requirement"][:2] for row in rows} == {"OC"}, rows  # the project's specs/, not the reference
+    checked = _hil(installed, project / "notes", "rig", "check", "-k", "OC-ALARM-001")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "pump-x-can" in checked.stdout and "0 blocker(s)" in checked.stdout
