@@ -1,5 +1,5 @@
-"""`pip install` of a built wheel gives a working `hil` outside the checkout: the wheel is built from the
-checkout's tracked files with the project's build backend, installed into a fresh venv, and run from a folder
+"""`pip install` of a built wheel gives a working `hil` outside the checkout: the wheel is built (`pip wheel`)
+from the checkout's tracked files, installed into a fresh venv, and run from a folder
 that is not the checkout, with no checkout on the Python path. The requirement files, rig files, DBC, scenarios
 and safety suites all come from the installed package; the run and its report land in that folder.
 
@@ -39,11 +39,11 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """(the fresh venv's bin folder, the environment to run it with)."""
     work = tmp_path_factory.mktemp("wheel")
     _tracked_tree(work / "src")
-    built = subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta; "
-                            "print(build_meta.build_wheel(sys.argv[1]))", str(work / "dist")],
-                           cwd=work / "src", capture_output=True, text=True, timeout=300)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
+                            "--no-build-isolation", "--disable-pip-version-check", str(work / "src"),
+                            "-w", str(work / "dist")], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr[-3000:]
-    wheel = work / "dist" / built.stdout.split()[-1]
+    wheel, = (work / "dist").glob("hil-*.whl")
     venv.create(work / "venv", with_pip=False)
     python = work / "venv" / "bin" / "python"
     purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
