@@ -238,7 +238,14 @@ def rig(request, evidence, _hil_rig_lifetime):
                 evidence.attach_file(path, f"wire log {path.name}")
         if not action.ok:
             state.broken = f"pump did not acknowledge STOP: {action.detail}"
-        the_rig.pump.check_link()  # a line lost or repeated since the test's last pump request: a rig fault
+        try:
+            the_rig.pump.check_link()  # a line lost or repeated since the test's last pump request: a rig fault
+        except RigError as exc:
+            if abort.signals.received is None:
+                raise
+            # torn down by pytest's session end after a signal: raising would end pytest with a traceback
+            # before the record is finished; the interrupted test is never a PASS anyway
+            narrative.warning("after %s, the pump link: %s", abort.signals.received.name, exc)
 
 
 @pytest.fixture

@@ -99,7 +99,7 @@ class RunRecorder:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.resumed = resume
         session = {"started": utc_now(), "finished": None, "exit_status": None, "interrupted": None,
-                   "host": platform.node(), "git": git_state(), "ran": []}
+                   "host": platform.node(), "git": git_state(), "selected": [], "ran": []}
         if resume:
             self.record = json.loads((self.directory / "record.json").read_text(encoding="utf-8"))
             self.record.setdefault("sessions", [])
@@ -174,7 +174,7 @@ class RunRecorder:
         its run had left; the run's selection stays as it was."""
         if not self.resumed:
             self.record["selected"] = tests
-        self.record["sessions"][-1]["ran"] = list(tests)
+        self.record["sessions"][-1]["selected"] = list(tests)
         self._write()
 
     def _test(self, nodeid: str, ids: list[str]) -> dict:
@@ -194,8 +194,10 @@ class RunRecorder:
         self._write()
 
     def set_judgement(self, nodeid: str, ids: list[str], judgement) -> None:
-        """The test's verdict, outcome, failure class and reason (hil.evidence.verdict.Judgement)."""
+        """The test's verdict, outcome, failure class and reason (hil.evidence.verdict.Judgement); the session
+        lists it as run (to its end or not)."""
         self._test(nodeid, ids).update(judgement.as_record())
+        self.record["sessions"][-1]["ran"].append(nodeid)
         self._write()
 
     def add_evidence(self, nodeid: str, ids: list[str], evidence) -> None:

@@ -34,6 +34,11 @@ def _verdicts(record: dict) -> dict[str, str]:
     return {rid: test["verdict"] for test in record["tests"].values() for rid in test["requirements"]}
 
 
+def _requirement(record: dict, nodeid: str) -> str:
+    (rid,) = record["tests"][nodeid]["requirements"]
+    return rid
+
+
 def test_an_interrupted_campaign_resumes_to_the_uninterrupted_verdicts():
     whole = subprocess.run([HIL, "verify", "-k", SELECTION], cwd=ROOT, capture_output=True, text=True, timeout=600)
     expected = _verdicts(json.loads((ROOT / "reports" / "runs" / _run_id(whole.stdout) / "record.json").read_text()))
@@ -49,7 +54,11 @@ def test_an_interrupted_campaign_resumes_to_the_uninterrupted_verdicts():
     record = json.loads((run_dir / "record.json").read_text())
     assert _verdicts(record) == expected == {"DA-BASAL-001": "PASS", "DA-BASAL-002": "PASS", "DA-BOLUS-004": "PASS"}
     assert [s["exit_status"] for s in record["sessions"]] == [130, 0] and record["interrupted"] is None
-    assert record["sessions"][0]["interrupted"]["test"].endswith("[DA-BASAL-002]") and len(record["sessions"][1]["ran"]) == 2
+    first, second = record["sessions"]
+    assert first["interrupted"]["test"].endswith("[DA-BASAL-002]") and len(first["selected"]) == 3
+    assert [_requirement(record, t) for t in first["ran"]] == ["DA-BASAL-001", "DA-BASAL-002"]  # the second cut short
+    assert [_requirement(record, t) for t in second["ran"]] == ["DA-BASAL-002", "DA-BOLUS-004"] == [
+        _requirement(record, t) for t in second["selected"]]
     retried = next(t for t in record["tests"].values() if t["requirements"] == ["DA-BASAL-002"])
     (attempt,) = retried["previous_attempts"]
     assert attempt["verdict"] == "INTERRUPTED" and (run_dir / "tests" / attempt["folder"] / "balance.csv").exists()

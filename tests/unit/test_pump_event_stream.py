@@ -1,6 +1,7 @@
 """The reference pump driver's event stream over a real pty: the E<n> counter's gaps and duplicates, and alarms
 confirmed from STATUS, so a lost ALARM line is a rig fault (LostEvent) and never "the pump did not alarm"."""
 
+import signal
 import time
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from hil.drivers.pump_reference import ReferencePumpDriver
 from hil.errors import LineFault, LostEvent, ProtocolError, RigError
+from hil.rig.abort import Interrupted
 from hil.transport.event_counter import EventCounter
 from hil.transport.frames import decode, encode
 from tests.unit.pty_instrument import ScriptedInstrument
@@ -95,6 +97,39 @@ def test_a_late_answer_to_a_failed_attempt_is_only_logged(caplog):
     try:
         driver.status()  # attempt 1 times out, attempt 2 (tag 2) waits past the late answer to tag 1
         driver.status()
+        assert "late answer" in caplog.text and not driver.link.unasked
+    finally:
+        driver.close()
+        wire.close()
+
+
+def test_the_answer_to_a_request_cut_short_by_a_signal_is_no_link_fault(caplog):
+    """Ctrl-C lands between a request and its answer; the STOP that makes the pump safe then reads that answer
+    first. Found by interrupting `hil verify` mid-occlusion test: the test's end raised LineFault, a traceback."""
+    status = ["state=RUNNING", "basal=1.000", "bolus=IDLE", "bolus_left=0.000", "reservoir=200.000",
+              "delivered=1.000", "alarms=-", "t=600.000"]
+
+    def answer(line: str) -> list[str]:
+        frame = decode(line.encode())
+        if frame.tag == "1":
+            time.sleep(0.3)  # the signal arrives while the driver waits for this answer
+        return [encode(frame.tag, "OK", *status).decode().rstrip()]
+
+    wire = ScriptedInstrument(answer)
+    driver = ReferencePumpDriver(wire.path, timeout_s=2.0)
+    read_line = driver.link.line.read_line
+
+    def interrupted_read(timeout_s=None):
+        driver.link.line.read_line = read_line
+        time.sleep(0.05)
+        raise Interrupted(signal.SIGINT)
+
+    driver.link.line.read_line = interrupted_read
+    try:
+        with pytest.raises(Interrupted):
+            driver.status()
+        driver.stop()
+        driver.check_link()
         assert "late answer" in caplog.text and not driver.link.unasked
     finally:
         driver.close()
