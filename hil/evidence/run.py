@@ -13,7 +13,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from hil.evidence.test_evidence import safe_name
+from hil.evidence.per_test import safe_name
 from hil.rig.config import RigConfig
 
 RECORD_SCHEMA_VERSION = 2  # 2: verdict, failure_class and reason per test; interrupted

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from hil.errors import DeviceRefused, RigError
 from hil.evidence.measurements import Measurement, Outcome
-from hil.evidence.test_evidence import Inconclusive, MetricMissing
+from hil.evidence.per_test import Inconclusive, MetricMissing
 
 
 class Verdict(StrEnum):

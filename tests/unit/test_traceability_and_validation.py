@@ -5,7 +5,7 @@ import pytest
 from hil.evidence import traceability, validation
 from hil.specs import load_requirements
 from hil.errors import DeviceRefused, TransportError
-from hil.evidence.test_evidence import Inconclusive
+from hil.evidence.per_test import Inconclusive
 from hil.evidence.verdict import FailureClass, classify, judge
 
 REQS = load_requirements()

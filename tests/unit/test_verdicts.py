@@ -7,7 +7,7 @@ import pytest
 
 from hil.errors import DeviceRefused, TransportError
 from hil.evidence.measurements import measurement
-from hil.evidence.test_evidence import Inconclusive, MetricMissing, TestEvidence, UnitMismatch
+from hil.evidence.per_test import Inconclusive, MetricMissing, TestEvidence, UnitMismatch
 from hil.evidence.verdict import FailureClass, Verdict, exception_for, judge
 from hil.rig.abort import Interrupted
 from hil.specs import load_requirements
