@@ -149,8 +149,11 @@ class RunRecorder:
                 aside = folder.with_name(f"{folder.name}.attempt-{len(attempts) + 1}")
                 folder.rename(aside)
                 test["folder"] = aside.name
-                test["files"] = [f.replace(f"tests/{folder.name}/", f"tests/{aside.name}/", 1)
-                                 for f in test.get("files", [])]
+                def moved(name: str) -> str:
+                    return name.replace(f"tests/{folder.name}/", f"tests/{aside.name}/", 1)
+                test["files"] = [moved(f) for f in test.get("files", [])]
+                if "files_sha256" in test:
+                    test["files_sha256"] = {moved(f): digest for f, digest in test["files_sha256"].items()}
             self.record["tests"][nodeid] = {"requirements": test["requirements"], "verdict": None, "outcome": None,
                                             "failure_class": None, "reason": None, "phases": {},
                                             "previous_attempts": attempts + [test]}

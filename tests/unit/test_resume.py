@@ -1,9 +1,12 @@
 """What a resumed run keeps and runs again, and when it is refused (hil.evidence.resume), on hand-made records."""
 
+import json
+
 import pytest
 
 from hil.evidence import resume
-from hil.evidence.run import finished
+from hil.evidence.per_test import safe_name
+from hil.evidence.run import RunRecorder, finished, sha256_file
 from hil.rig.config import load_rig
 
 RIG = load_rig("fixtures/rigs/emulator.yaml")
@@ -41,3 +44,17 @@ def test_another_instrument_or_rig_file_refuses_the_resume():
         resume.same_rig(record, RIG, {**IDS, "pump": {"model": "RP-1", "serial": "EMU-0002"}})
     with pytest.raises(resume.ResumeRefused, match="effective configuration differs"):
         resume.same_rig({"rig": {**record["rig"], "sha256": "x"}}, RIG, IDS)
+
+
+def test_an_interrupted_tests_files_and_their_hashes_move_with_its_folder(tmp_path):
+    folder = tmp_path / "tests" / safe_name("t::b")
+    folder.mkdir(parents=True)
+    (folder / "raw.csv").write_text("t_s\n1\n")
+    name = f"tests/{folder.name}/raw.csv"
+    record = {"sessions": [{}], "tests": {"t::b": {"requirements": ["X"], "verdict": "INTERRUPTED", "files": [name],
+                                                   "files_sha256": {name: sha256_file(folder / "raw.csv")}}}}
+    (tmp_path / "record.json").write_text(json.dumps(record))
+    RunRecorder(tmp_path, {}, resume=True)
+    (attempt,) = json.loads((tmp_path / "record.json").read_text())["tests"]["t::b"]["previous_attempts"]
+    assert attempt["files"] == list(attempt["files_sha256"]) == [f"tests/{folder.name}.attempt-1/raw.csv"]
+    assert sha256_file(tmp_path / attempt["files"][0]) == attempt["files_sha256"][attempt["files"][0]]
