@@ -296,7 +296,8 @@ def _trace_gate(run_dir: Path, specs: Path) -> list[str]:
     record = _record(run_dir)
     if record is None:
         return [f"{run_dir}: no record.json (pytest did not start the run)"]
-    matrix = traceability.build(load_requirements([specs]), collect_trace(), record)
+    # the suites as this run collected them (a record from before "collected" was kept: collected anew)
+    matrix = traceability.build(load_requirements([specs]), record.get("collected") or collect_trace(), record)
     text = traceability.as_text(matrix)
     (run_dir / "traceability.txt").write_text(text, encoding="utf-8")
     (run_dir / "traceability.json").write_text(json.dumps({"rows": matrix.rows, "problems": matrix.problems,

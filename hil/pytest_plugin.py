@@ -78,6 +78,7 @@ class HilState:
         self.running = None  # the test item between the start of its setup and the end of its teardown
         self.interrupted: dict | None = None  # {"signal": name, "test": node id or None}
         self.judged: dict[str, Judgement] = {}  # node id → verdict, for the console summary
+        self.deselected: list = []  # items -k (or another plugin) took out of this session
         self.safety_session = False  # this session runs requirement-bound tests
         self.stop_run_log = None  # ends run.log (hil.run_log), once the run folder exists
         self.progress: Progress | None = None  # the campaign in rig time, shown by `display`
@@ -157,6 +158,11 @@ def pytest_collection_modifyitems(session, config, items):
                                 + "\n".join(f"  {node}: {rid}" for node, rid in unknown))
 
 
+def pytest_deselected(items):
+    if items:
+        items[0].config.stash[_STATE].deselected.extend(items)
+
+
 def pytest_collection_finish(session):
     """After every plugin's deselection (-k, --lf): the run records what this session will run, and a
     session that drives the rig takes over the abort signals (SIGINT, SIGTERM, SIGHUP)."""
@@ -171,7 +177,9 @@ def pytest_collection_finish(session):
     state.safety_session = True
     abort.signals.install()
     if config.getoption("hil_run_dir"):  # a run (hil verify): its record lists what this session selected
-        state.run_recorder().set_selected({item.nodeid: _requirement_ids(item) for item in bound})
+        collected = [item for item in session.items + state.deselected if _requirement_ids(item)]
+        state.run_recorder().set_selected({item.nodeid: _requirement_ids(item) for item in bound},
+                                          {item.nodeid: _requirement_ids(item) for item in collected})
         nodes = [item.nodeid for item in bound]
         timed = rig_times(state.run_recorder().directory.parent, nodes)
         state.progress = Progress(nodes, {node: seconds for node, (seconds, _) in timed.items()})

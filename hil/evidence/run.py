@@ -172,11 +172,13 @@ class RunRecorder:
         self.record["rig"]["identities"] = identities
         self._write()
 
-    def set_selected(self, tests: dict[str, list[str]]) -> None:
-        """The bound tests this session selected: test node id → requirement ids. A resumed session runs what
-        its run had left; the run's selection stays as it was."""
+    def set_selected(self, tests: dict[str, list[str]], collected: dict[str, list[str]]) -> None:
+        """The bound tests this session selected, and all the bound tests the suites hold (before -k): test node
+        id → requirement ids; the traceability gate judges the run against the latter. A resumed session runs
+        what its run had left; the run's selection and collection stay as they were."""
         if not self.resumed:
             self.record["selected"] = tests
+            self.record["collected"] = collected
         self.record["sessions"][-1]["selected"] = list(tests)
         self._write()
 
