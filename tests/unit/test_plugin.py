@@ -246,3 +246,22 @@ def test_commands(rig, evidence):
     basal = next(line for line in lines if "BASAL 1.000" in line)
     refused = next(line for line in lines if "BOLUS 1000.000" in line)
     assert float(refused.split()[2]) - float(basal.split()[2]) == 60.0  # the rig clock, not the wall's
+
+
+def test_a_run_records_the_suites_it_collected_before_k_for_the_traceability_gate(pytester):
+    _project(pytester, """
+import pytest
+@pytest.mark.requirement("DA-BOLUS-001")
+def test_first():
+    pass
+@pytest.mark.requirement("DA-BOLUS-002")
+def test_second():
+    pass
+def test_unbound():
+    pass
+""")
+    pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run", "-k", "first")
+    record = _record(pytester)
+    module = "test_a_run_records_the_suites_it_collected_before_k_for_the_traceability_gate.py"
+    assert record["selected"] == {f"{module}::test_first": ["DA-BOLUS-001"]}
+    assert record["collected"] == {f"{module}::test_first": ["DA-BOLUS-001"], f"{module}::test_second": ["DA-BOLUS-002"]}
