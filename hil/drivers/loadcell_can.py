@@ -4,7 +4,7 @@ timestamps. The same scale API as the MT-SICS balance."""
 
 from typing import Callable
 
-from hil.drivers.mtsics import Reading
+from hil.drivers.contracts import Reading
 from hil.errors import InstrumentRefused
 from hil.transport.can_hub import CanHub
 

@@ -8,9 +8,9 @@ of a stream) are discarded and logged, and each reply must start with the word i
 
 import logging
 import re
-from dataclasses import dataclass
 from typing import Callable
 
+from hil.drivers.contracts import Reading
 from hil.errors import InstrumentRefused, LineFault, ProtocolError
 from hil.transport.serial_line import SerialLine
 
@@ -30,17 +30,6 @@ _GLOBAL_ERRORS = {
 }
 _REPLY_WORD = {"S": "S", "SI": "S", "SIR": "S", "T": "T", "Z": "Z"}  # weight replies to SI and SIR start with S
 _CAPACITY = re.compile(r"\s\d+(\.\d+)?\s*(g|mg|kg)$")  # I2 ends in the capacity and its unit
-
-
-@dataclass(frozen=True)
-class Reading:
-    t: float  # rig clock time of the reading, s
-    mass_mg: float
-    stable: bool
-
-    @property
-    def mass_g(self) -> float:
-        return self.mass_mg / 1000.0
 
 
 def parse_weight(reply: bytes, sent: str = "S") -> tuple[float, bool]:

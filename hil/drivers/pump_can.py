@@ -1,7 +1,8 @@
 """Driver for pumps speaking the reference protocol over CAN (fixtures/can/pump.dbc, docs/protocol.md §5).
 The same API as the serial ReferencePumpDriver: nothing above the driver changes with the transport."""
 
-from hil.drivers.pump_api import PumpEvent, PumpIdentity, PumpStatus
+from hil.drivers.contracts import (Alarm, AlarmKind, BolusDone, BolusState, PrimeDone, Priority, PumpEvent, PumpIdentity,
+                                   PumpState, PumpStatus, Resumed, ResumeReason, Suspended, SuspendReason)
 from hil.errors import DeviceRefused, ProtocolError
 from hil.transport import can_protocol as cp
 from hil.transport.can_hub import CanHub
@@ -11,6 +12,14 @@ _EVENT_FRAMES = ("PumpAlarm", "PumpAlarmTime", "PumpEvent")
 
 CGM_RESOLUTION_MG_DL = 1.0  # the CgmValue and PumpStatus5 glucose signals are whole mg/dL (fixtures/can/pump.dbc)
 CGM_TREND_RANGE_MG_DL_MIN = (-12.8, 12.7)  # the CgmValue trend signal: signed 8 bits of 0.1 mg/dL/min
+
+
+def _named(enum: type, value) -> object:
+    """The contract's member for a DBC choice (cantools decodes it as a named value); ProtocolError otherwise."""
+    try:
+        return enum(str(value))
+    except ValueError:
+        raise ProtocolError(f"pump: {value!r} over CAN is not a {enum.__name__}") from None
 
 
 class CanPumpDriver:
@@ -59,7 +68,8 @@ class CanPumpDriver:
         s1, s2, s3, s4, s5 = self._status_frames()
         alarms = tuple(str(int(s4[f"alarm_id{i}"])) for i in range(min(int(s1["alarm_count"]), 7)))
         return PumpStatus(
-            state=str(s1["state"]), basal_U_per_h=float(s1["basal_rate"]), bolus=str(s1["bolus_kind"]),
+            state=_named(PumpState, s1["state"]), basal_U_per_h=float(s1["basal_rate"]),
+            bolus=_named(BolusState, s1["bolus_kind"]),
             bolus_left_U=float(s3["bolus_left"]), reservoir_U=float(s2["reservoir"]), delivered_U=float(s2["delivered"]),
             active_alarms=alarms, pressure_kPa=float(s1["pressure"]) if s1["pressure_valid"] else None,
             cgm_mg_dl=float(s5["cgm"]) if s5["cgm_valid"] else None,
@@ -143,15 +153,17 @@ class CanPumpDriver:
                 self._alarm = frame
             elif name == "PumpAlarmTime" and self._alarm and self._alarm["alarm_id"] == frame["alarm_id"]:
                 a, self._alarm = self._alarm, None
-                fields = {"id": str(int(a["alarm_id"])), "kind": str(a["kind"]), "priority": str(a["priority"]),
-                          "t": f"{float(frame['raised']):.3f}"}
-                if a["pressure_valid"]:
-                    fields["pressure"] = f"{float(a['pressure']):.1f}"
-                out.append(PumpEvent("ALARM", fields))
-            elif name == "PumpEvent" and frame["kind"] in ("SUSPEND", "RESUME"):
-                out.append(PumpEvent(str(frame["kind"]), {"reason": str(frame["reason"]), "t": f"{float(frame['at']):.3f}"}))
+                out.append(Alarm(str(int(a["alarm_id"])), _named(AlarmKind, a["kind"]), _named(Priority, a["priority"]),
+                                 float(frame["raised"]), float(a["pressure"]) if a["pressure_valid"] else None))
+            elif name == "PumpEvent" and str(frame["kind"]) == "SUSPEND":
+                out.append(Suspended(_named(SuspendReason, frame["reason"]), float(frame["at"])))
+            elif name == "PumpEvent" and str(frame["kind"]) == "RESUME":
+                out.append(Resumed(_named(ResumeReason, frame["reason"]), float(frame["at"])))
             elif name == "PumpEvent":
-                out.append(PumpEvent(str(frame["kind"]), {"amount": f"{float(frame['amount']):.3f}"}))
+                done = {"BOLUS_DONE": BolusDone, "PRIME_DONE": PrimeDone}.get(str(frame["kind"]))
+                if done is None:
+                    raise ProtocolError(f"pump: unknown PumpEvent kind {frame['kind']!r} over CAN")
+                out.append(done(float(frame["amount"])))
         return out
 
     def close(self) -> None:

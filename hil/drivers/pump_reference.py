@@ -6,7 +6,8 @@ wire. That, and a gap in the event counter, is a rig fault (LostEvent), never "t
 a reply received twice is one too (LineFault).
 """
 
-from hil.drivers.pump_api import PumpEvent, PumpIdentity, PumpStatus
+from hil.drivers.contracts import (Alarm, AlarmKind, BolusDone, BolusState, PrimeDone, Priority, PumpEvent, PumpIdentity,
+                                   PumpState, PumpStatus, Resumed, ResumeReason, Suspended, SuspendReason)
 from hil.errors import LineFault, LostEvent, ProtocolError
 from hil.transport.framed import FramedLink
 from hil.transport.frames import Frame
@@ -34,7 +35,8 @@ class ReferencePumpDriver:
         f = self.link.request("STATUS", idempotent=True)
         alarms = self._field(f, "alarms")
         status = PumpStatus(
-            state=self._field(f, "state"), basal_U_per_h=self._field(f, "basal", float), bolus=self._field(f, "bolus"),
+            state=self._field(f, "state", PumpState), basal_U_per_h=self._field(f, "basal", float),
+            bolus=self._field(f, "bolus", BolusState),
             bolus_left_U=self._field(f, "bolus_left", float), reservoir_U=self._field(f, "reservoir", float),
             delivered_U=self._field(f, "delivered", float), active_alarms=() if alarms == "-" else tuple(alarms.split(",")),
             pressure_kPa=self._field(f, "pressure", float) if "pressure" in f.fields else None,
@@ -133,10 +135,25 @@ class ReferencePumpDriver:
         out = []
         while self.link.events:
             frame = self.link.events.popleft()
-            out.append(PumpEvent(frame.args[0] if frame.args else "?", frame.fields))
-            if out[-1].kind == "ALARM":
+            out.append(self._event(frame))
+            if isinstance(out[-1], Alarm):
                 self._announced.add((frame.fields.get("id"), frame.fields.get("t")))
         return out
+
+    def _event(self, frame: Frame) -> PumpEvent:
+        """The typed event of an EVT line (docs/protocol.md, Events); ProtocolError for any other."""
+        word = frame.args[0] if frame.args else ""
+        if word == "ALARM":
+            return Alarm(self._field(frame, "id"), self._field(frame, "kind", AlarmKind),
+                         self._field(frame, "priority", Priority), self._field(frame, "t", float),
+                         self._field(frame, "pressure", float) if "pressure" in frame.fields else None)
+        if word == "SUSPEND":
+            return Suspended(self._field(frame, "reason", SuspendReason), self._field(frame, "t", float))
+        if word == "RESUME":
+            return Resumed(self._field(frame, "reason", ResumeReason), self._field(frame, "t", float))
+        if word in ("BOLUS_DONE", "PRIME_DONE"):
+            return (BolusDone if word == "BOLUS_DONE" else PrimeDone)(self._field(frame, "amount", float))
+        raise ProtocolError(f"pump: unknown event {frame.body!r}")
 
     def close(self) -> None:
         self.link.close()

@@ -6,6 +6,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from hil.drivers.contracts import Alarm, PumpState, Seen  # noqa: E402
+
 
 def trumpet_figure(windows_min, ep_max, ep_min, overall_pct: float, title: str):
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -63,7 +65,7 @@ def bolus_timing_figure(runs, nominal_s: float, amount_U: float, title: str):
     return fig
 
 
-def occlusion_figure(t_s, delivered_U, pressure_kPa, marks: dict, alarms: list, title: str):
+def occlusion_figure(t_s, delivered_U, pressure_kPa, marks: dict, alarms: list[Seen[Alarm]], title: str):
     """Line pressure and cumulative delivery against time, with the block, alarm and release marked."""
     t0 = t_s[0]
     t_min = (np.asarray(t_s) - t0) / 60.0
@@ -79,8 +81,8 @@ def occlusion_figure(t_s, delivered_U, pressure_kPa, marks: dict, alarms: list, 
         top.annotate(name, ((t - t0) / 60.0, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top", fontsize=8)
     for alarm in alarms:
         for ax in (top, bottom):
-            ax.axvline((alarm["seen_s"] - t0) / 60.0, color="tab:red", lw=1.5)
-        top.annotate(f"ALARM {alarm.get('priority', '?')}", ((alarm["seen_s"] - t0) / 60.0, 0.5),
+            ax.axvline((alarm.seen_s - t0) / 60.0, color="tab:red", lw=1.5)
+        top.annotate(f"ALARM {alarm.event.priority}", ((alarm.seen_s - t0) / 60.0, 0.5),
                      xycoords=("data", "axes fraction"), rotation=90, color="tab:red", fontsize=8)
     top.set_title(title)
     for ax in (top, bottom):
@@ -97,7 +99,7 @@ def suspend_figure(value_t_s, values, poll_t_s, states, delivered_U, low_limit: 
     top.axhline(low_limit, color="tab:red", ls="--", lw=1, label=f"low limit {low_limit:g}")
     top.axhline(low_limit + 70, color="0.6", ls=":", lw=1, label="limit + 70")
     poll_min = (np.asarray(poll_t_s) - t0) / 60.0
-    suspended = np.array([s == "AUTO_SUSPENDED" for s in states])
+    suspended = np.array([s is PumpState.AUTO_SUSPENDED for s in states])
     for ax in (top, bottom):
         ax.fill_between(poll_min, 0, 1, where=suspended, transform=ax.get_xaxis_transform(), color="tab:orange",
                         alpha=0.2, label="suspended" if ax is top else None)
@@ -120,7 +122,7 @@ def virtual_nights_figure(patient: str, nights: dict, low_limit: float, hypo_mg_
         ax.plot(hours_off, off.glucose, color="0.5", lw=1.2, label="glucose, suspend off")
         ax.plot(hours_on, on.glucose, color="tab:blue", lw=1.4, label="glucose, suspend on")
         ax.plot(np.asarray(on.cgm_minute) / 60.0, on.cgm, ".", color="tab:blue", ms=3, alpha=0.6, label="CGM sent (on)")
-        suspended = np.array([s == "AUTO_SUSPENDED" for s in on.state])
+        suspended = np.array([s is PumpState.AUTO_SUSPENDED for s in on.state])
         ax.fill_between(hours_on, 0, 1, where=suspended, transform=ax.get_xaxis_transform(), color="tab:orange",
                         alpha=0.25, label="suspended (on)")
         ax.axhline(hypo_mg_dl, color="tab:red", ls="--", lw=1, label=f"{hypo_mg_dl:g} mg/dL")
@@ -135,7 +137,7 @@ def virtual_nights_figure(patient: str, nights: dict, low_limit: float, hypo_mg_
     return fig
 
 
-def site_trial_figure(t_s, site_U, lost_U, pressure_kPa, fault_s: float, alarms: list, title: str):
+def site_trial_figure(t_s, site_U, lost_U, pressure_kPa, fault_s: float, alarms: list[Seen[Alarm]], title: str):
     """One site-fault trial: the line pressure the pump reports, and what reached the site and what was lost
     (each balance, from the first poll), with the fault and the alarms marked."""
     t0 = t_s[0]
@@ -151,8 +153,8 @@ def site_trial_figure(t_s, site_U, lost_U, pressure_kPa, fault_s: float, alarms:
     for ax in (top, bottom):
         ax.axvline((fault_s - t0) / 3600.0, color="k", ls="--", lw=1, label="fault" if ax is bottom else None)
         for alarm in alarms:
-            ax.axvline((alarm["seen_s"] - t0) / 3600.0, color="tab:orange", lw=1.5,
-                       label=f"{alarm['kind']} {alarm['priority']}" if ax is bottom else None)
+            ax.axvline((alarm.seen_s - t0) / 3600.0, color="tab:orange", lw=1.5,
+                       label=f"{alarm.event.kind} {alarm.event.priority}" if ax is bottom else None)
         ax.grid(True, alpha=0.3)
     bottom.legend(fontsize=8)
     top.set_title(title)

@@ -8,6 +8,7 @@ import yaml
 
 from hil import project
 from hil.analysis import cgm_trend
+from hil.drivers.contracts import Alarm, AlarmKind, PumpEvent, PumpState, Resumed, Seen, Suspended
 from hil.evidence.recording import CsvRecording
 
 SCENARIOS = project.reference("scenarios")
@@ -34,12 +35,24 @@ class FeedRecord:
     value_pump_t_s: list[float | None] = field(default_factory=list)  # the pump's clock when a value was sent
     trend: list[float | None] = field(default_factory=list)  # the trend sent with each value (mg/dL/min)
     t_s: list[float] = field(default_factory=list)  # polls
-    state: list[str] = field(default_factory=list)
+    state: list[PumpState] = field(default_factory=list)
     mass_mg: list[float] = field(default_factory=list)
-    events: list[dict] = field(default_factory=list)  # {"event": SUSPEND/RESUME/ALARM/..., its fields, "seen_s"}
+    events: list[Seen[PumpEvent]] = field(default_factory=list)
 
-    def first(self, event: str, **match) -> dict | None:
-        return next((e for e in self.events if e["event"] == event and all(e.get(k) == v for k, v in match.items())), None)
+    @property
+    def suspensions(self) -> int:
+        return sum(isinstance(seen.event, Suspended) for seen in self.events)
+
+    @property
+    def first_suspension(self) -> Seen[Suspended] | None:
+        return next((seen for seen in self.events if isinstance(seen.event, Suspended)), None)
+
+    @property
+    def first_resumption(self) -> Seen[Resumed] | None:
+        return next((seen for seen in self.events if isinstance(seen.event, Resumed)), None)
+
+    def first_alarm(self, kind: AlarmKind) -> Seen[Alarm] | None:
+        return next((seen for seen in self.events if isinstance(seen.event, Alarm) and seen.event.kind is kind), None)
 
 
 def feed(rig, scenario: Scenario, poll_s: float, recording: CsvRecording, tail_s: float = 0.0) -> FeedRecord:
@@ -65,8 +78,7 @@ def _poll_until(rig, end_s: float, poll_s: float, glucose, trend, recording: Csv
     while True:
         status = rig.pump.status()
         reading = rig.scale.read()
-        for event in rig.pump.events():
-            record.events.append({"event": event.kind, **event.fields, "seen_s": reading.t})
+        record.events += [Seen(event, reading.t) for event in rig.pump.events()]
         record.t_s.append(reading.t)
         record.state.append(status.state)
         record.mass_mg.append(reading.mass_mg)

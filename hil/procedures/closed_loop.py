@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hil.analysis import cgm_trend
+from hil.drivers.contracts import Alarm, PumpEvent, PumpState, Resumed, Seen, Suspended
 from hil.evidence.recording import CsvRecording
 from hil.patient.nights import NightPlan
 from hil.patient.uva_padova import STEP_MIN, VirtualPatient
@@ -24,15 +25,19 @@ class NightRecord:
     minute: list[int] = field(default_factory=list)  # end of each model minute
     glucose: list[float] = field(default_factory=list)  # the patient's true (subcutaneous) glucose then
     insulin_U: list[float] = field(default_factory=list)  # what the patient received in that minute
-    state: list[str] = field(default_factory=list)  # the pump's state then
+    state: list[PumpState] = field(default_factory=list)  # the pump's state then
     cgm_minute: list[float] = field(default_factory=list)  # when each CGM value reached the pump
     cgm: list[float] = field(default_factory=list)
     cgm_trend: list[float] = field(default_factory=list)  # the trend sent with each value (mg/dL/min)
-    events: list[dict] = field(default_factory=list)
+    events: list[Seen[PumpEvent]] = field(default_factory=list)
 
     @property
     def suspended_min(self) -> float:
-        return float(sum(s == "AUTO_SUSPENDED" for s in self.state)) * STEP_MIN
+        return float(sum(s is PumpState.AUTO_SUSPENDED for s in self.state)) * STEP_MIN
+
+    @property
+    def suspensions(self) -> int:
+        return sum(isinstance(seen.event, Suspended) for seen in self.events)
 
 
 def run_night(rig, grav, patient: VirtualPatient, plan: NightPlan, minutes: int, jitter_s: float,
@@ -77,8 +82,11 @@ def run_night(rig, grav, patient: VirtualPatient, plan: NightPlan, minutes: int,
         given += dose
         patient.step(dose)
         for event in rig.pump.events():
-            record.events.append({"event": event.kind, **event.fields, "minute": m + 1})
-            state = {"SUSPEND": "AUTO_SUSPENDED", "RESUME": "RUNNING"}.get(event.kind, state)
+            record.events.append(Seen(event, reading.t))
+            if isinstance(event, Suspended):
+                state = PumpState.AUTO_SUSPENDED
+            elif isinstance(event, Resumed):
+                state = PumpState.RUNNING
         record.minute.append(m + 1)
         record.glucose.append(patient.glucose_mg_dl)
         record.insulin_U.append(dose)
@@ -94,7 +102,7 @@ def end_night(rig, record: NightRecord) -> None:
     """Stop the pump, acknowledge the night's alarms as the user would in the morning, and wait out the pump's
     CGM trend window before the next night."""
     rig.pump.stop()
-    for event in record.events:
-        if event["event"] == "ALARM":
-            rig.pump.acknowledge(str(event["id"]))
+    for seen in record.events:
+        if isinstance(seen.event, Alarm):
+            rig.pump.acknowledge(seen.event.alarm_id)
     rig.clock.sleep(PAUSE_BETWEEN_NIGHTS_S)

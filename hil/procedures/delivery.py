@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hil.drivers.contracts import BolusState
 from hil.errors import InstrumentRefused, InstrumentUnstable, RigError
 from hil.evidence.recording import CsvRecording
 
@@ -32,7 +33,7 @@ def wait_until_idle(rig, nominal_s: float, what: str, max_factor: float | None =
     stopping every other measurement."""
     rig.clock.sleep(nominal_s)
     margin = (0.2 if max_factor is None else max_factor - 1.0) * nominal_s + 30.0
-    if not rig.clock.wait_for(lambda: rig.pump.status().bolus == "IDLE", timeout=margin, poll=1.0):
+    if not rig.clock.wait_for(lambda: rig.pump.status().bolus is BolusState.IDLE, timeout=margin, poll=1.0):
         raise ProcedureTimeout(f"{what}: pump still delivering {margin:.0f} s after its nominal {nominal_s:.0f} s")
 
 
@@ -159,7 +160,7 @@ def record_bolus(rig, commanded_s: float, nominal_s: float, settle_s: float, int
         mass.append(reading.mass_mg)
         stable.append(reading.stable)
         recording.append(f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", int(reading.stable))
-        if idle_at is None and due >= commanded_s + nominal_s and rig.pump.status().bolus == "IDLE":
+        if idle_at is None and due >= commanded_s + nominal_s and rig.pump.status().bolus is BolusState.IDLE:
             idle_at = due
         k += 1
     return Series(np.array(t), np.array(mass), np.array(stable, dtype=bool)), idle_at

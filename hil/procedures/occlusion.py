@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hil.analysis import occlusion
+from hil.drivers.contracts import Alarm, AlarmKind, Priority, Seen
 from hil.errors import InstrumentUnstable
 from hil.evidence.recording import CsvRecording
 from hil.procedures.delivery import stable_reading, start_basal
@@ -24,7 +25,7 @@ class Timeline:
     pressure_kPa: list[float] = field(default_factory=list)
     phase: list[str] = field(default_factory=list)
     marks: dict[str, float] = field(default_factory=dict)  # rig time of block, alarm, open, ...
-    alarms: list[dict] = field(default_factory=list)  # occlusion alarm events, with the rig time seen
+    alarms: list[Seen[Alarm]] = field(default_factory=list)  # the occlusion alarms
 
     def arrays(self):
         return np.array(self.t_s), np.array(self.mass_mg), np.array(self.pressure_kPa)
@@ -45,8 +46,8 @@ class OcclusionPoller:
         tl.pressure_kPa.append(pressure)
         tl.phase.append(phase)
         self.recording.append(f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", f"{pressure:.1f}", status.state, phase)
-        new = [e.fields | {"seen_s": reading.t} for e in self.rig.pump.events()
-               if e.kind == "ALARM" and e.fields.get("kind") == "OCCLUSION"]
+        new = [Seen(e, reading.t) for e in self.rig.pump.events()
+               if isinstance(e, Alarm) and e.kind is AlarmKind.OCCLUSION]
         tl.alarms.extend(new)
         return bool(new)
 
@@ -60,7 +61,7 @@ class OcclusionPoller:
                 return
             self.rig.clock.sleep(min(poll_s, remaining))
 
-    def await_alarm(self, timeout_s: float, poll_s: float, phase: str) -> dict | None:
+    def await_alarm(self, timeout_s: float, poll_s: float, phase: str) -> Seen[Alarm] | None:
         """The first occlusion alarm, or None when none came within the timeout."""
         if self.rig.clock.wait_for(lambda: self.poll(phase), timeout=timeout_s, poll=poll_s):
             return self.timeline.alarms[0]
@@ -83,7 +84,7 @@ def basal_flow(rig, rate_U_per_h: float, flow_s: float, backoff: bool) -> None:
     rig.clock.sleep(flow_s)
 
 
-def alarm_metrics(rig, grav, poll_s: float, t_block, pump_t_block, at_block, alarm) -> dict:
+def alarm_metrics(rig, grav, poll_s: float, t_block, pump_t_block, at_block, alarm: Seen[Alarm] | None) -> dict:
     """Metrics of the moment of the alarm: time, missed insulin, priority, pressure."""
     if alarm is None:
         nan = math.nan
@@ -93,13 +94,13 @@ def alarm_metrics(rig, grav, poll_s: float, t_block, pump_t_block, at_block, ala
         at_alarm = stable_reading(rig)
     except InstrumentUnstable:  # a pump that goes on pushing after its alarm keeps the pan moving: take it as it is
         at_alarm = rig.scale.read()
-    pumped = rig.pump.history_since(pump_t_block)[1] - rig.pump.history_since(float(alarm["t"]) + 1e-3)[1]
+    pumped = rig.pump.history_since(pump_t_block)[1] - rig.pump.history_since(alarm.event.raised_s + 1e-3)[1]
     arrived, U = grav.weighed(at_block.t, at_block.mass_mg, at_alarm.t, at_alarm.mass_mg)
     metrics = {
-        "time_to_alarm": (occlusion.time_to_alarm_min(t_block, alarm["seen_s"]), "min", poll_s / 60.0),
+        "time_to_alarm": (occlusion.time_to_alarm_min(t_block, alarm.seen_s), "min", poll_s / 60.0),
         "missed_at_alarm": (occlusion.missed_U(pumped, arrived), "U", U),  # the pump's count is exact
-        "alarm_priority_high": (float(alarm.get("priority") == "HIGH"), "bool", 0.0),
+        "alarm_priority_high": (float(alarm.event.priority is Priority.HIGH), "bool", 0.0),
     }
-    if "pressure" in alarm:
-        metrics["pressure_at_alarm"] = (float(alarm["pressure"]), "kPa", 0.0)
+    if alarm.event.pressure_kPa is not None:
+        metrics["pressure_at_alarm"] = (alarm.event.pressure_kPa, "kPa", 0.0)
     return metrics

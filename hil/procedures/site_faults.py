@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hil.drivers.contracts import Alarm, AlarmKind, Priority, Seen
 from hil.evidence.recording import CsvRecording
 from hil.procedures.delivery import prime, start_basal
 
 RECORDING_COLUMNS = ["trial", "t_s", "site_mg", "lost_mg", "pressure_kPa", "pump_state", "phase"]
-SITE_ALARMS = ("CHECK_SITE", "OCCLUSION")
-PRIORITY_RANK = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
+SITE_ALARMS = (AlarmKind.CHECK_SITE, AlarmKind.OCCLUSION)
 
 
 @dataclass
@@ -20,9 +20,9 @@ class Trial:
     number: int
     fault: str
     fault_s: float = math.nan  # rig time the fault was made
-    alarm: dict | None = None  # the first site alarm after the fault (its fields, "seen_s")
-    escalated: dict | None = None  # the same alarm again at HIGH
-    alarms_before_fault: list[dict] = field(default_factory=list)
+    alarm: Seen[Alarm] | None = None  # the first site alarm after the fault
+    escalated: Seen[Alarm] | None = None  # the same alarm again at HIGH
+    alarms_before_fault: list[Seen[Alarm]] = field(default_factory=list)
     delivered_U: float = math.nan  # reached the site while the fault lasted
     lost_U: float = math.nan  # went to the lost vessel meanwhile (NaN on a rig without a lost balance)
     U_delivered: float = math.nan  # their expanded uncertainties (k = 2)
@@ -30,7 +30,7 @@ class Trial:
 
     @property
     def delay_min(self) -> float:
-        return math.inf if self.alarm is None else (self.alarm["seen_s"] - self.fault_s) / 60.0
+        return math.inf if self.alarm is None else (self.alarm.seen_s - self.fault_s) / 60.0
 
 
 @dataclass
@@ -47,8 +47,8 @@ class SitePoller:
         self.rig, self.recording = rig, recording
         self.series: dict[int, Series] = {}
 
-    def poll(self, trial: int, phase: str) -> list[dict]:
-        """One row (pump status, both balances); returns the site alarm events that arrived, with "seen_s"."""
+    def poll(self, trial: int, phase: str) -> list[Seen[Alarm]]:
+        """One row (pump status, both balances); returns the site alarms that arrived."""
         status = self.rig.pump.status()
         reading = self.rig.scale.read()
         lost = self.rig.lost_scale.read().mass_mg if self.rig.lost_scale else math.nan
@@ -60,10 +60,9 @@ class SitePoller:
         s.pressure_kPa.append(pressure)
         self.recording.append(trial, f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", f"{lost:.5f}", f"{pressure:.2f}",
                               status.state, phase)
-        return [e.fields | {"seen_s": reading.t} for e in self.rig.pump.events()
-                if e.kind == "ALARM" and e.fields.get("kind") in SITE_ALARMS]
+        return [Seen(e, reading.t) for e in self.rig.pump.events() if isinstance(e, Alarm) and e.kind in SITE_ALARMS]
 
-    def watch(self, trial: int, duration_s: float, poll_s: float, phase: str, until=None) -> list[dict]:
+    def watch(self, trial: int, duration_s: float, poll_s: float, phase: str, until=None) -> list[Seen[Alarm]]:
         """Poll for duration_s, or until `until(alarm)` holds for an arriving alarm; returns the alarms seen."""
         seen, end = [], self.rig.clock.now() + duration_s
         while True:
@@ -77,8 +76,8 @@ class SitePoller:
             self.rig.clock.sleep(min(poll_s, remaining))
 
 
-def _acknowledge(rig, alarms: list[dict]) -> None:
-    for alarm_id in dict.fromkeys(str(a["id"]) for a in alarms):
+def _acknowledge(rig, alarms: list[Seen[Alarm]]) -> None:
+    for alarm_id in dict.fromkeys(a.event.alarm_id for a in alarms):
         rig.pump.acknowledge(alarm_id)
 
 
@@ -107,17 +106,20 @@ def detection_trial(rig, site, grav, case, number: int, rng: np.random.Generator
     rig.clock.sleep(rng.uniform(0.0, case["phase_window_min"] * 60.0))
     site_before = rig.scale.read()
     lost_before = rig.lost_scale.read() if rig.lost_scale else None
-    seen: list[dict] = []
+    seen: list[Seen[Alarm]] = []
     try:
         make_fault(site, case)
         trial.fault_s = rig.clock.now()
         seen = poller.watch(number, case["detect_within_min"] * 60.0, case["poll_s"], "fault", until=lambda a: True)
         trial.alarm = seen[0] if seen else None
         if trial.alarm and case.get("escalation_watch_min"):
-            same = str(trial.alarm["id"])
+            same = trial.alarm.event.alarm_id
+
+            def escalated(a: Seen[Alarm]) -> bool:
+                return a.event.alarm_id == same and a.event.priority is Priority.HIGH
             seen += poller.watch(number, case["escalation_watch_min"] * 60.0, case["poll_s"], "fault, unacknowledged",
-                                 until=lambda a: str(a["id"]) == same and a["priority"] == "HIGH")
-            trial.escalated = next((a for a in seen[1:] if str(a["id"]) == same and a["priority"] == "HIGH"), None)
+                                 until=escalated)
+            trial.escalated = next((a for a in seen[1:] if escalated(a)), None)
         site_after = rig.scale.read()
         trial.delivered_U, trial.U_delivered = grav.weighed(site_before.t, site_before.mass_mg, site_after.t, site_after.mass_mg)
         if lost_before is not None:

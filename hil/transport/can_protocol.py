@@ -6,6 +6,7 @@ reply values, STATUS and ID reply with several frames carrying the request's seq
 delivery events) and heartbeats carry counters modulo 256, so a lost frame shows as a gap.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import cantools
@@ -28,8 +29,16 @@ def load_database(path: Path | str | None = None) -> cantools.database.can.Datab
 
 
 def decode(spec, data: bytes) -> dict:
-    """A frame's signals, enumerated values as their names (str), others as numbers."""
-    return {name: getattr(value, "name", value) for name, value in spec.decode(data, decode_choices=True).items()}
+    """A frame's signals, enumerated values as their names (str), others as numbers; a scaled value rounded to
+    its signal's resolution (raw 1001 × 0.1 kPa is 100.1, not 100.10000000000001)."""
+    places = {signal.name: _places(signal.scale, signal.offset) for signal in spec.signals}
+    return {name: round(value, places[name]) if isinstance(value, float) else getattr(value, "name", value)
+            for name, value in spec.decode(data, decode_choices=True).items()}
+
+
+def _places(*steps: float) -> int:
+    """Decimal places that hold every multiple of the steps exactly (0.1 → 1, 0.05 → 2, 1 → 0)."""
+    return max(0, *(-Decimal(repr(float(step))).normalize().as_tuple().exponent for step in steps))
 
 
 def encode(spec, signals: dict) -> bytes:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from hil.analysis import glycemia, suspend_rules
+from hil.drivers.contracts import AlarmKind, Priority, ResumeReason
 from hil.evidence import plots
 from hil.patient.nights import load_night, plan_for
 from hil.patient.uva_padova import VirtualPatient
@@ -45,42 +46,42 @@ def test_low_glucose_suspend(requirement_id, rig, requirement, evidence):
     t_values = [t - run.value_t_s[0] for t in run.value_t_s]
     limit = case["low_limit"]
     due = suspend_rules.first_suspend_index(t_values, scenario.values, limit, case["before_low"], case["on_low"])
-    suspend, resume = run.first("SUSPEND"), run.first("RESUME")
-    metrics = {"suspensions": (float(sum(e["event"] == "SUSPEND" for e in run.events)), "count", 0.0)}
+    suspend, resume = run.first_suspension, run.first_resumption
+    metrics = {"suspensions": (float(run.suspensions), "count", 0.0)}
     # Without a suspension what follows one cannot be judged: NaN, i.e. INCONCLUSIVE where a bound asks for it.
     metrics |= {name: (math.nan, unit, 0.0) for name, unit in (
         ("suspension_duration", "min"), ("delivered_while_suspended", "U"), ("pump_strokes_while_suspended", "count"),
         ("resume_delay_intervals", "count"), ("basal_error_after_resume", "%"), ("max_duration_alert", "bool"),
         ("cgm_loss_resume_after", "min"), ("cgm_loss_alert", "bool"))}
     if due is not None:
-        seen = _index_at(run.value_t_s, suspend["seen_s"]) if suspend else math.inf
+        seen = _index_at(run.value_t_s, suspend.seen_s) if suspend else math.inf
         metrics["suspend_delay_intervals"] = (float(seen - due), "count", 0.0)
-    low_alarm = run.first("ALARM", kind="LOW_GLUCOSE")
-    metrics["alarm_priority_high"] = (float(bool(low_alarm) and low_alarm["priority"] == "HIGH"), "bool", 0.0)
+    low_alarm = run.first_alarm(AlarmKind.LOW_GLUCOSE)
+    metrics["alarm_priority_high"] = (float(low_alarm is not None and low_alarm.event.priority is Priority.HIGH), "bool", 0.0)
     if suspend:
-        end_s = resume["seen_s"] if resume else run.t_s[-1]
-        duration_s = (float(resume["t"]) if resume else rig.pump.pump_time()) - float(suspend["t"])
+        end_s = resume.seen_s if resume else run.t_s[-1]
+        duration_s = (resume.event.at_s if resume else rig.pump.pump_time()) - suspend.event.at_s
         metrics["suspension_duration"] = (duration_s / 60.0, "min", 0.0)
         t, mass = np.asarray(run.t_s), np.asarray(run.mass_mg)
         # From when a stroke made just before the suspension has settled (line tail and balance) to the resume.
-        during = (t >= suspend["seen_s"] + case["settle_s"]) & (t <= end_s)
+        during = (t >= suspend.seen_s + case["settle_s"]) & (t <= end_s)
         amount, U = grav.weighed(t[during][0], mass[during][0], t[during][-1], mass[during][-1])
         metrics["delivered_while_suspended"] = (amount, "U", U)
-        strokes = rig.pump.history_since(float(suspend["t"]) + 1e-3)[0]  # after the suspension, not at its instant
-        strokes -= rig.pump.history_since(float(resume["t"]))[0] if resume else 0
+        strokes = rig.pump.history_since(suspend.event.at_s + 1e-3)[0]  # after the suspension, not at its instant
+        strokes -= rig.pump.history_since(resume.event.at_s)[0] if resume else 0
         metrics["pump_strokes_while_suspended"] = (float(strokes), "count", 0.0)
-        metrics["max_duration_alert"] = (float(run.first("ALARM", kind="SUSPEND_MAX_DURATION") is not None), "bool", 0.0)
-        metrics["cgm_loss_alert"] = (float(run.first("ALARM", kind="CGM_LOST") is not None), "bool", 0.0)
-        if resume and resume.get("reason") == "CGM_LOST":
+        metrics["max_duration_alert"] = (float(run.first_alarm(AlarmKind.SUSPEND_MAX_DURATION) is not None), "bool", 0.0)
+        metrics["cgm_loss_alert"] = (float(run.first_alarm(AlarmKind.CGM_LOST) is not None), "bool", 0.0)
+        if resume and resume.event.reason is ResumeReason.CGM_LOST:
             last_value = max(i for i, g in enumerate(scenario.values) if g is not None)
-            after_s = float(resume["t"]) - run.value_pump_t_s[last_value]  # both on the pump's clock
+            after_s = resume.event.at_s - run.value_pump_t_s[last_value]  # both on the pump's clock
             metrics["cgm_loss_resume_after"] = (after_s / 60.0, "min", 0.0)
-        allowed = suspend_rules.first_resume_index(t_values, scenario.values, limit, suspend["seen_s"] - run.value_t_s[0])
+        allowed = suspend_rules.first_resume_index(t_values, scenario.values, limit, suspend.seen_s - run.value_t_s[0])
         if allowed is not None:
-            seen = _index_at(run.value_t_s, resume["seen_s"]) if resume else math.inf
+            seen = _index_at(run.value_t_s, resume.seen_s) if resume else math.inf
             metrics["resume_delay_intervals"] = (float(seen - allowed), "count", 0.0)
         if resume:
-            metrics |= _basal_after_resume(grav, t, mass, resume["seen_s"], case["basal_rate_U_per_h"])
+            metrics |= _basal_after_resume(grav, t, mass, resume.seen_s, case["basal_rate_U_per_h"])
     evidence.judge(requirement, metrics)
     evidence.attach_figure("glucose and suspension", plots.suspend_figure(
         run.value_t_s, scenario.values, run.t_s, run.state, grav.cumulative_units(run.t_s, run.mass_mg), limit,
@@ -126,7 +127,7 @@ def test_suspend_effect_in_virtual_patients(requirement_id, rig, requirement, ev
                     exposure[arm]["area"] += area
                     rows.append((name, night, arm, plan.basal_U_per_h, plan.bolus_U, sum(arms[arm].insulin_U),
                                  time_below, area, min(arms[arm].glucose), float(np.mean(arms[arm].glucose)),
-                                 sum(e["event"] == "SUSPEND" for e in arms[arm].events), arms[arm].suspended_min))
+                                 arms[arm].suspensions, arms[arm].suspended_min))
                 per_night[night] = (arms["off"], arms["on"])
             evidence.attach_figure(f"{name} glucose and suspensions", plots.virtual_nights_figure(
                 name, per_night, case["low_limit"], glycemia.HYPO_MG_DL))

@@ -16,7 +16,7 @@ from hil.procedures import delivery
 from hil.procedures import occlusion as occlusion_procedures
 from hil.procedures.gravimetric import Gravimetry
 from hil.procedures.occlusion import OcclusionPoller, Timeline, alarm_metrics, basal_flow
-from hil.procedures.site_faults import (PRIORITY_RANK, RECORDING_COLUMNS, KinkedCannula, SitePoller,
+from hil.procedures.site_faults import (RECORDING_COLUMNS, KinkedCannula, SitePoller,
                                         detection_trial, nominal_days)
 from hil.pytest_plugin import bound_to
 
@@ -108,7 +108,7 @@ def test_site_fault_detection(requirement_id, rig, site_faults, requirement, evi
         "lost_share": (100.0 * lost / (lost + delivered) if lost + delivered > 0 else math.nan, "%", 0.0),
     }
     evidence.attach_text("trials", "\n".join(
-        f"trial {t.number:2d}: fault at {t.fault_s:.0f} s, alarm {t.alarm['kind'] + ' ' + t.alarm['priority'] if t.alarm else '-'}"
+        f"trial {t.number:2d}: fault at {t.fault_s:.0f} s, alarm {f'{t.alarm.event.kind} {t.alarm.event.priority}' if t.alarm else '-'}"
         f" after {t.delay_min:.1f} min, reached the site {t.delivered_U:.3f} U, lost {t.lost_U:.3f} U"
         for t in trials))
     evidence.attach_figure("detection times", plots.detection_delays_figure(
@@ -124,9 +124,9 @@ def test_site_alarm_priority_and_escalation(requirement_id, rig, site_faults, re
     trial = trials[0]
     metrics = {"alarm_priority_rank": (math.nan, "rank", 0.0), "escalation_delay": (math.nan, "min", 0.0)}
     if trial.alarm:
-        metrics["alarm_priority_rank"] = (float(PRIORITY_RANK.get(trial.alarm["priority"], 0)), "rank", 0.0)
-        escalated = trial.escalated["seen_s"] if trial.escalated else math.inf
-        metrics["escalation_delay"] = ((escalated - trial.alarm["seen_s"]) / 60.0, "min", case["poll_s"] / 60.0)
+        metrics["alarm_priority_rank"] = (float(trial.alarm.event.priority.rank), "rank", 0.0)
+        escalated = trial.escalated.seen_s if trial.escalated else math.inf
+        metrics["escalation_delay"] = ((escalated - trial.alarm.seen_s) / 60.0, "min", case["poll_s"] / 60.0)
     evidence.judge(requirement, metrics)
     evidence.assert_pass()
 
@@ -140,7 +140,7 @@ def test_no_false_site_alarms(requirement_id, rig, requirement, evidence):
         alarms, days = nominal_days(rig, case, SitePoller(rig, raw))
     rate = len(alarms) / days
     evidence.attach_figure("site alarms over the nominal days", plots.false_alarm_figure(
-        days, [(a["seen_s"] - start) / 86400.0 for a in alarms], f"{requirement.id}: {len(alarms)} alarms in {days:.1f} days"))
+        days, [(a.seen_s - start) / 86400.0 for a in alarms], f"{requirement.id}: {len(alarms)} alarms in {days:.1f} days"))
     evidence.judge(requirement, {
         "false_alarms_per_day": (rate, "1/day", poisson_upper(len(alarms), days) - rate),
         "false_alarms": (float(len(alarms)), "count", 0.0),

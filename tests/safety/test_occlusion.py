@@ -62,7 +62,7 @@ def test_occlusion_during_basal(requirement_id, rig, occlusion_valve, requiremen
                 metrics["released_volume"] = _released(rig, grav, occlusion_valve, case, timeline)
                 if case["observe_after_release_min"] > 0:
                     metrics |= _observe_after_release(rig, grav, case, poller, timeline)
-                metrics["pump_strokes_after_alarm"] = (float(rig.pump.history_since(float(alarm["t"]) + 1e-3)[0]), "count", 0.0)
+                metrics["pump_strokes_after_alarm"] = (float(rig.pump.history_since(alarm.event.raised_s + 1e-3)[0]), "count", 0.0)
         finally:
             occlusion_valve.open()
     _judge(requirement, evidence, metrics)

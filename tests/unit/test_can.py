@@ -53,6 +53,19 @@ def test_every_dbc_message_round_trips(case):
     assert message.decode(data, scaling=False, decode_choices=False) == values
 
 
+@settings(max_examples=300)
+@given(message_and_values())
+def test_decoded_values_are_whole_steps_of_their_signal_and_encode_to_the_same_raw_values(case):
+    message, values = case
+    decoded = cp.decode(message, message.encode(values, scaling=False, strict=False))
+    for signal in message.signals:
+        value = decoded.get(signal.name)
+        if isinstance(value, float):  # raw × scale + offset, written with no more places than the scale has
+            assert value == float(f"{signal.scale * values[signal.name] + signal.offset:.{cp._places(signal.scale, signal.offset)}f}")
+    again = message.decode(message.encode(decoded, strict=False), scaling=False, decode_choices=False)
+    assert {name: again[name] for name in decoded} == {name: values[name] for name in decoded}
+
+
 @pytest.fixture
 def hub_and_node():
     channel = f"hil-test-{os.getpid()}"

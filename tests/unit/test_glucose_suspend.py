@@ -3,6 +3,7 @@
 import pytest
 
 from hil.analysis import cgm_trend
+from hil.drivers.contracts import PumpState, Suspended, SuspendReason
 from hil.emulator.config import Defects, EmulatorConfig, PumpParams
 from hil.emulator.world import World
 from hil.transport.frames import Frame
@@ -179,6 +180,6 @@ def test_the_same_rules_over_the_wire_on_both_transports():
                 sent.append((len(sent) * CGM_INTERVAL_S, glucose))
                 rig.pump.cgm_input(glucose, cgm_trend.trend(*zip(*sent)))
                 rig.clock.sleep(CGM_INTERVAL_S)
-            assert rig.pump.status().state == "AUTO_SUSPENDED"
-            (event,) = [e for e in rig.pump.events() if e.kind == "SUSPEND"]
-            assert event.fields["reason"] == "BEFORE_LOW"
+            assert rig.pump.status().state is PumpState.AUTO_SUSPENDED
+            (event,) = [e for e in rig.pump.events() if isinstance(e, Suspended)]
+            assert event.reason is SuspendReason.BEFORE_LOW

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hil.drivers.mtsics import Reading
+from hil.drivers.contracts import Reading
 from hil.errors import (DeviceRefused, InstrumentRefused, InstrumentUnstable, LostEvent, RecordingGap, RigError,
                         TransportError)
 from hil.evidence.recording import CsvRecording

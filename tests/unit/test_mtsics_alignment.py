@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from hil.drivers.mtsics import MtSicsBalance, Reading
+from hil.drivers.contracts import Reading
+from hil.drivers.mtsics import MtSicsBalance
 from hil.errors import InstrumentRefused, InstrumentUnstable, LineFault, ProtocolError, RigError
 from hil.procedures.delivery import stable_reading
 from hil.rig.clock import RealClock

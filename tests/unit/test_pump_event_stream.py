@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hil.drivers.contracts import (Alarm, AlarmKind, BolusDone, PrimeDone, Priority, PumpState, Resumed, ResumeReason,
+                                   Suspended, SuspendReason)
 from hil.drivers.pump_reference import ReferencePumpDriver
 from hil.errors import LineFault, LostEvent, ProtocolError, RigError
 from hil.rig.abort import Interrupted
@@ -62,7 +64,7 @@ def test_the_first_event_number_sets_the_base(pump):
     pump.emit(57, "BOLUS_DONE", amount="1.000")
     pump.emit(58, "PRIME_DONE", amount="0.500")
     pump.driver.status()
-    assert [e.kind for e in pump.driver.events()] == ["BOLUS_DONE", "PRIME_DONE"]
+    assert pump.driver.events() == [BolusDone(1.0), PrimeDone(0.5)]
 
 
 def test_a_duplicated_event_is_dropped_and_is_a_rig_fault(pump):
@@ -155,8 +157,8 @@ def test_a_counter_going_back_is_a_rig_fault(pump):
 def test_an_announced_alarm_is_confirmed_by_status(pump):
     pump.raise_alarm("1", "500.000", event_no=1)
     assert pump.driver.status().active_alarms == ("1",)
-    assert [e.fields["id"] for e in pump.driver.events()] == ["1"]
-    assert pump.driver.status().state == "ALARM"
+    assert [e.alarm_id for e in pump.driver.events()] == ["1"]
+    assert pump.driver.status().state is PumpState.ALARM
 
 
 def test_an_alarm_whose_event_was_lost_is_reported_lost_not_missing(pump):
@@ -201,3 +203,20 @@ def test_any_event_tags_are_counted_or_a_protocol_error(tags):
             assert counter.accept(tag) in (True, False)
         except ProtocolError:
             pass
+
+
+def test_events_are_typed_with_numbers_as_numbers_and_unknown_words_are_rig_faults(pump):
+    pump.emit(1, "ALARM", id="4", kind="OCCLUSION", priority="HIGH", t="612.500", pressure="83.2")
+    pump.emit(2, "SUSPEND", reason="BEFORE_LOW", t="700.000")
+    pump.emit(3, "RESUME", reason="CGM_LOST", t="800.250")
+    pump.driver.status()
+    assert pump.driver.events() == [Alarm("4", AlarmKind.OCCLUSION, Priority.HIGH, 612.5, 83.2),
+                                    Suspended(SuspendReason.BEFORE_LOW, 700.0), Resumed(ResumeReason.CGM_LOST, 800.25)]
+    pump.emit(4, "ALARM", id="5", kind="OCCLUSION", priority="URGENT", t="900.000")
+    pump.driver.status()
+    with pytest.raises(ProtocolError, match="lacks a valid 'priority'"):
+        pump.driver.events()
+    pump.emit(5, "SELF_DESTRUCT", t="901.000")
+    pump.driver.status()
+    with pytest.raises(ProtocolError, match="unknown event"):
+        pump.driver.events()

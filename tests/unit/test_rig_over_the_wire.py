@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from hil.drivers.contracts import BolusDone, PumpState
 from hil.drivers.mtsics import MtSicsBalance
 from hil.emulator.wire_faults import WireFaultKind
 from hil.errors import DeviceRefused, LineFault, LostEvent, TransportError
@@ -68,7 +69,7 @@ def test_make_safe_stops_delivery(rig):
     rig.pump.resume()
     rig.pump.set_basal(1.0)
     assert rig.make_safe("unit test").ok
-    assert rig.pump.status().state == "SUSPENDED"
+    assert rig.pump.status().state is PumpState.SUSPENDED
 
 
 def test_leaving_the_rig_on_an_exception_stops_the_pump():
@@ -117,7 +118,7 @@ def test_the_pump_over_can_behaves_as_over_serial():
         can_rig.pump.resume()
         assert can_rig.pump.bolus(1.0) == pytest.approx(40.0)
         can_rig.clock.sleep(60.0)
-        assert [e.kind for e in can_rig.pump.events()] == ["BOLUS_DONE"]
+        assert [type(e) for e in can_rig.pump.events()] == [BolusDone]
         status = can_rig.pump.status()
         assert (status.state, status.delivered_U, status.bolus) == ("RUNNING", pytest.approx(1.0), "IDLE")
         assert can_rig.pump.history_since(0.0) == (20, pytest.approx(1.0))

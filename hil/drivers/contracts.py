@@ -1,0 +1,203 @@
+"""The contracts between the rig's drivers and everything above them: what a pump, a scale, an occlusion valve
+and a site fixture do, and the typed values they return. Procedures, tests, analysis and plots use only these:
+a driver maps its own protocol's words (the reference protocol's, a vendor's) to these enums and events, with
+numbers as numbers and the pump's times as seconds on its own clock.
+
+The vocabulary is the reference protocol's (docs/protocol.md), which follows IEC 60601-1-8 for alarm priorities
+and the published low-glucose-suspend rules for the suspension reasons; a vendor's driver maps onto it.
+"""
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, Protocol, TypeVar, runtime_checkable
+
+
+class PumpState(StrEnum):
+    RUNNING = "RUNNING"
+    SUSPENDED = "SUSPENDED"  # by the user (or the harness)
+    AUTO_SUSPENDED = "AUTO_SUSPENDED"  # by the pump's low-glucose suspend
+    ALARM = "ALARM"  # delivery stopped by an alarm
+
+
+class BolusState(StrEnum):
+    IDLE = "IDLE"
+    BOLUS = "BOLUS"
+    PRIME = "PRIME"
+
+
+class AlarmKind(StrEnum):
+    RESERVOIR_EMPTY = "RESERVOIR_EMPTY"
+    OCCLUSION = "OCCLUSION"
+    LOW_GLUCOSE = "LOW_GLUCOSE"
+    SUSPEND_MAX_DURATION = "SUSPEND_MAX_DURATION"
+    CGM_LOST = "CGM_LOST"
+    CHECK_SITE = "CHECK_SITE"
+
+
+class Priority(StrEnum):
+    """IEC 60601-1-8 alarm priorities."""
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+
+    @property
+    def rank(self) -> int:
+        """1 LOW, 2 MEDIUM, 3 HIGH: higher is more urgent."""
+        return list(Priority).index(self) + 1
+
+
+class SuspendReason(StrEnum):
+    BEFORE_LOW = "BEFORE_LOW"  # predicted low
+    ON_LOW = "ON_LOW"  # at or below the low limit
+
+
+class ResumeReason(StrEnum):
+    GLUCOSE = "GLUCOSE"  # the glucose recovered
+    MAX_DURATION = "MAX_DURATION"  # the suspension reached its longest allowed
+    CGM_LOST = "CGM_LOST"  # no sensor values while suspended
+    USER = "USER"
+
+
+@dataclass(frozen=True)
+class PumpIdentity:
+    model: str
+    serial: str
+    firmware: str
+    protocol: str
+
+
+@dataclass(frozen=True)
+class PumpStatus:
+    state: PumpState
+    basal_U_per_h: float
+    bolus: BolusState
+    bolus_left_U: float
+    reservoir_U: float
+    delivered_U: float  # as the pump believes
+    active_alarms: tuple[str, ...]  # alarm ids
+    pressure_kPa: float | None  # the pump's line-pressure reading, where it reports one
+    cgm_mg_dl: float | None = None  # the last CGM value the pump received
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A new alarm, or one that escalated (the same id and raise time, a higher priority)."""
+    alarm_id: str
+    kind: AlarmKind
+    priority: Priority
+    raised_s: float  # pump clock
+    pressure_kPa: float | None = None  # the line pressure at an occlusion alarm, where the pump reports it
+
+
+@dataclass(frozen=True)
+class Suspended:
+    """The pump suspended delivery on its own (low-glucose suspend)."""
+    reason: SuspendReason
+    at_s: float  # pump clock
+
+
+@dataclass(frozen=True)
+class Resumed:
+    reason: ResumeReason
+    at_s: float  # pump clock
+
+
+@dataclass(frozen=True)
+class BolusDone:
+    amount_U: float
+
+
+@dataclass(frozen=True)
+class PrimeDone:
+    amount_U: float
+
+
+PumpEvent = Alarm | Suspended | Resumed | BolusDone | PrimeDone
+E = TypeVar("E", Alarm, Suspended, Resumed, BolusDone, PrimeDone)
+
+
+@dataclass(frozen=True)
+class Seen(Generic[E]):
+    """A pump event as the harness took it: with the rig time of the poll that brought it."""
+    event: E
+    seen_s: float
+
+
+@dataclass(frozen=True)
+class Reading:
+    t: float  # rig clock time of the reading, s
+    mass_mg: float
+    stable: bool
+
+    @property
+    def mass_g(self) -> float:
+        return self.mass_mg / 1000.0
+
+
+@runtime_checkable
+class Pump(Protocol):
+    """An insulin pump under test. Commands that change state raise DeviceRefused when the pump refuses them
+    (a product finding); a link or protocol fault is a RigError (the rig's, never the pump's)."""
+
+    def identify(self) -> PumpIdentity: ...
+    def status(self) -> PumpStatus: ...
+    def events(self) -> list[PumpEvent]:
+        """Events received since the last call, oldest first; LostEvent when one was lost on the wire."""
+    def pump_time(self) -> float:
+        """The pump's clock, s."""
+    def set_basal(self, rate_U_per_h: float) -> None: ...
+    def set_temp_basal(self, rate_U_per_h: float, minutes: int) -> None: ...
+    def bolus(self, amount_U: float, quick: bool = False) -> float:
+        """Start a bolus; its nominal duration, s."""
+    def prime(self, amount_U: float) -> float: ...
+    def cancel_bolus(self) -> float:
+        """Cancel a running bolus; the units not delivered."""
+    def suspend(self) -> None: ...
+    def resume(self) -> None: ...
+    def stop(self) -> None:
+        """Stop all delivery now: always accepted, idempotent (the fail-safe command)."""
+    def acknowledge(self, alarm_id: str) -> None: ...
+    def history_since(self, t_pump: float) -> tuple[int, float]:
+        """(strokes, units) the pump's delivery history records since a time on its clock."""
+    def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float) -> None: ...
+    def set_occlusion_backoff(self, enabled: bool) -> None: ...
+    def configure_suspend(self, low_limit: int, before_low: bool, on_low: bool) -> None: ...
+    def check_link(self) -> None:
+        """Raise what the link found wrong since the last call (a lost or repeated line): a RigError."""
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Scale(Protocol):
+    """A balance or load cell; InstrumentRefused (BUSY, OVERLOAD, ...) when it cannot give what is asked."""
+
+    def identify(self) -> dict[str, str]: ...
+    def read(self) -> Reading:
+        """The reading now, stable or not."""
+    def read_stable(self) -> Reading:
+        """A stable reading, or InstrumentRefused BUSY."""
+    def tare(self) -> float:
+        """Tare; the tare weight, mg."""
+    def zero(self) -> None: ...
+    def reset(self) -> str:
+        """Back to its idle state (no stream); its serial number."""
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class OcclusionValve(Protocol):
+    def close(self) -> None:
+        """Block the line downstream of the pump."""
+    def open(self) -> None: ...
+
+
+@runtime_checkable
+class SiteFixture(Protocol):
+    """Insertion-site faults; SiteFaultUnavailable for a fault level the fixture cannot make."""
+
+    def kink(self, factor: float = math.inf) -> None:
+        """Raise the site's resistance by `factor` (inf: a full block)."""
+    def leak(self, fraction: float) -> None: ...
+    def dislodge(self) -> None: ...
+    def restore(self) -> None: ...
