@@ -6,6 +6,8 @@ skipped as broken. DeviceRefused is the pump answering with a typed error: a fac
 which a test may assert on. An instrument's refusal (balance, load cell, relay board) is never the pump's.
 """
 
+from hil.drivers.contracts import Refusal
+
 
 class RigError(Exception):
     """The rig cannot be trusted any more: what failed and where."""
@@ -31,9 +33,10 @@ class LostEvent(TransportError):
 
 class InstrumentRefused(RigError):
     """A measuring instrument or fixture answered with a typed error (a balance's overload, "not stable now",
-    a transmission error): `code` names it, e.g. "BUSY" for a balance that is not stable yet."""
+    a transmission error): `code` names it, e.g. Refusal.BUSY for a balance that is not stable yet (the
+    emulator's control channel, an instrument of the emulated rig only, gives its protocol's own code)."""
 
-    def __init__(self, instrument: str, code: str, message: str = ""):
+    def __init__(self, instrument: str, code: Refusal | str, message: str = ""):
         self.instrument, self.code, self.message = instrument, code, message
         super().__init__(f"{instrument} refused: {code} {message}".rstrip())
 

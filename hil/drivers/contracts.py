@@ -124,6 +124,16 @@ class Seen(Generic[E]):
     seen_s: float
 
 
+class Refusal(StrEnum):
+    """Why a scale or fixture refused a command (InstrumentRefused.code): always the rig's, never the pump's."""
+    BUSY = "BUSY"  # not stable now, or busy: asking again may succeed
+    OVERLOAD = "OVERLOAD"
+    UNDERLOAD = "UNDERLOAD"
+    NOT_ALLOWED = "NOT_ALLOWED"  # understood, but not allowed now or with this parameter
+    NOT_UNDERSTOOD = "NOT_UNDERSTOOD"  # the command was not recognised
+    TRANSMISSION = "TRANSMISSION"  # the instrument received faulty bytes
+
+
 @dataclass(frozen=True)
 class Reading:
     t: float  # rig clock time of the reading, s

@@ -4,7 +4,7 @@ timestamps. The same scale API as the MT-SICS balance."""
 
 from typing import Callable
 
-from hil.drivers.contracts import Reading
+from hil.drivers.contracts import Reading, Refusal
 from hil.errors import InstrumentRefused
 from hil.transport.can_hub import CanHub
 
@@ -26,8 +26,9 @@ class CanLoadCell:
         self.hub.send("LoadCellCommand", {"seq": seq, "opcode": opcode, "rate": rate})
         reply = self.hub.read_until(lambda n, s: n == "LoadCellResponse" and s["seq"] == seq,
                                     what=f"load-cell reply to opcode {opcode}")[1]
-        if reply["result"] != 0:
-            raise InstrumentRefused("load cell", f"RESULT_{reply['result']}", f"to opcode {opcode}")
+        if reply["result"] != 0:  # docs/protocol.md §5: 2 is an unknown opcode, any other is a refusal
+            code = Refusal.NOT_UNDERSTOOD if reply["result"] == 2 else Refusal.NOT_ALLOWED
+            raise InstrumentRefused("load cell", code, f"result {reply['result']} to opcode {opcode}")
         return float(reply["value"])
 
     def identify(self) -> dict[str, str]:
@@ -62,13 +63,13 @@ class CanLoadCell:
             self._latest = self.hub.read_until(lambda n, s: n == "LoadCellMass", what="load-cell sample")[1]
         sample = self._latest
         if sample["overload"]:
-            raise InstrumentRefused("load cell", "OVERLOAD", "load cell in overload")
+            raise InstrumentRefused("load cell", Refusal.OVERLOAD, "load cell in overload")
         return Reading(self.now(), float(sample["mass"]), bool(sample["stable"]))
 
     def read_stable(self) -> Reading:
         reading = self.read()
         if not reading.stable:
-            raise InstrumentRefused("load cell", "BUSY", "not stable now")
+            raise InstrumentRefused("load cell", Refusal.BUSY, "not stable now")
         return reading
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ import logging
 import re
 from typing import Callable
 
-from hil.drivers.contracts import Reading
+from hil.drivers.contracts import Reading, Refusal
 from hil.errors import InstrumentRefused, LineFault, ProtocolError
 from hil.transport.serial_line import SerialLine
 
@@ -18,15 +18,15 @@ log = logging.getLogger(__name__)
 
 _UNIT_TO_MG = {"g": 1000.0, "mg": 1.0, "kg": 1e6}
 _STATUS_ERRORS = {
-    "I": ("BUSY", "command understood but not executable now (not stable, or busy)"),
-    "+": ("OVERLOAD", "balance in overload range"),
-    "-": ("UNDERLOAD", "balance in underload range"),
-    "L": ("LOGICAL", "logical error: parameter not allowed"),
+    "I": (Refusal.BUSY, "command understood but not executable now (not stable, or busy)"),
+    "+": (Refusal.OVERLOAD, "balance in overload range"),
+    "-": (Refusal.UNDERLOAD, "balance in underload range"),
+    "L": (Refusal.NOT_ALLOWED, "logical error: parameter not allowed"),
 }
 _GLOBAL_ERRORS = {
-    "ES": "syntax error: command not recognised",
-    "ET": "transmission error: the balance received faulty bytes",
-    "EL": "logical error: the command cannot be executed",
+    "ES": (Refusal.NOT_UNDERSTOOD, "syntax error: command not recognised"),
+    "ET": (Refusal.TRANSMISSION, "transmission error: the balance received faulty bytes"),
+    "EL": (Refusal.NOT_ALLOWED, "logical error: the command cannot be executed"),
 }
 _REPLY_WORD = {"S": "S", "SI": "S", "SIR": "S", "T": "T", "Z": "Z"}  # weight replies to SI and SIR start with S
 _CAPACITY = re.compile(r"\s\d+(\.\d+)?\s*(g|mg|kg)$")  # I2 ends in the capacity and its unit
@@ -80,7 +80,8 @@ def _ascii(reply: bytes) -> str:
 
 def _raise_global(text: str, sent: str) -> None:
     if text in _GLOBAL_ERRORS:
-        raise InstrumentRefused("balance", text, f"{_GLOBAL_ERRORS[text]} (in reply to {sent})")
+        code, message = _GLOBAL_ERRORS[text]
+        raise InstrumentRefused("balance", code, f"{text}: {message} (in reply to {sent})")
 
 
 class MtSicsBalance:
@@ -111,7 +112,7 @@ class MtSicsBalance:
         reply = self._ask("S")
         mass, stable = parse_weight(reply, "S")
         if not stable:
-            raise InstrumentRefused("balance", "BUSY", f"dynamic reading {_ascii(reply)!r} in reply to S: not stable")
+            raise InstrumentRefused("balance", Refusal.BUSY, f"dynamic reading {_ascii(reply)!r} in reply to S: not stable")
         return Reading(self.now(), mass, stable)
 
     def tare(self) -> float:

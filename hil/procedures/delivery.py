@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hil.drivers.contracts import BolusState
+from hil.drivers.contracts import BolusState, Refusal
 from hil.errors import InstrumentRefused, InstrumentUnstable, RigError
 from hil.evidence.recording import CsvRecording
 
@@ -46,7 +46,7 @@ def stable_reading(rig, timeout_s: float = 120.0, poll_s: float = 1.0):
         try:
             reading = rig.scale.read_stable()
         except InstrumentRefused as exc:
-            if exc.code != "BUSY":
+            if exc.code is not Refusal.BUSY:
                 raise
             return False
         if not reading.stable:  # a driver that let a dynamic reading through: never weigh with it

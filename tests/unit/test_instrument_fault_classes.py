@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hil.drivers.contracts import Reading
+from hil.drivers.contracts import Reading, Refusal
 from hil.errors import (DeviceRefused, InstrumentRefused, InstrumentUnstable, LostEvent, RecordingGap, RigError,
                         TransportError)
 from hil.evidence.recording import CsvRecording
@@ -14,8 +14,8 @@ from hil.procedures import delivery
 
 
 @pytest.mark.parametrize("error", [
-    InstrumentRefused("balance", "ET", "transmission error"), InstrumentRefused("balance", "OVERLOAD"),
-    InstrumentRefused("load cell", "BUSY"), InstrumentUnstable("balance not stable within 120 s"),
+    InstrumentRefused("balance", Refusal.TRANSMISSION, "transmission error"),
+    InstrumentRefused("balance", Refusal.OVERLOAD), InstrumentRefused("load cell", Refusal.BUSY), InstrumentUnstable("balance not stable within 120 s"),
     LostEvent("pump: event counter jumped from E4 to E6"), RecordingGap("1 gap(s) longer than 2.5 sample intervals"),
 ], ids=lambda e: type(e).__name__)
 def test_instrument_faults_are_rig_class(error):

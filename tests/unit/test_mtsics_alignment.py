@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hil.drivers.contracts import Reading
+from hil.drivers.contracts import Reading, Refusal
 from hil.drivers.mtsics import MtSicsBalance
 from hil.errors import InstrumentRefused, InstrumentUnstable, LineFault, ProtocolError, RigError
 from hil.procedures.delivery import stable_reading
@@ -66,7 +66,7 @@ def test_read_stable_never_returns_a_dynamic_reading(instrument):
     _, balance = instrument(lambda command: ["S D 0.44970 g"])  # a balance that answers S with S D while settling
     with pytest.raises(InstrumentRefused) as info:
         balance.read_stable()
-    assert info.value.code == "BUSY" and "S D" in str(info.value)
+    assert info.value.code is Refusal.BUSY and "S D" in str(info.value)
 
 
 def test_the_stable_reading_procedure_waits_out_dynamic_replies(instrument):
@@ -90,12 +90,13 @@ def test_a_reply_that_answers_another_command_is_a_protocol_error_naming_the_com
         balance.read()
 
 
-@pytest.mark.parametrize("reply, code", [("ET", "ET"), ("ES", "ES"), ("S +", "OVERLOAD"), ("S I", "BUSY")])
+@pytest.mark.parametrize("reply, code", [("ET", Refusal.TRANSMISSION), ("ES", Refusal.NOT_UNDERSTOOD),
+                                         ("S +", Refusal.OVERLOAD), ("S I", Refusal.BUSY)])
 def test_balance_refusals_are_rig_faults_naming_the_command(instrument, reply, code):
     _, balance = instrument(lambda command: [reply])
     with pytest.raises(InstrumentRefused) as info:
         balance.read()
-    assert info.value.code == code and "SI" in str(info.value)
+    assert info.value.code is code and "SI" in str(info.value)
     assert isinstance(info.value, RigError)
 
 

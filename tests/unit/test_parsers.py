@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hil.drivers.contracts import Refusal
 from hil.drivers.mtsics import parse_identity, parse_weight
 from hil.errors import InstrumentRefused, ProtocolError
 from hil.transport.frames import FrameError, crc16, decode, encode
@@ -62,13 +63,14 @@ def test_weight_replies(reply, mass_mg, stable):
 
 
 @pytest.mark.parametrize("reply, code", [
-    (b"S I\r\n", "BUSY"), (b"S +\r\n", "OVERLOAD"), (b"S -\r\n", "UNDERLOAD"), (b"ES\r\n", "ES"), (b"ET\r\n", "ET"),
-    (b"EL\r\n", "EL"),
+    (b"S I\r\n", Refusal.BUSY), (b"S +\r\n", Refusal.OVERLOAD), (b"S -\r\n", Refusal.UNDERLOAD),
+    (b"S L\r\n", Refusal.NOT_ALLOWED), (b"ES\r\n", Refusal.NOT_UNDERSTOOD), (b"ET\r\n", Refusal.TRANSMISSION),
+    (b"EL\r\n", Refusal.NOT_ALLOWED),
 ])
 def test_balance_error_replies_are_typed(reply, code):
     with pytest.raises(InstrumentRefused) as info:
         parse_weight(reply)
-    assert info.value.code == code
+    assert info.value.code is code
 
 
 def test_identity_reply():
