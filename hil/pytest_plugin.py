@@ -50,6 +50,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "requirement(id): binds a safety test to a requirement id in specs/")
+    config.addinivalue_line("markers", "requirements(*ids): runs the test once per requirement id, each bound to it")
     # pyserial 3.5's RFC 2217 client names its reader thread with the pre-3.10 API (fixed upstream, not released)
     config.addinivalue_line("filterwarnings", "ignore:setDaemon\\(\\) is deprecated:DeprecationWarning:serial.rfc2217")
     config.addinivalue_line("filterwarnings", "ignore:setName\\(\\) is deprecated:DeprecationWarning:serial.rfc2217")
@@ -132,9 +133,17 @@ class HilState:
                     self.run.add_safety(action)
 
 
-def bound_to(*ids: str) -> list:
-    """Parameters for one test function serving several requirements, each bound by its marker."""
-    return [pytest.param(rid, marks=pytest.mark.requirement(rid), id=rid) for rid in ids]
+def pytest_generate_tests(metafunc):
+    """A test marked `requirements(id, ...)` runs once per id (`test_x[<id>]`), each run bound to its requirement
+    by a `requirement(id)` marker, which the `requirement` fixture turns into the Requirement."""
+    mark = metafunc.definition.get_closest_marker("requirements")
+    if mark is None:
+        return
+    if "requirement" not in metafunc.fixturenames:
+        pytest.fail(f"{metafunc.definition.nodeid}: a test marked requirements(...) takes the 'requirement' fixture",
+                    pytrace=False)
+    metafunc.parametrize("requirement", [pytest.param(rid, marks=pytest.mark.requirement(rid), id=rid)
+                                         for rid in mark.args], indirect=True)
 
 
 def _requirement_ids(item) -> list[str]:

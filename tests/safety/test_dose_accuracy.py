@@ -11,11 +11,10 @@ from hil.evidence import plots
 from hil.procedures import delivery
 from hil.procedures.fitness import predicted_uncertainty
 from hil.procedures.gravimetric import Gravimetry
-from hil.pytest_plugin import bound_to
 
 
-@pytest.mark.parametrize("requirement_id", bound_to("DA-BASAL-001", "DA-BASAL-002", "DA-BASAL-003", "DA-RECORD-002"))
-def test_basal_accuracy(requirement_id, rig, requirement, evidence):
+@pytest.mark.requirements("DA-BASAL-001", "DA-BASAL-002", "DA-BASAL-003", "DA-RECORD-002")
+def test_basal_accuracy(rig, requirement, evidence):
     case = requirement.case
     rate, interval = case["basal_rate_U_per_h"], case["sample_interval_s"]
     stabilisation_s = case["stabilisation_h"] * 3600.0
@@ -66,8 +65,8 @@ def _basal_record(rig, grav, series, delivered, start, interval):
         U_weighed_U=2.0 * grav.u_amount_U(span_s, recorded_U))
 
 
-@pytest.mark.parametrize("requirement_id", bound_to("DA-BOLUS-001", "DA-BOLUS-002", "DA-BOLUS-003", "DA-BOLUS-005", "DA-RECORD-001"))
-def test_bolus_accuracy(requirement_id, rig, requirement, evidence):
+@pytest.mark.requirements("DA-BOLUS-001", "DA-BOLUS-002", "DA-BOLUS-003", "DA-BOLUS-005", "DA-RECORD-001")
+def test_bolus_accuracy(rig, requirement, evidence):
     case = requirement.case
     amount = case["bolus_U"]
     grav = Gravimetry(rig.config)
@@ -86,8 +85,8 @@ def test_bolus_accuracy(requirement_id, rig, requirement, evidence):
     evidence.assert_pass()
 
 
-@pytest.mark.parametrize("requirement_id", bound_to("DA-BOLUS-004"))
-def test_bolus_delivery_time(requirement_id, rig, requirement, evidence):
+@pytest.mark.requirements("DA-BOLUS-004")
+def test_bolus_delivery_time(rig, requirement, evidence):
     case = requirement.case
     amount, interval = case["bolus_U"], case["sample_interval_s"]
     nominal_s = amount / case["speed_U_per_min"] * 60.0

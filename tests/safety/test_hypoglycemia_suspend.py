@@ -18,7 +18,6 @@ from hil.procedures import closed_loop, delivery
 from hil.procedures.cgm import RECORDING_COLUMNS, feed, load_scenario
 from hil.procedures.fitness import predicted_uncertainty
 from hil.procedures.gravimetric import Gravimetry
-from hil.pytest_plugin import bound_to
 
 SUSPEND_REQUIREMENTS = ("HS-SBL-001", "HS-SBL-002", "HS-SOL-001", "HS-NODELIV-001", "HS-MIN-001", "HS-RESUME-001",
                         "HS-MAX-001", "HS-CGMLOSS-001", "HS-FALSE-001")
@@ -29,8 +28,8 @@ def _index_at(times, t):
     return int(np.searchsorted(np.asarray(times), t + 1e-6)) - 1
 
 
-@pytest.mark.parametrize("requirement_id", bound_to(*SUSPEND_REQUIREMENTS))
-def test_low_glucose_suspend(requirement_id, rig, requirement, evidence):
+@pytest.mark.requirements(*SUSPEND_REQUIREMENTS)
+def test_low_glucose_suspend(rig, requirement, evidence):
     case = requirement.case
     scenario = load_scenario(case["scenario"])
     evidence.attach_text("scenario", f"{scenario.name}: {scenario.description}\nvalues: {scenario.values}")
@@ -99,8 +98,8 @@ def _basal_after_resume(grav, t, mass, resumed_s, rate_U_per_h):
     return {"basal_error_after_resume": (100.0 * (delivered - rate_U_per_h) / rate_U_per_h, "%", 100.0 * U / rate_U_per_h)}
 
 
-@pytest.mark.parametrize("requirement_id", bound_to("HS-EFFECT-001"))
-def test_suspend_effect_in_virtual_patients(requirement_id, rig, requirement, evidence):
+@pytest.mark.requirements("HS-EFFECT-001")
+def test_suspend_effect_in_virtual_patients(rig, requirement, evidence):
     """Each patient lives each night twice, suspend off then on, with the same sensor noise and CGM delays
     (paired), the loop closed through the balance. The effect is pooled over the set, as the trials pool theirs."""
     case = requirement.case

@@ -18,7 +18,6 @@ from hil.procedures.gravimetric import Gravimetry
 from hil.procedures.occlusion import OcclusionPoller, Timeline, alarm_metrics, basal_flow
 from hil.procedures.site_faults import (RECORDING_COLUMNS, KinkedCannula, SitePoller,
                                         detection_trial, nominal_days)
-from hil.pytest_plugin import bound_to
 
 
 def _kink_episode(rig, site_faults, case, evidence, requirement, bolus: bool):
@@ -51,13 +50,13 @@ def _kink_episode(rig, site_faults, case, evidence, requirement, bolus: bool):
     evidence.assert_pass()
 
 
-@pytest.mark.parametrize("requirement_id", bound_to("IF-KINK-001"))
-def test_kinked_cannula_during_basal(requirement_id, rig, site_faults, requirement, evidence):
+@pytest.mark.requirements("IF-KINK-001")
+def test_kinked_cannula_during_basal(rig, site_faults, requirement, evidence):
     _kink_episode(rig, site_faults, requirement.case, evidence, requirement, bolus=False)
 
 
-@pytest.mark.parametrize("requirement_id", bound_to("IF-KINK-002"))
-def test_partially_kinked_cannula_during_a_bolus(requirement_id, rig, site_faults, requirement, evidence):
+@pytest.mark.requirements("IF-KINK-002")
+def test_partially_kinked_cannula_during_a_bolus(rig, site_faults, requirement, evidence):
     _kink_episode(rig, site_faults, requirement.case, evidence, requirement, bolus=True)
 
 
@@ -86,8 +85,8 @@ def _trials(rig, site_faults, requirement, evidence):
     return trials
 
 
-@pytest.mark.parametrize("requirement_id", bound_to("IF-LEAK-001", "IF-DISLODGE-001"))
-def test_site_fault_detection(requirement_id, rig, site_faults, requirement, evidence):
+@pytest.mark.requirements("IF-LEAK-001", "IF-DISLODGE-001")
+def test_site_fault_detection(rig, site_faults, requirement, evidence):
     case = requirement.case
     trials = _trials(rig, site_faults, requirement, evidence)
     n = len(trials)
@@ -117,8 +116,8 @@ def test_site_fault_detection(requirement_id, rig, site_faults, requirement, evi
     evidence.assert_pass()
 
 
-@pytest.mark.parametrize("requirement_id", bound_to("IF-PRIO-001", "IF-ESC-001"))
-def test_site_alarm_priority_and_escalation(requirement_id, rig, site_faults, requirement, evidence):
+@pytest.mark.requirements("IF-PRIO-001", "IF-ESC-001")
+def test_site_alarm_priority_and_escalation(rig, site_faults, requirement, evidence):
     case = requirement.case
     trials = _trials(rig, site_faults, requirement, evidence)
     trial = trials[0]
@@ -131,8 +130,8 @@ def test_site_alarm_priority_and_escalation(requirement_id, rig, site_faults, re
     evidence.assert_pass()
 
 
-@pytest.mark.parametrize("requirement_id", bound_to("IF-FALSE-001"))
-def test_no_false_site_alarms(requirement_id, rig, requirement, evidence):
+@pytest.mark.requirements("IF-FALSE-001")
+def test_no_false_site_alarms(rig, requirement, evidence):
     case = requirement.case
     delivery.prepare(rig)
     start = rig.clock.now()

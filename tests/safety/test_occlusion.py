@@ -12,7 +12,6 @@ from hil.evidence import plots
 from hil.procedures import delivery
 from hil.procedures.gravimetric import Gravimetry
 from hil.procedures.occlusion import RECORDING_COLUMNS, OcclusionPoller, Timeline, alarm_metrics, basal_flow, release
-from hil.pytest_plugin import bound_to
 
 BASAL_EPISODES = ("OC-ALARM-001", "OC-ALARM-002", "OC-MISSED-001", "OC-PRIO-001", "OC-STOP-001",
                   "OC-PRESS-001", "OC-RELEASE-001", "OC-RELEASE-002")
@@ -42,8 +41,8 @@ def _plot(evidence, requirement, grav, timeline, valve=None):
         f"{requirement.id}: pressure, delivery and alarms"))
 
 
-@pytest.mark.parametrize("requirement_id", bound_to(*BASAL_EPISODES))
-def test_occlusion_during_basal(requirement_id, rig, occlusion_valve, requirement, evidence):
+@pytest.mark.requirements(*BASAL_EPISODES)
+def test_occlusion_during_basal(rig, occlusion_valve, requirement, evidence):
     case = requirement.case
     grav = Gravimetry(rig.config)
     timeline = Timeline()
@@ -81,8 +80,8 @@ def _observe_after_release(rig, grav, case, poller, timeline):
             "history_balance_disagreement": (float(abs(logged - seen)), "count", 0.0)}
 
 
-@pytest.mark.parametrize("requirement_id", bound_to("OC-ALARM-003"))
-def test_occlusion_during_bolus(requirement_id, rig, occlusion_valve, requirement, evidence):
+@pytest.mark.requirements("OC-ALARM-003")
+def test_occlusion_during_bolus(rig, occlusion_valve, requirement, evidence):
     case = requirement.case
     grav = Gravimetry(rig.config)
     timeline = Timeline()
@@ -107,8 +106,8 @@ def test_occlusion_during_bolus(requirement_id, rig, occlusion_valve, requiremen
     evidence.assert_pass()
 
 
-@pytest.mark.parametrize("requirement_id", bound_to("OC-FALSE-001"))
-def test_no_false_occlusion_alarm(requirement_id, rig, requirement, evidence):
+@pytest.mark.requirements("OC-FALSE-001")
+def test_no_false_occlusion_alarm(rig, requirement, evidence):
     case = requirement.case
     grav = Gravimetry(rig.config)
     timeline = Timeline()

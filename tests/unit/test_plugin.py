@@ -265,3 +265,31 @@ def test_unbound():
     module = "test_a_run_records_the_suites_it_collected_before_k_for_the_traceability_gate.py"
     assert record["selected"] == {f"{module}::test_first": ["DA-BOLUS-001"]}
     assert record["collected"] == {f"{module}::test_first": ["DA-BOLUS-001"], f"{module}::test_second": ["DA-BOLUS-002"]}
+
+
+def test_a_test_marked_with_requirements_runs_once_per_requirement_bound_to_it(pytester):
+    _project(pytester, """
+import pytest
+@pytest.mark.requirements("DA-BOLUS-001", "DA-BOLUS-002")
+def test_bolus(requirement):
+    assert requirement.id in ("DA-BOLUS-001", "DA-BOLUS-002")
+@pytest.mark.requirements("DA-BOLUS-003")
+def test_without_the_fixture():
+    pass
+""")
+    result = pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--collect-only", "-q",
+                                           "-k", "test_bolus")
+    assert result.ret == 2  # the test that cannot be given its requirement fails the collection, in one line
+    result.stdout.fnmatch_lines(["*::test_without_the_fixture: a test marked requirements(...) takes the 'requirement' fixture"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    (pytester.path / "test_a_test_marked_with_requirements_runs_once_per_requirement_bound_to_it.py").write_text("""
+import pytest
+@pytest.mark.requirements("DA-BOLUS-001", "DA-BOLUS-002")
+def test_bolus(requirement):
+    assert requirement.id in ("DA-BOLUS-001", "DA-BOLUS-002")
+""")
+    result = pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-trace", "trace.json",
+                                           "--collect-only", "-q")
+    module = "test_a_test_marked_with_requirements_runs_once_per_requirement_bound_to_it.py"
+    assert json.loads((pytester.path / "trace.json").read_text()) == {
+        f"{module}::test_bolus[DA-BOLUS-001]": ["DA-BOLUS-001"], f"{module}::test_bolus[DA-BOLUS-002]": ["DA-BOLUS-002"]}
