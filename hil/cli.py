@@ -31,7 +31,7 @@ from hil.evidence.run import REHEARSAL_NOTE, RunRecorder, finish_abandoned, new_
 from hil.analysis import gravimetry
 from hil.errors import RigError
 from hil.evidence.recording import CsvRecording
-from hil.procedures import delivery, preflight
+from hil.procedures import conformance, delivery, preflight
 from hil.pytest_child import run_pytest, signals_held
 from hil.rig.config import RigConfigError, load_rig
 from hil.rig.model import RIG_ID_PATTERN
@@ -44,8 +44,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Insulin-pump
 specs_app = typer.Typer(no_args_is_help=True, help="Requirement files.")
 evidence_app = typer.Typer(no_args_is_help=True, help="Run evidence.")
 rig_app = typer.Typer(no_args_is_help=True, help="The rig.")
+driver_app = typer.Typer(no_args_is_help=True, help="Drivers.")
 app.add_typer(specs_app, name="specs")
 app.add_typer(rig_app, name="rig")
+app.add_typer(driver_app, name="driver")
 app.add_typer(evidence_app, name="evidence")
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -398,6 +400,40 @@ def rig_check(rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
     out.print(f"preflight: {len(blockers)} blocker(s)" + (": " + "; ".join(c.item for c in blockers) if blockers else
                                                           ": the rig is fit to start the campaign"), markup=False)
     raise typer.Exit(1 if blockers else 0)
+
+
+@driver_app.command("check")
+def driver_check(rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
+                 device: Optional[list[conformance.Device]] = typer.Option(
+                     None, "--device", help="the devices to check (default: all the rig has)")):
+    """The rig's drivers against their contracts (hil.drivers.contracts): the pump's commands, STOP accepted
+    twice, typed status and events, history, CGM input; each balance's readings, tare and zero; the valve and
+    site fixture reaching each state. A conformance table; exit 1 on any miss. The pump is commanded: run it on
+    an emulated rig, or on a pump connected to no one."""
+    try:
+        config = load_rig(rig or project.default_rig())
+    except RigConfigError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1)
+    try:
+        with Rig(config) as opened:
+            found = conformance.checks(opened, set(device or conformance.Device))
+    except RigError as exc:
+        err.print(f"driver check: the rig did not open: {exc}", markup=False)
+        raise typer.Exit(1)
+    table = Table(title=f"driver conformance: {config.rig_id} ({config.path})")
+    for column in ("device", "check", "found", "status"):
+        table.add_column(column, overflow="fold")
+    for check in found:
+        style = {"ok": "green", "MISS": "bold red"}.get(check.status, "")
+        table.add_row(check.device, check.item, check.found, f"[{style}]{check.status}[/]" if style else str(check.status))
+    out.print(table)
+    misses = [c for c in found if c.status is conformance.Status.MISS]
+    for miss in misses:
+        err.print(f"MISS {miss.device} {miss.item}: {miss.found}", markup=False)
+    out.print(f"driver check: {len(found) - len(misses)} of {len(found)} checks met" + (
+        f", {len(misses)} missed" if misses else ""), markup=False)
+    raise typer.Exit(1 if misses else 0)
 
 
 @app.command("blank-run")

@@ -179,6 +179,7 @@ class Defects(Params):
     site_alarm_priority: DefectPriority = ""  # raise CHECK_SITE at this priority instead of the pump's
     site_detector_oversensitive: bool = False  # the site check alarms at a 5 % drop instead of its design value
     site_alarm_no_escalation: bool = False  # an unacknowledged CHECK_SITE never escalates
+    stop_not_idempotent: bool = False  # a STOP while already stopped is refused: a driver-contract breach
 
 
 class LostBalanceParams(BalanceParams):

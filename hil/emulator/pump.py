@@ -349,7 +349,10 @@ class EmulatedPump:
         self._schedule_basal()
         return (f"state={self.state}",)
 
-    _cmd_stop = _cmd_suspend
+    def _cmd_stop(self):
+        if self.defects.stop_not_idempotent and self.state == "SUSPENDED":
+            raise Refused("NOT_ALLOWED", "already stopped")
+        return self._cmd_suspend()
 
     def _cmd_resume(self):
         if any(not a.acknowledged for a in self.alarms):

@@ -1,0 +1,268 @@
+"""The driver conformance kit (`hil driver check`): each driver of an open rig exercised against its contract
+(hil.drivers.contracts), one row per check. A pump's checks command it (basal, temporary basal, bolus, cancel,
+suspend, resume, STOP twice): run them on an emulated rig or on a pump that is not connected to anyone.
+
+Every check runs even when an earlier one missed; a check that raises is a miss that names the exception. A
+fixture level the rig's fixture cannot make (SiteFaultUnavailable) is not a miss: the row says so.
+"""
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Callable
+
+from hil.drivers.contracts import (Alarm, BolusDone, BolusState, PrimeDone, PumpIdentity, PumpState, PumpStatus,
+                                   Reading, Refusal, Resumed, Suspended)
+from hil.drivers.site_faults import SiteFaultUnavailable
+from hil.errors import DeviceRefused, InstrumentRefused, RigError
+
+EVENT_TYPES = (Alarm, Suspended, Resumed, BolusDone, PrimeDone)
+BOLUS_U = 0.5  # a bolus the reference range allows on every pump the suite targets (0.05 U steps)
+BASAL_U_PER_H = 1.0
+TEMP_BASAL = (0.5, 30)  # U/h, minutes
+STABLE_WITHIN_S = 120.0  # the suites' own deadline for a stable reading (hil.procedures.delivery.stable_reading)
+
+
+class Device(StrEnum):
+    PUMP = "pump"
+    SCALE = "scale"
+    VALVE = "valve"
+    SITE = "site"
+
+
+class Status(StrEnum):
+    OK = "ok"
+    MISS = "MISS"
+    NOT_AVAILABLE = "n/a"
+
+
+@dataclass(frozen=True)
+class Check:
+    device: Device
+    item: str
+    found: str
+    status: Status
+
+
+class _Miss(Exception):
+    """What a check found that the contract does not allow."""
+
+
+def _run(device: Device, item: str, step: Callable[[], str]) -> Check:
+    try:
+        return Check(device, item, step(), Status.OK)
+    except _Miss as exc:
+        return Check(device, item, str(exc), Status.MISS)
+    except SiteFaultUnavailable as exc:
+        return Check(device, item, f"not on this fixture: {exc}", Status.NOT_AVAILABLE)
+    except (RigError, DeviceRefused) as exc:
+        return Check(device, item, f"{type(exc).__name__}: {exc}", Status.MISS)
+
+
+def _expect(condition: bool, what: str) -> None:
+    if not condition:
+        raise _Miss(what)
+
+
+def _finite(*values: float) -> bool:
+    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+
+
+def _typed_status(status: PumpStatus) -> None:
+    _expect(isinstance(status, PumpStatus), f"status() gave {type(status).__name__}, not PumpStatus")
+    _expect(isinstance(status.state, PumpState) and isinstance(status.bolus, BolusState),
+            f"state {status.state!r} and bolus {status.bolus!r} must be PumpState and BolusState")
+    _expect(_finite(status.basal_U_per_h, status.bolus_left_U, status.reservoir_U, status.delivered_U)
+            and min(status.basal_U_per_h, status.bolus_left_U, status.reservoir_U, status.delivered_U) >= 0,
+            f"rates and amounts must be finite and not negative: {status}")
+    _expect(all(isinstance(a, str) for a in status.active_alarms), "active_alarms must be alarm ids (str)")
+
+
+def pump_checks(rig) -> list[Check]:
+    pump, clock = rig.pump, rig.clock
+    started = {}
+
+    def identify() -> str:
+        identity = pump.identify()
+        _expect(isinstance(identity, PumpIdentity), f"identify() gave {type(identity).__name__}")
+        _expect(all(isinstance(v, str) and v for v in vars(identity).values()), f"empty identity field: {identity}")
+        return f"{identity.model}, serial {identity.serial}, firmware {identity.firmware}, protocol {identity.protocol}"
+
+    def status() -> str:
+        s = pump.status()
+        _typed_status(s)
+        started["pump_t"] = pump.pump_time()
+        _expect(_finite(started["pump_t"]), f"pump_time() gave {started['pump_t']!r}")
+        return f"{s.state}, bolus {s.bolus}, reservoir {s.reservoir_U:g} U, pump clock {started['pump_t']:.0f} s"
+
+    def stop_twice() -> str:
+        for which in ("STOP", "a second STOP"):
+            try:
+                pump.stop()
+            except DeviceRefused as exc:
+                raise _Miss(f"{which} refused ({exc}): STOP must always be accepted, and idempotent") from None
+        s = pump.status()
+        _expect(s.state in (PumpState.SUSPENDED, PumpState.ALARM) and s.bolus is BolusState.IDLE,
+                f"after STOP: {s.state}, bolus {s.bolus} (delivery must have stopped)")
+        return f"accepted twice; then {s.state}, bolus {s.bolus}"
+
+    def basal_and_resume() -> str:
+        pump.set_basal(BASAL_U_PER_H)
+        pump.resume()
+        s = pump.status()
+        _expect(s.state is PumpState.RUNNING and abs(s.basal_U_per_h - BASAL_U_PER_H) < 1e-6,
+                f"after BASAL {BASAL_U_PER_H:g} and RESUME: {s.state} at {s.basal_U_per_h:g} U/h")
+        return f"{s.state} at {s.basal_U_per_h:g} U/h"
+
+    def temp_basal() -> str:
+        pump.set_temp_basal(*TEMP_BASAL)
+        pump.set_temp_basal(0.0, 0)
+        return f"{TEMP_BASAL[0]:g} U/h for {TEMP_BASAL[1]} min accepted, then cancelled"
+
+    def bolus_and_cancel() -> str:
+        duration = pump.bolus(BOLUS_U)
+        _expect(_finite(duration) and duration > 0, f"bolus() gave a nominal duration of {duration!r} s")
+        during = pump.status().bolus
+        left = pump.cancel_bolus()
+        _expect(during is BolusState.BOLUS, f"bolus state {during} while a bolus runs")
+        _expect(_finite(left) and 0 <= left <= BOLUS_U, f"cancel_bolus() gave {left!r} U not delivered")
+        _expect(pump.status().bolus is BolusState.IDLE, "a cancelled bolus still runs")
+        return f"{BOLUS_U:g} U: nominal {duration:g} s, {during}; cancelled with {left:g} U not delivered"
+
+    def bolus_done_event() -> str:
+        duration = pump.bolus(BOLUS_U)
+        clock.sleep(duration * 1.5 + 60.0)
+        events = pump.events()
+        _expect(all(isinstance(e, EVENT_TYPES) for e in events), f"untyped events: {events!r}")
+        done = [e for e in events if isinstance(e, BolusDone)]
+        _expect(len(done) == 1 and abs(done[0].amount_U - BOLUS_U) < 1e-6, f"events after the bolus: {events!r}")
+        return f"BolusDone({done[0].amount_U:g} U) among {len(events)} typed event(s)"
+
+    def suspend_and_resume() -> str:
+        pump.suspend()
+        suspended = pump.status().state
+        pump.resume()
+        resumed = pump.status().state
+        _expect(suspended is PumpState.SUSPENDED and resumed is PumpState.RUNNING,
+                f"SUSPEND gave {suspended}, RESUME {resumed}")
+        return f"{suspended}, then {resumed}"
+
+    def history() -> str:
+        strokes, units = pump.history_since(started.get("pump_t", 0.0))
+        _expect(isinstance(strokes, int) and strokes > 0 and _finite(units) and units > 0,
+                f"history_since gave ({strokes!r}, {units!r}) after a delivered bolus and basal")
+        return f"{strokes} strokes, {units:g} U since the checks began"
+
+    def cgm() -> str:
+        pump.cgm_input(120.0, 0.0)
+        taken = pump.status().cgm_mg_dl
+        _expect(taken is not None and abs(taken - 120.0) <= 1.0, f"sent 120 mg/dL, the pump's last CGM value {taken}")
+        return f"120 mg/dL taken ({taken:g})"
+
+    def unknown_alarm() -> str:
+        try:
+            pump.acknowledge("9999")
+        except DeviceRefused as exc:
+            return f"acknowledging an alarm never raised is refused: {exc.code}"
+        raise _Miss("acknowledging an alarm never raised was accepted")
+
+    def stop_at_end() -> str:
+        pump.stop()
+        s = pump.status()
+        _expect(s.bolus is BolusState.IDLE and s.state is not PumpState.RUNNING, f"after STOP: {s.state}")
+        pump.check_link()
+        return f"{s.state}; the link found nothing lost or repeated"
+
+    steps = [("identify", identify), ("status, pump clock", status), ("STOP, and STOP again", stop_twice),
+             ("basal, resume", basal_and_resume), ("temporary basal, cancel", temp_basal),
+             ("bolus, cancel", bolus_and_cancel), ("bolus to its end, events", bolus_done_event),
+             ("suspend, resume", suspend_and_resume), ("delivery history", history), ("CGM input", cgm),
+             ("acknowledge an unknown alarm", unknown_alarm), ("STOP at the end", stop_at_end)]
+    return [_run(Device.PUMP, item, step) for item, step in steps]
+
+
+def scale_checks(rig, scale, name: str = "scale") -> list[Check]:
+    def identify() -> str:
+        identity = scale.identify()
+        _expect(isinstance(identity, dict) and identity.get("serial"), f"identify() gave {identity!r}")
+        return ", ".join(f"{k} {v}" for k, v in identity.items())
+
+    def read() -> str:
+        reading = scale.read()
+        _expect(isinstance(reading, Reading) and _finite(reading.t, reading.mass_mg), f"read() gave {reading!r}")
+        return f"{reading.mass_mg / 1000:.5f} g, {'stable' if reading.stable else 'dynamic'}, at {reading.t:.1f} s"
+
+    def stable() -> Reading:
+        """read_stable(), asked again while it is refused BUSY (as the suites do), for up to STABLE_WITHIN_S."""
+        deadline = rig.clock.now() + STABLE_WITHIN_S
+        while True:
+            try:
+                reading = scale.read_stable()
+            except InstrumentRefused as exc:
+                _expect(exc.code is Refusal.BUSY and rig.clock.now() < deadline,
+                        f"read_stable() refused {exc.code} (not stable within {STABLE_WITHIN_S:g} s, or not BUSY)")
+                rig.clock.sleep(1.0)
+                continue
+            _expect(isinstance(reading, Reading) and reading.stable and _finite(reading.mass_mg),
+                    f"read_stable() gave {reading!r}: a stable reading or a BUSY refusal, nothing else")
+            return reading
+
+    def read_stable() -> str:
+        return f"{stable().mass_mg / 1000:.5f} g, stable"
+
+    def tare_and_zero() -> str:
+        tare = scale.tare()
+        _expect(_finite(tare), f"tare() gave {tare!r}")
+        scale.zero()
+        after = stable()
+        _expect(abs(after.mass_mg) < 1.0, f"{after.mass_mg:g} mg after tare and zero")
+        return f"tare {tare / 1000:.5f} g; then {after.mass_mg:.3f} mg"
+
+    device = Device.SCALE
+    return [_run(device, f"{name}: {item}", step) for item, step in (
+        ("identify", identify), ("read", read), ("stable read", read_stable), ("tare, zero", tare_and_zero))]
+
+
+def valve_checks(valve) -> list[Check]:
+    def close_and_open() -> str:
+        valve.close()
+        valve.open()
+        return "closed, then opened"
+
+    return [_run(Device.VALVE, "close, open", close_and_open)]
+
+
+def site_checks(site, leak_fraction: float) -> list[Check]:
+    def make(fault: Callable[[], None], what: str) -> Callable[[], str]:
+        def step() -> str:
+            try:
+                fault()
+            finally:
+                site.restore()
+            return f"{what}, then restored"
+        return step
+
+    return [_run(Device.SITE, item, step) for item, step in (
+        ("full kink", make(lambda: site.kink(), "kinked")),
+        ("partial kink", make(lambda: site.kink(10.0), "kinked ×10")),
+        ("leak", make(lambda: site.leak(leak_fraction), f"leaking {leak_fraction:g}")),
+        ("dislodge", make(site.dislodge, "dislodged")))]
+
+
+def checks(rig, devices: set[Device]) -> list[Check]:
+    """Every selected device of the open rig against its contract; a device the rig lacks gives one n/a row."""
+    found: list[Check] = []
+    if Device.PUMP in devices:
+        found += pump_checks(rig)
+    if Device.SCALE in devices:
+        found += scale_checks(rig, rig.scale)
+        if rig.lost_scale is not None:
+            found += scale_checks(rig, rig.lost_scale, "lost_scale")
+    if Device.VALVE in devices:
+        found += valve_checks(rig.occlusion_valve) if rig.occlusion_valve else [
+            Check(Device.VALVE, "occlusion valve", "none on this rig (actuators.occlusion_valve)", Status.NOT_AVAILABLE)]
+    if Device.SITE in devices:
+        site_cfg = rig.config.section("actuators").get("site_faults") or {}
+        found += site_checks(rig.site_faults, site_cfg.get("leak_fraction", 0.3)) if rig.site_faults else [
+            Check(Device.SITE, "site fixture", "none on this rig (actuators.site_faults)", Status.NOT_AVAILABLE)]
+    return found
