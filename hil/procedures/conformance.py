@@ -20,6 +20,8 @@ EVENT_TYPES = (Alarm, Suspended, Resumed, BolusDone, PrimeDone)
 BOLUS_U = 0.5  # a bolus the reference range allows on every pump the suite targets (0.05 U steps)
 BASAL_U_PER_H = 1.0
 TEMP_BASAL = (0.5, 30)  # U/h, minutes
+ALARM_BOLUS_U = 5.0  # into a closed line: an occlusion alarm after about 2.3 U pushed (the reference pump, OC-ALARM-003)
+ALARM_WITHIN_S = 600.0
 STABLE_WITHIN_S = 120.0  # the suites' own deadline for a stable reading (hil.procedures.delivery.stable_reading)
 
 
@@ -138,6 +140,32 @@ def pump_checks(rig) -> list[Check]:
         _expect(len(done) == 1 and abs(done[0].amount_U - BOLUS_U) < 1e-6, f"events after the bolus: {events!r}")
         return f"BolusDone({done[0].amount_U:g} U) among {len(events)} typed event(s)"
 
+    def alarm_cycle() -> str:
+        if rig.occlusion_valve is None:
+            raise SiteFaultUnavailable("no occlusion valve on this rig to make the pump alarm (actuators.occlusion_valve)")
+        pump.resume()
+        rig.occlusion_valve.close()
+        seen: list = []
+
+        def alarmed() -> bool:
+            seen.extend(pump.events())
+            return any(isinstance(e, Alarm) for e in seen)
+
+        try:
+            pump.bolus(ALARM_BOLUS_U)
+            clock.wait_for(alarmed, timeout=ALARM_WITHIN_S, poll=5.0)
+        finally:
+            rig.occlusion_valve.open()
+        alarm = next((e for e in seen if isinstance(e, Alarm)), None)
+        _expect(alarm is not None, f"no Alarm event within {ALARM_WITHIN_S:g} s of a {ALARM_BOLUS_U:g} U bolus into a "
+                                   f"closed line (events: {seen!r})")
+        _expect(_finite(alarm.raised_s) and alarm.alarm_id in pump.status().active_alarms,
+                f"{alarm} is not among the active alarms of STATUS")
+        pump.acknowledge(alarm.alarm_id)
+        _expect(alarm.alarm_id not in pump.status().active_alarms, f"alarm {alarm.alarm_id} still active after ACK")
+        return (f"{alarm.kind} {alarm.priority} (id {alarm.alarm_id}, raised at {alarm.raised_s:g} s pump clock), "
+                f"active in STATUS, acknowledged")
+
     def suspend_and_resume() -> str:
         pump.suspend()
         suspended = pump.status().state
@@ -176,6 +204,7 @@ def pump_checks(rig) -> list[Check]:
     steps = [("identify", identify), ("status, pump clock", status), ("STOP, and STOP again", stop_twice),
              ("basal, resume", basal_and_resume), ("temporary basal, cancel", temp_basal),
              ("bolus, cancel", bolus_and_cancel), ("bolus to its end, events", bolus_done_event),
+             ("an alarm raised, typed, acknowledged", alarm_cycle),
              ("suspend, resume", suspend_and_resume), ("delivery history", history), ("CGM input", cgm),
              ("acknowledge an unknown alarm", unknown_alarm), ("STOP at the end", stop_at_end)]
     return [_run(Device.PUMP, item, step) for item, step in steps]
