@@ -50,6 +50,10 @@ class _Miss(Exception):
     """What a check found that the contract does not allow."""
 
 
+class _NotAvailable(Exception):
+    """The rig lacks what the check needs (an occlusion valve to make the pump alarm)."""
+
+
 def _run(device: Device, item: str, step: Callable[[], str]) -> Check:
     try:
         return Check(device, item, step(), Status.OK)
@@ -57,6 +61,8 @@ def _run(device: Device, item: str, step: Callable[[], str]) -> Check:
         return Check(device, item, str(exc), Status.MISS)
     except SiteFaultUnavailable as exc:
         return Check(device, item, f"not on this fixture: {exc}", Status.NOT_AVAILABLE)
+    except _NotAvailable as exc:
+        return Check(device, item, str(exc), Status.NOT_AVAILABLE)
     except (RigError, DeviceRefused) as exc:
         return Check(device, item, f"{type(exc).__name__}: {exc}", Status.MISS)
 
@@ -142,7 +148,7 @@ def pump_checks(rig) -> list[Check]:
 
     def alarm_cycle() -> str:
         if rig.occlusion_valve is None:
-            raise SiteFaultUnavailable("no occlusion valve on this rig to make the pump alarm (actuators.occlusion_valve)")
+            raise _NotAvailable("no occlusion valve on this rig to make the pump alarm (actuators.occlusion_valve)")
         pump.resume()
         rig.occlusion_valve.close()
         seen: list = []
