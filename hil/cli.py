@@ -521,9 +521,9 @@ def validate(defects: Optional[Path] = typer.Option(None, help="folder of seeded
     runs = _run_campaigns(campaigns, jobs)
     outcomes = []
     for (name, seed, _, _), (run_dir, record) in zip(campaigns, runs):
-        failed, errored = validation.observed_failures(record) if record else (set(), {"(no record)"})
+        failed, undecided, errored = validation.observed_failures(record) if record else (set(), set(), {"(no record)"})
         outcomes.append(validation.Outcome(name, run_dir.name, expected[name], frozenset(failed), frozenset(errored),
-                                           seed, tolerated[name]))
+                                           seed, tolerated[name], frozenset(undecided)))
     text = validation.matrix_text(outcomes)
     (folder / "detection-matrix.txt").write_text(text, encoding="utf-8")
     (folder / "detection-matrix.json").write_text(json.dumps(validation.as_json(outcomes), indent=1), encoding="utf-8")

@@ -23,6 +23,9 @@ class Outcome:
     errors: frozenset[str]  # of those, the ones that ended in an error (a rig or suite fault, not a finding)
     seed: int | None = None  # the emulator's seed (None: as the rig file sets it)
     tolerated: frozenset[str] = frozenset()  # requirements the rig may fail or pass (seeded_defect.may_violate)
+    # of the observed, those the decision rule left INCONCLUSIVE (the value's interval straddles a limit): not
+    # passed, so a declared one is caught, but not a FAIL either, and counted apart
+    undecided: frozenset[str] = frozenset()
 
     @property
     def missed(self) -> set[str]:
@@ -47,12 +50,15 @@ class Cell:
     errors: int  # of those, the ones that ended in a rig or suite fault
     runs: int
     tolerated: bool = False  # the rig may fail it or pass it: reported, never a mismatch
+    undecided: int = 0  # of the failed, the ones left INCONCLUSIVE by the decision rule
 
     @property
     def limit(self) -> float:
-        """Expected: the lower 95 % limit of the detection probability; else the upper limit of the probability
-        of a false failure (0-1)."""
-        return wilson_lower(self.failed, self.runs) if self.expected else wilson_upper(self.failed, self.runs)
+        """Expected: the lower 95 % limit of the probability of a FAIL (an INCONCLUSIVE is not one); else the upper
+        limit of the probability of not passing (0-1)."""
+        if self.expected:
+            return wilson_lower(self.failed - self.undecided, self.runs)
+        return wilson_upper(self.failed, self.runs)
 
     @property
     def ok(self) -> bool:
@@ -65,21 +71,27 @@ class Cell:
         if self.tolerated:
             return f"may {self.failed}/{self.runs}"
         if self.expected:
-            return f"{self.failed}/{self.runs}" + ("" if self.failed == self.runs else " MISSED")
+            inconclusive = f"+{self.undecided}?" if self.undecided else ""
+            return f"{self.failed - self.undecided}/{self.runs}{inconclusive}" + (
+                "" if self.failed == self.runs else " MISSED")
         return f"EXTRA {self.failed}/{self.runs}" if self.failed else "."
 
 
-def observed_failures(record: dict) -> tuple[set[str], set[str]]:
-    """Requirement ids whose tests did not pass in a run record, and those that ended in an error, an
-    interrupt or a rig or suite fault (not a finding about the pump)."""
-    failed, errored = set(), set()
+def observed_failures(record: dict) -> tuple[set[str], set[str], set[str]]:
+    """Requirement ids whose tests did not pass in a run record; of those, the ones the decision rule left
+    INCONCLUSIVE; and the ones that ended in an error, an interrupt or a rig or suite fault (not a finding about
+    the pump, nor a measurement too close to a limit to decide)."""
+    failed, undecided, errored = set(), set(), set()
     for test in record["tests"].values():
-        if test.get("verdict") != Verdict.PASS:
+        verdict = test.get("verdict")
+        if verdict != Verdict.PASS:
             failed.update(test["requirements"])
-        if test.get("verdict") in (Verdict.ERROR, Verdict.INTERRUPTED, None) \
+        if verdict == Verdict.INCONCLUSIVE:
+            undecided.update(test["requirements"])
+        elif verdict in (Verdict.ERROR, Verdict.INTERRUPTED, None) \
                 or test.get("failure_class") in (FailureClass.RIG, FailureClass.TEST):
             errored.update(test["requirements"])
-    return failed, errored
+    return failed, undecided, errored
 
 
 def rigs(outcomes: list[Outcome]) -> list[str]:
@@ -95,7 +107,8 @@ def cells(outcomes: list[Outcome]) -> list[Cell]:
         runs = [o for o in outcomes if o.rig == rig]
         for rid in columns:
             table.append(Cell(rig, rid, rid in runs[0].expected, sum(rid in o.observed for o in runs),
-                              sum(rid in o.errors for o in runs), len(runs), rid in runs[0].tolerated))
+                              sum(rid in o.errors for o in runs), len(runs), rid in runs[0].tolerated,
+                              sum(rid in o.undecided for o in runs)))
     return table
 
 
@@ -116,15 +129,17 @@ def matrix_text(outcomes: list[Outcome]) -> str:
                      + ("   <-- not as declared" if wrong else ""))
     runs = len(outcomes) // len(rigs(outcomes))
     lines += ["", f"detection over {runs} seed(s): declared requirement failed k/N, one-sided 95 % lower limit "
-                  "(Wilson score)"]
+                  "(Wilson score); +j? the campaigns in which the decision rule left it INCONCLUSIVE (not passed, "
+                  "not a FAIL)"]
     name_width = max(len(c.rig) + len(c.requirement) + 3 for c in table)
     for c in table:
         if c.tolerated:
             lines.append(f"  {c.rig + ' × ' + c.requirement:<{name_width}}  {f'{c.failed}/{c.runs}':>7}  "
                          "(may fail: the defect's effect straddles the bound)")
         elif c.expected:
-            count = f"{c.failed}/{c.runs}"
+            count = f"{c.failed - c.undecided}/{c.runs}"
             lines.append(f"  {c.rig + ' × ' + c.requirement:<{name_width}}  {count:>7}  ≥ {100 * c.limit:5.1f} %"
+                         + (f"  ({c.undecided} INCONCLUSIVE, never PASS)" if c.undecided else "")
                          + (f"  ({c.errors} errors)" if c.errors else ""))
     nominal = [o for o in outcomes if o.rig == NOMINAL]
     if nominal:
@@ -143,9 +158,10 @@ def as_json(outcomes: list[Outcome]) -> dict:
     return {
         "runs": [{"rig": o.rig, "seed": o.seed, "run": o.run_id, "expected": sorted(o.expected),
                   "tolerated": sorted(o.tolerated),
-                  "observed": sorted(o.observed), "errors": sorted(o.errors), "ok": o.ok} for o in outcomes],
+                  "observed": sorted(o.observed), "inconclusive": sorted(o.undecided), "errors": sorted(o.errors),
+                  "ok": o.ok} for o in outcomes],
         "cells": [{"rig": c.rig, "requirement": c.requirement, "expected": c.expected, "tolerated": c.tolerated,
-                   "failed": c.failed, "errors": c.errors, "runs": c.runs, "ok": c.ok}
+                   "failed": c.failed, "inconclusive": c.undecided, "errors": c.errors, "runs": c.runs, "ok": c.ok}
                   | ({} if c.tolerated else
                      {("detection_lower_95" if c.expected else "false_failure_upper_95"): round(c.limit, 4)})
                   for c in cells(outcomes)],
