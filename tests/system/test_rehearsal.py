@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from hil.drivers.contracts import Alarm, AlarmKind
 from hil.emulator.wire_faults import WireFaultKind
 from hil.errors import LostEvent
 from hil.rig.config import load_rig
@@ -79,8 +80,8 @@ def test_events_nobody_reads_for_hours_are_kept_with_their_own_times(tmp_path):
         assert abs(rig.control.now() - rig.clock.now()) < 0.2 * rig.clock.speed
         offset = rig.pump.pump_time() - rig.clock.now()  # pump clock minus rig clock
         events = rig.pump.events()
-        (alarm,) = [e for e in events if e.kind == "ALARM" and e.fields["kind"] == "OCCLUSION"]
-        raised = float(alarm.fields["t"]) - offset  # on the rig clock
+        (alarm,) = [e for e in events if isinstance(e, Alarm) and e.kind is AlarmKind.OCCLUSION]
+        raised = alarm.raised_s - offset  # on the rig clock
         assert raised < woke - 3600.0, (raised, woke)  # hours before it was read, with the time it happened
         assert rig.pump.status().active_alarms  # and nothing lost on the way
 
