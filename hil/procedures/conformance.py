@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Callable
 
-from hil.drivers.contracts import (Alarm, BolusDone, BolusState, PrimeDone, PumpIdentity, PumpState, PumpStatus,
-                                   Reading, Refusal, Resumed, Suspended)
+from hil.drivers.contracts import (Alarm, BolusDone, BolusState, PumpEvent, PumpIdentity, PumpState, PumpStatus,
+                                   Reading, Refusal)
 from hil.drivers.site_faults import SiteFaultUnavailable
 from hil.errors import DeviceRefused, InstrumentRefused, RigError
 
-EVENT_TYPES = (Alarm, Suspended, Resumed, BolusDone, PrimeDone)
 BOLUS_U = 0.5  # a bolus the reference range allows on every pump the suite targets (0.05 U steps)
 BASAL_U_PER_H = 1.0
 TEMP_BASAL = (0.5, 30)  # U/h, minutes
@@ -141,7 +140,7 @@ def pump_checks(rig) -> list[Check]:
         duration = pump.bolus(BOLUS_U)
         clock.sleep(duration * 1.5 + 60.0)
         events = pump.events()
-        _expect(all(isinstance(e, EVENT_TYPES) for e in events), f"untyped events: {events!r}")
+        _expect(all(isinstance(e, PumpEvent) for e in events), f"untyped events: {events!r}")
         done = [e for e in events if isinstance(e, BolusDone)]
         _expect(len(done) == 1 and abs(done[0].amount_U - BOLUS_U) < 1e-6, f"events after the bolus: {events!r}")
         return f"BolusDone({done[0].amount_U:g} U) among {len(events)} typed event(s)"
