@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hil import project
+from hil.drivers import registry
 from hil.evidence import report as reporting
 from hil.evidence import seal
 from hil.evidence import resume as resuming
@@ -34,6 +35,7 @@ from hil.evidence.recording import CsvRecording
 from hil.procedures import conformance, delivery, preflight
 from hil.pytest_child import run_pytest, signals_held
 from hil.rig.config import RigConfigError, load_rig
+from hil.rig import model as rig_model
 from hil.rig.model import RIG_ID_PATTERN
 from hil.rig.rig import Rig
 from hil.specs import SpecError, load_requirements
@@ -421,7 +423,8 @@ def driver_check(rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
     except RigError as exc:
         err.print(f"driver check: the rig did not open: {exc}", markup=False)
         raise typer.Exit(1)
-    table = Table(title=f"driver conformance: {config.rig_id} ({config.path})")
+    drivers = ", ".join(f"{'.'.join(path)} {config.device(path)['driver']}" for path in config.drivers())
+    table = Table(title=f"driver conformance: {config.rig_id} ({config.path})\n{drivers}")
     for column in ("device", "check", "found", "status"):
         table.add_column(column, overflow="fold")
     for check in found:
@@ -434,6 +437,33 @@ def driver_check(rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
     out.print(f"driver check: {len(found) - len(misses)} of {len(found)} checks met" + (
         f", {len(misses)} missed" if misses else ""), markup=False)
     raise typer.Exit(1 if misses else 0)
+
+
+@driver_app.command("list")
+def driver_list():
+    """The installed drivers (entry-point group hil.drivers): name, device, class, package, pump capabilities."""
+    table = Table(title=f"drivers installed ({registry.ENTRY_POINT_GROUP} entry points)")
+    for column in ("name", "device", "class", "package", "capabilities"):
+        table.add_column(column, overflow="fold")
+    broken = []
+    for name, registered in registry.installed().items():
+        try:
+            cls = registry.driver_class(name)
+        except registry.DriverError as exc:
+            broken.append(str(exc))
+            continue
+        table.add_row(name, cls.device, registered.value, registered.package, ", ".join(sorted(registry.capabilities(cls))))
+    out.print(table)
+    for problem in broken:
+        err.print(f"driver list: {problem}", markup=False)
+    raise typer.Exit(1 if broken else 0)
+
+
+@rig_app.command("schema")
+def rig_schema():
+    """The rig file's JSON Schema for editors, with every installed driver's options (the shipped
+    hil/rig/rig.schema.json has the built-in drivers')."""
+    print(json.dumps(rig_model.json_schema(built_in_only=False), indent=2, ensure_ascii=False))
 
 
 @app.command("blank-run")

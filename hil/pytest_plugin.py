@@ -17,6 +17,8 @@ from allure_commons.model2 import Status as AllureStatus
 from allure_commons.model2 import StatusDetails
 
 from hil import project, run_log
+from hil.drivers import registry
+from hil.drivers.contracts import Capability
 from hil.errors import RigError
 from hil.evidence.progress import Progress
 from hil.evidence.progress_display import ProgressDisplay
@@ -28,6 +30,7 @@ from hil.rig.config import RigConfigError, load_rig
 from hil.rig.rig import Rig
 from hil.run_log import narrative
 from hil.specs import SpecError, load_requirements
+from hil.specs.metrics import METRICS
 
 log = logging.getLogger(__name__)
 _STATE = pytest.StashKey["HilState"]()
@@ -51,6 +54,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "requirement(id): binds a safety test to a requirement id in specs/")
     config.addinivalue_line("markers", "requirements(*ids): runs the test once per requirement id, each bound to it")
+    config.addinivalue_line("markers", "needs(*capabilities): the pump capabilities (hil.drivers.contracts.Capability) "
+                                       "the test uses; skipped, with the reason, on a rig whose pump driver lacks one")
     # pyserial 3.5's RFC 2217 client names its reader thread with the pre-3.10 API (fixed upstream, not released)
     config.addinivalue_line("filterwarnings", "ignore:setDaemon\\(\\) is deprecated:DeprecationWarning:serial.rfc2217")
     config.addinivalue_line("filterwarnings", "ignore:setName\\(\\) is deprecated:DeprecationWarning:serial.rfc2217")
@@ -195,10 +200,10 @@ def pytest_collection_finish(session):
         reporter = config.pluginmanager.getplugin("terminalreporter")
         if reporter is not None:
             try:  # operator prompts write to the terminal mid-test: no line kept in place then
-                actuators = load_rig(config.getoption("rig")).section("actuators")
+                drivers = load_rig(config.getoption("rig")).drivers().values()
             except RigConfigError:  # said when the rig opens
-                actuators = {}
-            prompts = any((section or {}).get("driver") == "operator-prompt" for section in actuators.values())
+                drivers = []
+            prompts = any(registry.prompts_operator(cls) for cls in drivers)
             capture = config.pluginmanager.getplugin("capturemanager")
             state.display = ProgressDisplay(reporter, live=reporter._tw.hasmarkup and not prompts,
                                             uncaptured=capture.global_and_fixture_disabled if capture else contextlib.nullcontext)
@@ -239,6 +244,11 @@ def rig(request, evidence, _hil_rig_lifetime):
         pytest.skip(f"rig broken: {state.broken}")
     the_rig = state.open_rig()
     allure.dynamic.parameter("rig", the_rig.config.rig_id)
+    missing = {capability: why for capability, why in _needs(request.node, state).items()
+               if capability not in the_rig.capabilities()}
+    if missing:
+        pytest.skip(f"rig {the_rig.config.rig_id}: pump driver '{the_rig.config.device(('pump',))['driver']}' does not "
+                    "declare " + "; ".join(f"{capability} (needed by {why})" for capability, why in missing.items()))
     wire_logs = the_rig.start_wire_log(evidence.directory)
     try:
         the_rig.begin_test(request.node.nodeid)
@@ -263,6 +273,20 @@ def rig(request, evidence, _hil_rig_lifetime):
             # torn down by pytest's session end after a signal: raising would end pytest with a traceback
             # before the record is finished; the interrupted test is never a PASS anyway
             narrative.warning("after %s, the pump link: %s", abort.signals.received.name, exc)
+
+
+def _needs(item, state: HilState) -> dict[Capability, str]:
+    """The pump capabilities a test needs → what needs each: its `needs` markers, and the metrics its requirements
+    bound (hil.specs.metrics)."""
+    needs: dict[Capability, str] = {}
+    for mark in item.iter_markers("needs"):
+        for capability in mark.args:
+            needs.setdefault(Capability(capability), "the test")
+    for rid in _requirement_ids(item):
+        for bound in state.requirements[rid].acceptance:
+            for capability in METRICS[bound.metric].needs:
+                needs.setdefault(capability, f"{rid}'s metric {bound.metric}")
+    return needs
 
 
 @pytest.fixture

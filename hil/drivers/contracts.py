@@ -59,6 +59,20 @@ class ResumeReason(StrEnum):
     USER = "USER"
 
 
+class Capability(StrEnum):
+    """What a pump driver declares it can do beyond the core of the Pump contract (identify, status, basal, bolus,
+    prime, cancel, suspend, resume, STOP, events, acknowledge). A test or a metric that needs a capability the
+    rig's pump driver does not declare is skipped with that reason (never failed, never passed); the method of an
+    undeclared capability is never called and may raise NotImplementedError."""
+    LINE_PRESSURE = "line-pressure report"  # PumpStatus.pressure_kPa and Alarm.pressure_kPa
+    TEMP_BASAL = "temporary basal"  # set_temp_basal
+    QUICK_BOLUS = "quick bolus"  # bolus(quick=True)
+    OCCLUSION_BACKOFF = "occlusion back-off setting"  # set_occlusion_backoff
+    SUSPEND_SETTINGS = "low-glucose suspend settings"  # configure_suspend
+    CGM_INPUT = "CGM input"  # cgm_input
+    DELIVERY_HISTORY = "delivery history"  # history_since
+
+
 @dataclass(frozen=True)
 class PumpIdentity:
     model: str
@@ -200,6 +214,8 @@ class OcclusionValve(Protocol):
     def close(self) -> None:
         """Block the line downstream of the pump."""
     def open(self) -> None: ...
+    def disconnect(self) -> None:
+        """Release the valve's link (the rig's end); the valve stays as it is."""
 
 
 @runtime_checkable
@@ -211,3 +227,5 @@ class SiteFixture(Protocol):
     def leak(self, fraction: float) -> None: ...
     def dislodge(self) -> None: ...
     def restore(self) -> None: ...
+    def disconnect(self) -> None:
+        """Release the fixture's link (the rig's end)."""

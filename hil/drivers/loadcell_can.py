@@ -2,9 +2,12 @@
 at a configured rate with its own counter (lost samples are a rig fault, detected by the CanHub) and
 timestamps. The same scale API as the MT-SICS balance."""
 
-from typing import Callable
+from typing import Annotated, Callable
+
+from pydantic import Field
 
 from hil.drivers.contracts import Reading, Refusal
+from hil.drivers.registry import DeviceKind, DriverOptions, RigContext
 from hil.errors import InstrumentRefused
 from hil.transport.can_hub import CanHub
 
@@ -12,6 +15,17 @@ IDENTIFY, TARE, ZERO, STREAM = 1, 2, 3, 4
 
 
 class CanLoadCell:
+    """A load cell streaming on the rig's CAN bus (registered as `can-loadcell`)."""
+
+    device = DeviceKind.SCALE
+
+    class Options(DriverOptions):
+        rate_hz: Annotated[float, Field(gt=0, le=1000, description="streaming rate")] = 10.0
+
+    @classmethod
+    def connect(cls, options: Options, rig: RigContext) -> "CanLoadCell":
+        return cls(rig.can_bus(), rig.now, rate_hz=options.rate_hz)
+
     def __init__(self, hub: CanHub, now: Callable[[], float], *, rate_hz: float):
         self.hub = hub
         self.now = now

@@ -12,13 +12,30 @@ import select
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, TextIO
+from typing import Annotated, Callable, ClassVar, TextIO
 
+from pydantic import Field
+
+from hil.drivers.registry import Baudrate, DeviceKind, DriverOptions, Port, RigContext, Timeout
 from hil.errors import ProtocolError, RigError
 from hil.transport.serial_line import SerialLine
 
+RelayChannel = Annotated[int, Field(ge=0, le=255, description="the relay board's channel number")]
+PromptTimeout = Annotated[float, Field(gt=0, le=86_400, description="seconds the operator has to confirm")]
+
 
 class EmulatorValve:
+    """The emulator's occlusion valve, on its control channel (registered as `emulator-valve`)."""
+
+    device = DeviceKind.OCCLUSION_VALVE
+
+    class Options(DriverOptions):
+        """No options: the valve is the emulator's."""
+
+    @classmethod
+    def connect(cls, options: Options, rig: RigContext) -> "EmulatorValve":
+        return cls(rig.emulator())
+
     def __init__(self, control):
         self.control = control
 
@@ -27,6 +44,9 @@ class EmulatorValve:
 
     def open(self) -> None:
         self.control.valve(open_=True)
+
+    def disconnect(self) -> None:
+        """The control channel is the rig's, which closes it."""
 
 
 class RelayBoard:
@@ -44,7 +64,20 @@ class RelayBoard:
 
 
 class RelayBoardValve:
-    """A normally-open solenoid valve on one relay channel: ON energises it, which closes the line."""
+    """A normally-open solenoid valve on one relay channel: ON energises it, which closes the line (registered as
+    `relay-board-valve`)."""
+
+    device = DeviceKind.OCCLUSION_VALVE
+
+    class Options(DriverOptions):
+        port: Port
+        channel: RelayChannel
+        baudrate: Baudrate = 9600
+        timeout_s: Timeout = 2.0
+
+    @classmethod
+    def connect(cls, options: Options, rig: RigContext) -> "RelayBoardValve":
+        return cls(rig.port(options.port), options.channel, baudrate=options.baudrate, timeout_s=options.timeout_s)
 
     def __init__(self, port: str, channel: int, *, baudrate: int = 9600, timeout_s: float = 2.0):
         self.board = RelayBoard(port, baudrate=baudrate, timeout_s=timeout_s)
@@ -57,6 +90,9 @@ class RelayBoardValve:
     def open(self) -> None:
         self.board.set(self.channel, False)
 
+    def disconnect(self) -> None:
+        self.line.close()
+
 
 @dataclass
 class PromptRecord:
@@ -68,7 +104,18 @@ class PromptRecord:
 
 @dataclass
 class OperatorPromptValve:
-    """Asks the operator to turn the stopcock and waits for them to confirm with Enter."""
+    """Asks the operator to turn the stopcock and waits for them to confirm with Enter (registered as
+    `operator-prompt-valve`)."""
+
+    device: ClassVar[DeviceKind] = DeviceKind.OCCLUSION_VALVE
+    prompts_operator: ClassVar[bool] = True
+
+    class Options(DriverOptions):
+        timeout_s: PromptTimeout = 300.0
+
+    @classmethod
+    def connect(cls, options: Options, rig: RigContext) -> "OperatorPromptValve":
+        return cls(timeout_s=options.timeout_s)
 
     timeout_s: float = 300.0
     ask: TextIO = field(default_factory=lambda: sys.stderr)
@@ -102,3 +149,6 @@ class OperatorPromptValve:
 
     def open(self) -> None:
         self.prompt("OPEN the occlusion stopcock between the pump line and the collecting vessel.")
+
+    def disconnect(self) -> None:
+        """Nothing to release: the terminal is the operator's."""

@@ -1,8 +1,9 @@
 """Driver for pumps speaking the reference protocol over CAN (fixtures/can/pump.dbc, docs/protocol.md §5).
 The same API as the serial ReferencePumpDriver: nothing above the driver changes with the transport."""
 
-from hil.drivers.contracts import (Alarm, AlarmKind, BolusDone, BolusState, PrimeDone, Priority, PumpEvent, PumpIdentity,
-                                   PumpState, PumpStatus, Resumed, ResumeReason, Suspended, SuspendReason)
+from hil.drivers.contracts import (Alarm, AlarmKind, BolusDone, BolusState, Capability, PrimeDone, Priority, PumpEvent,
+                                   PumpIdentity, PumpState, PumpStatus, Resumed, ResumeReason, Suspended, SuspendReason)
+from hil.drivers.registry import DeviceKind, DriverOptions, RigContext
 from hil.errors import DeviceRefused, ProtocolError
 from hil.transport import can_protocol as cp
 from hil.transport.can_hub import CanHub
@@ -23,6 +24,18 @@ def _named(enum: type, value) -> object:
 
 
 class CanPumpDriver:
+    """A pump speaking the reference protocol on the rig's CAN bus (registered as `reference-can`)."""
+
+    device = DeviceKind.PUMP
+    capabilities = frozenset(Capability)  # the DBC carries every one (docs/protocol.md §5)
+
+    class Options(DriverOptions):
+        """No options of its own: the bus is the rig's `can:` section."""
+
+    @classmethod
+    def connect(cls, options: Options, rig: RigContext) -> "CanPumpDriver":
+        return cls(rig.can_bus())
+
     def __init__(self, hub: CanHub):
         self.hub = hub
         self._seq = 0

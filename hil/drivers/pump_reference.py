@@ -6,8 +6,9 @@ wire. That, and a gap in the event counter, is a rig fault (LostEvent), never "t
 a reply received twice is one too (LineFault).
 """
 
-from hil.drivers.contracts import (Alarm, AlarmKind, BolusDone, BolusState, PrimeDone, Priority, PumpEvent, PumpIdentity,
-                                   PumpState, PumpStatus, Resumed, ResumeReason, Suspended, SuspendReason)
+from hil.drivers.contracts import (Alarm, AlarmKind, BolusDone, BolusState, Capability, PrimeDone, Priority, PumpEvent,
+                                   PumpIdentity, PumpState, PumpStatus, Resumed, ResumeReason, Suspended, SuspendReason)
+from hil.drivers.registry import Baudrate, DeviceKind, DriverOptions, Port, RigContext, Timeout
 from hil.errors import LineFault, LostEvent, ProtocolError
 from hil.transport.framed import FramedLink
 from hil.transport.frames import Frame
@@ -15,6 +16,20 @@ from hil.transport.serial_line import SerialLine
 
 
 class ReferencePumpDriver:
+    """A pump speaking the reference protocol over a serial line (registered as `reference-serial`)."""
+
+    device = DeviceKind.PUMP
+    capabilities = frozenset(Capability)  # the reference protocol has every one (docs/protocol.md)
+
+    class Options(DriverOptions):
+        port: Port
+        baudrate: Baudrate = 115200
+        timeout_s: Timeout = 2.0
+
+    @classmethod
+    def connect(cls, options: Options, rig: RigContext) -> "ReferencePumpDriver":
+        return cls(rig.port(options.port), baudrate=options.baudrate, timeout_s=options.timeout_s)
+
     def __init__(self, port: str, *, baudrate: int = 115200, timeout_s: float = 2.0):
         self.link = FramedLink(SerialLine(port, baudrate=baudrate, timeout_s=timeout_s, name="pump"), "pump",
                                quiet=frozenset({"CGM"}))

@@ -11,9 +11,16 @@ interface (kink, leak, dislodge, restore):
 """
 
 import math
+from typing import Annotated
 
-from hil.drivers.occlusion_valve import OperatorPromptValve, RelayBoard
+from pydantic import BaseModel, Field
+
+from hil.drivers.occlusion_valve import OperatorPromptValve, PromptTimeout, RelayBoard, RelayChannel
+from hil.drivers.registry import Baudrate, DeviceKind, DriverOptions, Port, RigContext, Timeout
 from hil.errors import RigError
+
+PartialKinkFactor = Annotated[float, Field(ge=1, le=1e6, description="the restrictor's resistance over the nominal line's")]
+LeakFraction = Annotated[float, Field(gt=0, le=1, description="the share of each stroke the leak tee diverts (measured)")]
 
 
 class SiteFaultUnavailable(RigError):
@@ -21,6 +28,19 @@ class SiteFaultUnavailable(RigError):
 
 
 class EmulatorSite:
+    """The emulator's infusion site, on its control channel: any kink factor or leak share (registered as
+    `emulator-site`)."""
+
+    device = DeviceKind.SITE_FIXTURE
+
+    class Options(DriverOptions):
+        leak_fraction: LeakFraction | None = Field(None, description="the leak share `hil driver check` makes "
+                                                                     "(default 0.3)")
+
+    @classmethod
+    def connect(cls, options: Options, rig: RigContext) -> "EmulatorSite":
+        return cls(rig.emulator())
+
     def __init__(self, control):
         self.control = control
 
@@ -37,6 +57,9 @@ class EmulatorSite:
     def restore(self) -> None:
         self.control.site("NORMAL")
 
+    def disconnect(self) -> None:
+        """The control channel is the rig's, which closes it."""
+
 
 class _FixedFixtures:
     """The fault levels a physical fixture can make, from the rig file."""
@@ -51,8 +74,34 @@ class _FixedFixtures:
             raise SiteFaultUnavailable(f"the rig's {what} fixture makes {fitted:g}, the test asks for {asked:g}")
 
 
+class SiteChannels(BaseModel):
+    """The relay channel of each fixture the bench has."""
+
+    model_config = DriverOptions.model_config
+    kink_full: RelayChannel | None = None
+    kink_partial: RelayChannel | None = None
+    leak: RelayChannel | None = None
+    dislodge: RelayChannel | None = None
+
+
 class RelayBoardSite(_FixedFixtures):
-    """One relay channel per fixture (docs/protocol.md §4): ON engages it."""
+    """One relay channel per fixture (docs/protocol.md §4): ON engages it (registered as `relay-board-site`)."""
+
+    device = DeviceKind.SITE_FIXTURE
+
+    class Options(DriverOptions):
+        port: Port
+        channels: SiteChannels
+        partial_kink_factor: PartialKinkFactor | None = None
+        leak_fraction: LeakFraction | None = None
+        baudrate: Baudrate = 9600
+        timeout_s: Timeout = 2.0
+
+    @classmethod
+    def connect(cls, options: Options, rig: RigContext) -> "RelayBoardSite":
+        channels = {name: channel for name, channel in options.channels if channel is not None}
+        return cls(rig.port(options.port), channels, partial_kink_factor=options.partial_kink_factor,
+                   leak_fraction=options.leak_fraction, baudrate=options.baudrate, timeout_s=options.timeout_s)
 
     def __init__(self, port: str, channels: dict[str, int], *, partial_kink_factor: float | None = None,
                  leak_fraction: float | None = None, baudrate: int = 9600, timeout_s: float = 2.0):
@@ -84,8 +133,26 @@ class RelayBoardSite(_FixedFixtures):
         for channel in self.channels.values():
             self.board.set(channel, False)
 
+    def disconnect(self) -> None:
+        self.line.close()
+
 
 class OperatorPromptSite(_FixedFixtures):
+    """A person sets each fixture when asked (registered as `operator-prompt-site`)."""
+
+    device = DeviceKind.SITE_FIXTURE
+    prompts_operator = True
+
+    class Options(DriverOptions):
+        partial_kink_factor: PartialKinkFactor | None = None
+        leak_fraction: LeakFraction | None = None
+        timeout_s: PromptTimeout = 300.0
+
+    @classmethod
+    def connect(cls, options: Options, rig: RigContext) -> "OperatorPromptSite":
+        return cls(partial_kink_factor=options.partial_kink_factor, leak_fraction=options.leak_fraction,
+                   timeout_s=options.timeout_s)
+
     def __init__(self, *, partial_kink_factor: float | None = None, leak_fraction: float | None = None,
                  timeout_s: float = 300.0):
         super().__init__(partial_kink_factor, leak_fraction)
@@ -108,3 +175,6 @@ class OperatorPromptSite(_FixedFixtures):
 
     def restore(self) -> None:
         self.operator.prompt("RESTORE the site: no clamp, restrictor out, leak tee closed, diverter to the site.")
+
+    def disconnect(self) -> None:
+        """Nothing to release: the terminal is the operator's."""

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Callable
 
-from hil.drivers.contracts import (Alarm, BolusDone, BolusState, PumpEvent, PumpIdentity, PumpState, PumpStatus,
-                                   Reading, Refusal)
+from hil.drivers.contracts import (Alarm, BolusDone, BolusState, Capability, PumpEvent, PumpIdentity, PumpState,
+                                   PumpStatus, Reading, Refusal)
 from hil.drivers.site_faults import SiteFaultUnavailable
 from hil.errors import DeviceRefused, InstrumentRefused, RigError
 
@@ -21,6 +21,7 @@ BASAL_U_PER_H = 1.0
 TEMP_BASAL = (0.5, 30)  # U/h, minutes
 ALARM_BOLUS_U = 5.0  # into a closed line: an occlusion alarm after about 2.3 U pushed (the reference pump, OC-ALARM-003)
 ALARM_WITHIN_S = 600.0
+SUSPEND_SETTINGS = (60, False, False)  # low limit mg/dL, before-low, on-low: the reference pump's defaults (docs/protocol.md)
 STABLE_WITHIN_S = 120.0  # the suites' own deadline for a stable reading (hil.procedures.delivery.stable_reading)
 
 
@@ -168,6 +169,7 @@ def pump_checks(rig) -> list[Check]:
                 f"{alarm} is not among the active alarms of STATUS")
         pump.acknowledge(alarm.alarm_id)
         _expect(alarm.alarm_id not in pump.status().active_alarms, f"alarm {alarm.alarm_id} still active after ACK")
+        started["alarm"] = alarm
         return (f"{alarm.kind} {alarm.priority} (id {alarm.alarm_id}, raised at {alarm.raised_s:g} s pump clock), "
                 f"active in STATUS, acknowledged")
 
@@ -185,6 +187,32 @@ def pump_checks(rig) -> list[Check]:
         _expect(isinstance(strokes, int) and strokes > 0 and _finite(units) and units > 0,
                 f"history_since gave ({strokes!r}, {units!r}) after a delivered bolus and basal")
         return f"{strokes} strokes, {units:g} U since the checks began"
+
+    def quick_bolus() -> str:
+        duration = pump.bolus(BOLUS_U, quick=True)
+        _expect(_finite(duration) and duration > 0, f"a quick bolus's nominal duration is {duration!r} s")
+        left = pump.cancel_bolus()
+        _expect(_finite(left) and 0 <= left <= BOLUS_U, f"cancel_bolus() gave {left!r} U not delivered")
+        return f"{BOLUS_U:g} U quick: nominal {duration:g} s, cancelled with {left:g} U not delivered"
+
+    def line_pressure() -> str:
+        pressure = pump.status().pressure_kPa
+        _expect(pressure is not None and _finite(pressure), f"STATUS gave the line pressure {pressure!r}")
+        alarm = started.get("alarm")
+        if alarm is not None:
+            _expect(alarm.pressure_kPa is not None and _finite(alarm.pressure_kPa),
+                    f"the occlusion alarm came without its line pressure: {alarm}")
+        return f"{pressure:g} kPa in STATUS" + (f", {alarm.pressure_kPa:g} kPa with the alarm" if alarm else "")
+
+    def settings() -> str:
+        pump.set_occlusion_backoff(False)
+        pump.set_occlusion_backoff(True)
+        return "back-off off, then on again: accepted"
+
+    def suspend_settings() -> str:
+        pump.configure_suspend(SUSPEND_SETTINGS[0], before_low=True, on_low=True)
+        pump.configure_suspend(*SUSPEND_SETTINGS)
+        return f"low limit {SUSPEND_SETTINGS[0]} mg/dL with both rules, then the rules off: accepted"
 
     def cgm() -> str:
         pump.cgm_input(120.0, 0.0)
@@ -206,13 +234,27 @@ def pump_checks(rig) -> list[Check]:
         pump.check_link()
         return f"{s.state}; the link found nothing lost or repeated"
 
-    steps = [("identify", identify), ("status, pump clock", status), ("STOP, and STOP again", stop_twice),
-             ("basal, resume", basal_and_resume), ("temporary basal, cancel", temp_basal),
-             ("bolus, cancel", bolus_and_cancel), ("bolus to its end, events", bolus_done_event),
-             ("an alarm raised, typed, acknowledged", alarm_cycle),
-             ("suspend, resume", suspend_and_resume), ("delivery history", history), ("CGM input", cgm),
-             ("acknowledge an unknown alarm", unknown_alarm), ("STOP at the end", stop_at_end)]
-    return [_run(Device.PUMP, item, step) for item, step in steps]
+    declared = rig.capabilities()
+    steps = [("identify", identify, None), ("status, pump clock", status, None),
+             ("STOP, and STOP again", stop_twice, None), ("basal, resume", basal_and_resume, None),
+             ("temporary basal, cancel", temp_basal, Capability.TEMP_BASAL),
+             ("bolus, cancel", bolus_and_cancel, None), ("quick bolus, cancel", quick_bolus, Capability.QUICK_BOLUS),
+             ("bolus to its end, events", bolus_done_event, None),
+             ("an alarm raised, typed, acknowledged", alarm_cycle, None),
+             ("line pressure", line_pressure, Capability.LINE_PRESSURE),
+             ("occlusion back-off setting", settings, Capability.OCCLUSION_BACKOFF),
+             ("suspend, resume", suspend_and_resume, None),
+             ("low-glucose suspend settings", suspend_settings, Capability.SUSPEND_SETTINGS),
+             ("delivery history", history, Capability.DELIVERY_HISTORY), ("CGM input", cgm, Capability.CGM_INPUT),
+             ("acknowledge an unknown alarm", unknown_alarm, None), ("STOP at the end", stop_at_end, None)]
+    found = [Check(Device.PUMP, "capabilities declared", ", ".join(sorted(declared)) or "none", Status.OK)]
+    for item, step, capability in steps:
+        if capability is None or capability in declared:
+            found.append(_run(Device.PUMP, item, step))
+        else:
+            found.append(Check(Device.PUMP, item, f"not declared by the driver ({capability}): its tests are skipped",
+                               Status.NOT_AVAILABLE))
+    return found
 
 
 def scale_checks(rig, scale, name: str = "scale") -> list[Check]:

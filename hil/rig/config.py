@@ -11,7 +11,9 @@ from typing import Any
 import pydantic
 
 from hil import project, yamlfile
-from hil.rig.model import RigFile, cross_problems
+from hil.drivers import registry
+from hil.drivers.registry import DriverError
+from hil.rig.model import DEVICE_SECTIONS, Drivers, cross_problems, rig_file_model
 from hil.yamlfile import Located, Problem, YamlFileError
 
 MAX_EXTENDS = 8  # a rig file, its parent, its grandparent...
@@ -58,6 +60,22 @@ class RigConfig:
     def concentration_U_per_mL(self) -> float:
         return self.section("insulin").get("concentration_U_per_mL", 100.0)
 
+    def device(self, path: tuple[str, ...]) -> dict[str, Any] | None:
+        """A device section (("pump",), ("actuators", "site_faults"), ...), or None where the rig has none."""
+        node: Any = self.data
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        return node
+
+    def driver(self, path: tuple[str, ...]) -> type:
+        """The driver class a device section names (validated when the rig file was loaded)."""
+        kind, _ = DEVICE_SECTIONS[path]
+        return registry.lookup(self.device(path)["driver"], kind)
+
+    def drivers(self) -> dict[tuple[str, ...], type]:
+        """Section path → driver class, of every device the rig has."""
+        return {path: self.driver(path) for path in DEVICE_SECTIONS if self.device(path) is not None}
+
 
 def load_rig(path: Path | str | None = None) -> RigConfig:
     """Load, merge (`extends:`) and validate a rig file; RigConfigError lists every problem."""
@@ -84,13 +102,42 @@ def _relative_to_rig_files(rig: Located) -> None:
 
 
 def validate(rig: Located) -> list[Problem]:
-    """Every problem of a merged rig file: the models' (types, ranges, unknown and missing keys), then the
-    checks across sections."""
+    """Every problem of a merged rig file: the drivers it names, the models' (types, ranges, unknown and missing
+    keys, each driver's own options), then the checks across sections."""
+    drivers, problems = _drivers(rig)
     try:
-        model = RigFile.model_validate(rig.data)
+        model = rig_file_model(drivers).model_validate(rig.data)
     except pydantic.ValidationError as exc:
-        return [rig.problem(*_located_error(rig.data, err)) for err in exc.errors()]
+        return problems + [rig.problem(*_located_error(rig.data, err)) for err in exc.errors()]
+    if problems:
+        return problems
     return [rig.problem(path, message) for path, message in cross_problems(model)]
+
+
+def _drivers(rig: Located) -> tuple[Drivers, list[Problem]]:
+    """The driver class each device section names, and a problem for every name that is not an installed driver
+    of that kind (those sections are then checked no further)."""
+    drivers: Drivers = {}
+    problems: list[Problem] = []
+    for path, (kind, _) in DEVICE_SECTIONS.items():
+        node: Any = rig.data
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            continue  # absent, or not a mapping: the model says so
+        name = node.get("driver")
+        if not isinstance(name, str):
+            problems.append(rig.problem(path + (("driver",) if "driver" in node else ()),
+                                        f"a {kind} section names its 'driver'" + ("" if name is None else f", not {name!r}")))
+            continue
+        try:
+            cls = registry.lookup(name, kind)
+            rig_file_model({path: {name: cls}})  # the driver's options against the section's own keys
+        except DriverError as exc:
+            problems.append(rig.problem(path + ("driver",), str(exc)))
+            continue
+        drivers[path] = {name: cls}
+    return drivers, problems
 
 
 def _located_error(data: Any, err: dict) -> tuple[tuple, str]:
@@ -149,8 +196,18 @@ def _merged(path: Path, problems: list[Problem], chain: tuple[Located, ...]) -> 
     return Located(_deep_merge(base.data, located.data), {**base.places, **located.places})
 
 
-def _deep_merge(base: dict, override: dict) -> dict:
+def _deep_merge(base: dict, override: dict, path: tuple[str, ...] = ()) -> dict:
+    """`override`'s keys over `base`'s, mapping by mapping; a device section that names another driver replaces
+    its parent's whole (the parent driver's options are not the new one's)."""
     out = dict(base)
     for key, value in override.items():
-        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        below = out.get(key)
+        if isinstance(value, dict) and isinstance(below, dict) and not _other_driver(path + (key,), below, value):
+            out[key] = _deep_merge(below, value, path + (key,))
+        else:
+            out[key] = value
     return out
+
+
+def _other_driver(path: tuple[str, ...], base: dict, override: dict) -> bool:
+    return path in DEVICE_SECTIONS and "driver" in override and override["driver"] != base.get("driver")

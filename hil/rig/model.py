@@ -1,15 +1,21 @@
-"""The rig file as strict pydantic models: types, finite numbers in physical ranges, no unknown keys.
+"""The rig file as strict pydantic models: types, finite numbers in physical ranges, no unknown keys. A device
+section (pump, scale, lost_scale, the actuators) is typed by the options model of the driver it names (registered
+under the `hil.drivers` entry points), so a vendor's options are checked and located like the suite's own.
 
-The JSON Schema shipped for editors (hil/rig/rig.schema.json) is generated from these models by
-`json_schema()`; a unit test keeps the shipped file equal to it. Checks across sections (distinct ports,
+The JSON Schema shipped for editors (hil/rig/rig.schema.json) is generated from these models and the built-in
+drivers by `json_schema()`; a unit test keeps the shipped file equal to it. Checks across sections (distinct ports,
 `@emulator:` names and clock) are in `cross_problems`, each with the key path it concerns.
 """
 
+import re
 from datetime import date
-from typing import Annotated, Any, Iterator, Literal
+from functools import cache
+from typing import Annotated, Any, Iterator, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from hil.drivers import registry
+from hil.drivers.registry import DeviceKind, DriverError, Port, Timeout
 from hil.emulator.config import ENDPOINTS, EmulatorOptions, Environment, span
 
 SCHEMA_ID = "https://hil.invalid/schemas/rig-file.json"
@@ -19,23 +25,11 @@ RIG_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # it names files in repor
 REQUIREMENT_ID_PATTERN = r"^[A-Z]{2,}(-[A-Z0-9]+)+$"
 
 Text = Annotated[str, Field(max_length=1000)]
-Port = Annotated[str, Field(min_length=1, max_length=256, description=(
-    "device path, pyserial URL, or @emulator:<endpoint> (" + ", ".join(ENDPOINTS) + ") with clock: sim or rehearsal"))]
-Baudrate = Annotated[int, Field(ge=50, le=4_000_000, description="a serial rate the UART can run")]
-Timeout = Annotated[float, Field(gt=0, le=3600, description="seconds to wait for a reply")]
-Channel = Annotated[int, Field(ge=0, le=255)]
 MilliGrams = span(0, 1000, above=True)
 
 
 class Section(BaseModel):
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-class Pump(Section):
-    driver: Literal["reference-serial", "reference-can"]
-    port: Port | None = Field(None, description="serial pump only (a CAN pump uses the rig's can: bus)")
-    baudrate: Baudrate | None = None
-    timeout_s: Timeout | None = None
 
 
 class Calibration(Section):
@@ -47,24 +41,46 @@ class Calibration(Section):
     by: Text | None = None
 
 
-class Balance(Section):
-    port: Port | None = None
-    baudrate: Baudrate | None = None
-    timeout_s: Timeout | None = None
+class DeviceSection(Section):
+    """A device's rig-file section: `driver` names a registered driver (hil.drivers.registry), whose own options
+    model takes every other key (`port`, `timeout_s`, a vendor's unlock key ...)."""
+
+    driver: str
+
+
+class PumpSection(DeviceSection):
+    """The pump under test."""
+
+
+class ScaleSection(DeviceSection):
+    """The balance or load cell under the collecting vessel; its metrology is the rig's, whatever the driver."""
+
     readability_mg: MilliGrams = Field(description="from the balance's data sheet or calibration certificate")
     repeatability_mg: MilliGrams = Field(description="standard deviation, from the calibration certificate")
     calibration: Calibration | None = None
 
 
-class Scale(Balance):
-    driver: Literal["mt-sics", "can-loadcell"]
-    rate_hz: span(0, 1000, above=True) | None = Field(None, description="CAN load cell: streaming rate")
-
-
-class LostScale(Balance):
+class LostScaleSection(ScaleSection):
     """Optional second balance weighing what a leaking or dislodged site loses (leak tee, diverter)."""
 
-    driver: Literal["mt-sics"]
+
+class OcclusionValveSection(DeviceSection):
+    """The stopcock or solenoid valve between the line and the vessel."""
+
+
+class SiteFaultsSection(DeviceSection):
+    """Insertion-site fault fixtures (kink, leak, dislodge)."""
+
+
+# Where each device section sits in a rig file, what it drives, and its rig-level keys.
+DEVICE_SECTIONS: dict[tuple[str, ...], tuple[DeviceKind, type[DeviceSection]]] = {
+    ("pump",): (DeviceKind.PUMP, PumpSection),
+    ("scale",): (DeviceKind.SCALE, ScaleSection),
+    ("lost_scale",): (DeviceKind.SCALE, LostScaleSection),
+    ("actuators", "occlusion_valve"): (DeviceKind.OCCLUSION_VALVE, OcclusionValveSection),
+    ("actuators", "site_faults"): (DeviceKind.SITE_FIXTURE, SiteFaultsSection),
+}
+OPTIONAL_SECTIONS = {("lost_scale",), ("actuators", "occlusion_valve"), ("actuators", "site_faults")}
 
 
 class Insulin(Section):
@@ -120,44 +136,6 @@ class SeededDefect(Section):
                         "failing them or not is neither a miss nor an extra; `hil validate` reports how often")
 
 
-Actuator = Literal["emulator", "relay-board", "operator-prompt"]
-
-
-class OcclusionValve(Section):
-    driver: Actuator
-    port: Port | None = None
-    channel: Channel | None = None
-    baudrate: Baudrate | None = None
-    timeout_s: Timeout | None = None
-
-
-class SiteChannels(Section):
-    kink_full: Channel | None = None
-    kink_partial: Channel | None = None
-    leak: Channel | None = None
-    dislodge: Channel | None = None
-
-
-class SiteFaults(Section):
-    """Insertion-site fault fixtures (kink, leak, dislodge); relay-board and operator-prompt declare the fixed
-    levels their fixtures make."""
-
-    driver: Actuator
-    port: Port | None = None
-    channels: SiteChannels | None = None
-    partial_kink_factor: span(1, 1e6) | None = Field(None, description="the restrictor's resistance over the nominal line's")
-    leak_fraction: span(0, 1, above=True) | None = Field(None, description="the share of each stroke the leak tee diverts (measured)")
-    baudrate: Baudrate | None = None
-    timeout_s: Timeout | None = None
-
-
-class Actuators(Section):
-    """What the rig can do to the fluid path; a test needing a missing one is skipped with the reason."""
-
-    occlusion_valve: OcclusionValve | None = None
-    site_faults: SiteFaults | None = None
-
-
 class Can(Section):
     """The rig's CAN bus, shared by its CAN devices; keys python-can does not get here it takes from its own
     configuration."""
@@ -170,8 +148,16 @@ class Can(Section):
     timeout_s: Timeout | None = None
 
 
+class Actuators(Section):
+    """What the rig can do to the fluid path; a test needing a missing one is skipped with the reason."""
+
+    occlusion_valve: OcclusionValveSection | None = None
+    site_faults: SiteFaultsSection | None = None
+
+
 class RigFile(Section):
-    """A rig file after `extends:` is resolved."""
+    """A rig file after `extends:` is resolved. Its device sections take the options of the drivers they name:
+    validate with `rig_file_model(drivers)`, which types each section by its driver's options model."""
 
     model_config = ConfigDict(title="HIL rig configuration", json_schema_extra={"$id": SCHEMA_ID})
 
@@ -182,9 +168,9 @@ class RigFile(Section):
         "sim: the emulator's lockstep clock; real: monotonic wall time (a bench); rehearsal: the emulator running "
         "free in real time, scaled by emulator.speed, reached as a bench is (never evidence)"))
     operator: Text | None = None
-    pump: Pump
-    scale: Scale
-    lost_scale: LostScale | None = None
+    pump: PumpSection
+    scale: ScaleSection
+    lost_scale: LostScaleSection | None = None
     insulin: Insulin | None = None
     environment: BenchEnvironment
     evaporation_correction: EvaporationCorrection
@@ -196,22 +182,74 @@ class RigFile(Section):
     can: Can | None = None
 
 
+Drivers = dict[tuple[str, ...], dict[str, type]]  # device section path → driver name → driver class
+
+
+def rig_file_model(drivers: Drivers) -> type[RigFile]:
+    """The rig-file model whose device sections are those drivers' (a union on `driver` where a section may name
+    several): a section with no driver given here is left as a plain mapping (its driver was not found, and said
+    so). DriverError when a driver's options clash with the section's own keys."""
+    key = tuple(sorted((path, tuple(sorted(by_name.items(), key=lambda item: item[0]))) for path, by_name in drivers.items()))
+    return _rig_file_model(key)
+
+
+@cache
+def _rig_file_model(key: tuple) -> type[RigFile]:
+    drivers = {path: dict(by_name) for path, by_name in key}
+
+    def section_type(path: tuple[str, ...]) -> Any:
+        members = [_device_model(path, name, cls) for name, cls in drivers.get(path, {}).items()]
+        if not members:
+            section: Any = dict[str, Any]
+        elif len(members) == 1:
+            section = members[0]
+        else:
+            section = Annotated[Union[tuple(members)], Field(discriminator="driver")]
+        return (section | None, None) if path in OPTIONAL_SECTIONS else (section, ...)
+
+    actuators = create_model("Actuators", __base__=Actuators, __doc__=Actuators.__doc__,
+                             occlusion_valve=section_type(("actuators", "occlusion_valve")),
+                             site_faults=section_type(("actuators", "site_faults")))
+    return create_model("RigFile", __base__=RigFile, __doc__=RigFile.__doc__, pump=section_type(("pump",)),
+                        scale=section_type(("scale",)), lost_scale=section_type(("lost_scale",)),
+                        actuators=(actuators | None, None))
+
+
+@cache
+def _device_model(path: tuple[str, ...], name: str, cls: type) -> type[DeviceSection]:
+    kind, base = DEVICE_SECTIONS[path]
+    clash = sorted(set(cls.Options.model_fields) & set(base.model_fields))
+    if clash:
+        raise DriverError(f"driver '{name}': its option(s) {', '.join(clash)} are keys the rig file itself gives a "
+                          f"{kind} section")
+    model_name = f"{base.__name__}_{re.sub('[^A-Za-z0-9]', '_', name)}"
+    return create_model(model_name, __base__=(base, cls.Options),
+                        __doc__=f"{base.__doc__} Driver '{name}': {(cls.__doc__ or cls.__name__).strip().splitlines()[0]}",
+                        driver=(Literal[name], Field(description=f"{kind} driver {cls.__module__}.{cls.__qualname__}")))
+
+
+def section(rig: RigFile, path: tuple[str, ...]) -> Any:
+    """The section at a key path, or None."""
+    node: Any = rig
+    for key in path:
+        node = getattr(node, key, None) if node is not None else None
+    return node
+
+
 def ports(rig: RigFile) -> Iterator[tuple[tuple, str]]:
     """(key path, port) of every serial device and the CAN channel."""
-    devices = {("pump",): rig.pump, ("scale",): rig.scale, ("lost_scale",): rig.lost_scale}
-    if rig.actuators:
-        devices |= {("actuators", "occlusion_valve"): rig.actuators.occlusion_valve,
-                    ("actuators", "site_faults"): rig.actuators.site_faults}
-    for path, device in devices.items():
-        if device is not None and device.port is not None:
-            yield path + ("port",), device.port
+    for path in DEVICE_SECTIONS:
+        device = section(rig, path)
+        if device is not None:
+            for key, port in device.ports().items():
+                yield path + (key,), port
     if rig.can is not None and rig.can.channel is not None:
         yield ("can", "channel"), rig.can.channel
 
 
 def cross_problems(rig: RigFile) -> list[tuple[tuple, str]]:
     """(key path, message) of what no single section shows: an emulator rig without its emulator, ports used
-    twice, `@emulator:` ports on a real clock or naming no endpoint, a serial device without its port."""
+    twice, `@emulator:` ports on a real clock or naming no endpoint."""
     found: list[tuple[tuple, str]] = []
     if rig.clock in EMULATED_CLOCKS and rig.emulator is None:
         found.append((("clock",), f"clock '{rig.clock}' needs an 'emulator:' section"))
@@ -226,17 +264,17 @@ def cross_problems(rig: RigFile) -> list[tuple[tuple, str]]:
                 found.append((path, f"no emulator endpoint '{name}' (there are: {', '.join(ENDPOINTS)})"))
             elif rig.clock not in EMULATED_CLOCKS:
                 found.append((path, f"port {port} needs clock: sim or rehearsal (the emulator)"))
-    serial = {("pump",): rig.pump.driver == "reference-serial", ("scale",): rig.scale.driver == "mt-sics",
-              ("lost_scale",): rig.lost_scale is not None}
-    for path, needs_port in serial.items():
-        if needs_port and getattr(rig, path[0]).port is None:
-            found.append((path, f"driver '{getattr(rig, path[0]).driver}' needs 'port'"))
     return found
 
 
-def json_schema() -> dict[str, Any]:
-    """The rig file's JSON Schema, for editors (shipped as hil/rig/rig.schema.json)."""
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **RigFile.model_json_schema()}
+def json_schema(built_in_only: bool = True) -> dict[str, Any]:
+    """The rig file's JSON Schema, for editors, assembled from the registered drivers' options models: the
+    built-in drivers' is shipped as hil/rig/rig.schema.json; `hil rig schema` prints the installed drivers'."""
+    drivers: Drivers = {}
+    for path, (kind, _) in DEVICE_SECTIONS.items():
+        drivers[path] = {name: registry.driver_class(name) for name in registry.names(kind, built_in_only)}
+    model = rig_file_model(drivers)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **model.model_json_schema()}
 
 
 if __name__ == "__main__":

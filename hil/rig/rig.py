@@ -11,23 +11,56 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hil.drivers import registry
+from hil.drivers.contracts import Capability
 from hil.drivers.emulator_control import EmulatorControl
-from hil.drivers.loadcell_can import CanLoadCell
-from hil.drivers.mtsics import MtSicsBalance
-from hil.drivers.occlusion_valve import EmulatorValve, OperatorPromptValve, RelayBoardValve
-from hil.drivers.site_faults import EmulatorSite, OperatorPromptSite, RelayBoardSite
-from hil.drivers.pump_can import CanPumpDriver
-from hil.drivers.pump_reference import ReferencePumpDriver
 from hil.errors import RigError
 from hil.rig import abort
 from hil.rig.clock import RealClock, SimClock
 from hil.rig.config import RigConfig
 from hil.rig.emulator_process import EmulatorProcess
+from hil.rig.model import EMULATOR_PORT
 from hil.run_log import narrative
 from hil.transport.can_hub import CanHub
 
 log = logging.getLogger(__name__)
-CAN_DRIVERS = {"reference-can", "can-loadcell"}
+
+
+@dataclass
+class _Context:
+    """What the rig gives a driver to connect (hil.drivers.registry.RigContext)."""
+
+    rig: "Rig"
+
+    @property
+    def rig_id(self) -> str:
+        return self.rig.config.rig_id
+
+    def now(self) -> float:
+        return self.rig.clock.now()
+
+    def port(self, port: str) -> str:
+        if port.startswith(EMULATOR_PORT):
+            if not self.rig.emulator:
+                raise RigError(f"port {port} needs clock: sim or rehearsal (the emulator)")
+            return self.rig.emulator.endpoints[port[len(EMULATOR_PORT):]]
+        return port
+
+    def can_bus(self) -> CanHub:
+        if self.rig.can_hub is None:
+            cfg = self.rig.config.section("can")
+            options = {k: cfg[k] for k in ("interface", "bitrate") if k in cfg}
+            if "channel" in cfg:
+                options["channel"] = self.port(cfg["channel"])
+            self.rig.can_hub = CanHub(dbc=cfg.get("dbc"), now=self.rig.clock.now, timeout_s=cfg.get("timeout_s", 2.0),
+                                      **options)
+            self.rig.clock.on_tick.append(self.rig.can_hub.drain)
+        return self.rig.can_hub
+
+    def emulator(self) -> EmulatorControl:
+        if self.rig.control is None:
+            raise RigError(f"rig {self.rig_id}: a driver of the emulator's fixtures needs clock: sim or rehearsal")
+        return self.rig.control
 
 
 @dataclass
@@ -50,6 +83,7 @@ class Rig:
     lost_scale: Any = None  # the second balance, under the lost-insulin vessel
     site_faults: Any = None
     identities: dict[str, Any] = field(default_factory=dict)
+    drivers: dict[tuple[str, ...], type] = field(default_factory=dict)  # section path → the driver class connected
     safety_log: list[SafetyAction] = field(default_factory=list)
     broken: str | None = None
 
@@ -64,26 +98,7 @@ class Rig:
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close("end of session" if exc_type is None else f"aborted by {exc_type.__name__}")
 
-    def _can_hub(self, cfg: dict[str, Any]) -> CanHub:
-        options = {k: cfg[k] for k in ("interface", "bitrate") if k in cfg}
-        if "channel" in cfg:
-            options["channel"] = self._port({"port": cfg["channel"]})
-        hub = CanHub(dbc=cfg.get("dbc"), now=self.clock.now, timeout_s=cfg.get("timeout_s", 2.0), **options)
-        self.clock.on_tick.append(hub.drain)
-        return hub
-
-    def _port(self, section: dict[str, Any]) -> str:
-        if "port" not in section:
-            raise RigError("a serial device needs 'port' in the rig file")
-        port = section["port"]
-        if port.startswith("@emulator:"):
-            if not self.emulator:
-                raise RigError(f"port {port} needs clock: sim or rehearsal (the emulator)")
-            return self.emulator.endpoints[port.split(":", 1)[1]]
-        return port
-
     def _open(self) -> None:
-        pump_cfg, scale_cfg = self.config.section("pump"), self.config.section("scale")
         if self.config.emulated:
             self.emulator = EmulatorProcess(self.config.path)
             self.control = EmulatorControl(self.emulator.endpoints["control"])
@@ -94,59 +109,32 @@ class Rig:
             self.identities["emulator"] = {"pid": self.emulator.pid, **self.emulator.endpoints}
         else:
             self.clock = RealClock()
-        if {pump_cfg["driver"], scale_cfg["driver"]} & CAN_DRIVERS:
-            self.can_hub = self._can_hub(self.config.section("can"))
-        if pump_cfg["driver"] == "reference-can":
-            self.pump = CanPumpDriver(self.can_hub)
-        else:
-            self.pump = ReferencePumpDriver(self._port(pump_cfg), baudrate=pump_cfg.get("baudrate", 115200),
-                                            timeout_s=pump_cfg.get("timeout_s", 2.0))
-        if scale_cfg["driver"] == "can-loadcell":
-            self.scale = CanLoadCell(self.can_hub, self.clock.now, rate_hz=scale_cfg.get("rate_hz", 10.0))
-        else:
-            self.scale = MtSicsBalance(self._port(scale_cfg), self.clock.now, baudrate=scale_cfg.get("baudrate", 9600),
-                                       timeout_s=scale_cfg.get("timeout_s", 2.0))
+        self.pump = self._connect(("pump",))
+        self.scale = self._connect(("scale",))
         self.identities["pump"] = vars(self.pump.identify())
         self.identities["scale"] = self.scale.identify()
-        lost_cfg = self.config.data.get("lost_scale")
-        if lost_cfg:
-            self.lost_scale = MtSicsBalance(self._port(lost_cfg), self.clock.now, baudrate=lost_cfg.get("baudrate", 9600),
-                                            timeout_s=lost_cfg.get("timeout_s", 2.0))
+        self.lost_scale = self._connect(("lost_scale",))
+        if self.lost_scale:
             self.identities["lost_scale"] = self.lost_scale.identify()
         for device, identity in self.identities.items():
             narrative.info("%s: %s", device, ", ".join(f"{key} {value}" for key, value in identity.items()))
-        actuators = self.config.section("actuators")
-        self.occlusion_valve = self._valve(actuators.get("occlusion_valve"))
-        self.site_faults = self._site(actuators.get("site_faults"))
+        self.occlusion_valve = self._connect(("actuators", "occlusion_valve"))
+        self.site_faults = self._connect(("actuators", "site_faults"))
 
-    def _valve(self, cfg: dict | None):
-        if cfg is None:
+    def _connect(self, path: tuple[str, ...]) -> Any:
+        """The device of a rig-file section, connected by the driver it names (None where the rig has none)."""
+        section = self.config.device(path)
+        if section is None:
             return None
-        if cfg["driver"] == "emulator":
-            if not self.control:
-                raise RigError("occlusion valve driver 'emulator' needs clock: sim or rehearsal (the emulator)")
-            return EmulatorValve(self.control)
-        if cfg["driver"] == "relay-board":
-            if "port" not in cfg or "channel" not in cfg:
-                raise RigError("occlusion valve driver 'relay-board' needs 'port' and 'channel'")
-            return RelayBoardValve(cfg["port"], cfg["channel"], baudrate=cfg.get("baudrate", 9600),
-                                   timeout_s=cfg.get("timeout_s", 2.0))
-        return OperatorPromptValve(timeout_s=cfg.get("timeout_s", 300.0))
+        cls = self.config.driver(path)
+        options = cls.Options.model_validate({key: value for key, value in section.items() if key in cls.Options.model_fields})
+        device = cls.connect(options, _Context(self))
+        self.drivers[path] = cls
+        return device
 
-    def _site(self, cfg: dict | None):
-        if cfg is None:
-            return None
-        levels = {k: cfg[k] for k in ("partial_kink_factor", "leak_fraction") if k in cfg}
-        if cfg["driver"] == "emulator":
-            if not self.control:
-                raise RigError("site fault driver 'emulator' needs clock: sim or rehearsal (the emulator)")
-            return EmulatorSite(self.control)
-        if cfg["driver"] == "relay-board":
-            if "port" not in cfg or not cfg.get("channels"):
-                raise RigError("site fault driver 'relay-board' needs 'port' and 'channels'")
-            return RelayBoardSite(cfg["port"], cfg["channels"], baudrate=cfg.get("baudrate", 9600),
-                                  timeout_s=cfg.get("timeout_s", 2.0), **levels)
-        return OperatorPromptSite(timeout_s=cfg.get("timeout_s", 300.0), **levels)
+    def capabilities(self) -> frozenset[Capability]:
+        """What the rig's pump driver declares it can do."""
+        return registry.capabilities(self.config.driver(("pump",)))
 
     def begin_test(self, test_id: str) -> None:
         """Put the rig in its starting state for a test. On the emulator: a fresh pump and vessel, seeded
@@ -211,8 +199,13 @@ class Rig:
         """Make the pump safe, then close every link and stop the emulator; returns the STOP's outcome."""
         with abort.signals.shielded():
             action = self.make_safe(reason)
-            for part in (self.pump, self.scale, self.lost_scale, self.control, self.can_hub,
-                         getattr(self.occlusion_valve, "line", None), getattr(self.site_faults, "line", None)):
+            for part in (self.pump, self.scale, self.lost_scale):
+                if part is not None:
+                    part.close()
+            for actuator in (self.occlusion_valve, self.site_faults):
+                if actuator is not None:
+                    actuator.disconnect()
+            for part in (self.control, self.can_hub):
                 if part is not None:
                     part.close()
             if self.emulator:

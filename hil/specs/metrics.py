@@ -7,6 +7,8 @@ against this table.
 
 from dataclasses import dataclass
 
+from hil.drivers.contracts import Capability
+
 
 @dataclass(frozen=True)
 class MetricKind:
@@ -15,6 +17,7 @@ class MetricKind:
     methods: tuple[str, ...]
     params: tuple[str, ...]
     description: str
+    needs: tuple[Capability, ...] = ()  # what the pump's driver must declare for the metric to be measured
 
 
 _BASAL = ("basal-gravimetric",)
@@ -52,12 +55,15 @@ METRICS: dict[str, MetricKind] = {
         MetricKind("time_to_alarm", "min", _OCCLUSION, (), "from blocking the outlet (or the bolus command) to the occlusion alarm"),
         MetricKind("missed_at_alarm", "U", _OCCLUSION, (), "insulin the pump counted as delivered but that did not arrive, at the alarm"),
         MetricKind("alarm_priority_high", "bool", _OCCLUSION + _CGM, (), "1 when the alarm was raised at HIGH priority"),
-        MetricKind("pressure_at_alarm", "kPa", _OCCLUSION, (), "line pressure the pump reported with the alarm"),
-        MetricKind("pump_strokes_after_alarm", "count", _OCCLUSION_BASAL, (), "strokes in the pump's history after the alarm"),
+        MetricKind("pressure_at_alarm", "kPa", _OCCLUSION, (), "line pressure the pump reported with the alarm",
+                   (Capability.LINE_PRESSURE,)),
+        MetricKind("pump_strokes_after_alarm", "count", _OCCLUSION_BASAL, (), "strokes in the pump's history after the alarm",
+                   (Capability.DELIVERY_HISTORY,)),
         MetricKind("balance_strokes_after_release", "count", _OCCLUSION_BASAL, (), "strokes the balance saw after the release settled, pump still in alarm"),
         MetricKind(
             "history_balance_disagreement", "count", _OCCLUSION_BASAL + _BASAL, (),
             "strokes the pump's history and the balance count differently over the same window (basal: the worst 1-h window)",
+            (Capability.DELIVERY_HISTORY,),
         ),
         MetricKind(
             "record_disagreement", "%", _BASAL + _BOLUS, (),
@@ -71,7 +77,8 @@ METRICS: dict[str, MetricKind] = {
                    "CGM values received after the one that made a suspension due, before the pump suspended"),
         MetricKind("suspensions", "count", _CGM, (), "automatic suspensions over the scenario"),
         MetricKind("delivered_while_suspended", "U", _CGM, (), "insulin the balance received while the pump was suspended"),
-        MetricKind("pump_strokes_while_suspended", "count", _CGM, (), "strokes in the pump's history while suspended"),
+        MetricKind("pump_strokes_while_suspended", "count", _CGM, (), "strokes in the pump's history while suspended",
+                   (Capability.DELIVERY_HISTORY,)),
         MetricKind("suspension_duration", "min", _CGM, (), "length of the first automatic suspension"),
         MetricKind("resume_delay_intervals", "count", _CGM, (),
                    "CGM values received after the one that permitted the resume, before the pump resumed"),

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from hil.analysis.detection import delay_summary, poisson_upper, wilson_lower
+from hil.drivers.contracts import Capability
 from hil.drivers.site_faults import SiteFaultUnavailable
 from hil.evidence import plots
 from hil.procedures import delivery
@@ -51,11 +52,13 @@ def _kink_episode(rig, site_faults, case, evidence, requirement, bolus: bool):
 
 
 @pytest.mark.requirements("IF-KINK-001")
+@pytest.mark.needs(Capability.OCCLUSION_BACKOFF, Capability.DELIVERY_HISTORY)
 def test_kinked_cannula_during_basal(rig, site_faults, requirement, evidence):
     _kink_episode(rig, site_faults, requirement.case, evidence, requirement, bolus=False)
 
 
 @pytest.mark.requirements("IF-KINK-002")
+@pytest.mark.needs(Capability.OCCLUSION_BACKOFF, Capability.DELIVERY_HISTORY)
 def test_partially_kinked_cannula_during_a_bolus(rig, site_faults, requirement, evidence):
     _kink_episode(rig, site_faults, requirement.case, evidence, requirement, bolus=True)
 

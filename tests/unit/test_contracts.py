@@ -3,25 +3,23 @@ layer may call. The behaviour behind them is exercised over the wire in the othe
 
 import pytest
 
-from hil.drivers import contracts
-from hil.drivers.loadcell_can import CanLoadCell
-from hil.drivers.mtsics import MtSicsBalance
-from hil.drivers.occlusion_valve import EmulatorValve, OperatorPromptValve, RelayBoardValve
-from hil.drivers.pump_can import CanPumpDriver
+from hil.drivers import contracts, registry
 from hil.drivers.pump_reference import ReferencePumpDriver
-from hil.drivers.site_faults import EmulatorSite, OperatorPromptSite, RelayBoardSite
+from hil.drivers.registry import DeviceKind
 
-BUILT_IN = [(ReferencePumpDriver, contracts.Pump), (CanPumpDriver, contracts.Pump),
-            (MtSicsBalance, contracts.Scale), (CanLoadCell, contracts.Scale),
-            (EmulatorValve, contracts.OcclusionValve), (RelayBoardValve, contracts.OcclusionValve),
-            (OperatorPromptValve, contracts.OcclusionValve),
-            (EmulatorSite, contracts.SiteFixture), (RelayBoardSite, contracts.SiteFixture),
-            (OperatorPromptSite, contracts.SiteFixture)]
+CONTRACT = {DeviceKind.PUMP: contracts.Pump, DeviceKind.SCALE: contracts.Scale,
+            DeviceKind.OCCLUSION_VALVE: contracts.OcclusionValve, DeviceKind.SITE_FIXTURE: contracts.SiteFixture}
+BUILT_IN = [name for name, registered in registry.installed().items() if registered.built_in]
 
 
-@pytest.mark.parametrize(("driver", "contract"), BUILT_IN, ids=lambda x: x.__name__)
-def test_the_built_in_driver_has_every_method_of_its_contract(driver, contract):
-    assert issubclass(driver, contract)
+def test_every_device_kind_has_built_in_drivers():
+    assert {registry.driver_class(name).device for name in BUILT_IN} == set(DeviceKind)
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_the_built_in_driver_has_every_method_of_its_contract(name):
+    driver = registry.driver_class(name)
+    assert issubclass(driver, CONTRACT[driver.device])
 
 
 def test_a_class_missing_a_method_is_not_a_pump():

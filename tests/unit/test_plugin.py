@@ -54,7 +54,7 @@ def test_needs_valve(occlusion_valve):
     pass
 """)
     rig = pytester.path / "rig.yaml"
-    rig.write_text(rig.read_text().replace("  occlusion_valve: {driver: emulator}\n", ""))
+    rig.write_text(rig.read_text().replace("  occlusion_valve: {driver: emulator-valve}\n", ""))
     pytester.makefile(".yaml", **{"specs/occlusion": (ROOT / "specs" / "occlusion.yaml").read_text()})
     result = pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run", "-rs")
     result.assert_outcomes(skipped=1)
