@@ -37,6 +37,9 @@ class PumpParams(Params):
     model: Name = "RP-1"
     serial: Name = "EMU-0001"
     firmware: Name = "1.0.0"
+    # A vendor variant's service-session key (hil/emulator/session_lock.py): set, the serial link takes only ID, STOP
+    # and UNLOCK until unlocked by HMAC challenge and response; empty: the plain reference protocol.
+    session_key: Annotated[str, Field(max_length=256)] = ""
     # 0.05 U pulses: Omnipod; MiniMed 722G bolus 0.05 U every 2 s (metrology.md §1.6).
     stroke_U: span(0, 1, above=True) = 0.05
     # [E] 10 % per-stroke SD: well inside the Omnipod 5 label spread for 0.05 U doses

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from hil.emulator.can_endpoint import CanEndpoint
 from hil.emulator.config import EmulatorConfig
 from hil.emulator.pump import Refused
+from hil.emulator.session_lock import SessionLock
 from hil.emulator.wire_faults import LineFaults, WireFault
 from hil.emulator.world import World
 from hil.transport.frames import FrameError, decode, encode
@@ -105,6 +106,8 @@ class EmulatorServer:
         self._event_no = 0
         self.world = World(config, self._pump_event, lambda line: self.balance_ch.write(line.encode() + b"\r\n"))
         self.world.every(config.can_heartbeat_s, lambda: self.can.heartbeat(self.world.pump.state, self.world.scheduler.now))
+        # The vendor variant's service session, on the serial link only (the CAN endpoint has none).
+        self.session_lock = SessionLock(config.pump.session_key, config.seed) if config.pump.session_key else None
         self.running = True
         # Running free (clock: rehearsal): simulated time follows the wall clock, `speed` times faster, from now.
         self.speed = config.speed if config.free_run else None
@@ -144,7 +147,10 @@ class EmulatorServer:
         channel.write(reply)
 
     def _pump_line(self, line: bytes) -> None:
-        self._framed(self.pump_ch, line, lambda frame: self.world.pump.handle(frame))
+        if self.session_lock is None:
+            self._framed(self.pump_ch, line, lambda frame: self.world.pump.handle(frame))
+        else:
+            self._framed(self.pump_ch, line, lambda frame: self.session_lock.handle(frame, self.world.pump.handle))
 
     def _control_line(self, line: bytes) -> None:
         self._framed(self.control_ch, line, self._control)

@@ -44,7 +44,8 @@ def build(requirements: dict, collected: dict[str, list[str]], record: dict | No
             if not chosen:
                 notes.append(f"{rid}: not selected in this run")
             elif all(tests.get(node, {}).get("verdict") == Verdict.SKIPPED for node in chosen):
-                skipped.append(f"{req.file}:{req.line}: requirement {rid}: all its tests were skipped")
+                reasons = sorted({tests[node].get("reason") or "no reason given" for node in chosen})
+                skipped.append(f"{req.file}:{req.line}: requirement {rid}: all its tests were skipped: {'; '.join(reasons)}")
     for node, ids in sorted(collected.items()):
         problems += [f"{node}: names unknown requirement {rid}" for rid in ids if rid not in requirements]
     return Matrix(rows, problems, skipped, notes)

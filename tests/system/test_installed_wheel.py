@@ -3,6 +3,10 @@ from the checkout's tracked files, installed into a fresh venv, and run from a f
 that is not the checkout, with no checkout on the Python path. The requirement files, rig files, DBC, scenarios
 and safety suites all come from the installed package; the run and its report land in that folder.
 
+A pump maker's driver package (examples/vendor-pump-plugin) installed beside the wheel registers its pump through
+the `hil.drivers` entry points, with no edit under hil/: `hil driver list` shows it, `hil driver check` passes it,
+and a campaign subset runs on it, skipping with the reason what needs the capability it does not declare.
+
 The fresh venv reaches the locked dependencies through a .pth line to this venv's site-packages (a path only:
 .pth files there, the checkout's editable install among them, are not run), so no package index is needed."""
 
@@ -20,6 +24,12 @@ import pytest
 from .conftest import ROOT
 
 CAMPAIGN = "OC-ALARM-001 or IF-KINK-002"  # an occlusion at 1 U/h and a partly kinked cannula during a bolus
+PLUGIN = ROOT / "examples" / "vendor-pump-plugin"
+PLUGIN_RIG = PLUGIN / "rigs" / "emulator-acme.yaml"
+SESSION_KEY = {"ACME_SESSION_KEY": "acme-demo-key-0001"}  # the emulated pump's key, in PLUGIN_RIG
+PLUGIN_CAMPAIGN = {"DA-BOLUS-001": "test_dose_accuracy.py::test_bolus_accuracy",
+                   "HS-SBL-001": "test_hypoglycemia_suspend.py::test_low_glucose_suspend",
+                   "OC-ALARM-001": "test_occlusion.py::test_occlusion_during_basal"}
 
 
 def _tracked_tree(destination: Path) -> None:
@@ -59,10 +69,24 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     return work / "venv" / "bin", env
 
 
-def _hil(installed, folder: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    bin_dir, env = installed
-    return subprocess.run([bin_dir / "hil", *args], cwd=folder, env=env, capture_output=True, text=True,
+def _hil(installed, folder: Path, *args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    bin_dir, base = installed
+    return subprocess.run([bin_dir / "hil", *args], cwd=folder, env=base | (env or {}), capture_output=True, text=True,
                           timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def plugin(installed, tmp_path_factory):
+    """The example vendor package, built from a copy (no build files left in the checkout) and installed into the
+    wheel's venv as a pump maker would install theirs."""
+    source = tmp_path_factory.mktemp("plugin") / "vendor-pump-plugin"
+    shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
+    bin_dir, env = installed
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(bin_dir / "python"), "install", "--quiet",
+                           "--no-deps", "--no-index", "--no-build-isolation", "--disable-pip-version-check", str(source)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return installed
 
 
 def test_the_installed_package_is_the_wheel_not_the_checkout(installed, tmp_path):
@@ -120,3 +144,39 @@ def test_a_project_of_its_own_is_found_from_a_subfolder_and_its_rig_paths_are_re
     checked = _hil(installed, project / "notes", "rig", "check", "-k", "OC-ALARM-001")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "pump-x-can" in checked.stdout and "0 blocker(s)" in checked.stdout
+
+
+def test_a_vendor_driver_is_registered_by_its_own_package(plugin, tmp_path):
+    done = _hil(plugin, tmp_path, "driver", "list")
+    assert done.returncode == 0, done.stdout + done.stderr
+    row = next(line for line in done.stdout.splitlines() if "acme-rp1-service" in line)
+    assert "acme_hil.pump:AcmeServicePump" in row and "acme-hil-drivers" in row and "pump" in row
+
+
+def test_the_vendor_driver_meets_its_contract_and_says_what_it_does_not_declare(plugin, tmp_path):
+    done = _hil(plugin, tmp_path, "driver", "check", "--rig", str(PLUGIN_RIG), "--device", "pump", env=SESSION_KEY)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "driver check: 18 of 18 checks met" in done.stdout and "acme-rp1-service" in done.stdout
+    assert "not declared by the driver (line-pressure report)" in done.stdout
+
+
+def test_without_its_key_the_vendor_pump_does_not_open_and_says_why(plugin, tmp_path):
+    done = _hil(plugin, tmp_path, "driver", "check", "--rig", str(PLUGIN_RIG), "--device", "pump",
+                env={"ACME_SESSION_KEY": "not-the-key"})
+    assert done.returncode == 1
+    assert "the unlock response was refused" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_campaign_runs_on_the_vendor_driver_and_skips_what_needs_a_capability_it_lacks(plugin, tmp_path):
+    done = _hil(plugin, tmp_path, "verify", "--rig", str(PLUGIN_RIG), "-k", " or ".join(PLUGIN_CAMPAIGN),
+                env=SESSION_KEY)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    record = json.loads((next((tmp_path / "reports" / "runs").iterdir()) / "record.json").read_text())
+    assert {node: test["verdict"] for node, test in record["tests"].items()} == {
+        f"tests/safety/{test}[{rid}]": "PASS" for rid, test in PLUGIN_CAMPAIGN.items()}
+    assert record["rig"]["identities"]["pump"]["model"] == "RP-1"
+    skipped = _hil(plugin, tmp_path, "verify", "--rig", str(PLUGIN_RIG), "-k", "OC-PRESS-001", env=SESSION_KEY)
+    reason = ("pump driver 'acme-rp1-service' does not declare line-pressure report (needed by OC-PRESS-001's "
+              "metric pressure_at_alarm)")
+    assert skipped.returncode == 1 and reason in skipped.stdout, (skipped.stdout + skipped.stderr)[-4000:]
+    assert f"requirement OC-PRESS-001: all its tests were skipped: rig emulator-acme: {reason}" in skipped.stderr

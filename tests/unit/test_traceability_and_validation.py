@@ -24,12 +24,13 @@ def test_missing_test_unknown_id_and_all_skipped_are_problems():
     del collected["t::test[HS-MAX-001]"]
     collected["t::test[XX-NOPE-001]"] = ["XX-NOPE-001"]
     record = {"selected": {"t::test[IF-ESC-001]": ["IF-ESC-001"], "t::test[IF-PRIO-001]": ["IF-PRIO-001"]},
-              "tests": {"t::test[IF-ESC-001]": {"verdict": "SKIPPED"}, "t::test[IF-PRIO-001]": {"verdict": "PASS"}}}
+              "tests": {"t::test[IF-ESC-001]": {"verdict": "SKIPPED", "reason": "pump driver 'x' does not declare CGM input"},
+                        "t::test[IF-PRIO-001]": {"verdict": "PASS"}}}
     matrix = traceability.build(REQS, collected, record)
     problems = "\n".join(matrix.problems)
     assert "requirement HS-MAX-001 has no test" in problems
     assert "t::test[XX-NOPE-001]: names unknown requirement XX-NOPE-001" in problems
-    assert "requirement IF-ESC-001: all its tests were skipped" in problems
+    assert "requirement IF-ESC-001: all its tests were skipped: pump driver 'x' does not declare CGM input" in problems
     assert "IF-PRIO-001" not in problems and "DA-BASAL-001: not selected in this run" in matrix.notes
     assert "PROBLEM" in traceability.as_text(matrix)
 

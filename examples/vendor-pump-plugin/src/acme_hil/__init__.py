@@ -1,0 +1,1 @@
+"""Acme's drivers for the hil insulin-pump verification suite."""
