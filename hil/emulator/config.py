@@ -6,6 +6,7 @@ bool, no NaN, each number in the range it can physically take) and frozen; the r
 from them (hil/rig/model.py).
 """
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -116,6 +117,11 @@ class BalanceParams(Params):
     capacity_g: span(0, 1e6, above=True) = 220.0
     # SIR repeat interval: the real maximum is model-dependent and unverified, "~1-10 Hz" (metrology.md §1.3).
     sir_interval_s: span(0, 3600, above=True) = 1.0
+
+    @property
+    def display_decimals(self) -> int:
+        """Decimals of a weight in g at this readability (0.01 mg: 5)."""
+        return max(0, -math.floor(math.log10(self.readability_mg / 1000.0) + 1e-9))
 
 
 class LoadCellParams(Params):
