@@ -50,6 +50,14 @@ class WeighingModel:
         """The display has settled to within one readability step of what is on the pan."""
         return self.vessel.settled(self.params.readability_mg)
 
+    def _out_of_range(self, gross_mg: float) -> tuple[bool, bool]:
+        """(overload, underload) of a gross weight above the zero."""
+        return gross_mg > self.params.capacity_g * 1000.0, gross_mg < -self.params.capacity_g * 10.0
+
+    def in_range(self) -> bool:
+        """Neither over- nor underloaded, judged from the display and the drift (no noise sample drawn)."""
+        return not any(self._out_of_range(self.vessel.display_mg + self.drift_mg - self.zero_mg))
+
     def grams(self, mg: float) -> float:
         """A weight as the display shows it: quantised to the readability, in g."""
         step = self.params.readability_mg
@@ -58,10 +66,9 @@ class WeighingModel:
     def weigh(self) -> Weighing:
         """A reading now (one noise sample), or the over/underload the balance shows instead."""
         gross = self._gross_mg() - self.zero_mg
-        if gross > self.params.capacity_g * 1000.0:
-            return Weighing(None, False, overload=True)
-        if gross < -self.params.capacity_g * 10.0:
-            return Weighing(None, False, underload=True)
+        overload, underload = self._out_of_range(gross)
+        if overload or underload:
+            return Weighing(None, False, overload, underload)
         return Weighing(self.grams(gross - self.tare_mg), self.stable())
 
     def zero(self) -> None:

@@ -10,8 +10,11 @@ from hil.emulator.config import BalanceParams, EmulatorConfig
 from hil.emulator.fluid_properties import balance_indication_mg_per_uL
 from hil.emulator.loadcell import EmulatedLoadCell
 from hil.emulator.pump import EmulatedPump
+from hil.emulator.sbi_balance import EmulatedSbiBalance
 from hil.emulator.scheduler import Scheduler
 from hil.emulator.weighing import WeighingModel
+
+FRONT_ENDS = {"mt-sics": EmulatedMtSicsBalance, "sbi": EmulatedSbiBalance}  # BalanceParams.protocol
 
 
 class World:
@@ -68,8 +71,8 @@ class World:
             self._schedule_periodic(interval_s, action)
 
     def _balance(self, params: BalanceParams, vessel: Vessel, rng: np.random.Generator):
-        """The weighing model of one vessel behind the balance's MT-SICS front end."""
-        return EmulatedMtSicsBalance(WeighingModel(params, vessel, rng, lambda: self.scheduler.now))
+        """The weighing model of one vessel behind the front end of the balance's protocol."""
+        return FRONT_ENDS[params.protocol](WeighingModel(params, vessel, rng, lambda: self.scheduler.now))
 
     def _physics_to(self, t: float) -> None:
         self.bench.advance(t - self._last_physics_t)
