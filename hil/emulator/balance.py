@@ -1,59 +1,31 @@
-"""An emulated precision balance speaking MT-SICS level 0/1 (S, SI, SIR, Z, T, @, I2, I4).
+"""An emulated precision balance speaking MT-SICS level 0/1 (S, SI, SIR, Z, T, @, I2, I4): the MT-SICS front
+end of the weighing model (hil/emulator/weighing.py).
 
-The display comes from the Bench (settling included); a reading adds white noise at the repeatability,
-a random-walk drift, and is quantised to the readability. Replies follow the MT-SICS reference manual:
-``S S <value> g`` stable, ``S D`` dynamic, ``S I`` not executable now, ``S +``/``S -`` over/underload,
-``ES`` syntax error, ``ET`` transmission error, ``EL`` logical error.
+Replies follow the MT-SICS reference manual: ``S S <value> g`` stable, ``S D`` dynamic, ``S I`` not executable
+now, ``S +``/``S -`` over/underload, ``ES`` syntax error, ``ET`` transmission error, ``EL`` logical error.
 """
 
-import math
-from typing import Callable
-
-import numpy as np
-
-from hil.emulator.bench import Vessel
-from hil.emulator.config import BalanceParams
+from hil.emulator.weighing import WeighingModel
 
 
-class EmulatedBalance:
-    def __init__(self, params: BalanceParams, vessel: Vessel, rng: np.random.Generator, now: Callable[[], float]):
-        self.params = params
-        self.vessel = vessel
-        self.rng = rng
-        self.now = now
-        self.tare_mg = 0.0
-        self.zero_mg = 0.0
-        self.drift_mg = 0.0
-        self._drift_t = now()
+class EmulatedMtSicsBalance:
+    def __init__(self, model: WeighingModel):
+        self.model = model
         self.streaming = False
 
-    def _gross_mg(self) -> float:
-        t = self.now()
-        dt_h = max(0.0, t - self._drift_t) / 3600.0
-        if dt_h > 0:
-            self.drift_mg += self.params.drift_mg_per_sqrt_h * math.sqrt(dt_h) * self.rng.standard_normal()
-            self._drift_t = t
-        return self.vessel.display_mg + self.drift_mg + self.params.repeatability_mg * self.rng.standard_normal()
-
-    def _stable(self) -> bool:
-        return self.vessel.settled(self.params.readability_mg)
-
-    def _format(self, mg: float) -> str:
-        step = self.params.readability_mg
-        decimals = max(0, -math.floor(math.log10(step / 1000.0) + 1e-9))
-        grams = round(mg / step) * step / 1000.0
+    def _format(self, grams: float) -> str:
+        decimals = self.model.params.display_decimals
         return f"{grams:{10 + decimals}.{decimals}f} g"
 
     def _weight(self, command: str, require_stable: bool) -> str:
-        gross = self._gross_mg() - self.zero_mg
-        if gross > self.params.capacity_g * 1000.0:
+        weighing = self.model.weigh()
+        if weighing.overload:
             return f"{command} +"
-        if gross < -self.params.capacity_g * 10.0:
+        if weighing.underload:
             return f"{command} -"
-        stable = self._stable()
-        if require_stable and not stable:
+        if require_stable and not weighing.stable:
             return f"{command} I"
-        return f"{command} {'S' if stable else 'D'} {self._format(gross - self.tare_mg)}"
+        return f"{command} {'S' if weighing.stable else 'D'} {self._format(weighing.net_g)}"
 
     def handle(self, line: bytes) -> list[str]:
         """Replies (without CR LF) to one command line."""
@@ -66,6 +38,7 @@ class EmulatedBalance:
         command, _, rest = text.partition(" ")
         if command in ("S", "SI", "SIR", "Z", "T", "@", "I2", "I4") and rest:
             return ["EL"]
+        params = self.model.params
         if command == "S":
             return [self._weight("S", require_stable=True)]
         if command == "SI":
@@ -74,23 +47,21 @@ class EmulatedBalance:
             self.streaming = True
             return [self._weight("S", require_stable=False)]
         if command == "Z":
-            if not self._stable():
+            if not self.model.stable():
                 return ["Z I"]
-            self.zero_mg = self._gross_mg()
-            self.tare_mg = 0.0
+            self.model.zero()
             return ["Z A"]
         if command == "T":
-            if not self._stable():
+            if not self.model.stable():
                 return ["T I"]
-            self.tare_mg = self._gross_mg() - self.zero_mg
-            return [f"T S {self._format(self.tare_mg)}"]
+            return [f"T S {self._format(self.model.grams(self.model.tare()))}"]
         if command == "@":
             self.streaming = False
-            return [f'I4 A "{self.params.serial}"']
+            return [f'I4 A "{params.serial}"']
         if command == "I2":
-            return [f'I2 A "{self.params.model} {self.params.capacity_g:g} g"']
+            return [f'I2 A "{params.model} {params.capacity_g:g} g"']
         if command == "I4":
-            return [f'I4 A "{self.params.serial}"']
+            return [f'I4 A "{params.serial}"']
         return ["ES"]
 
     def stream_reading(self) -> str | None:

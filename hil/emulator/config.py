@@ -6,9 +6,10 @@ bool, no NaN, each number in the range it can physically take) and frozen; the r
 from them (hil/rig/model.py).
 """
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hil.emulator.wire_faults import WireFault
 
@@ -105,9 +106,20 @@ class FluidPathParams(Params):
     tissue_pressure_kPa: span(0, 1000) = 5.0
 
 
+# SBI data output: positions 2-10 of its 16 characters hold the weight (Quintix operating instructions, "Data
+# Output Format"; hil/drivers/sartorius_sbi.py).
+SBI_WEIGHT_FIELD = 9
+
+
 class BalanceParams(Params):
+    # The wire protocol the balance speaks: Mettler-Toledo MT-SICS (docs/protocol.md §2) or Sartorius SBI
+    # (docs/protocol.md §2a); one weighing model behind either (hil/emulator/weighing.py).
+    protocol: Literal["mt-sics", "sbi"] = Field("mt-sics", description=(
+        "the balance's protocol: mt-sics (Mettler-Toledo MT-SICS) or sbi (Sartorius SBI); the same weighing physics"))
     model: Name = "XS205DU-EMU"
     serial: Name = "B000000001"
+    # [E] SBI only (ESC x3_): a version string for the emulated balance's software; nothing depends on it.
+    software: Name = "EMU-1.0"
     # Semi-micro balance: 0.01 mg readability, repeatability 0.01-0.02 mg (metrology.md §1.3).
     readability_mg: span(0, 1000, above=True) = 0.01
     repeatability_mg: span(0, 1000) = 0.015
@@ -119,6 +131,22 @@ class BalanceParams(Params):
     capacity_g: span(0, 1e6, above=True) = 220.0
     # SIR repeat interval: the real maximum is model-dependent and unverified, "~1-10 Hz" (metrology.md §1.3).
     sir_interval_s: span(0, 3600, above=True) = 1.0
+
+    @property
+    def display_decimals(self) -> int:
+        """Decimals of a weight in g at this readability (0.01 mg: 5)."""
+        return max(0, -math.floor(math.log10(self.readability_mg / 1000.0) + 1e-9))
+
+    @model_validator(mode="after")
+    def _fits_the_sbi_field(self) -> "BalanceParams":
+        """An SBI balance shows every weight it can hold (up to ±1 % beyond its capacity, after a tare, and a
+        step of rounding: 1.02 × capacity) in the 9 characters of its output's weight field."""
+        widest = f"{1.02 * self.capacity_g:.{self.display_decimals}f}"
+        if self.protocol == "sbi" and len(widest) > SBI_WEIGHT_FIELD:
+            raise ValueError(f"an SBI balance of {self.capacity_g:g} g at {self.readability_mg:g} mg readability "
+                             f"needs {len(widest)} characters ({widest}) for a weight; SBI's weight field has "
+                             f"{SBI_WEIGHT_FIELD}")
+        return self
 
 
 class LoadCellParams(Params):

@@ -4,13 +4,17 @@ from typing import Callable
 
 import numpy as np
 
-from hil.emulator.balance import EmulatedBalance
-from hil.emulator.bench import Bench
-from hil.emulator.config import EmulatorConfig
+from hil.emulator.balance import EmulatedMtSicsBalance
+from hil.emulator.bench import Bench, Vessel
+from hil.emulator.config import BalanceParams, EmulatorConfig
 from hil.emulator.fluid_properties import balance_indication_mg_per_uL
 from hil.emulator.loadcell import EmulatedLoadCell
 from hil.emulator.pump import EmulatedPump
+from hil.emulator.sbi_balance import EmulatedSbiBalance
 from hil.emulator.scheduler import Scheduler
+from hil.emulator.weighing import WeighingModel
+
+FRONT_ENDS = {"mt-sics": EmulatedMtSicsBalance, "sbi": EmulatedSbiBalance}  # BalanceParams.protocol
 
 
 class World:
@@ -57,15 +61,18 @@ class World:
             vessel_mg=c.vessel.tare_g * 1000.0,
             tissue_pressure_kPa=c.fluid_path.tissue_pressure_kPa,
         )
-        self.balance = EmulatedBalance(c.balance, self.bench.vessel, balance_rng, lambda: self.scheduler.now)
-        self.lost_balance = EmulatedBalance(c.lost_balance, self.bench.lost_vessel, lost_balance_rng,
-                                            lambda: self.scheduler.now)
+        self.balance = self._balance(c.balance, self.bench.vessel, balance_rng)
+        self.lost_balance = self._balance(c.lost_balance, self.bench.lost_vessel, lost_balance_rng)
         self.loadcell = EmulatedLoadCell(c.loadcell, self.bench, loadcell_rng, lambda: self.scheduler.now)
         self.pump = EmulatedPump(c.pump, c.defects, self.bench, self.scheduler, pump_rng, self._emit_pump_event,
                                  sensor_rng)
         self._last_physics_t = self.scheduler.now
         for interval_s, action in self._periodic:
             self._schedule_periodic(interval_s, action)
+
+    def _balance(self, params: BalanceParams, vessel: Vessel, rng: np.random.Generator):
+        """The weighing model of one vessel behind the front end of the balance's protocol."""
+        return FRONT_ENDS[params.protocol](WeighingModel(params, vessel, rng, lambda: self.scheduler.now))
 
     def _physics_to(self, t: float) -> None:
         self.bench.advance(t - self._last_physics_t)
