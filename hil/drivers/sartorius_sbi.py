@@ -57,6 +57,7 @@ import re
 from typing import Callable, NamedTuple
 
 from hil.drivers.contracts import Reading, Refusal
+from hil.drivers.registry import Baudrate, DeviceKind, DriverOptions, Port, RigContext, Timeout
 from hil.errors import InstrumentRefused, LineFault, ProtocolError
 from hil.transport.serial_line import SerialLine
 
@@ -168,6 +169,19 @@ def _name(command: bytes) -> str:
 
 
 class SartoriusSbiBalance:
+    """A Sartorius laboratory balance speaking SBI over a serial line (registered as `sartorius-sbi`)."""
+
+    device = DeviceKind.SCALE
+
+    class Options(DriverOptions):
+        port: Port
+        baudrate: Baudrate = 9600  # the Sartorius factory setting
+        timeout_s: Timeout = 2.0
+
+    @classmethod
+    def connect(cls, options: Options, rig: RigContext) -> "SartoriusSbiBalance":
+        return cls(rig.port(options.port), rig.now, baudrate=options.baudrate, timeout_s=options.timeout_s)
+
     def __init__(self, port: str, now: Callable[[], float], *, baudrate: int = 9600, timeout_s: float = 2.0):
         self.line = SerialLine(port, baudrate=baudrate, timeout_s=timeout_s, name="balance")
         self.now = now

@@ -197,17 +197,15 @@ def _merged(path: Path, problems: list[Problem], chain: tuple[Located, ...]) -> 
 
 
 def _deep_merge(base: dict, override: dict, path: tuple[str, ...] = ()) -> dict:
-    """`override`'s keys over `base`'s, mapping by mapping; a device section that names another driver replaces
-    its parent's whole (the parent driver's options are not the new one's)."""
+    """`override`'s keys over `base`'s, mapping by mapping; a device section that names another driver keeps only the
+    section's own keys from its parent (a scale's metrology), not the parent driver's options."""
     out = dict(base)
     for key, value in override.items():
-        below = out.get(key)
-        if isinstance(value, dict) and isinstance(below, dict) and not _other_driver(path + (key,), below, value):
-            out[key] = _deep_merge(below, value, path + (key,))
+        below, where = out.get(key), path + (key,)
+        if isinstance(value, dict) and isinstance(below, dict):
+            if where in DEVICE_SECTIONS and value.get("driver", below.get("driver")) != below.get("driver"):
+                below = {k: v for k, v in below.items() if k in DEVICE_SECTIONS[where][1].model_fields and k != "driver"}
+            out[key] = _deep_merge(below, value, where)
         else:
             out[key] = value
     return out
-
-
-def _other_driver(path: tuple[str, ...], base: dict, override: dict) -> bool:
-    return path in DEVICE_SECTIONS and "driver" in override and override["driver"] != base.get("driver")

@@ -139,6 +139,25 @@ def test_the_can_rig_gives_the_serial_rig_verdicts(verify):
     assert run.record["rig"]["effective_config"]["pump"]["driver"] == "reference-can"
 
 
+@pytest.mark.parametrize("defect", [None, "stroke-volume-plus-8pct"])
+def test_the_sartorius_balance_gives_the_mt_sics_balance_dose_accuracy_verdicts(verify, tmp_path, defect):
+    """The same weighing model behind either protocol: on the nominal pump every DA requirement passes, and a pump
+    delivering 8 % too much fails exactly the requirements it fails on the MT-SICS balance."""
+    rig = ROOT / "fixtures" / "rigs" / "emulator-sartorius.yaml"
+    expected = set()
+    if defect is not None:
+        seeded = load_rig(ROOT / "fixtures" / "rigs" / "defects" / f"{defect}.yaml").data
+        expected = set(seeded["seeded_defect"]["violates"])
+        rig = tmp_path / "sartorius-defect.yaml"
+        rig.write_text(f"extends: {ROOT / 'fixtures' / 'rigs' / 'emulator-sartorius.yaml'}\nrig_id: sartorius-{defect}\n"
+                       f"emulator:\n  defects: {json.dumps(seeded['emulator']['defects'])}\n")
+    run = verify("--rig", str(rig), "-k", "DA-")
+    dose = {rid for rid in load_requirements([ROOT / "specs"]) if rid.startswith("DA-")}
+    assert run.requirements_with("failed") == expected and run.requirements_with("passed") == dose - expected, \
+        run.output[-3000:]
+    assert run.record["rig"]["identities"]["scale"]["model"] == "MSE225S-EMU"
+
+
 def test_a_load_cell_that_cannot_resolve_a_requirement_gives_inconclusive_never_pass(verify):
     rig = ROOT / "fixtures" / "rigs" / "emulator-can-loadcell.yaml"
     run = verify("--rig", str(rig), "-k", "DA-BOLUS-001 or DA-BOLUS-002 or DA-BASAL-003")

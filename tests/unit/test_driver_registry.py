@@ -125,11 +125,15 @@ def test_a_name_two_packages_register_is_an_error(monkeypatch):
         registry.installed.cache_clear()
 
 
-def test_a_child_rig_naming_another_driver_replaces_the_parents_section(tmp_path):
+def test_a_child_rig_naming_another_driver_drops_the_parent_drivers_options_not_the_sections_own(tmp_path):
     (tmp_path / "parent.yaml").write_text(NOMINAL)
     (tmp_path / "child.yaml").write_text("extends: parent.yaml\nrig_id: child\npump:\n  driver: reference-can\n"
-                                         'can: {interface: slcan, channel: "@emulator:can"}\n')
-    assert load_rig(tmp_path / "child.yaml").device(("pump",)) == {"driver": "reference-can"}
+                                         'can: {interface: slcan, channel: "@emulator:can"}\n'
+                                         "scale:\n  driver: can-loadcell\n")
+    rig = load_rig(tmp_path / "child.yaml")
+    assert rig.device(("pump",)) == {"driver": "reference-can"}
+    assert rig.device(("scale",)) == {"driver": "can-loadcell", "readability_mg": 0.01, "repeatability_mg": 0.015,
+                                      "calibration": load_rig(tmp_path / "parent.yaml").device(("scale",))["calibration"]}
 
 
 def test_the_schema_for_editors_holds_every_installed_drivers_options(vendor):
