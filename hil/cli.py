@@ -58,9 +58,14 @@ SPECS_HELP = "requirement files (default: the project's specs/, else the referen
 
 
 @app.callback()
-def main_options(root: Optional[Path] = typer.Option(
-        None, "--root", help=f"the project root: its specs/, fixtures/rigs/ and reports/ (default: ${project.ROOT_ENV}, "
-                             "else the nearest folder from here upward with a specs/ folder, else here)")):
+def main_options(
+    root: Optional[Path] = typer.Option(
+        None,
+        "--root",
+        help=f"the project root: its specs/, fixtures/rigs/ and reports/ (default: ${project.ROOT_ENV}, "
+        "else the nearest folder from here upward with a specs/ folder, else here)",
+    ),
+):
     try:
         project.set_root(root)
         project.root()
@@ -76,13 +81,26 @@ def _children_env() -> dict[str, str]:
 
 def _suites_pytest(*args: str) -> list[str]:
     """pytest on the package's safety suites, with their own configuration and root whatever folder holds them."""
-    return [sys.executable, "-m", "pytest", "-c", str(project.suites_ini()), "--rootdir", str(project.suites_rootdir()),
-            "-p", "no:cacheprovider", *args]
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-c",
+        str(project.suites_ini()),
+        "--rootdir",
+        str(project.suites_rootdir()),
+        "-p",
+        "no:cacheprovider",
+        *args,
+    ]
 
 
 @specs_app.command("check")
-def specs_check(paths: list[Path] = typer.Argument(None, help="files or directories (default: the project's specs/, "
-                                                                "else the reference requirements)")):
+def specs_check(
+    paths: list[Path] = typer.Argument(
+        None, help="files or directories (default: the project's specs/, else the reference requirements)"
+    ),
+):
     """Validate requirement files; every problem is listed with file:line."""
     try:
         requirements = load_requirements(paths or None)
@@ -100,10 +118,15 @@ def collect_trace(k: str | None = None) -> dict[str, list[str]]:
     tests = project.safety_suites()
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "trace.json"
-        done = subprocess.run(_suites_pytest("--collect-only", "-q", str(tests), "--hil-trace", str(target),
-                                             *(["-k", k] if k else [])),
-                              capture_output=True, text=True, timeout=300, cwd=project.root(), env=_children_env(),
-                              start_new_session=True)  # a terminal's Ctrl-C must not cut a seal short
+        done = subprocess.run(
+            _suites_pytest("--collect-only", "-q", str(tests), "--hil-trace", str(target), *(["-k", k] if k else [])),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=project.root(),
+            env=_children_env(),
+            start_new_session=True,
+        )  # a terminal's Ctrl-C must not cut a seal short
         if not target.exists():
             raise RuntimeError(f"collecting {tests} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
         return json.loads(target.read_text())
@@ -141,9 +164,13 @@ def _trace_format(name: str) -> TraceFormat:
 
 
 @app.command()
-def trace(format: str = typer.Option("table", "--format", help="table, csv or json"),
-          run: Optional[str] = typer.Option(None, "--run", help="run folder or id for the verdicts (default: reports/latest)"),
-          specs: Optional[Path] = typer.Option(None, "--specs", help=SPECS_HELP)):
+def trace(
+    format: str = typer.Option("table", "--format", help="table, csv or json"),
+    run: Optional[str] = typer.Option(
+        None, "--run", help="run folder or id for the verdicts (default: reports/latest)"
+    ),
+    specs: Optional[Path] = typer.Option(None, "--specs", help=SPECS_HELP),
+):
     """Requirement → tests → verdict of a run. Exits 1 if a requirement has no test or a test names an unknown id."""
     format = _trace_format(format)
     specs = specs or project.specs()
@@ -166,11 +193,24 @@ def trace(format: str = typer.Option("table", "--format", help="table, csv or js
         writer.writerows(rows)
         out.print(buffer.getvalue(), end="", markup=False)
     else:
-        table = Table("requirement", "title", "test", "outcome", "verdict", "class",
-                      title=f"run {record['run_id']}" if record else "no run")
+        table = Table(
+            "requirement",
+            "title",
+            "test",
+            "outcome",
+            "verdict",
+            "class",
+            title=f"run {record['run_id']}" if record else "no run",
+        )
         for row in rows:
-            table.add_row(row["requirement"], row["title"], row["test"] or "[red]NO TEST[/red]", row["outcome"],
-                          row["verdict"], row["failure_class"])
+            table.add_row(
+                row["requirement"],
+                row["title"],
+                row["test"] or "[red]NO TEST[/red]",
+                row["outcome"],
+                row["verdict"],
+                row["failure_class"],
+            )
         out.print(table)
     problems = matrix.suite_problems  # "all skipped" belongs to a run: `hil verify` judges it
     for problem in problems:
@@ -192,14 +232,23 @@ def emulate(rig: Optional[Path] = typer.Option(None, help=RIG_HELP)):
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def verify(ctx: typer.Context, rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
-           k: Optional[str] = typer.Option(None, "-k", help="pytest -k expression"),
-           specs: Optional[Path] = typer.Option(None, "--specs", help=SPECS_HELP),
-           report: bool = typer.Option(True, "--report/--no-report",
-                                       help="build the HTML report (without: record, raw data, plots and seal only; "
-                                            "`hil report RUN` builds it later)"),
-           resume: Optional[str] = typer.Option(None, "--resume", help="continue this interrupted run (folder or id): "
-                                                "its unfinished tests, on the same rig, into the same folder")):
+def verify(
+    ctx: typer.Context,
+    rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
+    k: Optional[str] = typer.Option(None, "-k", help="pytest -k expression"),
+    specs: Optional[Path] = typer.Option(None, "--specs", help=SPECS_HELP),
+    report: bool = typer.Option(
+        True,
+        "--report/--no-report",
+        help="build the HTML report (without: record, raw data, plots and seal only; `hil report RUN` builds it later)",
+    ),
+    resume: Optional[str] = typer.Option(
+        None,
+        "--resume",
+        help="continue this interrupted run (folder or id): "
+        "its unfinished tests, on the same rig, into the same folder",
+    ),
+):
     """Run the safety suites against the rig; write reports/runs/<id>/ and its HTML report."""
     record = _record(_run_dir(resume)) if resume else None
     if record is not None and rig is None and record.get("rig"):  # a resumed run goes on with its own rig file
@@ -227,9 +276,19 @@ def verify(ctx: typer.Context, rig: Optional[Path] = typer.Option(None, help=RIG
         targets = [str(project.safety_suites())] + (["-k", k] if k else [])
     # pytest runs in the project root, and the record keeps these paths as they are from there
     shown_dir = project.shown(run_dir)
-    command = _suites_pytest(*targets, "--rig", str(project.shown(rig)), "--specs", str(project.shown(specs)),
-                             "--hil-run-dir", str(shown_dir), "--alluredir", str(shown_dir / "allure-results"), "-rA",
-                             *ctx.args)
+    command = _suites_pytest(
+        *targets,
+        "--rig",
+        str(project.shown(rig)),
+        "--specs",
+        str(project.shown(specs)),
+        "--hil-run-dir",
+        str(shown_dir),
+        "--alluredir",
+        str(shown_dir / "allure-results"),
+        "-rA",
+        *ctx.args,
+    )
     if resume:
         command.append("--hil-resume")
     if config.emulated:  # a backstop against a hung emulated test; a bench test may rightly run for days
@@ -237,6 +296,7 @@ def verify(ctx: typer.Context, rig: Optional[Path] = typer.Option(None, help=RIG
     out.print(f"run {run_dir.name}: {' '.join(command[1:])}", markup=False)
     if config.rehearsal:
         out.print(f"{REHEARSAL_NOTE}; the emulator and the rig clock at ×{config.speed:g} real time", markup=False)
+
     def say(line: str) -> None:
         err.print(line, markup=False)
 
@@ -247,8 +307,12 @@ def verify(ctx: typer.Context, rig: Optional[Path] = typer.Option(None, help=RIG
             _discard_empty_run(run_dir, child)
             raise typer.Exit(child.exit_status)
         interrupted = child.signal is not None or bool(record.get("interrupted"))
-        if finish_abandoned(run_dir, child.exit_status, {"signal": child.signal.name if child.signal else None,
-                                                         "test": None} if interrupted else None, killed=child.killed):
+        if finish_abandoned(
+            run_dir,
+            child.exit_status,
+            {"signal": child.signal.name if child.signal else None, "test": None} if interrupted else None,
+            killed=child.killed,
+        ):
             say(f"hil: pytest ended (exit {child.exit_status}) without finishing the record: finished it")
         problems = _trace_gate(run_dir, specs)
         try:
@@ -259,8 +323,11 @@ def verify(ctx: typer.Context, rig: Optional[Path] = typer.Option(None, help=RIG
     for problem in problems:
         err.print(f"TRACE GATE: {problem}", markup=False)
     if interrupted:
-        err.print(f"hil: run INTERRUPTED by {child.signal.name if child.signal else 'a signal'}: "
-                  + ("sealed as an interrupted run" if not unsealed else "NOT sealed"), markup=False)
+        err.print(
+            f"hil: run INTERRUPTED by {child.signal.name if child.signal else 'a signal'}: "
+            + ("sealed as an interrupted run" if not unsealed else "NOT sealed"),
+            markup=False,
+        )
     raise typer.Exit(child.exit_status or unsealed or (1 if problems else 0))
 
 
@@ -282,8 +349,11 @@ def _resumable(run_dir: Path, record: dict | None, config, k: str | None) -> tup
     except RigError as exc:
         err.print(f"resume refused: the rig did not open to be identified: {exc}", markup=False)
         raise typer.Exit(1)
-    out.print(f"resume {run_dir.name}: session {len(record.get('sessions', [])) + 1}, {len(left)} test(s) left of "
-              f"{len(record.get('selected', {}))}", markup=False)
+    out.print(
+        f"resume {run_dir.name}: session {len(record.get('sessions', [])) + 1}, {len(left)} test(s) left of "
+        f"{len(record.get('selected', {}))}",
+        markup=False,
+    )
     return run_dir, left
 
 
@@ -304,14 +374,18 @@ def _trace_gate(run_dir: Path, specs: Path) -> list[str]:
     matrix = traceability.build(load_requirements([specs]), record.get("collected") or collect_trace(), record)
     text = traceability.as_text(matrix)
     (run_dir / "traceability.txt").write_text(text, encoding="utf-8")
-    (run_dir / "traceability.json").write_text(json.dumps({"rows": matrix.rows, "problems": matrix.problems,
-                                                           "notes": matrix.notes}, indent=1), encoding="utf-8")
-    reporting.add_document(run_dir / "allure-results", "Traceability matrix and decision rule",
-                           f"{DECISION_RULE}\n\nRequirement → test → outcome for this run. Gate: "
-                           f"{'; '.join(matrix.problems) or 'every requirement has a test, none unknown, none all skipped'}.",
-                           {"traceability matrix": (text, "text/plain", "txt"),
-                            "decision rule": (DECISION_RULE, "text/plain", "txt")},
-                           status="failed" if matrix.problems else "passed")
+    (run_dir / "traceability.json").write_text(
+        json.dumps({"rows": matrix.rows, "problems": matrix.problems, "notes": matrix.notes}, indent=1),
+        encoding="utf-8",
+    )
+    reporting.add_document(
+        run_dir / "allure-results",
+        "Traceability matrix and decision rule",
+        f"{DECISION_RULE}\n\nRequirement → test → outcome for this run. Gate: "
+        f"{'; '.join(matrix.problems) or 'every requirement has a test, none unknown, none all skipped'}.",
+        {"traceability matrix": (text, "text/plain", "txt"), "decision rule": (DECISION_RULE, "text/plain", "txt")},
+        status="failed" if matrix.problems else "passed",
+    )
     return matrix.problems
 
 
@@ -322,8 +396,10 @@ def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEAL
     try:
         key = seal.signing.key_from_env()
     except seal.signing.SigningKeyError as exc:
-        err.print(f"NOT SEALED: {seal.signing.KEY_ENV}: {exc} (fix it, then `hil report {run_dir}` seals the run)",
-                  markup=False)
+        err.print(
+            f"NOT SEALED: {seal.signing.KEY_ENV}: {exc} (fix it, then `hil report {run_dir}` seals the run)",
+            markup=False,
+        )
         raise typer.Exit(1)
     record = _record(run_dir)
     if record is not None and report:
@@ -333,8 +409,9 @@ def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEAL
             title = f"Insulin-pump safety verification: {record['run_id']}"
             if record.get("rehearsal"):  # on every page: the report's name heads each of them
                 title = f"{REHEARSAL_NOTE} (×{record['rehearsal']['speed']:g}): {record['run_id']}"
-            index = reporting.generate_report(run_dir, title,
-                                              history=project.reports() / "history" / f"{_history_name(record)}.jsonl")
+            index = reporting.generate_report(
+                run_dir, title, history=project.reports() / "history" / f"{_history_name(record)}.jsonl"
+            )
             out.print(f"report: {index}", markup=False)
         except reporting.ReportError as exc:
             err.print(f"report not generated: {exc}", markup=False)
@@ -348,9 +425,14 @@ def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEAL
     reporting.point_latest(project.reports(), run_dir)
     entry = sealed.entry
     signer = f"signed by ed25519:{entry.fields['public_key']}" if key else "unsigned"
-    out.print(f"manifest: {sealed.files} files hashed in {run_dir / seal.MANIFEST}; reports/latest → {run_dir}", markup=False)
-    out.print(f"manifest sha256: {entry.fields['manifest_sha256']} (it seals the run: {entry.fields['kind']}, {signer}, "
-              f"chained into the ledger {ledger_path}:{entry.line})", markup=False)
+    out.print(
+        f"manifest: {sealed.files} files hashed in {run_dir / seal.MANIFEST}; reports/latest → {run_dir}", markup=False
+    )
+    out.print(
+        f"manifest sha256: {entry.fields['manifest_sha256']} (it seals the run: {entry.fields['kind']}, {signer}, "
+        f"chained into the ledger {ledger_path}:{entry.line})",
+        markup=False,
+    )
 
 
 def _history_name(record: dict) -> str:
@@ -368,9 +450,11 @@ def _run_dir(run: Optional[str]) -> Path:
 
 
 @rig_app.command("check")
-def rig_check(rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
-              k: Optional[str] = typer.Option(None, "-k", help="pytest -k expression: the campaign to check for"),
-              specs: Optional[Path] = typer.Option(None, "--specs", help=SPECS_HELP)):
+def rig_check(
+    rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
+    k: Optional[str] = typer.Option(None, "-k", help="pytest -k expression: the campaign to check for"),
+    specs: Optional[Path] = typer.Option(None, "--specs", help=SPECS_HELP),
+):
     """Preflight before a campaign: the balance's resolution against every selected requirement, calibration
     and blank-run dates, then the rig itself (identities, the pump's state, alarms and STOP, a stable reading
     per balance, the actuators), and the campaign's rig time from earlier runs. Exits 1 on any blocker."""
@@ -399,15 +483,21 @@ def rig_check(rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
         table.add_row(check.item, check.found, f"[{style}]{check.status}[/]" if style else str(check.status))
     out.print(table)
     blockers = [c for c in checks if c.status is preflight.Status.BLOCKER]
-    out.print(f"preflight: {len(blockers)} blocker(s)" + (": " + "; ".join(c.item for c in blockers) if blockers else
-                                                          ": the rig is fit to start the campaign"), markup=False)
+    out.print(
+        f"preflight: {len(blockers)} blocker(s)"
+        + (": " + "; ".join(c.item for c in blockers) if blockers else ": the rig is fit to start the campaign"),
+        markup=False,
+    )
     raise typer.Exit(1 if blockers else 0)
 
 
 @driver_app.command("check")
-def driver_check(rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
-                 device: Optional[list[conformance.Device]] = typer.Option(
-                     None, "--device", help="the devices to check (default: all the rig has)")):
+def driver_check(
+    rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
+    device: Optional[list[conformance.Device]] = typer.Option(
+        None, "--device", help="the devices to check (default: all the rig has)"
+    ),
+):
     """The rig's drivers against their contracts (hil.drivers.contracts): the pump's commands, STOP accepted
     twice, typed status and events, history, CGM input; each balance's readings, tare and zero; the valve and
     site fixture reaching each state. A conformance table; exit 1 on any miss. The pump is commanded: run it on
@@ -429,13 +519,18 @@ def driver_check(rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
         table.add_column(column, overflow="fold")
     for check in found:
         style = {"ok": "green", "MISS": "bold red"}.get(check.status, "")
-        table.add_row(check.device, check.item, check.found, f"[{style}]{check.status}[/]" if style else str(check.status))
+        table.add_row(
+            check.device, check.item, check.found, f"[{style}]{check.status}[/]" if style else str(check.status)
+        )
     out.print(table)
     misses = [c for c in found if c.status is conformance.Status.MISS]
     for miss in misses:
         err.print(f"MISS {miss.device} {miss.item}: {miss.found}", markup=False)
-    out.print(f"driver check: {len(found) - len(misses)} of {len(found)} checks met" + (
-        f", {len(misses)} missed" if misses else ""), markup=False)
+    out.print(
+        f"driver check: {len(found) - len(misses)} of {len(found)} checks met"
+        + (f", {len(misses)} missed" if misses else ""),
+        markup=False,
+    )
     raise typer.Exit(1 if misses else 0)
 
 
@@ -452,7 +547,9 @@ def driver_list():
         except registry.DriverError as exc:
             broken.append(str(exc))
             continue
-        table.add_row(name, cls.device, registered.value, registered.package, ", ".join(sorted(registry.capabilities(cls))))
+        table.add_row(
+            name, cls.device, registered.value, registered.package, ", ".join(sorted(registry.capabilities(cls)))
+        )
     out.print(table)
     for problem in broken:
         err.print(f"driver list: {problem}", markup=False)
@@ -467,9 +564,11 @@ def rig_schema():
 
 
 @app.command("blank-run")
-def blank_run(rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
-              hours: float = typer.Option(..., min=2.0, max=240.0, help="rig hours to weigh the vessel"),
-              interval_s: float = typer.Option(60.0, min=1.0, max=3600.0, help="seconds between readings")):
+def blank_run(
+    rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
+    hours: float = typer.Option(..., min=2.0, max=240.0, help="rig hours to weigh the vessel"),
+    interval_s: float = typer.Option(60.0, min=1.0, max=3600.0, help="seconds between readings"),
+):
     """The blank run: the collection vessel on the balance for HOURS with nothing delivered (the pump stopped),
     read every INTERVAL_S, raw readings kept in reports/blank-runs/<id>/. Prints the rate lost and its standard
     uncertainty (the spread of the hourly rates) as the rig file's `evaporation_correction:` lines."""
@@ -482,7 +581,9 @@ def blank_run(rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
     try:
         with Rig(config) as opened, CsvRecording(folder / "balance.csv", ["t_s", "mass_mg", "stable"]) as raw:
             opened.make_safe("blank run: nothing may be delivered")
-            out.print(f"blank run {folder.name}: {hours:g} h of rig time, a reading every {interval_s:g} s", markup=False)
+            out.print(
+                f"blank run {folder.name}: {hours:g} h of rig time, a reading every {interval_s:g} s", markup=False
+            )
             series = delivery.record(opened, opened.clock.now(), hours * 3600.0, interval_s, raw)
     except RigError as exc:
         err.print(f"blank run stopped: {exc} (readings so far in {folder / 'balance.csv'})", markup=False)
@@ -493,25 +594,32 @@ def blank_run(rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
         err.print(f"blank run {folder}: {exc}", markup=False)
         raise typer.Exit(1)
     today = date.today().isoformat()
-    lines = (f"evaporation_correction:\n"
-             f"  rate_mg_per_h: {rate:.4g}\n"
-             f"  u_rate_mg_per_h: {u_rate:.2g}  # spread of {segments} hourly rates; repeat on other days and "
-             f"take the larger spread\n"
-             f"  source: blank run {folder.name}, {hours:g} h every {interval_s:g} s on {config.rig_id}\n"
-             f"  measured: \"{today}\"\n"
-             f"  # valid_days: the days your lab holds a blank run valid (required with measured)\n")
+    lines = (
+        f"evaporation_correction:\n"
+        f"  rate_mg_per_h: {rate:.4g}\n"
+        f"  u_rate_mg_per_h: {u_rate:.2g}  # spread of {segments} hourly rates; repeat on other days and "
+        f"take the larger spread\n"
+        f"  source: blank run {folder.name}, {hours:g} h every {interval_s:g} s on {config.rig_id}\n"
+        f'  measured: "{today}"\n'
+        f"  # valid_days: the days your lab holds a blank run valid (required with measured)\n"
+    )
     (folder / "evaporation_correction.yaml").write_text(lines, encoding="utf-8")
     out.print(lines, markup=False)
     out.print(f"raw readings: {folder / 'balance.csv'}", markup=False)
 
 
 @app.command()
-def validate(defects: Optional[Path] = typer.Option(None, help="folder of seeded-defect rig files (default: the "
-                                                                "project's fixtures/rigs/defects/, else the reference ones)"),
-             nominal: Optional[Path] = typer.Option(None, help=f"the nominal rig; {RIG_HELP}"),
-             seeds: int = typer.Option(1, min=1, max=1000, help="campaigns per rig, each with its own emulator seed"),
-             jobs: int = typer.Option(2, min=1, help="campaigns run side by side"),
-             only: Optional[list[str]] = typer.Option(None, "--only", help="defect rig names to run (default: all)")):
+def validate(
+    defects: Optional[Path] = typer.Option(
+        None,
+        help="folder of seeded-defect rig files (default: the "
+        "project's fixtures/rigs/defects/, else the reference ones)",
+    ),
+    nominal: Optional[Path] = typer.Option(None, help=f"the nominal rig; {RIG_HELP}"),
+    seeds: int = typer.Option(1, min=1, max=1000, help="campaigns per rig, each with its own emulator seed"),
+    jobs: int = typer.Option(2, min=1, help="campaigns run side by side"),
+    only: Optional[list[str]] = typer.Option(None, "--only", help="defect rig names to run (default: all)"),
+):
     """Tool validation: the campaign on the nominal rig and on every seeded-defect rig, and the detection
     matrix (defect × requirement, expected vs observed). With --seeds N each rig runs N times, with the emulator
     seeds s, s+1, ... s+N-1 (s: the rig file's seed), and each cell is a count k/N with its one-sided 95 %
@@ -528,9 +636,11 @@ def validate(defects: Optional[Path] = typer.Option(None, help="folder of seeded
     try:
         configs = {name: load_rig(path) for name, path in plan}
         expected = {NOMINAL: frozenset()} | {
-            p.stem: frozenset(configs[p.stem].data["seeded_defect"]["violates"]) for p in rigs}
+            p.stem: frozenset(configs[p.stem].data["seeded_defect"]["violates"]) for p in rigs
+        }
         tolerated = {NOMINAL: frozenset()} | {
-            p.stem: frozenset(configs[p.stem].data["seeded_defect"].get("may_violate", ())) for p in rigs}
+            p.stem: frozenset(configs[p.stem].data["seeded_defect"].get("may_violate", ())) for p in rigs
+        }
     except RigConfigError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2)
@@ -552,21 +662,35 @@ def validate(defects: Optional[Path] = typer.Option(None, help="folder of seeded
     outcomes = []
     for (name, seed, _, _), (run_dir, record) in zip(campaigns, runs):
         failed, undecided, errored = validation.observed_failures(record) if record else (set(), set(), {"(no record)"})
-        outcomes.append(validation.Outcome(name, run_dir.name, expected[name], frozenset(failed), frozenset(errored),
-                                           seed, tolerated[name], frozenset(undecided)))
+        outcomes.append(
+            validation.Outcome(
+                name,
+                run_dir.name,
+                expected[name],
+                frozenset(failed),
+                frozenset(errored),
+                seed,
+                tolerated[name],
+                frozenset(undecided),
+            )
+        )
     text = validation.matrix_text(outcomes)
     (folder / "detection-matrix.txt").write_text(text, encoding="utf-8")
     (folder / "detection-matrix.json").write_text(json.dumps(validation.as_json(outcomes), indent=1), encoding="utf-8")
     nominal_dir = runs[0][0]
-    reporting.add_document(nominal_dir / "allure-results", "Tool validation: seeded-defect detection matrix",
-                           "ISO 13485 §4.1.6: the suite run on every seeded-defect rig"
-                           + (f", each with {seeds} emulator seeds" if seeds > 1 else "")
-                           + "; each must fail exactly the requirements it declares, and the nominal rig none. "
-                             "Detection and false failures with one-sided 95 % confidence limits (Wilson score).",
-                           {"detection matrix": (text, "text/plain", "txt"),
-                            "detection matrix (JSON)": (json.dumps(validation.as_json(outcomes), indent=1),
-                                                        "application/json", "json")},
-                           status="passed" if all(o.ok for o in outcomes) else "failed")
+    reporting.add_document(
+        nominal_dir / "allure-results",
+        "Tool validation: seeded-defect detection matrix",
+        "ISO 13485 §4.1.6: the suite run on every seeded-defect rig"
+        + (f", each with {seeds} emulator seeds" if seeds > 1 else "")
+        + "; each must fail exactly the requirements it declares, and the nominal rig none. "
+        "Detection and false failures with one-sided 95 % confidence limits (Wilson score).",
+        {
+            "detection matrix": (text, "text/plain", "txt"),
+            "detection matrix (JSON)": (json.dumps(validation.as_json(outcomes), indent=1), "application/json", "json"),
+        },
+        status="passed" if all(o.ok for o in outcomes) else "failed",
+    )
     _finish_run(nominal_dir)
     out.print(text, markup=False)
     out.print(f"validation: {folder}", markup=False)
@@ -583,9 +707,13 @@ def _run_campaigns(campaigns: list, jobs: int) -> list[tuple[Path, dict | None]]
             name, seed = futures[future][:2]
             elapsed = time.monotonic() - started
             eta = datetime.now(timezone.utc) + timedelta(seconds=elapsed / done * (len(campaigns) - done))
-            out.print(f"validate: {done}/{len(campaigns)} campaigns done ({name}"
-                      + (f" seed {seed}" if seed is not None else "") + f": {future.result()[0].name}), "
-                      f"{elapsed / 60:.1f} min, ETA {eta:%H:%M} UTC", markup=False)
+            out.print(
+                f"validate: {done}/{len(campaigns)} campaigns done ({name}"
+                + (f" seed {seed}" if seed is not None else "")
+                + f": {future.result()[0].name}), "
+                f"{elapsed / 60:.1f} min, ETA {eta:%H:%M} UTC",
+                markup=False,
+            )
         return [future.result() for future in futures]
 
 
@@ -594,8 +722,11 @@ def _seeded_rig_file(folder: Path, name: str, rig: Path, seed: int) -> Path:
     campaign can be run again as it was."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.seed-{seed}.yaml"
-    path.write_text(f"# {name} with emulator seed {seed} (hil validate --seeds)\n"
-                    f"extends: {json.dumps(str(rig.resolve()))}\nemulator:\n  seed: {seed}\n", encoding="utf-8")
+    path.write_text(
+        f"# {name} with emulator seed {seed} (hil validate --seeds)\n"
+        f"extends: {json.dumps(str(rig.resolve()))}\nemulator:\n  seed: {seed}\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -624,8 +755,11 @@ def report_cmd(run: Optional[str] = typer.Argument(None, help="run folder or id 
         _finish_run(run_dir, interrupted=not record.get("finished") or bool(record.get("interrupted")))
         return
     if entry is not None and seal.sealed_folder(entry, ledger_path) != run_dir.resolve():
-        err.print(f"refused: {run_dir} is a copy: the ledger seals {run_dir.name} at "
-                  f"{seal.sealed_folder(entry, ledger_path)}", markup=False)
+        err.print(
+            f"refused: {run_dir} is a copy: the ledger seals {run_dir.name} at "
+            f"{seal.sealed_folder(entry, ledger_path)}",
+            markup=False,
+        )
         raise typer.Exit(1)
     problems = seal.check_run(run_dir, ledger_path)
     if problems:
@@ -636,9 +770,11 @@ def report_cmd(run: Optional[str] = typer.Argument(None, help="run folder or id 
 
 
 @evidence_app.command("verify")
-def evidence_verify(run: Optional[str] = typer.Argument(None, help="run folder or id (default: reports/latest)"),
-                    whole_ledger: bool = typer.Option(False, "--all", help="every run of the ledger, and the ledger"),
-                    key: Optional[Path] = typer.Option(None, "--key", help="public key file every seal must be signed by")):
+def evidence_verify(
+    run: Optional[str] = typer.Argument(None, help="run folder or id (default: reports/latest)"),
+    whole_ledger: bool = typer.Option(False, "--all", help="every run of the ledger, and the ledger"),
+    key: Optional[Path] = typer.Option(None, "--key", help="public key file every seal must be signed by"),
+):
     """Check a run's files against its manifest, the manifest against its seal in the ledger, the ledger's chain
     and the signature. Every problem is named; exit 1 on any."""
     ledger_path = seal.ledger.default_path(project.reports())
@@ -653,7 +789,9 @@ def evidence_verify(run: Optional[str] = typer.Argument(None, help="run folder o
     else:
         run_dir = _run_dir(run)
         problems = seal.check_run(run_dir, ledger_path, trusted)
-        ok = f"ok: every file of {run_dir} matches its manifest, the manifest its seal in {ledger_path}, the chain holds"
+        ok = (
+            f"ok: every file of {run_dir} matches its manifest, the manifest its seal in {ledger_path}, the chain holds"
+        )
     for problem in problems:
         err.print(problem, markup=False)
     if problems:
@@ -663,15 +801,20 @@ def evidence_verify(run: Optional[str] = typer.Argument(None, help="run folder o
 
 
 @evidence_app.command("keygen")
-def evidence_keygen(path: Path = typer.Argument(..., help="private key file to create (mode 0600); the public key goes to PATH.pub")):
+def evidence_keygen(
+    path: Path = typer.Argument(..., help="private key file to create (mode 0600); the public key goes to PATH.pub"),
+):
     """Create an operator's Ed25519 signing key. Seals are signed while HIL_SIGNING_KEY names it."""
     try:
         public_path, public = seal.signing.generate(path)
     except seal.signing.SigningKeyError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1)
-    out.print(f"private key: {path} (0600; keep it off shared disks)\npublic key: {public_path}: ed25519:{public}\n"
-              f"sign seals: export {seal.signing.KEY_ENV}={path.resolve()}", markup=False)
+    out.print(
+        f"private key: {path} (0600; keep it off shared disks)\npublic key: {public_path}: ed25519:{public}\n"
+        f"sign seals: export {seal.signing.KEY_ENV}={path.resolve()}",
+        markup=False,
+    )
 
 
 def main() -> None:

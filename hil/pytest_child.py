@@ -26,8 +26,13 @@ class ChildOutcome:
     killed: bool = False  # the child outlived the grace period and was killed
 
 
-def run_pytest(command: list[str], say: Callable[[str], None], grace_s: float = ABORT_GRACE_S,
-               cwd: Path | None = None, env: dict[str, str] | None = None) -> ChildOutcome:
+def run_pytest(
+    command: list[str],
+    say: Callable[[str], None],
+    grace_s: float = ABORT_GRACE_S,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> ChildOutcome:
     child = subprocess.Popen(command, cwd=cwd, env=env)
     received: list[signal.Signals] = []
     deadline = [float("inf")]
@@ -77,6 +82,7 @@ def _wait(child: subprocess.Popen, deadline: list[float], say: Callable[[str], N
 def signals_held(say: Callable[[str], None], doing: str):
     """After pytest: SIGINT, SIGTERM and SIGHUP are said and ignored while `hil` seals the run (the pump is
     stopped by then; what is left is to keep the evidence whole)."""
+
     def ignore(signum, frame):
         say(f"hil: {signal.Signals(signum).name} ignored: {doing}")
 

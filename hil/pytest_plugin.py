@@ -41,21 +41,36 @@ _BROKEN_SKIP = pytest.StashKey[bool]()  # skipped because an earlier fault broke
 
 def pytest_addoption(parser):
     group = parser.getgroup("hil", "insulin-pump HIL verification")
-    group.addoption("--rig", default=None, type=Path,
-                    help="rig file (default: the project's fixtures/rigs/emulator.yaml, else the reference emulator rig)")
-    group.addoption("--specs", default=None, type=Path,
-                    help="requirement file or directory (default: the project's specs/, else the reference requirements)")
+    group.addoption(
+        "--rig",
+        default=None,
+        type=Path,
+        help="rig file (default: the project's fixtures/rigs/emulator.yaml, else the reference emulator rig)",
+    )
+    group.addoption(
+        "--specs",
+        default=None,
+        type=Path,
+        help="requirement file or directory (default: the project's specs/, else the reference requirements)",
+    )
     group.addoption("--hil-run-dir", default=None, help="run folder for evidence (default: a new reports/runs/<id>)")
-    group.addoption("--hil-resume", action="store_true", default=False,
-                    help="continue the run already in --hil-run-dir in a new session (hil verify --resume)")
+    group.addoption(
+        "--hil-resume",
+        action="store_true",
+        default=False,
+        help="continue the run already in --hil-run-dir in a new session (hil verify --resume)",
+    )
     group.addoption("--hil-trace", default=None, help="write the test → requirement map as JSON to this file")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "requirement(id): binds a safety test to a requirement id in specs/")
     config.addinivalue_line("markers", "requirements(*ids): runs the test once per requirement id, each bound to it")
-    config.addinivalue_line("markers", "needs(*capabilities): the pump capabilities (hil.drivers.contracts.Capability) "
-                                       "the test uses; skipped, with the reason, on a rig whose pump driver lacks one")
+    config.addinivalue_line(
+        "markers",
+        "needs(*capabilities): the pump capabilities (hil.drivers.contracts.Capability) "
+        "the test uses; skipped, with the reason, on a rig whose pump driver lacks one",
+    )
     # pyserial 3.5's RFC 2217 client names its reader thread with the pre-3.10 API (fixed upstream, not released)
     config.addinivalue_line("filterwarnings", "ignore:setDaemon\\(\\) is deprecated:DeprecationWarning:serial.rfc2217")
     config.addinivalue_line("filterwarnings", "ignore:setName\\(\\) is deprecated:DeprecationWarning:serial.rfc2217")
@@ -101,10 +116,15 @@ class HilState:
             option = self.config.getoption("hil_run_dir")
             directory = Path(option) if option else new_run_dir(project.reports(), self.config.getoption("rig").stem)
             self.run = RunRecorder(directory, self.requirements, resume=self.config.getoption("hil_resume"))
-            self.stop_run_log = run_log.attach(directory / "run.log",
-                                               lambda: self.rig.clock.now() if self.rig is not None else None)
-            narrative.info("run %s: rig file %s, requirement files %s", directory.name, self.config.getoption("rig"),
-                           self.config.getoption("specs"))
+            self.stop_run_log = run_log.attach(
+                directory / "run.log", lambda: self.rig.clock.now() if self.rig is not None else None
+            )
+            narrative.info(
+                "run %s: rig file %s, requirement files %s",
+                directory.name,
+                self.config.getoption("rig"),
+                self.config.getoption("specs"),
+            )
         return self.run
 
     def open_rig(self) -> Rig:
@@ -145,10 +165,15 @@ def pytest_generate_tests(metafunc):
     if mark is None:
         return
     if "requirement" not in metafunc.fixturenames:
-        pytest.fail(f"{metafunc.definition.nodeid}: a test marked requirements(...) takes the 'requirement' fixture",
-                    pytrace=False)
-    metafunc.parametrize("requirement", [pytest.param(rid, marks=pytest.mark.requirement(rid), id=rid)
-                                         for rid in mark.args], indirect=True)
+        pytest.fail(
+            f"{metafunc.definition.nodeid}: a test marked requirements(...) takes the 'requirement' fixture",
+            pytrace=False,
+        )
+    metafunc.parametrize(
+        "requirement",
+        [pytest.param(rid, marks=pytest.mark.requirement(rid), id=rid) for rid in mark.args],
+        indirect=True,
+    )
 
 
 def _requirement_ids(item) -> list[str]:
@@ -168,8 +193,9 @@ def pytest_collection_modifyitems(session, config, items):
         raise pytest.UsageError(f"requirement files are invalid:\n{exc}") from None
     unknown = [(item.nodeid, rid) for item in bound for rid in _requirement_ids(item) if rid not in known]
     if unknown:
-        raise pytest.UsageError("tests name unknown requirement ids:\n"
-                                + "\n".join(f"  {node}: {rid}" for node, rid in unknown))
+        raise pytest.UsageError(
+            "tests name unknown requirement ids:\n" + "\n".join(f"  {node}: {rid}" for node, rid in unknown)
+        )
 
 
 def pytest_deselected(items):
@@ -192,8 +218,10 @@ def pytest_collection_finish(session):
     abort.signals.install()
     if config.getoption("hil_run_dir"):  # a run (hil verify): its record lists what this session selected
         collected = [item for item in session.items + state.deselected if _requirement_ids(item)]
-        state.run_recorder().set_selected({item.nodeid: _requirement_ids(item) for item in bound},
-                                          {item.nodeid: _requirement_ids(item) for item in collected})
+        state.run_recorder().set_selected(
+            {item.nodeid: _requirement_ids(item) for item in bound},
+            {item.nodeid: _requirement_ids(item) for item in collected},
+        )
         nodes = [item.nodeid for item in bound]
         timed = rig_times(state.run_recorder().directory.parent, nodes)
         state.progress = Progress(nodes, {node: seconds for node, (seconds, _) in timed.items()})
@@ -205,8 +233,11 @@ def pytest_collection_finish(session):
                 drivers = []
             prompts = any(registry.prompts_operator(cls) for cls in drivers)
             capture = config.pluginmanager.getplugin("capturemanager")
-            state.display = ProgressDisplay(reporter, live=reporter._tw.hasmarkup and not prompts,
-                                            uncaptured=capture.global_and_fixture_disabled if capture else contextlib.nullcontext)
+            state.display = ProgressDisplay(
+                reporter,
+                live=reporter._tw.hasmarkup and not prompts,
+                uncaptured=capture.global_and_fixture_disabled if capture else contextlib.nullcontext,
+            )
 
 
 @pytest.fixture
@@ -215,7 +246,9 @@ def requirement(request):
     state: HilState = request.config.stash[_STATE]
     ids = _requirement_ids(request.node)
     if len(ids) != 1:
-        raise pytest.UsageError(f"{request.node.nodeid}: the 'requirement' fixture needs exactly one requirement marker")
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: the 'requirement' fixture needs exactly one requirement marker"
+        )
     req = state.requirements[ids[0]]
     allure.dynamic.epic(req.area)
     allure.dynamic.story(req.id)
@@ -244,11 +277,16 @@ def rig(request, evidence, _hil_rig_lifetime):
         pytest.skip(f"rig broken: {state.broken}")
     the_rig = state.open_rig()
     allure.dynamic.parameter("rig", the_rig.config.rig_id)
-    missing = {capability: why for capability, why in _needs(request.node, state).items()
-               if capability not in the_rig.capabilities()}
+    missing = {
+        capability: why
+        for capability, why in _needs(request.node, state).items()
+        if capability not in the_rig.capabilities()
+    }
     if missing:
-        pytest.skip(f"rig {the_rig.config.rig_id}: pump driver '{the_rig.config.device(('pump',))['driver']}' does not "
-                    "declare " + "; ".join(f"{capability} (needed by {why})" for capability, why in missing.items()))
+        pytest.skip(
+            f"rig {the_rig.config.rig_id}: pump driver '{the_rig.config.device(('pump',))['driver']}' does not "
+            "declare " + "; ".join(f"{capability} (needed by {why})" for capability, why in missing.items())
+        )
     wire_logs = the_rig.start_wire_log(evidence.directory)
     try:
         the_rig.begin_test(request.node.nodeid)
@@ -382,15 +420,25 @@ def _judgement(item, ran_to_end: bool, interrupted: str | None = None) -> Judgem
     """The one verdict of a test, from its phases so far, its measurements and its requirements' bounds."""
     state: HilState = item.config.stash[_STATE]
     phases = item.stash.get(_PHASES, {})
-    errors = [exc for when in ("setup", "call", "teardown") if when in phases
-              for report, exc in [phases[when]] if exc is not None and not report.skipped]
+    errors = [
+        exc
+        for when in ("setup", "call", "teardown")
+        if when in phases
+        for report, exc in [phases[when]]
+        if exc is not None and not report.skipped
+    ]
     skips = [report for report, _ in phases.values() if report.skipped]
     evidence = item.stash.get(_EVIDENCE, None)
     bounds = [bound.name for rid in _requirement_ids(item) for bound in state.requirements[rid].acceptance]
-    return judge(bounds, evidence.measurements if evidence else [], ran_to_end=ran_to_end,
-                 error=errors[0] if errors else None, interrupted=interrupted,
-                 skipped=_skip_reason(skips[0]) if skips else None,
-                 rig_broken=bool(skips) and item.stash.get(_BROKEN_SKIP, False))
+    return judge(
+        bounds,
+        evidence.measurements if evidence else [],
+        ran_to_end=ran_to_end,
+        error=errors[0] if errors else None,
+        interrupted=interrupted,
+        skipped=_skip_reason(skips[0]) if skips else None,
+        rig_broken=bool(skips) and item.stash.get(_BROKEN_SKIP, False),
+    )
 
 
 def _skip_reason(report) -> str:
@@ -429,8 +477,10 @@ def _finding(item, call) -> str:
     pytest's)."""
     exc = call.excinfo.value
     label = "RIG ERROR" if isinstance(exc, RigError) else "INCONCLUSIVE" if isinstance(exc, Inconclusive) else "FAIL"
-    where = next((f"{entry.path}:{entry.lineno + 1}" for entry in reversed(call.excinfo.traceback)
-                  if entry.path == item.path), None)
+    where = next(
+        (f"{entry.path}:{entry.lineno + 1}" for entry in reversed(call.excinfo.traceback) if entry.path == item.path),
+        None,
+    )
     message = str(exc).strip() or call.excinfo.exconly()
     return f"{label} [{classify(exc)} failure] ({call.when}): {message}" + (f"\n  at {where}" if where else "")
 
@@ -473,8 +523,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         cls = f" [{judgement.failure_class} failure]" if judgement.failure_class else ""
         terminalreporter.write_line(f"hil: {judgement.verdict} {nodeid}{cls}: {judgement.reason}"[:2000], **colour)
     if state.interrupted:
-        terminalreporter.write_line(f"hil: INTERRUPTED by {state.interrupted['signal']}: the pump was commanded "
-                                    "to stop; the run is recorded as interrupted", red=True)
+        terminalreporter.write_line(
+            f"hil: INTERRUPTED by {state.interrupted['signal']}: the pump was commanded "
+            "to stop; the run is recorded as interrupted",
+            red=True,
+        )
     if state.run is not None:
         terminalreporter.write_line(f"hil: evidence in {state.run.directory}")
     if state.broken:

@@ -104,7 +104,9 @@ def parse(file: Path, problems: list[Problem]) -> Located | None:
     try:
         size = file.stat().st_size
         if size > MAX_BYTES:
-            problems.append(Problem(file, 1, "", f"file is {size:,} bytes; a requirement or rig file is at most {MAX_BYTES:,}"))
+            problems.append(
+                Problem(file, 1, "", f"file is {size:,} bytes; a requirement or rig file is at most {MAX_BYTES:,}")
+            )
             return None
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
@@ -112,7 +114,9 @@ def parse(file: Path, problems: list[Problem]) -> Located | None:
         return None
     except UnicodeDecodeError as exc:
         line = exc.object.count(b"\n", 0, exc.start) + 1
-        problems.append(Problem(file, line, "", f"not UTF-8 text: byte {exc.object[exc.start]:#04x} at offset {exc.start}"))
+        problems.append(
+            Problem(file, line, "", f"not UTF-8 text: byte {exc.object[exc.start]:#04x} at offset {exc.start}")
+        )
         return None
     try:
         node, data, duplicates = _compose_and_construct(text)
@@ -161,7 +165,9 @@ def _duplicate_keys(root: yaml.Node) -> list[tuple[int, str, str]]:
                     line = key_node.start_mark.line + 1
                     if key_node.value in first:
                         where = ".".join(map(str, path + (key_node.value,)))
-                        found.append((line, where, f"duplicate key '{key_node.value}' (first at line {first[key_node.value]})"))
+                        found.append(
+                            (line, where, f"duplicate key '{key_node.value}' (first at line {first[key_node.value]})")
+                        )
                     first.setdefault(key_node.value, line)
                 stack.append((value_node, path + (key_node.value,)))
         elif isinstance(node, yaml.SequenceNode):
@@ -200,7 +206,9 @@ def _integer(checker, instance) -> bool:
 # JSON Schema "number" means a finite number here (YAML has .nan and .inf), and "integer" an int (not 25.0).
 StrictValidator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator,
-    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many({"number": _finite_number, "integer": _integer}),
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"number": _finite_number, "integer": _integer}
+    ),
 )
 
 

@@ -18,7 +18,9 @@ def bolus_statistics(delivered: np.ndarray, programmed: float, band_pct: float) 
     }
 
 
-def delivery_time(t_s: np.ndarray, cumulative: np.ndarray, low: float = 0.05, high: float = 0.95) -> tuple[float, float]:
+def delivery_time(
+    t_s: np.ndarray, cumulative: np.ndarray, low: float = 0.05, high: float = 0.95
+) -> tuple[float, float]:
     """Times at which the cumulative series first reaches `low` and `high` of its final value
     (linear interpolation between samples); the series starts at zero at the bolus command."""
     t = np.asarray(t_s, dtype=float)

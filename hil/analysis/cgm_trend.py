@@ -39,7 +39,7 @@ def trends(t_s, glucose) -> list[float | None]:
         if g is None:
             out.append(None)
             continue
-        seen = [(ts, gs) for ts, gs in seen[-(MAX_VALUES - 1):] if t - ts <= WINDOW_S] + [(t, g)]
+        seen = [(ts, gs) for ts, gs in seen[-(MAX_VALUES - 1) :] if t - ts <= WINDOW_S] + [(t, g)]
         out.append(report(slope(*zip(*seen))) if len(seen) >= 2 else 0.0)
     return out
 

@@ -12,17 +12,27 @@ from hil.specs.metrics import measurement_name
 Metrics = dict[str, tuple[float, str, float]]  # name → (value, unit, expanded uncertainty)
 
 
-def overall_error_uncertainty_pct(u_amount_U: Callable[[float, float], float], rate_U_per_h: float,
-                                  duration_s: float) -> float:
+def overall_error_uncertainty_pct(
+    u_amount_U: Callable[[float, float], float], rate_U_per_h: float, duration_s: float
+) -> float:
     """Expanded uncertainty (k = 2) of the overall error over duration_s, in % of the expected amount; known
     before the run, so the fitness check can use it."""
     expected = rate_U_per_h * duration_s / 3600.0
     return 100.0 * 2.0 * u_amount_U(duration_s, expected) / expected
 
 
-def basal_metrics(t_s: np.ndarray, delivered_U: np.ndarray, *, rate_U_per_h: float, sample_interval_s: float,
-                  stabilisation_s: float, windows_h, band_pct: float, trumpet_windows_min,
-                  u_amount_U: Callable[[float, float], float]) -> Metrics:
+def basal_metrics(
+    t_s: np.ndarray,
+    delivered_U: np.ndarray,
+    *,
+    rate_U_per_h: float,
+    sample_interval_s: float,
+    stabilisation_s: float,
+    windows_h,
+    band_pct: float,
+    trumpet_windows_min,
+    u_amount_U: Callable[[float, float], float],
+) -> Metrics:
     """Metrics over the analysis period (after stabilisation) of a cumulative series sampled every
     sample_interval_s, read on that grid from the real sample times (hil.analysis.sampling: RecordingGap when a
     gap is too long to bridge). u_amount_U(duration_s, amount_U): standard uncertainty of an amount weighed over
@@ -33,8 +43,11 @@ def basal_metrics(t_s: np.ndarray, delivered_U: np.ndarray, *, rate_U_per_h: flo
     rate = rate_U_per_h / 3600.0
     U = 2.0 * u_amount_U(duration_s, rate * duration_s)
     out: Metrics = {
-        "overall_error": (trumpet.overall_error_pct(v, duration_s, rate), "%",
-                          overall_error_uncertainty_pct(u_amount_U, rate_U_per_h, duration_s)),
+        "overall_error": (
+            trumpet.overall_error_pct(v, duration_s, rate),
+            "%",
+            overall_error_uncertainty_pct(u_amount_U, rate_U_per_h, duration_s),
+        ),
         "total_delivered": (float(v[-1] - v[0]), "U", U),
     }
     for window_h in windows_h:
@@ -48,7 +61,10 @@ def basal_metrics(t_s: np.ndarray, delivered_U: np.ndarray, *, rate_U_per_h: flo
         out[measurement_name("window_delivered_max", p)] = (float(totals.max()), "U", U)
         u_error = 100.0 * U / (rate_U_per_h * window_h)
         out[measurement_name("window_share_within", p | {"band_pct": band_pct})] = (
-            windows.share_within(errors, band_pct), "%", windows.share_within_uncertainty(errors, band_pct, u_error))
+            windows.share_within(errors, band_pct),
+            "%",
+            windows.share_within_uncertainty(errors, band_pct, u_error),
+        )
     for point in trumpet.trumpet(v, sample_interval_s, [w * 60.0 for w in trumpet_windows_min], rate):
         p = {"window_min": point.window_s / 60.0}
         u_pct = 100.0 * 2.0 * u_amount_U(point.window_s, rate * point.window_s) / (rate * point.window_s)
@@ -91,7 +107,11 @@ def bolus_metrics(delivered_U: np.ndarray, programmed_U: float, band_pct: float,
     deviations = 100.0 * (np.asarray(delivered_U, dtype=float) - programmed_U) / programmed_U
     u_share = windows.share_within_uncertainty(deviations, band_pct, 100.0 * U / programmed_U)
     return {
-        "bolus_mean_error": (stats["bolus_mean_error"], "%", bolus_mean_error_uncertainty_pct(u_difference_U, programmed_U, n)),
+        "bolus_mean_error": (
+            stats["bolus_mean_error"],
+            "%",
+            bolus_mean_error_uncertainty_pct(u_difference_U, programmed_U, n),
+        ),
         "bolus_sd": (stats["bolus_sd"], "%", 0.0),
         "bolus_min": (stats["bolus_min"], "U", U),
         "bolus_max": (stats["bolus_max"], "U", U),
@@ -99,8 +119,12 @@ def bolus_metrics(delivered_U: np.ndarray, programmed_U: float, band_pct: float,
     }
 
 
-def bolus_timing_metrics(runs: list[tuple[np.ndarray, np.ndarray]], nominal_s: float, sample_interval_s: float,
-                         unfinished_after_s: float | None = None) -> Metrics:
+def bolus_timing_metrics(
+    runs: list[tuple[np.ndarray, np.ndarray]],
+    nominal_s: float,
+    sample_interval_s: float,
+    unfinished_after_s: float | None = None,
+) -> Metrics:
     """Runs: (t since the bolus command, cumulative delivered) for each timed bolus that ended. A bolus still
     delivering when the wait ran out (unfinished_after_s since its command) took at least that long: its error
     enters as that lower bound, (unfinished_after_s - nominal_s) / nominal_s."""
@@ -137,8 +161,15 @@ def bolus_record_metrics(delivered_U: np.ndarray, recorded_U: np.ndarray, u_diff
     }
 
 
-def basal_record_metrics(t_s: np.ndarray, delivered_U: np.ndarray, edges_s: np.ndarray, history_strokes: np.ndarray,
-                         recorded_U: float, threshold_U: float, U_weighed_U: float) -> Metrics:
+def basal_record_metrics(
+    t_s: np.ndarray,
+    delivered_U: np.ndarray,
+    edges_s: np.ndarray,
+    history_strokes: np.ndarray,
+    recorded_U: float,
+    threshold_U: float,
+    U_weighed_U: float,
+) -> Metrics:
     """The basal windows [edges_s[k], edges_s[k+1]) as the pump's history counts them (history_strokes[k]) against
     the strokes the balance saw in them (a stroke is placed at the sample before its rise, so a window whose
     edges are sample times holds the strokes made within it), and the whole span's weighed amount against the

@@ -40,7 +40,9 @@ def on_grid(t_s: np.ndarray, cumulative: np.ndarray, interval_s: float, start_s:
     found = gaps(t[first:], interval_s)
     if found.size:
         listed = ", ".join(f"{length:g} s at {start:g} s" for start, length in found[:5])
-        raise RecordingGap(f"{len(found)} gap(s) longer than {MAX_GAP_INTERVALS:g} sample intervals "
-                           f"({MAX_GAP_INTERVALS * interval_s:g} s) in the recording: {listed}")
+        raise RecordingGap(
+            f"{len(found)} gap(s) longer than {MAX_GAP_INTERVALS:g} sample intervals "
+            f"({MAX_GAP_INTERVALS * interval_s:g} s) in the recording: {listed}"
+        )
     count = int(np.floor((t[-1] - start_s) / interval_s + 1e-9)) + 1
     return np.interp(start_s + interval_s * np.arange(count), t, np.asarray(cumulative, dtype=float))

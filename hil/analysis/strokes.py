@@ -28,7 +28,9 @@ class Strokes:
             "dose_mean": float(doses.mean()) if doses.size else float("nan"),
             "dose_cv_pct": float(100 * doses.std(ddof=1) / doses.mean()) if doses.size > 1 else float("nan"),
             "interval_mean_s": float(intervals.mean()) if intervals.size else float("nan"),
-            "interval_cv_pct": float(100 * intervals.std(ddof=1) / intervals.mean()) if intervals.size > 1 else float("nan"),
+            "interval_cv_pct": float(100 * intervals.std(ddof=1) / intervals.mean())
+            if intervals.size > 1
+            else float("nan"),
         }
 
 

@@ -13,8 +13,10 @@ HORIZON_MIN = 30.0
 def predictions(t_s, glucose) -> list[float | None]:
     """30-min prediction at each received value: the value plus 30 min of its reported trend (the slope over
     the last four values received within 20 min, to 0.1 mg/dL/min; one value: no trend, the value itself)."""
-    return [None if g is None else cgm_trend.predicted(g, trend, HORIZON_MIN)
-            for g, trend in zip(glucose, cgm_trend.trends(t_s, glucose))]
+    return [
+        None if g is None else cgm_trend.predicted(g, trend, HORIZON_MIN)
+        for g, trend in zip(glucose, cgm_trend.trends(t_s, glucose))
+    ]
 
 
 def first_suspend_index(t_s, glucose, low_limit: float, before_low: bool, on_low: bool) -> int | None:

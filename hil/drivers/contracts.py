@@ -37,6 +37,7 @@ class AlarmKind(StrEnum):
 
 class Priority(StrEnum):
     """IEC 60601-1-8 alarm priorities."""
+
     LOW = "LOW"
     MEDIUM = "MEDIUM"
     HIGH = "HIGH"
@@ -64,6 +65,7 @@ class Capability(StrEnum):
     prime, cancel, suspend, resume, STOP, events, acknowledge). A test or a metric that needs a capability the
     rig's pump driver does not declare is skipped with that reason (never failed, never passed); the method of an
     undeclared capability is never called and may raise NotImplementedError."""
+
     LINE_PRESSURE = "line-pressure report"  # PumpStatus.pressure_kPa and Alarm.pressure_kPa
     TEMP_BASAL = "temporary basal"  # set_temp_basal
     QUICK_BOLUS = "quick bolus"  # bolus(quick=True)
@@ -97,6 +99,7 @@ class PumpStatus:
 @dataclass(frozen=True)
 class Alarm:
     """A new alarm, or one that escalated (the same id and raise time, a higher priority)."""
+
     alarm_id: str
     kind: AlarmKind
     priority: Priority
@@ -107,6 +110,7 @@ class Alarm:
 @dataclass(frozen=True)
 class Suspended:
     """The pump suspended delivery on its own (low-glucose suspend)."""
+
     reason: SuspendReason
     at_s: float  # pump clock
 
@@ -134,12 +138,14 @@ E = TypeVar("E", Alarm, Suspended, Resumed, BolusDone, PrimeDone)
 @dataclass(frozen=True)
 class Seen(Generic[E]):
     """A pump event as the harness took it: with the rig time of the poll that brought it."""
+
     event: E
     seen_s: float
 
 
 class Refusal(StrEnum):
     """Why a scale or fixture refused a command (InstrumentRefused.code): always the rig's, never the pump's."""
+
     BUSY = "BUSY"  # not stable now, or busy: asking again may succeed
     OVERLOAD = "OVERLOAD"
     UNDERLOAD = "UNDERLOAD"
@@ -168,27 +174,34 @@ class Pump(Protocol):
     def status(self) -> PumpStatus: ...
     def events(self) -> list[PumpEvent]:
         """Events received since the last call, oldest first; LostEvent when one was lost on the wire."""
+
     def pump_time(self) -> float:
         """The pump's clock, s."""
+
     def set_basal(self, rate_U_per_h: float) -> None: ...
     def set_temp_basal(self, rate_U_per_h: float, minutes: int) -> None: ...
     def bolus(self, amount_U: float, quick: bool = False) -> float:
         """Start a bolus; its nominal duration, s."""
+
     def prime(self, amount_U: float) -> float: ...
     def cancel_bolus(self) -> float:
         """Cancel a running bolus; the units not delivered."""
+
     def suspend(self) -> None: ...
     def resume(self) -> None: ...
     def stop(self) -> None:
         """Stop all delivery now: always accepted, idempotent (the fail-safe command)."""
+
     def acknowledge(self, alarm_id: str) -> None: ...
     def history_since(self, t_pump: float) -> tuple[int, float]:
         """(strokes, units) the pump's delivery history records since a time on its clock."""
+
     def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float) -> None: ...
     def set_occlusion_backoff(self, enabled: bool) -> None: ...
     def configure_suspend(self, low_limit: int, before_low: bool, on_low: bool) -> None: ...
     def check_link(self) -> None:
         """Raise what the link found wrong since the last call (a lost or repeated line): a RigError."""
+
     def close(self) -> None: ...
 
 
@@ -199,13 +212,17 @@ class Scale(Protocol):
     def identify(self) -> dict[str, str]: ...
     def read(self) -> Reading:
         """The reading now, stable or not."""
+
     def read_stable(self) -> Reading:
         """A stable reading, or InstrumentRefused BUSY."""
+
     def tare(self) -> float:
         """Tare; the tare weight, mg."""
+
     def zero(self) -> None: ...
     def reset(self) -> str:
         """Back to its idle state (no stream); its serial number."""
+
     def close(self) -> None: ...
 
 
@@ -213,6 +230,7 @@ class Scale(Protocol):
 class OcclusionValve(Protocol):
     def close(self) -> None:
         """Block the line downstream of the pump."""
+
     def open(self) -> None: ...
     def disconnect(self) -> None:
         """Release the valve's link (the rig's end); the valve stays as it is."""
@@ -224,6 +242,7 @@ class SiteFixture(Protocol):
 
     def kink(self, factor: float = math.inf) -> None:
         """Raise the site's resistance by `factor` (inf: a full block)."""
+
     def leak(self, fraction: float) -> None: ...
     def dislodge(self) -> None: ...
     def restore(self) -> None: ...

@@ -9,8 +9,12 @@ from hil.transport.serial_line import SerialLine
 class EmulatorControl:
     def __init__(self, port: str, *, timeout_s: float = 10.0):
         # The emulator stands in for the rig's instruments and fixtures: its refusals are the rig's, never the pump's.
-        self.link = FramedLink(SerialLine(port, baudrate=115200, timeout_s=timeout_s, name="emulator control"), "emulator",
-                               refused=InstrumentRefused, quiet=frozenset({"ADV"}))
+        self.link = FramedLink(
+            SerialLine(port, baudrate=115200, timeout_s=timeout_s, name="emulator control"),
+            "emulator",
+            refused=InstrumentRefused,
+            quiet=frozenset({"ADV"}),
+        )
 
     def _t(self, frame) -> float:
         return float(frame.fields["t"])
@@ -33,15 +37,24 @@ class EmulatorControl:
         """Change the emulated infusion site: NORMAL, KINK <factor>|FULL, LEAK <fraction>, DISLODGE."""
         return self._t(self.link.request("SITE", *args))
 
-    def wire_fault(self, endpoint: str, kind: WireFaultKind, *, count: int | None = None, span_s: float | None = None,
-                   seconds: float | None = None, at: float | None = None, skip: int | None = None,
-                   byte: int | None = None, bit: int | None = None) -> float:
+    def wire_fault(
+        self,
+        endpoint: str,
+        kind: WireFaultKind,
+        *,
+        count: int | None = None,
+        span_s: float | None = None,
+        seconds: float | None = None,
+        at: float | None = None,
+        skip: int | None = None,
+        byte: int | None = None,
+        bit: int | None = None,
+    ) -> float:
         """Inject a wire fault into what `endpoint` (pump, balance, balance-lost, can) sends: from simulated time
         `at` (default now), after `skip` lines let through, on the next `count` lines (default 1) or every line for
         `span_s`; `seconds` of wall time for a stall; `byte` and `bit` for a corruption. Returns the simulated
         time."""
-        options = {"count": count, "span": span_s, "seconds": seconds, "at": at, "skip": skip, "byte": byte,
-                   "bit": bit}
+        options = {"count": count, "span": span_s, "seconds": seconds, "at": at, "skip": skip, "byte": byte, "bit": bit}
         args = [f"{key}={value}" for key, value in options.items() if value is not None]
         return self._t(self.link.request("FAULT", endpoint, WireFaultKind(kind).value, *args))
 

@@ -38,8 +38,9 @@ class CanLoadCell:
         self._seq = (self._seq + 1) % 256
         seq = self._seq
         self.hub.send("LoadCellCommand", {"seq": seq, "opcode": opcode, "rate": rate})
-        reply = self.hub.read_until(lambda n, s: n == "LoadCellResponse" and s["seq"] == seq,
-                                    what=f"load-cell reply to opcode {opcode}")[1]
+        reply = self.hub.read_until(
+            lambda n, s: n == "LoadCellResponse" and s["seq"] == seq, what=f"load-cell reply to opcode {opcode}"
+        )[1]
         if reply["result"] != 0:  # docs/protocol.md §5: 2 is an unknown opcode, any other is a refusal
             code = Refusal.NOT_UNDERSTOOD if reply["result"] == 2 else Refusal.NOT_ALLOWED
             raise InstrumentRefused("load cell", code, f"result {reply['result']} to opcode {opcode}")

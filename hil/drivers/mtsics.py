@@ -64,7 +64,9 @@ def parse_identity(reply: bytes, command: str) -> str:
 
 def identity_warnings(model: str, serial: str) -> list[str]:
     """What looks wrong in an identity as the balance gave it (kept as given; these go with it to the record)."""
-    warnings = [f"{command} answered an empty string" for command, text in (("I2", model), ("I4", serial)) if not text.strip()]
+    warnings = [
+        f"{command} answered an empty string" for command, text in (("I2", model), ("I4", serial)) if not text.strip()
+    ]
     if model.strip() and model == serial:
         warnings.append(f"I2 (model and capacity) answered the serial number {serial!r}")
     elif model.strip() and not _CAPACITY.search(model):
@@ -110,8 +112,10 @@ class MtSicsBalance:
         reading was whose."""
         stale = self.line.pending_lines()
         if stale:
-            raise LineFault(f"balance ({self.line.port}): {len(stale)} unasked-for line(s) before {command}, "
-                            f"discarded: {stale[:4]!r}: a duplicated or late reply")
+            raise LineFault(
+                f"balance ({self.line.port}): {len(stale)} unasked-for line(s) before {command}, "
+                f"discarded: {stale[:4]!r}: a duplicated or late reply"
+            )
         self.line.write_line(command.encode("ascii") + b"\r\n")
         return self.line.read_line()
 
@@ -126,7 +130,9 @@ class MtSicsBalance:
         reply = self._ask("S")
         mass, stable = parse_weight(reply, "S")
         if not stable:
-            raise InstrumentRefused("balance", Refusal.BUSY, f"dynamic reading {_ascii(reply)!r} in reply to S: not stable")
+            raise InstrumentRefused(
+                "balance", Refusal.BUSY, f"dynamic reading {_ascii(reply)!r} in reply to S: not stable"
+            )
         return Reading(self.now(), mass, stable)
 
     def tare(self) -> float:

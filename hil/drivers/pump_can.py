@@ -1,8 +1,23 @@
 """Driver for pumps speaking the reference protocol over CAN (fixtures/can/pump.dbc, docs/protocol.md §5).
 The same API as the serial ReferencePumpDriver: nothing above the driver changes with the transport."""
 
-from hil.drivers.contracts import (Alarm, AlarmKind, BolusDone, BolusState, Capability, PrimeDone, Priority, PumpEvent,
-                                   PumpIdentity, PumpState, PumpStatus, Resumed, ResumeReason, Suspended, SuspendReason)
+from hil.drivers.contracts import (
+    Alarm,
+    AlarmKind,
+    BolusDone,
+    BolusState,
+    Capability,
+    PrimeDone,
+    Priority,
+    PumpEvent,
+    PumpIdentity,
+    PumpState,
+    PumpStatus,
+    Resumed,
+    ResumeReason,
+    Suspended,
+    SuspendReason,
+)
 from hil.drivers.registry import DeviceKind, DriverOptions, RigContext
 from hil.errors import DeviceRefused, ProtocolError
 from hil.transport import can_protocol as cp
@@ -48,8 +63,9 @@ class CanPumpDriver:
         return self._seq
 
     def _reply(self, seq: int, name: str, opcode: str) -> dict:
-        frame = self.hub.read_until(lambda n, s: n in (name, "PumpResponse") and s["seq"] == seq,
-                                    what=f"{name} for {opcode} (seq {seq})")[1]
+        frame = self.hub.read_until(
+            lambda n, s: n in (name, "PumpResponse") and s["seq"] == seq, what=f"{name} for {opcode} (seq {seq})"
+        )[1]
         if "result" in frame and frame["result"] != "OK":
             result = frame["result"]
             raise DeviceRefused("pump", result if isinstance(result, str) else f"RESULT_{result}", f"{opcode} over CAN")
@@ -81,10 +97,14 @@ class CanPumpDriver:
         s1, s2, s3, s4, s5 = self._status_frames()
         alarms = tuple(str(int(s4[f"alarm_id{i}"])) for i in range(min(int(s1["alarm_count"]), 7)))
         return PumpStatus(
-            state=_named(PumpState, s1["state"]), basal_U_per_h=float(s1["basal_rate"]),
+            state=_named(PumpState, s1["state"]),
+            basal_U_per_h=float(s1["basal_rate"]),
             bolus=_named(BolusState, s1["bolus_kind"]),
-            bolus_left_U=float(s3["bolus_left"]), reservoir_U=float(s2["reservoir"]), delivered_U=float(s2["delivered"]),
-            active_alarms=alarms, pressure_kPa=float(s1["pressure"]) if s1["pressure_valid"] else None,
+            bolus_left_U=float(s3["bolus_left"]),
+            reservoir_U=float(s2["reservoir"]),
+            delivered_U=float(s2["delivered"]),
+            active_alarms=alarms,
+            pressure_kPa=float(s1["pressure"]) if s1["pressure_valid"] else None,
             cgm_mg_dl=float(s5["cgm"]) if s5["cgm_valid"] else None,
         )
 
@@ -96,8 +116,9 @@ class CanPumpDriver:
         self._cgm_counter = (self._cgm_counter + 1) % 256
         low, high = CGM_TREND_RANGE_MG_DL_MIN
         trend = min(high, max(low, round(float(trend_mg_dl_min), 1)))
-        self.hub.send("CgmValue", {"counter": self._cgm_counter, "glucose": glucose_mg_dl, "trend": trend,
-                                   "sensor_time": 0.0})
+        self.hub.send(
+            "CgmValue", {"counter": self._cgm_counter, "glucose": glucose_mg_dl, "trend": trend, "sensor_time": 0.0}
+        )
         taken = self.status().cgm_mg_dl
         if taken is None or abs(taken - glucose_mg_dl) > CGM_RESOLUTION_MG_DL:
             raise DeviceRefused("pump", "CGM_NOT_TAKEN", f"sent {glucose_mg_dl:g} mg/dL, its last CGM value is {taken}")
@@ -159,15 +180,23 @@ class CanPumpDriver:
         """Alarm and delivery events received so far, as the serial driver reports them."""
         self.hub.drain()
         out = []
-        frames = sorted(((f["_arrival"], n, f) for n in _EVENT_FRAMES for f in self.hub.queues.pop(n, [])),
-                        key=lambda item: item[0])
+        frames = sorted(
+            ((f["_arrival"], n, f) for n in _EVENT_FRAMES for f in self.hub.queues.pop(n, [])), key=lambda item: item[0]
+        )
         for _, name, frame in frames:
             if name == "PumpAlarm":
                 self._alarm = frame
             elif name == "PumpAlarmTime" and self._alarm and self._alarm["alarm_id"] == frame["alarm_id"]:
                 a, self._alarm = self._alarm, None
-                out.append(Alarm(str(int(a["alarm_id"])), _named(AlarmKind, a["kind"]), _named(Priority, a["priority"]),
-                                 float(frame["raised"]), float(a["pressure"]) if a["pressure_valid"] else None))
+                out.append(
+                    Alarm(
+                        str(int(a["alarm_id"])),
+                        _named(AlarmKind, a["kind"]),
+                        _named(Priority, a["priority"]),
+                        float(frame["raised"]),
+                        float(a["pressure"]) if a["pressure_valid"] else None,
+                    )
+                )
             elif name == "PumpEvent" and str(frame["kind"]) == "SUSPEND":
                 out.append(Suspended(_named(SuspendReason, frame["reason"]), float(frame["at"])))
             elif name == "PumpEvent" and str(frame["kind"]) == "RESUME":

@@ -6,8 +6,23 @@ wire. That, and a gap in the event counter, is a rig fault (LostEvent), never "t
 a reply received twice is one too (LineFault).
 """
 
-from hil.drivers.contracts import (Alarm, AlarmKind, BolusDone, BolusState, Capability, PrimeDone, Priority, PumpEvent,
-                                   PumpIdentity, PumpState, PumpStatus, Resumed, ResumeReason, Suspended, SuspendReason)
+from hil.drivers.contracts import (
+    Alarm,
+    AlarmKind,
+    BolusDone,
+    BolusState,
+    Capability,
+    PrimeDone,
+    Priority,
+    PumpEvent,
+    PumpIdentity,
+    PumpState,
+    PumpStatus,
+    Resumed,
+    ResumeReason,
+    Suspended,
+    SuspendReason,
+)
 from hil.drivers.registry import Baudrate, DeviceKind, DriverOptions, Port, RigContext, Timeout
 from hil.errors import LineFault, LostEvent, ProtocolError
 from hil.transport.framed import FramedLink
@@ -31,8 +46,9 @@ class ReferencePumpDriver:
         return cls(rig.port(options.port), baudrate=options.baudrate, timeout_s=options.timeout_s)
 
     def __init__(self, port: str, *, baudrate: int = 115200, timeout_s: float = 2.0):
-        self.link = FramedLink(SerialLine(port, baudrate=baudrate, timeout_s=timeout_s, name="pump"), "pump",
-                               quiet=frozenset({"CGM"}))
+        self.link = FramedLink(
+            SerialLine(port, baudrate=baudrate, timeout_s=timeout_s, name="pump"), "pump", quiet=frozenset({"CGM"})
+        )
         self._announced: set[tuple[str, str]] = set()  # (id, raised t) of every ALARM event taken by events()
         self._active: set[str] = set()  # alarm ids active at the last STATUS
 
@@ -44,16 +60,21 @@ class ReferencePumpDriver:
 
     def identify(self) -> PumpIdentity:
         f = self.link.request("ID", idempotent=True)
-        return PumpIdentity(self._field(f, "model"), self._field(f, "serial"), self._field(f, "fw"), self._field(f, "proto"))
+        return PumpIdentity(
+            self._field(f, "model"), self._field(f, "serial"), self._field(f, "fw"), self._field(f, "proto")
+        )
 
     def status(self) -> PumpStatus:
         f = self.link.request("STATUS", idempotent=True)
         alarms = self._field(f, "alarms")
         status = PumpStatus(
-            state=self._field(f, "state", PumpState), basal_U_per_h=self._field(f, "basal", float),
+            state=self._field(f, "state", PumpState),
+            basal_U_per_h=self._field(f, "basal", float),
             bolus=self._field(f, "bolus", BolusState),
-            bolus_left_U=self._field(f, "bolus_left", float), reservoir_U=self._field(f, "reservoir", float),
-            delivered_U=self._field(f, "delivered", float), active_alarms=() if alarms == "-" else tuple(alarms.split(",")),
+            bolus_left_U=self._field(f, "bolus_left", float),
+            reservoir_U=self._field(f, "reservoir", float),
+            delivered_U=self._field(f, "delivered", float),
+            active_alarms=() if alarms == "-" else tuple(alarms.split(",")),
             pressure_kPa=self._field(f, "pressure", float) if "pressure" in f.fields else None,
             cgm_mg_dl=float(f.fields["cgm"]) if f.fields.get("cgm", "-") != "-" else None,
         )
@@ -71,8 +92,10 @@ class ReferencePumpDriver:
             lost = sorted(a for a in new if (a, raised.get(a)) not in self._announced | queued)
             if lost:
                 counter = "; ".join(self.link.event_counter.faults) or "no counter gap yet: it was the last event sent"
-                raise LostEvent(f"pump: STATUS shows alarm(s) {', '.join(lost)} active but no ALARM event announced "
-                                f"them: the event was lost on the wire, or the alarm predates the connection ({counter})")
+                raise LostEvent(
+                    f"pump: STATUS shows alarm(s) {', '.join(lost)} active but no ALARM event announced "
+                    f"them: the event was lost on the wire, or the alarm predates the connection ({counter})"
+                )
         self._active = active
         self.check_link()
 
@@ -109,7 +132,9 @@ class ReferencePumpDriver:
 
     def configure_suspend(self, low_limit: int, before_low: bool, on_low: bool) -> None:
         """The low-glucose suspend settings: the low limit (mg/dL) and which rules are on."""
-        self.link.request("SET", f"low_limit={int(low_limit)}", f"before_low={int(before_low)}", f"on_low={int(on_low)}")
+        self.link.request(
+            "SET", f"low_limit={int(low_limit)}", f"before_low={int(before_low)}", f"on_low={int(on_low)}"
+        )
 
     def set_basal(self, rate_U_per_h: float) -> None:
         self.link.request("BASAL", f"{rate_U_per_h:.3f}")
@@ -159,9 +184,13 @@ class ReferencePumpDriver:
         """The typed event of an EVT line (docs/protocol.md, Events); ProtocolError for any other."""
         word = frame.args[0] if frame.args else ""
         if word == "ALARM":
-            return Alarm(self._field(frame, "id"), self._field(frame, "kind", AlarmKind),
-                         self._field(frame, "priority", Priority), self._field(frame, "t", float),
-                         self._field(frame, "pressure", float) if "pressure" in frame.fields else None)
+            return Alarm(
+                self._field(frame, "id"),
+                self._field(frame, "kind", AlarmKind),
+                self._field(frame, "priority", Priority),
+                self._field(frame, "t", float),
+                self._field(frame, "pressure", float) if "pressure" in frame.fields else None,
+            )
         if word == "SUSPEND":
             return Suspended(self._field(frame, "reason", SuspendReason), self._field(frame, "t", float))
         if word == "RESUME":

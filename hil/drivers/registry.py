@@ -35,6 +35,7 @@ BUILT_IN_PACKAGE = "hil"
 
 class DeviceKind(StrEnum):
     """The rig-file sections a driver can fill."""
+
     PUMP = "pump"
     SCALE = "scale"
     OCCLUSION_VALVE = "occlusion valve"
@@ -54,8 +55,16 @@ class DriverOptions(BaseModel):
         return {name: value for name, value in self if (name == "port" or name.endswith("_port")) and value is not None}
 
 
-Port = Annotated[str, Field(min_length=1, max_length=256, description=(
-    "device path, pyserial URL (socket://, rfc2217://), or @emulator:<endpoint> with clock: sim or rehearsal"))]
+Port = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=256,
+        description=(
+            "device path, pyserial URL (socket://, rfc2217://), or @emulator:<endpoint> with clock: sim or rehearsal"
+        ),
+    ),
+]
 Baudrate = Annotated[int, Field(ge=50, le=4_000_000, description="a serial rate the UART can run")]
 Timeout = Annotated[float, Field(gt=0, le=3600, description="seconds to wait for a reply")]
 
@@ -113,8 +122,10 @@ def installed() -> dict[str, Registered]:
     for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         package = entry.dist.name if entry.dist is not None else "?"
         if entry.name in found and found[entry.name].value != entry.value:
-            raise DriverError(f"driver '{entry.name}' is registered twice, by {found[entry.name].package} "
-                              f"({found[entry.name].value}) and by {package} ({entry.value}): uninstall one")
+            raise DriverError(
+                f"driver '{entry.name}' is registered twice, by {found[entry.name].package} "
+                f"({found[entry.name].value}) and by {package} ({entry.value}): uninstall one"
+            )
         found[entry.name] = Registered(entry.name, entry.value, package)
     return dict(sorted(found.items()))
 
@@ -129,12 +140,16 @@ def driver_class(name: str) -> type:
     try:
         cls = entry.load()
     except Exception as exc:  # noqa: BLE001 - a vendor's import error is reported, not raised as a traceback
-        raise DriverError(f"driver '{name}' ({registered.value}, from {registered.package}) failed to load: "
-                          f"{type(exc).__name__}: {exc}") from None
+        raise DriverError(
+            f"driver '{name}' ({registered.value}, from {registered.package}) failed to load: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
     problems = _not_a_driver(cls)
     if problems:
-        raise DriverError(f"driver '{name}' ({registered.value}, from {registered.package}) is not a driver class: "
-                          + "; ".join(problems))
+        raise DriverError(
+            f"driver '{name}' ({registered.value}, from {registered.package}) is not a driver class: "
+            + "; ".join(problems)
+        )
     return cls
 
 
@@ -165,8 +180,10 @@ def lookup(name: str, device: DeviceKind) -> type:
             raise
         raise DriverError(f"{exc}; installed {device} drivers: {', '.join(names(device)) or 'none'}") from None
     if cls.device is not device:
-        raise DriverError(f"driver '{name}' drives a {cls.device}, not a {device}; installed {device} drivers: "
-                          f"{', '.join(names(device)) or 'none'}")
+        raise DriverError(
+            f"driver '{name}' drives a {cls.device}, not a {device}; installed {device} drivers: "
+            f"{', '.join(names(device)) or 'none'}"
+        )
     return cls
 
 
@@ -192,4 +209,3 @@ def capabilities(cls: type) -> frozenset[Capability]:
 def prompts_operator(cls: type) -> bool:
     """A driver that asks the operator on the terminal mid-test (no progress line is kept in place then)."""
     return bool(getattr(cls, "prompts_operator", False))
-

@@ -104,14 +104,17 @@ def parse_output(line: bytes) -> SbiOutput:
     if ident in (None, "Stat"):
         _raise_shown_instead(shown, text)
     if ident not in (None, *WEIGHT_IDS):
-        raise ProtocolError(f"balance: output {text!r} has the ID code {ident!r}, "
-                            f"not a weight's ({', '.join(WEIGHT_IDS)})")
+        raise ProtocolError(
+            f"balance: output {text!r} has the ID code {ident!r}, not a weight's ({', '.join(WEIGHT_IDS)})"
+        )
     sign, number, gap, unit = body[0], body[1:10].lstrip(" "), body[10], body[11:].strip()
     if sign not in "+- " or gap != " " or not _NUMBER.fullmatch(number):
         raise ProtocolError(f"balance: malformed output {text!r}")
     if unit not in ("", "g"):
-        raise ProtocolError(f"balance: output {text!r} is in {unit!r}: set the balance to g (a value printed "
-                            f"while unstable has no unit, and is read as grams)")
+        raise ProtocolError(
+            f"balance: output {text!r} is in {unit!r}: set the balance to g (a value printed "
+            f"while unstable has no unit, and is read as grams)"
+        )
     decimals = len(number.partition(".")[2])
     grams = float(number) * (-1.0 if sign == "-" else 1.0)
     return SbiOutput(grams * 1000.0, unit == "g", 1000.0 * 10.0**-decimals)
@@ -139,8 +142,11 @@ def identity_warnings(replies: dict[str, bytes]) -> list[str]:
     """What looks wrong in the identity replies (kept as given; these go with them to the record)."""
     identity = {name: parse_identity(reply, name) for name, reply in replies.items()}
     warnings = [f"{name} is empty" for name, text in identity.items() if not text]
-    warnings += [f"{name} {text!r} is a weight output: a line of an auto print stream?"
-                 for name, text in identity.items() if text and _is_output(replies[name])]
+    warnings += [
+        f"{name} {text!r} is a weight output: a line of an auto print stream?"
+        for name, text in identity.items()
+        if text and _is_output(replies[name])
+    ]
     if identity["model"] and identity["model"] == identity["serial"]:
         warnings.append(f"the model (ESC x1_) is the serial number {identity['serial']!r}")
     return warnings
@@ -193,8 +199,10 @@ class SartoriusSbiBalance:
         balance printing on request sends nothing unasked, so they are a duplicated or late line."""
         stale = self.line.pending_lines()
         if stale:
-            raise LineFault(f"balance ({self.line.port}): {len(stale)} unasked-for line(s) before {_name(command)}, "
-                            f"discarded: {stale[:4]!r}: a duplicated or late reply")
+            raise LineFault(
+                f"balance ({self.line.port}): {len(stale)} unasked-for line(s) before {_name(command)}, "
+                f"discarded: {stale[:4]!r}: a duplicated or late reply"
+            )
         self.line.write_line(command + b"\r\n")
 
     def _ask(self, command: bytes) -> bytes:
@@ -212,8 +220,9 @@ class SartoriusSbiBalance:
         reply = self._ask(PRINT)
         output = parse_output(reply)
         if not output.stable:
-            raise InstrumentRefused("balance", Refusal.BUSY,
-                                    f"value without unit {reply!r} in reply to ESC P: not stable")
+            raise InstrumentRefused(
+                "balance", Refusal.BUSY, f"value without unit {reply!r} in reply to ESC P: not stable"
+            )
         return Reading(self.now(), output.mass_mg, True)
 
     def _press(self, key: bytes, what: str) -> float:
@@ -223,11 +232,17 @@ class SartoriusSbiBalance:
         self._send(key)
         after = parse_output(self._ask(PRINT))
         if not after.stable:
-            raise InstrumentRefused("balance", Refusal.BUSY, f"{what} ({_name(key)}) not confirmed: "
-                                    f"not stable after it ({after.mass_mg:g} mg)")
+            raise InstrumentRefused(
+                "balance",
+                Refusal.BUSY,
+                f"{what} ({_name(key)}) not confirmed: not stable after it ({after.mass_mg:g} mg)",
+            )
         if abs(after.mass_mg) > CONFIRM_DIGITS * after.digit_mg:
-            raise InstrumentRefused("balance", Refusal.NOT_ALLOWED, f"{what} ({_name(key)}) ignored: "
-                                    f"{after.mass_mg:g} mg after it, {before.mass_mg:g} mg before")
+            raise InstrumentRefused(
+                "balance",
+                Refusal.NOT_ALLOWED,
+                f"{what} ({_name(key)}) ignored: {after.mass_mg:g} mg after it, {before.mass_mg:g} mg before",
+            )
         return before.mass_mg
 
     def tare(self) -> float:
@@ -256,8 +271,9 @@ class SartoriusSbiBalance:
     def identify(self) -> dict:
         """Model (ESC x1_), serial (ESC x2_) and software (ESC x3_) as the balance gave them, and "warnings"
         when they look wrong."""
-        replies = {name: self._ask(command) for name, command in (("model", MODEL), ("serial", SERIAL),
-                                                                   ("software", SOFTWARE))}
+        replies = {
+            name: self._ask(command) for name, command in (("model", MODEL), ("serial", SERIAL), ("software", SOFTWARE))
+        }
         identity: dict = {name: parse_identity(reply, name) for name, reply in replies.items()}
         warnings = identity_warnings(replies)
         for warning in warnings:

@@ -19,8 +19,12 @@ from hil.drivers.occlusion_valve import OperatorPromptValve, PromptTimeout, Rela
 from hil.drivers.registry import Baudrate, DeviceKind, DriverOptions, Port, RigContext, Timeout
 from hil.errors import RigError
 
-PartialKinkFactor = Annotated[float, Field(ge=1, le=1e6, description="the restrictor's resistance over the nominal line's")]
-LeakFraction = Annotated[float, Field(gt=0, le=1, description="the share of each stroke the leak tee diverts (measured)")]
+PartialKinkFactor = Annotated[
+    float, Field(ge=1, le=1e6, description="the restrictor's resistance over the nominal line's")
+]
+LeakFraction = Annotated[
+    float, Field(gt=0, le=1, description="the share of each stroke the leak tee diverts (measured)")
+]
 
 
 class SiteFaultUnavailable(RigError):
@@ -34,8 +38,9 @@ class EmulatorSite:
     device = DeviceKind.SITE_FIXTURE
 
     class Options(DriverOptions):
-        leak_fraction: LeakFraction | None = Field(None, description="the leak share `hil driver check` makes "
-                                                                     "(default 0.3)")
+        leak_fraction: LeakFraction | None = Field(
+            None, description="the leak share `hil driver check` makes (default 0.3)"
+        )
 
     @classmethod
     def connect(cls, options: Options, rig: RigContext) -> "EmulatorSite":
@@ -100,11 +105,25 @@ class RelayBoardSite(_FixedFixtures):
     @classmethod
     def connect(cls, options: Options, rig: RigContext) -> "RelayBoardSite":
         channels = {name: channel for name, channel in options.channels if channel is not None}
-        return cls(rig.port(options.port), channels, partial_kink_factor=options.partial_kink_factor,
-                   leak_fraction=options.leak_fraction, baudrate=options.baudrate, timeout_s=options.timeout_s)
+        return cls(
+            rig.port(options.port),
+            channels,
+            partial_kink_factor=options.partial_kink_factor,
+            leak_fraction=options.leak_fraction,
+            baudrate=options.baudrate,
+            timeout_s=options.timeout_s,
+        )
 
-    def __init__(self, port: str, channels: dict[str, int], *, partial_kink_factor: float | None = None,
-                 leak_fraction: float | None = None, baudrate: int = 9600, timeout_s: float = 2.0):
+    def __init__(
+        self,
+        port: str,
+        channels: dict[str, int],
+        *,
+        partial_kink_factor: float | None = None,
+        leak_fraction: float | None = None,
+        baudrate: int = 9600,
+        timeout_s: float = 2.0,
+    ):
         super().__init__(partial_kink_factor, leak_fraction)
         self.board = RelayBoard(port, baudrate=baudrate, timeout_s=timeout_s)
         self.line = self.board.line
@@ -150,11 +169,15 @@ class OperatorPromptSite(_FixedFixtures):
 
     @classmethod
     def connect(cls, options: Options, rig: RigContext) -> "OperatorPromptSite":
-        return cls(partial_kink_factor=options.partial_kink_factor, leak_fraction=options.leak_fraction,
-                   timeout_s=options.timeout_s)
+        return cls(
+            partial_kink_factor=options.partial_kink_factor,
+            leak_fraction=options.leak_fraction,
+            timeout_s=options.timeout_s,
+        )
 
-    def __init__(self, *, partial_kink_factor: float | None = None, leak_fraction: float | None = None,
-                 timeout_s: float = 300.0):
+    def __init__(
+        self, *, partial_kink_factor: float | None = None, leak_fraction: float | None = None, timeout_s: float = 300.0
+    ):
         super().__init__(partial_kink_factor, leak_fraction)
         self.operator = OperatorPromptValve(timeout_s=timeout_s)
         self.records = self.operator.records

@@ -54,9 +54,17 @@ class Vessel:
 
 
 class Bench:
-    def __init__(self, *, compliance_uL_per_kPa: float, resistance_kPa_s_per_uL: float, settling_tau_s: float,
-                 indication_mg_per_uL: float, evaporation_mg_per_s: float, vessel_mg: float,
-                 tissue_pressure_kPa: float = 0.0):
+    def __init__(
+        self,
+        *,
+        compliance_uL_per_kPa: float,
+        resistance_kPa_s_per_uL: float,
+        settling_tau_s: float,
+        indication_mg_per_uL: float,
+        evaporation_mg_per_s: float,
+        vessel_mg: float,
+        tissue_pressure_kPa: float = 0.0,
+    ):
         self.compliance = compliance_uL_per_kPa
         self.resistance = resistance_kPa_s_per_uL
         self.k = indication_mg_per_uL

@@ -91,7 +91,9 @@ class CanEndpoint:
             self._send("PumpResponse", {"seq": seq, "opcode": int(word), "result": "UNKNOWN_COMMAND"})
             return
         try:
-            fields = dict(a.split("=", 1) for a in self.world().pump.handle(Frame(str(seq), word, cp.request_args(word, signals))))
+            fields = dict(
+                a.split("=", 1) for a in self.world().pump.handle(Frame(str(seq), word, cp.request_args(word, signals)))
+            )
         except Refused as exc:
             result = exc.code if exc.code in cp.RESULTS else "BAD_ARGUMENT"
             self._send("PumpResponse", {"seq": seq, "opcode": word, "result": result})
@@ -101,20 +103,40 @@ class CanEndpoint:
         elif word == "STATUS":
             self._status(seq, fields)
         else:
-            self._send("PumpResponse", {"seq": seq, "opcode": word, "result": "OK", **cp.response_signals(word, fields)})
+            self._send(
+                "PumpResponse", {"seq": seq, "opcode": word, "result": "OK", **cp.response_signals(word, fields)}
+            )
 
     def _ident(self, seq: int, fields: dict) -> None:
         for number, name in enumerate(cp.IDENT_FIELDS):
             for part, last, chunk in cp.ident_chunks(fields[name]):
-                self._send("PumpIdent", {"seq": seq, "field": number, "part": part, "last": int(last),
-                                         **{f"c{i}": b for i, b in enumerate(chunk)}})
+                self._send(
+                    "PumpIdent",
+                    {
+                        "seq": seq,
+                        "field": number,
+                        "part": part,
+                        "last": int(last),
+                        **{f"c{i}": b for i, b in enumerate(chunk)},
+                    },
+                )
 
     def _status(self, seq: int, f: dict) -> None:
         alarms = [int(a) % 256 for a in f["alarms"].split(",")] if f["alarms"] != "-" else []
         pressure = f.get("pressure")
-        self._send("PumpStatus1", {"seq": seq, "state": f["state"], "bolus_kind": f["bolus"], "backoff": int(f["backoff"]),
-                                   "pressure_valid": int(pressure is not None), "basal_rate": float(f["basal"]),
-                                   "pressure": float(pressure or 0.0), "alarm_count": len(alarms)})
+        self._send(
+            "PumpStatus1",
+            {
+                "seq": seq,
+                "state": f["state"],
+                "bolus_kind": f["bolus"],
+                "backoff": int(f["backoff"]),
+                "pressure_valid": int(pressure is not None),
+                "basal_rate": float(f["basal"]),
+                "pressure": float(pressure or 0.0),
+                "alarm_count": len(alarms),
+            },
+        )
         self._send("PumpStatus2", {"seq": seq, "reservoir": float(f["reservoir"]), "delivered": float(f["delivered"])})
         self._send("PumpStatus3", {"seq": seq, "pump_time": float(f["t"]), "bolus_left": float(f["bolus_left"])})
         ids = (alarms + [0] * 7)[:7]
@@ -174,24 +196,56 @@ class CanEndpoint:
     def _sample(self) -> None:
         world = self.world()
         mass, stable, overload = world.loadcell.sample()
-        self._send("LoadCellMass", {"counter": self._count("load cell", 65536), "mass": mass, "stable": int(stable),
-                                    "overload": int(overload), "timestamp": int(world.scheduler.now * 1000) % 16384})
+        self._send(
+            "LoadCellMass",
+            {
+                "counter": self._count("load cell", 65536),
+                "mass": mass,
+                "stable": int(stable),
+                "overload": int(overload),
+                "timestamp": int(world.scheduler.now * 1000) % 16384,
+            },
+        )
 
     def event(self, kind: str, fields: dict) -> None:
         """A pump event (as the serial EVT) on the bus."""
         if kind == "ALARM":
             pressure = fields.get("pressure")
-            self._send("PumpAlarm", {"counter": self._count("pump events"), "alarm_id": int(fields["id"]),
-                                     "kind": fields["kind"], "priority": fields["priority"],
-                                     "pressure_valid": int(pressure is not None), "pressure": float(pressure or 0.0)})
-            self._send("PumpAlarmTime", {"counter": self._count("pump events"), "alarm_id": int(fields["id"]),
-                                         "raised": float(fields["t"])})
+            self._send(
+                "PumpAlarm",
+                {
+                    "counter": self._count("pump events"),
+                    "alarm_id": int(fields["id"]),
+                    "kind": fields["kind"],
+                    "priority": fields["priority"],
+                    "pressure_valid": int(pressure is not None),
+                    "pressure": float(pressure or 0.0),
+                },
+            )
+            self._send(
+                "PumpAlarmTime",
+                {"counter": self._count("pump events"), "alarm_id": int(fields["id"]), "raised": float(fields["t"])},
+            )
         elif kind in ("BOLUS_DONE", "PRIME_DONE"):
-            self._send("PumpEvent", {"counter": self._count("pump events"), "kind": kind, "amount": float(fields["amount"]),
-                                     "reason": "NONE"})
+            self._send(
+                "PumpEvent",
+                {
+                    "counter": self._count("pump events"),
+                    "kind": kind,
+                    "amount": float(fields["amount"]),
+                    "reason": "NONE",
+                },
+            )
         elif kind in ("SUSPEND", "RESUME"):
-            self._send("PumpEvent", {"counter": self._count("pump events"), "kind": kind, "reason": fields["reason"],
-                                     "at": int(float(fields["t"]))})
+            self._send(
+                "PumpEvent",
+                {
+                    "counter": self._count("pump events"),
+                    "kind": kind,
+                    "reason": fields["reason"],
+                    "at": int(float(fields["t"])),
+                },
+            )
 
     def heartbeat(self, state: str, pump_time: float) -> None:
         self._send("PumpHeartbeat", {"counter": self._count("pump heartbeat"), "state": state, "pump_time": pump_time})

@@ -114,8 +114,12 @@ SBI_WEIGHT_FIELD = 9
 class BalanceParams(Params):
     # The wire protocol the balance speaks: Mettler-Toledo MT-SICS (docs/protocol.md §2) or Sartorius SBI
     # (docs/protocol.md §2a); one weighing model behind either (hil/emulator/weighing.py).
-    protocol: Literal["mt-sics", "sbi"] = Field("mt-sics", description=(
-        "the balance's protocol: mt-sics (Mettler-Toledo MT-SICS) or sbi (Sartorius SBI); the same weighing physics"))
+    protocol: Literal["mt-sics", "sbi"] = Field(
+        "mt-sics",
+        description=(
+            "the balance's protocol: mt-sics (Mettler-Toledo MT-SICS) or sbi (Sartorius SBI); the same weighing physics"
+        ),
+    )
     model: Name = "XS205DU-EMU"
     serial: Name = "B000000001"
     # [E] SBI only (ESC x3_): a version string for the emulated balance's software; nothing depends on it.
@@ -143,9 +147,11 @@ class BalanceParams(Params):
         step of rounding: 1.02 × capacity) in the 9 characters of its output's weight field."""
         widest = f"{1.02 * self.capacity_g:.{self.display_decimals}f}"
         if self.protocol == "sbi" and len(widest) > SBI_WEIGHT_FIELD:
-            raise ValueError(f"an SBI balance of {self.capacity_g:g} g at {self.readability_mg:g} mg readability "
-                             f"needs {len(widest)} characters ({widest}) for a weight; SBI's weight field has "
-                             f"{SBI_WEIGHT_FIELD}")
+            raise ValueError(
+                f"an SBI balance of {self.capacity_g:g} g at {self.readability_mg:g} mg readability "
+                f"needs {len(widest)} characters ({widest}) for a weight; SBI's weight field has "
+                f"{SBI_WEIGHT_FIELD}"
+            )
         return self
 
 
@@ -225,7 +231,9 @@ class EmulatorOptions(Params):
     # runs at the same rate). Wall-clock jitter is multiplied by it: at the limit, 1 ms of scheduling delay is 10 s
     # of rig time, the order of the suites' finest polls, so faster would blur what a rehearsal is to show.
     speed: span(1, 10_000) = 1.0
-    can_dbc: Annotated[str, Field(max_length=4096)] = ""  # the CAN database, relative to the rig file; empty: the reference pump.dbc
+    can_dbc: Annotated[str, Field(max_length=4096)] = (
+        ""  # the CAN database, relative to the rig file; empty: the reference pump.dbc
+    )
     # The heartbeat period is the device's choice (the protocol only counts them); 60 s keeps a simulated
     # day at 1,440 frames, so a 12-day run over CAN is not dominated by heartbeats.
     can_heartbeat_s: span(0, 86_400, above=True) = 60.0
@@ -252,5 +260,6 @@ class EmulatorConfig(EmulatorOptions):
         """Build from a rig file's mapping (validated by hil.rig.model): its `emulator:` section plus the
         physical part of its `environment:`, running free when the rig's clock is `rehearsal`."""
         environment = {k: v for k, v in (rig.get("environment") or {}).items() if k in Environment.model_fields}
-        return cls.model_validate({**(rig.get("emulator") or {}), "environment": environment,
-                                   "free_run": rig.get("clock") == "rehearsal"})
+        return cls.model_validate(
+            {**(rig.get("emulator") or {}), "environment": environment, "free_run": rig.get("clock") == "rehearsal"}
+        )

@@ -52,14 +52,18 @@ def saturation_vapour_pressure_pa(temperature_c: float) -> float:
     return math.exp(_PSV_A * T * T + _PSV_B * T + _PSV_C + _PSV_D / T)
 
 
-def air_density(temperature_c: float, pressure_hpa: float, humidity_pct: float,
-                co2_mole_fraction: float = CO2_MOLE_FRACTION) -> float:
+def air_density(
+    temperature_c: float, pressure_hpa: float, humidity_pct: float, co2_mole_fraction: float = CO2_MOLE_FRACTION
+) -> float:
     """Moist air, kg/m³ (CIPM-2007): 1.2041 dry and 1.1990 at 50 % RH, both at 20 °C and 1013.25 hPa."""
     t, T, p = temperature_c, temperature_c + 273.15, pressure_hpa * 100.0
     enhancement = _F_ALPHA + _F_BETA * p + _F_GAMMA * t * t
     x_v = humidity_pct / 100.0 * enhancement * saturation_vapour_pressure_pa(t) / p
-    z = (1.0 - p / T * (_Z_A0 + _Z_A1 * t + _Z_A2 * t * t + (_Z_B0 + _Z_B1 * t) * x_v + (_Z_C0 + _Z_C1 * t) * x_v * x_v)
-         + p * p / (T * T) * (_Z_D + _Z_E * x_v * x_v))
+    z = (
+        1.0
+        - p / T * (_Z_A0 + _Z_A1 * t + _Z_A2 * t * t + (_Z_B0 + _Z_B1 * t) * x_v + (_Z_C0 + _Z_C1 * t) * x_v * x_v)
+        + p * p / (T * T) * (_Z_D + _Z_E * x_v * x_v)
+    )
     m_air = (28.96546 + 12.011 * (co2_mole_fraction - 0.0004)) * 1e-3
     return p * m_air / (z * _R * T) * (1.0 - x_v * (1.0 - _M_WATER / m_air))
 

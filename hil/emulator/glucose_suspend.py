@@ -32,8 +32,16 @@ class SuspendSettings:
 
 
 class GlucoseSuspend:
-    def __init__(self, settings: SuspendSettings, defects, now: Callable[[], float], at: Callable,
-                 suspend: Callable[[str], None], resume: Callable[[str], None], alarm: Callable[[str, str], None]):
+    def __init__(
+        self,
+        settings: SuspendSettings,
+        defects,
+        now: Callable[[], float],
+        at: Callable,
+        suspend: Callable[[str], None],
+        resume: Callable[[str], None],
+        alarm: Callable[[str, str], None],
+    ):
         self.settings = settings
         self.defects = defects
         self.now, self.at = now, at
@@ -65,7 +73,12 @@ class GlucoseSuspend:
         limit, predicted = self.settings.low_limit, self.predicted(trend)
         if self.suspended_at is not None:
             long_enough = t - self.suspended_at >= MIN_SUSPEND_S
-            if long_enough and glucose >= limit + 20 and predicted > limit + 40 and not self.defects.lgs_never_auto_resumes:
+            if (
+                long_enough
+                and glucose >= limit + 20
+                and predicted > limit + 40
+                and not self.defects.lgs_never_auto_resumes
+            ):
                 self._end("GLUCOSE")
             return
         if t < self.lockout_until or self.blocked:
@@ -77,8 +90,12 @@ class GlucoseSuspend:
         kind = None
         if self.settings.on_low and glucose <= limit:
             kind = "ON_LOW"
-        elif (self.settings.before_low and not self.defects.lgs_ignores_prediction
-              and glucose <= limit + 70 and predicted <= limit + 20):
+        elif (
+            self.settings.before_low
+            and not self.defects.lgs_ignores_prediction
+            and glucose <= limit + 70
+            and predicted <= limit + 20
+        ):
             kind = "BEFORE_LOW"
         if kind and self.defects.lgs_suspend_one_interval_late:
             self._pending = kind

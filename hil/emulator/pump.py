@@ -40,8 +40,16 @@ class Refused(Exception):
 
 
 class EmulatedPump:
-    def __init__(self, params: PumpParams, defects: Defects, bench: Bench, scheduler: Scheduler,
-                 rng: np.random.Generator, emit: Callable[[str, dict], None], sensor_rng: np.random.Generator):
+    def __init__(
+        self,
+        params: PumpParams,
+        defects: Defects,
+        bench: Bench,
+        scheduler: Scheduler,
+        rng: np.random.Generator,
+        emit: Callable[[str, dict], None],
+        sensor_rng: np.random.Generator,
+    ):
         self.p = params
         self.defects = defects
         self.bench = bench
@@ -59,10 +67,24 @@ class EmulatedPump:
         self.backoff_enabled = True
         self.cgm: tuple[float, float | None, float] | None = None  # (mg/dL, trend mg/dL/min or None, time received)
         self.suspend_settings = SuspendSettings()
-        self.lgs = GlucoseSuspend(self.suspend_settings, defects, lambda: scheduler.now, scheduler.at,
-                                  self._auto_suspend, self._auto_resume, lambda kind, prio: self._raise_alarm(kind, prio, stop=False))
-        self.site_check = SiteCheck(params, defects, sensor_rng, scheduler.at, lambda: bench.pressure_kPa,
-                                    lambda kind, prio: self._raise_alarm(kind, prio, stop=False), self._escalate)
+        self.lgs = GlucoseSuspend(
+            self.suspend_settings,
+            defects,
+            lambda: scheduler.now,
+            scheduler.at,
+            self._auto_suspend,
+            self._auto_resume,
+            lambda kind, prio: self._raise_alarm(kind, prio, stop=False),
+        )
+        self.site_check = SiteCheck(
+            params,
+            defects,
+            sensor_rng,
+            scheduler.at,
+            lambda: bench.pressure_kPa,
+            lambda kind, prio: self._raise_alarm(kind, prio, stop=False),
+            self._escalate,
+        )
         self.stroke_times: list[float] = []  # delivery history: every counted stroke
         self._boluses = 0  # boluses started since RESET (seeded defect bolus_skip_every)
         self._counted_strokes = 0  # counted strokes since RESET (seeded defect history_phantom_stroke_every)
@@ -100,11 +122,13 @@ class EmulatedPump:
             return
         pressure = self.bench.pressure_kPa
         stop = not self.defects.occlusion_keeps_delivering
-        self._raise_alarm("OCCLUSION", self.defects.occlusion_alarm_priority or "HIGH", stop=stop,
-                          pressure=f"{pressure:.1f}")
+        self._raise_alarm(
+            "OCCLUSION", self.defects.occlusion_alarm_priority or "HIGH", stop=stop, pressure=f"{pressure:.1f}"
+        )
         if stop and self.backoff_enabled and not self.defects.occlusion_no_backoff:
             backoff = self.p.occlusion_backoff_U * UL_PER_U
             self.slack_uL += backoff - self.bench.retract(backoff)  # a retraction beyond the fluid is slack
+
     @property
     def basal_rate(self) -> float:
         """The rate in effect: the temporary basal while one runs, else the programmed one."""
@@ -117,7 +141,9 @@ class EmulatedPump:
         if self._basal_event:
             self._basal_event.cancel()
             self._basal_event = None
-        delivering = self.state == "RUNNING" or (self.state == "AUTO_SUSPENDED" and self.defects.lgs_motor_keeps_stepping)
+        delivering = self.state == "RUNNING" or (
+            self.state == "AUTO_SUSPENDED" and self.defects.lgs_motor_keeps_stepping
+        )
         if delivering and self.basal_rate > 0:
             self._basal_event = self.sched.at(self.sched.now + self._basal_period_s(), self._basal_stroke)
 
@@ -208,15 +234,28 @@ class EmulatedPump:
         return value
 
     def _cmd_id(self):
-        return (f"model={self.p.model}", f"serial={self.p.serial}", f"fw={self.p.firmware}", f"proto={PROTOCOL_VERSION}")
+        return (
+            f"model={self.p.model}",
+            f"serial={self.p.serial}",
+            f"fw={self.p.firmware}",
+            f"proto={PROTOCOL_VERSION}",
+        )
 
     def _cmd_status(self):
         active = ",".join(str(a.id) for a in self.alarms if not a.acknowledged) or "-"
-        return (f"state={self.state}", f"basal={self.basal_rate:.3f}", f"bolus={self._bolus_kind or 'IDLE'}",
-                f"bolus_left={self._bolus_left_U:.3f}", f"reservoir={self.reservoir_U:.3f}",
-                f"delivered={self.delivered_U:.3f}", f"alarms={active}", f"pressure={self.bench.pressure_kPa:.1f}",
-                f"backoff={int(self.backoff_enabled)}", f"cgm={self.cgm[0]:.0f}" if self.cgm else "cgm=-",
-                f"t={self.sched.now:.3f}")
+        return (
+            f"state={self.state}",
+            f"basal={self.basal_rate:.3f}",
+            f"bolus={self._bolus_kind or 'IDLE'}",
+            f"bolus_left={self._bolus_left_U:.3f}",
+            f"reservoir={self.reservoir_U:.3f}",
+            f"delivered={self.delivered_U:.3f}",
+            f"alarms={active}",
+            f"pressure={self.bench.pressure_kPa:.1f}",
+            f"backoff={int(self.backoff_enabled)}",
+            f"cgm={self.cgm[0]:.0f}" if self.cgm else "cgm=-",
+            f"t={self.sched.now:.3f}",
+        )
 
     def _cmd_cgm(self, glucose: str = "", trend: str = ""):
         """CGM <mg/dL> [trend mg/dL/min]: a sensor glucose value from the CGM feed, with the CGM's trend (without
@@ -259,9 +298,13 @@ class EmulatedPump:
         s = self.suspend_settings
         pairs = [setting.partition("=")[::2] for setting in settings]
         for (key, value), setting in zip(pairs, settings):  # all checked before any is applied
-            if not ((key in ("backoff", "before_low", "on_low") and value in ("0", "1"))
-                    or (key == "low_limit" and value.isdigit() and 50 <= int(value) <= 90)):
-                raise Refused("BAD_ARGUMENT", f"bad setting '{setting}' (backoff, before_low, on_low: 0|1; low_limit: 50-90)")
+            if not (
+                (key in ("backoff", "before_low", "on_low") and value in ("0", "1"))
+                or (key == "low_limit" and value.isdigit() and 50 <= int(value) <= 90)
+            ):
+                raise Refused(
+                    "BAD_ARGUMENT", f"bad setting '{setting}' (backoff, before_low, on_low: 0|1; low_limit: 50-90)"
+                )
         for key, value in pairs:
             if key == "backoff":
                 self.backoff_enabled = value == "1"
@@ -269,8 +312,12 @@ class EmulatedPump:
                 s.low_limit = float(value)
             else:
                 setattr(s, key, value == "1")
-        return (f"backoff={int(self.backoff_enabled)}", f"low_limit={s.low_limit:.0f}",
-                f"before_low={int(s.before_low)}", f"on_low={int(s.on_low)}")
+        return (
+            f"backoff={int(self.backoff_enabled)}",
+            f"low_limit={s.low_limit:.0f}",
+            f"before_low={int(s.before_low)}",
+            f"on_low={int(s.on_low)}",
+        )
 
     def _cmd_basal(self, rate: str = ""):
         try:
@@ -295,7 +342,9 @@ class EmulatedPump:
                 off = float(rate) == 0.0
             except ValueError:
                 off = False
-            new_rate = 0.0 if off else self._amount(rate, self.p.basal_min_U_per_h, self.p.basal_max_U_per_h, "temp rate")
+            new_rate = (
+                0.0 if off else self._amount(rate, self.p.basal_min_U_per_h, self.p.basal_max_U_per_h, "temp rate")
+            )
         if self._temp_event:
             self._temp_event.cancel()
             self._temp_event = None

@@ -35,8 +35,13 @@ class PtyChannel:
     """One pty master: lines in, bytes out (buffered, never blocking the simulation), each line sent through the
     endpoint's wire faults at the simulated time `now()`."""
 
-    def __init__(self, name: str, on_line: Callable[[bytes], None], terminator: bytes = b"\n",
-                 now: Callable[[], float] = lambda: 0.0):
+    def __init__(
+        self,
+        name: str,
+        on_line: Callable[[bytes], None],
+        terminator: bytes = b"\n",
+        now: Callable[[], float] = lambda: 0.0,
+    ):
         self.name = name
         self.now = now
         self.faults = LineFaults()
@@ -105,7 +110,9 @@ class EmulatorServer:
         self.can = CanEndpoint(config.can_dbc, lambda: self.world, self.can_ch.write)
         self._event_no = 0
         self.world = World(config, self._pump_event, lambda line: self.balance_ch.write(line.encode() + b"\r\n"))
-        self.world.every(config.can_heartbeat_s, lambda: self.can.heartbeat(self.world.pump.state, self.world.scheduler.now))
+        self.world.every(
+            config.can_heartbeat_s, lambda: self.can.heartbeat(self.world.pump.state, self.world.scheduler.now)
+        )
         # The vendor variant's service session, on the serial link only (the CAN endpoint has none).
         self.session_lock = SessionLock(config.pump.session_key, config.seed) if config.pump.session_key else None
         self.running = True
@@ -123,9 +130,14 @@ class EmulatorServer:
         return self.world.scheduler.now  # the World's scheduler is replaced on every RESET
 
     def endpoints(self) -> dict:
-        return {"pump": self.pump_ch.path, "balance": self.balance_ch.path,
-                "balance-lost": self.lost_balance_ch.path, "control": self.control_ch.path,
-                "can": self.can_ch.path, "pid": os.getpid()}
+        return {
+            "pump": self.pump_ch.path,
+            "balance": self.balance_ch.path,
+            "balance-lost": self.lost_balance_ch.path,
+            "control": self.control_ch.path,
+            "can": self.can_ch.path,
+            "pid": os.getpid(),
+        }
 
     def _pump_event(self, kind: str, fields: dict) -> None:
         self._event_no += 1
@@ -201,8 +213,15 @@ class EmulatorServer:
             return [f"cleared={sum(self.faulted[name].faults.clear() for name in names)}", f"t={now:.6f}"]
         if len(args) < 2:
             raise ValueError("FAULT takes <endpoint> <kind> [key=value ...] or CLEAR [<endpoint>]")
-        keys = {"count": "count", "span": "span_s", "seconds": "seconds", "at": "at_s", "skip": "skip", "byte": "byte",
-                "bit": "bit"}
+        keys = {
+            "count": "count",
+            "span": "span_s",
+            "seconds": "seconds",
+            "at": "at_s",
+            "skip": "skip",
+            "byte": "byte",
+            "bit": "bit",
+        }
         options = {}
         for arg in args[2:]:
             key, sep, value = arg.partition("=")

@@ -16,9 +16,16 @@ OVERSENSITIVE_FRACTION = 0.95  # seeded: a 5 % dip, within the sensor noise of a
 
 
 class SiteCheck:
-    def __init__(self, params: PumpParams, defects: Defects, rng: np.random.Generator, at: Callable,
-                 read_pressure: Callable[[], float], raise_alarm: Callable[[str, str], object | None],
-                 escalate: Callable[[object], None]):
+    def __init__(
+        self,
+        params: PumpParams,
+        defects: Defects,
+        rng: np.random.Generator,
+        at: Callable,
+        read_pressure: Callable[[], float],
+        raise_alarm: Callable[[str, str], object | None],
+        escalate: Callable[[object], None],
+    ):
         self.p, self.defects, self.rng = params, defects, rng
         self.at, self.read_pressure = at, read_pressure
         self.raise_alarm, self.escalate = raise_alarm, escalate
@@ -46,8 +53,11 @@ class SiteCheck:
             if len(self.readings) >= self.p.site_learn_strokes:
                 self.learned_kPa, self.readings = float(np.mean(self.readings)), []
             return
-        self.readings = (self.readings + [reading])[-self.p.site_window_strokes:]
-        if len(self.readings) == self.p.site_window_strokes and np.mean(self.readings) < self.drop_fraction * self.learned_kPa:
+        self.readings = (self.readings + [reading])[-self.p.site_window_strokes :]
+        if (
+            len(self.readings) == self.p.site_window_strokes
+            and np.mean(self.readings) < self.drop_fraction * self.learned_kPa
+        ):
             alarm = self.raise_alarm("CHECK_SITE", self.defects.site_alarm_priority or self.p.site_alarm_priority)
             if alarm is not None and not self.defects.site_alarm_no_escalation:
                 self.at(alarm.raised_s + self.p.alarm_escalation_s, lambda: self.escalate(alarm))

@@ -18,8 +18,12 @@ FRONT_ENDS = {"mt-sics": EmulatedMtSicsBalance, "sbi": EmulatedSbiBalance}  # Ba
 
 
 class World:
-    def __init__(self, config: EmulatorConfig, emit_pump_event: Callable[[str, dict], None],
-                 emit_balance_line: Callable[[str], None]):
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        emit_pump_event: Callable[[str, dict], None],
+        emit_balance_line: Callable[[str], None],
+    ):
         self.config = config
         self._emit_pump_event = emit_pump_event
         self._emit_balance_line = emit_balance_line
@@ -43,7 +47,8 @@ class World:
         """A fresh pump (new reservoir), an empty vessel and a new balance state; time runs on."""
         c = self.config
         pump_rng, balance_rng, loadcell_rng, lost_balance_rng, sensor_rng = (
-            np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
+            np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)
+        )
         env = c.environment
         rel_humidity = env.humidity_pct / 100.0
         evaporation = c.vessel.open_evaporation_mg_per_h_at_50pct * (1 - rel_humidity) / 0.5
@@ -55,8 +60,7 @@ class World:
             resistance_kPa_s_per_uL=c.fluid_path.resistance_kPa_s_per_uL,
             settling_tau_s=c.balance.settling_tau_s,
             # The emulator's own physics (Kell water, CIPM-2007 air), never the harness's: see fluid_properties.
-            indication_mg_per_uL=balance_indication_mg_per_uL(env.temperature_C, env.pressure_hPa,
-                                                              env.humidity_pct),
+            indication_mg_per_uL=balance_indication_mg_per_uL(env.temperature_C, env.pressure_hPa, env.humidity_pct),
             evaporation_mg_per_s=evaporation / 3600.0,
             vessel_mg=c.vessel.tare_g * 1000.0,
             tissue_pressure_kPa=c.fluid_path.tissue_pressure_kPa,
@@ -64,8 +68,9 @@ class World:
         self.balance = self._balance(c.balance, self.bench.vessel, balance_rng)
         self.lost_balance = self._balance(c.lost_balance, self.bench.lost_vessel, lost_balance_rng)
         self.loadcell = EmulatedLoadCell(c.loadcell, self.bench, loadcell_rng, lambda: self.scheduler.now)
-        self.pump = EmulatedPump(c.pump, c.defects, self.bench, self.scheduler, pump_rng, self._emit_pump_event,
-                                 sensor_rng)
+        self.pump = EmulatedPump(
+            c.pump, c.defects, self.bench, self.scheduler, pump_rng, self._emit_pump_event, sensor_rng
+        )
         self._last_physics_t = self.scheduler.now
         for interval_s, action in self._periodic:
             self._schedule_periodic(interval_s, action)

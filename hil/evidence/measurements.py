@@ -15,6 +15,7 @@ from hil.specs.model import limits_text
 
 class Outcome(StrEnum):
     """A measurement's outcome under the decision rule; INFO: reported, without limits, decides nothing."""
+
     PASS = "PASS"
     FAIL = "FAIL"
     INCONCLUSIVE = "INCONCLUSIVE"
@@ -30,7 +31,8 @@ DECISION_RULE = (
     "two-sided bound, a test uncertainty ratio ((max - min) / 2U) below the requirement file's min_tur makes the "
     "result INCONCLUSIVE, never PASS. Detection shares and "
     "alarm rates carry one-sided 95 % confidence limits in place of U. A test passes only when it ran to its end "
-    "and every acceptance bound of its requirement has a finite measurement inside it; INCONCLUSIVE fails the test.")
+    "and every acceptance bound of its requirement has a finite measurement inside it; INCONCLUSIVE fails the test."
+)
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,11 @@ class Measurement:
 
     def summary(self) -> str:
         u = f" ± {self.uncertainty:.3g}" if self.uncertainty else ""
-        value = (f"not measured (the rig's expected U is {self.uncertainty:.3g} {self.unit})"
-                 if self.unfit and math.isnan(self.value) else f"{self.value:.4g}{u} {self.unit}")
+        value = (
+            f"not measured (the rig's expected U is {self.uncertainty:.3g} {self.unit})"
+            if self.unfit and math.isnan(self.value)
+            else f"{self.value:.4g}{u} {self.unit}"
+        )
         text = f"{self.name} = {value}, limits {limits_text(self.low, self.high, self.unit)}: {self.outcome}"
         if self.outcome == INCONCLUSIVE:
             if self.unfit:
@@ -84,8 +89,16 @@ def decide(value: float, low: float | None, high: float | None, uncertainty: flo
     return PASS
 
 
-def measurement(name: str, value: float, unit: str, low=None, high=None, uncertainty: float = 0.0, source: str = "",
-                min_tur: float | None = None) -> Measurement:
+def measurement(
+    name: str,
+    value: float,
+    unit: str,
+    low=None,
+    high=None,
+    uncertainty: float = 0.0,
+    source: str = "",
+    min_tur: float | None = None,
+) -> Measurement:
     """A judged measurement. With min_tur, a two-sided bound whose test uncertainty ratio falls below it is
     INCONCLUSIVE (the fitness check), never PASS; a FAIL stays a FAIL."""
     value, u = float(value), abs(float(uncertainty))
@@ -102,7 +115,6 @@ def measurement(name: str, value: float, unit: str, low=None, high=None, uncerta
     if outcome == PASS and tur is not None and min_tur is not None and tur < min_tur:
         outcome = INCONCLUSIVE
     return Measurement(name, value, unit, low, high, u, source, outcome, tur, min_tur)
-
 
 
 def _judgeable(low: float | None, high: float | None, uncertainty: float, min_tur: float | None) -> bool:

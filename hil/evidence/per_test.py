@@ -15,9 +15,14 @@ from hil.evidence.measurements import FAIL, INCONCLUSIVE, Measurement, measureme
 from hil.evidence.recording import CsvRecording
 from hil.specs import Requirement
 
-_ATTACHMENT_TYPES = {".csv": allure.attachment_type.CSV, ".png": allure.attachment_type.PNG,
-                     ".txt": allure.attachment_type.TEXT, ".json": allure.attachment_type.JSON,
-                     ".log": allure.attachment_type.TEXT, ".asc": allure.attachment_type.TEXT}
+_ATTACHMENT_TYPES = {
+    ".csv": allure.attachment_type.CSV,
+    ".png": allure.attachment_type.PNG,
+    ".txt": allure.attachment_type.TEXT,
+    ".json": allure.attachment_type.JSON,
+    ".log": allure.attachment_type.TEXT,
+    ".asc": allure.attachment_type.TEXT,
+}
 
 
 class MetricMissing(Exception):
@@ -29,8 +34,16 @@ class UnitMismatch(Exception):
 
 
 # Scale factors between units a metric may be computed in and its bound's unit: value_in_bound = value * factor.
-_CONVERSIONS = {("s", "min"): 1 / 60, ("min", "s"): 60.0, ("s", "h"): 1 / 3600, ("h", "s"): 3600.0,
-                ("min", "h"): 1 / 60, ("h", "min"): 60.0, ("mg", "g"): 1e-3, ("g", "mg"): 1e3}
+_CONVERSIONS = {
+    ("s", "min"): 1 / 60,
+    ("min", "s"): 60.0,
+    ("s", "h"): 1 / 3600,
+    ("h", "s"): 3600.0,
+    ("min", "h"): 1 / 60,
+    ("h", "min"): 60.0,
+    ("mg", "g"): 1e-3,
+    ("g", "mg"): 1e3,
+}
 
 
 def in_unit(value: float, uncertainty: float, unit: str, wanted: str) -> tuple[float, float]:
@@ -102,15 +115,18 @@ class TestEvidence:
         bounded = set()
         for bound in requirement.acceptance:
             if bound.name not in metrics:
-                raise MetricMissing(f"{requirement.id} bounds {bound.name}, which the test did not compute "
-                                    f"(computed: {', '.join(sorted(metrics))})")
+                raise MetricMissing(
+                    f"{requirement.id} bounds {bound.name}, which the test did not compute "
+                    f"(computed: {', '.join(sorted(metrics))})"
+                )
             value, unit, u = metrics[bound.name]
             try:
                 value, u = in_unit(value, u, unit, bound.unit)
             except UnitMismatch as exc:
                 raise UnitMismatch(f"{requirement.id} {bound.name}: {exc}") from None
-            self.record(measurement(bound.name, value, bound.unit, bound.min, bound.max, u, bound.source,
-                                    bound.min_tur))
+            self.record(
+                measurement(bound.name, value, bound.unit, bound.min, bound.max, u, bound.source, bound.min_tur)
+            )
             bounded.add(bound.name)
         for name, (value, unit, u) in metrics.items():
             if name not in bounded:
@@ -123,8 +139,16 @@ class TestEvidence:
         fit = True
         for bound in requirement.acceptance:
             if bound.name in expected_U and bound.min is not None and bound.max is not None and bound.min_tur:
-                m = measurement(bound.name, math.nan, bound.unit, bound.min, bound.max, expected_U[bound.name],
-                                bound.source, bound.min_tur)
+                m = measurement(
+                    bound.name,
+                    math.nan,
+                    bound.unit,
+                    bound.min,
+                    bound.max,
+                    expected_U[bound.name],
+                    bound.source,
+                    bound.min_tur,
+                )
                 if m.unfit:
                     self.record(m)
                     fit = False
@@ -149,8 +173,10 @@ class TestEvidence:
         bad = [m for m in self.measurements if m.outcome in (FAIL, INCONCLUSIVE)]
         if bad:
             kind = AssertionError if any(m.outcome == FAIL for m in bad) else Inconclusive
-            raise kind(f"{len(bad)} of {len(self.measurements)} measurements not passed:\n"
-                                 + "\n".join("  " + m.summary() for m in bad))
+            raise kind(
+                f"{len(bad)} of {len(self.measurements)} measurements not passed:\n"
+                + "\n".join("  " + m.summary() for m in bad)
+            )
 
     def as_record(self) -> dict:
         return {"measurements": [m.as_dict() for m in self.measurements], "files": [str(p) for p in self.files]}

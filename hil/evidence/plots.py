@@ -41,7 +41,11 @@ def cumulative_figure(t_s, delivered_U, rate_U_per_h: float, stabilisation_s: fl
 def bolus_deviation_figure(delivered_U, programmed_U: float, band_pct: float, title: str):
     deviations = 100.0 * (np.asarray(delivered_U) - programmed_U) / programmed_U
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.bar(np.arange(1, deviations.size + 1), deviations, color=np.where(np.abs(deviations) <= band_pct, "tab:green", "tab:red"))
+    ax.bar(
+        np.arange(1, deviations.size + 1),
+        deviations,
+        color=np.where(np.abs(deviations) <= band_pct, "tab:green", "tab:red"),
+    )
     for sign in (-1, 1):
         ax.axhline(sign * band_pct, color="k", ls="--", lw=1)
     ax.set_xlabel("bolus number")
@@ -78,12 +82,20 @@ def occlusion_figure(t_s, delivered_U, pressure_kPa, marks: dict, alarms: list[S
     for name, t in marks.items():
         for ax in (top, bottom):
             ax.axvline((t - t0) / 60.0, color="0.4", ls="--", lw=1)
-        top.annotate(name, ((t - t0) / 60.0, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top", fontsize=8)
+        top.annotate(
+            name, ((t - t0) / 60.0, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top", fontsize=8
+        )
     for alarm in alarms:
         for ax in (top, bottom):
             ax.axvline((alarm.seen_s - t0) / 60.0, color="tab:red", lw=1.5)
-        top.annotate(f"ALARM {alarm.event.priority}", ((alarm.seen_s - t0) / 60.0, 0.5),
-                     xycoords=("data", "axes fraction"), rotation=90, color="tab:red", fontsize=8)
+        top.annotate(
+            f"ALARM {alarm.event.priority}",
+            ((alarm.seen_s - t0) / 60.0, 0.5),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            color="tab:red",
+            fontsize=8,
+        )
     top.set_title(title)
     for ax in (top, bottom):
         ax.grid(True, alpha=0.3)
@@ -101,8 +113,16 @@ def suspend_figure(value_t_s, values, poll_t_s, states, delivered_U, low_limit: 
     poll_min = (np.asarray(poll_t_s) - t0) / 60.0
     suspended = np.array([s is PumpState.AUTO_SUSPENDED for s in states])
     for ax in (top, bottom):
-        ax.fill_between(poll_min, 0, 1, where=suspended, transform=ax.get_xaxis_transform(), color="tab:orange",
-                        alpha=0.2, label="suspended" if ax is top else None)
+        ax.fill_between(
+            poll_min,
+            0,
+            1,
+            where=suspended,
+            transform=ax.get_xaxis_transform(),
+            color="tab:orange",
+            alpha=0.2,
+            label="suspended" if ax is top else None,
+        )
         ax.grid(True, alpha=0.3)
     top.set_ylabel("glucose (mg/dL)")
     top.legend(fontsize=8)
@@ -123,8 +143,16 @@ def virtual_nights_figure(patient: str, nights: dict, low_limit: float, hypo_mg_
         ax.plot(hours_on, on.glucose, color="tab:blue", lw=1.4, label="glucose, suspend on")
         ax.plot(np.asarray(on.cgm_minute) / 60.0, on.cgm, ".", color="tab:blue", ms=3, alpha=0.6, label="CGM sent (on)")
         suspended = np.array([s is PumpState.AUTO_SUSPENDED for s in on.state])
-        ax.fill_between(hours_on, 0, 1, where=suspended, transform=ax.get_xaxis_transform(), color="tab:orange",
-                        alpha=0.25, label="suspended (on)")
+        ax.fill_between(
+            hours_on,
+            0,
+            1,
+            where=suspended,
+            transform=ax.get_xaxis_transform(),
+            color="tab:orange",
+            alpha=0.25,
+            label="suspended (on)",
+        )
         ax.axhline(hypo_mg_dl, color="tab:red", ls="--", lw=1, label=f"{hypo_mg_dl:g} mg/dL")
         ax.axhline(low_limit, color="tab:red", ls=":", lw=1, label=f"low limit {low_limit:g}")
         ax.set_ylabel("mg/dL")
@@ -153,8 +181,12 @@ def site_trial_figure(t_s, site_U, lost_U, pressure_kPa, fault_s: float, alarms:
     for ax in (top, bottom):
         ax.axvline((fault_s - t0) / 3600.0, color="k", ls="--", lw=1, label="fault" if ax is bottom else None)
         for alarm in alarms:
-            ax.axvline((alarm.seen_s - t0) / 3600.0, color="tab:orange", lw=1.5,
-                       label=f"{alarm.event.kind} {alarm.event.priority}" if ax is bottom else None)
+            ax.axvline(
+                (alarm.seen_s - t0) / 3600.0,
+                color="tab:orange",
+                lw=1.5,
+                label=f"{alarm.event.kind} {alarm.event.priority}" if ax is bottom else None,
+            )
         ax.grid(True, alpha=0.3)
     bottom.legend(fontsize=8)
     top.set_title(title)

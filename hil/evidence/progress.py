@@ -33,7 +33,7 @@ class Progress:
         latest reading."""
         wall_now = time.monotonic() if wall_now is None else wall_now
         elapsed = max(0.0, rig_now - self.started_s) if self.current else 0.0
-        todo = self.selected[self.finished + (1 if self.current else 0):]
+        todo = self.selected[self.finished + (1 if self.current else 0) :]
         unknown = any(node not in self.expected_s for node in todo + ([self.current] if self.current else []))
         expected_now = max(elapsed, self.expected_s.get(self.current, 0.0)) if self.current else 0.0
         remaining = sum(self.expected_s.get(node, 0.0) for node in todo) + expected_now - elapsed
@@ -45,8 +45,10 @@ class Progress:
         if self.current:
             expected = self.expected_s.get(self.current)
             parts.append(f"{self.label} {_h(elapsed)}" + (f" of {_h(expected)}" if expected else " (never timed)"))
-        parts.append(f"campaign {_h(campaign_done)} of {at_least}{_h(total)}"
-                     + (f" ({100 * campaign_done / total:.0f} %)" if total > 0 else ""))
+        parts.append(
+            f"campaign {_h(campaign_done)} of {at_least}{_h(total)}"
+            + (f" ({100 * campaign_done / total:.0f} %)" if total > 0 else "")
+        )
         rate = campaign_done / (wall_now - self.wall0) if wall_now > self.wall0 else 0.0  # rig s per wall s
         if rate > 0:
             eta = datetime.now(UTC).timestamp() + remaining / rate

@@ -27,14 +27,20 @@ def write_allure_environment(results: Path, record: dict) -> None:
     pump, scale = identities.get("pump", {}), identities.get("scale", {})
     config = rig.get("effective_config") or {}
     lines = {
-        "run": record["run_id"], "started": record.get("started"), "finished": record.get("finished"),
-        "suite": prov["suite_version"], "git_commit": prov["git"].get("commit"), "git_dirty": prov["git"].get("dirty"),
+        "run": record["run_id"],
+        "started": record.get("started"),
+        "finished": record.get("finished"),
+        "suite": prov["suite_version"],
+        "git_commit": prov["git"].get("commit"),
+        "git_dirty": prov["git"].get("dirty"),
         "lock_files": " ".join(f"{k}:{v[:16]}" for k, v in prov.get("lock_files", {}).items()),
         "spec_files": " ".join(f"{k}:{v[:16]}" for k, v in prov.get("spec_files", {}).items()),
-        "rig": rig.get("id"), "rig_sha256": rig.get("sha256"),
+        "rig": rig.get("id"),
+        "rig_sha256": rig.get("sha256"),
         "pump": " ".join(str(pump.get(k, "")) for k in ("model", "serial", "firmware", "protocol")),
         "balance": " ".join(str(scale.get(k, "")) for k in ("model", "serial")),
-        "operator": prov["operator"], "host": prov.get("host"),
+        "operator": prov["operator"],
+        "host": prov.get("host"),
     }
     for section in ("scale", "lost_scale"):
         calibration = (config.get(section) or {}).get("calibration")
@@ -43,8 +49,9 @@ def write_allure_environment(results: Path, record: dict) -> None:
     (results / "environment.properties").write_text("".join(f"{k}={v}\n" for k, v in lines.items()), encoding="utf-8")
 
 
-def add_document(results: Path, name: str, text: str, attachments: dict[str, tuple[str, str, str]],
-                 status: str = "passed") -> None:
+def add_document(
+    results: Path, name: str, text: str, attachments: dict[str, tuple[str, str, str]], status: str = "passed"
+) -> None:
     """A page of the report that is not a test: an Allure result under the "Audit" epic carrying documents
     (attachments: name → (content, MIME type, file extension)), e.g. the traceability matrix or the tool's
     detection matrix. status "failed" when the document records a failed gate."""
@@ -55,11 +62,23 @@ def add_document(results: Path, name: str, text: str, attachments: dict[str, tup
         source = f"{uuid.uuid4()}-attachment.{ext}"
         (results / source).write_text(content, encoding="utf-8")
         files.append({"name": title, "source": source, "type": mime})
-    result = {"uuid": str(uuid.uuid4()), "historyId": hashlib.md5(name.encode()).hexdigest(), "name": name,
-              "fullName": f"audit: {name}", "status": status, "stage": "finished", "start": now, "stop": now,
-              "description": text, "attachments": files,
-              "labels": [{"name": "epic", "value": "Audit"}, {"name": "story", "value": name},
-                         {"name": "suite", "value": "Audit"}]}
+    result = {
+        "uuid": str(uuid.uuid4()),
+        "historyId": hashlib.md5(name.encode()).hexdigest(),
+        "name": name,
+        "fullName": f"audit: {name}",
+        "status": status,
+        "stage": "finished",
+        "start": now,
+        "stop": now,
+        "description": text,
+        "attachments": files,
+        "labels": [
+            {"name": "epic", "value": "Audit"},
+            {"name": "story", "value": name},
+            {"name": "suite", "value": "Audit"},
+        ],
+    }
     (results / f"{result['uuid']}-result.json").write_text(json.dumps(result), encoding="utf-8")
 
 
@@ -76,14 +95,25 @@ def generate_report(run_dir: Path, name: str, history: Path | None = None) -> Pa
     """The single-file report of a run; with a history file (one per rig, in reports/history/), each test's
     history and the trend across the rig's runs are kept and shown."""
     output = run_dir / "report"
-    command = [str(allure_cli()), "awesome", str(run_dir / "allure-results"), "--single-file", "-o", str(output),
-               "--name", name, "--group-by", "epic,story"]
+    command = [
+        str(allure_cli()),
+        "awesome",
+        str(run_dir / "allure-results"),
+        "--single-file",
+        "-o",
+        str(output),
+        "--name",
+        name,
+        "--group-by",
+        "epic,story",
+    ]
     if history is not None:
         history.parent.mkdir(parents=True, exist_ok=True)
         command += ["--history-path", str(history)]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S,
-                              start_new_session=True)  # a terminal's Ctrl-C must not cut a seal short
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S, start_new_session=True
+        )  # a terminal's Ctrl-C must not cut a seal short
     except subprocess.TimeoutExpired:
         raise ReportError(f"allure did not finish within {REPORT_TIMEOUT_S} s") from None
     if done.returncode != 0 or not (output / "index.html").exists():

@@ -39,10 +39,14 @@ def same_rig(record: dict, config: RigConfig, identities: dict) -> None:
     the run started with."""
     rig = record.get("rig") or {}
     if rig.get("sha256") != config.sha256:
-        raise ResumeRefused(f"the rig file {config.path} is not the one the run started with ({rig.get('file')}: "
-                            "its effective configuration differs)")
+        raise ResumeRefused(
+            f"the rig file {config.path} is not the one the run started with ({rig.get('file')}: "
+            "its effective configuration differs)"
+        )
     before = rig.get("identities") or {}
     for device in IDENTIFIED:
         if before.get(device) != identities.get(device):
-            raise ResumeRefused(f"the {device} is not the one the run started with: {before.get(device)} then, "
-                                f"{identities.get(device)} now")
+            raise ResumeRefused(
+                f"the {device} is not the one the run started with: {before.get(device)} then, "
+                f"{identities.get(device)} now"
+            )

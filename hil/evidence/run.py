@@ -71,8 +71,12 @@ def rig_times(runs: Path, nodes: list[str]) -> dict[str, tuple[float, str]]:
         except (OSError, ValueError, AttributeError):
             continue
         for node, test in tests.items():
-            if node in wanted and node not in timed and isinstance(test.get("rig_time_s"), (int, float)) \
-                    and test.get("verdict") != "INTERRUPTED":
+            if (
+                node in wanted
+                and node not in timed
+                and isinstance(test.get("rig_time_s"), (int, float))
+                and test.get("verdict") != "INTERRUPTED"
+            ):
                 timed[node] = (float(test["rig_time_s"]), record_file.parent.name)
         if len(timed) == len(wanted):
             break
@@ -98,8 +102,16 @@ class RunRecorder:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.resumed = resume
-        session = {"started": utc_now(), "finished": None, "exit_status": None, "interrupted": None,
-                   "host": platform.node(), "git": git_state(), "selected": [], "ran": []}
+        session = {
+            "started": utc_now(),
+            "finished": None,
+            "exit_status": None,
+            "interrupted": None,
+            "host": platform.node(),
+            "git": git_state(),
+            "selected": [],
+            "ran": [],
+        }
         if resume:
             self.record = json.loads((self.directory / "record.json").read_text(encoding="utf-8"))
             self.record.setdefault("sessions", [])
@@ -125,8 +137,10 @@ class RunRecorder:
                 "lock_files": {name: sha256_file(Path(name)) for name in LOCK_FILES if Path(name).exists()},
             },
             "rig": None,
-            "requirements": {rid: {"file": str(r.file), "line": r.line, "title": r.title, "severity": r.severity,
-                                    "source": r.source} for rid, r in sorted(requirements.items())},
+            "requirements": {
+                rid: {"file": str(r.file), "line": r.line, "title": r.title, "severity": r.severity, "source": r.source}
+                for rid, r in sorted(requirements.items())
+            },
             "selected": {},
             "tests": {},
             "safety_actions": [],
@@ -149,18 +163,32 @@ class RunRecorder:
                 aside = folder.with_name(f"{folder.name}.attempt-{len(attempts) + 1}")
                 folder.rename(aside)
                 test["folder"] = aside.name
+
                 def moved(name: str) -> str:
                     return name.replace(f"tests/{folder.name}/", f"tests/{aside.name}/", 1)
+
                 test["files"] = [moved(f) for f in test.get("files", [])]
                 if "files_sha256" in test:
                     test["files_sha256"] = {moved(f): digest for f, digest in test["files_sha256"].items()}
-            self.record["tests"][nodeid] = {"requirements": test["requirements"], "verdict": None, "outcome": None,
-                                            "failure_class": None, "reason": None, "phases": {},
-                                            "previous_attempts": attempts + [test]}
+            self.record["tests"][nodeid] = {
+                "requirements": test["requirements"],
+                "verdict": None,
+                "outcome": None,
+                "failure_class": None,
+                "reason": None,
+                "phases": {},
+                "previous_attempts": attempts + [test],
+            }
 
     def set_rig(self, config: RigConfig) -> None:
-        self.record["rig"] = {"id": config.rig_id, "file": str(config.path), "sha256": config.sha256, "effective_config": config.data,
-                              "clock": config.data["clock"], "identities": {}}
+        self.record["rig"] = {
+            "id": config.rig_id,
+            "file": str(config.path),
+            "sha256": config.sha256,
+            "effective_config": config.data,
+            "clock": config.data["clock"],
+            "identities": {},
+        }
         if config.rehearsal:  # the emulator in real time: shown on every page of the report, never evidence
             self.record["rehearsal"] = {"speed": config.speed, "note": REHEARSAL_NOTE}
         operator = config.data.get("operator")
@@ -183,14 +211,25 @@ class RunRecorder:
         self._write()
 
     def _test(self, nodeid: str, ids: list[str]) -> dict:
-        return self.record["tests"].setdefault(nodeid, {"requirements": ids, "verdict": None, "outcome": None,
-                                                        "failure_class": None, "reason": None, "phases": {}})
+        return self.record["tests"].setdefault(
+            nodeid,
+            {
+                "requirements": ids,
+                "verdict": None,
+                "outcome": None,
+                "failure_class": None,
+                "reason": None,
+                "phases": {},
+            },
+        )
 
     def add_phase(self, nodeid: str, ids: list[str], report) -> None:
         """What pytest reported for one phase (setup, call, teardown) of a test."""
         self._test(nodeid, ids)["phases"][report.when] = {
-            "outcome": report.outcome, "duration_s": round(report.duration, 3),
-            "message": report.longreprtext[-2000:] if report.failed else None}
+            "outcome": report.outcome,
+            "duration_s": round(report.duration, 3),
+            "message": report.longreprtext[-2000:] if report.failed else None,
+        }
         self._write()
 
     def set_rig_time(self, nodeid: str, ids: list[str], seconds: float) -> None:
@@ -210,14 +249,16 @@ class RunRecorder:
         tests' evidence against when the interrupted run was never sealed)."""
         record = evidence.as_record()
         record["files"] = [str(Path(f).relative_to(self.directory)) for f in record["files"]]
-        record["files_sha256"] = {f: sha256_file(self.directory / f) for f in record["files"]
-                                  if (self.directory / f).is_file()}
+        record["files_sha256"] = {
+            f: sha256_file(self.directory / f) for f in record["files"] if (self.directory / f).is_file()
+        }
         self._test(nodeid, ids).update(record)
         self._write()
 
     def add_safety(self, action, nodeid: str | None = None) -> None:
-        self.record["safety_actions"].append({"test": nodeid, "reason": action.reason, "ok": action.ok,
-                                              "detail": action.detail, "time": utc_now()})
+        self.record["safety_actions"].append(
+            {"test": nodeid, "reason": action.reason, "ok": action.ok, "detail": action.detail, "time": utc_now()}
+        )
         self._write()
 
     def finish(self, exit_status: int, broken: str | None, interrupted: dict | None = None) -> None:
@@ -248,8 +289,13 @@ def finish_abandoned(directory: Path, exit_status: int, interrupted: dict | None
     record = json.loads(path.read_text(encoding="utf-8"))
     if record.get("finished"):
         return False
-    record.update(finished=utc_now(), exit_status=exit_status, interrupted=interrupted,
-                  abandoned="pytest was killed after the grace period: its STOP may not have been sent" if killed
-                  else "pytest ended without finishing the record")
+    record.update(
+        finished=utc_now(),
+        exit_status=exit_status,
+        interrupted=interrupted,
+        abandoned="pytest was killed after the grace period: its STOP may not have been sent"
+        if killed
+        else "pytest ended without finishing the record",
+    )
     write_record(directory, record)
     return True

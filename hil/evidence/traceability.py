@@ -36,16 +36,24 @@ def build(requirements: dict, collected: dict[str, list[str]], record: dict | No
             continue
         for node in bound:
             test = tests.get(node, {})
-            rows.append({"requirement": rid, "title": req.title, "test": node,
-                         "selected": "" if record is None else ("yes" if node in selected else "no"),
-                         **{key: test.get(key) or "" for key in ("outcome", "verdict", "failure_class", "reason")}})
+            rows.append(
+                {
+                    "requirement": rid,
+                    "title": req.title,
+                    "test": node,
+                    "selected": "" if record is None else ("yes" if node in selected else "no"),
+                    **{key: test.get(key) or "" for key in ("outcome", "verdict", "failure_class", "reason")},
+                }
+            )
         if record is not None:
             chosen = [node for node in bound if node in selected]
             if not chosen:
                 notes.append(f"{rid}: not selected in this run")
             elif all(tests.get(node, {}).get("verdict") == Verdict.SKIPPED for node in chosen):
                 reasons = sorted({tests[node].get("reason") or "no reason given" for node in chosen})
-                skipped.append(f"{req.file}:{req.line}: requirement {rid}: all its tests were skipped: {'; '.join(reasons)}")
+                skipped.append(
+                    f"{req.file}:{req.line}: requirement {rid}: all its tests were skipped: {'; '.join(reasons)}"
+                )
     for node, ids in sorted(collected.items()):
         problems += [f"{node}: names unknown requirement {rid}" for rid in ids if rid not in requirements]
     return Matrix(rows, problems, skipped, notes)

@@ -16,6 +16,7 @@ NOMINAL = "nominal"
 @dataclass(frozen=True)
 class Outcome:
     """One campaign: one rig with one seed."""
+
     rig: str  # "nominal" or the defect rig's name
     run_id: str
     expected: frozenset[str]  # requirement ids the rig must fail
@@ -43,6 +44,7 @@ class Outcome:
 @dataclass(frozen=True)
 class Cell:
     """One rig × one requirement over the seeds."""
+
     rig: str
     requirement: str
     expected: bool  # the rig must fail it
@@ -73,7 +75,8 @@ class Cell:
         if self.expected:
             inconclusive = f"+{self.undecided}?" if self.undecided else ""
             return f"{self.failed - self.undecided}/{self.runs}{inconclusive}" + (
-                "" if self.failed == self.runs else " MISSED")
+                "" if self.failed == self.runs else " MISSED"
+            )
         return f"EXTRA {self.failed}/{self.runs}" if self.failed else "."
 
 
@@ -88,8 +91,10 @@ def observed_failures(record: dict) -> tuple[set[str], set[str], set[str]]:
             failed.update(test["requirements"])
         if verdict == Verdict.INCONCLUSIVE:
             undecided.update(test["requirements"])
-        elif verdict in (Verdict.ERROR, Verdict.INTERRUPTED, None) \
-                or test.get("failure_class") in (FailureClass.RIG, FailureClass.TEST):
+        elif verdict in (Verdict.ERROR, Verdict.INTERRUPTED, None) or test.get("failure_class") in (
+            FailureClass.RIG,
+            FailureClass.TEST,
+        ):
             errored.update(test["requirements"])
     return failed, undecided, errored
 
@@ -106,9 +111,18 @@ def cells(outcomes: list[Outcome]) -> list[Cell]:
     for rig in rigs(outcomes):
         runs = [o for o in outcomes if o.rig == rig]
         for rid in columns:
-            table.append(Cell(rig, rid, rid in runs[0].expected, sum(rid in o.observed for o in runs),
-                              sum(rid in o.errors for o in runs), len(runs), rid in runs[0].tolerated,
-                              sum(rid in o.undecided for o in runs)))
+            table.append(
+                Cell(
+                    rig,
+                    rid,
+                    rid in runs[0].expected,
+                    sum(rid in o.observed for o in runs),
+                    sum(rid in o.errors for o in runs),
+                    len(runs),
+                    rid in runs[0].tolerated,
+                    sum(rid in o.undecided for o in runs),
+                )
+            )
     return table
 
 
@@ -125,45 +139,88 @@ def matrix_text(outcomes: list[Outcome]) -> str:
     for rig in rigs(outcomes):
         row = [c for c in table if c.rig == rig]
         wrong = not all(c.ok for c in row)
-        lines.append(f"{rig:<{width}}  " + "  ".join(c.text.center(widths[c.requirement]) for c in row)
-                     + ("   <-- not as declared" if wrong else ""))
+        lines.append(
+            f"{rig:<{width}}  "
+            + "  ".join(c.text.center(widths[c.requirement]) for c in row)
+            + ("   <-- not as declared" if wrong else "")
+        )
     runs = len(outcomes) // len(rigs(outcomes))
-    lines += ["", f"detection over {runs} seed(s): declared requirement failed k/N, one-sided 95 % lower limit "
-                  "(Wilson score); +j? the campaigns in which the decision rule left it INCONCLUSIVE (not passed, "
-                  "not a FAIL)"]
+    lines += [
+        "",
+        f"detection over {runs} seed(s): declared requirement failed k/N, one-sided 95 % lower limit "
+        "(Wilson score); +j? the campaigns in which the decision rule left it INCONCLUSIVE (not passed, "
+        "not a FAIL)",
+    ]
     name_width = max(len(c.rig) + len(c.requirement) + 3 for c in table)
     for c in table:
         if c.tolerated:
-            lines.append(f"  {c.rig + ' × ' + c.requirement:<{name_width}}  {f'{c.failed}/{c.runs}':>7}  "
-                         "(may fail: the defect's effect straddles the bound)")
+            lines.append(
+                f"  {c.rig + ' × ' + c.requirement:<{name_width}}  {f'{c.failed}/{c.runs}':>7}  "
+                "(may fail: the defect's effect straddles the bound)"
+            )
         elif c.expected:
             count = f"{c.failed - c.undecided}/{c.runs}"
-            lines.append(f"  {c.rig + ' × ' + c.requirement:<{name_width}}  {count:>7}  ≥ {100 * c.limit:5.1f} %"
-                         + (f"  ({c.undecided} INCONCLUSIVE, never PASS)" if c.undecided else "")
-                         + (f"  ({c.errors} errors)" if c.errors else ""))
+            lines.append(
+                f"  {c.rig + ' × ' + c.requirement:<{name_width}}  {count:>7}  ≥ {100 * c.limit:5.1f} %"
+                + (f"  ({c.undecided} INCONCLUSIVE, never PASS)" if c.undecided else "")
+                + (f"  ({c.errors} errors)" if c.errors else "")
+            )
     nominal = [o for o in outcomes if o.rig == NOMINAL]
     if nominal:
         false = sum(bool(o.observed) for o in nominal)
-        lines.append(f"false failures of the nominal rig: {false}/{len(nominal)} campaigns with any requirement not "
-                     f"passed, one-sided 95 % upper limit {100 * wilson_upper(false, len(nominal)):.1f} %")
-    verdict = "every seeded defect caught by exactly its requirements, nominal clean" if all(o.ok for o in outcomes) \
-        else "MISMATCH: " + "; ".join(
+        lines.append(
+            f"false failures of the nominal rig: {false}/{len(nominal)} campaigns with any requirement not "
+            f"passed, one-sided 95 % upper limit {100 * wilson_upper(false, len(nominal)):.1f} %"
+        )
+    verdict = (
+        "every seeded defect caught by exactly its requirements, nominal clean"
+        if all(o.ok for o in outcomes)
+        else "MISMATCH: "
+        + "; ".join(
             f"{o.rig}{'' if o.seed is None else f' seed {o.seed}'}: missed {sorted(o.missed)}, extra "
-            f"{sorted(o.extra)}, errors {sorted(o.errors)}" for o in outcomes if not o.ok)
+            f"{sorted(o.extra)}, errors {sorted(o.errors)}"
+            for o in outcomes
+            if not o.ok
+        )
+    )
     return "\n".join(lines + ["", f"validation: {verdict}"]) + "\n"
 
 
 def as_json(outcomes: list[Outcome]) -> dict:
     """The campaigns and the cells, for detection-matrix.json."""
     return {
-        "runs": [{"rig": o.rig, "seed": o.seed, "run": o.run_id, "expected": sorted(o.expected),
-                  "tolerated": sorted(o.tolerated),
-                  "observed": sorted(o.observed), "inconclusive": sorted(o.undecided), "errors": sorted(o.errors),
-                  "ok": o.ok} for o in outcomes],
-        "cells": [{"rig": c.rig, "requirement": c.requirement, "expected": c.expected, "tolerated": c.tolerated,
-                   "failed": c.failed, "inconclusive": c.undecided, "errors": c.errors, "runs": c.runs, "ok": c.ok}
-                  | ({} if c.tolerated else
-                     {("detection_lower_95" if c.expected else "false_failure_upper_95"): round(c.limit, 4)})
-                  for c in cells(outcomes)],
+        "runs": [
+            {
+                "rig": o.rig,
+                "seed": o.seed,
+                "run": o.run_id,
+                "expected": sorted(o.expected),
+                "tolerated": sorted(o.tolerated),
+                "observed": sorted(o.observed),
+                "inconclusive": sorted(o.undecided),
+                "errors": sorted(o.errors),
+                "ok": o.ok,
+            }
+            for o in outcomes
+        ],
+        "cells": [
+            {
+                "rig": c.rig,
+                "requirement": c.requirement,
+                "expected": c.expected,
+                "tolerated": c.tolerated,
+                "failed": c.failed,
+                "inconclusive": c.undecided,
+                "errors": c.errors,
+                "runs": c.runs,
+                "ok": c.ok,
+            }
+            | (
+                {}
+                if c.tolerated
+                else {("detection_lower_95" if c.expected else "false_failure_upper_95"): round(c.limit, 4)}
+            )
+            for c in cells(outcomes)
+        ],
         "ok": all(o.ok for o in outcomes),
     }

@@ -26,8 +26,14 @@ class Verdict(StrEnum):
     @property
     def outcome(self) -> str:
         """pytest's word for it, as in the record's `outcome` field."""
-        return {Verdict.PASS: "passed", Verdict.FAIL: "failed", Verdict.INCONCLUSIVE: "failed",
-                Verdict.ERROR: "error", Verdict.INTERRUPTED: "interrupted", Verdict.SKIPPED: "skipped"}[self]
+        return {
+            Verdict.PASS: "passed",
+            Verdict.FAIL: "failed",
+            Verdict.INCONCLUSIVE: "failed",
+            Verdict.ERROR: "error",
+            Verdict.INTERRUPTED: "interrupted",
+            Verdict.SKIPPED: "skipped",
+        }[self]
 
 
 class FailureClass(StrEnum):
@@ -43,8 +49,12 @@ class Judgement:
     reason: str
 
     def as_record(self) -> dict:
-        return {"verdict": self.verdict, "outcome": self.verdict.outcome, "failure_class": self.failure_class,
-                "reason": self.reason}
+        return {
+            "verdict": self.verdict,
+            "outcome": self.verdict.outcome,
+            "failure_class": self.failure_class,
+            "reason": self.reason,
+        }
 
 
 def classify(exc: BaseException) -> FailureClass:
@@ -58,9 +68,16 @@ def classify(exc: BaseException) -> FailureClass:
     return FailureClass.TEST
 
 
-def judge(bounds: Iterable[str], measurements: list[Measurement], *, ran_to_end: bool,
-          error: BaseException | None = None, skipped: str | None = None, rig_broken: bool = False,
-          interrupted: str | None = None) -> Judgement:
+def judge(
+    bounds: Iterable[str],
+    measurements: list[Measurement],
+    *,
+    ran_to_end: bool,
+    error: BaseException | None = None,
+    skipped: str | None = None,
+    rig_broken: bool = False,
+    interrupted: str | None = None,
+) -> Judgement:
     """bounds: the names of the acceptance bounds of the test's requirements; ran_to_end: the call phase
     returned; error: the first exception of its setup, call or teardown; skipped: the skip reason (rig_broken:
     skipped because an earlier fault broke the rig); interrupted: the signal that ended the run meanwhile."""
@@ -91,12 +108,14 @@ def judge(bounds: Iterable[str], measurements: list[Measurement], *, ran_to_end:
         return Judgement(Verdict.ERROR, FailureClass.TEST, "the requirement has no acceptance bound to judge")
     unjudged = [name for name in bounds if measured[name].outcome != Outcome.PASS]
     if unjudged:  # a bound recorded without its limits (INFO) decided nothing
-        return Judgement(Verdict.ERROR, FailureClass.TEST, f"bound(s) {', '.join(unjudged)} not judged against "
-                                                           "their limits")
+        return Judgement(
+            Verdict.ERROR, FailureClass.TEST, f"bound(s) {', '.join(unjudged)} not judged against their limits"
+        )
     infinite = [measured[name] for name in bounds if not math.isfinite(measured[name].value)]
     if infinite:
         return Judgement(Verdict.INCONCLUSIVE, FailureClass.RIG, "not a finite value: " + _listed(infinite))
     return Judgement(Verdict.PASS, None, f"every bound met ({len(bounds)})")
+
 
 def exception_for(judgement: Judgement) -> BaseException:
     """What a test that returned normally raises when its verdict is not PASS, so pytest, Allure and the

@@ -29,6 +29,7 @@ class NightScenario:
 @dataclass(frozen=True)
 class NightPlan:
     """One patient's night: the pump programme and the patient change at its start."""
+
     basal_U_per_h: float
     bolus_U: float
     insulin_sensitivity_factor: float
@@ -45,9 +46,13 @@ def load_night(name: str) -> NightScenario:
         raise BadNightScenario(f"{path}: unknown keys {sorted(unknown)} (allowed: {sorted(KEYS)})")
     bolus = data.get("correction_bolus") or {}
     return NightScenario(
-        name, data.get("description", ""), float(data.get("basal_factor", 1.0)),
+        name,
+        data.get("description", ""),
+        float(data.get("basal_factor", 1.0)),
         None if not bolus else float(bolus["glucose_entered_above_true_mg_dl"]),
-        float(bolus.get("target_mg_dl", 110.0)), float(data.get("insulin_sensitivity_factor", 1.0)))
+        float(bolus.get("target_mg_dl", 110.0)),
+        float(data.get("insulin_sensitivity_factor", 1.0)),
+    )
 
 
 def round_to(value: float, increment: float) -> float:
@@ -60,5 +65,8 @@ def plan_for(scenario: NightScenario, patient: VirtualPatient, increment_U: floa
     if scenario.correction_excess_mg_dl is not None:
         entered = patient.glucose_mg_dl + scenario.correction_excess_mg_dl
         bolus = max(0.0, (entered - scenario.correction_target_mg_dl) / patient.correction_factor_mg_dl_per_U)
-    return NightPlan(max(increment_U, round_to(patient.basal_U_per_h * scenario.basal_factor, increment_U)),
-                     round_to(bolus, increment_U), scenario.insulin_sensitivity_factor)
+    return NightPlan(
+        max(increment_U, round_to(patient.basal_U_per_h * scenario.basal_factor, increment_U)),
+        round_to(bolus, increment_U),
+        scenario.insulin_sensitivity_factor,
+    )

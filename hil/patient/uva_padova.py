@@ -84,5 +84,7 @@ class VirtualPatient:
     def cgm(self) -> float:
         """The sensor value now; only defined at the sensor's sample instants."""
         if self.t_min % self._sensor.sample_time:
-            raise ValueError(f"{self._sensor.name} samples every {self.cgm_interval_min:g} min, not at {self.t_min:g} min")
+            raise ValueError(
+                f"{self._sensor.name} samples every {self.cgm_interval_min:g} min, not at {self.t_min:g} min"
+            )
         return float(self._sensor.measure(self._model))

@@ -82,8 +82,13 @@ def _poll_until(rig, end_s: float, poll_s: float, glucose, trend, recording: Csv
         record.t_s.append(reading.t)
         record.state.append(status.state)
         record.mass_mg.append(reading.mass_mg)
-        recording.append(f"{reading.t:.3f}", "" if glucose is None else f"{glucose:g}",
-                         "" if trend is None else f"{trend:.1f}", status.state, f"{reading.mass_mg:.5f}")
+        recording.append(
+            f"{reading.t:.3f}",
+            "" if glucose is None else f"{glucose:g}",
+            "" if trend is None else f"{trend:.1f}",
+            status.state,
+            f"{reading.mass_mg:.5f}",
+        )
         remaining = end_s - rig.clock.now()
         if remaining <= 1e-9:
             return

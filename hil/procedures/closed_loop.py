@@ -13,7 +13,18 @@ from hil.patient.nights import NightPlan
 from hil.patient.uva_padova import STEP_MIN, VirtualPatient
 from hil.procedures import delivery
 
-RECORDING_COLUMNS = ["patient", "night", "suspend", "t_s", "minute", "glucose_mg_dl", "cgm_mg_dl", "insulin_U", "pump_state", "mass_mg"]
+RECORDING_COLUMNS = [
+    "patient",
+    "night",
+    "suspend",
+    "t_s",
+    "minute",
+    "glucose_mg_dl",
+    "cgm_mg_dl",
+    "insulin_U",
+    "pump_state",
+    "mass_mg",
+]
 STEP_S = STEP_MIN * 60.0
 # The pump's CGM trend uses values of the last 20 min (standards-and-clinical.md §5): between nights the pump
 # waits longer than that, stopped, so no value of one night enters the next night's prediction.
@@ -40,8 +51,17 @@ class NightRecord:
         return sum(isinstance(seen.event, Suspended) for seen in self.events)
 
 
-def run_night(rig, grav, patient: VirtualPatient, plan: NightPlan, minutes: int, jitter_s: float,
-              rng: np.random.Generator, recording: CsvRecording, tag: tuple) -> NightRecord:
+def run_night(
+    rig,
+    grav,
+    patient: VirtualPatient,
+    plan: NightPlan,
+    minutes: int,
+    jitter_s: float,
+    rng: np.random.Generator,
+    recording: CsvRecording,
+    tag: tuple,
+) -> NightRecord:
     """One night: the pump programmed as the plan says, the patient stepped each minute on the rig clock.
 
     The insulin of minute m is what the balance gained over it (evaporation added back); balance noise can make
@@ -91,9 +111,16 @@ def run_night(rig, grav, patient: VirtualPatient, plan: NightPlan, minutes: int,
         record.glucose.append(patient.glucose_mg_dl)
         record.insulin_U.append(dose)
         record.state.append(state)
-        recording.append(*tag, f"{reading.t:.3f}", m + 1, f"{patient.glucose_mg_dl:.2f}",
-                         f"{record.cgm[-1]:.2f}" if m % interval == 0 else "", f"{dose:.5f}", state,
-                         f"{reading.mass_mg:.5f}")
+        recording.append(
+            *tag,
+            f"{reading.t:.3f}",
+            m + 1,
+            f"{patient.glucose_mg_dl:.2f}",
+            f"{record.cgm[-1]:.2f}" if m % interval == 0 else "",
+            f"{dose:.5f}",
+            state,
+            f"{reading.mass_mg:.5f}",
+        )
     end_night(rig, record)
     return record
 

@@ -11,17 +11,33 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Callable
 
-from hil.drivers.contracts import (Alarm, BolusDone, BolusState, Capability, PumpEvent, PumpIdentity, PumpState,
-                                   PumpStatus, Reading, Refusal)
+from hil.drivers.contracts import (
+    Alarm,
+    BolusDone,
+    BolusState,
+    Capability,
+    PumpEvent,
+    PumpIdentity,
+    PumpState,
+    PumpStatus,
+    Reading,
+    Refusal,
+)
 from hil.drivers.site_faults import SiteFaultUnavailable
 from hil.errors import DeviceRefused, InstrumentRefused, RigError
 
 BOLUS_U = 0.5  # a bolus the reference range allows on every pump the suite targets (0.05 U steps)
 BASAL_U_PER_H = 1.0
 TEMP_BASAL = (0.5, 30)  # U/h, minutes
-ALARM_BOLUS_U = 5.0  # into a closed line: an occlusion alarm after about 2.3 U pushed (the reference pump, OC-ALARM-003)
+ALARM_BOLUS_U = (
+    5.0  # into a closed line: an occlusion alarm after about 2.3 U pushed (the reference pump, OC-ALARM-003)
+)
 ALARM_WITHIN_S = 600.0
-SUSPEND_SETTINGS = (60, False, False)  # low limit mg/dL, before-low, on-low: the reference pump's defaults (docs/protocol.md)
+SUSPEND_SETTINGS = (
+    60,
+    False,
+    False,
+)  # low limit mg/dL, before-low, on-low: the reference pump's defaults (docs/protocol.md)
 STABLE_WITHIN_S = 120.0  # the suites' own deadline for a stable reading (hil.procedures.delivery.stable_reading)
 
 
@@ -78,11 +94,15 @@ def _finite(*values: float) -> bool:
 
 def _typed_status(status: PumpStatus) -> None:
     _expect(isinstance(status, PumpStatus), f"status() gave {type(status).__name__}, not PumpStatus")
-    _expect(isinstance(status.state, PumpState) and isinstance(status.bolus, BolusState),
-            f"state {status.state!r} and bolus {status.bolus!r} must be PumpState and BolusState")
-    _expect(_finite(status.basal_U_per_h, status.bolus_left_U, status.reservoir_U, status.delivered_U)
-            and min(status.basal_U_per_h, status.bolus_left_U, status.reservoir_U, status.delivered_U) >= 0,
-            f"rates and amounts must be finite and not negative: {status}")
+    _expect(
+        isinstance(status.state, PumpState) and isinstance(status.bolus, BolusState),
+        f"state {status.state!r} and bolus {status.bolus!r} must be PumpState and BolusState",
+    )
+    _expect(
+        _finite(status.basal_U_per_h, status.bolus_left_U, status.reservoir_U, status.delivered_U)
+        and min(status.basal_U_per_h, status.bolus_left_U, status.reservoir_U, status.delivered_U) >= 0,
+        f"rates and amounts must be finite and not negative: {status}",
+    )
     _expect(all(isinstance(a, str) for a in status.active_alarms), "active_alarms must be alarm ids (str)")
 
 
@@ -110,16 +130,20 @@ def pump_checks(rig) -> list[Check]:
             except DeviceRefused as exc:
                 raise _Miss(f"{which} refused ({exc}): STOP must always be accepted, and idempotent") from None
         s = pump.status()
-        _expect(s.state in (PumpState.SUSPENDED, PumpState.ALARM) and s.bolus is BolusState.IDLE,
-                f"after STOP: {s.state}, bolus {s.bolus} (delivery must have stopped)")
+        _expect(
+            s.state in (PumpState.SUSPENDED, PumpState.ALARM) and s.bolus is BolusState.IDLE,
+            f"after STOP: {s.state}, bolus {s.bolus} (delivery must have stopped)",
+        )
         return f"accepted twice; then {s.state}, bolus {s.bolus}"
 
     def basal_and_resume() -> str:
         pump.set_basal(BASAL_U_PER_H)
         pump.resume()
         s = pump.status()
-        _expect(s.state is PumpState.RUNNING and abs(s.basal_U_per_h - BASAL_U_PER_H) < 1e-6,
-                f"after BASAL {BASAL_U_PER_H:g} and RESUME: {s.state} at {s.basal_U_per_h:g} U/h")
+        _expect(
+            s.state is PumpState.RUNNING and abs(s.basal_U_per_h - BASAL_U_PER_H) < 1e-6,
+            f"after BASAL {BASAL_U_PER_H:g} and RESUME: {s.state} at {s.basal_U_per_h:g} U/h",
+        )
         return f"{s.state} at {s.basal_U_per_h:g} U/h"
 
     def temp_basal() -> str:
@@ -163,29 +187,40 @@ def pump_checks(rig) -> list[Check]:
         finally:
             rig.occlusion_valve.open()
         alarm = next((e for e in seen if isinstance(e, Alarm)), None)
-        _expect(alarm is not None, f"no Alarm event within {ALARM_WITHIN_S:g} s of a {ALARM_BOLUS_U:g} U bolus into a "
-                                   f"closed line (events: {seen!r})")
-        _expect(_finite(alarm.raised_s) and alarm.alarm_id in pump.status().active_alarms,
-                f"{alarm} is not among the active alarms of STATUS")
+        _expect(
+            alarm is not None,
+            f"no Alarm event within {ALARM_WITHIN_S:g} s of a {ALARM_BOLUS_U:g} U bolus into a "
+            f"closed line (events: {seen!r})",
+        )
+        _expect(
+            _finite(alarm.raised_s) and alarm.alarm_id in pump.status().active_alarms,
+            f"{alarm} is not among the active alarms of STATUS",
+        )
         pump.acknowledge(alarm.alarm_id)
         _expect(alarm.alarm_id not in pump.status().active_alarms, f"alarm {alarm.alarm_id} still active after ACK")
         started["alarm"] = alarm
-        return (f"{alarm.kind} {alarm.priority} (id {alarm.alarm_id}, raised at {alarm.raised_s:g} s pump clock), "
-                f"active in STATUS, acknowledged")
+        return (
+            f"{alarm.kind} {alarm.priority} (id {alarm.alarm_id}, raised at {alarm.raised_s:g} s pump clock), "
+            f"active in STATUS, acknowledged"
+        )
 
     def suspend_and_resume() -> str:
         pump.suspend()
         suspended = pump.status().state
         pump.resume()
         resumed = pump.status().state
-        _expect(suspended is PumpState.SUSPENDED and resumed is PumpState.RUNNING,
-                f"SUSPEND gave {suspended}, RESUME {resumed}")
+        _expect(
+            suspended is PumpState.SUSPENDED and resumed is PumpState.RUNNING,
+            f"SUSPEND gave {suspended}, RESUME {resumed}",
+        )
         return f"{suspended}, then {resumed}"
 
     def history() -> str:
         strokes, units = pump.history_since(started.get("pump_t", 0.0))
-        _expect(isinstance(strokes, int) and strokes > 0 and _finite(units) and units > 0,
-                f"history_since gave ({strokes!r}, {units!r}) after a delivered bolus and basal")
+        _expect(
+            isinstance(strokes, int) and strokes > 0 and _finite(units) and units > 0,
+            f"history_since gave ({strokes!r}, {units!r}) after a delivered bolus and basal",
+        )
         return f"{strokes} strokes, {units:g} U since the checks began"
 
     def quick_bolus() -> str:
@@ -200,8 +235,10 @@ def pump_checks(rig) -> list[Check]:
         _expect(pressure is not None and _finite(pressure), f"STATUS gave the line pressure {pressure!r}")
         alarm = started.get("alarm")
         if alarm is not None:
-            _expect(alarm.pressure_kPa is not None and _finite(alarm.pressure_kPa),
-                    f"the occlusion alarm came without its line pressure: {alarm}")
+            _expect(
+                alarm.pressure_kPa is not None and _finite(alarm.pressure_kPa),
+                f"the occlusion alarm came without its line pressure: {alarm}",
+            )
         return f"{pressure:g} kPa in STATUS" + (f", {alarm.pressure_kPa:g} kPa with the alarm" if alarm else "")
 
     def settings() -> str:
@@ -235,25 +272,38 @@ def pump_checks(rig) -> list[Check]:
         return f"{s.state}; the link found nothing lost or repeated"
 
     declared = rig.capabilities()
-    steps = [("identify", identify, None), ("status, pump clock", status, None),
-             ("STOP, and STOP again", stop_twice, None), ("basal, resume", basal_and_resume, None),
-             ("temporary basal, cancel", temp_basal, Capability.TEMP_BASAL),
-             ("bolus, cancel", bolus_and_cancel, None), ("quick bolus, cancel", quick_bolus, Capability.QUICK_BOLUS),
-             ("bolus to its end, events", bolus_done_event, None),
-             ("an alarm raised, typed, acknowledged", alarm_cycle, None),
-             ("line pressure", line_pressure, Capability.LINE_PRESSURE),
-             ("occlusion back-off setting", settings, Capability.OCCLUSION_BACKOFF),
-             ("suspend, resume", suspend_and_resume, None),
-             ("low-glucose suspend settings", suspend_settings, Capability.SUSPEND_SETTINGS),
-             ("delivery history", history, Capability.DELIVERY_HISTORY), ("CGM input", cgm, Capability.CGM_INPUT),
-             ("acknowledge an unknown alarm", unknown_alarm, None), ("STOP at the end", stop_at_end, None)]
+    steps = [
+        ("identify", identify, None),
+        ("status, pump clock", status, None),
+        ("STOP, and STOP again", stop_twice, None),
+        ("basal, resume", basal_and_resume, None),
+        ("temporary basal, cancel", temp_basal, Capability.TEMP_BASAL),
+        ("bolus, cancel", bolus_and_cancel, None),
+        ("quick bolus, cancel", quick_bolus, Capability.QUICK_BOLUS),
+        ("bolus to its end, events", bolus_done_event, None),
+        ("an alarm raised, typed, acknowledged", alarm_cycle, None),
+        ("line pressure", line_pressure, Capability.LINE_PRESSURE),
+        ("occlusion back-off setting", settings, Capability.OCCLUSION_BACKOFF),
+        ("suspend, resume", suspend_and_resume, None),
+        ("low-glucose suspend settings", suspend_settings, Capability.SUSPEND_SETTINGS),
+        ("delivery history", history, Capability.DELIVERY_HISTORY),
+        ("CGM input", cgm, Capability.CGM_INPUT),
+        ("acknowledge an unknown alarm", unknown_alarm, None),
+        ("STOP at the end", stop_at_end, None),
+    ]
     found = [Check(Device.PUMP, "capabilities declared", ", ".join(sorted(declared)) or "none", Status.OK)]
     for item, step, capability in steps:
         if capability is None or capability in declared:
             found.append(_run(Device.PUMP, item, step))
         else:
-            found.append(Check(Device.PUMP, item, f"not declared by the driver ({capability}): its tests are skipped",
-                               Status.NOT_AVAILABLE))
+            found.append(
+                Check(
+                    Device.PUMP,
+                    item,
+                    f"not declared by the driver ({capability}): its tests are skipped",
+                    Status.NOT_AVAILABLE,
+                )
+            )
     return found
 
 
@@ -275,12 +325,16 @@ def scale_checks(rig, scale, name: str = "scale") -> list[Check]:
             try:
                 reading = scale.read_stable()
             except InstrumentRefused as exc:
-                _expect(exc.code is Refusal.BUSY and rig.clock.now() < deadline,
-                        f"read_stable() refused {exc.code} (not stable within {STABLE_WITHIN_S:g} s, or not BUSY)")
+                _expect(
+                    exc.code is Refusal.BUSY and rig.clock.now() < deadline,
+                    f"read_stable() refused {exc.code} (not stable within {STABLE_WITHIN_S:g} s, or not BUSY)",
+                )
                 rig.clock.sleep(1.0)
                 continue
-            _expect(isinstance(reading, Reading) and reading.stable and _finite(reading.mass_mg),
-                    f"read_stable() gave {reading!r}: a stable reading or a BUSY refusal, nothing else")
+            _expect(
+                isinstance(reading, Reading) and reading.stable and _finite(reading.mass_mg),
+                f"read_stable() gave {reading!r}: a stable reading or a BUSY refusal, nothing else",
+            )
             return reading
 
     def read_stable() -> str:
@@ -295,8 +349,15 @@ def scale_checks(rig, scale, name: str = "scale") -> list[Check]:
         return f"tare {tare / 1000:.5f} g; then {after.mass_mg:.3f} mg"
 
     device = Device.SCALE
-    return [_run(device, f"{name}: {item}", step) for item, step in (
-        ("identify", identify), ("read", read), ("stable read", read_stable), ("tare, zero", tare_and_zero))]
+    return [
+        _run(device, f"{name}: {item}", step)
+        for item, step in (
+            ("identify", identify),
+            ("read", read),
+            ("stable read", read_stable),
+            ("tare, zero", tare_and_zero),
+        )
+    ]
 
 
 def valve_checks(valve) -> list[Check]:
@@ -316,13 +377,18 @@ def site_checks(site, leak_fraction: float) -> list[Check]:
             finally:
                 site.restore()
             return f"{what}, then restored"
+
         return step
 
-    return [_run(Device.SITE, item, step) for item, step in (
-        ("full kink", make(lambda: site.kink(), "kinked")),
-        ("partial kink", make(lambda: site.kink(10.0), "kinked ×10")),
-        ("leak", make(lambda: site.leak(leak_fraction), f"leaking {leak_fraction:g}")),
-        ("dislodge", make(site.dislodge, "dislodged")))]
+    return [
+        _run(Device.SITE, item, step)
+        for item, step in (
+            ("full kink", make(lambda: site.kink(), "kinked")),
+            ("partial kink", make(lambda: site.kink(10.0), "kinked ×10")),
+            ("leak", make(lambda: site.leak(leak_fraction), f"leaking {leak_fraction:g}")),
+            ("dislodge", make(site.dislodge, "dislodged")),
+        )
+    ]
 
 
 def checks(rig, devices: set[Device]) -> list[Check]:
@@ -335,10 +401,23 @@ def checks(rig, devices: set[Device]) -> list[Check]:
         if rig.lost_scale is not None:
             found += scale_checks(rig, rig.lost_scale, "lost_scale")
     if Device.VALVE in devices:
-        found += valve_checks(rig.occlusion_valve) if rig.occlusion_valve else [
-            Check(Device.VALVE, "occlusion valve", "none on this rig (actuators.occlusion_valve)", Status.NOT_AVAILABLE)]
+        found += (
+            valve_checks(rig.occlusion_valve)
+            if rig.occlusion_valve
+            else [
+                Check(
+                    Device.VALVE,
+                    "occlusion valve",
+                    "none on this rig (actuators.occlusion_valve)",
+                    Status.NOT_AVAILABLE,
+                )
+            ]
+        )
     if Device.SITE in devices:
         site_cfg = rig.config.section("actuators").get("site_faults") or {}
-        found += site_checks(rig.site_faults, site_cfg.get("leak_fraction", 0.3)) if rig.site_faults else [
-            Check(Device.SITE, "site fixture", "none on this rig (actuators.site_faults)", Status.NOT_AVAILABLE)]
+        found += (
+            site_checks(rig.site_faults, site_cfg.get("leak_fraction", 0.3))
+            if rig.site_faults
+            else [Check(Device.SITE, "site fixture", "none on this rig (actuators.site_faults)", Status.NOT_AVAILABLE)]
+        )
     return found

@@ -108,8 +108,9 @@ def record(rig, start_s: float, duration_s: float, interval_s: float, recording:
 BOLUS_COLUMNS = ["bolus", "t_before_s", "mass_before_mg", "t_after_s", "mass_after_mg", "pump_before_U", "pump_after_U"]
 
 
-def deliver_boluses(rig, amount_U: float, count: int, settle_s: float, recording: CsvRecording,
-                    max_factor: float | None = None) -> np.ndarray:
+def deliver_boluses(
+    rig, amount_U: float, count: int, settle_s: float, recording: CsvRecording, max_factor: float | None = None
+) -> np.ndarray:
     """Deliver `count` boluses one after another, weighing each between stable readings and reading, next to
     each weighing, what the pump says it has delivered (STATUS `delivered`).
 
@@ -124,13 +125,27 @@ def deliver_boluses(rig, amount_U: float, count: int, settle_s: float, recording
         after = stable_reading(rig)
         pump_after = rig.pump.status().delivered_U
         rows[i] = before.t, before.mass_mg, after.t, after.mass_mg, pump_before, pump_after
-        recording.append(i + 1, f"{before.t:.3f}", f"{before.mass_mg:.5f}", f"{after.t:.3f}", f"{after.mass_mg:.5f}",
-                         f"{pump_before:.3f}", f"{pump_after:.3f}")
+        recording.append(
+            i + 1,
+            f"{before.t:.3f}",
+            f"{before.mass_mg:.5f}",
+            f"{after.t:.3f}",
+            f"{after.mass_mg:.5f}",
+            f"{pump_before:.3f}",
+            f"{pump_after:.3f}",
+        )
     return rows
 
 
-def record_bolus(rig, commanded_s: float, nominal_s: float, settle_s: float, interval_s: float, max_factor: float,
-                 recording: CsvRecording) -> tuple[Series, float | None]:
+def record_bolus(
+    rig,
+    commanded_s: float,
+    nominal_s: float,
+    settle_s: float,
+    interval_s: float,
+    max_factor: float,
+    recording: CsvRecording,
+) -> tuple[Series, float | None]:
     """Sample the balance every interval_s from a bolus command until settle_s after the pump reports the bolus
     finished (STATUS `bolus` IDLE, asked at every sample from the nominal end on), for at most max_factor times
     the nominal duration: a slow bolus is recorded to its end, so its delivery time can be measured.
@@ -147,8 +162,11 @@ def record_bolus(rig, commanded_s: float, nominal_s: float, settle_s: float, int
             break
         if idle_at is None and due > limit_s:
             rig.pump.cancel_bolus()
-            log.warning("bolus still delivering %.0f s after its command (%.1f × nominal): cancelled",
-                        limit_s - commanded_s, max_factor)
+            log.warning(
+                "bolus still delivering %.0f s after its command (%.1f × nominal): cancelled",
+                limit_s - commanded_s,
+                max_factor,
+            )
             break
         rig.clock.sleep_until(due)
         try:

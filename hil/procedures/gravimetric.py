@@ -12,7 +12,11 @@ from hil.analysis.uncertainty import difference_uncertainty_mg
 class Gravimetry:
     def __init__(self, rig_config):
         env = rig_config.section("environment")
-        self.temperature_C, self.pressure_hPa, self.humidity_pct = env["temperature_C"], env["pressure_hPa"], env["humidity_pct"]
+        self.temperature_C, self.pressure_hPa, self.humidity_pct = (
+            env["temperature_C"],
+            env["pressure_hPa"],
+            env["humidity_pct"],
+        )
         self.evaporation_mg_per_h = rig_config.section("evaporation_correction")["rate_mg_per_h"]
         self.concentration = rig_config.concentration_U_per_mL
         scale = rig_config.section("scale")
@@ -53,9 +57,12 @@ class Gravimetry:
     def budget(self, duration_s: float = 0.0, amount_U: float = 0.0) -> dict[str, float]:
         """The standard-uncertainty components (U) of an amount_U weighed as a difference over duration_s."""
         return {
-            "balance (two readings: repeatability, readability)":
-                float(self.units(difference_uncertainty_mg(self.repeatability_mg, self.readability_mg))),
-            "evaporation correction over the interval": float(self.units(self.u_evaporation_mg_per_h * duration_s / 3600.0)),
+            "balance (two readings: repeatability, readability)": float(
+                self.units(difference_uncertainty_mg(self.repeatability_mg, self.readability_mg))
+            ),
+            "evaporation correction over the interval": float(
+                self.units(self.u_evaporation_mg_per_h * duration_s / 3600.0)
+            ),
             "mass to volume (water temperature)": self.u_rel_conversion * abs(amount_U),
         }
 
@@ -66,6 +73,9 @@ class Gravimetry:
     def budget_text(self, duration_s: float, amount_U: float) -> str:
         rows = self.budget(duration_s, amount_U)
         lines = [f"  {name}: u = {u:.5f} U" for name, u in rows.items()]
-        return (f"Uncertainty budget (GUM) of {amount_U:g} U weighed over {duration_s / 3600:g} h:\n" + "\n".join(lines)
-                + f"\n  combined standard u = {self.u_amount_U(duration_s, amount_U):.5f} U, expanded U (k = 2) = "
-                  f"{2 * self.u_amount_U(duration_s, amount_U):.5f} U")
+        return (
+            f"Uncertainty budget (GUM) of {amount_U:g} U weighed over {duration_s / 3600:g} h:\n"
+            + "\n".join(lines)
+            + f"\n  combined standard u = {self.u_amount_U(duration_s, amount_U):.5f} U, expanded U (k = 2) = "
+            f"{2 * self.u_amount_U(duration_s, amount_U):.5f} U"
+        )

@@ -46,8 +46,9 @@ class OcclusionPoller:
         tl.pressure_kPa.append(pressure)
         tl.phase.append(phase)
         self.recording.append(f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", f"{pressure:.1f}", status.state, phase)
-        new = [Seen(e, reading.t) for e in self.rig.pump.events()
-               if isinstance(e, Alarm) and e.kind is AlarmKind.OCCLUSION]
+        new = [
+            Seen(e, reading.t) for e in self.rig.pump.events() if isinstance(e, Alarm) and e.kind is AlarmKind.OCCLUSION
+        ]
         tl.alarms.extend(new)
         return bool(new)
 
@@ -88,8 +89,12 @@ def alarm_metrics(rig, grav, poll_s: float, t_block, pump_t_block, at_block, ala
     """Metrics of the moment of the alarm: time, missed insulin, priority, pressure."""
     if alarm is None:
         nan = math.nan
-        return {"time_to_alarm": (math.inf, "min", 0.0), "missed_at_alarm": (nan, "U", 0.0),
-                "alarm_priority_high": (0.0, "bool", 0.0), "pressure_at_alarm": (nan, "kPa", 0.0)}
+        return {
+            "time_to_alarm": (math.inf, "min", 0.0),
+            "missed_at_alarm": (nan, "U", 0.0),
+            "alarm_priority_high": (0.0, "bool", 0.0),
+            "pressure_at_alarm": (nan, "kPa", 0.0),
+        }
     try:
         at_alarm = stable_reading(rig)
     except InstrumentUnstable:  # a pump that goes on pushing after its alarm keeps the pan moving: take it as it is

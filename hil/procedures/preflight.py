@@ -46,10 +46,21 @@ def fitness(config: RigConfig, requirements: list[Requirement]) -> list[Check]:
         for bound in requirement.acceptance:
             if bound.name not in expected_U:
                 continue
-            m = measurement(bound.name, math.nan, bound.unit, bound.min, bound.max, expected_U[bound.name],
-                            bound.source, bound.min_tur)
+            m = measurement(
+                bound.name,
+                math.nan,
+                bound.unit,
+                bound.min,
+                bound.max,
+                expected_U[bound.name],
+                bound.source,
+                bound.min_tur,
+            )
             if m.tur is None:
-                found, status = f"U = {expected_U[bound.name]:.3g} {bound.unit} (one-sided bound: no ratio)", Status.INFO
+                found, status = (
+                    f"U = {expected_U[bound.name]:.3g} {bound.unit} (one-sided bound: no ratio)",
+                    Status.INFO,
+                )
             else:
                 found = f"U = {expected_U[bound.name]:.3g} {bound.unit}, TUR {m.tur:.2g} (min {bound.min_tur:g})"
                 status = Status.BLOCKER if m.unfit else Status.OK
@@ -70,33 +81,54 @@ def dates(config: RigConfig, today: date) -> list[Check]:
         except ValueError:
             due_date = None
         if due_date is None:
-            checks.append(Check(f"{name} calibration", f"{calibration['date']}, due {due or 'not stated'}",
-                                Status.INFO))
+            checks.append(
+                Check(f"{name} calibration", f"{calibration['date']}, due {due or 'not stated'}", Status.INFO)
+            )
         else:
             late = due_date < today
-            checks.append(Check(f"{name} calibration", f"due {due}" + (": OVERDUE" if late else ""),
-                                Status.BLOCKER if late else Status.OK))
+            checks.append(
+                Check(
+                    f"{name} calibration",
+                    f"due {due}" + (": OVERDUE" if late else ""),
+                    Status.BLOCKER if late else Status.OK,
+                )
+            )
     evaporation = config.section("evaporation_correction")
     measured, valid_days = evaporation.get("measured"), evaporation.get("valid_days")
     if measured is None or measured == "none":
         status = Status.INFO if config.simulated else Status.BLOCKER
-        found = ("none: the emulated vessel's model" if measured == "none" else
-                 "no date in the rig file (evaporation_correction.measured)")
-        checks.append(Check("evaporation blank run", found + ("" if config.simulated else
-                                                             ": a bench needs a dated blank run"), status))
+        found = (
+            "none: the emulated vessel's model"
+            if measured == "none"
+            else "no date in the rig file (evaporation_correction.measured)"
+        )
+        checks.append(
+            Check(
+                "evaporation blank run",
+                found + ("" if config.simulated else ": a bench needs a dated blank run"),
+                status,
+            )
+        )
     else:
         expires = date.fromisoformat(measured) + timedelta(days=valid_days)
         late = expires < today
-        checks.append(Check("evaporation blank run", f"measured {measured}, valid {valid_days} days to {expires}"
-                            + (": EXPIRED" if late else ""), Status.BLOCKER if late else Status.OK))
+        checks.append(
+            Check(
+                "evaporation blank run",
+                f"measured {measured}, valid {valid_days} days to {expires}" + (": EXPIRED" if late else ""),
+                Status.BLOCKER if late else Status.OK,
+            )
+        )
     return checks
 
 
 def instruments(rig) -> list[Check]:
     """Ask the open rig: identities, the pump's state and alarms, a STOP, a stable reading per balance, the
     actuators. Every fault is a blocker with its message, never an exception."""
-    checks = [Check(f"{device} identity", ", ".join(f"{k} {v}" for k, v in identity.items()), Status.OK)
-              for device, identity in rig.identities.items()]
+    checks = [
+        Check(f"{device} identity", ", ".join(f"{k} {v}" for k, v in identity.items()), Status.OK)
+        for device, identity in rig.identities.items()
+    ]
     checks.append(_ask("pump status", lambda: _status(rig.pump.status())))
     checks.append(_ask("pump STOP", lambda: _stop(rig)))
     for name in BALANCES:
@@ -167,5 +199,6 @@ def duration(selected: list[str], runs: Path) -> Check:
     found = f"{total_h:.1f} h of rig time for {len(timed)} of {len(selected)} tests (from earlier runs' records)"
     if missing:
         found += f"; never timed: {', '.join(node.rsplit('::', 1)[-1] for node in missing[:5])}" + (
-            f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
     return Check("campaign duration", found, Status.INFO)

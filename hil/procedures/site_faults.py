@@ -36,6 +36,7 @@ class Trial:
 @dataclass
 class Series:
     """Polled rows, for plots."""
+
     t_s: list[float] = field(default_factory=list)
     site_mg: list[float] = field(default_factory=list)
     lost_mg: list[float] = field(default_factory=list)
@@ -58,8 +59,9 @@ class SitePoller:
         s.site_mg.append(reading.mass_mg)
         s.lost_mg.append(lost)
         s.pressure_kPa.append(pressure)
-        self.recording.append(trial, f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", f"{lost:.5f}", f"{pressure:.2f}",
-                              status.state, phase)
+        self.recording.append(
+            trial, f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", f"{lost:.5f}", f"{pressure:.2f}", status.state, phase
+        )
         return [Seen(e, reading.t) for e in self.rig.pump.events() if isinstance(e, Alarm) and e.kind in SITE_ALARMS]
 
     def watch(self, trial: int, duration_s: float, poll_s: float, phase: str, until=None) -> list[Seen[Alarm]]:
@@ -100,8 +102,9 @@ def detection_trial(rig, site, grav, case, number: int, rng: np.random.Generator
     within the detection time, then (when the case watches for it) its escalation, left unacknowledged."""
     trial = Trial(number, case["fault"])
     new_set(rig, case["basal_rate_U_per_h"])
-    trial.alarms_before_fault = poller.watch(number, case["baseline_h"] * 3600.0, case["baseline_poll_min"] * 60.0,
-                                             "baseline")
+    trial.alarms_before_fault = poller.watch(
+        number, case["baseline_h"] * 3600.0, case["baseline_poll_min"] * 60.0, "baseline"
+    )
     _acknowledge(rig, trial.alarms_before_fault)  # a false alarm must not mask the real one
     rig.clock.sleep(rng.uniform(0.0, case["phase_window_min"] * 60.0))
     site_before = rig.scale.read()
@@ -117,14 +120,20 @@ def detection_trial(rig, site, grav, case, number: int, rng: np.random.Generator
 
             def escalated(a: Seen[Alarm]) -> bool:
                 return a.event.alarm_id == same and a.event.priority is Priority.HIGH
-            seen += poller.watch(number, case["escalation_watch_min"] * 60.0, case["poll_s"], "fault, unacknowledged",
-                                 until=escalated)
+
+            seen += poller.watch(
+                number, case["escalation_watch_min"] * 60.0, case["poll_s"], "fault, unacknowledged", until=escalated
+            )
             trial.escalated = next((a for a in seen[1:] if escalated(a)), None)
         site_after = rig.scale.read()
-        trial.delivered_U, trial.U_delivered = grav.weighed(site_before.t, site_before.mass_mg, site_after.t, site_after.mass_mg)
+        trial.delivered_U, trial.U_delivered = grav.weighed(
+            site_before.t, site_before.mass_mg, site_after.t, site_after.mass_mg
+        )
         if lost_before is not None:
             lost_after = rig.lost_scale.read()
-            trial.lost_U, trial.U_lost = grav.weighed(lost_before.t, lost_before.mass_mg, lost_after.t, lost_after.mass_mg)
+            trial.lost_U, trial.U_lost = grav.weighed(
+                lost_before.t, lost_before.mass_mg, lost_after.t, lost_after.mass_mg
+            )
     finally:
         site.restore()
         rig.pump.stop()

@@ -50,8 +50,11 @@ class AbortSignals:
 
     def _handle(self, signum: int, frame) -> None:
         if self.received is not None:
-            log.warning("%s received while stopping after %s: ignored until the pump is safe",
-                        signal.Signals(signum).name, self.received.name)
+            log.warning(
+                "%s received while stopping after %s: ignored until the pump is safe",
+                signal.Signals(signum).name,
+                self.received.name,
+            )
             return
         self.received = signal.Signals(signum)
         log.warning("%s received: stopping the pump and ending the run", self.received.name)

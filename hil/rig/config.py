@@ -127,8 +127,12 @@ def _drivers(rig: Located) -> tuple[Drivers, list[Problem]]:
             continue  # absent, or not a mapping: the model says so
         name = node.get("driver")
         if not isinstance(name, str):
-            problems.append(rig.problem(path + (("driver",) if "driver" in node else ()),
-                                        f"a {kind} section names its 'driver'" + ("" if name is None else f", not {name!r}")))
+            problems.append(
+                rig.problem(
+                    path + (("driver",) if "driver" in node else ()),
+                    f"a {kind} section names its 'driver'" + ("" if name is None else f", not {name!r}"),
+                )
+            )
             continue
         try:
             cls = registry.lookup(name, kind)
@@ -204,7 +208,9 @@ def _deep_merge(base: dict, override: dict, path: tuple[str, ...] = ()) -> dict:
         below, where = out.get(key), path + (key,)
         if isinstance(value, dict) and isinstance(below, dict):
             if where in DEVICE_SECTIONS and value.get("driver", below.get("driver")) != below.get("driver"):
-                below = {k: v for k, v in below.items() if k in DEVICE_SECTIONS[where][1].model_fields and k != "driver"}
+                below = {
+                    k: v for k, v in below.items() if k in DEVICE_SECTIONS[where][1].model_fields and k != "driver"
+                }
             out[key] = _deep_merge(below, value, where)
         else:
             out[key] = value

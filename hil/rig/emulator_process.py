@@ -20,7 +20,10 @@ class EmulatorProcess:
     def __init__(self, rig_file: Path):
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hil.emulator", str(rig_file), "--watch-stdin"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         self.endpoints = self._read_endpoints()
         self.pid = self.process.pid
@@ -40,8 +43,10 @@ class EmulatorProcess:
                         raise RigError(f"emulator printed {line[:200]!r} instead of its endpoints") from None
                 self.process.wait(timeout=5)
                 error = self.process.stderr.read().decode(errors="replace").strip().splitlines()
-                raise RigError(f"emulator exited with code {self.process.returncode} before it started: "
-                               + (error[-1] if error else "no message"))
+                raise RigError(
+                    f"emulator exited with code {self.process.returncode} before it started: "
+                    + (error[-1] if error else "no message")
+                )
         self.stop()
         raise RigError(f"emulator did not report its endpoints within {START_TIMEOUT_S:g} s")
 

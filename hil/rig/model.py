@@ -92,20 +92,26 @@ class BenchEnvironment(Environment):
     pressure_hPa: span(500, 1100)
     humidity_pct: span(0, 100)
     u_temperature_C: span(0, 10) | None = Field(
-        None, description="standard uncertainty of the water temperature; default 2/sqrt(3) K (20 ± 2 °C)")
+        None, description="standard uncertainty of the water temperature; default 2/sqrt(3) K (20 ± 2 °C)"
+    )
 
 
 class EvaporationCorrection(Section):
     rate_mg_per_h: span(0, 1000)
     source: Annotated[str, Field(min_length=1, max_length=1000)]
     u_rate_mg_per_h: span(0, 1000) | None = Field(
-        None, description="standard uncertainty of the rate (repeated blank runs); default half the rate")
+        None, description="standard uncertainty of the rate (repeated blank runs); default half the rate"
+    )
     measured: Annotated[str, Field(pattern=r"^(\d{4}-\d{2}-\d{2}|none)$")] | None = Field(
-        None, description="date of the blank run (YYYY-MM-DD, quoted), or 'none' for an emulated vessel; "
-                          "`hil rig check` blocks a bench rig without one")
+        None,
+        description="date of the blank run (YYYY-MM-DD, quoted), or 'none' for an emulated vessel; "
+        "`hil rig check` blocks a bench rig without one",
+    )
     valid_days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
-        None, description="days the lab holds the blank run valid (with a measured date); the lab's own interval, "
-                          "as for a calibration")
+        None,
+        description="days the lab holds the blank run valid (with a measured date); the lab's own interval, "
+        "as for a calibration",
+    )
 
     @model_validator(mode="after")
     def _dated(self) -> "EvaporationCorrection":
@@ -132,8 +138,10 @@ class SeededDefect(Section):
     description: Annotated[str, Field(min_length=1, max_length=1000)]
     violates: list[Annotated[str, Field(pattern=REQUIREMENT_ID_PATTERN)]]
     may_violate: list[Annotated[str, Field(pattern=REQUIREMENT_ID_PATTERN)]] = Field(
-        [], description="requirements whose bound the defect's effect straddles (justified in the rig file): "
-                        "failing them or not is neither a miss nor an extra; `hil validate` reports how often")
+        [],
+        description="requirements whose bound the defect's effect straddles (justified in the rig file): "
+        "failing them or not is neither a miss nor an extra; `hil validate` reports how often",
+    )
 
 
 class Can(Section):
@@ -143,8 +151,11 @@ class Can(Section):
     interface: Text | None = Field(None, description="python-can interface: slcan, socketcan, pcan, ...")
     channel: Port | None = Field(None, description="python-can channel, or @emulator:can")
     bitrate: Annotated[int, Field(ge=1000, le=1_000_000)] | None = None
-    dbc: Text | None = Field(None, description="CAN database file, relative to the rig file (default: the reference "
-                                            "fixtures/can/pump.dbc installed with hil)")
+    dbc: Text | None = Field(
+        None,
+        description="CAN database file, relative to the rig file (default: the reference "
+        "fixtures/can/pump.dbc installed with hil)",
+    )
     timeout_s: Timeout | None = None
 
 
@@ -164,9 +175,12 @@ class RigFile(Section):
     extends: Text | None = Field(None, description="a rig file (relative to this one) whose keys this one overrides")
     rig_id: Annotated[str, Field(pattern=RIG_ID_PATTERN, description="a file name: letters, digits, '.', '_', '-'")]
     description: Text | None = None
-    clock: Literal["sim", "real", "rehearsal"] = Field(description=(
-        "sim: the emulator's lockstep clock; real: monotonic wall time (a bench); rehearsal: the emulator running "
-        "free in real time, scaled by emulator.speed, reached as a bench is (never evidence)"))
+    clock: Literal["sim", "real", "rehearsal"] = Field(
+        description=(
+            "sim: the emulator's lockstep clock; real: monotonic wall time (a bench); rehearsal: the emulator running "
+            "free in real time, scaled by emulator.speed, reached as a bench is (never evidence)"
+        )
+    )
     operator: Text | None = None
     pump: PumpSection
     scale: ScaleSection
@@ -175,8 +189,9 @@ class RigFile(Section):
     environment: BenchEnvironment
     evaporation_correction: EvaporationCorrection
     infusion_set: InfusionSet
-    emulator: EmulatorOptions | None = Field(None, description="emulator parameters (clock: sim or rehearsal); see "
-                                                               "hil/emulator/config.py")
+    emulator: EmulatorOptions | None = Field(
+        None, description="emulator parameters (clock: sim or rehearsal); see hil/emulator/config.py"
+    )
     seeded_defect: SeededDefect | None = None
     actuators: Actuators | None = None
     can: Can | None = None
@@ -189,7 +204,9 @@ def rig_file_model(drivers: Drivers) -> type[RigFile]:
     """The rig-file model whose device sections are those drivers' (a union on `driver` where a section may name
     several): a section with no driver given here is left as a plain mapping (its driver was not found, and said
     so). DriverError when a driver's options clash with the section's own keys."""
-    key = tuple(sorted((path, tuple(sorted(by_name.items(), key=lambda item: item[0]))) for path, by_name in drivers.items()))
+    key = tuple(
+        sorted((path, tuple(sorted(by_name.items(), key=lambda item: item[0]))) for path, by_name in drivers.items())
+    )
     return _rig_file_model(key)
 
 
@@ -207,12 +224,22 @@ def _rig_file_model(key: tuple) -> type[RigFile]:
             section = Annotated[Union[tuple(members)], Field(discriminator="driver")]
         return (section | None, None) if path in OPTIONAL_SECTIONS else (section, ...)
 
-    actuators = create_model("Actuators", __base__=Actuators, __doc__=Actuators.__doc__,
-                             occlusion_valve=section_type(("actuators", "occlusion_valve")),
-                             site_faults=section_type(("actuators", "site_faults")))
-    return create_model("RigFile", __base__=RigFile, __doc__=RigFile.__doc__, pump=section_type(("pump",)),
-                        scale=section_type(("scale",)), lost_scale=section_type(("lost_scale",)),
-                        actuators=(actuators | None, None))
+    actuators = create_model(
+        "Actuators",
+        __base__=Actuators,
+        __doc__=Actuators.__doc__,
+        occlusion_valve=section_type(("actuators", "occlusion_valve")),
+        site_faults=section_type(("actuators", "site_faults")),
+    )
+    return create_model(
+        "RigFile",
+        __base__=RigFile,
+        __doc__=RigFile.__doc__,
+        pump=section_type(("pump",)),
+        scale=section_type(("scale",)),
+        lost_scale=section_type(("lost_scale",)),
+        actuators=(actuators | None, None),
+    )
 
 
 @cache
@@ -220,12 +247,16 @@ def _device_model(path: tuple[str, ...], name: str, cls: type) -> type[DeviceSec
     kind, base = DEVICE_SECTIONS[path]
     clash = sorted(set(cls.Options.model_fields) & set(base.model_fields))
     if clash:
-        raise DriverError(f"driver '{name}': its option(s) {', '.join(clash)} are keys the rig file itself gives a "
-                          f"{kind} section")
+        raise DriverError(
+            f"driver '{name}': its option(s) {', '.join(clash)} are keys the rig file itself gives a {kind} section"
+        )
     model_name = f"{base.__name__}_{re.sub('[^A-Za-z0-9]', '_', name)}"
-    return create_model(model_name, __base__=(base, cls.Options),
-                        __doc__=f"{base.__doc__} Driver '{name}': {(cls.__doc__ or cls.__name__).strip().splitlines()[0]}",
-                        driver=(Literal[name], Field(description=f"{kind} driver {cls.__module__}.{cls.__qualname__}")))
+    return create_model(
+        model_name,
+        __base__=(base, cls.Options),
+        __doc__=f"{base.__doc__} Driver '{name}': {(cls.__doc__ or cls.__name__).strip().splitlines()[0]}",
+        driver=(Literal[name], Field(description=f"{kind} driver {cls.__module__}.{cls.__qualname__}")),
+    )
 
 
 def section(rig: RigFile, path: tuple[str, ...]) -> Any:
@@ -259,7 +290,7 @@ def cross_problems(rig: RigFile) -> list[tuple[tuple, str]]:
             found.append((path, f"port {port} is already used by {'.'.join(first[port][:-1])}"))
         first.setdefault(port, path)
         if port.startswith(EMULATOR_PORT):
-            name = port[len(EMULATOR_PORT):]
+            name = port[len(EMULATOR_PORT) :]
             if name not in ENDPOINTS:
                 found.append((path, f"no emulator endpoint '{name}' (there are: {', '.join(ENDPOINTS)})"))
             elif rig.clock not in EMULATED_CLOCKS:

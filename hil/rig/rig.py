@@ -43,7 +43,7 @@ class _Context:
         if port.startswith(EMULATOR_PORT):
             if not self.rig.emulator:
                 raise RigError(f"port {port} needs clock: sim or rehearsal (the emulator)")
-            return self.rig.emulator.endpoints[port[len(EMULATOR_PORT):]]
+            return self.rig.emulator.endpoints[port[len(EMULATOR_PORT) :]]
         return port
 
     def can_bus(self) -> CanHub:
@@ -52,8 +52,9 @@ class _Context:
             options = {k: cfg[k] for k in ("interface", "bitrate") if k in cfg}
             if "channel" in cfg:
                 options["channel"] = self.port(cfg["channel"])
-            self.rig.can_hub = CanHub(dbc=cfg.get("dbc"), now=self.rig.clock.now, timeout_s=cfg.get("timeout_s", 2.0),
-                                      **options)
+            self.rig.can_hub = CanHub(
+                dbc=cfg.get("dbc"), now=self.rig.clock.now, timeout_s=cfg.get("timeout_s", 2.0), **options
+            )
             self.rig.clock.on_tick.append(self.rig.can_hub.drain)
         return self.rig.can_hub
 
@@ -127,7 +128,9 @@ class Rig:
         if section is None:
             return None
         cls = self.config.driver(path)
-        options = cls.Options.model_validate({key: value for key, value in section.items() if key in cls.Options.model_fields})
+        options = cls.Options.model_validate(
+            {key: value for key, value in section.items() if key in cls.Options.model_fields}
+        )
         device = cls.connect(options, _Context(self))
         self.drivers[path] = cls
         return device

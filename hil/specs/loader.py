@@ -40,7 +40,9 @@ def load_requirements(paths: Iterable[Path] | None = None) -> dict[str, Requirem
     requirements: dict[str, Requirement] = {}
     files = spec_files(paths)
     if not files:
-        raise SpecError([Problem(Path(p), 0, "", "no requirement files (*.yaml) found") for p in (paths or [project.specs()])])
+        raise SpecError(
+            [Problem(Path(p), 0, "", "no requirement files (*.yaml) found") for p in (paths or [project.specs()])]
+        )
     requirement_schema = schema()
     first_seen: dict[str, tuple[Path, int]] = {}
     for file in files:
@@ -48,7 +50,11 @@ def load_requirements(paths: Iterable[Path] | None = None) -> dict[str, Requirem
         for rid, line in declared:
             if rid in first_seen:
                 where = first_seen[rid]
-                problems.append(Problem(file, line, "id", f"duplicate requirement id {rid} (first defined at {where[0]}:{where[1]})"))
+                problems.append(
+                    Problem(
+                        file, line, "id", f"duplicate requirement id {rid} (first defined at {where[0]}:{where[1]})"
+                    )
+                )
             else:
                 first_seen[rid] = (file, line)
         requirements.update((req.id, req) for req in loaded)
@@ -57,7 +63,9 @@ def load_requirements(paths: Iterable[Path] | None = None) -> dict[str, Requirem
     return requirements
 
 
-def _load_file(file: Path, schema: dict[str, Any], problems: list[Problem]) -> tuple[list[tuple[str, int]], list[Requirement]]:
+def _load_file(
+    file: Path, schema: dict[str, Any], problems: list[Problem]
+) -> tuple[list[tuple[str, int]], list[Requirement]]:
     """(id, line) of every requirement declared, and the Requirement objects when the whole file is valid.
     Catalogue checks run on every bound that names a metric, even when the schema found other problems."""
     located = yamlfile.parse(file, problems)
@@ -83,14 +91,34 @@ def _load_file(file: Path, schema: dict[str, Any], problems: list[Problem]) -> t
                 problems.append(located.problem(where + (key,), message))
             if len(problems) == before:
                 params = {k: bound[k] for k in _BOUND_PARAMS if k in bound}
-                bounds.append(Bound(bound["metric"], bound["unit"], bound["source"], bound.get("min"), bound.get("max"), params,
-                                    data.get("min_tur")))
+                bounds.append(
+                    Bound(
+                        bound["metric"],
+                        bound["unit"],
+                        bound["source"],
+                        bound.get("min"),
+                        bound.get("max"),
+                        params,
+                        data.get("min_tur"),
+                    )
+                )
         if len(problems) == before:
-            result.append(Requirement(
-                id=raw["id"], area=data["area"], title=raw["title"], statement=raw["statement"].strip(),
-                hazard=raw["hazard"].strip(), source=raw["source"].strip(), severity=raw["severity"],
-                method=raw["method"], cases=tuple(raw["cases"]), acceptance=tuple(bounds),
-                file=file, line=located.where(base)[1]))
+            result.append(
+                Requirement(
+                    id=raw["id"],
+                    area=data["area"],
+                    title=raw["title"],
+                    statement=raw["statement"].strip(),
+                    hazard=raw["hazard"].strip(),
+                    source=raw["source"].strip(),
+                    severity=raw["severity"],
+                    method=raw["method"],
+                    cases=tuple(raw["cases"]),
+                    acceptance=tuple(bounds),
+                    file=file,
+                    line=located.where(base)[1],
+                )
+            )
     return declared, result if len(problems) == before else []
 
 
@@ -100,16 +128,29 @@ def _bound_problems(method: str, bound: dict[str, Any]) -> list[tuple[str, str]]
     if kind is None:
         return [("metric", f"unknown metric '{bound['metric']}' (known: {', '.join(sorted(METRICS))})")]
     if method is not None and method not in kind.methods:
-        return [("metric", f"metric '{kind.name}' is not computed by method '{method}' (it is by {', '.join(kind.methods)})")]
+        return [
+            (
+                "metric",
+                f"metric '{kind.name}' is not computed by method '{method}' (it is by {', '.join(kind.methods)})",
+            )
+        ]
     if "unit" in bound and bound["unit"] != kind.unit:
         return [("metric", f"metric '{kind.name}' is in '{kind.unit}', not '{bound['unit']}'")]
     given = {k for k in _BOUND_PARAMS if k in bound}
     if given != set(kind.params):
-        return [("metric", f"metric '{kind.name}' takes parameters {sorted(kind.params) or 'none'}, got {sorted(given) or 'none'}")]
+        return [
+            (
+                "metric",
+                f"metric '{kind.name}' takes parameters {sorted(kind.params) or 'none'}, got {sorted(given) or 'none'}",
+            )
+        ]
     low, high = UNIT_RANGES[kind.unit]
     limits = {k: bound[k] for k in ("min", "max") if _is_number(bound.get(k))}
-    outside = [(k, f"{k} {v:g} is outside what '{kind.name}' can be: [{low:g}, {high:g}] {kind.unit}")
-               for k, v in limits.items() if not low <= v <= high]
+    outside = [
+        (k, f"{k} {v:g} is outside what '{kind.name}' can be: [{low:g}, {high:g}] {kind.unit}")
+        for k, v in limits.items()
+        if not low <= v <= high
+    ]
     if outside:
         return outside
     if len(limits) == 2 and limits["min"] > limits["max"]:

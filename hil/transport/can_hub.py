@@ -23,8 +23,15 @@ QUEUE_LIMIT = 4096
 
 
 class CanHub:
-    def __init__(self, *, dbc: Path | str | None, now: Callable[[], float], timeout_s: float = 2.0, name: str = "CAN",
-                 **bus_options):
+    def __init__(
+        self,
+        *,
+        dbc: Path | str | None,
+        now: Callable[[], float],
+        timeout_s: float = 2.0,
+        name: str = "CAN",
+        **bus_options,
+    ):
         """bus_options go to can.Bus (interface, channel, bitrate, ...); what they leave out python-can takes
         from its own configuration (~/.canrc, CAN_INTERFACE, ...)."""
         self.name = name
@@ -60,7 +67,9 @@ class CanHub:
     # -- frames --------------------------------------------------------------------------------------------
     def send(self, name: str, signals: dict) -> None:
         spec = self.db.get_message_by_name(name)
-        message = can.Message(arbitration_id=spec.frame_id, data=cp.encode(spec, signals), is_extended_id=False, is_rx=False)
+        message = can.Message(
+            arbitration_id=spec.frame_id, data=cp.encode(spec, signals), is_extended_id=False, is_rx=False
+        )
         try:
             self.bus.send(message, timeout=self.timeout_s)
         except (can.CanError, OSError, ValueError) as exc:

@@ -20,8 +20,14 @@ UNCHANGED = 255  # a SET signal with this value leaves the setting as it is
 IDENT_FIELDS = ("model", "serial", "fw", "proto")
 STATUS_FRAMES = ("PumpStatus1", "PumpStatus2", "PumpStatus3", "PumpStatus4", "PumpStatus5")
 # Counter groups: frames sharing one counter, and its modulus.
-COUNTERS = {"PumpAlarm": ("pump events", 256), "PumpAlarmTime": ("pump events", 256), "PumpEvent": ("pump events", 256),
-            "PumpHeartbeat": ("pump heartbeat", 256), "CgmValue": ("cgm", 256), "LoadCellMass": ("load cell", 65536)}
+COUNTERS = {
+    "PumpAlarm": ("pump events", 256),
+    "PumpAlarmTime": ("pump events", 256),
+    "PumpEvent": ("pump events", 256),
+    "PumpHeartbeat": ("pump heartbeat", 256),
+    "CgmValue": ("cgm", 256),
+    "LoadCellMass": ("load cell", 65536),
+}
 
 
 def load_database(path: Path | str | None = None) -> cantools.database.can.Database:
@@ -32,8 +38,10 @@ def decode(spec, data: bytes) -> dict:
     """A frame's signals, enumerated values as their names (str), others as numbers; a scaled value rounded to
     its signal's resolution (raw 1001 × 0.1 kPa is 100.1, not 100.10000000000001)."""
     places = {signal.name: _places(signal.scale, signal.offset) for signal in spec.signals}
-    return {name: round(value, places[name]) if isinstance(value, float) else getattr(value, "name", value)
-            for name, value in spec.decode(data, decode_choices=True).items()}
+    return {
+        name: round(value, places[name]) if isinstance(value, float) else getattr(value, "name", value)
+        for name, value in spec.decode(data, decode_choices=True).items()
+    }
 
 
 def _places(*steps: float) -> int:

@@ -25,8 +25,13 @@ class FramedLink:
     CGM values; the wire log has them).
     """
 
-    def __init__(self, line: SerialLine, device: str, refused: type[Exception] = DeviceRefused,
-                 quiet: frozenset[str] = frozenset()):
+    def __init__(
+        self,
+        line: SerialLine,
+        device: str,
+        refused: type[Exception] = DeviceRefused,
+        quiet: frozenset[str] = frozenset(),
+    ):
         """refused: what an ERR answer raises, called (device, code, message): DeviceRefused for the device under
         test (a product finding), an InstrumentRefused for the rig's own instruments."""
         self.line = line
@@ -46,8 +51,12 @@ class FramedLink:
             try:
                 frame = self._exchange(command, args, timeout_s)
                 if told:
-                    narrative.info("%s %s: %s", self.device, " ".join(map(str, (command, *args))),
-                                   " ".join((frame.word, *frame.args)))
+                    narrative.info(
+                        "%s %s: %s",
+                        self.device,
+                        " ".join(map(str, (command, *args))),
+                        " ".join((frame.word, *frame.args)),
+                    )
                 return frame
             except self._refused as exc:
                 if told:

@@ -61,7 +61,9 @@ class SerialLine:
 
     def _trace(self, direction: str, data: bytes) -> None:
         if self._log:
-            self._log.write(f"{self._log_now():14.3f} {self.name} {direction} {data.decode('ascii', 'backslashreplace')!r}\n")
+            self._log.write(
+                f"{self._log_now():14.3f} {self.name} {direction} {data.decode('ascii', 'backslashreplace')!r}\n"
+            )
 
     def write_line(self, data: bytes) -> None:
         self._trace(">", data)
@@ -79,7 +81,9 @@ class SerialLine:
                 if data:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        raise TransportError(f"{self.name} ({self.port}): write not accepted within {self.timeout_s:g} s")
+                        raise TransportError(
+                            f"{self.name} ({self.port}): write not accepted within {self.timeout_s:g} s"
+                        )
                     select.select([], [self._fd], [], min(remaining, 0.01))
         except serial.SerialTimeoutException:
             raise TransportError(f"{self.name} ({self.port}): write not accepted within {self.timeout_s:g} s") from None

@@ -26,15 +26,28 @@ class Seal:
     entry: ledger.Entry
 
 
-def seal_run(run_dir: Path, ledger_path: Path, interrupted: bool = False, event: str = SEALED,
-             key: signing.Ed25519PrivateKey | None = None) -> Seal:
+def seal_run(
+    run_dir: Path,
+    ledger_path: Path,
+    interrupted: bool = False,
+    event: str = SEALED,
+    key: signing.Ed25519PrivateKey | None = None,
+) -> Seal:
     try:
         files = write_manifest(run_dir)
-        entry = ledger.append(ledger_path, {
-            "run_id": run_dir.name, "run_path": _relative(run_dir, ledger_path.parent),
-            "manifest_sha256": sha256_file(run_dir / MANIFEST), "sealed_at": utc_now(),
-            "host": socket.gethostname(), "kind": "interrupted" if interrupted else "complete", "event": event,
-        }, key)
+        entry = ledger.append(
+            ledger_path,
+            {
+                "run_id": run_dir.name,
+                "run_path": _relative(run_dir, ledger_path.parent),
+                "manifest_sha256": sha256_file(run_dir / MANIFEST),
+                "sealed_at": utc_now(),
+                "host": socket.gethostname(),
+                "kind": "interrupted" if interrupted else "complete",
+                "event": event,
+            },
+            key,
+        )
     except (ManifestError, ledger.LedgerError, OSError) as exc:
         raise SealError(str(exc)) from None
     return Seal(files, entry)
@@ -69,7 +82,9 @@ def check_run(run_dir: Path, ledger_path: Path, trusted_key: str | None = None) 
     return problems + _entry_problems(run_dir, entry, ledger_path, trusted_key)
 
 
-def check_ledger(ledger_path: Path, trusted_key: str | None = None, run_folders: tuple[Path, ...] = ()) -> tuple[int, list[str]]:
+def check_ledger(
+    ledger_path: Path, trusted_key: str | None = None, run_folders: tuple[Path, ...] = ()
+) -> tuple[int, list[str]]:
     """The number of runs in the ledger, and every problem: the chain, each run's last seal against its folder
     (a removed folder is named), and sealed folders that the ledger does not hold, next to its runs or in
     run_folders (so an emptied or cut ledger does not hide the runs it lost)."""
@@ -98,8 +113,10 @@ def _entry_problems(run_dir: Path, entry: ledger.Entry, ledger_path: Path, trust
         problems.append(f"{MANIFEST}: SHA-256 differs from the run's seal on {where} (the manifest was rewritten)")
     public = entry.fields["public_key"]
     if trusted_key and public != trusted_key:
-        problems.append(f"seal on {where}: {'unsigned' if not public else f'signed by another key {public}'}, "
-                        f"not by the trusted key {trusted_key}")
+        problems.append(
+            f"seal on {where}: {'unsigned' if not public else f'signed by another key {public}'}, "
+            f"not by the trusted key {trusted_key}"
+        )
     return problems
 
 

@@ -93,12 +93,15 @@ def read(ledger: Path) -> tuple[list[Entry], list[str]]:
             problems.append(f"{ledger}:{entry}")
             continue
         if entry.prev != prev:
-            problems.append(f"{ledger}:{number}: chain broken: prev is not the hash of the entry before "
-                            f"(an entry was removed, inserted or reordered)")
+            problems.append(
+                f"{ledger}:{number}: chain broken: prev is not the hash of the entry before "
+                f"(an entry was removed, inserted or reordered)"
+            )
         if entry_hash(entry.prev, entry.fields) != entry.hash:
             problems.append(f"{ledger}:{number}: hash does not match the entry (the entry was edited)")
-        if entry.fields["signature"] and not signing.valid(entry.fields["public_key"], entry.fields["signature"],
-                                                           signed_message(entry.fields, entry.prev)):
+        if entry.fields["signature"] and not signing.valid(
+            entry.fields["public_key"], entry.fields["signature"], signed_message(entry.fields, entry.prev)
+        ):
             problems.append(f"{ledger}:{number}: signature invalid for key {entry.fields['public_key']}")
         entries.append(entry)
         prev = entry.hash
@@ -118,8 +121,9 @@ def _parse(line: str, number: int) -> Entry | str:
     if not isinstance(data, dict) or set(data) != {*FIELDS, "prev", "hash"}:
         return f"{number}: not a ledger entry (fields differ)"
     optional = ("public_key", "signature")
-    if not all(isinstance(data[k], str) or (k in optional and data[k] is None) for k in FIELDS) \
-            or not all(isinstance(data[k], str) for k in ("prev", "hash")):
+    if not all(isinstance(data[k], str) or (k in optional and data[k] is None) for k in FIELDS) or not all(
+        isinstance(data[k], str) for k in ("prev", "hash")
+    ):
         return f"{number}: not a ledger entry (a field is not text)"
     if data["kind"] not in KINDS or (data["signature"] is not None and not data["public_key"]):
         return f"{number}: not a ledger entry (kind or key)"

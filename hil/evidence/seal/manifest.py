@@ -20,6 +20,7 @@ class ManifestError(Exception):
 class Tree:
     """What a walk of the run folder found: regular files and folders (run-relative POSIX paths), and entries
     that may not be in a run (symbolic links, devices, sockets, FIFOs)."""
+
     files: set[str] = field(default_factory=set)
     folders: set[str] = field(default_factory=set)
     forbidden: list[str] = field(default_factory=list)
@@ -94,8 +95,10 @@ def verify_manifest(run_dir: Path) -> list[str]:
     if not lines:
         problems.append(f"{MANIFEST}: lists no file")
     problems += [f"{name}: not in the manifest" for name in sorted(tree.files - listed.keys())]
-    problems += [f"{name}/: folder not in the manifest (no listed file in it)"
-                 for name in sorted(tree.folders - _ancestors(listed.keys()))]
+    problems += [
+        f"{name}/: folder not in the manifest (no listed file in it)"
+        for name in sorted(tree.folders - _ancestors(listed.keys()))
+    ]
     return problems
 
 

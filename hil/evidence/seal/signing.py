@@ -21,8 +21,7 @@ def generate(path: Path) -> tuple[Path, str]:
     path + '.pub'; the public key in hex."""
     key = Ed25519PrivateKey.generate()
     public = public_hex(key.public_key())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
