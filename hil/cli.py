@@ -11,31 +11,29 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from hil import project
-from hil.drivers import registry
-from hil.evidence import report as reporting
-from hil.evidence import seal
-from hil.evidence import resume as resuming
-from hil.evidence import traceability, validation
-from hil.evidence.validation import NOMINAL
-from hil.evidence.measurements import DECISION_RULE
-from hil.evidence.run import REHEARSAL_NOTE, RunRecorder, finish_abandoned, new_run_dir
 from hil.analysis import gravimetry
+from hil.drivers import registry
 from hil.errors import RigError
+from hil.evidence import report as reporting
+from hil.evidence import resume as resuming
+from hil.evidence import seal, traceability, validation
+from hil.evidence.measurements import DECISION_RULE
 from hil.evidence.recording import CsvRecording
+from hil.evidence.run import REHEARSAL_NOTE, RunRecorder, finish_abandoned, new_run_dir
+from hil.evidence.validation import NOMINAL
 from hil.procedures import conformance, delivery, preflight
 from hil.pytest_child import run_pytest, signals_held
-from hil.rig.config import RigConfigError, load_rig
 from hil.rig import model as rig_model
+from hil.rig.config import RigConfigError, load_rig
 from hil.rig.model import RIG_ID_PATTERN
 from hil.rig.rig import Rig
 from hil.specs import SpecError, load_requirements
@@ -59,7 +57,7 @@ SPECS_HELP = "requirement files (default: the project's specs/, else the referen
 
 @app.callback()
 def main_options(
-    root: Optional[Path] = typer.Option(
+    root: Path | None = typer.Option(
         None,
         "--root",
         help=f"the project root: its specs/, fixtures/rigs/ and reports/ (default: ${project.ROOT_ENV}, "
@@ -71,7 +69,7 @@ def main_options(
         project.root()
     except project.ProjectError as exc:
         err.print(f"hil: {exc}", markup=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 def _children_env() -> dict[str, str]:
@@ -108,7 +106,7 @@ def specs_check(
         for problem in exc.problems:
             err.print(str(problem), markup=False)
         err.print(f"{len(exc.problems)} problem(s)")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     files = sorted({str(r.file) for r in requirements.values()})
     out.print(f"ok: {len(requirements)} requirements in {len(files)} file(s): {', '.join(files)}")
 
@@ -141,7 +139,7 @@ def _record(run_dir: Path) -> dict | None:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         err.print(f"{path}: not a readable record: {exc}", markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     if not isinstance(record, dict) or not isinstance(record.get("tests"), dict):
         err.print(f"{path}: not a run record (no 'tests' mapping)", markup=False)
         raise typer.Exit(1)
@@ -166,10 +164,8 @@ def _trace_format(name: str) -> TraceFormat:
 @app.command()
 def trace(
     format: str = typer.Option("table", "--format", help="table, csv or json"),
-    run: Optional[str] = typer.Option(
-        None, "--run", help="run folder or id for the verdicts (default: reports/latest)"
-    ),
-    specs: Optional[Path] = typer.Option(None, "--specs", help=SPECS_HELP),
+    run: str | None = typer.Option(None, "--run", help="run folder or id for the verdicts (default: reports/latest)"),
+    specs: Path | None = typer.Option(None, "--specs", help=SPECS_HELP),
 ):
     """Requirement → tests → verdict of a run. Exits 1 if a requirement has no test or a test names an unknown id."""
     format = _trace_format(format)
@@ -178,7 +174,7 @@ def trace(
         requirements = load_requirements([specs])
     except SpecError as exc:
         err.print(str(exc), markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     record = None
     if run or (project.reports() / "latest").exists():
         record = _record(_run_dir(run))
@@ -220,29 +216,29 @@ def trace(
 
 
 @app.command()
-def emulate(rig: Optional[Path] = typer.Option(None, help=RIG_HELP)):
+def emulate(rig: Path | None = typer.Option(None, help=RIG_HELP)):
     """Run the emulator standalone and print its endpoints (pump, balance, control ptys)."""
     rig = rig or project.default_rig()
     try:
         load_rig(rig)
     except RigConfigError as exc:
         err.print(str(exc), markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     os.execv(sys.executable, [sys.executable, "-m", "hil.emulator", str(rig)])
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def verify(
     ctx: typer.Context,
-    rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
-    k: Optional[str] = typer.Option(None, "-k", help="pytest -k expression"),
-    specs: Optional[Path] = typer.Option(None, "--specs", help=SPECS_HELP),
+    rig: Path | None = typer.Option(None, help=RIG_HELP),
+    k: str | None = typer.Option(None, "-k", help="pytest -k expression"),
+    specs: Path | None = typer.Option(None, "--specs", help=SPECS_HELP),
     report: bool = typer.Option(
         True,
         "--report/--no-report",
         help="build the HTML report (without: record, raw data, plots and seal only; `hil report RUN` builds it later)",
     ),
-    resume: Optional[str] = typer.Option(
+    resume: str | None = typer.Option(
         None,
         "--resume",
         help="continue this interrupted run (folder or id): "
@@ -259,12 +255,12 @@ def verify(
         config = load_rig(rig)
     except (SpecError, RigConfigError) as exc:
         err.print(str(exc), markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     try:  # a key that cannot seal must stop the run before it starts, not after days of testing
         seal.signing.key_from_env()
     except seal.signing.SigningKeyError as exc:
         err.print(f"{seal.signing.KEY_ENV}: {exc}", markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     if resume:
         run_dir, targets = _resumable(_run_dir(resume), record, config, k)
         if not targets:  # stopped after its last test had finished: a session that runs nothing completes it
@@ -345,10 +341,10 @@ def _resumable(run_dir: Path, record: dict | None, config, k: str | None) -> tup
             resuming.same_rig(record, config, opened.identities)
     except resuming.ResumeRefused as exc:
         err.print(f"resume refused: {exc}", markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     except RigError as exc:
         err.print(f"resume refused: the rig did not open to be identified: {exc}", markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     out.print(
         f"resume {run_dir.name}: session {len(record.get('sessions', [])) + 1}, {len(left)} test(s) left of "
         f"{len(record.get('selected', {}))}",
@@ -400,7 +396,7 @@ def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEAL
             f"NOT SEALED: {seal.signing.KEY_ENV}: {exc} (fix it, then `hil report {run_dir}` seals the run)",
             markup=False,
         )
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     record = _record(run_dir)
     if record is not None and report:
         try:
@@ -421,7 +417,7 @@ def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEAL
         sealed = seal.seal_run(run_dir, ledger_path, interrupted=interrupted, event=event, key=key)
     except seal.SealError as exc:
         err.print(f"NOT SEALED: {run_dir}: {exc}", markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     reporting.point_latest(project.reports(), run_dir)
     entry = sealed.entry
     signer = f"signed by ed25519:{entry.fields['public_key']}" if key else "unsigned"
@@ -441,19 +437,19 @@ def _history_name(record: dict) -> str:
     return rig_id if re.fullmatch(RIG_ID_PATTERN, rig_id) else "unknown-rig"
 
 
-def _run_dir(run: Optional[str]) -> Path:
+def _run_dir(run: str | None) -> Path:
     try:
         return reporting.resolve_run(project.reports(), run)
     except reporting.ReportError as exc:
         err.print(str(exc), markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 @rig_app.command("check")
 def rig_check(
-    rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
-    k: Optional[str] = typer.Option(None, "-k", help="pytest -k expression: the campaign to check for"),
-    specs: Optional[Path] = typer.Option(None, "--specs", help=SPECS_HELP),
+    rig: Path | None = typer.Option(None, help=RIG_HELP),
+    k: str | None = typer.Option(None, "-k", help="pytest -k expression: the campaign to check for"),
+    specs: Path | None = typer.Option(None, "--specs", help=SPECS_HELP),
 ):
     """Preflight before a campaign: the balance's resolution against every selected requirement, calibration
     and blank-run dates, then the rig itself (identities, the pump's state, alarms and STOP, a stable reading
@@ -464,7 +460,7 @@ def rig_check(
         config = load_rig(rig)
     except (SpecError, RigConfigError) as exc:
         err.print(str(exc), markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     selected = collect_trace(k)
     ids = sorted({rid for rids in selected.values() for rid in rids})
     checks = preflight.fitness(config, [requirements[rid] for rid in ids if rid in requirements])
@@ -493,8 +489,8 @@ def rig_check(
 
 @driver_app.command("check")
 def driver_check(
-    rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
-    device: Optional[list[conformance.Device]] = typer.Option(
+    rig: Path | None = typer.Option(None, help=RIG_HELP),
+    device: list[conformance.Device] | None = typer.Option(
         None, "--device", help="the devices to check (default: all the rig has)"
     ),
 ):
@@ -506,13 +502,13 @@ def driver_check(
         config = load_rig(rig or project.default_rig())
     except RigConfigError as exc:
         err.print(str(exc), markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     try:
         with Rig(config) as opened:
             found = conformance.checks(opened, set(device or conformance.Device))
     except RigError as exc:
         err.print(f"driver check: the rig did not open: {exc}", markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     drivers = ", ".join(f"{'.'.join(path)} {config.device(path)['driver']}" for path in config.drivers())
     table = Table(title=f"driver conformance: {config.rig_id} ({config.path})\n{drivers}")
     for column in ("device", "check", "found", "status"):
@@ -565,7 +561,7 @@ def rig_schema():
 
 @app.command("blank-run")
 def blank_run(
-    rig: Optional[Path] = typer.Option(None, help=RIG_HELP),
+    rig: Path | None = typer.Option(None, help=RIG_HELP),
     hours: float = typer.Option(..., min=2.0, max=240.0, help="rig hours to weigh the vessel"),
     interval_s: float = typer.Option(60.0, min=1.0, max=3600.0, help="seconds between readings"),
 ):
@@ -576,7 +572,7 @@ def blank_run(
         config = load_rig(rig or project.default_rig())
     except RigConfigError as exc:
         err.print(str(exc), markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     folder = new_run_dir(project.reports(), config.path.stem, folder="blank-runs")
     try:
         with Rig(config) as opened, CsvRecording(folder / "balance.csv", ["t_s", "mass_mg", "stable"]) as raw:
@@ -587,12 +583,12 @@ def blank_run(
             series = delivery.record(opened, opened.clock.now(), hours * 3600.0, interval_s, raw)
     except RigError as exc:
         err.print(f"blank run stopped: {exc} (readings so far in {folder / 'balance.csv'})", markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     try:
         rate, u_rate, segments = gravimetry.blank_run(series.t_s, series.mass_mg)
     except ValueError as exc:
         err.print(f"blank run {folder}: {exc}", markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     today = date.today().isoformat()
     lines = (
         f"evaporation_correction:\n"
@@ -610,15 +606,15 @@ def blank_run(
 
 @app.command()
 def validate(
-    defects: Optional[Path] = typer.Option(
+    defects: Path | None = typer.Option(
         None,
         help="folder of seeded-defect rig files (default: the "
         "project's fixtures/rigs/defects/, else the reference ones)",
     ),
-    nominal: Optional[Path] = typer.Option(None, help=f"the nominal rig; {RIG_HELP}"),
+    nominal: Path | None = typer.Option(None, help=f"the nominal rig; {RIG_HELP}"),
     seeds: int = typer.Option(1, min=1, max=1000, help="campaigns per rig, each with its own emulator seed"),
     jobs: int = typer.Option(2, min=1, help="campaigns run side by side"),
-    only: Optional[list[str]] = typer.Option(None, "--only", help="defect rig names to run (default: all)"),
+    only: list[str] | None = typer.Option(None, "--only", help="defect rig names to run (default: all)"),
 ):
     """Tool validation: the campaign on the nominal rig and on every seeded-defect rig, and the detection
     matrix (defect × requirement, expected vs observed). With --seeds N each rig runs N times, with the emulator
@@ -643,10 +639,10 @@ def validate(
         }
     except RigConfigError as exc:
         err.print(str(exc), markup=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except KeyError as exc:
         err.print(f"defect rigs must declare seeded_defect.violates: {exc}", markup=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     benches = [name for name, config in configs.items() if not config.simulated]
     if seeds > 1 and benches:
         err.print(f"--seeds needs emulated rigs (clock: sim); not: {', '.join(benches)}", markup=False)
@@ -660,7 +656,7 @@ def validate(
             campaigns.append((name, seed, _seeded_rig_file(folder / "rigs", name, path, seed), False))
     runs = _run_campaigns(campaigns, jobs)
     outcomes = []
-    for (name, seed, _, _), (run_dir, record) in zip(campaigns, runs):
+    for (name, seed, _, _), (run_dir, record) in zip(campaigns, runs, strict=True):
         failed, undecided, errored = validation.observed_failures(record) if record else (set(), set(), {"(no record)"})
         outcomes.append(
             validation.Outcome(
@@ -706,7 +702,7 @@ def _run_campaigns(campaigns: list, jobs: int) -> list[tuple[Path, dict | None]]
         for done, future in enumerate(as_completed(futures), 1):
             name, seed = futures[future][:2]
             elapsed = time.monotonic() - started
-            eta = datetime.now(timezone.utc) + timedelta(seconds=elapsed / done * (len(campaigns) - done))
+            eta = datetime.now(UTC) + timedelta(seconds=elapsed / done * (len(campaigns) - done))
             out.print(
                 f"validate: {done}/{len(campaigns)} campaigns done ({name}"
                 + (f" seed {seed}" if seed is not None else "")
@@ -743,7 +739,7 @@ def _campaign(rig: Path, report: bool = True) -> tuple[Path, dict | None]:
 
 
 @app.command("report")
-def report_cmd(run: Optional[str] = typer.Argument(None, help="run folder or id (default: reports/latest)")):
+def report_cmd(run: str | None = typer.Argument(None, help="run folder or id (default: reports/latest)")):
     """(Re)build the HTML report of a run and reseal it; refused when the run no longer matches its seal. A run
     that stopped before its seal (no manifest, not in the ledger) is sealed now: as complete when its record
     says it finished without an interrupt, as interrupted otherwise."""
@@ -771,9 +767,9 @@ def report_cmd(run: Optional[str] = typer.Argument(None, help="run folder or id 
 
 @evidence_app.command("verify")
 def evidence_verify(
-    run: Optional[str] = typer.Argument(None, help="run folder or id (default: reports/latest)"),
+    run: str | None = typer.Argument(None, help="run folder or id (default: reports/latest)"),
     whole_ledger: bool = typer.Option(False, "--all", help="every run of the ledger, and the ledger"),
-    key: Optional[Path] = typer.Option(None, "--key", help="public key file every seal must be signed by"),
+    key: Path | None = typer.Option(None, "--key", help="public key file every seal must be signed by"),
 ):
     """Check a run's files against its manifest, the manifest against its seal in the ledger, the ledger's chain
     and the signature. Every problem is named; exit 1 on any."""
@@ -782,7 +778,7 @@ def evidence_verify(
         trusted = seal.signing.load_public(key) if key else None
     except seal.signing.SigningKeyError as exc:
         err.print(str(exc), markup=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if whole_ledger:
         runs, problems = seal.check_ledger(ledger_path, trusted, run_folders=(project.reports() / "runs",))
         ok = f"ok: the ledger {ledger_path} chains intact; each of its {runs} runs matches its last seal"
@@ -809,7 +805,7 @@ def evidence_keygen(
         public_path, public = seal.signing.generate(path)
     except seal.signing.SigningKeyError as exc:
         err.print(str(exc), markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     out.print(
         f"private key: {path} (0600; keep it off shared disks)\npublic key: {public_path}: ed25519:{public}\n"
         f"sign seals: export {seal.signing.KEY_ENV}={path.resolve()}",

@@ -9,10 +9,10 @@ waits for that (within a generous deadline) before it seals the run.
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from hil.rig.abort import SIGNALS
 

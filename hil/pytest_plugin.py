@@ -20,10 +20,10 @@ from hil import project, run_log
 from hil.drivers import registry
 from hil.drivers.contracts import Capability
 from hil.errors import RigError
+from hil.evidence.per_test import Inconclusive, TestEvidence, safe_name
 from hil.evidence.progress import Progress
 from hil.evidence.progress_display import ProgressDisplay
 from hil.evidence.run import RunRecorder, new_run_dir, rig_times
-from hil.evidence.per_test import Inconclusive, TestEvidence, safe_name
 from hil.evidence.verdict import FailureClass, Judgement, Verdict, classify, exception_for, judge
 from hil.rig import abort
 from hil.rig.config import RigConfigError, load_rig

@@ -9,9 +9,9 @@ not propagate). Warnings and errors of every `hil` logger go to run.log as well 
 module of its own, below everything that tells the story (transport, drivers, rig, plugin)."""
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 narrative = logging.Logger("hil.run", logging.INFO)  # not logging.getLogger: outside the tree, see above
 

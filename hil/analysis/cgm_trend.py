@@ -35,12 +35,12 @@ def report(slope_mg_dl_min: float) -> float:
 def trends(t_s, glucose) -> list[float | None]:
     """The reported trend at each value of the trace (None where the value is missing)."""
     out, seen = [], []
-    for t, g in zip(t_s, glucose):
+    for t, g in zip(t_s, glucose, strict=True):
         if g is None:
             out.append(None)
             continue
         seen = [(ts, gs) for ts, gs in seen[-(MAX_VALUES - 1) :] if t - ts <= WINDOW_S] + [(t, g)]
-        out.append(report(slope(*zip(*seen))) if len(seen) >= 2 else 0.0)
+        out.append(report(slope(*zip(*seen, strict=True))) if len(seen) >= 2 else 0.0)
     return out
 
 
@@ -49,8 +49,8 @@ def trend(t_s, glucose) -> float:
     only the last four received values can count)."""
     if glucose[-1] is None:
         raise ValueError("the trend is reported with a value: the last one is missing")
-    received = [(t, g) for t, g in zip(t_s, glucose) if g is not None][-MAX_VALUES:]
-    return trends(*zip(*received))[-1]
+    received = [(t, g) for t, g in zip(t_s, glucose, strict=True) if g is not None][-MAX_VALUES:]
+    return trends(*zip(*received, strict=True))[-1]
 
 
 def predicted(glucose: float, trend_mg_dl_min: float, horizon_min: float = 30.0) -> float:

@@ -1,7 +1,7 @@
 """From gravimetric recordings to the named dose-accuracy metrics of the catalogue (hil.specs.metrics),
 each with its unit and expanded uncertainty. Pure: arrays and numbers in, a dict out."""
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -15,13 +15,13 @@ def predictions(t_s, glucose) -> list[float | None]:
     the last four values received within 20 min, to 0.1 mg/dL/min; one value: no trend, the value itself)."""
     return [
         None if g is None else cgm_trend.predicted(g, trend, HORIZON_MIN)
-        for g, trend in zip(glucose, cgm_trend.trends(t_s, glucose))
+        for g, trend in zip(glucose, cgm_trend.trends(t_s, glucose), strict=True)
     ]
 
 
 def first_suspend_index(t_s, glucose, low_limit: float, before_low: bool, on_low: bool) -> int | None:
     """Index of the first value at which a suspension is due, or None."""
-    for i, (g, p) in enumerate(zip(glucose, predictions(t_s, glucose))):
+    for i, (g, p) in enumerate(zip(glucose, predictions(t_s, glucose), strict=True)):
         if g is None:
             continue
         if (on_low and g <= low_limit) or (before_low and g <= low_limit + 70 and p <= low_limit + 20):
@@ -31,7 +31,7 @@ def first_suspend_index(t_s, glucose, low_limit: float, before_low: bool, on_low
 
 def first_resume_index(t_s, glucose, low_limit: float, suspended_s: float) -> int | None:
     """Index of the first value, at least the minimum time after the suspension, that permits a resume."""
-    for i, (t, g, p) in enumerate(zip(t_s, glucose, predictions(t_s, glucose))):
+    for i, (t, g, p) in enumerate(zip(t_s, glucose, predictions(t_s, glucose), strict=True)):
         if g is not None and t - suspended_s >= MIN_SUSPEND_S and g >= low_limit + 20 and p > low_limit + 40:
             return i
     return None

@@ -2,7 +2,8 @@
 at a configured rate with its own counter (lost samples are a rig fault, detected by the CanHub) and
 timestamps. The same scale API as the MT-SICS balance."""
 
-from typing import Annotated, Callable
+from collections.abc import Callable
+from typing import Annotated
 
 from pydantic import Field
 

@@ -8,7 +8,7 @@ of a stream) are discarded and logged, and each reply must start with the word i
 
 import logging
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from hil.drivers.contracts import Reading, Refusal
 from hil.drivers.registry import Baudrate, DeviceKind, DriverOptions, Port, RigContext, Timeout

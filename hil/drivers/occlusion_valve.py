@@ -11,8 +11,9 @@ import os
 import select
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Callable, ClassVar, TextIO
+from typing import Annotated, ClassVar, TextIO
 
 from pydantic import Field
 

@@ -54,7 +54,8 @@ its parser is lenient where a rig must be strict (any unit, the ``?`` prefix, an
 
 import logging
 import re
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from hil.drivers.contracts import Reading, Refusal
 from hil.drivers.registry import Baudrate, DeviceKind, DriverOptions, Port, RigContext, Timeout

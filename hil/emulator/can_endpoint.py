@@ -6,7 +6,7 @@ The device side of slcan: ASCII commands ending in CR (`O`/`L` open, `C` close, 
 frames are handed to the same firmware as the serial protocol (hil.transport.can_protocol maps them).
 """
 
-from typing import Callable
+from collections.abc import Callable
 
 from hil.emulator.pump import Refused
 from hil.transport import can_protocol as cp

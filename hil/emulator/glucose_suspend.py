@@ -12,8 +12,8 @@ own predictor is not published): the value plus 30 min of the trend the CGM send
 change over the last 15-20 min); a value sent without a trend gets the firmware's own fit of that slope.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

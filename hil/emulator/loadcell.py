@@ -2,7 +2,7 @@
 sampled at its streaming rate (distinct from the precision balance on the same vessel)."""
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

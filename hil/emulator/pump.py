@@ -9,14 +9,14 @@ threshold it raises a HIGH-priority alarm, stops delivery and, when enabled, bac
 
 import bisect
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from hil.emulator.bench import Bench
-from hil.emulator.glucose_suspend import GlucoseSuspend, SuspendSettings
 from hil.emulator.config import Defects, PumpParams
+from hil.emulator.glucose_suspend import GlucoseSuspend, SuspendSettings
 from hil.emulator.scheduler import Event, Scheduler
 from hil.emulator.site_check import SiteCheck
 from hil.transport.frames import Frame
@@ -297,7 +297,7 @@ class EmulatedPump:
         """SET key=value ...: backoff=0|1, low_limit=50-90 (mg/dL), before_low=0|1, on_low=0|1."""
         s = self.suspend_settings
         pairs = [setting.partition("=")[::2] for setting in settings]
-        for (key, value), setting in zip(pairs, settings):  # all checked before any is applied
+        for (key, value), setting in zip(pairs, settings, strict=True):  # all checked before any is applied
             if not (
                 (key in ("backoff", "before_low", "on_low") and value in ("0", "1"))
                 or (key == "low_limit" and value.isdigit() and 50 <= int(value) <= 90)

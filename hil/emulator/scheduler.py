@@ -2,7 +2,7 @@
 
 import heapq
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 
 class Event:

@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 import tty
-from typing import Callable
+from collections.abc import Callable
 
 from pydantic import ValidationError
 

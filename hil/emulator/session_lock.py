@@ -13,7 +13,7 @@ it open. Challenges come from the seed, so a run is deterministic per seed like 
 
 import hashlib
 import hmac
-from typing import Callable
+from collections.abc import Callable
 
 from hil.emulator.pump import Refused
 from hil.transport.frames import Frame

@@ -5,7 +5,7 @@ site's level over the first readings after a prime, then raises CHECK_SITE when 
 falls below a share of it. Unacknowledged, the alarm escalates to HIGH. Parameters: PumpParams.site_*.
 """
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

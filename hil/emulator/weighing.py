@@ -7,8 +7,8 @@ an overload above the capacity and an underload below −1 % of it, both relativ
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

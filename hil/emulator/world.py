@@ -1,6 +1,6 @@
 """The emulated rig: pump, fluid path, vessel and balance on one simulated clock, built per seed."""
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

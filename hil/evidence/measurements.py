@@ -58,7 +58,10 @@ class Measurement:
         text = f"{self.name} = {value}, limits {limits_text(self.low, self.high, self.unit)}: {self.outcome}"
         if self.outcome == INCONCLUSIVE:
             if self.unfit:
-                text += f" (test uncertainty ratio {self.tur:.2g} < {self.min_tur:g}: the rig cannot resolve this requirement)"
+                text += (
+                    f" (test uncertainty ratio {self.tur:.2g} < {self.min_tur:g}: "
+                    "the rig cannot resolve this requirement)"
+                )
             elif not _judgeable(self.low, self.high, self.uncertainty, self.min_tur):
                 text += " (the uncertainty, a limit or the required TUR is not a finite number: cannot be judged)"
             elif math.isnan(self.value):

@@ -158,7 +158,9 @@ class TestEvidence:
         """The newest raw row of the test's open recordings, as 'file: column value, ...' (the progress line)."""
         for rec in reversed(self._recordings):
             if rec.last and rec.last != rec.columns:
-                return f"{rec.path.name}: " + ", ".join(f"{c} {v}" for c, v in zip(rec.columns, rec.last))
+                # a progress line: a row shorter than the header shows the values it has, never stops the run
+                pairs = zip(rec.columns, rec.last, strict=False)
+                return f"{rec.path.name}: " + ", ".join(f"{c} {v}" for c, v in pairs)
         return None
 
     def close(self) -> None:

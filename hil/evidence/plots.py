@@ -137,7 +137,7 @@ def virtual_nights_figure(patient: str, nights: dict, low_limit: float, hypo_mg_
     """One patient's nights, one row each: true glucose with the suspend feature off and on, the CGM values the
     pump received (on), and the pump's automatic suspensions shaded. nights: name -> (off, on) NightRecords."""
     fig, axes = plt.subplots(len(nights), 1, figsize=(9, 2.6 * len(nights)), sharex=True, squeeze=False)
-    for ax, (name, (off, on)) in zip(axes[:, 0], nights.items()):
+    for ax, (name, (off, on)) in zip(axes[:, 0], nights.items(), strict=True):
         hours_off, hours_on = np.asarray(off.minute) / 60.0, np.asarray(on.minute) / 60.0
         ax.plot(hours_off, off.glucose, color="0.5", lw=1.2, label="glucose, suspend off")
         ax.plot(hours_on, on.glucose, color="tab:blue", lw=1.4, label="glucose, suspend on")

@@ -4,14 +4,16 @@ prompts may write to the terminal mid-test, as a plain `hil: progress` line once
 
 import contextlib
 import time
-from typing import Callable, ContextManager
+from collections.abc import Callable
 
 LIVE_EVERY_S = 0.5
 PLAIN_EVERY_S = 60.0
 
 
 class ProgressDisplay:
-    def __init__(self, reporter, live: bool, uncaptured: Callable[[], ContextManager] = contextlib.nullcontext):
+    def __init__(
+        self, reporter, live: bool, uncaptured: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+    ):
         """uncaptured: a context in which writing reaches the terminal while pytest captures the test's output
         (its capture manager's global_and_fixture_disabled)."""
         self._reporter = reporter

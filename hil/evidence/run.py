@@ -21,11 +21,11 @@ LOCK_FILES = ("requirements.lock", "package-lock.json")
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def new_run_dir(reports: Path, rig_name: str, folder: str = "runs") -> Path:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     base = reports / folder / f"{stamp}-{rig_name}"
     base.parent.mkdir(parents=True, exist_ok=True)
     candidate, n = base, 1
@@ -164,8 +164,8 @@ class RunRecorder:
                 folder.rename(aside)
                 test["folder"] = aside.name
 
-                def moved(name: str) -> str:
-                    return name.replace(f"tests/{folder.name}/", f"tests/{aside.name}/", 1)
+                def moved(name: str, old: str = f"tests/{folder.name}/", new: str = f"tests/{aside.name}/") -> str:
+                    return name.replace(old, new, 1)
 
                 test["files"] = [moved(f) for f in test.get("files", [])]
                 if "files_sha256" in test:

@@ -61,7 +61,7 @@ def feed(rig, scenario: Scenario, poll_s: float, recording: CsvRecording, tail_s
     record = FeedRecord()
     start = rig.clock.now()
     trends = cgm_trend.trends([k * scenario.interval_s for k in range(len(scenario.values))], scenario.values)
-    for k, (glucose, trend) in enumerate(zip(scenario.values, trends)):
+    for k, (glucose, trend) in enumerate(zip(scenario.values, trends, strict=True)):
         due = start + k * scenario.interval_s
         rig.clock.sleep_until(due)
         record.value_t_s.append(due)

@@ -7,9 +7,9 @@ fixture level the rig's fixture cannot make (SiteFaultUnavailable) is not a miss
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Callable
 
 from hil.drivers.contracts import (
     Alarm,

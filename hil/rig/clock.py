@@ -3,8 +3,7 @@ in simulated time against the emulator (SimClock), where a 72-hour test takes se
 against the emulator running free (RealClock scaled by its speed)."""
 
 import time
-from typing import Callable
-
+from collections.abc import Callable
 
 TICK_S = 0.1
 

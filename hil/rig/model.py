@@ -8,9 +8,10 @@ drivers by `json_schema()`; a unit test keeps the shipped file equal to it. Chec
 """
 
 import re
+from collections.abc import Iterator
 from datetime import date
 from functools import cache
-from typing import Annotated, Any, Iterator, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
@@ -221,7 +222,9 @@ def _rig_file_model(key: tuple) -> type[RigFile]:
         elif len(members) == 1:
             section = members[0]
         else:
-            section = Annotated[Union[tuple(members)], Field(discriminator="driver")]
+            # a union of a runtime list of classes: `X | Y` has no spelling for it (ruff's UP007 fix to
+            # `Annotated[tuple(members), ...]` would make the section a tuple, not a union)
+            section = Annotated[Union[tuple(members)], Field(discriminator="driver")]  # noqa: UP007
         return (section | None, None) if path in OPTIONAL_SECTIONS else (section, ...)
 
     actuators = create_model(

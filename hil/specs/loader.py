@@ -5,14 +5,15 @@ Every problem is reported with its file, line and key, all at once, so a spec au
 
 import json
 import math
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from hil import project, yamlfile
 from hil.specs.metrics import METRICS, UNIT_RANGES
-from hil.yamlfile import Problem, YamlFileError
 from hil.specs.model import Bound, Requirement
+from hil.yamlfile import Problem, YamlFileError
 
 _BOUND_PARAMS = ("window_h", "window_min", "band_pct")
 

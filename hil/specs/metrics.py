@@ -107,7 +107,8 @@ METRICS: dict[str, MetricKind] = {
             "count",
             _OCCLUSION_BASAL + _BASAL,
             (),
-            "strokes the pump's history and the balance count differently over the same window (basal: the worst 1-h window)",
+            "strokes the pump's history and the balance count differently over the same window "
+            "(basal: the worst 1-h window)",
             (Capability.DELIVERY_HISTORY,),
         ),
         MetricKind(
@@ -115,7 +116,8 @@ METRICS: dict[str, MetricKind] = {
             "%",
             _BASAL + _BOLUS,
             (),
-            "weighed amount against the amount the pump says it delivered over the same interval, in % of the pump's record",
+            "weighed amount against the amount the pump says it delivered over the same interval, "
+            "in % of the pump's record",
         ),
         MetricKind(
             "record_bolus_difference_max",

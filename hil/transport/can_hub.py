@@ -10,8 +10,8 @@ import logging
 import select
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import can
 

@@ -20,9 +20,9 @@ class FramedLink:
     counter (`event_counter.faults` lists lost ones). A line nobody asked for (an event or a reply received
     twice, an answer to no request in flight) is dropped and listed in `unasked`: the driver raises it as a rig
     fault at its next check, never in the middle of an exchange, so the answer being waited for is not lost.
-    A late answer to an attempt that failed, or whose wait a signal cut short, is expected and only logged. Every state-changing request and its
-    answer or refusal go to the run's log, except the `quiet` commands (sent too often to read: time steps,
-    CGM values; the wire log has them).
+    A late answer to an attempt that failed, or whose wait a signal cut short, is expected and only logged.
+    Every state-changing request and its answer or refusal go to the run's log, except the `quiet` commands
+    (sent too often to read: time steps, CGM values; the wire log has them).
     """
 
     def __init__(
