@@ -72,7 +72,9 @@ Timeout = Annotated[float, Field(gt=0, le=3600, description="seconds to wait for
 class RigContext(Protocol):
     """What the rig gives a driver to connect its device."""
 
-    rig_id: str
+    @property
+    def rig_id(self) -> str:
+        """The rig file's rig_id."""
 
     def now(self) -> float:
         """The rig clock, s: take every reading's time from it (simulated on the emulator)."""
@@ -131,7 +133,7 @@ def installed() -> dict[str, Registered]:
 
 
 @cache
-def driver_class(name: str) -> type:
+def driver_class(name: str) -> type[DriverClass]:
     """The class registered as `name`, checked to be a driver; DriverError naming what is wrong."""
     registered = installed().get(name)
     if registered is None:
@@ -164,13 +166,13 @@ def _not_a_driver(cls: Any) -> list[str]:
         problems.append("'Options' is not a subclass of hil.drivers.registry.DriverOptions")
     if not callable(getattr(cls, "connect", None)):
         problems.append("it has no connect(options, rig) class method")
-    capabilities = getattr(cls, "capabilities", frozenset())
+    capabilities: object = getattr(cls, "capabilities", frozenset())
     if not (isinstance(capabilities, frozenset) and all(isinstance(c, Capability) for c in capabilities)):
         problems.append("'capabilities' is not a frozenset of Capability")
     return problems
 
 
-def lookup(name: str, device: DeviceKind) -> type:
+def lookup(name: str, device: DeviceKind) -> type[DriverClass]:
     """The driver class for a rig-file section of kind `device`; DriverError listing the installed drivers of
     that kind when `name` is not one of them."""
     try:

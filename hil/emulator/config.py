@@ -10,6 +10,7 @@ import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.fields import FieldInfo
 
 from hil.emulator.wire_faults import WireFault
 
@@ -19,13 +20,15 @@ DefectPriority = Literal["", "LOW", "MEDIUM", "HIGH"]  # "": the pump's own
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 
-def span(low: float, high: float, *, above: bool = False) -> Any:
-    """A float in [low, high], or in (low, high] with `above`: the range a parameter can physically take."""
-    return Annotated[float, Field(gt=low, le=high) if above else Field(ge=low, le=high)]
+def span(low: float, high: float, *, above: bool = False) -> FieldInfo:
+    """The range a parameter can physically take, [low, high] or (low, high] with `above`, as the metadata of
+    an annotation: `Annotated[float, span(0, 1)]` (a type checker sees the float)."""
+    return Field(gt=low, le=high) if above else Field(ge=low, le=high)
 
 
-def count(low: int, high: int) -> Any:
-    return Annotated[int, Field(ge=low, le=high)]
+def count(low: int, high: int) -> FieldInfo:
+    """An integer in [low, high], as the metadata of `Annotated[int, count(low, high)]`."""
+    return Field(ge=low, le=high)
 
 
 class Params(BaseModel):
@@ -42,34 +45,34 @@ class PumpParams(Params):
     # and UNLOCK until unlocked by HMAC challenge and response; empty: the plain reference protocol.
     session_key: Annotated[str, Field(max_length=256)] = ""
     # 0.05 U pulses: Omnipod; MiniMed 722G bolus 0.05 U every 2 s (metrology.md §1.6).
-    stroke_U: span(0, 1, above=True) = 0.05
+    stroke_U: Annotated[float, span(0, 1, above=True)] = 0.05
     # [E] 10 % per-stroke SD: well inside the Omnipod 5 label spread for 0.05 U doses
     # (n = 5987, 0.00-0.119 U) and below the 38-46 % that DT&T 2020 measured at 0.1 U/h (metrology.md §1.6).
-    stroke_cv: span(0, 1) = 0.10
+    stroke_cv: Annotated[float, span(0, 1)] = 0.10
     # Basal 0.05-30 U/h in 0.05 steps, bolus 0.05-30 U (Omnipod 5 label, standards-and-clinical.md §4).
-    basal_min_U_per_h: span(0, 100, above=True) = 0.05
-    basal_max_U_per_h: span(0, 100, above=True) = 30.0
-    bolus_min_U: span(0, 100, above=True) = 0.05
-    bolus_max_U: span(0, 100, above=True) = 30.0
-    increment_U: span(0, 10, above=True) = 0.05
+    basal_min_U_per_h: Annotated[float, span(0, 100, above=True)] = 0.05
+    basal_max_U_per_h: Annotated[float, span(0, 100, above=True)] = 30.0
+    bolus_min_U: Annotated[float, span(0, 100, above=True)] = 0.05
+    bolus_max_U: Annotated[float, span(0, 100, above=True)] = 30.0
+    increment_U: Annotated[float, span(0, 10, above=True)] = 0.05
     # Standard bolus speed 1.5 U/min (Medtronic; Omnipod 0.025 U/s), quick 15 U/min used for priming
     # (640G/670G "quick"), REFERENCES.md "Bolus speeds".
-    bolus_speed_U_per_min: span(0, 100, above=True) = 1.5
-    quick_bolus_speed_U_per_min: span(0, 100, above=True) = 15.0
-    prime_speed_U_per_min: span(0, 100, above=True) = 15.0
+    bolus_speed_U_per_min: Annotated[float, span(0, 100, above=True)] = 1.5
+    quick_bolus_speed_U_per_min: Annotated[float, span(0, 100, above=True)] = 15.0
+    prime_speed_U_per_min: Annotated[float, span(0, 100, above=True)] = 15.0
     # 300 U cartridge (Tandem t:slim X2, standards-and-clinical.md §4).
-    reservoir_U: span(0, 10_000, above=True) = 300.0
+    reservoir_U: Annotated[float, span(0, 10_000, above=True)] = 300.0
     # [E] plunger slack taken up at the first travel after a new reservoir; no published value was
     # retrieved (Batista 2015 on start-up delay is listed as not retrieved in metrology.md §1.5).
-    slack_U: span(0, 100) = 0.3
+    slack_U: Annotated[float, span(0, 100)] = 0.3
     # Occlusion alarm at a line pressure of 100 kPa: the Wellion pump's 100 ± 30 kPa threshold
     # (REFERENCES.md "Occlusion"). With the 0.25 µL/kPa line it is 25 µL = 2.5 U missed, inside the
     # labelled 2.5-3.0 U (MMT-511 "up to 3.0 U", Veo 2.77 U average).
-    occlusion_threshold_kPa: span(0, 10_000, above=True) = 100.0
+    occlusion_threshold_kPa: Annotated[float, span(0, 10_000, above=True)] = 100.0
     # [E] after an occlusion alarm the plunger backs off by the volume that relieves the threshold
     # pressure of the nominal line: 100 kPa × 0.25 µL/kPa = 25 µL = 2.5 U. No published figure was
     # retrieved; the Wellion label bounds what may be released in a fault (0.25 U).
-    occlusion_backoff_U: span(0, 100) = 2.5
+    occlusion_backoff_U: Annotated[float, span(0, 100)] = 2.5
     # Site check: the firmware reads the resting line pressure (the tissue back-pressure) before every basal
     # stroke, learns it over the first strokes after a prime, and raises CHECK_SITE when the mean of the last
     # readings falls below a share of it: a leak or a dislodged cannula takes the back-pressure away, which
@@ -78,32 +81,32 @@ class PumpParams(Params):
     # 2.5 kPa) is 3 standard errors below the 3.0 kPa threshold with 10 readings of 0.5 kPa noise, and nominal
     # (5 kPa) 12 above it.
     site_check: bool = True
-    site_learn_strokes: count(1, 10_000) = 20
-    site_window_strokes: count(1, 10_000) = 10
-    site_drop_fraction: span(0, 1) = 0.6
+    site_learn_strokes: Annotated[int, count(1, 10_000)] = 20
+    site_window_strokes: Annotated[int, count(1, 10_000)] = 10
+    site_drop_fraction: Annotated[float, span(0, 1)] = 0.6
     # [E] noise of the plunger force sensor read as pressure, one reading (SD).
-    pressure_noise_kPa: span(0, 1000) = 0.5
+    pressure_noise_kPa: Annotated[float, span(0, 1000)] = 0.5
     # IEC 60601-1-8: a fault whose harm comes with a delay (no insulin: hyperglycaemia over hours) is MEDIUM
     # priority (REFERENCES.md "Alarms"). Unacknowledged it escalates to HIGH: SmartGuard sounds a siren after
     # 10 min without response (standards-and-clinical.md §5); [E] this pump's design escalates at 5 min, half
     # that, so that the 10-min requirement holds with room to spare.
     site_alarm_priority: Priority = "MEDIUM"
-    alarm_escalation_s: span(0, 86_400, above=True) = 300.0
+    alarm_escalation_s: Annotated[float, span(0, 86_400, above=True)] = 300.0
 
 
 class FluidPathParams(Params):
     # System compliance 0.25 µL/kPa (REFERENCES.md "Occlusion", metrology.md §1.6 model).
-    compliance_uL_per_kPa: span(0, 1000, above=True) = 0.25
+    compliance_uL_per_kPa: Annotated[float, span(0, 1000, above=True)] = 0.25
     # [E] outflow time constant τ = R·C = 4.69 s, chosen so that a 1 U bolus at 1.5 U/min (20 strokes of
     # 0.05 U every 2 s, the first at the command, nominal end at 40 s) still holds
     # 0.5 µL·Σ_{k=1..20} e^(−2k/τ) = 9.4 % of it in the line at its nominal end, as measured for the
     # MiniMed 722G (video microscopy, JDST 2022, doi 10.1177/19322968221115749): R = 4.69 s / 0.25 µL/kPa.
-    resistance_kPa_s_per_uL: span(0, 1e6, above=True) = 18.76
+    resistance_kPa_s_per_uL: Annotated[float, span(0, 1e6, above=True)] = 18.76
     # [E] tissue back-pressure at the cannula tip, the line's resting pressure. Subcutaneous tissue opposes an
     # infusion with a counter-pressure that grows with the infused volume (Thomsen et al., PLoS ONE 2014,
     # 9:e104054: bulk modulus ~1e5 Pa); no figure at pump flows is in REFERENCES.md. 5 kPa, 5 % of the
     # occlusion threshold, stands in until the bench's back-pressure fixture is measured.
-    tissue_pressure_kPa: span(0, 1000) = 5.0
+    tissue_pressure_kPa: Annotated[float, span(0, 1000)] = 5.0
 
 
 # SBI data output: positions 2-10 of its 16 characters hold the weight (Quintix operating instructions, "Data
@@ -115,7 +118,7 @@ class BalanceParams(Params):
     # The wire protocol the balance speaks: Mettler-Toledo MT-SICS (docs/protocol.md §2) or Sartorius SBI
     # (docs/protocol.md §2a); one weighing model behind either (hil/emulator/weighing.py).
     protocol: Literal["mt-sics", "sbi"] = Field(
-        "mt-sics",
+        default="mt-sics",
         description=(
             "the balance's protocol: mt-sics (Mettler-Toledo MT-SICS) or sbi (Sartorius SBI); the same weighing physics"
         ),
@@ -125,16 +128,16 @@ class BalanceParams(Params):
     # [E] SBI only (ESC x3_): a version string for the emulated balance's software; nothing depends on it.
     software: Name = "EMU-1.0"
     # Semi-micro balance: 0.01 mg readability, repeatability 0.01-0.02 mg (metrology.md §1.3).
-    readability_mg: span(0, 1000, above=True) = 0.01
-    repeatability_mg: span(0, 1000) = 0.015
+    readability_mg: Annotated[float, span(0, 1000, above=True)] = 0.01
+    repeatability_mg: Annotated[float, span(0, 1000)] = 0.015
     # [E] first-order settling, "τ of a few seconds" (metrology.md §1.3 emulator noise model).
-    settling_tau_s: span(0, 3600) = 2.0
+    settling_tau_s: Annotated[float, span(0, 3600)] = 2.0
     # [E] slow drift as a random walk; 0.003 mg/√h keeps it below one readability step per hour.
-    drift_mg_per_sqrt_h: span(0, 1000) = 0.003
+    drift_mg_per_sqrt_h: Annotated[float, span(0, 1000)] = 0.003
     # [E] a typical semi-micro capacity; with a 35 g vessel it leaves far more room than a campaign fills.
-    capacity_g: span(0, 1e6, above=True) = 220.0
+    capacity_g: Annotated[float, span(0, 1e6, above=True)] = 220.0
     # SIR repeat interval: the real maximum is model-dependent and unverified, "~1-10 Hz" (metrology.md §1.3).
-    sir_interval_s: span(0, 3600, above=True) = 1.0
+    sir_interval_s: Annotated[float, span(0, 3600, above=True)] = 1.0
 
     @property
     def display_decimals(self) -> int:
@@ -161,48 +164,49 @@ class LoadCellParams(Params):
     the data sheet of the bench's cell."""
 
     model: Name = "LC100-CAN-EMU"
-    serial: count(0, 2**32 - 1) = 7001
-    resolution_mg: span(0, 1e6, above=True) = 0.1  # [E]
-    noise_mg: span(0, 1e6) = 0.5  # [E] standard deviation of one sample
-    filter_tau_s: span(0, 3600) = 0.2  # [E] the amplifier's low-pass filter
-    capacity_g: span(0, 1e6, above=True) = 100.0  # [E]
+    serial: Annotated[int, count(0, 2**32 - 1)] = 7001
+    resolution_mg: Annotated[float, span(0, 1e6, above=True)] = 0.1  # [E]
+    noise_mg: Annotated[float, span(0, 1e6)] = 0.5  # [E] standard deviation of one sample
+    filter_tau_s: Annotated[float, span(0, 3600)] = 0.2  # [E] the amplifier's low-pass filter
+    capacity_g: Annotated[float, span(0, 1e6, above=True)] = 100.0  # [E]
 
 
 class VesselParams(Params):
     # [E] a small glass beaker; only its tare matters (removed by the tare procedure).
-    tare_g: span(0, 1e5) = 35.0
+    tare_g: Annotated[float, span(0, 1e5)] = 35.0
     # Paraffin-oil layer on the collected water (PMC10540045, 1.5 mm; standards-and-clinical.md §1.1).
     oil_layer: bool = True
     # [E] open 25 mm beaker at 50 % RH: 14-43 mg/h by the diffusion model; midpoint 28 mg/h,
     # scaled with (1 − RH) (metrology.md §1.4).
-    open_evaporation_mg_per_h_at_50pct: span(0, 10_000) = 28.0
+    open_evaporation_mg_per_h_at_50pct: Annotated[float, span(0, 10_000)] = 28.0
     # [E] an oil layer leaves ≤ 1 % of the open rate (metrology.md §1.4).
-    oil_evaporation_factor: span(0, 1) = 0.01
+    oil_evaporation_factor: Annotated[float, span(0, 1)] = 0.01
 
 
 class Environment(Params):
     # A bench between 0 and 60 °C, from sea level to 5 km: anything outside is a typo.
     # IEC 60601-2-24 normal test conditions: 20 ± 2 °C, 65 ± 5 % RH (standards-and-clinical.md §1.1).
-    temperature_C: span(0, 60) = 20.0
-    pressure_hPa: span(500, 1100) = 1013.25
-    humidity_pct: span(0, 100) = 65.0
+    temperature_C: Annotated[float, span(0, 60)] = 20.0
+    pressure_hPa: Annotated[float, span(500, 1100)] = 1013.25
+    humidity_pct: Annotated[float, span(0, 100)] = 65.0
 
 
 class Defects(Params):
     """Seeded faults that make the emulated pump violate dose-accuracy requirements on purpose."""
 
-    stroke_volume_bias: span(-0.9, 10) = 0.0  # relative: 0.08 = every stroke 8 % too large
-    basal_period_drift: span(-0.9, 10) = 0.0  # relative: 0.10 = basal strokes 10 % further apart
-    bolus_missing_last_strokes: count(0, 10_000) = 0  # the last N strokes of every bolus are not delivered
+    stroke_volume_bias: Annotated[float, span(-0.9, 10)] = 0.0  # relative: 0.08 = every stroke 8 % too large
+    basal_period_drift: Annotated[float, span(-0.9, 10)] = 0.0  # relative: 0.10 = basal strokes 10 % further apart
+    # the last N strokes of every bolus are not delivered
+    bolus_missing_last_strokes: Annotated[int, count(0, 10_000)] = 0
     # every Nth bolus since RESET is counted (STATUS, HISTORY) and reported done (BOLUS_DONE) but the motor never
     # moves: one bolus in N delivers nothing while the pump believes it delivered it (0: off)
-    bolus_skip_every: count(0, 10_000) = 0
+    bolus_skip_every: Annotated[int, count(0, 10_000)] = 0
     # every Nth counted stroke (basal or bolus) is logged twice: the history and `delivered` count a stroke that
     # never moved, delivery itself is right (0: off)
-    history_phantom_stroke_every: count(0, 10_000) = 0
+    history_phantom_stroke_every: Annotated[int, count(0, 10_000)] = 0
     # relative: 0.20 = standard-speed bolus strokes come at 80 % of the declared speed (the reply's duration and
     # the BOLUS_DONE amount stay as declared): each bolus ends 25 % late
-    bolus_speed_shortfall: span(0, 0.9) = 0.0
+    bolus_speed_shortfall: Annotated[float, span(0, 0.9)] = 0.0
     occlusion_alarm_priority: DefectPriority = ""  # raise the occlusion alarm at this priority instead of HIGH
     occlusion_keeps_delivering: bool = False  # raise the occlusion alarm but do not stop the motor
     occlusion_no_backoff: bool = False  # never back the plunger off after an occlusion alarm
@@ -226,17 +230,17 @@ class LostBalanceParams(BalanceParams):
 class EmulatorOptions(Params):
     """A rig file's `emulator:` section."""
 
-    seed: count(0, 2**64 - 1) = 1
+    seed: Annotated[int, count(0, 2**64 - 1)] = 1
     # clock: rehearsal only: simulated seconds per wall second while the emulator runs free (the harness's clock
     # runs at the same rate). Wall-clock jitter is multiplied by it: at the limit, 1 ms of scheduling delay is 10 s
     # of rig time, the order of the suites' finest polls, so faster would blur what a rehearsal is to show.
-    speed: span(1, 10_000) = 1.0
+    speed: Annotated[float, span(1, 10_000)] = 1.0
     can_dbc: Annotated[str, Field(max_length=4096)] = (
         ""  # the CAN database, relative to the rig file; empty: the reference pump.dbc
     )
     # The heartbeat period is the device's choice (the protocol only counts them); 60 s keeps a simulated
     # day at 1,440 frames, so a 12-day run over CAN is not dominated by heartbeats.
-    can_heartbeat_s: span(0, 86_400, above=True) = 60.0
+    can_heartbeat_s: Annotated[float, span(0, 86_400, above=True)] = 60.0
     pump: PumpParams = PumpParams()
     fluid_path: FluidPathParams = FluidPathParams()
     balance: BalanceParams = BalanceParams()

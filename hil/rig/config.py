@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
+from pydantic_core import ErrorDetails
 
 from hil import project, yamlfile
 from hil.drivers import registry
@@ -67,12 +68,19 @@ class RigConfig:
             node = node.get(key) if isinstance(node, dict) else None
         return node
 
-    def driver(self, path: tuple[str, ...]) -> type:
+    def driver_name(self, path: tuple[str, ...]) -> str:
+        """The driver name a device section gives; KeyError where the rig has no such section."""
+        section = self.device(path)
+        if section is None:
+            raise KeyError(f"the rig has no {'.'.join(path)} section")
+        return section["driver"]
+
+    def driver(self, path: tuple[str, ...]) -> type[registry.DriverClass]:
         """The driver class a device section names (validated when the rig file was loaded)."""
         kind, _ = DEVICE_SECTIONS[path]
-        return registry.lookup(self.device(path)["driver"], kind)
+        return registry.lookup(self.driver_name(path), kind)
 
-    def drivers(self) -> dict[tuple[str, ...], type]:
+    def drivers(self) -> dict[tuple[str, ...], type[registry.DriverClass]]:
         """Section path → driver class, of every device the rig has."""
         return {path: self.driver(path) for path in DEVICE_SECTIONS if self.device(path) is not None}
 
@@ -144,7 +152,7 @@ def _drivers(rig: Located) -> tuple[Drivers, list[Problem]]:
     return drivers, problems
 
 
-def _located_error(data: Any, err: dict) -> tuple[tuple, str]:
+def _located_error(data: Any, err: ErrorDetails) -> tuple[tuple, str]:
     """(key path in the data, message) of a pydantic error: a missing key at its mapping, an unknown one at itself."""
     path = _data_path(data, err["loc"])
     if err["type"] == "missing":

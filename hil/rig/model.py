@@ -26,7 +26,7 @@ RIG_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # it names files in repor
 REQUIREMENT_ID_PATTERN = r"^[A-Z]{2,}(-[A-Z0-9]+)+$"
 
 Text = Annotated[str, Field(max_length=1000)]
-MilliGrams = span(0, 1000, above=True)
+MilliGrams = Annotated[float, span(0, 1000, above=True)]
 
 
 class Section(BaseModel):
@@ -85,22 +85,22 @@ OPTIONAL_SECTIONS = {("lost_scale",), ("actuators", "occlusion_valve"), ("actuat
 
 
 class Insulin(Section):
-    concentration_U_per_mL: span(0, 1000, above=True) = 100.0
+    concentration_U_per_mL: Annotated[float, span(0, 1000, above=True)] = 100.0
 
 
 class BenchEnvironment(Environment):
-    temperature_C: span(0, 60)
-    pressure_hPa: span(500, 1100)
-    humidity_pct: span(0, 100)
-    u_temperature_C: span(0, 10) | None = Field(
+    temperature_C: Annotated[float, span(0, 60)]
+    pressure_hPa: Annotated[float, span(500, 1100)]
+    humidity_pct: Annotated[float, span(0, 100)]
+    u_temperature_C: Annotated[float, span(0, 10)] | None = Field(
         None, description="standard uncertainty of the water temperature; default 2/sqrt(3) K (20 ± 2 °C)"
     )
 
 
 class EvaporationCorrection(Section):
-    rate_mg_per_h: span(0, 1000)
+    rate_mg_per_h: Annotated[float, span(0, 1000)]
     source: Annotated[str, Field(min_length=1, max_length=1000)]
-    u_rate_mg_per_h: span(0, 1000) | None = Field(
+    u_rate_mg_per_h: Annotated[float, span(0, 1000)] | None = Field(
         None, description="standard uncertainty of the rate (repeated blank runs); default half the rate"
     )
     measured: Annotated[str, Field(pattern=r"^(\d{4}-\d{2}-\d{2}|none)$")] | None = Field(
@@ -129,8 +129,8 @@ class EvaporationCorrection(Section):
 
 
 class InfusionSet(Section):
-    prime_U: span(0, 100, above=True)
-    settle_s: span(0, 3600) | None = None
+    prime_U: Annotated[float, span(0, 100, above=True)]
+    settle_s: Annotated[float, span(0, 3600)] | None = None
 
 
 class SeededDefect(Section):
@@ -198,7 +198,9 @@ class RigFile(Section):
     can: Can | None = None
 
 
-Drivers = dict[tuple[str, ...], dict[str, type]]  # device section path → driver name → driver class
+Drivers = dict[
+    tuple[str, ...], dict[str, type[registry.DriverClass]]
+]  # device section path → driver name → driver class
 
 
 def rig_file_model(drivers: Drivers) -> type[RigFile]:
@@ -241,12 +243,13 @@ def _rig_file_model(key: tuple) -> type[RigFile]:
         pump=section_type(("pump",)),
         scale=section_type(("scale",)),
         lost_scale=section_type(("lost_scale",)),
-        actuators=(actuators | None, None),
+        # a model built at runtime, made optional at runtime: what create_model is for, no static type for it
+        actuators=(actuators | None, None),  # type: ignore[arg-type]
     )
 
 
 @cache
-def _device_model(path: tuple[str, ...], name: str, cls: type) -> type[DeviceSection]:
+def _device_model(path: tuple[str, ...], name: str, cls: type[registry.DriverClass]) -> type[DeviceSection]:
     kind, base = DEVICE_SECTIONS[path]
     clash = sorted(set(cls.Options.model_fields) & set(base.model_fields))
     if clash:
@@ -254,11 +257,14 @@ def _device_model(path: tuple[str, ...], name: str, cls: type) -> type[DeviceSec
             f"driver '{name}': its option(s) {', '.join(clash)} are keys the rig file itself gives a {kind} section"
         )
     model_name = f"{base.__name__}_{re.sub('[^A-Za-z0-9]', '_', name)}"
+    # create_model's stubs take one model class as the bases' type and a static type per field: the section's
+    # model and the driver's options model are combined at runtime, and the driver's name is a Literal of a
+    # runtime string (pydantic accepts both; mypy cannot type them)
     return create_model(
         model_name,
-        __base__=(base, cls.Options),
+        __base__=(base, cls.Options),  # type: ignore[arg-type]
         __doc__=f"{base.__doc__} Driver '{name}': {(cls.__doc__ or cls.__name__).strip().splitlines()[0]}",
-        driver=(Literal[name], Field(description=f"{kind} driver {cls.__module__}.{cls.__qualname__}")),
+        driver=(Literal[name], Field(description=f"{kind} driver {cls.__module__}.{cls.__qualname__}")),  # type: ignore[arg-type]
     )
 
 

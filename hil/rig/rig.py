@@ -49,7 +49,7 @@ class _Context:
     def can_bus(self) -> CanHub:
         if self.rig.can_hub is None:
             cfg = self.rig.config.section("can")
-            options = {k: cfg[k] for k in ("interface", "bitrate") if k in cfg}
+            options: dict[str, Any] = {k: cfg[k] for k in ("interface", "bitrate") if k in cfg}
             if "channel" in cfg:
                 options["channel"] = self.port(cfg["channel"])
             self.rig.can_hub = CanHub(
@@ -156,7 +156,8 @@ class Rig:
 
     def _serial_lines(self) -> list:
         parts = (getattr(self.pump, "link", None), self.scale, self.lost_scale, self.occlusion_valve, self.site_faults)
-        return [part.line for part in parts if getattr(part, "line", None) is not None]
+        lines = (getattr(part, "line", None) for part in parts)
+        return [line for line in lines if line is not None]
 
     def start_wire_log(self, directory: Path) -> list[Path]:
         """Log the traffic of every instrument link into `directory`: serial lines as readable text, CAN frames
