@@ -10,7 +10,7 @@ and the published low-glucose-suspend rules for the suspension reasons; a vendor
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Generic, Protocol, TypeGuard, TypeVar, runtime_checkable
 
 
 class PumpState(StrEnum):
@@ -132,7 +132,8 @@ class PrimeDone:
 
 
 PumpEvent = Alarm | Suspended | Resumed | BolusDone | PrimeDone
-E = TypeVar("E", Alarm, Suspended, Resumed, BolusDone, PrimeDone)
+E = TypeVar("E", bound=PumpEvent, covariant=True)
+K = TypeVar("K", bound=PumpEvent)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,12 @@ class Seen(Generic[E]):
 
     event: E
     seen_s: float
+
+
+def seen_as(seen: Seen[PumpEvent], kind: type[K]) -> TypeGuard[Seen[K]]:
+    """Whether a seen event is of one kind (`isinstance(seen.event, kind)`, which a type checker cannot carry
+    over to the Seen)."""
+    return isinstance(seen.event, kind)
 
 
 class Refusal(StrEnum):

@@ -1,6 +1,9 @@
 """Driver for pumps speaking the reference protocol over CAN (fixtures/can/pump.dbc, docs/protocol.md §5).
 The same API as the serial ReferencePumpDriver: nothing above the driver changes with the transport."""
 
+from enum import StrEnum
+from typing import TypeVar
+
 from hil.drivers.contracts import (
     Alarm,
     AlarmKind,
@@ -25,12 +28,13 @@ from hil.transport.can_hub import CanHub
 
 _EVENT_FRAMES = ("PumpAlarm", "PumpAlarmTime", "PumpEvent")
 
+N = TypeVar("N", bound=StrEnum)  # a contract enum, decoded from a DBC choice
 
 CGM_RESOLUTION_MG_DL = 1.0  # the CgmValue and PumpStatus5 glucose signals are whole mg/dL (fixtures/can/pump.dbc)
 CGM_TREND_RANGE_MG_DL_MIN = (-12.8, 12.7)  # the CgmValue trend signal: signed 8 bits of 0.1 mg/dL/min
 
 
-def _named(enum: type, value) -> object:
+def _named(enum: type[N], value: object) -> N:
     """The contract's member for a DBC choice (cantools decodes it as a named value); ProtocolError otherwise."""
     try:
         return enum(str(value))
@@ -179,7 +183,7 @@ class CanPumpDriver:
     def events(self) -> list[PumpEvent]:
         """Alarm and delivery events received so far, as the serial driver reports them."""
         self.hub.drain()
-        out = []
+        out: list[PumpEvent] = []
         frames = sorted(
             ((f["_arrival"], n, f) for n in _EVENT_FRAMES for f in self.hub.queues.pop(n, [])), key=lambda item: item[0]
         )
@@ -202,7 +206,8 @@ class CanPumpDriver:
             elif name == "PumpEvent" and str(frame["kind"]) == "RESUME":
                 out.append(Resumed(_named(ResumeReason, frame["reason"]), float(frame["at"])))
             elif name == "PumpEvent":
-                done = {"BOLUS_DONE": BolusDone, "PRIME_DONE": PrimeDone}.get(str(frame["kind"]))
+                dones: dict[str, type[BolusDone | PrimeDone]] = {"BOLUS_DONE": BolusDone, "PRIME_DONE": PrimeDone}
+                done = dones.get(str(frame["kind"]))
                 if done is None:
                     raise ProtocolError(f"pump: unknown PumpEvent kind {frame['kind']!r} over CAN")
                 out.append(done(float(frame["amount"])))

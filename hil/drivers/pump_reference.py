@@ -177,7 +177,7 @@ class ReferencePumpDriver:
             frame = self.link.events.popleft()
             out.append(self._event(frame))
             if isinstance(out[-1], Alarm):
-                self._announced.add((frame.fields.get("id"), frame.fields.get("t")))
+                self._announced.add((frame.fields["id"], frame.fields["t"]))  # an ALARM event has both
         return out
 
     def _event(self, frame: Frame) -> PumpEvent:

@@ -8,7 +8,7 @@ import yaml
 
 from hil import project
 from hil.analysis import cgm_trend
-from hil.drivers.contracts import Alarm, AlarmKind, PumpEvent, PumpState, Resumed, Seen, Suspended
+from hil.drivers.contracts import Alarm, AlarmKind, PumpEvent, PumpState, Resumed, Seen, Suspended, seen_as
 from hil.evidence.recording import CsvRecording
 
 SCENARIOS = project.reference("scenarios")
@@ -45,14 +45,14 @@ class FeedRecord:
 
     @property
     def first_suspension(self) -> Seen[Suspended] | None:
-        return next((seen for seen in self.events if isinstance(seen.event, Suspended)), None)
+        return next((seen for seen in self.events if seen_as(seen, Suspended)), None)
 
     @property
     def first_resumption(self) -> Seen[Resumed] | None:
-        return next((seen for seen in self.events if isinstance(seen.event, Resumed)), None)
+        return next((seen for seen in self.events if seen_as(seen, Resumed)), None)
 
     def first_alarm(self, kind: AlarmKind) -> Seen[Alarm] | None:
-        return next((seen for seen in self.events if isinstance(seen.event, Alarm) and seen.event.kind is kind), None)
+        return next((seen for seen in self.events if seen_as(seen, Alarm) and seen.event.kind is kind), None)
 
 
 def feed(rig, scenario: Scenario, poll_s: float, recording: CsvRecording, tail_s: float = 0.0) -> FeedRecord:

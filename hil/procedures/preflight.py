@@ -110,6 +110,7 @@ def dates(config: RigConfig, today: date) -> list[Check]:
             )
         )
     else:
+        assert valid_days is not None  # the rig model requires it with a measured date
         expires = date.fromisoformat(measured) + timedelta(days=valid_days)
         late = expires < today
         checks.append(

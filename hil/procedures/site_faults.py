@@ -141,7 +141,7 @@ def detection_trial(rig, site, grav, case, number: int, rng: np.random.Generator
     return trial
 
 
-def nominal_days(rig, case, poller: SitePoller) -> tuple[list[dict], float]:
+def nominal_days(rig, case, poller: SitePoller) -> tuple[list[Seen[Alarm]], float]:
     """Nominal basal for case["days"], a new set every case["set_change_days"]; every site alarm is a false one,
     acknowledged (and the pump resumed) as a user would. Returns the alarms and the days observed."""
     alarms, observed_s = [], 0.0
