@@ -25,6 +25,7 @@ class EmulatedMtSicsBalance:
             return f"{command} -"
         if require_stable and not weighing.stable:
             return f"{command} I"
+        assert weighing.net_g is not None  # a weight, neither over- nor underloaded
         return f"{command} {'S' if weighing.stable else 'D'} {self._format(weighing.net_g)}"
 
     def handle(self, line: bytes) -> list[str]:

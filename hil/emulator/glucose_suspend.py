@@ -40,7 +40,7 @@ class GlucoseSuspend:
         at: Callable,
         suspend: Callable[[str], None],
         resume: Callable[[str], None],
-        alarm: Callable[[str, str], None],
+        alarm: Callable[[str, str], object],  # what it returns is not used
     ):
         self.settings = settings
         self.defects = defects
@@ -84,10 +84,10 @@ class GlucoseSuspend:
         if t < self.lockout_until or self.blocked:
             return
         if self._pending:
-            kind, self._pending = self._pending, None
-            self._begin(kind)
+            pending, self._pending = self._pending, None
+            self._begin(pending)
             return
-        kind = None
+        kind: str | None = None
         if self.settings.on_low and glucose <= limit:
             kind = "ON_LOW"
         elif (

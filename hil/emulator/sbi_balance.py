@@ -30,6 +30,7 @@ class EmulatedSbiBalance:
             return OVERLOAD_LINE
         if weighing.underload:
             return UNDERLOAD_LINE
+        assert weighing.net_g is not None  # a weight, neither over- nor underloaded
         decimals = self.model.params.display_decimals
         sign = "-" if weighing.net_g < 0 else "+"
         return f"{sign}{abs(weighing.net_g):{SBI_WEIGHT_FIELD}.{decimals}f} {'g' if weighing.stable else ' '}  "

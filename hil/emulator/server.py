@@ -122,6 +122,7 @@ class EmulatorServer:
 
     def _follow_wall_clock(self) -> None:
         """Running free: advance the world to the simulated time the wall clock has reached."""
+        assert self.speed is not None  # called only running free
         target = self._sim0 + (time.monotonic() - self._wall0) * self.speed
         if target > self.world.scheduler.now:
             self.world.advance(target - self.world.scheduler.now)
@@ -159,10 +160,11 @@ class EmulatorServer:
         channel.write(reply)
 
     def _pump_line(self, line: bytes) -> None:
-        if self.session_lock is None:
+        lock = self.session_lock
+        if lock is None:
             self._framed(self.pump_ch, line, lambda frame: self.world.pump.handle(frame))
         else:
-            self._framed(self.pump_ch, line, lambda frame: self.session_lock.handle(frame, self.world.pump.handle))
+            self._framed(self.pump_ch, line, lambda frame: lock.handle(frame, self.world.pump.handle))
 
     def _control_line(self, line: bytes) -> None:
         self._framed(self.control_ch, line, self._control)
@@ -229,7 +231,7 @@ class EmulatorServer:
                 raise ValueError(f"FAULT option {arg} is not one of {'=, '.join(keys)}=")
             options[keys[key]] = int(value) if key in ("count", "skip", "byte", "bit") else float(value)
         try:
-            fault = WireFault(endpoint=args[0], kind=args[1], **options)
+            fault = WireFault.model_validate({"endpoint": args[0], "kind": args[1], **options})
         except ValidationError as exc:
             error = exc.errors()[0]
             raise ValueError(f"{'.'.join(map(str, error['loc'])) or 'FAULT'}: {error['msg']}") from None
@@ -287,7 +289,7 @@ class EmulatorServer:
             tick = [FREE_RUN_TICK_S] if self.speed is not None else []
             for key, events in selector.select(timeout=min([1.0, *held, *tick])):
                 if key.data is None:
-                    if not os.read(watch_fd, 4096):
+                    if not os.read(key.fd, 4096):  # watch_fd, the one registered without data
                         return  # the harness that started us is gone
                     continue
                 if events & selectors.EVENT_READ:

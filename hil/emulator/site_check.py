@@ -6,10 +6,14 @@ falls below a share of it. Unacknowledged, the alarm escalates to HIGH. Paramete
 """
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hil.emulator.config import Defects, PumpParams
+
+if TYPE_CHECKING:  # the pump imports this module
+    from hil.emulator.pump import Alarm
 
 LEAK_BLIND_FRACTION = 0.1  # seeded: only a site that lost 90 % of its back-pressure is noticed
 OVERSENSITIVE_FRACTION = 0.95  # seeded: a 5 % dip, within the sensor noise of a mean, is taken for a fault
@@ -23,8 +27,8 @@ class SiteCheck:
         rng: np.random.Generator,
         at: Callable,
         read_pressure: Callable[[], float],
-        raise_alarm: Callable[[str, str], object | None],
-        escalate: Callable[[object], None],
+        raise_alarm: Callable[[str, str], "Alarm | None"],
+        escalate: Callable[["Alarm"], None],
     ):
         self.p, self.defects, self.rng = params, defects, rng
         self.at, self.read_pressure = at, read_pressure

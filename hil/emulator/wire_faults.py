@@ -76,6 +76,7 @@ class LineFaults:
     def arm(self, fault: WireFault, start: float) -> int:
         """Arm `fault` from simulated time `start`; returns how many are armed on this endpoint."""
         end = start + fault.span_s if fault.span_s is not None else math.inf
+        left: float
         if fault.count is not None:
             left = fault.count
         else:
@@ -111,6 +112,7 @@ class LineFaults:
             case WireFaultKind.TRUNCATE:
                 return [body[: len(body) // 2]], 0.0
             case WireFaultKind.STALL:
+                assert fault.seconds is not None  # required for a stall (WireFault._consistent)
                 return [line], fault.seconds
         raise AssertionError(fault.kind)
 
