@@ -90,7 +90,7 @@ class _LimitedLoader(yaml.SafeLoader):
         return node
 
 
-def _children(node: yaml.Node) -> list[yaml.Node]:
+def _children(node: yaml.Node | None) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [n for pair in node.value for n in pair]
     if isinstance(node, yaml.SequenceNode):
@@ -152,7 +152,9 @@ def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any, list[tuple
 def _duplicate_keys(root: yaml.Node) -> list[tuple[int, str, str]]:
     """(line, key path, message) of every key written twice in one mapping, at the second one's line
     (YAML would silently keep the last)."""
-    found, stack, seen_nodes = [], [(root, ())], set()
+    found: list[tuple[int, str, str]] = []
+    stack: list[tuple[yaml.Node, KeyPath]] = [(root, ())]
+    seen_nodes: set[int] = set()
     while stack:
         node, path = stack.pop()
         if id(node) in seen_nodes:
@@ -178,7 +180,7 @@ def _duplicate_keys(root: yaml.Node) -> list[tuple[int, str, str]]:
 def _places(file: Path, node: yaml.Node | None) -> dict[KeyPath, tuple[Path, int]]:
     """Map every key path to the (file, 1-based line) where it starts; a key to its key's line."""
     places: dict[KeyPath, tuple[Path, int]] = {(): (file, node.start_mark.line + 1 if node is not None else 1)}
-    stack = [(node, ())]
+    stack: list[tuple[yaml.Node | None, KeyPath]] = [(node, ())]
     while stack:
         node, path = stack.pop()
         if isinstance(node, yaml.MappingNode):
@@ -220,7 +222,8 @@ def validate(located: Located, schema: dict[str, Any], problems: list[Problem]) 
 
 
 def _schema_message(err: jsonschema.ValidationError) -> str:
-    if err.validator == "required":
+    # "required": a list of names, checked on objects only (JSON Schema skips any other instance)
+    if err.validator == "required" and isinstance(err.validator_value, list) and isinstance(err.instance, dict):
         missing = [name for name in err.validator_value if name not in err.instance]
         return "missing " + ", ".join(f"'{m}'" for m in missing)
     if err.validator == "additionalProperties":

@@ -34,7 +34,8 @@ def report(slope_mg_dl_min: float) -> float:
 
 def trends(t_s, glucose) -> list[float | None]:
     """The reported trend at each value of the trace (None where the value is missing)."""
-    out, seen = [], []
+    out: list[float | None] = []
+    seen: list[tuple[float, float]] = []
     for t, g in zip(t_s, glucose, strict=True):
         if g is None:
             out.append(None)
@@ -50,7 +51,9 @@ def trend(t_s, glucose) -> float:
     if glucose[-1] is None:
         raise ValueError("the trend is reported with a value: the last one is missing")
     received = [(t, g) for t, g in zip(t_s, glucose, strict=True) if g is not None][-MAX_VALUES:]
-    return trends(*zip(*received, strict=True))[-1]
+    last = trends(*zip(*received, strict=True))[-1]
+    assert last is not None  # every value here was received
+    return last
 
 
 def predicted(glucose: float, trend_mg_dl_min: float, horizon_min: float = 30.0) -> float:

@@ -14,7 +14,7 @@ def predictions(t_s, glucose) -> list[float | None]:
     """30-min prediction at each received value: the value plus 30 min of its reported trend (the slope over
     the last four values received within 20 min, to 0.1 mg/dL/min; one value: no trend, the value itself)."""
     return [
-        None if g is None else cgm_trend.predicted(g, trend, HORIZON_MIN)
+        None if g is None or trend is None else cgm_trend.predicted(g, trend, HORIZON_MIN)  # None together
         for g, trend in zip(glucose, cgm_trend.trends(t_s, glucose), strict=True)
     ]
 
@@ -22,7 +22,7 @@ def predictions(t_s, glucose) -> list[float | None]:
 def first_suspend_index(t_s, glucose, low_limit: float, before_low: bool, on_low: bool) -> int | None:
     """Index of the first value at which a suspension is due, or None."""
     for i, (g, p) in enumerate(zip(glucose, predictions(t_s, glucose), strict=True)):
-        if g is None:
+        if g is None or p is None:  # None together
             continue
         if (on_low and g <= low_limit) or (before_low and g <= low_limit + 70 and p <= low_limit + 20):
             return i
@@ -32,6 +32,12 @@ def first_suspend_index(t_s, glucose, low_limit: float, before_low: bool, on_low
 def first_resume_index(t_s, glucose, low_limit: float, suspended_s: float) -> int | None:
     """Index of the first value, at least the minimum time after the suspension, that permits a resume."""
     for i, (t, g, p) in enumerate(zip(t_s, glucose, predictions(t_s, glucose), strict=True)):
-        if g is not None and t - suspended_s >= MIN_SUSPEND_S and g >= low_limit + 20 and p > low_limit + 40:
+        if (
+            g is not None
+            and p is not None
+            and t - suspended_s >= MIN_SUSPEND_S
+            and g >= low_limit + 20
+            and p > low_limit + 40
+        ):
             return i
     return None

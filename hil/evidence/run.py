@@ -12,6 +12,7 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from hil.evidence.per_test import safe_name
 from hil.rig.config import RigConfig
@@ -102,7 +103,7 @@ class RunRecorder:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.resumed = resume
-        session = {
+        session: dict[str, Any] = {
             "started": utc_now(),
             "finished": None,
             "exit_status": None,

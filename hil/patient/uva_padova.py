@@ -19,7 +19,15 @@ with warnings.catch_warnings():
     from simglucose.sensor.cgm import CGMSensor
 
 PARAMS = importlib.resources.files("simglucose") / "params"
-SENSORS = tuple(pd.read_csv(PARAMS / "sensor_params.csv").Name)
+
+
+def _params_csv(name: str) -> pd.DataFrame:
+    """One of simglucose's parameter tables (read from the open resource: pandas takes a file, not a resource)."""
+    with (PARAMS / name).open("rb") as file:
+        return pd.read_csv(file)
+
+
+SENSORS = tuple(_params_csv("sensor_params.csv").Name)
 STEP_MIN = T1DPatient.SAMPLE_TIME  # the model's own step, 1 min
 
 
@@ -28,7 +36,7 @@ class UnknownPatient(ValueError):
 
 
 def patient_names() -> list[str]:
-    return list(pd.read_csv(PARAMS / "vpatient_params.csv").Name)
+    return list(_params_csv("vpatient_params.csv").Name)
 
 
 class VirtualPatient:
@@ -46,7 +54,8 @@ class VirtualPatient:
         # and a pandas Series makes that 10x slower; the values, and so the results, are the same (unit test).
         self._model._params = types.SimpleNamespace(**self._model._params.to_dict())
         self._sensor = CGMSensor.withName(sensor, seed=seed)
-        quest = pd.read_csv(PARAMS / "Quest.csv").set_index("Name").loc[name]
+        quest = _params_csv("Quest.csv").set_index("Name").loc[name]
+        assert isinstance(quest, pd.Series)  # one row: the table names each patient once
         self.correction_factor_mg_dl_per_U = float(quest.CF)
         self.carb_ratio_g_per_U = float(quest.CR)
 

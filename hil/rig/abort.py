@@ -76,6 +76,7 @@ class AbortSignals:
             if self._shield_depth == 0 and self._held:
                 self._held = False
                 if raise_held:
+                    assert self.received is not None  # a signal is held only once it was received
                     raise Interrupted(self.received)
 
 

@@ -30,7 +30,8 @@ class EmulatorProcess:
 
     def _read_endpoints(self) -> dict:
         deadline = time.monotonic() + START_TIMEOUT_S
-        stdout = self.process.stdout
+        stdout, stderr = self.process.stdout, self.process.stderr
+        assert stdout is not None and stderr is not None  # both piped
         while time.monotonic() < deadline:
             ready, _, _ = select.select([stdout], [], [], max(0.0, deadline - time.monotonic()))
             if ready:
@@ -42,7 +43,7 @@ class EmulatorProcess:
                         self.stop()
                         raise RigError(f"emulator printed {line[:200]!r} instead of its endpoints") from None
                 self.process.wait(timeout=5)
-                error = self.process.stderr.read().decode(errors="replace").strip().splitlines()
+                error = stderr.read().decode(errors="replace").strip().splitlines()
                 raise RigError(
                     f"emulator exited with code {self.process.returncode} before it started: "
                     + (error[-1] if error else "no message")

@@ -84,7 +84,8 @@ def _load_file(
         if isinstance(raw.get("id"), str):
             declared.append((raw["id"], located.where(base + ("id",))[1]))
         bounds = []
-        for b_index, bound in enumerate(raw.get("acceptance") if isinstance(raw.get("acceptance"), list) else []):
+        acceptance = raw.get("acceptance")
+        for b_index, bound in enumerate(acceptance if isinstance(acceptance, list) else []):
             if not isinstance(bound, dict) or not isinstance(bound.get("metric"), str):
                 continue
             where = base + ("acceptance", b_index)
@@ -123,7 +124,7 @@ def _load_file(
     return declared, result if len(problems) == before else []
 
 
-def _bound_problems(method: str, bound: dict[str, Any]) -> list[tuple[str, str]]:
+def _bound_problems(method: str | None, bound: dict[str, Any]) -> list[tuple[str, str]]:
     """(key, message) of what the metric catalogue refuses in one bound; the schema has checked the types."""
     kind = METRICS.get(bound["metric"])
     if kind is None:

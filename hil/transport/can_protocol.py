@@ -31,10 +31,13 @@ COUNTERS = {
 
 
 def load_database(path: Path | str | None = None) -> cantools.database.can.Database:
-    return cantools.database.load_file(str(path or DEFAULT_DBC))
+    db = cantools.database.load_file(str(path or DEFAULT_DBC))
+    if not isinstance(db, cantools.database.can.Database):  # a diagnostics database (.cdd) has no frames
+        raise ValueError(f"{path or DEFAULT_DBC}: not a CAN database (DBC, KCD, SYM or ARXML)")
+    return db
 
 
-def decode(spec, data: bytes) -> dict:
+def decode(spec, data: bytes | bytearray) -> dict:
     """A frame's signals, enumerated values as their names (str), others as numbers; a scaled value rounded to
     its signal's resolution (raw 1001 × 0.1 kPa is 100.1, not 100.10000000000001)."""
     places = {signal.name: _places(signal.scale, signal.offset) for signal in spec.signals}
@@ -46,7 +49,12 @@ def decode(spec, data: bytes) -> dict:
 
 def _places(*steps: float) -> int:
     """Decimal places that hold every multiple of the steps exactly (0.1 → 1, 0.05 → 2, 1 → 0)."""
-    return max(0, *(-Decimal(repr(float(step))).normalize().as_tuple().exponent for step in steps))
+    places = [0]
+    for step in steps:
+        exponent = Decimal(repr(float(step))).normalize().as_tuple().exponent
+        assert isinstance(exponent, int)  # a finite step (a DBC's scales and offsets are)
+        places.append(-exponent)
+    return max(places)
 
 
 def encode(spec, signals: dict) -> bytes:
@@ -55,7 +63,7 @@ def encode(spec, signals: dict) -> bytes:
     values = dict(signals)
     mux = next((s for s in spec.signals if s.is_multiplexer), None)
     branch = values.get(mux.name) if mux else None
-    if isinstance(branch, str):
+    if mux is not None and isinstance(branch, str):
         branch = mux.conversion.choice_to_number(branch)
     for signal in spec.signals:
         if signal.name not in values and (not signal.multiplexer_ids or branch in signal.multiplexer_ids):

@@ -18,6 +18,8 @@ import logging
 import os
 import select
 import time
+from collections.abc import Callable
+from typing import TextIO
 
 import serial
 import serial.rfc2217
@@ -47,8 +49,8 @@ class SerialLine:
             raise TransportError(f"{self.name}: cannot open {port}: {exc}") from None
         self._fd = _descriptor(self._serial)
         self._buffer = b""
-        self._log = None
-        self._log_now = None
+        self._log: TextIO | None = None
+        self._log_now: Callable[[], float] = time.monotonic  # set with the log
 
     def log_to(self, path, now=None) -> None:
         """Log every line sent and received, readable, stamped with `now()` (None stops logging)."""
@@ -72,6 +74,7 @@ class SerialLine:
             if not self._direct:  # pyserial applies the deadline (write_timeout) itself
                 self._serial.write(data)
                 return
+            assert self._fd is not None  # a device path has its descriptor
             while data:
                 try:
                     written = os.write(self._fd, data)
@@ -119,6 +122,7 @@ class SerialLine:
             if not self._direct:
                 self._fill_through_pyserial(wait_s)
                 return
+            assert self._fd is not None  # a device path has its descriptor
             if select.select([self._fd], [], [], wait_s)[0]:
                 data = os.read(self._fd, 65536)
                 if not data:
