@@ -509,7 +509,7 @@ def driver_check(
     except RigError as exc:
         err.print(f"driver check: the rig did not open: {exc}", markup=False)
         raise typer.Exit(1) from None
-    drivers = ", ".join(f"{'.'.join(path)} {config.device(path)['driver']}" for path in config.drivers())
+    drivers = ", ".join(f"{'.'.join(path)} {config.driver_name(path)}" for path in config.drivers())
     table = Table(title=f"driver conformance: {config.rig_id} ({config.path})\n{drivers}")
     for column in ("device", "check", "found", "status"):
         table.add_column(column, overflow="fold")
@@ -652,8 +652,8 @@ def validate(
     for name, path in plan:
         base = int(configs[name].section("emulator").get("seed", 1))
         campaigns.append((name, None if seeds == 1 else base, path, True))
-        for seed in range(base + 1, base + seeds):
-            campaigns.append((name, seed, _seeded_rig_file(folder / "rigs", name, path, seed), False))
+        for other in range(base + 1, base + seeds):  # the other seeds
+            campaigns.append((name, other, _seeded_rig_file(folder / "rigs", name, path, other), False))
     runs = _run_campaigns(campaigns, jobs)
     outcomes = []
     for (name, seed, _, _), (run_dir, record) in zip(campaigns, runs, strict=True):
@@ -762,6 +762,7 @@ def report_cmd(run: str | None = typer.Argument(None, help="run folder or id (de
         more = f" (and {len(problems) - 1} more: hil evidence verify {run_dir})" if len(problems) > 1 else ""
         err.print(f"refused: {run_dir.name} no longer matches its seal: {problems[0]}{more}", markup=False)
         raise typer.Exit(1)
+    assert entry is not None  # check_run reports a run that is not in the ledger
     _finish_run(run_dir, interrupted=entry.fields["kind"] == "interrupted", event=seal.REBUILT)
 
 

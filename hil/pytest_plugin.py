@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import signal
+from collections.abc import Iterable
 from pathlib import Path
 
 import allure
@@ -147,7 +148,8 @@ class HilState:
         if self.display is None or self.progress is None or self.rig is None or self.progress.current is None:
             return
         evidence = self.running.stash.get(_EVIDENCE, None) if self.running is not None else None
-        self.display.tick(lambda: self.progress.line(self.rig.clock.now(), evidence.latest() if evidence else None))
+        progress, clock = self.progress, self.rig.clock
+        self.display.tick(lambda: progress.line(clock.now(), evidence.latest() if evidence else None))
 
     def close_rig(self, reason: str) -> None:
         if self.rig is not None:
@@ -227,6 +229,7 @@ def pytest_collection_finish(session):
         state.progress = Progress(nodes, {node: seconds for node, (seconds, _) in timed.items()})
         reporter = config.pluginmanager.getplugin("terminalreporter")
         if reporter is not None:
+            drivers: Iterable[type[registry.DriverClass]]
             try:  # operator prompts write to the terminal mid-test: no line kept in place then
                 drivers = load_rig(config.getoption("rig")).drivers().values()
             except RigConfigError:  # said when the rig opens
@@ -284,7 +287,7 @@ def rig(request, evidence, _hil_rig_lifetime):
     }
     if missing:
         pytest.skip(
-            f"rig {the_rig.config.rig_id}: pump driver '{the_rig.config.device(('pump',))['driver']}' does not "
+            f"rig {the_rig.config.rig_id}: pump driver '{the_rig.config.driver_name(('pump',))}' does not "
             "declare " + "; ".join(f"{capability} (needed by {why})" for capability, why in missing.items())
         )
     wire_logs = the_rig.start_wire_log(evidence.directory)
