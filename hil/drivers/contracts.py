@@ -167,10 +167,6 @@ class Reading:
     mass_mg: float
     stable: bool
 
-    @property
-    def mass_g(self) -> float:
-        return self.mass_mg / 1000.0
-
 
 @runtime_checkable
 class Pump(Protocol):

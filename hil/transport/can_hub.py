@@ -144,10 +144,6 @@ class CanHub:
         """The last counter value seen in a counter group (can_protocol.COUNTERS), None before any frame."""
         return self._counters.get(group)
 
-    def reset_counters(self) -> None:
-        """Forget counter history (after the device restarted its counters)."""
-        self._counters.clear()
-
     def close(self) -> None:
         self.log_to(None)
         try:
