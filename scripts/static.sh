@@ -3,10 +3,10 @@
 # requirements.lock and the settings in pyproject.toml ([tool.ruff], [tool.mypy]). One line per finding, as
 # the tools print them (path:line:col: code message), then each tool's count. All three run whatever the
 # others found; exit 1 if any of them found anything (2 for a missing setup). Extra arguments: the paths
-# to check instead of hil/.
+# to check instead of hil/. STATIC_SKIP_SETUP=1: the caller has run setup already (scripts/test.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh || exit 2
+[ "${STATIC_SKIP_SETUP:-}" = 1 ] || ./scripts/setup.sh || exit 2
 paths=("$@")
 [ ${#paths[@]} -gt 0 ] || paths=(hil)
 

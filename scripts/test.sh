@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The project's own tests: set up, check the requirement files and their traceability, then run the unit
-# tests and the system tests (the suite against the nominal emulator, against each seeded-defect rig, and
-# with the emulator killed mid-run), on two workers (pytest-xdist): the system tests are whole campaigns, each an
-# emulator and a pytest in lockstep. Tests are shared out a file at a time (--dist loadfile): the validation's
-# campaigns (tests/system/test_campaigns.py, two side by side) and every test that reads its result stay on one
-# worker, so the other never idles waiting for it. Extra arguments go to pytest.
+# The project's own tests: set up, check the requirement files and their traceability, run the static checks
+# (scripts/static.sh, told that setup has run: ruff and mypy over hil/), then run the unit tests and the system
+# tests (the suite against the nominal emulator, against each seeded-defect rig, and with the emulator killed
+# mid-run), on two workers (pytest-xdist): the system tests are whole campaigns, each an emulator and a pytest in
+# lockstep. Tests are shared out a file at a time (--dist loadfile): the validation's campaigns
+# (tests/system/test_campaigns.py, two side by side) and every test that reads its result stay on one worker, so
+# the other never idles waiting for it. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 .venv/bin/hil specs check
 .venv/bin/hil trace --format csv
+STATIC_SKIP_SETUP=1 ./scripts/static.sh
 set +e
 .venv/bin/python -m pytest tests/unit tests/system -p no:cacheprovider -q --timeout 3000 -n 2 --dist loadfile "$@"
 code=$?
