@@ -338,7 +338,7 @@ def _resumable(run_dir: Path, record: dict | None, config, k: str | None) -> tup
             raise resuming.ResumeRefused("-k does not go with --resume: the run's own selection is resumed")
         left = resuming.remaining(record, run_dir, ledger_path)
         with Rig(config) as opened:
-            resuming.same_rig(record, config, opened.identities)
+            resuming.same_rig(record, config, opened.identities, opened.driver_provenance())
     except resuming.ResumeRefused as exc:
         err.print(f"resume refused: {exc}", markup=False)
         raise typer.Exit(1) from None

@@ -140,7 +140,7 @@ class HilState:
             self.rig = rig
             rig.clock.on_tick.append(self.show_progress)
             atexit.register(self.close_rig, "interpreter exit")
-            self.run_recorder().set_identities(rig.identities)
+            self.run_recorder().set_identities(rig.identities, rig.driver_provenance())
         return self.rig
 
     def show_progress(self) -> None:

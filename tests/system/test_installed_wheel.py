@@ -175,6 +175,8 @@ def test_a_campaign_runs_on_the_vendor_driver_and_skips_what_needs_a_capability_
     assert {node: test["verdict"] for node, test in record["tests"].items()} == {
         f"tests/safety/{test}[{rid}]": "PASS" for rid, test in PLUGIN_CAMPAIGN.items()}
     assert record["rig"]["identities"]["pump"]["model"] == "RP-1"
+    assert record["rig"]["drivers"]["pump"] == {"driver": "acme-rp1-service", "class": "acme_hil.pump:AcmeServicePump",
+                                                "package": "acme-hil-drivers", "version": "1.0.0"}
     skipped = _hil(plugin, tmp_path, "verify", "--rig", str(PLUGIN_RIG), "-k", "OC-PRESS-001", env=SESSION_KEY)
     reason = ("pump driver 'acme-rp1-service' does not declare line-pressure report (needed by OC-PRESS-001's "
               "metric pressure_at_alarm)")
