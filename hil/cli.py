@@ -113,11 +113,18 @@ def specs_check(
 
 def collect_trace(k: str | None = None) -> dict[str, list[str]]:
     """test node id → requirement ids, from a pytest collection of the safety suites (with -k: the selected)."""
+    return _collect(k, needs=False)[0]
+
+
+def _collect(k: str | None, needs: bool) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
+    """(test node id → requirement ids, and with `needs` test node id → the pump capabilities it needs → what
+    needs each), from one pytest collection of the safety suites."""
     tests = project.safety_suites()
     with tempfile.TemporaryDirectory() as tmp:
-        target = Path(tmp) / "trace.json"
+        target, needs_file = Path(tmp) / "trace.json", Path(tmp) / "needs.json"
+        options = ["--hil-trace", str(target), *(["--hil-needs", str(needs_file)] if needs else [])]
         done = subprocess.run(
-            _suites_pytest("--collect-only", "-q", str(tests), "--hil-trace", str(target), *(["-k", k] if k else [])),
+            _suites_pytest("--collect-only", "-q", str(tests), *options, *(["-k", k] if k else [])),
             capture_output=True,
             text=True,
             timeout=300,
@@ -127,7 +134,7 @@ def collect_trace(k: str | None = None) -> dict[str, list[str]]:
         )  # a terminal's Ctrl-C must not cut a seal short
         if not target.exists():
             raise RuntimeError(f"collecting {tests} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-        return json.loads(target.read_text())
+        return json.loads(target.read_text()), json.loads(needs_file.read_text()) if needs else {}
 
 
 def _record(run_dir: Path) -> dict | None:
@@ -338,7 +345,7 @@ def _resumable(run_dir: Path, record: dict | None, config, k: str | None) -> tup
             raise resuming.ResumeRefused("-k does not go with --resume: the run's own selection is resumed")
         left = resuming.remaining(record, run_dir, ledger_path)
         with Rig(config) as opened:
-            resuming.same_rig(record, config, opened.identities)
+            resuming.same_rig(record, config, opened.identities, opened.driver_provenance())
     except resuming.ResumeRefused as exc:
         err.print(f"resume refused: {exc}", markup=False)
         raise typer.Exit(1) from None
@@ -461,9 +468,10 @@ def rig_check(
     except (SpecError, RigConfigError) as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1) from None
-    selected = collect_trace(k)
+    selected, needs = _collect(k, needs=True)
     ids = sorted({rid for rids in selected.values() for rid in rids})
     checks = preflight.fitness(config, [requirements[rid] for rid in ids if rid in requirements])
+    checks += preflight.capabilities(config, needs)
     checks += preflight.dates(config, date.today())
     try:
         with Rig(config) as opened:

@@ -62,6 +62,11 @@ def pytest_addoption(parser):
         help="continue the run already in --hil-run-dir in a new session (hil verify --resume)",
     )
     group.addoption("--hil-trace", default=None, help="write the test → requirement map as JSON to this file")
+    group.addoption(
+        "--hil-needs",
+        default=None,
+        help="with --hil-trace: write the test → pump capabilities it needs (and what needs each) as JSON",
+    )
 
 
 def pytest_configure(config):
@@ -141,7 +146,7 @@ class HilState:
             self.rig = rig
             rig.clock.on_tick.append(self.show_progress)
             atexit.register(self.close_rig, "interpreter exit")
-            self.run_recorder().set_identities(rig.identities)
+            self.run_recorder().set_identities(rig.identities, rig.driver_provenance())
         return self.rig
 
     def show_progress(self) -> None:
@@ -213,6 +218,9 @@ def pytest_collection_finish(session):
     trace_file = config.getoption("hil_trace")
     if trace_file:  # after -k: the map of what a session with the same options would run
         Path(trace_file).write_text(json.dumps({item.nodeid: _requirement_ids(item) for item in bound}, indent=1))
+        if config.getoption("hil_needs"):
+            needs = {item.nodeid: _needs(item, config.stash[_STATE]) for item in bound}
+            Path(config.getoption("hil_needs")).write_text(json.dumps(needs, indent=1))
     if not bound or trace_file or config.option.collectonly:
         return
     state: HilState = config.stash[_STATE]
@@ -324,7 +332,7 @@ def _needs(item, state: HilState) -> dict[Capability, str]:
         for capability in mark.args:
             needs.setdefault(Capability(capability), "the test")
     for rid in _requirement_ids(item):
-        for bound in state.requirements[rid].acceptance:
+        for bound in state.requirements[rid].acceptance if rid in state.requirements else ():
             for capability in METRICS[bound.metric].needs:
                 needs.setdefault(capability, f"{rid}'s metric {bound.metric}")
     return needs

@@ -110,6 +110,7 @@ class Registered:
     name: str
     value: str  # module:Class
     package: str  # the distribution that registers it
+    version: str = ""  # the distribution's version, for the run's provenance
 
     @property
     def built_in(self) -> bool:
@@ -128,7 +129,7 @@ def installed() -> dict[str, Registered]:
                 f"driver '{entry.name}' is registered twice, by {found[entry.name].package} "
                 f"({found[entry.name].value}) and by {package} ({entry.value}): uninstall one"
             )
-        found[entry.name] = Registered(entry.name, entry.value, package)
+        found[entry.name] = Registered(entry.name, entry.value, package, entry.dist.version if entry.dist else "")
     return dict(sorted(found.items()))
 
 

@@ -39,6 +39,10 @@ def write_allure_environment(results: Path, record: dict) -> None:
         "rig_sha256": rig.get("sha256"),
         "pump": " ".join(str(pump.get(k, "")) for k in ("model", "serial", "firmware", "protocol")),
         "balance": " ".join(str(scale.get(k, "")) for k in ("model", "serial")),
+        "drivers": " ".join(
+            f"{section}={d['driver']}({d['package']} {d['version']})"
+            for section, d in (rig.get("drivers") or {}).items()
+        ),
         "operator": prov["operator"],
         "host": prov.get("host"),
     }

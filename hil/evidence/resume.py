@@ -34,9 +34,9 @@ def remaining(record: dict, run_dir: Path, ledger_path: Path) -> list[str]:
     return [nodeid for nodeid in record.get("selected", {}) if not finished(record["tests"].get(nodeid, {}))]
 
 
-def same_rig(record: dict, config: RigConfig, identities: dict) -> None:
-    """ResumeRefused unless the rig file's effective configuration and every identified instrument are those
-    the run started with."""
+def same_rig(record: dict, config: RigConfig, identities: dict, drivers: dict) -> None:
+    """ResumeRefused unless the rig file's effective configuration, every identified instrument and the drivers
+    (and their packages' versions) are those the run started with."""
     rig = record.get("rig") or {}
     if rig.get("sha256") != config.sha256:
         raise ResumeRefused(
@@ -50,3 +50,15 @@ def same_rig(record: dict, config: RigConfig, identities: dict) -> None:
                 f"the {device} is not the one the run started with: {before.get(device)} then, "
                 f"{identities.get(device)} now"
             )
+    if "drivers" in rig and rig["drivers"] != drivers:
+        changed = sorted(
+            section
+            for section in set(rig["drivers"]) | set(drivers)
+            if rig["drivers"].get(section) != drivers.get(section)
+        )
+        raise ResumeRefused(
+            "the drivers are not those the run started with: "
+            + "; ".join(
+                f"{section}: {rig['drivers'].get(section)} then, {drivers.get(section)} now" for section in changed
+            )
+        )

@@ -197,8 +197,10 @@ class RunRecorder:
             self.record["provenance"]["operator"] = operator
         self._write()
 
-    def set_identities(self, identities: dict) -> None:
+    def set_identities(self, identities: dict, drivers: dict) -> None:
+        """The instruments' identities, and the drivers (name, class, package and version) that spoke to them."""
         self.record["rig"]["identities"] = identities
+        self.record["rig"]["drivers"] = drivers
         self._write()
 
     def set_selected(self, tests: dict[str, list[str]], collected: dict[str, list[str]]) -> None:

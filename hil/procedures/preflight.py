@@ -11,6 +11,8 @@ from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 
+from hil.drivers import registry
+from hil.drivers.contracts import Capability
 from hil.errors import DeviceRefused, RigError
 from hil.evidence.measurements import measurement
 from hil.evidence.run import rig_times
@@ -65,6 +67,20 @@ def fitness(config: RigConfig, requirements: list[Requirement]) -> list[Check]:
                 found = f"U = {expected_U[bound.name]:.3g} {bound.unit}, TUR {m.tur:.2g} (min {bound.min_tur:g})"
                 status = Status.BLOCKER if m.unfit else Status.OK
             checks.append(Check(f"{requirement.id} {bound.name}", found, status))
+    return checks
+
+
+def capabilities(config: RigConfig, needs: dict[str, dict[str, str]]) -> list[Check]:
+    """What the rig's pump driver declares, and each selected test it will skip for a capability it lacks (shown,
+    not a blocker: the run then says the requirement was not verified on this rig)."""
+    name = config.device(("pump",))["driver"]
+    declared = registry.capabilities(config.driver(("pump",)))
+    checks = [Check(f"pump driver {name}", "declares " + (", ".join(sorted(declared)) or "no capability"), Status.INFO)]
+    for node, needed in needs.items():
+        missing = {capability: why for capability, why in needed.items() if Capability(capability) not in declared}
+        if missing:
+            found = "skipped: " + "; ".join(f"no {capability} (needed by {why})" for capability, why in missing.items())
+            checks.append(Check(node.rsplit("::", 1)[-1], found, Status.INFO))
     return checks
 
 
@@ -137,13 +153,13 @@ def instruments(rig) -> list[Check]:
             checks.append(_ask(f"{name} stable reading", lambda name=name: _stable(rig, name)))
     if rig.occlusion_valve is None:
         checks.append(Check("occlusion valve", "none in the rig file: occlusion tests are skipped", Status.INFO))
-    elif hasattr(rig.occlusion_valve, "prompt"):
+    elif registry.prompts_operator(rig.drivers[("actuators", "occlusion_valve")]):
         checks.append(Check("occlusion valve", "operator prompts (clamp the line when asked)", Status.INFO))
     else:
         checks.append(_ask("occlusion valve", lambda: _cycle(rig.occlusion_valve)))
     if rig.site_faults is None:
         checks.append(Check("site fixture", "none in the rig file: insertion-site tests are skipped", Status.INFO))
-    elif type(rig.site_faults).__name__.startswith("OperatorPrompt"):
+    elif registry.prompts_operator(rig.drivers[("actuators", "site_faults")]):
         checks.append(Check("site fixture", "operator prompts (kink, leak, dislodge when asked)", Status.INFO))
     else:
         checks.append(_ask("site fixture", lambda: (rig.site_faults.restore(), "responds: restored to normal")[1]))

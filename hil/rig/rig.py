@@ -135,6 +135,20 @@ class Rig:
         self.drivers[path] = cls
         return device
 
+    def driver_provenance(self) -> dict[str, dict[str, str]]:
+        """Section → the driver that drove it: its name, class and the package (and version) that registered it."""
+        out = {}
+        for path in self.drivers:
+            name = self.config.device(path)["driver"]
+            registered = registry.installed()[name]
+            out[".".join(path)] = {
+                "driver": name,
+                "class": registered.value,
+                "package": registered.package,
+                "version": registered.version,
+            }
+        return out
+
     def capabilities(self) -> frozenset[Capability]:
         """What the rig's pump driver declares it can do."""
         return registry.capabilities(self.config.driver(("pump",)))

@@ -175,8 +175,19 @@ def test_a_campaign_runs_on_the_vendor_driver_and_skips_what_needs_a_capability_
     assert {node: test["verdict"] for node, test in record["tests"].items()} == {
         f"tests/safety/{test}[{rid}]": "PASS" for rid, test in PLUGIN_CAMPAIGN.items()}
     assert record["rig"]["identities"]["pump"]["model"] == "RP-1"
+    assert record["rig"]["drivers"]["pump"] == {"driver": "acme-rp1-service", "class": "acme_hil.pump:AcmeServicePump",
+                                                "package": "acme-hil-drivers", "version": "1.0.0"}
     skipped = _hil(plugin, tmp_path, "verify", "--rig", str(PLUGIN_RIG), "-k", "OC-PRESS-001", env=SESSION_KEY)
     reason = ("pump driver 'acme-rp1-service' does not declare line-pressure report (needed by OC-PRESS-001's "
               "metric pressure_at_alarm)")
     assert skipped.returncode == 1 and reason in skipped.stdout, (skipped.stdout + skipped.stderr)[-4000:]
     assert f"requirement OC-PRESS-001: all its tests were skipped: rig emulator-acme: {reason}" in skipped.stderr
+
+
+def test_preflight_says_which_tests_the_vendor_driver_will_skip_and_why(plugin, tmp_path):
+    done = _hil(plugin, tmp_path, "rig", "check", "--rig", str(PLUGIN_RIG), "-k", "OC-PRESS-001 or OC-ALARM-001",
+                env=SESSION_KEY)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    line = next(line for line in done.stdout.splitlines() if "[OC-PRESS-001]" in line)
+    assert "skipped: no line-pressure report (needed by OC-PRESS-001's metric pressure_at_alarm)" in line
+    assert not any("[OC-ALARM-001]" in line and "skipped" in line for line in done.stdout.splitlines())

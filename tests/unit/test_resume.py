@@ -37,13 +37,22 @@ def test_a_finished_tests_changed_file_refuses_an_unsealed_run(tmp_path):
         resume.remaining(record, tmp_path, tmp_path / "ledger.jsonl")
 
 
-def test_another_instrument_or_rig_file_refuses_the_resume():
-    record = {"rig": {"sha256": RIG.sha256, "file": "fixtures/rigs/emulator.yaml", "identities": IDS}}
-    resume.same_rig(record, RIG, {**IDS, "emulator": {"pid": 2}})  # the emulator's process may differ
+DRIVERS = {"pump": {"driver": "acme-rp1-service", "class": "acme_hil.pump:AcmeServicePump",
+                   "package": "acme-hil-drivers", "version": "1.0.0"}}
+
+
+def test_another_instrument_rig_file_or_driver_refuses_the_resume():
+    record = {"rig": {"sha256": RIG.sha256, "file": "fixtures/rigs/emulator.yaml", "identities": IDS,
+                      "drivers": DRIVERS}}
+    resume.same_rig(record, RIG, {**IDS, "emulator": {"pid": 2}}, DRIVERS)  # the emulator's process may differ
     with pytest.raises(resume.ResumeRefused, match="the pump is not the one the run started with"):
-        resume.same_rig(record, RIG, {**IDS, "pump": {"model": "RP-1", "serial": "EMU-0002"}})
+        resume.same_rig(record, RIG, {**IDS, "pump": {"model": "RP-1", "serial": "EMU-0002"}}, DRIVERS)
     with pytest.raises(resume.ResumeRefused, match="effective configuration differs"):
-        resume.same_rig({"rig": {**record["rig"], "sha256": "x"}}, RIG, IDS)
+        resume.same_rig({"rig": {**record["rig"], "sha256": "x"}}, RIG, IDS, DRIVERS)
+    upgraded = {"pump": {**DRIVERS["pump"], "version": "1.1.0"}}
+    changed = r"the drivers are not those the run started with: pump: .*1\.0\.0.* then, .*1\.1\.0.* now"
+    with pytest.raises(resume.ResumeRefused, match=changed):
+        resume.same_rig(record, RIG, IDS, upgraded)
 
 
 def test_an_interrupted_tests_files_and_their_hashes_move_with_its_folder(tmp_path):
