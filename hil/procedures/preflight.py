@@ -73,7 +73,7 @@ def fitness(config: RigConfig, requirements: list[Requirement]) -> list[Check]:
 def capabilities(config: RigConfig, needs: dict[str, dict[str, str]]) -> list[Check]:
     """What the rig's pump driver declares, and each selected test it will skip for a capability it lacks (shown,
     not a blocker: the run then says the requirement was not verified on this rig)."""
-    name = config.device(("pump",))["driver"]
+    name = config.driver_name(("pump",))
     declared = registry.capabilities(config.driver(("pump",)))
     checks = [Check(f"pump driver {name}", "declares " + (", ".join(sorted(declared)) or "no capability"), Status.INFO)]
     for node, needed in needs.items():

@@ -139,7 +139,7 @@ class Rig:
         """Section → the driver that drove it: its name, class and the package (and version) that registered it."""
         out = {}
         for path in self.drivers:
-            name = self.config.device(path)["driver"]
+            name = self.config.driver_name(path)
             registered = registry.installed()[name]
             out[".".join(path)] = {
                 "driver": name,
