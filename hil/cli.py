@@ -22,6 +22,7 @@ from rich.table import Table
 from hil import project
 from hil.analysis import gravimetry
 from hil.drivers import registry
+from hil.drivers.registry import DeviceKind
 from hil.errors import RigError
 from hil.evidence import report as reporting
 from hil.evidence import resume as resuming
@@ -498,7 +499,7 @@ def rig_check(
 @driver_app.command("check")
 def driver_check(
     rig: Path | None = typer.Option(None, help=RIG_HELP),
-    device: list[conformance.Device] | None = typer.Option(
+    device: list[DeviceKind] | None = typer.Option(
         None, "--device", help="the devices to check (default: all the rig has)"
     ),
 ):
@@ -513,7 +514,7 @@ def driver_check(
         raise typer.Exit(1) from None
     try:
         with Rig(config) as opened:
-            found = conformance.checks(opened, set(device or conformance.Device))
+            found = conformance.checks(opened, set(device or DeviceKind))
     except RigError as exc:
         err.print(f"driver check: the rig did not open: {exc}", markup=False)
         raise typer.Exit(1) from None
@@ -552,7 +553,7 @@ def driver_list():
             broken.append(str(exc))
             continue
         table.add_row(
-            name, cls.device, registered.value, registered.package, ", ".join(sorted(registry.capabilities(cls)))
+            name, cls.device.label, registered.value, registered.package, ", ".join(sorted(registry.capabilities(cls)))
         )
     out.print(table)
     for problem in broken:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 
 from hil.drivers.contracts import Reading, Refusal
-from hil.drivers.registry import Baudrate, DeviceKind, DriverOptions, Port, RigContext, Timeout
+from hil.drivers.registry import DeviceKind, RigContext, SerialOptions
 from hil.errors import InstrumentRefused, LineFault, ProtocolError
 from hil.transport.serial_line import SerialLine
 
@@ -92,13 +92,10 @@ class MtSicsBalance:
 
     device = DeviceKind.SCALE
 
-    class Options(DriverOptions):
-        port: Port
-        baudrate: Baudrate = 9600
-        timeout_s: Timeout = 2.0
+    Options = SerialOptions
 
     @classmethod
-    def connect(cls, options: Options, rig: RigContext) -> "MtSicsBalance":
+    def connect(cls, options: SerialOptions, rig: RigContext) -> "MtSicsBalance":
         return cls(rig.port(options.port), rig.now, baudrate=options.baudrate, timeout_s=options.timeout_s)
 
     def __init__(self, port: str, now: Callable[[], float], *, baudrate: int = 9600, timeout_s: float = 2.0):

@@ -17,7 +17,7 @@ from typing import Annotated, ClassVar, TextIO
 
 from pydantic import Field
 
-from hil.drivers.registry import Baudrate, DeviceKind, DriverOptions, Port, RigContext, Timeout
+from hil.drivers.registry import DeviceKind, DriverOptions, RigContext, SerialOptions
 from hil.errors import ProtocolError, RigError
 from hil.transport.serial_line import SerialLine
 
@@ -28,7 +28,7 @@ PromptTimeout = Annotated[float, Field(gt=0, le=86_400, description="seconds the
 class EmulatorValve:
     """The emulator's occlusion valve, on its control channel (registered as `emulator-valve`)."""
 
-    device = DeviceKind.OCCLUSION_VALVE
+    device = DeviceKind.VALVE
 
     class Options(DriverOptions):
         """No options: the valve is the emulator's."""
@@ -68,13 +68,10 @@ class RelayBoardValve:
     """A normally-open solenoid valve on one relay channel: ON energises it, which closes the line (registered as
     `relay-board-valve`)."""
 
-    device = DeviceKind.OCCLUSION_VALVE
+    device = DeviceKind.VALVE
 
-    class Options(DriverOptions):
-        port: Port
+    class Options(SerialOptions):
         channel: RelayChannel
-        baudrate: Baudrate = 9600
-        timeout_s: Timeout = 2.0
 
     @classmethod
     def connect(cls, options: Options, rig: RigContext) -> "RelayBoardValve":
@@ -108,7 +105,7 @@ class OperatorPromptValve:
     """Asks the operator to turn the stopcock and waits for them to confirm with Enter (registered as
     `operator-prompt-valve`)."""
 
-    device: ClassVar[DeviceKind] = DeviceKind.OCCLUSION_VALVE
+    device: ClassVar[DeviceKind] = DeviceKind.VALVE
     prompts_operator: ClassVar[bool] = True
 
     class Options(DriverOptions):

@@ -23,7 +23,7 @@ from hil.drivers.contracts import (
     Suspended,
     SuspendReason,
 )
-from hil.drivers.registry import Baudrate, DeviceKind, DriverOptions, Port, RigContext, Timeout
+from hil.drivers.registry import Baudrate, DeviceKind, RigContext, SerialOptions
 from hil.errors import LineFault, LostEvent, ProtocolError
 from hil.transport.framed import FramedLink
 from hil.transport.frames import Frame
@@ -36,10 +36,8 @@ class ReferencePumpDriver:
     device = DeviceKind.PUMP
     capabilities = frozenset(Capability)  # the reference protocol has every one (docs/protocol.md)
 
-    class Options(DriverOptions):
-        port: Port
+    class Options(SerialOptions):
         baudrate: Baudrate = 115200
-        timeout_s: Timeout = 2.0
 
     @classmethod
     def connect(cls, options: Options, rig: RigContext) -> "ReferencePumpDriver":

@@ -34,12 +34,17 @@ BUILT_IN_PACKAGE = "hil"
 
 
 class DeviceKind(StrEnum):
-    """The rig-file sections a driver can fill."""
+    """The kinds of device a driver drives (and `hil driver check --device` names)."""
 
     PUMP = "pump"
     SCALE = "scale"
-    OCCLUSION_VALVE = "occlusion valve"
-    SITE_FIXTURE = "site fixture"
+    VALVE = "valve"
+    SITE = "site"
+
+    @property
+    def label(self) -> str:
+        """The kind in prose: "pump", "scale", "occlusion valve", "site fixture"."""
+        return {"valve": "occlusion valve", "site": "site fixture"}.get(self.value, self.value)
 
 
 class DriverOptions(BaseModel):
@@ -67,6 +72,14 @@ Port = Annotated[
 ]
 Baudrate = Annotated[int, Field(ge=50, le=4_000_000, description="a serial rate the UART can run")]
 Timeout = Annotated[float, Field(gt=0, le=3600, description="seconds to wait for a reply")]
+
+
+class SerialOptions(DriverOptions):
+    """The options of a device on a serial line (a subclass changes a default or adds its own)."""
+
+    port: Port
+    baudrate: Baudrate = 9600
+    timeout_s: Timeout = 2.0
 
 
 class RigContext(Protocol):
@@ -181,10 +194,10 @@ def lookup(name: str, device: DeviceKind) -> type[DriverClass]:
     except DriverError as exc:
         if name in installed():
             raise
-        raise DriverError(f"{exc}; installed {device} drivers: {', '.join(names(device)) or 'none'}") from None
+        raise DriverError(f"{exc}; installed {device.label} drivers: {', '.join(names(device)) or 'none'}") from None
     if cls.device is not device:
         raise DriverError(
-            f"driver '{name}' drives a {cls.device}, not a {device}; installed {device} drivers: "
+            f"driver '{name}' drives a {cls.device.label}, not a {device.label}; installed {device.label} drivers: "
             f"{', '.join(names(device)) or 'none'}"
         )
     return cls

@@ -58,7 +58,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from hil.drivers.contracts import Reading, Refusal
-from hil.drivers.registry import Baudrate, DeviceKind, DriverOptions, Port, RigContext, Timeout
+from hil.drivers.registry import DeviceKind, RigContext, SerialOptions
 from hil.errors import InstrumentRefused, LineFault, ProtocolError
 from hil.transport.serial_line import SerialLine
 
@@ -180,13 +180,10 @@ class SartoriusSbiBalance:
 
     device = DeviceKind.SCALE
 
-    class Options(DriverOptions):
-        port: Port
-        baudrate: Baudrate = 9600  # the Sartorius factory setting
-        timeout_s: Timeout = 2.0
+    Options = SerialOptions  # 9600 baud: the Sartorius factory setting
 
     @classmethod
-    def connect(cls, options: Options, rig: RigContext) -> "SartoriusSbiBalance":
+    def connect(cls, options: SerialOptions, rig: RigContext) -> "SartoriusSbiBalance":
         return cls(rig.port(options.port), rig.now, baudrate=options.baudrate, timeout_s=options.timeout_s)
 
     def __init__(self, port: str, now: Callable[[], float], *, baudrate: int = 9600, timeout_s: float = 2.0):

@@ -16,7 +16,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from hil.drivers.occlusion_valve import OperatorPromptValve, PromptTimeout, RelayBoard, RelayChannel
-from hil.drivers.registry import Baudrate, DeviceKind, DriverOptions, Port, RigContext, Timeout
+from hil.drivers.registry import DeviceKind, DriverOptions, RigContext, SerialOptions
 from hil.errors import RigError
 
 PartialKinkFactor = Annotated[
@@ -35,7 +35,7 @@ class EmulatorSite:
     """The emulator's infusion site, on its control channel: any kink factor or leak share (registered as
     `emulator-site`)."""
 
-    device = DeviceKind.SITE_FIXTURE
+    device = DeviceKind.SITE
 
     class Options(DriverOptions):
         leak_fraction: LeakFraction | None = Field(
@@ -92,15 +92,12 @@ class SiteChannels(BaseModel):
 class RelayBoardSite(_FixedFixtures):
     """One relay channel per fixture (docs/protocol.md §4): ON engages it (registered as `relay-board-site`)."""
 
-    device = DeviceKind.SITE_FIXTURE
+    device = DeviceKind.SITE
 
-    class Options(DriverOptions):
-        port: Port
+    class Options(SerialOptions):
         channels: SiteChannels
         partial_kink_factor: PartialKinkFactor | None = None
         leak_fraction: LeakFraction | None = None
-        baudrate: Baudrate = 9600
-        timeout_s: Timeout = 2.0
 
     @classmethod
     def connect(cls, options: Options, rig: RigContext) -> "RelayBoardSite":
@@ -159,7 +156,7 @@ class RelayBoardSite(_FixedFixtures):
 class OperatorPromptSite(_FixedFixtures):
     """A person sets each fixture when asked (registered as `operator-prompt-site`)."""
 
-    device = DeviceKind.SITE_FIXTURE
+    device = DeviceKind.SITE
     prompts_operator = True
 
     class Options(DriverOptions):

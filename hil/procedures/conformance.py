@@ -23,6 +23,7 @@ from hil.drivers.contracts import (
     Reading,
     Refusal,
 )
+from hil.drivers.registry import DeviceKind
 from hil.drivers.site_faults import SiteFaultUnavailable
 from hil.errors import DeviceRefused, InstrumentRefused, RigError
 
@@ -41,13 +42,6 @@ SUSPEND_SETTINGS = (
 STABLE_WITHIN_S = 120.0  # the suites' own deadline for a stable reading (hil.procedures.delivery.stable_reading)
 
 
-class Device(StrEnum):
-    PUMP = "pump"
-    SCALE = "scale"
-    VALVE = "valve"
-    SITE = "site"
-
-
 class Status(StrEnum):
     OK = "ok"
     MISS = "MISS"
@@ -56,7 +50,7 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Check:
-    device: Device
+    device: DeviceKind
     item: str
     found: str
     status: Status
@@ -70,7 +64,7 @@ class _NotAvailable(Exception):
     """The rig lacks what the check needs (an occlusion valve to make the pump alarm)."""
 
 
-def _run(device: Device, item: str, step: Callable[[], str]) -> Check:
+def _run(device: DeviceKind, item: str, step: Callable[[], str]) -> Check:
     try:
         return Check(device, item, step(), Status.OK)
     except _Miss as exc:
@@ -291,14 +285,14 @@ def pump_checks(rig) -> list[Check]:
         ("acknowledge an unknown alarm", unknown_alarm, None),
         ("STOP at the end", stop_at_end, None),
     ]
-    found = [Check(Device.PUMP, "capabilities declared", ", ".join(sorted(declared)) or "none", Status.OK)]
+    found = [Check(DeviceKind.PUMP, "capabilities declared", ", ".join(sorted(declared)) or "none", Status.OK)]
     for item, step, capability in steps:
         if capability is None or capability in declared:
-            found.append(_run(Device.PUMP, item, step))
+            found.append(_run(DeviceKind.PUMP, item, step))
         else:
             found.append(
                 Check(
-                    Device.PUMP,
+                    DeviceKind.PUMP,
                     item,
                     f"not declared by the driver ({capability}): its tests are skipped",
                     Status.NOT_AVAILABLE,
@@ -348,7 +342,7 @@ def scale_checks(rig, scale, name: str = "scale") -> list[Check]:
         _expect(abs(after.mass_mg) < 1.0, f"{after.mass_mg:g} mg after tare and zero")
         return f"tare {tare / 1000:.5f} g; then {after.mass_mg:.3f} mg"
 
-    device = Device.SCALE
+    device = DeviceKind.SCALE
     return [
         _run(device, f"{name}: {item}", step)
         for item, step in (
@@ -366,7 +360,7 @@ def valve_checks(valve) -> list[Check]:
         valve.open()
         return "closed, then opened"
 
-    return [_run(Device.VALVE, "close, open", close_and_open)]
+    return [_run(DeviceKind.VALVE, "close, open", close_and_open)]
 
 
 def site_checks(site, leak_fraction: float) -> list[Check]:
@@ -381,7 +375,7 @@ def site_checks(site, leak_fraction: float) -> list[Check]:
         return step
 
     return [
-        _run(Device.SITE, item, step)
+        _run(DeviceKind.SITE, item, step)
         for item, step in (
             ("full kink", make(lambda: site.kink(), "kinked")),
             ("partial kink", make(lambda: site.kink(10.0), "kinked ×10")),
@@ -391,33 +385,35 @@ def site_checks(site, leak_fraction: float) -> list[Check]:
     ]
 
 
-def checks(rig, devices: set[Device]) -> list[Check]:
+def checks(rig, devices: set[DeviceKind]) -> list[Check]:
     """Every selected device of the open rig against its contract; a device the rig lacks gives one n/a row."""
     found: list[Check] = []
-    if Device.PUMP in devices:
+    if DeviceKind.PUMP in devices:
         found += pump_checks(rig)
-    if Device.SCALE in devices:
+    if DeviceKind.SCALE in devices:
         found += scale_checks(rig, rig.scale)
         if rig.lost_scale is not None:
             found += scale_checks(rig, rig.lost_scale, "lost_scale")
-    if Device.VALVE in devices:
+    if DeviceKind.VALVE in devices:
         found += (
             valve_checks(rig.occlusion_valve)
             if rig.occlusion_valve
             else [
                 Check(
-                    Device.VALVE,
+                    DeviceKind.VALVE,
                     "occlusion valve",
                     "none on this rig (actuators.occlusion_valve)",
                     Status.NOT_AVAILABLE,
                 )
             ]
         )
-    if Device.SITE in devices:
+    if DeviceKind.SITE in devices:
         site_cfg = rig.config.section("actuators").get("site_faults") or {}
         found += (
             site_checks(rig.site_faults, site_cfg.get("leak_fraction", 0.3))
             if rig.site_faults
-            else [Check(Device.SITE, "site fixture", "none on this rig (actuators.site_faults)", Status.NOT_AVAILABLE)]
+            else [
+                Check(DeviceKind.SITE, "site fixture", "none on this rig (actuators.site_faults)", Status.NOT_AVAILABLE)
+            ]
         )
     return found

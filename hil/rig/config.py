@@ -138,7 +138,7 @@ def _drivers(rig: Located) -> tuple[Drivers, list[Problem]]:
             problems.append(
                 rig.problem(
                     path + (("driver",) if "driver" in node else ()),
-                    f"a {kind} section names its 'driver'" + ("" if name is None else f", not {name!r}"),
+                    f"a {kind.label} section names its 'driver'" + ("" if name is None else f", not {name!r}"),
                 )
             )
             continue

@@ -78,8 +78,8 @@ DEVICE_SECTIONS: dict[tuple[str, ...], tuple[DeviceKind, type[DeviceSection]]] =
     ("pump",): (DeviceKind.PUMP, PumpSection),
     ("scale",): (DeviceKind.SCALE, ScaleSection),
     ("lost_scale",): (DeviceKind.SCALE, LostScaleSection),
-    ("actuators", "occlusion_valve"): (DeviceKind.OCCLUSION_VALVE, OcclusionValveSection),
-    ("actuators", "site_faults"): (DeviceKind.SITE_FIXTURE, SiteFaultsSection),
+    ("actuators", "occlusion_valve"): (DeviceKind.VALVE, OcclusionValveSection),
+    ("actuators", "site_faults"): (DeviceKind.SITE, SiteFaultsSection),
 }
 OPTIONAL_SECTIONS = {("lost_scale",), ("actuators", "occlusion_valve"), ("actuators", "site_faults")}
 
@@ -254,7 +254,8 @@ def _device_model(path: tuple[str, ...], name: str, cls: type[registry.DriverCla
     clash = sorted(set(cls.Options.model_fields) & set(base.model_fields))
     if clash:
         raise DriverError(
-            f"driver '{name}': its option(s) {', '.join(clash)} are keys the rig file itself gives a {kind} section"
+            f"driver '{name}': its option(s) {', '.join(clash)} are keys the rig file itself gives "
+            f"a {kind.label} section"
         )
     model_name = f"{base.__name__}_{re.sub('[^A-Za-z0-9]', '_', name)}"
     # create_model's stubs take one model class as the bases' type and a static type per field: the section's
@@ -264,7 +265,7 @@ def _device_model(path: tuple[str, ...], name: str, cls: type[registry.DriverCla
         model_name,
         __base__=(base, cls.Options),  # type: ignore[arg-type]
         __doc__=f"{base.__doc__} Driver '{name}': {(cls.__doc__ or cls.__name__).strip().splitlines()[0]}",
-        driver=(Literal[name], Field(description=f"{kind} driver {cls.__module__}.{cls.__qualname__}")),  # type: ignore[arg-type]
+        driver=(Literal[name], Field(description=f"{kind.label} driver {cls.__module__}.{cls.__qualname__}")),  # type: ignore[arg-type]
     )
 
 

@@ -8,7 +8,7 @@ from hil.drivers.pump_reference import ReferencePumpDriver
 from hil.drivers.registry import DeviceKind
 
 CONTRACT = {DeviceKind.PUMP: contracts.Pump, DeviceKind.SCALE: contracts.Scale,
-            DeviceKind.OCCLUSION_VALVE: contracts.OcclusionValve, DeviceKind.SITE_FIXTURE: contracts.SiteFixture}
+            DeviceKind.VALVE: contracts.OcclusionValve, DeviceKind.SITE: contracts.SiteFixture}
 BUILT_IN = [name for name, registered in registry.installed().items() if registered.built_in]
 
 

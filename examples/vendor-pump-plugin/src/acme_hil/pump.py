@@ -19,7 +19,7 @@ from pydantic import Field
 
 from hil.drivers.contracts import Alarm, Capability, PumpEvent, PumpStatus
 from hil.drivers.pump_reference import ReferencePumpDriver
-from hil.drivers.registry import Baudrate, DeviceKind, DriverOptions, Port, RigContext, Timeout
+from hil.drivers.registry import Baudrate, DeviceKind, RigContext, SerialOptions
 from hil.errors import DeviceRefused, RigError
 
 RESPONSE_DIGITS = 16
@@ -35,12 +35,13 @@ class AcmeServicePump(ReferencePumpDriver):
     device = DeviceKind.PUMP
     capabilities = frozenset(Capability) - {Capability.LINE_PRESSURE}
 
-    class Options(DriverOptions):
-        port: Port
+    class Options(SerialOptions):
         baudrate: Baudrate = 115200
-        timeout_s: Timeout = 2.0
-        key_env: str = Field("ACME_SESSION_KEY", pattern=r"^[A-Z_][A-Z0-9_]{0,63}$",
-                             description="the environment variable that holds the pump's service key")
+        key_env: str = Field(
+            "ACME_SESSION_KEY",
+            pattern=r"^[A-Z_][A-Z0-9_]{0,63}$",
+            description="the environment variable that holds the pump's service key",
+        )
 
     @classmethod
     def connect(cls, options: Options, rig: RigContext) -> "AcmeServicePump":
