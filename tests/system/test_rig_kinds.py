@@ -1,0 +1,62 @@
+"""The suites on each kind of emulated rig, the way a user runs them: the CAN pump gives the serial pump's verdicts,
+the Sartorius balance the MT-SICS balance's, and a load cell or a balance too coarse for a requirement gives
+INCONCLUSIVE, never PASS."""
+
+import json
+
+import pytest
+
+from hil.rig.config import load_rig
+from hil.specs import load_requirements
+
+from .conftest import ROOT
+
+
+def test_the_can_rig_gives_the_serial_rig_verdicts(verify):
+    run = verify("--rig", str(ROOT / "fixtures" / "rigs" / "emulator-can.yaml"))
+    assert run.code == 0, run.output[-3000:]
+    assert run.requirements_with("passed") == set(load_requirements([ROOT / "specs"]))
+    for node, test in run.record["tests"].items():
+        assert any(f.endswith("can.asc") for f in test["files"]), f"{node} has no CAN frame log"
+    assert run.record["rig"]["effective_config"]["pump"]["driver"] == "reference-can"
+
+
+@pytest.mark.parametrize("defect", [None, "stroke-volume-plus-8pct"])
+def test_the_sartorius_balance_gives_the_mt_sics_balance_dose_accuracy_verdicts(verify, tmp_path, defect):
+    """The same weighing model behind either protocol: on the nominal pump every DA requirement passes, and a pump
+    delivering 8 % too much fails exactly the requirements it fails on the MT-SICS balance."""
+    rig = ROOT / "fixtures" / "rigs" / "emulator-sartorius.yaml"
+    expected = set()
+    if defect is not None:
+        seeded = load_rig(ROOT / "fixtures" / "rigs" / "defects" / f"{defect}.yaml").data
+        expected = set(seeded["seeded_defect"]["violates"])
+        rig = tmp_path / "sartorius-defect.yaml"
+        rig.write_text(f"extends: {ROOT / 'fixtures' / 'rigs' / 'emulator-sartorius.yaml'}\nrig_id: sartorius-{defect}\n"
+                       f"emulator:\n  defects: {json.dumps(seeded['emulator']['defects'])}\n")
+    run = verify("--rig", str(rig), "-k", "DA-")
+    dose = {rid for rid in load_requirements([ROOT / "specs"]) if rid.startswith("DA-")}
+    assert run.requirements_with("failed") == expected and run.requirements_with("passed") == dose - expected, \
+        run.output[-3000:]
+    assert run.record["rig"]["identities"]["scale"]["model"] == "MSE225S-EMU"
+
+
+def test_a_load_cell_that_cannot_resolve_a_requirement_gives_inconclusive_never_pass(verify):
+    rig = ROOT / "fixtures" / "rigs" / "emulator-can-loadcell.yaml"
+    run = verify("--rig", str(rig), "-k", "DA-BOLUS-001 or DA-BOLUS-002 or DA-BASAL-003")
+    verdicts = {test["requirements"][0]: test["verdict"] for test in run.record["tests"].values()}
+    # 0.5 mg load-cell noise is ±0.14 U on a weighed bolus: it cannot judge 0.05 U or ±15 % of 1 U,
+    # while 1-h windows of 30 U are well resolved.
+    assert verdicts == {"DA-BOLUS-001": "INCONCLUSIVE", "DA-BOLUS-002": "INCONCLUSIVE", "DA-BASAL-003": "PASS"}
+    assert run.code == 1
+
+
+def test_a_balance_too_coarse_gives_inconclusive_never_pass(verify):
+    """A 1 mg analytical balance: the 0.05 U boluses and the 1-h basal windows are beyond it (INCONCLUSIVE, a rig
+    limitation, and the fitness check names the test uncertainty ratio), 30 U/h hourly windows are not."""
+    run = verify("--rig", str(ROOT / "fixtures" / "rigs" / "emulator-coarse-balance.yaml"), "-k",
+                 "DA-BOLUS-001 or DA-BASAL-002 or DA-BASAL-003")
+    tests = {test["requirements"][0]: test for test in run.record["tests"].values()}
+    assert {rid: t["verdict"] for rid, t in tests.items()} == {
+        "DA-BOLUS-001": "INCONCLUSIVE", "DA-BASAL-002": "INCONCLUSIVE", "DA-BASAL-003": "PASS"}
+    assert tests["DA-BOLUS-001"]["failure_class"] == "rig" and run.code == 1
+    assert "test uncertainty ratio" in run.output
