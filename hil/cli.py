@@ -33,8 +33,10 @@ from hil.evidence.run import REHEARSAL_NOTE, RunRecorder, finish_abandoned, new_
 from hil.evidence.validation import NOMINAL
 from hil.procedures import conformance, delivery, preflight
 from hil.pytest_child import run_pytest, signals_held
+from hil.rig import lab
 from hil.rig import model as rig_model
 from hil.rig.config import RigConfigError, load_rig
+from hil.rig.emulator_process import EmulatorProcess
 from hil.rig.model import RIG_ID_PATTERN
 from hil.rig.rig import Rig
 from hil.specs import SpecError, load_requirements
@@ -224,7 +226,16 @@ def trace(
 
 
 @app.command()
-def emulate(rig: Path | None = typer.Option(None, help=RIG_HELP)):
+def emulate(
+    rig: Path | None = typer.Option(None, help=RIG_HELP),
+    labgrid_exporter: Path | None = typer.Option(
+        None,
+        "--labgrid-exporter",
+        help="also write a labgrid exporter configuration publishing the endpoints (docs/lab.md), "
+        "as the resources of group --group",
+    ),
+    group: str = typer.Option("emulator", "--group", help="the exporter group (with --labgrid-exporter)"),
+):
     """Run the emulator standalone and print its endpoints (pump, balance, control ptys)."""
     rig = rig or project.default_rig()
     try:
@@ -232,7 +243,25 @@ def emulate(rig: Path | None = typer.Option(None, help=RIG_HELP)):
     except RigConfigError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1) from None
-    os.execv(sys.executable, [sys.executable, "-m", "hil.emulator", str(rig)])
+    if labgrid_exporter is None:
+        os.execv(sys.executable, [sys.executable, "-m", "hil.emulator", str(rig)])
+    try:
+        emulator = EmulatorProcess(rig)
+    except RigError as exc:
+        err.print(f"hil emulate: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    try:
+        labgrid_exporter.write_text(lab.exporter_config(group, emulator.endpoints), encoding="utf-8")
+        out.print(json.dumps(emulator.endpoints), markup=False)
+        out.print(f"labgrid exporter configuration: {labgrid_exporter} (group {group})", markup=False)
+        sys.stdout.flush()
+        emulator.process.wait()
+        err.print(f"hil emulate: the emulator exited with code {emulator.process.returncode}", markup=False)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    finally:
+        emulator.stop()
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -66,7 +66,8 @@ Port = Annotated[
         min_length=1,
         max_length=256,
         description=(
-            "device path, pyserial URL (socket://, rfc2217://), or @emulator:<endpoint> with clock: sim or rehearsal"
+            "device path, pyserial URL (socket://, rfc2217://), @emulator:<endpoint> with clock: sim or rehearsal, "
+            "or @labgrid:<resource> of the rig's labgrid place"
         ),
     ),
 ]
@@ -93,7 +94,8 @@ class RigContext(Protocol):
         """The rig clock, s: take every reading's time from it (simulated on the emulator)."""
 
     def port(self, port: str) -> str:
-        """The port to open: a rig file's port, with `@emulator:<endpoint>` resolved to the emulator's pty."""
+        """The port to open: a rig file's port, with `@emulator:<endpoint>` resolved to the emulator's pty and
+        `@labgrid:<resource>` to the acquired place's exported port (an rfc2217:// URL)."""
 
     def can_bus(self) -> Any:
         """The rig's CAN bus (hil.transport.can_hub.CanHub), opened from its `can:` section on first use and shared

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from hil.drivers import registry
 from hil.drivers.registry import DeviceKind, DriverError, Port, Timeout
 from hil.emulator.config import ENDPOINTS, EmulatorOptions, Environment, span
+from hil.rig.lab import LAB_PORT
 
 SCHEMA_ID = "https://hil.invalid/schemas/rig-file.json"
 EMULATOR_PORT = "@emulator:"
@@ -160,6 +161,23 @@ class Can(Section):
     timeout_s: Timeout | None = None
 
 
+LabName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+
+
+class Labgrid(Section):
+    """The rig's place in a labgrid lab (docs/lab.md): acquired from the coordinator for the whole run and
+    released after the pump's STOP; the devices' ports written `@labgrid:<resource>`, the place's exported serial
+    ports, reached over RFC 2217."""
+
+    coordinator: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$", description="HOST:PORT")]
+    place: LabName = Field(description="the place's name at the coordinator (`hil verify --places` overrides it)")
+    emulator_control: LabName | None = Field(
+        None,
+        description="the place's resource that is an exported emulator's control channel: a lockstep rig "
+        "(clock: sim or rehearsal) whose emulator runs at the bench (`hil emulate --labgrid-exporter`)",
+    )
+
+
 class Actuators(Section):
     """What the rig can do to the fluid path; a test needing a missing one is skipped with the reason."""
 
@@ -196,6 +214,7 @@ class RigFile(Section):
     seeded_defect: SeededDefect | None = None
     actuators: Actuators | None = None
     can: Can | None = None
+    labgrid: Labgrid | None = None
 
 
 Drivers = dict[
@@ -294,6 +313,7 @@ def cross_problems(rig: RigFile) -> list[tuple[tuple, str]]:
     found: list[tuple[tuple, str]] = []
     if rig.clock in EMULATED_CLOCKS and rig.emulator is None:
         found.append((("clock",), f"clock '{rig.clock}' needs an 'emulator:' section"))
+    found += _lab_problems(rig)
     first: dict[str, tuple] = {}
     for path, port in ports(rig):
         if port in first:
@@ -305,6 +325,28 @@ def cross_problems(rig: RigFile) -> list[tuple[tuple, str]]:
                 found.append((path, f"no emulator endpoint '{name}' (there are: {', '.join(ENDPOINTS)})"))
             elif rig.clock not in EMULATED_CLOCKS:
                 found.append((path, f"port {port} needs clock: sim or rehearsal (the emulator)"))
+    return found
+
+
+def _lab_problems(rig: RigFile) -> list[tuple[tuple, str]]:
+    """`@labgrid:` ports with their place; an emulated rig on a place reaches the place's emulator, not its own."""
+    found: list[tuple[tuple, str]] = []
+    lab = rig.labgrid
+    emulated = rig.clock in EMULATED_CLOCKS
+    if lab is not None and emulated and lab.emulator_control is None:
+        found.append(
+            (("labgrid",), f"clock '{rig.clock}' on a place needs 'emulator_control': the exported emulator's channel")
+        )
+    if lab is not None and lab.emulator_control is not None and not emulated:
+        found.append((("labgrid", "emulator_control"), "needs clock: sim or rehearsal (an exported emulator)"))
+    for path, port in ports(rig):
+        if port.startswith(LAB_PORT):
+            if lab is None:
+                found.append((path, f"port {port} needs a 'labgrid:' section (the place whose resource it is)"))
+            elif path[0] == "can":
+                found.append((path, "a CAN channel is not reached through labgrid: give the bench's own interface"))
+        elif port.startswith(EMULATOR_PORT) and lab is not None and lab.emulator_control is not None:
+            found.append((path, f"the emulator is the place's: its ports are {LAB_PORT}<resource>, not {port}"))
     return found
 
 

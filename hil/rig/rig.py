@@ -15,7 +15,7 @@ from hil.drivers import registry
 from hil.drivers.contracts import Capability
 from hil.drivers.emulator_control import EmulatorControl
 from hil.errors import RigError
-from hil.rig import abort
+from hil.rig import abort, lab
 from hil.rig.clock import RealClock, SimClock
 from hil.rig.config import RigConfig
 from hil.rig.emulator_process import EmulatorProcess
@@ -44,6 +44,10 @@ class _Context:
             if not self.rig.emulator:
                 raise RigError(f"port {port} needs clock: sim or rehearsal (the emulator)")
             return self.rig.emulator.endpoints[port[len(EMULATOR_PORT) :]]
+        if port.startswith(lab.LAB_PORT):
+            if self.rig.acquisition is None:
+                raise RigError(f"port {port} needs the rig's labgrid place")
+            return self.rig.acquisition.url(port)
         return port
 
     def can_bus(self) -> CanHub:
@@ -85,6 +89,8 @@ class Rig:
     site_faults: Any = None
     identities: dict[str, Any] = field(default_factory=dict)
     drivers: dict[tuple[str, ...], type] = field(default_factory=dict)  # section path → the driver class connected
+    acquisition: lab.Acquisition | None = None  # the labgrid place the rig is on
+    acquired_here: bool = False  # this rig acquired the place (not `hil verify` for it): it releases it
     safety_log: list[SafetyAction] = field(default_factory=list)
     broken: str | None = None
 
@@ -100,14 +106,19 @@ class Rig:
         self.close("end of session" if exc_type is None else f"aborted by {exc_type.__name__}")
 
     def _open(self) -> None:
+        place = self.config.section("labgrid")
+        if place:
+            self.acquisition = self._acquire(place["coordinator"], place["place"])
         if self.config.emulated:
-            self.emulator = EmulatorProcess(self.config.path)
-            self.control = EmulatorControl(self.emulator.endpoints["control"])
-            if self.config.rehearsal:
-                self.clock = RealClock(self.config.speed, origin=self.control.now())
+            if self.acquisition:  # the place's emulator at the bench, over its exported port
+                control = EmulatorControl(self.acquisition.url(lab.LAB_PORT + place["emulator_control"]))
             else:
-                self.clock = SimClock(self.control)
-            self.identities["emulator"] = {"pid": self.emulator.pid, **self.emulator.endpoints}
+                self.emulator = EmulatorProcess(self.config.path)
+                self.identities["emulator"] = {"pid": self.emulator.pid, **self.emulator.endpoints}
+                control = EmulatorControl(self.emulator.endpoints["control"])
+            self.control = control
+            rehearsal = self.config.rehearsal
+            self.clock = RealClock(self.config.speed, origin=control.now()) if rehearsal else SimClock(control)
         else:
             self.clock = RealClock()
         self.pump = self._connect(("pump",))
@@ -121,6 +132,15 @@ class Rig:
             narrative.info("%s: %s", device, ", ".join(f"{key} {value}" for key, value in identity.items()))
         self.occlusion_valve = self._connect(("actuators", "occlusion_valve"))
         self.site_faults = self._connect(("actuators", "site_faults"))
+
+    def _acquire(self, coordinator: str, place: str) -> lab.Acquisition:
+        """The place `hil verify` holds for this run, else acquired here (and released by close())."""
+        acquisition = lab.Acquisition.from_env(coordinator, place)
+        if acquisition is None:
+            acquisition = lab.acquire(coordinator, place)
+            self.acquired_here = True
+        narrative.info("labgrid: place %s of %s, held by %s", place, coordinator, acquisition.holder)
+        return acquisition
 
     def _connect(self, path: tuple[str, ...]) -> Any:
         """The device of a rig-file section, connected by the driver it names (None where the rig has none)."""
@@ -228,4 +248,17 @@ class Rig:
                     part.close()
             if self.emulator:
                 self.emulator.stop()
+            if self.acquisition is not None and self.acquired_here:
+                self._release(action)
             return action
+
+    def _release(self, stop: SafetyAction) -> None:
+        """Give the place back, after the pump's STOP; kept (and said) when the STOP was not acknowledged."""
+        assert self.acquisition is not None
+        if self.pump is not None and not stop.ok:
+            log.error("labgrid place %s kept acquired: the pump's STOP was not acknowledged", self.acquisition.place)
+            return
+        try:
+            lab.release(self.acquisition)
+        except lab.LabError as exc:
+            log.error("labgrid place %s not released: %s", self.acquisition.place, exc)
