@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -281,6 +282,12 @@ def verify(
         help="continue this interrupted run (folder or id): "
         "its unfinished tests, on the same rig, into the same folder",
     ),
+    wait: float = typer.Option(
+        0.0,
+        "--wait",
+        min=0,
+        help="a rig on a labgrid place held by someone: wait up to this many seconds for it (a labgrid reservation)",
+    ),
 ):
     """Run the safety suites against the rig; write reports/runs/<id>/ and its HTML report."""
     record = _record(_run_dir(resume)) if resume else None
@@ -298,6 +305,60 @@ def verify(
     except seal.signing.SigningKeyError as exc:
         err.print(f"{seal.signing.KEY_ENV}: {exc}", markup=False)
         raise typer.Exit(1) from None
+    place = config.section("labgrid")
+    if not place:
+        _verify_on(ctx, config, rig, specs, k, report, resume, record, None)
+        return
+    try:
+        acquisition = lab.acquire(place["coordinator"], place["place"], wait)
+    except lab.LabError as exc:
+        err.print(f"hil: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    held = _Held(acquisition)
+    out.print(
+        f"labgrid: place {held.place} of {acquisition.coordinator} acquired by {acquisition.holder}", markup=False
+    )
+    os.environ[lab.ACQUISITION_ENV] = acquisition.as_json()  # for pytest (and a resume's rig check): the place held
+    try:
+        _verify_on(ctx, config, rig, specs, k, report, resume, record, held)
+    finally:
+        _release_place(held)
+
+
+@dataclass
+class _Held:
+    """The place `hil verify` holds, and whether pytest ended on its own (and so stopped the pump)."""
+
+    acquisition: lab.Acquisition
+    pump_stopped: bool = True
+
+    @property
+    def place(self) -> str:
+        return self.acquisition.place
+
+
+def _release_place(held: _Held) -> None:
+    """After pytest has ended (its rig commanded the pump to stop): the place goes back to the lab. Kept, and
+    said, when pytest was killed before it could stop the pump."""
+    os.environ.pop(lab.ACQUISITION_ENV, None)
+    if not held.pump_stopped:
+        err.print(
+            f"hil: labgrid place {held.place} kept acquired: pytest was killed before it stopped the pump; check the "
+            f"pump, then `labgrid-client -x {held.acquisition.coordinator} -p {held.place} release`",
+            markup=False,
+        )
+        return
+    try:
+        lab.release(held.acquisition)
+        out.print(f"labgrid: place {held.place} released", markup=False)
+    except lab.LabError as exc:
+        err.print(f"hil: {exc}", markup=False)
+
+
+def _verify_on(
+    ctx: typer.Context, config, rig: Path, specs: Path, k, report: bool, resume, record, held: _Held | None
+) -> None:
+    """`hil verify` once its inputs are valid and its place (if any) is held: pytest, the trace gate, the seal."""
     if resume:
         run_dir, targets = _resumable(_run_dir(resume), record, config, k)
         if not targets:  # stopped after its last test had finished: a session that runs nothing completes it
@@ -335,6 +396,8 @@ def verify(
 
     with signals_held(say, "sealing the run"):  # run_pytest forwards them meanwhile; after it, they are held
         child = run_pytest(command, say, cwd=project.root(), env=_children_env())
+        if held is not None and child.killed:
+            held.pump_stopped = False
         record = _record(run_dir)
         if not (record and (record["tests"] or record.get("rig") or record.get("safety_actions"))):
             _discard_empty_run(run_dir, child)

@@ -147,6 +147,8 @@ class HilState:
             rig.clock.on_tick.append(self.show_progress)
             atexit.register(self.close_rig, "interpreter exit")
             self.run_recorder().set_identities(rig.identities, rig.driver_provenance())
+            if rig.acquisition is not None:
+                self.run_recorder().set_place(rig.acquisition)
         return self.rig
 
     def show_progress(self) -> None:

@@ -46,6 +46,10 @@ def write_allure_environment(results: Path, record: dict) -> None:
         "operator": prov["operator"],
         "host": prov.get("host"),
     }
+    place = rig.get("labgrid")
+    if place:
+        lines["labgrid_place"] = f"{place['place']} of {place['coordinator']}, held by {place['holder']}"
+        lines["labgrid_resources"] = " ".join(f"{name}={url}" for name, url in sorted(place["ports"].items()))
     for section in ("scale", "lost_scale"):
         calibration = (config.get(section) or {}).get("calibration")
         if calibration:

@@ -10,12 +10,14 @@ import os
 import platform
 import subprocess
 import sys
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from hil.evidence.per_test import safe_name
 from hil.rig.config import RigConfig
+from hil.rig.lab import Acquisition
 
 RECORD_SCHEMA_VERSION = 2  # 2: verdict, failure_class and reason per test; interrupted
 LOCK_FILES = ("requirements.lock", "package-lock.json")
@@ -201,6 +203,13 @@ class RunRecorder:
         """The instruments' identities, and the drivers (name, class, package and version) that spoke to them."""
         self.record["rig"]["identities"] = identities
         self.record["rig"]["drivers"] = drivers
+        self._write()
+
+    def set_place(self, acquisition: Acquisition) -> None:
+        """The labgrid place the rig was on: coordinator, place, holder, its serial resources' URLs (the run's, and
+        this session's: a resumed session may hold the place anew)."""
+        self.record["rig"]["labgrid"] = asdict(acquisition)
+        self.record["sessions"][-1]["labgrid"] = asdict(acquisition)
         self._write()
 
     def set_selected(self, tests: dict[str, list[str]], collected: dict[str, list[str]]) -> None:

@@ -10,12 +10,13 @@ its timeout is a tcsetattr, which together tripled the cost of a request on a pt
 traffic and `rfc2217://` its telnet escapes), waiting on its descriptor where it has one (`socket://`) and
 polling in short steps where it has none (`rfc2217://` reads from a queue its own thread fills; `loop://`):
 re-arming pyserial's read timeout per call is no option there, as rfc2217 renegotiates the port settings with
-the server on every change.
+the server on every change. An rfc2217:// read waits on the queue pyserial's reader thread fills.
 """
 
 import io
 import logging
 import os
+import queue
 import select
 import time
 from collections.abc import Callable
@@ -132,14 +133,16 @@ class SerialLine:
             raise TransportError(f"{self.name} ({self.port}): link lost: {exc}") from None
 
     def _fill_through_pyserial(self, wait_s: float) -> None:
-        """Read what a URL port has, waiting up to wait_s for the first byte: on its descriptor, or by polling
-        (POLL_S) when it has none."""
+        """Read what a URL port has, waiting up to wait_s for the first byte: on its descriptor, on the queue an
+        rfc2217:// port's reader thread fills, or by polling (POLL_S) when it has neither."""
         data = self._serial.read(max(1, self._serial.in_waiting))
         if data or wait_s <= 0:
             self._buffer += data
             return
         if self._fd is not None:
             select.select([self._fd], [], [], wait_s)
+        elif isinstance(self._serial, serial.rfc2217.Serial):
+            self._buffer += _wait_on_reader(self._serial, wait_s)
         else:
             time.sleep(min(wait_s, POLL_S))
         self._buffer += self._serial.read(max(1, self._serial.in_waiting))
@@ -150,6 +153,19 @@ class SerialLine:
             self._serial.close()
         except (serial.SerialException, OSError):
             log.warning("%s: error while closing %s", self.name, self.port)
+
+
+def _wait_on_reader(port: serial.rfc2217.Serial, wait_s: float) -> bytes:
+    """The first byte an rfc2217:// port receives within wait_s (b"" if none), taken from the queue its reader
+    thread fills (pyserial's `_read_buffer`, of the pinned pyserial-labgrid 3.5): a lab's serial server answers
+    within a millisecond, which polling every POLL_S would stretch to 5 (benchmarks/bench_lab.py)."""
+    try:
+        byte = port._read_buffer.get(True, wait_s)  # type: ignore[attr-defined]  # pyserial's, unstubbed
+    except queue.Empty:
+        return b""
+    if byte is None:  # the reader thread's mark: the connection is gone
+        raise OSError("the serial server closed the connection")
+    return byte
 
 
 def _descriptor(port: serial.SerialBase) -> int | None:
