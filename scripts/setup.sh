@@ -28,6 +28,18 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# Debian's ser2net: labgrid's exporter publishes serial ports through it (the lab's system test, docs/lab.md).
+if ! command -v ser2net >/dev/null 2>&1 && [ ! -x /usr/sbin/ser2net ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's ser2net (labgrid's exporter, for the lab's system test)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends ser2net >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends ser2net >/dev/null; }
+  else
+    echo "setup: ser2net is missing; a labgrid exporter of this machine needs it: sudo apt-get install ser2net" >&2
+  fi
+fi
+
 stamp=$(cat requirements.lock package-lock.json pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -f .setup-stamp ] && [ "$(cat .setup-stamp)" = "$stamp" ] && [ -x .venv/bin/hil ] && [ -x node_modules/.bin/allure ]; then
   exit 0

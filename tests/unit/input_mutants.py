@@ -199,8 +199,12 @@ def rig_mutants() -> Iterator[Mutant]:
         for key in required if "extends" not in base else ():  # a child's parent may provide them
             yield mutant(f"without {key}", "reject", _delete((key,)))
         for key in ("description", "operator", "insulin", "actuators", "lost_scale"):
-            if key in base:
+            # a child that moves a parent's device to another port: without that override, the parent's port is
+            # back (on a labgrid rig, an @emulator: one the place's emulator does not have; its own mutant below)
+            if key in base and not ("extends" in base and "port" in (base[key] or {})):
                 yield mutant(f"without {key}", "accept", _delete((key,)))
+        if "labgrid" in base:
+            yield from _lab_mutants(base, mutant)
         yield mutant("unknown key", "reject", _set(("colour",), "red"))
         yield mutant("unknown scale key", "reject", _set(("scale", "colour"), "red"))
         for rig_id in ("../../../../x", "/etc/passwd", "a/b", "", ".hidden", "x" * 65, "ok\n"):
@@ -216,6 +220,18 @@ def rig_mutants() -> Iterator[Mutant]:
             yield from _serial_mutants(base, mutant)
         yield from _emulator_mutants(base, mutant)
     yield from _extends_mutants()
+
+
+def _lab_mutants(base: dict, mutant: Callable) -> Iterator[Mutant]:
+    """A rig on a labgrid place (docs/lab.md): its section and its `@labgrid:` ports."""
+    if "pump" in base:  # the rig that moves the devices onto the place (not a child naming another place)
+        yield mutant("without labgrid", "reject", _delete(("labgrid",)))  # its @labgrid: ports then have no place
+        yield mutant("lost_scale back on the emulator's own pty", "reject", _delete(("lost_scale",)))
+    yield mutant("labgrid coordinator without a port", "reject", _set(("labgrid", "coordinator"), "lab.example"))
+    yield mutant("labgrid place with a space", "reject", _set(("labgrid", "place"), "bench a"))
+    yield mutant("labgrid unknown key", "reject", _set(("labgrid", "colour"), "red"))
+    yield mutant("labgrid place bench-7", "accept", _set(("labgrid", "place"), "bench-7"))
+    yield mutant("labgrid coordinator lab.example:20408", "accept", _set(("labgrid", "coordinator"), "lab.example:20408"))
 
 
 def _serial_mutants(base: dict, mutant: Callable) -> Iterator[Mutant]:
