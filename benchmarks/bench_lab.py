@@ -60,7 +60,7 @@ def _own_ser2net(pty: str) -> tuple[subprocess.Popen, str]:
                "-Y", "  options:", "-Y", "    max-connections: 10", "-Y", "    chardelay: false"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
-    return process, lab.rfc2217_url("127.0.0.1", port)
+    return process, lab.serial_url("127.0.0.1", port)
 
 
 def inner_samples(exporter_config: Path, samples: int) -> dict:
@@ -94,9 +94,10 @@ def campaign(lab_: Lab, places: list[str], k: str) -> dict:
         commands = {"direct": [str(BIN / "hil"), "verify", "-k", k, "--no-report"]}
     running = {name: subprocess.Popen(c, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                for name, c in commands.items()}
-    codes = {name: process.wait(timeout=3600) for name, process in running.items()}
+    outputs = {name: process.communicate(timeout=3600)[0] for name, process in running.items()}
     wall = time.perf_counter() - started
-    assert all(code == 0 for code in codes.values()), {n: p.stdout.read()[-2000:] for n, p in running.items()}
+    failed = {name: outputs[name][-2000:] for name, process in running.items() if process.returncode != 0}
+    assert not failed, failed
     return {"places": places or ["(direct pty rig)"], "wall_s": round(wall, 1)}
 
 

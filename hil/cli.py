@@ -6,11 +6,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -36,10 +38,11 @@ from hil.procedures import conformance, delivery, preflight
 from hil.pytest_child import run_pytest, signals_held
 from hil.rig import lab
 from hil.rig import model as rig_model
+from hil.rig.abort import SIGNALS
 from hil.rig.config import RigConfigError, load_rig
 from hil.rig.emulator_process import EmulatorProcess
 from hil.rig.model import RIG_ID_PATTERN
-from hil.rig.rig import Rig
+from hil.rig.rig import NO_PUMP_LINK, Rig
 from hil.specs import SpecError, load_requirements
 
 EMULATED_TEST_TIMEOUT_S = 900
@@ -244,6 +247,9 @@ def emulate(
     except RigConfigError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1) from None
+    if labgrid_exporter is not None and not re.fullmatch(rig_model.LAB_NAME_PATTERN, group):
+        err.print(f"hil emulate: --group {group!r}: a labgrid name is letters, digits, '.', '_', '-'", markup=False)
+        raise typer.Exit(1)
     if labgrid_exporter is None:
         os.execv(sys.executable, [sys.executable, "-m", "hil.emulator", str(rig)])
     try:
@@ -252,7 +258,14 @@ def emulate(
         err.print(f"hil emulate: {exc}", markup=False)
         raise typer.Exit(1) from None
     try:
-        labgrid_exporter.write_text(lab.exporter_config(group, emulator.endpoints), encoding="utf-8")
+        written = labgrid_exporter.with_name(labgrid_exporter.name + ".partial")  # the exporter never reads half
+        written.write_text(lab.exporter_config(group, emulator.endpoints), encoding="utf-8")
+        written.replace(labgrid_exporter)
+    except OSError as exc:
+        emulator.stop()
+        err.print(f"hil emulate: cannot write {labgrid_exporter}: {exc.strerror or exc}", markup=False)
+        raise typer.Exit(1) from None
+    try:
         out.print(json.dumps(emulator.endpoints), markup=False)
         out.print(f"labgrid exporter configuration: {labgrid_exporter} (group {group})", markup=False)
         sys.stdout.flush()
@@ -307,27 +320,51 @@ def verify(
         raise typer.Exit(1) from None
     place = config.section("labgrid")
     if not place:
+        if wait:
+            err.print(f"hil: --wait is for a rig on a labgrid place; {config.path} names none", markup=False)
+            raise typer.Exit(1)
         _verify_on(ctx, config, rig, specs, k, report, resume, record, None)
         return
+    held: _Held | None = None
+    received: list[signal.Signals] = []
     try:
-        acquisition = lab.acquire(place["coordinator"], place["place"], wait)
+        with _signals_interrupt(received):  # acquiring or waiting: any abort signal ends it (lab.acquire cleans up)
+            held = _Held(lab.acquire(place["coordinator"], place["place"], wait))
+        out.print(f"labgrid: place {held.place} of {place['coordinator']} acquired by {held.holder}", markup=False)
+        os.environ[lab.ACQUISITION_ENV] = held.acquisition.as_json()  # for pytest (and a resume's rig check)
+        _verify_on(ctx, config, rig, specs, k, report, resume, record, held)
     except lab.LabError as exc:
         err.print(f"hil: {exc}", markup=False)
         raise typer.Exit(1) from None
-    held = _Held(acquisition)
-    out.print(
-        f"labgrid: place {held.place} of {acquisition.coordinator} acquired by {acquisition.holder}", markup=False
-    )
-    os.environ[lab.ACQUISITION_ENV] = acquisition.as_json()  # for pytest (and a resume's rig check): the place held
-    try:
-        _verify_on(ctx, config, rig, specs, k, report, resume, record, held)
+    except KeyboardInterrupt:
+        signum = received[0] if received else signal.SIGINT
+        err.print(f"hil: {signum.name} while acquiring place {place['place']}: nothing ran", markup=False)
+        raise typer.Exit(128 + signum.value) from None
     finally:
-        _release_place(held)
+        if held is not None:
+            _release_place(held)
+
+
+@contextmanager
+def _signals_interrupt(received: list[signal.Signals]):
+    """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt in the block (each kept in `received`), so that whatever
+    the block was doing with the coordinator is undone on the way out."""
+
+    def interrupt(signum, frame):
+        received.append(signal.Signals(signum))
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @dataclass
 class _Held:
-    """The place `hil verify` holds, and whether pytest ended on its own (and so stopped the pump)."""
+    """The place `hil verify` holds, and whether its pump was left stopped (the place may go back to the lab)."""
 
     acquisition: lab.Acquisition
     pump_stopped: bool = True
@@ -336,23 +373,37 @@ class _Held:
     def place(self) -> str:
         return self.acquisition.place
 
+    @property
+    def holder(self) -> str:
+        return self.acquisition.holder
+
+
+def _pump_left_stopped(child, record: dict | None) -> bool:
+    """Whether pytest's rig had the pump's last STOP acknowledged, or never opened a pump link to command it."""
+    if child.killed:
+        return False
+    actions = (record or {}).get("safety_actions") or []
+    return not actions or actions[-1]["ok"] or actions[-1]["detail"] == NO_PUMP_LINK
+
 
 def _release_place(held: _Held) -> None:
-    """After pytest has ended (its rig commanded the pump to stop): the place goes back to the lab. Kept, and
-    said, when pytest was killed before it could stop the pump."""
+    """After pytest has ended, its pump stopped: the place goes back to the lab (abort signals held meanwhile).
+    Kept, and said, when the pump's last STOP was not acknowledged or pytest was killed before it."""
     os.environ.pop(lab.ACQUISITION_ENV, None)
     if not held.pump_stopped:
         err.print(
-            f"hil: labgrid place {held.place} kept acquired: pytest was killed before it stopped the pump; check the "
-            f"pump, then `labgrid-client -x {held.acquisition.coordinator} -p {held.place} release`",
+            f"hil: labgrid place {held.place} kept acquired: the pump's STOP was not acknowledged (or pytest was "
+            f"killed before it); check the pump, then "
+            f"`labgrid-client -x {held.acquisition.coordinator} -p {held.place} release`",
             markup=False,
         )
         return
-    try:
-        lab.release(held.acquisition)
-        out.print(f"labgrid: place {held.place} released", markup=False)
-    except lab.LabError as exc:
-        err.print(f"hil: {exc}", markup=False)
+    with signals_held(lambda line: err.print(line, markup=False), f"releasing place {held.place}"):
+        try:
+            lab.release(held.acquisition)
+            out.print(f"labgrid: place {held.place} released", markup=False)
+        except lab.LabError as exc:
+            err.print(f"hil: {exc}", markup=False)
 
 
 def _verify_on(
@@ -396,9 +447,9 @@ def _verify_on(
 
     with signals_held(say, "sealing the run"):  # run_pytest forwards them meanwhile; after it, they are held
         child = run_pytest(command, say, cwd=project.root(), env=_children_env())
-        if held is not None and child.killed:
-            held.pump_stopped = False
         record = _record(run_dir)
+        if held is not None:
+            held.pump_stopped = _pump_left_stopped(child, record)
         if not (record and (record["tests"] or record.get("rig") or record.get("safety_actions"))):
             _discard_empty_run(run_dir, child)
             raise typer.Exit(child.exit_status)

@@ -16,29 +16,22 @@ if ! command -v npm >/dev/null 2>&1; then
   exit 2
 fi
 
-# Debian's chromium: the project's own test opens the generated report in it (headless).
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's chromium (headless browser test of the report)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
-      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; }
-  else
-    echo "setup: chromium is missing; the report's browser test needs it: sudo apt-get install chromium" >&2
+# A Debian package the project's own tests need, installed when run as root (else said, with what needs it).
+debian_package() {  # package, what it is for
+  if command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; then
+    return
   fi
-fi
-
-# Debian's ser2net: labgrid's exporter publishes serial ports through it (the lab's system test, docs/lab.md).
-if ! command -v ser2net >/dev/null 2>&1 && [ ! -x /usr/sbin/ser2net ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's ser2net (labgrid's exporter, for the lab's system test)"
+    echo "setup: installing Debian's $1 ($2)"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends ser2net >/dev/null 2>&1 \
-      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends ser2net >/dev/null; }
+    apt-get install -y -q --no-install-recommends "$1" >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "$1" >/dev/null; }
   else
-    echo "setup: ser2net is missing; a labgrid exporter of this machine needs it: sudo apt-get install ser2net" >&2
+    echo "setup: $1 is missing; $2 needs it: sudo apt-get install $1" >&2
   fi
-fi
+}
+debian_package chromium "the report's headless browser test"
+debian_package ser2net "labgrid's exporter, in the lab's system test (docs/lab.md)"
 
 stamp=$(cat requirements.lock package-lock.json pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -f .setup-stamp ] && [ "$(cat .setup-stamp)" = "$stamp" ] && [ -x .venv/bin/hil ] && [ -x node_modules/.bin/allure ]; then

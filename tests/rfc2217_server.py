@@ -91,6 +91,7 @@ class Rfc2217Server:
         self._listener.close()
         with self._lock:
             if self._client is not None:
+                self._client.shutdown(socket.SHUT_RDWR)  # the client sees the end (a close alone may not send it)
                 self._client.close()
         self._reader.join()  # it reads the port with a 50-ms timeout: it sees _stopping before the port closes
         self.serial.close()

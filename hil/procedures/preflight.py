@@ -146,6 +146,17 @@ def instruments(rig) -> list[Check]:
         Check(f"{device} identity", ", ".join(f"{k} {v}" for k, v in identity.items()), Status.OK)
         for device, identity in rig.identities.items()
     ]
+    if rig.acquisition is not None:
+        place = rig.acquisition
+        ports = ", ".join(f"{name} {url}" for name, url in sorted(place.ports.items()))
+        checks.insert(
+            0,
+            Check(
+                f"labgrid place {place.place}",
+                f"of {place.coordinator}, acquired by {place.holder}: {ports}",
+                Status.OK,
+            ),
+        )
     checks.append(_ask("pump status", lambda: _status(rig.pump.status())))
     checks.append(_ask("pump STOP", lambda: _stop(rig)))
     for name in BALANCES:

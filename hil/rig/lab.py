@@ -10,6 +10,7 @@ its holder, or waited for through a labgrid reservation.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -34,9 +35,14 @@ T = TypeVar("T")
 class LabError(RigError):
     """The lab cannot give the rig: coordinator unreachable, place unknown or held, a resource missing."""
 
+    def __init__(self, message: str, status: str | None = None):
+        super().__init__(message)
+        self.status = status  # the coordinator's gRPC status name, where it refused
+
 
 class PlaceHeld(LabError):
-    """The place is acquired by someone (another engineer, or another run of this user)."""
+    """The place is acquired by someone (another engineer, or another run of this user), or promised to
+    someone's reservation."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ class Acquisition:
     coordinator: str
     place: str
     holder: str  # "<host>/<user>", labgrid's name for whoever acquired it
-    ports: dict[str, str]  # resource name → rfc2217:// URL
+    ports: dict[str, str]  # resource name → rfc2217:// (or socket://) URL
     acquired_at: str  # UTC, ISO 8601
 
     def url(self, port: str) -> str:
@@ -75,9 +81,11 @@ class Acquisition:
         return acquisition
 
 
-def rfc2217_url(host: str, port: int) -> str:
+def serial_url(host: str, port: int, protocol: str = "rfc2217") -> str:
     """pyserial's URL of an exported port. ser2net answers RFC 2217's modem-control commands with values pyserial
-    does not expect back: `ign_set_control` (pyserial's option for that) accepts them."""
+    does not expect back: `ign_set_control` (pyserial's option for that) accepts them. A `raw` port is plain TCP."""
+    if protocol == "raw":
+        return f"socket://{host}:{port}"
     return f"rfc2217://{host}:{port}?ign_set_control"
 
 
@@ -112,19 +120,28 @@ class Coordinator:
             raise
 
     def _run(self, step: Coroutine[Any, Any, T], doing: str) -> T:
+        """One exchange, within the deadline. Interrupted (Ctrl-C), the exchange is cancelled before the interrupt
+        goes on, so the loop is left with nothing pending."""
         from labgrid.remote.client import Error
 
+        task = self.loop.create_task(asyncio.wait_for(step, self.timeout_s))
         try:
-            return self.loop.run_until_complete(asyncio.wait_for(step, self.timeout_s))
+            return self.loop.run_until_complete(task)
         except TimeoutError:
             said = f"no answer within {self.timeout_s:g} s"
             raise LabError(f"labgrid coordinator {self.address}: {doing}: {said}") from None
         except Error as exc:
             raise LabError(f"labgrid coordinator {self.address}: {doing}: {' '.join(map(str, exc.args))}") from None
         except Exception as exc:  # grpc's AioRpcError and the like: the coordinator refused or went away
-            details = getattr(exc, "details", None)
+            details, code = getattr(exc, "details", None), getattr(exc, "code", None)
             said = details() if callable(details) else str(exc)
-            raise LabError(f"labgrid coordinator {self.address}: {doing}: {said}") from None
+            status = getattr(code(), "name", None) if callable(code) else None
+            raise LabError(f"labgrid coordinator {self.address}: {doing}: {said}", status) from None
+        except BaseException:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                self.loop.run_until_complete(task)
+            raise
 
     @property
     def holder(self) -> str:
@@ -139,14 +156,37 @@ class Coordinator:
         return place
 
     def refresh(self) -> None:
-        self._run(self.session.sync_with_coordinator(), "sync")
+        """The coordinator's places and resources as they are now (its updates arrive over a stream)."""
+        if not self._run(self.session.sync_with_coordinator(), "sync"):
+            raise LabError(f"labgrid coordinator {self.address}: the connection was lost")
 
     def acquire(self, name: str) -> None:
-        self._run(self.session.stub.AcquirePlace(self.pb2.AcquirePlaceRequest(placename=name)), f"acquire {name}")
+        """Acquire the place; PlaceHeld when someone was first."""
+        try:
+            self._run(self.session.stub.AcquirePlace(self.pb2.AcquirePlaceRequest(placename=name)), f"acquire {name}")
+        except LabError as exc:
+            if exc.status not in ("FAILED_PRECONDITION", "PERMISSION_DENIED"):
+                raise
+            self.refresh()
+            raise PlaceHeld(_held_by(self.place(name))) from None
         self.refresh()
 
     def release(self, name: str) -> None:
-        self._run(self.session.stub.ReleasePlace(self.pb2.ReleasePlaceRequest(placename=name)), f"release {name}")
+        """Release the place if this process's name holds it (the coordinator checks, in one step); LabError
+        naming whoever holds it otherwise."""
+        request = self.pb2.ReleasePlaceRequest(placename=name, fromuser=self.holder)
+        self._run(self.session.stub.ReleasePlace(request), f"release {name}")
+        self.refresh()
+        holder = self.place(name).acquired
+        if holder:
+            raise LabError(f"place {name} is held by {holder}, not by {self.holder}: not released")
+
+    def release_if_ours(self, name: str) -> None:
+        """After an interrupted acquisition: give the place back if the coordinator had already given it."""
+        with contextlib.suppress(LabError):
+            self.refresh()
+            if self.place(name).acquired == self.holder:
+                self.release(name)
 
     def reserve(self, name: str) -> str:
         """A reservation of the place (labgrid's `reserve name=<place>`): its token."""
@@ -185,9 +225,10 @@ class Coordinator:
         for (resource, cls), entry in sorted(resources.items()):
             if cls != SERIAL_CLASS:
                 continue
-            if not entry.avail:
+            port = entry.args.get("port")
+            if not entry.avail or not isinstance(port, int):
                 raise LabError(f"place {name}: resource '{resource}' is not available (its exporter lost the port?)")
-            ports[resource] = rfc2217_url(entry.args["host"], int(entry.args["port"]))
+            ports[resource] = serial_url(entry.args["host"], port, entry.args.get("protocol", "rfc2217"))
         return ports
 
     def close(self) -> None:
@@ -203,32 +244,41 @@ class Coordinator:
 
 
 def _held_by(place: Any) -> str:
-    since = datetime.fromtimestamp(place.changed, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f"place {place.name} is held by {place.acquired} (since {since})"
+    changed = datetime.fromtimestamp(place.changed, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if place.acquired:
+        return f"place {place.name} is held by {place.acquired} (since {changed})"
+    return f"place {place.name} is promised to another's labgrid reservation ({place.reservation})"
 
 
 def acquire(coordinator: str, place: str, wait_s: float = 0.0) -> Acquisition:
-    """Acquire the place and resolve its serial ports. Held by someone: PlaceHeld naming the holder, or, with
-    wait_s, a reservation waited on for up to that long (then PlaceHeld)."""
+    """Acquire the place and resolve its serial ports. Held by someone (or promised to another's reservation):
+    PlaceHeld naming the holder, or, with wait_s, a reservation of its own waited on for up to that long (then
+    PlaceHeld). However this ends (an interrupt included), a place it acquired and cannot hand over is given back."""
     lab = Coordinator(coordinator)
     try:
         found = lab.place(place)
-        if found.acquired:
+        token = None
+        if found.acquired or found.reservation:
             if wait_s <= 0:
                 raise PlaceHeld(_held_by(found))
-            _wait_for(lab, place, wait_s)
-        lab.acquire(place)
+            token = _wait_for(lab, place, wait_s)
         try:
+            lab.acquire(place)
             ports = lab.serial_ports(place)
         except BaseException:
-            lab.release(place)
+            lab.release_if_ours(place)
             raise
+        finally:
+            if token is not None:  # after the acquisition, which the reservation's allocation allowed
+                lab.cancel(token)
         return Acquisition(coordinator, place, lab.holder, ports, datetime.now(UTC).isoformat(timespec="seconds"))
     finally:
         lab.close()
 
 
-def _wait_for(lab: Coordinator, place: str, wait_s: float) -> None:
+def _wait_for(lab: Coordinator, place: str, wait_s: float) -> str:
+    """A reservation of the place, once the coordinator has allocated it to this process: its token. PlaceHeld
+    (the reservation cancelled) when wait_s pass first."""
     token = lab.reserve(place)
     deadline = time.monotonic() + wait_s
     try:
@@ -237,21 +287,17 @@ def _wait_for(lab: Coordinator, place: str, wait_s: float) -> None:
                 lab.refresh()
                 raise PlaceHeld(f"{_held_by(lab.place(place))}; waited {wait_s:g} s")
             time.sleep(POLL_S)
-    finally:
-        lab.cancel(token)
+    except BaseException:
+        with contextlib.suppress(LabError):
+            lab.cancel(token)
+        raise
+    return token
 
 
 def release(acquisition: Acquisition) -> None:
     """Release a place this process's name holds (`hil verify` does, after its pytest has ended)."""
     lab = Coordinator(acquisition.coordinator)
     try:
-        found = lab.place(acquisition.place)
-        if found.acquired != acquisition.holder:
-            raise LabError(
-                f"place {acquisition.place} is no longer held by {acquisition.holder}"
-                + (f" but by {found.acquired}" if found.acquired else "")
-                + ": not released"
-            )
         lab.release(acquisition.place)
     finally:
         lab.close()

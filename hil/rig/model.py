@@ -161,7 +161,8 @@ class Can(Section):
     timeout_s: Timeout | None = None
 
 
-LabName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+LAB_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # a place, resource or exporter group
+LabName = Annotated[str, Field(pattern=LAB_NAME_PATTERN)]
 
 
 class Labgrid(Section):
@@ -170,7 +171,7 @@ class Labgrid(Section):
     ports, reached over RFC 2217."""
 
     coordinator: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$", description="HOST:PORT")]
-    place: LabName = Field(description="the place's name at the coordinator (`hil verify --places` overrides it)")
+    place: LabName = Field(description="the place's name at the coordinator")
     emulator_control: LabName | None = Field(
         None,
         description="the place's resource that is an exported emulator's control channel: a lockstep rig "

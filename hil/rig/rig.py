@@ -24,6 +24,7 @@ from hil.run_log import narrative
 from hil.transport.can_hub import CanHub
 
 log = logging.getLogger(__name__)
+NO_PUMP_LINK = "no pump link was open"  # a make-safe with nothing to command: the pump was never reached
 
 
 @dataclass
@@ -219,7 +220,7 @@ class Rig:
         with abort.signals.shielded():
             started = time.monotonic()
             if self.pump is None:
-                action = SafetyAction(reason, False, "no pump link was open")
+                action = SafetyAction(reason, False, NO_PUMP_LINK)
             else:
                 try:
                     self.pump.stop()

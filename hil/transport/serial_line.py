@@ -7,10 +7,10 @@ A device path is read and written on its descriptor: one select() with the remai
 os.read() or os.write(). pyserial's own read and write add a select and a timeout object per call, and changing
 its timeout is a tcsetattr, which together tripled the cost of a request on a pty
 (benchmarks/bench_simulation.py). A URL port goes through pyserial's read and write (so `spy://` sees the
-traffic and `rfc2217://` its telnet escapes), waiting on its descriptor where it has one (`socket://`) and
-polling in short steps where it has none (`rfc2217://` reads from a queue its own thread fills; `loop://`):
-re-arming pyserial's read timeout per call is no option there, as rfc2217 renegotiates the port settings with
-the server on every change. An rfc2217:// read waits on the queue pyserial's reader thread fills.
+traffic and `rfc2217://` its telnet escapes), waiting on its descriptor where it has one (`socket://`), on the
+queue pyserial's reader thread fills for `rfc2217://` (which has no descriptor), and polling in short steps for
+`loop://`: re-arming pyserial's read timeout per call is no option, as rfc2217 renegotiates the port settings with
+the server on every change.
 """
 
 import io
@@ -28,7 +28,7 @@ import serial.rfc2217
 from hil.errors import TransportError
 
 log = logging.getLogger(__name__)
-POLL_S = 0.005  # a URL port without a descriptor is polled this often while a read waits: 5 ms latency at most
+POLL_S = 0.005  # a URL port with neither a descriptor nor a reader queue (loop://) is polled this often
 
 
 class SerialLine:
@@ -159,6 +159,9 @@ def _wait_on_reader(port: serial.rfc2217.Serial, wait_s: float) -> bytes:
     """The first byte an rfc2217:// port receives within wait_s (b"" if none), taken from the queue its reader
     thread fills (pyserial's `_read_buffer`, of the pinned pyserial-labgrid 3.5): a lab's serial server answers
     within a millisecond, which polling every POLL_S would stretch to 5 (benchmarks/bench_lab.py)."""
+    reader = getattr(port, "_thread", None)
+    if reader is None or not reader.is_alive():  # it has put its end mark and gone: nothing more will come
+        raise OSError("the serial server closed the connection")
     try:
         byte = port._read_buffer.get(True, wait_s)  # type: ignore[attr-defined]  # pyserial's, unstubbed
     except queue.Empty:

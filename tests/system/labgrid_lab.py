@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,18 @@ def missing() -> str | None:
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             return f"{tool} is not installed (./scripts/setup.sh installs ser2net when run as root)"
     return None
+
+
+@dataclass
+class Started:
+    process: subprocess.Popen
+    out: Path
+    err: Path
+
+    def finish(self, timeout_s: float) -> tuple[int, str, str]:
+        """Exit status, standard output and standard error, once it has ended."""
+        code = self.process.wait(timeout=timeout_s)
+        return code, self.out.read_text(), self.err.read_text()
 
 
 class Lab:
@@ -61,6 +74,16 @@ class Lab:
         log.close()
         self.processes.append(process)
         return process
+
+    def hil(self, name: str, *args: str) -> "Started":
+        """`hil ARGS` in the lab, in a session of its own (a signal can go to its group, as a terminal's Ctrl-C),
+        its output in files; stopped with the lab if a test leaves it running."""
+        out, err = self.folder / f"{name}.out", self.folder / f"{name}.err"
+        with open(out, "w") as stdout, open(err, "w") as stderr:
+            process = subprocess.Popen(self._in_netns((str(BIN / "hil"), *args)), cwd=ROOT, stdout=stdout,
+                                       stderr=stderr, start_new_session=True)
+        self.processes.append(process)
+        return Started(process, out, err)
 
     def client(self, *args: str, timeout_s: float = 10, user: str | None = None) -> str:
         """labgrid-client against the lab's coordinator (retried until timeout_s while the lab comes up)."""

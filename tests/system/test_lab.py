@@ -13,7 +13,7 @@ import time
 import pytest
 
 from .conftest import HIL, ROOT, Verify, wait_for
-from .labgrid_lab import Lab, missing
+from .labgrid_lab import Lab, Started, missing
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=f"labgrid lab: {missing()}")
 
@@ -37,18 +37,27 @@ def _numbers(record: dict) -> dict:
             for node, test in record["tests"].items()}
 
 
-def _verify_in_lab(lab: Lab, place: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(["ip", "netns", "exec", lab.netns, HIL, "verify", "--rig", RIG[place], *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+def _verify_in_lab(lab: Lab, name: str, place: str, *args: str) -> Started:
+    return lab.hil(name, "verify", "--rig", RIG[place], *args)
+
+
+def test_the_preflight_acquires_the_place_shows_it_and_gives_it_back(lab):
+    # first, on the benches as they start: a later run's last test may leave an alarm on the pump, which the
+    # preflight rightly blocks (the exported emulator, like a pump, is not restarted between campaigns)
+    checked = lab.run(HIL, "rig", "check", "--rig", RIG["bench-a"], "-k", "OC-ALARM-003")
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-2000:]
+    assert "labgrid place bench-a" in checked.stdout and "of 127.0.0.1:20408, acquired by" in checked.stdout
+    assert "pump STOP" in checked.stdout
+    assert lab.holder("bench-a") is None
 
 
 def test_both_places_at_once_give_the_direct_rigs_verdicts_and_numbers_then_are_released(lab, verify):
-    on_places = {place: _verify_in_lab(lab, place, "-k", SUBSET, "--no-report") for place in RIG}
+    on_places = {place: _verify_in_lab(lab, f"both-{place}", place, "-k", SUBSET, "--no-report") for place in RIG}
     direct = verify("-k", SUBSET, "--no-report")
     assert direct.code == 0, direct.output[-3000:]
-    for place, process in on_places.items():
-        stdout, stderr = process.communicate(timeout=600)
-        run = Verify(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    for place, started in on_places.items():
+        code, stdout, stderr = started.finish(600)
+        run = Verify(subprocess.CompletedProcess([], code, stdout, stderr))
         assert run.code == 0, run.output[-3000:]
         assert _numbers(run.record) == _numbers(direct.record), place
         assert set(_numbers(run.record)) == {
@@ -81,28 +90,35 @@ def test_a_held_place_is_refused_naming_its_holder_or_waited_for(lab):
         checked = lab.run(HIL, "rig", "check", "--rig", RIG["bench-a"], "-k", "OC-ALARM-003")
         assert checked.returncode == 1 and "held by" in checked.stdout + checked.stderr
         assert lab.holder("bench-a").endswith("/alice")
-        patient = _verify_in_lab(lab, "bench-a", "-k", "OC-ALARM-003", "--no-report", "--wait", "120")
-        time.sleep(3)
-        assert patient.poll() is None  # waiting on its reservation
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a Ctrl-C, a service stopped: while hil waits in the queue
+            impatient = _verify_in_lab(lab, f"impatient-{signum.name}", "bench-a", "-k", "OC-ALARM-003", "--wait", "120")
+            wait_for(lambda: "state: waiting" in lab.client("reservations"), 30, "hil's reservation")
+            os.killpg(impatient.process.pid, signum)
+            code, stdout, stderr = impatient.finish(60)
+            assert code == 128 + signum and stderr == f"hil: {signum.name} while acquiring place bench-a: nothing ran\n"
+            assert lab.client("reservations").strip() == ""  # cancelled, not left to expire
+        patient = _verify_in_lab(lab, "patient", "bench-a", "-k", "OC-ALARM-003", "--no-report", "--wait", "120")
+        wait_for(lambda: "state: waiting" in lab.client("reservations"), 30, "hil's reservation")
+        assert patient.process.poll() is None  # waiting on its reservation
     finally:
         lab.client("-p", "bench-a", "release", user="alice")
-    stdout, stderr = patient.communicate(timeout=300)
-    assert patient.returncode == 0, stdout[-2000:] + stderr[-2000:]
+    code, stdout, stderr = patient.finish(300)
+    assert code == 0, stdout[-2000:] + stderr[-2000:]
     assert "PASSED tests/safety/test_occlusion.py::test_occlusion_during_bolus[OC-ALARM-003]" in stdout
     assert lab.holder("bench-a") is None
 
 
 def test_ctrl_c_stops_the_pump_then_releases_the_place(lab):
-    process = _verify_in_lab(lab, "bench-b", "-k", "DA-BASAL-002", "--no-report")
-    first, second = process.stdout.readline(), process.stdout.readline()
-    assert first.startswith("labgrid: place bench-b of 127.0.0.1:20408 acquired by "), first
-    run_dir = ROOT / "reports" / "runs" / re.match(r"run (\S+):", second).group(1)
+    started = _verify_in_lab(lab, "ctrl-c", "bench-b", "-k", "DA-BASAL-002", "--no-report")
+    run_id = wait_for(lambda: re.search(r"^run (\S+):", started.out.read_text(), re.M), 120, "the run to start")
+    assert started.out.read_text().startswith("labgrid: place bench-b of 127.0.0.1:20408 acquired by ")
+    run_dir = ROOT / "reports" / "runs" / run_id.group(1)
     csv = wait_for(lambda: next(run_dir.glob("tests/*/balance.csv"), None), 120, "the recording to start")
     wait_for(lambda: csv.read_text().count("\n") > 20, 120, "20 balance samples over RFC 2217")
     assert lab.holder("bench-b") is not None
-    os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C
-    stdout, stderr = process.communicate(timeout=300)
-    assert process.returncode == 130, stdout[-2000:] + stderr[-2000:]
+    os.killpg(started.process.pid, signal.SIGINT)  # a terminal's Ctrl-C
+    code, stdout, stderr = started.finish(300)
+    assert code == 130, stdout[-2000:] + stderr[-2000:]
     record = json.loads((run_dir / "record.json").read_text())
     actions = record["safety_actions"]
     assert actions and all(a["ok"] and "acknowledged STOP" in a["detail"] for a in actions), actions

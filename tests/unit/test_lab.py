@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hil.cli import _pump_left_stopped
+from hil.pytest_child import ChildOutcome
 from hil.rig import lab
 from hil.rig.config import RigConfigError, load_rig
+from hil.rig.rig import NO_PUMP_LINK
 
 RIGS = Path(__file__).resolve().parents[2] / "fixtures" / "rigs"
 PLACE = "labgrid: {coordinator: '127.0.0.1:20408', place: bench-a, emulator_control: control}\n"
@@ -88,3 +91,16 @@ def test_a_coordinator_that_is_not_there_is_one_line(capsys):
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err
 
+
+
+@pytest.mark.parametrize("killed, actions, released", [
+    (False, [{"ok": True, "detail": "pump acknowledged STOP in 0.01 s"}], True),
+    (False, [{"ok": True, "detail": "x"}, {"ok": False, "detail": "STOP not acknowledged: balance link lost"}], False),
+    (False, [{"ok": False, "detail": "STOP not acknowledged"}, {"ok": True, "detail": "pump acknowledged STOP"}], True),
+    (False, [{"ok": False, "detail": NO_PUMP_LINK}], True),  # never reached the pump: nothing to stop
+    (False, [], True),  # the rig never opened
+    (True, [{"ok": True, "detail": "pump acknowledged STOP"}], False),  # killed after: what it did since is unknown
+])
+def test_a_place_goes_back_to_the_lab_only_with_its_pump_stopped(killed, actions, released):
+    child = ChildOutcome(130 if killed else 0, None, killed)
+    assert _pump_left_stopped(child, {"safety_actions": actions}) is released

@@ -104,3 +104,14 @@ def test_the_drivers_work_over_rfc2217(served_emulator):
     assert pump.status().state
     pump.stop()
     pump.close()
+
+
+def test_an_rfc2217_server_that_goes_away_is_a_lost_link_at_once_not_at_the_deadline():
+    server = Rfc2217Server("loop://")
+    line = SerialLine(server.url, name="balance", timeout_s=30.0)
+    threading.Timer(0.3, server.close).start()
+    started = time.monotonic()
+    with pytest.raises(TransportError, match="balance .*link lost"):
+        line.read_line()
+    assert time.monotonic() - started < 5  # the reader thread's end, seen while waiting on its queue
+    line.close()
