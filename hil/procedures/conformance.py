@@ -158,6 +158,9 @@ def pump_checks(rig) -> list[Check]:
     def bolus_done_event() -> str:
         duration = pump.bolus(BOLUS_U)
         clock.sleep(duration * 1.5 + 60.0)
+        # a request on the pump's own link first: an event sent before it has arrived by its reply, whatever the
+        # transport (the rig clock's step is answered on another link, which over a network may overtake it)
+        pump.status()
         events = pump.events()
         _expect(all(isinstance(e, PumpEvent) for e in events), f"untyped events: {events!r}")
         done = [e for e in events if isinstance(e, BolusDone)]

@@ -49,6 +49,10 @@ def test_the_preflight_acquires_the_place_shows_it_and_gives_it_back(lab):
     assert "labgrid place bench-a" in checked.stdout and "of 127.0.0.1:20408, acquired by" in checked.stdout
     assert "pump STOP" in checked.stdout
     assert lab.holder("bench-a") is None
+    conformance = lab.run(HIL, "driver", "check", "--rig", RIG["bench-a"])  # every driver over RFC 2217
+    assert conformance.returncode == 0, conformance.stdout[-3000:] + conformance.stderr[-2000:]
+    assert re.search(r"^driver check: (\d+) of \1 checks met", conformance.stdout, re.M), conformance.stdout[-2000:]
+    assert lab.holder("bench-a") is None
 
 
 def test_both_places_at_once_give_the_direct_rigs_verdicts_and_numbers_then_are_released(lab, verify):
