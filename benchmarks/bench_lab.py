@@ -8,8 +8,9 @@ labgrid's exporter through ser2net):
    directly; over RFC 2217 through the exporter's ser2net, as `hil verify` reaches a place; and over RFC 2217
    through a ser2net of this benchmark's own with `chardelay: false` (what ser2net's wait for more characters
    costs: labgrid's exporter leaves it at ser2net's default).
-2. The campaign -k EXPR (default the lab system test's subset) with `hil verify`: on the direct emulator rig, on
-   one place, and on two places at once (two processes; the machine's two cores).
+2. The campaign -k EXPR (default the lab system test's subset) with `hil verify`: on the direct emulator rig, with
+   `--places bench-a` (one unit), `--places bench-a,bench-b` (two units at once: two processes on the machine's two
+   cores) and `--places bench-a,bench-b --split` (the tests spread over the two).
 Prints one JSON document, also written to benchmarks/results/bench_lab.json.
 """
 
@@ -86,19 +87,18 @@ def inner_samples(exporter_config: Path, samples: int) -> dict:
     return out
 
 
-def campaign(lab_: Lab, places: list[str], k: str) -> dict:
+def campaign(lab_: Lab, places: list[str], k: str, split: bool = False) -> dict:
+    """One `hil verify` of the campaign: on the direct rig (no places), or with --places (and --split)."""
+    if places:
+        command = ["ip", "netns", "exec", lab_.netns, str(BIN / "hil"), "verify", "--rig", RIGS["bench-a"],
+                   "--places", ",".join(places), *(["--split"] if split else []), "-k", k, "--no-report"]
+    else:
+        command = [str(BIN / "hil"), "verify", "-k", k, "--no-report"]
     started = time.perf_counter()
-    commands = {place: ["ip", "netns", "exec", lab_.netns, str(BIN / "hil"), "verify", "--rig", RIGS[place], "-k", k,
-                        "--no-report"] for place in places}
-    if not places:
-        commands = {"direct": [str(BIN / "hil"), "verify", "-k", k, "--no-report"]}
-    running = {name: subprocess.Popen(c, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-               for name, c in commands.items()}
-    outputs = {name: process.communicate(timeout=3600)[0] for name, process in running.items()}
+    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=3600)
     wall = time.perf_counter() - started
-    failed = {name: outputs[name][-2000:] for name, process in running.items() if process.returncode != 0}
-    assert not failed, failed
-    return {"places": places or ["(direct pty rig)"], "wall_s": round(wall, 1)}
+    assert done.returncode == 0, done.stdout[-3000:]
+    return {"places": places or ["(direct pty rig)"], "split": split, "wall_s": round(wall, 1)}
 
 
 def main() -> None:
@@ -121,8 +121,10 @@ def main() -> None:
                                 "--samples", str(options.samples), check=True)
             result = {
                 "per_balance_sample": json.loads(inner.stdout),
-                "campaign": {"k": options.k, "runs": [campaign(the_lab, places, options.k)
-                                                      for places in ([], ["bench-a"], ["bench-a", "bench-b"])]},
+                "campaign": {"k": options.k, "runs": [
+                    campaign(the_lab, places, options.k, split)
+                    for places, split in (([], False), (["bench-a"], False), (["bench-a", "bench-b"], False),
+                                          (["bench-a", "bench-b"], True))]},
             }
         finally:
             the_lab.close()

@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hil import places as places_plan
 from hil import project
 from hil.analysis import gravimetry
 from hil.drivers import registry
@@ -29,13 +30,13 @@ from hil.drivers.registry import DeviceKind
 from hil.errors import RigError
 from hil.evidence import report as reporting
 from hil.evidence import resume as resuming
-from hil.evidence import seal, traceability, validation
+from hil.evidence import seal, traceability, units, units_allure, validation
 from hil.evidence.measurements import DECISION_RULE
 from hil.evidence.recording import CsvRecording
-from hil.evidence.run import REHEARSAL_NOTE, RunRecorder, finish_abandoned, new_run_dir
+from hil.evidence.run import REHEARSAL_NOTE, RunRecorder, finish_abandoned, new_run_dir, utc_now, write_record
 from hil.evidence.validation import NOMINAL
 from hil.procedures import conformance, delivery, preflight
-from hil.pytest_child import run_pytest, signals_held
+from hil.pytest_child import ABORT_GRACE_S, run_children, run_pytest, signals_held
 from hil.rig import lab
 from hil.rig import model as rig_model
 from hil.rig.abort import SIGNALS
@@ -301,9 +302,26 @@ def verify(
         min=0,
         help="a rig on a labgrid place held by someone: wait up to this many seconds for it (a labgrid reservation)",
     ),
+    places: str | None = typer.Option(
+        None,
+        "--places",
+        help="A,B,…: the rig on each of these labgrid places at once, a pump unit each, into one run; requirements "
+        "judged across the units as their units: asks (docs/lab.md)",
+    ),
+    split: bool = typer.Option(
+        False, "--split", help="with --places: spread the selected tests over the places instead (one unit each)"
+    ),
+    unit_dir: Path | None = typer.Option(None, "--unit-dir", hidden=True, help="one unit of a --places run"),
 ):
     """Run the safety suites against the rig; write reports/runs/<id>/ and its HTML report."""
     record = _record(_run_dir(resume)) if resume else None
+    if record is not None and record.get("kind") == "places":
+        err.print(
+            f"resume refused: {record['run_id']} is a run across places: its units' places may be another's by now; "
+            "run the unfinished requirements again with --places",
+            markup=False,
+        )
+        raise typer.Exit(1)
     if record is not None and rig is None and record.get("rig"):  # a resumed run goes on with its own rig file
         rig = project.at_root(Path(record["rig"]["file"]))
     rig, specs = rig or project.default_rig(), specs or project.specs()
@@ -318,12 +336,21 @@ def verify(
     except seal.signing.SigningKeyError as exc:
         err.print(f"{seal.signing.KEY_ENV}: {exc}", markup=False)
         raise typer.Exit(1) from None
+    if places is not None:
+        if resume:
+            err.print("hil: --resume does not go with --places: resume each unit's own run", markup=False)
+            raise typer.Exit(1)
+        _verify_places(ctx, config, specs, k, report, places, split, wait)
+        return
+    if split:
+        err.print("hil: --split spreads the selected tests over --places; no --places given", markup=False)
+        raise typer.Exit(1)
     place = config.section("labgrid")
     if not place:
         if wait:
             err.print(f"hil: --wait is for a rig on a labgrid place; {config.path} names none", markup=False)
             raise typer.Exit(1)
-        _verify_on(ctx, config, rig, specs, k, report, resume, record, None)
+        _verify_on(ctx, config, rig, specs, k, report, resume, record, None, unit_dir)
         return
     held: _Held | None = None
     received: list[signal.Signals] = []
@@ -332,7 +359,7 @@ def verify(
             held = _Held(lab.acquire(place["coordinator"], place["place"], wait))
         out.print(f"labgrid: place {held.place} of {place['coordinator']} acquired by {held.holder}", markup=False)
         os.environ[lab.ACQUISITION_ENV] = held.acquisition.as_json()  # for pytest (and a resume's rig check)
-        _verify_on(ctx, config, rig, specs, k, report, resume, record, held)
+        _verify_on(ctx, config, rig, specs, k, report, resume, record, held, unit_dir)
     except lab.LabError as exc:
         err.print(f"hil: {exc}", markup=False)
         raise typer.Exit(1) from None
@@ -407,10 +434,24 @@ def _release_place(held: _Held) -> None:
 
 
 def _verify_on(
-    ctx: typer.Context, config, rig: Path, specs: Path, k, report: bool, resume, record, held: _Held | None
+    ctx: typer.Context,
+    config,
+    rig: Path,
+    specs: Path,
+    k,
+    report: bool,
+    resume,
+    record,
+    held: _Held | None,
+    unit_dir: Path | None = None,
 ) -> None:
-    """`hil verify` once its inputs are valid and its place (if any) is held: pytest, the trace gate, the seal."""
-    if resume:
+    """`hil verify` once its inputs are valid and its place (if any) is held: pytest, the trace gate, the seal.
+    unit_dir: one unit of a --places run, into that folder; the run across places reports and seals it."""
+    if unit_dir is not None:
+        run_dir = unit_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        targets = [str(project.safety_suites())] + (["-k", k] if k else [])
+    elif resume:
         run_dir, targets = _resumable(_run_dir(resume), record, config, k)
         if not targets:  # stopped after its last test had finished: a session that runs nothing completes it
             RunRecorder(run_dir, {}, resume=True).finish(0, None)
@@ -463,19 +504,126 @@ def _verify_on(
             say(f"hil: pytest ended (exit {child.exit_status}) without finishing the record: finished it")
         problems = _trace_gate(run_dir, specs)
         try:
-            _finish_run(run_dir, interrupted=interrupted, report=report, event=seal.RESUMED if resume else seal.SEALED)
+            if unit_dir is None:
+                event = seal.RESUMED if resume else seal.SEALED
+                _finish_run(run_dir, interrupted=interrupted, report=report, event=event)
             unsealed = 0
         except typer.Exit as exc:  # not sealed (said already): an interrupted run still exits as interrupted
             unsealed = exc.exit_code
     for problem in problems:
         err.print(f"TRACE GATE: {problem}", markup=False)
-    if interrupted:
+    if interrupted and unit_dir is None:
         err.print(
             f"hil: run INTERRUPTED by {child.signal.name if child.signal else 'a signal'}: "
             + ("sealed as an interrupted run" if not unsealed else "NOT sealed"),
             markup=False,
         )
     raise typer.Exit(child.exit_status or unsealed or (1 if problems else 0))
+
+
+def _verify_places(
+    ctx: typer.Context, config, specs: Path, k, report: bool, text: str, split: bool, wait: float
+) -> None:
+    """`hil verify --places`: one `hil verify` per place at once (each acquires its place, runs, stops its pump and
+    gives the place back), into units/<place>/ of one run; then every requirement they ran judged across the
+    units, one report, one seal."""
+    try:
+        places = places_plan.parse(text, config)
+    except places_plan.PlacesError as exc:
+        err.print(f"hil: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    requirements = load_requirements([specs])
+    started = utc_now()
+    run_dir = new_run_dir(project.reports(), config.path.stem)
+    rigs = {place: places_plan.unit_rig_file(run_dir / "rigs", config, place, i) for i, place in enumerate(places)}
+    try:
+        for path in rigs.values():
+            load_rig(path)
+    except RigConfigError as exc:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+    selections: dict[str, str | None] = dict.fromkeys(places, k)
+    if split:
+        plan = places_plan.split(list(collect_trace(k)), places, project.reports() / "runs")
+        selections = {place: places_plan.selection(nodes, k) for place, nodes in plan.items() if nodes}
+        (run_dir / "split.json").write_text(json.dumps(plan, indent=1), encoding="utf-8")
+    commands = [
+        [sys.executable, "-m", "hil.cli", "verify", "--rig", str(rigs[place]), "--specs", str(specs)]
+        + ["--unit-dir", str(run_dir / "units" / place)]
+        + (["-k", selection] if selection else [])
+        + (["--wait", f"{wait:g}"] if wait else [])
+        + ctx.args
+        for place, selection in selections.items()
+    ]
+    out.print(
+        f"run {run_dir.name}: {config.rig_id} on {len(selections)} place(s) at once"
+        + (", the tests split over them" if split else ", a pump unit each")
+        + f": {', '.join(selections)}",
+        markup=False,
+    )
+    (run_dir / "units").mkdir()
+    logs = {place: open(run_dir / "units" / f"{place}.out", "w", encoding="utf-8") for place in selections}
+    names = list(selections)
+
+    def relay(index: int, line: str) -> None:
+        logs[names[index]].write(line + "\n")
+        logs[names[index]].flush()
+        out.print(f"[{names[index]}] {line}", markup=False)
+
+    def say(line: str) -> None:
+        err.print(line, markup=False)
+
+    with signals_held(say, "sealing the run"):
+        try:
+            outcomes = run_children(
+                commands, say, ABORT_GRACE_S + 120, cwd=project.root(), env=_children_env(), relay=relay
+            )
+        finally:
+            for log in logs.values():
+                log.close()
+        records = {
+            place: record
+            for place in selections
+            if (run_dir / "units" / place / "record.json").exists() and (record := _record(run_dir / "units" / place))
+        }
+        interrupted = next((o.signal for o in outcomes if o.signal is not None), None)
+        if not records:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            err.print(f"hil: no test ran on any place: nothing sealed, {run_dir} removed", markup=False)
+            raise typer.Exit(128 + interrupted.value if interrupted else max(o.exit_status for o in outcomes) or 5)
+        ran = sorted({rid for r in records.values() for test in r["tests"].values() for rid in test["requirements"]})
+        across = [units.judge(requirements[rid], records) for rid in ran if rid in requirements]
+        table = units.table_text(across)
+        (run_dir / "across-units.txt").write_text(table, encoding="utf-8")
+        (run_dir / "across-units.json").write_text(
+            json.dumps([a.as_dict() for a in across], indent=1, default=str), encoding="utf-8"
+        )
+        results = run_dir / "allure-results"
+        for place, record in records.items():
+            serial = str(record["rig"]["identities"]["pump"].get("serial", "?")) if record.get("rig") else "?"
+            units_allure.merge_unit_results(run_dir / "units" / place / "allure-results", results, place, serial)
+        units_allure.add_across_units(results, across)
+        exit_statuses = {place: outcome.exit_status for place, outcome in zip(selections, outcomes, strict=True)}
+        write_record(run_dir, units.places_record(run_dir.name, config, records, exit_statuses, across, started, split))
+        try:
+            _finish_run(run_dir, interrupted=interrupted is not None, report=report)
+            unsealed = 0
+        except typer.Exit as exc:
+            unsealed = exc.exit_code
+    out.print(table, markup=False)
+    undecided = [a.requirement.id for a in across if a.verdict is not units.Verdict.PASS]
+    if undecided:
+        err.print(f"hil: not PASS across units: {', '.join(undecided)} (across-units.txt)", markup=False)
+    if interrupted:
+        err.print(
+            f"hil: run INTERRUPTED by {interrupted.name}: "
+            + ("NOT sealed" if unsealed else "sealed as an interrupted run"),
+            markup=False,
+        )
+        raise typer.Exit(128 + interrupted.value)
+    failed = next((o.exit_status for o in outcomes if o.exit_status), 0)
+    raise typer.Exit(failed or unsealed or (1 if undecided else 0))
 
 
 def _resumable(run_dir: Path, record: dict | None, config, k: str | None) -> tuple[Path, list[str]]:

@@ -8,6 +8,7 @@ waits for that (within a generous deadline) before it seals the run.
 
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -33,7 +34,24 @@ def run_pytest(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> ChildOutcome:
-    child = subprocess.Popen(command, cwd=cwd, env=env)
+    return run_children([command], say, grace_s, cwd, env)[0]
+
+
+def run_children(
+    commands: list[list[str]],
+    say: Callable[[str], None],
+    grace_s: float = ABORT_GRACE_S,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    relay: Callable[[int, str], None] | None = None,
+) -> list[ChildOutcome]:
+    """The commands as child processes side by side, each sent the first abort signal once. relay: the children's
+    output (stdout and stderr merged), line by line with the child's index, instead of the terminal."""
+    piped = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True} if relay else {}
+    children = [subprocess.Popen(command, cwd=cwd, env=env, **piped) for command in commands]  # type: ignore[call-overload]
+    readers = [threading.Thread(target=_relay, args=(i, child, relay), daemon=True) for i, child in enumerate(children)]
+    for reader in readers if relay else ():
+        reader.start()
     received: list[signal.Signals] = []
     deadline = [float("inf")]
 
@@ -41,22 +59,36 @@ def run_pytest(
         if received:
             say(f"hil: {signal.Signals(signum).name} ignored: already stopping (waiting for the pump's STOP)")
             return
-        if child.poll() is not None:  # pytest has ended (the pump is stopped); hil has yet to notice
+        if all(child.poll() is not None for child in children):  # the pumps are stopped; hil has yet to notice
             say(f"hil: {signal.Signals(signum).name} ignored: pytest has finished, the run is being sealed")
             return
         received.append(signal.Signals(signum))
         deadline[0] = time.monotonic() + grace_s
         say(f"hil: {received[0].name}: pytest is stopping the pump and finishing the record (up to {grace_s:g} s)")
-        if child.poll() is None:
-            child.send_signal(signum)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
 
     previous = {signum: signal.signal(signum, forward) for signum in SIGNALS}
     try:
-        killed = _wait(child, deadline, say)
+        killed = [_wait(child, deadline, say) for child in children]
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    code = child.returncode
+    for reader in readers if relay else ():
+        reader.join(timeout=5)
+    return [
+        _outcome(child.returncode, received, was_killed) for child, was_killed in zip(children, killed, strict=True)
+    ]
+
+
+def _relay(index: int, child: subprocess.Popen, relay: Callable[[int, str], None]) -> None:
+    assert child.stdout is not None
+    for line in child.stdout:
+        relay(index, line.rstrip("\n"))
+
+
+def _outcome(code: int, received: list[signal.Signals], killed: bool) -> ChildOutcome:
     died_of = signal.Signals(-code) if code < 0 else None
     ended_by = received[0] if received else died_of
     if ended_by is not None:

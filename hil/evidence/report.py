@@ -50,6 +50,12 @@ def write_allure_environment(results: Path, record: dict) -> None:
     if place:
         lines["labgrid_place"] = f"{place['place']} of {place['coordinator']}, held by {place['holder']}"
         lines["labgrid_resources"] = " ".join(f"{name}={url}" for name, url in sorted(place["ports"].items()))
+    for place, unit in (record.get("units") or {}).items():  # a run across labgrid places: a pump unit each
+        unit_pump = unit.get("pump") or {}
+        held = unit.get("labgrid") or {}
+        lines[f"unit_{place}"] = " ".join(str(unit_pump.get(k, "")) for k in ("model", "serial", "firmware")) + (
+            f", place {place} of {held['coordinator']} held by {held['holder']}" if held else ""
+        )
     for section in ("scale", "lost_scale"):
         calibration = (config.get(section) or {}).get("calibration")
         if calibration:

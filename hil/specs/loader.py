@@ -12,7 +12,7 @@ from typing import Any
 
 from hil import project, yamlfile
 from hil.specs.metrics import METRICS, UNIT_RANGES
-from hil.specs.model import Bound, Requirement
+from hil.specs.model import AcrossUnits, Bound, Requirement, UnitsPlan
 from hil.yamlfile import Problem, YamlFileError
 
 _BOUND_PARAMS = ("window_h", "window_min", "band_pct")
@@ -104,6 +104,11 @@ def _load_file(
                         data.get("min_tur"),
                     )
                 )
+        units = raw.get("units")
+        if isinstance(units, dict) and units.get("judged") == AcrossUnits.SET and units.get("count") == 1:
+            problems.append(
+                located.problem(base + ("units", "judged"), "a set judged by its mean needs a count of 2 units or more")
+            )
         if len(problems) == before:
             result.append(
                 Requirement(
@@ -119,6 +124,9 @@ def _load_file(
                     acceptance=tuple(bounds),
                     file=file,
                     line=located.where(base)[1],
+                    units=UnitsPlan(units["count"], AcrossUnits(units.get("judged", "each")), units["source"].strip())
+                    if units
+                    else UnitsPlan(),
                 )
             )
     return declared, result if len(problems) == before else []

@@ -1,6 +1,7 @@
 """Requirement objects as the rest of the suite sees them: plain, immutable, with the file they came from."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,26 @@ class Bound:
         return limits_text(self.min, self.max, self.unit)
 
 
+class AcrossUnits(StrEnum):
+    """How a requirement verified on several pump units is judged (`hil verify --places`)."""
+
+    EACH = "each"  # every unit passes its own test
+    SET = "set"  # per bound, the mean across units with its expanded uncertainty lies inside the bound
+
+
+@dataclass(frozen=True)
+class UnitsPlan:
+    """How many pump units a requirement needs and how they are judged together; one, by itself, by default."""
+
+    count: int = 1
+    judged: AcrossUnits = AcrossUnits.EACH
+    source: str = ""
+
+    def describe(self) -> str:
+        how = "each unit judged" if self.judged is AcrossUnits.EACH else "the set judged by its mean"
+        return f"{self.count} unit{'s' if self.count != 1 else ''}, {how}"
+
+
 @dataclass(frozen=True)
 class Requirement:
     id: str
@@ -50,6 +71,7 @@ class Requirement:
     acceptance: tuple[Bound, ...]
     file: Path
     line: int
+    units: UnitsPlan = UnitsPlan()
 
     @property
     def case(self) -> dict[str, Any]:
@@ -60,8 +82,9 @@ class Requirement:
 
     def as_text(self) -> str:
         bounds = "\n".join(f"  - {b.name}: {b.describe()}  [{b.source}]" for b in self.acceptance)
+        units = f"Units: {self.units.describe()}  [{self.units.source}]\n" if self.units.source else ""
         return (
             f"{self.id}: {self.title}\n\n{self.statement}\n\nHazard: {self.hazard}\nSource: {self.source}\n"
             f"Severity: {self.severity}\nMethod: {self.method}\nCases: {list(self.cases)}\nAcceptance:\n{bounds}\n"
-            f"Defined in {self.file}:{self.line}\n"
+            f"{units}Defined in {self.file}:{self.line}\n"
         )

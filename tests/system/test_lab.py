@@ -1,11 +1,13 @@
 """The lab path end to end (issue 15, docs/lab.md): a labgrid coordinator, two emulated benches each exported by
 labgrid's exporter (ser2net, RFC 2217) as a place, in a private network namespace (tests/system/labgrid_lab.py).
-`hil verify` on each place at once gives the direct rig's verdicts and numbers; a held place is refused naming its
-holder, or waited for; an interrupted run stops the pump, then releases its place."""
+`hil verify` on each place at once gives the direct rig's verdicts and numbers; `hil verify --places` runs both
+pump units in one run and judges the requirements across them, or `--split` spreads the tests over them; a held
+place is refused naming its holder, or waited for; an interrupted run stops the pump, then releases its place."""
 
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -23,13 +25,25 @@ RIG = {"bench-a": "fixtures/rigs/lab-emulator.yaml", "bench-b": "fixtures/rigs/l
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    lab = Lab(tmp_path_factory.mktemp("lab"))
+    folder = tmp_path_factory.mktemp("lab")
+    second_unit = folder / "emulator-unit-2.yaml"  # bench-b holds a pump unit of its own serial number
+    second_unit.write_text(f"extends: {json.dumps(str(ROOT / 'fixtures/rigs/emulator.yaml'))}\n"
+                           "emulator: {pump: {serial: EMU-0002}}\n")
+    lab = Lab(folder)
     try:
-        for place in RIG:
-            lab.bench(place)
+        lab.bench("bench-a")
+        lab.bench("bench-b", str(second_unit))
         yield lab
     finally:
         lab.close()
+
+
+@pytest.fixture(scope="module")
+def direct(verify) -> Verify:
+    """The subset on the direct rig (the emulator's ptys, no network), whose verdicts the lab must give."""
+    run = verify("-k", SUBSET, "--no-report")
+    assert run.code == 0, run.output[-3000:]
+    return run
 
 
 def _numbers(record: dict) -> dict:
@@ -55,10 +69,8 @@ def test_the_preflight_acquires_the_place_shows_it_and_gives_it_back(lab):
     assert lab.holder("bench-a") is None
 
 
-def test_both_places_at_once_give_the_direct_rigs_verdicts_and_numbers_then_are_released(lab, verify):
+def test_both_places_at_once_give_the_direct_rigs_verdicts_and_numbers_then_are_released(lab, direct):
     on_places = {place: _verify_in_lab(lab, f"both-{place}", place, "-k", SUBSET, "--no-report") for place in RIG}
-    direct = verify("-k", SUBSET, "--no-report")
-    assert direct.code == 0, direct.output[-3000:]
     for place, started in on_places.items():
         code, stdout, stderr = started.finish(600)
         run = Verify(subprocess.CompletedProcess([], code, stdout, stderr))
@@ -77,6 +89,103 @@ def test_both_places_at_once_give_the_direct_rigs_verdicts_and_numbers_then_are_
         assert "emulator" not in run.record["rig"]["identities"]  # the bench's emulator, not one of hil's own
         assert f"labgrid: place {place} released" in run.output
         assert lab.holder(place) is None
+
+
+def _specs_with_units(folder) -> str:
+    """The shipped requirements, DA-BOLUS-002 asking for 2 units judged as a set and OC-ALARM-003 for 3 each."""
+    specs = folder / "specs"
+    shutil.copytree(ROOT / "specs", specs)
+    for file, rid, plan in (("dose-accuracy.yaml", "DA-BOLUS-002", "{count: 2, judged: set"),
+                            ("occlusion.yaml", "OC-ALARM-003", "{count: 3, judged: each")):
+        text = (specs / file).read_text()
+        start = text.index(f"  - id: {rid}")
+        at = text.index("    acceptance:", start)
+        (specs / file).write_text(text[:at] + f"    units: {plan}, source: the system test's plan}}\n" + text[at:])
+    return str(specs)
+
+
+def _verdicts(record: dict) -> dict:
+    return {node: test["verdict"] for node, test in record["tests"].items()}
+
+
+def test_places_run_a_unit_on_each_and_judge_requirements_across_units(lab, direct, tmp_path):
+    started = lab.hil("places", "verify", "--rig", RIG["bench-a"], "--places", "bench-a,bench-b", "-k", SUBSET,
+                      "--specs", _specs_with_units(tmp_path))
+    code, stdout, stderr = started.finish(900)
+    run = Verify(subprocess.CompletedProcess([], code, stdout, stderr))
+    assert code == 1, stdout[-3000:] + stderr[-3000:]  # OC-ALARM-003 asks for a third unit
+    assert "hil: not PASS across units: OC-ALARM-003 (across-units.txt)" in stderr
+    record = run.record
+    assert record["kind"] == "places" and list(record["units"]) == ["bench-a", "bench-b"]
+    serials = {}
+    for place, unit in record["units"].items():
+        unit_record = json.loads((run.run_dir / unit["folder"] / "record.json").read_text())
+        assert _verdicts(unit_record) == _verdicts(direct.record), place  # each unit gives the direct rig's verdicts
+        assert unit["labgrid"]["place"] == place and unit["exit_status"] == 0
+        serials[place] = unit["pump"]["serial"]
+        assert f"[{place}] labgrid: place {place} released" in stdout
+        assert lab.holder(place) is None
+    assert serials == {"bench-a": "EMU-0001", "bench-b": "EMU-0002"}
+    unit_a = json.loads((run.run_dir / "units/bench-a/record.json").read_text())
+    assert _numbers(unit_a) == _numbers(direct.record)  # the first unit is the rig's own seed
+    across = {a["requirement"]: a for a in record["across_units"]}
+    assert across["DA-BOLUS-002"]["verdict"] == "PASS", across["DA-BOLUS-002"]
+    assert [m["name"].split(" (")[0] for m in across["DA-BOLUS-002"]["set"]] == [
+        "bolus_mean_error", "bolus_share_within[band_pct=15]"]
+    assert all("(mean of 2 units, t = 12.7)" in m["name"] and m["outcome"] == "PASS"
+               for m in across["DA-BOLUS-002"]["set"])
+    assert across["OC-ALARM-003"]["verdict"] == "INCONCLUSIVE"
+    assert across["OC-ALARM-003"]["reason"] == "2 units passed of the 3 the requirement asks for"
+    table = (run.run_dir / "across-units.txt").read_text()
+    assert re.search(r"^  bench-b +EMU-0002 +PASS +", table, re.M) and "mean of 2" in table and table in stdout
+    assert (run.run_dir / "report" / "index.html").exists()
+    verified = lab.run(HIL, "evidence", "verify", str(run.run_dir))  # units/ sealed with the run
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    merged = [json.loads(p.read_text()) for p in (run.run_dir / "allure-results").glob("*-result.json")]
+    units_of = sorted(p["value"] for r in merged for p in r.get("parameters", []) if p["name"] == "unit")
+    assert units_of == ["bench-a (EMU-0001)"] * 2 + ["bench-b (EMU-0002)"] * 2
+    assert len({r["historyId"] for r in merged}) == len(merged)  # no unit shown as a retry of another
+    resumed = lab.run(HIL, "verify", "--resume", str(run.run_dir))
+    assert resumed.returncode == 1 and resumed.stderr.startswith(f"resume refused: {run.run_dir.name} is a run across")
+
+
+def test_split_spreads_the_tests_over_the_places(lab, direct):
+    started = lab.hil("split", "verify", "--rig", RIG["bench-a"], "--places", "bench-a,bench-b", "--split",
+                      "-k", SUBSET, "--no-report")
+    code, stdout, stderr = started.finish(900)
+    run = Verify(subprocess.CompletedProcess([], code, stdout, stderr))
+    assert code == 0, stdout[-3000:] + stderr[-3000:]
+    ran = {}
+    for place, unit in run.record["units"].items():
+        unit_record = json.loads((run.run_dir / unit["folder"] / "record.json").read_text())
+        assert len(unit_record["tests"]) == 1, place  # one test each: the campaign in about half the time
+        ran.update(_verdicts(unit_record))
+    assert ran == _verdicts(direct.record)
+    assert {a["requirement"]: a["verdict"] for a in run.record["across_units"]} == {
+        "DA-BOLUS-002": "PASS", "OC-ALARM-003": "PASS"}
+    assert all(lab.holder(place) is None for place in RIG)
+
+
+def test_ctrl_c_stops_every_units_pump_then_releases_the_places(lab):
+    started = lab.hil("places-ctrl-c", "verify", "--rig", RIG["bench-a"], "--places", "bench-a,bench-b",
+                      "-k", "DA-BASAL-002", "--no-report")
+    run_id = wait_for(lambda: re.search(r"^run (\S+):", started.out.read_text(), re.M), 120, "the run to start")
+    run_dir = ROOT / "reports" / "runs" / run_id.group(1)
+    for place in RIG:
+        csv = wait_for(lambda: next(run_dir.glob(f"units/{place}/tests/*/balance.csv"), None), 120, "recording")
+        wait_for(lambda: csv.read_text().count("\n") > 20, 120, f"20 balance samples on {place}")
+    os.killpg(started.process.pid, signal.SIGINT)  # a terminal's Ctrl-C: hil and both units' processes
+    code, stdout, stderr = started.finish(400)
+    assert code == 130, stdout[-3000:] + stderr[-3000:]
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["interrupted"]["signal"] == "SIGINT"
+    for place in RIG:
+        unit = json.loads((run_dir / f"units/{place}/record.json").read_text())
+        actions = unit["safety_actions"]
+        assert actions and all(a["ok"] and "acknowledged STOP" in a["detail"] for a in actions), (place, actions)
+        assert f"[{place}] labgrid: place {place} released" in stdout
+        assert lab.holder(place) is None
+    assert "hil: run INTERRUPTED by SIGINT: sealed as an interrupted run" in stderr
 
 
 def test_a_held_place_is_refused_naming_its_holder_or_waited_for(lab):

@@ -35,3 +35,14 @@ def test_a_signing_key_that_cannot_sign_stops_verify_before_the_run(tmp_path):
                           env={**os.environ, "HIL_SIGNING_KEY": str(tmp_path / "missing.key")})
     assert done.returncode == 1 and "run " not in done.stdout
     assert done.stderr.strip().startswith("HIL_SIGNING_KEY: ") and "missing.key" in done.stderr
+
+
+def test_places_on_a_rig_without_a_place_or_split_alone_are_one_line_each():
+    no_place = _hil("verify", "--places", "bench-a,bench-b", "-k", "DA-BOLUS-002")
+    assert no_place.returncode == 1 and "run " not in no_place.stdout
+    assert no_place.stderr == ("hil: --places runs a rig on labgrid places; fixtures/rigs/emulator.yaml has no "
+                               "labgrid: section (docs/lab.md)\n")
+    twice = _hil("verify", "--rig", "fixtures/rigs/lab-emulator.yaml", "--places", "bench-a,bench-a")
+    assert twice.returncode == 1 and twice.stderr.endswith("bench-a named twice (a place is one pump unit)\n")
+    split = _hil("verify", "--split", "-k", "DA-BOLUS-002")
+    assert split.returncode == 1 and split.stderr == "hil: --split spreads the selected tests over --places; no --places given\n"
