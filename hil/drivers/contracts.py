@@ -209,6 +209,17 @@ class Pump(Protocol):
 
 
 @runtime_checkable
+class NumberedEvents(Protocol):
+    """A pump driver whose events carry the pump's own numbers (`E<n>`, docs/protocol.md). In lockstep the emulator's
+    clock step is answered on its control link, which over a network may overtake the pump link's lines: the rig
+    awaits, after each step, the event number the step's answer gives."""
+
+    def await_event(self, number: int) -> None:
+        """Read the pump's link until its event `number` (or a later one) has arrived, queued for events();
+        LostEvent when it has not within the link's deadline."""
+
+
+@runtime_checkable
 class Scale(Protocol):
     """A balance or load cell; InstrumentRefused (BUSY, OVERLOAD, ...) when it cannot give what is asked."""
 

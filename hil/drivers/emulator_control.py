@@ -7,7 +7,11 @@ from hil.transport.serial_line import SerialLine
 
 
 class EmulatorControl:
+    """`pump_events`: the number of the last event the emulated pump has sent on its serial link, as the last ADV or
+    NOW said (the lockstep clock waits for it to arrive: hil.rig.rig.Rig)."""
+
     def __init__(self, port: str, *, timeout_s: float = 10.0):
+        self.pump_events = 0
         # The emulator stands in for the rig's instruments and fixtures: its refusals are the rig's, never the pump's.
         self.link = FramedLink(
             SerialLine(port, baudrate=115200, timeout_s=timeout_s, name="emulator control"),
@@ -19,12 +23,16 @@ class EmulatorControl:
     def _t(self, frame) -> float:
         return float(frame.fields["t"])
 
+    def _stepped(self, frame) -> float:
+        self.pump_events = int(frame.fields["events"])
+        return self._t(frame)
+
     def advance(self, dt: float) -> float:
         """Advance simulated time by dt seconds; returns the new simulated time."""
-        return self._t(self.link.request("ADV", f"{dt:.6f}"))
+        return self._stepped(self.link.request("ADV", f"{dt:.6f}"))
 
     def now(self) -> float:
-        return self._t(self.link.request("NOW", idempotent=True))
+        return self._stepped(self.link.request("NOW", idempotent=True))
 
     def reset(self, seed: int) -> float:
         return self._t(self.link.request("RESET", seed))

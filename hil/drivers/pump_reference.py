@@ -178,6 +178,13 @@ class ReferencePumpDriver:
                 self._announced.add((frame.fields["id"], frame.fields["t"]))  # an ALARM event has both
         return out
 
+    def await_event(self, number: int) -> None:
+        if not self.link.await_event(number):
+            raise LostEvent(
+                f"pump: event E{number}, sent before the rig clock's last step, did not arrive within "
+                f"{self.link.line.timeout_s:g} s: lost on the wire"
+            )
+
     def _event(self, frame: Frame) -> PumpEvent:
         """The typed event of an EVT line (docs/protocol.md, Events); ProtocolError for any other."""
         word = frame.args[0] if frame.args else ""

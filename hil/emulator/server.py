@@ -253,6 +253,8 @@ class EmulatorServer:
                     raise ValueError(f"cannot advance by {dt}")
                 self._take_pending_input()
                 self.world.advance(dt)
+                # the serial pump's last event number: over a network the pump's lines may arrive after this reply
+                return [f"t={self.world.scheduler.now:.6f}", f"events={self._event_no}"]
             elif frame.word == "VALVE":
                 if frame.args[0] not in ("OPEN", "CLOSE"):
                     raise ValueError("VALVE takes OPEN or CLOSE")
@@ -269,7 +271,9 @@ class EmulatorServer:
                 self._arm_rig_faults()
             elif frame.word == "INSPECT":
                 return [f"{k}={v:.9g}" for k, v in self.world.inspect().items()]
-            elif frame.word != "NOW":
+            elif frame.word == "NOW":
+                return [f"t={self.world.scheduler.now:.6f}", f"events={self._event_no}"]
+            else:
                 raise Refused("UNKNOWN_COMMAND", frame.word)
         except (ValueError, IndexError) as exc:
             raise Refused("BAD_ARGUMENT", str(exc) or frame.word) from None

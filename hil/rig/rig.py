@@ -7,12 +7,13 @@ to stop before the links close, and the outcome of that command is kept in `safe
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hil.drivers import registry
-from hil.drivers.contracts import Capability
+from hil.drivers.contracts import Capability, NumberedEvents
 from hil.drivers.emulator_control import EmulatorControl
 from hil.errors import RigError
 from hil.rig import abort, lab
@@ -122,7 +123,9 @@ class Rig:
             self.clock = RealClock(self.config.speed, origin=control.now()) if rehearsal else SimClock(control)
         else:
             self.clock = RealClock()
-        self.pump = self._connect(("pump",))
+        self.pump = pump = self._connect(("pump",))
+        if isinstance(self.clock, SimClock) and isinstance(pump, NumberedEvents):
+            self.clock.on_tick.insert(0, self._await_pump_events(pump, self.clock.control))
         self.scale = self._connect(("scale",))
         self.identities["pump"] = vars(self.pump.identify())
         self.identities["scale"] = self.scale.identify()
@@ -133,6 +136,18 @@ class Rig:
             narrative.info("%s: %s", device, ", ".join(f"{key} {value}" for key, value in identity.items()))
         self.occlusion_valve = self._connect(("actuators", "occlusion_valve"))
         self.site_faults = self._connect(("actuators", "site_faults"))
+
+    @staticmethod
+    def _await_pump_events(pump: NumberedEvents, control: EmulatorControl) -> Callable[[], None]:
+        """The clock hook that, after each lockstep step, awaits the pump events the step sent (those sent before
+        the pump was connected are not awaited: the pump's count does not restart for a new connection)."""
+        before = control.pump_events
+
+        def arrived() -> None:
+            if control.pump_events > before:
+                pump.await_event(control.pump_events)
+
+        return arrived
 
     def _acquire(self, coordinator: str, place: str) -> lab.Acquisition:
         """The place `hil verify` holds for this run, else acquired here (and released by close())."""

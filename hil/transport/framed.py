@@ -1,6 +1,7 @@
 """Request/response over framed lines (hil.transport.frames), with unsolicited events queued aside."""
 
 import logging
+import time
 from collections import deque
 
 from hil.errors import DeviceRefused, ProtocolError, TransportError
@@ -98,6 +99,27 @@ class FramedLink:
                 self._queue_event(frame)
             else:
                 self._drop_stray_answer(frame, "no answer")
+
+    def await_event(self, number: int) -> bool:
+        """Read until the event `E<number>` (or a later one) has been queued; False when the link's deadline passes
+        first. A stray answer on the way is dropped and reported, as in poll_events."""
+        deadline = time.monotonic() + self.line.timeout_s
+        while (self.event_counter.last or 0) < number:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            try:
+                raw = self.line.read_line(remaining)
+            except TransportError:
+                if time.monotonic() >= deadline:
+                    return False
+                raise
+            frame = self._decode(raw, "unsolicited frame")
+            if frame.word == "EVT":
+                self._queue_event(frame)
+            else:
+                self._drop_stray_answer(frame, "no answer")
+        return True
 
     def _drop_stray_answer(self, frame: Frame, awaited: str) -> None:
         if frame.tag in self._abandoned:

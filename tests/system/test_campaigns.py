@@ -1,6 +1,7 @@
 """The safety campaign end to end, the way a user runs it: `hil validate` (the nominal rig and every seeded-defect
 rig, with the detection matrix), the traceability gate and the report. The other rigs' campaigns are in
-test_rig_kinds.py, so they run beside the validation (pytest-xdist shares the suite out a file at a time)."""
+test_rig_kinds.py, and the validation over several seeds in test_validation_seeds.py, so they run beside this one
+(pytest-xdist shares the suite out a file at a time)."""
 
 import fcntl
 import functools
@@ -22,21 +23,21 @@ from .conftest import HIL, ROOT
 DEFECT_RIGS = sorted((ROOT / "fixtures" / "rigs" / "defects").glob("*.yaml"))
 
 
-SEEDS = 2  # CI's small N; docs/validation.md gives N = 20
+SEEDS = 1  # CI's N; test_validation_seeds.py runs two seeds of one defect, docs/validation.md gives N = 20
 
 
 @pytest.fixture(scope="session")
 def validation():
-    """`hil validate --seeds 2`: the campaign on the nominal rig and on every seeded-defect rig with two emulator
-    seeds each, two at a time. Run once per test session even across pytest-xdist workers: the first to take the
-    lock runs it, the others read its result. Returns the completed process and, per rig, its campaigns."""
+    """`hil validate`: the campaign on the nominal rig and on every seeded-defect rig, two at a time. Run once per
+    test session even across pytest-xdist workers: the first to take the lock runs it, the others read its result.
+    Returns the completed process and, per rig, its campaigns."""
     key = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"solo-{os.getpid()}"
     result = ROOT / "reports" / f".validation-{key}.json"
     result.parent.mkdir(parents=True, exist_ok=True)
     with open(ROOT / "reports" / ".validation.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not result.exists():
-            done = subprocess.run([HIL, "validate", "--seeds", str(SEEDS), "--jobs", "2"], cwd=ROOT,
+            done = subprocess.run([HIL, "validate", "--jobs", "2"], cwd=ROOT,
                                   capture_output=True, text=True, timeout=3000)
             result.write_text(json.dumps({"code": done.returncode, "stdout": done.stdout, "stderr": done.stderr}))
     done = json.loads(result.read_text())
@@ -49,7 +50,7 @@ def validation():
     return subprocess.CompletedProcess([], done["code"], done["stdout"], done["stderr"]), runs, summary
 
 
-def test_every_seeded_defect_is_caught_by_exactly_the_requirements_it_declares_in_every_seed(validation):
+def test_every_seeded_defect_is_caught_by_exactly_the_requirements_it_declares(validation):
     done, runs, summary = validation
     assert done.returncode == 0, done.stdout[-4000:]
     assert set(runs) == {"nominal"} | {p.stem for p in DEFECT_RIGS}
@@ -62,19 +63,6 @@ def test_every_seeded_defect_is_caught_by_exactly_the_requirements_it_declares_i
     assert all(run["observed"] == [] for run in runs["nominal"]) and "nominal clean" in done.stdout
     assert summary["ok"] and all(cell["ok"] for cell in summary["cells"])
     assert f"false failures of the nominal rig: 0/{SEEDS} campaigns" in done.stdout
-
-
-def test_each_seed_is_a_different_emulated_world_kept_as_evidence(validation):
-    _, runs, _ = validation
-    first, second = (ROOT / "reports" / "runs" / run["run"] for run in runs["nominal"])
-    records = [json.loads((run_dir / "record.json").read_text()) for run_dir in (first, second)]
-    values = [[m["value"] for t in r["tests"].values() if "DA-BOLUS-001" in t["requirements"] for m in t["measurements"]]
-              for r in records]
-    assert values[0] and values[0] != values[1]  # the same requirement measured on another world
-    assert records[1]["rig"]["effective_config"]["emulator"]["seed"] == runs["nominal"][1]["seed"]
-    assert (first / "report" / "index.html").exists() and not (second / "report").exists()  # left to `hil report`
-    checked = subprocess.run([HIL, "evidence", "verify", str(second)], cwd=ROOT, capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stderr
 
 
 def test_nominal_campaign_passes_every_requirement_with_evidence(validation, tmp_path):

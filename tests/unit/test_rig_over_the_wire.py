@@ -151,9 +151,22 @@ def test_a_dropped_alarm_line_is_a_lost_event_not_a_missing_alarm(rig):
     rig.clock.sleep(600.0)
     rig.occlusion_valve.close()
     rig.control.wire_fault("pump", WireFaultKind.DROP)  # the pump's next line: its occlusion ALARM event
-    rig.clock.sleep(4 * 3600.0)
+    with pytest.raises(LostEvent, match="event E1, sent before the rig clock's last step, did not arrive within 2 s"):
+        rig.clock.sleep(4 * 3600.0)  # the step that raised the alarm names the event it sent
     with pytest.raises(LostEvent, match="alarm\\(s\\) 1 active but no ALARM event"):
-        rig.pump.status()
+        rig.pump.status()  # and STATUS shows the alarm whose event never came
+
+
+def test_each_clock_step_waits_for_the_pump_events_it_sent_even_when_its_answer_comes_first(rig):
+    """Over a network the step's answer can overtake the pump's lines; the harness awaits the events the step
+    reports. Here the pump's lines are held 0.5 s of wall time (a stall), the control's answer is not."""
+    rig.pump.resume()
+    rig.pump.set_basal(2.0)
+    rig.clock.sleep(600.0)
+    rig.occlusion_valve.close()
+    rig.control.wire_fault("pump", WireFaultKind.STALL, seconds=0.5)
+    rig.clock.sleep(4 * 3600.0)
+    assert [type(e).__name__ for e in rig.pump.events()] == ["Alarm"]  # there at once, as on the ptys
 
 
 def test_a_duplicated_balance_reply_is_a_rig_fault_before_any_reading_is_shifted():
