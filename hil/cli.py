@@ -521,6 +521,20 @@ def _verify_on(
     raise typer.Exit(child.exit_status or unsealed or (1 if problems else 0))
 
 
+def _plan_places(
+    config, places: list[str], k: str | None, split: bool, run_dir: Path
+) -> tuple[dict[str, Path], dict[str, str | None]]:
+    """Each place's rig file, written into the run and validated, and the -k selection each place runs."""
+    rigs = {place: places_plan.unit_rig_file(run_dir / "rigs", config, place, i) for i, place in enumerate(places)}
+    for path in rigs.values():
+        load_rig(path)
+    if not split:
+        return rigs, dict.fromkeys(places, k)
+    plan = places_plan.split(list(collect_trace(k)), places, project.reports() / "runs")
+    (run_dir / "split.json").write_text(json.dumps(plan, indent=1), encoding="utf-8")
+    return rigs, {place: places_plan.selection(nodes, k) for place, nodes in plan.items() if nodes}
+
+
 def _verify_places(
     ctx: typer.Context, config, specs: Path, k, report: bool, text: str, split: bool, wait: float
 ) -> None:
@@ -535,19 +549,19 @@ def _verify_places(
     requirements = load_requirements([specs])
     started = utc_now()
     run_dir = new_run_dir(project.reports(), config.path.stem)
-    rigs = {place: places_plan.unit_rig_file(run_dir / "rigs", config, place, i) for i, place in enumerate(places)}
+    received: list[signal.Signals] = []
     try:
-        for path in rigs.values():
-            load_rig(path)
+        with _signals_interrupt(received):
+            rigs, selections = _plan_places(config, places, k, split, run_dir)
     except RigConfigError as exc:
         shutil.rmtree(run_dir, ignore_errors=True)
         err.print(str(exc), markup=False)
         raise typer.Exit(1) from None
-    selections: dict[str, str | None] = dict.fromkeys(places, k)
-    if split:
-        plan = places_plan.split(list(collect_trace(k)), places, project.reports() / "runs")
-        selections = {place: places_plan.selection(nodes, k) for place, nodes in plan.items() if nodes}
-        (run_dir / "split.json").write_text(json.dumps(plan, indent=1), encoding="utf-8")
+    except KeyboardInterrupt:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        signum = received[0] if received else signal.SIGINT
+        err.print(f"hil: {signum.name} while planning the run on {text}: nothing ran", markup=False)
+        raise typer.Exit(128 + signum.value) from None
     commands = [
         [sys.executable, "-m", "hil.cli", "verify", "--rig", str(rigs[place]), "--specs", str(specs)]
         + ["--unit-dir", str(run_dir / "units" / place)]
@@ -588,7 +602,9 @@ def _verify_places(
             if (run_dir / "units" / place / "record.json").exists() and (record := _record(run_dir / "units" / place))
         }
         interrupted = next((o.signal for o in outcomes if o.signal is not None), None)
-        if not records:
+        if records:  # a place that ran nothing (held by someone, say) is in the table as not run
+            records = {place: records.get(place) or {"tests": {}} for place in selections}
+        else:
             shutil.rmtree(run_dir, ignore_errors=True)
             err.print(f"hil: no test ran on any place: nothing sealed, {run_dir} removed", markup=False)
             raise typer.Exit(128 + interrupted.value if interrupted else max(o.exit_status for o in outcomes) or 5)

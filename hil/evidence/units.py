@@ -255,7 +255,7 @@ def places_record(
 ) -> dict:
     """The record of a run across places: its units (each a run folder of its own under units/), and every
     requirement they ran judged across them. Its own `tests` are none: they are the units'."""
-    first = next(iter(records.values()))
+    first = next(r for r in records.values() if r.get("provenance"))  # a place that ran nothing has none
     interrupted = [r["interrupted"] for r in records.values() if r.get("interrupted")]
     return {
         "record_schema": RECORD_SCHEMA_VERSION,

@@ -202,6 +202,14 @@ def test_a_held_place_is_refused_naming_its_holder_or_waited_for(lab):
         assert re.search(r"held by \S+/alice .*; waited 2 s$", waited.stderr.strip()), waited.stderr
         checked = lab.run(HIL, "rig", "check", "--rig", RIG["bench-a"], "-k", "OC-ALARM-003")
         assert checked.returncode == 1 and "held by" in checked.stdout + checked.stderr
+        both = lab.run(HIL, "verify", "--rig", RIG["bench-a"], "--places", "bench-b,bench-a", "-k", "OC-ALARM-003",
+                       "--no-report")
+        assert both.returncode == 1, both.stdout[-3000:] + both.stderr[-2000:]  # bench-a's unit did not run
+        assert re.search(r"^\[bench-a\] hil: place bench-a is held by \S+/alice", both.stdout, re.M)
+        record = Verify(both).record
+        assert (record["units"]["bench-a"]["exit_status"], record["units"]["bench-a"]["tests"]) == (1, 0)
+        assert re.search(r"^  bench-a +\? +not run +—$", (Verify(both).run_dir / "across-units.txt").read_text(), re.M)
+        assert lab.holder("bench-b") is None
         assert lab.holder("bench-a").endswith("/alice")
         for signum in (signal.SIGINT, signal.SIGTERM):  # a Ctrl-C, a service stopped: while hil waits in the queue
             impatient = _verify_in_lab(lab, f"impatient-{signum.name}", "bench-a", "-k", "OC-ALARM-003", "--wait", "120")
