@@ -6,7 +6,7 @@ import re
 import statistics
 from pathlib import Path
 
-from hil.evidence.run import rig_times
+from hil.evidence.run import rig_times, wall_seconds
 from hil.rig.config import RigConfig
 from hil.rig.model import LAB_NAME_PATTERN
 
@@ -48,9 +48,10 @@ def unit_rig_file(folder: Path, config: RigConfig, place: str, index: int) -> Pa
 
 
 def split(nodes: list[str], places: list[str], runs: Path) -> dict[str, list[str]]:
-    """The tests spread over the places, longest first onto the least loaded place, by the rig time earlier runs
-    took for each (a test never timed counts as the median of those timed)."""
-    timed = {node: seconds for node, (seconds, _) in rig_times(runs, nodes).items()}
+    """The tests spread over the places, longest first onto the least loaded place, by the wall time earlier runs
+    took for each (on a bench that is its rig time; in lockstep, what its steps cost) (a test never timed counts as
+    the median of those timed)."""
+    timed = {node: seconds for node, (seconds, _) in rig_times(runs, nodes, wall_seconds).items()}
     typical = statistics.median(timed.values()) if timed else 1.0
     load = dict.fromkeys(places, 0.0)
     plan: dict[str, list[str]] = {place: [] for place in places}

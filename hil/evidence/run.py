@@ -10,6 +10,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
@@ -63,24 +64,36 @@ def git_state(root: Path = Path(".")) -> dict:
         return {"commit": None, "dirty": None, "note": f"git unavailable: {exc}"}
 
 
-def rig_times(runs: Path, nodes: list[str]) -> dict[str, tuple[float, str]]:
-    """Test node id → (rig seconds its call took, run id), from the newest run records under `runs` that timed
-    it (`rig_time_s`); unreadable records are passed over. What preflight and the progress display expect."""
+def rig_seconds(test: dict) -> float | None:
+    """The rig time a test's call took (`rig_time_s`)."""
+    value = test.get("rig_time_s")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def wall_seconds(test: dict) -> float | None:
+    """The wall time a test took, its setup, call and teardown."""
+    durations = [phase.get("duration_s") for phase in (test.get("phases") or {}).values()]
+    return float(sum(durations)) if durations and all(isinstance(d, (int, float)) for d in durations) else None
+
+
+def rig_times(
+    runs: Path, nodes: list[str], seconds: Callable[[dict], float | None] = rig_seconds
+) -> dict[str, tuple[float, str]]:
+    """Test node id → (seconds it took, run id), from the newest run records under `runs` (a run across places: its
+    units' records) that timed it; unreadable records are passed over. By default the rig time its call took, what
+    preflight and the progress display expect; `wall_seconds` for the wall time."""
     timed: dict[str, tuple[float, str]] = {}
     wanted = set(nodes)
-    for record_file in sorted(Path(runs).glob("*/record.json"), reverse=True):
+    records = [*Path(runs).glob("*/record.json"), *Path(runs).glob("*/units/*/record.json")]
+    for record_file in sorted(records, reverse=True):
         try:
             tests = json.loads(record_file.read_text(encoding="utf-8")).get("tests", {})
         except (OSError, ValueError, AttributeError):
             continue
         for node, test in tests.items():
-            if (
-                node in wanted
-                and node not in timed
-                and isinstance(test.get("rig_time_s"), (int, float))
-                and test.get("verdict") != "INTERRUPTED"
-            ):
-                timed[node] = (float(test["rig_time_s"]), record_file.parent.name)
+            took = seconds(test) if isinstance(test, dict) else None
+            if node in wanted and node not in timed and took is not None and test.get("verdict") != "INTERRUPTED":
+                timed[node] = (took, record_file.parent.name)
         if len(timed) == len(wanted):
             break
     return timed

@@ -43,13 +43,19 @@ def test_each_unit_is_the_rig_on_its_place_with_a_seed_of_its_own(tmp_path):
 
 
 def _timed_run(runs: Path, seconds: dict[str, float]) -> None:
-    folder = runs / "20260101T000000Z-x"
+    """A run across places whose unit timed these tests (wall seconds; the rig time is what a lockstep rig
+    simulated, which says nothing of what its steps cost)."""
+    folder = runs / "20260101T000000Z-x" / "units" / "bench-a"
     folder.mkdir(parents=True)
-    tests = {node: {"rig_time_s": s, "verdict": "PASS"} for node, s in seconds.items()}
+    tests = {
+        node: {"rig_time_s": 1e5 - s, "verdict": "PASS", "phases": {"setup": {"duration_s": 1.0},
+                                                                  "call": {"duration_s": s - 1.0}}}
+        for node, s in seconds.items()
+    }
     (folder / "record.json").write_text(json.dumps({"tests": tests}))
 
 
-def test_split_puts_the_longest_tests_first_on_the_least_loaded_place(tmp_path):
+def test_split_puts_the_longest_tests_first_on_the_least_loaded_place_by_earlier_wall_times(tmp_path):
     _timed_run(tmp_path, {"t::a[X-1]": 100.0, "t::b[X-2]": 60.0, "t::c[X-3]": 50.0, "t::d[X-4]": 10.0})
     plan = places.split(["t::a[X-1]", "t::b[X-2]", "t::c[X-3]", "t::d[X-4]", "t::e[X-5]"], ["p1", "p2"], tmp_path)
     # e, never timed, counts as the median 55: a 100 → p1; b 60 → p2; e 55 → p2 (115); c 50 → p1 (150); d 10 → p2
