@@ -33,6 +33,8 @@ class AlarmKind(StrEnum):
     SUSPEND_MAX_DURATION = "SUSPEND_MAX_DURATION"
     CGM_LOST = "CGM_LOST"
     CHECK_SITE = "CHECK_SITE"
+    AUTO_CGM_LOST = "AUTO_CGM_LOST"  # auto mode: no fresh CGM value for 20 min, back on the profile basal
+    AUTO_EXIT = "AUTO_EXIT"  # auto mode ended on its own
 
 
 class Priority(StrEnum):

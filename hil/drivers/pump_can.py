@@ -26,7 +26,7 @@ from hil.errors import DeviceRefused, ProtocolError
 from hil.transport import can_protocol as cp
 from hil.transport.can_hub import CanHub
 
-_EVENT_FRAMES = ("PumpAlarm", "PumpAlarmTime", "PumpEvent")
+_EVENT_FRAMES = ("PumpAlarm", "PumpAlarmTime", "PumpEvent", "PumpAutoDetail")
 
 N = TypeVar("N", bound=StrEnum)  # a contract enum, decoded from a DBC choice
 
@@ -120,9 +120,7 @@ class CanPumpDriver:
         self._cgm_counter = (self._cgm_counter + 1) % 256
         low, high = CGM_TREND_RANGE_MG_DL_MIN
         trend = min(high, max(low, round(float(trend_mg_dl_min), 1)))
-        self.hub.send(
-            "CgmValue", {"counter": self._cgm_counter, "glucose": glucose_mg_dl, "trend": trend, "sensor_time": 0.0}
-        )
+        self.hub.send("CgmValue", {"counter": self._cgm_counter, "glucose": glucose_mg_dl, "trend": trend, "age": 0.0})
         taken = self.status().cgm_mg_dl
         if taken is None or abs(taken - glucose_mg_dl) > CGM_RESOLUTION_MG_DL:
             raise DeviceRefused("pump", "CGM_NOT_TAKEN", f"sent {glucose_mg_dl:g} mg/dL, its last CGM value is {taken}")

@@ -91,9 +91,10 @@ class CanEndpoint:
             self._send("PumpResponse", {"seq": seq, "opcode": int(word), "result": "UNKNOWN_COMMAND"})
             return
         try:
-            fields = dict(
-                a.split("=", 1) for a in self.world().pump.handle(Frame(str(seq), word, cp.request_args(word, signals)))
-            )
+            pump = self.world().pump
+            if word == "AUTO" and cp.auto_settings_args(signals):  # the settings an AUTO request carries, first
+                pump.handle(Frame(str(seq), "SET", cp.auto_settings_args(signals)))
+            fields = dict(a.split("=", 1) for a in pump.handle(Frame(str(seq), word, cp.request_args(word, signals))))
         except Refused as exc:
             result = exc.code if exc.code in cp.RESULTS else "BAD_ARGUMENT"
             self._send("PumpResponse", {"seq": seq, "opcode": word, "result": result})
@@ -149,7 +150,8 @@ class CanEndpoint:
         if signals is None:
             return
         try:
-            self.world().pump.handle(Frame("0", "CGM", (f"{signals['glucose']:.0f}", f"{signals['trend']:.1f}")))
+            value = (f"{signals['glucose']:.0f}", f"{signals['trend']:.1f}", f"{signals['age']:.2f}")
+            self.world().pump.handle(Frame("0", "CGM", value))
         except Refused:
             pass  # an out-of-range value is ignored by the pump, as a sensor error would be
 
@@ -236,7 +238,7 @@ class CanEndpoint:
                     "reason": "NONE",
                 },
             )
-        elif kind in ("SUSPEND", "RESUME"):
+        elif kind in ("SUSPEND", "RESUME", "AUTO_EXIT"):
             self._send(
                 "PumpEvent",
                 {
@@ -244,6 +246,26 @@ class CanEndpoint:
                     "kind": kind,
                     "reason": fields["reason"],
                     "at": int(float(fields["t"])),
+                },
+            )
+        elif kind in ("AUTO_BASAL", "AUTO_BOLUS"):
+            self._send(
+                "PumpEvent",
+                {
+                    "counter": self._count("pump events"),
+                    "kind": kind,
+                    "amount": float(fields["rate" if kind == "AUTO_BASAL" else "amount"]),
+                    "reason": fields.get("zone", "NONE"),
+                    "at": int(float(fields["t"])),
+                },
+            )
+            self._send(
+                "PumpAutoDetail",
+                {
+                    "counter": self._count("pump events"),
+                    "predicted_valid": int("predicted" in fields),
+                    "predicted": float(fields.get("predicted", 0)),
+                    "iob": float(fields.get("iob", 0)),
                 },
             )
 

@@ -221,6 +221,14 @@ class Defects(Params):
     site_detector_oversensitive: bool = False  # the site check alarms at a 5 % drop instead of its design value
     site_alarm_no_escalation: bool = False  # an unacknowledged CHECK_SITE never escalates
     stop_not_idempotent: bool = False  # a STOP while already stopped is refused: a driver-contract breach
+    # auto mode (hil/emulator/auto_mode.py)
+    aid_no_max_basal_cap: bool = False  # the automatic basal without oref0's max temporary basal
+    aid_ignores_iob: bool = False  # insulin on board taken as 0: corrections and increases stack
+    aid_no_falling_guard: bool = False  # the zones judged on the current glucose, not the 30-min prediction
+    aid_no_cgm_fallback: bool = False  # CGM lost: the last automatic rate goes on, no alert, no exit
+    aid_stale_cgm_as_fresh: bool = False  # a CGM value taken more than one interval ago is used as fresh
+    aid_correction_scale: Annotated[float, span(0, 100, above=True)] = 1.0  # 10: each correction ten times too large
+    aid_basal_not_delivered: bool = False  # the strokes of an automatic increase counted, never moved
 
 
 class LostBalanceParams(BalanceParams):

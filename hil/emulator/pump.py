@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hil.emulator import auto_mode
+from hil.emulator.auto_mode import AutoMode, AutoSettings, Decision, Zone
 from hil.emulator.bench import Bench
 from hil.emulator.config import Defects, PumpParams
 from hil.emulator.glucose_suspend import GlucoseSuspend, SuspendSettings
@@ -23,6 +25,17 @@ from hil.transport.frames import Frame
 
 PROTOCOL_VERSION = 1
 UL_PER_U = 10.0  # U-100
+# SET's auto-mode settings, (low, high): Control-IQ's targets lie within 100-160 mg/dL; correction factors and the
+# caps span what oref0's documentation allows a user to set
+AUTO_SETTING_RANGES = {"target": (100.0, 160.0), "isf": (5.0, 400.0), "max_basal": (0.05, 30.0), "max_iob": (0.0, 30.0)}
+
+
+def _within(text: str, low: float, high: float) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return low <= value <= high
 
 
 @dataclass
@@ -67,6 +80,14 @@ class EmulatedPump:
         self.backoff_enabled = True
         self.cgm: tuple[float, float | None, float] | None = None  # (mg/dL, trend mg/dL/min or None, time received)
         self.suspend_settings = SuspendSettings()
+        self.auto_settings = AutoSettings()
+        self.auto: AutoMode | None = None  # auto mode on: its state; off: None
+        self.auto_rate: float | None = None  # the automatic basal in effect (auto mode on)
+        self.auto_zone: Zone | None = None
+        self._auto_since = 0.0  # when the automatic rate in effect was set
+        self._cgm_loss_events: list[Event] = []  # the CGM-lost fallback and the exit after it, while armed
+        self.insulin_doses: list[tuple[float, float]] = []  # (time s, net U): boluses, the automatic basal's deviation
+        self._undelivered_share = 0.0  # seeded aid_basal_not_delivered: the strokes above the profile not moved
         self.lgs = GlucoseSuspend(
             self.suspend_settings,
             defects,
@@ -131,8 +152,11 @@ class EmulatedPump:
 
     @property
     def basal_rate(self) -> float:
-        """The rate in effect: the temporary basal while one runs, else the programmed one."""
-        return self.profile_rate if self.temp_rate is None else self.temp_rate
+        """The rate in effect: the temporary basal while one runs, else the automatic one in auto mode, else the
+        programmed one."""
+        if self.temp_rate is not None:
+            return self.temp_rate
+        return self.profile_rate if self.auto_rate is None else self.auto_rate
 
     def _basal_period_s(self) -> float:
         return self.p.stroke_U / self.basal_rate * 3600.0 * (1 + self.defects.basal_period_drift)
@@ -150,8 +174,19 @@ class EmulatedPump:
     def _basal_stroke(self) -> None:
         self._basal_event = None
         self.site_check.before_basal_stroke()
-        self._stroke(counted=True)
+        self._stroke(counted=True, deliver=self._auto_stroke_moves())
         self._schedule_basal()
+
+    def _auto_stroke_moves(self) -> bool:
+        """False for the strokes of an automatic increase that the seeded aid_basal_not_delivered counts and never
+        moves: the motor keeps to the profile while the history shows the automatic rate."""
+        if not (self.defects.aid_basal_not_delivered and self.auto_rate and self.auto_rate > self.profile_rate):
+            return True
+        self._undelivered_share += 1 - self.profile_rate / self.auto_rate
+        if self._undelivered_share >= 1:
+            self._undelivered_share -= 1
+            return False
+        return True
 
     def _start_train(self, kind: str, amount_U: float, speed_U_per_min: float) -> float:
         if self.state == "ALARM":  # only a stopping alarm leaves the pump in ALARM
@@ -175,6 +210,8 @@ class EmulatedPump:
             def pulse(deliver=deliver):
                 self._bolus_left_U -= self.p.stroke_U
                 self._stroke(counted=kind == "BOLUS", deliver=deliver)
+                if kind == "BOLUS":  # the insulin on board counts what the pump delivered, stroke by stroke
+                    self._log_insulin(self.sched.now, self.p.stroke_U)
 
             self._bolus_events.append(self.sched.at(start + k * period, pulse))
         self._bolus_events.append(self.sched.at(start + strokes * period, lambda: self._end_train(amount_U)))
@@ -201,6 +238,7 @@ class EmulatedPump:
         if stop:
             self.state = "ALARM"
             self._cancel_train()
+            self._exit_auto("ALARM")
             self._schedule_basal()
         self.emit("ALARM", {"id": alarm.id, "kind": kind, "priority": priority, "t": f"{alarm.raised_s:.3f}", **fields})
         return alarm
@@ -257,18 +295,148 @@ class EmulatedPump:
             f"t={self.sched.now:.3f}",
         )
 
-    def _cmd_cgm(self, glucose: str = "", trend: str = ""):
-        """CGM <mg/dL> [trend mg/dL/min]: a sensor glucose value from the CGM feed, with the CGM's trend (without
-        one the low-glucose suspend fits its own)."""
+    def _cmd_cgm(self, glucose: str = "", trend: str = "", age: str = ""):
+        """CGM <mg/dL> [trend mg/dL/min] [age s]: a sensor glucose value from the CGM feed, with the CGM's trend
+        (without one the low-glucose suspend fits its own) and how long ago the CGM took it (default 0)."""
         try:
-            value, slope = float(glucose), float(trend) if trend else None
+            value, slope = float(glucose), float(trend) if trend and trend != "-" else None
+            taken_ago = float(age) if age else 0.0
         except ValueError:
-            raise Refused("BAD_ARGUMENT", f"CGM needs a glucose and a trend, got '{glucose}' '{trend}'") from None
+            raise Refused(
+                "BAD_ARGUMENT", f"CGM needs a glucose, a trend and an age, got '{glucose}' '{trend}' '{age}'"
+            ) from None
         if not 20 <= value <= 600:
             raise Refused("BAD_ARGUMENT", f"glucose {value:g} mg/dL outside 20-600")
+        if not 0 <= taken_ago <= 86_400:
+            raise Refused("BAD_ARGUMENT", f"age {taken_ago:g} s outside 0-86400")
         self.cgm = (value, slope, self.sched.now)
         self.lgs.on_cgm(value, slope)
+        fresh = taken_ago <= auto_mode.FRESH_S or self.defects.aid_stale_cgm_as_fresh
+        if self.auto is not None and fresh:
+            self._auto_cycle(value, self.lgs.predicted(slope))
         return (f"cgm={value:.0f}",)
+
+    # -- auto mode (hil/emulator/auto_mode.py) ---------------------------------------------------------------
+    def _cmd_auto(self, switch: str = ""):
+        """AUTO [ON|OFF]: enter or leave auto mode; without an argument, its state."""
+        if switch == "ON" and self.auto is None:
+            if self.state != "RUNNING":
+                raise Refused("NOT_ALLOWED", f"pump is {self.state}")
+            if self.temp_rate is not None:
+                raise Refused("NOT_ALLOWED", "a temporary basal is running")
+            self.auto = AutoMode(
+                self.auto_settings, lambda: self.profile_rate, self.p.increment_U, self.defects, self.insulin_doses
+            )
+            self._arm_cgm_loss()  # no CGM value yet: missing from now
+        elif switch == "OFF":
+            self._exit_auto("USER")
+        elif switch not in ("", "ON"):
+            raise Refused("BAD_ARGUMENT", "AUTO takes ON or OFF")
+        self._close_auto_period()
+        iob = self.auto.iob(self.sched.now) if self.auto else 0.0
+        return (
+            f"auto={'ON' if self.auto else 'OFF'}",
+            f"basal={self.basal_rate:.3f}",
+            f"zone={self.auto_zone or '-'}",
+            f"iob={iob:.3f}",
+        )
+
+    def _auto_cycle(self, glucose: float, predicted: float) -> None:
+        """A fresh CGM value in auto mode: the cycle's automatic rate, and a correction when one is due."""
+        assert self.auto is not None
+        now = self.sched.now
+        self._arm_cgm_loss()
+        self._close_auto_period()
+        decision = self.auto.decide(now, glucose, predicted)
+        self._set_auto_rate(decision.rate, decision.zone, decision)
+        if decision.correction and self.state == "RUNNING" and not self._bolus_kind:
+            if decision.correction <= self.reservoir_U:
+                self.auto.last_correction_s = now
+                self._start_train("BOLUS", decision.correction, self.p.bolus_speed_U_per_min)
+                self.emit(
+                    "AUTO_BOLUS",
+                    {
+                        "amount": f"{decision.correction:.3f}",
+                        "predicted": f"{decision.predicted:.0f}",
+                        "iob": f"{decision.iob:.3f}",
+                        "t": f"{now:.3f}",
+                    },
+                )
+
+    def _set_auto_rate(self, rate: float, zone: Zone, decision: Decision | None = None) -> None:
+        """The automatic basal from now: the insulin of the one before, beyond the profile, goes to the insulin on
+        board; a new rate keeps the stroke in progress (its elapsed share counts at the new rate)."""
+        now = self.sched.now
+        self._close_auto_period()
+        changed = (rate, zone) != (self.auto_rate, self.auto_zone)
+        old_period = self._basal_period_s() if self.basal_rate > 0 else None
+        self.auto_rate, self.auto_zone = rate, zone
+        if not changed:
+            return
+        self._reschedule_basal_keeping_phase(old_period)
+        fields = {"rate": f"{rate:.3f}", "zone": str(zone)}
+        if decision is not None:
+            fields |= {"predicted": f"{decision.predicted:.0f}", "iob": f"{decision.iob:.3f}"}
+        self.emit("AUTO_BASAL", fields | {"t": f"{now:.3f}"})
+
+    def _close_auto_period(self) -> None:
+        """The automatic basal's insulin beyond the profile since it was last counted, into the insulin on board
+        (at the middle of that time, oref0 counting a temporary basal as doses spread over it)."""
+        now = self.sched.now
+        if self.auto_rate is not None and now > self._auto_since:
+            hours = (now - self._auto_since) / 3600.0
+            self._log_insulin((now + self._auto_since) / 2, (self.auto_rate - self.profile_rate) * hours)
+        self._auto_since = now
+
+    def _log_insulin(self, t: float, units: float) -> None:
+        """Net insulin into the log the insulin on board is taken from; what is older than its action is dropped."""
+        self.insulin_doses.append((t, units))
+        if len(self.insulin_doses) > 512:
+            horizon = t - auto_mode.DIA_MIN * 60.0
+            self.insulin_doses[:] = [(ti, u) for ti, u in self.insulin_doses if ti > horizon]
+
+    def _reschedule_basal_keeping_phase(self, old_period: float | None) -> None:
+        pending = self._basal_event
+        self._schedule_basal()
+        if pending is None or old_period is None or self._basal_event is None:
+            return
+        done = 1.0 - (pending.time - self.sched.now) / old_period  # the share of the stroke already accumulated
+        self._basal_event.cancel()
+        left = (1.0 - min(max(done, 0.0), 1.0)) * self._basal_period_s()
+        self._basal_event = self.sched.at(self.sched.now + left, self._basal_stroke)
+
+    def _arm_cgm_loss(self) -> None:
+        """From the last fresh value: the profile basal with a MEDIUM alert after 20 min, the exit from auto mode
+        after 90 min more (a seeded aid_no_cgm_fallback arms neither)."""
+        for event in self._cgm_loss_events:
+            event.cancel()
+        self._cgm_loss_events = []
+        if self.defects.aid_no_cgm_fallback:
+            return
+        lost_at = self.sched.now + auto_mode.CGM_MISSING_S
+        self._cgm_loss_events = [
+            self.sched.at(lost_at, self._cgm_lost),
+            self.sched.at(lost_at + auto_mode.EXIT_AFTER_SAFE_BASAL_S, lambda: self._exit_auto("CGM_LOST")),
+        ]
+
+    def _cgm_lost(self) -> None:
+        self._set_auto_rate(self.profile_rate, Zone.CGM_LOST)
+        self._raise_alarm("AUTO_CGM_LOST", "MEDIUM", stop=False)
+
+    def _exit_auto(self, reason: str) -> None:
+        """Auto mode off: the profile basal again; the exit said (an alarm when the pump left it on its own)."""
+        if self.auto is None:
+            return
+        for event in self._cgm_loss_events:
+            event.cancel()
+        self._cgm_loss_events = []
+        self._set_auto_rate(self.profile_rate, Zone.PROFILE)
+        old_period = self._basal_period_s() if self.basal_rate > 0 else None
+        self.auto, self.auto_rate, self.auto_zone = None, None, None
+        self._reschedule_basal_keeping_phase(old_period)
+        self.emit("AUTO_EXIT", {"reason": reason, "t": f"{self.sched.now:.3f}"})
+        if reason == "CGM_LOST":
+            self._raise_alarm("AUTO_EXIT", "MEDIUM", stop=False)
 
     def _auto_suspend(self, kind: str) -> None:
         if self.state != "RUNNING":
@@ -294,22 +462,29 @@ class EmulatedPump:
         return (f"since={t0:.3f}", f"strokes={strokes}", f"amount={strokes * self.p.stroke_U:.3f}")
 
     def _cmd_set(self, *settings: str):
-        """SET key=value ...: backoff=0|1, low_limit=50-90 (mg/dL), before_low=0|1, on_low=0|1."""
-        s = self.suspend_settings
+        """SET key=value ...: backoff=0|1, low_limit=50-90 (mg/dL), before_low=0|1, on_low=0|1; auto mode's
+        target=100-160 (mg/dL), isf=5-400 (mg/dL per U), max_basal=0.05-30 (U/h), max_iob=0-30 (U)."""
+        s, a = self.suspend_settings, self.auto_settings
         pairs = [setting.partition("=")[::2] for setting in settings]
         for (key, value), setting in zip(pairs, settings, strict=True):  # all checked before any is applied
             if not (
                 (key in ("backoff", "before_low", "on_low") and value in ("0", "1"))
                 or (key == "low_limit" and value.isdigit() and 50 <= int(value) <= 90)
+                or (key in AUTO_SETTING_RANGES and _within(value, *AUTO_SETTING_RANGES[key]))
             ):
                 raise Refused(
-                    "BAD_ARGUMENT", f"bad setting '{setting}' (backoff, before_low, on_low: 0|1; low_limit: 50-90)"
+                    "BAD_ARGUMENT",
+                    f"bad setting '{setting}' (backoff, before_low, on_low: 0|1; low_limit: 50-90; "
+                    + "; ".join(f"{k}: {lo:g}-{hi:g}" for k, (lo, hi) in AUTO_SETTING_RANGES.items())
+                    + ")",
                 )
         for key, value in pairs:
             if key == "backoff":
                 self.backoff_enabled = value == "1"
             elif key == "low_limit":
                 s.low_limit = float(value)
+            elif key in AUTO_SETTING_RANGES:
+                setattr(a, key, float(value))
             else:
                 setattr(s, key, value == "1")
         return (
@@ -317,6 +492,10 @@ class EmulatedPump:
             f"low_limit={s.low_limit:.0f}",
             f"before_low={int(s.before_low)}",
             f"on_low={int(s.on_low)}",
+            f"target={a.target:g}",
+            f"isf={a.isf:g}",
+            f"max_basal={a.max_basal:g}",
+            f"max_iob={a.max_iob:g}",
         )
 
     def _cmd_basal(self, rate: str = ""):
@@ -335,6 +514,8 @@ class EmulatedPump:
             duration = int(minutes)
         except ValueError:
             raise Refused("BAD_ARGUMENT", f"duration '{minutes}' is not a whole number of minutes") from None
+        if duration != 0 and self.auto is not None:
+            raise Refused("NOT_ALLOWED", "auto mode sets the basal: AUTO OFF first")
         if duration != 0:  # checked before the running one is touched: a refusal changes nothing
             if not 1 <= duration <= 1440:
                 raise Refused("BAD_ARGUMENT", f"duration {duration} min outside 1-1440")
@@ -391,6 +572,7 @@ class EmulatedPump:
         return (f"cancelled={self._cancel_train():.3f}",)
 
     def _cmd_suspend(self):
+        self._exit_auto("SUSPEND")
         self.lgs.cancel()
         if self.state in ("RUNNING", "AUTO_SUSPENDED"):
             self.state = "SUSPENDED"

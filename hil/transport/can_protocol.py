@@ -17,6 +17,13 @@ from hil import project
 DEFAULT_DBC = project.reference("can", "pump.dbc")
 RESULTS = ("OK", "BAD_FRAME", "UNKNOWN_COMMAND", "BAD_ARGUMENT", "NOT_ALLOWED", "ALARM_ACTIVE")
 UNCHANGED = 255  # a SET signal with this value leaves the setting as it is
+# An AUTO request's settings (signal, SET key, the all-ones value that leaves it as it is: fixtures/can/pump.dbc)
+AUTO_SETTINGS = (
+    ("auto_target", "target", 255.0),
+    ("auto_isf", "isf", 4095.0),
+    ("auto_max_basal", "max_basal", 81.91),
+    ("auto_max_iob", "max_iob", 81.91),
+)
 IDENT_FIELDS = ("model", "serial", "fw", "proto")
 STATUS_FRAMES = ("PumpStatus1", "PumpStatus2", "PumpStatus3", "PumpStatus4", "PumpStatus5")
 # Counter groups: frames sharing one counter, and its modulus.
@@ -24,6 +31,7 @@ COUNTERS = {
     "PumpAlarm": ("pump events", 256),
     "PumpAlarmTime": ("pump events", 256),
     "PumpEvent": ("pump events", 256),
+    "PumpAutoDetail": ("pump events", 256),
     "PumpHeartbeat": ("pump heartbeat", 256),
     "CgmValue": ("cgm", 256),
     "LoadCellMass": ("load cell", 65536),
@@ -88,10 +96,24 @@ def request_args(word: str, signals: dict) -> tuple[str, ...]:
     if word == "SET":
         names = ("backoff", "low_limit", "before_low", "on_low")
         return tuple(f"{n}={int(signals[n])}" for n in names if int(signals[n]) != UNCHANGED)
+    if word == "AUTO":
+        switch = signals["auto_switch"]
+        return () if str(switch) == "QUERY" else (str(switch),)
     return ()
 
 
-def response_signals(word: str, fields: dict[str, str]) -> dict[str, float]:
+def auto_settings_args(signals: dict) -> tuple[str, ...]:
+    """The SET arguments an AUTO request carries with it: each auto-mode setting not at its all-ones value
+    (left as it is)."""
+    given = []
+    for name, key, unchanged in AUTO_SETTINGS:
+        value = float(signals[name])
+        if abs(value - unchanged) > 1e-9:
+            given.append(f"{key}={value:g}")
+    return tuple(given)
+
+
+def response_signals(word: str, fields: dict[str, str]) -> dict[str, float | str]:
     """PumpResponse values for a serial-style OK reply's fields."""
     if word == "BASAL":
         return {"basal_rate": float(fields["basal"])}
@@ -105,6 +127,14 @@ def response_signals(word: str, fields: dict[str, str]) -> dict[str, float]:
         return {"history_strokes": int(fields["strokes"]), "history_amount": float(fields["amount"])}
     if word == "SET":
         return {n: int(fields[n]) for n in ("backoff", "low_limit", "before_low", "on_low")}
+    if word == "AUTO":
+        zone = fields["zone"]
+        return {
+            "auto_on": int(fields["auto"] == "ON"),
+            "auto_zone": "NONE" if zone == "-" else zone,
+            "auto_basal": float(fields["basal"]),
+            "auto_iob": float(fields["iob"]),
+        }
     return {}
 
 

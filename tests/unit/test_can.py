@@ -160,3 +160,36 @@ def test_a_malformed_transmit_is_refused_with_bell():
     ep, written = endpoint()
     ep.handle_line(b"t1003ZZZZZZ\r")
     assert written == [BELL]
+
+
+def test_auto_mode_over_can_takes_its_settings_with_the_switch_and_sends_its_decisions():
+    written: list[bytes] = []
+    world = World(EmulatorConfig(), lambda kind, fields: ep.event(kind, fields), lambda line: None)
+    ep = CanEndpoint(None, lambda: world, written.append)
+    ep.handle_line(b"O\r")
+
+    def send(name: str, **signals) -> list[dict]:
+        written.clear()
+        data = cp.encode(DB.get_message_by_name(name), signals)
+        ep.handle_line(f"t{DB.get_message_by_name(name).frame_id:03X}{len(data)}{data.hex()}\r".encode())
+        frames = []
+        for line in written:
+            spec = DB.get_message_by_frame_id(int(line[1:4], 16))
+            frames.append({"_name": spec.name, **cp.decode(spec, bytes.fromhex(line[5:-1].decode()))})
+        return frames
+
+    send("PumpRequest", seq=1, opcode="BASAL", basal_rate=1.0)
+    send("PumpRequest", seq=2, opcode="RESUME")
+    unchanged = {name: value for name, _, value in cp.AUTO_SETTINGS}
+    (reply,) = send("PumpRequest", seq=3, opcode="AUTO", auto_switch="ON", **unchanged | {"auto_target": 120,
+                                                                                         "auto_max_basal": 2.0})
+    assert (reply["result"], reply["auto_on"], reply["auto_zone"], reply["auto_basal"]) == ("OK", 1, "NONE", 1.0)
+    settings = world.pump.auto_settings
+    assert (settings.target, settings.isf, settings.max_basal, settings.max_iob) == (120, 50, 2.0, 5.0)
+    frames = send("CgmValue", counter=1, glucose=250, trend=0.0, age=0.0)
+    basal, detail, bolus, _ = frames
+    assert (basal["_name"], basal["kind"], basal["reason"], basal["amount"]) == ("PumpEvent", "AUTO_BASAL", "INCREASE", 2.0)
+    assert (detail["_name"], detail["predicted_valid"], detail["predicted"]) == ("PumpAutoDetail", 1, 250)
+    assert (bolus["kind"], bolus["amount"]) == ("AUTO_BOLUS", 1.55)  # 0.6 × (250 − 120) / 50, 0.05 U steps down
+    assert [f["counter"] for f in frames] == [0, 1, 2, 3]  # one counter for every event frame: no gap
+    assert send("CgmValue", counter=2, glucose=250, trend=0.0, age=900.0) == []  # stale: no decision

@@ -15,6 +15,7 @@ import cantools
 import pytest
 
 import hil.emulator.glucose_suspend as glucose_suspend
+from hil.emulator.auto_mode import Zone
 from hil.emulator.config import EmulatorConfig, PumpParams
 from hil.emulator.glucose_suspend import SuspendSettings
 from hil.emulator.pump import EmulatedPump, Refused
@@ -113,7 +114,7 @@ def test_every_command_replies_with_the_fields_the_document_lists():
     pump, rows, seen = Pump(), command_rows(), {}
     script = [("ID",), ("STATUS",), ("SET",), ("BASAL", "1.000"), ("TEMPBASAL", "0.500", "30"), ("RESUME",),
               ("BOLUS", "0.100"), ("CANCEL",), ("PRIME", "0.100"), ("CANCEL",), ("HISTORY", "0.000"),
-              ("SET", "on_low=1"), ("CGM", "50", "0.0"), ("ACK", "1"), ("SUSPEND",), ("STOP",)]
+              ("SET", "on_low=1"), ("CGM", "50", "0.0"), ("ACK", "1"), ("SUSPEND",), ("STOP",), ("AUTO",)]
     for command, *args in script:
         seen[command] = pump.keys(command, *args)
     for command, keys in seen.items():
@@ -193,6 +194,13 @@ def test_every_event_and_its_fields_and_reasons_are_documented():
     pump.world.bench.valve_open = False  # an occlusion: ALARM with its pressure
     pump("BOLUS", "5.000")
     pump.advance(400)
+    pump.world.bench.valve_open = True  # auto mode: its basal, a correction, and its exit when CGM is lost
+    for alarm in pump("ALARMS"):
+        pump("ACK", alarm.split("=")[0])
+    pump("RESUME")
+    pump("AUTO", "ON")
+    pump("CGM", "400", "0", "0")  # high enough for a correction on top of the occluded bolus's 2.6 U on board
+    pump.advance(3 * 3600)
     for kind, f in pump.events:
         documented = fields(rows[kind][1])
         optional = {name.strip("[]") for name in ticks(rows[kind][1])[0].split() if name.startswith("[")}
@@ -200,12 +208,15 @@ def test_every_event_and_its_fields_and_reasons_are_documented():
     assert {kind for kind, _ in pump.events} == set(rows)
     assert any("pressure" in f for kind, f in pump.events if kind == "ALARM")
 
-    reasons = {e: {r for r in ticks(rows[e][1])[1:] if re.fullmatch(r"[A-Z_]+", r) and r != e} for e in ("SUSPEND", "RESUME")}
+    reasons = {e: {r for r in ticks(rows[e][1])[1:] if re.fullmatch(r"[A-Z_]+", r) and r != e}
+               for e in ("SUSPEND", "RESUME", "AUTO_BASAL", "AUTO_EXIT")}
     begun = set(re.findall(r'kind = "([A-Z_]+)"', source("glucose_suspend.py")))
     ended = set(re.findall(r'_end\(\s*"([A-Z_]+)"', source("glucose_suspend.py"))) | set(re.findall(r'"reason": "([A-Z_]+)"', code))
-    assert reasons == {"SUSPEND": begun, "RESUME": ended}
+    exits = set(re.findall(r'_exit_auto\(\s*"([A-Z_]+)"', code))
+    zones = {str(z) for z in Zone}
+    assert reasons == {"SUSPEND": begun, "RESUME": ended, "AUTO_BASAL": zones, "AUTO_EXIT": exits}
     reason = cantools.database.load_file(str(DBC)).get_message_by_name("PumpEvent").get_signal_by_name("reason")
-    assert {str(v) for v in reason.choices.values()} - {"NONE"} == begun | ended
+    assert {str(v) for v in reason.choices.values()} - {"NONE"} == begun | ended | zones | exits
 
 
 def test_the_settings_defaults_are_the_pumps():
@@ -332,8 +343,9 @@ def choices(db, message: str, *names: str) -> set[tuple[int, str]]:
 def test_the_can_enumerations_match_the_dbc():
     db = cantools.database.load_file(str(DBC))
     rows = {ticks(row[1])[0]: row[3] for row in table(section("## 5."), "id", "message", "from → to", "content")}
-    assert numbered(rows["PumpRequest"]) - {(0, "STANDARD"), (1, "QUICK")} == choices(db, "PumpRequest", "opcode")
-    assert numbered(rows["PumpResponse"]) == choices(db, "PumpResponse", "result")
+    assert numbered(rows["PumpRequest"]) - {(0, "STANDARD"), (1, "QUICK")} == choices(
+        db, "PumpRequest", "opcode", "auto_switch")
+    assert numbered(rows["PumpResponse"]) == choices(db, "PumpResponse", "result", "auto_zone")
     assert numbered(rows["PumpAlarm"]) == choices(db, "PumpAlarm", "kind", "priority")
     assert numbered(rows["PumpEvent"]) == choices(db, "PumpEvent", "kind", "reason")
     assert numbered(rows["PumpHeartbeat"]) == choices(db, "PumpHeartbeat", "state") == choices(db, "PumpStatus1", "state")

@@ -1,0 +1,147 @@
+"""Automated insulin delivery ("auto mode") in the emulated firmware: at every CGM value the pump predicts glucose
+30 min ahead and sets its own basal, with automatic corrections. The rules are published ones, each cited
+(REFERENCES.md "Automated insulin delivery", standards-and-clinical.md §5):
+
+Zones, from Control-IQ's published treatment values (Tandem), on the 30-min prediction:
+* predicted ≤ 70 mg/dL: delivery stopped (0 U/h);
+* predicted < 112.5: basal reduced below the profile;
+* 112.5-160: the profile basal;
+* predicted > 160: basal increased;
+* predicted ≥ 180: an automatic correction bolus of 60 % of the computed correction, at most one per 60 min;
+* no CGM value for 20 min: back to the profile basal, with a MEDIUM alert (Control-IQ reverts to the profile when CGM is
+  missing > 20 min); 90 min more without one and auto mode exits with a HIGH alarm (the 770G's Auto Mode exits after
+  90 min in Safe Basal). A value is fresh when the CGM took it at most 5 min (one sensor interval) before it
+  arrives; an older one counts as missing.
+
+Sizes, from OpenAPS oref0's determine-basal.js (MIT; the dosing rules and safety caps of its documentation,
+"preferences and safety settings"):
+* eventual glucose = predicted − IOB × ISF; insulin required = (eventual − target) / ISF;
+* the automatic rate = profile + 2 × insulin required (a 30-min temporary basal delivering it on top of the profile),
+  never below 0, never above the profile while predicted < 112.5 nor below it above 160;
+* max temporary basal = min(max_basal, 3 × the highest scheduled basal, 4 × the current basal);
+* insulin on board from automatic dosing never beyond max_iob: an increase or a correction is cut to what keeps
+  IOB ≤ max_iob;
+* the correction: 60 % × (predicted − target) / ISF − IOB, cut by max_iob, in the pump's increments.
+Insulin on board: oref0's exponential activity curve (lib/iob/calculate.js) for rapid-acting insulin, peak 75 min,
+duration of action 5 h (oref0's floor for exponential curves), over the net insulin: every bolus, and the automatic
+basal's difference from the profile (negative when it delivers less), as oref0 counts it.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hil.emulator.config import Defects
+
+STOP_AT_OR_BELOW = 70.0  # mg/dL predicted: Control-IQ stops delivery
+REDUCE_BELOW = 112.5  # Control-IQ reduces basal below this prediction
+INCREASE_ABOVE = 160.0  # and increases it above this one
+CORRECT_AT_OR_ABOVE = 180.0  # automatic correction when predicted ≥ 180 mg/dL
+CORRECTION_SHARE = 0.60  # of the computed correction (Control-IQ)
+CORRECTION_INTERVAL_S = 60 * 60.0  # at most one automatic correction per 60 min (Control-IQ)
+HORIZON_MIN = 30.0  # the prediction's horizon (Control-IQ: 30 min)
+CGM_MISSING_S = 20 * 60.0  # Control-IQ: profile basal when CGM is missing > 20 min
+EXIT_AFTER_SAFE_BASAL_S = 90 * 60.0  # 770G: Auto Mode exits after 90 min in Safe Basal
+FRESH_S = 5 * 60.0  # one CGM interval: a value taken longer ago than this is stale
+TEMP_BASAL_H = 0.5  # oref0 sets 30-min temporary basals: rate = profile + insulinReq / 0.5 h
+MAX_DAILY_MULTIPLIER = 3.0  # oref0 max_daily_safety_multiplier
+CURRENT_MULTIPLIER = 4.0  # oref0 current_basal_safety_multiplier
+PEAK_MIN = 75.0  # oref0 "rapid-acting" insulin curve peak
+DIA_MIN = 5 * 60.0  # oref0's minimum duration of insulin action with an exponential curve
+
+
+class Zone(StrEnum):
+    """Why the automatic rate is what it is (the AUTO_BASAL event's reason)."""
+
+    STOP = "STOP"
+    REDUCE = "REDUCE"
+    PROFILE = "PROFILE"
+    INCREASE = "INCREASE"
+    CGM_LOST = "CGM_LOST"
+
+
+@dataclass
+class AutoSettings:
+    """The auto mode's settings (SET): the correction target, the insulin sensitivity and the two safety caps."""
+
+    target: float = 110.0  # mg/dL: Control-IQ corrects to 110 mg/dL
+    isf: float = 50.0  # mg/dL per U, the user's correction factor
+    max_basal: float = 3.0  # U/h, the user's maximum basal (oref0 max_basal)
+    max_iob: float = 5.0  # U of insulin on board from automatic dosing (oref0 max_iob)
+
+
+def iob_fraction(minutes: float, peak: float = PEAK_MIN, dia: float = DIA_MIN) -> float:
+    """The share of a dose still on board `minutes` after it, on oref0's exponential curve (1 at 0, 0 from dia)."""
+    if minutes <= 0:
+        return 1.0
+    if minutes >= dia:
+        return 0.0
+    tau = peak * (1 - peak / dia) / (1 - 2 * peak / dia)
+    a = 2 * tau / dia
+    s = 1 / (1 - a + (1 + a) * math.exp(-dia / tau))
+    return 1 - s * (1 - a) * ((minutes**2 / (tau * dia * (1 - a)) - minutes / tau - 1) * math.exp(-minutes / tau) + 1)
+
+
+@dataclass
+class Decision:
+    """One cycle's outcome: the automatic rate, why, and a correction bolus (0: none)."""
+
+    rate: float
+    zone: Zone
+    correction: float
+    predicted: float
+    iob: float
+
+
+@dataclass
+class AutoMode:
+    """The auto mode's rules between CGM values. The pump calls `decide` at each fresh CGM value for the cycle's
+    rate and correction. `doses` is the pump's own log of net insulin (time s, U): every bolus, and the automatic
+    basal's difference from the profile."""
+
+    settings: AutoSettings
+    profile_rate: Callable[[], float]
+    increment: float
+    defects: Defects
+    doses: list[tuple[float, float]]
+    last_correction_s: float = -math.inf
+
+    def iob(self, now: float) -> float:
+        return sum(units * iob_fraction((now - t) / 60.0) for t, units in self.doses if now - t < DIA_MIN * 60.0)
+
+    def max_rate(self) -> float:
+        """oref0's max temporary basal: min(max_basal, 3 × the highest scheduled basal, 4 × the current basal); the
+        profile is one rate, so both multipliers apply to it."""
+        if self.defects.aid_no_max_basal_cap:
+            return math.inf
+        profile = self.profile_rate()
+        return min(self.settings.max_basal, MAX_DAILY_MULTIPLIER * profile, CURRENT_MULTIPLIER * profile)
+
+    def decide(self, now: float, glucose: float, predicted: float) -> Decision:
+        """The cycle's rate and correction for the prediction, under the zones, the caps and max_iob."""
+        s, profile = self.settings, self.profile_rate()
+        iob = 0.0 if self.defects.aid_ignores_iob else self.iob(now)
+        judged = glucose if self.defects.aid_no_falling_guard else predicted
+        required = (judged - iob * s.isf - s.target) / s.isf
+        headroom = max(0.0, s.max_iob - iob)
+        if judged <= STOP_AT_OR_BELOW:
+            zone, rate = Zone.STOP, 0.0
+        elif judged < REDUCE_BELOW:
+            zone, rate = Zone.REDUCE, min(profile, max(0.0, profile + required / TEMP_BASAL_H))
+        elif judged <= INCREASE_ABOVE:
+            zone, rate = Zone.PROFILE, profile
+        else:
+            extra = min(max(0.0, required), headroom)
+            zone, rate = Zone.INCREASE, max(profile, min(self.max_rate(), profile + extra / TEMP_BASAL_H))
+        correction = 0.0
+        if judged >= CORRECT_AT_OR_ABOVE and now - self.last_correction_s >= CORRECTION_INTERVAL_S:
+            wanted = CORRECTION_SHARE * (judged - s.target) / s.isf - iob
+            scale = self.defects.aid_correction_scale  # seeded: 10 is a units error in the amount commanded
+            correction = _steps(_steps(min(wanted, headroom), self.increment) * scale, self.increment)
+        return Decision(_steps(rate, self.increment), zone, max(0.0, correction), predicted, iob)
+
+
+def _steps(value: float, increment: float) -> float:
+    """A rate or an amount in the pump's increments, rounded down (never more than the rules allow)."""
+    return math.floor(value / increment + 1e-9) * increment if math.isfinite(value) else value
