@@ -62,6 +62,23 @@ class ResumeReason(StrEnum):
     USER = "USER"
 
 
+class AutoZone(StrEnum):
+    """Why auto mode set the basal it set (the reference protocol's AUTO_BASAL zones, Control-IQ's published ones)."""
+
+    STOP = "STOP"  # predicted glucose at or below the stop threshold: no delivery
+    REDUCE = "REDUCE"  # predicted below the target range: less than the profile
+    PROFILE = "PROFILE"  # in range: the profile basal
+    INCREASE = "INCREASE"  # predicted above the range: more than the profile
+    CGM_LOST = "CGM_LOST"  # no fresh CGM value: back on the profile
+
+
+class AutoExitReason(StrEnum):
+    USER = "USER"  # auto mode switched off
+    SUSPEND = "SUSPEND"  # delivery suspended or stopped
+    ALARM = "ALARM"  # an alarm stopped delivery
+    CGM_LOST = "CGM_LOST"  # too long without a fresh CGM value
+
+
 class Capability(StrEnum):
     """What a pump driver declares it can do beyond the core of the Pump contract (identify, status, basal, bolus,
     prime, cancel, suspend, resume, STOP, events, acknowledge). A test or a metric that needs a capability the
@@ -75,6 +92,7 @@ class Capability(StrEnum):
     SUSPEND_SETTINGS = "low-glucose suspend settings"  # configure_suspend
     CGM_INPUT = "CGM input"  # cgm_input
     DELIVERY_HISTORY = "delivery history"  # history_since
+    AUTO_MODE = "automated insulin delivery"  # auto_mode, configure_auto, cgm_input with the value's age
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,24 @@ class PumpStatus:
     active_alarms: tuple[str, ...]  # alarm ids
     pressure_kPa: float | None  # the pump's line-pressure reading, where it reports one
     cgm_mg_dl: float | None = None  # the last CGM value the pump received
+
+
+@dataclass(frozen=True)
+class AutoSettings:
+    """Auto mode's settings: the correction target, the insulin sensitivity, and its two safety caps."""
+
+    target_mg_dl: float
+    isf_mg_dl_per_U: float
+    max_basal_U_per_h: float
+    max_iob_U: float
+
+
+@dataclass(frozen=True)
+class AutoModeState:
+    on: bool
+    basal_U_per_h: float  # the rate in effect
+    zone: AutoZone | None  # why, while auto mode is on
+    iob_U: float  # the insulin on board as the pump counts it
 
 
 @dataclass(frozen=True)
@@ -133,7 +169,35 @@ class PrimeDone:
     amount_U: float
 
 
-PumpEvent = Alarm | Suspended | Resumed | BolusDone | PrimeDone
+@dataclass(frozen=True)
+class AutoBasal:
+    """Auto mode changed the basal: the rate and why, with the prediction and insulin on board it used (None for a
+    fallback, which uses neither)."""
+
+    rate_U_per_h: float
+    zone: AutoZone
+    predicted_mg_dl: float | None
+    iob_U: float | None
+    at_s: float  # pump clock
+
+
+@dataclass(frozen=True)
+class AutoBolus:
+    """Auto mode started a correction bolus (its BolusDone follows)."""
+
+    amount_U: float
+    predicted_mg_dl: float
+    iob_U: float
+    at_s: float
+
+
+@dataclass(frozen=True)
+class AutoExit:
+    reason: AutoExitReason
+    at_s: float
+
+
+PumpEvent = Alarm | Suspended | Resumed | BolusDone | PrimeDone | AutoBasal | AutoBolus | AutoExit
 E = TypeVar("E", bound=PumpEvent, covariant=True)
 K = TypeVar("K", bound=PumpEvent)
 
@@ -201,7 +265,14 @@ class Pump(Protocol):
     def history_since(self, t_pump: float) -> tuple[int, float]:
         """(strokes, units) the pump's delivery history records since a time on its clock."""
 
-    def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float) -> None: ...
+    def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float, age_s: float = 0.0) -> None:
+        """A CGM value, its trend, and how long ago the CGM took it (auto mode takes a value older than one sensor
+        interval as no value)."""
+
+    def auto_mode(self, on: bool | None = None) -> AutoModeState:
+        """Enter (True) or leave (False) auto mode; None: only its state."""
+
+    def configure_auto(self, settings: AutoSettings) -> None: ...
     def set_occlusion_backoff(self, enabled: bool) -> None: ...
     def configure_suspend(self, low_limit: int, before_low: bool, on_low: bool) -> None: ...
     def check_link(self) -> None:

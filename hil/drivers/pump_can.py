@@ -7,6 +7,13 @@ from typing import TypeVar
 from hil.drivers.contracts import (
     Alarm,
     AlarmKind,
+    AutoBasal,
+    AutoBolus,
+    AutoExit,
+    AutoExitReason,
+    AutoModeState,
+    AutoSettings,
+    AutoZone,
     BolusDone,
     BolusState,
     Capability,
@@ -59,6 +66,7 @@ class CanPumpDriver:
         self.hub = hub
         self._seq = 0
         self._alarm: dict | None = None  # a PumpAlarm waiting for its PumpAlarmTime
+        self._auto_event: dict | None = None  # an AUTO_BASAL or AUTO_BOLUS waiting for its PumpAutoDetail
         self._cgm_counter = -1
 
     def _request(self, opcode: str, **signals) -> int:
@@ -112,7 +120,31 @@ class CanPumpDriver:
             cgm_mg_dl=float(s5["cgm"]) if s5["cgm_valid"] else None,
         )
 
-    def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float) -> None:
+    def auto_mode(self, on: bool | None = None) -> AutoModeState:
+        return self._auto("QUERY" if on is None else "ON" if on else "OFF")
+
+    def configure_auto(self, settings: AutoSettings) -> None:
+        self._auto(
+            "QUERY",
+            auto_target=settings.target_mg_dl,
+            auto_isf=settings.isf_mg_dl_per_U,
+            auto_max_basal=settings.max_basal_U_per_h,
+            auto_max_iob=settings.max_iob_U,
+        )
+
+    def _auto(self, switch: str, **settings: float) -> AutoModeState:
+        """An AUTO request: the settings given (the others at their all-ones value, left as they are), then the
+        switch."""
+        unchanged = {name: value for name, _, value in cp.AUTO_SETTINGS}
+        reply = self._command("AUTO", auto_switch=switch, **(unchanged | settings))
+        return AutoModeState(
+            bool(reply["auto_on"]),
+            float(reply["auto_basal"]),
+            None if str(reply["auto_zone"]) == "NONE" else _named(AutoZone, reply["auto_zone"]),
+            float(reply["auto_iob"]),
+        )
+
+    def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float, age_s: float = 0.0) -> None:
         """Send a CgmValue frame as the CGM node on the bus would (the pump does not answer it), then read the
         pump's last CGM value back: the pump has taken this one before the harness goes on (on the emulator,
         before simulated time moves), and a value it dropped is a finding, not a silent gap. The trend goes in the
@@ -203,6 +235,13 @@ class CanPumpDriver:
                 out.append(Suspended(_named(SuspendReason, frame["reason"]), float(frame["at"])))
             elif name == "PumpEvent" and str(frame["kind"]) == "RESUME":
                 out.append(Resumed(_named(ResumeReason, frame["reason"]), float(frame["at"])))
+            elif name == "PumpEvent" and str(frame["kind"]) in ("AUTO_BASAL", "AUTO_BOLUS"):
+                self._auto_event = frame  # its decision's detail follows in PumpAutoDetail
+            elif name == "PumpAutoDetail" and self._auto_event is not None:
+                event, self._auto_event = self._auto_event, None
+                out.append(_auto_decision(event, frame))
+            elif name == "PumpEvent" and str(frame["kind"]) == "AUTO_EXIT":
+                out.append(AutoExit(_named(AutoExitReason, frame["reason"]), float(frame["at"])))
             elif name == "PumpEvent":
                 dones: dict[str, type[BolusDone | PrimeDone]] = {"BOLUS_DONE": BolusDone, "PRIME_DONE": PrimeDone}
                 done = dones.get(str(frame["kind"]))
@@ -213,3 +252,14 @@ class CanPumpDriver:
 
     def close(self) -> None:
         """The hub belongs to the rig, which closes it."""
+
+
+def _auto_decision(event: dict, detail: dict) -> AutoBasal | AutoBolus:
+    """An auto-mode decision from its PumpEvent and the PumpAutoDetail after it (whole seconds of pump time)."""
+    predicted = float(detail["predicted"]) if detail["predicted_valid"] else None
+    if str(event["kind"]) == "AUTO_BOLUS":
+        if predicted is None:
+            raise ProtocolError("pump: an AUTO_BOLUS over CAN without its prediction")
+        return AutoBolus(float(event["amount"]), predicted, float(detail["iob"]), float(event["at"]))
+    iob = float(detail["iob"]) if predicted is not None else None
+    return AutoBasal(float(event["amount"]), _named(AutoZone, event["reason"]), predicted, iob, float(event["at"]))

@@ -9,6 +9,13 @@ a reply received twice is one too (LineFault).
 from hil.drivers.contracts import (
     Alarm,
     AlarmKind,
+    AutoBasal,
+    AutoBolus,
+    AutoExit,
+    AutoExitReason,
+    AutoModeState,
+    AutoSettings,
+    AutoZone,
     BolusDone,
     BolusState,
     Capability,
@@ -113,9 +120,30 @@ class ReferencePumpDriver:
         if self.link.unasked:
             raise LineFault(f"pump: {'; '.join(self.link.unasked)}")
 
-    def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float) -> None:
-        """Give the pump a sensor glucose value and its trend (mg/dL/min, to 0.1), as its CGM link would."""
-        self.link.request("CGM", f"{glucose_mg_dl:.0f}", f"{trend_mg_dl_min:.1f}")
+    def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float, age_s: float = 0.0) -> None:
+        """Give the pump a sensor glucose value, its trend (mg/dL/min, to 0.1) and its age (s since the CGM took it),
+        as its CGM link would."""
+        age = (f"{age_s:.0f}",) if age_s else ()
+        self.link.request("CGM", f"{glucose_mg_dl:.0f}", f"{trend_mg_dl_min:.1f}", *age)
+
+    def auto_mode(self, on: bool | None = None) -> AutoModeState:
+        f = self.link.request("AUTO", *(() if on is None else ("ON" if on else "OFF",)), idempotent=on is None)
+        zone = self._field(f, "zone")
+        return AutoModeState(
+            self._field(f, "auto") == "ON",
+            self._field(f, "basal", float),
+            None if zone == "-" else self._field(f, "zone", AutoZone),
+            self._field(f, "iob", float),
+        )
+
+    def configure_auto(self, settings: AutoSettings) -> None:
+        self.link.request(
+            "SET",
+            f"target={settings.target_mg_dl:g}",
+            f"isf={settings.isf_mg_dl_per_U:g}",
+            f"max_basal={settings.max_basal_U_per_h:g}",
+            f"max_iob={settings.max_iob_U:g}",
+        )
 
     def history_since(self, t_pump: float) -> tuple[int, float]:
         """(strokes, units) the pump's delivery history records since a time on the pump's clock."""
@@ -202,6 +230,24 @@ class ReferencePumpDriver:
             return Resumed(self._field(frame, "reason", ResumeReason), self._field(frame, "t", float))
         if word in ("BOLUS_DONE", "PRIME_DONE"):
             return (BolusDone if word == "BOLUS_DONE" else PrimeDone)(self._field(frame, "amount", float))
+        if word == "AUTO_BASAL":
+            decided = "predicted" in frame.fields  # a fallback decides on no prediction
+            return AutoBasal(
+                self._field(frame, "rate", float),
+                self._field(frame, "zone", AutoZone),
+                self._field(frame, "predicted", float) if decided else None,
+                self._field(frame, "iob", float) if decided else None,
+                self._field(frame, "t", float),
+            )
+        if word == "AUTO_BOLUS":
+            return AutoBolus(
+                self._field(frame, "amount", float),
+                self._field(frame, "predicted", float),
+                self._field(frame, "iob", float),
+                self._field(frame, "t", float),
+            )
+        if word == "AUTO_EXIT":
+            return AutoExit(self._field(frame, "reason", AutoExitReason), self._field(frame, "t", float))
         raise ProtocolError(f"pump: unknown event {frame.body!r}")
 
     def close(self) -> None:

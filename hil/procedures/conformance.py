@@ -13,6 +13,11 @@ from enum import StrEnum
 
 from hil.drivers.contracts import (
     Alarm,
+    AutoBasal,
+    AutoExit,
+    AutoExitReason,
+    AutoSettings,
+    AutoZone,
     BolusDone,
     BolusState,
     Capability,
@@ -39,6 +44,9 @@ SUSPEND_SETTINGS = (
     False,
     False,
 )  # low limit mg/dL, before-low, on-low: the reference pump's defaults (docs/protocol.md)
+# auto mode: the reference pump's default settings (docs/protocol.md), and a CGM value well above its range
+AUTO_SETTINGS = AutoSettings(target_mg_dl=110, isf_mg_dl_per_U=50, max_basal_U_per_h=3.0, max_iob_U=5.0)
+AUTO_HIGH_MG_DL = 250.0
 STABLE_WITHIN_S = 120.0  # the suites' own deadline for a stable reading (hil.procedures.delivery.stable_reading)
 
 
@@ -254,6 +262,33 @@ def pump_checks(rig) -> list[Check]:
         _expect(taken is not None and abs(taken - 120.0) <= 1.0, f"sent 120 mg/dL, the pump's last CGM value {taken}")
         return f"120 mg/dL taken ({taken:g})"
 
+    def auto() -> str:
+        pump.configure_auto(AUTO_SETTINGS)
+        state = pump.auto_mode(True)
+        _expect(state.on and _finite(state.basal_U_per_h, state.iob_U), f"auto_mode(True) gave {state}")
+        pump.events()
+        pump.cgm_input(AUTO_HIGH_MG_DL, 0.0)
+        rig.clock.sleep(5.0)
+        decisions = [e for e in pump.events() if isinstance(e, AutoBasal)]
+        _expect(decisions, f"no AutoBasal event after a CGM value of {AUTO_HIGH_MG_DL:g} mg/dL in auto mode")
+        raised = decisions[-1]
+        _expect(
+            raised.zone is AutoZone.INCREASE
+            and BASAL_U_PER_H <= raised.rate_U_per_h <= AUTO_SETTINGS.max_basal_U_per_h
+            and raised.iob_U is not None
+            and _finite(raised.iob_U),
+            f"at {AUTO_HIGH_MG_DL:g} mg/dL auto mode set {raised}",
+        )
+        if pump.status().bolus is BolusState.BOLUS:
+            pump.cancel_bolus()  # its correction: not this check's business
+        off = pump.auto_mode(False)
+        exits = [e for e in pump.events() if isinstance(e, AutoExit)]
+        _expect(not off.on and exits and exits[-1].reason is AutoExitReason.USER, f"auto_mode(False): {off}, {exits}")
+        return (
+            f"{raised.zone} to {raised.rate_U_per_h:g} U/h at {AUTO_HIGH_MG_DL:g} mg/dL, {raised.iob_U:g} U on board; "
+            f"then off ({exits[-1].reason})"
+        )
+
     def unknown_alarm() -> str:
         try:
             pump.acknowledge("9999")
@@ -285,6 +320,7 @@ def pump_checks(rig) -> list[Check]:
         ("low-glucose suspend settings", suspend_settings, Capability.SUSPEND_SETTINGS),
         ("delivery history", history, Capability.DELIVERY_HISTORY),
         ("CGM input", cgm, Capability.CGM_INPUT),
+        ("auto mode: a decision, off", auto, Capability.AUTO_MODE),
         ("acknowledge an unknown alarm", unknown_alarm, None),
         ("STOP at the end", stop_at_end, None),
     ]

@@ -156,7 +156,7 @@ def test_a_vendor_driver_is_registered_by_its_own_package(plugin, tmp_path):
 def test_the_vendor_driver_meets_its_contract_and_says_what_it_does_not_declare(plugin, tmp_path):
     done = _hil(plugin, tmp_path, "driver", "check", "--rig", str(PLUGIN_RIG), "--device", "pump", env=SESSION_KEY)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "driver check: 18 of 18 checks met" in done.stdout and "acme-rp1-service" in done.stdout
+    assert "driver check: 19 of 19 checks met" in done.stdout and "acme-rp1-service" in done.stdout
     assert "not declared by the driver (line-pressure report)" in done.stdout
 
 
