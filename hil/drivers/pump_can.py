@@ -152,7 +152,9 @@ class CanPumpDriver:
         self._cgm_counter = (self._cgm_counter + 1) % 256
         low, high = CGM_TREND_RANGE_MG_DL_MIN
         trend = min(high, max(low, round(float(trend_mg_dl_min), 1)))
-        self.hub.send("CgmValue", {"counter": self._cgm_counter, "glucose": glucose_mg_dl, "trend": trend, "age": 0.0})
+        self.hub.send(
+            "CgmValue", {"counter": self._cgm_counter, "glucose": glucose_mg_dl, "trend": trend, "age": float(age_s)}
+        )
         taken = self.status().cgm_mg_dl
         if taken is None or abs(taken - glucose_mg_dl) > CGM_RESOLUTION_MG_DL:
             raise DeviceRefused("pump", "CGM_NOT_TAKEN", f"sent {glucose_mg_dl:g} mg/dL, its last CGM value is {taken}")

@@ -222,3 +222,46 @@ def false_alarm_figure(days: float, alarm_days: list, title: str):
     ax.legend(fontsize=8, loc="upper right")
     ax.set_title(title)
     return fig
+
+
+def auto_mode_figure(value_t_s, values, predicted, decisions, poll_t_s, weighed_rate, iob_U, marks, title: str):
+    """Auto mode over a scenario: CGM values and the harness's 30-min prediction; the rate the pump commanded
+    (its AUTO_BASAL decisions, corrections marked) against the rate weighed; the insulin on board counted from the
+    weighed insulin. decisions: (rig time, rate U/h) steps; marks: name → rig times of corrections, fallbacks."""
+    t0 = value_t_s[0]
+    fig, (top, middle, bottom) = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
+    minutes = (np.asarray(value_t_s) - t0) / 60.0
+    top.plot(minutes, [np.nan if v is None else v for v in values], "o-", ms=3, label="CGM sent")
+    top.plot(
+        minutes,
+        [np.nan if p is None else p for p in predicted],
+        ".",
+        color="tab:purple",
+        ms=4,
+        label="predicted 30 min ahead (harness)",
+    )
+    top.set_ylabel("glucose (mg/dL)")
+    if decisions:
+        t, rate = zip(*decisions, strict=True)
+        middle.step((np.asarray(t) - t0) / 60.0, rate, where="post", label="commanded (AUTO_BASAL)")
+    middle.plot((np.asarray(poll_t_s) - t0) / 60.0, weighed_rate, lw=1, alpha=0.8, label="weighed (10-min mean)")
+    middle.set_ylabel("basal (U/h)")
+    bottom.plot((np.asarray(poll_t_s) - t0) / 60.0, iob_U, lw=1.2, color="tab:green")
+    bottom.set_ylabel("insulin on board (U)")
+    bottom.set_xlabel("time (min)")
+    for name, times in marks.items():
+        for k, t in enumerate(times):
+            for ax in (top, middle, bottom):
+                ax.axvline(
+                    (t - t0) / 60.0,
+                    ls=":",
+                    lw=1,
+                    color="tab:red" if "correction" in name else "0.4",
+                    label=name if ax is middle and k == 0 else None,
+                )
+    for ax in (top, middle, bottom):
+        ax.grid(True, alpha=0.3)
+    top.legend(fontsize=8)
+    middle.legend(fontsize=8)
+    top.set_title(title)
+    return fig

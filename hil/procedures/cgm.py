@@ -55,9 +55,12 @@ class FeedRecord:
         return next((seen for seen in self.events if seen_as(seen, Alarm) and seen.event.kind is kind), None)
 
 
-def feed(rig, scenario: Scenario, poll_s: float, recording: CsvRecording, tail_s: float = 0.0) -> FeedRecord:
+def feed(
+    rig, scenario: Scenario, poll_s: float, recording: CsvRecording, tail_s: float = 0.0, ages_s: list | None = None
+) -> FeedRecord:
     """Send each value at its time with its trend (a None sends nothing), polling the pump and the balance every
-    poll_s; then keep polling for tail_s after the last value."""
+    poll_s; then keep polling for tail_s after the last value. ages_s: each value sent as taken that long before
+    (a stale value); without it the values go as the sensor's newest."""
     record = FeedRecord()
     start = rig.clock.now()
     trends = cgm_trend.trends([k * scenario.interval_s for k in range(len(scenario.values))], scenario.values)
@@ -67,7 +70,7 @@ def feed(rig, scenario: Scenario, poll_s: float, recording: CsvRecording, tail_s
         record.value_t_s.append(due)
         record.trend.append(trend)
         if glucose is not None:
-            rig.pump.cgm_input(glucose, trend)
+            rig.pump.cgm_input(glucose, trend, *(() if ages_s is None else (ages_s[k],)))
         record.value_pump_t_s.append(None if glucose is None else rig.pump.pump_time())
         _poll_until(rig, due + scenario.interval_s, poll_s, glucose, trend, recording, record)
     _poll_until(rig, rig.clock.now() + tail_s, poll_s, None, None, recording, record)

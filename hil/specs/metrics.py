@@ -20,6 +20,7 @@ class MetricKind:
     needs: tuple[Capability, ...] = ()  # what the pump's driver must declare for the metric to be measured
 
 
+AUTO = (Capability.AUTO_MODE,)
 _BASAL = ("basal-gravimetric",)
 _BOLUS = ("bolus-gravimetric",)
 _TIMING = ("bolus-timing",)
@@ -27,6 +28,7 @@ _OCCLUSION = ("occlusion-basal", "occlusion-bolus", "site-kink-basal", "site-kin
 _OCCLUSION_BASAL = ("occlusion-basal",)
 _CGM = ("cgm-scenario",)
 _CLOSED_LOOP = ("closed-loop",)
+_AUTO = ("auto-scenario",)
 _SITE = ("site-detection", "site-alarm")
 
 METRICS: dict[str, MetricKind] = {
@@ -177,6 +179,84 @@ METRICS: dict[str, MetricKind] = {
             (),
             "area below 70 mg/dL over the virtual-patient nights, suspend on against off, as a reduction",
         ),
+        MetricKind("auto_rate_max", "U/h", _AUTO, (), "highest automatic basal rate the pump reported", AUTO),
+        MetricKind(
+            "weighed_rate_max",
+            "U/h",
+            _AUTO,
+            ("window_min",),
+            "highest delivery rate weighed over a non-overlapping window with no correction bolus in it",
+            AUTO,
+        ),
+        MetricKind(
+            "iob_max_weighed",
+            "U",
+            _AUTO,
+            (),
+            "highest insulin on board counted from the insulin weighed net of the profile basal (oref0's curve)",
+            AUTO,
+        ),
+        MetricKind(
+            "increases_while_predicted_low",
+            "count",
+            _AUTO,
+            (),
+            "automatic rates above the profile while the harness's 30-min prediction was below the reduce threshold",
+            AUTO,
+        ),
+        MetricKind(
+            "weighed_rate_while_predicted_low",
+            "U/h",
+            _AUTO,
+            (),
+            "delivery rate weighed while the 30-min prediction was below the reduce threshold",
+            AUTO,
+        ),
+        MetricKind("cgm_lost_fallback", "bool", _AUTO, (), "1 when the pump fell back to the profile basal", AUTO),
+        MetricKind(
+            "cgm_lost_fallback_after",
+            "min",
+            _AUTO,
+            (),
+            "from the last fresh CGM value to the fallback to the profile basal (pump clock)",
+            AUTO,
+        ),
+        MetricKind(
+            "auto_alert_priority_rank",
+            "rank",
+            _AUTO,
+            (),
+            "priority of the auto mode's CGM-loss alert: LOW 1, MEDIUM 2, HIGH 3",
+            AUTO,
+        ),
+        MetricKind(
+            "auto_exit_after", "min", _AUTO, (), "from the last fresh CGM value to the exit from auto mode", AUTO
+        ),
+        MetricKind(
+            "weighed_rate_after_fallback",
+            "U/h",
+            _AUTO,
+            (),
+            "delivery rate weighed over the hour after the fallback to the profile basal",
+            AUTO,
+        ),
+        MetricKind("correction_max", "U", _AUTO, (), "largest automatic correction bolus", AUTO),
+        MetricKind(
+            "correction_interval_min",
+            "min",
+            _AUTO,
+            (),
+            "shortest time from an automatic correction to the next one, or to the end of the scenario",
+            AUTO,
+        ),
+        MetricKind(
+            "commanded_vs_weighed_error",
+            "%",
+            _AUTO,
+            (),
+            "insulin weighed against the insulin the pump's automatic rates and corrections commanded, in %",
+            AUTO,
+        ),
         MetricKind(
             "detection_sensitivity",
             "%",
@@ -207,6 +287,7 @@ METRICS: dict[str, MetricKind] = {
 UNIT_RANGES: dict[str, tuple[float, float]] = {
     "%": (-100.0, 1000.0),
     "U": (0.0, 1000.0),
+    "U/h": (0.0, 1000.0),
     "count": (0.0, 1_000_000.0),
     "min": (0.0, 525_600.0),
     "kPa": (0.0, 10_000.0),

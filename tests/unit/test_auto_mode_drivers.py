@@ -68,3 +68,14 @@ def test_auto_mode_decides_corrects_falls_back_and_exits_with_typed_events(rig):
     events = _timeline(rig, 91)
     assert AutoExit(AutoExitReason.CGM_LOST, pytest.approx(t0 + 110 * 60, abs=1.0)) in events
     assert pump.auto_mode().on is False and pump.status().basal_U_per_h == 1.0
+
+
+def test_a_stale_value_goes_with_its_age_and_decides_nothing(rig):
+    pump = rig.pump
+    pump.resume()
+    pump.set_basal(1.0)
+    pump.auto_mode(True)
+    pump.cgm_input(250, 0.0, age_s=900)  # taken a quarter of an hour ago
+    assert not [e for e in pump.events() + _timeline(rig, 2) if isinstance(e, (AutoBasal, AutoBolus))]
+    pump.cgm_input(250, 0.0)
+    assert [e.zone for e in pump.events() if isinstance(e, AutoBasal)] == [AutoZone.INCREASE]
