@@ -4,6 +4,7 @@ balance polled between values and written to the recording."""
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import yaml
 
 from hil import project
@@ -50,6 +51,10 @@ class FeedRecord:
     @property
     def first_resumption(self) -> Seen[Resumed] | None:
         return next((seen for seen in self.events if seen_as(seen, Resumed)), None)
+
+    def value_index_at(self, t_s: float) -> int:
+        """Index of the last scenario value due at or before rig time t_s."""
+        return int(np.searchsorted(np.asarray(self.value_t_s), t_s + 1e-6)) - 1
 
     def first_alarm(self, kind: AlarmKind) -> Seen[Alarm] | None:
         return next((seen for seen in self.events if seen_as(seen, Alarm) and seen.event.kind is kind), None)

@@ -25,11 +25,6 @@ PRIORITY_RANK = {Priority.LOW: 1.0, Priority.MEDIUM: 2.0, Priority.HIGH: 3.0}
 NAN = math.nan
 
 
-def _index_at(times, t):
-    """Index of the last scenario value due at or before rig time t."""
-    return int(np.searchsorted(np.asarray(times), t + 1e-6)) - 1
-
-
 @pytest.mark.requirements(*AUTO_REQUIREMENTS)
 @pytest.mark.needs(Capability.CGM_INPUT, Capability.AUTO_MODE)
 def test_auto_mode(rig, requirement, evidence):
@@ -76,7 +71,7 @@ def test_auto_mode(rig, requirement, evidence):
         "increases_while_predicted_low": (float(sum(
             1 for s in decisions
             if s.event.zone is not AutoZone.CGM_LOST and s.event.rate_U_per_h > profile + 1e-9
-            and _predicted_at(predicted, run.value_t_s, s.seen_s) < case["reduce_below_mg_dl"])), "count", 0.0),
+            and _predicted_at(predicted, run, s.seen_s) < case["reduce_below_mg_dl"])), "count", 0.0),
         "weighed_rate_while_predicted_low": _rate_while_low(grav, t, mass, run.value_t_s, predicted, case, settle),
         "weighed_rate_after_fallback": _rate_over(grav, t, mass, fallback.seen_s + settle, 3600.0) if fallback
         else (NAN, "U/h", 0.0),
@@ -104,8 +99,9 @@ def _stale_from(case: dict, scenario) -> int | None:
     return int(round(case["stale_from_min"] * 60.0 / scenario.interval_s))
 
 
-def _predicted_at(predicted, value_t_s, seen_s: float) -> float:
-    p = predicted[_index_at(value_t_s, seen_s)]
+def _predicted_at(predicted, run, seen_s: float) -> float:
+    """The harness's prediction from the value in effect when an event was seen (inf where it has none)."""
+    p = predicted[run.value_index_at(seen_s)]
     return math.inf if p is None else p
 
 

@@ -23,11 +23,6 @@ SUSPEND_REQUIREMENTS = ("HS-SBL-001", "HS-SBL-002", "HS-SOL-001", "HS-NODELIV-00
                         "HS-MAX-001", "HS-CGMLOSS-001", "HS-FALSE-001")
 
 
-def _index_at(times, t):
-    """Index of the last scenario value due at or before rig time t."""
-    return int(np.searchsorted(np.asarray(times), t + 1e-6)) - 1
-
-
 @pytest.mark.requirements(*SUSPEND_REQUIREMENTS)
 @pytest.mark.needs(Capability.CGM_INPUT, Capability.SUSPEND_SETTINGS)
 def test_low_glucose_suspend(rig, requirement, evidence):
@@ -54,7 +49,7 @@ def test_low_glucose_suspend(rig, requirement, evidence):
         ("resume_delay_intervals", "count"), ("basal_error_after_resume", "%"), ("max_duration_alert", "bool"),
         ("cgm_loss_resume_after", "min"), ("cgm_loss_alert", "bool"))}
     if due is not None:
-        seen = _index_at(run.value_t_s, suspend.seen_s) if suspend else math.inf
+        seen = run.value_index_at(suspend.seen_s) if suspend else math.inf
         metrics["suspend_delay_intervals"] = (float(seen - due), "count", 0.0)
     low_alarm = run.first_alarm(AlarmKind.LOW_GLUCOSE)
     metrics["alarm_priority_high"] = (float(low_alarm is not None and low_alarm.event.priority is Priority.HIGH), "bool", 0.0)
@@ -79,7 +74,7 @@ def test_low_glucose_suspend(rig, requirement, evidence):
             metrics["cgm_loss_resume_after"] = (after_s / 60.0, "min", 0.0)
         allowed = suspend_rules.first_resume_index(t_values, scenario.values, limit, suspend.seen_s - run.value_t_s[0])
         if allowed is not None:
-            seen = _index_at(run.value_t_s, resume.seen_s) if resume else math.inf
+            seen = run.value_index_at(resume.seen_s) if resume else math.inf
             metrics["resume_delay_intervals"] = (float(seen - allowed), "count", 0.0)
         if resume:
             metrics |= _basal_after_resume(grav, t, mass, resume.seen_s, case["basal_rate_U_per_h"])
