@@ -562,6 +562,10 @@ def _verify_places(
         signum = received[0] if received else signal.SIGINT
         err.print(f"hil: {signum.name} while planning the run on {text}: nothing ran", markup=False)
         raise typer.Exit(128 + signum.value) from None
+    if not selections:  # --split of a selection with no test
+        shutil.rmtree(run_dir, ignore_errors=True)
+        err.print(f"hil: no test selected{f' by -k {k!r}' if k else ''}: nothing to run on {text}", markup=False)
+        raise typer.Exit(5)
     commands = [
         [sys.executable, "-m", "hil.cli", "verify", "--rig", str(rigs[place]), "--specs", str(specs)]
         + ["--unit-dir", str(run_dir / "units" / place)]

@@ -46,3 +46,11 @@ def test_places_on_a_rig_without_a_place_or_split_alone_are_one_line_each():
     assert twice.returncode == 1 and twice.stderr.endswith("bench-a named twice (a place is one pump unit)\n")
     split = _hil("verify", "--split", "-k", "DA-BOLUS-002")
     assert split.returncode == 1 and split.stderr == "hil: --split spreads the selected tests over --places; no --places given\n"
+
+
+def test_split_with_no_test_selected_runs_nothing():
+    done = _hil("verify", "--rig", "fixtures/rigs/lab-emulator.yaml", "--places", "bench-a,bench-b", "--split",
+                "-k", "NO-SUCH-REQUIREMENT")
+    assert done.returncode == 5, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr == ("hil: no test selected by -k 'NO-SUCH-REQUIREMENT': nothing to run on bench-a,bench-b\n")
+    assert "run " not in done.stdout  # no unit started, its folder removed
