@@ -5,6 +5,7 @@ pytest-xdist runs it beside test_campaigns.py's validation of every defect)."""
 import json
 import re
 import subprocess
+from pathlib import Path
 
 from hil.rig.config import load_rig
 
@@ -13,9 +14,22 @@ from .conftest import HIL, ROOT
 DEFECT = "occlusion-alarm-medium"  # caught by its priority requirement alone, whatever the seed
 
 
-def test_each_seed_is_a_different_emulated_world_kept_as_evidence_and_counted():
-    done = subprocess.run([HIL, "validate", "--seeds", "2", "--jobs", "2", "--only", DEFECT], cwd=ROOT,
-                          capture_output=True, text=True, timeout=1800)
+def _renamed(rig: Path, folder: Path, rig_id: str) -> Path:
+    """The rig under a rig id of its own: its campaigns' report history is not the one test_campaigns.py's
+    validation writes at the same time (reports/history/<rig id>.jsonl)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / rig.name
+    path.write_text(f"extends: {json.dumps(str(rig))}\nrig_id: {rig_id}\n", encoding="utf-8")
+    return path
+
+
+def test_each_seed_is_a_different_emulated_world_kept_as_evidence_and_counted(tmp_path):
+    rigs = ROOT / "fixtures" / "rigs"
+    nominal = _renamed(rigs / "emulator.yaml", tmp_path, "emulator-seeds")
+    _renamed(rigs / "defects" / f"{DEFECT}.yaml", tmp_path / "defects", f"{DEFECT}-seeds")
+    done = subprocess.run([HIL, "validate", "--seeds", "2", "--jobs", "2", "--only", DEFECT, "--nominal", str(nominal),
+                           "--defects", str(tmp_path / "defects")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=1800)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     folder = re.search(r"^validation: (reports/validation/\S+)$", done.stdout, re.M).group(1)
     summary = json.loads((ROOT / folder / "detection-matrix.json").read_text())
@@ -23,7 +37,7 @@ def test_each_seed_is_a_different_emulated_world_kept_as_evidence_and_counted():
     for run in summary["runs"]:
         runs.setdefault(run["rig"], []).append(run)
     assert set(runs) == {"nominal", DEFECT} and summary["ok"]
-    declared = set(load_rig(ROOT / "fixtures" / "rigs" / "defects" / f"{DEFECT}.yaml").data["seeded_defect"]["violates"])
+    declared = set(load_rig(rigs / "defects" / f"{DEFECT}.yaml").data["seeded_defect"]["violates"])
     assert [set(run["observed"]) for run in runs[DEFECT]] == [declared, declared]
     assert "false failures of the nominal rig: 0/2 campaigns" in done.stdout
     first, second = (ROOT / "reports" / "runs" / run["run"] for run in runs["nominal"])
