@@ -35,6 +35,7 @@ from hil.evidence.measurements import DECISION_RULE
 from hil.evidence.recording import CsvRecording
 from hil.evidence.run import REHEARSAL_NOTE, RunRecorder, finish_abandoned, new_run_dir, utc_now, write_record
 from hil.evidence.validation import NOMINAL
+from hil.evidence.verdict import Verdict
 from hil.procedures import conformance, delivery, preflight
 from hil.pytest_child import ABORT_GRACE_S, run_children, run_pytest, signals_held
 from hil.rig import lab
@@ -632,7 +633,7 @@ def _verify_places(
         except typer.Exit as exc:
             unsealed = exc.exit_code
     out.print(table, markup=False)
-    undecided = [a.requirement.id for a in across if a.verdict is not units.Verdict.PASS]
+    undecided = [a.requirement.id for a in across if a.verdict is not Verdict.PASS]
     if undecided:
         err.print(f"hil: not PASS across units: {', '.join(undecided)} (across-units.txt)", markup=False)
     if interrupted:

@@ -87,6 +87,7 @@ class EmulatedPump:
         self._auto_since = 0.0  # when the automatic rate in effect was set
         self._cgm_loss_events: list[Event] = []  # the CGM-lost fallback and the exit after it, while armed
         self.insulin_doses: list[tuple[float, float]] = []  # (time s, net U): boluses, the automatic basal's deviation
+        self._prune_doses_at = 512
         self._undelivered_share = 0.0  # seeded aid_basal_not_delivered: the strokes above the profile not moved
         self.lgs = GlucoseSuspend(
             self.suspend_settings,
@@ -391,9 +392,10 @@ class EmulatedPump:
     def _log_insulin(self, t: float, units: float) -> None:
         """Net insulin into the log the insulin on board is taken from; what is older than its action is dropped."""
         self.insulin_doses.append((t, units))
-        if len(self.insulin_doses) > 512:
+        if len(self.insulin_doses) > self._prune_doses_at:  # pruned when the log has doubled: O(1) a dose
             horizon = t - auto_mode.DIA_MIN * 60.0
             self.insulin_doses[:] = [(ti, u) for ti, u in self.insulin_doses if ti > horizon]
+            self._prune_doses_at = max(512, 2 * len(self.insulin_doses))
 
     def _reschedule_basal_keeping_phase(self, old_period: float | None) -> None:
         pending = self._basal_event

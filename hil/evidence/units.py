@@ -19,17 +19,6 @@ from hil.evidence.verdict import Verdict
 from hil.rig.config import RigConfig
 from hil.specs.model import AcrossUnits, Requirement
 
-__all__ = [
-    "AcrossUnitsResult",
-    "UnitResult",
-    "Verdict",
-    "judge",
-    "measured_text",
-    "places_record",
-    "table_text",
-    "unit_results",
-]
-
 JUDGED = {Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE}  # a unit whose test ran to a judgement
 
 
@@ -68,7 +57,7 @@ class AcrossUnitsResult:
                     "pump_serial": u.pump_serial,
                     "verdict": u.verdict,
                     "reason": u.reason,
-                    "measurements": {name: found for name, found in u.measurements.items()},
+                    "measurements": dict(u.measurements),
                 }
                 for u in self.units
             ],
