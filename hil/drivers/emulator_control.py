@@ -1,5 +1,7 @@
 """The emulator's control channel: simulated-time advance, reset per test, wire faults, ground-truth inspection."""
 
+from collections.abc import Callable
+
 from hil.emulator.wire_faults import WireFaultKind
 from hil.errors import InstrumentRefused
 from hil.transport.framed import FramedLink
@@ -27,9 +29,10 @@ class EmulatorControl:
         self.pump_events = int(frame.fields["events"])
         return self._t(frame)
 
-    def advance(self, dt: float) -> float:
-        """Advance simulated time by dt seconds; returns the new simulated time."""
-        return self._stepped(self.link.request("ADV", f"{dt:.6f}"))
+    def advance(self, dt: float, meanwhile: Callable[[], None] | None = None) -> float:
+        """Advance simulated time by dt seconds, doing `meanwhile` while the emulator steps; returns the new
+        simulated time."""
+        return self._stepped(self.link.request("ADV", f"{dt:.6f}", meanwhile=meanwhile))
 
     def now(self) -> float:
         return self._stepped(self.link.request("NOW", idempotent=True))

@@ -8,6 +8,7 @@ threshold it raises a HIGH-priority alarm, stops delivery and, when enabled, bac
 """
 
 import bisect
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,12 @@ UL_PER_U = 10.0  # U-100
 # SET's auto-mode settings, (low, high): Control-IQ's targets lie within 100-160 mg/dL; correction factors and the
 # caps span what oref0's documentation allows a user to set
 AUTO_SETTING_RANGES = {"target": (100.0, 160.0), "isf": (5.0, 400.0), "max_basal": (0.05, 30.0), "max_iob": (0.0, 30.0)}
+
+
+@functools.cache
+def _signature(command: Callable) -> inspect.Signature:
+    """A command method's signature, worked out once (inspect takes longer than most commands do)."""
+    return inspect.signature(command)
 
 
 def _within(text: str, low: float, high: float) -> bool:
@@ -257,7 +264,7 @@ class EmulatedPump:
         if handler is None:
             raise Refused("UNKNOWN_COMMAND", frame.word)
         try:
-            inspect.signature(handler).bind(*frame.args)
+            _signature(handler.__func__).bind(self, *frame.args)
         except TypeError:
             raise Refused("BAD_ARGUMENT", f"{frame.word} does not take {len(frame.args)} argument(s)") from None
         return handler(*frame.args)

@@ -55,6 +55,7 @@ class PtyChannel:
         self.on_line = on_line
         self._inbuf = b""
         self.outbuf = bytearray()
+        self.watched_for_room = False  # registered for EVENT_WRITE in the server's selector
 
     def write(self, data: bytes) -> None:
         pieces, hold_s = self.faults.apply(data, self.now())
@@ -74,7 +75,7 @@ class PtyChannel:
         return bool(self.outbuf) and not self.held_s()
 
     def flush(self) -> None:
-        if self.held_s():
+        if not self.outbuf or self.held_s():
             return
         while self.outbuf:
             try:
@@ -302,9 +303,11 @@ class EmulatorServer:
                     key.data.readable()
             for channel in channels:  # wait for room only where output is pending
                 channel.flush()
-                wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if channel.wants_write() else 0)
-                if selector.get_key(channel.master).events != wanted:
-                    selector.modify(channel.master, wanted, channel)
+                wants_write = channel.wants_write()
+                if wants_write != channel.watched_for_room:
+                    events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wants_write else 0)
+                    selector.modify(channel.master, events, channel)
+                    channel.watched_for_room = wants_write
 
 
 def main(config: EmulatorConfig, watch_stdin: bool) -> None:

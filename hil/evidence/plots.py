@@ -135,7 +135,7 @@ def suspend_figure(value_t_s, values, poll_t_s, states, delivered_U, low_limit: 
 
 def virtual_nights_figure(patient: str, nights: dict, low_limit: float, hypo_mg_dl: float):
     """One patient's nights, one row each: true glucose with the suspend feature off and on, the CGM values the
-    pump received (on), and the pump's automatic suspensions shaded. nights: name -> (off, on) NightRecords."""
+    pump received (on), and the pump's automatic suspensions shaded. nights: name -> (off, on) LoopRecords."""
     fig, axes = plt.subplots(len(nights), 1, figsize=(9, 2.6 * len(nights)), sharex=True, squeeze=False)
     for ax, (name, (off, on)) in zip(axes[:, 0], nights.items(), strict=True):
         hours_off, hours_on = np.asarray(off.minute) / 60.0, np.asarray(on.minute) / 60.0

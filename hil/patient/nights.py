@@ -1,11 +1,12 @@
 """Night scenarios for virtual patients (fixtures/scenarios/nights/): what goes wrong in the evening, turned
-into the pump programme and the patient change for one patient."""
+into the pump programme and the patient change for one patient (a Programme: the bolus, if any, at bedtime)."""
 
 from dataclasses import dataclass
 
 import yaml
 
 from hil import project
+from hil.patient.programme import Bolus, Programme, round_to
 from hil.patient.uva_padova import VirtualPatient
 
 NIGHTS = project.reference("scenarios", "nights")
@@ -24,15 +25,6 @@ class NightScenario:
     correction_excess_mg_dl: float | None = None  # a correction bolus for a glucose this much above the true one
     correction_target_mg_dl: float = 110.0
     insulin_sensitivity_factor: float = 1.0
-
-
-@dataclass(frozen=True)
-class NightPlan:
-    """One patient's night: the pump programme and the patient change at its start."""
-
-    basal_U_per_h: float
-    bolus_U: float
-    insulin_sensitivity_factor: float
 
 
 def load_night(name: str) -> NightScenario:
@@ -55,18 +47,15 @@ def load_night(name: str) -> NightScenario:
     )
 
 
-def round_to(value: float, increment: float) -> float:
-    return round(round(value / increment) * increment, 6)
-
-
-def plan_for(scenario: NightScenario, patient: VirtualPatient, increment_U: float) -> NightPlan:
+def plan_for(scenario: NightScenario, patient: VirtualPatient, increment_U: float) -> Programme:
     """The programme in the pump's increments (basal U/h and bolus U both in steps of increment_U)."""
     bolus = 0.0
     if scenario.correction_excess_mg_dl is not None:
         entered = patient.glucose_mg_dl + scenario.correction_excess_mg_dl
         bolus = max(0.0, (entered - scenario.correction_target_mg_dl) / patient.correction_factor_mg_dl_per_U)
-    return NightPlan(
+    bolus = round_to(bolus, increment_U)
+    return Programme(
         max(increment_U, round_to(patient.basal_U_per_h * scenario.basal_factor, increment_U)),
-        round_to(bolus, increment_U),
-        scenario.insulin_sensitivity_factor,
+        (Bolus(0, bolus),) if bolus else (),
+        insulin_sensitivity_factor=scenario.insulin_sensitivity_factor,
     )

@@ -1,6 +1,10 @@
 """Rig clocks. A test sleeps and waits on the rig clock only, so it runs unchanged on a bench (RealClock),
 in simulated time against the emulator (SimClock), where a 72-hour test takes seconds, and in a rehearsal
-against the emulator running free (RealClock scaled by its speed)."""
+against the emulator running free (RealClock scaled by its speed).
+
+A sleep may be given `meanwhile`: the harness's own work (a model step, no rig I/O) to do while the rig's time
+passes. On a bench it is done first and the rest of the time slept; in lockstep it runs while the emulator steps,
+so the two overlap on two cores instead of taking turns."""
 
 import time
 from collections.abc import Callable
@@ -24,8 +28,10 @@ class RealClock:
     def now(self) -> float:
         return self._origin + (time.monotonic() - self._wall0) * self.speed
 
-    def sleep(self, dt: float) -> None:
+    def sleep(self, dt: float, meanwhile: Callable[[], None] | None = None) -> None:
         end = time.monotonic() + dt / self.speed
+        if meanwhile is not None:
+            meanwhile()
         while (remaining := end - time.monotonic()) > 0:
             time.sleep(min(TICK_S, remaining))
             for hook in self.on_tick:
@@ -34,8 +40,8 @@ class RealClock:
     def resync(self) -> None:
         """Nothing to do: real (and rehearsed) time runs on through an emulator RESET."""
 
-    def sleep_until(self, t: float) -> None:
-        self.sleep(t - self.now())
+    def sleep_until(self, t: float, meanwhile: Callable[[], None] | None = None) -> None:
+        self.sleep(t - self.now(), meanwhile)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float, poll: float) -> bool:
         return _wait_for(self, predicate, timeout, poll)
@@ -52,14 +58,16 @@ class SimClock:
     def now(self) -> float:
         return self._now
 
-    def sleep(self, dt: float) -> None:
+    def sleep(self, dt: float, meanwhile: Callable[[], None] | None = None) -> None:
         if dt > 0:
-            self._now = self.control.advance(dt)
+            self._now = self.control.advance(dt, meanwhile)
             for hook in self.on_tick:
                 hook()
+        elif meanwhile is not None:
+            meanwhile()
 
-    def sleep_until(self, t: float) -> None:
-        self.sleep(t - self._now)
+    def sleep_until(self, t: float, meanwhile: Callable[[], None] | None = None) -> None:
+        self.sleep(t - self._now, meanwhile)
 
     def resync(self) -> None:
         self._now = self.control.now()

@@ -3,6 +3,7 @@
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 
 from hil.errors import DeviceRefused, ProtocolError, TransportError
 from hil.run_log import narrative
@@ -45,12 +46,21 @@ class FramedLink:
         self.unasked: list[str] = []
         self._abandoned: set[str] = set()  # tags of attempts that failed: their answer may still come
 
-    def request(self, command: str, *args: object, idempotent: bool = False, timeout_s: float | None = None) -> Frame:
+    def request(
+        self,
+        command: str,
+        *args: object,
+        idempotent: bool = False,
+        timeout_s: float | None = None,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> Frame:
+        """meanwhile: the caller's own work (no I/O on this link), done once the request is sent and before its
+        answer is read, so that it overlaps the device's work on the request (the lockstep clock's step)."""
         attempts = 2 if idempotent else 1
         told = not idempotent and command not in self._quiet
         for attempt in range(1, attempts + 1):
             try:
-                frame = self._exchange(command, args, timeout_s)
+                frame = self._exchange(command, args, timeout_s, meanwhile if attempt == 1 else None)
                 if told:
                     narrative.info(
                         "%s %s: %s",
@@ -73,10 +83,18 @@ class FramedLink:
                 raise
         raise AssertionError("unreachable")
 
-    def _exchange(self, command: str, args: tuple, timeout_s: float | None) -> Frame:
+    def _exchange(
+        self, command: str, args: tuple, timeout_s: float | None, meanwhile: Callable[[], None] | None
+    ) -> Frame:
         self._seq = self._seq % 9999 + 1
         tag = str(self._seq)
         self.line.write_line(encode(tag, command, *args))
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except BaseException:  # the answer will still come: expected, as after a signal
+                self._abandoned.add(tag)
+                raise
         while True:
             frame = self._decode(self.line.read_line(timeout_s), f"answer to {command}")
             if frame.word == "EVT":

@@ -116,7 +116,7 @@ def test_suspend_effect_in_virtual_patients(rig, requirement, evidence):
                     plan = plan_for(scenario, patient, case["dose_increment_U"])
                     rig.pump.configure_suspend(case["low_limit"], before_low=arm == "on", on_low=arm == "on")
                     rng = np.random.default_rng([case["cgm_seed"], p, n])
-                    arms[arm] = closed_loop.run_night(rig, grav, patient, plan, minutes, case["cgm_jitter_s"], rng,
+                    arms[arm] = closed_loop.run(rig, grav, patient, plan, minutes, case["cgm_jitter_s"], rng,
                                                       raw, (name, night, arm))
                     time_below = glycemia.time_below(arms[arm].glucose, closed_loop.STEP_S / 60.0)
                     area = glycemia.area_below(arms[arm].glucose, closed_loop.STEP_S / 60.0)

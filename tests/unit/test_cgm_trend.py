@@ -126,6 +126,27 @@ def test_a_trend_beyond_the_can_signal_is_held_to_its_range():
     assert [s["trend"] for s in sent] == [-12.8, 12.7]
 
 
+@settings(max_examples=300, deadline=None)
+@given(t=st.lists(st.integers(0, 1200), min_size=2, max_size=4, unique=True),
+       glucose=st.lists(st.floats(39, 600), min_size=4, max_size=4))
+def test_the_slope_is_the_least_squares_line_numpy_fits(t, glucose):
+    t = sorted(float(x) for x in t)
+    g = glucose[: len(t)]
+    expected = np.polyfit((np.array(t) - t[-1]) / 60.0, g, 1)[0]
+    assert cgm_trend.slope(t, g) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(gaps=st.lists(st.sampled_from([60.0, 180.0, 300.0, 600.0, 900.0, 1500.0]), min_size=1, max_size=12),
+       glucose=st.lists(st.integers(40, 400) | st.none(), min_size=12, max_size=12))
+def test_the_running_trend_is_the_trace_trend_at_its_last_value(gaps, glucose):
+    """trend() (the feed and the closed loop, one value at a time) computes only the last value's window: it must
+    give what trends() gives there, whatever came before (gaps past the window, missing values)."""
+    t = np.cumsum([0.0, *gaps]).tolist()
+    trace = glucose[: len(t) - 1] + [glucose[-1] if glucose[-1] is not None else 120]
+    assert cgm_trend.trend(t, trace) == cgm_trend.trends(t, trace)[-1]
+
+
 @settings(max_examples=100, deadline=None)
 @given(steps=st.lists(st.integers(-15, 15), min_size=4, max_size=30), missing=st.sets(st.integers(1, 29), max_size=4))
 def test_a_pump_trusting_the_trend_suspends_where_the_harness_says(steps, missing):

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hil.patient.alone import night_alone
-from hil.patient.nights import BadNightScenario, NightPlan, load_night, plan_for
+from hil.patient.alone import live_alone
+from hil.patient.nights import BadNightScenario, load_night, plan_for
+from hil.patient.programme import Programme
 from hil.patient.uva_padova import Action, T1DPatient, UnknownPatient, VirtualPatient, patient_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +55,7 @@ def test_the_adapter_steps_the_model_exactly_as_simglucose():
 def test_a_patient_on_its_own_basal_stays_at_its_basal_glucose():
     patient = VirtualPatient("adult#001")
     start = patient.glucose_mg_dl
-    glucose = night_alone(patient, NightPlan(patient.basal_U_per_h, 0.0, 1.0), 120)
+    glucose = live_alone(patient, Programme(patient.basal_U_per_h), 120)
     assert np.max(np.abs(glucose - start)) < 0.01
 
 
@@ -64,7 +65,7 @@ def test_more_insulin_means_lower_glucose():
     lows = {}
     for night in ("basal-set-too-high", "after-exercise"):
         patient = VirtualPatient("adult#003")
-        lows[night] = night_alone(patient, plan_for(load_night(night), patient, 0.05), 240).min()
+        lows[night] = live_alone(patient, plan_for(load_night(night), patient, 0.05), 240).min()
     nominal = VirtualPatient("adult#003").glucose_mg_dl
     assert all(low < nominal - 10 for low in lows.values())
 
