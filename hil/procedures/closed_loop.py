@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hil.analysis import cgm_trend
-from hil.drivers.contracts import Alarm, PumpEvent, PumpState, Resumed, Seen, Suspended
+from hil.drivers.contracts import Alarm, AutoSettings, PumpEvent, PumpState, Resumed, Seen, Suspended
 from hil.evidence.recording import CsvRecording
 from hil.patient.programme import Programme
 from hil.patient.uva_padova import STEP_MIN, VirtualPatient
@@ -77,6 +77,7 @@ def run(
     rng: np.random.Generator,
     recording: CsvRecording,
     tag: tuple,
+    auto: AutoSettings | None = None,
 ) -> LoopRecord:
     """One run of the loop: the pump programmed as the programme says (its boluses given at their minutes, on the
     rig clock), the patient stepped each minute, eating the programme's meals.
@@ -86,13 +87,17 @@ def run(
     balance is read: the patient gets the measured total not yet given (evaporation added back; balance noise can
     make a gain negative, so never less than nothing), in equal parts over the interval's minutes. The pump's state
     is read at every CGM value; its events are taken at every reading. Every minute is written to the recording,
-    its rows starting with tag (patient, scenario, arm)."""
+    its rows starting with tag (patient, scenario, arm). With `auto` settings the pump runs in auto mode from the
+    start, its profile the programme's basal."""
     interval = int(patient.cgm_interval_min)
     if minutes % interval:
         raise BadLoopLength(f"a loop of {minutes} min is not a whole number of the CGM's {interval}-min samples")
     record = LoopRecord()
     patient.scale_insulin_sensitivity(programme.insulin_sensitivity_factor)
     delivery.start_basal(rig, programme.basal_U_per_h)
+    if auto is not None:
+        rig.pump.configure_auto(auto)
+        rig.pump.auto_mode(True)
     start = rig.clock.now()
     previous = rig.scale.read()
     measured = given = 0.0
@@ -167,6 +172,8 @@ def run(
     if live is not None and write_down is not None:
         live()
         write_down()
+    if auto is not None:
+        rig.pump.auto_mode(False)
     end_run(rig, record)
     return record
 
