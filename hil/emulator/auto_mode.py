@@ -40,6 +40,7 @@ INCREASE_ABOVE = 160.0  # and increases it above this one
 CORRECT_AT_OR_ABOVE = 180.0  # automatic correction when predicted ≥ 180 mg/dL
 CORRECTION_SHARE = 0.60  # of the computed correction (Control-IQ)
 CORRECTION_INTERVAL_S = 60 * 60.0  # at most one automatic correction per 60 min (Control-IQ)
+USER_BOLUS_HOLD_S = 60 * 60.0  # no automatic correction within 60 min of a user's bolus (Control-IQ)
 HORIZON_MIN = 30.0  # the prediction's horizon (Control-IQ: 30 min)
 CGM_MISSING_S = 20 * 60.0  # Control-IQ: profile basal when CGM is missing > 20 min
 EXIT_AFTER_SAFE_BASAL_S = 90 * 60.0  # 770G: Auto Mode exits after 90 min in Safe Basal
@@ -106,6 +107,7 @@ class AutoMode:
     defects: Defects
     doses: list[tuple[float, float]]
     last_correction_s: float = -math.inf
+    last_user_bolus_s: float = -math.inf  # the start, cancellation or completion of the user's last bolus
 
     def iob(self, now: float) -> float:
         return sum(units * iob_fraction((now - t) / 60.0) for t, units in self.doses if now - t < DIA_MIN * 60.0)
@@ -135,7 +137,8 @@ class AutoMode:
             extra = min(max(0.0, required), headroom)
             zone, rate = Zone.INCREASE, max(profile, min(self.max_rate(), profile + extra / TEMP_BASAL_H))
         correction = 0.0
-        if judged >= CORRECT_AT_OR_ABOVE and now - self.last_correction_s >= CORRECTION_INTERVAL_S:
+        held = now - self.last_user_bolus_s < USER_BOLUS_HOLD_S and not self.defects.aid_corrects_after_user_bolus
+        if judged >= CORRECT_AT_OR_ABOVE and now - self.last_correction_s >= CORRECTION_INTERVAL_S and not held:
             wanted = CORRECTION_SHARE * (judged - s.target) / s.isf - iob
             scale = self.defects.aid_correction_scale  # seeded: 10 is a units error in the amount commanded
             correction = _steps(_steps(min(wanted, headroom), self.increment) * scale, self.increment)

@@ -229,6 +229,7 @@ class Defects(Params):
     aid_stale_cgm_as_fresh: bool = False  # a CGM value taken more than one interval ago is used as fresh
     aid_correction_scale: Annotated[float, span(0, 100, above=True)] = 1.0  # 10: each correction ten times too large
     aid_basal_not_delivered: bool = False  # the strokes of an automatic increase counted, never moved
+    aid_corrects_after_user_bolus: bool = False  # automatic corrections right after a user's bolus (stacking)
 
 
 class LostBalanceParams(BalanceParams):

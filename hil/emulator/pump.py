@@ -10,6 +10,7 @@ threshold it raises a HIGH-priority alarm, stops delivery and, when enabled, bac
 import bisect
 import functools
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -121,6 +122,8 @@ class EmulatedPump:
         self._basal_event: Event | None = None
         self._bolus_events: list[Event] = []
         self._bolus_kind = ""
+        self._user_bolus = False  # the bolus in progress is the user's (not an automatic correction)
+        self._last_user_bolus_s = -math.inf  # the start, cancellation or completion of the user's last bolus
         self._bolus_left_U = 0.0
 
     # -- mechanics ---------------------------------------------------------------------------------------
@@ -227,10 +230,23 @@ class EmulatedPump:
 
     def _end_train(self, amount_U: float) -> None:
         kind = self._bolus_kind
+        self._user_bolus_event()
         self._bolus_events, self._bolus_kind, self._bolus_left_U = [], "", 0.0
         self.emit(f"{kind}_DONE", {"amount": f"{amount_U:.3f}"})
 
+    def _user_bolus_event(self) -> None:
+        """A bolus train ends or is cancelled: if it was the user's, auto mode holds its corrections off from now."""
+        if self._user_bolus:
+            self._stamp_user_bolus()
+        self._user_bolus = False
+
+    def _stamp_user_bolus(self) -> None:
+        self._last_user_bolus_s = self.sched.now
+        if self.auto is not None:
+            self.auto.last_user_bolus_s = self.sched.now
+
     def _cancel_train(self) -> float:
+        self._user_bolus_event()
         left = self._bolus_left_U
         for event in self._bolus_events:
             event.cancel()
@@ -335,6 +351,7 @@ class EmulatedPump:
             self.auto = AutoMode(
                 self.auto_settings, lambda: self.profile_rate, self.p.increment_U, self.defects, self.insulin_doses
             )
+            self.auto.last_user_bolus_s = self._last_user_bolus_s
             self._arm_cgm_loss()  # no CGM value yet: missing from now
         elif switch == "OFF":
             self._exit_auto("USER")
@@ -566,6 +583,8 @@ class EmulatedPump:
         if value > self.reservoir_U:
             raise Refused("NOT_ALLOWED", f"reservoir holds {self.reservoir_U:.2f} U")
         duration = self._start_train("BOLUS", value, speeds[speed])
+        self._user_bolus = True
+        self._stamp_user_bolus()
         self.lgs.blocked = self.defects.lgs_blocked_after_bolus
         return (f"bolus={value:.3f}", f"duration={duration:.3f}", f"speed={speeds[speed]:g}")
 

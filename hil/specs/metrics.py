@@ -250,6 +250,14 @@ METRICS: dict[str, MetricKind] = {
             AUTO,
         ),
         MetricKind(
+            "correction_after_user_bolus_min",
+            "min",
+            _AUTO,
+            (),
+            "from the end of the user's bolus to the first automatic correction (none: not measured)",
+            AUTO,
+        ),
+        MetricKind(
             "commanded_vs_weighed_error",
             "%",
             _AUTO,

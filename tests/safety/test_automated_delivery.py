@@ -20,7 +20,7 @@ from hil.procedures.cgm import RECORDING_COLUMNS, feed, load_scenario
 from hil.procedures.gravimetric import Gravimetry
 
 AUTO_REQUIREMENTS = ("AID-CAP-001", "AID-IOB-001", "AID-LOW-001", "AID-CGM-001", "AID-STALE-001", "AID-CORR-001",
-                     "AID-WEIGH-001")
+                     "AID-CORR-002", "AID-WEIGH-001")
 PRIORITY_RANK = {Priority.LOW: 1.0, Priority.MEDIUM: 2.0, Priority.HIGH: 3.0}
 NAN = math.nan
 
@@ -38,6 +38,9 @@ def test_auto_mode(rig, requirement, evidence):
     rig.pump.configure_auto(AutoSettings(case["target_mg_dl"], case["isf_mg_dl_per_U"], case["max_basal_U_per_h"],
                                          case["max_iob_U"]))
     rig.pump.auto_mode(True)
+    user_bolus_end_pump_s = NAN
+    if "user_bolus_U" in case:  # the user's bolus just before the scenario: corrections hold off after its end
+        user_bolus_end_pump_s = rig.pump.pump_time() + rig.pump.bolus(case["user_bolus_U"])
     stale_from = _stale_from(case, scenario)
     ages = None if stale_from is None else [0.0 if k < stale_from else case["stale_age_s"]
                                             for k in range(len(scenario.values))]
@@ -68,6 +71,8 @@ def test_auto_mode(rig, requirement, evidence):
         "auto_exit_after": ((exit_.event.at_s - last_fresh_pump_s) / 60.0 if exit_ else NAN, "min", 0.0),
         "correction_max": (max([0.0] + [s.event.amount_U for s in corrections]), "U", 0.0),
         "correction_interval_min": (_correction_interval_min(corrections, rig.pump.pump_time()), "min", 0.0),
+        "correction_after_user_bolus_min": ((corrections[0].event.at_s - user_bolus_end_pump_s) / 60.0 if corrections
+                                            else NAN, "min", 0.0),
         "increases_while_predicted_low": (float(sum(
             1 for s in decisions
             if s.event.zone is not AutoZone.CGM_LOST and s.event.rate_U_per_h > profile + 1e-9

@@ -154,6 +154,30 @@ def test_high_glucose_raises_the_basal_and_corrects_then_falling_glucose_stops_i
     assert rates[-1] == 0.0 and pump.of("AUTO_BASAL")[-1]["zone"] == "STOP"
 
 
+def test_no_correction_within_an_hour_of_the_users_bolus():
+    """Control-IQ: none within 60 min of the start, cancellation or completion of a food bolus. A 0.5 U bolus at
+    1.5 U/min ends 20 s after it starts; on a steady 300 mg/dL the first correction then waits for the CGM value an
+    hour after that end (ISF 20: a correction is still wanted then, with the raised basal on board). With the seeded
+    defect it comes at the first value once the bolus is over, on top of it."""
+    for defects, first_at in (({}, 65), ({"aid_corrects_after_user_bolus": True}, 5)):
+        pump = Pump(**defects)
+        pump.cmd("SET", "isf=20")
+        pump.cmd("AUTO", "ON")
+        pump.cmd("BOLUS", "0.500")
+        pump.feed([300] * 15)
+        corrections = [float(b["t"]) for b in pump.of("AUTO_BOLUS")]
+        assert corrections and corrections[0] == pytest.approx(first_at * 60.0), defects
+    cancelled = Pump()
+    cancelled.cmd("SET", "isf=20")
+    cancelled.cmd("AUTO", "ON")
+    cancelled.cmd("BOLUS", "1.000")
+    cancelled.world.advance(20.0)
+    cancelled.cmd("CANCEL")  # the hour runs from the cancellation
+    cancelled.world.advance(CGM_INTERVAL_S - 20.0)
+    cancelled.feed([300] * 13)
+    assert float(cancelled.of("AUTO_BOLUS")[0]["t"]) == pytest.approx(65 * 60.0)
+
+
 def test_cgm_lost_falls_back_to_the_profile_with_an_alert_then_exits():
     pump = Pump()
     pump.cmd("AUTO", "ON")

@@ -198,8 +198,9 @@ def test_every_event_and_its_fields_and_reasons_are_documented():
     for alarm in pump("ALARMS"):
         pump("ACK", alarm.split("=")[0])
     pump("RESUME")
+    pump.advance(3600)  # no automatic correction within 60 min of a user's bolus (here, its cancellation)
     pump("AUTO", "ON")
-    pump("CGM", "400", "0", "0")  # high enough for a correction on top of the occluded bolus's 2.6 U on board
+    pump("CGM", "400", "0", "0")  # high enough for a correction on top of what the occluded bolus left on board
     pump.advance(3 * 3600)
     for kind, f in pump.events:
         documented = fields(rows[kind][1])
