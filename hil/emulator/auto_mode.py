@@ -107,7 +107,8 @@ class AutoMode:
     defects: Defects
     doses: list[tuple[float, float]]
     last_correction_s: float = -math.inf
-    last_user_bolus_s: float = -math.inf  # the start, cancellation or completion of the user's last bolus
+    # when the user's last bolus started, was cancelled or ended (the pump's clock)
+    last_user_bolus_s: Callable[[], float] = lambda: -math.inf
 
     def iob(self, now: float) -> float:
         return sum(units * iob_fraction((now - t) / 60.0) for t, units in self.doses if now - t < DIA_MIN * 60.0)
@@ -137,7 +138,7 @@ class AutoMode:
             extra = min(max(0.0, required), headroom)
             zone, rate = Zone.INCREASE, max(profile, min(self.max_rate(), profile + extra / TEMP_BASAL_H))
         correction = 0.0
-        held = now - self.last_user_bolus_s < USER_BOLUS_HOLD_S and not self.defects.aid_corrects_after_user_bolus
+        held = now - self.last_user_bolus_s() < USER_BOLUS_HOLD_S and not self.defects.aid_corrects_after_user_bolus
         if judged >= CORRECT_AT_OR_ABOVE and now - self.last_correction_s >= CORRECTION_INTERVAL_S and not held:
             wanted = CORRECTION_SHARE * (judged - s.target) / s.isf - iob
             scale = self.defects.aid_correction_scale  # seeded: 10 is a units error in the amount commanded

@@ -237,13 +237,8 @@ class EmulatedPump:
     def _user_bolus_event(self) -> None:
         """A bolus train ends or is cancelled: if it was the user's, auto mode holds its corrections off from now."""
         if self._user_bolus:
-            self._stamp_user_bolus()
+            self._last_user_bolus_s = self.sched.now
         self._user_bolus = False
-
-    def _stamp_user_bolus(self) -> None:
-        self._last_user_bolus_s = self.sched.now
-        if self.auto is not None:
-            self.auto.last_user_bolus_s = self.sched.now
 
     def _cancel_train(self) -> float:
         self._user_bolus_event()
@@ -349,9 +344,13 @@ class EmulatedPump:
             if self.temp_rate is not None:
                 raise Refused("NOT_ALLOWED", "a temporary basal is running")
             self.auto = AutoMode(
-                self.auto_settings, lambda: self.profile_rate, self.p.increment_U, self.defects, self.insulin_doses
+                self.auto_settings,
+                lambda: self.profile_rate,
+                self.p.increment_U,
+                self.defects,
+                self.insulin_doses,
+                last_user_bolus_s=lambda: self._last_user_bolus_s,
             )
-            self.auto.last_user_bolus_s = self._last_user_bolus_s
             self._arm_cgm_loss()  # no CGM value yet: missing from now
         elif switch == "OFF":
             self._exit_auto("USER")
@@ -584,7 +583,7 @@ class EmulatedPump:
             raise Refused("NOT_ALLOWED", f"reservoir holds {self.reservoir_U:.2f} U")
         duration = self._start_train("BOLUS", value, speeds[speed])
         self._user_bolus = True
-        self._stamp_user_bolus()
+        self._last_user_bolus_s = self.sched.now
         self.lgs.blocked = self.defects.lgs_blocked_after_bolus
         return (f"bolus={value:.3f}", f"duration={duration:.3f}", f"speed={speeds[speed]:g}")
 
