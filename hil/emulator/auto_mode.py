@@ -2,7 +2,13 @@
 30 min ahead and sets its own basal, with automatic corrections. The rules are published ones, each cited
 (REFERENCES.md "Automated insulin delivery", standards-and-clinical.md §5):
 
-Zones, from Control-IQ's published treatment values (Tandem), on the 30-min prediction:
+Zones, from Control-IQ's published treatment values (Tandem), on the 30-min prediction. The prediction is the lower
+of two: the CGM value plus 30 min of the CGM's trend (over the last 15 min), and the value plus 30 min of the average
+rate of change since the values 20-40 min before it (oref0's long_avgdelta, lib/glucose-get-last.js; determine-basal
+doses on the lower of its deltas, minDelta and minAvgDelta). CGM noise is correlated over about 15 min, so the
+15-min trend alone can read a rise that is noise: in a closed-loop day it predicted 193 mg/dL at a true 100 and gave a
+3.8-U correction (adult#001, 2026-12-05). The lower of the two never predicts higher than the trend, so everything the
+rules do on a low trend prediction (reduce, stop) they still do:
 * predicted ≤ 70 mg/dL: delivery stopped (0 U/h);
 * predicted < 112.5: basal reduced below the profile;
 * 112.5-160: the profile basal;
@@ -29,7 +35,7 @@ basal's difference from the profile (negative when it delivers less), as oref0 c
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from hil.emulator.config import Defects
@@ -50,6 +56,7 @@ MAX_DAILY_MULTIPLIER = 3.0  # oref0 max_daily_safety_multiplier
 CURRENT_MULTIPLIER = 4.0  # oref0 current_basal_safety_multiplier
 PEAK_MIN = 75.0  # oref0 "rapid-acting" insulin curve peak
 DIA_MIN = 5 * 60.0  # oref0's minimum duration of insulin action with an exponential curve
+LONG_DELTA_MIN = (17.5, 42.5)  # oref0 long_avgdelta: the values ~20-40 min before the latest
 
 
 class Zone(StrEnum):
@@ -109,6 +116,18 @@ class AutoMode:
     last_correction_s: float = -math.inf
     # when the user's last bolus started, was cancelled or ended (the pump's clock)
     last_user_bolus_s: Callable[[], float] = lambda: -math.inf
+    values: list[tuple[float, float]] = field(default_factory=list)  # (taken s, mg/dL) of the last 42.5 min
+
+    def predicted(self, taken_s: float, glucose: float, from_trend: float) -> float:
+        """The prediction the rules act on, for a fresh value taken at taken_s: the lower of the trend's (from_trend)
+        and the value plus 30 min of its average rate of change since the values 20-40 min before (none there: the
+        trend's alone)."""
+        oldest, newest = (m * 60.0 for m in reversed(LONG_DELTA_MIN))
+        self.values = [(t, g) for t, g in self.values if taken_s - t < oldest] + [(taken_s, glucose)]
+        slopes = [(glucose - g) / ((taken_s - t) / 60.0) for t, g in self.values if newest < taken_s - t]
+        if not slopes:
+            return from_trend
+        return min(from_trend, glucose + HORIZON_MIN * sum(slopes) / len(slopes))
 
     def iob(self, now: float) -> float:
         return sum(units * iob_fraction((now - t) / 60.0) for t, units in self.doses if now - t < DIA_MIN * 60.0)
@@ -126,7 +145,8 @@ class AutoMode:
         s, profile = self.settings, self.profile_rate()
         iob = 0.0 if self.defects.aid_ignores_iob else self.iob(now)
         judged = glucose if self.defects.aid_no_falling_guard else predicted
-        required = (judged - iob * s.isf - s.target) / s.isf
+        sign = -1.0 if self.defects.aid_iob_added_to_eventual else 1.0  # seeded: the insulin on board added
+        required = (judged - sign * iob * s.isf - s.target) / s.isf
         headroom = max(0.0, s.max_iob - iob)
         if judged <= STOP_AT_OR_BELOW:
             zone, rate = Zone.STOP, 0.0

@@ -230,6 +230,7 @@ class Defects(Params):
     aid_correction_scale: Annotated[float, span(0, 100, above=True)] = 1.0  # 10: each correction ten times too large
     aid_basal_not_delivered: bool = False  # the strokes of an automatic increase counted, never moved
     aid_corrects_after_user_bolus: bool = False  # automatic corrections right after a user's bolus (stacking)
+    aid_iob_added_to_eventual: bool = False  # eventual glucose = predicted + IOB × ISF: a sign error in oref0's rule
 
 
 class LostBalanceParams(BalanceParams):

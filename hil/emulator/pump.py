@@ -332,7 +332,8 @@ class EmulatedPump:
         self.lgs.on_cgm(value, slope)
         fresh = taken_ago <= auto_mode.FRESH_S or self.defects.aid_stale_cgm_as_fresh
         if self.auto is not None and fresh:
-            self._auto_cycle(value, self.lgs.predicted(slope))
+            taken_s = self.sched.now - taken_ago
+            self._auto_cycle(value, self.auto.predicted(taken_s, value, self.lgs.predicted(slope)))
         return (f"cgm={value:.0f}",)
 
     # -- auto mode (hil/emulator/auto_mode.py) ---------------------------------------------------------------

@@ -165,6 +165,69 @@ def virtual_nights_figure(patient: str, nights: dict, low_limit: float, hypo_mg_
     return fig
 
 
+def virtual_days_figure(patient: str, days: dict, target_range: tuple[float, float]):
+    """One patient's days, two rows each: true glucose in open loop and in auto mode with the target range and the
+    CGM values the pump received in auto mode; below, the insulin each arm received per hour (weighed), with the
+    user's boluses marked. days: name -> (open, auto) LoopRecords."""
+    fig, axes = plt.subplots(
+        2 * len(days),
+        1,
+        figsize=(9, 4.4 * len(days)),
+        sharex=True,
+        squeeze=False,
+        gridspec_kw={"height_ratios": [2, 1] * len(days)},
+    )
+    for k, (name, (open_loop, auto)) in enumerate(days.items()):
+        top, bottom = axes[2 * k, 0], axes[2 * k + 1, 0]
+        top.axhspan(
+            *target_range, color="tab:green", alpha=0.08, label=f"{target_range[0]:g}-{target_range[1]:g} mg/dL"
+        )
+        top.plot(
+            np.asarray(open_loop.minute) / 60.0, open_loop.glucose, color="0.5", lw=1.2, label="glucose, open loop"
+        )
+        top.plot(np.asarray(auto.minute) / 60.0, auto.glucose, color="tab:blue", lw=1.4, label="glucose, auto mode")
+        top.plot(
+            np.asarray(auto.cgm_minute) / 60.0,
+            auto.cgm,
+            ".",
+            color="tab:blue",
+            ms=2.5,
+            alpha=0.5,
+            label="CGM sent (auto)",
+        )
+        top.set_ylabel("mg/dL")
+        top.set_title(name, fontsize=9, loc="left")
+        top.grid(True, alpha=0.3)
+        for record, color, label in ((open_loop, "0.5", "open loop"), (auto, "tab:blue", "auto mode")):
+            per_hour = np.add.reduceat(np.asarray(record.insulin_U), np.arange(0, len(record.insulin_U), 60))
+            bottom.step(
+                np.arange(len(per_hour)) + 1.0,
+                per_hour,
+                where="pre",
+                color=color,
+                lw=1.2,
+                label=f"insulin received, {label}",
+            )
+            for minute, amount in record.user_boluses:
+                bottom.annotate(
+                    f"{amount:.1f}",
+                    (minute / 60.0, 0),
+                    fontsize=6,
+                    color=color,
+                    rotation=90,
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                )
+        bottom.set_ylabel("U per hour")
+        bottom.grid(True, alpha=0.3)
+    axes[0, 0].legend(fontsize=7, ncol=2, loc="upper right")
+    axes[1, 0].legend(fontsize=7, ncol=2, loc="upper right")
+    axes[-1, 0].set_xlabel("hours from the day's start (user's boluses marked in U)")
+    fig.suptitle(f"{patient}: glucose and insulin, open loop and auto mode, closed through the rig")
+    fig.tight_layout()
+    return fig
+
+
 def site_trial_figure(t_s, site_U, lost_U, pressure_kPa, fault_s: float, alarms: list[Seen[Alarm]], title: str):
     """One site-fault trial: the line pressure the pump reports, and what reached the site and what was lost
     (each balance, from the first poll), with the fault and the alarms marked."""

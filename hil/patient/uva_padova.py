@@ -58,6 +58,7 @@ class VirtualPatient:
         assert isinstance(quest, pd.Series)  # one row: the table names each patient once
         self.correction_factor_mg_dl_per_U = float(quest.CF)
         self.carb_ratio_g_per_U = float(quest.CR)
+        self.total_daily_insulin_U = float(quest.TDI)
 
     @property
     def params(self) -> types.SimpleNamespace:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hil.analysis import cgm_trend
+from hil.analysis.insulin_on_board import DURATION_MIN, remaining_share
 from hil.drivers.contracts import Alarm, AutoSettings, PumpEvent, PumpState, Resumed, Seen, Suspended
 from hil.evidence.recording import CsvRecording
 from hil.patient.programme import Programme
@@ -56,6 +57,7 @@ class LoopRecord:
     cgm_minute: list[float] = field(default_factory=list)  # when each CGM value reached the pump
     cgm: list[float] = field(default_factory=list)
     cgm_trend: list[float] = field(default_factory=list)  # the trend sent with each value (mg/dL/min)
+    user_boluses: list[tuple[int, float]] = field(default_factory=list)  # (minute, U) the user gave
     events: list[Seen[PumpEvent]] = field(default_factory=list)
 
     @property
@@ -104,6 +106,16 @@ def run(
     sampled_s: list[float] = []  # the last CGM sample times and values (enough for the trend)
     sampled: list[float] = []
     state = rig.pump.status().state
+    received: list[tuple[float, float]] = []  # (middle minute, U net of the programme's basal) the patient got
+
+    def user_bolus(m: int) -> float:
+        """The user's bolus at minute m: the programme's set amount, plus its counted meal through the calculator,
+        with the last CGM value the pump got and the insulin on board from what the patient received."""
+        amount = programme.bolus_at(m)
+        if (counted := programme.counted_at(m)) and programme.calculator is not None:
+            on_board = sum(u * float(remaining_share(m - mid)) for mid, u in received if m - mid < DURATION_MIN)
+            amount += programme.calculator.dose(counted, sampled[-1] if sampled else None, on_board)
+        return amount
 
     def interval_done(m0: int, value: float, dose: float, state: PumpState, reading) -> tuple[Callable, Callable]:
         """The patient through one interval, with its weighed insulin (needed before the next CGM value), and the
@@ -142,15 +154,17 @@ def run(
     for m0 in range(0, minutes, interval):
         # The interval's user boluses and its CGM value, in the order of their rig times (a bolus at the sample
         # minute goes first: the value arrives after its sample instant).
-        actions: list[tuple[float, float | None]] = [
-            (m * STEP_S, amount) for m in range(m0, m0 + interval) if (amount := programme.bolus_at(m))
+        actions: list[tuple[float, int | None]] = [
+            (m * STEP_S, m) for m in range(m0, m0 + interval) if programme.bolus_at(m) or programme.counted_at(m)
         ]
         actions.append((m0 * STEP_S + rng.uniform(0.0, jitter_s), None))
-        for at_s, bolus in sorted(actions, key=lambda action: action[0]):
+        for at_s, bolus_minute in sorted(actions, key=lambda action: action[0]):
             rig.clock.sleep_until(start + at_s, meanwhile=live)
             live = None
-            if bolus is not None:
-                rig.pump.bolus(bolus)
+            if bolus_minute is not None:
+                if amount := user_bolus(bolus_minute):
+                    rig.pump.bolus(amount)
+                    record.user_boluses.append((bolus_minute, amount))
                 continue
             value = patient.cgm()
             sampled_s = [*sampled_s[-cgm_trend.MAX_VALUES + 1 :], m0 * STEP_S]
@@ -167,6 +181,7 @@ def run(
         previous = reading
         dose = max(0.0, measured - given)
         given += dose
+        received.append((m0 + interval / 2, dose - programme.basal_U_per_h * interval / 60.0))
         live, write_down = interval_done(m0, value, dose, state, reading)
         state = _followed(rig.pump.events(), record, state, reading.t)
     if live is not None and write_down is not None:

@@ -29,6 +29,7 @@ _OCCLUSION_BASAL = ("occlusion-basal",)
 _CGM = ("cgm-scenario",)
 _CLOSED_LOOP = ("closed-loop",)
 _AUTO = ("auto-scenario",)
+_AUTO_CLOSED_LOOP = ("auto-closed-loop",)
 _SITE = ("site-detection", "site-alarm")
 
 METRICS: dict[str, MetricKind] = {
@@ -266,6 +267,22 @@ METRICS: dict[str, MetricKind] = {
             AUTO,
         ),
         MetricKind(
+            "time_in_range_gain",
+            "points",
+            _AUTO_CLOSED_LOOP,
+            (),
+            "share of time 70-180 mg/dL over the virtual-patient days, auto mode against open loop, in points",
+            AUTO,
+        ),
+        MetricKind(
+            "time_below_70_change",
+            "points",
+            _AUTO_CLOSED_LOOP,
+            (),
+            "share of time below 70 mg/dL over the virtual-patient days, auto mode against open loop, in points",
+            AUTO,
+        ),
+        MetricKind(
             "detection_sensitivity",
             "%",
             _SITE,
@@ -302,6 +319,7 @@ UNIT_RANGES: dict[str, tuple[float, float]] = {
     "bool": (0.0, 1.0),
     "rank": (1.0, 3.0),
     "1/day": (0.0, 10_000.0),
+    "points": (-100.0, 100.0),  # a difference of two shares of time, in percentage points
 }
 
 

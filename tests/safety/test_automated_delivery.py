@@ -3,19 +3,23 @@ fixtures/scenarios/auto-*.yaml, one value every interval on the rig clock, over 
 weighs what really left the pump. The harness predicts glucose as the published rules do
 (hil.analysis.suspend_rules: the value plus 30 min of the CGM's trend) and counts the insulin on board from the
 weighed insulin (hil.analysis.insulin_on_board), never from the pump's word; the pump's decisions (its AutoBasal and
-AutoBolus events) are judged against those and against the weighed delivery. Every limit and setting comes from
-specs/automated-delivery.yaml."""
+AutoBolus events) are judged against those and against the weighed delivery. Closed loop: virtual patients live days
+of meals through the rig, with and without auto mode (hil.procedures.closed_loop). Every limit and setting comes
+from specs/automated-delivery.yaml."""
 
 import math
 
 import numpy as np
 import pytest
 
-from hil.analysis import insulin_on_board, suspend_rules
+from hil.analysis import glycemia, insulin_on_board, suspend_rules
 from hil.drivers.contracts import Alarm, AlarmKind, AutoBasal, AutoBolus, AutoExit, AutoExitReason, AutoSettings
 from hil.drivers.contracts import AutoZone, Capability, Priority, seen_as
 from hil.evidence import plots
-from hil.procedures import delivery
+from hil.patient.days import load_day, plan_for
+from hil.patient.programme import Programme, round_to
+from hil.patient.uva_padova import VirtualPatient
+from hil.procedures import closed_loop, delivery
 from hil.procedures.cgm import RECORDING_COLUMNS, feed, load_scenario
 from hil.procedures.gravimetric import Gravimetry
 
@@ -95,6 +99,79 @@ def test_auto_mode(rig, requirement, evidence):
         run.value_t_s, scenario.values, predicted, steps, t, _smoothed_rate(cumulative, t), iob, marks,
         f"{requirement.id}: {scenario.name}, profile {profile:g} U/h"))
     evidence.assert_pass()
+
+
+@pytest.mark.requirements("AID-EFFECT-001", "AID-EFFECT-002", "AID-EFFECT-003")
+@pytest.mark.needs(Capability.CGM_INPUT, Capability.AUTO_MODE)
+def test_auto_mode_in_virtual_patients(rig, requirement, evidence):
+    """Each patient lives each day twice, open loop then auto mode, with the same sensor noise, CGM delays and user
+    (paired), the loop closed through the balance. The effect is pooled over the cohort, as the trials pool theirs."""
+    case = requirement.case
+    grav = Gravimetry(rig.config)
+    minutes = int(round(case["hours"] * 60))
+    step_min = closed_loop.STEP_S / 60.0
+    delivery.prepare(rig)
+    rig.pump.configure_suspend(glycemia.HYPO_MG_DL, before_low=False, on_low=False)  # open loop is pump therapy
+    rows, exposure = [], {arm: {"in range": 0.0, "below 70": 0.0, "total": 0.0} for arm in ARMS}
+    with evidence.recording("virtual patients", closed_loop.RECORDING_COLUMNS) as raw:
+        for p, name in enumerate(case["patients"]):
+            per_day = {}
+            for d, day_name in enumerate(case["day_scenarios"]):
+                day = load_day(day_name)
+                arms = {}
+                for arm in ARMS:
+                    patient = VirtualPatient(name, case["cgm_sensor"], seed=case["cgm_seed"])
+                    correction_factor = case["correction_rule_mg_dl"] / patient.total_daily_insulin_U
+                    plan = plan_for(day, patient, case["dose_increment_U"], correction_factor, case["target_mg_dl"])
+                    auto = _auto_settings(case, patient, plan, correction_factor) if arm == "auto" else None
+                    rng = np.random.default_rng([case["cgm_seed"], p, d])
+                    arms[arm] = closed_loop.run(rig, grav, patient, plan, minutes, case["cgm_jitter_s"], rng, raw,
+                                                (name, day_name, arm), auto=auto)
+                    glucose = arms[arm].glucose
+                    exposure[arm]["in range"] += glycemia.time_in_range(glucose, step_min)
+                    exposure[arm]["below 70"] += glycemia.time_below(glucose, step_min)
+                    exposure[arm]["total"] += len(glucose) * step_min
+                    rows.append((name, day_name, arm, plan.basal_U_per_h, sum(u for _, u in arms[arm].user_boluses),
+                                 sum(arms[arm].insulin_U), 100.0 * glycemia.time_in_range(glucose, step_min)
+                                 / (len(glucose) * step_min), 100.0 * glycemia.time_below(glucose, step_min)
+                                 / (len(glucose) * step_min), min(glucose), float(np.mean(glucose)),
+                                 sum(seen_as(s, AutoBolus) for s in arms[arm].events)))
+                per_day[day_name] = (arms["open"], arms["auto"])
+            evidence.attach_figure(f"{name} glucose and insulin, open loop and auto mode", plots.virtual_days_figure(
+                name, per_day, glycemia.RANGE_MG_DL))
+    evidence.attach_text("days summary", _days_table(rows))
+    share = {arm: {k: 100.0 * v / exposure[arm]["total"] for k, v in exposure[arm].items()} for arm in ARMS}
+    evidence.judge(requirement, {
+        "time_in_range_gain": (share["auto"]["in range"] - share["open"]["in range"], "points", 0.0),
+        "time_below_70_change": (share["auto"]["below 70"] - share["open"]["below 70"], "points", 0.0),
+        "time_in_range_open_loop": (share["open"]["in range"], "%", 0.0),
+        "time_in_range_auto_mode": (share["auto"]["in range"], "%", 0.0),
+        "time_below_70_open_loop": (share["open"]["below 70"], "%", 0.0),
+        "time_below_70_auto_mode": (share["auto"]["below 70"], "%", 0.0),
+    })
+    evidence.assert_pass()
+
+
+ARMS = ("open", "auto")
+
+
+def _auto_settings(case: dict, patient: VirtualPatient, plan: Programme, correction_factor: float) -> AutoSettings:
+    """Auto mode's settings as a clinic starts them (the case's rules): the calculator's correction factor as the
+    insulin sensitivity, max basal a multiple of the programmed basal, max insulin on board the average meal bolus
+    plus hours of basal."""
+    increment = case["dose_increment_U"]
+    meal_bolus = float(np.mean([b.counted_g for b in plan.meal_boluses])) / patient.carb_ratio_g_per_U
+    return AutoSettings(case["target_mg_dl"], correction_factor,
+                        round_to(case["max_basal_factor"] * plan.basal_U_per_h, increment),
+                        round_to(meal_bolus + case["max_iob_basal_h"] * plan.basal_U_per_h, increment))
+
+
+def _days_table(rows) -> str:
+    head = (f"{'patient':<15} {'day':<16} {'arm':<5} {'basal U/h':>9} {'user bolus U':>12} {'received U':>10} "
+            f"{'70-180 %':>8} {'<70 %':>6} {'min mg/dL':>9} {'mean':>6} {'auto corr.':>10}")
+    lines = [f"{r[0]:<15} {r[1]:<16} {r[2]:<5} {r[3]:>9.2f} {r[4]:>12.2f} {r[5]:>10.2f} {r[6]:>8.1f} {r[7]:>6.1f} "
+             f"{r[8]:>9.1f} {r[9]:>6.1f} {r[10]:>10d}" for r in rows]
+    return "\n".join([head, *lines])
 
 
 def _stale_from(case: dict, scenario) -> int | None:
