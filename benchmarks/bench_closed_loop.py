@@ -13,6 +13,9 @@ this 2-core VM).
 It also measures what weighing once per CGM interval costs in glucose: the ideal programme given minute by minute
 against the same insulin spread evenly over each interval, as the loop gives it.
 
+Then the auto-mode days of AID-EFFECT-001..003 (each patient's day open loop and in auto mode, the user's bolus
+calculator in the loop), against the model alone on the loop's own doses and meals replayed.
+
     .venv/bin/python benchmarks/bench_closed_loop.py
 """
 
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hil.patient import days
 from hil.patient.alone import live_alone
 from hil.patient.nights import load_night, plan_for
 from hil.patient.uva_padova import VirtualPatient
@@ -114,6 +118,47 @@ def main() -> None:
     (out / "closed_loop.json").write_text(json.dumps({"alone_s": alone, "replayed_s": replayed, "loop_s": loop,
                                                       "glucose_gap_mg_dl": glucose_gap,
                                                       "spread_gap_mg_dl": spread_gap}))
+    auto_days()
+
+
+def auto_days() -> None:
+    requirements = load_requirements([ROOT / "specs"])
+    loop, replayed, runs = [], [], 0
+    with Rig(load_rig(ROOT / "fixtures" / "rigs" / "emulator.yaml")) as rig:
+        grav = Gravimetry(rig.config)
+        for rid in ("AID-EFFECT-001", "AID-EFFECT-002", "AID-EFFECT-003"):
+            case = requirements[rid].case
+            minutes = int(case["hours"] * 60)
+            rig.begin_test(f"bench-{rid}")  # a fresh reservoir per cohort, as each requirement's test has
+            delivery.prepare(rig)
+            rig.pump.configure_suspend(70, before_low=False, on_low=False)
+            for name in case["patients"]:
+                for day_name in case["day_scenarios"]:
+                    for arm in ("open", "auto"):
+                        def new_patient():
+                            return VirtualPatient(name, case["cgm_sensor"], seed=case["cgm_seed"])
+
+                        patient = new_patient()
+                        plan, settings = closed_loop.clinic_day(
+                            patient, days.load_day(day_name), **{k: case[k] for k in closed_loop.CLINIC_SETTINGS}
+                        )
+                        auto = settings if arm == "auto" else None
+                        start = time.perf_counter()
+                        record = closed_loop.run(rig, grav, patient, plan, minutes, case["cgm_jitter_s"],
+                                                 np.random.default_rng(0), Discard(), (), auto=auto)
+                        loop.append(time.perf_counter() - start)
+                        runs += 1
+                        patient = new_patient()
+                        start = time.perf_counter()
+                        for m, dose in enumerate(record.insulin_U):
+                            if m % patient.cgm_interval_min == 0:
+                                patient.cgm()
+                            patient.step(dose, plan.carbs_at(m))
+                        replayed.append(time.perf_counter() - start)
+    print(f"{runs} auto-mode days of 24 h (AID-EFFECT-001..003, open loop and auto mode):")
+    print(f"  closed through the rig: total {sum(loop):.2f} s, {runs / sum(loop):.2f} patient-days per wall second")
+    print(f"  the model alone on the loop's own doses and meals (replayed): total {sum(replayed):.2f} s; overhead of "
+          f"the loop {sum(loop) / sum(replayed):.2f}x")
 
 
 if __name__ == "__main__":

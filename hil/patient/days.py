@@ -43,7 +43,7 @@ class DayScenario(_Strict):
     starts_at: str = Field(pattern=CLOCK)
     basal_factor: float = Field(1.0, gt=0, le=3, description="programmed basal / the patient's steady-state need")
     insulin_sensitivity_factor: float = Field(1.0, gt=0, le=3)
-    meals: tuple[DayMeal, ...] = Field(min_length=1)
+    meals: list[DayMeal] = Field(min_length=1)
 
 
 def load_day(name: str) -> DayScenario:

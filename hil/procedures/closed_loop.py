@@ -21,7 +21,8 @@ from hil.analysis import cgm_trend
 from hil.analysis.insulin_on_board import DURATION_MIN, remaining_share
 from hil.drivers.contracts import Alarm, AutoSettings, PumpEvent, PumpState, Resumed, Seen, Suspended
 from hil.evidence.recording import CsvRecording
-from hil.patient.programme import Programme
+from hil.patient import days
+from hil.patient.programme import Programme, round_to
 from hil.patient.uva_padova import STEP_MIN, VirtualPatient
 from hil.procedures import delivery
 
@@ -46,6 +47,34 @@ PAUSE_BETWEEN_RUNS_S = 30 * 60.0
 
 class BadLoopLength(ValueError):
     pass
+
+
+# clinic_day's settings, by the names requirement cases give them
+CLINIC_SETTINGS = ("dose_increment_U", "target_mg_dl", "correction_rule_mg_dl", "max_basal_factor", "max_iob_basal_h")
+
+
+def clinic_day(
+    patient: VirtualPatient,
+    day: days.DayScenario,
+    dose_increment_U: float,
+    target_mg_dl: float,
+    correction_rule_mg_dl: float,
+    max_basal_factor: float,
+    max_iob_basal_h: float,
+) -> tuple[Programme, AutoSettings]:
+    """A day for one patient on the settings a clinic starts a pump with, the same for the user's bolus calculator
+    and auto mode: the correction factor by the rule on the patient's total daily insulin (the 1800 rule), max basal
+    a multiple of the programmed basal, max insulin on board the average meal bolus plus hours of that basal."""
+    correction_factor = correction_rule_mg_dl / patient.total_daily_insulin_U
+    plan = days.plan_for(day, patient, dose_increment_U, correction_factor, target_mg_dl)
+    meal_bolus = sum(b.counted_g for b in plan.meal_boluses) / len(plan.meal_boluses) / patient.carb_ratio_g_per_U
+    auto = AutoSettings(
+        target_mg_dl,
+        correction_factor,
+        round_to(max_basal_factor * plan.basal_U_per_h, dose_increment_U),
+        round_to(meal_bolus + max_iob_basal_h * plan.basal_U_per_h, dose_increment_U),
+    )
+    return plan, auto
 
 
 @dataclass

@@ -16,8 +16,7 @@ from hil.analysis import glycemia, insulin_on_board, suspend_rules
 from hil.drivers.contracts import Alarm, AlarmKind, AutoBasal, AutoBolus, AutoExit, AutoExitReason, AutoSettings
 from hil.drivers.contracts import AutoZone, Capability, Priority, seen_as
 from hil.evidence import plots
-from hil.patient.days import load_day, plan_for
-from hil.patient.programme import Programme, round_to
+from hil.patient.days import load_day
 from hil.patient.uva_padova import VirtualPatient
 from hil.procedures import closed_loop, delivery
 from hil.procedures.cgm import RECORDING_COLUMNS, feed, load_scenario
@@ -121,12 +120,10 @@ def test_auto_mode_in_virtual_patients(rig, requirement, evidence):
                 arms = {}
                 for arm in ARMS:
                     patient = VirtualPatient(name, case["cgm_sensor"], seed=case["cgm_seed"])
-                    correction_factor = case["correction_rule_mg_dl"] / patient.total_daily_insulin_U
-                    plan = plan_for(day, patient, case["dose_increment_U"], correction_factor, case["target_mg_dl"])
-                    auto = _auto_settings(case, patient, plan, correction_factor) if arm == "auto" else None
+                    plan, settings = closed_loop.clinic_day(patient, day, **{k: case[k] for k in closed_loop.CLINIC_SETTINGS})
                     rng = np.random.default_rng([case["cgm_seed"], p, d])
                     arms[arm] = closed_loop.run(rig, grav, patient, plan, minutes, case["cgm_jitter_s"], rng, raw,
-                                                (name, day_name, arm), auto=auto)
+                                                (name, day_name, arm), auto=settings if arm == "auto" else None)
                     glucose = arms[arm].glucose
                     exposure[arm]["in range"] += glycemia.time_in_range(glucose, step_min)
                     exposure[arm]["below 70"] += glycemia.time_below(glucose, step_min)
@@ -153,17 +150,6 @@ def test_auto_mode_in_virtual_patients(rig, requirement, evidence):
 
 
 ARMS = ("open", "auto")
-
-
-def _auto_settings(case: dict, patient: VirtualPatient, plan: Programme, correction_factor: float) -> AutoSettings:
-    """Auto mode's settings as a clinic starts them (the case's rules): the calculator's correction factor as the
-    insulin sensitivity, max basal a multiple of the programmed basal, max insulin on board the average meal bolus
-    plus hours of basal."""
-    increment = case["dose_increment_U"]
-    meal_bolus = float(np.mean([b.counted_g for b in plan.meal_boluses])) / patient.carb_ratio_g_per_U
-    return AutoSettings(case["target_mg_dl"], correction_factor,
-                        round_to(case["max_basal_factor"] * plan.basal_U_per_h, increment),
-                        round_to(meal_bolus + case["max_iob_basal_h"] * plan.basal_U_per_h, increment))
 
 
 def _days_table(rows) -> str:

@@ -89,6 +89,39 @@ def test_the_seeded_units_error_makes_each_correction_ten_times_larger():
     assert _rules(aid_correction_scale=10).decide(0.0, 200.0, 210.0).correction == pytest.approx(12.0)
 
 
+def test_the_seeded_sign_error_adds_the_insulin_on_board_to_the_eventual_glucose():
+    """After a meal bolus at 170 mg/dL predicted, the insulin on board asks for less (the profile); with the seeded
+    sign error it asks for more, up to what max_iob leaves."""
+    nominal, added = _rules(), _rules(aid_iob_added_to_eventual=True)
+    nominal.doses.append((0.0, 2.0))
+    added.doses.append((0.0, 2.0))
+    assert nominal.decide(0.0, 150.0, 170.0).rate == PROFILE  # 170 - 2 × 50 = 70: nothing more required
+    assert added.decide(0.0, 150.0, 170.0).rate == 3.0  # 170 + 2 × 50: up to the cap
+
+
+def _predictions(values: list[float], trend_per_min: float, rules: AutoMode | None = None) -> float:
+    """The rules' prediction at the last of values (one every 5 min), the CGM's trend given with it."""
+    rules = rules or _rules()
+    predicted = math.nan
+    for k, value in enumerate(values):
+        predicted = rules.predicted(k * CGM_INTERVAL_S, value, value + 30.0 * trend_per_min)
+    return predicted
+
+
+def test_the_prediction_takes_the_lower_of_the_trend_and_the_average_change_since_20_to_40_min_ago():
+    # a noise excursion: flat at 120 for 40 min, then 15 min up to 150 (the CGM's trend +2 mg/dL/min)
+    values = [120.0] * 9 + [130.0, 140.0, 150.0]
+    # oref0's long average: (150 - 120) over 20, 25, 30, 35 and 40 min, 1.0625 mg/dL/min on average
+    long_average = sum(30.0 / m for m in (20, 25, 30, 35, 40)) / 5
+    assert _predictions(values, 2.0) == pytest.approx(150.0 + 30.0 * long_average)
+    # falling 1 mg/dL/min, the CGM's trend steeper (-2): the trend's is the lower one and is kept, so a low
+    # prediction is never raised
+    falling = [200.0 - 5.0 * k for k in range(12)]
+    assert _predictions(falling, -2.0) == pytest.approx(falling[-1] - 60.0)
+    # too soon for values 20-40 min old: the trend's alone
+    assert _predictions([120.0, 130.0, 140.0], 2.0) == pytest.approx(200.0)
+
+
 # -- the pump in auto mode, over its protocol ----------------------------------------------------------------
 class Pump:
     def __init__(self, **defects):

@@ -10,7 +10,9 @@ import pytest
 
 from hil.drivers.contracts import AutoBasal, AutoSettings, AutoZone, BolusDone
 from hil.evidence.recording import CsvRecording
-from hil.patient.programme import Bolus, Meal, Programme
+from hil.analysis.insulin_on_board import net_iob
+from hil.patient.bolus_calculator import BolusCalculator
+from hil.patient.programme import Bolus, Meal, MealBolus, Programme
 from hil.patient.uva_padova import VirtualPatient
 from hil.procedures import closed_loop, delivery
 from hil.procedures.gravimetric import Gravimetry
@@ -67,6 +69,24 @@ def test_boluses_and_meals_reach_pump_and_patient_at_their_minutes(rig, tmp_path
     assert len(rows) == MINUTES and all(row["scenario"] == "meal" for row in rows)
     assert sum(1 for row in rows if row["mass_mg"]) == MINUTES // 5  # one reading per CGM value
     assert float(rows[-1]["t_s"]) == pytest.approx(start + MINUTES * 60.0)
+
+
+def test_a_meal_bolus_goes_through_the_users_calculator_with_the_cgm_and_the_insulin_on_board(rig, tmp_path):
+    """At its minute the calculator gets the last CGM value the pump got and the insulin on board from what the
+    patient received, net of the basal (here counted again with hil.analysis.insulin_on_board)."""
+    basal, calculator = 0.4, BolusCalculator(25.0, 100.0, 110.0, 0.05)
+    programme = Programme(basal, (Bolus(0, 1.0),), (Meal(30, 30.0),), meal_boluses=(MealBolus(30, 30.0),),
+                          calculator=calculator)
+    _, record, _ = _run(rig, tmp_path, programme, name="calculator")
+    before = [k for k, minute in enumerate(record.cgm_minute) if minute < 30.0]
+    interval_ends = np.arange(0, 31, 5)
+    received = np.concatenate([[0.0], np.cumsum(record.insulin_U)[interval_ends[1:] - 1]])
+    on_board = net_iob(interval_ends * 60.0, received, basal)[-1]
+    assert 0.5 < on_board < 1.0  # most of the first bolus
+    expected = calculator.dose(30.0, record.cgm[before[-1]], float(on_board))
+    assert record.user_boluses == [(0, 1.0), (30, pytest.approx(expected, abs=1e-9))]
+    done = [seen.event.amount_U for seen in record.events if isinstance(seen.event, BolusDone)]
+    assert done == [1.0, pytest.approx(expected, abs=1e-9)]
 
 
 def test_auto_mode_runs_the_loop_and_is_left_off(rig, tmp_path):

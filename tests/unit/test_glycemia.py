@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hil.analysis.glycemia import area_below, reduction_pct, time_below
+from hil.analysis.glycemia import area_below, reduction_pct, time_below, time_in_range
 
 
 def test_known_answers():
@@ -51,3 +51,10 @@ def test_the_default_threshold_is_70_and_the_edges():
     assert area_below([80.0, 90.0], 1.0) == 0.0 and time_below([], 5.0) == 0.0
     assert math.isnan(reduction_pct(1.0, 0.0)) and math.isnan(reduction_pct(1.0, -2.0))
     assert reduction_pct(0.0, 0.5) == 100.0
+
+
+def test_time_in_range_known_answers():
+    trace = [69.9, 70, 120, 180, 180.1, 250]
+    assert time_in_range(trace, 1.0) == 3.0  # 70 and 180 are in range
+    assert time_in_range(trace, 5.0) == 15.0
+    assert time_in_range(trace, 1.0, low=54, high=250) == 6.0
