@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hil.analysis import glycemia
 from hil.patient import days
 from hil.patient.alone import live_alone
 from hil.patient.nights import load_night, plan_for
@@ -131,14 +132,11 @@ def auto_days() -> None:
             minutes = int(case["hours"] * 60)
             rig.begin_test(f"bench-{rid}")  # a fresh reservoir per cohort, as each requirement's test has
             delivery.prepare(rig)
-            rig.pump.configure_suspend(70, before_low=False, on_low=False)
+            rig.pump.configure_suspend(glycemia.HYPO_MG_DL, before_low=False, on_low=False)
             for name in case["patients"]:
                 for day_name in case["day_scenarios"]:
                     for arm in ("open", "auto"):
-                        def new_patient():
-                            return VirtualPatient(name, case["cgm_sensor"], seed=case["cgm_seed"])
-
-                        patient = new_patient()
+                        patient = VirtualPatient(name, case["cgm_sensor"], seed=case["cgm_seed"])
                         plan, settings = closed_loop.clinic_day(
                             patient, days.load_day(day_name), **{k: case[k] for k in closed_loop.CLINIC_SETTINGS}
                         )
@@ -148,7 +146,7 @@ def auto_days() -> None:
                                                  np.random.default_rng(0), Discard(), (), auto=auto)
                         loop.append(time.perf_counter() - start)
                         runs += 1
-                        patient = new_patient()
+                        patient = VirtualPatient(name, case["cgm_sensor"], seed=case["cgm_seed"])
                         start = time.perf_counter()
                         for m, dose in enumerate(record.insulin_U):
                             if m % patient.cgm_interval_min == 0:
