@@ -37,6 +37,7 @@ from hil.evidence.run import REHEARSAL_NOTE, RunRecorder, finish_abandoned, new_
 from hil.evidence.validation import NOMINAL
 from hil.evidence.verdict import Verdict
 from hil.procedures import conformance, delivery, preflight
+from hil.procedures.scenario_files import scenario_problems
 from hil.pytest_child import ABORT_GRACE_S, run_children, run_pytest, signals_held
 from hil.rig import lab
 from hil.rig import model as rig_model
@@ -108,7 +109,7 @@ def specs_check(
         None, help="files or directories (default: the project's specs/, else the reference requirements)"
     ),
 ):
-    """Validate requirement files; every problem is listed with file:line."""
+    """Validate requirement files, and the scenario files their cases name; every problem is listed with file:line."""
     try:
         requirements = load_requirements(paths or None)
     except SpecError as exc:
@@ -116,6 +117,12 @@ def specs_check(
             err.print(str(problem), markup=False)
         err.print(f"{len(exc.problems)} problem(s)")
         raise typer.Exit(1) from None
+    bad = scenario_problems(requirements.values())
+    if bad:
+        for line in bad:
+            err.print(line.strip(), markup=False)
+        err.print(f"{len(bad)} unusable scenario file(s)")
+        raise typer.Exit(1)
     files = sorted({str(r.file) for r in requirements.values()})
     out.print(f"ok: {len(requirements)} requirements in {len(files)} file(s): {', '.join(files)}")
 

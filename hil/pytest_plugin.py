@@ -26,6 +26,7 @@ from hil.evidence.progress import Progress
 from hil.evidence.progress_display import ProgressDisplay
 from hil.evidence.run import RunRecorder, new_run_dir, rig_times
 from hil.evidence.verdict import FailureClass, Judgement, Verdict, classify, exception_for, judge
+from hil.procedures.scenario_files import scenario_problems
 from hil.rig import abort
 from hil.rig.config import RigConfigError, load_rig
 from hil.rig.rig import Rig
@@ -205,6 +206,9 @@ def pytest_collection_modifyitems(session, config, items):
         raise pytest.UsageError(
             "tests name unknown requirement ids:\n" + "\n".join(f"  {node}: {rid}" for node, rid in unknown)
         )
+    bad = scenario_problems(known[rid] for rid in sorted({rid for item in bound for rid in _requirement_ids(item)}))
+    if bad:
+        raise pytest.UsageError("scenario files the requirements name are unusable:\n" + "\n".join(bad))
 
 
 def pytest_deselected(items):

@@ -51,7 +51,7 @@ def load_day(name: str) -> DayScenario:
     path = DAYS / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in DAYS.glob("*.yaml")))
-        raise BadDayScenario(f"{path}: no such day scenario (known: {known})")
+        raise BadDayScenario(f"{project.shown(path.resolve())}: no such day scenario (known: {known})")
     problems: list[yamlfile.Problem] = []
     located = yamlfile.parse(path, problems)
     if located is None or problems:

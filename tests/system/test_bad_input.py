@@ -89,3 +89,17 @@ def test_a_bad_parent_rig_is_named_by_verify(tmp_path):
 def test_specs_check_names_a_mutant_at_its_line(tmp_path, old, new, key):
     specs = _specs(tmp_path, old, new)
     _one_located_line(_hil("specs", "check", str(specs)), specs / "dose-accuracy.yaml", key)
+
+
+def test_a_missing_day_scenario_stops_verify_before_anything_runs(tmp_path):
+    """A requirement naming a day scenario that does not exist: `hil verify` stops at collection, before the first
+    test (the virtual-patient days would otherwise error only when their test starts, hours into a bench campaign)."""
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "specs", specs)
+    text = (specs / "automated-delivery.yaml").read_text()
+    (specs / "automated-delivery.yaml").write_text(text.replace("day_scenarios: [mixed-day]", "day_scenarios: [holiday]", 1))
+    done = _hil("verify", "--specs", str(specs), "-k", "AID-CAP-001", "--no-report")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "AID-EFFECT-001 day_scenarios 'holiday': fixtures/scenarios/days/holiday.yaml: no such day scenario" in output
+    assert "Traceback" not in output and "passed" not in output and "PASS" not in output
