@@ -40,16 +40,21 @@ def test_simglucose_reproduces_its_upstream_reference_output(tmp_path):
     np.testing.assert_allclose(got.insulin, expected.insulin, rtol=1e-12)
 
 
-def test_the_adapter_steps_the_model_exactly_as_simglucose():
-    stock = T1DPatient.withName("child#001")
-    ours = VirtualPatient("child#001")
+@pytest.mark.parametrize("name", ["child#001", "adolescent#002", "adult#009"])
+def test_the_adapter_steps_the_model_exactly_as_simglucose(name):
+    """Every state variable, every minute, to the last bit, over a meal (the gut's branch), a bolus, a suspension
+    and the renal excretion of a high glucose: the adapter's own right-hand side is simglucose's."""
+    stock = T1DPatient.withName(name)
+    ours = VirtualPatient(name)
     basal = ours.basal_U_per_h / 60.0
-    for minute in range(240):
-        dose = basal + (2.0 if minute == 30 else 0.0)
-        stock.step(Action(CHO=0, insulin=dose))
-        ours.step(dose)
+    for minute in range(720):
+        dose = 0.0 if 300 <= minute < 420 else basal + (2.0 if minute == 45 else 0.0)
+        carbs = 90.0 if minute in (30, 31, 32, 33, 34) else 0.0
+        stock.step(Action(CHO=carbs, insulin=dose))
+        ours.step(dose, carbs * 5 if minute == 30 else 0.0)
         assert ours.glucose_mg_dl == stock.observation.Gsub
-    assert ours.t_min == stock.t == 240
+        assert ours._model.state.tolist() == stock.state.tolist()
+    assert ours.t_min == stock.t == 720
 
 
 def test_a_patient_on_its_own_basal_stays_at_its_basal_glucose():
