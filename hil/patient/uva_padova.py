@@ -51,7 +51,9 @@ def _model(t, x, action, params, last_Qsto, last_foodtaken):
     if Dbar > 0:
         aa = 5 / (2 * Dbar * (1 - p.b))
         cc = 5 / (2 * Dbar * p.d)
-        kgut = p.kmin + (p.kmax - p.kmin) / 2 * (np.tanh(aa * (qsto - p.b * Dbar)) - np.tanh(cc * (qsto - p.d * Dbar)) + 2)
+        kgut = p.kmin + (p.kmax - p.kmin) / 2 * (
+            np.tanh(aa * (qsto - p.b * Dbar)) - np.tanh(cc * (qsto - p.d * Dbar)) + 2
+        )
     else:
         kgut = p.kmax
     dx1 = p.kmax * x0 - x1 * kgut
