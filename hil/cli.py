@@ -943,14 +943,21 @@ def validate(
     seeds: int = typer.Option(1, min=1, max=1000, help="campaigns per rig, each with its own emulator seed"),
     jobs: int = typer.Option(2, min=1, help="campaigns run side by side"),
     only: list[str] | None = typer.Option(None, "--only", help="defect rig names to run (default: all)"),
+    all_reports: bool = typer.Option(
+        False,
+        "--all-reports",
+        help="build every campaign's HTML report (default: the nominal rig's first campaign only, the one that "
+        "holds the matrix; `hil report RUN` builds another on demand)",
+    ),
 ):
     """Tool validation: the campaign on the nominal rig and on every seeded-defect rig, and the detection
     matrix (defect × requirement, expected vs observed). With --seeds N each rig runs N times, with the emulator
     seeds s, s+1, ... s+N-1 (s: the rig file's seed), and each cell is a count k/N with its one-sided 95 %
     confidence limit. Exits 1 unless, in every campaign, every defect is caught by exactly the requirements it
     declares and the nominal rig passes everything. The matrix goes to reports/validation/<id>/ and into the
-    nominal run's report; the rig files of seeds after the first are kept there, and those campaigns' HTML
-    reports are left to `hil report RUN`."""
+    nominal run's report; the rig files of seeds after the first are kept there. Every campaign keeps its record,
+    raw data, plots and seal; the HTML report is built for the nominal rig's first campaign (with --all-reports,
+    for every campaign), the others' are left to `hil report RUN`."""
     defects, nominal = defects or project.defect_rigs(), nominal or project.default_rig()
     rigs = sorted(p for p in defects.glob("*.yaml") if not only or p.stem in only)
     if only and len(rigs) != len(set(only)):
@@ -979,9 +986,9 @@ def validate(
     campaigns = []  # (rig name, seed or None, rig file, with HTML report)
     for name, path in plan:
         base = int(configs[name].section("emulator").get("seed", 1))
-        campaigns.append((name, None if seeds == 1 else base, path, True))
+        campaigns.append((name, None if seeds == 1 else base, path, all_reports or name == NOMINAL))
         for other in range(base + 1, base + seeds):  # the other seeds
-            campaigns.append((name, other, _seeded_rig_file(folder / "rigs", name, path, other), False))
+            campaigns.append((name, other, _seeded_rig_file(folder / "rigs", name, path, other), all_reports))
     runs = _run_campaigns(campaigns, jobs)
     outcomes = []
     for (name, seed, _, _), (run_dir, record) in zip(campaigns, runs, strict=True):
@@ -1017,6 +1024,12 @@ def validate(
     )
     _finish_run(nominal_dir)
     out.print(text, markup=False)
+    if not all_reports:
+        out.print(
+            f"HTML report: {nominal_dir / 'report' / 'index.html'}; every campaign's record, raw data, plots and seal "
+            "are in its run folder (detection-matrix.json), `hil report RUN` builds its HTML report",
+            markup=False,
+        )
     out.print(f"validation: {folder}", markup=False)
     raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
 

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 .venv/bin/hil trace --format csv
 STATIC_SKIP_SETUP=1 ./scripts/static.sh
 set +e
-.venv/bin/python -m pytest tests/unit tests/system -p no:cacheprovider -q --timeout 3000 -n 2 --dist loadfile "$@"
+.venv/bin/python -m pytest tests/unit tests/system -p no:cacheprovider -q --timeout 3000 -n 2 --dist loadfile --no-loadscope-reorder "$@"
 code=$?
 set -e
 if [ "$code" -eq 5 ]; then

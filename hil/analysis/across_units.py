@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 COVERAGE_PROBABILITY = 0.95
 
@@ -36,5 +35,7 @@ def mean_across_units(values: list[float], expanded_u: list[float]) -> UnitsMean
     spread = float(np.std(x, ddof=1))
     u_units = spread / math.sqrt(n)
     u_measurements = math.sqrt(float(np.sum((big_u / 2.0) ** 2))) / n
+    from scipy import stats  # here, not at the top: half a second of import for every `hil` command otherwise
+
     k = float(stats.t.ppf(0.5 + COVERAGE_PROBABILITY / 2.0, n - 1))
     return UnitsMean(float(np.mean(x)), k * math.hypot(u_units, u_measurements), k, spread, n)

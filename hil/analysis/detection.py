@@ -5,7 +5,6 @@ for a rate (false alarms per day). Pure functions."""
 import math
 
 import numpy as np
-from scipy import stats
 
 ONE_SIDED_95 = 0.95
 
@@ -14,6 +13,8 @@ def wilson_lower(successes: int, trials: int, confidence: float = ONE_SIDED_95) 
     """One-sided lower confidence limit of a binomial share (0-1)."""
     if trials <= 0:
         return math.nan
+    from scipy import stats  # here, not at the top: half a second of import for every `hil` command otherwise
+
     z = stats.norm.ppf(confidence)
     p = successes / trials
     centre = p + z * z / (2 * trials)
@@ -30,6 +31,8 @@ def poisson_upper(events: int, exposure: float, confidence: float = ONE_SIDED_95
     """One-sided upper confidence limit of a Poisson rate (events per unit of exposure), exact (Garwood)."""
     if exposure <= 0:
         return math.nan
+    from scipy import stats  # as in wilson_lower
+
     return float(stats.chi2.ppf(confidence, 2 * events + 2)) / 2.0 / exposure
 
 

@@ -294,14 +294,16 @@ class RunRecorder:
         self._write()
 
     def _write(self) -> None:
-        write_record(self.directory, self.record)
+        write_record(self.directory, self.record, indented=self.record["finished"] is not None)
 
 
-def write_record(directory: Path, record: dict) -> None:
-    """Replace record.json atomically (a reader never sees half a record)."""
+def write_record(directory: Path, record: dict, indented: bool = True) -> None:
+    """Replace record.json atomically (a reader never sees half a record). Indented for the reader of a finished
+    record; a running record, rewritten several times a test, goes compact: json's C encoder, four times as fast
+    (an indent takes the pure-Python one)."""
     path = Path(directory) / "record.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
+    tmp.write_text(json.dumps(record, indent=1 if indented else None, default=str), encoding="utf-8")
     os.replace(tmp, path)
 
 

@@ -7,13 +7,17 @@ The meals follow simglucose's RandomScenario (0.2.11, simulation/scenario_gen.py
 12:00 and 80 g at 18:00, 10-g snacks at 09:30, 15:00 and 21:30. A file is read once, completely checked (types,
 ranges, unknown and missing keys), and every problem is reported by file and line."""
 
+from typing import TYPE_CHECKING
+
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from hil import project, yamlfile
 from hil.patient.bolus_calculator import BolusCalculator
 from hil.patient.programme import Meal, MealBolus, Programme, round_to
-from hil.patient.uva_padova import VirtualPatient
+
+if TYPE_CHECKING:  # the model (simglucose, pandas, scipy) is not loaded to read a day file
+    from hil.patient.uva_padova import VirtualPatient
 
 DAYS = project.reference("scenarios", "days")
 CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -81,7 +85,7 @@ def minute_of(clock: str, starts_at: str) -> int:
 
 def plan_for(
     day: DayScenario,
-    patient: VirtualPatient,
+    patient: "VirtualPatient",
     increment_U: float,
     correction_factor_mg_dl_per_U: float,
     target_mg_dl: float,

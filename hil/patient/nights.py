@@ -2,12 +2,15 @@
 into the pump programme and the patient change for one patient (a Programme: the bolus, if any, at bedtime)."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import yaml
 
 from hil import project
 from hil.patient.programme import Bolus, Programme, round_to
-from hil.patient.uva_padova import VirtualPatient
+
+if TYPE_CHECKING:  # the model (simglucose, pandas, scipy) is not loaded to read a night file
+    from hil.patient.uva_padova import VirtualPatient
 
 NIGHTS = project.reference("scenarios", "nights")
 KEYS = {"description", "basal_factor", "correction_bolus", "insulin_sensitivity_factor"}
@@ -47,7 +50,7 @@ def load_night(name: str) -> NightScenario:
     )
 
 
-def plan_for(scenario: NightScenario, patient: VirtualPatient, increment_U: float) -> Programme:
+def plan_for(scenario: NightScenario, patient: "VirtualPatient", increment_U: float) -> Programme:
     """The programme in the pump's increments (basal U/h and bolus U both in steps of increment_U)."""
     bolus = 0.0
     if scenario.correction_excess_mg_dl is not None:

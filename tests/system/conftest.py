@@ -10,6 +10,27 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HIL = str(Path(sys.executable).parent / "hil")
 
+# The files that take longest, first: scripts/test.sh shares the tests out a file at a time on two workers
+# (pytest-xdist --dist loadfile, in collection order with --no-loadscope-reorder), so the validation's campaigns
+# start at once on one worker while the other works through everything else, instead of after the unit tests.
+LONGEST_FIRST = (
+    "tests/system/test_campaigns.py",  # hil validate: every rig's campaign
+    "tests/system/test_validation_seeds.py",
+    "tests/system/test_rig_kinds.py",
+    "tests/system/test_rehearsal.py",
+    "tests/system/test_lab.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The whole session's items (unit tests included), LONGEST_FIRST's files first, each in its own order."""
+
+    def rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
+
 
 class Verify:
     """One `hil verify` run, the way a user starts it, from the project root."""
