@@ -943,6 +943,12 @@ def validate(
     seeds: int = typer.Option(1, min=1, max=1000, help="campaigns per rig, each with its own emulator seed"),
     jobs: int = typer.Option(2, min=1, help="campaigns run side by side"),
     only: list[str] | None = typer.Option(None, "--only", help="defect rig names to run (default: all)"),
+    k: str | None = typer.Option(
+        None,
+        "-k",
+        help="pytest -k expression: every campaign runs only the tests it selects, and each defect must fail exactly "
+        "the requirements it declares among theirs",
+    ),
     all_reports: bool = typer.Option(
         False,
         "--all-reports",
@@ -978,6 +984,13 @@ def validate(
     except KeyError as exc:
         err.print(f"defect rigs must declare seeded_defect.violates: {exc}", markup=False)
         raise typer.Exit(2) from None
+    if k is not None:  # the requirements the selected tests judge: a defect is held to its declarations among them
+        selected = frozenset(rid for ids in collect_trace(k).values() for rid in ids)
+        if not selected:
+            err.print(f"hil: no test selected by -k {k!r}: no campaign run", markup=False)
+            raise typer.Exit(5)
+        expected = {name: ids & selected for name, ids in expected.items()}
+        tolerated = {name: ids & selected for name, ids in tolerated.items()}
     benches = [name for name, config in configs.items() if not config.simulated]
     if seeds > 1 and benches:
         err.print(f"--seeds needs emulated rigs (clock: sim); not: {', '.join(benches)}", markup=False)
@@ -989,7 +1002,7 @@ def validate(
         campaigns.append((name, None if seeds == 1 else base, path, all_reports or name == NOMINAL))
         for other in range(base + 1, base + seeds):  # the other seeds
             campaigns.append((name, other, _seeded_rig_file(folder / "rigs", name, path, other), all_reports))
-    runs = _run_campaigns(campaigns, jobs)
+    runs = _run_campaigns(campaigns, jobs, k)
     outcomes = []
     for (name, seed, _, _), (run_dir, record) in zip(campaigns, runs, strict=True):
         failed, undecided, errored = validation.observed_failures(record) if record else (set(), set(), {"(no record)"})
@@ -1014,6 +1027,7 @@ def validate(
         "Tool validation: seeded-defect detection matrix",
         "ISO 13485 §4.1.6: the suite run on every seeded-defect rig"
         + (f", each with {seeds} emulator seeds" if seeds > 1 else "")
+        + (f", running the tests -k {k!r} selects" if k is not None else "")
         + "; each must fail exactly the requirements it declares, and the nominal rig none. "
         "Detection and false failures with one-sided 95 % confidence limits (Wilson score).",
         {
@@ -1023,6 +1037,8 @@ def validate(
         status="passed" if all(o.ok for o in outcomes) else "failed",
     )
     _finish_run(nominal_dir)
+    if k is not None:
+        out.print(f"the tests -k {k!r} selects, judging {len(selected)} requirement(s)", markup=False)
     out.print(text, markup=False)
     if not all_reports:
         out.print(
@@ -1034,12 +1050,12 @@ def validate(
     raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
 
 
-def _run_campaigns(campaigns: list, jobs: int) -> list[tuple[Path, dict | None]]:
-    """Every campaign, `jobs` at a time, in plan order; a line as each ends: how many are done, the wall time
-    so far and the ETA at the pace so far."""
+def _run_campaigns(campaigns: list, jobs: int, k: str | None = None) -> list[tuple[Path, dict | None]]:
+    """Every campaign (of the tests -k selects), `jobs` at a time, in plan order; a line as each ends: how many are
+    done, the wall time so far and the ETA at the pace so far."""
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_campaign, c[2], report=c[3]): c for c in campaigns}
+        futures = {pool.submit(_campaign, c[2], report=c[3], k=k): c for c in campaigns}
         for done, future in enumerate(as_completed(futures), 1):
             name, seed = futures[future][:2]
             elapsed = time.monotonic() - started
@@ -1067,9 +1083,10 @@ def _seeded_rig_file(folder: Path, name: str, rig: Path, seed: int) -> Path:
     return path
 
 
-def _campaign(rig: Path, report: bool = True) -> tuple[Path, dict | None]:
-    """One `hil verify` in its own process; its run folder and record."""
+def _campaign(rig: Path, report: bool = True, k: str | None = None) -> tuple[Path, dict | None]:
+    """One `hil verify` (of the tests -k selects) in its own process; its run folder and record."""
     command = [sys.executable, "-m", "hil.cli", "verify", "--rig", str(rig)] + ([] if report else ["--no-report"])
+    command += ["-k", k] if k is not None else []
     done = subprocess.run(command, capture_output=True, text=True, env=_children_env())
     match = re.search(r"^run (\S+):", done.stdout, re.M)
     if not match:

@@ -88,8 +88,10 @@ class TestEvidence:
     def attach_figure(self, name: str, figure) -> Path:
         import matplotlib.pyplot as plt
 
+        from hil.evidence.plots import save_png
+
         path = self.directory / f"{safe_name(name)}.png"
-        figure.savefig(path, dpi=110, bbox_inches="tight")
+        save_png(figure, path)
         plt.close(figure)
         return self._attach(path, name)
 

@@ -1,12 +1,36 @@
 """The evidence plots an auditor looks at. Each returns a matplotlib Figure (Agg backend, no display)."""
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.image  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 
 from hil.drivers.contracts import Alarm, PumpState, Seen  # noqa: E402
+
+
+def save_png(figure, path: Path, dpi: float = 110, pad_inches: float = 0.1) -> None:
+    """The figure as a PNG cropped to what it draws with a pad around it, as savefig(bbox_inches="tight") crops it,
+    from one rendering instead of two (savefig lays the figure out once to find the box, then draws it again: a
+    third of a campaign's plotting time); the pad stops at the canvas's edge. A figure that draws beyond its canvas
+    goes through savefig, which widens the canvas."""
+    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
+    figure.set_dpi(dpi)
+    canvas.draw()
+    ink = figure.get_tightbbox(canvas.get_renderer())  # inches from the bottom left
+    width, height = canvas.get_width_height()
+    if ink.x0 < 0 or ink.y0 < 0 or ink.x1 * dpi > width or ink.y1 * dpi > height:
+        figure.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=pad_inches)
+        return
+    box = ink.padded(pad_inches)
+    left, right = max(0, int(np.floor(box.x0 * dpi))), min(width, int(np.ceil(box.x1 * dpi)))
+    bottom, top = max(0, int(np.floor(box.y0 * dpi))), min(height, int(np.ceil(box.y1 * dpi)))
+    pixels = np.asarray(canvas.buffer_rgba())[height - top : height - bottom, left:right]  # rows from the top
+    matplotlib.image.imsave(path, pixels, format="png", dpi=dpi)
 
 
 def trumpet_figure(windows_min, ep_max, ep_min, overall_pct: float, title: str):

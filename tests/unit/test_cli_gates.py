@@ -54,3 +54,11 @@ def test_split_with_no_test_selected_runs_nothing():
     assert done.returncode == 5, done.stdout[-2000:] + done.stderr[-2000:]
     assert done.stderr == ("hil: no test selected by -k 'NO-SUCH-REQUIREMENT': nothing to run on bench-a,bench-b\n")
     assert "run " not in done.stdout  # no unit started, its folder removed
+
+
+def test_a_validation_selecting_no_test_runs_no_campaign():
+    validations = set((ROOT / "reports" / "validation").glob("*"))
+    done = _hil("validate", "-k", "NO-SUCH-REQUIREMENT")
+    assert done.returncode == 5, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr == "hil: no test selected by -k 'NO-SUCH-REQUIREMENT': no campaign run\n"
+    assert "validate: " not in done.stdout and set((ROOT / "reports" / "validation").glob("*")) == validations

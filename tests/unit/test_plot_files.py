@@ -1,0 +1,56 @@
+"""Evidence plots as PNG files: one rendering cropped to what the figure draws, as matplotlib's tight bounding box
+would crop it, and matplotlib's own path for a figure that draws beyond its canvas."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
+
+from hil.evidence import plots
+
+
+def _pixels(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGBA")).astype(int)
+
+
+def _both(make, tmp_path) -> tuple[np.ndarray, np.ndarray]:
+    """The figure saved by matplotlib with bbox_inches="tight", and by plots.save_png."""
+    figure = make()
+    figure.savefig(tmp_path / "tight.png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    figure = make()
+    plots.save_png(figure, tmp_path / "once.png")
+    plt.close(figure)
+    return _pixels(tmp_path / "tight.png"), _pixels(tmp_path / "once.png")
+
+
+def test_a_figure_is_cropped_as_a_tight_bounding_box_crops_it(tmp_path):
+    def trumpet():
+        return plots.trumpet_figure([2, 5, 11, 19, 31], [3, 2, 1, 1, 1], [-3, -2, -1, -1, -1], 0.5, "DA-BASAL-002")
+
+    def occlusion():
+        t_s = np.arange(0.0, 4 * 3600.0, 10.0)
+        return plots.occlusion_figure(t_s, t_s / 3600.0, np.sin(t_s / 600.0) * 50 + 60, {}, [], "OC-ALARM-001")
+
+    for make in (trumpet, occlusion):
+        tight, once = _both(make, tmp_path)
+        # the same box (to a pixel of rounding); where savefig's pad goes past the canvas, this one's stops at its edge
+        assert -2 <= tight.shape[0] - once.shape[0] <= 14 and -2 <= tight.shape[1] - once.shape[1] <= 14, make.__name__
+        assert once.shape[0] < 110 * make().get_size_inches()[1]  # cropped: less than the whole canvas
+        plt.close("all")
+        inked = (once[..., :3] < 128).any(axis=2)
+        rows, columns = np.nonzero(inked)
+        # what is drawn reaches within the 0.1-inch pad (11 px) of every edge: nothing cut, no margin left over
+        assert rows.min() <= 13 and columns.min() <= 13, make.__name__
+        assert once.shape[0] - rows.max() <= 14 and once.shape[1] - columns.max() <= 14, make.__name__
+
+
+def test_a_figure_drawing_beyond_its_canvas_is_saved_whole(tmp_path):
+    def legend_outside():
+        figure, ax = plt.subplots(figsize=(4, 3))
+        ax.plot([1, 2], label="delivered")
+        ax.legend(bbox_to_anchor=(1.6, 1.0))
+        return figure
+
+    tight, once = _both(legend_outside, tmp_path)
+    assert once.shape == tight.shape and once.shape[1] > 4 * 110  # wider than the canvas: the legend is in it
+    assert np.array_equal(once, tight)
