@@ -33,7 +33,15 @@ from hil.evidence import resume as resuming
 from hil.evidence import seal, traceability, units, units_allure, validation
 from hil.evidence.measurements import DECISION_RULE
 from hil.evidence.recording import CsvRecording
-from hil.evidence.run import REHEARSAL_NOTE, RunRecorder, finish_abandoned, new_run_dir, utc_now, write_record
+from hil.evidence.run import (
+    REHEARSAL_NOTE,
+    RunRecorder,
+    changed_evidence,
+    finish_abandoned,
+    new_run_dir,
+    utc_now,
+    write_record,
+)
 from hil.evidence.validation import NOMINAL
 from hil.evidence.verdict import Verdict
 from hil.procedures import conformance, delivery, preflight
@@ -1099,13 +1107,19 @@ def _campaign(rig: Path, report: bool = True, k: str | None = None) -> tuple[Pat
 @app.command("report")
 def report_cmd(run: str | None = typer.Argument(None, help="run folder or id (default: reports/latest)")):
     """(Re)build the HTML report of a run and reseal it; refused when the run no longer matches its seal. A run
-    that stopped before its seal (no manifest, not in the ledger) is sealed now: as complete when its record
-    says it finished without an interrupt, as interrupted otherwise."""
+    that stopped before its seal (no manifest, not in the ledger) is sealed now, once every finished test's files
+    are what its record hashed as the test ended: as complete when its record says it finished without an
+    interrupt, as interrupted otherwise."""
     run_dir = _run_dir(run)
     ledger_path = seal.ledger.default_path(project.reports())
     entry = seal.last_entry(run_dir, ledger_path)
     if entry is None and not (run_dir / seal.MANIFEST).exists():
-        record = _record(run_dir) or {}
+        record = _record(run_dir) or {"tests": {}}
+        changed = changed_evidence(record, run_dir)
+        if changed:
+            more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+            err.print(f"refused: {run_dir.name} was never sealed, and {changed[0]}{more}", markup=False)
+            raise typer.Exit(1)
         _finish_run(run_dir, interrupted=not record.get("finished") or bool(record.get("interrupted")))
         return
     if entry is not None and seal.sealed_folder(entry, ledger_path) != run_dir.resolve():

@@ -6,7 +6,7 @@ the same (its file's effective configuration and its instruments' identities).""
 from pathlib import Path
 
 from hil.evidence import seal
-from hil.evidence.run import finished, sha256_file
+from hil.evidence.run import changed_evidence, finished
 from hil.rig.config import RigConfig
 
 IDENTIFIED = ("pump", "scale", "lost_scale")  # instruments whose identity a resumed run must find again
@@ -25,12 +25,9 @@ def remaining(record: dict, run_dir: Path, ledger_path: Path) -> list[str]:
         problems = seal.check_run(run_dir, ledger_path)
         if problems:
             raise ResumeRefused(f"{run_dir.name} no longer matches its interrupted seal: {problems[0]}")
-    for nodeid, test in record["tests"].items():
-        if finished(test):
-            for name, digest in (test.get("files_sha256") or {}).items():
-                path = run_dir / name
-                if not path.is_file() or sha256_file(path) != digest:
-                    raise ResumeRefused(f"{nodeid}: its evidence {name} is not what the record hashed when it ended")
+    changed = changed_evidence(record, run_dir)
+    if changed:
+        raise ResumeRefused(changed[0])
     return [nodeid for nodeid in record.get("selected", {}) if not finished(record["tests"].get(nodeid, {}))]
 
 

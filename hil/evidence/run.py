@@ -112,6 +112,22 @@ def finished(test: dict) -> bool:
     return verdict in FINAL_VERDICTS or (verdict == "SKIPPED" and test.get("failure_class") != "rig")
 
 
+def changed_evidence(record: dict, run_dir: Path) -> list[str]:
+    """Each file of a finished test that is no longer what the record hashed as the test ended (changed or gone):
+    what stands between a run that stopped before its seal and a seal, or a resumed session."""
+    problems = []
+    for nodeid, test in record["tests"].items():
+        if not finished(test):
+            continue
+        for name, digest in (test.get("files_sha256") or {}).items():
+            path = Path(run_dir) / name
+            if not path.is_file():
+                problems.append(f"{nodeid}: its evidence {name} is gone since the record hashed it")
+            elif sha256_file(path) != digest:
+                problems.append(f"{nodeid}: its evidence {name} is not what the record hashed when it ended")
+    return problems
+
+
 class RunRecorder:
     def __init__(self, directory: Path, requirements: dict, resume: bool = False):
         """resume: continue the record already in `directory` (hil verify --resume) in a new session."""

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from hil import cli, project
 from hil.evidence import seal
+from hil.evidence.run import sha256_file
 from hil.evidence.seal import ledger, manifest, signing
 from tests.ledger_forgery import rechain as rechain_rows
 
@@ -319,3 +320,43 @@ def test_a_broken_record_is_one_line_for_trace_and_report(reports, text, says):
         lines = result.output.strip().splitlines()
         assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
         assert len(lines) == 1 and lines[0].startswith(f"{run_dir / 'record.json'}: {says}"), result.output
+
+
+def _recorded(run_dir: Path) -> None:
+    """A record whose finished test hashed its balance.csv as it ended (what hil verify leaves when it is killed
+    before its seal)."""
+    csv = "tests/bolus/balance.csv"
+    test = {"requirements": ["DA-BOLUS-001"], "verdict": "PASS", "files": [csv],
+            "files_sha256": {csv: sha256_file(run_dir / csv)}}
+    (run_dir / "record.json").write_text(json.dumps({"tests": {"bolus": test}, "finished": None}))
+
+
+def test_hil_report_refuses_to_seal_an_unsealed_run_whose_evidence_changed_after_its_test(reports):
+    run_dir = make_run(reports)
+    _recorded(run_dir)
+    (run_dir / "tests" / "bolus" / "balance.csv").write_text("t,mass\n0,0\n1,1.0\n")  # edited after the kill
+    result = CliRunner().invoke(cli.app, ["report", str(run_dir)])
+    assert result.exit_code == 1 and not (run_dir / manifest.MANIFEST).exists()
+    assert result.output.strip() == (f"refused: {run_dir.name} was never sealed, and bolus: its evidence "
+                                      "tests/bolus/balance.csv is not what the record hashed when it ended")
+    assert seal.last_entry(run_dir, reports / "ledger.jsonl") is None
+    (run_dir / "tests" / "bolus" / "balance.csv").unlink()
+    result = CliRunner().invoke(cli.app, ["report", str(run_dir)])
+    assert result.exit_code == 1 and "tests/bolus/balance.csv is gone since the record hashed it" in result.output
+
+
+def test_hil_report_seals_an_unsealed_run_whose_evidence_is_as_recorded(reports):
+    run_dir = make_run(reports)
+    _recorded(run_dir)
+    assert CliRunner().invoke(cli.app, ["report", str(run_dir)]).exit_code == 0
+    assert seal.last_entry(run_dir, reports / "ledger.jsonl").fields["kind"] == "interrupted"
+
+
+def test_the_ledger_check_names_a_run_that_was_never_sealed(sealed, reports):
+    """A killed hil verify, or a run whose manifest was deleted and its ledger line cut: a record, no seal."""
+    killed = make_run(reports, "20260102T000000Z-emulated")
+    _recorded(killed)
+    runs, found = seal.check_ledger(reports / "ledger.jsonl", run_folders=(reports / "runs",))
+    assert runs == 1 and len(found) == 1 and found[0].startswith(f"{killed.name}: not sealed (no manifest, not in")
+    result = CliRunner().invoke(cli.app, ["evidence", "verify", "--all"])
+    assert result.exit_code == 1 and f"{killed.name}: not sealed" in result.output

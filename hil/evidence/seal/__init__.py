@@ -86,8 +86,8 @@ def check_ledger(
     ledger_path: Path, trusted_key: str | None = None, run_folders: tuple[Path, ...] = ()
 ) -> tuple[int, list[str]]:
     """The number of runs in the ledger, and every problem: the chain, each run's last seal against its folder
-    (a removed folder is named), and sealed folders that the ledger does not hold, next to its runs or in
-    run_folders (so an emptied or cut ledger does not hide the runs it lost)."""
+    (a removed folder is named), and the run folders that the ledger does not hold, sealed or not, next to its runs
+    or in run_folders (so an emptied or cut ledger, a deleted manifest or a killed run hides no run)."""
     entries, problems = ledger.read(ledger_path)
     runs = {e.fields["run_id"]: e for e in entries}  # the last entry of each run
     for run_id, entry in runs.items():
@@ -100,8 +100,14 @@ def check_ledger(
     folders = {(ledger_path.parent / e.fields["run_path"]).parent.resolve() for e in entries}
     folders |= {folder.resolve() for folder in run_folders}
     for folder in sorted(f for f in folders if f.is_dir()):
-        for run_dir in sorted(p for p in folder.iterdir() if (p / MANIFEST).exists() and p.name not in runs):
-            problems.append(f"{run_dir.name}: has a manifest but is not in the ledger")
+        for run_dir in sorted(p for p in folder.iterdir() if p.is_dir() and p.name not in runs):
+            if (run_dir / MANIFEST).exists():
+                problems.append(f"{run_dir.name}: has a manifest but is not in the ledger")
+            elif (run_dir / "record.json").exists():
+                problems.append(
+                    f"{run_dir.name}: not sealed (no manifest, not in the ledger): still running, or stopped before "
+                    f"its seal (`hil report {run_dir.name}` seals it once its files match its record)"
+                )
     return len(runs), problems
 
 
