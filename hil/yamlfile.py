@@ -195,14 +195,22 @@ def _places(file: Path, node: yaml.Node | None) -> dict[KeyPath, tuple[Path, int
     return places
 
 
-def _finite_number(checker, instance) -> bool:
-    if isinstance(instance, bool) or not isinstance(instance, (int, float)):
+def finite_number(value: Any) -> bool:
+    """A number a float holds: not NaN or infinite, nor an integer beyond a float's range (YAML reads 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    return isinstance(instance, int) or math.isfinite(instance)
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _finite_number(checker, instance) -> bool:
+    return finite_number(instance)
 
 
 def _integer(checker, instance) -> bool:
-    return isinstance(instance, int) and not isinstance(instance, bool)
+    return isinstance(instance, int) and finite_number(instance)
 
 
 # JSON Schema "number" means a finite number here (YAML has .nan and .inf), and "integer" an int (not 25.0).
@@ -232,4 +240,6 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
         return "a bound needs 'min', 'max' or both"
     if err.validator == "type" and isinstance(err.instance, float) and not math.isfinite(err.instance):
         return f"{err.instance} is not a finite number"
+    if err.validator == "type" and isinstance(err.instance, int) and not finite_number(err.instance):
+        return f"an integer of {len(str(abs(err.instance)))} digits is beyond any finite number this file can hold"
     return err.message

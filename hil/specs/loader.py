@@ -4,7 +4,6 @@ Every problem is reported with its file, line and key, all at once, so a spec au
 """
 
 import json
-import math
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -89,7 +88,7 @@ def _load_file(
             if not isinstance(bound, dict) or not isinstance(bound.get("metric"), str):
                 continue
             where = base + ("acceptance", b_index)
-            for key, message in _bound_problems(raw.get("method"), bound):
+            for key, message in _bound_problems(raw.get("method"), bound, raw.get("cases")):
                 problems.append(located.problem(where + (key,), message))
             if len(problems) == before:
                 params = {k: bound[k] for k in _BOUND_PARAMS if k in bound}
@@ -132,8 +131,9 @@ def _load_file(
     return declared, result if len(problems) == before else []
 
 
-def _bound_problems(method: str | None, bound: dict[str, Any]) -> list[tuple[str, str]]:
-    """(key, message) of what the metric catalogue refuses in one bound; the schema has checked the types."""
+def _bound_problems(method: str | None, bound: dict[str, Any], cases: Any) -> list[tuple[str, str]]:
+    """(key, message) of what the metric catalogue refuses in one bound, and a parameter that some case does not
+    compute the metric for; the schema has checked the types."""
     kind = METRICS.get(bound["metric"])
     if kind is None:
         return [("metric", f"unknown metric '{bound['metric']}' (known: {', '.join(sorted(METRICS))})")]
@@ -165,9 +165,29 @@ def _bound_problems(method: str | None, bound: dict[str, Any]) -> list[tuple[str
         return outside
     if len(limits) == 2 and limits["min"] > limits["max"]:
         return [("min", f"min {limits['min']:g} is above max {limits['max']:g}")]
+    return _uncomputed(kind, bound, cases)
+
+
+def _uncomputed(kind, bound: dict[str, Any], cases: Any) -> list[tuple[str, str]]:
+    """A bound parameter that a case does not list among the values it computes the metric for: that case's test
+    could only end in an error, after all its rig time (a case lacking the key is the schema's to report)."""
+    for param, key in kind.from_cases:
+        value = bound[param]
+        for number, case in enumerate(cases if isinstance(cases, list) else [], 1):
+            if not isinstance(case, dict) or key not in case or not _is_number(value):
+                continue
+            computed = case[key] if isinstance(case[key], list) else [case[key]]
+            if value not in computed:
+                return [
+                    (
+                        param,
+                        f"{param} {value:g}: case {number} computes '{kind.name}' for {key} {computed} only, "
+                        "so no test could judge this bound",
+                    )
+                ]
     return []
 
 
 def _is_number(value: Any) -> bool:
     """A finite number; anything else in a bound is the schema's to report."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return yamlfile.finite_number(value)

@@ -18,6 +18,9 @@ class MetricKind:
     params: tuple[str, ...]
     description: str
     needs: tuple[Capability, ...] = ()  # what the pump's driver must declare for the metric to be measured
+    # (bound parameter, case key): the metric is computed for the values the case lists under that key only, so a
+    # bound's parameter must be one of them (a bound on a 7-h window no case records could never be judged)
+    from_cases: tuple[tuple[str, str], ...] = ()
 
 
 AUTO = (Capability.AUTO_MODE,)
@@ -37,17 +40,46 @@ METRICS: dict[str, MetricKind] = {
     for m in (
         MetricKind("overall_error", "%", _BASAL, (), "error of the volume delivered over the analysis period"),
         MetricKind("total_delivered", "U", _BASAL, (), "insulin delivered over the analysis period"),
-        MetricKind("window_delivered_min", "U", _BASAL, ("window_h",), "least delivered in a non-overlapping window"),
-        MetricKind("window_delivered_max", "U", _BASAL, ("window_h",), "most delivered in a non-overlapping window"),
+        MetricKind(
+            "window_delivered_min",
+            "U",
+            _BASAL,
+            ("window_h",),
+            "least delivered in a non-overlapping window",
+            from_cases=(("window_h", "window_h"),),
+        ),
+        MetricKind(
+            "window_delivered_max",
+            "U",
+            _BASAL,
+            ("window_h",),
+            "most delivered in a non-overlapping window",
+            from_cases=(("window_h", "window_h"),),
+        ),
         MetricKind(
             "window_share_within",
             "%",
             _BASAL,
             ("window_h", "band_pct"),
             "share of non-overlapping windows whose error is within ±band",
+            from_cases=(("window_h", "window_h"), ("band_pct", "band_pct")),
         ),
-        MetricKind("trumpet_ep_max", "%", _BASAL, ("window_min",), "IEC 60601-2-24 Ep(max) for an observation window"),
-        MetricKind("trumpet_ep_min", "%", _BASAL, ("window_min",), "IEC 60601-2-24 Ep(min) for an observation window"),
+        MetricKind(
+            "trumpet_ep_max",
+            "%",
+            _BASAL,
+            ("window_min",),
+            "IEC 60601-2-24 Ep(max) for an observation window",
+            from_cases=(("window_min", "trumpet_windows_min"),),
+        ),
+        MetricKind(
+            "trumpet_ep_min",
+            "%",
+            _BASAL,
+            ("window_min",),
+            "IEC 60601-2-24 Ep(min) for an observation window",
+            from_cases=(("window_min", "trumpet_windows_min"),),
+        ),
         MetricKind(
             "bolus_mean_error", "%", _BOLUS, (), "mean deviation of the delivered boluses from the programmed size"
         ),
@@ -55,7 +87,12 @@ METRICS: dict[str, MetricKind] = {
         MetricKind("bolus_min", "U", _BOLUS, (), "smallest delivered bolus"),
         MetricKind("bolus_max", "U", _BOLUS, (), "largest delivered bolus"),
         MetricKind(
-            "bolus_share_within", "%", _BOLUS, ("band_pct",), "share of boluses within ±band of the programmed size"
+            "bolus_share_within",
+            "%",
+            _BOLUS,
+            ("band_pct",),
+            "share of boluses within ±band of the programmed size",
+            from_cases=(("band_pct", "band_pct"),),
         ),
         MetricKind(
             "bolus_duration_error",

@@ -125,6 +125,34 @@ def test_bounds_outside_what_the_metric_can_be_are_refused(tmp_path, old, new, m
     assert message in problem.message and problem.line == _line_of(DOSE, old)
 
 
+@pytest.mark.parametrize("digits", [309, 401])
+def test_an_integer_beyond_a_floats_range_is_a_located_line_not_a_traceback(tmp_path, digits):
+    huge = "9" * digits
+    for text in (DOSE.replace(BOLUS_002_BOUND, BOLUS_002_BOUND.replace("max: 5", f"max: {huge}")),
+                 DOSE.replace("min_tur: 4", f"min_tur: {huge}")):
+        (problem,) = _problems(tmp_path, text)
+        assert f"an integer of {digits} digits is beyond any finite number" in problem.message, problem
+
+
+@pytest.mark.parametrize("old, new, key, computed", [
+    ("{metric: window_delivered_max, window_h: 1,", "{metric: window_delivered_max, window_h: 7,", "window_h",
+     "window_h [1, 6, 12]"),
+    ("{metric: trumpet_ep_max, window_min: 60,", "{metric: trumpet_ep_max, window_min: 61,", "window_min",
+     "trumpet_windows_min [2, 5, 11, 19, 31, 60, 150, 330, 570, 930]"),
+    ("{metric: window_share_within, window_h: 1, band_pct: 15,", "{metric: window_share_within, window_h: 1, band_pct: 10,",
+     "band_pct", "band_pct [15]"),
+    ("{metric: bolus_share_within, band_pct: 15,", "{metric: bolus_share_within, band_pct: 20,", "band_pct",
+     "band_pct [15]"),
+])
+def test_a_bound_on_a_parameter_no_case_computes_is_refused(tmp_path, old, new, key, computed):
+    """A bound the test could never judge (its metric is computed for the case's windows or band only) is found by
+    hil specs check, not by an error after the test's rig time."""
+    assert old in DOSE
+    (problem,) = _problems(tmp_path, DOSE.replace(old, new, 1))
+    assert problem.line == _line_of(DOSE, old) and problem.key.endswith(f".{key}")
+    assert f"computes '{new.split(',')[0].split()[-1]}' for {computed} only" in problem.message, problem.message
+
+
 def test_a_case_lacking_a_key_its_method_reads_is_refused(tmp_path):
     text = DOSE.replace("        sample_interval_s: 60\n", "", 1)
     assert text != DOSE
