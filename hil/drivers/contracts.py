@@ -222,6 +222,7 @@ class Refusal(StrEnum):
     BUSY = "BUSY"  # not stable now, or busy: asking again may succeed
     OVERLOAD = "OVERLOAD"
     UNDERLOAD = "UNDERLOAD"
+    OUT_OF_RANGE = "OUT_OF_RANGE"  # a zero or tare beyond the range the instrument allows (what is on the pan)
     NOT_ALLOWED = "NOT_ALLOWED"  # understood, but not allowed now or with this parameter
     NOT_UNDERSTOOD = "NOT_UNDERSTOOD"  # the command was not recognised
     TRANSMISSION = "TRANSMISSION"  # the instrument received faulty bytes

@@ -24,6 +24,14 @@ _STATUS_ERRORS = {
     "-": (Refusal.UNDERLOAD, "balance in underload range"),
     "L": (Refusal.NOT_ALLOWED, "logical error: parameter not allowed"),
 }
+# Z and T answer + and - of their own ranges, not of the weighing range (MT-SICS reference manual, Z and T): a
+# balance refuses to zero, or to tare, more than a part of its capacity, as with a vessel on the pan
+_RANGE_ERRORS = {
+    ("Z", "+"): "upper limit of the zero setting range exceeded",
+    ("Z", "-"): "lower limit of the zero setting range exceeded",
+    ("T", "+"): "upper limit of the taring range exceeded",
+    ("T", "-"): "lower limit of the taring range exceeded",
+}
 _GLOBAL_ERRORS = {
     "ES": (Refusal.NOT_UNDERSTOOD, "syntax error: command not recognised"),
     "ET": (Refusal.TRANSMISSION, "transmission error: the balance received faulty bytes"),
@@ -41,6 +49,9 @@ def parse_weight(reply: bytes, sent: str = "S") -> tuple[float, bool]:
     if len(parts) < 2 or parts[0] != _REPLY_WORD.get(sent, sent):
         raise ProtocolError(f"balance: unexpected reply {text!r} to {sent}")
     status = parts[1]
+    if (sent, status) in _RANGE_ERRORS and len(parts) == 2:
+        message = _RANGE_ERRORS[sent, status]
+        raise InstrumentRefused("balance", Refusal.OUT_OF_RANGE, f"{message} (reply {text!r} to {sent})")
     if status in _STATUS_ERRORS and len(parts) == 2:
         code, message = _STATUS_ERRORS[status]
         raise InstrumentRefused("balance", code, f"{message} (reply {text!r} to {sent})")

@@ -50,6 +50,9 @@ class EmulatedMtSicsBalance:
         if command == "Z":
             if not self.model.stable():
                 return ["Z I"]
+            beyond = self.model.beyond_zero_range()
+            if beyond:
+                return ["Z +" if beyond > 0 else "Z -"]
             self.model.zero()
             return ["Z A"]
         if command == "T":

@@ -136,6 +136,9 @@ class BalanceParams(Params):
     drift_mg_per_sqrt_h: Annotated[float, span(0, 1000)] = 0.003
     # [E] a typical semi-micro capacity; with a 35 g vessel it leaves far more room than a campaign fills.
     capacity_g: Annotated[float, span(0, 1e6, above=True)] = 220.0
+    # [E] a balance zeroes only a pan near its power-on zero (MT-SICS answers Z + or Z - beyond it, SBI ignores the
+    # key): a few % of the capacity, so a 35 g vessel (16 % of 220 g) is tared, never zeroed.
+    zero_range_pct: Annotated[float, span(0, 100)] = 4.0
     # SIR repeat interval: the real maximum is model-dependent and unverified, "~1-10 Hz" (metrology.md §1.3).
     sir_interval_s: Annotated[float, span(0, 3600, above=True)] = 1.0
 

@@ -45,7 +45,7 @@ class EmulatedSbiBalance:
                 if self.model.stable() and self.model.in_range():
                     self.model.tare()
             case b"\x1bV":
-                if self.model.stable() and self.model.in_range():
+                if self.model.stable() and self.model.in_range() and not self.model.beyond_zero_range():
                     self.model.zero()
             case b"\x1bx1_":
                 return [params.model]

@@ -71,6 +71,13 @@ class WeighingModel:
             return Weighing(None, False, overload, underload)
         return Weighing(self.grams(gross - self.tare_mg), self.stable())
 
+    def beyond_zero_range(self) -> int:
+        """+1 or −1 when what is on the pan (the display, as in_range) lies above or below the zero-setting range
+        about the power-on zero, else 0."""
+        limit = self.params.zero_range_pct / 100.0 * self.params.capacity_g * 1000.0
+        gross = self.vessel.display_mg + self.drift_mg
+        return 1 if gross > limit else -1 if gross < -limit else 0
+
     def zero(self) -> None:
         """Take what is on the pan as the new zero, and clear the tare."""
         self.zero_mg = self._gross_mg()

@@ -68,20 +68,22 @@ def test_every_output_is_laid_out_as_the_manual_says():
 def test_over_and_underload_show_high_and_low():
     assert printed(world(capacity_g=30.0)) == "      High    "  # the 35 g vessel on a 30 g balance
     w = world()
-    w.balance.handle(ZERO)
-    w.bench.vessel.display_mg -= 2300.0  # below −1 % of 220 g from the zero
+    w.bench.vessel.display_mg = w.bench.vessel.indication_mg = -2300.0  # below −1 % of 220 g from the zero
     assert printed(w) == "      Low     "
 
 
-def test_tare_and_zero_answer_nothing_and_act_on_a_settled_display_only():
+def test_tare_and_zero_answer_nothing_and_act_on_a_settled_display_only_zero_near_the_power_on_zero():
     w = world()
     assert w.balance.handle(TARE) == [] and abs(parse_output(printed(w).encode() + b"\r\n").mass_mg) < 0.1
     w.bench.vessel.indication_mg += 5.0  # a drop landed: the display has not followed yet
     assert w.balance.handle(ZERO) == [] and w.balance.handle(TARE) == []
     assert w.balance.model.zero_mg == 0.0 and w.balance.model.tare_mg == pytest.approx(35000.0, abs=0.1)
     w.advance(60.0)
+    w.balance.handle(ZERO)  # settled, but 35 g is beyond the zero-setting range (4 % of 220 g): not taken
+    assert w.balance.model.zero_mg == 0.0 and w.balance.model.tare_mg == pytest.approx(35000.0, abs=0.1)
+    w.bench.vessel.display_mg = w.bench.vessel.indication_mg = 5000.0  # 5 g: within it
     w.balance.handle(ZERO)
-    assert w.balance.model.zero_mg == pytest.approx(35005.0, abs=0.1) and w.balance.model.tare_mg == 0.0
+    assert w.balance.model.zero_mg == pytest.approx(5000.0, abs=0.1) and w.balance.model.tare_mg == 0.0
 
 
 def test_identity_commands_print_the_configured_identity():
@@ -116,3 +118,13 @@ def test_the_document_lists_exactly_the_sbi_commands_the_emulated_balance_knows(
     documented = set(re.findall(r"^\| `ESC ([^`]+)` \|", section, flags=re.MULTILINE))
     known = set(re.findall(r'case b"\\x1b([^"]+)":', (ROOT / "hil" / "emulator" / "sbi_balance.py").read_text()))
     assert documented == known == {"P", "U", "V", "x1_", "x2_", "x3_"}
+
+
+def test_mt_sics_zero_beyond_its_range_answers_z_plus_or_minus_and_changes_nothing():
+    w = World(EmulatorConfig(seed=3), lambda kind, fields: None, lambda line: None)  # the 35 g vessel on the pan
+    w.advance(60.0)
+    assert w.balance.handle(b"Z") == ["Z +"] and w.balance.model.zero_mg == 0.0
+    w.bench.vessel.display_mg = w.bench.vessel.indication_mg = -9000.0  # more than 4 % of 220 g below the zero
+    assert w.balance.handle(b"Z") == ["Z -"]
+    w.bench.vessel.display_mg = w.bench.vessel.indication_mg = 8000.0  # within it
+    assert w.balance.handle(b"Z") == ["Z A"] and w.balance.model.zero_mg == pytest.approx(8000.0, abs=0.1)

@@ -73,6 +73,20 @@ def test_balance_error_replies_are_typed(reply, code):
     assert info.value.code is code
 
 
+@pytest.mark.parametrize("reply, sent, says", [
+    (b"Z +\r\n", "Z", "upper limit of the zero setting range exceeded"),
+    (b"Z -\r\n", "Z", "lower limit of the zero setting range exceeded"),
+    (b"T +\r\n", "T", "upper limit of the taring range exceeded"),
+    (b"T -\r\n", "T", "lower limit of the taring range exceeded"),
+])
+def test_zero_and_tare_beyond_their_range_are_not_an_overload(reply, sent, says):
+    """MT-SICS: + and - after Z or T are the zero-setting or taring range, not the weighing range (a vessel on the
+    pan is too heavy to zero, not too heavy to weigh)."""
+    with pytest.raises(InstrumentRefused) as info:
+        parse_weight(reply, sent)
+    assert info.value.code is Refusal.OUT_OF_RANGE and says in str(info.value) and "overload" not in str(info.value)
+
+
 def test_identity_reply():
     assert parse_identity(b'I4 A "B000000001"\r\n', "I4") == "B000000001"
     with pytest.raises(ProtocolError):
