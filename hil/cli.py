@@ -811,10 +811,12 @@ def rig_check(
     for column in ("check", "found", "status"):
         table.add_column(column, overflow="fold")
     for check in checks:
-        style = {"ok": "green", "BLOCKER": "bold red"}.get(check.status, "")
+        style = {"ok": "green", "warning": "bold yellow", "BLOCKER": "bold red"}.get(check.status, "")
         table.add_row(check.item, check.found, f"[{style}]{check.status}[/]" if style else str(check.status))
     out.print(table)
     blockers = [c for c in checks if c.status is preflight.Status.BLOCKER]
+    for warning in (c for c in checks if c.status is preflight.Status.WARNING):
+        out.print(f"preflight warning: {warning.item}: {warning.found}", markup=False)
     out.print(
         f"preflight: {len(blockers)} blocker(s)"
         + (": " + "; ".join(c.item for c in blockers) if blockers else ": the rig is fit to start the campaign"),

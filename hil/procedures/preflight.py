@@ -28,6 +28,7 @@ BALANCES = ("scale", "lost_scale")
 class Status(StrEnum):
     OK = "ok"
     INFO = "info"  # nothing to decide: shown for the operator
+    WARNING = "warning"  # the campaign may start, but the operator should look (an identity that looks wrong)
     BLOCKER = "BLOCKER"
 
 
@@ -139,13 +140,20 @@ def dates(config: RigConfig, today: date) -> list[Check]:
     return checks
 
 
+def _identity(device: str, identity: dict) -> Check:
+    """An instrument's identity as it gave it; a warning with what looks wrong in it (a serial number where the
+    model should be, an empty field), which goes to the record with the identity."""
+    warnings = identity.get("warnings") or []
+    given = ", ".join(f"{k} {v}" for k, v in identity.items() if k != "warnings")
+    if warnings:
+        return Check(f"{device} identity", f"{given}: {'; '.join(warnings)}", Status.WARNING)
+    return Check(f"{device} identity", given, Status.OK)
+
+
 def instruments(rig) -> list[Check]:
     """Ask the open rig: identities, the pump's state and alarms, a STOP, a stable reading per balance, the
     actuators. Every fault is a blocker with its message, never an exception."""
-    checks = [
-        Check(f"{device} identity", ", ".join(f"{k} {v}" for k, v in identity.items()), Status.OK)
-        for device, identity in rig.identities.items()
-    ]
+    checks = [_identity(device, identity) for device, identity in rig.identities.items()]
     if rig.acquisition is not None:
         place = rig.acquisition
         ports = ", ".join(f"{name} {url}" for name, url in sorted(place.ports.items()))

@@ -43,3 +43,15 @@ def test_an_active_alarm_or_an_unacknowledged_stop_blocks_the_campaign():
     assert (check.status, check.found) == (preflight.Status.BLOCKER, "STOP not acknowledged: timeout")
     quiet = SimpleNamespace(state="SUSPENDED", bolus="IDLE", reservoir_U=300.0, active_alarms=())
     assert preflight._ask("pump status", lambda: preflight._status(quiet)).status is preflight.Status.OK
+
+
+def test_an_identity_that_looks_wrong_is_a_warning_with_what_is_wrong_not_ok():
+    """A balance whose I2 answers its serial number: flagged in the record, and so in the preflight table."""
+    from hil.drivers.mtsics import identity_warnings
+
+    warnings = identity_warnings("B000000001", "B000000001")
+    check = preflight._identity("scale", {"model": "B000000001", "serial": "B000000001", "warnings": warnings})
+    assert check.status is preflight.Status.WARNING and "I2 (model and capacity) answered the serial" in check.found
+    assert check.found.startswith("model B000000001, serial B000000001: ")
+    sound = preflight._identity("scale", {"model": "XS205DU-EMU 220 g", "serial": "B000000001"})
+    assert (sound.status, sound.found) == (preflight.Status.OK, "model XS205DU-EMU 220 g, serial B000000001")
