@@ -170,6 +170,9 @@ def instruments(rig) -> list[Check]:
     for name in BALANCES:
         if getattr(rig, name) is not None:
             checks.append(_ask(f"{name} stable reading", lambda name=name: _stable(rig, name)))
+            # what the recordings ask between stable readings, and what each weighed test starts with
+            checks.append(_ask(f"{name} immediate reading", lambda name=name: _immediate(getattr(rig, name))))
+            checks.append(_ask(f"{name} tare", lambda name=name: f"{getattr(rig, name).tare() / 1000:.5f} g tared"))
     if rig.occlusion_valve is None:
         checks.append(Check("occlusion valve", "none in the rig file: occlusion tests are skipped", Status.INFO))
     elif registry.prompts_operator(rig.drivers[("actuators", "occlusion_valve")]):
@@ -218,6 +221,13 @@ def _stable(rig, name: str) -> str:
     else:
         reading = scale.read_stable()
     return f"{reading.mass_mg / 1000:.5f} g, stable"
+
+
+def _immediate(scale) -> str:
+    reading = scale.read()
+    if not math.isfinite(reading.mass_mg):
+        raise _Blocked(f"read() gave {reading.mass_mg!r} mg: a recording needs finite readings")
+    return f"{reading.mass_mg / 1000:.5f} g, {'stable' if reading.stable else 'dynamic'}"
 
 
 def _cycle(valve) -> str:

@@ -55,3 +55,19 @@ def test_an_identity_that_looks_wrong_is_a_warning_with_what_is_wrong_not_ok():
     assert check.found.startswith("model B000000001, serial B000000001: ")
     sound = preflight._identity("scale", {"model": "XS205DU-EMU 220 g", "serial": "B000000001"})
     assert (sound.status, sound.found) == (preflight.Status.OK, "model XS205DU-EMU 220 g, serial B000000001")
+
+
+def test_a_balance_that_answers_an_immediate_reading_wrongly_blocks_naming_the_command():
+    """A third-party MT-SICS balance that answers S but not SI as the standard says: every recording would end in a
+    rig error, so hil rig check stops the campaign before it starts."""
+    from types import SimpleNamespace
+
+    from hil.errors import ProtocolError
+
+    def wrong():
+        raise ProtocolError("balance: unexpected reply 'SI S 35.00001 g' to SI")
+
+    check = preflight._ask("scale immediate reading", lambda: preflight._immediate(SimpleNamespace(read=wrong)))
+    assert check.status is preflight.Status.BLOCKER and "to SI" in check.found
+    nan = SimpleNamespace(read=lambda: SimpleNamespace(mass_mg=float("nan"), stable=True))
+    assert preflight._ask("scale immediate reading", lambda: preflight._immediate(nan)).status is preflight.Status.BLOCKER
