@@ -19,6 +19,10 @@ LONGEST_FIRST = (
     "tests/system/test_rig_kinds.py",
     "tests/system/test_rehearsal.py",
     "tests/system/test_lab.py",
+    "tests/system/test_wire_faults.py",  # one test: every wire fault in turn, over a minute
+    "tests/system/test_abort.py",
+    "tests/system/test_installed_wheel.py",
+    "tests/system/test_resume.py",
 )
 
 
