@@ -224,6 +224,12 @@ def capabilities(cls: type) -> frozenset[Capability]:
     return getattr(cls, "capabilities", frozenset())
 
 
+def follows_lockstep(cls: type) -> bool:
+    """A driver whose device follows the rig's lockstep clock (clock: sim) on a port of its own, not the emulator's:
+    a pump maker's firmware build stepped through the emulator's plant declares `follows_lockstep = True`."""
+    return bool(getattr(cls, "follows_lockstep", False))
+
+
 def prompts_operator(cls: type) -> bool:
     """A driver that asks the operator on the terminal mid-test (no progress line is kept in place then)."""
     return bool(getattr(cls, "prompts_operator", False))

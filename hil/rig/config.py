@@ -14,7 +14,7 @@ from pydantic_core import ErrorDetails
 from hil import project, yamlfile
 from hil.drivers import registry
 from hil.drivers.registry import DriverError
-from hil.rig.model import DEVICE_SECTIONS, Drivers, cross_problems, rig_file_model
+from hil.rig.model import DEVICE_SECTIONS, Drivers, cross_problems, lockstep_problems, rig_file_model
 from hil.yamlfile import Located, Problem, YamlFileError
 
 MAX_EXTENDS = 8  # a rig file, its parent, its grandparent...
@@ -119,7 +119,8 @@ def validate(rig: Located) -> list[Problem]:
         return problems + [rig.problem(*_located_error(rig.data, err)) for err in exc.errors()]
     if problems:
         return problems
-    return [rig.problem(path, message) for path, message in cross_problems(model)]
+    crossed = cross_problems(model) + lockstep_problems(model, drivers)
+    return [rig.problem(path, message) for path, message in crossed]
 
 
 def _drivers(rig: Located) -> tuple[Drivers, list[Problem]]:

@@ -4,7 +4,8 @@ under the `hil.drivers` entry points), so a vendor's options are checked and loc
 
 The JSON Schema shipped for editors (hil/rig/rig.schema.json) is generated from these models and the built-in
 drivers by `json_schema()`; a unit test keeps the shipped file equal to it. Checks across sections (distinct ports,
-`@emulator:` names and clock) are in `cross_problems`, each with the key path it concerns.
+`@emulator:` names and clock) are in `cross_problems`, and a device off the emulator under its lockstep clock in
+`lockstep_problems`, each with the key path it concerns.
 """
 
 import re
@@ -326,6 +327,29 @@ def cross_problems(rig: RigFile) -> list[tuple[tuple, str]]:
                 found.append((path, f"no emulator endpoint '{name}' (there are: {', '.join(ENDPOINTS)})"))
             elif rig.clock not in EMULATED_CLOCKS:
                 found.append((path, f"port {port} needs clock: sim or rehearsal (the emulator)"))
+    return found
+
+
+def lockstep_problems(rig: RigFile, drivers: Drivers) -> list[tuple[tuple, str]]:
+    """Under clock: sim only the emulator's endpoints advance with the rig's lockstep clock: a device on a port of
+    its own runs on its own time (hours of rig time pass in seconds of its own, and a test waiting for its alarm
+    judges the pump on a clock it never saw), unless its driver declares that it follows the lockstep clock itself
+    (registry.follows_lockstep: a pump maker's firmware build stepped through the emulator's plant)."""
+    if rig.clock != "sim":
+        return []
+    found: list[tuple[tuple, str]] = []
+    for path, port in ports(rig):
+        if port.startswith((EMULATOR_PORT, LAB_PORT)):  # a place's ports under sim: its exported emulator's
+            continue
+        if any(registry.follows_lockstep(cls) for cls in drivers.get(path[:-1], {}).values()):
+            continue
+        found.append(
+            (
+                path,
+                f"port {port} is not the emulator's: under clock: sim only the emulator's devices follow the rig's "
+                "lockstep clock, and a device on its own port runs on its own time (a bench: clock: real)",
+            )
+        )
     return found
 
 

@@ -85,6 +85,9 @@ def test_every_shipped_rig_loads():
     ('port: "@emulator:pump"', 'port: "@emulator:nope"', "pump.port", "no emulator endpoint 'nope'"),
     ('port: "@emulator:balance-lost"', 'port: "@emulator:balance"', "lost_scale.port", "already used by scale"),
     ("clock: sim", "clock: real", "pump.port", "needs clock: sim"),
+    # a pump (or balance) of its own under the lockstep clock runs on its own time: hours of rig time in its seconds
+    ('port: "@emulator:pump"', 'port: "/dev/ttyUSB0"', "pump.port", "is not the emulator's: under clock: sim"),
+    ('port: "@emulator:balance"', 'port: "socket://127.0.0.1:4001"', "scale.port", "is not the emulator's"),
     ("seed: 20261123", 'seed: 20261123\n  vessel: {oil_layer: "no"}', "emulator.vessel.oil_layer", "valid boolean"),
     ("seed: 20261123", "seed: 20261123\n  defects: {occlusion_alarm_priority: HIHG}", "emulator.defects.occlusion_alarm_priority",
      "'', 'LOW', 'MEDIUM' or 'HIGH'"),
