@@ -28,12 +28,15 @@ def save_png(figure, path: Path, dpi: float = 110, pad_inches: float = 0.1) -> N
     raw = io.BytesIO()
     box = Bbox.from_extents(-MARGIN_IN, -MARGIN_IN, width + MARGIN_IN, height + MARGIN_IN)
     figure.savefig(raw, format="rgba", dpi=dpi, bbox_inches=box, pad_inches=0)
-    columns = round((width + 2 * MARGIN_IN) * dpi)
-    pixels = np.frombuffer(raw.getbuffer(), np.uint8).reshape(-1, columns, 4)
+    columns, lines = int((width + 2 * MARGIN_IN) * dpi), int((height + 2 * MARGIN_IN) * dpi)  # as Agg truncates
+    if raw.getbuffer().nbytes != 4 * columns * lines:  # a size Agg rounded otherwise: never guessed at
+        figure.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=pad_inches)
+        return
+    pixels = np.frombuffer(raw.getbuffer(), np.uint8).reshape(lines, columns, 4)
     rgba = pixels.view(np.uint32)[..., 0]  # a pixel as one number: one comparison each
     ink = rgba != rgba[0, 0]
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    if rows.size == 0 or rows[0] == 0 or cols[0] == 0 or rows[-1] == ink.shape[0] - 1 or cols[-1] == columns - 1:
+    if rows.size == 0 or rows[0] == 0 or cols[0] == 0 or rows[-1] == lines - 1 or cols[-1] == columns - 1:
         figure.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=pad_inches)
         return
     pad = round(pad_inches * dpi)

@@ -31,7 +31,12 @@ def test_a_figure_is_cropped_as_a_tight_bounding_box_crops_it(tmp_path):
         t_s = np.arange(0.0, 4 * 3600.0, 10.0)
         return plots.occlusion_figure(t_s, t_s / 3600.0, np.sin(t_s / 600.0) * 50 + 60, {}, [], "OC-ALARM-001")
 
-    for make in (trumpet, occlusion):
+    def odd_size():  # a size in inches that is no whole number of pixels
+        figure = plots.cumulative_figure(np.arange(0.0, 7200.0, 10.0), np.arange(720) / 360.0, 1.0, 0.0, "DA-BASAL")
+        figure.set_size_inches(7.37, 4.21)
+        return figure
+
+    for make in (trumpet, occlusion, odd_size):
         tight, once = _both(make, tmp_path)
         # the same box to a few pixels: savefig's holds the artists' extents, this one their ink
         assert abs(tight.shape[0] - once.shape[0]) <= 4 and abs(tight.shape[1] - once.shape[1]) <= 4, make.__name__
