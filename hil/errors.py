@@ -45,6 +45,11 @@ class InstrumentUnstable(RigError):
     """A balance or load cell did not settle within its deadline (draught, vibration, a touching line)."""
 
 
+class BalanceNotCoupled(RigError):
+    """The balance does not weigh what the pump delivers (decoupled, stuck, or a unit off by a factor): nothing it
+    weighs can judge the pump."""
+
+
 class RecordingGap(RigError):
     """A recording whose windows cannot be timed: holes longer than the analysis may bridge, or sample times
     that are not finite and increasing (a clock fault)."""

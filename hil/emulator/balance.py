@@ -5,6 +5,7 @@ Replies follow the MT-SICS reference manual: ``S S <value> g`` stable, ``S D`` d
 now, ``S +``/``S -`` over/underload, ``ES`` syntax error, ``ET`` transmission error, ``EL`` logical error.
 """
 
+from hil.emulator.config import BalanceFault
 from hil.emulator.weighing import WeighingModel
 
 
@@ -15,7 +16,8 @@ class EmulatedMtSicsBalance:
 
     def _format(self, grams: float) -> str:
         decimals = self.model.params.display_decimals
-        return f"{grams:{10 + decimals}.{decimals}f} g"
+        unit = "mg" if self.model.params.fault is BalanceFault.UNIT_MG else "g"
+        return f"{grams:{10 + decimals}.{decimals}f} {unit}"
 
     def _weight(self, command: str, require_stable: bool) -> str:
         weighing = self.model.weigh()

@@ -7,6 +7,7 @@ from them (hil/rig/model.py).
 """
 
 import math
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -114,6 +115,16 @@ class FluidPathParams(Params):
 SBI_WEIGHT_FIELD = 9
 
 
+class BalanceFault(StrEnum):
+    """A balance that does not weigh what the pump delivers, as a bench can be found: seeded rig faults (no physics,
+    so no source) for the suite's own tests of what it concludes from such a balance (docs/bench.md, "The balance must see the pump")."""
+
+    NONE = "none"
+    STUCK = "stuck"  # the display froze at its first reading: every reply the same plausible, stable weight
+    DECOUPLED = "decoupled"  # weighs a vessel the pump's line does not reach (the line ends beside the pan)
+    UNIT_MG = "unit-mg"  # MT-SICS replies label the weight in g as "mg": a driver reads it 1000 times too small
+
+
 class BalanceParams(Params):
     # The wire protocol the balance speaks: Mettler-Toledo MT-SICS (docs/protocol.md §2) or Sartorius SBI
     # (docs/protocol.md §2a); one weighing model behind either (hil/emulator/weighing.py).
@@ -141,6 +152,7 @@ class BalanceParams(Params):
     zero_range_pct: Annotated[float, span(0, 100)] = 4.0
     # SIR repeat interval: the real maximum is model-dependent and unverified, "~1-10 Hz" (metrology.md §1.3).
     sir_interval_s: Annotated[float, span(0, 3600, above=True)] = 1.0
+    fault: BalanceFault = Field(default=BalanceFault.NONE, strict=False)  # YAML gives the word
 
     @property
     def display_decimals(self) -> int:
@@ -158,6 +170,13 @@ class BalanceParams(Params):
                 f"needs {len(widest)} characters ({widest}) for a weight; SBI's weight field has "
                 f"{SBI_WEIGHT_FIELD}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _fault_in_its_protocol(self) -> "BalanceParams":
+        """A unit label exists in MT-SICS replies only (SBI prints a stable weight's unit, which its driver checks)."""
+        if self.fault is BalanceFault.UNIT_MG and self.protocol != "mt-sics":
+            raise ValueError("fault unit-mg is a mislabelled MT-SICS reply: set protocol: mt-sics")
         return self
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hil.emulator.bench import Vessel
-from hil.emulator.config import BalanceParams
+from hil.emulator.config import BalanceFault, BalanceParams
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class WeighingModel:
         self.zero_mg = 0.0
         self.drift_mg = 0.0
         self._drift_t = now()
+        self._frozen: Weighing | None = None  # BalanceFault.STUCK: the reading the display froze at
 
     def _gross_mg(self) -> float:
         t = self.now()
@@ -64,12 +65,18 @@ class WeighingModel:
         return round(mg / step) * step / 1000.0
 
     def weigh(self) -> Weighing:
-        """A reading now (one noise sample), or the over/underload the balance shows instead."""
+        """A reading now (one noise sample), or the over/underload the balance shows instead; a stuck balance's
+        first reading, stable, forever."""
+        if self._frozen is not None:
+            return self._frozen
         gross = self._gross_mg() - self.zero_mg
         overload, underload = self._out_of_range(gross)
         if overload or underload:
             return Weighing(None, False, overload, underload)
-        return Weighing(self.grams(gross - self.tare_mg), self.stable())
+        weighing = Weighing(self.grams(gross - self.tare_mg), self.stable())
+        if self.params.fault is BalanceFault.STUCK:
+            self._frozen = Weighing(weighing.net_g, True)
+        return weighing
 
     def beyond_zero_range(self) -> int:
         """+1 or −1 when what is on the pan (the display, as in_range) lies above or below the zero-setting range

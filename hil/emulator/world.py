@@ -6,7 +6,7 @@ import numpy as np
 
 from hil.emulator.balance import EmulatedMtSicsBalance
 from hil.emulator.bench import Bench, Vessel
-from hil.emulator.config import BalanceParams, EmulatorConfig
+from hil.emulator.config import BalanceFault, BalanceParams, EmulatorConfig
 from hil.emulator.fluid_properties import balance_indication_mg_per_uL
 from hil.emulator.loadcell import EmulatedLoadCell
 from hil.emulator.pump import EmulatedPump
@@ -76,7 +76,10 @@ class World:
             self._schedule_periodic(interval_s, action)
 
     def _balance(self, params: BalanceParams, vessel: Vessel, rng: np.random.Generator):
-        """The weighing model of one vessel behind the front end of the balance's protocol."""
+        """The weighing model of one vessel behind the front end of the balance's protocol (a decoupled balance
+        weighs a vessel of its own that nothing fills)."""
+        if params.fault is BalanceFault.DECOUPLED:
+            vessel = Vessel(vessel.display_mg, 0.0, params.settling_tau_s)
         return FRONT_ENDS[params.protocol](WeighingModel(params, vessel, rng, lambda: self.scheduler.now))
 
     def _physics_to(self, t: float) -> None:

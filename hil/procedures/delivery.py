@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hil.analysis.coupling import CouplingCheck
 from hil.drivers.contracts import BolusState, Refusal
-from hil.errors import InstrumentRefused, InstrumentUnstable, RigError
+from hil.errors import BalanceNotCoupled, InstrumentRefused, InstrumentUnstable, RigError
 from hil.evidence.recording import CsvRecording
+from hil.procedures.gravimetric import Gravimetry
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +70,31 @@ def prime(rig, amount_U: float, settle_s: float) -> None:
 
 
 def prepare(rig) -> None:
-    """Prime the infusion set as the rig file states, then tare the balance."""
-    infusion_set = rig.config.section("infusion_set")
-    prime(rig, infusion_set["prime_U"], infusion_set.get("settle_s", 60))
+    """Prime the infusion set as the rig file states, show the balance sees the pump (a weighed check delivery,
+    hil.procedures.coupling), then tare the balance."""
+    infusion_set = rig.config.infusion_set
+    prime(rig, infusion_set.prime_U, infusion_set.settle_s)
+    check_coupling(rig)
     tare(rig)
+
+
+def check_coupling(rig) -> CouplingCheck:
+    """Prime the rig file's check delivery between two stable readings, the pump stopped before and after;
+    BalanceNotCoupled (a rig fault) when the balance did not weigh it as the rig file asks."""
+    infusion_set = rig.config.infusion_set
+    amount_U = infusion_set.check_U or infusion_set.prime_U
+    rig.pump.stop()
+    before = stable_reading(rig)
+    wait_until_idle(rig, rig.pump.prime(amount_U), "coupling check prime")
+    rig.clock.sleep(infusion_set.settle_s)
+    after = stable_reading(rig)
+    grav = Gravimetry(rig.config)
+    weighed, U = grav.weighed(before.t, before.mass_mg, after.t, after.mass_mg)
+    result = CouplingCheck(amount_U, weighed, U, before.mass_mg, after.mass_mg, grav.readability_mg)
+    problem = result.problem(infusion_set.check_seen_pct)
+    if problem:
+        raise BalanceNotCoupled(f"coupling check: {problem}")
+    return result
 
 
 def tare(rig, timeout_s: float = 120.0) -> float:

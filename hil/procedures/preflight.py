@@ -1,8 +1,8 @@
 """Preflight (`hil rig check`): before committing days to a campaign, is this rig fit to start it? What can be
 known from the files (the balance's resolution against every selected requirement, as the tests' fitness check
 computes it; calibration and blank-run dates), then from the rig itself (every instrument identifies itself; the
-pump answers, has no active alarm and acknowledges STOP; each balance gives a stable reading; each actuator
-responds or is an operator prompt), and how long the campaign will take in rig time. A blocker is anything that
+pump answers, has no active alarm and acknowledges STOP; each balance gives a stable reading; the balance weighs
+a known delivery of the pump, the weighed tests' coupling check; each actuator responds or is an operator prompt), and how long the campaign will take in rig time. A blocker is anything that
 would end the campaign in a rig fault or an INCONCLUSIVE verdict."""
 
 import math
@@ -173,6 +173,7 @@ def instruments(rig) -> list[Check]:
             # what the recordings ask between stable readings, and what each weighed test starts with
             checks.append(_ask(f"{name} immediate reading", lambda name=name: _immediate(getattr(rig, name))))
             checks.append(_ask(f"{name} tare", lambda name=name: f"{getattr(rig, name).tare() / 1000:.5f} g tared"))
+    checks.append(_ask("coupling: the balance sees the pump", lambda: _coupling(rig)))
     if rig.occlusion_valve is None:
         checks.append(Check("occlusion valve", "none in the rig file: occlusion tests are skipped", Status.INFO))
     elif registry.prompts_operator(rig.drivers[("actuators", "occlusion_valve")]):
@@ -228,6 +229,16 @@ def _immediate(scale) -> str:
     if not math.isfinite(reading.mass_mg):
         raise _Blocked(f"read() gave {reading.mass_mg!r} mg: a recording needs finite readings")
     return f"{reading.mass_mg / 1000:.5f} g, {'stable' if reading.stable else 'dynamic'}"
+
+
+def _coupling(rig) -> str:
+    """The weighed tests' coupling check: the set primed, a known delivery weighed (docs/bench.md)."""
+    infusion_set = rig.config.infusion_set
+    delivery.prime(rig, infusion_set.prime_U, infusion_set.settle_s)
+    check = delivery.check_coupling(rig)
+    return (
+        f"weighed {check.weighed_U:.4f} ± {check.U_U:.4f} U of a {check.commanded_U:g} U prime ({check.seen_pct:.1f} %)"
+    )
 
 
 def _cycle(valve) -> str:

@@ -132,7 +132,26 @@ class EvaporationCorrection(Section):
 
 class InfusionSet(Section):
     prime_U: Annotated[float, span(0, 100, above=True)]
-    settle_s: Annotated[float, span(0, 3600)] | None = None
+    settle_s: Annotated[float, span(0, 3600)] = Field(60.0, description="the drops' settling after a prime, s")
+    check_U: Annotated[float, span(0, 100, above=True)] | None = Field(
+        None,
+        description="the known delivery (a prime, after the set is primed) that every weighed test weighs first to "
+        "show the balance sees the pump (docs/bench.md); default: prime_U",
+    )
+    check_seen_pct: tuple[Annotated[float, span(0, 1000)], Annotated[float, span(0, 1000)]] = Field(
+        (50.0, 150.0),
+        strict=False,  # a YAML list
+        description="the share of check_U the balance must weigh, [lowest, highest] %: a judgement that tells the "
+        "gross faults apart (a decoupled or stuck balance weighs none of it, a gram value labelled mg 0.1 %, a vessel "
+        "that something else also fills more than the prime) and leaves the pump's accuracy to the requirements",
+    )
+
+    @model_validator(mode="after")
+    def _window_ordered(self) -> "InfusionSet":
+        low, high = self.check_seen_pct
+        if not low < 100.0 < high:
+            raise ValueError(f"check_seen_pct [{low:g}, {high:g}] must hold 100 % (all of the check delivery)")
+        return self
 
 
 class SeededDefect(Section):

@@ -103,6 +103,9 @@ def _load_file(
                         data.get("min_tur"),
                     )
                 )
+        cross_check = _record_cross_check(data, raw.get("method"), bounds)
+        if cross_check is not None:
+            bounds.append(cross_check)
         units = raw.get("units")
         if isinstance(units, dict) and units.get("judged") == AcrossUnits.SET and units.get("count") == 1:
             problems.append(
@@ -129,6 +132,20 @@ def _load_file(
                 )
             )
     return declared, result if len(problems) == before else []
+
+
+def _record_cross_check(data: dict[str, Any], method: Any, bounds: list[Bound]) -> Bound | None:
+    """The file's `record_cross_check` as a bound on record_disagreement, for a requirement whose method computes
+    it and that does not bound it itself (the schema has checked the types). It tells delivery the balance never saw
+    from an inaccurate one, so the file's min_tur, a ratio for accuracy bounds, is not asked of it."""
+    check = data.get("record_cross_check")
+    kind = METRICS["record_disagreement"]
+    if not isinstance(check, dict) or method not in kind.methods or any(b.metric == kind.name for b in bounds):
+        return None
+    if not (_is_number(check.get("min")) and _is_number(check.get("max")) and isinstance(check.get("source"), str)):
+        return None
+    # No test uncertainty ratio: a gross check, judged by the guard band alone (the value ± U inside it).
+    return Bound(kind.name, kind.unit, check["source"], check["min"], check["max"], {})
 
 
 def _bound_problems(method: str | None, bound: dict[str, Any], cases: Any) -> list[tuple[str, str]]:

@@ -24,10 +24,12 @@ def test_basal_accuracy(rig, requirement, evidence):
     if not evidence.fitness(requirement, predicted_uncertainty(requirement, grav)):
         evidence.assert_pass()  # INCONCLUSIVE before days of recording: the rig cannot resolve the bound
     delivery.prepare(rig)
+    recorded_before = rig.pump.status().delivered_U
     with evidence.recording("balance", ["t_s", "mass_mg", "stable"]) as raw:
         started = delivery.start_basal(rig, rate)
         # Sample half an interval after the stroke grid so no reading lands on the instant a stroke arrives.
         series = delivery.record(rig, started + interval / 2, stabilisation_s + analysis_s, interval, raw)
+    recorded_U = rig.pump.status().delivered_U - recorded_before
     delivered = grav.cumulative_units(series.t_s, series.mass_mg)
     metrics = dose_metrics.basal_metrics(
         series.t_s, delivered, rate_U_per_h=rate, sample_interval_s=interval, stabilisation_s=stabilisation_s,
@@ -38,6 +40,9 @@ def test_basal_accuracy(rig, requirement, evidence):
     metrics |= dose_metrics.stroke_metrics(series.t_s, delivered, threshold_U=10 * grav.u_difference_U())
     if Capability.DELIVERY_HISTORY in rig.capabilities():
         metrics |= _basal_record(rig, grav, series, delivered, int(round(stabilisation_s / interval)), interval)
+    else:  # the pump's count (STATUS `delivered`) over the whole recording: the record every pump keeps
+        metrics["record_disagreement"] = dose_metrics.record_disagreement_pct(
+            float(delivered[-1]), recorded_U, 2.0 * grav.u_amount_U(float(series.t_s[-1] - series.t_s[0]), recorded_U))
     evidence.judge(requirement, metrics)
     evidence.attach_text("uncertainty budget", "\n\n".join(
         grav.budget_text(h * 3600.0, rate * h) for h in (*case["window_h"], case["analysis_h"])))

@@ -67,10 +67,14 @@ def _bolus_mean_error(pytester, monkeypatch, biased: bool) -> tuple[str, float]:
 def test_an_error_in_the_harness_conversion_fails_a_bolus_accuracy_test(pytester, monkeypatch):
     # DA-BOLUS-002: 25 × 1 U, mean within ±5 %, against the real emulator process of the nominal rig.
     _project(pytester, (ROOT / "tests" / "safety" / "test_dose_accuracy.py").read_text())
-    assert _bolus_mean_error(pytester, monkeypatch, biased=False)[0] == "PASS"
+    nominal_verdict, nominal = _bolus_mean_error(pytester, monkeypatch, biased=False)
+    assert nominal_verdict == "PASS"
     verdict, mean = _bolus_mean_error(pytester, monkeypatch, biased=True)
-    # Borrowing the harness's formula, the emulator would read 6 % low too and the mean would stay ≈ 0 %: PASS.
-    assert (verdict, round(mean)) == ("FAIL", 6), f"bolus mean error {mean:+.2f} % with a 6 % conversion error"
+    # The same seed weighs the same boluses: every volume 6 % larger. Borrowing the harness's formula, the emulator
+    # would read 6 % low too and the mean would stay at the nominal run's: PASS.
+    assert verdict == "FAIL"
+    assert mean == pytest.approx(100.0 * ((1 + nominal / 100.0) * 1.06 - 1), abs=0.05), (
+        f"bolus mean error {mean:+.2f} % with a 6 % conversion error, {nominal:+.2f} % without")
 
 
 def test_the_injected_error_does_reach_the_harness(tmp_path, monkeypatch):

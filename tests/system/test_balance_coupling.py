@@ -1,0 +1,56 @@
+"""The balance must see the pump, through `hil verify` and `hil rig check` as a user runs them: a stuck, a decoupled
+and a mislabelled balance end the campaign as the rig's ERROR at the first weighed test's coupling check (the rest
+skipped, the rig broken), never a product FAIL, never a PASS; a pump that records boluses it never delivers FAILs
+DA-BOLUS-001, which only its per-bolus maximum bounded before the record cross-check (it was PASS)."""
+
+import pytest
+
+from .conftest import ROOT
+from .test_preflight import _check
+
+CASES = ROOT / "fixtures" / "rigs" / "coupling"
+SELECTION = "DA-BOLUS-001 or DA-BOLUS-002"
+
+
+@pytest.mark.parametrize(
+    ("rig", "diagnosis"),
+    [
+        ("balance-stuck", "did not change in its last digit"),
+        ("balance-decoupled", "does not reach this balance's vessel"),
+        ("balance-unit-mg", "1000 times too small"),
+    ],
+)
+def test_a_balance_that_does_not_see_the_pump_is_the_rigs_error_and_nothing_is_judged(verify, rig, diagnosis):
+    run = verify("--rig", str(CASES / f"{rig}.yaml"), "-k", SELECTION, "--no-report")
+    assert run.code == 1, run.output[-3000:]
+    tests = list(run.record["tests"].values())
+    first, *rest = tests
+    assert (first["verdict"], first["failure_class"]) == ("ERROR", "rig"), first
+    assert "BalanceNotCoupled: coupling check" in first["reason"] and diagnosis in first["reason"], first["reason"]
+    assert rest and all((t["verdict"], t["failure_class"]) == ("SKIPPED", "rig") for t in rest), rest
+    assert run.record["rig_broken"]
+
+
+def test_a_pump_recording_boluses_the_balance_never_weighed_fails_every_bolus_requirement(verify):
+    run = verify("--rig", str(CASES / "pump-records-undelivered-boluses.yaml"), "-k", SELECTION, "--no-report")
+    assert run.code == 1, run.output[-3000:]
+    verdicts = {t["requirements"][0]: t for t in run.record["tests"].values()}
+    for rid in ("DA-BOLUS-001", "DA-BOLUS-002"):
+        assert (verdicts[rid]["verdict"], verdicts[rid]["failure_class"]) == ("FAIL", "product"), verdicts[rid]
+        assert "record_disagreement = -" in verdicts[rid]["reason"], verdicts[rid]["reason"]
+
+
+def test_preflight_blocks_a_balance_that_does_not_see_the_pump():
+    code, rows, output = _check("--rig", str(CASES / "balance-decoupled.yaml"), "-k", "DA-BOLUS-001")
+    assert code == 1, output
+    found, status = rows["coupling: the balance sees the pump"]
+    assert status == "BLOCKER" and "of a 1 U prime" in found, output
+
+
+def test_preflight_weighs_the_pump_on_the_nominal_rig():
+    code, rows, output = _check("--rig", str(ROOT / "fixtures" / "rigs" / "emulator.yaml"), "-k", "DA-BOLUS-001")
+    assert code == 0, output
+    found, status = rows["coupling: the balance sees the pump"]
+    assert status == "ok" and found.startswith("weighed "), output
+
+
