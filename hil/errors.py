@@ -50,6 +50,10 @@ class BalanceNotCoupled(RigError):
     weighs can judge the pump."""
 
 
+class StartingStateError(RigError):
+    """The pump cannot be brought to, or shown in, the state a test starts from (hil.procedures.starting_state)."""
+
+
 class RecordingGap(RigError):
     """A recording whose windows cannot be timed: holes longer than the analysis may bridge, or sample times
     that are not finite and increasing (a clock fault)."""

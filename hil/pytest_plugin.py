@@ -26,6 +26,7 @@ from hil.evidence.progress import Progress
 from hil.evidence.progress_display import ProgressDisplay
 from hil.evidence.run import RunRecorder, new_run_dir, rig_times
 from hil.evidence.verdict import FailureClass, Judgement, Verdict, classify, exception_for, judge
+from hil.procedures import starting_state
 from hil.procedures.scenario_files import scenario_problems
 from hil.rig import abort
 from hil.rig.config import RigConfigError, load_rig
@@ -307,6 +308,7 @@ def rig(request, evidence, _hil_rig_lifetime):
     wire_logs = the_rig.start_wire_log(evidence.directory)
     try:
         the_rig.begin_test(request.node.nodeid)
+        starting_state.establish(the_rig.pump, the_rig.capabilities())
     except RigError as exc:
         state.broken = str(exc)
         raise
@@ -314,6 +316,8 @@ def rig(request, evidence, _hil_rig_lifetime):
     with abort.signals.shielded():
         action = the_rig.make_safe(f"end of {request.node.nodeid}")
         state.run_recorder().add_safety(action, request.node.nodeid)
+        if action.ok:
+            _acknowledge_left_alarms(the_rig, request.node.nodeid)
         the_rig.stop_wire_log()
         for path in wire_logs:
             if path.exists():
@@ -328,6 +332,18 @@ def rig(request, evidence, _hil_rig_lifetime):
             # torn down by pytest's session end after a signal: raising would end pytest with a traceback
             # before the record is finished; the interrupted test is never a PASS anyway
             narrative.warning("after %s, the pump link: %s", abort.signals.received.name, exc)
+
+
+def _acknowledge_left_alarms(the_rig: Rig, nodeid: str) -> None:
+    """Every test acknowledges what it raised before it ends: the alarms still active after its STOP. One that cannot
+    be is logged here; the next test's starting state then ends as the rig's ERROR, naming it."""
+    try:
+        left = starting_state.acknowledge_alarms(the_rig.pump)
+    except RigError as exc:
+        narrative.warning("end of %s: %s", nodeid, exc)
+        return
+    if left:
+        narrative.info("end of %s: acknowledged alarm(s) %s", nodeid, ", ".join(left))
 
 
 def _needs(item, state: HilState) -> dict[Capability, str]:

@@ -263,6 +263,9 @@ class EmulatorOptions(Params):
     """A rig file's `emulator:` section."""
 
     seed: Annotated[int, count(0, 2**64 - 1)] = 1
+    # The harness's, not the emulator's: a RESET (fresh pump, vessel and seed) before every test. Off, each test starts
+    # from what the previous one left, as on a bench, and sets its starting state through the pump's contract alone.
+    reset_per_test: bool = True
     # clock: rehearsal only: simulated seconds per wall second while the emulator runs free (the harness's clock
     # runs at the same rate). Wall-clock jitter is multiplied by it: at the limit, 1 ms of scheduling delay is 10 s
     # of rig time, the order of the suites' finest polls, so faster would blur what a rehearsal is to show.

@@ -3,6 +3,7 @@ the Sartorius balance the MT-SICS balance's, and a load cell or a balance too co
 INCONCLUSIVE, never PASS."""
 
 import json
+import re
 
 import pytest
 
@@ -60,3 +61,26 @@ def test_a_balance_too_coarse_gives_inconclusive_never_pass(verify):
         "DA-BOLUS-001": "INCONCLUSIVE", "DA-BASAL-002": "INCONCLUSIVE", "DA-BASAL-003": "PASS"}
     assert tests["DA-BOLUS-001"]["failure_class"] == "rig" and run.code == 1
     assert "test uncertainty ratio" in run.output
+
+
+def test_without_the_per_test_reset_the_campaign_gives_the_nominal_verdicts(verify):
+    """A bench pump keeps its state between tests: each test sets its starting state through the pump's contract
+    (before it did, the bolus tests weighed the basal the basal tests left running, DA-BOLUS-005 +33 %, and the
+    occlusion alarm left by OC-ALARM-001 made every later occlusion test a product FAIL)."""
+    run = verify("--rig", str(ROOT / "fixtures" / "rigs" / "emulator-no-reset.yaml"), "--no-report")
+    assert run.code == 0, run.output[-3000:]
+    assert run.requirements_with("passed") == set(load_requirements([ROOT / "specs"]))
+    last = list(run.record["tests"].values())[-1]
+    (wire_log,) = (f for f in last["files"] if f.endswith("serial.log"))
+    first_status = re.search(r"reservoir=([0-9.]+)", (run.run_dir / wire_log).read_text()).group(1)
+    assert float(first_status) < 1000.0, "the last test began on a fresh reservoir: the pump was reset"
+
+
+def test_a_pump_that_cannot_be_brought_to_its_starting_state_is_the_rigs_error(verify, tmp_path):
+    rig = tmp_path / "stop-refused.yaml"
+    rig.write_text(f"extends: {ROOT / 'fixtures' / 'rigs' / 'emulator-no-reset.yaml'}\nrig_id: stop-refused\n"
+                   "emulator:\n  defects: {stop_not_idempotent: true}\n")
+    run = verify("--rig", str(rig), "-k", "DA-BOLUS-001", "--no-report")
+    (test,) = run.record["tests"].values()
+    assert (test["verdict"], test["failure_class"]) == ("ERROR", "rig"), test
+    assert "StartingStateError: pump refused STOP" in test["reason"], test["reason"]
