@@ -54,6 +54,10 @@ class StartingStateError(RigError):
     """The pump cannot be brought to, or shown in, the state a test starts from (hil.procedures.starting_state)."""
 
 
+class ClockMismatch(RigError):
+    """The pump's clock did not keep the rig's time over a test (hil.procedures.pump_clock)."""
+
+
 class RecordingGap(RigError):
     """A recording whose windows cannot be timed: holes longer than the analysis may bridge, or sample times
     that are not finite and increasing (a clock fault)."""

@@ -26,7 +26,7 @@ from hil.evidence.progress import Progress
 from hil.evidence.progress_display import ProgressDisplay
 from hil.evidence.run import RunRecorder, new_run_dir, rig_times
 from hil.evidence.verdict import FailureClass, Judgement, Verdict, classify, exception_for, judge
-from hil.procedures import starting_state
+from hil.procedures import pump_clock, starting_state
 from hil.procedures.scenario_files import scenario_problems
 from hil.rig import abort
 from hil.rig.config import RigConfigError, load_rig
@@ -309,6 +309,7 @@ def rig(request, evidence, _hil_rig_lifetime):
     try:
         the_rig.begin_test(request.node.nodeid)
         starting_state.establish(the_rig.pump, the_rig.capabilities())
+        clock_at_start = pump_clock.read(the_rig)
     except RigError as exc:
         state.broken = str(exc)
         raise
@@ -326,6 +327,7 @@ def rig(request, evidence, _hil_rig_lifetime):
             state.broken = f"pump did not acknowledge STOP: {action.detail}"
         try:
             the_rig.pump.check_link()  # a line lost or repeated since the test's last pump request: a rig fault
+            pump_clock.check(the_rig, clock_at_start)  # a pump on a time of its own: every duration measured is void
         except RigError as exc:
             if abort.signals.received is None:
                 raise
@@ -463,11 +465,14 @@ def _judgement(item, ran_to_end: bool, interrupted: str | None = None) -> Judgem
     skips = [report for report, _ in phases.values() if report.skipped]
     evidence = item.stash.get(_EVIDENCE, None)
     bounds = [bound.name for rid in _requirement_ids(item) for bound in state.requirements[rid].acceptance]
+    # A rig fault found in any phase (a line lost, the pump's clock off, found at teardown) voids what the test
+    # measured: it decides before a finding of the call.
+    rig_errors = [exc for exc in errors if isinstance(exc, RigError)]
     return judge(
         bounds,
         evidence.measurements if evidence else [],
         ran_to_end=ran_to_end,
-        error=errors[0] if errors else None,
+        error=(rig_errors or errors or [None])[0],
         interrupted=interrupted,
         skipped=_skip_reason(skips[0]) if skips else None,
         rig_broken=bool(skips) and item.stash.get(_BROKEN_SKIP, False),

@@ -93,6 +93,10 @@ class PumpParams(Params):
     # that, so that the 10-min requirement holds with room to spare.
     site_alarm_priority: Priority = "MEDIUM"
     alarm_escalation_s: Annotated[float, span(0, 86_400, above=True)] = 300.0
+    # A seeded rig fault, no physics: the rate of the clock STATUS reports (the contract's pump_time) against the
+    # emulator's. 1 keeps the rig's time; anything else is a pump on a time of its own, which the harness must refuse
+    # to judge (hil/procedures/pump_clock.py).
+    clock_rate: Annotated[float, span(0, 100, above=True)] = 1.0
 
 
 class FluidPathParams(Params):

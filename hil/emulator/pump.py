@@ -311,7 +311,7 @@ class EmulatedPump:
             f"pressure={self.bench.pressure_kPa:.1f}",
             f"backoff={int(self.backoff_enabled)}",
             f"cgm={self.cgm[0]:.0f}" if self.cgm else "cgm=-",
-            f"t={self.sched.now:.3f}",
+            f"t={self.sched.now * self.p.clock_rate:.3f}",
         )
 
     def _cmd_cgm(self, glucose: str = "", trend: str = "", age: str = ""):

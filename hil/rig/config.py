@@ -14,7 +14,7 @@ from pydantic_core import ErrorDetails
 from hil import project, yamlfile
 from hil.drivers import registry
 from hil.drivers.registry import DriverError
-from hil.rig.model import DEVICE_SECTIONS, Drivers, InfusionSet, cross_problems, lockstep_problems, rig_file_model
+from hil.rig.model import DEVICE_SECTIONS, Drivers, InfusionSet, PumpClock, cross_problems, lockstep_problems, rig_file_model
 from hil.yamlfile import Located, Problem, YamlFileError
 
 MAX_EXTENDS = 8  # a rig file, its parent, its grandparent...
@@ -61,6 +61,11 @@ class RigConfig:
     def infusion_set(self) -> InfusionSet:
         """The set's prime and the balance's coupling check, with their defaults."""
         return InfusionSet.model_validate(self.section("infusion_set"))
+
+    @property
+    def pump_clock(self) -> PumpClock:
+        """How closely the pump's clock must follow the rig's, with its defaults."""
+        return PumpClock.model_validate(self.section("pump_clock"))
 
     @property
     def concentration_U_per_mL(self) -> float:

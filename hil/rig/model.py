@@ -154,6 +154,18 @@ class InfusionSet(Section):
         return self
 
 
+class PumpClock(Section):
+    """How closely the pump's clock must follow the rig's over a test (hil.procedures.pump_clock): both are read at
+    the test's start and end, and the pump's elapsed time may differ from the rig's by tolerance_s plus rate_ppm of
+    it. A judgement: it passes a pump whose clock keeps time as a watch does, and fails one on a time of its own (a
+    pump running free under clock: sim, a rehearsal at a speed the pump does not run at) by the test's whole length."""
+
+    tolerance_s: Annotated[float, span(0, 3600)] = Field(2.0, description="the offset allowed whatever the length, s")
+    rate_ppm: Annotated[float, span(0, 1e6)] = Field(
+        500.0, description="the rate error allowed, parts per million of the rig's elapsed time"
+    )
+
+
 class SeededDefect(Section):
     """For defect rigs: what is broken on purpose and which requirement ids the suite must fail, exactly."""
 
@@ -229,6 +241,7 @@ class RigFile(Section):
     environment: BenchEnvironment
     evaporation_correction: EvaporationCorrection
     infusion_set: InfusionSet
+    pump_clock: PumpClock = Field(PumpClock(), description="how closely the pump's clock must follow the rig's")
     emulator: EmulatorOptions | None = Field(
         None, description="emulator parameters (clock: sim or rehearsal); see hil/emulator/config.py"
     )
