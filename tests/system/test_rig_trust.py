@@ -1,7 +1,8 @@
-"""The balance must see the pump, through `hil verify` and `hil rig check` as a user runs them: a stuck, a decoupled
+"""What the suite must not trust, through `hil verify` and `hil rig check` as a user runs them. A stuck, a decoupled
 and a mislabelled balance end the campaign as the rig's ERROR at the first weighed test's coupling check (the rest
 skipped, the rig broken), never a product FAIL, never a PASS; a pump that records boluses it never delivers FAILs
-DA-BOLUS-001, which only its per-bolus maximum bounded before the record cross-check (it was PASS)."""
+DA-BOLUS-001, which only its per-bolus maximum bounded before the record cross-check (it was PASS); a pump whose
+clock does not keep the rig's time is the rig's ERROR, whatever the test measured."""
 
 import pytest
 
@@ -54,3 +55,12 @@ def test_preflight_weighs_the_pump_on_the_nominal_rig():
     assert status == "ok" and found.startswith("weighed "), output
 
 
+
+
+def test_a_pump_on_a_time_of_its_own_is_the_rigs_error_whatever_the_test_measured(verify):
+    rig = ROOT / "fixtures" / "rigs" / "clock" / "pump-clock-half-speed.yaml"
+    run = verify("--rig", str(rig), "-k", "OC-ALARM-001 or DA-BOLUS-001", "--no-report")
+    first, *rest = run.record["tests"].values()
+    assert (first["verdict"], first["failure_class"]) == ("ERROR", "rig"), first
+    assert "ClockMismatch: the pump's clock advanced" in first["reason"], first["reason"]
+    assert rest and all(t["verdict"] == "SKIPPED" for t in rest) and run.code == 1
