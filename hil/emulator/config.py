@@ -121,7 +121,8 @@ SBI_WEIGHT_FIELD = 9
 
 class BalanceFault(StrEnum):
     """A balance that does not weigh what the pump delivers, as a bench can be found: seeded rig faults (no physics,
-    so no source) for the suite's own tests of what it concludes from such a balance (docs/bench.md, "The balance must see the pump")."""
+    so no source) for the suite's own tests of what it concludes from such a balance (docs/bench.md, "The balance
+    must see the pump")."""
 
     NONE = "none"
     STUCK = "stuck"  # the display froze at its first reading: every reply the same plausible, stable weight

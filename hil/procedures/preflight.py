@@ -2,8 +2,9 @@
 known from the files (the balance's resolution against every selected requirement, as the tests' fitness check
 computes it; calibration and blank-run dates), then from the rig itself (every instrument identifies itself; the
 pump answers, has no active alarm and acknowledges STOP; each balance gives a stable reading; the balance weighs
-a known delivery of the pump, the weighed tests' coupling check; each actuator responds or is an operator prompt), and how long the campaign will take in rig time. A blocker is anything that
-would end the campaign in a rig fault or an INCONCLUSIVE verdict."""
+a known delivery of the pump, the weighed tests' coupling check; each actuator responds or is an operator prompt),
+and how long the campaign will take in rig time. A blocker is anything that would end the campaign in a rig fault
+or an INCONCLUSIVE verdict."""
 
 import math
 from dataclasses import dataclass

@@ -14,7 +14,15 @@ from pydantic_core import ErrorDetails
 from hil import project, yamlfile
 from hil.drivers import registry
 from hil.drivers.registry import DriverError
-from hil.rig.model import DEVICE_SECTIONS, Drivers, InfusionSet, PumpClock, cross_problems, lockstep_problems, rig_file_model
+from hil.rig.model import (
+    DEVICE_SECTIONS,
+    Drivers,
+    InfusionSet,
+    PumpClock,
+    cross_problems,
+    lockstep_problems,
+    rig_file_model,
+)
 from hil.yamlfile import Located, Problem, YamlFileError
 
 MAX_EXTENDS = 8  # a rig file, its parent, its grandparent...

@@ -241,7 +241,7 @@ class RigFile(Section):
     environment: BenchEnvironment
     evaporation_correction: EvaporationCorrection
     infusion_set: InfusionSet
-    pump_clock: PumpClock = Field(PumpClock(), description="how closely the pump's clock must follow the rig's")
+    pump_clock: PumpClock | None = Field(None, description="how closely the pump's clock must follow the rig's")
     emulator: EmulatorOptions | None = Field(
         None, description="emulator parameters (clock: sim or rehearsal); see hil/emulator/config.py"
     )
