@@ -868,6 +868,14 @@ def driver_check(
     raise typer.Exit(1 if misses else 0)
 
 
+@driver_app.command("needs")
+def driver_needs():
+    """Which requirements need which pump capability (a test's `needs` marker, or a metric its bounds use), as the
+    Markdown table of docs/drivers.md §3: what a driver that does not declare one leaves unverified."""
+    collected, needs = _collect(None, needs=True)
+    out.print(traceability.capability_table(collected, needs), markup=False, end="", soft_wrap=True)
+
+
 @driver_app.command("list")
 def driver_list():
     """The installed drivers (entry-point group hil.drivers): name, device, class, package, pump capabilities."""

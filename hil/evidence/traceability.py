@@ -4,6 +4,7 @@ over our own record (not over Allure's output)."""
 
 from dataclasses import dataclass
 
+from hil.drivers.contracts import Capability
 from hil.evidence.verdict import Verdict
 
 COLUMNS = ["requirement", "title", "test", "selected", "outcome", "verdict", "failure_class", "reason"]
@@ -64,4 +65,22 @@ def as_text(matrix: Matrix) -> str:
     lines = ["  ".join(c.ljust(widths[c]) for c in COLUMNS)] if matrix.rows else []
     lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in COLUMNS) for r in matrix.rows]
     lines += [f"PROBLEM: {p}" for p in matrix.problems] + [f"note: {n}" for n in matrix.notes]
+    return "\n".join(lines) + "\n"
+
+
+def capability_table(collected: dict[str, list[str]], needs: dict[str, dict[str, str]]) -> str:
+    """The pump capabilities → the requirements that need one (and what in them needs it: the test, or a metric a
+    bound uses), as a Markdown table: what a driver that does not declare a capability leaves unverified.
+    collected: test node id → requirement ids; needs: test node id → capability → what needs it."""
+    by_capability: dict[str, dict[str, set[str]]] = {}
+    for node, needed in needs.items():
+        for capability, why in needed.items():
+            for rid in collected.get(node, []):
+                reason = "its test" if why == "the test" else why.removeprefix(f"{rid}'s ")
+                by_capability.setdefault(capability, {}).setdefault(rid, set()).add(reason)
+    lines = ["| capability | requirements that need it (what needs it) |", "|---|---|"]
+    for capability in Capability:
+        needed_by = by_capability.get(capability.value, {})
+        cell = "; ".join(f"{rid} ({', '.join(sorted(why))})" for rid, why in sorted(needed_by.items()))
+        lines.append(f"| `{capability.name}` ({capability.value}) | {cell or 'none'} |")
     return "\n".join(lines) + "\n"

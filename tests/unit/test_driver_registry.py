@@ -139,3 +139,13 @@ def test_a_child_rig_naming_another_driver_drops_the_parent_drivers_options_not_
 def test_the_schema_for_editors_holds_every_installed_drivers_options(vendor):
     assert "session_key_env" in str(json_schema(built_in_only=False))
     assert "session_key_env" not in str(json_schema())
+
+
+def test_docs_drivers_md_carries_the_capability_table_the_code_gives():
+    from hil.cli import _collect
+    from hil.evidence.traceability import capability_table
+
+    collected, needs = _collect(None, needs=True)
+    table = capability_table(collected, needs)
+    assert "| `AUTO_MODE` (automated insulin delivery) | AID-CAP-001 (its test);" in table
+    assert table in (ROOT / "docs" / "drivers.md").read_text(), "regenerate: hil driver needs (docs/drivers.md §3)"
