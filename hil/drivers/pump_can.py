@@ -28,6 +28,7 @@ from hil.drivers.contracts import (
     Suspended,
     SuspendReason,
 )
+from hil.drivers.pump_base import PumpDriver
 from hil.drivers.registry import DeviceKind, DriverOptions, RigContext
 from hil.errors import DeviceRefused, ProtocolError
 from hil.transport import can_protocol as cp
@@ -49,8 +50,9 @@ def _named(enum: type[N], value: object) -> N:
         raise ProtocolError(f"pump: {value!r} over CAN is not a {enum.__name__}") from None
 
 
-class CanPumpDriver:
-    """A pump speaking the reference protocol on the rig's CAN bus (registered as `reference-can`)."""
+class CanPumpDriver(PumpDriver):
+    """A pump speaking the reference protocol on the rig's CAN bus (registered as `reference-can`); the lost-event
+    check is the base's (hil.drivers.pump_base)."""
 
     device = DeviceKind.PUMP
     capabilities = frozenset(Capability)  # the DBC carries every one (docs/protocol.md §5)
@@ -63,6 +65,7 @@ class CanPumpDriver:
         return cls(rig.can_bus())
 
     def __init__(self, hub: CanHub):
+        super().__init__()
         self.hub = hub
         self._seq = 0
         self._alarm: dict | None = None  # a PumpAlarm waiting for its PumpAlarmTime
@@ -105,7 +108,7 @@ class CanPumpDriver:
         seq = self._request("STATUS")
         return [self._reply(seq, name, "STATUS") for name in cp.STATUS_FRAMES]
 
-    def status(self) -> PumpStatus:
+    def _read_status(self) -> PumpStatus:
         s1, s2, s3, s4, s5 = self._status_frames()
         alarms = tuple(str(int(s4[f"alarm_id{i}"])) for i in range(min(int(s1["alarm_count"]), 7)))
         return PumpStatus(
@@ -195,7 +198,7 @@ class CanPumpDriver:
         except ProtocolError:
             self._command("STOP")
 
-    def acknowledge(self, alarm_id: str) -> None:
+    def _acknowledge(self, alarm_id: str) -> None:
         self._command("ACK", alarm_id=int(alarm_id))
 
     def set_occlusion_backoff(self, enabled: bool) -> None:
@@ -212,7 +215,7 @@ class CanPumpDriver:
     def check_link(self) -> None:
         """Nothing is left to raise: the CAN hub raises a counter gap (lost or repeated frames) as it arrives."""
 
-    def events(self) -> list[PumpEvent]:
+    def _read_events(self) -> list[PumpEvent]:
         """Alarm and delivery events received so far, as the serial driver reports them."""
         self.hub.drain()
         out: list[PumpEvent] = []

@@ -1,9 +1,8 @@
 """Driver for pumps speaking the reference protocol (docs/protocol.md) over a serial line.
 
-Alarms are confirmed from STATUS as well as from events: a pump writes an ALARM event before any STATUS reply
-that lists the alarm (one serial line keeps order), so an active alarm that no event announced was lost on the
-wire. That, and a gap in the event counter, is a rig fault (LostEvent), never "the pump did not alarm"; an event or
-a reply received twice is one too (LineFault).
+The lost-event check (an alarm active in STATUS that no ALARM event announced) is the base's (hil.drivers.pump_base);
+this driver adds its protocol's own: a gap in the event counter is a LostEvent, and an event or a reply received
+twice is a LineFault, both rig faults.
 """
 
 from hil.drivers.contracts import (
@@ -30,6 +29,7 @@ from hil.drivers.contracts import (
     Suspended,
     SuspendReason,
 )
+from hil.drivers.pump_base import PumpDriver
 from hil.drivers.registry import Baudrate, DeviceKind, RigContext, SerialOptions
 from hil.errors import LineFault, LostEvent, ProtocolError
 from hil.transport.framed import FramedLink
@@ -37,7 +37,7 @@ from hil.transport.frames import Frame
 from hil.transport.serial_line import SerialLine
 
 
-class ReferencePumpDriver:
+class ReferencePumpDriver(PumpDriver):
     """A pump speaking the reference protocol over a serial line (registered as `reference-serial`)."""
 
     device = DeviceKind.PUMP
@@ -51,11 +51,13 @@ class ReferencePumpDriver:
         return cls(rig.port(options.port), baudrate=options.baudrate, timeout_s=options.timeout_s)
 
     def __init__(self, port: str, *, baudrate: int = 115200, timeout_s: float = 2.0):
+        super().__init__()
         self.link = FramedLink(
             SerialLine(port, baudrate=baudrate, timeout_s=timeout_s, name="pump"), "pump", quiet=frozenset({"CGM"})
         )
-        self._announced: set[tuple[str, str]] = set()  # (id, raised t) of every ALARM event taken by events()
-        self._active: set[str] = set()  # alarm ids active at the last STATUS
+
+    def wire_lines(self) -> list[SerialLine]:
+        return [self.link.line]
 
     def _field(self, frame: Frame, key: str, kind=str):
         try:
@@ -69,10 +71,10 @@ class ReferencePumpDriver:
             self._field(f, "model"), self._field(f, "serial"), self._field(f, "fw"), self._field(f, "proto")
         )
 
-    def status(self) -> PumpStatus:
+    def _read_status(self) -> PumpStatus:
         f = self.link.request("STATUS", idempotent=True)
         alarms = self._field(f, "alarms")
-        status = PumpStatus(
+        return PumpStatus(
             state=self._field(f, "state", PumpState),
             basal_U_per_h=self._field(f, "basal", float),
             bolus=self._field(f, "bolus", BolusState),
@@ -83,34 +85,6 @@ class ReferencePumpDriver:
             pressure_kPa=self._field(f, "pressure", float) if "pressure" in f.fields else None,
             cgm_mg_dl=float(f.fields["cgm"]) if f.fields.get("cgm", "-") != "-" else None,
         )
-        self._confirm_announced(set(status.active_alarms))
-        return status
-
-    def _confirm_announced(self, active: set[str]) -> None:
-        """Raise LostEvent for an alarm newly active in STATUS that no ALARM event announced (matched by id and
-        raise time, since a fresh emulated pump numbers its alarms from 1 again), or for any event counter gap.
-        An alarm raised before the harness connected counts as unannounced too: acknowledge it before a run."""
-        new = active - self._active
-        if new:
-            queued = {(e.fields.get("id"), e.fields.get("t")) for e in self.link.events if e.args[:1] == ("ALARM",)}
-            raised = self._alarm_times()
-            lost = sorted(a for a in new if (a, raised.get(a)) not in self._announced | queued)
-            if lost:
-                counter = "; ".join(self.link.event_counter.faults) or "no counter gap yet: it was the last event sent"
-                raise LostEvent(
-                    f"pump: STATUS shows alarm(s) {', '.join(lost)} active but no ALARM event announced "
-                    f"them: the event was lost on the wire, or the alarm predates the connection ({counter})"
-                )
-        self._active = active
-        self.check_link()
-
-    def _alarm_times(self) -> dict[str, str]:
-        """Alarm id → raise time (pump clock, as its ALARM event writes it) of the pump's last alarms (ALARMS)."""
-        entries = self.link.request("ALARMS", idempotent=True).fields
-        try:
-            return {alarm_id: entry.split(":")[2] for alarm_id, entry in entries.items()}
-        except IndexError:
-            raise ProtocolError(f"pump: malformed ALARMS answer {entries!r}") from None
 
     def check_link(self) -> None:
         """Raise what the link found wrong with its lines (lost, duplicated or unasked-for): at every STATUS and
@@ -190,20 +164,15 @@ class ReferencePumpDriver:
         """Stop all delivery now (the fail-safe command): cancels any bolus and suspends basal."""
         self.link.request("STOP", idempotent=True)
 
-    def acknowledge(self, alarm_id: str) -> None:
+    def _acknowledge(self, alarm_id: str) -> None:
         self.link.request("ACK", alarm_id)
 
-    def events(self) -> list[PumpEvent]:
-        """Unsolicited events received so far (alarms, bolus completion), oldest first; LostEvent when the
-        event counter shows one missing."""
+    def _read_events(self) -> list[PumpEvent]:
+        """The unsolicited events received so far (alarms, bolus completion), typed, oldest first."""
         self.link.poll_events()
-        self.check_link()
         out = []
         while self.link.events:
-            frame = self.link.events.popleft()
-            out.append(self._event(frame))
-            if isinstance(out[-1], Alarm):
-                self._announced.add((frame.fields["id"], frame.fields["t"]))  # an ALARM event has both
+            out.append(self._event(self.link.events.popleft()))
         return out
 
     def await_event(self, number: int) -> None:

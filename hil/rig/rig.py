@@ -15,6 +15,7 @@ from typing import Any
 from hil.drivers import registry
 from hil.drivers.contracts import Capability, NumberedEvents
 from hil.drivers.emulator_control import EmulatorControl
+from hil.drivers.pump_base import PumpDriver
 from hil.errors import RigError
 from hil.rig import abort, lab
 from hil.rig.clock import RealClock, SimClock
@@ -206,9 +207,11 @@ class Rig:
                 self.lost_scale.reset()
 
     def _serial_lines(self) -> list:
-        parts = (getattr(self.pump, "link", None), self.scale, self.lost_scale, self.occlusion_valve, self.site_faults)
+        """The pump's lines as its driver names them (hil.drivers.pump_base), and the instruments' `line`."""
+        pump_lines = self.pump.wire_lines() if isinstance(self.pump, PumpDriver) else []
+        parts = (self.scale, self.lost_scale, self.occlusion_valve, self.site_faults)
         lines = (getattr(part, "line", None) for part in parts)
-        return [line for line in lines if line is not None]
+        return pump_lines + [line for line in lines if line is not None]
 
     def start_wire_log(self, directory: Path) -> list[Path]:
         """Log the traffic of every instrument link into `directory`: serial lines as readable text, CAN frames

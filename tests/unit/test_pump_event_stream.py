@@ -189,6 +189,18 @@ def test_an_alarm_id_used_again_by_a_fresh_pump_needs_its_own_event(pump):
         pump.driver.status()
 
 
+def test_an_alarm_acknowledged_before_any_status_showed_it_is_forgotten_too(pump):
+    pump.raise_alarm("1", "100.000", event_no=1)
+    pump.driver.pump_time()  # the fake writes the event before this reply
+    assert [e.alarm_id for e in pump.driver.events()] == ["1"]
+    pump.driver.acknowledge("1")
+    pump.alarms.clear()  # acknowledged, then a RESET, before any STATUS showed it
+    pump.driver.status()
+    pump.raise_alarm("1", "900.000", event_no=None)
+    with pytest.raises(LostEvent):
+        pump.driver.status()
+
+
 @pytest.mark.parametrize("tag", ["E0", "E", "7", "E-1", "E1.5", "E\u00b2", "e3"])
 def test_a_malformed_event_tag_is_a_protocol_error(tag):
     with pytest.raises(ProtocolError, match="is not E<n>"):

@@ -1,0 +1,79 @@
+"""What every pump driver gets from the contract, not from its own code (python-can's BusABC.recv /
+_recv_internal split is the model): a driver reads its protocol (`_read_status`, `_read_events`) and the base
+holds the checks the suite's verdicts rest on.
+
+The lost-event check: a pump announces an alarm by an event before any STATUS shows it active (one link keeps
+order), so an alarm newly active in STATUS that no Alarm event announced was lost on the wire (or raised before the
+harness connected): a rig fault (LostEvent), never "the pump did not alarm". Events read while confirming a STATUS
+are kept for the next events() call. An announced alarm id is forgotten once it is acknowledged through the driver or
+a STATUS shows it cleared, so a pump that numbers its alarms afresh (after a restart) must announce a reused id
+again.
+"""
+
+from abc import ABC, abstractmethod
+
+from hil.drivers.contracts import Alarm, PumpEvent, PumpStatus
+from hil.errors import LostEvent
+from hil.transport.serial_line import SerialLine
+
+
+class PumpDriver(ABC):
+    """A pump driver's base: status() and events() with the lost-event check, over the driver's own reads."""
+
+    def __init__(self) -> None:
+        self._announced: set[str] = set()  # alarm ids an Alarm event announced, not yet seen cleared
+        self._active: set[str] = set()  # alarm ids active at the last STATUS
+        self._pending: list[PumpEvent] = []  # events read while confirming a STATUS, for the next events()
+
+    @abstractmethod
+    def _read_status(self) -> PumpStatus:
+        """The pump's STATUS as the protocol gives it."""
+
+    @abstractmethod
+    def _read_events(self) -> list[PumpEvent]:
+        """The events received since the last call, oldest first, typed."""
+
+    @abstractmethod
+    def _acknowledge(self, alarm_id: str) -> None:
+        """Send the acknowledgement of an alarm."""
+
+    @abstractmethod
+    def check_link(self) -> None:
+        """Raise what the link found wrong (a counter gap, a line lost or repeated): a RigError."""
+
+    def wire_lines(self) -> list[SerialLine]:
+        """The serial lines whose traffic goes into each test's wire log (a CAN driver's frames are the rig's CAN
+        hub's to log): none unless the driver names them."""
+        return []
+
+    def status(self) -> PumpStatus:
+        status = self._read_status()
+        active = set(status.active_alarms)
+        new = active - self._active
+        if new - self._announced:
+            self._take(self._read_events())  # announced on the link, not yet taken by events()
+        self.check_link()  # a counter gap names the lost event better than the alarm can
+        lost = sorted(new - self._announced)
+        if lost:
+            raise LostEvent(
+                f"pump: STATUS shows alarm(s) {', '.join(lost)} active but no ALARM event announced them: the event "
+                "was lost on the wire, or the alarm predates the connection"
+            )
+        self._announced -= self._active - active  # cleared: a restarted pump may use the id again
+        self._active = active
+        return status
+
+    def events(self) -> list[PumpEvent]:
+        """Events received so far (those read while confirming a STATUS first), oldest first."""
+        self._take(self._read_events())
+        self.check_link()
+        out, self._pending = self._pending, []
+        return out
+
+    def acknowledge(self, alarm_id: str) -> None:
+        self._acknowledge(alarm_id)
+        self._announced.discard(alarm_id)
+
+    def _take(self, events: list[PumpEvent]) -> None:
+        self._announced.update(e.alarm_id for e in events if isinstance(e, Alarm))
+        self._pending.extend(events)
