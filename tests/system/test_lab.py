@@ -131,7 +131,7 @@ def test_places_run_a_unit_on_each_and_judge_requirements_across_units(lab, dire
     across = {a["requirement"]: a for a in record["across_units"]}
     assert across["DA-BOLUS-002"]["verdict"] == "PASS", across["DA-BOLUS-002"]
     assert [m["name"].split(" (")[0] for m in across["DA-BOLUS-002"]["set"]] == [
-        "bolus_mean_error", "bolus_share_within[band_pct=15]"]
+        "bolus_mean_error", "bolus_share_within[band_pct=15]", "record_disagreement"]  # the last: the record cross-check
     assert all("(mean of 2 units, t = 12.7)" in m["name"] and m["outcome"] == "PASS"
                for m in across["DA-BOLUS-002"]["set"])
     assert across["OC-ALARM-003"]["verdict"] == "INCONCLUSIVE"
