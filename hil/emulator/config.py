@@ -268,6 +268,11 @@ class EmulatorOptions(Params):
     """A rig file's `emulator:` section."""
 
     seed: Annotated[int, count(0, 2**64 - 1)] = 1
+    # The program the rig starts as its emulator, `python -m <module> RIG --watch-stdin` (it prints its endpoints):
+    # the reference emulator, or a pump maker's emulated pump built on it (examples/binary-pump-plugin).
+    module: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", max_length=200)] = (
+        "hil.emulator"
+    )
     # The harness's, not the emulator's: a RESET (fresh pump, vessel and seed) before every test. Off, each test starts
     # from what the previous one left, as on a bench, and sets its starting state through the pump's contract alone.
     reset_per_test: bool = True

@@ -101,8 +101,14 @@ class PtyChannel:
 
 
 class EmulatorServer:
+    """The reference emulator's endpoints. A pump maker's emulated pump that speaks its own protocol subclasses it:
+    its pump endpoint's frame terminator (PUMP_TERMINATOR), the handling of a frame (`_pump_line`) and of an event
+    (`_pump_event`), the same World behind them (examples/binary-pump-plugin)."""
+
+    PUMP_TERMINATOR = b"\n"
+
     def __init__(self, config: EmulatorConfig):
-        self.pump_ch = PtyChannel("pump", self._pump_line, now=self._now)
+        self.pump_ch = PtyChannel("pump", self._pump_line, terminator=self.PUMP_TERMINATOR, now=self._now)
         self.balance_ch = PtyChannel("balance", self._balance_line, now=self._now)
         self.lost_balance_ch = PtyChannel("balance-lost", self._lost_balance_line, now=self._now)
         self.control_ch = PtyChannel("control", self._control_line)
@@ -310,8 +316,8 @@ class EmulatorServer:
                     channel.watched_for_room = wants_write
 
 
-def main(config: EmulatorConfig, watch_stdin: bool) -> None:
-    server = EmulatorServer(config)
+def main(config: EmulatorConfig, watch_stdin: bool, server_class: type[EmulatorServer] = EmulatorServer) -> None:
+    server = server_class(config)
 
     def stop(*_):
         server.running = False

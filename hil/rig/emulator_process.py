@@ -17,9 +17,9 @@ class EmulatorProcess:
     group) cannot kill it before the harness has stopped the pump; it exits when the harness's end of its
     stdin pipe closes, however the harness ends."""
 
-    def __init__(self, rig_file: Path):
+    def __init__(self, rig_file: Path, module: str = "hil.emulator"):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hil.emulator", str(rig_file), "--watch-stdin"],
+            [sys.executable, "-m", module, str(rig_file), "--watch-stdin"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

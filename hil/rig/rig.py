@@ -116,7 +116,9 @@ class Rig:
             if self.acquisition:  # the place's emulator at the bench, over its exported port
                 control = EmulatorControl(self.acquisition.url(lab.LAB_PORT + place["emulator_control"]))
             else:
-                self.emulator = EmulatorProcess(self.config.path)
+                self.emulator = EmulatorProcess(
+                    self.config.path, self.config.section("emulator").get("module", "hil.emulator")
+                )
                 self.identities["emulator"] = {"pid": self.emulator.pid, **self.emulator.endpoints}
                 control = EmulatorControl(self.emulator.endpoints["control"])
             self.control = control

@@ -32,11 +32,15 @@ POLL_S = 0.005  # a URL port with neither a descriptor nor a reader queue (loop:
 
 
 class SerialLine:
-    """One serial port (device path or pyserial URL) read and written in whole lines."""
+    """One serial port (device path or pyserial URL) read and written in whole lines: ended by LF, or by the
+    `terminator` of a binary framing (HDLC's 0x7E flag, say), whose lines the wire log shows in hex."""
 
-    def __init__(self, port: str, *, baudrate: int = 9600, timeout_s: float = 2.0, name: str = ""):
+    def __init__(
+        self, port: str, *, baudrate: int = 9600, timeout_s: float = 2.0, name: str = "", terminator: bytes = b"\n"
+    ):
         self.port = port
         self.name = name or port
+        self.terminator = terminator
         self.timeout_s = timeout_s
         try:
             self._serial = serial.serial_for_url(port, baudrate=baudrate, timeout=0, do_not_open=True)
@@ -64,9 +68,8 @@ class SerialLine:
 
     def _trace(self, direction: str, data: bytes) -> None:
         if self._log:
-            self._log.write(
-                f"{self._log_now():14.3f} {self.name} {direction} {data.decode('ascii', 'backslashreplace')!r}\n"
-            )
+            shown = repr(data.decode("ascii", "backslashreplace")) if self.terminator == b"\n" else data.hex(" ")
+            self._log.write(f"{self._log_now():14.3f} {self.name} {direction} {shown}\n")
 
     def write_line(self, data: bytes) -> None:
         self._trace(">", data)
@@ -95,10 +98,10 @@ class SerialLine:
             raise TransportError(f"{self.name} ({self.port}): write failed: {exc}") from None
 
     def read_line(self, timeout_s: float | None = None) -> bytes:
-        """The next whole line including its LF; TransportError when the deadline passes."""
+        """The next whole line including its terminator; TransportError when the deadline passes."""
         timeout = self.timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
+        while self.terminator not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TransportError(
@@ -106,17 +109,17 @@ class SerialLine:
                     + (f" (partial line {self._buffer[:60]!r})" if self._buffer else "")
                 )
             self._fill(remaining)
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        self._trace("<", line + b"\n")
-        return line + b"\n"
+        line, _, self._buffer = self._buffer.partition(self.terminator)
+        self._trace("<", line + self.terminator)
+        return line + self.terminator
 
     def pending_lines(self) -> list[bytes]:
         """Whole lines already received, without waiting."""
         self._fill(0)
-        *lines, self._buffer = self._buffer.split(b"\n")
+        *lines, self._buffer = self._buffer.split(self.terminator)
         for line in lines:
-            self._trace("<", line + b"\n")
-        return [line + b"\n" for line in lines]
+            self._trace("<", line + self.terminator)
+        return [line + self.terminator for line in lines]
 
     def _fill(self, wait_s: float) -> None:
         try:

@@ -27,6 +27,10 @@ CAMPAIGN = "OC-ALARM-001 or IF-KINK-002"  # an occlusion at 1 U/h and a partly k
 PLUGIN = ROOT / "examples" / "vendor-pump-plugin"
 PLUGIN_RIG = PLUGIN / "rigs" / "emulator-acme.yaml"
 SESSION_KEY = {"ACME_SESSION_KEY": "acme-demo-key-0001"}  # the emulated pump's key, in PLUGIN_RIG
+BINARY_PLUGIN = ROOT / "examples" / "binary-pump-plugin"
+BINARY_RIG = BINARY_PLUGIN / "rigs" / "emulator-bpx.yaml"
+# One short test of each area (DA, OC, IF, HS, AID), 4.3 h of rig time: 52 s at the rig's 300x.
+BINARY_CAMPAIGN = ("DA-BOLUS-001", "OC-ALARM-003", "IF-KINK-002", "HS-CGMLOSS-001", "AID-LOW-001")
 PLUGIN_CAMPAIGN = {"DA-BOLUS-001": "test_dose_accuracy.py::test_bolus_accuracy",
                    "HS-SBL-001": "test_hypoglycemia_suspend.py::test_low_glucose_suspend",
                    "OC-ALARM-001": "test_occlusion.py::test_occlusion_during_basal"}
@@ -81,6 +85,19 @@ def plugin(installed, tmp_path_factory):
     wheel's venv as a pump maker would install theirs."""
     source = tmp_path_factory.mktemp("plugin") / "vendor-pump-plugin"
     shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
+    bin_dir, env = installed
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(bin_dir / "python"), "install", "--quiet",
+                           "--no-deps", "--no-index", "--no-build-isolation", "--disable-pip-version-check", str(source)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return installed
+
+
+@pytest.fixture(scope="module")
+def binary_plugin(installed, tmp_path_factory):
+    """The BPX example (a pump speaking a binary protocol of its own, and its emulation), installed as `plugin`."""
+    source = tmp_path_factory.mktemp("binary-plugin") / "binary-pump-plugin"
+    shutil.copytree(BINARY_PLUGIN, source, ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
     bin_dir, env = installed
     done = subprocess.run([sys.executable, "-m", "pip", "--python", str(bin_dir / "python"), "install", "--quiet",
                            "--no-deps", "--no-index", "--no-build-isolation", "--disable-pip-version-check", str(source)],
@@ -191,3 +208,36 @@ def test_preflight_says_which_tests_the_vendor_driver_will_skip_and_why(plugin, 
     line = next(line for line in done.stdout.splitlines() if "[OC-PRESS-001]" in line)
     assert "skipped: no line-pressure report (needed by OC-PRESS-001's metric pressure_at_alarm)" in line
     assert not any("[OC-ALARM-001]" in line and "skipped" in line for line in done.stdout.splitlines())
+
+
+def test_a_pump_speaking_a_binary_protocol_of_its_own_meets_the_contract(binary_plugin, tmp_path):
+    done = _hil(binary_plugin, tmp_path, "driver", "check", "--rig", str(BINARY_RIG), "--device", "pump")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "driver check: 19 of 19 checks met" in done.stdout and "protocol bpx/1" in done.stdout
+
+
+def test_a_campaign_across_the_five_areas_runs_on_the_free_running_binary_pump(binary_plugin, tmp_path):
+    done = _hil(binary_plugin, tmp_path, "verify", "--rig", str(BINARY_RIG), "-k", " or ".join(BINARY_CAMPAIGN),
+                "--no-report")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    run_dir = next((tmp_path / "reports" / "runs").iterdir())
+    record = json.loads((run_dir / "record.json").read_text())
+    verdicts = {test["requirements"][0]: test["verdict"] for test in record["tests"].values()}
+    assert verdicts == dict.fromkeys(BINARY_CAMPAIGN, "PASS"), verdicts
+    assert record["rig"]["identities"]["pump"]["protocol"] == "bpx/1" and record["rehearsal"]
+    wire_log = next(f for f in next(iter(record["tests"].values()))["files"] if f.endswith("serial.log"))
+    first = next(line for line in (run_dir / wire_log).read_text().splitlines() if " pump > " in line)
+    assert first.split(" pump > ")[1].startswith("02 "), first  # the binary frames, in hex
+
+
+@pytest.mark.parametrize(("fault", "error"), [("balance: {fault: decoupled}", "BalanceNotCoupled"),
+                                              ("pump: {clock_rate: 0.5}", "ClockMismatch")])
+def test_on_the_binary_pump_a_balance_that_does_not_see_it_or_a_clock_off_is_the_rigs_error(
+        binary_plugin, tmp_path, fault, error):
+    rig = tmp_path / "faulty.yaml"
+    rig.write_text(f"extends: {json.dumps(str(BINARY_RIG))}\nrig_id: bpx-faulty\nemulator:\n  {fault}\n")
+    done = _hil(binary_plugin, tmp_path, "verify", "--rig", str(rig), "-k", "DA-BOLUS-001", "--no-report")
+    record = json.loads((next((tmp_path / "reports" / "runs").iterdir()) / "record.json").read_text())
+    (test,) = record["tests"].values()
+    assert (done.returncode, test["verdict"], test["failure_class"]) == (1, "ERROR", "rig"), test
+    assert test["reason"].startswith(error), test["reason"]
