@@ -45,7 +45,8 @@ class EmulatedMtSicsBalance:
         if command == "S":
             return [self._weight("S", require_stable=True)]
         if command == "SI":
-            return [self._weight("S", require_stable=False)]
+            word = "SI" if self.model.params.fault is BalanceFault.SI_ECHO else "S"
+            return [self._weight(word, require_stable=False)]
         if command == "SIR":
             self.streaming = True
             return [self._weight("S", require_stable=False)]

@@ -128,6 +128,7 @@ class BalanceFault(StrEnum):
     STUCK = "stuck"  # the display froze at its first reading: every reply the same plausible, stable weight
     DECOUPLED = "decoupled"  # weighs a vessel the pump's line does not reach (the line ends beside the pan)
     UNIT_MG = "unit-mg"  # MT-SICS replies label the weight in g as "mg": a driver reads it 1000 times too small
+    SI_ECHO = "si-echo"  # MT-SICS replies to SI begin "SI" where the manual has "S": S works, every recording fails
 
 
 class BalanceParams(Params):
@@ -179,9 +180,10 @@ class BalanceParams(Params):
 
     @model_validator(mode="after")
     def _fault_in_its_protocol(self) -> "BalanceParams":
-        """A unit label exists in MT-SICS replies only (SBI prints a stable weight's unit, which its driver checks)."""
-        if self.fault is BalanceFault.UNIT_MG and self.protocol != "mt-sics":
-            raise ValueError("fault unit-mg is a mislabelled MT-SICS reply: set protocol: mt-sics")
+        """A unit label and an SI reply exist in MT-SICS only (SBI prints a stable weight's unit, which its driver
+        checks, and has no SI)."""
+        if self.fault in (BalanceFault.UNIT_MG, BalanceFault.SI_ECHO) and self.protocol != "mt-sics":
+            raise ValueError(f"fault {self.fault} is a wrong MT-SICS reply: set protocol: mt-sics")
         return self
 
 

@@ -2,14 +2,15 @@
 and a mislabelled balance end the campaign as the rig's ERROR at the first weighed test's coupling check (the rest
 skipped, the rig broken), never a product FAIL, never a PASS; a pump that records boluses it never delivers FAILs
 DA-BOLUS-001, which only its per-bolus maximum bounded before the record cross-check (it was PASS); a pump whose
-clock does not keep the rig's time is the rig's ERROR, whatever the test measured."""
+clock does not keep the rig's time is the rig's ERROR, whatever the test measured; a balance that answers SI
+wrongly is `hil rig check`'s blocker, naming SI."""
 
 import pytest
 
 from .conftest import ROOT
 from .test_preflight import _check
 
-CASES = ROOT / "fixtures" / "rigs" / "coupling"
+CASES = ROOT / "fixtures" / "rigs" / "untrusted"
 SELECTION = "DA-BOLUS-001 or DA-BOLUS-002"
 
 
@@ -58,9 +59,17 @@ def test_preflight_weighs_the_pump_on_the_nominal_rig():
 
 
 def test_a_pump_on_a_time_of_its_own_is_the_rigs_error_whatever_the_test_measured(verify):
-    rig = ROOT / "fixtures" / "rigs" / "clock" / "pump-clock-half-speed.yaml"
+    rig = CASES / "pump-clock-half-speed.yaml"
     run = verify("--rig", str(rig), "-k", "OC-ALARM-001 or DA-BOLUS-001", "--no-report")
     first, *rest = run.record["tests"].values()
     assert (first["verdict"], first["failure_class"]) == ("ERROR", "rig"), first
     assert "ClockMismatch: the pump's clock advanced" in first["reason"], first["reason"]
     assert rest and all(t["verdict"] == "SKIPPED" for t in rest) and run.code == 1
+
+
+def test_preflight_blocks_a_balance_that_answers_what_the_recordings_use_wrongly_naming_the_command():
+    code, rows, output = _check("--rig", str(CASES / "balance-si-echo.yaml"), "-k", "DA-BASAL-003")
+    assert code == 1, output
+    found, status = rows["scale immediate reading"]
+    assert status == "BLOCKER" and "to SI" in found, output
+    assert rows["scale stable reading"][1] == "ok"  # S alone, all the old preflight tried, is answered well
