@@ -10,6 +10,7 @@ import json
 import logging
 import signal
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import allure
@@ -20,7 +21,7 @@ from allure_commons.model2 import StatusDetails
 from hil import project, run_log
 from hil.drivers import registry
 from hil.drivers.contracts import Capability
-from hil.errors import RigError
+from hil.errors import RigError, StartingStateError
 from hil.evidence.per_test import Inconclusive, TestEvidence, safe_name
 from hil.evidence.progress import Progress
 from hil.evidence.progress_display import ProgressDisplay
@@ -341,7 +342,7 @@ def _acknowledge_left_alarms(the_rig: Rig, nodeid: str) -> None:
     be is logged here; the next test's starting state then ends as the rig's ERROR, naming it."""
     try:
         left = starting_state.acknowledge_alarms(the_rig.pump)
-    except RigError as exc:
+    except StartingStateError as exc:  # any other rig fault (a lost event, a dead link) ends this test as the rig's
         narrative.warning("end of %s: %s", nodeid, exc)
         return
     if left:
@@ -468,15 +469,21 @@ def _judgement(item, ran_to_end: bool, interrupted: str | None = None) -> Judgem
     # A rig fault found in any phase (a line lost, the pump's clock off, found at teardown) voids what the test
     # measured: it decides before a finding of the call.
     rig_errors = [exc for exc in errors if isinstance(exc, RigError)]
-    return judge(
+    error = (rig_errors or errors or [None])[0]
+    judgement = judge(
         bounds,
         evidence.measurements if evidence else [],
         ran_to_end=ran_to_end,
-        error=(rig_errors or errors or [None])[0],
+        error=error,
         interrupted=interrupted,
         skipped=_skip_reason(skips[0]) if skips else None,
         rig_broken=bool(skips) and item.stash.get(_BROKEN_SKIP, False),
     )
+    voided = [exc for exc in errors if exc is not error and not isinstance(exc, RigError)]
+    if rig_errors and voided and judgement.verdict is Verdict.ERROR:  # the finding it voids stays on record
+        found = str(voided[0]).strip().replace("\n", " ")
+        judgement = replace(judgement, reason=f"{judgement.reason} (it voids what the test found: {found})")
+    return judgement
 
 
 def _skip_reason(report) -> str:

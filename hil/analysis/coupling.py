@@ -1,5 +1,5 @@
 """Does the balance see the pump? A known delivery, as the balance weighed it, judged against the share of it the
-rig file asks the balance to see (`infusion_set.check_seen_pct`), with a diagnosis of what a balance that did not
+rig file asks the balance to see at least (`infusion_set.check_seen_min_pct`), with a diagnosis of what a balance that did not
 see it most likely is: stuck, off by a unit's factor, or not under this pump's line (docs/bench.md, "The balance
 must see the pump"). The weighing is hil.procedures.delivery.check_coupling's.
 """
@@ -30,17 +30,17 @@ class CouplingCheck:
     def seen_pct(self) -> float:
         return 100.0 * self.weighed_U / self.commanded_U
 
-    def problem(self, seen_pct: tuple[float, float]) -> str | None:
-        """Why the balance cannot be trusted to weigh this pump, or None when it weighed the delivery within
-        seen_pct (its expanded uncertainty allowed for)."""
-        low, high = seen_pct
+    def problem(self, seen_min_pct: float) -> str | None:
+        """Why the balance cannot be shown to see this pump, or None when it did. Only what marks the instrument is
+        the rig's: a reading unchanged in its last digit, a weight 1000 times off, less of the delivery than
+        seen_min_pct (widened by the weighing's expanded uncertainty), or an uncertainty too large to tell. A
+        balance that weighs a clear share of the delivery sees the pump, whatever the pump delivered: how much, and
+        whether too much, is for the requirements to judge."""
         slack_pct = 100.0 * self.U_U / self.commanded_U
         seen = (
-            f"the balance weighed {self.weighed_U:.4f} U ({self.seen_pct:.1f} %) of a {self.commanded_U:g} U prime "
-            f"(reading {self.before_mg:.5f} mg before, {self.after_mg:.5f} mg after)"
+            f"the balance weighed {self.weighed_U:.4f} ± {self.U_U:.4f} U ({self.seen_pct:.1f} %) of a "
+            f"{self.commanded_U:g} U prime (reading {self.before_mg:.5f} mg before, {self.after_mg:.5f} mg after)"
         )
-        if low - slack_pct <= self.seen_pct <= high + slack_pct:
-            return None
         if self.before_mg == self.after_mg:
             return f"{seen}: the reading did not change in its last digit, a stuck display or frozen link"
         if self._finer_than_readable() and 0.5 / SCALE_SLIP <= self.seen_pct / 100.0 <= 2.0 / SCALE_SLIP:
@@ -52,9 +52,15 @@ class CouplingCheck:
             return (
                 f"{seen}: a weight {SCALE_SLIP:g} times too large (a reply in mg read as g?), check the balance's unit"
             )
-        if self.seen_pct < low:
+        if slack_pct >= seen_min_pct / 2.0:
             return (
-                f"{seen}: below the {low:g} % the rig file asks, the line does not reach this balance's vessel, "
-                f"another balance answers on its port, or the pump delivered nothing"
+                f"{seen}: its uncertainty is too large to show it sees {seen_min_pct:g} % of the prime; "
+                "prime more (infusion_set.check_U) or weigh on a finer balance"
             )
-        return f"{seen}: above the {high:g} % the rig file asks, something besides this pump fills the vessel"
+        if self.seen_pct + slack_pct < seen_min_pct:
+            return (
+                f"{seen}: less than the {seen_min_pct:g} % the rig file asks, the line does not reach this balance's "
+                "vessel, another balance answers on its port, or the pump delivered next to nothing (the rig cannot "
+                "tell these apart, so the pump is not blamed)"
+            )
+        return None

@@ -139,24 +139,33 @@ def bolus_timing_metrics(
     }
 
 
-def record_disagreement_pct(weighed_U: float, recorded_U: float, U_weighed_U: float) -> tuple[float, str, float]:
+def record_disagreement_pct(
+    weighed_U: float, recorded_U: float, U_weighed_U: float, *, commanded_U: float = 0.0
+) -> tuple[float, str, float]:
     """What the balance weighed against what the pump says it delivered over the same interval, in % of the
     pump's record (negative: less arrived than the pump recorded), with the weighed amount's expanded
-    uncertainty U_weighed_U as its uncertainty (the pump's count carries none)."""
-    if recorded_U <= 0:
+    uncertainty U_weighed_U as its uncertainty (the pump's count carries none). A pump that records nothing of a
+    commanded delivery is held to the command instead (a pump that neither delivers nor counts is −100 %); with
+    neither, not a number."""
+    reference = recorded_U if recorded_U > 0 else commanded_U
+    if reference <= 0:
         return float("nan"), "%", float("nan")
-    return 100.0 * (weighed_U - recorded_U) / recorded_U, "%", 100.0 * U_weighed_U / recorded_U
+    return 100.0 * (weighed_U - reference) / reference, "%", 100.0 * U_weighed_U / reference
 
 
-def bolus_record_metrics(delivered_U: np.ndarray, recorded_U: np.ndarray, u_difference_U: float) -> Metrics:
+def bolus_record_metrics(
+    delivered_U: np.ndarray, recorded_U: np.ndarray, u_difference_U: float, commanded_U: float
+) -> Metrics:
     """The boluses as weighed against the boluses as the pump recorded them (STATUS `delivered` after minus
-    before each): the run's totals (independent weighings: U = 2·√n·u of one difference) and, reported, the
-    largest single-bolus difference in U."""
+    before each): the run's totals (independent weighings: U = 2·√n·u of one difference; commanded_U, the sum of
+    the boluses commanded, for a pump that records none) and, reported, the largest single-bolus difference in U."""
     weighed = np.asarray(delivered_U, dtype=float)
     recorded = np.asarray(recorded_U, dtype=float)
     U_total = 2.0 * float(np.sqrt(weighed.size)) * u_difference_U
     return {
-        "record_disagreement": record_disagreement_pct(float(weighed.sum()), float(recorded.sum()), U_total),
+        "record_disagreement": record_disagreement_pct(
+            float(weighed.sum()), float(recorded.sum()), U_total, commanded_U=commanded_U
+        ),
         "record_bolus_difference_max": (float(np.max(np.abs(weighed - recorded))), "U", 2.0 * u_difference_U),
     }
 

@@ -71,6 +71,9 @@ class PumpDriver(ABC):
         return out
 
     def acknowledge(self, alarm_id: str) -> None:
+        """Acknowledge an alarm; its announcement is spent, so the id raised again after a STATUS showed it cleared
+        needs an event of its own. (It stays active until a STATUS shows it cleared: a pump that ignores the
+        acknowledgement is then seen keeping it, not taken for one that lost an event.)"""
         self._acknowledge(alarm_id)
         self._announced.discard(alarm_id)
 

@@ -51,8 +51,9 @@ def _named(enum: type[N], value: object) -> N:
 
 
 class CanPumpDriver(PumpDriver):
-    """A pump speaking the reference protocol on the rig's CAN bus (registered as `reference-can`); the lost-event
-    check is the base's (hil.drivers.pump_base)."""
+    """A pump speaking the reference protocol on the rig's CAN bus (registered as `reference-can`).
+
+    Its lost-event check is the base's (hil.drivers.pump_base)."""
 
     device = DeviceKind.PUMP
     capabilities = frozenset(Capability)  # the DBC carries every one (docs/protocol.md §5)

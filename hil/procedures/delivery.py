@@ -80,7 +80,7 @@ def prepare(rig) -> None:
 
 def check_coupling(rig) -> CouplingCheck:
     """Prime the rig file's check delivery between two stable readings, the pump stopped before and after;
-    BalanceNotCoupled (a rig fault) when the balance did not weigh it as the rig file asks."""
+    BalanceNotCoupled (a rig fault) when the balance cannot be shown to see it (hil.analysis.coupling)."""
     infusion_set = rig.config.infusion_set
     amount_U = infusion_set.check_U or infusion_set.prime_U
     rig.pump.stop()
@@ -91,7 +91,7 @@ def check_coupling(rig) -> CouplingCheck:
     grav = Gravimetry(rig.config)
     weighed, U = grav.weighed(before.t, before.mass_mg, after.t, after.mass_mg)
     result = CouplingCheck(amount_U, weighed, U, before.mass_mg, after.mass_mg, grav.readability_mg)
-    problem = result.problem(infusion_set.check_seen_pct)
+    problem = result.problem(infusion_set.check_seen_min_pct)
     if problem:
         raise BalanceNotCoupled(f"coupling check: {problem}")
     return result

@@ -41,10 +41,29 @@ def mismatch(start: ClockReading, end: ClockReading, tolerance: PumpClock) -> st
     )
 
 
+def restarted(start: ClockReading, end: ClockReading, tolerance: PumpClock) -> str | None:
+    """What happened when the pump's clock went back (beyond the tolerance) between the readings; else None."""
+    if end.pump_s >= start.pump_s - tolerance.tolerance_s:
+        return None
+    return (
+        f"the pump's clock went back from {start.pump_s:.1f} s to {end.pump_s:.1f} s during the test: the pump "
+        "restarted, or its clock was set"
+    )
+
+
+class PumpRestarted(AssertionError):
+    """The pump's clock went back during a test: the pump restarted (or its clock was set), a finding about it."""
+
+
 def check(rig, start: ClockReading) -> ClockReading:
-    """Read the clocks again; ClockMismatch when the pump's elapsed time since `start` is not the rig's."""
+    """Read the clocks again; PumpRestarted when the pump's clock went back since `start`, ClockMismatch when its
+    elapsed time is not the rig's."""
     end = read(rig)
-    problem = mismatch(start, end, rig.config.pump_clock)
+    tolerance = rig.config.pump_clock
+    went_back = restarted(start, end, tolerance)
+    if went_back:
+        raise PumpRestarted(went_back)
+    problem = mismatch(start, end, tolerance)
     if problem:
         raise ClockMismatch(problem)
     return end

@@ -3,14 +3,19 @@ keeps its state between tests (the basal it was last given, an alarm left unackn
 the reference emulator can be RESET.
 
 The starting state: delivery stopped (STOP), no bolus running, no active or unacknowledged alarm, no temporary
-basal, auto mode off, and a basal programme of 0 U/h, so a test that resumes delivery to weigh a bolus weighs the
-bolus alone; a test that needs a basal sets its own. The case's settings (occlusion back-off, low-glucose suspend,
+basal, auto mode off, a basal programme of 0 U/h (so a test that resumes delivery to weigh a bolus weighs the
+bolus alone; a test that needs a basal sets its own), and no event left over from before (an occlusion alarm of the
+previous test taken as this one's would time an alarm at zero). The case's settings (occlusion back-off, low-glucose suspend,
 auto mode's) are set by the test that needs them. A pump that cannot be brought there is the rig's ERROR
 (StartingStateError), never a finding about the pump.
 """
 
+import logging
+
 from hil.drivers.contracts import BolusState, Capability, PumpState, PumpStatus
 from hil.errors import DeviceRefused, StartingStateError
+
+log = logging.getLogger(__name__)
 
 
 def acknowledge_alarms(pump) -> list[str]:
@@ -54,4 +59,7 @@ def establish(pump, capabilities: frozenset[Capability]) -> PumpStatus:
         problems.append("auto mode still on after it was switched off")
     if problems:
         raise StartingStateError("pump not in its starting state: " + "; ".join(problems))
+    left = pump.events()  # the previous test's, or this set-up's: none may be taken for this test's own
+    if left:
+        log.info("starting state: %d event(s) from before the test set aside: %s", len(left), left)
     return status

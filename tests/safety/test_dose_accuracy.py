@@ -41,8 +41,10 @@ def test_basal_accuracy(rig, requirement, evidence):
     if Capability.DELIVERY_HISTORY in rig.capabilities():
         metrics |= _basal_record(rig, grav, series, delivered, int(round(stabilisation_s / interval)), interval)
     else:  # the pump's count (STATUS `delivered`) over the whole recording: the record every pump keeps
+        span_s = float(series.t_s[-1] - series.t_s[0])
         metrics["record_disagreement"] = dose_metrics.record_disagreement_pct(
-            float(delivered[-1]), recorded_U, 2.0 * grav.u_amount_U(float(series.t_s[-1] - series.t_s[0]), recorded_U))
+            float(delivered[-1]), recorded_U, 2.0 * grav.u_amount_U(span_s, recorded_U),
+            commanded_U=rate * span_s / 3600.0)
     evidence.judge(requirement, metrics)
     evidence.attach_text("uncertainty budget", "\n\n".join(
         grav.budget_text(h * 3600.0, rate * h) for h in (*case["window_h"], case["analysis_h"])))
@@ -85,7 +87,8 @@ def test_bolus_accuracy(rig, requirement, evidence):
         rows = delivery.deliver_boluses(rig, amount, case["count"], case["settle_s"], raw, case["max_duration_factor"])
     delivered = grav.difference_units(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3])
     metrics = dose_metrics.bolus_metrics(delivered, amount, case["band_pct"], grav.u_difference_U())
-    metrics |= dose_metrics.bolus_record_metrics(delivered, rows[:, 5] - rows[:, 4], grav.u_difference_U())
+    metrics |= dose_metrics.bolus_record_metrics(
+        delivered, rows[:, 5] - rows[:, 4], grav.u_difference_U(), commanded_U=amount * case["count"])
     evidence.judge(requirement, metrics)
     evidence.attach_figure("bolus deviations", plots.bolus_deviation_figure(
         delivered, amount, case["band_pct"], f"{requirement.id}: {len(delivered)} × {amount:g} U"))

@@ -56,8 +56,6 @@ def test_preflight_weighs_the_pump_on_the_nominal_rig():
     assert status == "ok" and found.startswith("weighed "), output
 
 
-
-
 def test_a_pump_on_a_time_of_its_own_is_the_rigs_error_whatever_the_test_measured(verify):
     rig = CASES / "pump-clock-half-speed.yaml"
     run = verify("--rig", str(rig), "-k", "OC-ALARM-001 or DA-BOLUS-001", "--no-report")

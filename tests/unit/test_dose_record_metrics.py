@@ -15,16 +15,23 @@ def test_record_disagreement_is_weighed_against_recorded_in_percent_of_the_recor
     assert unit == "%" and value == pytest.approx(-10.0) and U == pytest.approx(1.0)
 
 
-def test_record_disagreement_without_a_record_is_not_a_number():
+def test_record_disagreement_without_a_record_or_a_command_is_not_a_number():
     value, _, U = dose_metrics.record_disagreement_pct(0.1, 0.0, 0.01)
     assert math.isnan(value) and math.isnan(U)
+
+
+def test_a_pump_that_records_nothing_of_a_commanded_delivery_is_held_to_the_command():
+    """25 × 0.05 U commanded, nothing counted, nothing weighed: −100 %, a product finding, never a NaN that would
+    leave DA-BOLUS-001 INCONCLUSIVE on the rig."""
+    value, _, U = dose_metrics.record_disagreement_pct(0.0, 0.0, 0.01, commanded_U=1.25)
+    assert value == pytest.approx(-100.0) and U == pytest.approx(0.8)
 
 
 def test_one_bolus_in_ten_lost_while_recorded_is_a_disagreement_of_minus_ten_percent():
     recorded = np.full(100, 0.05)
     weighed = recorded.copy()
     weighed[9::10] = 0.0
-    m = dose_metrics.bolus_record_metrics(weighed, recorded, u_difference_U=0.002)
+    m = dose_metrics.bolus_record_metrics(weighed, recorded, u_difference_U=0.002, commanded_U=float(recorded.sum()))
     assert m["record_disagreement"][0] == pytest.approx(-10.0)
     assert m["record_disagreement"][2] == pytest.approx(100 * 2 * 10 * 0.002 / 5.0)  # U = 2·√n·u over the record
     assert m["record_bolus_difference_max"][:2] == (pytest.approx(0.05), "U")

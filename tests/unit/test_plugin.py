@@ -293,3 +293,24 @@ def test_bolus(requirement):
     module = "test_a_test_marked_with_requirements_runs_once_per_requirement_bound_to_it.py"
     assert json.loads((pytester.path / "trace.json").read_text()) == {
         f"{module}::test_bolus[DA-BOLUS-001]": ["DA-BOLUS-001"], f"{module}::test_bolus[DA-BOLUS-002]": ["DA-BOLUS-002"]}
+
+
+def test_a_rig_fault_found_at_teardown_decides_the_verdict_and_keeps_the_finding_it_voids(pytester):
+    """The pump's clock at half the rig's rate is found at the test's end: whatever the call found is void (a rig
+    ERROR), and the reason still says what it was, for the auditor."""
+    _project(pytester, """
+import pytest
+
+@pytest.mark.requirement("DA-BOLUS-001")
+def test_over_the_limit(rig, evidence):
+    rig.clock.sleep(600.0)
+    assert False, "bolus_max = 0.5 U over its limit"
+""")
+    rig = (pytester.path / "rig.yaml").read_text().replace("emulator:\n  seed: 20261123",
+                                                            "emulator:\n  seed: 20261123\n  pump: {clock_rate: 0.5}")
+    (pytester.path / "rig.yaml").write_text(rig)
+    pytester.runpytest_subprocess("--specs", "specs", "--rig", "rig.yaml", "--hil-run-dir", "run")
+    (test,) = json.loads((pytester.path / "run" / "record.json").read_text())["tests"].values()
+    assert (test["verdict"], test["failure_class"]) == ("ERROR", "rig"), test
+    assert test["reason"].startswith("ClockMismatch: the pump's clock advanced"), test["reason"]
+    assert "(it voids what the test found: bolus_max = 0.5 U over its limit" in test["reason"], test["reason"]

@@ -4,7 +4,7 @@ latency of the readings that bracket the pump's."""
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hil.procedures.pump_clock import ClockReading, mismatch
+from hil.procedures.pump_clock import ClockReading, mismatch, restarted
 from hil.rig.model import PumpClock
 
 TOLERANCE = PumpClock()  # 2 s + 500 ppm
@@ -44,3 +44,10 @@ def test_any_latency_of_the_bracketing_readings_is_no_mismatch(offset, elapsed, 
     end_before = latency[0] + elapsed
     end = ClockReading(end_before, offset + end_before + where[1] * latency[1], end_before + latency[1])
     assert mismatch(start, end, PumpClock(tolerance_s=1e-6, rate_ppm=0.0)) is None
+
+
+def test_a_pump_clock_that_went_back_is_a_restart_of_the_pump_not_a_clock_mode():
+    start, end = ClockReading(5000.0, 4000.0, 5000.0), ClockReading(5600.0, 12.0, 5600.0)
+    assert "went back from 4000.0 s to 12.0 s" in restarted(start, end, TOLERANCE)
+    assert restarted(start, ClockReading(5600.0, 4599.0, 5600.0), TOLERANCE) is None
+    assert restarted(start, ClockReading(5600.0, 3999.0, 5600.0), TOLERANCE) is None  # within the 2 s tolerance

@@ -55,3 +55,17 @@ def test_a_pump_still_showing_an_alarm_after_its_acknowledgement_is_the_rigs_err
     rig.clock.wait_for(lambda: pump.status().state is PumpState.ALARM, timeout=3600.0, poll=10.0)
     with pytest.raises(StartingStateError, match="still active after acknowledgement"):
         starting_state.establish(pump, rig.capabilities())
+
+
+def test_an_event_of_the_previous_test_is_never_taken_for_this_ones(rig):
+    """An occlusion alarm left on the link by the previous test, taken by this test's poller, would time this test's
+    alarm at zero: a false PASS. The starting state sets such events aside."""
+    pump = rig.pump
+    rig.occlusion_valve.close()
+    pump.resume()
+    pump.bolus(5.0)
+    rig.clock.wait_for(lambda: pump.status().state is PumpState.ALARM, timeout=3600.0, poll=10.0)
+    rig.occlusion_valve.open()
+    starting_state.establish(pump, rig.capabilities())
+    assert pump.events() == []
+

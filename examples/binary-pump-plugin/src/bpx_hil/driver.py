@@ -5,6 +5,8 @@ it; what is its own: the framing and CRC, its requests, and its event counter (f
 import math
 import struct
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from bpx_hil import wire
 from hil.drivers.contracts import (
@@ -64,7 +66,7 @@ class BpxPump(PumpDriver):
     # The link: one request in flight, its reply matched by sequence; events queued in the order they came.
 
     def _request(self, kind: int, payload: bytes = b"") -> bytes:
-        self._seq = (self._seq + 1) & 0x7FFF
+        self._seq = self._seq % 0x7FFF + 1  # 1 to 0x7FFF: 0 is the pump's for a refusal of a frame it could not read
         self.line.write_line(wire.encode(wire.Message(kind, self._seq, payload)))
         while True:
             message = self._receive(self.line.read_line())
@@ -74,13 +76,18 @@ class BpxPump(PumpDriver):
                 raise LineFault(f"pump: a reply to request {message.seq} while {self._seq} was in flight")
             if message.kind == wire.REFUSED:
                 code, *text = wire.texts(message.payload) or ["?"]
+                if code == "BAD_FRAME":  # the pump could not read what was sent: the link's fault, not the pump's
+                    raise ProtocolError(f"pump: our frame was refused as unreadable: {' '.join(text)}")
                 raise DeviceRefused("pump", code, " ".join(text))
             if message.kind != kind | 0x80:
                 raise ProtocolError(f"pump: reply type {message.kind:#04x} to request type {kind:#04x}")
             return message.payload
 
     def _receive(self, frame: bytes) -> wire.Message | None:
-        """A reply, or None for an event (queued, its number checked)."""
+        """A reply, or None for an event (queued, its number checked) or an empty frame (HDLC allows flags back to
+        back)."""
+        if frame == wire.FLAG:
+            return None
         try:
             message = wire.decode(frame)
         except wire.WireError as exc:
@@ -105,11 +112,16 @@ class BpxPump(PumpDriver):
     # The contract.
 
     def identify(self) -> PumpIdentity:
-        model, serial, firmware, protocol = wire.texts(self._request(wire.IDENT))
+        with _malformed("IDENT reply"):
+            model, serial, firmware, protocol = wire.texts(self._request(wire.IDENT))
         return PumpIdentity(model, serial, firmware, f"bpx/{protocol}")
 
     def _read_status(self) -> PumpStatus:
-        payload = self._request(wire.STATUS)
+        with _malformed("STATUS reply"):
+            return self._status(self._request(wire.STATUS))
+
+    @staticmethod
+    def _status(payload: bytes) -> PumpStatus:
         head = wire.STATUS_HEAD.unpack_from(payload)
         state, bolus, basal, left, reservoir, delivered, pressure, cgm, _t, count = head
         alarms = struct.unpack_from(f">{count}H", payload, wire.STATUS_HEAD.size)
@@ -126,7 +138,8 @@ class BpxPump(PumpDriver):
         )
 
     def pump_time(self) -> float:
-        return wire.STATUS_HEAD.unpack_from(self._request(wire.STATUS))[8]
+        with _malformed("STATUS reply"):
+            return wire.STATUS_HEAD.unpack_from(self._request(wire.STATUS))[8]
 
     def _read_events(self) -> list[PumpEvent]:
         for frame in self.line.pending_lines():
@@ -134,7 +147,9 @@ class BpxPump(PumpDriver):
                 raise LineFault("pump: a reply with no request in flight")
         out = []
         while self._events:
-            out.append(self._event(self._events.popleft()))
+            message = self._events.popleft()
+            with _malformed(f"event {message.seq:#06x}"):
+                out.append(self._event(message))
         return out
 
     @staticmethod
@@ -175,13 +190,13 @@ class BpxPump(PumpDriver):
         self._request(wire.TEMPBASAL, struct.pack(">IH", _milli(rate_U_per_h), int(minutes)))
 
     def bolus(self, amount_U: float, quick: bool = False) -> float:
-        return wire.AMOUNT.unpack(self._request(wire.BOLUS, struct.pack(">IB", _milli(amount_U), int(quick))))[0]
+        return _unpack(wire.AMOUNT, self._request(wire.BOLUS, struct.pack(">IB", _milli(amount_U), int(quick))))[0]
 
     def prime(self, amount_U: float) -> float:
-        return wire.AMOUNT.unpack(self._request(wire.PRIME, struct.pack(">I", _milli(amount_U))))[0]
+        return _unpack(wire.AMOUNT, self._request(wire.PRIME, struct.pack(">I", _milli(amount_U))))[0]
 
     def cancel_bolus(self) -> float:
-        return wire.AMOUNT.unpack(self._request(wire.CANCEL))[0]
+        return _unpack(wire.AMOUNT, self._request(wire.CANCEL))[0]
 
     def suspend(self) -> None:
         self._request(wire.SUSPEND)
@@ -193,7 +208,7 @@ class BpxPump(PumpDriver):
         self._request(wire.STOP)
 
     def history_since(self, t_pump: float) -> tuple[int, float]:
-        strokes, units = wire.HISTORY_REPLY.unpack(self._request(wire.HISTORY, struct.pack(">d", t_pump)))
+        strokes, units = _unpack(wire.HISTORY_REPLY, self._request(wire.HISTORY, struct.pack(">d", t_pump)))
         return strokes, units
 
     def cgm_input(self, glucose_mg_dl: float, trend_mg_dl_min: float, age_s: float = 0.0) -> None:
@@ -202,8 +217,9 @@ class BpxPump(PumpDriver):
 
     def auto_mode(self, on: bool | None = None) -> AutoModeState:
         switch = wire.AUTO_QUERY if on is None else wire.AUTO_ON if on else wire.AUTO_OFF
-        active, basal, zone, iob = wire.AUTO_STATE.unpack(self._request(wire.AUTO, bytes([switch])))
-        return AutoModeState(bool(active), basal, None if zone == wire.NONE else AutoZone(wire.ZONES[zone]), iob)
+        active, basal, zone, iob = _unpack(wire.AUTO_STATE, self._request(wire.AUTO, bytes([switch])))
+        with _malformed("AUTO reply"):
+            return AutoModeState(bool(active), basal, None if zone == wire.NONE else AutoZone(wire.ZONES[zone]), iob)
 
     def configure_auto(self, settings: AutoSettings) -> None:
         values = (settings.target_mg_dl, settings.isf_mg_dl_per_U, settings.max_basal_U_per_h, settings.max_iob_U)
@@ -218,6 +234,21 @@ class BpxPump(PumpDriver):
 
     def close(self) -> None:
         self.line.close()
+
+
+@contextmanager
+def _malformed(what: str) -> Iterator[None]:
+    """A payload that does not hold what its type says (too short, a code the pump does not define): the link's or
+    the driver's fault, a ProtocolError, never a traceback."""
+    try:
+        yield
+    except (struct.error, IndexError, ValueError) as exc:
+        raise ProtocolError(f"pump: malformed {what}: {exc}") from None
+
+
+def _unpack(layout: struct.Struct, payload: bytes) -> tuple:
+    with _malformed("reply"):
+        return layout.unpack(payload)
 
 
 def _milli(units: float) -> int:
