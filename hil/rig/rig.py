@@ -127,6 +127,12 @@ class Rig:
         else:
             self.clock = RealClock()
         self.pump = pump = self._connect(("pump",))
+        if not isinstance(pump, PumpDriver):
+            log.warning(
+                "pump driver %s does not build on hil.drivers.pump_base.PumpDriver: no lost-event check from the "
+                "base, and no pump traffic in the wire logs (docs/drivers.md §2)",
+                self.config.driver_name(("pump",)),
+            )
         if isinstance(self.clock, SimClock) and isinstance(pump, NumberedEvents):
             self.clock.on_tick.insert(0, self._await_pump_events(pump, self.clock.control))
         self.scale = self._connect(("scale",))
