@@ -1,7 +1,7 @@
 """Does the balance see the pump? A known delivery, as the balance weighed it, judged against the share of it the
-rig file asks the balance to see at least (`infusion_set.check_seen_min_pct`), with a diagnosis of what a balance that did not
-see it most likely is: stuck, off by a unit's factor, or not under this pump's line (docs/bench.md, "The balance
-must see the pump"). The weighing is hil.procedures.delivery.check_coupling's.
+rig file asks the balance to see at least (`infusion_set.check_seen_min_pct`), with a diagnosis of what a balance
+that did not see it most likely is: stuck, off by a unit's factor, or not under this pump's line (docs/bench.md,
+"The balance must see the pump"). The weighing is hil.procedures.delivery.check_coupling's.
 """
 
 from dataclasses import dataclass

@@ -5,8 +5,8 @@ the reference emulator can be RESET.
 The starting state: delivery stopped (STOP), no bolus running, no active or unacknowledged alarm, no temporary
 basal, auto mode off, a basal programme of 0 U/h (so a test that resumes delivery to weigh a bolus weighs the
 bolus alone; a test that needs a basal sets its own), and no event left over from before (an occlusion alarm of the
-previous test taken as this one's would time an alarm at zero). The case's settings (occlusion back-off, low-glucose suspend,
-auto mode's) are set by the test that needs them. A pump that cannot be brought there is the rig's ERROR
+previous test taken as this one's would time an alarm at zero). The case's settings (occlusion back-off, low-glucose
+suspend, auto mode's) are set by the test that needs them. A pump that cannot be brought there is the rig's ERROR
 (StartingStateError), never a finding about the pump.
 """
 
