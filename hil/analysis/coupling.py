@@ -33,8 +33,8 @@ class CouplingCheck:
     def problem(self, seen_min_pct: float) -> str | None:
         """Why the balance cannot be shown to see this pump, or None when it did. Only what marks the instrument is
         the rig's: a reading unchanged in its last digit, a weight 1000 times off, less of the delivery than
-        seen_min_pct (widened by the weighing's expanded uncertainty), or an uncertainty too large to tell. A
-        balance that weighs a clear share of the delivery sees the pump, whatever the pump delivered: how much, and
+        seen_min_pct even with the weighing's expanded uncertainty added, or seen_min_pct within that uncertainty (it
+        cannot tell). A balance that weighs a clear share (seen_min_pct or more with the uncertainty taken off) of the delivery sees the pump, whatever the pump delivered: how much, and
         whether too much, is for the requirements to judge."""
         slack_pct = 100.0 * self.U_U / self.commanded_U
         seen = (
@@ -52,15 +52,15 @@ class CouplingCheck:
             return (
                 f"{seen}: a weight {SCALE_SLIP:g} times too large (a reply in mg read as g?), check the balance's unit"
             )
-        if slack_pct >= seen_min_pct / 2.0:
-            return (
-                f"{seen}: its uncertainty is too large to show it sees {seen_min_pct:g} % of the prime; "
-                "prime more (infusion_set.check_U) or weigh on a finer balance"
-            )
+        if self.seen_pct - slack_pct >= seen_min_pct:
+            return None
         if self.seen_pct + slack_pct < seen_min_pct:
             return (
                 f"{seen}: less than the {seen_min_pct:g} % the rig file asks, the line does not reach this balance's "
                 "vessel, another balance answers on its port, or the pump delivered next to nothing (the rig cannot "
                 "tell these apart, so the pump is not blamed)"
             )
-        return None
+        return (
+            f"{seen}: the {seen_min_pct:g} % the rig file asks lies within its uncertainty, so it cannot show that the "
+            "balance sees the pump; prime more (infusion_set.check_U) or weigh on a finer balance"
+        )
