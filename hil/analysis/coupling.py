@@ -34,8 +34,9 @@ class CouplingCheck:
         """Why the balance cannot be shown to see this pump, or None when it did. Only what marks the instrument is
         the rig's: a reading unchanged in its last digit, a weight 1000 times off, less of the delivery than
         seen_min_pct even with the weighing's expanded uncertainty added, or seen_min_pct within that uncertainty (it
-        cannot tell). A balance that weighs a clear share (seen_min_pct or more with the uncertainty taken off) of the delivery sees the pump, whatever the pump delivered: how much, and
-        whether too much, is for the requirements to judge."""
+        cannot tell). A balance that weighs a clear share of the delivery (seen_min_pct or more with the uncertainty
+        taken off) sees the pump, whatever the pump delivered: how much, and whether too much, is for the
+        requirements to judge."""
         slack_pct = 100.0 * self.U_U / self.commanded_U
         seen = (
             f"the balance weighed {self.weighed_U:.4f} ± {self.U_U:.4f} U ({self.seen_pct:.1f} %) of a "
