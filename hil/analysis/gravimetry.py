@@ -51,8 +51,8 @@ BLANK_SEGMENT_S = 3600.0  # a blank run's rate is also taken hour by hour: how m
 
 
 def blank_run(t_s, mass_mg, segment_s: float = BLANK_SEGMENT_S) -> tuple[float, float, int]:
-    """A blank run (the vessel weighed for hours with nothing delivered; REFERENCES.md: evaporation from an open
-    beaker can equal a 1-4 U/h basal; metrology.md §1.4 and its open item, blank evaporation on the real rig):
+    """A blank run (the vessel weighed for hours with nothing delivered; docs/references.md: evaporation from an
+    open vessel can weigh as much as a 1-4 U/h basal, an estimate the rig's own blank run replaces):
     (rate in mg/h lost, its standard uncertainty in mg/h, number of segments). The rate is blank_run_rate over the
     whole run; its uncertainty the standard deviation of the rates of the run's whole segments of segment_s,
     which holds for any one hour a test corrects, as the rig file's u_rate_mg_per_h is used. ValueError with
