@@ -79,31 +79,29 @@ def _hil(installed, folder: Path, *args: str, timeout: float = 600, env: dict | 
                           timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def plugin(installed, tmp_path_factory):
-    """The example vendor package, built from a copy (no build files left in the checkout) and installed into the
-    wheel's venv as a pump maker would install theirs."""
-    source = tmp_path_factory.mktemp("plugin") / "vendor-pump-plugin"
-    shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
+def _install_example(installed, tmp_path_factory, example: Path):
+    """An example package, built from a copy (no build files left in the checkout) and installed into the wheel's
+    venv as a pump maker would install theirs."""
+    source = tmp_path_factory.mktemp(example.name) / example.name
+    shutil.copytree(example, source, ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
     bin_dir, env = installed
     done = subprocess.run([sys.executable, "-m", "pip", "--python", str(bin_dir / "python"), "install", "--quiet",
                            "--no-deps", "--no-index", "--no-build-isolation", "--disable-pip-version-check", str(source)],
                           capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return installed
+
+
+@pytest.fixture(scope="module")
+def plugin(installed, tmp_path_factory):
+    """The example vendor package (a pump behind a session unlock)."""
+    return _install_example(installed, tmp_path_factory, PLUGIN)
 
 
 @pytest.fixture(scope="module")
 def binary_plugin(installed, tmp_path_factory):
-    """The BPX example (a pump speaking a binary protocol of its own, and its emulation), installed as `plugin`."""
-    source = tmp_path_factory.mktemp("binary-plugin") / "binary-pump-plugin"
-    shutil.copytree(BINARY_PLUGIN, source, ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
-    bin_dir, env = installed
-    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(bin_dir / "python"), "install", "--quiet",
-                           "--no-deps", "--no-index", "--no-build-isolation", "--disable-pip-version-check", str(source)],
-                          capture_output=True, text=True, timeout=300, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return installed
+    """The BPX example (a pump speaking a binary protocol of its own, and its emulation)."""
+    return _install_example(installed, tmp_path_factory, BINARY_PLUGIN)
 
 
 def test_the_installed_package_is_the_wheel_not_the_checkout(installed, tmp_path):
