@@ -1,6 +1,7 @@
 """Balance readings → insulin units, with the rig's environment, evaporation correction and balance data, and
 the GUM budget of a weighed amount."""
 
+import copy
 import math
 
 import numpy as np
@@ -30,6 +31,12 @@ class Gravimetry:
         # rectangular spread (2/√3 K).
         self.u_temperature_C = env.get("u_temperature_C", 2.0 / math.sqrt(3.0))
         self.u_rel_conversion = 2.07e-4 * self.u_temperature_C
+
+    def with_balance(self, readability_mg: float, repeatability_mg: float) -> "Gravimetry":
+        """The same rig with another balance (what `hil rig check` tries to name the balance a bound needs)."""
+        other = copy.copy(self)
+        other.readability_mg, other.repeatability_mg = readability_mg, repeatability_mg
+        return other
 
     def units(self, mass_mg) -> np.ndarray:
         volume = gravimetry.mass_to_volume(mass_mg, self.temperature_C, self.pressure_hPa, self.humidity_pct)

@@ -15,13 +15,12 @@ from pathlib import Path
 from hil.drivers import registry
 from hil.drivers.contracts import Capability
 from hil.errors import DeviceRefused, RigError
-from hil.evidence.measurements import measurement
 from hil.evidence.run import rig_times
 from hil.procedures import delivery
-from hil.procedures.fitness import predicted_uncertainty
+from hil.procedures.fitness import Prediction, balance_needed, predictions, resolves
 from hil.procedures.gravimetric import Gravimetry
 from hil.rig.config import RigConfig
-from hil.specs.model import Requirement
+from hil.specs.model import Bound, Requirement
 
 BALANCES = ("scale", "lost_scale")
 
@@ -41,35 +40,51 @@ class Check:
 
 
 def fitness(config: RigConfig, requirements: list[Requirement]) -> list[Check]:
-    """The predicted test uncertainty ratio of every two-sided weighed bound of the selected requirements; one
-    below the requirement's min_tur is a blocker (the test would be INCONCLUSIVE before recording)."""
+    """Every weighed bound of the selected requirements that the rig's data predict (hil.procedures.fitness): its
+    expanded uncertainty, and for a two-sided bound its test uncertainty ratio. A bound this rig cannot PASS an exact
+    pump on (a ratio below the requirement's min_tur, or the exact value ± U reaching past a limit) is a blocker
+    that names the balance that would resolve it: the test would end INCONCLUSIVE."""
     grav = Gravimetry(config)
     checks = []
     for requirement in requirements:
-        expected_U = predicted_uncertainty(requirement, grav)
+        predicted = predictions(requirement, grav)
         for bound in requirement.acceptance:
-            if bound.name not in expected_U:
+            if bound.name not in predicted:
                 continue
-            m = measurement(
-                bound.name,
-                math.nan,
-                bound.unit,
-                bound.min,
-                bound.max,
-                expected_U[bound.name],
-                bound.source,
-                bound.min_tur,
-            )
-            if m.tur is None:
-                found, status = (
-                    f"U = {expected_U[bound.name]:.3g} {bound.unit} (one-sided bound: no ratio)",
-                    Status.INFO,
-                )
+            found = _predicted_text(bound, predicted[bound.name])
+            if resolves(bound, predicted[bound.name]):
+                checks.append(Check(f"{requirement.id} {bound.name}", found, Status.OK))
             else:
-                found = f"U = {expected_U[bound.name]:.3g} {bound.unit}, TUR {m.tur:.2g} (min {bound.min_tur:g})"
-                status = Status.BLOCKER if m.unfit else Status.OK
-            checks.append(Check(f"{requirement.id} {bound.name}", found, status))
+                needed = balance_needed(requirement, bound, grav)
+                checks.append(Check(f"{requirement.id} {bound.name}", f"{found}: {_need_text(needed)}", Status.BLOCKER))
     return checks
+
+
+def _predicted_text(bound: Bound, predicted: Prediction) -> str:
+    """`U = 1.33 %, TUR 3.8 (min 4)` for a two-sided bound with a ratio to reach, else where an exact pump's value
+    ± U lies against the bound: `U = 0.215 U on an exact 0.05 U, limits ≤ 0.119 U`."""
+    text = f"U = {predicted.U:.3g} {bound.unit}"
+    if bound.min is not None and bound.max is not None and bound.min_tur is not None:
+        tur = math.inf if predicted.U == 0 else (bound.max - bound.min) / 2.0 / predicted.U
+        return f"{text}, TUR {tur:.2g} (min {bound.min_tur:g})"
+    return f"{text} on an exact {predicted.exact:.3g} {bound.unit}, limits {bound.describe()}"
+
+
+def _need_text(needed: tuple[float, float] | None) -> str:
+    if needed is None:
+        return "no balance resolves it: the evaporation correction and the water temperature alone are too uncertain"
+    readability, repeatability = needed
+    return (
+        f"needs a balance of readability ≤ {_floor(readability):g} mg and repeatability ≤ {_floor(repeatability):g} mg"
+    )
+
+
+def _floor(value: float) -> float:
+    """Two significant digits, rounded down: a balance at the figure shown still resolves the bound."""
+    if value <= 0:
+        return 0.0
+    step = 10.0 ** (math.floor(math.log10(value)) - 1)
+    return round(math.floor(value / step * (1 + 1e-9)) * step, 12)
 
 
 def capabilities(config: RigConfig, needs: dict[str, dict[str, str]]) -> list[Check]:

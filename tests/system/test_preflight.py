@@ -1,6 +1,6 @@
 """`hil rig check`, the preflight before a campaign, as a user runs it: on the nominal emulated rig (fit), on the
-1 mg balance (unfit for four requirements, before anything runs), with dates past due, and for a -k selection;
-and `hil blank-run`, which measures what the rig file's evaporation correction states."""
+1 mg balance (unfit for every weighed bound it cannot resolve, before anything runs), with dates past due, and for a
+-k selection; and `hil blank-run`, which measures what the rig file's evaporation correction states."""
 
 import re
 import subprocess
@@ -38,14 +38,22 @@ def test_the_nominal_rig_is_fit_and_every_instrument_answers():
 
 
 def test_a_coarse_balance_is_blocked_per_requirement_before_anything_runs():
+    """Every weighed bound the 1 mg balance cannot resolve on an exact pump, two-sided (the ratio) or one-sided (the
+    guard band: DA-BOLUS-001's per-bolus maximum, which the campaign would end INCONCLUSIVE), each naming the
+    balance that would."""
     code, rows, output = _check("--rig", str(RIGS / "emulator-coarse-balance.yaml"))
     assert code == 1, output
-    assert rows["DA-BASAL-002 overall_error"] == ("U = 1.33 %, TUR 3.8 (min 4)", "BLOCKER")
-    for item in ("DA-BOLUS-002 bolus_mean_error", "DA-BOLUS-005 bolus_mean_error",
-                 "HS-RESUME-001 basal_error_after_resume"):
-        assert rows[item][1] == "BLOCKER", (item, rows[item])
+    assert rows["DA-BASAL-002 overall_error"] == (
+        "U = 1.33 %, TUR 3.8 (min 4): needs a balance of readability ≤ 0.86 mg and repeatability ≤ 0.6 mg", "BLOCKER")
+    assert rows["DA-BOLUS-001 bolus_max"] == (
+        "U = 0.215 U on an exact 0.05 U, limits ≤ 0.119 U: needs a balance of readability ≤ 0.32 mg and "
+        "repeatability ≤ 0.22 mg", "BLOCKER")
+    for item in ("DA-BOLUS-002 bolus_mean_error", "DA-BOLUS-005 bolus_mean_error", "DA-RECORD-001 record_disagreement",
+                 "HS-RESUME-001 basal_error_after_resume", "HS-NODELIV-001 delivered_while_suspended"):
+        assert rows[item][1] == "BLOCKER" and "needs a balance of readability ≤ " in rows[item][0], (item, rows[item])
     assert rows["DA-BOLUS-004 bolus_duration_error"][1] == "ok"  # timed by the sample grid, not the balance
-    assert "4 blocker(s): DA-BASAL-002 overall_error; DA-BOLUS-002 bolus_mean_error; DA-BOLUS-005" in output
+    assert rows["DA-BOLUS-003 bolus_max"][1] == "ok"  # 30 U: 0.215 U is well inside its label
+    assert "13 blocker(s): " in output and "DA-BOLUS-001 bolus_max" in output.split("13 blocker(s): ")[1]
 
 
 def test_an_overdue_calibration_and_an_expired_blank_run_are_blockers(tmp_path):

@@ -1,12 +1,21 @@
-"""Preflight parts that need no rig: the campaign's rig time from earlier records, the blank run's model."""
+"""Preflight parts that need no rig: the balance's fitness for every weighed bound, the campaign's rig time from
+earlier records, the blank run's model."""
 
 import json
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from hil.procedures import preflight
+from hil.procedures.fitness import balance_needed, predictions, resolves
+from hil.procedures.gravimetric import Gravimetry
+from hil.rig.config import load_rig
 from hil.rig.model import EvaporationCorrection
+from hil.specs.loader import load_requirements
+
+ROOT = Path(__file__).resolve().parents[2]
+RIGS = ROOT / "fixtures" / "rigs"
 
 
 def _record(folder, tests):
@@ -71,3 +80,51 @@ def test_a_balance_that_answers_an_immediate_reading_wrongly_blocks_naming_the_c
     assert check.status is preflight.Status.BLOCKER and "to SI" in check.found
     nan = SimpleNamespace(read=lambda: SimpleNamespace(mass_mg=float("nan"), stable=True))
     assert preflight._ask("scale immediate reading", lambda: preflight._immediate(nan)).status is preflight.Status.BLOCKER
+
+
+def test_a_1_mg_balance_blocks_a_one_sided_per_bolus_maximum_naming_the_balance_that_would_resolve_it():
+    """DA-BOLUS-001 bounds each 0.05 U bolus to 0.119 U: on a 1 mg balance an exact 0.05 U bolus is 0.05 ± 0.215 U,
+    INCONCLUSIVE whatever the pump does within its label; no ratio applies to a one-sided bound, the guard band does."""
+    requirements = load_requirements([ROOT / "specs"])
+    coarse = load_rig(RIGS / "emulator-coarse-balance.yaml")
+    selected = [requirements["DA-BOLUS-001"], requirements["DA-BASAL-003"]]
+    checks = {c.item: c for c in preflight.fitness(coarse, selected)}
+    assert checks["DA-BOLUS-001 bolus_max"] == preflight.Check(
+        "DA-BOLUS-001 bolus_max",
+        "U = 0.215 U on an exact 0.05 U, limits ≤ 0.119 U: needs a balance of readability ≤ 0.32 mg and "
+        "repeatability ≤ 0.22 mg",
+        preflight.Status.BLOCKER,
+    )
+    assert checks["DA-BOLUS-001 record_disagreement"].status is preflight.Status.BLOCKER  # 25 × 0.05 U: ± 86 %
+    assert {item: c.status for item, c in checks.items() if item.startswith("DA-BASAL-003")} == {
+        "DA-BASAL-003 window_delivered_min[window_h=1]": preflight.Status.OK,  # 30 U an hour: well resolved
+        "DA-BASAL-003 window_delivered_max[window_h=1]": preflight.Status.OK,
+        "DA-BASAL-003 record_disagreement": preflight.Status.OK,
+    }
+    nominal = {c.item: c for c in preflight.fitness(load_rig(RIGS / "emulator.yaml"), [requirements["DA-BOLUS-001"]])}
+    assert nominal["DA-BOLUS-001 bolus_max"].status is preflight.Status.OK
+
+
+def test_the_balance_a_blocker_names_resolves_the_bound_and_a_coarser_one_does_not():
+    requirements = load_requirements([ROOT / "specs"])
+    grav = Gravimetry(load_rig(RIGS / "emulator-coarse-balance.yaml"))
+    for rid, name in (("DA-BOLUS-001", "bolus_max"), ("DA-BASAL-002", "overall_error"),
+                      ("DA-BASAL-002", "window_share_within[window_h=1, band_pct=15]")):
+        requirement = requirements[rid]
+        (bound,) = (b for b in requirement.acceptance if b.name == name)
+        readability, repeatability = balance_needed(requirement, bound, grav)
+        for factor, resolved in ((0.99, True), (1.02, False)):
+            finer = grav.with_balance(readability * factor, repeatability * factor)
+            assert resolves(bound, predictions(requirement, finer)[name]) is resolved, (rid, name, factor)
+
+
+def test_a_bound_no_balance_can_resolve_says_so(tmp_path):
+    """Evaporation known to ±20 mg/h: the 12-h record of 0.05 U/h (0.6 U, 6 mg) is lost in it on any balance."""
+    rig = tmp_path / "wet.yaml"
+    rig.write_text(f"extends: {RIGS / 'emulator.yaml'}\nrig_id: wet\n"
+                   "evaporation_correction: {u_rate_mg_per_h: 20}\n")
+    requirements = load_requirements([ROOT / "specs"])
+    checks = {c.item: c for c in preflight.fitness(load_rig(rig), [requirements["DA-BASAL-001"]])}
+    check = checks["DA-BASAL-001 record_disagreement"]
+    assert check.status is preflight.Status.BLOCKER and check.found.endswith(
+        "no balance resolves it: the evaporation correction and the water temperature alone are too uncertain")
