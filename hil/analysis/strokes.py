@@ -1,5 +1,5 @@
 """Stroke detection on a gravimetric series: dose and interval of each pump stroke (METAS dose-by-dose
-analysis, Bissig et al. 2020/2022, docs/references.md).
+analysis, Bissig et al. 2020/2022; docs/references.md, "What gravimetry can reach at insulin rates").
 
 A stroke shows as a rise spread over a few samples (line outflow and balance settling). Samples whose rise
 exceeds the threshold are grouped into runs; each run is one stroke, its dose the rise from the sample

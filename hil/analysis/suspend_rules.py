@@ -1,6 +1,6 @@
 """The published low-glucose suspend rules, written independently of any pump, to judge one
-(standards-and-clinical.md §5, SmartGuard; prediction linear over the last four values, as Basal-IQ: the
-current value plus 30 min of the CGM trend as the CGM reports it, hil.analysis.cgm_trend):
+(SmartGuard; docs/references.md, "Low-glucose suspend rules"; prediction linear over the last four values, as
+Basal-IQ: the current value plus 30 min of the CGM trend as the CGM reports it, hil.analysis.cgm_trend):
 which CGM value obliges a suspension, and which value after the minimum time permits the resume.
 Pure functions over a CGM trace: times in s, glucose in mg/dL, None for a missing value."""
 

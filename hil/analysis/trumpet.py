@@ -3,7 +3,8 @@
 With Q_i = (W_i − W_{i−1})/S, the mean of the flows over a window of m samples telescopes to
 (W_{j+m} − W_j)/(m·S): every window error is an endpoint difference of the cumulative series, so the whole
 trumpet is a few vectorised subtractions instead of a moving average per window
-(standards-and-clinical.md §1.2, metrology.md §1.7). The series is uniform: a recording is read onto its
+(the project's derivation: docs/references.md, "The IEC 60601-2-24 accuracy test"). The series is uniform: a
+recording is read onto its
 nominal grid from the real sample times first (hil.analysis.sampling.on_grid).
 """
 

@@ -1,7 +1,8 @@
 """Non-overlapping windows over a cumulative delivery series (Freckmann 1-h windows, label envelopes).
 
 A window must be a whole number of samples long; for a meaningful error at basal rates it should also be
-a whole number of stroke periods (metrology.md §1.7 pulse quantisation), which the spec chooses.
+a whole number of stroke periods (pulse quantisation: docs/references.md, "The IEC 60601-2-24 accuracy test"),
+which the spec chooses.
 """
 
 import numpy as np
