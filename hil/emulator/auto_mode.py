@@ -1,6 +1,6 @@
 """Automated insulin delivery ("auto mode") in the emulated firmware: at every CGM value the pump predicts glucose
 30 min ahead and sets its own basal, with automatic corrections. The rules are published ones, each cited
-(REFERENCES.md "Automated insulin delivery", standards-and-clinical.md §5):
+(docs/references.md, "Automated insulin delivery"):
 
 Zones, from Control-IQ's published treatment values (Tandem), on the 30-min prediction. The prediction is the lower
 of two: the CGM value plus 30 min of the CGM's trend (over the last 15 min), and the value plus 30 min of the average

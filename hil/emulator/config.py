@@ -1,7 +1,7 @@
 """Emulator parameters: defaults with their sources, overridden by a rig file's `emulator:` section.
 
-Every number here is either taken from ../shared/REFERENCES.md (the section is named) or marked [E]:
-an estimate with its derivation, to be replaced by a bench measurement. The models are strict (no string for a
+Every number here is either taken from a source in docs/references.md (its section is named) or marked [E]: the
+project's estimate with its derivation, to be replaced by a bench measurement. The models are strict (no string for a
 bool, no NaN, each number in the range it can physically take) and frozen; the rig's JSON Schema is generated
 from them (hil/rig/model.py).
 """
@@ -45,39 +45,40 @@ class PumpParams(Params):
     # A vendor variant's service-session key (hil/emulator/session_lock.py): set, the serial link takes only ID, STOP
     # and UNLOCK until unlocked by HMAC challenge and response; empty: the plain reference protocol.
     session_key: Annotated[str, Field(max_length=256)] = ""
-    # 0.05 U pulses: Omnipod; MiniMed 722G bolus 0.05 U every 2 s (metrology.md §1.6).
+    # 0.05 U pulses: Omnipod; MiniMed 722G bolus 0.05 U every 2 s (docs/references.md, "Pump mechanics").
     stroke_U: Annotated[float, span(0, 1, above=True)] = 0.05
-    # [E] 10 % per-stroke SD: well inside the Omnipod 5 label spread for 0.05 U doses
-    # (n = 5987, 0.00-0.119 U) and below the 38-46 % that DT&T 2020 measured at 0.1 U/h (metrology.md §1.6).
+    # [E] 10 % per-stroke SD: well inside the Omnipod 5 label spread for 0.05 U doses (n = 5987, 0.00-0.119 U) and
+    # below the 38-46 % that DT&T 2020 measured at 0.1 U/h (docs/references.md, "Pump mechanics").
     stroke_cv: Annotated[float, span(0, 1)] = 0.10
-    # Basal 0.05-30 U/h in 0.05 steps, bolus 0.05-30 U (Omnipod 5 label, standards-and-clinical.md §4).
+    # Basal 0.05-30 U/h in 0.05 steps, bolus 0.05-30 U (Omnipod 5 label, docs/references.md, "Pump mechanics").
     basal_min_U_per_h: Annotated[float, span(0, 100, above=True)] = 0.05
     basal_max_U_per_h: Annotated[float, span(0, 100, above=True)] = 30.0
     bolus_min_U: Annotated[float, span(0, 100, above=True)] = 0.05
     bolus_max_U: Annotated[float, span(0, 100, above=True)] = 30.0
     increment_U: Annotated[float, span(0, 10, above=True)] = 0.05
     # Standard bolus speed 1.5 U/min (Medtronic; Omnipod 0.025 U/s), quick 15 U/min used for priming
-    # (640G/670G "quick"), REFERENCES.md "Bolus speeds".
+    # (640G/670G "quick"), docs/references.md, "Pump mechanics".
     bolus_speed_U_per_min: Annotated[float, span(0, 100, above=True)] = 1.5
     quick_bolus_speed_U_per_min: Annotated[float, span(0, 100, above=True)] = 15.0
     prime_speed_U_per_min: Annotated[float, span(0, 100, above=True)] = 15.0
-    # 300 U cartridge (Tandem t:slim X2, standards-and-clinical.md §4).
+    # 300 U cartridge (Tandem t:slim X2, docs/references.md, "Pump mechanics").
     reservoir_U: Annotated[float, span(0, 10_000, above=True)] = 300.0
     # [E] plunger slack taken up at the first travel after a new reservoir; no published value was
-    # retrieved (Batista 2015 on start-up delay is listed as not retrieved in metrology.md §1.5).
+    # retrieved (Batista 2015 on start-up delay was not available: docs/references.md, "Pump mechanics").
     slack_U: Annotated[float, span(0, 100)] = 0.3
     # Occlusion alarm at a line pressure of 100 kPa: the Wellion pump's 100 ± 30 kPa threshold
-    # (REFERENCES.md "Occlusion"). With the 0.25 µL/kPa line it is 25 µL = 2.5 U missed, inside the
-    # labelled 2.5-3.0 U (MMT-511 "up to 3.0 U", Veo 2.77 U average).
+    # (docs/references.md, "Occlusion detection"). With the 0.25 µL/kPa line it is 25 µL = 2.5 U missed, inside the
+    # labelled 2.5-3.0 U (Wellion 2.5 U average, MMT-511 "up to 3.0 U", Veo 2.77 U average).
     occlusion_threshold_kPa: Annotated[float, span(0, 10_000, above=True)] = 100.0
     # [E] after an occlusion alarm the plunger backs off by the volume that relieves the threshold
     # pressure of the nominal line: 100 kPa × 0.25 µL/kPa = 25 µL = 2.5 U. No published figure was
-    # retrieved; the Wellion label bounds what may be released in a fault (0.25 U).
+    # retrieved; the Wellion label's 0.25 U is the most it delivers in a fault, not a volume released when an
+    # occlusion clears (docs/references.md, "Occlusion detection").
     occlusion_backoff_U: Annotated[float, span(0, 100)] = 2.5
     # Site check: the firmware reads the resting line pressure (the tissue back-pressure) before every basal
     # stroke, learns it over the first strokes after a prime, and raises CHECK_SITE when the mean of the last
     # readings falls below a share of it: a leak or a dislodged cannula takes the back-pressure away, which
-    # pressure-based occlusion detection cannot see (REFERENCES.md "Insertion-site faults"). The pump's own
+    # pressure-based occlusion detection cannot see (docs/references.md, "Insertion-site faults"). The pump's own
     # design parameters, settable from the rig file; all [E]: chosen so that a 50 % leak (resting pressure
     # 2.5 kPa) is 3 standard errors below the 3.0 kPa threshold with 10 readings of 0.5 kPa noise, and nominal
     # (5 kPa) 12 above it.
@@ -87,10 +88,10 @@ class PumpParams(Params):
     site_drop_fraction: Annotated[float, span(0, 1)] = 0.6
     # [E] noise of the plunger force sensor read as pressure, one reading (SD).
     pressure_noise_kPa: Annotated[float, span(0, 1000)] = 0.5
-    # IEC 60601-1-8: a fault whose harm comes with a delay (no insulin: hyperglycaemia over hours) is MEDIUM
-    # priority (REFERENCES.md "Alarms"). Unacknowledged it escalates to HIGH: SmartGuard sounds a siren after
-    # 10 min without response (standards-and-clinical.md §5); [E] this pump's design escalates at 5 min, half
-    # that, so that the 10-min requirement holds with room to spare.
+    # IEC 60601-1-8 categories: a fault whose harm comes with a delay (no insulin: hyperglycaemia over hours) is
+    # MEDIUM priority, the project's judgement. Unacknowledged it escalates to HIGH: SmartGuard sounds a siren after
+    # 10 min without response; [E] this pump's design escalates at 5 min, half that, so that the 10-min requirement
+    # holds with room to spare (docs/references.md, "Alarm priorities").
     site_alarm_priority: Priority = "MEDIUM"
     alarm_escalation_s: Annotated[float, span(0, 86_400, above=True)] = 300.0
     # A seeded rig fault, no physics: the rate of the clock STATUS reports (the contract's pump_time) against the
@@ -100,7 +101,8 @@ class PumpParams(Params):
 
 
 class FluidPathParams(Params):
-    # System compliance 0.25 µL/kPa (REFERENCES.md "Occlusion", metrology.md §1.6 model).
+    # [E] system compliance 0.25 µL/kPa: 25 µL (2.5 U) stored at the 100 kPa threshold, the project's line model
+    # (docs/references.md, "Occlusion detection").
     compliance_uL_per_kPa: Annotated[float, span(0, 1000, above=True)] = 0.25
     # [E] outflow time constant τ = R·C = 4.69 s, chosen so that a 1 U bolus at 1.5 U/min (20 strokes of
     # 0.05 U every 2 s, the first at the command, nominal end at 40 s) still holds
@@ -109,7 +111,7 @@ class FluidPathParams(Params):
     resistance_kPa_s_per_uL: Annotated[float, span(0, 1e6, above=True)] = 18.76
     # [E] tissue back-pressure at the cannula tip, the line's resting pressure. Subcutaneous tissue opposes an
     # infusion with a counter-pressure that grows with the infused volume (Thomsen et al., PLoS ONE 2014,
-    # 9:e104054: bulk modulus ~1e5 Pa); no figure at pump flows is in REFERENCES.md. 5 kPa, 5 % of the
+    # 9:e104054: bulk modulus ~1e5 Pa); no published figure at pump flows was found. 5 kPa, 5 % of the
     # occlusion threshold, stands in until the bench's back-pressure fixture is measured.
     tissue_pressure_kPa: Annotated[float, span(0, 1000)] = 5.0
 
@@ -144,10 +146,10 @@ class BalanceParams(Params):
     serial: Name = "B000000001"
     # [E] SBI only (ESC x3_): a version string for the emulated balance's software; nothing depends on it.
     software: Name = "EMU-1.0"
-    # Semi-micro balance: 0.01 mg readability, repeatability 0.01-0.02 mg (metrology.md §1.3).
+    # Semi-micro balance: 0.01 mg readability, repeatability 0.01-0.02 mg (docs/references.md, "Balances").
     readability_mg: Annotated[float, span(0, 1000, above=True)] = 0.01
     repeatability_mg: Annotated[float, span(0, 1000)] = 0.015
-    # [E] first-order settling, "τ of a few seconds" (metrology.md §1.3 emulator noise model).
+    # [E] first-order settling with a time constant of a few seconds (docs/references.md, "Balances").
     settling_tau_s: Annotated[float, span(0, 3600)] = 2.0
     # [E] slow drift as a random walk; 0.003 mg/√h keeps it below one readability step per hour.
     drift_mg_per_sqrt_h: Annotated[float, span(0, 1000)] = 0.003
@@ -156,7 +158,8 @@ class BalanceParams(Params):
     # [E] a balance zeroes only a pan near its power-on zero (MT-SICS answers Z + or Z - beyond it, SBI ignores the
     # key): a few % of the capacity, so a 35 g vessel (16 % of 220 g) is tared, never zeroed.
     zero_range_pct: Annotated[float, span(0, 100)] = 4.0
-    # SIR repeat interval: the real maximum is model-dependent and unverified, "~1-10 Hz" (metrology.md §1.3).
+    # [E] SIR repeat interval: the real maximum is model-dependent and unverified, 1-10 Hz assumed (docs/references.md,
+    # "Balances").
     sir_interval_s: Annotated[float, span(0, 3600, above=True)] = 1.0
     fault: BalanceFault = Field(default=BalanceFault.NONE, strict=False)  # YAML gives the word
 
@@ -189,8 +192,8 @@ class BalanceParams(Params):
 
 class LoadCellParams(Params):
     """A strain-gauge load cell with its CAN amplifier, coarser than the semi-micro balance. No load-cell
-    figures are in REFERENCES.md: all [E], typical of a 100 g cell on a 24-bit amplifier, to be replaced by
-    the data sheet of the bench's cell."""
+    figure has a source: all [E], typical of a 100 g cell on a 24-bit amplifier, to be replaced by the data
+    sheet of the bench's cell."""
 
     model: Name = "LC100-CAN-EMU"
     serial: Annotated[int, count(0, 2**32 - 1)] = 7001
@@ -203,18 +206,18 @@ class LoadCellParams(Params):
 class VesselParams(Params):
     # [E] a small glass beaker; only its tare matters (removed by the tare procedure).
     tare_g: Annotated[float, span(0, 1e5)] = 35.0
-    # Paraffin-oil layer on the collected water (PMC10540045, 1.5 mm; standards-and-clinical.md §1.1).
+    # Paraffin-oil layer on the collected water (PMC10540045, 1.5 mm; docs/references.md, "The gravimetric set-up").
     oil_layer: bool = True
     # [E] open 25 mm beaker at 50 % RH: 14-43 mg/h by the diffusion model; midpoint 28 mg/h,
-    # scaled with (1 − RH) (metrology.md §1.4).
+    # scaled with (1 − RH) (docs/references.md, "The gravimetric set-up").
     open_evaporation_mg_per_h_at_50pct: Annotated[float, span(0, 10_000)] = 28.0
-    # [E] an oil layer leaves ≤ 1 % of the open rate (metrology.md §1.4).
+    # [E] an oil layer leaves ≤ 1 % of the open rate (docs/references.md, "The gravimetric set-up").
     oil_evaporation_factor: Annotated[float, span(0, 1)] = 0.01
 
 
 class Environment(Params):
     # A bench between 0 and 60 °C, from sea level to 5 km: anything outside is a typo.
-    # IEC 60601-2-24 normal test conditions: 20 ± 2 °C, 65 ± 5 % RH (standards-and-clinical.md §1.1).
+    # IEC 60601-2-24 normal test conditions: 20 ± 2 °C, 65 ± 5 % RH (docs/references.md, "The gravimetric set-up").
     temperature_C: Annotated[float, span(0, 60)] = 20.0
     pressure_hPa: Annotated[float, span(500, 1100)] = 1013.25
     humidity_pct: Annotated[float, span(0, 100)] = 65.0

@@ -1,6 +1,6 @@
 """The emulator's own weighing physics: what a delivered volume of water makes the balance indicate.
 
-Written apart from hil/analysis on purpose (DESIGN.md §6): if the emulator turned volume into indication with
+Written apart from hil/analysis on purpose: if the emulator turned volume into indication with
 the harness's formula, an error in that formula would cancel between the rig and the analysis and no test could
 see it. So the sources differ from the harness's (Tanaka 2001 water, OIML R 111-1 approximate air density):
 

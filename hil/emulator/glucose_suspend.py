@@ -1,5 +1,5 @@
 """Low-glucose suspend in the emulated firmware, with the published SmartGuard parameters
-(standards-and-clinical.md §5, REFERENCES.md "Hypoglycaemia suspend"):
+(docs/references.md, "Low-glucose suspend rules"):
 
 * suspend before low: SG within 70 mg/dL above the low limit AND predicted ≤ limit + 20 within 30 min;
 * suspend on low: SG ≤ limit, with a HIGH-priority alarm;

@@ -1,8 +1,8 @@
 """The emulated firmware's infusion-site check: a leaking connector or a dislodged cannula takes away the tissue
-back-pressure the line rests at, which occlusion detection (a high-pressure threshold) cannot see (REFERENCES.md
-"Insertion-site faults"). Before every basal stroke the firmware reads the resting pressure; it learns the
-site's level over the first readings after a prime, then raises CHECK_SITE when the mean of the last readings
-falls below a share of it. Unacknowledged, the alarm escalates to HIGH. Parameters: PumpParams.site_*.
+back-pressure the line rests at, which occlusion detection (a high-pressure threshold) cannot see
+(docs/references.md, "Insertion-site faults"). Before every basal stroke the firmware reads the resting pressure;
+it learns the site's level over the first readings after a prime, then raises CHECK_SITE when the mean of the last
+readings falls below a share of it. Unacknowledged, the alarm escalates to HIGH. Parameters: PumpParams.site_*.
 """
 
 from collections.abc import Callable
