@@ -165,7 +165,8 @@ class MtSicsBalance:
 
     def reset(self) -> str:
         """Reset (@): stops streaming, returns the serial number; discards stale streamed lines, as many as the
-        balance can send at its fastest (10 Hz, metrology.md §1.3) within one link timeout, plus its reply."""
+        balance can send at its fastest (10 Hz, the project's assumption: docs/references.md, "Balances") within one
+        link timeout, plus its reply."""
         self.line.write_line(b"@\r\n")
         for _ in range(int(10 * self.line.timeout_s) + 2):
             reply = self.line.read_line()

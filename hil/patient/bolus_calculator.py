@@ -2,7 +2,8 @@
 ratio, plus a correction of the glucose to the target over the correction factor (negative below the target, so a
 low glucose takes insulin off the meal bolus), minus the insulin still on board; never below nothing, never above the
 pump's maximum bolus, in the pump's increments (rounded down). The ratio and factor are the patient's own
-(simglucose Quest.csv); the maximum bolus is the Insulet pump's 30 U (simglucose pump_params.csv, metrology.md)."""
+(simglucose Quest.csv); the maximum bolus is the Insulet pump's 30 U (simglucose pump_params.csv;
+docs/references.md, "Virtual patients")."""
 
 import math
 from dataclasses import dataclass

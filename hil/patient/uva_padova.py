@@ -1,7 +1,7 @@
 """The UVA/Padova 2008 type 1 patients that simglucose 0.2.11 ships (10 adolescents, 10 adults, 10 children,
-REFERENCES.md "Virtual patients"), stepped one minute at a time with the insulin the balance measured.
+docs/references.md, "Virtual patients"), stepped one minute at a time with the insulin the balance measured.
 
-simglucose's own pump model is bypassed (metrology.md §2.3: clip-only, with a units bug): the insulin comes from
+simglucose's own pump model is bypassed (clip-only, with a units bug): the insulin comes from
 the real measurement chain. Its CGM model (AR(1) Johnson-SU noise, clipped 39-600 mg/dL) gives the sensor values.
 """
 
@@ -14,7 +14,7 @@ import pandas as pd
 
 with warnings.catch_warnings():
     # simglucose and its gym 0.9.4 import pkg_resources, which warns on setuptools <= 80.9 (the version the lock
-    # pins because later ones removed it: metrology.md §2.3).
+    # pins because later ones removed it: docs/references.md, "Virtual patients").
     warnings.simplefilter("ignore")
     from simglucose.patient.t1dpatient import Action, T1DPatient
     from simglucose.sensor.cgm import CGMSensor

@@ -42,8 +42,8 @@ RECORDING_COLUMNS = [
     "mass_mg",
 ]
 STEP_S = STEP_MIN * 60.0
-# The pump's CGM trend uses values of the last 20 min (standards-and-clinical.md §5): between runs the pump
-# waits longer than that, stopped, so no value of one run enters the next run's prediction.
+# The pump's CGM trend uses values of the last 20 min (docs/references.md, "CGM trend and predictive suspension"):
+# between runs the pump waits longer than that, stopped, so no value of one run enters the next run's prediction.
 PAUSE_BETWEEN_RUNS_S = 30 * 60.0
 
 

@@ -45,7 +45,7 @@ def test_no_emulator_module_imports_the_harness_analysis():
                 continue
             assert not any(n == "hil.analysis" or n.startswith("hil.analysis.") for n in names), (
                 f"{path.relative_to(ROOT)}:{node.lineno} imports the harness's analysis: the emulator must own "
-                "its physics (DESIGN.md §6)")
+                "its physics")
 
 
 def _bolus_mean_error(pytester, monkeypatch, biased: bool) -> tuple[str, float]:

@@ -204,8 +204,8 @@ def test_bad_temporary_basals_are_refused(args):
 
 @pytest.mark.parametrize("t, reference", [
     (4.0, 999.9750),   # Tanaka et al., Metrologia 38:301 (2001): maximum 999.97495 at 3.98 °C
-    (20.0, 998.2067),  # Tanaka 2001 (metrology.md §1.2 [V])
-    (25.0, 997.0470),  # Tanaka 2001 (metrology.md §1.2 [V])
+    (20.0, 998.2067),  # Tanaka 2001 (docs/references.md, "Units and the conversion of mass to volume")
+    (25.0, 997.0470),  # Tanaka 2001 (docs/references.md, "Units and the conversion of mass to volume")
     (37.0, 993.33),    # IAPWS-95 at 101.325 kPa as the CRC Handbook tabulates it, 0.99333 g/cm³ [R]
 ])
 def test_water_density_matches_the_reference_tables_within_kells_scale_offset(t, reference):
@@ -227,7 +227,8 @@ def test_saturation_vapour_pressure_matches_the_steam_tables(t, reference_pa):
 
 
 def test_air_density_matches_the_oiml_reference_conditions():
-    # OIML R 111-1: ≈ 1.2 kg/m³; 1.199 at 20 °C, 1013.25 hPa, 50 % RH (metrology.md §1.2). Humid air is lighter.
+    # OIML R 111-1: ≈ 1.2 kg/m³; 1.199 at 20 °C, 1013.25 hPa, 50 % RH, computed with its approximation
+    # (docs/references.md, "Units and the conversion of mass to volume"). Humid air is lighter.
     assert fluid_properties.air_density(20.0, 1013.25, 50.0) == pytest.approx(1.199, abs=5e-4)
     assert fluid_properties.air_density(20.0, 1013.25, 0.0) > fluid_properties.air_density(20.0, 1013.25, 100.0)
     assert fluid_properties.air_density(20.0, 800.0, 50.0) == pytest.approx(

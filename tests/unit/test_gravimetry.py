@@ -17,7 +17,8 @@ def test_air_density_at_reference_conditions():
 
 @pytest.mark.parametrize("temperature, z_factor", [(20.0, 1.00285), (22.0, 1.00328)])
 def test_z_factor_matches_iso_8655_tables(temperature, z_factor):
-    # metrology.md §1.2: Z = 1.00285 µL/mg at 20 °C and 1.00328 µL/mg at 22 °C (1013 hPa, 50 % RH).
+    # Z = 1.00285 µL/mg at 20 °C and 1.00328 µL/mg at 22 °C (1013 hPa, 50 % RH), the project's computation
+    # (docs/references.md, "Units and the conversion of mass to volume").
     assert float(gravimetry.mass_to_volume(1.0, temperature, 1013.0, 50.0)) == pytest.approx(z_factor, abs=2e-5)
 
 

@@ -32,7 +32,8 @@ def test_constant_flow_with_known_offset():
 
 
 def test_stroke_quantisation_reproduces_the_analytic_envelope():
-    # metrology.md §1.7: 1 U/h with 0.05 U strokes (one per 3 min) gives −100 % or +50 % in 2-min windows.
+    # 1 U/h with 0.05 U strokes (one per 3 min) gives −100 % or +50 % in 2-min windows (the project's derivation:
+    # docs/references.md, "The IEC 60601-2-24 accuracy test").
     rate, stroke = 1.0 / 3600.0, 0.05
     t, v = stroke_flow(rate, stroke, 2 * 3600.0, phase_s=15.0)
     errors = trumpet.window_errors_pct(v, S, 120.0, rate)
