@@ -29,12 +29,11 @@ from hil.drivers import registry
 from hil.drivers.registry import DeviceKind
 from hil.errors import RigError
 from hil.evidence import report as reporting
+from hil.evidence import report_input, run_kind, seal, traceability, units, units_allure, validation
 from hil.evidence import resume as resuming
-from hil.evidence import seal, traceability, units, units_allure, validation
 from hil.evidence.measurements import DECISION_RULE
 from hil.evidence.recording import CsvRecording
 from hil.evidence.run import (
-    REHEARSAL_NOTE,
     RunRecorder,
     changed_evidence,
     finish_abandoned,
@@ -42,6 +41,7 @@ from hil.evidence.run import (
     utc_now,
     write_record,
 )
+from hil.evidence.run_kind import REHEARSAL_NOTE
 from hil.evidence.validation import NOMINAL
 from hil.evidence.verdict import Verdict
 from hil.procedures import conformance, delivery, preflight
@@ -328,6 +328,9 @@ def verify(
         False, "--split", help="with --places: spread the selected tests over the places instead (one unit each)"
     ),
     unit_dir: Path | None = typer.Option(None, "--unit-dir", hidden=True, help="one unit of a --places run"),
+    tool_validation: str | None = typer.Option(
+        None, "--tool-validation", hidden=True, help="JSON: the hil validate campaign this run is (id, rig, seed)"
+    ),
 ):
     """Run the safety suites against the rig; write reports/runs/<id>/ and its HTML report."""
     record = _record(_run_dir(resume)) if resume else None
@@ -366,7 +369,7 @@ def verify(
         if wait:
             err.print(f"hil: --wait is for a rig on a labgrid place; {config.path} names none", markup=False)
             raise typer.Exit(1)
-        _verify_on(ctx, config, rig, specs, k, report, resume, record, None, unit_dir)
+        _verify_on(ctx, config, rig, specs, k, report, resume, record, None, unit_dir, tool_validation)
         return
     held: _Held | None = None
     received: list[signal.Signals] = []
@@ -460,9 +463,11 @@ def _verify_on(
     record,
     held: _Held | None,
     unit_dir: Path | None = None,
+    tool_validation: str | None = None,
 ) -> None:
     """`hil verify` once its inputs are valid and its place (if any) is held: pytest, the trace gate, the seal.
-    unit_dir: one unit of a --places run, into that folder; the run across places reports and seals it."""
+    unit_dir: one unit of a --places run, into that folder; the run across places reports and seals it.
+    tool_validation: the hil validate campaign this run is (JSON), said in its record, report and seal."""
     if unit_dir is not None:
         run_dir = unit_dir
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -518,11 +523,13 @@ def _verify_on(
             killed=child.killed,
         ):
             say(f"hil: pytest ended (exit {child.exit_status}) without finishing the record: finished it")
+        if tool_validation:
+            write_record(run_dir, (_record(run_dir) or {}) | {"tool_validation": json.loads(tool_validation)})
         problems = _trace_gate(run_dir, specs)
         try:
             if unit_dir is None:
                 event = seal.RESUMED if resume else seal.SEALED
-                _finish_run(run_dir, interrupted=interrupted, report=report, event=event)
+                _finish_run(run_dir, report=report, event=event)
             unsealed = 0
         except typer.Exit as exc:  # not sealed (said already): an interrupted run still exits as interrupted
             unsealed = exc.exit_code
@@ -643,7 +650,7 @@ def _verify_places(
         exit_statuses = {place: outcome.exit_status for place, outcome in zip(selections, outcomes, strict=True)}
         write_record(run_dir, units.places_record(run_dir.name, config, records, exit_statuses, across, started, split))
         try:
-            _finish_run(run_dir, interrupted=interrupted is not None, report=report)
+            _finish_run(run_dir, report=report)
             unsealed = 0
         except typer.Exit as exc:
             unsealed = exc.exit_code
@@ -709,20 +716,25 @@ def _trace_gate(run_dir: Path, specs: Path) -> list[str]:
         json.dumps({"rows": matrix.rows, "problems": matrix.problems, "notes": matrix.notes}, indent=1),
         encoding="utf-8",
     )
+    table = traceability.bound_table(matrix, record)
+    (run_dir / "traceability.csv").write_text(table, encoding="utf-8")
+    gate = "; ".join(matrix.problems) or "passed: every requirement has a test, none unknown, none all skipped"
     reporting.add_document(
-        run_dir / "allure-results",
-        "Traceability matrix and decision rule",
-        f"{DECISION_RULE}\n\nRequirement → test → outcome for this run. Gate: "
-        f"{'; '.join(matrix.problems) or 'every requirement has a test, none unknown, none all skipped'}.",
-        {"traceability matrix": (text, "text/plain", "txt"), "decision rule": (DECISION_RULE, "text/plain", "txt")},
-        status="failed" if matrix.problems else "passed",
+        run_dir,
+        {
+            "traceability-matrix.csv": table,
+            "traceability-gate.txt": f"Traceability gate: {gate}\n\n{text}",
+            "decision-rule.txt": DECISION_RULE + "\n",
+        },
     )
     return matrix.problems
 
 
-def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEALED, report: bool = True) -> None:
-    """Report (unless report is False), manifest, seal into the ledger (signed with HIL_SIGNING_KEY when set),
-    reports/latest. interrupted: the run stopped before its end; its ledger entry says so."""
+def _finish_run(run_dir: Path, event: str = seal.SEALED, report: bool = True) -> run_kind.RunKind | None:
+    """Say in the record what the run is (hil.evidence.run_kind), then the report (unless report is False), the
+    manifest, the seal into the ledger (signed with HIL_SIGNING_KEY when set) and reports/latest, which never
+    points at a run that stopped at setup (it holds no evidence of the pump). The run's kind, or None without a
+    record."""
     ledger_path = seal.ledger.default_path(project.reports())
     try:
         key = seal.signing.key_from_env()
@@ -733,41 +745,51 @@ def _finish_run(run_dir: Path, interrupted: bool = False, event: str = seal.SEAL
         )
         raise typer.Exit(1) from None
     record = _record(run_dir)
-    if record is not None and report:
+    kind = run_kind.of(record) if record is not None else None
+    if record is not None and kind is not None:
+        record["run_kind"] = kind.as_record()
+        write_record(run_dir, record)
+    if record is not None and kind is not None and report:
         try:
-            reporting.write_allure_environment(run_dir / "allure-results", record)
-            seal.show_in_report(run_dir / "allure-results", ledger_path, key)
-            title = f"Insulin-pump safety verification: {record['run_id']}"
-            if record.get("rehearsal"):  # on every page: the report's name heads each of them
-                title = f"{REHEARSAL_NOTE} (×{record['rehearsal']['speed']:g}): {record['run_id']}"
             index = reporting.generate_report(
-                run_dir, title, history=project.reports() / "history" / f"{_history_name(record)}.jsonl"
+                run_dir,
+                record,
+                kind,
+                reporting.environment(record) | seal.shown_in_report(ledger_path, key),
+                seal.seals_of(run_dir.name, ledger_path),
+                history=project.reports() / "history" / f"{report_input.history_name(record, _rig_id(record))}.jsonl",
             )
             out.print(f"report: {index}", markup=False)
         except reporting.ReportError as exc:
             err.print(f"report not generated: {exc}", markup=False)
         except (KeyError, TypeError, AttributeError) as exc:  # a record that lacks what the report shows
             err.print(f"report not generated: {run_dir / 'record.json'} lacks {exc}", markup=False)
+    sealed_kind = kind or run_kind.RunKind(run_kind.Ending.INTERRUPTED, run_kind.Evidence.DEVICE, 1)
     try:
-        sealed = seal.seal_run(run_dir, ledger_path, interrupted=interrupted, event=event, key=key)
+        sealed = seal.seal_run(run_dir, ledger_path, sealed_kind, event=event, key=key)
     except seal.SealError as exc:
         err.print(f"NOT SEALED: {run_dir}: {exc}", markup=False)
         raise typer.Exit(1) from None
-    reporting.point_latest(project.reports(), run_dir)
+    latest = sealed_kind.ending is not run_kind.Ending.STOPPED_AT_SETUP
+    if latest:
+        reporting.point_latest(project.reports(), run_dir)
     entry = sealed.entry
     signer = f"signed by ed25519:{entry.fields['public_key']}" if key else "unsigned"
     out.print(
-        f"manifest: {sealed.files} files hashed in {run_dir / seal.MANIFEST}; reports/latest → {run_dir}", markup=False
-    )
-    out.print(
-        f"manifest sha256: {entry.fields['manifest_sha256']} (it seals the run: {entry.fields['kind']}, {signer}, "
-        f"chained into the ledger {ledger_path}:{entry.line})",
+        f"manifest: {sealed.files} files hashed in {run_dir / seal.MANIFEST}; "
+        + (f"reports/latest → {run_dir}" if latest else "reports/latest unchanged: the run stopped at setup"),
         markup=False,
     )
+    out.print(
+        f"manifest sha256: {entry.fields['manifest_sha256']} (it seals the run: {sealed_kind.words}, "
+        f"{entry.fields['evidence']}, {signer}, chained into the ledger {ledger_path}:{entry.line})",
+        markup=False,
+    )
+    return kind
 
 
-def _history_name(record: dict) -> str:
-    """The rig's history file name: its id as the validated rig file gave it, never a path from an edited record."""
+def _rig_id(record: dict) -> str:
+    """The rig's id as the validated rig file gave it, never a path from an edited record (it names a file)."""
     rig_id = str((record.get("rig") or {}).get("id") or "")
     return rig_id if re.fullmatch(RIG_ID_PATTERN, rig_id) else "unknown-rig"
 
@@ -1013,6 +1035,10 @@ def validate(
     if seeds > 1 and benches:
         err.print(f"--seeds needs emulated rigs (clock: sim); not: {', '.join(benches)}", markup=False)
         raise typer.Exit(2)
+    catalogue = sorted(p.stem for p in defects.glob("*.yaml"))
+    scope = validation.Scope(
+        seeds, tuple(p.stem for p in rigs), tuple(n for n in catalogue if n not in {p.stem for p in rigs}), k
+    )
     folder = new_run_dir(project.reports(), "validation", folder="validation")
     campaigns = []  # (rig name, seed or None, rig file, with HTML report)
     for name, path in plan:
@@ -1020,7 +1046,7 @@ def validate(
         campaigns.append((name, None if seeds == 1 else base, path, all_reports or name == NOMINAL))
         for other in range(base + 1, base + seeds):  # the other seeds
             campaigns.append((name, other, _seeded_rig_file(folder / "rigs", name, path, other), all_reports))
-    runs = _run_campaigns(campaigns, jobs, k)
+    runs = _run_campaigns(campaigns, jobs, k, folder.name)
     outcomes = []
     for (name, seed, _, _), (run_dir, record) in zip(campaigns, runs, strict=True):
         failed, undecided, errored = validation.observed_failures(record) if record else (set(), set(), {"(no record)"})
@@ -1036,24 +1062,23 @@ def validate(
                 frozenset(undecided),
             )
         )
-    text = validation.matrix_text(outcomes)
+    text = validation.matrix_text(outcomes, scope)
+    matrix_json = json.dumps(validation.as_json(outcomes, scope), indent=1)
     (folder / "detection-matrix.txt").write_text(text, encoding="utf-8")
-    (folder / "detection-matrix.json").write_text(json.dumps(validation.as_json(outcomes), indent=1), encoding="utf-8")
+    (folder / "detection-matrix.json").write_text(matrix_json, encoding="utf-8")
     nominal_dir = runs[0][0]
     reporting.add_document(
-        nominal_dir / "allure-results",
-        "Tool validation: seeded-defect detection matrix",
-        "ISO 13485 §4.1.6: the suite run on every seeded-defect rig"
-        + (f", each with {seeds} emulator seeds" if seeds > 1 else "")
-        + (f", running the tests -k {k!r} selects" if k is not None else "")
-        + "; each must fail exactly the requirements it declares, and the nominal rig none. "
-        "Detection and false failures with one-sided 95 % confidence limits (Wilson score).",
+        nominal_dir,
         {
-            "detection matrix": (text, "text/plain", "txt"),
-            "detection matrix (JSON)": (json.dumps(validation.as_json(outcomes), indent=1), "application/json", "json"),
+            "detection-matrix.txt": "Tool validation (ISO 13485 §4.1.6): each seeded-defect rig must fail exactly the "
+            "requirements it declares, and the nominal rig none; detection and false failures with one-sided 95 % "
+            f"confidence limits (Wilson score).\n\n{text}",
+            "detection-matrix.json": matrix_json,
         },
-        status="passed" if all(o.ok for o in outcomes) else "failed",
     )
+    nominal_record = _record(nominal_dir) or {}
+    nominal_record.setdefault("tool_validation", {})["scope"] = validation.as_json(outcomes, scope)["scope"]
+    write_record(nominal_dir, nominal_record)
     _finish_run(nominal_dir)
     if k is not None:
         out.print(f"the tests -k {k!r} selects, judging {len(selected)} requirement(s)", markup=False)
@@ -1068,12 +1093,17 @@ def validate(
     raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
 
 
-def _run_campaigns(campaigns: list, jobs: int, k: str | None = None) -> list[tuple[Path, dict | None]]:
-    """Every campaign (of the tests -k selects), `jobs` at a time, in plan order; a line as each ends: how many are
-    done, the wall time so far and the ETA at the pace so far."""
+def _run_campaigns(campaigns: list, jobs: int, k: str | None, validation_id: str) -> list[tuple[Path, dict | None]]:
+    """Every campaign (of the tests -k selects) of the validation `validation_id`, `jobs` at a time, in plan order;
+    a line as each ends: how many are done, the wall time so far and the ETA at the pace so far."""
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_campaign, c[2], report=c[3], k=k): c for c in campaigns}
+        futures = {
+            pool.submit(
+                _campaign, c[2], report=c[3], k=k, tool_validation={"id": validation_id, "rig": c[0], "seed": c[1]}
+            ): c
+            for c in campaigns
+        }
         for done, future in enumerate(as_completed(futures), 1):
             name, seed = futures[future][:2]
             elapsed = time.monotonic() - started
@@ -1101,9 +1131,11 @@ def _seeded_rig_file(folder: Path, name: str, rig: Path, seed: int) -> Path:
     return path
 
 
-def _campaign(rig: Path, report: bool = True, k: str | None = None) -> tuple[Path, dict | None]:
-    """One `hil verify` (of the tests -k selects) in its own process; its run folder and record."""
+def _campaign(rig: Path, report: bool, k: str | None, tool_validation: dict) -> tuple[Path, dict | None]:
+    """One `hil verify` (of the tests -k selects) in its own process, recorded as the tool-validation campaign it
+    is; its run folder and record."""
     command = [sys.executable, "-m", "hil.cli", "verify", "--rig", str(rig)] + ([] if report else ["--no-report"])
+    command += ["--tool-validation", json.dumps(tool_validation)]
     command += ["-k", k] if k is not None else []
     done = subprocess.run(command, capture_output=True, text=True, env=_children_env())
     match = re.search(r"^run (\S+):", done.stdout, re.M)
@@ -1130,7 +1162,7 @@ def report_cmd(run: str | None = typer.Argument(None, help="run folder or id (de
             more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
             err.print(f"refused: {run_dir.name} was never sealed, and {changed[0]}{more}", markup=False)
             raise typer.Exit(1)
-        _finish_run(run_dir, interrupted=not record.get("finished") or bool(record.get("interrupted")))
+        _finish_run(run_dir)
         return
     if entry is not None and seal.sealed_folder(entry, ledger_path) != run_dir.resolve():
         err.print(
@@ -1145,7 +1177,7 @@ def report_cmd(run: str | None = typer.Argument(None, help="run folder or id (de
         err.print(f"refused: {run_dir.name} no longer matches its seal: {problems[0]}{more}", markup=False)
         raise typer.Exit(1)
     assert entry is not None  # check_run reports a run that is not in the ledger
-    _finish_run(run_dir, interrupted=entry.fields["kind"] == "interrupted", event=seal.REBUILT)
+    _finish_run(run_dir, event=seal.REBUILT)
 
 
 @evidence_app.command("verify")

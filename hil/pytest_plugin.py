@@ -25,7 +25,7 @@ from hil.errors import RigError, StartingStateError
 from hil.evidence.per_test import Inconclusive, TestEvidence, safe_name
 from hil.evidence.progress import Progress
 from hil.evidence.progress_display import ProgressDisplay
-from hil.evidence.run import RunRecorder, new_run_dir, rig_times
+from hil.evidence.run import REQUIREMENT_COPIES, TEST_LABEL, RunRecorder, new_run_dir, rig_times
 from hil.evidence.verdict import FailureClass, Judgement, Verdict, classify, exception_for, judge
 from hil.procedures import pump_clock, starting_state
 from hil.procedures.scenario_files import scenario_problems
@@ -239,6 +239,7 @@ def pytest_collection_finish(session):
         state.run_recorder().set_selected(
             {item.nodeid: _requirement_ids(item) for item in bound},
             {item.nodeid: _requirement_ids(item) for item in collected},
+            {"-k": config.option.keyword or None, "-m": config.option.markexpr or None},
         )
         nodes = [item.nodeid for item in bound]
         timed = rig_times(state.run_recorder().directory.parent, nodes)
@@ -272,7 +273,11 @@ def requirement(request):
     allure.dynamic.epic(req.area)
     allure.dynamic.story(req.id)
     allure.dynamic.severity(allure.severity_level(req.severity))
-    allure.dynamic.link(f"{req.file.as_posix()}#L{req.line}", link_type="requirement", name=req.id)
+    allure.dynamic.label(TEST_LABEL, request.node.nodeid)
+    # the run folder keeps the requirement files it ran (requirements/), beside report/: a link that opens there
+    allure.dynamic.link(
+        f"../{REQUIREMENT_COPIES}/{req.file.name}", link_type="requirement", name=f"{req.file.name}, line {req.line}"
+    )
     allure.attach(req.as_text(), name=f"requirement {req.id}", attachment_type=allure.attachment_type.TEXT)
     return req
 

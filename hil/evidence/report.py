@@ -1,16 +1,16 @@
 """The run's HTML report (the pinned Allure 3 CLI, single file) and `reports/latest`; the manifest and seal
 are in hil.evidence.seal."""
 
-import hashlib
-import json
 import os
 import shutil
 import subprocess
-import time
-import uuid
+import tempfile
 from pathlib import Path
 
 from hil import project
+from hil.evidence import report_input
+from hil.evidence.report_input import AUDIT
+from hil.evidence.run_kind import RunKind
 
 ALLURE_CLI = Path("node_modules") / ".bin" / "allure"  # the pinned CLI (package-lock.json), under the project root
 REPORT_TIMEOUT_S = 600
@@ -20,11 +20,10 @@ class ReportError(Exception):
     pass
 
 
-def write_allure_environment(results: Path, record: dict) -> None:
-    results.mkdir(parents=True, exist_ok=True)
+def environment(record: dict) -> dict[str, str]:
+    """The report's metadata: what ran, on what, by whom; identities with their field names and hashes in full."""
     prov, rig = record["provenance"], record.get("rig") or {}
     identities = rig.get("identities", {})
-    pump, scale = identities.get("pump", {}), identities.get("scale", {})
     config = rig.get("effective_config") or {}
     lines = {
         "run": record["run_id"],
@@ -33,19 +32,27 @@ def write_allure_environment(results: Path, record: dict) -> None:
         "suite": prov["suite_version"],
         "git_commit": prov["git"].get("commit"),
         "git_dirty": prov["git"].get("dirty"),
-        "lock_files": " ".join(f"{k}:{v[:16]}" for k, v in prov.get("lock_files", {}).items()),
-        "spec_files": " ".join(f"{k}:{v[:16]}" for k, v in prov.get("spec_files", {}).items()),
         "rig": rig.get("id"),
-        "rig_sha256": rig.get("sha256"),
-        "pump": " ".join(str(pump.get(k, "")) for k in ("model", "serial", "firmware", "protocol")),
-        "balance": " ".join(str(scale.get(k, "")) for k in ("model", "serial")),
-        "drivers": " ".join(
-            f"{section}={d['driver']}({d['package']} {d['version']})"
-            for section, d in (rig.get("drivers") or {}).items()
-        ),
-        "operator": prov["operator"],
-        "host": prov.get("host"),
+        "rig_file": f"{rig.get('file')} sha256:{rig.get('sha256')}",
+        "clock": rig.get("clock"),
     }
+    for section in ("pump", "scale", "lost_scale"):
+        identity = identities.get(section) or {}
+        if identity:
+            lines[section] = ", ".join(f"{k} {v}" for k, v in identity.items())
+    lines["drivers"] = "; ".join(
+        f"{section}: {d['driver']} ({d['package']} {d['version']})" for section, d in (rig.get("drivers") or {}).items()
+    )
+    for section in ("scale", "lost_scale"):
+        calibration = (config.get(section) or {}).get("calibration")
+        if calibration:
+            lines[f"{section}_calibration"] = ", ".join(f"{k} {v}" for k, v in calibration.items())
+    for section in ("environment", "evaporation_correction", "insulin"):
+        if config.get(section):
+            lines[section] = ", ".join(f"{k} {v}" for k, v in config[section].items())
+    lines |= {f"sha256 {name}": digest for name, digest in prov.get("spec_files", {}).items()}
+    lines |= {f"sha256 {name}": digest for name, digest in prov.get("lock_files", {}).items()}
+    lines |= {"operator": prov["operator"], "host": prov.get("host")}
     place = rig.get("labgrid")
     if place:
         lines["labgrid_place"] = f"{place['place']} of {place['coordinator']}, held by {place['holder']}"
@@ -53,47 +60,19 @@ def write_allure_environment(results: Path, record: dict) -> None:
     for place, unit in (record.get("units") or {}).items():  # a run across labgrid places: a pump unit each
         unit_pump = unit.get("pump") or {}
         held = unit.get("labgrid") or {}
-        lines[f"unit_{place}"] = " ".join(str(unit_pump.get(k, "")) for k in ("model", "serial", "firmware")) + (
-            f", place {place} of {held['coordinator']} held by {held['holder']}" if held else ""
+        lines[f"unit_{place}"] = ", ".join(f"{k} {v}" for k, v in unit_pump.items()) + (
+            f"; place {place} of {held['coordinator']} held by {held['holder']}" if held else ""
         )
-    for section in ("scale", "lost_scale"):
-        calibration = (config.get(section) or {}).get("calibration")
-        if calibration:
-            lines[f"{section}_calibration"] = " ".join(f"{k}={v}" for k, v in calibration.items())
-    (results / "environment.properties").write_text("".join(f"{k}={v}\n" for k, v in lines.items()), encoding="utf-8")
+    return {k: str(v) for k, v in lines.items()}
 
 
-def add_document(
-    results: Path, name: str, text: str, attachments: dict[str, tuple[str, str, str]], status: str = "passed"
-) -> None:
-    """A page of the report that is not a test: an Allure result under the "Audit" epic carrying documents
-    (attachments: name → (content, MIME type, file extension)), e.g. the traceability matrix or the tool's
-    detection matrix. status "failed" when the document records a failed gate."""
-    results.mkdir(parents=True, exist_ok=True)
-    now = int(time.time() * 1000)
-    files = []
-    for title, (content, mime, ext) in attachments.items():
-        source = f"{uuid.uuid4()}-attachment.{ext}"
-        (results / source).write_text(content, encoding="utf-8")
-        files.append({"name": title, "source": source, "type": mime})
-    result = {
-        "uuid": str(uuid.uuid4()),
-        "historyId": hashlib.md5(name.encode()).hexdigest(),
-        "name": name,
-        "fullName": f"audit: {name}",
-        "status": status,
-        "stage": "finished",
-        "start": now,
-        "stop": now,
-        "description": text,
-        "attachments": files,
-        "labels": [
-            {"name": "epic", "value": "Audit"},
-            {"name": "story", "value": name},
-            {"name": "suite", "value": "Audit"},
-        ],
-    }
-    (results / f"{result['uuid']}-result.json").write_text(json.dumps(result), encoding="utf-8")
+def add_document(run_dir: Path, files: dict[str, str]) -> None:
+    """Audit documents of the run (file name → content: the traceability matrix, the tool's detection matrix),
+    kept in its `audit/` folder and shown as the report's global attachments, not as tests."""
+    folder = run_dir / AUDIT
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (folder / name).write_text(content, encoding="utf-8")
 
 
 def allure_cli() -> Path:
@@ -105,31 +84,36 @@ def allure_cli() -> Path:
     return Path(found)
 
 
-def generate_report(run_dir: Path, name: str, history: Path | None = None) -> Path:
-    """The single-file report of a run; with a history file (one per rig, in reports/history/), each test's
-    history and the trend across the rig's runs are kept and shown."""
+def generate_report(
+    run_dir: Path, record: dict, kind: RunKind, environment: dict[str, str], seals: list[dict], history: Path
+) -> Path:
+    """The single-file report of a run, built from its results read beside its record (hil.evidence.report_input)
+    in a folder of their own; the history file (one per rig and campaign, in reports/history/) keeps each test's
+    history and the trend across that campaign's runs."""
     output = run_dir / "report"
-    command = [
-        str(allure_cli()),
-        "awesome",
-        str(run_dir / "allure-results"),
-        "--single-file",
-        "-o",
-        str(output),
-        "--name",
-        name,
-        "--group-by",
-        "epic,story",
-    ]
-    if history is not None:
+    with tempfile.TemporaryDirectory(prefix=".report-input-", dir=run_dir.parent) as scratch:
+        config = report_input.write(run_dir, record, kind, Path(scratch) / "results", environment, seals)
         history.parent.mkdir(parents=True, exist_ok=True)
-        command += ["--history-path", str(history)]
-    try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S, start_new_session=True
-        )  # a terminal's Ctrl-C must not cut a seal short
-    except subprocess.TimeoutExpired:
-        raise ReportError(f"allure did not finish within {REPORT_TIMEOUT_S} s") from None
+        command = [
+            str(allure_cli()),
+            "awesome",
+            str(Path(scratch) / "results"),
+            "--config",
+            str(config),
+            "--single-file",
+            "-o",
+            str(output),
+            "--group-by",
+            "epic,story",
+            "--history-path",
+            str(history),
+        ]
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S, start_new_session=True
+            )  # a terminal's Ctrl-C must not cut a seal short
+        except subprocess.TimeoutExpired:
+            raise ReportError(f"allure did not finish within {REPORT_TIMEOUT_S} s") from None
     if done.returncode != 0 or not (output / "index.html").exists():
         raise ReportError(f"allure failed (exit {done.returncode}): {(done.stderr or done.stdout)[-800:]}")
     return output / "index.html"

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,11 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from hil.evidence.per_test import safe_name
+from hil.evidence.run_kind import REHEARSAL_NOTE
 from hil.rig.config import RigConfig
 from hil.rig.lab import Acquisition
 
 RECORD_SCHEMA_VERSION = 2  # 2: verdict, failure_class and reason per test; interrupted
 LOCK_FILES = ("requirements.lock", "package-lock.json")
+REQUIREMENT_COPIES = "requirements"  # the run folder's copies of the requirement files it ran, for its reader
+TEST_LABEL = "hil_test"  # the Allure label carrying a result's test node id (the record's key for it)
 
 
 def utc_now() -> str:
@@ -99,9 +103,6 @@ def rig_times(
     return timed
 
 
-REHEARSAL_NOTE = "REHEARSAL: the emulator running free in real time, not a pump: not evidence"
-
-
 FINAL_VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")  # a test with one of these has finished
 
 
@@ -170,7 +171,15 @@ class RunRecorder:
             },
             "rig": None,
             "requirements": {
-                rid: {"file": str(r.file), "line": r.line, "title": r.title, "severity": r.severity, "source": r.source}
+                rid: {
+                    "file": str(r.file),
+                    "copy": f"{REQUIREMENT_COPIES}/{r.file.name}",
+                    "line": r.line,
+                    "title": r.title,
+                    "area": r.area,
+                    "severity": r.severity,
+                    "source": r.source,
+                }
                 for rid, r in sorted(requirements.items())
             },
             "selected": {},
@@ -181,6 +190,10 @@ class RunRecorder:
             "interrupted": None,
             "sessions": [session],
         }
+        copies = self.directory / REQUIREMENT_COPIES
+        copies.mkdir(exist_ok=True)
+        for file in spec_files:  # what the report's requirement links open, inside the run
+            shutil.copyfile(file, copies / Path(file).name)
         self._write()
 
     def _set_aside_unfinished(self) -> None:
@@ -241,13 +254,17 @@ class RunRecorder:
         self.record["sessions"][-1]["labgrid"] = asdict(acquisition)
         self._write()
 
-    def set_selected(self, tests: dict[str, list[str]], collected: dict[str, list[str]]) -> None:
+    def set_selected(
+        self, tests: dict[str, list[str]], collected: dict[str, list[str]], selection: dict[str, str | None]
+    ) -> None:
         """The bound tests this session selected, and all the bound tests the suites hold (before -k): test node
-        id → requirement ids; the traceability gate judges the run against the latter. A resumed session runs
-        what its run had left; the run's selection and collection stay as they were."""
+        id → requirement ids; the traceability gate judges the run against the latter; selection: the options
+        that chose them (-k, -m). A resumed session runs what its run had left; the run's selection and
+        collection stay as they were."""
         if not self.resumed:
             self.record["selected"] = tests
             self.record["collected"] = collected
+            self.record["selection"] = selection
         self.record["sessions"][-1]["selected"] = list(tests)
         self._write()
 

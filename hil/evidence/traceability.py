@@ -2,12 +2,17 @@
 test names a known requirement, and no selected requirement had all its tests skipped. Computed in Python
 over our own record (not over Allure's output)."""
 
+import csv
+import io
+import math
 from dataclasses import dataclass
 
 from hil.drivers.contracts import Capability
 from hil.evidence.verdict import Verdict
+from hil.specs.model import limits_text
 
 COLUMNS = ["requirement", "title", "test", "selected", "outcome", "verdict", "failure_class", "reason"]
+BOUND_COLUMNS = ["requirement", "bound", "limits", "value", "U (k=2)", "unit", "outcome", "test verdict", "test"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,44 @@ def as_text(matrix: Matrix) -> str:
     lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in COLUMNS) for r in matrix.rows]
     lines += [f"PROBLEM: {p}" for p in matrix.problems] + [f"note: {n}" for n in matrix.notes]
     return "\n".join(lines) + "\n"
+
+
+def bound_table(matrix: Matrix, record: dict) -> str:
+    """The matrix as an auditor reads it, as CSV: requirement → each bound → its value ± U → the outcome, one line
+    each, and the test's verdict; a requirement with no judged value still gets its line (its verdict, or why
+    not). Informational values (no limits) are the test's, not listed here."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(BOUND_COLUMNS)
+    tests = record.get("tests") or {}
+    for row in matrix.rows:
+        test = tests.get(row["test"]) or {}
+        verdict = row["verdict"] or ("NOT RUN" if row["selected"] == "yes" else "not selected" if row["test"] else "")
+        judged = [m for m in test.get("measurements") or [] if m.get("low") is not None or m.get("high") is not None]
+        for m in judged:
+            value, u = m.get("value"), m.get("uncertainty")
+            writer.writerow(
+                [
+                    row["requirement"],
+                    m["name"],
+                    limits_text(m.get("low"), m.get("high"), m.get("unit", "")),
+                    _number(value),
+                    _number(u),
+                    m.get("unit", ""),
+                    m.get("outcome", ""),
+                    verdict,
+                    row["test"],
+                ]
+            )
+        if not judged:
+            writer.writerow([row["requirement"], "", "", "", "", "", row["reason"] or "", verdict, row["test"]])
+    return out.getvalue()
+
+
+def _number(value) -> str:
+    if not isinstance(value, (int, float)):
+        return ""
+    return f"{value:.4g}" if math.isfinite(value) else str(value)
 
 
 def capability_table(collected: dict[str, list[str]], needs: dict[str, dict[str, str]]) -> str:

@@ -254,7 +254,7 @@ def places_record(
         "started": started,
         "finished": utc_now(),
         "provenance": first["provenance"],
-        "rig": {"id": config.rig_id, "file": str(config.path), "sha256": config.sha256},
+        "rig": {"id": config.rig_id, "file": str(config.path), "sha256": config.sha256, "clock": config.data["clock"]},
         "units": {
             place: {
                 "folder": f"units/{place}",

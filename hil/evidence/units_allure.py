@@ -9,6 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
+from hil.evidence.run import TEST_LABEL
 from hil.evidence.units import AcrossUnitsResult, measured_text, table_text
 from hil.evidence.verdict import Verdict
 
@@ -34,7 +35,10 @@ def merge_unit_results(unit_results: Path, into: Path, place: str, pump_serial: 
         for key in ("historyId", "testCaseId"):
             if key in result:
                 result[key] = hashlib.md5(f"{result[key]}:{place}".encode()).hexdigest()
-        result["labels"] = [*(result.get("labels") or []), {"name": "tag", "value": f"unit {place}"}]
+        result["labels"] = [
+            {"name": label["name"], "value": f"{label['value']} · {place}"} if label["name"] == TEST_LABEL else label
+            for label in result.get("labels") or []
+        ] + [{"name": "tag", "value": f"unit {place}"}]  # a test per unit: never one unit's as another's attempt
         target.write_text(json.dumps(result), encoding="utf-8")
         copied += 1
     return copied

@@ -42,6 +42,38 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Scope:
+    """What a validation ran: its seeds, the seeded-defect rigs of the catalogue it ran and left out (--only), the
+    tests it selected (-k). Only a validation of every rig with every test validates the catalogue."""
+
+    seeds: int
+    run: tuple[str, ...]  # the defect rigs run
+    not_run: tuple[str, ...]  # the catalogue's defect rigs left out
+    k: str | None = None
+
+    @property
+    def whole(self) -> bool:
+        return not self.not_run and self.k is None
+
+    def describe(self) -> str:
+        rigs = f"{len(self.run)} of {len(self.run) + len(self.not_run)} seeded-defect rigs"
+        if self.not_run:
+            rigs += f" (only {', '.join(self.run)})" if len(self.run) <= 5 else f" ({len(self.not_run)} left out)"
+        tests = "every test" if self.k is None else f"the tests -k {self.k!r} selects"
+        return f"{rigs} and the nominal rig, {self.seeds} seed(s) each, {tests}"
+
+    def as_json(self) -> dict:
+        return {
+            "whole_catalogue": self.whole,
+            "seeds": self.seeds,
+            "rigs_run": list(self.run),
+            "rigs_not_run": list(self.not_run),
+            "k": self.k,
+            "described": self.describe(),
+        }
+
+
+@dataclass(frozen=True)
 class Cell:
     """One rig × one requirement over the seeds."""
 
@@ -126,7 +158,7 @@ def cells(outcomes: list[Outcome]) -> list[Cell]:
     return table
 
 
-def matrix_text(outcomes: list[Outcome]) -> str:
+def matrix_text(outcomes: list[Outcome], scope: Scope) -> str:
     """Defect × requirement over the seeds: k/N caught where declared (MISSED when k < N), EXTRA k/N failed
     unexpectedly, "may k/N" where the defect may fail or pass (declared may_violate), ERROR k/N a rig or suite
     fault, "." never failed; the nominal row must be all "."; then the detection and false-failure figures with
@@ -173,7 +205,7 @@ def matrix_text(outcomes: list[Outcome]) -> str:
             f"passed, one-sided 95 % upper limit {100 * wilson_upper(false, len(nominal)):.1f} %"
         )
     verdict = (
-        "every seeded defect caught by exactly its requirements, nominal clean"
+        verdict_line(scope)
         if all(o.ok for o in outcomes)
         else "MISMATCH: "
         + "; ".join(
@@ -183,12 +215,24 @@ def matrix_text(outcomes: list[Outcome]) -> str:
             if not o.ok
         )
     )
-    return "\n".join(lines + ["", f"validation: {verdict}"]) + "\n"
+    return "\n".join(lines + ["", f"scope: {scope.describe()}", f"validation: {verdict}"]) + "\n"
 
 
-def as_json(outcomes: list[Outcome]) -> dict:
+def verdict_line(scope: Scope) -> str:
+    """What a validation in which every campaign went as declared may claim: the catalogue only when it ran all of
+    it, with every test."""
+    if scope.whole:
+        return "every seeded defect caught by exactly its requirements, nominal clean"
+    return (
+        f"PARTIAL ({scope.describe()}): each rig run caught by exactly its requirements, nominal clean; "
+        "not a validation of the seeded-defect catalogue"
+    )
+
+
+def as_json(outcomes: list[Outcome], scope: Scope) -> dict:
     """The campaigns and the cells, for detection-matrix.json."""
     return {
+        "scope": scope.as_json(),
         "runs": [
             {
                 "rig": o.rig,

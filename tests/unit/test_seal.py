@@ -12,8 +12,12 @@ from typer.testing import CliRunner
 from hil import cli, project
 from hil.evidence import seal
 from hil.evidence.run import sha256_file
+from hil.evidence.run_kind import Ending, Evidence, RunKind
 from hil.evidence.seal import ledger, manifest, signing
 from tests.ledger_forgery import rechain as rechain_rows
+
+
+KIND = RunKind(Ending.COMPLETE, Evidence.EMULATED, 1)
 
 
 @pytest.fixture
@@ -37,7 +41,7 @@ def make_run(reports: Path, name: str = "20260101T000000Z-emulated") -> Path:
 @pytest.fixture
 def sealed(reports):
     run_dir = make_run(reports)
-    seal.seal_run(run_dir, reports / "ledger.jsonl")
+    seal.seal_run(run_dir, reports / "ledger.jsonl", KIND)
     return run_dir
 
 
@@ -131,16 +135,16 @@ def test_an_added_empty_directory_is_refused(sealed):
 def test_sealing_removes_empty_folders_and_refuses_links(reports, tmp_path):
     run_dir = make_run(reports)
     (run_dir / "tests" / "empty" / "deeper").mkdir(parents=True)
-    seal.seal_run(run_dir, reports / "ledger.jsonl")
+    seal.seal_run(run_dir, reports / "ledger.jsonl", KIND)
     assert not (run_dir / "tests" / "empty").exists() and problems(run_dir) == []
     (run_dir / "link").symlink_to(tmp_path)
     with pytest.raises(seal.SealError, match="link: a symbolic link"):
-        seal.seal_run(run_dir, reports / "ledger.jsonl")
+        seal.seal_run(run_dir, reports / "ledger.jsonl", KIND)
 
 
 def test_a_removed_run_is_named_by_the_ledger_check(sealed, reports):
     other = make_run(reports, "20260101T000100Z-emulated")
-    seal.seal_run(other, reports / "ledger.jsonl")
+    seal.seal_run(other, reports / "ledger.jsonl", KIND)
     assert seal.check_ledger(reports / "ledger.jsonl") == (2, [])
     for path in sorted(other.rglob("*"), reverse=True):
         path.rmdir() if path.is_dir() else path.unlink()
@@ -174,7 +178,7 @@ def test_an_edited_ledger_entry_breaks_the_chain(sealed, reports):
 def test_a_removed_ledger_entry_breaks_the_chain(sealed, reports):
     path = reports / "ledger.jsonl"
     other = make_run(reports, "20260101T000100Z-emulated")
-    seal.seal_run(other, path)
+    seal.seal_run(other, path, KIND)
     path.write_text(path.read_text().splitlines(keepends=True)[1])
     assert any("ledger.jsonl:1: chain broken" in p for p in problems(other))
 
@@ -184,7 +188,7 @@ def test_a_forged_signature_is_refused_even_with_a_rebuilt_chain(reports, tmp_pa
     signing.generate(key_path)
     monkeypatch.setenv(signing.KEY_ENV, str(key_path))
     run_dir = make_run(reports)
-    seal.seal_run(run_dir, reports / "ledger.jsonl", key=signing.key_from_env())
+    seal.seal_run(run_dir, reports / "ledger.jsonl", KIND, key=signing.key_from_env())
     assert problems(run_dir) == []
     forged = lambda row: row.update(signature=row["signature"][:-2] + ("00" if row["signature"][-2:] != "00" else "11"))
     edit_ledger(reports / "ledger.jsonl", 1, forged, rechain=True)
@@ -197,10 +201,10 @@ def test_a_reseal_with_another_key_is_caught_by_the_trusted_key(reports, tmp_pat
     signing.generate(tmp_path / "forger.key")
     operator = signing.load_public(tmp_path / "operator.key.pub")
     run_dir = make_run(reports)
-    seal.seal_run(run_dir, reports / "ledger.jsonl", key=signing.load_private(tmp_path / "operator.key"))
+    seal.seal_run(run_dir, reports / "ledger.jsonl", KIND, key=signing.load_private(tmp_path / "operator.key"))
     assert seal.check_run(run_dir, reports / "ledger.jsonl", operator) == []
     (run_dir / "notes.txt").write_text("forged\n")
-    seal.seal_run(run_dir, reports / "ledger.jsonl", key=signing.load_private(tmp_path / "forger.key"))
+    seal.seal_run(run_dir, reports / "ledger.jsonl", KIND, key=signing.load_private(tmp_path / "forger.key"))
     assert problems(run_dir) == []  # a second seal by whoever holds the tool is valid on its own ...
     found = seal.check_run(run_dir, reports / "ledger.jsonl", operator)  # ... not against the operator's key
     assert len(found) == 1 and "signed by another key" in found[0]
@@ -219,10 +223,12 @@ def test_a_private_key_is_0600_never_overwritten_and_refused_when_readable(tmp_p
 
 def test_the_ledger_entry_records_the_run_and_the_kind_of_seal(reports):
     run_dir = make_run(reports)
-    sealed = seal.seal_run(run_dir, reports / "ledger.jsonl", interrupted=True)
+    kind = RunKind(Ending.STOPPED_AT_SETUP, Evidence.TOOL_VALIDATION, 1)
+    sealed = seal.seal_run(run_dir, reports / "ledger.jsonl", kind)
     row = json.loads((reports / "ledger.jsonl").read_text())
     assert row["run_id"] == run_dir.name and row["run_path"] == f"runs/{run_dir.name}"
-    assert row["kind"] == "interrupted" and row["event"] == seal.SEALED and row["signature"] is None
+    assert row["kind"] == "stopped at setup" and row["evidence"] == "tool validation"
+    assert row["event"] == seal.SEALED and row["signature"] is None
     assert row["prev"] == ledger.GENESIS and row["hash"] == sealed.entry.hash
     assert row["manifest_sha256"] == manifest.sha256_file(run_dir / manifest.MANIFEST)
 
@@ -230,7 +236,8 @@ def test_the_ledger_entry_records_the_run_and_the_kind_of_seal(reports):
 def _append_many(path: str, worker: int) -> None:
     for n in range(15):
         ledger.append(Path(path), {"run_id": f"r{worker}-{n}", "run_path": "runs/x", "manifest_sha256": "0" * 64,
-                                   "sealed_at": "t", "host": "h", "kind": "complete", "event": seal.SEALED})
+                                   "sealed_at": "t", "host": "h", "kind": "complete", "event": seal.SEALED,
+                                   "evidence": "device"})
 
 
 def test_concurrent_seals_keep_one_chain(tmp_path):
@@ -268,10 +275,13 @@ def test_hil_report_seals_a_run_that_stopped_before_its_seal_as_interrupted(repo
 @pytest.mark.parametrize("record, kind", [({"finished": "2026-01-01T00:00:00+00:00", "interrupted": None}, "complete"),
                                           ({"finished": "2026-01-01T00:00:00+00:00", "interrupted": {"signal": "SIGINT"}},
                                            "interrupted"),
-                                          ({"finished": None}, "interrupted")])
+                                          ({"finished": None}, "interrupted"),
+                                          ({"finished": "2026-01-01T00:00:00+00:00", "rig_broken": "cannot open rig",
+                                            "tests": {"t": {"phases": {"setup": {}, "teardown": {}}}}},
+                                           "stopped at setup")])
 def test_hil_report_seals_an_unsealed_run_as_its_record_says_it_ended(reports, record, kind):
     run_dir = make_run(reports)
-    (run_dir / "record.json").write_text(json.dumps({"tests": {}, **record}))
+    (run_dir / "record.json").write_text(json.dumps({"tests": {}} | record))
     assert CliRunner().invoke(cli.app, ["report", str(run_dir)]).exit_code == 0
     assert seal.last_entry(run_dir, reports / "ledger.jsonl").fields["kind"] == kind
 
@@ -360,3 +370,16 @@ def test_the_ledger_check_names_a_run_that_was_never_sealed(sealed, reports):
     assert runs == 1 and len(found) == 1 and found[0].startswith(f"{killed.name}: not sealed (no manifest, not in")
     result = CliRunner().invoke(cli.app, ["evidence", "verify", "--all"])
     assert result.exit_code == 1 and f"{killed.name}: not sealed" in result.output
+
+
+def test_a_ledger_sealed_before_runs_said_their_evidence_still_reads(reports):
+    """Entries without `evidence` (sealed by an earlier version) keep their chain; a new entry chains after them."""
+    path = reports / "ledger.jsonl"
+    legacy = {"run_id": "old", "run_path": "runs/old", "manifest_sha256": "0" * 64, "sealed_at": "t", "host": "h",
+              "kind": "complete", "event": seal.SEALED, "public_key": None, "signature": None}
+    digest = ledger.entry_hash(ledger.GENESIS, legacy)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(legacy | {"prev": ledger.GENESIS, "hash": digest}) + "\n")
+    seal.seal_run(make_run(reports), path, KIND)
+    entries, found = ledger.read(path)
+    assert found == [] and [e.fields.get("evidence") for e in entries] == [None, "emulated rig"]

@@ -11,6 +11,9 @@ from hil.evidence.verdict import FailureClass, classify, judge
 REQS = load_requirements()
 
 
+WHOLE = validation.Scope(seeds=1, run=("d",), not_run=())
+
+
 def _collected():
     return {f"t::test[{rid}]": [rid] for rid in REQS}
 
@@ -50,7 +53,7 @@ def test_the_detection_matrix_marks_missed_extra_and_errors():
         validation.Outcome("missing", "r2", frozenset({"A-1", "B-1"}), frozenset({"A-1"}), frozenset()),
         validation.Outcome("noisy", "r3", frozenset({"A-1"}), frozenset({"A-1", "C-1"}), frozenset({"C-1"})),
     ]
-    text = validation.matrix_text(outcomes)
+    text = validation.matrix_text(outcomes, WHOLE)
     assert [o.ok for o in outcomes] == [True, True, False, False]
     assert "MISSED" in text and "ERROR" in text and "MISMATCH: missing: missed ['B-1']" in text
 
@@ -69,11 +72,11 @@ def test_over_seeds_each_cell_counts_its_campaigns_with_a_confidence_limit():
     assert cells["flaky", "A-1"].text == "19/20 MISSED" and not cells["flaky", "A-1"].ok
     assert cells["noisy", "B-1"].text == "EXTRA 1/20" and not cells["noisy", "B-1"].ok
     assert cells["nominal", "B-1"].text == "." and cells["nominal", "B-1"].limit == pytest.approx(0.1192, abs=1e-4)
-    text = validation.matrix_text(outcomes)
+    text = validation.matrix_text(outcomes, WHOLE)
     assert "slow × A-1" in text and "20/20  ≥  88.1 %" in text
     assert "false failures of the nominal rig: 0/20 campaigns" in text and "upper limit 11.9 %" in text
     assert "MISMATCH: flaky seed 19: missed ['A-1']" in text and "noisy seed 3: missed [], extra ['B-1']" in text
-    summary = validation.as_json(outcomes)
+    summary = validation.as_json(outcomes, WHOLE)
     assert not summary["ok"] and len(summary["runs"]) == 80
     assert {"rig": "slow", "requirement": "A-1", "expected": True, "tolerated": False, "failed": 20, "inconclusive": 0,
             "errors": 0, "runs": 20, "detection_lower_95": 0.8808, "ok": True} in summary["cells"]
@@ -87,9 +90,9 @@ def test_a_requirement_the_defect_may_fail_is_reported_never_a_mismatch():
     assert all(o.ok for o in outcomes)
     cell = next(c for c in validation.cells(outcomes) if (c.rig, c.requirement) == ("d", "B-1"))
     assert cell.text == "may 1/2" and cell.ok
-    text = validation.matrix_text(outcomes)
+    text = validation.matrix_text(outcomes, WHOLE)
     assert "d × B-1" in text and "(may fail" in text and "nominal clean" in text
-    assert "false_failure_upper_95" not in next(c for c in validation.as_json(outcomes)["cells"]
+    assert "false_failure_upper_95" not in next(c for c in validation.as_json(outcomes, WHOLE)["cells"]
                                                 if c["requirement"] == "B-1" and c["rig"] == "d")
     missed = validation.Outcome("d", "r3", frozenset({"A-1"}), frozenset({"B-1"}), frozenset(), 3, may)
     assert not missed.ok  # what it must fail, it must still fail
@@ -100,7 +103,7 @@ def test_an_error_in_any_seed_is_not_a_detection():
                 validation.Outcome("d", "r1", frozenset({"A-1"}), frozenset({"A-1"}), frozenset(), 1),
                 validation.Outcome("d", "r2", frozenset({"A-1"}), frozenset({"A-1"}), frozenset({"A-1"}), 2)]
     cell = next(c for c in validation.cells(outcomes) if c.rig == "d")
-    assert cell.text == "ERROR 1/2" and not cell.ok and "ERROR" in validation.matrix_text(outcomes)
+    assert cell.text == "ERROR 1/2" and not cell.ok and "ERROR" in validation.matrix_text(outcomes, WHOLE)
 
 
 def test_observed_failures_from_a_record():
@@ -121,7 +124,7 @@ def test_an_inconclusive_declared_requirement_is_caught_but_not_counted_as_a_fai
                            undecided=frozenset({"A-1"}) if k == 20 else frozenset()) for k in range(1, 21)]
     cell = next(c for c in validation.cells(outcomes) if c.rig == "d")
     assert cell.ok and cell.text == "19/20+1?" and round(100 * cell.limit, 1) == 80.4
-    text = validation.matrix_text(outcomes)
+    text = validation.matrix_text(outcomes, WHOLE)
     assert "d × A-1          19/20  ≥  80.4 %  (1 INCONCLUSIVE, never PASS)" in text
     assert "validation: every seeded defect caught by exactly its requirements, nominal clean" in text
     nominal_undecided = [validation.Outcome("nominal", "r", frozenset(), frozenset({"A-1"}), frozenset(), 1,
@@ -137,3 +140,19 @@ def test_the_matrix_shows_the_records_verdict_class_and_reason():
     assert (row["verdict"], row["outcome"], row["failure_class"]) == ("ERROR", "error", "test")
     assert row["reason"] == judgement.reason and "DA-BOLUS-001" in traceability.as_text(traceability.build(
         REQS, _collected(), record))
+
+
+def test_a_partial_validation_says_its_scope_and_never_claims_the_catalogue():
+    """hil validate --only or -k runs part of the seeded-defect catalogue: the matrix, its JSON and the verdict line
+    say what ran and what did not, and never "every seeded defect"."""
+    outcomes = [validation.Outcome("nominal", "r0", frozenset(), frozenset(), frozenset()),
+                validation.Outcome("d", "r1", frozenset({"A-1"}), frozenset({"A-1"}), frozenset())]
+    partial = validation.Scope(seeds=1, run=("d",), not_run=("e", "f"))
+    text = validation.matrix_text(outcomes, partial)
+    assert "every seeded defect" not in text
+    assert "validation: PARTIAL (1 of 3 seeded-defect rigs (only d) and the nominal rig, 1 seed(s) each, every test)" in text
+    scope = validation.as_json(outcomes, partial)["scope"]
+    assert scope["whole_catalogue"] is False and scope["rigs_not_run"] == ["e", "f"] and scope["seeds"] == 1
+    selected = validation.Scope(seeds=2, run=("d", "e", "f"), not_run=(), k="DA")
+    assert not selected.whole and "the tests -k 'DA' selects" in validation.matrix_text(outcomes, selected)
+    assert "every seeded defect caught" in validation.matrix_text(outcomes, WHOLE)

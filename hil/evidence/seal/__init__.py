@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hil.evidence.run import sha256_file, utc_now
+from hil.evidence.run_kind import RunKind
 from hil.evidence.seal import ledger, signing
 from hil.evidence.seal.manifest import MANIFEST, ManifestError, verify_manifest, write_manifest
 
@@ -29,10 +30,12 @@ class Seal:
 def seal_run(
     run_dir: Path,
     ledger_path: Path,
-    interrupted: bool = False,
+    kind: RunKind,
     event: str = SEALED,
     key: signing.Ed25519PrivateKey | None = None,
 ) -> Seal:
+    """The ledger entry says how the run ended and what it is evidence of (kind.ending, kind.evidence), so that
+    a seeded-defect campaign or a run that stopped at setup is never read as a device's complete evidence."""
     try:
         files = write_manifest(run_dir)
         entry = ledger.append(
@@ -43,8 +46,9 @@ def seal_run(
                 "manifest_sha256": sha256_file(run_dir / MANIFEST),
                 "sealed_at": utc_now(),
                 "host": socket.gethostname(),
-                "kind": "interrupted" if interrupted else "complete",
+                "kind": kind.ending.value,
                 "event": event,
+                "evidence": kind.evidence.value,
             },
             key,
         )
@@ -53,12 +57,16 @@ def seal_run(
     return Seal(files, entry)
 
 
-def show_in_report(results: Path, ledger_path: Path, key: signing.Ed25519PrivateKey | None) -> None:
-    """Add the key that will sign the seal, and the ledger, to the report's environment (written before the seal,
-    which covers the report)."""
+def shown_in_report(ledger_path: Path, key: signing.Ed25519PrivateKey | None) -> dict[str, str]:
+    """The report's lines on its seal, written before the seal (which covers the report): the key that will sign
+    it, and the ledger."""
     signer = f"ed25519:{signing.public_hex(key.public_key())}" if key else f"none (unsigned: {signing.KEY_ENV} not set)"
-    with open(results / "environment.properties", "a", encoding="utf-8") as handle:
-        handle.write(f"seal_signing_key={signer}\nseal_ledger={ledger_path}\n")
+    return {"seal_signing_key": signer, "seal_ledger": str(ledger_path)}
+
+
+def seals_of(run_id: str, ledger_path: Path) -> list[dict]:
+    """The run's seals so far, oldest first, with their ledger lines (a resumed run's sessions each sealed it)."""
+    return [e.fields | {"line": e.line} for e in ledger.read(ledger_path)[0] if e.fields["run_id"] == run_id]
 
 
 def last_entry(run_dir: Path, ledger_path: Path) -> ledger.Entry | None:

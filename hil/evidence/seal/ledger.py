@@ -12,12 +12,26 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hil.evidence.run_kind import Ending, Evidence
 from hil.evidence.seal import signing
 
 LEDGER_ENV = "HIL_LEDGER"
 GENESIS = "0" * 64
-FIELDS = ("run_id", "run_path", "manifest_sha256", "sealed_at", "host", "kind", "event", "public_key", "signature")
-KINDS = ("complete", "interrupted")
+FIELDS = (
+    "run_id",
+    "run_path",
+    "manifest_sha256",
+    "sealed_at",
+    "host",
+    "kind",
+    "event",
+    "evidence",
+    "public_key",
+    "signature",
+)
+LEGACY_FIELDS = tuple(f for f in FIELDS if f != "evidence")  # entries sealed before runs said what they are evidence of
+KINDS = tuple(ending.value for ending in Ending)
+EVIDENCE = tuple(evidence.value for evidence in Evidence)
 
 
 class LedgerError(Exception):
@@ -118,14 +132,19 @@ def _parse(line: str, number: int) -> Entry | str:
         data = json.loads(line)
     except ValueError:
         return f"{number}: not JSON"
-    if not isinstance(data, dict) or set(data) != {*FIELDS, "prev", "hash"}:
+    if not isinstance(data, dict) or set(data) not in ({*FIELDS, "prev", "hash"}, {*LEGACY_FIELDS, "prev", "hash"}):
         return f"{number}: not a ledger entry (fields differ)"
     optional = ("public_key", "signature")
-    if not all(isinstance(data[k], str) or (k in optional and data[k] is None) for k in FIELDS) or not all(
+    fields = FIELDS if "evidence" in data else LEGACY_FIELDS
+    if not all(isinstance(data[k], str) or (k in optional and data[k] is None) for k in fields) or not all(
         isinstance(data[k], str) for k in ("prev", "hash")
     ):
         return f"{number}: not a ledger entry (a field is not text)"
-    if data["kind"] not in KINDS or (data["signature"] is not None and not data["public_key"]):
-        return f"{number}: not a ledger entry (kind or key)"
+    if (
+        data["kind"] not in KINDS
+        or data.get("evidence", Evidence.DEVICE) not in EVIDENCE
+        or (data["signature"] is not None and not data["public_key"])
+    ):
+        return f"{number}: not a ledger entry (kind, evidence or key)"
     prev, digest = data.pop("prev"), data.pop("hash")
     return Entry(number, data, str(prev), str(digest))

@@ -1,0 +1,144 @@
+"""What the report says of a run: its kind from the record, and the Allure input rewritten from the record (verdict
+words, NOT RUN tests, attempts, fixture noise, informational values)."""
+
+import json
+
+import pytest
+
+from hil.evidence import report_input, run_kind
+from hil.evidence.run import TEST_LABEL
+from hil.evidence.run_kind import Ending, Evidence
+
+FINISHED = "2026-01-01T01:00:00+00:00"
+CALLED = {"phases": {"setup": {}, "call": {}, "teardown": {}}}
+
+
+@pytest.mark.parametrize(
+    "record, words, evidence",
+    [
+        ({"finished": FINISHED, "tests": {"a": CALLED}, "rig": {"clock": "real"}}, "COMPLETE", Evidence.DEVICE),
+        ({"finished": FINISHED, "interrupted": {"signal": "SIGINT"}, "rig": {"clock": "sim"}}, "INTERRUPTED",
+         Evidence.EMULATED),
+        ({"finished": None, "tests": {"a": CALLED}, "rig": {"clock": "real"}}, "INTERRUPTED", Evidence.DEVICE),
+        ({"finished": FINISHED, "rig_broken": "cannot open rig: pump: /dev/ttyUSB0",
+          "tests": {"a": {"phases": {"setup": {}, "teardown": {}}}}, "rig": {"clock": "real"}},
+         "STOPPED AT SETUP", Evidence.DEVICE),
+        ({"finished": FINISHED, "tests": {"a": CALLED}, "sessions": [{}, {}], "rig": {"clock": "real"}},
+         "RESUMED (2 sessions), COMPLETE", Evidence.DEVICE),
+        ({"finished": FINISHED, "tests": {"a": CALLED}, "rig": {"clock": "rehearsal"}}, "COMPLETE", Evidence.REHEARSAL),
+        ({"finished": FINISHED, "tests": {"a": CALLED},
+          "rig": {"clock": "sim", "effective_config": {"seeded_defect": {"violates": ["X-1"]}}}},
+         "COMPLETE", Evidence.TOOL_VALIDATION),
+        ({"finished": FINISHED, "tests": {"a": CALLED}, "rig": {"clock": "sim"},
+          "tool_validation": {"id": "v1", "rig": "nominal", "seed": None}}, "COMPLETE", Evidence.TOOL_VALIDATION),
+    ],
+)
+def test_the_kind_of_a_run_is_read_from_its_record(record, words, evidence):
+    kind = run_kind.of(record)
+    assert kind.words == words and kind.evidence is evidence
+    title = kind.title("R1")
+    assert words in title and (evidence.disclaimer or "") in title
+    assert (evidence is Evidence.DEVICE) == ("not evidence" not in title)
+
+
+def _result(test_id, name, verdict=None, start=0, steps=(), attachments=()):
+    labels = [{"name": TEST_LABEL, "value": test_id}, {"name": "epic", "value": "Dose accuracy"}]
+    labels += [{"name": "verdict", "value": verdict}] if verdict else []
+    return {"uuid": f"{test_id}-{start}", "name": name, "status": "passed", "start": start, "labels": labels,
+            "steps": list(steps), "attachments": list(attachments)}
+
+
+@pytest.fixture
+def interrupted_then_resumed(tmp_path):
+    """A run of three selected tests: A passed, B interrupted in session 1 and passed in session 2, C never ran."""
+    run_dir = tmp_path / "runs" / "R1"
+    results = run_dir / "allure-results"
+    results.mkdir(parents=True)
+    (results / "m1-attachment.json").write_text(json.dumps({"name": "bolus_max", "outcome": "PASS"}))
+    (results / "m2-attachment.json").write_text(json.dumps({"name": "bolus_sd", "outcome": "INFO"}))
+    (results / "csv-attachment.csv").write_text("t,mass\n")
+    step = {"name": "bolus_max = 0.06 U, limits ≤ 0.119 U: PASS", "status": "passed",
+            "attachments": [{"name": "bolus_max", "source": "m1-attachment.json", "type": "application/json"}]}
+    info = {"name": "bolus_sd = 12 %, limits reported: INFO", "status": "passed",
+            "attachments": [{"name": "bolus_sd", "source": "m2-attachment.json", "type": "application/json"}]}
+    for result in (
+        _result("A", "DA-BOLUS-001: bolus", "PASS", 1, steps=[step, info]),
+        _result("B", "DA-BOLUS-002: bolus", None, 2),
+        _result("B", "DA-BOLUS-002: bolus", "PASS", 5),
+    ):
+        (results / f"{result['uuid']}-result.json").write_text(json.dumps(result))
+    container = {"uuid": "c1", "children": ["A-1"], "befores": [{"name": "rig"}],
+                 "afters": [{"name": "evidence::1", "attachments": [{"name": "raw", "source": "csv-attachment.csv",
+                                                                     "type": "text/csv"}]},
+                            {"name": "evidence::<lambda>"}]}
+    (results / "c1-container.json").write_text(json.dumps(container))
+    record = {
+        "run_id": "R1",
+        "finished": FINISHED,
+        "rig": {"clock": "sim"},
+        "requirements": {"DA-BOLUS-003": {"title": "bolus at 5 U", "area": "Dose accuracy"}},
+        "selected": {"A": ["DA-BOLUS-001"], "B": ["DA-BOLUS-002"], "C": ["DA-BOLUS-003"]},
+        "collected": {"A": [], "B": [], "C": [], "D": []},
+        "selection": {"-k": "DA-BOLUS", "-m": None},
+        "tests": {
+            "A": {"verdict": "PASS", **CALLED},
+            "B": {"verdict": "PASS", **CALLED,
+                  "previous_attempts": [{"verdict": "INTERRUPTED", "reason": "interrupted by SIGINT"}]},
+        },
+        "sessions": [
+            {"started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:10:00+00:00", "exit_status": 130,
+             "interrupted": {"signal": "SIGINT"}, "ran": ["A", "B"]},
+            {"started": "2026-01-01T00:20:00+00:00", "finished": FINISHED, "exit_status": 0, "ran": ["B"]},
+        ],
+    }
+    return run_dir, record
+
+
+def test_the_report_input_says_every_verdict_and_every_attempt(interrupted_then_resumed, tmp_path):
+    run_dir, record = interrupted_then_resumed
+    kind = run_kind.of(record)
+    seals = [{"run_id": "R1", "sealed_at": "2026-01-01T00:10:05+00:00", "kind": "interrupted", "line": 7,
+              "manifest_sha256": "ab" * 32, "event": "sealed"}]
+    config = report_input.write(run_dir, record, kind, tmp_path / "input", {"run": "R1"}, seals)
+    found = [json.loads(p.read_text()) for p in (tmp_path / "input").glob("*-result.json")]
+    results = {next(label["value"] for label in r["labels"] if label["name"] == TEST_LABEL): r for r in found}
+    assert sorted(results) == ["A", "B", "C"]  # one result per selected test: B's attempt is not a retry
+    assert results["A"]["name"] == "PASS · DA-BOLUS-001: bolus"
+    assert results["C"]["name"] == "NOT RUN · DA-BOLUS-003: bolus at 5 U" and results["C"]["status"] == "unknown"
+    attempt = results["B"]["steps"][0]
+    assert attempt["name"].startswith("earlier attempt 1: INTERRUPTED: interrupted by SIGINT")
+    assert attempt["status"] == "broken"
+    steps = results["A"]["steps"]
+    assert steps[0]["status"] == "passed" and steps[1]["status"] == "skipped"
+    assert steps[1]["name"].startswith("information only, not judged: bolus_sd")
+    assert [a["name"] for a in results["A"]["attachments"]] == ["raw"]  # the fixture's attachment, in its test
+    assert not list((tmp_path / "input").glob("*-container.json"))
+    allure = json.loads(config.read_text())
+    assert allure["name"] == "Insulin-pump safety verification: R1 · RESUMED (2 sessions), COMPLETE · " + (
+        "EMULATED RIG: not evidence of a device"
+    )
+    shown = allure["variables"]
+    assert shown["verdicts"] == "1 NOT RUN, 2 PASS of 3"
+    assert shown["selection"] == "-k 'DA-BOLUS': 3 of 4 tests"
+    assert "sealed interrupted on ledger line 7" in shown["session 1"]
+    assert shown["session 2"].endswith("sealed by this report's seal")
+    assert (tmp_path / "input" / "environment.properties").read_text() == "run=R1\n"
+
+
+def test_an_interrupted_run_names_the_tests_it_never_reached(interrupted_then_resumed, tmp_path):
+    run_dir, record = interrupted_then_resumed
+    record = record | {"interrupted": {"signal": "SIGINT"}, "sessions": record["sessions"][:1]}
+    report_input.write(run_dir, record, run_kind.of(record), tmp_path / "input", {}, [])
+    results = [json.loads(p.read_text()) for p in (tmp_path / "input").glob("*-result.json")]
+    not_run = [r for r in results if r["name"].startswith("NOT RUN")]
+    assert len(not_run) == 1 and "interrupted before it" in not_run[0]["statusDetails"]["message"]
+
+
+def test_history_is_kept_per_rig_evidence_and_selection():
+    record = {"selected": {"A": [], "B": []}, "run_kind": {"evidence": "emulated rig"}}
+    same = report_input.history_name(record, "bench-1")
+    assert same == report_input.history_name(dict(record), "bench-1")
+    assert same != report_input.history_name(record | {"selected": {"A": []}}, "bench-1")
+    assert same != report_input.history_name(record | {"run_kind": {"evidence": "tool validation"}}, "bench-1")
+    assert same != report_input.history_name(record, "bench-2")
+    assert Ending.STOPPED_AT_SETUP.value == "stopped at setup"
