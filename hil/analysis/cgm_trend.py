@@ -6,8 +6,8 @@ Definition (the project's statement of what a CGM publishes; the manufacturers d
   received within 20 min of it (that value included); at 5-min sampling, the last 15 min, or 20 min when one
   value is missing. Dexcom: the rate-of-change arrows give "the direction and speed of glucose change over the
   last 15-20 minutes" in mg/dL per minute (G4 PLATINUM user's guide §8.2); Basal-IQ predicts 30 min ahead
-  "linear from the last 4 CGM values" (Tandem's Basal-IQ user information; docs/references.md, "CGM trend and
-  predictive suspension"), i.e. current value + trend × 30 min;
+  "linear from the last 4 CGM values" (Tandem's Basal-IQ user information;
+  docs/references.md, "CGM trend and predictive suspension"), i.e. current value + trend × 30 min;
 * reported to 0.1 mg/dL/min (the resolution of the Dexcom API's `trendRate` and of the CgmValue `trend` signal
   in fixtures/can/pump.dbc);
 * with fewer than two values within 20 min no slope can be fitted: the trend is reported as 0.0 (flat), and a

@@ -1,8 +1,8 @@
 """Balance indication → delivered volume → insulin units (ISO 8655-6 / ISO 4787 form).
 
 V = I / (ρ_W − ρ_A) · (1 − ρ_A / ρ_B), with ρ_W from Tanaka et al. (Metrologia 38:301, 2001), ρ_A from the
-OIML R111-1 approximation and ρ_B = 8000 kg/m³ (reference weights): docs/references.md, "Units and the conversion
-of mass to volume".
+OIML R111-1 approximation and ρ_B = 8000 kg/m³ (reference weights):
+docs/references.md, "Units and the conversion of mass to volume".
 Masses in mg, volumes in µL, densities in kg/m³ (numerically mg/µL × 1000).
 """
 
@@ -53,8 +53,8 @@ BLANK_SEGMENT_S = 3600.0  # a blank run's rate is also taken hour by hour: how m
 
 def blank_run(t_s, mass_mg, segment_s: float = BLANK_SEGMENT_S) -> tuple[float, float, int]:
     """A blank run (the vessel weighed for hours with nothing delivered; evaporation from an open vessel can weigh
-    as much as a 1-4 U/h basal, the project's estimate that the rig's own blank run replaces: docs/references.md,
-    "The gravimetric set-up"):
+    as much as a 1-4 U/h basal, the project's estimate that the rig's own blank run replaces:
+    docs/references.md, "The gravimetric set-up"):
     (rate in mg/h lost, its standard uncertainty in mg/h, number of segments). The rate is blank_run_rate over the
     whole run; its uncertainty the standard deviation of the rates of the run's whole segments of segment_s,
     which holds for any one hour a test corrects, as the rig file's u_rate_mg_per_h is used. ValueError with

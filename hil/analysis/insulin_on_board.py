@@ -1,6 +1,6 @@
 """Insulin on board from weighed delivery, stated independently of any pump (the harness's own reading of OpenAPS
-oref0's exponential insulin curve, lib/iob/calculate.js; docs/references.md, "Insulin on board in automated
-delivery"), to judge a pump's automatic dosing against its maximum insulin on board.
+oref0's exponential insulin curve, lib/iob/calculate.js; docs/references.md, "Insulin on board in automated delivery"),
+to judge a pump's automatic dosing against its maximum insulin on board.
 
 oref0 counts the net insulin: every bolus, and a temporary basal's difference from the scheduled one; so here every
 weighed increment net of what the profile basal would have delivered over it. The activity curve for a dose at 0,

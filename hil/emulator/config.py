@@ -1,6 +1,6 @@
 """Emulator parameters: defaults with their sources, overridden by a rig file's `emulator:` section.
 
-Every number here is either taken from a source in docs/references.md (its section is named) or marked [E]: the
+Every number here is either taken from a source in `docs/references.md` (its section is named) or marked [E]: the
 project's estimate with its derivation, to be replaced by a bench measurement. The models are strict (no string for a
 bool, no NaN, each number in the range it can physically take) and frozen; the rig's JSON Schema is generated
 from them (hil/rig/model.py).
@@ -158,8 +158,8 @@ class BalanceParams(Params):
     # [E] a balance zeroes only a pan near its power-on zero (MT-SICS answers Z + or Z - beyond it, SBI ignores the
     # key): a few % of the capacity, so a 35 g vessel (16 % of 220 g) is tared, never zeroed.
     zero_range_pct: Annotated[float, span(0, 100)] = 4.0
-    # [E] SIR repeat interval: the real maximum is model-dependent and unverified, 1-10 Hz assumed (docs/references.md,
-    # "Balances").
+    # [E] SIR repeat interval: the real maximum is model-dependent and unverified, 1-10 Hz assumed
+    # (docs/references.md, "Balances").
     sir_interval_s: Annotated[float, span(0, 3600, above=True)] = 1.0
     fault: BalanceFault = Field(default=BalanceFault.NONE, strict=False)  # YAML gives the word
 

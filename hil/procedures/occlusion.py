@@ -1,6 +1,7 @@
-"""Bench procedures for occlusion tests (IEC 60601-2-24:2012 occlusion clause; docs/references.md, "Occlusion
-detection"): let flow become constant, block the outlet, wait for the alarm on the rig clock, hold, unblock and
-collect the released bolus, then watch for further strokes. Every poll is written to the recording."""
+"""Bench procedures for occlusion tests (IEC 60601-2-24:2012 occlusion clause;
+docs/references.md, "Occlusion detection"): let flow become constant, block the outlet, wait for the alarm on the
+rig clock, hold, unblock and collect the released bolus, then watch for further strokes. Every poll is written to
+the recording."""
 
 import math
 from dataclasses import dataclass, field
