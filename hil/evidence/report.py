@@ -1,6 +1,7 @@
 """The run's HTML report (the pinned Allure 3 CLI, single file) and `reports/latest`; the manifest and seal
 are in hil.evidence.seal."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from hil.evidence.run_kind import RunKind
 
 ALLURE_CLI = Path("node_modules") / ".bin" / "allure"  # the pinned CLI (package-lock.json), under the project root
 REPORT_TIMEOUT_S = 600
+ABOUT = "about.json"  # beside index.html: the report's title, overview and metadata as plain data
 
 
 class ReportError(Exception):
@@ -104,7 +106,7 @@ def generate_report(
             "-o",
             str(output),
             "--group-by",
-            "epic,story",
+            "epic,story" if record.get("kind") == "places" else "epic",  # a requirement's units side by side
             "--history-path",
             str(history),
         ]
@@ -114,8 +116,11 @@ def generate_report(
             )  # a terminal's Ctrl-C must not cut a seal short
         except subprocess.TimeoutExpired:
             raise ReportError(f"allure did not finish within {REPORT_TIMEOUT_S} s") from None
+        shown = json.loads(config.read_text(encoding="utf-8"))
     if done.returncode != 0 or not (output / "index.html").exists():
         raise ReportError(f"allure failed (exit {done.returncode}): {(done.stderr or done.stdout)[-800:]}")
+    about = {"title": shown["name"], "overview": shown["variables"], "metadata": environment}
+    (output / ABOUT).write_text(json.dumps(about, indent=1), encoding="utf-8")
     return output / "index.html"
 
 

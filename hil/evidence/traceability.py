@@ -12,7 +12,7 @@ from hil.evidence.verdict import Verdict
 from hil.specs.model import limits_text
 
 COLUMNS = ["requirement", "title", "test", "selected", "outcome", "verdict", "failure_class", "reason"]
-BOUND_COLUMNS = ["requirement", "bound", "limits", "value", "U (k=2)", "unit", "outcome", "test verdict", "test"]
+BOUND_COLUMNS = ["requirement", "bound", "limits", "value ± U (k=2)", "outcome", "test verdict", "test"]
 
 
 @dataclass(frozen=True)
@@ -85,29 +85,28 @@ def bound_table(matrix: Matrix, record: dict) -> str:
         test = tests.get(row["test"]) or {}
         verdict = row["verdict"] or ("NOT RUN" if row["selected"] == "yes" else "not selected" if row["test"] else "")
         judged = [m for m in test.get("measurements") or [] if m.get("low") is not None or m.get("high") is not None]
+        test_name = row["test"].rsplit("::", 1)[-1].split("[", 1)[0]  # the requirement id is the row's own
         for m in judged:
-            value, u = m.get("value"), m.get("uncertainty")
+            unit = m.get("unit", "")
             writer.writerow(
                 [
                     row["requirement"],
                     m["name"],
-                    limits_text(m.get("low"), m.get("high"), m.get("unit", "")),
-                    _number(value),
-                    _number(u),
-                    m.get("unit", ""),
+                    limits_text(m.get("low"), m.get("high"), unit),
+                    f"{_number(m.get('value'))} ± {_number(m.get('uncertainty'))} {unit}",
                     m.get("outcome", ""),
                     verdict,
-                    row["test"],
+                    test_name,
                 ]
             )
         if not judged:
-            writer.writerow([row["requirement"], "", "", "", "", "", row["reason"] or "", verdict, row["test"]])
+            writer.writerow([row["requirement"], "", "", "", row["reason"] or "", verdict, test_name])
     return out.getvalue()
 
 
 def _number(value) -> str:
     if not isinstance(value, (int, float)):
-        return ""
+        return "?"
     return f"{value:.4g}" if math.isfinite(value) else str(value)
 
 

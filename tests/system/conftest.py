@@ -1,7 +1,10 @@
+import functools
+import http.server
 import json
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -68,3 +71,27 @@ def wait_for(predicate, timeout_s: float, what: str):
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def open_report(run_dir: Path, *options: str) -> dict:
+    """The run's report opened in headless Chromium (tests/system/report_in_browser.js, its options): what the
+    overview, the tree, a tab and a test page show. Screenshots go to reports/screenshots/<run>*.png, artefacts."""
+    shots = ROOT / "reports" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    screenshot = shots / f"{run_dir.name}.png"
+    handler = functools.partial(_QuietHandler, directory=str(run_dir / "report"))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:  # the single file needs http:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        done = subprocess.run(["node", str(ROOT / "tests" / "system" / "report_in_browser.js"), url, str(screenshot),
+                               *options], cwd=ROOT, capture_output=True, text=True, timeout=600)
+        server.shutdown()
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "error" not in seen, seen.get("error")
+    return seen

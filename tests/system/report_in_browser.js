@@ -1,43 +1,68 @@
 // Opens a run's Allure report in headless Chromium (Debian's /usr/bin/chromium, driven by the pinned
-// playwright-core) and prints what rendered as JSON: the areas, the requirement ids under them, one test's
-// verdict, whether an attached plot decoded, and the audit pages; saves a screenshot.
-// Usage: node report_in_browser.js <report URL> <screenshot.png> <area>... -- <test title prefix> <plot name>
+// playwright-core) and prints, as JSON, what a reader sees: the overview's text, the tree's text after expanding
+// groups, a test's page, whether an attached plot decoded, and a tab's text; saves screenshots.
+// Usage: node report_in_browser.js <report URL> <screenshot.png> [--expand GROUP]... [--tab TAB]
+//        [--test TITLE_REGEX [--plot PLOT_NAME]]
 const { chromium } = require('playwright-core');
+
+function options(argv) {
+  const parsed = { expand: [], tab: null, test: null, plot: null };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (flag === '--expand') parsed.expand.push(value);
+    else if (flag === '--tab') parsed.tab = value;
+    else if (flag === '--test') parsed.test = value;
+    else if (flag === '--plot') parsed.plot = value;
+    else throw new Error(`unknown option ${flag}`);
+  }
+  return parsed;
+}
 
 (async () => {
   const [url, screenshot, ...rest] = process.argv.slice(2);
-  const split = rest.indexOf('--');
-  const areas = rest.slice(0, split);
-  const [testPrefix, plotName] = rest.slice(split + 1);
+  const wanted = options(rest);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
            '--disable-component-update', '--disable-sync'],
   });
-  const result = { areas: {}, text: '' };
+  const result = { expanded: [] };
   try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
     await page.goto(url);
-    for (const area of areas) {
-      const group = page.getByText(area, { exact: true }).first();
-      await group.click({ timeout: 120000 });
-      result.areas[area] = true;
+    await page.getByText('Variables', { exact: true }).first().waitFor({ timeout: 120000 });
+    result.overview = await page.evaluate(() => document.body.innerText);
+    await page.screenshot({ path: screenshot.replace(/\.png$/, '-overview.png') });
+    for (const group of wanted.expand) {
+      await page.getByText(group, { exact: true }).first().click({ timeout: 30000 });
+      result.expanded.push(group);
     }
-    result.text = await page.evaluate(() => document.body.innerText);
-    await page.screenshot({ path: screenshot.replace(/\.png$/, '-tree.png') });
-    await page.getByText(testPrefix.split(':')[0], { exact: true }).first().click({ timeout: 10000 });
-    await page.getByText(new RegExp('^' + testPrefix)).first().click({ timeout: 10000 });
-    await page.waitForTimeout(1000);
-    result.testPage = await page.evaluate(() => document.body.innerText);
-    await page.getByText('Attachments', { exact: false }).first().click({ timeout: 10000 });
-    const plot = page.getByText(plotName, { exact: true }).first();
-    await plot.scrollIntoViewIfNeeded();
-    await plot.click({ timeout: 10000 });
-    await page.waitForFunction(() => Array.from(document.images).some(i => i.complete && i.naturalWidth > 0),
-                               null, { timeout: 30000 });
-    result.images = await page.evaluate(() => Array.from(document.images).map(i => ({ alt: i.alt, width: i.naturalWidth })));
-    await page.locator('img').first().scrollIntoViewIfNeeded();
-    await page.screenshot({ path: screenshot });
+    result.tree = await page.evaluate(() => document.body.innerText);
+    await page.screenshot({ path: screenshot.replace(/\.png$/, '-tree.png'), fullPage: true });
+    if (wanted.test) {
+      await page.getByText(new RegExp(wanted.test)).first().click({ timeout: 10000 });
+      await page.waitForTimeout(1000);
+      result.testPage = await page.evaluate(() => document.body.innerText);
+      await page.screenshot({ path: screenshot });
+    }
+    if (wanted.plot) {
+      await page.getByText('Attachments', { exact: false }).first().click({ timeout: 10000 });
+      const plot = page.getByText(wanted.plot, { exact: true }).first();
+      await plot.scrollIntoViewIfNeeded();
+      await plot.click({ timeout: 10000 });
+      await page.waitForFunction(() => Array.from(document.images).some(i => i.complete && i.naturalWidth > 0),
+                                 null, { timeout: 30000 });
+      result.images = await page.evaluate(() => Array.from(document.images).map(i => ({ alt: i.alt, width: i.naturalWidth })));
+      await page.locator('img').first().scrollIntoViewIfNeeded();
+      await page.screenshot({ path: screenshot });
+    }
+    if (wanted.tab) {
+      await page.goto(url);
+      await page.getByText(wanted.tab, { exact: false }).first().click({ timeout: 120000 });
+      await page.waitForTimeout(1000);
+      result.tab = await page.evaluate(() => document.body.innerText);
+      await page.screenshot({ path: screenshot.replace(/\.png$/, '-tab.png') });
+    }
   } catch (error) {
     result.error = String(error).slice(0, 2000);
   } finally {

@@ -109,7 +109,8 @@ def test_the_run_is_sealed_signed_and_its_report_shows_the_key(signed_run):
     run_dir, public, output = signed_run
     key = public.read_text().strip()
     assert f"signed by ed25519:{key}, chained into the ledger" in output
-    assert f"seal_signing_key=ed25519:{key}\n" in (run_dir / "allure-results" / "environment.properties").read_text()
+    shown = json.loads((run_dir / "report" / "about.json").read_text())
+    assert shown["metadata"]["seal_signing_key"] == f"ed25519:{key}"
     checked = hil("evidence", "verify", str(run_dir), "--key", str(public))
     assert checked.returncode == 0 and checked.stdout.startswith("ok: "), checked.stdout + checked.stderr
 

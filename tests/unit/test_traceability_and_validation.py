@@ -1,5 +1,8 @@
 """The traceability gate and the tool-validation matrix, on hand-made records."""
 
+import csv
+import io
+
 import pytest
 
 from hil.evidence import traceability, validation
@@ -36,6 +39,23 @@ def test_missing_test_unknown_id_and_all_skipped_are_problems():
     assert "requirement IF-ESC-001: all its tests were skipped: pump driver 'x' does not declare CGM input" in problems
     assert "IF-PRIO-001" not in problems and "DA-BASAL-001: not selected in this run" in matrix.notes
     assert "PROBLEM" in traceability.as_text(matrix)
+
+
+def test_the_bound_table_gives_each_judged_value_against_its_limits_one_line_each():
+    measured = [{"name": "bolus_max", "value": 0.3012, "uncertainty": 0.215, "unit": "U", "low": None, "high": 0.119,
+                 "outcome": "INCONCLUSIVE"},
+                {"name": "bolus_sd", "value": 12.9, "uncertainty": 0.0, "unit": "%", "low": None, "high": None,
+                 "outcome": "INFO"}]
+    record = {"selected": {"t::test[DA-BOLUS-001]": ["DA-BOLUS-001"], "t::test[IF-PRIO-001]": ["IF-PRIO-001"]},
+              "tests": {"t::test[DA-BOLUS-001]": {"verdict": "INCONCLUSIVE", "measurements": measured}}}
+    rows = list(csv.reader(io.StringIO(traceability.bound_table(traceability.build(REQS, _collected(), record),
+                                                                 record))))
+    assert rows[0] == traceability.BOUND_COLUMNS
+    by_requirement = {row[0]: row for row in rows[1:]}
+    assert by_requirement["DA-BOLUS-001"] == ["DA-BOLUS-001", "bolus_max", "≤ 0.119 U", "0.3012 ± 0.215 U",
+                                              "INCONCLUSIVE", "INCONCLUSIVE", "test"]
+    assert by_requirement["IF-PRIO-001"][5] == "NOT RUN" and by_requirement["HS-MAX-001"][5] == "not selected"
+    assert sum(row[0] == "DA-BOLUS-001" for row in rows) == 1  # the informational value is not a bound's line
 
 
 def test_failure_classes():
