@@ -15,6 +15,8 @@ import numpy as np  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from hil.drivers.contracts import Alarm, PumpState, Seen  # noqa: E402
+from hil.evidence import plot_limits  # noqa: E402
+from hil.specs.model import Requirement  # noqa: E402
 
 MARGIN_IN = 1.0  # drawn around the figure, for what reaches beyond it (a label's descent, a legend set outside)
 
@@ -44,68 +46,172 @@ def save_png(figure, path: Path, dpi: float = 110, pad_inches: float = 0.1) -> N
     matplotlib.image.imsave(path, pixels[top : rows[-1] + 1 + pad, left : cols[-1] + 1 + pad], format="png", dpi=dpi)
 
 
-def trumpet_figure(windows_min, ep_max, ep_min, overall_pct: float, title: str):
-    fig, ax = plt.subplots(figsize=(7, 4))
+def trumpet_figure(windows_min, ep_max, ep_min, overall_pct: float, title: str, requirement: Requirement):
+    """Ep(max) and Ep(min) per observation window and the overall error, with the requirement's limits: on the
+    overall error as lines, on Ep at a window as a marker and a short line at that window."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(windows_min, ep_max, "o-", color="tab:red", label="Ep(max)")
     ax.plot(windows_min, ep_min, "o-", color="tab:blue", label="Ep(min)")
     ax.axhline(overall_pct, color="k", ls="--", lw=1, label=f"overall error A = {overall_pct:.2f} %")
+    plot_limits.horizontal(ax, requirement, ("overall_error",))
+    for bound, value, label in plot_limits.limits(requirement, ("trumpet_ep_max", "trumpet_ep_min")):
+        window = bound.params["window_min"]
+        marker = "v" if value == bound.max else "^"
+        ax.plot(
+            [window / 1.3, window, window * 1.3],
+            [value] * 3,
+            marker=marker,
+            markevery=[1],
+            ms=9,
+            label=label,
+            **plot_limits.STYLE | {"ls": "-", "lw": 2},
+        )
     ax.set_xscale("log")
     ax.set_xlabel("observation window (min)")
     ax.set_ylabel("flow error (%)")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7)
     return fig
 
 
-def cumulative_figure(t_s, delivered_U, rate_U_per_h: float, stabilisation_s: float, title: str):
-    t_h = (np.asarray(t_s) - t_s[0]) / 3600.0
-    fig, ax = plt.subplots(figsize=(7, 4))
+WINDOW_METRICS = ("window_delivered_min", "window_delivered_max")
+
+
+def cumulative_figure(
+    t_s,
+    delivered_U,
+    rate_U_per_h: float,
+    stabilisation_s: float,
+    analysis_s: float,
+    title: str,
+    requirement: Requirement,
+):
+    """Delivery against the programmed rate, the overall error's limits at the analysis period's end; below, when
+    the requirement bounds the delivery in windows, each non-overlapping window's delivery (from the stabilisation's
+    end) as its error from the programmed amount, with the limits of its window length."""
+    t = np.asarray(t_s, dtype=float)
+    t_h = (t - t[0]) / 3600.0
+    windows_h = sorted({b.params["window_h"] for b in requirement.acceptance if b.metric in WINDOW_METRICS})
+    fig, axes = plt.subplots(
+        2 if windows_h else 1, 1, figsize=(7, 7.5 if windows_h else 4.5), sharex=True, squeeze=False
+    )
+    ax = axes[0, 0]
     ax.plot(t_h, delivered_U, lw=1, label="delivered (gravimetric)")
     ax.plot(t_h, rate_U_per_h * t_h, "k--", lw=1, label=f"expected at {rate_U_per_h:g} U/h")
-    if stabilisation_s:
-        ax.axvspan(0, stabilisation_s / 3600.0, color="0.9", label="stabilisation (excluded)")
-    ax.set_xlabel("time (h)")
+    for row in axes[:, 0]:
+        if stabilisation_s:
+            row.axvspan(
+                0, stabilisation_s / 3600.0, color="0.9", label="stabilisation (excluded)" if row is ax else None
+            )
+        row.grid(True, alpha=0.3)
+    start_s = t[0] + stabilisation_s
+    for _, value, label in plot_limits.limits(requirement, ("overall_error",)):
+        expected = float(np.interp(start_s, t, delivered_U)) + rate_U_per_h * analysis_s / 3600.0 * (1 + value / 100)
+        ax.plot(
+            [(start_s + analysis_s - t[0]) / 3600.0],
+            [expected],
+            "_",
+            ms=16,
+            mew=2,
+            color=plot_limits.COLOUR,
+            label=label,
+        )
     ax.set_ylabel("cumulative delivery (U)")
     ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7)
+    if windows_h:
+        _window_errors(axes[1, 0], t, delivered_U, rate_U_per_h, start_s, windows_h, requirement)
+    axes[-1, 0].set_xlabel("time (h)")
     return fig
 
 
-def bolus_deviation_figure(delivered_U, programmed_U: float, band_pct: float, title: str):
+def _window_errors(
+    ax, t, delivered_U, rate_U_per_h: float, start_s: float, windows_h: list[float], requirement: Requirement
+) -> None:
+    """Each window's error (%) at its end, and each window limit at the error it allows, in its window's colour."""
+    for window_h, colour in zip(windows_h, ("tab:blue", "darkorange", "purple", "brown", "teal"), strict=False):
+        window_s, expected = window_h * 3600.0, rate_U_per_h * window_h
+        starts = start_s + window_s * np.arange(int((t[-1] - start_s + 1e-6) // window_s))
+        totals = np.interp(starts + window_s, t, delivered_U) - np.interp(starts, t, delivered_U)
+        ax.plot(
+            (starts + window_s - t[0]) / 3600.0,
+            100.0 * (totals - expected) / expected,
+            "o",
+            color=colour,
+            ms=4,
+            label=f"{window_h:g}-h windows",
+        )
+        for bound, value, label in plot_limits.limits(requirement, WINDOW_METRICS):
+            if bound.params["window_h"] == window_h:
+                error = 100.0 * (value - expected) / expected
+                ax.axhline(error, label=f"{label} ({error:+.3g} %)", **plot_limits.STYLE | {"color": colour})
+    ax.set_ylabel("window delivery error (%)")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: the limits span the width
+
+
+def bolus_deviation_figure(delivered_U, programmed_U: float, band_pct: float, title: str, requirement: Requirement):
+    """Each bolus's deviation, the mean deviation, the case's band and the requirement's limits: on the mean, and on
+    a single bolus (a size in U, drawn at its deviation)."""
     deviations = 100.0 * (np.asarray(delivered_U) - programmed_U) / programmed_U
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.bar(
         np.arange(1, deviations.size + 1),
         deviations,
         color=np.where(np.abs(deviations) <= band_pct, "tab:green", "tab:red"),
     )
+    ax.axhline(float(np.mean(deviations)), color="k", lw=1.2, label=f"mean deviation {np.mean(deviations):+.2f} %")
+    share = [label for _, _, label in plot_limits.limits(requirement, ("bolus_share_within",))]
     for sign in (-1, 1):
-        ax.axhline(sign * band_pct, color="k", ls="--", lw=1)
+        ax.axhline(
+            sign * band_pct,
+            color="k",
+            ls="--",
+            lw=1,
+            label=f"±{band_pct:g} % band ({', '.join(share) or 'share reported'})" if sign > 0 else None,
+        )
+    plot_limits.horizontal(ax, requirement, ("bolus_mean_error",))
+    plot_limits.horizontal(
+        ax, requirement, ("bolus_min", "bolus_max"), lambda v: 100.0 * (v - programmed_U) / programmed_U, "%"
+    )
     ax.set_xlabel("bolus number")
     ax.set_ylabel("deviation from programmed size (%)")
     ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=7)
     return fig
 
 
-def bolus_timing_figure(runs, nominal_s: float, amount_U: float, title: str):
-    fig, ax = plt.subplots(figsize=(7, 4))
+def bolus_timing_figure(runs, nominal_s: float, amount_U: float, title: str, requirement: Requirement):
+    """Each bolus's delivery curve against the stated speed, with the whole-bolus durations the requirement's limits
+    on the 5 %-95 % delivery time allow."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (t, v) in enumerate(runs, 1):
         ax.plot(t, v, lw=1, label=f"bolus {i}")
     ax.plot([0, nominal_s], [0, amount_U], "k--", lw=1, label="stated speed")
     ax.axvline(nominal_s, color="0.5", ls=":", lw=1)
+    plot_limits.vertical(ax, requirement, ("bolus_duration_error",), lambda v: nominal_s * (1 + v / 100.0), "s")
     ax.set_xlabel("time since command (s)")
     ax.set_ylabel("delivered (U)")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7)
     return fig
 
 
-def occlusion_figure(t_s, delivered_U, pressure_kPa, marks: dict, alarms: list[Seen[Alarm]], title: str):
-    """Line pressure and cumulative delivery against time, with the block, alarm and release marked."""
+def occlusion_figure(
+    t_s,
+    delivered_U,
+    pressure_kPa,
+    marks: dict,
+    alarms: list[Seen[Alarm]],
+    title: str,
+    requirement: Requirement,
+    alarm_from_s: float | None = None,
+):
+    """Line pressure and cumulative delivery against time, with the block, alarm and release marked, and the
+    requirement's limits: the latest alarm (from alarm_from_s, the block or the bolus), the pressure at the alarm,
+    the volume released after the outlet opened (above the delivery at the opening)."""
     t0 = t_s[0]
     t_min = (np.asarray(t_s) - t0) / 60.0
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
@@ -131,16 +237,46 @@ def occlusion_figure(t_s, delivered_U, pressure_kPa, marks: dict, alarms: list[S
             color="tab:red",
             fontsize=8,
         )
+    if alarm_from_s is not None:
+        for ax in (top, bottom):
+            plot_limits.vertical(
+                ax, requirement, ("time_to_alarm",), lambda v: (alarm_from_s - t0) / 60.0 + v, "min", ax is top
+            )
+    plot_limits.horizontal(top, requirement, ("pressure_at_alarm",))
+    if "open" in marks:
+        opened = (marks["open"] - t0) / 60.0
+        base = float(np.interp(opened, t_min, delivered_U))
+        for _, value, label in plot_limits.limits(requirement, ("released_volume",)):
+            bottom.plot(
+                [opened, t_min[-1]],
+                [base + value] * 2,
+                label=f"{label} (above the delivery at the opening)",
+                **plot_limits.STYLE,
+            )
     top.set_title(title)
     for ax in (top, bottom):
         ax.grid(True, alpha=0.3)
+        plot_limits.legend(ax, fontsize=7)
     return fig
 
 
-def suspend_figure(value_t_s, values, poll_t_s, states, delivered_U, low_limit: float, title: str):
-    """CGM trace with the low limit, the pump's state, and what reached the balance."""
+def suspend_figure(
+    value_t_s,
+    values,
+    poll_t_s,
+    states,
+    delivered_U,
+    low_limit: float,
+    rate_U_per_h: float,
+    title: str,
+    requirement: Requirement,
+):
+    """CGM trace with the low limit, the pump's state, and what reached the balance, with the requirement's limits
+    on the first suspension: its length (from its start), the delivery while suspended (above the delivery at its
+    start), the hour after the resume (▼ ▲ at its end, from the delivery at the resume), the resume after the
+    CGM's last value."""
     t0 = value_t_s[0]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True)
     glucose = np.array([np.nan if v is None else v for v in values], dtype=float)
     top.plot((np.asarray(value_t_s) - t0) / 60.0, glucose, "o-", ms=3, label="CGM")
     top.axhline(low_limit, color="tab:red", ls="--", lw=1, label=f"low limit {low_limit:g}")
@@ -159,13 +295,46 @@ def suspend_figure(value_t_s, values, poll_t_s, states, delivered_U, low_limit: 
             label="suspended" if ax is top else None,
         )
         ax.grid(True, alpha=0.3)
-    top.set_ylabel("glucose (mg/dL)")
-    top.legend(fontsize=8)
     bottom.plot(poll_min, delivered_U, lw=1)
+    last_value = max((t for t, v in zip(value_t_s, values, strict=True) if v is not None), default=None)
+    if last_value is not None:
+        plot_limits.vertical(
+            bottom, requirement, ("cgm_loss_resume_after",), lambda v: (last_value - t0) / 60.0 + v, "min"
+        )
+    if suspended.any():
+        start = int(np.argmax(suspended))
+        end = start + int(np.argmin(suspended[start:])) if not suspended[start:].all() else None
+        _suspension_limits(bottom, requirement, poll_min, delivered_U, start, end, rate_U_per_h)
+    top.set_ylabel("glucose (mg/dL)")
+    top.legend(fontsize=7)
     bottom.set_ylabel("delivered at the balance (U)")
     bottom.set_xlabel("time (min)")
+    plot_limits.legend(bottom, fontsize=7)
     top.set_title(title)
     return fig
+
+
+def _suspension_limits(ax, requirement: Requirement, poll_min, delivered_U, start: int, end: int | None, rate: float):
+    """The limits on one suspension from poll start to poll end (None: still suspended at the recording's end)."""
+    plot_limits.vertical(ax, requirement, ("suspension_duration",), lambda v: poll_min[start] + v, "min")
+    span = [poll_min[start], poll_min[-1] if end is None else poll_min[end]]
+    for _, value, label in plot_limits.limits(requirement, ("delivered_while_suspended",)):
+        ax.plot(
+            span,
+            [delivered_U[start] + value] * 2,
+            label=f"{label} (above the delivery at its start)",
+            **plot_limits.STYLE,
+        )
+    if end is None:
+        return
+    for bound, value, label in plot_limits.limits(requirement, ("basal_error_after_resume",)):
+        ax.plot(
+            [poll_min[end] + 60.0],
+            [delivered_U[end] + rate * (1 + value / 100.0)],
+            "v" if value == bound.max else "^",
+            color=plot_limits.COLOUR,
+            label=f"{label} (an hour after)",
+        )
 
 
 def virtual_nights_figure(patient: str, nights: dict, low_limit: float, hypo_mg_dl: float):
@@ -263,9 +432,12 @@ def virtual_days_figure(patient: str, days: dict, target_range: tuple[float, flo
     return fig
 
 
-def site_trial_figure(t_s, site_U, lost_U, pressure_kPa, fault_s: float, alarms: list[Seen[Alarm]], title: str):
+def site_trial_figure(
+    t_s, site_U, lost_U, pressure_kPa, fault_s: float, alarms: list[Seen[Alarm]], title: str, requirement: Requirement
+):
     """One site-fault trial: the line pressure the pump reports, and what reached the site and what was lost
-    (each balance, from the first poll), with the fault and the alarms marked."""
+    (each balance, from the first poll), with the fault and the alarms marked, and the requirement's limit on the
+    escalation (from the first alarm)."""
     t0 = t_s[0]
     hours = (np.asarray(t_s) - t0) / 3600.0
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
@@ -286,6 +458,9 @@ def site_trial_figure(t_s, site_U, lost_U, pressure_kPa, fault_s: float, alarms:
                 label=f"{alarm.event.kind} {alarm.event.priority}" if ax is bottom else None,
             )
         ax.grid(True, alpha=0.3)
+    if alarms:
+        first_h = (alarms[0].seen_s - t0) / 3600.0
+        plot_limits.vertical(bottom, requirement, ("escalation_delay",), lambda v: first_h + v / 60.0, "h")
     bottom.legend(fontsize=8)
     top.set_title(title)
     return fig
@@ -322,10 +497,13 @@ def false_alarm_figure(days: float, alarm_days: list, title: str):
     return fig
 
 
-def auto_mode_figure(value_t_s, values, predicted, decisions, poll_t_s, weighed_rate, iob_U, marks, title: str):
+def auto_mode_figure(
+    value_t_s, values, predicted, decisions, poll_t_s, weighed_rate, iob_U, marks, title: str, requirement: Requirement
+):
     """Auto mode over a scenario: CGM values and the harness's 30-min prediction; the rate the pump commanded
     (its AUTO_BASAL decisions, corrections marked) against the rate weighed; the insulin on board counted from the
-    weighed insulin. decisions: (rig time, rate U/h) steps; marks: name → rig times of corrections, fallbacks."""
+    weighed insulin; the requirement's limits on rates and on the insulin on board. decisions: (rig time, rate U/h)
+    steps; marks: name → rig times of corrections, fallbacks."""
     t0 = value_t_s[0]
     fig, (top, middle, bottom) = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
     minutes = (np.asarray(value_t_s) - t0) / 60.0
@@ -359,7 +537,13 @@ def auto_mode_figure(value_t_s, values, predicted, decisions, poll_t_s, weighed_
                 )
     for ax in (top, middle, bottom):
         ax.grid(True, alpha=0.3)
+    plot_limits.horizontal(middle, requirement, RATE_METRICS)
+    plot_limits.horizontal(bottom, requirement, ("iob_max_weighed",))
     top.legend(fontsize=8)
-    middle.legend(fontsize=8)
+    middle.legend(fontsize=7)
+    plot_limits.legend(bottom, fontsize=7)
     top.set_title(title)
     return fig
+
+
+RATE_METRICS = ("auto_rate_max", "weighed_rate_max", "weighed_rate_while_predicted_low", "weighed_rate_after_fallback")

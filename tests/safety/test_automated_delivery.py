@@ -96,7 +96,7 @@ def test_auto_mode(rig, requirement, evidence):
              else []}
     evidence.attach_figure("glucose, commanded and weighed basal, insulin on board", plots.auto_mode_figure(
         run.value_t_s, scenario.values, predicted, steps, t, _smoothed_rate(cumulative, t), iob, marks,
-        f"{requirement.id}: {scenario.name}, profile {profile:g} U/h"))
+        f"{requirement.id}: {scenario.name}, profile {profile:g} U/h", requirement))
     evidence.assert_pass()
 
 

@@ -81,7 +81,7 @@ def test_low_glucose_suspend(rig, requirement, evidence):
     evidence.judge(requirement, metrics)
     evidence.attach_figure("glucose and suspension", plots.suspend_figure(
         run.value_t_s, scenario.values, run.t_s, run.state, grav.cumulative_units(run.t_s, run.mass_mg), limit,
-        f"{requirement.id}: {scenario.name}, low limit {limit:g} mg/dL"))
+        case["basal_rate_U_per_h"], f"{requirement.id}: {scenario.name}, low limit {limit:g} mg/dL", requirement))
     evidence.assert_pass()
 
 

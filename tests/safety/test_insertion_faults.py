@@ -47,7 +47,7 @@ def _kink_episode(rig, site_faults, case, evidence, requirement, bolus: bool):
     t, mass, pressure = timeline.arrays()
     evidence.attach_figure("kink timeline", plots.occlusion_figure(
         t, grav.cumulative_units(t, mass), pressure, timeline.marks, timeline.alarms,
-        f"{requirement.id}: pressure, delivery and alarms"))
+        f"{requirement.id}: pressure, delivery and alarms", requirement, t_start))
     evidence.assert_pass()
 
 
@@ -84,7 +84,7 @@ def _trials(rig, site_faults, requirement, evidence):
     shown += [trials[0].escalated] if trials[0].escalated else []
     evidence.attach_figure("first trial", plots.site_trial_figure(
         first.t_s, *units, first.pressure_kPa, trials[0].fault_s, shown,
-        f"{requirement.id}: {case['fault']}, trial 1"))
+        f"{requirement.id}: {case['fault']}, trial 1", requirement))
     return trials
 
 

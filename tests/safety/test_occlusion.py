@@ -25,7 +25,8 @@ def _released(rig, grav, valve, case, timeline):
     return released, "U", U
 
 
-def _plot(evidence, requirement, grav, timeline, valve=None):
+def _plot(evidence, requirement, grav, timeline, valve=None, alarm_from_s=None):
+    """The timeline with the requirement's limits; alarm_from_s: what the alarm's time is counted from."""
     dialogue = getattr(valve, "records", None)  # an operator-prompt valve keeps what was asked and answered
     if dialogue:
         evidence.attach_text("operator dialogue", "\n".join(
@@ -33,7 +34,7 @@ def _plot(evidence, requirement, grav, timeline, valve=None):
     t, mass, pressure = timeline.arrays()
     evidence.attach_figure("occlusion timeline", plots.occlusion_figure(
         t, grav.cumulative_units(t, mass), pressure, timeline.marks, timeline.alarms,
-        f"{requirement.id}: pressure, delivery and alarms"))
+        f"{requirement.id}: pressure, delivery and alarms", requirement, alarm_from_s))
 
 
 @pytest.mark.requirements(*BASAL_EPISODES)
@@ -61,7 +62,7 @@ def test_occlusion_during_basal(rig, occlusion_valve, requirement, evidence):
         finally:
             occlusion_valve.open()
     evidence.judge(requirement, metrics)
-    _plot(evidence, requirement, grav, timeline, occlusion_valve)
+    _plot(evidence, requirement, grav, timeline, occlusion_valve, t_block)
     evidence.assert_pass()
 
 
@@ -99,7 +100,7 @@ def test_occlusion_during_bolus(rig, occlusion_valve, requirement, evidence):
         finally:
             occlusion_valve.open()
     evidence.judge(requirement, metrics)
-    _plot(evidence, requirement, grav, timeline, occlusion_valve)
+    _plot(evidence, requirement, grav, timeline, occlusion_valve, t_bolus)
     evidence.assert_pass()
 
 

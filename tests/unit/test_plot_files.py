@@ -1,11 +1,16 @@
 """Evidence plots as PNG files: one rendering with a margin, cropped to what the figure draws, as matplotlib's tight
 bounding box would crop it; matplotlib's own path for a figure that draws beyond the margin."""
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
 from hil.evidence import plots
+from hil.specs.loader import load_requirements
+
+REQUIREMENTS = load_requirements([Path(__file__).resolve().parents[2] / "specs"])
 
 
 def _pixels(path) -> np.ndarray:
@@ -25,14 +30,21 @@ def _both(make, tmp_path) -> tuple[np.ndarray, np.ndarray]:
 
 def test_a_figure_is_cropped_as_a_tight_bounding_box_crops_it(tmp_path):
     def trumpet():
-        return plots.trumpet_figure([2, 5, 11, 19, 31], [3, 2, 1, 1, 1], [-3, -2, -1, -1, -1], 0.5, "DA-BASAL-002")
+        return plots.trumpet_figure(
+            [2, 5, 11, 19, 31], [3, 2, 1, 1, 1], [-3, -2, -1, -1, -1], 0.5, "DA-BASAL-002", REQUIREMENTS["DA-BASAL-002"]
+        )
 
     def occlusion():
         t_s = np.arange(0.0, 4 * 3600.0, 10.0)
-        return plots.occlusion_figure(t_s, t_s / 3600.0, np.sin(t_s / 600.0) * 50 + 60, {}, [], "OC-ALARM-001")
+        return plots.occlusion_figure(
+            t_s, t_s / 3600.0, np.sin(t_s / 600.0) * 50 + 60, {}, [], "OC-ALARM-001", REQUIREMENTS["OC-ALARM-001"]
+        )
 
     def odd_size():  # a size in inches that is no whole number of pixels
-        figure = plots.cumulative_figure(np.arange(0.0, 7200.0, 10.0), np.arange(720) / 360.0, 1.0, 0.0, "DA-BASAL")
+        figure = plots.cumulative_figure(
+            np.arange(0.0, 7200.0, 10.0), np.arange(720) / 360.0, 1.0, 0.0, 7200.0, "DA-BASAL",
+            REQUIREMENTS["DA-RECORD-002"],
+        )
         figure.set_size_inches(7.37, 4.21)
         return figure
 
