@@ -2,7 +2,7 @@
 
 Scans every tracked text file for (a) citations of Markdown files that are not in the repository, paths into the
 repository (in the documentation and data files) that do not exist, and `docs/references.md, "<section>"` citations
-whose section is not a `##` heading of docs/references.md, and (b) the names of the team's notes kept outside the
+whose section is not a `##` heading of `docs/references.md`, and (b) the names of the team's notes kept outside the
 repository, which the project never cites. A failure lists one line per bad citation: file:line: what.
 """
 
@@ -34,8 +34,8 @@ REPO_PATH = re.compile(
     r"(?<![\w/.*<>{}$-])((?:\.{1,2}/)*[\w.-]+(?:/[\w.-]+)+\.(?:md|ya?ml|json|toml|py|sh|csv|dbc|js|txt|ini))\b(?![*/<>{}])"
 )
 URL = re.compile(r"\b(?:https?://|www\.|github\.com/)\S+")
-# `docs/references.md, "A"`, with more sections as `, "B"` or ` and "B"`; JSON escapes the quotes. In backticks the
-# name stands for the file itself, not for a source.
+# `docs/references.md, "A"`, with more sections as `, "B"` or ` and "B"`; JSON escapes the quotes. In backticks or
+# quotes (a string holding the name) it stands for the file itself, not for a source.
 CITATION = re.compile(r"docs/references\.md")
 SECTION = re.compile(r'(?:, | and )\\?"([^"\\]+)\\?"')
 
@@ -47,7 +47,7 @@ NOT_IN_REPOSITORY = {
 # Citations in files this project's owners must change themselves, each with the change asked for. An entry must
 # still be needed: delete it with the fix.
 PENDING = {
-    ("hil/cli.py", 1): 'DESIGN.md §8 in the module docstring: to become (README.md, "Commands")',
+    ("hil/cli.py", 1): 'the design note\'s §8 in the module docstring: to become (README.md, "Commands")',
 }
 
 
@@ -116,7 +116,11 @@ def problems() -> list[str]:
             if name == REFERENCES:
                 continue
             for match in CITATION.finditer(line):
-                if line[max(0, match.start() - 1) : match.start()] == "`":
+                if line[max(0, match.start() - 1) : match.start()] == "`" or line[match.end() : match.end() + 1] in (
+                    '"',
+                    "'",
+                    "`",
+                ):
                     continue
                 rest = line[match.end() :]
                 cited = []
