@@ -1,4 +1,4 @@
-"""The `hil` command: specs check, trace, emulate, verify, report, evidence verify (DESIGN.md §8)."""
+"""The `hil` command: specs check, trace, emulate, verify, report, evidence verify (README.md, "Commands")."""
 
 import csv
 import io

@@ -44,11 +44,6 @@ NOT_IN_REPOSITORY = {
     "fixtures/rigs/bench-1.yaml": "the user's own bench rig file, which docs/bench.md has them write",
     "fixtures/rigs/bench-acme-x2.yaml": "a pump maker's own rig file in docs/drivers.md's example",
 }
-# Citations in files this project's owners must change themselves, each with the change asked for. An entry must
-# still be needed: delete it with the fix.
-PENDING = {
-    ("hil/cli.py", 1): 'the design note\'s §8 in the module docstring: to become (README.md, "Commands")',
-}
 
 
 def tracked_text_files() -> list[Path]:
@@ -96,8 +91,7 @@ def problems() -> list[str]:
             line = URL.sub("", raw)
             where = f"{name}:{number}"
             for match in OUTSIDE.finditer(line):
-                if (name, number) not in PENDING:
-                    found.append(f"{where}: cites {match.group(0)!r}, a note outside the repository")
+                found.append(f"{where}: cites {match.group(0)!r}, a note outside the repository")
             for match in MARKDOWN_NAME.finditer(line):
                 cited = match.group(1)
                 if OUTSIDE.search(cited):
@@ -145,12 +139,3 @@ def test_the_references_page_has_unique_sections():
     sections = reference_sections()
     assert sections and len(sections) == len(set(sections)), sections
 
-
-def test_pending_citations_are_still_pending():
-    """Each pending entry still matches its line; a fixed one must be deleted here, so the test checks it again."""
-    stale = []
-    for (name, number), change in PENDING.items():
-        lines = (ROOT / name).read_text().splitlines()
-        if number > len(lines) or not OUTSIDE.search(lines[number - 1]):
-            stale.append(f"{name}:{number}: no longer cites a note outside the repository ({change}); delete its entry")
-    assert not stale, "\n" + "\n".join(stale)
