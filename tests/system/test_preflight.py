@@ -9,6 +9,7 @@ import yaml
 
 from hil.rig.config import load_rig
 from hil.rig.model import EvaporationCorrection
+from hil.specs.loader import load_requirements
 
 from .conftest import HIL, ROOT
 
@@ -45,9 +46,11 @@ def test_a_coarse_balance_is_blocked_per_requirement_before_anything_runs():
     assert code == 1, output
     assert rows["DA-BASAL-002 overall_error"] == (
         "U = 1.33 %, TUR 3.8 (min 4): needs a balance of readability ≤ 0.86 mg and repeatability ≤ 0.6 mg", "BLOCKER")
+    requirement = load_requirements([ROOT / "specs"])["DA-BOLUS-001"]
+    (bolus_max,) = (b for b in requirement.acceptance if b.metric == "bolus_max")
     assert rows["DA-BOLUS-001 bolus_max"] == (
-        "U = 0.215 U on an exact 0.05 U, limits ≤ 0.119 U: needs a balance of readability ≤ 0.32 mg and "
-        "repeatability ≤ 0.22 mg", "BLOCKER")
+        f"U = 0.215 U on an exact {requirement.case['bolus_U']:g} U, limits {bolus_max.describe()}: needs a balance of "
+        "readability ≤ 0.32 mg and repeatability ≤ 0.22 mg", "BLOCKER")
     for item in ("DA-BOLUS-002 bolus_mean_error", "DA-BOLUS-005 bolus_mean_error", "DA-RECORD-001 record_disagreement",
                  "HS-RESUME-001 basal_error_after_resume", "HS-NODELIV-001 delivered_while_suspended"):
         assert rows[item][1] == "BLOCKER" and "needs a balance of readability ≤ " in rows[item][0], (item, rows[item])

@@ -89,10 +89,11 @@ def test_a_1_mg_balance_blocks_a_one_sided_per_bolus_maximum_naming_the_balance_
     coarse = load_rig(RIGS / "emulator-coarse-balance.yaml")
     selected = [requirements["DA-BOLUS-001"], requirements["DA-BASAL-003"]]
     checks = {c.item: c for c in preflight.fitness(coarse, selected)}
+    (bolus_max,) = (b for b in requirements["DA-BOLUS-001"].acceptance if b.metric == "bolus_max")
     assert checks["DA-BOLUS-001 bolus_max"] == preflight.Check(
         "DA-BOLUS-001 bolus_max",
-        "U = 0.215 U on an exact 0.05 U, limits ≤ 0.119 U: needs a balance of readability ≤ 0.32 mg and "
-        "repeatability ≤ 0.22 mg",
+        f"U = 0.215 U on an exact {requirements['DA-BOLUS-001'].case['bolus_U']:g} U, limits {bolus_max.describe()}: "
+        "needs a balance of readability ≤ 0.32 mg and repeatability ≤ 0.22 mg",
         preflight.Status.BLOCKER,
     )
     assert checks["DA-BOLUS-001 record_disagreement"].status is preflight.Status.BLOCKER  # 25 × 0.05 U: ± 86 %
