@@ -20,6 +20,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hil import places as places_plan
@@ -538,7 +539,8 @@ def _verify_on(
     if interrupted and unit_dir is None:
         err.print(
             f"hil: run INTERRUPTED by {child.signal.name if child.signal else 'a signal'}: "
-            + ("sealed as an interrupted run" if not unsealed else "NOT sealed"),
+            + ("sealed as an interrupted run" if not unsealed else "NOT sealed")
+            + f"; resume it: hil verify --resume {run_dir.name}",
             markup=False,
         )
     raise typer.Exit(child.exit_status or unsealed or (1 if problems else 0))
@@ -834,7 +836,8 @@ def rig_check(
         table.add_column(column, overflow="fold")
     for check in checks:
         style = {"ok": "green", "warning": "bold yellow", "BLOCKER": "bold red"}.get(check.status, "")
-        table.add_row(check.item, check.found, f"[{style}]{check.status}[/]" if style else str(check.status))
+        status = f"[{style}]{check.status}[/]" if style else str(check.status)
+        table.add_row(escape(check.item), escape(check.found), status)  # "window_h=1" in brackets is not markup
     out.print(table)
     blockers = [c for c in checks if c.status is preflight.Status.BLOCKER]
     for warning in (c for c in checks if c.status is preflight.Status.WARNING):

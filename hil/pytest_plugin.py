@@ -273,7 +273,6 @@ def requirement(request):
     allure.dynamic.epic(req.area)
     allure.dynamic.story(req.id)
     allure.dynamic.severity(allure.severity_level(req.severity))
-    allure.dynamic.label(TEST_LABEL, request.node.nodeid)
     # the run folder keeps the requirement files it ran (requirements/), beside report/: a link that opens there
     allure.dynamic.link(
         f"../{REQUIREMENT_COPIES}/{req.file.name}", link_type="requirement", name=f"{req.file.name}, line {req.line}"
@@ -449,6 +448,7 @@ def pytest_runtest_protocol(item, nextitem):
 
 
 def _allure_interrupted(item, signal_name: str) -> None:
+    allure.dynamic.label(TEST_LABEL, item.nodeid)
     allure.dynamic.label("verdict", Verdict.INTERRUPTED)
     listener = item.config.pluginmanager.getplugin("allure_listener")
     result = listener.allure_logger.get_test(None) if listener else None
@@ -540,6 +540,7 @@ def _record_judgement(item, judgement: Judgement) -> None:
     state.judged[item.nodeid] = judgement
     cls = f" [{judgement.failure_class} failure]" if judgement.failure_class else ""
     narrative.info("test %s: %s%s: %s", item.nodeid, judgement.verdict, cls, judgement.reason)
+    allure.dynamic.label(TEST_LABEL, item.nodeid)  # also where setup failed before any fixture could label it
     allure.dynamic.label("verdict", judgement.verdict)
     if judgement.failure_class:
         allure.dynamic.tag(f"{judgement.failure_class} failure")

@@ -64,6 +64,8 @@ def write(
     for test_id, attempts in _by_test(results.values()).items():
         final, earlier = attempts[-1], attempts[:-1]
         test = tests.get(test_id) or {}
+        if not any(label["name"] == "epic" for label in final.get("labels", [])):  # its setup failed first
+            _label_from_record(final, test.get("requirements") or [], record)
         labelled = next((label["value"] for label in final.get("labels", []) if label["name"] == "verdict"), None)
         _title(final, test.get("verdict") or labelled or Verdict.INTERRUPTED, test.get("failure_class"))
         final["steps"] = [_attempt(r, n, test) for n, r in enumerate(earlier, 1)] + final.get("steps", [])
@@ -224,27 +226,32 @@ def _attempt(result: dict, n: int, test: dict) -> dict:
     }
 
 
-def _not_run(test_id: str, ids: list[str], record: dict) -> dict:
+def _label_from_record(result: dict, ids: list[str], record: dict) -> None:
+    """Area, requirement and title from the record, for a test whose requirement fixture never ran."""
     requirements = record.get("requirements") or {}
     first = requirements.get(ids[0], {}) if ids else {}
+    result["name"] = "; ".join(f"{rid}: {requirements.get(rid, {}).get('title', '')}" for rid in ids)
+    result.setdefault("labels", []).extend(
+        [{"name": "epic", "value": first.get("area", "Not run")}, *({"name": "story", "value": rid} for rid in ids)]
+    )
+
+
+def _not_run(test_id: str, ids: list[str], record: dict) -> dict:
     why = "the run was interrupted before it" if record.get("interrupted") else "never started"
     if record.get("rig_broken"):
         why = f"never started: the rig had broken ({record['rig_broken']})"
-    return {
+    result = {
         "uuid": str(uuid.uuid4()),
         "historyId": hashlib.md5(test_id.encode()).hexdigest(),
-        "name": f"{NOT_RUN} · " + "; ".join(f"{rid}: {requirements.get(rid, {}).get('title', '')}" for rid in ids),
         "fullName": test_id,
-        "status": "unknown",
         "statusDetails": {"message": f"{NOT_RUN}: selected, {why}"},
         "stage": "finished",
-        "labels": [
-            {"name": "epic", "value": first.get("area", "Not run")},
-            *({"name": "story", "value": rid} for rid in ids),
-            {"name": "verdict", "value": NOT_RUN},
-            {"name": TEST_LABEL, "value": test_id},
-        ],
+        "labels": [{"name": TEST_LABEL, "value": test_id}],
     }
+    _label_from_record(result, ids, record)
+    _title(result, NOT_RUN, None)
+    result["status"] = "unknown"
+    return result
 
 
 def _one_line(value: object) -> str:

@@ -99,4 +99,10 @@ def _validation(record: dict) -> str | None:
     if not validation:
         return None
     seed = validation.get("seed")
-    return f"{validation['id']}: rig {validation['rig']}" + (f", seed {seed}" if seed is not None else "")
+    scope = (validation.get("scope") or {}).get("described")
+    return (
+        f"{validation.get('id')}: rig {validation.get('rig')}"
+        + (f", seed {seed}" if seed is not None else "")
+        + (f"; the validation ran {scope}" if scope else "")
+        + ("" if (validation.get("scope") or {}).get("whole_catalogue", True) else " (PARTIAL)")
+    )

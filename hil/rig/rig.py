@@ -16,7 +16,7 @@ from hil.drivers import registry
 from hil.drivers.contracts import Capability, NumberedEvents
 from hil.drivers.emulator_control import EmulatorControl
 from hil.drivers.pump_base import PumpDriver
-from hil.errors import RigError
+from hil.errors import RigError, TransportError
 from hil.rig import abort, lab
 from hil.rig.clock import RealClock, SimClock
 from hil.rig.config import RigConfig
@@ -126,7 +126,8 @@ class Rig:
             self.clock = RealClock(self.config.speed, origin=control.now()) if rehearsal else SimClock(control)
         else:
             self.clock = RealClock()
-        self.pump = pump = self._connect(("pump",))
+        self._connect_all()
+        pump = self.pump
         if not isinstance(pump, PumpDriver):
             log.warning(
                 "pump driver %s does not build on hil.drivers.pump_base.PumpDriver: no lost-event check from the "
@@ -135,16 +136,33 @@ class Rig:
             )
         if isinstance(self.clock, SimClock) and isinstance(pump, NumberedEvents):
             self.clock.on_tick.insert(0, self._await_pump_events(pump, self.clock.control))
-        self.scale = self._connect(("scale",))
         self.identities["pump"] = vars(self.pump.identify())
         self.identities["scale"] = self.scale.identify()
-        self.lost_scale = self._connect(("lost_scale",))
         if self.lost_scale:
             self.identities["lost_scale"] = self.lost_scale.identify()
         for device, identity in self.identities.items():
             narrative.info("%s: %s", device, ", ".join(f"{key} {value}" for key, value in identity.items()))
-        self.occlusion_valve = self._connect(("actuators", "occlusion_valve"))
-        self.site_faults = self._connect(("actuators", "site_faults"))
+
+    def _connect_all(self) -> None:
+        """Every device of the rig connected; one that cannot be does not hide the next: the rig's error names
+        every unusable port at once (hil.transport.serial_line says what to try for each). What did
+        connect is kept, so that closing the rig still makes the pump safe."""
+        failures = []
+
+        def connect(path: tuple[str, ...]) -> Any:
+            try:
+                return self._connect(path)
+            except RigError as exc:
+                said = str(exc)  # a link's error names it ("pump: cannot open ..."); else the section does
+                failures.append(said if said.startswith(f"{path[-1]}:") else f"{'.'.join(path)}: {said}")
+                return None
+
+        self.pump, self.scale, self.lost_scale = connect(("pump",)), connect(("scale",)), connect(("lost_scale",))
+        self.occlusion_valve = connect(("actuators", "occlusion_valve"))
+        self.site_faults = connect(("actuators", "site_faults"))
+        if failures:
+            more = f"{len(failures)} devices cannot be connected: " if len(failures) > 1 else ""
+            raise TransportError(more + "; ".join(failures))
 
     @staticmethod
     def _await_pump_events(pump: NumberedEvents, control: EmulatorControl) -> Callable[[], None]:

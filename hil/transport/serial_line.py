@@ -51,7 +51,7 @@ class SerialLine:
                 self._serial.write_timeout = 0 if self._direct else timeout_s
             self._serial.open()
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise TransportError(f"{self.name}: cannot open {port}: {exc}") from None
+            raise TransportError(f"{self.name}: cannot open {port}: {exc}{_what_to_try(port, exc)}") from None
         self._fd = _descriptor(self._serial)
         self._buffer = b""
         self._log: TextIO | None = None
@@ -180,3 +180,18 @@ def _descriptor(port: serial.SerialBase) -> int | None:
         return port.fileno()
     except (io.UnsupportedOperation, AttributeError, OSError):
         return None
+
+
+def _what_to_try(port: str, exc: BaseException) -> str:
+    """The usual cause of a port that does not open, and what to try, for the bench engineer's console."""
+    errno = getattr(exc, "errno", None) or getattr(exc.__context__, "errno", None)
+    text = str(exc)
+    if errno == 2 or "No such file or directory" in text:
+        return " (no such device: is it plugged in and powered? `ls -l /dev/serial/by-id/` names the serial devices)"
+    if errno == 13 or "Permission denied" in text:
+        return f" (not allowed: the user needs the port's group, usually dialout: `ls -l {port}`)"
+    if errno == 16 or "busy" in text.lower():
+        return " (busy: another program holds it: another hil, a terminal, ModemManager; `fuser` names it)"
+    if errno == 111 or "refused" in text.lower():
+        return " (nothing listens there: is the serial server or labgrid exporter running, the host and port right?)"
+    return ""

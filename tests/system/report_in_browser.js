@@ -33,8 +33,14 @@ function options(argv) {
     await page.getByText('Variables', { exact: true }).first().waitFor({ timeout: 120000 });
     result.overview = await page.evaluate(() => document.body.innerText);
     await page.screenshot({ path: screenshot.replace(/\.png$/, '-overview.png') });
-    for (const group of wanted.expand) {
+    const shown = () => page.evaluate(() => document.body.innerText.length);
+    for (const group of wanted.expand) {  // a group holding a failure opens by itself: a click would close it
+      const before = await shown();
       await page.getByText(group, { exact: true }).first().click({ timeout: 30000 });
+      await page.waitForTimeout(300);
+      if (await shown() < before) {
+        await page.getByText(group, { exact: true }).first().click({ timeout: 30000 });
+      }
       result.expanded.push(group);
     }
     result.tree = await page.evaluate(() => document.body.innerText);

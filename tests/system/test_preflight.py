@@ -36,6 +36,7 @@ def test_the_nominal_rig_is_fit_and_every_instrument_answers():
     assert "no active alarm" in rows["pump status"][0] and "acknowledged STOP" in rows["pump STOP"][0]
     assert re.match(r"U = [\d.]+ %, TUR [\d.]+ \(min 4\)", rows["DA-BASAL-002 overall_error"][0])
     assert rows["campaign duration"][1] == "info"
+    assert "DA-BASAL-001 window_delivered_max[window_h=1]" in rows  # brackets shown, not read as console markup
 
 
 def test_a_coarse_balance_is_blocked_per_requirement_before_anything_runs():

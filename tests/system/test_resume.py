@@ -8,7 +8,7 @@ import re
 import signal
 import subprocess
 
-from .conftest import HIL, ROOT, wait_for
+from .conftest import HIL, ROOT, open_report, wait_for
 
 SELECTION = "DA-BASAL-001 or DA-BASAL-002 or DA-BOLUS-004"  # run in this order; interrupted in DA-BASAL-002
 ROWS_BEFORE_SIGNAL = 200
@@ -27,6 +27,7 @@ def _interrupted_run():
     os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C
     output = proc.communicate(timeout=300)[0]
     assert proc.returncode == 130, output[-3000:]
+    assert f"resume it: hil verify --resume {run_dir.name}" in output
     return run_dir
 
 
@@ -45,6 +46,11 @@ def test_an_interrupted_campaign_resumes_to_the_uninterrupted_verdicts():
     run_dir = _interrupted_run()
     before = json.loads((run_dir / "record.json").read_text())
     assert _verdicts(before) == {"DA-BASAL-001": "PASS", "DA-BASAL-002": "INTERRUPTED"}
+    seen = open_report(run_dir, "--expand", "Dose accuracy")  # the interrupted session's report, as sealed
+    assert f"{run_dir.name} · INTERRUPTED · EMULATED RIG: not evidence of a device" in seen["overview"]
+    assert "1 INTERRUPTED, 1 NOT RUN, 1 PASS of 3" in seen["overview"]
+    assert all(f"{verdict} · {rid}:" in seen["tree"] for verdict, rid in
+               [("PASS", "DA-BASAL-001"), ("INTERRUPTED", "DA-BASAL-002"), ("NOT RUN", "DA-BOLUS-004")]), seen["tree"]
     finished_csv = next(run_dir.glob("tests/*DA-BASAL-001/balance.csv")).read_bytes()
 
     done = subprocess.run([HIL, "verify", "--resume", run_dir.name], cwd=ROOT, capture_output=True, text=True,
@@ -64,7 +70,11 @@ def test_an_interrupted_campaign_resumes_to_the_uninterrupted_verdicts():
     assert attempt["verdict"] == "INTERRUPTED" and (run_dir / "tests" / attempt["folder"] / "balance.csv").exists()
     assert next(run_dir.glob("tests/*DA-BASAL-001/balance.csv")).read_bytes() == finished_csv  # kept as it was
     checked = subprocess.run([HIL, "evidence", "verify", str(run_dir)], cwd=ROOT, capture_output=True, text=True)
-    assert checked.returncode == 0 and "complete" in done.stdout, checked.stderr
+    assert checked.returncode == 0 and "RESUMED (2 sessions), COMPLETE" in done.stdout, checked.stderr
+    seen = open_report(run_dir, "--expand", "Dose accuracy", "--test", "^PASS · DA-BASAL-002")
+    assert f"{run_dir.name} · RESUMED (2 sessions), COMPLETE · EMULATED RIG" in seen["overview"]
+    assert re.search(r"session 1\n.*exit 130, sealed interrupted on ledger line \d+", seen["overview"]), seen["overview"]
+    assert "3 PASS of 3" in seen["overview"] and "earlier attempt 1: INTERRUPTED" in seen["testPage"]
 
     again = subprocess.run([HIL, "verify", "--resume", run_dir.name], cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 1 and "resume refused: " in again.stderr and "ended complete" in again.stderr

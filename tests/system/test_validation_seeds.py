@@ -9,9 +9,10 @@ import re
 import subprocess
 from pathlib import Path
 
+from hil.evidence.seal import ledger
 from hil.rig.config import load_rig
 
-from .conftest import HIL, ROOT
+from .conftest import HIL, ROOT, open_report
 
 DEFECT = "occlusion-alarm-medium"  # caught by its priority requirement alone, whatever the seed
 SELECTED = "DA-BOLUS-001 or OC-PRIO-001"  # a measurement that differs by seed; the one requirement of DEFECT's chosen
@@ -58,3 +59,21 @@ def test_each_seed_is_a_different_emulated_world_kept_as_evidence_and_counted(tm
     assert {t["requirements"][0] for t in records[0]["tests"].values()} == {"DA-BOLUS-001", "OC-PRIO-001"}
     checked = subprocess.run([HIL, "evidence", "verify", str(second)], cwd=ROOT, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
+    _a_partial_validation_says_its_scope(done.stdout, summary, first, [run["run"] for rig in runs.values() for run in rig])
+
+
+def _a_partial_validation_says_its_scope(stdout: str, summary: dict, nominal: Path, run_ids: list[str]) -> None:
+    """-k made it partial: the console, the matrix, the nominal run's record and report say so, and never claim
+    the catalogue; every campaign is sealed as tool validation, apart from device evidence."""
+    assert "every seeded defect" not in stdout
+    assert f"validation: PARTIAL (1 of 1 seeded-defect rigs and the nominal rig, 2 seed(s) each, the tests -k " \
+           f"{SELECTED!r} selects)" in stdout
+    scope = summary["scope"]
+    assert scope["whole_catalogue"] is False and scope["seeds"] == 2 and scope["k"] == SELECTED
+    assert json.loads((nominal / "record.json").read_text())["tool_validation"]["scope"] == scope
+    entries = [json.loads(line) for line in ledger.default_path(ROOT / "reports").read_text().splitlines()]
+    assert {e["evidence"] for e in entries if e["run_id"] in run_ids} == {"tool validation"}
+    seen = open_report(nominal, "--tab", "Global Attachments")
+    assert "COMPLETE · TOOL VALIDATION (seeded defects on the emulator): not evidence of a device" in seen["overview"]
+    assert "(PARTIAL)" in seen["overview"] and "the tests -k" in seen["overview"]
+    assert "detection-matrix.txt" in seen["tab"] and "traceability-matrix.csv" in seen["tab"]
