@@ -1,6 +1,7 @@
 """The `hil` command: specs check, trace, emulate, verify, report, evidence verify (README.md, "Commands")."""
 
 import csv
+import difflib
 import io
 import json
 import os
@@ -59,11 +60,13 @@ from hil.specs import SpecError, load_requirements
 
 EMULATED_TEST_TIMEOUT_S = 900
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Insulin-pump HIL safety verification.")
-specs_app = typer.Typer(no_args_is_help=True, help="Requirement files.")
-evidence_app = typer.Typer(no_args_is_help=True, help="Run evidence.")
-rig_app = typer.Typer(no_args_is_help=True, help="The rig.")
-driver_app = typer.Typer(no_args_is_help=True, help="Drivers.")
+# Click's plain help: typer's rich panels show every flag as `--help <bool>`
+PLAIN = {"no_args_is_help": True, "rich_markup_mode": None}
+app = typer.Typer(add_completion=False, help="Insulin-pump HIL safety verification.", **PLAIN)
+specs_app = typer.Typer(help="Requirement files.", **PLAIN)
+evidence_app = typer.Typer(help="Run evidence.", **PLAIN)
+rig_app = typer.Typer(help="The rig.", **PLAIN)
+driver_app = typer.Typer(help="Drivers.", **PLAIN)
 app.add_typer(specs_app, name="specs")
 app.add_typer(rig_app, name="rig")
 app.add_typer(driver_app, name="driver")
@@ -514,7 +517,7 @@ def _verify_on(
         if held is not None:
             held.pump_stopped = _pump_left_stopped(child, record)
         if not (record and (record["tests"] or record.get("rig") or record.get("safety_actions"))):
-            _discard_empty_run(run_dir, child)
+            _discard_empty_run(run_dir, child, _unknown_ids(k, specs))
             raise typer.Exit(child.exit_status)
         interrupted = child.signal is not None or bool(record.get("interrupted"))
         if finish_abandoned(
@@ -697,12 +700,29 @@ def _resumable(run_dir: Path, record: dict | None, config, k: str | None) -> tup
     return run_dir, left
 
 
-def _discard_empty_run(run_dir: Path, child) -> None:
+def _discard_empty_run(run_dir: Path, child, hint: str) -> None:
     """A session that ran no test and never opened the rig (nothing selected, -k or --lf matching nothing, a
-    usage error) leaves no evidence worth sealing: its folder goes, reports/latest stays."""
+    usage error) leaves no evidence worth sealing: its folder goes, reports/latest stays. hint: what in -k names
+    no requirement."""
     why = {5: "no test selected"}.get(child.exit_status, f"pytest exited with {child.exit_status}")
     shutil.rmtree(run_dir, ignore_errors=True)
-    err.print(f"hil: no test ran ({why}): nothing sealed, {run_dir} removed, reports/latest unchanged", markup=False)
+    err.print(
+        f"hil: no test ran ({why}{hint}): nothing sealed, {run_dir} removed, reports/latest unchanged", markup=False
+    )
+
+
+def _unknown_ids(k: str | None, specs: Path) -> str:
+    """The requirement ids a -k expression names that no requirement file has, each with the closest ones."""
+    try:
+        known = sorted(load_requirements([specs]))
+    except SpecError:
+        return ""
+    said = []
+    for word in re.findall(r"[A-Za-z]+(?:-[A-Za-z0-9]+)+", k or ""):
+        if word.upper() not in known and not any(rid.startswith(word.upper()) for rid in known):
+            close = difflib.get_close_matches(word.upper(), known, n=3, cutoff=0.6)
+            said.append(f"no requirement {word}" + (f"; did you mean {' or '.join(close)}?" if close else ""))
+    return ": " + ", ".join(said) if said else ""
 
 
 def _trace_gate(run_dir: Path, specs: Path) -> list[str]:
@@ -1010,7 +1030,15 @@ def validate(
     defects, nominal = defects or project.defect_rigs(), nominal or project.default_rig()
     rigs = sorted(p for p in defects.glob("*.yaml") if not only or p.stem in only)
     if only and len(rigs) != len(set(only)):
-        err.print(f"unknown defect rig(s): {sorted(set(only) - {p.stem for p in rigs})} in {defects}", markup=False)
+        names = sorted(p.stem for p in defects.glob("*.yaml"))
+        unknown = [
+            name
+            + "".join(
+                f" (did you mean {close[0]}?)" for close in [difflib.get_close_matches(name, names, n=1)] if close
+            )
+            for name in sorted(set(only) - {p.stem for p in rigs})
+        ]
+        err.print(f"unknown defect rig(s) in {defects}: {', '.join(unknown)}", markup=False)
         raise typer.Exit(2)
     plan = [(NOMINAL, nominal)] + [(p.stem, p) for p in rigs]
     try:
@@ -1030,7 +1058,9 @@ def validate(
     if k is not None:  # the requirements the selected tests judge: a defect is held to its declarations among them
         selected = frozenset(rid for ids in collect_trace(k).values() for rid in ids)
         if not selected:
-            err.print(f"hil: no test selected by -k {k!r}: no campaign run", markup=False)
+            err.print(
+                f"hil: no test selected by -k {k!r}{_unknown_ids(k, project.specs())}: no campaign run", markup=False
+            )
             raise typer.Exit(5)
         expected = {name: ids & selected for name, ids in expected.items()}
         tolerated = {name: ids & selected for name, ids in tolerated.items()}

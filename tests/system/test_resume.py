@@ -73,7 +73,7 @@ def test_an_interrupted_campaign_resumes_to_the_uninterrupted_verdicts():
     assert checked.returncode == 0 and "RESUMED (2 sessions), COMPLETE" in done.stdout, checked.stderr
     seen = open_report(run_dir, "--expand", "Dose accuracy", "--test", "^PASS · DA-BASAL-002")
     assert f"{run_dir.name} · RESUMED (2 sessions), COMPLETE · EMULATED RIG" in seen["overview"]
-    assert re.search(r"session 1\n.*exit 130, sealed interrupted on ledger line \d+", seen["overview"]), seen["overview"]
+    assert re.search(r"session 1\n.*INTERRUPTED, sealed interrupted on ledger line \d+", seen["overview"]), seen["overview"]
     assert "3 PASS of 3" in seen["overview"] and "earlier attempt 1: INTERRUPTED" in seen["testPage"]
 
     again = subprocess.run([HIL, "verify", "--resume", run_dir.name], cwd=ROOT, capture_output=True, text=True)

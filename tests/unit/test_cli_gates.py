@@ -24,7 +24,7 @@ def test_a_verify_that_runs_no_test_seals_nothing_and_leaves_latest_alone():
     done = _hil("verify", "-k", "NO-SUCH-REQUIREMENT")
     assert done.returncode == 5, done.stdout[-2000:] + done.stderr[-2000:]
     run_id = done.stdout.split(":", 1)[0].removeprefix("run ")
-    assert "hil: no test ran (no test selected): nothing sealed" in done.stderr
+    assert "hil: no test ran (no test selected: no requirement NO-SUCH-REQUIREMENT): nothing sealed" in done.stderr
     assert not (ROOT / "reports" / "runs" / run_id).exists()
     # Other runs of this test session may move reports/latest meanwhile; never to this empty run.
     assert not latest.exists() or latest.resolve().name != run_id
@@ -60,5 +60,18 @@ def test_a_validation_selecting_no_test_runs_no_campaign():
     validations = set((ROOT / "reports" / "validation").glob("*"))
     done = _hil("validate", "-k", "NO-SUCH-REQUIREMENT")
     assert done.returncode == 5, done.stdout[-2000:] + done.stderr[-2000:]
-    assert done.stderr == "hil: no test selected by -k 'NO-SUCH-REQUIREMENT': no campaign run\n"
+    assert done.stderr == "hil: no test selected by -k 'NO-SUCH-REQUIREMENT': no requirement NO-SUCH-REQUIREMENT: no campaign run\n"
     assert "validate: " not in done.stdout and set((ROOT / "reports" / "validation").glob("*")) == validations
+
+
+def test_a_misspelt_requirement_id_or_defect_rig_gets_the_names_it_resembles():
+    done = _hil("verify", "-k", "DA-BOLSU-002")
+    assert done.returncode == 5 and "no requirement DA-BOLSU-002; did you mean DA-BOLUS-002" in done.stderr, done.stderr
+    done = _hil("validate", "--only", "occlusion-alarm-meduim")
+    assert done.returncode == 2 and "occlusion-alarm-meduim (did you mean occlusion-alarm-medium?)" in done.stderr
+
+
+def test_help_shows_flags_without_a_value_placeholder():
+    for command in ([], ["verify"], ["validate"]):
+        shown = _hil(*command, "--help").stdout
+        assert "--help  " in shown and "<bool>" not in shown, shown
