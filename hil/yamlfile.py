@@ -7,12 +7,15 @@ pydantic model) is still reported where it is.
 """
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
+
+from hil import did_you_mean
 
 MAX_BYTES = 1_000_000  # a requirement or rig file is a few kB
 MAX_DEPTH = 50  # mappings and lists nested inside each other
@@ -22,13 +25,14 @@ MAX_NODES = 100_000  # scalars, lists and mappings, counting what each alias rep
 @dataclass(frozen=True)
 class Problem:
     file: Path
-    line: int
+    line: int | None  # None: the whole file's (it cannot be read, it is too large)
     key: str
     message: str
 
     def __str__(self) -> str:
+        line = f"{self.line}:" if self.line is not None else ""
         where = f" at '{self.key}'" if self.key else ""
-        return f"{self.file}:{self.line}:{where} {self.message}"
+        return f"{self.file}:{line}{where} {self.message}"
 
 
 class YamlFileError(Exception):
@@ -39,7 +43,7 @@ class YamlFileError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-KeyPath = tuple  # of mapping keys and list indexes, as jsonschema's absolute_path
+KeyPath = did_you_mean.KeyPath  # as jsonschema's absolute_path
 
 
 @dataclass
@@ -63,6 +67,10 @@ class Located:
 
 class _LimitError(yaml.MarkedYAMLError):
     pass
+
+
+class _ValueError(yaml.MarkedYAMLError):
+    """A scalar the constructor cannot convert (a date 2026-02-31), at the scalar."""
 
 
 class _LimitedLoader(yaml.SafeLoader):
@@ -89,6 +97,12 @@ class _LimitedLoader(yaml.SafeLoader):
         self._sizes[id(node)] = size
         return node
 
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            raise _ValueError(problem=str(exc), problem_mark=node.start_mark) from None
+
 
 def _children(node: yaml.Node | None) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
@@ -98,19 +112,22 @@ def _children(node: yaml.Node | None) -> list[yaml.Node]:
     return []
 
 
-def parse(file: Path, problems: list[Problem]) -> Located | None:
-    """Parse one file, appending its problems (located); None when it has no data to validate."""
+def parse(file: Path, problems: list[Problem], meant: Iterable[Path] = ()) -> Located | None:
+    """Parse one file, appending its problems (located); None when it has no data to validate. A file that does not
+    exist is told with the one of `meant` (read only then) whose name is closest to its own."""
     file = Path(file)
     try:
         size = file.stat().st_size
         if size > MAX_BYTES:
             problems.append(
-                Problem(file, 1, "", f"file is {size:,} bytes; a requirement or rig file is at most {MAX_BYTES:,}")
+                Problem(file, None, "", f"file is {size:,} bytes; a requirement or rig file is at most {MAX_BYTES:,}")
             )
             return None
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        problems.append(Problem(file, 1, "", f"cannot read file: {exc.strerror}"))
+        other = did_you_mean.file_meant(file, meant) if isinstance(exc, FileNotFoundError) else None
+        hint = f"; did you mean {other}?" if other is not None else ""
+        problems.append(Problem(file, None, "", f"cannot read file: {exc.strerror}{hint}"))
         return None
     except UnicodeDecodeError as exc:
         line = exc.object.count(b"\n", 0, exc.start) + 1
@@ -122,15 +139,13 @@ def parse(file: Path, problems: list[Problem]) -> Located | None:
         node, data, duplicates = _compose_and_construct(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        kind = "YAML file over the limits" if isinstance(exc, _LimitError) else "YAML syntax error"
-        problems.append(Problem(file, mark.line + 1 if mark else 1, "", f"{kind}: {exc.problem or exc.context}"))
+        kinds = {_LimitError: "YAML file over the limits", _ValueError: "YAML value error"}
+        kind = kinds.get(type(exc), "YAML syntax error")
+        problems.append(Problem(file, mark.line + 1 if mark else None, "", f"{kind}: {exc.problem or exc.context}"))
         return None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
         line = text.count("\n", 0, exc.position) + 1
         problems.append(Problem(file, line, "", f"YAML error: character {exc.character!r} is not allowed"))
-        return None
-    except (ValueError, OverflowError) as exc:  # a scalar the constructor cannot convert (e.g. a date 2026-02-31)
-        problems.append(Problem(file, 1, "", f"YAML value error: {exc}"))
         return None
     # Reported, and the file still validated (with the last value) so that all its problems are listed at once.
     problems.extend(Problem(file, line, key, message) for line, key, message in duplicates)
@@ -224,18 +239,38 @@ StrictValidator = jsonschema.validators.extend(
 
 def validate(located: Located, schema: dict[str, Any], problems: list[Problem]) -> bool:
     """Validate against the schema; append every problem located by file, line and key; True when valid."""
-    errors = sorted(StrictValidator(schema).iter_errors(located.data), key=lambda e: list(map(str, e.absolute_path)))
-    problems.extend(located.problem(tuple(err.absolute_path), _schema_message(err)) for err in errors)
+    errors = list(StrictValidator(schema).iter_errors(located.data))
+    mappings: dict[KeyPath, tuple[dict, dict, dict]] = {}  # path: (missing, unknown, allowed), keys in order
+    found = [(tuple(err.absolute_path), _schema_message(err)) for err in errors if not _key_error(err, mappings)]
+    found += [
+        problem
+        for path, (missing, unknown, allowed) in mappings.items()
+        for problem in did_you_mean.key_problems(path, unknown, missing, allowed)
+    ]
+    found.sort(key=lambda item: list(map(str, item[0])))
+    problems.extend(located.problem(path, message) for path, message in found)
     return not errors
 
 
+def _key_error(err: jsonschema.ValidationError, mappings: dict[KeyPath, tuple[dict, dict, dict]]) -> bool:
+    """Whether the error is a mapping's missing or unknown keys, which it adds to the mapping's in `mappings`: all of
+    a mapping's are told together, a misspelt required key once (hil.did_you_mean)."""
+    mapping, names, schema = err.instance, err.validator_value, err.schema
+    if not isinstance(mapping, dict):  # "required" is checked on objects only (JSON Schema skips anything else)
+        return False
+    if err.validator == "required" and isinstance(names, list):
+        missing, _, _ = mappings.setdefault(tuple(err.absolute_path), ({}, {}, {}))
+        missing.update(dict.fromkeys(name for name in names if name not in mapping))
+        return True
+    if err.validator == "additionalProperties" and isinstance(schema, dict):
+        _, unknown, allowed = mappings.setdefault(tuple(err.absolute_path), ({}, {}, {}))
+        allowed.update(schema.get("properties", {}))
+        unknown.update(dict.fromkeys(key for key in mapping if key not in allowed))
+        return True
+    return False
+
+
 def _schema_message(err: jsonschema.ValidationError) -> str:
-    # "required": a list of names, checked on objects only (JSON Schema skips any other instance)
-    if err.validator == "required" and isinstance(err.validator_value, list) and isinstance(err.instance, dict):
-        missing = [name for name in err.validator_value if name not in err.instance]
-        return "missing " + ", ".join(f"'{m}'" for m in missing)
-    if err.validator == "additionalProperties":
-        return f"unknown key: {err.message.split('(')[-1].rstrip(')')}"
     if err.validator == "anyOf" and isinstance(err.instance, dict) and "metric" in err.instance:
         return "a bound needs 'min', 'max' or both"
     if err.validator == "type" and isinstance(err.instance, float) and not math.isfinite(err.instance):

@@ -4,6 +4,7 @@ in the file that holds it; and a hash for provenance."""
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pydantic
 from pydantic_core import ErrorDetails
 
-from hil import project, yamlfile
+from hil import did_you_mean, project, yamlfile
 from hil.drivers import registry
 from hil.drivers.registry import DriverError
 from hil.rig.model import (
@@ -19,12 +20,15 @@ from hil.rig.model import (
     Drivers,
     InfusionSet,
     PumpClock,
+    RigFile,
     cross_problems,
     lockstep_problems,
     rig_file_model,
 )
+from hil.rig.model_keys import keys_at
 from hil.yamlfile import Located, Problem, YamlFileError
 
+_KEY_ERRORS = ("missing", "extra_forbidden")  # pydantic's error types of a mapping's keys
 MAX_EXTENDS = 8  # a rig file, its parent, its grandparent...
 FILE_KEYS = (("can", "dbc"), ("emulator", "can_dbc"))  # paths in a rig file: relative to the file that writes them
 
@@ -107,7 +111,7 @@ def load_rig(path: Path | str | None = None) -> RigConfig:
     """Load, merge (`extends:`) and validate a rig file; RigConfigError lists every problem."""
     path = Path(path) if path else project.default_rig()
     problems: list[Problem] = []
-    merged = _merged(path, problems, chain=())
+    merged = _merged(path, problems, chain=(), meant=_project_rigs())
     if merged is None:
         raise RigConfigError(problems)
     _relative_to_rig_files(merged)
@@ -116,6 +120,11 @@ def load_rig(path: Path | str | None = None) -> RigConfig:
         raise RigConfigError(problems)
     digest = hashlib.sha256(json.dumps(merged.data, sort_keys=True).encode()).hexdigest()
     return RigConfig(path, merged.data, digest)
+
+
+def _project_rigs() -> Iterator[Path]:
+    """The project's rig files (read only when a rig file does not exist), one of which it may have meant."""
+    yield from project.rigs().rglob("*.yaml")
 
 
 def _relative_to_rig_files(rig: Located) -> None:
@@ -131,10 +140,15 @@ def validate(rig: Located) -> list[Problem]:
     """Every problem of a merged rig file: the drivers it names, the models' (types, ranges, unknown and missing
     keys, each driver's own options), then the checks across sections."""
     drivers, problems = _drivers(rig)
+    file_model = rig_file_model(drivers)
     try:
-        model = rig_file_model(drivers).model_validate(rig.data)
+        model = file_model.model_validate(rig.data)
     except pydantic.ValidationError as exc:
-        return problems + [rig.problem(*_located_error(rig.data, err)) for err in exc.errors()]
+        errors = exc.errors()
+        found = [_located_error(rig.data, err) for err in errors if err["type"] not in _KEY_ERRORS]
+        found += _key_problems(rig.data, file_model, [err for err in errors if err["type"] in _KEY_ERRORS])
+        located = sorted((rig.problem(path, message) for path, message in found), key=lambda p: (str(p.file), p.line))
+        return problems + located
     if problems:
         return problems
     crossed = cross_problems(model) + lockstep_problems(model, drivers)
@@ -171,13 +185,23 @@ def _drivers(rig: Located) -> tuple[Drivers, list[Problem]]:
     return drivers, problems
 
 
+def _key_problems(data: Any, model: type[RigFile], errors: list[ErrorDetails]) -> list[tuple[tuple, str]]:
+    """The missing and unknown keys of each mapping, a misspelt required key told once (hil.did_you_mean)."""
+    mappings: dict[tuple, tuple[dict, dict]] = {}  # path: (missing, unknown)
+    for err in errors:
+        *parent, key = err["loc"]
+        missing, unknown = mappings.setdefault(_data_path(data, tuple(parent)), ({}, {}))
+        (missing if err["type"] == "missing" else unknown)[key] = None
+    return [
+        problem
+        for path, (missing, unknown) in mappings.items()
+        for problem in did_you_mean.key_problems(path, unknown, missing, keys_at(model, path))
+    ]
+
+
 def _located_error(data: Any, err: ErrorDetails) -> tuple[tuple, str]:
-    """(key path in the data, message) of a pydantic error: a missing key at its mapping, an unknown one at itself."""
+    """(key path in the data, message) of a pydantic error other than a missing or unknown key."""
     path = _data_path(data, err["loc"])
-    if err["type"] == "missing":
-        return path, f"missing '{err['loc'][-1]}'"
-    if err["type"] == "extra_forbidden":
-        return path, f"unknown key: '{err['loc'][-1]}'"
     value = repr(err["input"])
     return path, f"{err['msg']}, not {value if len(value) <= 60 else value[:57] + '...'}"
 
@@ -196,16 +220,18 @@ def _data_path(data: Any, loc: tuple) -> tuple:
     return tuple(path)
 
 
-def _merged(path: Path, problems: list[Problem], chain: tuple[Located, ...]) -> Located | None:
+def _merged(
+    path: Path, problems: list[Problem], chain: tuple[Located, ...], meant: Iterable[Path] = ()
+) -> Located | None:
     """The file's mapping laid over the file it `extends:` (relative to it), recursively; each key keeps the
-    file and line it was written at."""
+    file and line it was written at. A file that does not exist is told with the one of `meant` it may have meant."""
     if len(chain) > MAX_EXTENDS:
         problems.append(chain[-1].problem(("extends",), f"more than {MAX_EXTENDS} files extend each other"))
         return None
     if any(path.resolve() == Path(link.where(())[0]).resolve() for link in chain):
         problems.append(chain[-1].problem(("extends",), "rig files extend each other in a cycle"))
         return None
-    located = yamlfile.parse(path, problems)
+    located = yamlfile.parse(path, problems, meant)
     if located is None:
         return None
     if not isinstance(located.data, dict):

@@ -4,7 +4,7 @@ Every problem is reported with its file, line and key, all at once, so a spec au
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ def load_requirements(paths: Iterable[Path] | None = None) -> dict[str, Requirem
     files = spec_files(paths)
     if not files:
         raise SpecError(
-            [Problem(Path(p), 0, "", "no requirement files (*.yaml) found") for p in (paths or [project.specs()])]
+            [Problem(Path(p), None, "", "no requirement files (*.yaml) found") for p in (paths or [project.specs()])]
         )
     requirement_schema = schema()
     first_seen: dict[str, tuple[Path, int]] = {}
@@ -68,7 +68,7 @@ def _load_file(
 ) -> tuple[list[tuple[str, int]], list[Requirement]]:
     """(id, line) of every requirement declared, and the Requirement objects when the whole file is valid.
     Catalogue checks run on every bound that names a metric, even when the schema found other problems."""
-    located = yamlfile.parse(file, problems)
+    located = yamlfile.parse(file, problems, meant=_project_specs())
     if located is None:
         return [], []
     data = located.data
@@ -132,6 +132,12 @@ def _load_file(
                 )
             )
     return declared, result if len(problems) == before else []
+
+
+def _project_specs() -> Iterator[Path]:
+    """The project's requirement folder and files, one of which a path that does not exist may have meant."""
+    yield project.specs()
+    yield from project.specs().glob("*.yaml")
 
 
 def _record_cross_check(data: dict[str, Any], method: Any, bounds: list[Bound]) -> Bound | None:

@@ -36,6 +36,7 @@ class Mutant:
     files: dict[str, str]  # relative path -> text (or bytes for non-text)
     entry: str = "mutant.yaml"
     problem_file: str | None = None  # the file a problem must name, when not the entry (a parent rig)
+    whole_file: bool = False  # its problem is the whole file's (too large to read), on no line of it
 
     def write(self, folder: Path) -> Path:
         for rel, text in self.files.items():
@@ -80,7 +81,7 @@ def _text_mutants(kind: str, base: str) -> Iterator[Mutant]:
     yield Mutant(f"{kind}: nested 5000 deep", "reject", {"mutant.yaml": base + "deep: " + "[" * 5000 + "]" * 5000 + "\n"})
     yield Mutant(f"{kind}: nested 5000 deep mappings", "reject",
                  {"mutant.yaml": base + "deep: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n"})
-    yield Mutant(f"{kind}: 10 MB", "reject", {"mutant.yaml": base + ("# " + "x" * 98 + "\n") * 100_000})
+    yield Mutant(f"{kind}: 10 MB", "reject", {"mutant.yaml": base + ("# " + "x" * 98 + "\n") * 100_000}, whole_file=True)
     yield Mutant(f"{kind}: unclosed flow list", "reject", {"mutant.yaml": base + "extra: [1, 2\n"})
     yield Mutant(f"{kind}: not UTF-8", "reject", {"mutant.yaml": base.encode() + b"# \xff\xfe\n"})
     yield Mutant(f"{kind}: control character", "reject", {"mutant.yaml": base + "# \x07\n"})
@@ -188,7 +189,8 @@ def rig_mutants() -> Iterator[Mutant]:
             return Mutant(f"rig {tag}: {name}", expect, {**siblings, rig.name: _edit(base, edit)}, rig.name)
 
         for plain in _text_mutants(f"rig {tag}", text):
-            yield Mutant(plain.name, plain.expect, {**siblings, rig.name: plain.files["mutant.yaml"]}, rig.name)
+            yield Mutant(plain.name, plain.expect, {**siblings, rig.name: plain.files["mutant.yaml"]}, rig.name,
+                         whole_file=plain.whole_file)
         for path, value in _leaves(base):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 where = ".".join(path)
@@ -336,7 +338,8 @@ def load(mutant: Mutant, folder: Path) -> Result:
 
 
 def _located(exc: YamlFileError, folder: Path, mutant: Mutant) -> tuple[str, str]:
-    """rejected when every problem names a file of the mutant, a line inside it and a message."""
+    """rejected when every problem names a file of the mutant, a line inside it (none for a whole file's problem)
+    and a message."""
     text = str(exc)
     if not exc.problems:
         return "unlocated", "no problems listed"
@@ -344,7 +347,9 @@ def _located(exc: YamlFileError, folder: Path, mutant: Mutant) -> tuple[str, str
         path = Path(problem.file)
         if not path.is_file() or folder.resolve() not in path.resolve().parents:
             return "unlocated", f"problem names {problem.file}: {text}"
-        if not 1 <= problem.line <= path.read_bytes().count(b"\n") + 1 or not problem.message:
+        lines = path.read_bytes().count(b"\n") + 1
+        located = problem.line is None if mutant.whole_file else problem.line is not None and 1 <= problem.line <= lines
+        if not located or not problem.message:
             return "unlocated", f"line {problem.line} / message {problem.message!r}: {text}"
     if mutant.problem_file and not any(Path(p.file).name == mutant.problem_file for p in exc.problems):
         return "unlocated", f"expected a problem in {mutant.problem_file}: {text}"

@@ -103,6 +103,57 @@ def test_bad_rig_values_are_refused_where_they_are(tmp_path, old, new, key, mess
     assert key.split(".")[-1] in lines[problem.line - 1]
 
 
+@pytest.mark.parametrize("old, new, key, message", [
+    ("  timeout_s: 2.0\n", "  timout_s: 2.0\n", "pump.timout_s", "unknown key; did you mean 'timeout_s'?"),
+    ("operator: ci", "operater: ci", "operater", "unknown key; did you mean 'operator'?"),
+    ("  repeatability_mg: 0.015", "  repeatibility_mg: 0.015", "scale.repeatibility_mg",
+     "unknown key; did you mean 'repeatability_mg', which is missing?"),
+    ("seed: 20261123", "seed: 20261123\n  pump: {strok_U: 0.05}", "emulator.pump.strok_U",
+     "unknown key; did you mean 'stroke_U'?"),
+    ("seed: 20261123", "seed: 20261123\n  wire_faults: [{endpoint: pump, kind: drop, att_s: 1}]",
+     "emulator.wire_faults.0.att_s", "unknown key; did you mean 'at_s'?"),
+    ("  timeout_s: 2.0\n", "  timeout_s: 2.0\n  colour: red\n", "pump.colour",
+     "unknown key (known here: baudrate, driver, port, timeout_s)"),
+])
+def test_a_misspelt_key_is_one_line_naming_the_key_it_should_be(tmp_path, old, new, key, message):
+    (problem,) = _nominal_with(tmp_path, old, new)
+    text = (tmp_path / "rig.yaml").read_text()
+    assert str(problem) == f"{tmp_path / 'rig.yaml'}:{_line_in(text, key.split('.')[-1])}: at '{key}' {message}"
+
+
+def test_a_misspelt_key_of_a_child_rig_is_told_the_key_its_parent_gives(tmp_path):
+    (tmp_path / "emulator.yaml").write_text(NOMINAL)
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: emulator.yaml\nscale:\n  repeatibility_mg: 0.02\n")
+    (problem,) = _problems(child)
+    assert str(problem) == f"{child}:3: at 'scale.repeatibility_mg' unknown key; did you mean 'repeatability_mg'?"
+
+
+def test_a_missing_key_with_no_misspelling_near_it_stays_missing(tmp_path):
+    problems = _nominal_with(tmp_path, "  repeatability_mg: 0.015", "  noise_mg: 0.015")
+    assert {(p.key, p.message) for p in problems} == {
+        ("scale", "missing 'repeatability_mg'"),
+        ("scale.noise_mg", "unknown key (known here: baudrate, calibration, driver, port, readability_mg, "
+                           "repeatability_mg, timeout_s)")}
+
+
+def test_a_rig_file_that_does_not_exist_has_no_line_and_names_the_rig_meant(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    for typed, meant in (("emulator.yaml", "fixtures/rigs/emulator.yaml"),
+                         ("fixtures/rigs/occlusion-no-backof.yaml", "fixtures/rigs/defects/occlusion-no-backoff.yaml")):
+        with pytest.raises(RigConfigError) as info:
+            load_rig(typed)
+        assert str(info.value) == f"{typed}: cannot read file: No such file or directory; did you mean {meant}?"
+    with pytest.raises(RigConfigError) as info:
+        load_rig("nothing-like-it.yaml")
+    assert str(info.value) == "nothing-like-it.yaml: cannot read file: No such file or directory"
+
+
+def _line_in(text: str, key: str) -> int:
+    """The first line that writes the key (in a block or a flow mapping)."""
+    return next(number for number, line in enumerate(text.splitlines(), 1) if f"{key}:" in line)
+
+
 def test_a_problem_in_a_parent_is_reported_in_the_parent(tmp_path):
     (tmp_path / "emulator.yaml").write_text(NOMINAL.replace("humidity_pct: 65.0", "humidity_pct: 650"))
     child = tmp_path / "child.yaml"
