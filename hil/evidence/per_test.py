@@ -46,6 +46,9 @@ _CONVERSIONS = {
 }
 
 
+LATEST_VALUES = 3  # of the newest raw row on the progress line: a time and a reading or two, not the whole row
+
+
 def in_unit(value: float, uncertainty: float, unit: str, wanted: str) -> tuple[float, float]:
     """value and its expanded uncertainty converted from `unit` to `wanted`; UnitMismatch if no conversion."""
     if unit == wanted:
@@ -157,11 +160,12 @@ class TestEvidence:
         return fit
 
     def latest(self) -> str | None:
-        """The newest raw row of the test's open recordings, as 'file: column value, ...' (the progress line)."""
+        """The newest raw row of the test's open recordings, in short for the progress line: 'file: column value, ...'
+        with the row's first LATEST_VALUES values, each whole."""
         for rec in reversed(self._recordings):
             if rec.last and rec.last != rec.columns:
                 # a progress line: a row shorter than the header shows the values it has, never stops the run
-                pairs = zip(rec.columns, rec.last, strict=False)
+                pairs = list(zip(rec.columns, rec.last, strict=False))[:LATEST_VALUES]
                 return f"{rec.path.name}: " + ", ".join(f"{c} {v}" for c, v in pairs)
         return None
 

@@ -1,10 +1,13 @@
 """Where the progress line goes: on a terminal, in place on a line of its own under pytest's (erased before pytest
 writes the test's result), refreshed twice a second of wall time; anywhere else (CI, a log file), or when operator
-prompts may write to the terminal mid-test, as a plain `hil: progress` line once a minute."""
+prompts may write to the terminal mid-test, as a plain `hil: progress` line once a minute. A live line wider than the
+terminal leaves out its last parts whole (the latest reading first), never a value cut in two."""
 
 import contextlib
 import time
 from collections.abc import Callable
+
+from hil.evidence.progress import SEPARATOR
 
 LIVE_EVERY_S = 0.5
 PLAIN_EVERY_S = 60.0
@@ -33,7 +36,7 @@ class ProgressDisplay:
                 self._reporter.write_line(f"hil: progress {line()}")
                 return
             tw = self._reporter._tw  # written past its line tracking, so pytest's own line stays where it thinks
-            text = line()[: max(20, tw.fullwidth - 1)]
+            text = fitted(line(), max(20, tw.fullwidth - 1))
             tw._file.write(("\r" if self._shown else "\n") + text + "\x1b[K")
             tw._file.flush()
         self._shown = True
@@ -49,3 +52,12 @@ class ProgressDisplay:
             tw._file.flush()
         self._shown = False
         self._next = 0.0
+
+
+def fitted(line: str, width: int) -> str:
+    """The line's parts (SEPARATOR apart) that fit the width, whole, from its start; only a first part wider than
+    the whole width is cut."""
+    parts = line.split(SEPARATOR)
+    while len(parts) > 1 and len(SEPARATOR.join(parts)) > width:
+        parts.pop()
+    return SEPARATOR.join(parts)[:width]
