@@ -60,13 +60,17 @@ from hil.specs import SpecError, load_requirements
 
 EMULATED_TEST_TIMEOUT_S = 900
 
-# Click's plain help: typer's rich panels show every flag as `--help <bool>`
-PLAIN = {"no_args_is_help": True, "rich_markup_mode": None}
-app = typer.Typer(add_completion=False, help="Insulin-pump HIL safety verification.", **PLAIN)
-specs_app = typer.Typer(help="Requirement files.", **PLAIN)
-evidence_app = typer.Typer(help="Run evidence.", **PLAIN)
-rig_app = typer.Typer(help="The rig.", **PLAIN)
-driver_app = typer.Typer(help="Drivers.", **PLAIN)
+
+def _commands(help: str, **options) -> typer.Typer:
+    """A command group with Click's plain help: typer's rich panels show every flag as `--help <bool>`."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None, **options)
+
+
+app = _commands("Insulin-pump HIL safety verification.", add_completion=False)
+specs_app = _commands("Requirement files.")
+evidence_app = _commands("Run evidence.")
+rig_app = _commands("The rig.")
+driver_app = _commands("Drivers.")
 app.add_typer(specs_app, name="specs")
 app.add_typer(rig_app, name="rig")
 app.add_typer(driver_app, name="driver")
@@ -651,6 +655,8 @@ def _verify_places(
         for place, record in records.items():
             serial = str(record["rig"]["identities"]["pump"].get("serial", "?")) if record.get("rig") else "?"
             units_allure.merge_unit_results(run_dir / "units" / place / "allure-results", results, place, serial)
+            audit = sorted((run_dir / "units" / place / report_input.AUDIT).glob("*"))
+            reporting.add_document(run_dir, {f"{place}-{doc.name}": doc.read_text(encoding="utf-8") for doc in audit})
         units_allure.add_across_units(results, across)
         exit_statuses = {place: outcome.exit_status for place, outcome in zip(selections, outcomes, strict=True)}
         write_record(run_dir, units.places_record(run_dir.name, config, records, exit_statuses, across, started, split))

@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT_ENV = "HIL_ROOT"
 SPECS = "specs"
 RIGS = Path("fixtures") / "rigs"
+REFERENCES = Path("docs") / "references.md"  # the sources the requirements cite, copied into every run
 REPORTS = "reports"
 
 
@@ -95,6 +96,13 @@ def default_rig() -> Path:
 
 def defect_rigs() -> Path:
     return rigs() / "defects"
+
+
+def references() -> Path:
+    """The page the requirement files cite their sources in (REFERENCES): the project's own, else the reference
+    one."""
+    own = root() / REFERENCES
+    return own if own.is_file() else reference(*REFERENCES.parts)
 
 
 def reports() -> Path:

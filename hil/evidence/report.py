@@ -16,6 +16,7 @@ from hil.evidence.run_kind import RunKind
 ALLURE_CLI = Path("node_modules") / ".bin" / "allure"  # the pinned CLI (package-lock.json), under the project root
 REPORT_TIMEOUT_S = 600
 ABOUT = "about.json"  # beside index.html: the report's title, overview and metadata as plain data
+ABOUT_TEXT = "about-this-run.txt"  # the same in full, among the audit documents
 
 
 class ReportError(Exception):
@@ -68,6 +69,14 @@ def environment(record: dict) -> dict[str, str]:
     return {k: str(v) for k, v in lines.items()}
 
 
+def about_text(record: dict, kind: RunKind, environment: dict[str, str], seals: list[dict]) -> str:
+    """The report's overview and metadata in full, one `name: value` line each (the report's own view cuts long
+    values short on screen): the first of its global attachments."""
+    overview = report_input.overview(record, kind, seals)
+    lines = [kind.title(record["run_id"]), ""] + [f"{k}: {v}" for k, v in overview.items()] + [""]
+    return "\n".join(lines + [f"{k}: {v}" for k, v in environment.items()]) + "\n"
+
+
 def add_document(run_dir: Path, files: dict[str, str]) -> None:
     """Audit documents of the run (file name → content: the traceability matrix, the tool's detection matrix),
     kept in its `audit/` folder and shown as the report's global attachments, not as tests."""
@@ -93,6 +102,7 @@ def generate_report(
     in a folder of their own; the history file (one per rig and campaign, in reports/history/) keeps each test's
     history and the trend across that campaign's runs."""
     output = run_dir / "report"
+    add_document(run_dir, {ABOUT_TEXT: about_text(record, kind, environment, seals)})
     with tempfile.TemporaryDirectory(prefix=".report-input-", dir=run_dir.parent) as scratch:
         config = report_input.write(run_dir, record, kind, Path(scratch) / "results", environment, seals)
         history.parent.mkdir(parents=True, exist_ok=True)

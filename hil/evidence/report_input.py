@@ -128,15 +128,15 @@ def overview(record: dict, kind: RunKind, seals: list[dict]) -> dict[str, str]:
             and s["sealed_at"] >= session["finished"]
             and (following is None or s["sealed_at"] < following)
         ]
-        lines[f"session {n}"] = (
-            f"{session.get('started')} to {session.get('finished')}, ran {len(session.get('ran') or [])} test(s), "
-            f"{ended}, "
+        lines[f"session {n}"] = (  # what matters first: the overview cuts a long value short on screen
+            f"ran {len(session.get('ran') or [])} test(s), {ended}, "
             + (
                 f"sealed {sealed[0]['kind']} on ledger line {sealed[0]['line']} (manifest sha256 "
                 f"{sealed[0]['manifest_sha256']})"
                 if sealed
                 else ("sealed by this report's seal" if following is None else "never sealed")
             )
+            + f"; {session.get('started')} to {session.get('finished')}"
         )
     if record.get("rig_broken"):
         lines["rig"] = f"BROKEN: {record['rig_broken']}"

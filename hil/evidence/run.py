@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from hil import project
 from hil.evidence.per_test import safe_name
 from hil.evidence.run_kind import REHEARSAL_NOTE
 from hil.rig.config import RigConfig
@@ -194,6 +195,10 @@ class RunRecorder:
         copies.mkdir(exist_ok=True)
         for file in spec_files:  # what the report's requirement links open, inside the run
             shutil.copyfile(file, copies / Path(file).name)
+        sources = project.references()
+        if sources.is_file():  # where the requirements' `source:` citations point, at the same path in the run
+            (self.directory / project.REFERENCES).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(sources, self.directory / project.REFERENCES)
         self._write()
 
     def _set_aside_unfinished(self) -> None:

@@ -79,6 +79,12 @@ def test_nominal_campaign_passes_every_requirement_with_evidence(validation, tmp
     assert provenance["spec_files"] and provenance["lock_files"] and provenance["host"]
     assert record["rig"]["identities"]["pump"]["serial"] and record["rig"]["identities"]["lost_scale"]["serial"]
     assert "PROBLEM" not in (run_dir / "traceability.txt").read_text()
+    # what the report cites is in the run folder: the requirement files it links to, the sources page they cite
+    assert all((run_dir / r["copy"]).is_file() for r in record["requirements"].values())
+    sections = set(re.findall(r"^## (.+)$", (run_dir / "docs" / "references.md").read_text(), re.M))
+    cited = {name for r in record["requirements"].values()
+             for name in re.findall(r'docs/references\.md, "([^"]+)"', r["source"])}
+    assert cited and cited <= sections, cited - sections
 
     checked = subprocess.run([HIL, "evidence", "verify", str(run_dir)], cwd=ROOT, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
@@ -132,6 +138,7 @@ def test_the_report_renders_in_a_browser(validation):
     ]
     selected = json.loads((run_dir / "record.json").read_text())["selected"]
     assert "Audit" not in seen["tree"] and f"Total\n{len(selected)}\n" in seen["overview"]
-    assert all(name in seen["tab"] for name in ("traceability-matrix.csv", "detection-matrix.txt", "decision-rule.txt"))
+    assert all(name in seen["tab"] for name in ("about-this-run.txt", "traceability-matrix.csv", "detection-matrix.txt",
+                                                "decision-rule.txt"))
     assert "verdict\nPASS" in seen["testPage"] and "overall_error" in seen["testPage"]
     assert any(image["width"] > 100 for image in seen["images"])

@@ -143,8 +143,10 @@ def test_places_run_a_unit_on_each_and_judge_requirements_across_units(lab, dire
     assert verified.returncode == 0, verified.stdout + verified.stderr
     merged = [json.loads(p.read_text()) for p in (run.run_dir / "allure-results").glob("*-result.json")]
     units_of = sorted(p["value"] for r in merged for p in r.get("parameters", []) if p["name"] == "unit")
-    assert units_of == ["bench-a (EMU-0001)"] * 3 + ["bench-b (EMU-0002)"] * 3  # 2 tests and its traceability
+    assert units_of == ["bench-a (EMU-0001)"] * 2 + ["bench-b (EMU-0002)"] * 2  # its 2 tests (audit documents are not tests)
     assert len({r["historyId"] for r in merged}) == len(merged)  # no unit shown as a retry of another
+    assert {"bench-a-traceability-matrix.csv", "bench-b-traceability-matrix.csv"} <= {
+        doc.name for doc in (run.run_dir / "audit").iterdir()}  # each unit's audit documents in the run's report
     resumed = lab.run(HIL, "verify", "--resume", str(run.run_dir))
     assert resumed.returncode == 1 and resumed.stderr.startswith(f"resume refused: {run.run_dir.name} is a run across")
 

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from hil.evidence import report as reporting
 from hil.evidence import report_input, run_kind
 from hil.evidence.run import TEST_LABEL
 from hil.evidence.run_kind import Ending, Evidence
@@ -121,7 +122,7 @@ def test_the_report_input_says_every_verdict_and_every_attempt(interrupted_then_
     assert shown["verdicts"] == "1 NOT RUN, 2 PASS of 3"
     assert shown["selection"] == "-k 'DA-BOLUS': 3 of 4 tests"
     assert "sealed interrupted on ledger line 7" in shown["session 1"]
-    assert shown["session 2"].endswith("sealed by this report's seal")
+    assert shown["session 2"].startswith("ran 1 test(s), exit 0, sealed by this report's seal; ")
     assert (tmp_path / "input" / "environment.properties").read_text() == "run=R1\n"
 
 
@@ -142,3 +143,13 @@ def test_history_is_kept_per_rig_evidence_and_selection():
     assert same != report_input.history_name(record | {"run_kind": {"evidence": "tool validation"}}, "bench-1")
     assert same != report_input.history_name(record, "bench-2")
     assert Ending.STOPPED_AT_SETUP.value == "stopped at setup"
+
+
+def test_the_about_page_gives_every_overview_and_metadata_value_in_full(interrupted_then_resumed):
+    _, record = interrupted_then_resumed
+    seals = [{"run_id": "R1", "sealed_at": "2026-01-01T00:10:05+00:00", "kind": "interrupted", "line": 7,
+              "manifest_sha256": "ab" * 32, "event": "sealed"}]
+    text = reporting.about_text(record, run_kind.of(record), {"sha256 specs/a.yaml": "cd" * 32}, seals)
+    lines = text.splitlines()
+    assert lines[0].startswith("Insulin-pump safety verification: R1 · RESUMED (2 sessions), COMPLETE")
+    assert f"manifest sha256 {'ab' * 32})" in text and f"sha256 specs/a.yaml: {'cd' * 32}" in lines
