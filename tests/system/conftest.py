@@ -1,6 +1,7 @@
 import functools
 import http.server
 import json
+import os
 import re
 import subprocess
 import sys
@@ -81,6 +82,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def open_report(run_dir: Path, *options: str) -> dict:
     """The run's report opened in headless Chromium (tests/system/report_in_browser.js, its options): what the
     overview, the tree, a tab and a test page show. Screenshots go to reports/screenshots/<run>*.png, artefacts."""
+    assert (run_dir / "report" / "index.html").is_file(), f"{run_dir} has no report: {sorted(os.listdir(run_dir))}"
     shots = ROOT / "reports" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     screenshot = shots / f"{run_dir.name}.png"
