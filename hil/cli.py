@@ -758,11 +758,11 @@ def _trace_gate(run_dir: Path, specs: Path) -> list[str]:
     return matrix.problems
 
 
-def _finish_run(run_dir: Path, event: str = seal.SEALED, report: bool = True) -> run_kind.RunKind | None:
+def _finish_run(run_dir: Path, event: str = seal.SEALED, report: bool = True) -> run_kind.RunKind:
     """Say in the record what the run is (hil.evidence.run_kind), then the report (unless report is False), the
     manifest, the seal into the ledger (signed with HIL_SIGNING_KEY when set) and reports/latest, which never
-    points at a run that stopped at setup (it holds no evidence of the pump). The run's kind, or None without a
-    record."""
+    points at a run that stopped at setup (it holds no evidence of the pump). Returns the run's kind; a folder
+    without a readable run record is not sealed (exit 1)."""
     ledger_path = seal.ledger.default_path(project.reports())
     try:
         key = seal.signing.key_from_env()
@@ -773,11 +773,19 @@ def _finish_run(run_dir: Path, event: str = seal.SEALED, report: bool = True) ->
         )
         raise typer.Exit(1) from None
     record = _record(run_dir)
-    kind = run_kind.of(record) if record is not None else None
-    if record is not None and kind is not None:
-        record["run_kind"] = kind.as_record()
-        write_record(run_dir, record)
-    if record is not None and kind is not None and report:
+    if record is None:
+        err.print(f"NOT SEALED: {run_dir} has no record.json: nothing says what the run was", markup=False)
+        raise typer.Exit(1)
+    try:
+        kind = run_kind.of(record)
+    except (AttributeError, TypeError, KeyError) as exc:  # a record edited out of shape
+        err.print(
+            f"NOT SEALED: {run_dir / 'record.json'} is not a run record ({type(exc).__name__}: {exc})", markup=False
+        )
+        raise typer.Exit(1) from None
+    record["run_kind"] = kind.as_record()
+    write_record(run_dir, record)
+    if report:
         try:
             index = reporting.generate_report(
                 run_dir,
@@ -792,13 +800,12 @@ def _finish_run(run_dir: Path, event: str = seal.SEALED, report: bool = True) ->
             err.print(f"report not generated: {exc}", markup=False)
         except (KeyError, TypeError, AttributeError) as exc:  # a record that lacks what the report shows
             err.print(f"report not generated: {run_dir / 'record.json'} lacks {exc}", markup=False)
-    sealed_kind = kind or run_kind.RunKind(run_kind.Ending.INTERRUPTED, run_kind.Evidence.DEVICE, 1)
     try:
-        sealed = seal.seal_run(run_dir, ledger_path, sealed_kind, event=event, key=key)
+        sealed = seal.seal_run(run_dir, ledger_path, kind, event=event, key=key)
     except seal.SealError as exc:
         err.print(f"NOT SEALED: {run_dir}: {exc}", markup=False)
         raise typer.Exit(1) from None
-    latest = sealed_kind.ending is not run_kind.Ending.STOPPED_AT_SETUP
+    latest = kind.ending is not run_kind.Ending.STOPPED_AT_SETUP
     if latest:
         reporting.point_latest(project.reports(), run_dir)
     entry = sealed.entry
@@ -809,7 +816,7 @@ def _finish_run(run_dir: Path, event: str = seal.SEALED, report: bool = True) ->
         markup=False,
     )
     out.print(
-        f"manifest sha256: {entry.fields['manifest_sha256']} (it seals the run: {sealed_kind.words}, "
+        f"manifest sha256: {entry.fields['manifest_sha256']} (it seals the run: {kind.words}, "
         f"{entry.fields['evidence']}, {signer}, chained into the ledger {ledger_path}:{entry.line})",
         markup=False,
     )
@@ -1085,7 +1092,7 @@ def validate(
         campaigns.append((name, None if seeds == 1 else base, path, all_reports or name == NOMINAL))
         for other in range(base + 1, base + seeds):  # the other seeds
             campaigns.append((name, other, _seeded_rig_file(folder / "rigs", name, path, other), all_reports))
-    runs = _run_campaigns(campaigns, jobs, k, folder.name)
+    runs = _run_campaigns(campaigns, jobs, k, {"id": folder.name, "scope": scope.as_json()})
     outcomes = []
     for (name, seed, _, _), (run_dir, record) in zip(campaigns, runs, strict=True):
         failed, undecided, errored = validation.observed_failures(record) if record else (set(), set(), {"(no record)"})
@@ -1115,10 +1122,7 @@ def validate(
             "detection-matrix.json": matrix_json,
         },
     )
-    nominal_record = _record(nominal_dir) or {}
-    nominal_record.setdefault("tool_validation", {})["scope"] = validation.as_json(outcomes, scope)["scope"]
-    write_record(nominal_dir, nominal_record)
-    _finish_run(nominal_dir)
+    _finish_run(nominal_dir, event=seal.REBUILT)  # its report now with the matrix
     if k is not None:
         out.print(f"the tests -k {k!r} selects, judging {len(selected)} requirement(s)", markup=False)
     out.print(text, markup=False)
@@ -1132,15 +1136,13 @@ def validate(
     raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
 
 
-def _run_campaigns(campaigns: list, jobs: int, k: str | None, validation_id: str) -> list[tuple[Path, dict | None]]:
-    """Every campaign (of the tests -k selects) of the validation `validation_id`, `jobs` at a time, in plan order;
-    a line as each ends: how many are done, the wall time so far and the ETA at the pace so far."""
+def _run_campaigns(campaigns: list, jobs: int, k: str | None, validation: dict) -> list[tuple[Path, dict | None]]:
+    """Every campaign (of the tests -k selects) of the validation (its id and scope), `jobs` at a time, in plan
+    order; a line as each ends: how many are done, the wall time so far and the ETA at the pace so far."""
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
-            pool.submit(
-                _campaign, c[2], report=c[3], k=k, tool_validation={"id": validation_id, "rig": c[0], "seed": c[1]}
-            ): c
+            pool.submit(_campaign, c[2], report=c[3], k=k, tool_validation=validation | {"rig": c[0], "seed": c[1]}): c
             for c in campaigns
         }
         for done, future in enumerate(as_completed(futures), 1):

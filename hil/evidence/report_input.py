@@ -17,13 +17,12 @@ from pathlib import Path
 from hil.evidence.measurements import Outcome
 from hil.evidence.run import TEST_LABEL
 from hil.evidence.run_kind import RunKind
-from hil.evidence.verdict import Verdict
+from hil.evidence.verdict import NOT_RUN, Verdict, shown_word
 
 AUDIT = "audit"  # the run folder's audit documents, shown as the report's global attachments
-NOT_RUN = "NOT RUN"
 HIDDEN_LABELS = ["host", "thread", "framework", "language", "package", "parentSuite", "suite", "subSuite", TEST_LABEL]
 # Allure's status for each verdict: its colours and counts; the verdict word itself is in every title
-STATUS = {
+ALLURE_STATUS = {
     Verdict.PASS: "passed",
     Verdict.FAIL: "failed",
     Verdict.INCONCLUSIVE: "broken",
@@ -61,19 +60,25 @@ def write(
         _mark_information(result.get("steps", []), source)
     tests = record.get("tests") or {}
     shown = {}
-    for test_id, attempts in _by_test(results.values()).items():
-        final, earlier = attempts[-1], attempts[:-1]
+    for test_id, found in _by_test(results.values()).items():
         test = tests.get(test_id) or {}
-        if not any(label["name"] == "epic" for label in final.get("labels", [])):  # its setup failed first
-            _label_from_record(final, test.get("requirements") or [], record)
+        previous = test.get("previous_attempts") or []
+        if test and len(found) <= len(previous):  # all of them earlier attempts: this session never reached it
+            final, earlier = _not_run(test_id, test.get("requirements") or [], record), found
+        else:
+            final, earlier = found[-1], found[:-1]
+        if test.get("requirements") and not any(label["name"] == "epic" for label in final.get("labels", [])):
+            _label_from_record(final, test["requirements"], record)  # its setup failed before the fixture labelled it
         labelled = next((label["value"] for label in final.get("labels", []) if label["name"] == "verdict"), None)
-        _title(final, test.get("verdict") or labelled or Verdict.INTERRUPTED, test.get("failure_class"))
-        final["steps"] = [_attempt(r, n, test) for n, r in enumerate(earlier, 1)] + final.get("steps", [])
+        word = shown_word(test) if test else labelled or Verdict.INTERRUPTED
+        _title(final, word, test.get("failure_class"))
+        final["steps"] = _attempts(previous, earlier) + final.get("steps", [])
         shown[test_id] = final
     passed_through = [r for r in results.values() if _test_id(r) is None]  # e.g. the across-units results
-    for test_id, ids in (record.get("selected") or {}).items():
-        if test_id not in shown:
+    for test_id, ids in _selected(record).items():
+        if test_id not in shown:  # never started, or its harness was killed before Allure kept a result
             shown[test_id] = _not_run(test_id, ids, record)
+            _title(shown[test_id], _word(record, test_id), None)
     for result in [*shown.values(), *passed_through]:
         (into / f"{result['uuid']}-result.json").write_text(json.dumps(result), encoding="utf-8")
     (into / "environment.properties").write_text(
@@ -99,12 +104,11 @@ def write(
 def overview(record: dict, kind: RunKind, seals: list[dict]) -> dict[str, str]:
     """The report's first lines (Allure's "variables"): what the run is, what it selected, what became of it, and
     each session with the seal that closed it (the run's earlier seals: its ledger entries)."""
-    selected = record.get("selected") or {}
-    tests = record.get("tests") or {}
+    selected = _selected(record)
     counts: dict[str, int] = {}
     for test_id in selected:
-        verdict = (tests.get(test_id) or {}).get("verdict") or NOT_RUN
-        counts[verdict] = counts.get(verdict, 0) + 1
+        word = _word(record, test_id)
+        counts[word] = counts.get(word, 0) + 1
     selection = record.get("selection") or {}
     chosen = " ".join(f"{option} {value!r}" for option, value in selection.items() if value)
     lines = {
@@ -146,8 +150,21 @@ def overview(record: dict, kind: RunKind, seals: list[dict]) -> dict[str, str]:
 def history_name(record: dict, rig_id: str) -> str:
     """The history file of the runs a report compares this one with: the same rig, the same kind of evidence and
     the same selected tests (a campaign); never another rig's or another selection's runs."""
-    campaign = json.dumps([record.get("run_kind", {}).get("evidence"), sorted(record.get("selected") or {})])
+    campaign = json.dumps([record.get("run_kind", {}).get("evidence"), sorted(_selected(record))])
     return f"{rig_id}.{hashlib.sha256(campaign.encode()).hexdigest()[:12]}"
+
+
+def _selected(record: dict) -> dict[str, list[str]]:
+    """The run's selected tests (node id → requirement ids); a run across places: its units' (`<test> · <place>`)."""
+    return record.get("selected") or record.get("unit_selected") or {}
+
+
+def _word(record: dict, test_id: str) -> str:
+    """The verdict word of a selected test, from the record (a run across places: from its units' records)."""
+    tests = record.get("tests") or {}
+    if test_id in tests or "unit_verdicts" not in record:
+        return shown_word(tests.get(test_id))
+    return record["unit_verdicts"].get(test_id) or NOT_RUN
 
 
 def _link(source: Path, target: Path) -> None:
@@ -206,24 +223,42 @@ def _title(result: dict, verdict: str, failure_class: str | None) -> None:
     result["name"] = f"{verdict}{cls} · {result.get('name', '')}"
     result["labels"] = [label for label in result.get("labels", []) if label["name"] != "verdict"]
     result["labels"].append({"name": "verdict", "value": verdict})
-    if verdict in STATUS:
-        result["status"] = STATUS[Verdict(verdict)]
+    if verdict in ALLURE_STATUS:
+        result["status"] = ALLURE_STATUS[Verdict(verdict)]
 
 
-def _attempt(result: dict, n: int, test: dict) -> dict:
-    """An earlier attempt of a test (its run ended before the test did), as a step of the test's final result."""
-    previous = (test.get("previous_attempts") or [])[n - 1 : n]
-    reason = (previous[0].get("reason") if previous else None) or "ended before its verdict"
-    verdict = (previous[0].get("verdict") if previous else None) or Verdict.INTERRUPTED
-    return {
-        "name": f"earlier attempt {n}: {verdict}: {reason} (its evidence kept in its .attempt-{n} folder)",
-        "status": "broken",
-        "stage": "finished",
-        "start": result.get("start"),
-        "stop": result.get("stop"),
-        "steps": result.get("steps", []),
-        "attachments": result.get("attachments", []),
-    }
+def _attempts(previous: list[dict], results: list[dict]) -> list[dict]:
+    """A test's earlier attempts (its record's `previous_attempts`: each ended before its verdict), as steps of its
+    shown result, each with what its Allure result held. An attempt whose harness was killed left no result: the
+    results are then not paired with the attempts, and what they held is shown apart."""
+    paired = len(results) == len(previous)
+    steps = []
+    for n, attempt in enumerate(previous, 1):
+        result = results[n - 1] if paired else {}
+        steps.append(
+            {
+                "name": f"earlier attempt {n}: {attempt.get('verdict') or Verdict.INTERRUPTED}: "
+                f"{attempt.get('reason') or 'ended before its verdict'} (its evidence kept in tests/"
+                f"{attempt.get('folder', '?')})",
+                "status": "broken",
+                "stage": "finished",
+                "start": result.get("start"),
+                "stop": result.get("stop"),
+                "steps": result.get("steps", []),
+                "attachments": result.get("attachments", []),
+            }
+        )
+    if not paired and results:
+        steps.append(
+            {
+                "name": "what the earlier attempts' results held (not paired with them: an attempt left none)",
+                "status": "broken",
+                "stage": "finished",
+                "steps": [s for r in results for s in r.get("steps", [])],
+                "attachments": [a for r in results for a in r.get("attachments", [])],
+            }
+        )
+    return steps
 
 
 def _label_from_record(result: dict, ids: list[str], record: dict) -> None:
@@ -237,19 +272,23 @@ def _label_from_record(result: dict, ids: list[str], record: dict) -> None:
 
 
 def _not_run(test_id: str, ids: list[str], record: dict) -> dict:
+    """The result of a selected test the run holds no result of its own for."""
+    word = _word(record, test_id)
     why = "the run was interrupted before it" if record.get("interrupted") else "never started"
     if record.get("rig_broken"):
         why = f"never started: the rig had broken ({record['rig_broken']})"
-    result = {
+    if word != NOT_RUN:
+        why = "started, but its harness ended before its verdict (no result was kept)"
+    result: dict = {
         "uuid": str(uuid.uuid4()),
         "historyId": hashlib.md5(test_id.encode()).hexdigest(),
         "fullName": test_id,
-        "statusDetails": {"message": f"{NOT_RUN}: selected, {why}"},
+        "statusDetails": {"message": f"{word}: selected, {why}"},
         "stage": "finished",
         "labels": [{"name": TEST_LABEL, "value": test_id}],
     }
     _label_from_record(result, ids, record)
-    _title(result, NOT_RUN, None)
+    result["labels"].append({"name": "verdict", "value": NOT_RUN})
     result["status"] = "unknown"
     return result
 

@@ -5,7 +5,7 @@ the same (its file's effective configuration and its instruments' identities).""
 
 from pathlib import Path
 
-from hil.evidence import seal
+from hil.evidence import run_kind, seal
 from hil.evidence.run import changed_evidence, finished
 from hil.rig.config import RigConfig
 
@@ -19,8 +19,9 @@ class ResumeRefused(Exception):
 def remaining(record: dict, run_dir: Path, ledger_path: Path) -> list[str]:
     """The selected tests that did not finish, in their order; ResumeRefused for a run that ended complete or
     whose finished tests' evidence no longer matches what was recorded."""
-    if record.get("finished") and not record.get("interrupted") and not record.get("abandoned"):
-        raise ResumeRefused(f"{run_dir.name} ended complete: nothing to resume")
+    ended = run_kind.ending(record)
+    if ended is not run_kind.Ending.INTERRUPTED:
+        raise ResumeRefused(f"{run_dir.name} ended {ended}: only an interrupted run is resumed")
     if seal.last_entry(run_dir, ledger_path) is not None:
         problems = seal.check_run(run_dir, ledger_path)
         if problems:

@@ -150,7 +150,7 @@ class RunRecorder:
             self.record = json.loads((self.directory / "record.json").read_text(encoding="utf-8"))
             self.record.setdefault("sessions", [])
             self.record["sessions"].append(session)
-            self.record.update(finished=None, exit_status=None, interrupted=None, rig_broken=None)
+            self.record.update(finished=None, exit_status=None, interrupted=None, rig_broken=None, abandoned=None)
             self._set_aside_unfinished()
             self._write()
             return
@@ -354,13 +354,14 @@ def finish_abandoned(directory: Path, exit_status: int, interrupted: dict | None
     record = json.loads(path.read_text(encoding="utf-8"))
     if record.get("finished"):
         return False
+    ended = {"finished": utc_now(), "exit_status": exit_status, "interrupted": interrupted}
     record.update(
-        finished=utc_now(),
-        exit_status=exit_status,
-        interrupted=interrupted,
         abandoned="pytest was killed after the grace period: its STOP may not have been sent"
         if killed
         else "pytest ended without finishing the record",
+        **ended,
     )
+    if record.get("sessions"):
+        record["sessions"][-1].update(ended)
     write_record(directory, record)
     return True

@@ -75,11 +75,14 @@ def of(record: dict) -> RunKind:
 def ending(record: dict) -> Ending:
     if record.get("interrupted") or record.get("abandoned") or not record.get("finished"):
         return Ending.INTERRUPTED
+    if record.get("kind") == "places":  # its units' endings: all stopped at setup, or it ran
+        endings = set((record.get("unit_endings") or {}).values())
+        return Ending.STOPPED_AT_SETUP if endings == {Ending.STOPPED_AT_SETUP} else Ending.COMPLETE
     tests = record.get("tests") or {}
-    if record.get("kind") == "places" or any("call" in (test.get("phases") or {}) for test in tests.values()):
+    if any("call" in (test.get("phases") or {}) for test in tests.values()):
         return Ending.COMPLETE
-    if record.get("rig_broken"):  # the rig broke before any test's call: nothing was measured
-        return Ending.STOPPED_AT_SETUP
+    if record.get("rig_broken") or any(test.get("verdict") == "ERROR" for test in tests.values()):
+        return Ending.STOPPED_AT_SETUP  # the rig (or its opening) failed before any test's call: nothing measured
     return Ending.COMPLETE  # every selected test skipped for a reason of its own (e.g. a capability the pump lacks)
 
 

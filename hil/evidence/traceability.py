@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 
 from hil.drivers.contracts import Capability
-from hil.evidence.verdict import Verdict
+from hil.evidence.verdict import Verdict, shown_word
 from hil.specs.model import limits_text
 
 COLUMNS = ["requirement", "title", "test", "selected", "outcome", "verdict", "failure_class", "reason"]
@@ -83,7 +83,9 @@ def bound_table(matrix: Matrix, record: dict) -> str:
     tests = record.get("tests") or {}
     for row in matrix.rows:
         test = tests.get(row["test"]) or {}
-        verdict = row["verdict"] or ("NOT RUN" if row["selected"] == "yes" else "not selected" if row["test"] else "")
+        verdict = (
+            shown_word(test) if row["selected"] == "yes" else row["verdict"] or ("not selected" if row["test"] else "")
+        )
         judged = [m for m in test.get("measurements") or [] if m.get("low") is not None or m.get("high") is not None]
         test_name = row["test"].rsplit("::", 1)[-1].split("[", 1)[0]  # the requirement id is the row's own
         for m in judged:

@@ -13,9 +13,10 @@ import math
 from dataclasses import dataclass, field
 
 from hil.analysis.across_units import mean_across_units
+from hil.evidence import run_kind
 from hil.evidence.measurements import FAIL, INCONCLUSIVE, PASS, Measurement, measurement
 from hil.evidence.run import RECORD_SCHEMA_VERSION, utc_now
-from hil.evidence.verdict import Verdict
+from hil.evidence.verdict import Verdict, shown_word
 from hil.rig.config import RigConfig
 from hil.specs.model import AcrossUnits, Requirement
 
@@ -267,6 +268,18 @@ def places_record(
             for place in exit_statuses
         },
         "across_units": [a.as_dict() for a in across],
+        # what the run's report shows of its units: each unit's tests as `<test> · <place>`, and how each unit ended
+        "unit_selected": {
+            f"{node} · {place}": ids
+            for place, r in records.items()
+            for node, ids in (r or {}).get("selected", {}).items()
+        },
+        "unit_verdicts": {
+            f"{node} · {place}": shown_word(test)
+            for place, r in records.items()
+            for node, test in (r or {}).get("tests", {}).items()
+        },
+        "unit_endings": {place: run_kind.ending(r).value for place, r in records.items() if r},
         "tests": {},
         "safety_actions": [],
         "exit_status": next((code for code in exit_statuses.values() if code), 0),

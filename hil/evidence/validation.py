@@ -117,6 +117,10 @@ def observed_failures(record: dict) -> tuple[set[str], set[str], set[str]]:
     INCONCLUSIVE; and the ones that ended in an error, an interrupt or a rig or suite fault (not a finding about
     the pump, nor a measurement too close to a limit to decide)."""
     failed, undecided, errored = set(), set(), set()
+    for node, ids in (record.get("selected") or {}).items():  # selected, never judged: an interrupt, not a pass
+        if (record["tests"].get(node) or {}).get("verdict") is None:
+            failed.update(ids)
+            errored.update(ids)
     for test in record["tests"].values():
         verdict = test.get("verdict")
         if verdict != Verdict.PASS:

@@ -36,6 +36,16 @@ class Verdict(StrEnum):
         }[self]
 
 
+NOT_RUN = "NOT RUN"  # a selected test that never started: no verdict of its own
+
+
+def shown_word(test: dict | None) -> str:
+    """The word a report gives a selected test from its record entry: its verdict; INTERRUPTED when it started
+    (it has phases) but ended without one (its harness was killed); NOT RUN when it never started."""
+    test = test or {}
+    return test.get("verdict") or (Verdict.INTERRUPTED if test.get("phases") else NOT_RUN)
+
+
 class FailureClass(StrEnum):
     PRODUCT = "product"
     RIG = "rig"

@@ -26,6 +26,12 @@ CALLED = {"phases": {"setup": {}, "call": {}, "teardown": {}}}
          "STOPPED AT SETUP", Evidence.DEVICE),
         ({"finished": FINISHED, "tests": {"a": CALLED}, "sessions": [{}, {}], "rig": {"clock": "real"}},
          "RESUMED (2 sessions), COMPLETE", Evidence.DEVICE),
+        ({"finished": FINISHED, "tests": {"a": {"verdict": "ERROR", "phases": {"setup": {}, "teardown": {}}}},
+          "rig": {"clock": "real"}}, "STOPPED AT SETUP", Evidence.DEVICE),  # a driver's own error, not a RigError
+        ({"finished": FINISHED, "kind": "places", "unit_endings": {"a": "stopped at setup", "b": "stopped at setup"},
+          "rig": {"clock": "real"}}, "STOPPED AT SETUP", Evidence.DEVICE),
+        ({"finished": FINISHED, "kind": "places", "unit_endings": {"a": "stopped at setup", "b": "complete"},
+          "rig": {"clock": "real"}}, "COMPLETE", Evidence.DEVICE),
         ({"finished": FINISHED, "tests": {"a": CALLED}, "rig": {"clock": "rehearsal"}}, "COMPLETE", Evidence.REHEARSAL),
         ({"finished": FINISHED, "tests": {"a": CALLED},
           "rig": {"clock": "sim", "effective_config": {"seeded_defect": {"violates": ["X-1"]}}}},
@@ -153,3 +159,28 @@ def test_the_about_page_gives_every_overview_and_metadata_value_in_full(interrup
     lines = text.splitlines()
     assert lines[0].startswith("Insulin-pump safety verification: R1 · RESUMED (2 sessions), COMPLETE")
     assert f"manifest sha256 {'ab' * 32})" in text and f"sha256 specs/a.yaml: {'cd' * 32}" in lines
+
+
+def test_attempts_a_killed_harness_left_no_result_of_are_still_shown_and_never_misnamed(interrupted_then_resumed,
+                                                                                          tmp_path):
+    """B has two earlier attempts, the first killed (no Allure result), and this session never reached it; C was
+    started and killed (phases, no verdict): B is NOT RUN with both attempts, C INTERRUPTED, not NOT RUN."""
+    run_dir, record = interrupted_then_resumed
+    record["tests"]["B"] = {"requirements": ["DA-BOLUS-002"], "verdict": None, "phases": {}, "previous_attempts": [
+        {"verdict": None, "reason": None, "folder": "b.attempt-1"},
+        {"verdict": "INTERRUPTED", "reason": "interrupted by SIGINT", "folder": "b.attempt-2"}]}
+    record["tests"]["C"] = {"requirements": ["DA-BOLUS-003"], "verdict": None, "phases": {"setup": {}}}
+    for stale in run_dir.glob("allure-results/B-5-result.json"):
+        stale.unlink()  # B's only result is its second attempt's
+    report_input.write(run_dir, record, run_kind.of(record), tmp_path / "input", {}, [])
+    found = [json.loads(p.read_text()) for p in (tmp_path / "input").glob("*-result.json")]
+    results = {next(label["value"] for label in r["labels"] if label["name"] == TEST_LABEL): r for r in found}
+    assert results["B"]["name"] == "NOT RUN · DA-BOLUS-002: " and results["B"]["status"] == "unknown"
+    steps = [step["name"] for step in results["B"]["steps"]]
+    assert steps[0].startswith("earlier attempt 1: INTERRUPTED: ended before its verdict (its evidence kept in "
+                               "tests/b.attempt-1)")
+    assert steps[1].startswith("earlier attempt 2: INTERRUPTED: interrupted by SIGINT (its evidence kept in "
+                               "tests/b.attempt-2)")
+    assert steps[2].startswith("what the earlier attempts' results held")
+    assert results["C"]["name"].startswith("INTERRUPTED · DA-BOLUS-003") and results["C"]["status"] == "broken"
+    assert report_input.overview(record, run_kind.of(record), [])["verdicts"] == "1 INTERRUPTED, 1 NOT RUN, 1 PASS of 3"

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from hil.evidence import resume
+from hil.evidence import resume, run_kind
 from hil.evidence.per_test import safe_name
-from hil.evidence.run import RunRecorder, finished, sha256_file
+from hil.evidence.run import RunRecorder, finish_abandoned, finished, sha256_file
 from hil.rig.config import load_rig
 
 RIG = load_rig("fixtures/rigs/emulator.yaml")
@@ -67,3 +67,17 @@ def test_an_interrupted_tests_files_and_their_hashes_move_with_its_folder(tmp_pa
     (attempt,) = json.loads((tmp_path / "record.json").read_text())["tests"]["t::b"]["previous_attempts"]
     assert attempt["files"] == list(attempt["files_sha256"]) == [f"tests/{folder.name}.attempt-1/raw.csv"]
     assert sha256_file(tmp_path / attempt["files"][0]) == attempt["files_sha256"][attempt["files"][0]]
+
+
+def test_a_killed_session_is_closed_and_its_resume_no_longer_reads_as_abandoned(tmp_path):
+    """pytest killed after its grace period: the record and its last session are finished by the harness; the
+    resumed session starts clean, so the run's kind can end COMPLETE once it does."""
+    record = {"finished": None, "sessions": [{"started": "t0", "finished": None, "exit_status": None}], "tests": {}}
+    (tmp_path / "record.json").write_text(json.dumps(record))
+    assert finish_abandoned(tmp_path, 137, {"signal": "SIGTERM", "test": None}, killed=True)
+    killed = json.loads((tmp_path / "record.json").read_text())
+    assert killed["abandoned"] and killed["sessions"][0]["exit_status"] == 137 and killed["sessions"][0]["finished"]
+    assert run_kind.ending(killed) is run_kind.Ending.INTERRUPTED
+    RunRecorder(tmp_path, {}, resume=True).finish(0, None)
+    resumed = json.loads((tmp_path / "record.json").read_text())
+    assert resumed["abandoned"] is None and run_kind.of(resumed).words == "RESUMED (2 sessions), COMPLETE"

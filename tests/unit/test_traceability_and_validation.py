@@ -133,6 +133,9 @@ def test_observed_failures_from_a_record():
                         "d": {"requirements": ["D-1"], "verdict": "INTERRUPTED", "failure_class": None},
                         "e": {"requirements": ["E-1"], "verdict": None, "outcome": "passed"}}}
     assert validation.observed_failures(record) == ({"A-1", "B-1", "D-1", "E-1"}, {"B-1"}, {"D-1", "E-1"})
+    # a campaign cut short between tests: the selected test it never reached is no pass
+    cut = {"selected": {"c": ["C-1"], "f": ["F-1"]}, "tests": {"c": record["tests"]["c"]}}
+    assert validation.observed_failures(cut) == ({"F-1"}, set(), {"F-1"})
 
 
 def test_an_inconclusive_declared_requirement_is_caught_but_not_counted_as_a_fail():
