@@ -252,7 +252,10 @@ def test_concurrent_seals_keep_one_chain(tmp_path):
     assert found == [] and len(entries) == 60
 
 
-def test_hil_report_refuses_a_tampered_run_and_reseals_an_intact_one(sealed, reports):
+def test_hil_report_refuses_a_tampered_run_and_reseals_an_intact_one(reports):
+    sealed = make_run(reports)
+    (sealed / "record.json").write_text(json.dumps({"run_id": sealed.name, "finished": "t", "tests": {}}))
+    seal.seal_run(sealed, reports / "ledger.jsonl", KIND)
     runner = CliRunner()
     result = runner.invoke(cli.app, ["report", str(sealed)])
     assert result.exit_code == 0, result.output
@@ -266,10 +269,12 @@ def test_hil_report_refuses_a_tampered_run_and_reseals_an_intact_one(sealed, rep
     assert (sealed / manifest.MANIFEST).read_text() == before and len(ledger.read(reports / "ledger.jsonl")[0]) == 2
 
 
-def test_hil_report_seals_a_run_that_stopped_before_its_seal_as_interrupted(reports):
+def test_a_folder_without_a_run_record_is_never_sealed(reports):
+    """Nothing says what such a run was (how it ended, what it is evidence of): no seal may say it for it."""
     run_dir = make_run(reports)
-    assert CliRunner().invoke(cli.app, ["report", str(run_dir)]).exit_code == 0
-    assert seal.last_entry(run_dir, reports / "ledger.jsonl").fields["kind"] == "interrupted"
+    done = CliRunner().invoke(cli.app, ["report", str(run_dir)])
+    assert done.exit_code == 1 and "NOT SEALED" in done.output and "has no record.json" in done.output
+    assert seal.last_entry(run_dir, reports / "ledger.jsonl") is None
 
 
 @pytest.mark.parametrize("record, kind", [({"finished": "2026-01-01T00:00:00+00:00", "interrupted": None}, "complete"),
