@@ -72,6 +72,8 @@ def exists(path: str, citing: Path) -> bool:
     bases = [citing.parent] if path.startswith("../") else [ROOT]
     if path.startswith("./"):
         bases.append(citing.parent)
+    if citing.name == "pyproject.toml":
+        bases.append(ROOT / "hil")  # package data is named from its package's folder
     return any((base / path).resolve().exists() for base in bases)
 
 
