@@ -86,6 +86,10 @@ def open_report(run_dir: Path, *options: str) -> dict:
     shots = ROOT / "reports" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     screenshot = shots / f"{run_dir.name}.png"
+    n = 1
+    while screenshot.exists():  # a run opened again (interrupted, then resumed) keeps both sets
+        n += 1
+        screenshot = shots / f"{run_dir.name}-{n}.png"
     handler = functools.partial(_QuietHandler, directory=str(run_dir / "report"))
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:  # the single file needs http:
         threading.Thread(target=server.serve_forever, daemon=True).start()
