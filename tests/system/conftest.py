@@ -87,7 +87,7 @@ def open_report(run_dir: Path, *options: str) -> dict:
     shots.mkdir(parents=True, exist_ok=True)
     screenshot = shots / f"{run_dir.name}.png"
     n = 1
-    while screenshot.exists():  # a run opened again (interrupted, then resumed) keeps both sets
+    while screenshot.with_name(f"{screenshot.stem}-overview.png").exists():  # opened again: both sets kept
         n += 1
         screenshot = shots / f"{run_dir.name}-{n}.png"
     handler = functools.partial(_QuietHandler, directory=str(run_dir / "report"))
