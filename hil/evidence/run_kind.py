@@ -98,14 +98,16 @@ def evidence(record: dict) -> Evidence:
 
 
 def _validation(record: dict) -> str | None:
+    """The validation the run is a campaign of, what it ran first (a partial one says so before anything else:
+    the report's overview cuts a long value short on screen)."""
     validation = record.get("tool_validation")
     if not validation:
         return None
+    scope = validation.get("scope") or {}
     seed = validation.get("seed")
-    scope = (validation.get("scope") or {}).get("described")
     return (
-        f"{validation.get('id')}: rig {validation.get('rig')}"
+        ("PARTIAL: " if not scope.get("whole_catalogue", True) else "")
+        + (f"ran {scope['described']}; " if scope.get("described") else "")
+        + f"validation {validation.get('id')}, rig {validation.get('rig')}"
         + (f", seed {seed}" if seed is not None else "")
-        + (f"; the validation ran {scope}" if scope else "")
-        + ("" if (validation.get("scope") or {}).get("whole_catalogue", True) else " (PARTIAL)")
     )

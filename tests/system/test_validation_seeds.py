@@ -75,5 +75,5 @@ def _a_partial_validation_says_its_scope(stdout: str, summary: dict, nominal: Pa
     assert {e["evidence"] for e in entries if e["run_id"] in run_ids} == {"tool validation"}
     seen = open_report(nominal, "--tab", "Global Attachments")
     assert "COMPLETE · TOOL VALIDATION (seeded defects on the emulator): not evidence of a device" in seen["overview"]
-    assert "(PARTIAL)" in seen["overview"] and "the tests -k" in seen["overview"]
+    assert "tool validation\nPARTIAL: ran 1 of 1 seeded-defect rigs" in seen["overview"] and "the tests -k" in seen["overview"]
     assert "detection-matrix.txt" in seen["tab"] and "traceability-matrix.csv" in seen["tab"]

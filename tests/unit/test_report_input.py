@@ -184,3 +184,13 @@ def test_attempts_a_killed_harness_left_no_result_of_are_still_shown_and_never_m
     assert steps[2].startswith("what the earlier attempts' results held")
     assert results["C"]["name"].startswith("INTERRUPTED · DA-BOLUS-003") and results["C"]["status"] == "broken"
     assert report_input.overview(record, run_kind.of(record), [])["verdicts"] == "1 INTERRUPTED, 1 NOT RUN, 1 PASS of 3"
+
+
+def test_a_partial_validations_campaign_says_partial_before_anything_else():
+    scope = {"whole_catalogue": False, "described": "1 of 30 seeded-defect rigs (only x) and the nominal rig"}
+    record = {"finished": FINISHED, "tests": {"a": CALLED}, "rig": {"clock": "sim"},
+              "tool_validation": {"id": "V1", "rig": "x", "seed": None, "scope": scope}}
+    assert run_kind.of(record).validation == ("PARTIAL: ran 1 of 30 seeded-defect rigs (only x) and the nominal rig; "
+                                              "validation V1, rig x")
+    whole = record | {"tool_validation": record["tool_validation"] | {"scope": {"whole_catalogue": True}}}
+    assert run_kind.of(whole).validation == "validation V1, rig x"
