@@ -62,12 +62,14 @@ function options(argv) {
       await page.locator('img').first().scrollIntoViewIfNeeded();
       await page.screenshot({ path: screenshot });
     }
-    if (wanted.tab) {
-      await page.goto(url);
-      await page.getByText(wanted.tab, { exact: false }).first().click({ timeout: 120000 });
-      await page.waitForTimeout(1000);
-      result.tab = await page.evaluate(() => document.body.innerText);
-      await page.screenshot({ path: screenshot.replace(/\.png$/, '-tab.png') });
+    if (wanted.tab) {  // on a page of its own, freshly loaded: the first page may be deep in a test
+      const tabPage = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+      await tabPage.goto(url);
+      await tabPage.getByText('Variables', { exact: true }).first().waitFor({ timeout: 120000 });
+      await tabPage.getByText(wanted.tab, { exact: false }).first().click({ timeout: 60000 });
+      await tabPage.waitForTimeout(1000);
+      result.tab = await tabPage.evaluate(() => document.body.innerText);
+      await tabPage.screenshot({ path: screenshot.replace(/\.png$/, '-tab.png') });
     }
   } catch (error) {
     result.error = String(error).slice(0, 2000);
