@@ -56,6 +56,9 @@ def write(
         elif path.is_file() and path.name != "environment.properties":
             _link(path, into / path.name)
     _fold_fixtures(results, containers)
+    known = set(record.get("tests") or {}) | set(_selected(record))
+    for result in results.values():
+        _label_older_result(result, known)
     for result in results.values():
         _mark_information(result.get("steps", []), source)
     tests = record.get("tests") or {}
@@ -176,6 +179,18 @@ def _link(source: Path, target: Path) -> None:
 
 def _test_id(result: dict) -> str | None:
     return next((label["value"] for label in result.get("labels", []) if label["name"] == TEST_LABEL), None)
+
+
+def _label_older_result(result: dict, known: set[str]) -> None:
+    """A result written before results carried their test's node id (a run from an earlier version, its report
+    rebuilt): the id from allure-pytest's full name and the requirement parameter, when the record knows it."""
+    if _test_id(result) is not None or "#" not in result.get("fullName", ""):
+        return
+    module, function = result["fullName"].rsplit("#", 1)
+    requirement = next((p["value"].strip("'") for p in result.get("parameters", []) if p["name"] == "requirement"), "")
+    test_id = f"{module.replace('.', '/')}.py::{function}" + (f"[{requirement}]" if requirement else "")
+    if test_id in known:
+        result.setdefault("labels", []).append({"name": TEST_LABEL, "value": test_id})
 
 
 def _by_test(results) -> dict[str, list[dict]]:

@@ -194,3 +194,20 @@ def test_a_partial_validations_campaign_says_partial_before_anything_else():
                                               "validation V1, rig x")
     whole = record | {"tool_validation": record["tool_validation"] | {"scope": {"whole_catalogue": True}}}
     assert run_kind.of(whole).validation == "validation V1, rig x"
+
+
+def test_an_older_runs_results_are_matched_to_its_record_when_its_report_is_rebuilt(tmp_path):
+    """Results written before they carried their node id: matched by allure-pytest's full name and the requirement
+    parameter, never shown twice (once as themselves, once as NOT RUN)."""
+    run_dir = tmp_path / "runs" / "OLD"
+    (run_dir / "allure-results").mkdir(parents=True)
+    old = {"uuid": "u1", "name": "DA-BOLUS-001: bolus", "status": "passed", "start": 1,
+           "fullName": "tests.safety.test_dose_accuracy#test_bolus_accuracy",
+           "parameters": [{"name": "requirement", "value": "'DA-BOLUS-001'"}], "labels": [{"name": "epic", "value": "x"}]}
+    (run_dir / "allure-results" / "u1-result.json").write_text(json.dumps(old))
+    node = "tests/safety/test_dose_accuracy.py::test_bolus_accuracy[DA-BOLUS-001]"
+    record = {"run_id": "OLD", "finished": FINISHED, "rig": {"clock": "sim"}, "selected": {node: ["DA-BOLUS-001"]},
+              "tests": {node: {"verdict": "PASS", **CALLED}}}
+    report_input.write(run_dir, record, run_kind.of(record), tmp_path / "input", {}, [])
+    (shown,) = [json.loads(p.read_text()) for p in (tmp_path / "input").glob("*-result.json")]
+    assert shown["name"] == "PASS · DA-BOLUS-001: bolus"
