@@ -69,11 +69,10 @@ def environment(record: dict) -> dict[str, str]:
     return {k: str(v) for k, v in lines.items()}
 
 
-def about_text(record: dict, kind: RunKind, environment: dict[str, str], seals: list[dict]) -> str:
-    """The report's overview and metadata in full, one `name: value` line each (the report's own view cuts long
-    values short on screen): the first of its global attachments."""
-    overview = report_input.overview(record, kind, seals)
-    lines = [kind.title(record["run_id"]), ""] + [f"{k}: {v}" for k, v in overview.items()] + [""]
+def about_text(title: str, overview: dict[str, str], environment: dict[str, str]) -> str:
+    """The report's title, overview and metadata in full, one `name: value` line each (the report's own view cuts
+    long values short on screen): the first of its global attachments."""
+    lines = [title, ""] + [f"{k}: {v}" for k, v in overview.items()] + [""]
     return "\n".join(lines + [f"{k}: {v}" for k, v in environment.items()]) + "\n"
 
 
@@ -102,9 +101,10 @@ def generate_report(
     in a folder of their own; the history file (one per rig and campaign, in reports/history/) keeps each test's
     history and the trend across that campaign's runs."""
     output = run_dir / "report"
-    add_document(run_dir, {ABOUT_TEXT: about_text(record, kind, environment, seals)})
     with tempfile.TemporaryDirectory(prefix=".report-input-", dir=run_dir.parent) as scratch:
         config = report_input.write(run_dir, record, kind, Path(scratch) / "results", environment, seals)
+        shown = json.loads(config.read_text(encoding="utf-8"))  # what the report will show, said in full beside it
+        add_document(run_dir, {ABOUT_TEXT: about_text(shown["name"], shown["variables"], environment)})
         history.parent.mkdir(parents=True, exist_ok=True)
         command = [
             str(allure_cli()),
@@ -126,7 +126,6 @@ def generate_report(
             )  # a terminal's Ctrl-C must not cut a seal short
         except subprocess.TimeoutExpired:
             raise ReportError(f"allure did not finish within {REPORT_TIMEOUT_S} s") from None
-        shown = json.loads(config.read_text(encoding="utf-8"))
     if done.returncode != 0 or not (output / "index.html").exists():
         raise ReportError(f"allure failed (exit {done.returncode}): {(done.stderr or done.stdout)[-800:]}")
     about = {"title": shown["name"], "overview": shown["variables"], "metadata": environment}

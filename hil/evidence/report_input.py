@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import uuid
+from collections import Counter
 from pathlib import Path
 
 from hil.evidence.measurements import Outcome
@@ -59,7 +60,6 @@ def write(
     known = set(record.get("tests") or {}) | set(_selected(record))
     for result in results.values():
         _label_older_result(result, known)
-    for result in results.values():
         _mark_information(result.get("steps", []), source)
     tests = record.get("tests") or {}
     shown = {}
@@ -70,10 +70,9 @@ def write(
             final, earlier = _not_run(test_id, test.get("requirements") or [], record), found
         else:
             final, earlier = found[-1], found[:-1]
-        if test.get("requirements") and not any(label["name"] == "epic" for label in final.get("labels", [])):
+        if test.get("requirements") and _label(final, "epic") is None:
             _label_from_record(final, test["requirements"], record)  # its setup failed before the fixture labelled it
-        labelled = next((label["value"] for label in final.get("labels", []) if label["name"] == "verdict"), None)
-        word = shown_word(test) if test else labelled or Verdict.INTERRUPTED
+        word = shown_word(test) if test else _label(final, "verdict") or Verdict.INTERRUPTED
         _title(final, word, test.get("failure_class"))
         final["steps"] = _attempts(previous, earlier) + final.get("steps", [])
         shown[test_id] = final
@@ -108,10 +107,7 @@ def overview(record: dict, kind: RunKind, seals: list[dict]) -> dict[str, str]:
     """The report's first lines (Allure's "variables"): what the run is, what it selected, what became of it, and
     each session with the seal that closed it (the run's earlier seals: its ledger entries)."""
     selected = _selected(record)
-    counts: dict[str, int] = {}
-    for test_id in selected:
-        word = _word(record, test_id)
-        counts[word] = counts.get(word, 0) + 1
+    counts = Counter(_word(record, test_id) for test_id in selected)
     selection = record.get("selection") or {}
     chosen = " ".join(f"{option} {value!r}" for option, value in selection.items() if value)
     lines = {
@@ -178,7 +174,11 @@ def _link(source: Path, target: Path) -> None:
 
 
 def _test_id(result: dict) -> str | None:
-    return next((label["value"] for label in result.get("labels", []) if label["name"] == TEST_LABEL), None)
+    return _label(result, TEST_LABEL)
+
+
+def _label(result: dict, name: str) -> str | None:
+    return next((label["value"] for label in result.get("labels", []) if label["name"] == name), None)
 
 
 def _label_older_result(result: dict, known: set[str]) -> None:

@@ -6,6 +6,8 @@ alone, so a report rebuilt later says what the run said."""
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hil.evidence.verdict import Verdict
+
 REHEARSAL_NOTE = "REHEARSAL: the emulator running free in real time, not a pump: not evidence"
 
 
@@ -81,7 +83,7 @@ def ending(record: dict) -> Ending:
     tests = record.get("tests") or {}
     if any("call" in (test.get("phases") or {}) for test in tests.values()):
         return Ending.COMPLETE
-    if record.get("rig_broken") or any(test.get("verdict") == "ERROR" for test in tests.values()):
+    if record.get("rig_broken") or any(test.get("verdict") == Verdict.ERROR for test in tests.values()):
         return Ending.STOPPED_AT_SETUP  # the rig (or its opening) failed before any test's call: nothing measured
     return Ending.COMPLETE  # every selected test skipped for a reason of its own (e.g. a capability the pump lacks)
 

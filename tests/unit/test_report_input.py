@@ -155,7 +155,9 @@ def test_the_about_page_gives_every_overview_and_metadata_value_in_full(interrup
     _, record = interrupted_then_resumed
     seals = [{"run_id": "R1", "sealed_at": "2026-01-01T00:10:05+00:00", "kind": "interrupted", "line": 7,
               "manifest_sha256": "ab" * 32, "event": "sealed"}]
-    text = reporting.about_text(record, run_kind.of(record), {"sha256 specs/a.yaml": "cd" * 32}, seals)
+    kind = run_kind.of(record)
+    overview = report_input.overview(record, kind, seals)
+    text = reporting.about_text(kind.title("R1"), overview, {"sha256 specs/a.yaml": "cd" * 32})
     lines = text.splitlines()
     assert lines[0].startswith("Insulin-pump safety verification: R1 · RESUMED (2 sessions), COMPLETE")
     assert f"manifest sha256 {'ab' * 32})" in text and f"sha256 specs/a.yaml: {'cd' * 32}" in lines
