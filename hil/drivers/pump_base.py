@@ -8,17 +8,29 @@ harness connected): a rig fault (LostEvent), never "the pump did not alarm". Eve
 are kept for the next events() call. An announced alarm id is forgotten once it is acknowledged through the driver or
 a STATUS shows it cleared, so a pump that numbers its alarms afresh (after a restart) must announce a reused id
 again.
+
+A transport that does not keep that order (CAN: arbitration sends the lowest identifier first, and the reference
+DBC's status frames outrank its alarm frames) can deliver a STATUS before the events it shows. Its driver sets
+`event_wait_s`: an alarm that no event has announced yet is then waited for that long, the link read meanwhile,
+before it is called lost; an event that has not come by then is lost as before.
 """
 
+import time
 from abc import ABC, abstractmethod
 
 from hil.drivers.contracts import Alarm, PumpEvent, PumpStatus
 from hil.errors import LostEvent
 from hil.transport.serial_line import SerialLine
 
+EVENT_POLL_S = 0.002  # while waiting for events in flight: wall seconds between reads of the link
+
 
 class PumpDriver(ABC):
     """A pump driver's base: status() and events() with the lost-event check, over the driver's own reads."""
+
+    # Wall seconds status() waits for the events announcing an alarm it shows: 0 on one ordered link; a driver whose
+    # transport can deliver a STATUS before its events sets the time they can trail it by.
+    event_wait_s: float = 0.0
 
     def __init__(self) -> None:
         self._announced: set[str] = set()  # alarm ids an Alarm event announced, not yet seen cleared
@@ -51,17 +63,27 @@ class PumpDriver(ABC):
         active = set(status.active_alarms)
         new = active - self._active
         if new - self._announced:
-            self._take(self._read_events())  # announced on the link, not yet taken by events()
+            self._await_announcement(new)
         self.check_link()  # a counter gap names the lost event better than the alarm can
         lost = sorted(new - self._announced)
         if lost:
+            waited = f" within {self.event_wait_s:g} s of the STATUS" if self.event_wait_s else ""
             raise LostEvent(
-                f"pump: STATUS shows alarm(s) {', '.join(lost)} active but no ALARM event announced them: the event "
-                "was lost on the wire, or the alarm predates the connection"
+                f"pump: STATUS shows alarm(s) {', '.join(lost)} active but no ALARM event announced them{waited}: the "
+                "event was lost on the wire, or the alarm predates the connection"
             )
         self._announced -= self._active - active  # cleared: a restarted pump may use the id again
         self._active = active
         return status
+
+    def _await_announcement(self, alarm_ids: set[str]) -> None:
+        """Take the events on the link (announced, not yet taken by events()) until they announce every one of
+        `alarm_ids` or `event_wait_s` has passed."""
+        deadline = time.monotonic() + self.event_wait_s
+        self._take(self._read_events())
+        while alarm_ids - self._announced and time.monotonic() < deadline:
+            time.sleep(EVENT_POLL_S)
+            self._take(self._read_events())
 
     def events(self) -> list[PumpEvent]:
         """Events received so far (those read while confirming a STATUS first), oldest first."""

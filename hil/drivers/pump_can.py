@@ -2,7 +2,9 @@
 The same API as the serial ReferencePumpDriver: nothing above the driver changes with the transport."""
 
 from enum import StrEnum
-from typing import TypeVar
+from typing import Annotated, TypeVar
+
+from pydantic import Field
 
 from hil.drivers.contracts import (
     Alarm,
@@ -40,6 +42,12 @@ N = TypeVar("N", bound=StrEnum)  # a contract enum, decoded from a DBC choice
 
 CGM_RESOLUTION_MG_DL = 1.0  # the CgmValue and PumpStatus5 glucose signals are whole mg/dL (fixtures/can/pump.dbc)
 CGM_TREND_RANGE_MG_DL_MIN = (-12.8, 12.7)  # the CgmValue trend signal: signed 8 bits of 0.1 mg/dL/min
+# How long an alarm's frames may trail the STATUS that shows it (pump_base: event_wait_s). On the bus, frames that
+# lose arbitration to the five status frames follow within a few frame times (an 8-byte standard frame is at most
+# 135 bits with stuffing: 0.27 ms at 500 kbit/s, 1.1 ms at 125 kbit/s); a USB adapter then holds received bytes up
+# to its latency timer (16 ms by default on FTDI chips), and the host schedules the harness. 0.5 s covers all of
+# them many times over and costs nothing on the nominal path: it is waited out only when the frames are missing.
+EVENT_WAIT_S = 0.5
 
 
 def _named(enum: type[N], value: object) -> N:
@@ -53,21 +61,30 @@ def _named(enum: type[N], value: object) -> N:
 class CanPumpDriver(PumpDriver):
     """A pump speaking the reference protocol on the rig's CAN bus (registered as `reference-can`).
 
-    Its lost-event check is the base's (hil.drivers.pump_base)."""
+    Its lost-event check is the base's (hil.drivers.pump_base), waiting `event_wait_s` for an alarm's frames: the
+    reference DBC gives the status frames lower identifiers than the alarm frames, so on a busy bus a STATUS can
+    show an alarm whose frames are still queued behind it."""
 
     device = DeviceKind.PUMP
     capabilities = frozenset(Capability)  # the DBC carries every one (docs/protocol.md §5)
 
     class Options(DriverOptions):
-        """No options of its own: the bus is the rig's `can:` section."""
+        """The bus is the rig's `can:` section."""
+
+        event_wait_s: Annotated[float, Field(ge=0, le=60)] = Field(
+            EVENT_WAIT_S,
+            description="seconds a STATUS showing an alarm that no frame has announced waits for the alarm's frames "
+            "still in flight (status frames outrank them on the bus) before the event is called lost",
+        )
 
     @classmethod
     def connect(cls, options: Options, rig: RigContext) -> "CanPumpDriver":
-        return cls(rig.can_bus())
+        return cls(rig.can_bus(), options.event_wait_s)
 
-    def __init__(self, hub: CanHub):
+    def __init__(self, hub: CanHub, event_wait_s: float = EVENT_WAIT_S):
         super().__init__()
         self.hub = hub
+        self.event_wait_s = event_wait_s
         self._seq = 0
         self._alarm: dict | None = None  # a PumpAlarm waiting for its PumpAlarmTime
         self._auto_event: dict | None = None  # an AUTO_BASAL or AUTO_BOLUS waiting for its PumpAutoDetail

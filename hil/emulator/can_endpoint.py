@@ -4,6 +4,10 @@ The device side of slcan: ASCII commands ending in CR (`O`/`L` open, `C` close, 
 `V`/`N` version and serial, `t<id><dlc><data>` transmit a standard frame); `\\r` acknowledges a command and
 `\\a` (BELL) refuses a malformed one. Received frames are written as `t<id><dlc><data>\\r`. PumpRequest
 frames are handed to the same firmware as the serial protocol (hil.transport.can_protocol maps them).
+
+With `events_behind_status_s` (the rig file's `emulator.can_events_behind_status_s`) the pump's event frames are
+held until its next STATUS reply has gone out and follow it that many wall seconds later: a pump whose status frames
+win arbitration over its event frames, so that a STATUS shows an alarm before the alarm's frames arrive.
 """
 
 from collections.abc import Callable
@@ -16,10 +20,20 @@ OK, BELL = b"\r", b"\a"
 
 
 class CanEndpoint:
-    def __init__(self, dbc_path, world: Callable, write: Callable[[bytes], None]):
+    def __init__(
+        self,
+        dbc_path,
+        world: Callable,
+        write: Callable[[bytes], None],
+        write_later: Callable[[bytes, float], None] | None = None,
+        events_behind_status_s: float | None = None,
+    ):
         self.db = cp.load_database(dbc_path or None)
         self.world = world  # returns the World (its pump and load cell change on RESET)
         self.write = write
+        self.write_later = write_later
+        self.events_behind_status_s = events_behind_status_s
+        self._held: list[bytes] = []  # event frames waiting for the next STATUS reply (events_behind_status_s)
         self.open = False
         self.counters = {"pump events": 0, "pump heartbeat": 0, "load cell": 0}
         self._stream = None
@@ -60,12 +74,25 @@ class CanEndpoint:
             return
         self._frame(can_id, data)
 
-    def _send(self, name: str, signals: dict) -> None:
+    def _send(self, name: str, signals: dict, held: bool = False) -> None:
+        """Transmit a frame; `held`: an event frame, which waits for the next STATUS reply when events go behind
+        status."""
         if not self.open:
             return
         message = self.db.get_message_by_name(name)
         data = cp.encode(message, signals)
-        self.write(f"t{message.frame_id:03X}{len(data)}{data.hex().upper()}\r".encode("ascii"))
+        line = f"t{message.frame_id:03X}{len(data)}{data.hex().upper()}\r".encode("ascii")
+        if held and self.events_behind_status_s is not None:
+            self._held.append(line)
+        else:
+            self.write(line)
+
+    def _release_held(self) -> None:
+        """After a STATUS reply: the event frames held behind it, `events_behind_status_s` later."""
+        assert self.write_later is not None and self.events_behind_status_s is not None  # set together (server)
+        for line in self._held:
+            self.write_later(line, self.events_behind_status_s)
+        self._held = []
 
     # -- the pump node -------------------------------------------------------------------------------------
     def _frame(self, can_id: int, data: bytes) -> None:
@@ -144,6 +171,8 @@ class CanEndpoint:
         self._send("PumpStatus4", {"seq": seq, **{f"alarm_id{i}": a for i, a in enumerate(ids)}})
         cgm = f.get("cgm", "-")
         self._send("PumpStatus5", {"seq": seq, "cgm_valid": int(cgm != "-"), "cgm": 0 if cgm == "-" else int(cgm)})
+        if self._held:
+            self._release_held()
 
     def _cgm(self, signals: dict | None) -> None:
         """A CGM value on the bus: the pump takes it as the serial CGM command (no reply on the bus)."""
@@ -223,10 +252,12 @@ class CanEndpoint:
                     "pressure_valid": int(pressure is not None),
                     "pressure": float(pressure or 0.0),
                 },
+                held=True,
             )
             self._send(
                 "PumpAlarmTime",
                 {"counter": self._count("pump events"), "alarm_id": int(fields["id"]), "raised": float(fields["t"])},
+                held=True,
             )
         elif kind in ("BOLUS_DONE", "PRIME_DONE"):
             self._send(
@@ -237,6 +268,7 @@ class CanEndpoint:
                     "amount": float(fields["amount"]),
                     "reason": "NONE",
                 },
+                held=True,
             )
         elif kind in ("SUSPEND", "RESUME", "AUTO_EXIT"):
             self._send(
@@ -247,6 +279,7 @@ class CanEndpoint:
                     "reason": fields["reason"],
                     "at": int(float(fields["t"])),
                 },
+                held=True,
             )
         elif kind in ("AUTO_BASAL", "AUTO_BOLUS"):
             self._send(
@@ -258,6 +291,7 @@ class CanEndpoint:
                     "reason": fields.get("zone", "NONE"),
                     "at": int(float(fields["t"])),
                 },
+                held=True,
             )
             self._send(
                 "PumpAutoDetail",
@@ -267,6 +301,7 @@ class CanEndpoint:
                     "predicted": float(fields.get("predicted", 0)),
                     "iob": float(fields.get("iob", 0)),
                 },
+                held=True,
             )
 
     def heartbeat(self, state: str, pump_time: float) -> None:

@@ -291,6 +291,10 @@ class EmulatorOptions(Params):
     # The heartbeat period is the device's choice (the protocol only counts them); 60 s keeps a simulated
     # day at 1,440 frames, so a 12-day run over CAN is not dominated by heartbeats.
     can_heartbeat_s: Annotated[float, span(0, 86_400, above=True)] = 60.0
+    # A seeded rig behaviour, no physics: the pump's CAN event frames (alarms, deliveries, auto mode) held until its
+    # next STATUS reply has gone out, then sent this many wall seconds after it, as a pump whose status frames outrank
+    # its event frames on a busy bus sends them (docs/drivers.md §2). None: each event's frames go out as it is raised.
+    can_events_behind_status_s: Annotated[float, span(0, 60)] | None = None
     pump: PumpParams = PumpParams()
     fluid_path: FluidPathParams = FluidPathParams()
     balance: BalanceParams = BalanceParams()

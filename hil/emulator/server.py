@@ -55,6 +55,7 @@ class PtyChannel:
         self.on_line = on_line
         self._inbuf = b""
         self.outbuf = bytearray()
+        self._later: list[tuple[float, bytes]] = []  # (time.monotonic() due, line): output sent after the rest
         self.watched_for_room = False  # registered for EVENT_WRITE in the server's selector
 
     def write(self, data: bytes) -> None:
@@ -70,6 +71,22 @@ class PtyChannel:
     def held_s(self) -> float:
         """Wall seconds a stall still holds the output back."""
         return max(0.0, self._held_until - time.monotonic())
+
+    def write_later(self, data: bytes, delay_s: float) -> None:
+        """Send `data` `delay_s` wall seconds from now (through the wire faults then); output written meanwhile goes
+        out first."""
+        self._later.append((time.monotonic() + delay_s, data))
+
+    def later_s(self) -> float | None:
+        """Wall seconds until the next line written for later is due; None when there is none."""
+        return max(0.0, min(due for due, _ in self._later) - time.monotonic()) if self._later else None
+
+    def send_due(self) -> None:
+        """Write the lines written for later whose time has come, in the order they were given."""
+        now = time.monotonic()
+        due, self._later = [d for t, d in self._later if t <= now], [(t, d) for t, d in self._later if t > now]
+        for data in due:
+            self.write(data)
 
     def wants_write(self) -> bool:
         return bool(self.outbuf) and not self.held_s()
@@ -114,7 +131,13 @@ class EmulatorServer:
         self.control_ch = PtyChannel("control", self._control_line)
         self.can_ch = PtyChannel("can", lambda line: self.can.handle_line(line), terminator=b"\r", now=self._now)
         self.faulted = {ch.name: ch for ch in (self.pump_ch, self.balance_ch, self.lost_balance_ch, self.can_ch)}
-        self.can = CanEndpoint(config.can_dbc, lambda: self.world, self.can_ch.write)
+        self.can = CanEndpoint(
+            config.can_dbc,
+            lambda: self.world,
+            self.can_ch.write,
+            write_later=self.can_ch.write_later,
+            events_behind_status_s=config.can_events_behind_status_s,
+        )
         self._event_no = 0
         self.world = World(config, self._pump_event, lambda line: self.balance_ch.write(line.encode() + b"\r\n"))
         self.world.every(
@@ -297,8 +320,9 @@ class EmulatorServer:
             if self.speed is not None:
                 self._follow_wall_clock()
             held = [s for s in (channel.held_s() for channel in channels if channel.outbuf) if s]
+            later = [s for s in (channel.later_s() for channel in channels) if s is not None]
             tick = [FREE_RUN_TICK_S] if self.speed is not None else []
-            for key, events in selector.select(timeout=min([1.0, *held, *tick])):
+            for key, events in selector.select(timeout=min([1.0, *held, *later, *tick])):
                 if key.data is None:
                     if not os.read(key.fd, 4096):  # watch_fd, the one registered without data
                         return  # the harness that started us is gone
@@ -308,6 +332,7 @@ class EmulatorServer:
                         self._follow_wall_clock()
                     key.data.readable()
             for channel in channels:  # wait for room only where output is pending
+                channel.send_due()
                 channel.flush()
                 wants_write = channel.wants_write()
                 if wants_write != channel.watched_for_room:

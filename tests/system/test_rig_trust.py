@@ -71,3 +71,21 @@ def test_preflight_blocks_a_balance_that_answers_what_the_recordings_use_wrongly
     found, status = rows["scale immediate reading"]
     assert status == "BLOCKER" and "to SI" in found, output
     assert rows["scale stable reading"][1] == "ok"  # S alone, all the old preflight tried, is answered well
+
+
+@pytest.mark.parametrize(("event_wait_s", "verdict"), [(None, ("PASS", None)), (0, ("ERROR", "rig"))])
+def test_a_can_pump_whose_status_frames_overtake_its_alarm_frames_gets_the_nominal_verdict(
+    verify, tmp_path, event_wait_s, verdict
+):
+    """The alarm's frames follow the STATUS that shows it: the CAN driver's wait for frames in flight gives the
+    nominal rig's PASS; without it (event_wait_s 0) the pump would be reported losing the event it sent."""
+    rig = CASES / "can-events-behind-status.yaml"
+    if event_wait_s is not None:
+        rig = tmp_path / "no-wait.yaml"
+        rig.write_text(f"extends: {CASES / 'can-events-behind-status.yaml'}\nrig_id: can-events-no-wait\n"
+                       f"pump:\n  driver: reference-can\n  event_wait_s: {event_wait_s}\n")
+    run = verify("--rig", str(rig), "-k", "OC-ALARM-001", "--no-report")
+    (test,) = run.record["tests"].values()
+    assert (test["verdict"], test["failure_class"]) == verdict, test
+    if event_wait_s is not None:
+        assert "LostEvent" in test["reason"] and "no ALARM event announced them" in test["reason"], test["reason"]
