@@ -31,12 +31,20 @@ Sizes, from OpenAPS oref0's determine-basal.js (MIT; the dosing rules and safety
 Insulin on board: oref0's exponential activity curve (lib/iob/calculate.js) for rapid-acting insulin, peak 75 min,
 duration of action 5 h (oref0's floor for exponential curves), over the net insulin: every bolus, and the automatic
 basal's difference from the profile (negative when it delivers less), as oref0 counts it.
+
+What every design shares (`AutoDesign`): the settings, the insulin on board and its activity, the CGM values of the
+last 42.5 min, the caps, and the pump's increments; the CGM-lost fallback, the exit and the freshness of a value are the
+pump's (hil/emulator/pump.py). The rig chooses the design (`emulator.auto_mode.design`): these zones, or oref0's
+microboluses (hil/emulator/microbolus.py).
 """
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+import numpy as np
 
 from hil.emulator.config import Defects
 
@@ -79,16 +87,30 @@ class AutoSettings:
     max_iob: float = 5.0  # U of insulin on board from automatic dosing (oref0 max_iob)
 
 
+def _curve(peak: float, dia: float) -> tuple[float, float, float]:
+    """oref0's exponential curve's constants (lib/iob/calculate.js): tau, a and S."""
+    tau = peak * (1 - peak / dia) / (1 - 2 * peak / dia)
+    a = 2 * tau / dia
+    return tau, a, 1 / (1 - a + (1 + a) * math.exp(-dia / tau))
+
+
 def iob_fraction(minutes: float, peak: float = PEAK_MIN, dia: float = DIA_MIN) -> float:
     """The share of a dose still on board `minutes` after it, on oref0's exponential curve (1 at 0, 0 from dia)."""
     if minutes <= 0:
         return 1.0
     if minutes >= dia:
         return 0.0
-    tau = peak * (1 - peak / dia) / (1 - 2 * peak / dia)
-    a = 2 * tau / dia
-    s = 1 / (1 - a + (1 + a) * math.exp(-dia / tau))
+    tau, a, s = _curve(peak, dia)
     return 1 - s * (1 - a) * ((minutes**2 / (tau * dia * (1 - a)) - minutes / tau - 1) * math.exp(-minutes / tau) + 1)
+
+
+def activity_fraction(minutes: np.ndarray, peak: float = PEAK_MIN, dia: float = DIA_MIN) -> np.ndarray:
+    """The share of a dose acting per minute `minutes` after it (oref0's activityContrib for 1 U), 0 outside the
+    action: the rate at which iob_fraction falls."""
+    tau, a, s = _curve(peak, dia)
+    acting = (minutes > 0) & (minutes < dia)
+    m = np.where(acting, minutes, 0.0)
+    return np.where(acting, s / tau**2 * m * (1 - m / dia) * np.exp(-m / tau), 0.0)
 
 
 @dataclass
@@ -103,10 +125,10 @@ class Decision:
 
 
 @dataclass
-class AutoMode:
-    """The auto mode's rules between CGM values. The pump calls `decide` at each fresh CGM value for the cycle's
-    rate and correction. `doses` is the pump's own log of net insulin (time s, U): every bolus, and the automatic
-    basal's difference from the profile."""
+class AutoDesign(ABC):
+    """What every auto-mode design shares. The pump calls `cycle` at each fresh CGM value for the cycle's rate and
+    correction. `doses` is the pump's own log of net insulin (time s, U): every bolus, and the automatic basal's
+    difference from the profile."""
 
     settings: AutoSettings
     profile_rate: Callable[[], float]
@@ -118,19 +140,25 @@ class AutoMode:
     last_user_bolus_s: Callable[[], float] = lambda: -math.inf
     values: list[tuple[float, float]] = field(default_factory=list)  # (taken s, mg/dL) of the last 42.5 min
 
-    def predicted(self, taken_s: float, glucose: float, from_trend: float) -> float:
-        """The prediction the rules act on, for a fresh value taken at taken_s: the lower of the trend's (from_trend)
-        and the value plus 30 min of its average rate of change since the values 20-40 min before (none there: the
-        trend's alone)."""
-        oldest, newest = (m * 60.0 for m in reversed(LONG_DELTA_MIN))
+    @abstractmethod
+    def cycle(self, now: float, taken_s: float, glucose: float, from_trend: float) -> Decision:
+        """The decision on a fresh value taken at taken_s; from_trend: the value plus 30 min of the CGM's trend."""
+
+    def remember(self, taken_s: float, glucose: float) -> None:
+        """A fresh value into the CGM values of the last 42.5 min (oref0's oldest delta, lib/glucose-get-last.js)."""
+        oldest = LONG_DELTA_MIN[1] * 60.0
         self.values = [(t, g) for t, g in self.values if taken_s - t < oldest] + [(taken_s, glucose)]
-        slopes = [(glucose - g) / ((taken_s - t) / 60.0) for t, g in self.values if newest < taken_s - t]
-        if not slopes:
-            return from_trend
-        return min(from_trend, glucose + HORIZON_MIN * sum(slopes) / len(slopes))
 
     def iob(self, now: float) -> float:
         return sum(units * iob_fraction((now - t) / 60.0) for t, units in self.doses if now - t < DIA_MIN * 60.0)
+
+    def activity(self, now: float, ahead_min: np.ndarray) -> np.ndarray:
+        """The insulin acting (U/min) at each of `ahead_min` minutes from now, from the doses logged so far."""
+        if not self.doses:
+            return np.zeros_like(ahead_min)
+        t, units = np.asarray(self.doses).T
+        ages = (now - t)[None, :] / 60.0 + ahead_min[:, None]
+        return activity_fraction(ages) @ units
 
     def max_rate(self) -> float:
         """oref0's max temporary basal: min(max_basal, 3 × the highest scheduled basal, 4 × the current basal); the
@@ -139,6 +167,26 @@ class AutoMode:
             return math.inf
         profile = self.profile_rate()
         return min(self.settings.max_basal, MAX_DAILY_MULTIPLIER * profile, CURRENT_MULTIPLIER * profile)
+
+
+@dataclass
+class AutoMode(AutoDesign):
+    """The zones design: Control-IQ's zones on the 30-min prediction, oref0's sizes, corrections at most one an
+    hour."""
+
+    def cycle(self, now: float, taken_s: float, glucose: float, from_trend: float) -> Decision:
+        return self.decide(now, glucose, self.predicted(taken_s, glucose, from_trend))
+
+    def predicted(self, taken_s: float, glucose: float, from_trend: float) -> float:
+        """The prediction the rules act on, for a fresh value taken at taken_s: the lower of the trend's (from_trend)
+        and the value plus 30 min of its average rate of change since the values 20-40 min before (none there: the
+        trend's alone)."""
+        self.remember(taken_s, glucose)
+        newest = LONG_DELTA_MIN[0] * 60.0
+        slopes = [(glucose - g) / ((taken_s - t) / 60.0) for t, g in self.values if newest < taken_s - t]
+        if not slopes:
+            return from_trend
+        return min(from_trend, glucose + HORIZON_MIN * sum(slopes) / len(slopes))
 
     def decide(self, now: float, glucose: float, predicted: float) -> Decision:
         """The cycle's rate and correction for the prediction, under the zones, the caps and max_iob."""
@@ -162,10 +210,10 @@ class AutoMode:
         if judged >= CORRECT_AT_OR_ABOVE and now - self.last_correction_s >= CORRECTION_INTERVAL_S and not held:
             wanted = CORRECTION_SHARE * (judged - s.target) / s.isf - iob
             scale = self.defects.aid_correction_scale  # seeded: 10 is a units error in the amount commanded
-            correction = _steps(_steps(min(wanted, headroom), self.increment) * scale, self.increment)
-        return Decision(_steps(rate, self.increment), zone, max(0.0, correction), predicted, iob)
+            correction = in_increments(in_increments(min(wanted, headroom), self.increment) * scale, self.increment)
+        return Decision(in_increments(rate, self.increment), zone, max(0.0, correction), predicted, iob)
 
 
-def _steps(value: float, increment: float) -> float:
+def in_increments(value: float, increment: float) -> float:
     """A rate or an amount in the pump's increments, rounded down (never more than the rules allow)."""
     return math.floor(value / increment + 1e-9) * increment if math.isfinite(value) else value
