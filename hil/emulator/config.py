@@ -265,6 +265,19 @@ class Defects(Params):
     aid_iob_added_to_eventual: bool = False  # eventual glucose = predicted + IOB × ISF: a sign error in oref0's rule
 
 
+class AutoModeParams(Params):
+    """The pump's auto-mode design (hil/emulator/auto_mode.py), as a maker builds one: the sources are in each
+    design's module."""
+
+    # zones: Control-IQ's zones on a 30-min prediction, oref0's sizes, a correction at most once an hour;
+    # microbolus: OpenAPS oref0 with super micro boluses (hil/emulator/microbolus.py), no correction spacing.
+    design: Literal["zones", "microbolus"] = "zones"
+    # microbolus only: oref0 takes a CGM trace flat for 45 min (0 mg/dL over 5 min, under 1 mg/dL per 5 min over 15
+    # and 45) for a stuck sensor and sets nothing new, except for its simulator's CGM ("fakecgm"), whose values it
+    # doses on (docs/references.md, "OpenAPS oref0 with super micro boluses"). True: the CGM is such a simulated feed.
+    simulated_cgm: bool = False
+
+
 class LostBalanceParams(BalanceParams):
     serial: Name = "B000000002"
 
@@ -303,6 +316,7 @@ class EmulatorOptions(Params):
     loadcell: LoadCellParams = LoadCellParams()
     vessel: VesselParams = VesselParams()
     defects: Defects = Defects()
+    auto_mode: AutoModeParams = AutoModeParams()
     # Wire faults armed after every RESET, `at_s` counted from it (hil/emulator/wire_faults.py): the fault campaign.
     wire_faults: Annotated[tuple[WireFault, ...], Field(strict=False)] = ()  # a YAML list
 

@@ -13,14 +13,16 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from hil.emulator import auto_mode
-from hil.emulator.auto_mode import AutoMode, AutoSettings, Decision, Zone
+from hil.emulator.auto_mode import AutoDesign, AutoMode, AutoSettings, Decision, Zone
 from hil.emulator.bench import Bench
-from hil.emulator.config import Defects, PumpParams
+from hil.emulator.config import AutoModeParams, Defects, PumpParams
 from hil.emulator.glucose_suspend import GlucoseSuspend, SuspendSettings
+from hil.emulator.microbolus import Microbolus
 from hil.emulator.scheduler import Event, Scheduler
 from hil.emulator.site_check import SiteCheck
 from hil.transport.frames import Frame
@@ -70,8 +72,10 @@ class EmulatedPump:
         rng: np.random.Generator,
         emit: Callable[[str, dict], None],
         sensor_rng: np.random.Generator,
+        auto_design: AutoModeParams,
     ):
         self.p = params
+        self.auto_design = auto_design
         self.defects = defects
         self.bench = bench
         self.sched = scheduler
@@ -89,7 +93,7 @@ class EmulatedPump:
         self.cgm: tuple[float, float | None, float] | None = None  # (mg/dL, trend mg/dL/min or None, time received)
         self.suspend_settings = SuspendSettings()
         self.auto_settings = AutoSettings()
-        self.auto: AutoMode | None = None  # auto mode on: its state; off: None
+        self.auto: AutoDesign | None = None  # auto mode on: its state; off: None
         self.auto_rate: float | None = None  # the automatic basal in effect (auto mode on)
         self.auto_zone: Zone | None = None
         self._auto_since = 0.0  # when the automatic rate in effect was set
@@ -332,8 +336,7 @@ class EmulatedPump:
         self.lgs.on_cgm(value, slope)
         fresh = taken_ago <= auto_mode.FRESH_S or self.defects.aid_stale_cgm_as_fresh
         if self.auto is not None and fresh:
-            taken_s = self.sched.now - taken_ago
-            self._auto_cycle(value, self.auto.predicted(taken_s, value, self.lgs.predicted(slope)))
+            self._auto_cycle(self.sched.now - taken_ago, value, self.lgs.predicted(slope))
         return (f"cgm={value:.0f}",)
 
     # -- auto mode (hil/emulator/auto_mode.py) ---------------------------------------------------------------
@@ -344,14 +347,7 @@ class EmulatedPump:
                 raise Refused("NOT_ALLOWED", f"pump is {self.state}")
             if self.temp_rate is not None:
                 raise Refused("NOT_ALLOWED", "a temporary basal is running")
-            self.auto = AutoMode(
-                self.auto_settings,
-                lambda: self.profile_rate,
-                self.p.increment_U,
-                self.defects,
-                self.insulin_doses,
-                last_user_bolus_s=lambda: self._last_user_bolus_s,
-            )
+            self.auto = self._auto_design()
             self._arm_cgm_loss()  # no CGM value yet: missing from now
         elif switch == "OFF":
             self._exit_auto("USER")
@@ -366,13 +362,27 @@ class EmulatedPump:
             f"iob={iob:.3f}",
         )
 
-    def _auto_cycle(self, glucose: float, predicted: float) -> None:
+    def _auto_design(self) -> AutoDesign:
+        """The rig's auto-mode design (emulator.auto_mode.design) on this pump's settings, increments and log."""
+        shared: dict[str, Any] = dict(
+            settings=self.auto_settings,
+            profile_rate=lambda: self.profile_rate,
+            increment=self.p.increment_U,
+            defects=self.defects,
+            doses=self.insulin_doses,
+            last_user_bolus_s=lambda: self._last_user_bolus_s,
+        )
+        if self.auto_design.design == "microbolus":
+            return Microbolus(**shared, simulated_cgm=self.auto_design.simulated_cgm)
+        return AutoMode(**shared)
+
+    def _auto_cycle(self, taken_s: float, glucose: float, from_trend: float) -> None:
         """A fresh CGM value in auto mode: the cycle's automatic rate, and a correction when one is due."""
         assert self.auto is not None
         now = self.sched.now
         self._arm_cgm_loss()
         self._close_auto_period()
-        decision = self.auto.decide(now, glucose, predicted)
+        decision = self.auto.cycle(now, taken_s, glucose, from_trend)
         self._set_auto_rate(decision.rate, decision.zone, decision)
         if decision.correction and self.state == "RUNNING" and not self._bolus_kind:
             if decision.correction <= self.reservoir_U:

@@ -69,7 +69,7 @@ class World:
         self.lost_balance = self._balance(c.lost_balance, self.bench.lost_vessel, lost_balance_rng)
         self.loadcell = EmulatedLoadCell(c.loadcell, self.bench, loadcell_rng, lambda: self.scheduler.now)
         self.pump = EmulatedPump(
-            c.pump, c.defects, self.bench, self.scheduler, pump_rng, self._emit_pump_event, sensor_rng
+            c.pump, c.defects, self.bench, self.scheduler, pump_rng, self._emit_pump_event, sensor_rng, c.auto_mode
         )
         self._last_physics_t = self.scheduler.now
         for interval_s, action in self._periodic:
