@@ -313,7 +313,7 @@ def rig(request, evidence, _hil_rig_lifetime):
     wire_logs = the_rig.start_wire_log(evidence.directory)
     try:
         the_rig.begin_test(request.node.nodeid)
-        starting_state.establish(the_rig.pump, the_rig.capabilities())
+        starting_state.establish(the_rig.pump, the_rig.capabilities(), _reservoir_need(request.node, state, the_rig))
         clock_at_start = pump_clock.read(the_rig)
     except RigError as exc:
         state.broken = str(exc)
@@ -351,6 +351,20 @@ def _acknowledge_left_alarms(the_rig: Rig, nodeid: str) -> None:
         return
     if left:
         narrative.info("end of %s: acknowledged alarm(s) %s", nodeid, ", ".join(left))
+
+
+def _reservoir_need(item, state: HilState, the_rig: Rig) -> starting_state.ReservoirNeed | None:
+    """What the test takes from the pump's reservoir: the largest need of its requirements' cases; None for a test
+    bound to no requirement."""
+    needs = [
+        starting_state.reservoir_need(
+            case, the_rig.config.infusion_set, the_rig.config.section("pump").get("min_reservoir_U")
+        )
+        for rid in _requirement_ids(item)
+        if rid in state.requirements
+        for case in state.requirements[rid].cases
+    ]
+    return max(needs, key=lambda need: need.amount_U, default=None)
 
 
 def _needs(item, state: HilState) -> dict[Capability, str]:

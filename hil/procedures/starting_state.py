@@ -8,14 +8,91 @@ bolus alone; a test that needs a basal sets its own), and no event left over fro
 previous test taken as this one's would time an alarm at zero). The case's settings (occlusion back-off, low-glucose
 suspend, auto mode's) are set by the test that needs them. A pump that cannot be brought there is the rig's ERROR
 (StartingStateError), never a finding about the pump.
+
+The reservoir must hold what the test will take from it (`reservoir_need`) and a margin: a bench pump, or the
+emulator without its per-test RESET, keeps the reservoir the earlier tests drew on, and a test that empties it would
+end on the pump's RESERVOIR_EMPTY alarm, a verdict about the rig's preparation dressed as one about the pump.
 """
 
 import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from hil.drivers.contracts import BolusState, Capability, PumpState, PumpStatus
 from hil.errors import DeviceRefused, StartingStateError
+from hil.rig.model import InfusionSet
 
 log = logging.getLogger(__name__)
+
+# [E] What a test takes beyond its case's nominal amounts: its waits past a nominal duration (a settle, the last
+# poll, a bolus's end: minutes) at the campaign's highest rate (30 U/h, 1 U in 2 min), doubled. Fixed, not a share:
+# a full 300 U reservoir must still start the 12-day false-alarm test (294 U).
+RESERVOIR_MARGIN_U = 2.0
+
+
+@dataclass(frozen=True)
+class ReservoirNeed:
+    """What a test takes from the pump's reservoir, U, and how that was reckoned (for its ERROR's text)."""
+
+    amount_U: float
+    reckoning: str
+
+
+def reservoir_need(case: Mapping[str, Any], infusion_set: InfusionSet, min_reservoir_U: float | None) -> ReservoirNeed:
+    """What a test of `case` takes from the reservoir: the set's prime and the coupling check's (and a prime per set
+    change), its boluses (`bolus_U` × `count`, a user's bolus) and its basal rate over the stabilisation and analysis
+    periods, the flow and the wait for an alarm, or the days. A case whose delivery this cannot reckon (a glucose
+    scenario, virtual patients, detection trials: no duration given) needs at least the rig file's
+    `pump.min_reservoir_U` (without it, what can be reckoned)."""
+
+    def number(key: str, default: float = 0.0) -> float:
+        return float(case.get(key, default))
+
+    if "analysis_h" in case:
+        hours: float | None = number("stabilisation_h") + number("analysis_h")
+    elif "flow_h" in case:
+        hours = number("flow_h") + number("alarm_timeout_h")
+    elif "days" in case:
+        hours = 24.0 * number("days")
+    else:
+        hours = None
+    primes = 1 + (math.ceil(number("days") / number("set_change_days")) if "set_change_days" in case else 0)
+    check_U = infusion_set.check_U or infusion_set.prime_U
+    rate, count, bolus_U, user_U = (
+        number("basal_rate_U_per_h"),
+        number("count", 1),
+        number("bolus_U"),
+        number("user_bolus_U"),
+    )
+    parts = [
+        (
+            primes * infusion_set.prime_U + check_U,
+            f"{primes} prime(s) of {infusion_set.prime_U:g} U, the coupling check's {check_U:g} U",
+        ),
+        (count * bolus_U, f"{count:g} bolus(es) of {bolus_U:g} U"),
+        (user_U, f"a user's bolus of {user_U:g} U"),
+        (rate * (hours or 0.0), f"{rate:g} U/h for {hours or 0.0:g} h"),
+    ]
+    amount = sum(U for U, _ in parts)
+    reckoning = ", ".join(what for U, what in parts if U > 0)
+    if hours is None and any(key in case for key in ("basal_rate_U_per_h", "patients", "scenario")):
+        if min_reservoir_U is not None and min_reservoir_U > amount:
+            return ReservoirNeed(min_reservoir_U, f"the rig file's pump.min_reservoir_U; its case gives {reckoning}")
+        reckoning += "; the rest not reckoned: its case gives no duration (the rig file's pump.min_reservoir_U)"
+    return ReservoirNeed(amount, reckoning)
+
+
+def check_reservoir(status: PumpStatus, need: ReservoirNeed) -> None:
+    """StartingStateError unless the reservoir holds the test's need and the margin, saying what to do."""
+    required = need.amount_U + RESERVOIR_MARGIN_U
+    if status.reservoir_U < required:
+        raise StartingStateError(
+            f"pump: its reservoir holds {status.reservoir_U:g} U, this test needs {need.amount_U:g} U "
+            f"({need.reckoning}) and a {RESERVOIR_MARGIN_U:g} U margin: refill the reservoir (or fit a full "
+            f"cartridge) to at least {required:g} U before running it"
+        )
 
 
 def acknowledge_alarms(pump) -> list[str]:
@@ -29,9 +106,9 @@ def acknowledge_alarms(pump) -> list[str]:
     return active
 
 
-def establish(pump, capabilities: frozenset[Capability]) -> PumpStatus:
+def establish(pump, capabilities: frozenset[Capability], need: ReservoirNeed | None = None) -> PumpStatus:
     """Bring the pump to the starting state with contract calls only, and check it from its STATUS (and, with auto
-    mode, its auto-mode state); the status it starts from."""
+    mode, its auto-mode state) and, given the test's need, its reservoir; the status it starts from."""
     try:
         pump.stop()
     except DeviceRefused as exc:
@@ -59,6 +136,8 @@ def establish(pump, capabilities: frozenset[Capability]) -> PumpStatus:
         problems.append("auto mode still on after it was switched off")
     if problems:
         raise StartingStateError("pump not in its starting state: " + "; ".join(problems))
+    if need is not None:
+        check_reservoir(status, need)
     left = pump.events()  # the previous test's, or this set-up's: none may be taken for this test's own
     if left:
         log.info("starting state: %d event(s) from before the test set aside: %s", len(left), left)

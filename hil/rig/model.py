@@ -54,6 +54,13 @@ class DeviceSection(Section):
 class PumpSection(DeviceSection):
     """The pump under test."""
 
+    min_reservoir_U: Annotated[float, span(0, 10_000)] | None = Field(
+        None,
+        description="the insulin a test must find in the pump's reservoir when its requirement's case does not give "
+        "its delivery (a glucose scenario, virtual patients, detection trials), U; the others' need is reckoned from "
+        "the case (docs/bench.md, 'The reservoir')",
+    )
+
 
 class ScaleSection(DeviceSection):
     """The balance or load cell under the collecting vessel; its metrology is the rig's, whatever the driver."""

@@ -84,3 +84,17 @@ def test_a_pump_that_cannot_be_brought_to_its_starting_state_is_the_rigs_error(v
     (test,) = run.record["tests"].values()
     assert (test["verdict"], test["failure_class"]) == ("ERROR", "rig"), test
     assert "StartingStateError: pump refused STOP" in test["reason"], test["reason"]
+
+
+def test_a_reservoir_too_low_for_the_test_is_the_rigs_error_before_anything_is_measured(verify, tmp_path):
+    """Without a RESET the reservoir is what earlier tests left: 3 U cannot give DA-BOLUS-001's primes (2 U) and 25
+    boluses of 0.05 U; the test ends before it primes, naming what the reservoir holds, what the test needs and to
+    refill, instead of on the pump's RESERVOIR_EMPTY alarm."""
+    rig = tmp_path / "low-reservoir.yaml"
+    rig.write_text(f"extends: {ROOT / 'fixtures' / 'rigs' / 'emulator-no-reset.yaml'}\nrig_id: low-reservoir\n"
+                   "emulator:\n  pump: {reservoir_U: 3}\n")
+    run = verify("--rig", str(rig), "-k", "DA-BOLUS-001", "--no-report")
+    (test,) = run.record["tests"].values()
+    assert (test["verdict"], test["failure_class"]) == ("ERROR", "rig"), test
+    assert ("StartingStateError: pump: its reservoir holds 3 U, this test needs 3.25 U" in test["reason"]
+            and "refill the reservoir" in test["reason"]), test["reason"]

@@ -113,7 +113,7 @@ def test_bad_rig_values_are_refused_where_they_are(tmp_path, old, new, key, mess
     ("seed: 20261123", "seed: 20261123\n  wire_faults: [{endpoint: pump, kind: drop, att_s: 1}]",
      "emulator.wire_faults.0.att_s", "unknown key; did you mean 'at_s'?"),
     ("  timeout_s: 2.0\n", "  timeout_s: 2.0\n  colour: red\n", "pump.colour",
-     "unknown key (known here: baudrate, driver, port, timeout_s)"),
+     "unknown key (known here: baudrate, driver, min_reservoir_U, port, timeout_s)"),
 ])
 def test_a_misspelt_key_is_one_line_naming_the_key_it_should_be(tmp_path, old, new, key, message):
     (problem,) = _nominal_with(tmp_path, old, new)

@@ -2,14 +2,16 @@
 without a RESET: whatever the previous test left (a basal running, a temporary basal, auto mode on, an occlusion
 alarm unacknowledged) is undone and checked from STATUS."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from hil.drivers.contracts import AutoSettings, BolusState, PumpState
+from hil.drivers.contracts import AutoSettings, BolusState, PumpState, PumpStatus
 from hil.errors import StartingStateError
 from hil.procedures import starting_state
 from hil.rig.config import load_rig
+from hil.rig.model import InfusionSet
 from hil.rig.rig import Rig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,3 +71,46 @@ def test_an_event_of_the_previous_test_is_never_taken_for_this_ones(rig):
     starting_state.establish(pump, rig.capabilities())
     assert pump.events() == []
 
+
+
+INFUSION_SET = InfusionSet(prime_U=1.0, check_U=0.5)
+
+
+@pytest.mark.parametrize(("case", "need_U"), [
+    ({"bolus_U": 1.0, "count": 25, "settle_s": 60}, 1.5 + 25.0),
+    ({"basal_rate_U_per_h": 30, "stabilisation_h": 0, "analysis_h": 2}, 1.5 + 60.0),
+    ({"basal_rate_U_per_h": 1.0, "flow_h": 1, "alarm_timeout_h": 4.5}, 1.5 + 5.5),
+    ({"kink_factor": 100, "bolus_U": 10, "flow_h": 0.5, "alarm_timeout_h": 0.5}, 1.5 + 10.0),
+    ({"basal_rate_U_per_h": 1.0, "days": 12, "set_change_days": 3}, 1.5 + 4 * 1.0 + 288.0),
+    ({"scenario": "x", "basal_rate_U_per_h": 1.0, "user_bolus_U": 0.5}, 1.5 + 0.5),
+])
+def test_a_tests_need_is_reckoned_from_its_case(case, need_U):
+    assert starting_state.reservoir_need(case, INFUSION_SET, None).amount_U == pytest.approx(need_U)
+
+
+def test_a_case_without_a_duration_needs_the_rig_files_minimum_and_says_so():
+    case = {"scenario": "fall-to-low", "basal_rate_U_per_h": 1.0}
+    assert "not reckoned" in starting_state.reservoir_need(case, INFUSION_SET, None).reckoning
+    need = starting_state.reservoir_need(case, INFUSION_SET, 40.0)
+    assert (need.amount_U, need.reckoning.startswith("the rig file's pump.min_reservoir_U")) == (40.0, True)
+    bolus = {"bolus_U": 1.0, "count": 25}  # reckoned: the minimum is not asked of it
+    assert starting_state.reservoir_need(bolus, INFUSION_SET, 40.0).amount_U == 26.5
+
+
+def test_a_reservoir_short_of_the_need_and_margin_is_the_rigs_error_naming_what_to_do():
+    need = starting_state.reservoir_need({"bolus_U": 1.0, "count": 25}, INFUSION_SET, None)
+    enough = 26.5 + starting_state.RESERVOIR_MARGIN_U
+    full = PumpStatus(PumpState.SUSPENDED, 0.0, BolusState.IDLE, 0.0, enough, 0.0, (), None)
+    starting_state.check_reservoir(full, need)
+    with pytest.raises(StartingStateError) as info:
+        starting_state.check_reservoir(replace(full, reservoir_U=enough - 0.05), need)
+    assert str(info.value).startswith(f"pump: its reservoir holds {enough - 0.05:g} U, this test needs 26.5 U (")
+    assert "25 bolus(es) of 1 U" in str(info.value) and f"refill the reservoir (or fit a full cartridge) to at least {enough:g} U" in str(info.value)
+
+
+def test_the_starting_state_checks_the_reservoir_the_pump_reports(rig):
+    held = rig.pump.status().reservoir_U
+    need = starting_state.ReservoirNeed(held, "more than it holds with the margin")
+    with pytest.raises(StartingStateError, match=f"its reservoir holds {held:g} U, this test needs {held:g} U"):
+        starting_state.establish(rig.pump, rig.capabilities(), need)
+    starting_state.establish(rig.pump, rig.capabilities(), starting_state.ReservoirNeed(held - 2.0, "what it holds"))
