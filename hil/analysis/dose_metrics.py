@@ -1,7 +1,9 @@
 """From gravimetric recordings to the named dose-accuracy metrics of the catalogue (hil.specs.metrics),
 each with its unit and expanded uncertainty. Pure: arrays and numbers in, a dict out."""
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -151,6 +153,32 @@ def record_disagreement_pct(
     if reference <= 0:
         return float("nan"), "%", float("nan")
     return 100.0 * (weighed_U - reference) / reference, "%", 100.0 * U_weighed_U / reference
+
+
+@dataclass(frozen=True)
+class RecordSpan:
+    """A span of a test over which what the balance weighed and what the pump recorded should agree: the weighed
+    amount with its expanded uncertainty (k = 2), the pump's record over the same interval, and the amount the test
+    commanded (held against the weighed one by a pump that records nothing)."""
+
+    weighed_U: float
+    U_weighed_U: float
+    recorded_U: float
+    commanded_U: float
+
+
+def spans_record_disagreement(spans: Iterable[RecordSpan]) -> tuple[float, str, float]:
+    """record_disagreement_pct over the spans together: their weighed, recorded and commanded amounts summed, the
+    weighings' uncertainties (independent) in quadrature; not a number without a span."""
+    spans = list(spans)
+    if not spans:
+        return float("nan"), "%", float("nan")
+    return record_disagreement_pct(
+        sum(s.weighed_U for s in spans),
+        sum(s.recorded_U for s in spans),
+        math.hypot(*(s.U_weighed_U for s in spans)),
+        commanded_U=sum(s.commanded_U for s in spans),
+    )
 
 
 def bolus_record_metrics(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hil.analysis.coupling import CouplingCheck
+from hil.analysis.dose_metrics import RecordSpan
 from hil.drivers.contracts import BolusState, Refusal
 from hil.errors import BalanceNotCoupled, InstrumentRefused, InstrumentUnstable, RigError
 from hil.evidence.recording import CsvRecording
@@ -60,6 +61,44 @@ def stable_reading(rig, timeout_s: float = 120.0, poll_s: float = 1.0):
     if not rig.clock.wait_for(attempt, timeout=timeout_s, poll=poll_s):
         raise InstrumentUnstable(f"balance not stable within {timeout_s:g} s")
     return result[-1]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A balance reading and the pump's count of what it delivered (STATUS `delivered`) read right after it: between
+    two marks the balance and the pump's record cover the same interval."""
+
+    t: float
+    mass_mg: float
+    recorded_U: float
+
+
+def mark(rig, reading=None) -> Mark:
+    """A mark at `reading` (default: the next stable reading) and the pump's count read after it."""
+    reading = reading or stable_reading(rig)
+    return Mark(reading.t, reading.mass_mg, rig.pump.status().delivered_U)
+
+
+def settled_mark(rig, tries: int = 5) -> Mark:
+    """A mark at which everything the pump has counted has arrived: its count, the rig file's settle_s for the line
+    and the drops, a stable reading, and its count again, taken anew while a stroke came in between (a stroke still
+    in the line as the balance read would be recorded and not weighed). After `tries` the last one, with that
+    stroke, is taken: delivery too fast to catch between strokes, one stroke's error."""
+    for _ in range(tries):
+        counted = rig.pump.status().delivered_U
+        rig.clock.sleep(rig.config.infusion_set.settle_s)
+        reading = stable_reading(rig)
+        last = mark(rig, reading)
+        if last.recorded_U == counted:
+            break
+    return last
+
+
+def record_span(grav: Gravimetry, first: Mark, last: Mark, commanded_U: float) -> RecordSpan:
+    """What the balance weighed and what the pump recorded between two marks (docs/bench.md, "The balance must see
+    the pump")."""
+    weighed, U = grav.weighed(first.t, first.mass_mg, last.t, last.mass_mg)
+    return RecordSpan(weighed, U, last.recorded_U - first.recorded_U, commanded_U)
 
 
 def prime(rig, amount_U: float, settle_s: float) -> None:
