@@ -9,6 +9,7 @@ import yaml
 
 from hil import project
 from hil.analysis import cgm_trend
+from hil.analysis.dose_metrics import RecordSpan
 from hil.drivers.contracts import Alarm, AlarmKind, PumpEvent, PumpState, Resumed, Seen, Suspended, seen_as
 from hil.evidence.recording import CsvRecording
 
@@ -38,6 +39,7 @@ class FeedRecord:
     t_s: list[float] = field(default_factory=list)  # polls
     state: list[PumpState] = field(default_factory=list)
     mass_mg: list[float] = field(default_factory=list)
+    recorded_U: list[float] = field(default_factory=list)  # the pump's count of what it delivered (STATUS `delivered`)
     events: list[Seen[PumpEvent]] = field(default_factory=list)
 
     @property
@@ -58,6 +60,14 @@ class FeedRecord:
 
     def first_alarm(self, kind: AlarmKind) -> Seen[Alarm] | None:
         return next((seen for seen in self.events if seen_as(seen, Alarm) and seen.event.kind is kind), None)
+
+
+def record_span(grav, record: FeedRecord, rate_U_per_h: float) -> RecordSpan:
+    """The scenario from its first poll to its last: what the balance weighed against what the pump counted (its
+    count read at each poll, just before the balance), a pump that counts nothing held to rate_U_per_h."""
+    t, mass, recorded = record.t_s, record.mass_mg, record.recorded_U
+    weighed, U = grav.weighed(t[0], mass[0], t[-1], mass[-1])
+    return RecordSpan(weighed, U, recorded[-1] - recorded[0], rate_U_per_h * (t[-1] - t[0]) / 3600.0)
 
 
 def feed(
@@ -90,6 +100,7 @@ def _poll_until(rig, end_s: float, poll_s: float, glucose, trend, recording: Csv
         record.t_s.append(reading.t)
         record.state.append(status.state)
         record.mass_mg.append(reading.mass_mg)
+        record.recorded_U.append(status.delivered_U)
         recording.append(
             f"{reading.t:.3f}",
             "" if glucose is None else f"{glucose:g}",

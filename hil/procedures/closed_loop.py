@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hil.analysis import cgm_trend
+from hil.analysis.dose_metrics import RecordSpan
 from hil.analysis.insulin_on_board import DURATION_MIN, remaining_share
 from hil.drivers.contracts import Alarm, AutoSettings, PumpEvent, PumpState, Resumed, Seen, Suspended
 from hil.evidence.recording import CsvRecording
@@ -90,6 +91,7 @@ class LoopRecord:
     cgm_trend: list[float] = field(default_factory=list)  # the trend sent with each value (mg/dL/min)
     user_boluses: list[tuple[int, float]] = field(default_factory=list)  # (minute, U) the user gave
     events: list[Seen[PumpEvent]] = field(default_factory=list)
+    record: RecordSpan | None = None  # the run's delivery against the pump's record of it, from start to end
 
     @property
     def suspended_min(self) -> float:
@@ -133,6 +135,7 @@ def run(
         rig.pump.auto_mode(True)
     start = rig.clock.now()
     previous = rig.scale.read()
+    first = delivery.mark(rig, previous)
     measured = given = 0.0
     sampled_s: list[float] = []  # the last CGM sample times and values (enough for the trend)
     sampled: list[float] = []
@@ -218,6 +221,8 @@ def run(
     if live is not None and write_down is not None:
         live()
         write_down()
+    commanded = programme.basal_U_per_h * minutes / 60.0 + sum(u for _, u in record.user_boluses)
+    record.record = delivery.record_span(grav, first, delivery.mark(rig, previous), commanded)
     if auto is not None:
         rig.pump.auto_mode(False)
     end_run(rig, record)

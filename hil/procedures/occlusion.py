@@ -12,7 +12,7 @@ from hil.analysis import occlusion
 from hil.drivers.contracts import Alarm, AlarmKind, Priority, Seen
 from hil.errors import InstrumentUnstable
 from hil.evidence.recording import CsvRecording
-from hil.procedures.delivery import stable_reading, start_basal
+from hil.procedures.delivery import mark, record_span, settled_mark, stable_reading, start_basal
 
 RECORDING_COLUMNS = ["t_s", "mass_mg", "pressure_kPa", "pump_state", "phase"]
 
@@ -84,6 +84,17 @@ def basal_flow(rig, rate_U_per_h: float, flow_s: float, backoff: bool) -> None:
     rig.pump.set_occlusion_backoff(backoff)
     start_basal(rig, rate_U_per_h)
     rig.clock.sleep(flow_s)
+
+
+def open_flow(rig, grav, rate_U_per_h: float, flow_s: float, backoff: bool):
+    """basal_flow between two marks: the settled one a block starts from (its reading's t and mass_mg), and the
+    flow into the open outlet weighed against the pump's record of it. The test's only span over which the two
+    must agree: from the block on, strokes go into the line, the back-off draws them back, and the pump reports
+    neither (docs/bench.md)."""
+    start = mark(rig)
+    basal_flow(rig, rate_U_per_h, flow_s, backoff)
+    end = settled_mark(rig)
+    return end, record_span(grav, start, end, rate_U_per_h * (end.t - start.t) / 3600.0)
 
 
 def alarm_metrics(rig, grav, poll_s: float, t_block, pump_t_block, at_block, alarm: Seen[Alarm] | None) -> dict:

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hil.analysis.dose_metrics import RecordSpan
 from hil.drivers.contracts import Alarm, AlarmKind, Priority, Seen
 from hil.evidence.recording import CsvRecording
-from hil.procedures.delivery import prime, start_basal
+from hil.procedures.delivery import Mark, mark, prime, record_span, start_basal
 
 RECORDING_COLUMNS = ["trial", "t_s", "site_mg", "lost_mg", "pressure_kPa", "pump_state", "phase"]
 SITE_ALARMS = (AlarmKind.CHECK_SITE, AlarmKind.OCCLUSION)
@@ -27,6 +28,7 @@ class Trial:
     lost_U: float = math.nan  # went to the lost vessel meanwhile (NaN on a rig without a lost balance)
     U_delivered: float = math.nan  # their expanded uncertainties (k = 2)
     U_lost: float = math.nan
+    record: RecordSpan | None = None  # the trial's delivery against the pump's record of it (detection_trial)
 
     @property
     def delay_min(self) -> float:
@@ -101,14 +103,18 @@ def detection_trial(rig, site, grav, case, number: int, rng: np.random.Generator
     """One fault: baseline, the fault at a uniformly random moment of the phase window, the first site alarm
     within the detection time, then (when the case watches for it) its escalation, left unacknowledged."""
     trial = Trial(number, case["fault"])
-    new_set(rig, case["basal_rate_U_per_h"])
+    rate = case["basal_rate_U_per_h"]
+    new_set(rig, rate)
+    start, lost_start = mark(rig, rig.scale.read()), _lost_reading(rig)
     trial.alarms_before_fault = poller.watch(
         number, case["baseline_h"] * 3600.0, case["baseline_poll_min"] * 60.0, "baseline"
     )
     _acknowledge(rig, trial.alarms_before_fault)  # a false alarm must not mask the real one
     rig.clock.sleep(rng.uniform(0.0, case["phase_window_min"] * 60.0))
-    site_before = rig.scale.read()
-    lost_before = rig.lost_scale.read() if rig.lost_scale else None
+    site_before = mark(rig, rig.scale.read())
+    lost_before = _lost_reading(rig)
+    # Without a lost balance what the fault loses is weighed nowhere: the baseline alone is held to the record.
+    trial.record = record_span(grav, start, site_before, rate * (site_before.t - start.t) / 3600.0)
     seen: list[Seen[Alarm]] = []
     try:
         make_fault(site, case)
@@ -125,15 +131,16 @@ def detection_trial(rig, site, grav, case, number: int, rng: np.random.Generator
                 number, case["escalation_watch_min"] * 60.0, case["poll_s"], "fault, unacknowledged", until=escalated
             )
             trial.escalated = next((a for a in seen[1:] if escalated(a)), None)
-        site_after = rig.scale.read()
+        site_after = mark(rig, rig.scale.read())
         trial.delivered_U, trial.U_delivered = grav.weighed(
             site_before.t, site_before.mass_mg, site_after.t, site_after.mass_mg
         )
-        if lost_before is not None:
+        if lost_before is not None and lost_start is not None:
             lost_after = rig.lost_scale.read()
             trial.lost_U, trial.U_lost = grav.weighed(
                 lost_before.t, lost_before.mass_mg, lost_after.t, lost_after.mass_mg
             )
+            trial.record = _both_balances(grav, start, site_after, lost_start, lost_after, rate)
     finally:
         site.restore()
         rig.pump.stop()
@@ -141,15 +148,18 @@ def detection_trial(rig, site, grav, case, number: int, rng: np.random.Generator
     return trial
 
 
-def nominal_days(rig, case, poller: SitePoller) -> tuple[list[Seen[Alarm]], float]:
+def nominal_days(rig, grav, case, poller: SitePoller) -> tuple[list[Seen[Alarm]], float, list[RecordSpan]]:
     """Nominal basal for case["days"], a new set every case["set_change_days"]; every site alarm is a false one,
-    acknowledged (and the pump resumed) as a user would. Returns the alarms and the days observed."""
-    alarms, observed_s = [], 0.0
+    acknowledged (and the pump resumed) as a user would. Returns the alarms, the days observed and each set's
+    delivery (its prime left out) against the pump's record of it."""
+    alarms, observed_s, spans = [], 0.0, []
     total_s, set_s = case["days"] * 86400.0, case["set_change_days"] * 86400.0
+    rate = case["basal_rate_U_per_h"]
     number = 0
     while observed_s < total_s - 1e-6:
         number += 1
-        new_set(rig, case["basal_rate_U_per_h"])
+        new_set(rig, rate)
+        first = mark(rig, rig.scale.read())
         start = rig.clock.now()
         end = start + min(set_s, total_s - observed_s)
         while rig.clock.now() < end - 1e-6:
@@ -157,10 +167,25 @@ def nominal_days(rig, case, poller: SitePoller) -> tuple[list[Seen[Alarm]], floa
             alarms += new
             if new:
                 _acknowledge(rig, new)
-                start_basal(rig, case["basal_rate_U_per_h"])
+                start_basal(rig, rate)
         observed_s += rig.clock.now() - start
+        last = mark(rig, rig.scale.read())
+        spans.append(record_span(grav, first, last, rate * (last.t - first.t) / 3600.0))
         rig.pump.stop()
-    return alarms, observed_s / 86400.0
+    return alarms, observed_s / 86400.0, spans
+
+
+def _lost_reading(rig):
+    """The lost balance's reading, None on a rig without one."""
+    return rig.lost_scale.read() if rig.lost_scale else None
+
+
+def _both_balances(grav, start: Mark, end: Mark, lost_start, lost_end, rate_U_per_h: float) -> RecordSpan:
+    """A trial from its basal's start to its end against the pump's record: what reached the site and what the
+    leak or the dislodged cannula sent to the lost vessel, together everything that left the line."""
+    site = record_span(grav, start, end, rate_U_per_h * (end.t - start.t) / 3600.0)
+    lost, U_lost = grav.weighed(lost_start.t, lost_start.mass_mg, lost_end.t, lost_end.mass_mg)
+    return RecordSpan(site.weighed_U + lost, math.hypot(site.U_weighed_U, U_lost), site.recorded_U, site.commanded_U)
 
 
 class KinkedCannula:

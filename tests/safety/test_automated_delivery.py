@@ -12,14 +12,14 @@ import math
 import numpy as np
 import pytest
 
-from hil.analysis import glycemia, insulin_on_board, suspend_rules
+from hil.analysis import dose_metrics, glycemia, insulin_on_board, suspend_rules
 from hil.drivers.contracts import Alarm, AlarmKind, AutoBasal, AutoBolus, AutoExit, AutoExitReason, AutoSettings
 from hil.drivers.contracts import AutoZone, Capability, Priority, seen_as
 from hil.evidence import plots
 from hil.patient.days import load_day
 from hil.patient.uva_padova import VirtualPatient
 from hil.procedures import closed_loop, delivery
-from hil.procedures.cgm import RECORDING_COLUMNS, feed, load_scenario
+from hil.procedures.cgm import RECORDING_COLUMNS, feed, load_scenario, record_span
 from hil.procedures.gravimetric import Gravimetry
 
 AUTO_REQUIREMENTS = ("AID-CAP-001", "AID-IOB-001", "AID-LOW-001", "AID-CGM-001", "AID-STALE-001", "AID-CORR-001",
@@ -85,6 +85,7 @@ def test_auto_mode(rig, requirement, evidence):
         else (NAN, "U/h", 0.0),
         "iob_max_weighed": _iob_max(grav, t, iob),
         "commanded_vs_weighed_error": _commanded_vs_weighed(grav, t, mass, decisions, corrections, profile),
+        "record_disagreement": dose_metrics.spans_record_disagreement([record_span(grav, run, profile)]),
     }
     for bound in requirement.acceptance:
         if bound.metric == "weighed_rate_max":
@@ -111,7 +112,7 @@ def test_auto_mode_in_virtual_patients(rig, requirement, evidence):
     step_min = closed_loop.STEP_S / 60.0
     delivery.prepare(rig)
     rig.pump.configure_suspend(glycemia.HYPO_MG_DL, before_low=False, on_low=False)  # open loop is pump therapy
-    rows, exposure = [], {arm: {"in range": 0.0, "below 70": 0.0, "total": 0.0} for arm in ARMS}
+    rows, runs, exposure = [], [], {arm: {"in range": 0.0, "below 70": 0.0, "total": 0.0} for arm in ARMS}
     with evidence.recording("virtual patients", closed_loop.RECORDING_COLUMNS) as raw:
         for p, name in enumerate(case["patients"]):
             per_day = {}
@@ -124,6 +125,7 @@ def test_auto_mode_in_virtual_patients(rig, requirement, evidence):
                     rng = np.random.default_rng([case["cgm_seed"], p, d])
                     arms[arm] = closed_loop.run(rig, grav, patient, plan, minutes, case["cgm_jitter_s"], rng, raw,
                                                 (name, day_name, arm), auto=settings if arm == "auto" else None)
+                    runs.append(arms[arm].record)
                     glucose = arms[arm].glucose
                     exposure[arm]["in range"] += glycemia.time_in_range(glucose, step_min)
                     exposure[arm]["below 70"] += glycemia.time_below(glucose, step_min)
@@ -145,6 +147,7 @@ def test_auto_mode_in_virtual_patients(rig, requirement, evidence):
         "time_in_range_auto_mode": (share["auto"]["in range"], "%", 0.0),
         "time_below_70_open_loop": (share["open"]["below 70"], "%", 0.0),
         "time_below_70_auto_mode": (share["auto"]["below 70"], "%", 0.0),
+        "record_disagreement": dose_metrics.spans_record_disagreement(runs),
     })
     evidence.assert_pass()
 

@@ -9,13 +9,13 @@ import math
 import numpy as np
 import pytest
 
-from hil.analysis import glycemia, suspend_rules
+from hil.analysis import dose_metrics, glycemia, suspend_rules
 from hil.drivers.contracts import AlarmKind, Capability, Priority, ResumeReason
 from hil.evidence import plots
 from hil.patient.nights import load_night, plan_for
 from hil.patient.uva_padova import VirtualPatient
 from hil.procedures import closed_loop, delivery
-from hil.procedures.cgm import RECORDING_COLUMNS, feed, load_scenario
+from hil.procedures.cgm import RECORDING_COLUMNS, feed, load_scenario, record_span
 from hil.procedures.fitness import predicted_uncertainty
 from hil.procedures.gravimetric import Gravimetry
 
@@ -42,7 +42,9 @@ def test_low_glucose_suspend(rig, requirement, evidence):
     limit = case["low_limit"]
     due = suspend_rules.first_suspend_index(t_values, scenario.values, limit, case["before_low"], case["on_low"])
     suspend, resume = run.first_suspension, run.first_resumption
-    metrics = {"suspensions": (float(run.suspensions), "count", 0.0)}
+    metrics = {"suspensions": (float(run.suspensions), "count", 0.0),
+               "record_disagreement": dose_metrics.spans_record_disagreement(
+                   [record_span(grav, run, case["basal_rate_U_per_h"])])}
     # Without a suspension what follows one cannot be judged: NaN, i.e. INCONCLUSIVE where a bound asks for it.
     metrics |= {name: (math.nan, unit, 0.0) for name, unit in (
         ("suspension_duration", "min"), ("delivered_while_suspended", "U"), ("pump_strokes_while_suspended", "count"),
@@ -104,7 +106,7 @@ def test_suspend_effect_in_virtual_patients(rig, requirement, evidence):
     grav = Gravimetry(rig.config)
     minutes = int(round(case["hours"] * 60))
     delivery.prepare(rig)
-    rows, exposure = [], {arm: {"time": 0.0, "area": 0.0} for arm in ("off", "on")}
+    rows, runs, exposure = [], [], {arm: {"time": 0.0, "area": 0.0} for arm in ("off", "on")}
     with evidence.recording("virtual patients", closed_loop.RECORDING_COLUMNS) as raw:
         for p, name in enumerate(case["patients"]):
             per_night = {}
@@ -118,6 +120,7 @@ def test_suspend_effect_in_virtual_patients(rig, requirement, evidence):
                     rng = np.random.default_rng([case["cgm_seed"], p, n])
                     arms[arm] = closed_loop.run(rig, grav, patient, plan, minutes, case["cgm_jitter_s"], rng,
                                                       raw, (name, night, arm))
+                    runs.append(arms[arm].record)
                     time_below = glycemia.time_below(arms[arm].glucose, closed_loop.STEP_S / 60.0)
                     area = glycemia.area_below(arms[arm].glucose, closed_loop.STEP_S / 60.0)
                     exposure[arm]["time"] += time_below
@@ -138,6 +141,7 @@ def test_suspend_effect_in_virtual_patients(rig, requirement, evidence):
         "area_below_70_suspend_off": (off["area"], "mg/dL·min", 0.0),
         "area_below_70_suspend_on": (on["area"], "mg/dL·min", 0.0),
         "suspended_time_total": (sum(r[-1] for r in rows if r[2] == "on"), "min", 0.0),
+        "record_disagreement": dose_metrics.spans_record_disagreement(runs),
     })
     evidence.assert_pass()
 

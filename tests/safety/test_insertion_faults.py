@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from hil.analysis import dose_metrics
 from hil.analysis.detection import delay_summary, poisson_upper, wilson_lower
 from hil.drivers.contracts import Capability
 from hil.drivers.site_faults import SiteFaultUnavailable
@@ -16,7 +17,7 @@ from hil.evidence import plots
 from hil.procedures import delivery
 from hil.procedures import occlusion as occlusion_procedures
 from hil.procedures.gravimetric import Gravimetry
-from hil.procedures.occlusion import OcclusionPoller, Timeline, alarm_metrics, basal_flow
+from hil.procedures.occlusion import OcclusionPoller, Timeline, alarm_metrics, basal_flow, open_flow
 from hil.procedures.site_faults import (RECORDING_COLUMNS, KinkedCannula, SitePoller,
                                         detection_trial, nominal_days)
 
@@ -28,8 +29,12 @@ def _kink_episode(rig, site_faults, case, evidence, requirement, bolus: bool):
     delivery.prepare(rig)
     with evidence.recording("kink", occlusion_procedures.RECORDING_COLUMNS) as raw:
         poller = OcclusionPoller(rig, raw, timeline)
-        basal_flow(rig, 0.0 if bolus else case["basal_rate_U_per_h"], case["flow_h"] * 3600.0, case["backoff"])
-        at_kink, pump_t_kink = delivery.stable_reading(rig), rig.pump.pump_time()
+        if bolus:  # no flow before the kink: the bolus goes into the kinked line, and the back-off draws it back
+            basal_flow(rig, 0.0, case["flow_h"] * 3600.0, case["backoff"])
+            at_kink, flow = delivery.stable_reading(rig), None
+        else:
+            at_kink, flow = open_flow(rig, grav, case["basal_rate_U_per_h"], case["flow_h"] * 3600.0, case["backoff"])
+        pump_t_kink = rig.pump.pump_time()
         try:
             try:
                 kink.close()
@@ -41,6 +46,8 @@ def _kink_episode(rig, site_faults, case, evidence, requirement, bolus: bool):
                 t_start = timeline.marks["bolus"] = rig.clock.now()
             alarm = poller.await_alarm(case["alarm_timeout_h"] * 3600.0, case["poll_s"], "kinked")
             metrics = alarm_metrics(rig, grav, case["poll_s"], t_start, pump_t_kink, at_kink, alarm)
+            if flow is not None:
+                metrics["record_disagreement"] = dose_metrics.spans_record_disagreement([flow])
         finally:
             kink.open()
     evidence.judge(requirement, metrics)
@@ -108,6 +115,7 @@ def test_site_fault_detection(rig, site_faults, requirement, evidence):
         "reached_site_during_faults": (delivered, "U", math.hypot(*(t.U_delivered for t in trials))),
         "lost_during_faults": (lost, "U", math.hypot(*(t.U_lost for t in trials))),
         "lost_share": (100.0 * lost / (lost + delivered) if lost + delivered > 0 else math.nan, "%", 0.0),
+        "record_disagreement": dose_metrics.spans_record_disagreement(t.record for t in trials if t.record),
     }
     evidence.attach_text("trials", "\n".join(
         f"trial {t.number:2d}: fault at {t.fault_s:.0f} s, alarm {f'{t.alarm.event.kind} {t.alarm.event.priority}' if t.alarm else '-'}"
@@ -124,7 +132,8 @@ def test_site_alarm_priority_and_escalation(rig, site_faults, requirement, evide
     case = requirement.case
     trials = _trials(rig, site_faults, requirement, evidence)
     trial = trials[0]
-    metrics = {"alarm_priority_rank": (math.nan, "rank", 0.0), "escalation_delay": (math.nan, "min", 0.0)}
+    metrics = {"alarm_priority_rank": (math.nan, "rank", 0.0), "escalation_delay": (math.nan, "min", 0.0),
+               "record_disagreement": dose_metrics.spans_record_disagreement(t.record for t in trials if t.record)}
     if trial.alarm:
         metrics["alarm_priority_rank"] = (float(trial.alarm.event.priority.rank), "rank", 0.0)
         escalated = trial.escalated.seen_s if trial.escalated else math.inf
@@ -139,7 +148,7 @@ def test_no_false_site_alarms(rig, requirement, evidence):
     delivery.prepare(rig)
     start = rig.clock.now()
     with evidence.recording("nominal days", RECORDING_COLUMNS) as raw:
-        alarms, days = nominal_days(rig, case, SitePoller(rig, raw))
+        alarms, days, sets = nominal_days(rig, Gravimetry(rig.config), case, SitePoller(rig, raw))
     rate = len(alarms) / days
     evidence.attach_figure("site alarms over the nominal days", plots.false_alarm_figure(
         days, [(a.seen_s - start) / 86400.0 for a in alarms], f"{requirement.id}: {len(alarms)} alarms in {days:.1f} days"))
@@ -147,5 +156,6 @@ def test_no_false_site_alarms(rig, requirement, evidence):
         "false_alarms_per_day": (rate, "1/day", poisson_upper(len(alarms), days) - rate),
         "false_alarms": (float(len(alarms)), "count", 0.0),
         "days_observed": (days, "day", 0.0),
+        "record_disagreement": dose_metrics.spans_record_disagreement(sets),
     })
     evidence.assert_pass()

@@ -7,12 +7,13 @@ acceptance. One occlusion episode per requirement, so every verdict belongs to o
 import numpy as np
 import pytest
 
-from hil.analysis import occlusion
+from hil.analysis import dose_metrics, occlusion
 from hil.drivers.contracts import Capability
 from hil.evidence import plots
 from hil.procedures import delivery
 from hil.procedures.gravimetric import Gravimetry
-from hil.procedures.occlusion import RECORDING_COLUMNS, OcclusionPoller, Timeline, alarm_metrics, basal_flow, release
+from hil.procedures.occlusion import (RECORDING_COLUMNS, OcclusionPoller, Timeline, alarm_metrics, basal_flow,
+                                     open_flow, release)
 
 BASAL_EPISODES = ("OC-ALARM-001", "OC-ALARM-002", "OC-MISSED-001", "OC-PRIO-001", "OC-STOP-001",
                   "OC-PRESS-001", "OC-RELEASE-001", "OC-RELEASE-002")
@@ -46,13 +47,14 @@ def test_occlusion_during_basal(rig, occlusion_valve, requirement, evidence):
     delivery.prepare(rig)
     with evidence.recording("occlusion", RECORDING_COLUMNS) as raw:
         poller = OcclusionPoller(rig, raw, timeline)
-        basal_flow(rig, case["basal_rate_U_per_h"], case["flow_h"] * 3600.0, case["backoff"])
-        at_block, pump_t_block = delivery.stable_reading(rig), rig.pump.pump_time()
+        at_block, flow = open_flow(rig, grav, case["basal_rate_U_per_h"], case["flow_h"] * 3600.0, case["backoff"])
+        pump_t_block = rig.pump.pump_time()
         try:
             occlusion_valve.close()
             t_block = timeline.marks["block"] = rig.clock.now()
             alarm = poller.await_alarm(case["alarm_timeout_h"] * 3600.0, case["poll_s"], "blocked")
             metrics = alarm_metrics(rig, grav, case["poll_s"], t_block, pump_t_block, at_block, alarm)
+            metrics["record_disagreement"] = dose_metrics.spans_record_disagreement([flow])
             if alarm is not None:
                 poller.watch(case["hold_after_alarm_min"] * 60.0, case["poll_s"], "alarm, blocked")
                 metrics["released_volume"] = _released(rig, grav, occlusion_valve, case, timeline)
@@ -114,13 +116,20 @@ def test_no_false_occlusion_alarm(rig, requirement, evidence):
     half = case["duration_h"] * 1800.0
     with evidence.recording("nominal delivery", RECORDING_COLUMNS) as raw:
         poller = OcclusionPoller(rig, raw, timeline)
+        start = delivery.mark(rig)
         basal_flow(rig, case["basal_rate_U_per_h"], 0.0, backoff=True)
         poller.watch(half, case["poll_s"], "basal")
         rig.pump.bolus(case["bolus_U"], quick=case["quick"])
         timeline.marks["bolus"] = rig.clock.now()
         poller.watch(half, case["poll_s"], "basal + bolus")
+        end = delivery.settled_mark(rig)  # the open line: the whole test's delivery against the pump's record of it
     t, _, pressure = timeline.arrays()
-    metrics = {"false_alarms": (float(len(timeline.alarms)), "count", 0.0)}
+    commanded = case["basal_rate_U_per_h"] * (end.t - start.t) / 3600.0 + case["bolus_U"]
+    metrics = {
+        "false_alarms": (float(len(timeline.alarms)), "count", 0.0),
+        "record_disagreement": dose_metrics.spans_record_disagreement(
+            [delivery.record_span(grav, start, end, commanded)]),
+    }
     if Capability.LINE_PRESSURE in rig.capabilities():
         metrics["peak_pressure"] = (float(np.nanmax(pressure)), "kPa", 0.0)
     evidence.judge(requirement, metrics)
