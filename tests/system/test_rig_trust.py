@@ -1,9 +1,10 @@
 """What the suite must not trust, through `hil verify` and `hil rig check` as a user runs them. A stuck, a decoupled
 and a mislabelled balance end the campaign as the rig's ERROR at the first weighed test's coupling check (the rest
 skipped, the rig broken), never a product FAIL, never a PASS; a pump that records boluses it never delivers FAILs
-DA-BOLUS-001, which only its per-bolus maximum bounded before the record cross-check (it was PASS); a pump whose
-clock does not keep the rig's time is the rig's ERROR, whatever the test measured; a balance that answers SI
-wrongly is `hil rig check`'s blocker, naming SI."""
+DA-BOLUS-001, which only its per-bolus maximum bounded before the record cross-check (it was PASS), and the
+occlusion and auto-mode tests whose boluses are most of their delivery (they were PASS before those areas held the
+record against the balance); a pump whose clock does not keep the rig's time is the rig's ERROR, whatever the test
+measured; a balance that answers SI wrongly is `hil rig check`'s blocker, naming SI."""
 
 import pytest
 
@@ -40,6 +41,20 @@ def test_a_pump_recording_boluses_the_balance_never_weighed_fails_every_bolus_re
     for rid in ("DA-BOLUS-001", "DA-BOLUS-002"):
         assert (verdicts[rid]["verdict"], verdicts[rid]["failure_class"]) == ("FAIL", "product"), verdicts[rid]
         assert "record_disagreement = -" in verdicts[rid]["reason"], verdicts[rid]["reason"]
+
+
+def test_a_pump_recording_boluses_it_never_delivered_fails_outside_dose_accuracy_on_the_record_cross_check(verify):
+    """The false-alarm test's 30 U quick bolus (32 U recorded, 2 U of basal weighed) and the automatic corrections
+    of the falling-glucose scenario: nothing else in those tests bounds what the pump counted."""
+    run = verify("--rig", str(CASES / "pump-records-undelivered-boluses.yaml"), "-k", "OC-FALSE-001 or AID-LOW-001",
+                 "--no-report")
+    assert run.code == 1, run.output[-3000:]
+    verdicts = {t["requirements"][0]: t for t in run.record["tests"].values()}
+    assert set(verdicts) == {"OC-FALSE-001", "AID-LOW-001"}
+    for rid, test in verdicts.items():
+        assert (test["verdict"], test["failure_class"]) == ("FAIL", "product"), test
+        (failed,) = (m for m in test["measurements"] if m["outcome"] == "FAIL")
+        assert failed["name"] == "record_disagreement" and failed["value"] < -50, (rid, failed)
 
 
 def test_preflight_blocks_a_balance_that_does_not_see_the_pump():
