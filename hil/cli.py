@@ -57,6 +57,7 @@ from hil.rig.emulator_process import EmulatorProcess
 from hil.rig.model import RIG_ID_PATTERN
 from hil.rig.rig import NO_PUMP_LINK, Rig
 from hil.specs import SpecError, load_requirements
+from hil.specs.loader import claims_table
 
 EMULATED_TEST_TIMEOUT_S = 900
 
@@ -124,10 +125,14 @@ def specs_check(
     paths: list[Path] = typer.Argument(
         None, help="files or directories (default: the project's specs/, else the reference requirements)"
     ),
+    claims: Path | None = typer.Option(
+        None, "--claims", help="the pump model's claims file (default: claims/reference-pump.yaml)"
+    ),
 ):
-    """Validate requirement files, and the scenario files their cases name; every problem is listed with file:line."""
+    """Validate requirement files with the claims of a pump model, and the scenario files their cases name; every
+    problem is listed with file:line."""
     try:
-        requirements = load_requirements(paths or None)
+        requirements = load_requirements(paths or None, claims)
     except SpecError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
@@ -141,6 +146,32 @@ def specs_check(
         raise typer.Exit(1)
     files = sorted({str(r.file) for r in requirements.values()})
     out.print(f"ok: {len(requirements)} requirements in {len(files)} file(s): {', '.join(files)}")
+    device = next(iter(requirements.values())).device
+    not_applicable = sorted(rid for rid, r in requirements.items() if r.not_applicable)
+    unclaimed = sum(len(r.unclaimed) for r in requirements.values())
+    out.print(
+        f"claims of {device}: {len(requirements) - len(not_applicable)} requirement(s) apply, "
+        f"{len(not_applicable)} not applicable{': ' + ', '.join(not_applicable) if not_applicable else ''}; "
+        f"{unclaimed} bound(s) not judged for want of a claim",
+        markup=False,
+    )
+
+
+@specs_app.command("claims")
+def specs_claims(
+    claims: Path | None = typer.Option(
+        None, "--claims", help="the pump model's claims file (default: claims/reference-pump.yaml)"
+    ),
+    specs: Path | None = typer.Option(None, "--specs", help=SPECS_HELP),
+):
+    """Every claim the requirements take from a pump model's claims file, and the requirements that take it, as a
+    Markdown table (docs/requirements.md holds the reference pump's)."""
+    try:
+        requirements = load_requirements([specs or project.specs()], claims)
+    except SpecError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+    out.print(claims_table(requirements), markup=False, highlight=False, soft_wrap=True)
 
 
 def collect_trace(k: str | None = None) -> dict[str, list[str]]:

@@ -5,9 +5,10 @@ wheel, in any folder.
   (fixtures/rigs/) and the runs (reports/). It is `hil --root DIR`, else $HIL_ROOT, else the nearest folder from
   the current directory upward that holds a specs/ folder, else the current directory.
 * The **reference data** ships with the package (hil/reference/, read with importlib.resources): the reference
-  requirements, the emulator rigs and seeded-defect rigs, the CAN database, the CGM and night scenarios and the
-  safety suites. In the checkout these are symlinks to specs/, fixtures/ and tests/safety/; a wheel holds copies.
-  A project without its own specs/ or fixtures/rigs/ uses the reference ones.
+  requirements, the reference pump's claims, the emulator rigs and seeded-defect rigs, the CAN database, the CGM
+  and night scenarios and the safety suites. In the checkout these are symlinks to specs/, claims/, fixtures/ and
+  tests/safety/; a wheel holds copies. A project without its own specs/, claims/ or fixtures/rigs/ uses the
+  reference ones.
 """
 
 import importlib.resources
@@ -17,6 +18,8 @@ from pathlib import Path
 ROOT_ENV = "HIL_ROOT"
 SPECS = "specs"
 RIGS = Path("fixtures") / "rigs"
+CLAIMS = "claims"
+DEFAULT_CLAIMS = "reference-pump.yaml"  # the reference emulator's own claims
 REFERENCES = Path("docs") / "references.md"  # the sources the requirements cite, copied into every run
 REPORTS = "reports"
 
@@ -82,6 +85,17 @@ def specs() -> Path:
     """The requirement files: the project's specs/, else the reference ones."""
     own = root() / SPECS
     return _near(own) if own.is_dir() else reference("specs")
+
+
+def claims() -> Path:
+    """The pump models' claims files: the project's claims/, else the reference ones."""
+    own = root() / CLAIMS
+    return _near(own) if own.is_dir() else reference(CLAIMS)
+
+
+def default_claims() -> Path:
+    """The claims requirements are judged against when a rig file names none: the reference pump's."""
+    return claims() / DEFAULT_CLAIMS
 
 
 def rigs() -> Path:

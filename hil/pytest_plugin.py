@@ -6,6 +6,7 @@ Registered through the `pytest11` entry point, so plain `pytest --rig FILE` runs
 
 import atexit
 import contextlib
+import functools
 import json
 import logging
 import signal
@@ -34,6 +35,7 @@ from hil.rig.config import RigConfigError, load_rig
 from hil.rig.rig import Rig
 from hil.run_log import narrative
 from hil.specs import SpecError, load_requirements
+from hil.specs.claims import Claims, ClaimsError, load_claims
 from hil.specs.metrics import METRICS
 
 log = logging.getLogger(__name__)
@@ -117,14 +119,29 @@ class HilState:
     @property
     def requirements(self):
         if self._requirements is None:
-            self._requirements = load_requirements([self.config.getoption("specs")])
+            self._requirements = load_requirements([self.config.getoption("specs")], self.claims)
         return self._requirements
+
+    @functools.cached_property
+    def claims(self) -> Claims:
+        """The claims of the pump under test, from the file the rig file names (a rig file that cannot be read
+        stops the run at setup, whatever the requirements say)."""
+        try:
+            file = load_rig(self.config.getoption("rig")).claims
+        except RigConfigError:
+            file = project.default_claims()
+        try:
+            return load_claims(file)
+        except ClaimsError as exc:
+            raise pytest.UsageError(f"the claims file is invalid:\n{exc}") from None
 
     def run_recorder(self) -> RunRecorder:
         if self.run is None:
             option = self.config.getoption("hil_run_dir")
             directory = Path(option) if option else new_run_dir(project.reports(), self.config.getoption("rig").stem)
-            self.run = RunRecorder(directory, self.requirements, resume=self.config.getoption("hil_resume"))
+            self.run = RunRecorder(
+                directory, self.requirements, resume=self.config.getoption("hil_resume"), claims=self.claims
+            )
             self.stop_run_log = run_log.attach(
                 directory / "run.log", lambda: self.rig.clock.now() if self.rig is not None else None
             )
@@ -270,6 +287,8 @@ def requirement(request):
             f"{request.node.nodeid}: the 'requirement' fixture needs exactly one requirement marker"
         )
     req = state.requirements[ids[0]]
+    if req.not_applicable:
+        pytest.skip(f"not applicable: {req.not_applicable}")
     allure.dynamic.epic(req.area)
     allure.dynamic.story(req.id)
     allure.dynamic.severity(allure.severity_level(req.severity))

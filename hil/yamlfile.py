@@ -237,11 +237,25 @@ StrictValidator = jsonschema.validators.extend(
 )
 
 
-def validate(located: Located, schema: dict[str, Any], problems: list[Problem]) -> bool:
-    """Validate against the schema; append every problem located by file, line and key; True when valid."""
-    errors = list(StrictValidator(schema).iter_errors(located.data))
+def validate(
+    located: Located,
+    schema: dict[str, Any],
+    problems: list[Problem],
+    ignored: Iterable[KeyPath] = (),
+    notes: dict[KeyPath, str] | None = None,
+) -> bool:
+    """Validate against the schema; append every problem located by file, line and key; True when valid. Errors
+    at the `ignored` paths (told otherwise) are left out, and an error at a path of `notes` says its note too (where
+    the value came from)."""
+    skip, notes = set(ignored), notes or {}
+    errors = [err for err in StrictValidator(schema).iter_errors(located.data) if tuple(err.absolute_path) not in skip]
     mappings: dict[KeyPath, tuple[dict, dict, dict]] = {}  # path: (missing, unknown, allowed), keys in order
-    found = [(tuple(err.absolute_path), _schema_message(err)) for err in errors if not _key_error(err, mappings)]
+    found = [
+        (path, f"{_schema_message(err)}{notes.get(path, '')}")
+        for err in errors
+        if not _key_error(err, mappings)
+        for path in [tuple(err.absolute_path)]
+    ]
     found += [
         problem
         for path, (missing, unknown, allowed) in mappings.items()

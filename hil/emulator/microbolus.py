@@ -2,8 +2,8 @@
 CGM value the pump predicts glucose from its deltas and its insulin on board, sets a temporary rate and, while
 glucose is high and no low is predicted, gives a share of the insulin required as a microbolus, as often as every
 3 min; the insulin on board (max_iob) bounds it all. The rules are oref0 0.7.1's own (MIT; github.com/openaps/oref0,
-tag v0.7.1, commit 69d76737eb84e338b7a794d0784011c161ffcc54; docs/references.md, "OpenAPS oref0 with super micro
-boluses"), each with its lines:
+tag v0.7.1, commit 69d76737eb84e338b7a794d0784011c161ffcc54), each with its lines
+(docs/references.md, "OpenAPS oref0 with super micro boluses"):
 
 lib/glucose-get-last.js, getLastGlucose (lines 25-88): the deltas, in mg/dL per 5 min, from the values taken
 ~5 min (delta), ~5-15 min (short_avgdelta) and ~20-40 min (long_avgdelta) before the newest, each the average of

@@ -54,6 +54,7 @@ def environment(record: dict) -> dict[str, str]:
         if config.get(section):
             lines[section] = ", ".join(f"{k} {v}" for k, v in config[section].items())
     lines |= {f"sha256 {name}": digest for name, digest in prov.get("spec_files", {}).items()}
+    lines |= {f"sha256 {name}": digest for name, digest in prov.get("claims_file", {}).items()}
     lines |= {f"sha256 {name}": digest for name, digest in prov.get("lock_files", {}).items()}
     lines |= {"operator": prov["operator"], "host": prov.get("host")}
     place = rig.get("labgrid")

@@ -120,6 +120,12 @@ def overview(record: dict, kind: RunKind, seals: list[dict]) -> dict[str, str]:
     }
     if kind.validation:
         lines["tool validation"] = kind.validation
+    claims = record.get("claims")
+    if claims:  # whose labelling the bounds' claimed figures are
+        not_applicable = sorted(rid for rid, r in (record.get("requirements") or {}).items() if r.get("not_applicable"))
+        lines["claims"] = f"{claims['device']} ({claims['copy']})" + (
+            f"; not applicable to it: {', '.join(not_applicable)}" if not_applicable else ""
+        )
     sessions = record.get("sessions") or []
     for n, session in enumerate(sessions, 1):
         ended = "INTERRUPTED" if session.get("interrupted") else f"exit {session.get('exit_status')}"

@@ -22,9 +22,11 @@ from hil.evidence.per_test import safe_name
 from hil.evidence.run_kind import REHEARSAL_NOTE
 from hil.rig.config import RigConfig
 from hil.rig.lab import Acquisition
+from hil.specs.claims import Claims
 
 RECORD_SCHEMA_VERSION = 2  # 2: verdict, failure_class and reason per test; interrupted
 LOCK_FILES = ("requirements.lock", "package-lock.json")
+CLAIMS_COPY = "claims"  # the run folder's copy of the claims file its requirements took their numbers from
 REQUIREMENT_COPIES = "requirements"  # the run folder's copies of the requirement files it ran, for its reader
 TEST_LABEL = "hil_test"  # the Allure label carrying a result's test node id (the record's key for it)
 
@@ -131,8 +133,9 @@ def changed_evidence(record: dict, run_dir: Path) -> list[str]:
 
 
 class RunRecorder:
-    def __init__(self, directory: Path, requirements: dict, resume: bool = False):
-        """resume: continue the record already in `directory` (hil verify --resume) in a new session."""
+    def __init__(self, directory: Path, requirements: dict, resume: bool = False, claims: Claims | None = None):
+        """resume: continue the record already in `directory` (hil verify --resume) in a new session. claims: those
+        of the pump model the requirements' numbers came from, kept in the run (claims/)."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.resumed = resume
@@ -168,9 +171,13 @@ class RunRecorder:
                 "host": platform.node(),
                 "operator": os.environ.get("HIL_OPERATOR") or getpass.getuser(),
                 "spec_files": {str(f): sha256_file(f) for f in spec_files},
+                "claims_file": {str(claims.file): claims.sha256} if claims else {},
                 "lock_files": {name: sha256_file(Path(name)) for name in LOCK_FILES if Path(name).exists()},
             },
             "rig": None,
+            "claims": {"device": claims.device, "file": str(claims.file), "copy": f"{CLAIMS_COPY}/{claims.file.name}"}
+            if claims
+            else None,
             "requirements": {
                 rid: {
                     "file": str(r.file),
@@ -180,6 +187,10 @@ class RunRecorder:
                     "area": r.area,
                     "severity": r.severity,
                     "source": r.source,
+                    "claims_used": list(r.claims_used),
+                    "origins": {b.name: b.origin_text() for b in r.acceptance},
+                    "unclaimed": list(r.unclaimed),
+                    "not_applicable": r.not_applicable,
                 }
                 for rid, r in sorted(requirements.items())
             },
@@ -195,6 +206,9 @@ class RunRecorder:
         copies.mkdir(exist_ok=True)
         for file in spec_files:  # what the report's requirement links open, inside the run
             shutil.copyfile(file, copies / Path(file).name)
+        if claims:  # the figures the bounds took, as the device's labelling states them
+            (self.directory / CLAIMS_COPY).mkdir(exist_ok=True)
+            shutil.copyfile(claims.file, self.directory / CLAIMS_COPY / claims.file.name)
         sources = project.references()
         if sources.is_file():  # where the requirements' `source:` citations point, at the same path in the run
             (self.directory / project.REFERENCES).parent.mkdir(parents=True, exist_ok=True)

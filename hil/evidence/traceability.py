@@ -12,7 +12,16 @@ from hil.evidence.verdict import Verdict, shown_word
 from hil.specs.model import limits_text
 
 COLUMNS = ["requirement", "title", "test", "selected", "outcome", "verdict", "failure_class", "reason"]
-BOUND_COLUMNS = ["requirement", "bound", "limits", "value ± U (k=2)", "outcome", "test verdict", "test"]
+BOUND_COLUMNS = [
+    "requirement",
+    "bound",
+    "limits",
+    "value ± U (k=2)",
+    "outcome",
+    "test verdict",
+    "test",
+    "origin of the limits",
+]
 
 
 @dataclass(frozen=True)
@@ -20,7 +29,7 @@ class Matrix:
     rows: list[dict]
     suite_problems: list[str]  # of the suites: a requirement with no test, a test naming an unknown id
     run_problems: list[str]  # of the run: a selected requirement whose tests were all skipped
-    notes: list[str]  # reported, not failing (e.g. requirements left out by -k)
+    notes: list[str]  # reported, not failing (requirements left out by -k, not applicable to the device)
 
     @property
     def problems(self) -> list[str]:
@@ -53,8 +62,11 @@ def build(requirements: dict, collected: dict[str, list[str]], record: dict | No
             )
         if record is not None:
             chosen = [node for node in bound if node in selected]
+            not_applicable = ((record.get("requirements") or {}).get(rid) or {}).get("not_applicable")
             if not chosen:
                 notes.append(f"{rid}: not selected in this run")
+            elif not_applicable:  # the device's claims, not the run, leave it unjudged
+                notes.append(f"{rid}: not applicable: {not_applicable}")
             elif all(tests.get(node, {}).get("verdict") == Verdict.SKIPPED for node in chosen):
                 reasons = sorted({tests[node].get("reason") or "no reason given" for node in chosen})
                 skipped.append(
@@ -88,6 +100,7 @@ def bound_table(matrix: Matrix, record: dict) -> str:
         )
         judged = [m for m in test.get("measurements") or [] if m.get("low") is not None or m.get("high") is not None]
         test_name = row["test"].rsplit("::", 1)[-1].split("[", 1)[0]  # the requirement id is the row's own
+        origins = ((record.get("requirements") or {}).get(row["requirement"]) or {}).get("origins") or {}
         for m in judged:
             unit = m.get("unit", "")
             writer.writerow(
@@ -99,10 +112,11 @@ def bound_table(matrix: Matrix, record: dict) -> str:
                     m.get("outcome", ""),
                     verdict,
                     test_name,
+                    origins.get(m["name"], ""),
                 ]
             )
         if not judged:
-            writer.writerow([row["requirement"], "", "", "", row["reason"] or "", verdict, test_name])
+            writer.writerow([row["requirement"], "", "", "", row["reason"] or "", verdict, test_name, ""])
     return out.getvalue()
 
 

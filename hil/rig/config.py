@@ -30,7 +30,8 @@ from hil.yamlfile import Located, Problem, YamlFileError
 
 _KEY_ERRORS = ("missing", "extra_forbidden")  # pydantic's error types of a mapping's keys
 MAX_EXTENDS = 8  # a rig file, its parent, its grandparent...
-FILE_KEYS = (("can", "dbc"), ("emulator", "can_dbc"))  # paths in a rig file: relative to the file that writes them
+# paths in a rig file (key paths): relative to the file that writes them
+FILE_KEYS = (("can", "dbc"), ("emulator", "can_dbc"), ("claims",))
 
 
 class RigConfigError(YamlFileError):
@@ -65,6 +66,12 @@ class RigConfig:
     def speed(self) -> float:
         """Rig seconds per wall second: the emulator's `speed` in a rehearsal, else 1."""
         return float(self.section("emulator").get("speed", 1.0)) if self.rehearsal else 1.0
+
+    @property
+    def claims(self) -> Path:
+        """The claims file of the pump under test (`claims:`); an emulated rig's pump is the reference pump."""
+        named = self.data.get("claims")
+        return Path(named) if named else project.default_claims()
 
     def section(self, name: str) -> dict[str, Any]:
         return self.data.get(name) or {}
@@ -116,6 +123,9 @@ def load_rig(path: Path | str | None = None) -> RigConfig:
         raise RigConfigError(problems)
     _relative_to_rig_files(merged)
     problems.extend(validate(merged))
+    claims = merged.data.get("claims")
+    if isinstance(claims, str) and claims and not Path(claims).is_file():
+        problems.append(merged.problem(("claims",), f"no claims file {claims}"))
     if problems:
         raise RigConfigError(problems)
     digest = hashlib.sha256(json.dumps(merged.data, sort_keys=True).encode()).hexdigest()
@@ -129,11 +139,13 @@ def _project_rigs() -> Iterator[Path]:
 
 def _relative_to_rig_files(rig: Located) -> None:
     """A relative file path in a rig file names a file next to that rig file, wherever hil is run from."""
-    for section, key in FILE_KEYS:
-        values = rig.data.get(section)
-        value = values.get(key) if isinstance(values, dict) else None
+    for path in FILE_KEYS:
+        values = rig.data
+        for key in path[:-1]:
+            values = values.get(key) if isinstance(values, dict) else None
+        value = values.get(path[-1]) if isinstance(values, dict) else None
         if isinstance(value, str) and value and not Path(value).is_absolute():
-            values[key] = os.path.normpath(rig.where((section, key))[0].parent / value)
+            values[path[-1]] = os.path.normpath(rig.where(path)[0].parent / value)
 
 
 def validate(rig: Located) -> list[Problem]:

@@ -233,6 +233,14 @@ class RigFile(Section):
         )
     )
     operator: Text | None = None
+    claims: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
+        None,
+        description=(
+            "the claims file of the pump model under test (relative to this file; docs/requirements.md): the "
+            "requirements' numbers come from it. Required on a bench (clock: real); an emulated rig's pump is the "
+            "reference pump (claims/reference-pump.yaml)"
+        ),
+    )
     pump: PumpSection
     scale: ScaleSection
     lost_scale: LostScaleSection | None = None
@@ -346,6 +354,14 @@ def cross_problems(rig: RigFile) -> list[tuple[tuple, str]]:
     found: list[tuple[tuple, str]] = []
     if rig.clock in EMULATED_CLOCKS and rig.emulator is None:
         found.append((("clock",), f"clock '{rig.clock}' needs an 'emulator:' section"))
+    if rig.clock not in EMULATED_CLOCKS and rig.claims is None:
+        found.append(
+            (
+                ("claims",),
+                "a bench pump is judged against its own model's claims: name its claims file (claims: "
+                "path/to/<model>.yaml, docs/requirements.md)",
+            )
+        )
     found += _lab_problems(rig)
     first: dict[str, tuple] = {}
     for path, port in ports(rig):

@@ -3,16 +3,19 @@
 Every problem is reported with its file, line and key, all at once, so a spec author fixes a file in one pass.
 """
 
+import copy
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from hil import project, yamlfile
-from hil.specs.metrics import METRICS, UNIT_RANGES
-from hil.specs.model import AcrossUnits, Bound, Requirement, UnitsPlan
-from hil.yamlfile import Problem, YamlFileError
+from hil.specs.claims import Claim, Claims, ClaimsError, load_claims, references
+from hil.specs.metrics import METRICS, UNIT_RANGES, measurement_name
+from hil.specs.model import AcrossUnits, Bound, OriginKind, Requirement, UnitsPlan
+from hil.yamlfile import KeyPath, Located, Problem, YamlFileError
 
 _BOUND_PARAMS = ("window_h", "window_min", "band_pct")
 
@@ -34,8 +37,16 @@ def spec_files(paths: Iterable[Path] | None = None) -> list[Path]:
     return found
 
 
-def load_requirements(paths: Iterable[Path] | None = None) -> dict[str, Requirement]:
-    """All requirements of the files, by id. Raises SpecError listing every problem of every file."""
+def load_requirements(
+    paths: Iterable[Path] | None = None, claims: Claims | Path | None = None
+) -> dict[str, Requirement]:
+    """All requirements of the files, by id, their numbers taken from the device's claims (a claims file; default:
+    the reference pump's). Raises SpecError listing every problem of every file, the claims file's included."""
+    if not isinstance(claims, Claims):
+        try:
+            claims = load_claims(claims)
+        except ClaimsError as exc:
+            raise SpecError(exc.problems) from None
     problems: list[Problem] = []
     requirements: dict[str, Requirement] = {}
     files = spec_files(paths)
@@ -46,7 +57,7 @@ def load_requirements(paths: Iterable[Path] | None = None) -> dict[str, Requirem
     requirement_schema = schema()
     first_seen: dict[str, tuple[Path, int]] = {}
     for file in files:
-        declared, loaded = _load_file(file, requirement_schema, problems)
+        declared, loaded = _load_file(file, requirement_schema, problems, claims)
         for rid, line in declared:
             if rid in first_seen:
                 where = first_seen[rid]
@@ -64,7 +75,7 @@ def load_requirements(paths: Iterable[Path] | None = None) -> dict[str, Requirem
 
 
 def _load_file(
-    file: Path, schema: dict[str, Any], problems: list[Problem]
+    file: Path, schema: dict[str, Any], problems: list[Problem], claims: Claims
 ) -> tuple[list[tuple[str, int]], list[Requirement]]:
     """(id, line) of every requirement declared, and the Requirement objects when the whole file is valid.
     Catalogue checks run on every bound that names a metric, even when the schema found other problems."""
@@ -73,7 +84,8 @@ def _load_file(
         return [], []
     data = located.data
     before = len(problems)
-    yamlfile.validate(located, schema, problems)
+    taken = _take_claims(located, claims, problems)
+    yamlfile.validate(located, schema, problems, ignored=taken.unresolved, notes=taken.notes)
     raw_requirements = data.get("requirements") if isinstance(data, dict) else None
     declared, result = [], []
     for index, raw in enumerate(raw_requirements if isinstance(raw_requirements, list) else []):
@@ -82,7 +94,7 @@ def _load_file(
         base = ("requirements", index)
         if isinstance(raw.get("id"), str):
             declared.append((raw["id"], located.where(base + ("id",))[1]))
-        bounds = []
+        bounds, unclaimed = [], []
         acceptance = raw.get("acceptance")
         for b_index, bound in enumerate(acceptance if isinstance(acceptance, list) else []):
             if not isinstance(bound, dict) or not isinstance(bound.get("metric"), str):
@@ -90,17 +102,24 @@ def _load_file(
             where = base + ("acceptance", b_index)
             for key, message in _bound_problems(raw.get("method"), bound, raw.get("cases")):
                 problems.append(located.problem(where + (key,), message))
-            if len(problems) == before:
+            limits = taken.limits.get((index, b_index), {})
+            for key, message in _origin_problems(bound, limits):
+                problems.append(located.problem(where + (key,), message))
+            if (index, b_index) in taken.unclaimed:
+                unclaimed.append(_unclaimed_text(bound, taken.unclaimed[index, b_index]))
+            elif len(problems) == before:
                 params = {k: bound[k] for k in _BOUND_PARAMS if k in bound}
                 bounds.append(
                     Bound(
                         bound["metric"],
                         bound["unit"],
-                        bound["source"],
-                        bound.get("min"),
-                        bound.get("max"),
+                        bound.get("source", "").strip(),
+                        _limit(bound, "min"),
+                        _limit(bound, "max"),
                         params,
                         data.get("min_tur"),
+                        OriginKind(bound["origin"]) if "origin" in bound else OriginKind.CLAIM,
+                        tuple(limits.values()),
                     )
                 )
         cross_check = _record_cross_check(data, raw.get("method"), bounds)
@@ -129,9 +148,133 @@ def _load_file(
                     units=UnitsPlan(units["count"], AcrossUnits(units.get("judged", "each")), units["source"].strip())
                     if units
                     else UnitsPlan(),
+                    device=claims.device,
+                    claims_used=tuple(taken.used.get(index, ())),
+                    not_applicable=taken.not_applicable.get(index),
+                    unclaimed=tuple(unclaimed),
                 )
             )
     return declared, result if len(problems) == before else []
+
+
+# The unit a case parameter is in, by the end of its name; a claim put there must be in it.
+_CASE_UNITS = (
+    ("_U_per_h", "U/h"),
+    ("_U_per_min", "U/min"),
+    ("_mg_dl", "mg/dL"),
+    ("_kPa", "kPa"),
+    ("_pct", "%"),
+    ("_mg_dl_per_U", "mg/dL/U"),
+    ("_U", "U"),
+    ("_min", "min"),
+    ("_h", "h"),
+    ("_s", "s"),
+)
+
+
+@dataclass
+class _TakenClaims:
+    """What a requirement file took from the device's claims: the paths left unresolved (a claim unknown or not
+    made), a note per resolved path for the schema's messages, and per requirement (by index) the claims used, the
+    claims of each bound's limits, the bounds on claims the device does not make, and why it does not apply."""
+
+    unresolved: set[KeyPath] = field(default_factory=set)
+    notes: dict[KeyPath, str] = field(default_factory=dict)
+    used: dict[int, list[str]] = field(default_factory=dict)
+    limits: dict[tuple[int, int], dict[str, Claim]] = field(default_factory=dict)
+    unclaimed: dict[tuple[int, int], list[Claim]] = field(default_factory=dict)  # bounds on claims not made
+    not_applicable: dict[int, str] = field(default_factory=dict)
+
+
+def _take_claims(located: Located, claims: Claims, problems: list[Problem]) -> _TakenClaims:
+    """Put the device's figures in place of every `{claim: name}` of the file's requirements (in `located.data`),
+    and check each: known, a figure (not a function) in the unit of where it goes; a requirement's `function` a
+    function the device has. A claim the device does not make leaves the reference, and the requirement not
+    applicable."""
+    taken = _TakenClaims()
+    raw_requirements = located.data.get("requirements") if isinstance(located.data, dict) else None
+    for index, raw in enumerate(raw_requirements if isinstance(raw_requirements, list) else []):
+        if not isinstance(raw, dict):
+            continue
+        raw = located.data["requirements"][index] = copy.deepcopy(raw)  # sharing a YAML anchor, each its own
+        base = ("requirements", index)
+        used, missing = taken.used.setdefault(index, []), []
+        function = raw.get("function")
+        if isinstance(function, str):
+            claim = claims.get(function)
+            used.append(function)
+            if claim is None:
+                problems.append(located.problem(base + ("function",), claims.unknown(function)))
+            elif claim.not_claimed is not None:
+                missing.append(claim)
+            elif not claim.function:
+                message = f"claim '{function}' is a figure, not a function"
+                problems.append(located.problem(base + ("function",), message))
+        for path, name in references(raw, base):
+            claim, where = claims.get(name), path[len(base) :]
+            used.append(name)
+            if claim is None:
+                problems.append(located.problem(path, claims.unknown(name)))
+            elif claim.not_claimed is not None and where[0] == "acceptance" and len(where) == 3:
+                taken.unclaimed.setdefault((index, where[1]), []).append(claim)  # that bound alone goes
+            elif claim.not_claimed is not None:
+                missing.append(claim)
+            elif claim.function:
+                problems.append(located.problem(path, f"claim '{name}' is a function, not a figure"))
+            elif (unit := _unit_at(raw, where)) is not None and unit != claim.unit:
+                problems.append(located.problem(path, f"claim '{name}' is in '{claim.unit}', not '{unit}' as here"))
+            else:
+                _put(located.data, path, claim.value)
+                taken.notes[path] = f" (claim '{name}' of {claims.device})"
+                if where[0] == "acceptance" and len(where) == 3:
+                    taken.limits.setdefault((index, where[1]), {})[str(where[2])] = claim
+                continue
+            taken.unresolved.add(path)
+        taken.used[index] = list(dict.fromkeys(used))
+        acceptance = raw.get("acceptance")
+        bounds = len(acceptance) if isinstance(acceptance, list) else 0
+        if bounds and all((index, b) in taken.unclaimed for b in range(bounds)):
+            missing.extend(c for b in range(bounds) for c in taken.unclaimed[index, b])
+        if missing:
+            taken.not_applicable[index] = f"{claims.device} does not claim " + "; ".join(
+                f"{c.name} ({c.not_claimed})" for c in dict.fromkeys(missing)
+            )
+    return taken
+
+
+def _unclaimed_text(bound: dict[str, Any], claims: list[Claim]) -> str:
+    """A bound left out because the device does not make the claim it needs, as the report says it."""
+    params = {k: bound[k] for k in _BOUND_PARAMS if k in bound}
+    why = "; ".join(f"{c.name}: {c.not_claimed}" for c in claims)
+    return f"{measurement_name(bound['metric'], params)}: not judged, the device does not claim it ({why})"
+
+
+def _unit_at(requirement: dict[str, Any], where: KeyPath) -> str | None:
+    """The unit of the place a claim goes to: a bound's limit is in the bound's unit, a case parameter in the unit
+    its name ends with; None where neither says."""
+    if len(where) == 3 and where[0] == "acceptance" and where[2] in ("min", "max"):
+        bound = requirement["acceptance"][where[1]]
+        return bound.get("unit") if isinstance(bound.get("unit"), str) else None
+    if len(where) == 3 and where[0] == "cases":
+        return next((unit for end, unit in _CASE_UNITS if str(where[2]).endswith(end)), None)
+    return None
+
+
+def _put(data: Any, path: KeyPath, value: Any) -> None:
+    for key in path[:-1]:
+        data = data[key]
+    data[path[-1]] = value
+
+
+def claims_table(requirements: dict[str, Requirement]) -> str:
+    """A Markdown table: every claim the requirements take, in the order first taken, with the requirements taking
+    it; what a pump maker's claims file must state (or say it does not claim)."""
+    uses: dict[str, list[str]] = {}
+    for rid, requirement in requirements.items():
+        for name in requirement.claims_used:
+            uses.setdefault(name, []).append(rid)
+    rows = [f"| `{name}` | {', '.join(ids)} |" for name, ids in uses.items()]
+    return "\n".join(["| claim | requirements taking it |", "|---|---|", *rows])
 
 
 def _project_specs() -> Iterator[Path]:
@@ -150,8 +293,11 @@ def _record_cross_check(data: dict[str, Any], method: Any, bounds: list[Bound]) 
         return None
     if not (_is_number(check.get("min")) and _is_number(check.get("max")) and isinstance(check.get("source"), str)):
         return None
+    if check.get("origin") not in list(OriginKind):
+        return None
     # No test uncertainty ratio: a gross check, judged by the guard band alone (the value ± U inside it).
-    return Bound(kind.name, kind.unit, check["source"], check["min"], check["max"], {})
+    origin = OriginKind(check["origin"])
+    return Bound(kind.name, kind.unit, check["source"], check["min"], check["max"], {}, origin=origin)
 
 
 def _bound_problems(method: str | None, bound: dict[str, Any], cases: Any) -> list[tuple[str, str]]:
@@ -208,6 +354,32 @@ def _uncomputed(kind, bound: dict[str, Any], cases: Any) -> list[tuple[str, str]
                         "so no test could judge this bound",
                     )
                 ]
+    return []
+
+
+def _limit(bound: dict[str, Any], key: str) -> float | None:
+    """A bound's limit; None where it has none, or where it is a claim the device does not make."""
+    value = bound.get(key)
+    return value if _is_number(value) else None
+
+
+def _origin_problems(bound: dict[str, Any], claims: dict[str, Claim]) -> list[tuple[str, str]]:
+    """(key, message) of a bound whose origin is not told: a limit written as a number needs its origin (standard,
+    regulation or judgement) and a source saying it; limits that are all the device's claims have theirs (a claim
+    unknown or not made is told elsewhere)."""
+    literal = [key for key in ("min", "max") if key not in claims and _is_number(bound.get(key))]
+    if literal and "origin" not in bound:
+        return [
+            (
+                literal[0],
+                "a limit written as a number needs its origin: 'origin: standard', 'regulation' or 'judgement' "
+                "with a source that says it, or the device's claim ({claim: name})",
+            )
+        ]
+    if literal and not str(bound.get("source", "")).strip():
+        return [("origin", f"origin {bound['origin']} needs a source that says where the number comes from")]
+    if not literal and "origin" in bound:
+        return [("origin", "every limit is the device's claim: its origin is the claim, not " + str(bound["origin"]))]
     return []
 
 

@@ -5,6 +5,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from hil.specs.claims import Claim
 from hil.specs.metrics import measurement_name
 
 
@@ -19,6 +20,15 @@ def limits_text(low: float | None, high: float | None, unit: str) -> str:
     return "reported"
 
 
+class OriginKind(StrEnum):
+    """Where a bound's numbers come from."""
+
+    CLAIM = "claim"  # the labelling of the device under test (its claims file)
+    STANDARD = "standard"  # a clause of a standard, cited
+    REGULATION = "regulation"  # a regulation or a regulator's guidance, cited
+    JUDGEMENT = "judgement"  # the project's stated risk judgement
+
+
 @dataclass(frozen=True)
 class Bound:
     metric: str
@@ -28,6 +38,8 @@ class Bound:
     max: float | None = None
     params: dict[str, float] = field(default_factory=dict)
     min_tur: float | None = None  # from the requirement file: the test uncertainty ratio a rig must reach
+    origin: OriginKind = OriginKind.JUDGEMENT
+    claims: tuple[Claim, ...] = ()  # the device's claims its limits are
 
     @property
     def name(self) -> str:
@@ -35,6 +47,12 @@ class Bound:
 
     def describe(self) -> str:
         return limits_text(self.min, self.max, self.unit)
+
+    def origin_text(self) -> str:
+        """Where the limits come from, as the report and the traceability matrix say it."""
+        if self.origin is OriginKind.CLAIM:
+            return "claim of the device under test: " + "; ".join(f"{c.describe()} ({c.source})" for c in self.claims)
+        return f"{self.origin}: {self.source}"
 
 
 class AcrossUnits(StrEnum):
@@ -72,6 +90,10 @@ class Requirement:
     file: Path
     line: int
     units: UnitsPlan = UnitsPlan()
+    device: str = ""  # the pump model whose claims the numbers come from
+    claims_used: tuple[str, ...] = ()  # every claim the bounds, the cases and the function take
+    not_applicable: str | None = None  # why the device's claims make the requirement not apply to it
+    unclaimed: tuple[str, ...] = ()  # bounds not judged: the device does not make the claims they need
 
     @property
     def case(self) -> dict[str, Any]:
@@ -81,10 +103,13 @@ class Requirement:
         return self.cases[0]
 
     def as_text(self) -> str:
-        bounds = "\n".join(f"  - {b.name}: {b.describe()}  [{b.source}]" for b in self.acceptance)
+        bounds = "\n".join(f"  - {b.name}: {b.describe()}  [{b.origin_text()}]" for b in self.acceptance)
         units = f"Units: {self.units.describe()}  [{self.units.source}]\n" if self.units.source else ""
+        claims = f"Claims of {self.device}: {', '.join(self.claims_used)}\n" if self.claims_used else ""
+        applies = f"NOT APPLICABLE: {self.not_applicable}\n" if self.not_applicable else ""
+        applies += "".join(f"  - {text}\n" for text in self.unclaimed)
         return (
             f"{self.id}: {self.title}\n\n{self.statement}\n\nHazard: {self.hazard}\nSource: {self.source}\n"
             f"Severity: {self.severity}\nMethod: {self.method}\nCases: {list(self.cases)}\nAcceptance:\n{bounds}\n"
-            f"{units}Defined in {self.file}:{self.line}\n"
+            f"{units}{claims}{applies}Defined in {self.file}:{self.line}\n"
         )

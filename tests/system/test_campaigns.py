@@ -112,7 +112,7 @@ def test_a_requirement_without_a_test_fails_trace_and_verify(tmp_path):
       - {basal_rate_U_per_h: 1.0, flow_h: 1, alarm_timeout_h: 4.5, poll_s: 60, hold_after_alarm_min: 1,
          release_window_min: 10, observe_after_release_min: 0, backoff: true}
     acceptance:
-      - {metric: time_to_alarm, unit: min, max: 180, source: test}
+      - {metric: time_to_alarm, unit: min, max: 180, origin: judgement, source: test}
 """)
     traced = subprocess.run([HIL, "trace", "--specs", str(specs)], cwd=ROOT, capture_output=True, text=True)
     assert traced.returncode == 1 and "requirement OC-ORPHAN-001 has no test" in traced.stderr

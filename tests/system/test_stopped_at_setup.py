@@ -13,6 +13,7 @@ from .conftest import HIL, ROOT, open_report
 RIG = """\
 rig_id: wrong-ports
 clock: real
+claims: REFERENCE_CLAIMS
 operator: system test
 pump: {driver: reference-serial, port: /dev/hil-no-such-pump, timeout_s: 2.0}
 scale: {driver: mt-sics, port: /dev/hil-no-such-balance, timeout_s: 2.0, readability_mg: 0.01,
@@ -22,7 +23,7 @@ environment: {temperature_C: 21.0, pressure_hPa: 1010.0, humidity_pct: 50}
 evaporation_correction: {rate_mg_per_h: 0.2, u_rate_mg_per_h: 0.02, source: "blank run", measured: "2026-11-20",
                          valid_days: 3650}
 infusion_set: {prime_U: 2.0, settle_s: 60}
-"""
+""".replace("REFERENCE_CLAIMS", str(ROOT / "claims" / "reference-pump.yaml"))
 
 
 def test_a_run_that_stopped_at_setup_is_not_evidence_and_names_every_port(tmp_path):

@@ -11,7 +11,8 @@ def _project(pytester, test_source: str, rig_port: str = "@emulator:pump"):
     pytester.makefile(".yaml", **{"specs/area": (ROOT / "specs" / "dose-accuracy.yaml").read_text()})
     rig = (ROOT / "fixtures" / "rigs" / "emulator.yaml").read_text()
     if rig_port != "@emulator:pump":
-        rig = rig.replace("clock: sim", "clock: real").replace('"@emulator:pump"', rig_port).replace(
+        rig = rig.replace("clock: sim", f"clock: real\nclaims: {ROOT / 'claims' / 'reference-pump.yaml'}").replace(
+            '"@emulator:pump"', rig_port).replace(
             '"@emulator:balance"', rig_port + "-balance").replace('"@emulator:balance-lost"', rig_port + "-lost")
     pytester.makefile(".yaml", rig=rig)
     pytester.makepyfile(test_source)

@@ -53,7 +53,7 @@ def test_the_bound_table_gives_each_judged_value_against_its_limits_one_line_eac
     assert rows[0] == traceability.BOUND_COLUMNS
     by_requirement = {row[0]: row for row in rows[1:]}
     assert by_requirement["DA-BOLUS-001"] == ["DA-BOLUS-001", "bolus_max", "≤ 0.119 U", "0.3012 ± 0.215 U",
-                                              "INCONCLUSIVE", "INCONCLUSIVE", "test"]
+                                              "INCONCLUSIVE", "INCONCLUSIVE", "test", ""]
     assert by_requirement["IF-PRIO-001"][5] == "NOT RUN" and by_requirement["HS-MAX-001"][5] == "not selected"
     assert sum(row[0] == "DA-BOLUS-001" for row in rows) == 1  # the informational value is not a bound's line
 

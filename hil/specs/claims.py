@@ -1,0 +1,106 @@
+"""A pump model's claims (claims/*.yaml): the figures its labelling states and the functions it has, each with where
+the labelling states it. Requirements bound hazards; the numbers of their bounds and cases come from the claims of
+the device under test by name (`{claim: name}`), beside bounds from a standard, a regulation or the project's stated
+judgement. A pump maker writes the claims file of their model and runs the same requirements (docs/requirements.md).
+
+A claim the model does not make (`not_claimed: why`) makes every requirement that needs it not applicable to that
+model: reported as such, never judged and never passed.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hil import did_you_mean, project, yamlfile
+from hil.yamlfile import Problem, YamlFileError
+
+
+class ClaimsError(YamlFileError):
+    """A claims file that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    name: str
+    source: str
+    value: float | None = None  # a figure, in `unit`
+    unit: str = ""
+    function: bool = False  # a function the model has
+    not_claimed: str | None = None  # why the model makes no such claim
+
+    def describe(self) -> str:
+        if self.not_claimed is not None:
+            return f"{self.name}: not claimed ({self.not_claimed})"
+        if self.function:
+            return f"{self.name}: provided"
+        return f"{self.name} = {self.value:g} {self.unit}"
+
+
+@dataclass(frozen=True)
+class Claims:
+    """One pump model's claims, from one file."""
+
+    device: str
+    labelling: str
+    file: Path
+    sha256: str  # of the file's bytes, as the run records it
+    claims: dict[str, Claim]
+
+    def get(self, name: str) -> Claim | None:
+        return self.claims.get(name)
+
+    def unknown(self, name: str) -> str:
+        """What to say of a claim name this file does not have."""
+        meant = did_you_mean.close_match(name, self.claims)
+        hint = f"; did you mean '{meant}'?" if meant else ""
+        return f"no claim '{name}' in the claims of {self.device} ({self.file}){hint}"
+
+
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("hil.specs").joinpath("claims.schema.json").read_text())
+
+
+def load_claims(path: Path | None = None) -> Claims:
+    """A claims file, validated (default: the project's claims of the reference pump); ClaimsError lists every
+    problem, located."""
+    path = Path(path) if path is not None else project.default_claims()
+    problems: list[Problem] = []
+    located = yamlfile.parse(path, problems, meant=project.claims().glob("*.yaml"))
+    if located is None or not yamlfile.validate(located, schema(), problems):
+        raise ClaimsError(problems)
+    data = located.data
+    claims = {
+        name: Claim(
+            name,
+            str(raw.get("source", "")).strip(),
+            raw.get("value"),
+            raw.get("unit", ""),
+            bool(raw.get("function", False)),
+            raw["not_claimed"].strip() if "not_claimed" in raw else None,
+        )
+        for name, raw in data["claims"].items()
+    }
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Claims(data["device"].strip(), data["labelling"].strip(), path, digest, claims)
+
+
+KeyPath = yamlfile.KeyPath
+
+
+def is_reference(value: Any) -> bool:
+    """`{claim: name}`: a number a requirement file takes from the device's claims."""
+    return isinstance(value, dict) and set(value) == {"claim"} and isinstance(value["claim"], str)
+
+
+def references(data: Any, path: KeyPath = ()) -> list[tuple[KeyPath, str]]:
+    """(key path, claim name) of every claim reference in a requirement's data, in file order."""
+    if is_reference(data):
+        return [(path, data["claim"])]
+    if isinstance(data, dict):
+        return [found for key, value in data.items() for found in references(value, path + (key,))]
+    if isinstance(data, list):
+        return [found for index, value in enumerate(data) for found in references(value, path + (index,))]
+    return []

@@ -1,0 +1,168 @@
+"""Requirements take their numbers from a pump model's claims (claims/*.yaml) or say where else each comes from."""
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hil.specs import SpecError, load_requirements
+from hil.specs.claims import ClaimsError, load_claims
+from hil.specs.loader import claims_table
+from hil.specs.model import OriginKind
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "claims" / "reference-pump.yaml"
+OMNIPOD = ROOT / "claims" / "omnipod-5.yaml"
+DOSE = (ROOT / "specs" / "dose-accuracy.yaml").read_text()
+
+
+def _claims(tmp_path, text: str) -> Path:
+    path = tmp_path / "claims.yaml"
+    path.write_text(text)
+    return path
+
+
+def _problems(tmp_path, spec_text: str, claims: Path = REFERENCE):
+    spec = tmp_path / "dose-accuracy.yaml"
+    spec.write_text(spec_text)
+    with pytest.raises(SpecError) as info:
+        load_requirements([spec], claims)
+    return info.value.problems
+
+
+def _line_of(text: str, fragment: str) -> int:
+    return text[: text.index(fragment)].count("\n") + 1
+
+
+def test_every_bound_names_its_origin_and_a_claim_bound_its_claims():
+    for requirement in load_requirements().values():
+        for bound in requirement.acceptance:
+            if bound.origin is OriginKind.CLAIM:
+                assert bound.claims and all(c.value is not None for c in bound.claims), (requirement.id, bound.name)
+            else:
+                assert bound.source, (requirement.id, bound.name)
+
+
+def test_a_number_without_an_origin_is_refused_where_it_is(tmp_path):
+    old = '{metric: bolus_duration_error, unit: "%", min: -10, max: 10, origin: judgement,'
+    assert old in DOSE
+    (problem,) = _problems(tmp_path, DOSE.replace(old, old.replace(" origin: judgement,", "")))
+    assert problem.line == _line_of(DOSE, old) and problem.key.endswith("acceptance.0.min")
+    assert "needs its origin" in problem.message
+
+
+def test_an_origin_beside_claims_only_is_refused(tmp_path):
+    old = "max: {claim: bolus_min_max_U}"
+    (problem,) = _problems(tmp_path, DOSE.replace(old, old + ", origin: standard"))
+    assert problem.key.endswith("origin") and "its origin is the claim" in problem.message
+
+
+def test_an_unknown_claim_is_located_with_the_name_it_may_mean(tmp_path):
+    old = "max: {claim: bolus_min_max_U}"
+    (problem,) = _problems(tmp_path, DOSE.replace(old, "max: {claim: bolus_min_maxx_U}"))
+    assert problem.line == _line_of(DOSE, old) and problem.key.endswith("acceptance.0.max")
+    assert "no claim 'bolus_min_maxx_U'" in problem.message and "did you mean 'bolus_min_max_U'" in problem.message
+
+
+def test_a_claim_in_another_unit_is_refused(tmp_path):
+    old = "max: {claim: bolus_min_max_U}"
+    (problem,) = _problems(tmp_path, DOSE.replace(old, "max: {claim: bolus_mean_error_max_pct}"))
+    assert "is in '%', not 'U'" in problem.message
+
+
+def test_a_claim_in_a_case_takes_the_unit_the_parameter_names(tmp_path):
+    old = "basal_rate_U_per_h: {claim: basal_rate_min_U_per_h}"
+    assert old in DOSE
+    (problem,) = _problems(tmp_path, DOSE.replace(old, "basal_rate_U_per_h: {claim: bolus_min_U}"))
+    assert problem.line == _line_of(DOSE, old) and "is in 'U', not 'U/h'" in problem.message
+
+
+def test_a_claimed_figure_outside_what_its_place_can_be_is_refused_at_the_place_that_takes_it(tmp_path):
+    text = REFERENCE.read_text().replace("bolus_min_max_U: {value: 0.119", "bolus_min_max_U: {value: -1")
+    problems = _problems(tmp_path, DOSE, _claims(tmp_path, text))
+    line = _line_of(DOSE, "{claim: bolus_min_max_U}")
+    assert any("outside what 'bolus_max' can be" in p.message and p.line == line for p in problems), problems
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "'0.12'"])
+def test_a_claims_file_with_a_bad_figure_is_refused_at_its_line(tmp_path, value):
+    old = "basal_min_rate_1h_max_U: {value: 0.12"
+    text = REFERENCE.read_text().replace(old, old.replace("0.12", value))
+    claims = _claims(tmp_path, text)
+    with pytest.raises(ClaimsError) as info:
+        load_claims(claims)
+    assert any(p.line == _line_of(text, "basal_min_rate_1h_max_U:") for p in info.value.problems), info.value.problems
+    with pytest.raises(SpecError):
+        load_requirements(None, claims)
+
+
+def _not_claimed(text: str, name: str, why: str) -> str:
+    return re.sub(rf"  {name}: \{{.*\}}", f'  {name}: {{not_claimed: "{why}"}}', text)
+
+
+def test_a_claim_not_made_drops_its_bound_and_a_case_not_made_the_requirement(tmp_path):
+    text = REFERENCE.read_text()
+    text = _not_claimed(text, "basal_overall_error_max_pct", "no figure")
+    text = _not_claimed(text, "basal_rate_max_U_per_h", "no such rate")
+    requirements = load_requirements(None, _claims(tmp_path, text))
+    basal = requirements["DA-BASAL-002"]
+    assert basal.not_applicable is None and "overall_error" not in [b.metric for b in basal.acceptance]
+    assert any("overall_error: not judged" in line and "no figure" in line for line in basal.unclaimed)
+    assert requirements["DA-BASAL-003"].not_applicable == (
+        "hil reference pump (emulated) does not claim basal_rate_max_U_per_h (no such rate)"
+    )
+
+
+def test_a_function_not_claimed_makes_its_requirements_not_applicable(tmp_path):
+    text = _not_claimed(REFERENCE.read_text(), "low_glucose_suspend", "none")
+    requirements = load_requirements(None, _claims(tmp_path, text))
+    assert {rid for rid, r in requirements.items() if r.not_applicable} == {
+        rid for rid in requirements if rid.startswith("HS-")
+    }
+
+
+def _numbers(requirement) -> tuple:
+    return tuple((b.name, b.min, b.max) for b in requirement.acceptance), requirement.cases, requirement.not_applicable
+
+
+def test_a_changed_claim_changes_exactly_the_requirements_that_take_it(tmp_path):
+    base = load_requirements()
+    data = yaml.safe_load(REFERENCE.read_text())
+    for name, claim in data["claims"].items():
+        changed = dict(data, claims=dict(data["claims"]))
+        if "value" in claim:
+            value = claim["value"]
+            changed["claims"][name] = dict(claim, value=value * 0.9 if value else 1)
+        else:
+            changed["claims"][name] = {"not_claimed": "changed"}
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(changed))
+        after = load_requirements(None, path)
+        differs = {rid for rid in base if _numbers(base[rid]) != _numbers(after[rid])}
+        takers = {rid for rid, r in base.items() if name in r.claims_used}
+        assert takers and differs == takers, name
+
+
+def test_the_second_model_runs_the_same_requirements_with_its_own_figures():
+    requirements = load_requirements(None, OMNIPOD)
+    assert requirements["OC-ALARM-001"].acceptance[0].max == 330  # its 5.5-h maximum, not the reference's 3 h
+    assert requirements["OC-ALARM-003"].case["bolus_U"] == 5
+    assert requirements["OC-PRESS-001"].not_applicable and requirements["HS-SBL-001"].not_applicable
+    assert not requirements["DA-BASAL-001"].not_applicable
+
+
+def test_the_claims_table_in_the_docs_is_the_requirements_own():
+    docs = (ROOT / "docs" / "requirements.md").read_text()
+    assert claims_table(load_requirements()) in docs, "regenerate with: hil specs claims"
+
+
+def test_every_claim_of_the_reference_pump_is_taken_by_a_requirement():
+    taken = {name for r in load_requirements().values() for name in r.claims_used}
+    assert set(load_claims(REFERENCE).claims) == taken
+
+
+def test_claims_figures_are_finite():
+    for claims in (load_claims(REFERENCE), load_claims(OMNIPOD)):
+        assert all(c.value is None or math.isfinite(c.value) for c in claims.claims.values())
