@@ -78,7 +78,7 @@ class _FakeRig:
         self.now, self.sent = 0.0, []
         self.clock = SimpleNamespace(now=lambda: self.now, sleep_until=self._until, sleep=lambda dt: self._until(self.now + dt))
         self.pump = SimpleNamespace(cgm_input=lambda g, trend: self.sent.append((self.now, g, trend)),
-                                    pump_time=lambda: self.now, status=lambda: SimpleNamespace(state="RUNNING"),
+                                    pump_time=lambda: self.now, status=lambda: SimpleNamespace(state="RUNNING", delivered_U=0.0),
                                     events=lambda: [])
         self.scale = SimpleNamespace(read=lambda: SimpleNamespace(t=self.now, mass_mg=0.0))
 
