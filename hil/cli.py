@@ -236,6 +236,12 @@ def trace(
     format: str = typer.Option("table", "--format", help="table, csv or json"),
     run: str | None = typer.Option(None, "--run", help="run folder or id for the verdicts (default: reports/latest)"),
     specs: Path | None = typer.Option(None, "--specs", help=SPECS_HELP),
+    bounds: bool = typer.Option(
+        False,
+        "--bounds",
+        help="the run's bounds instead, one CSV line each: limits, value ± U, outcome, and where the limits come from "
+        "(the device's claim with its figure and source, a standard, a regulation, a judgement)",
+    ),
 ):
     """Requirement → tests → verdict of a run. Exits 1 if a requirement has no test or a test names an unknown id."""
     format = _trace_format(format)
@@ -250,7 +256,12 @@ def trace(
         record = _record(_run_dir(run))
     matrix = traceability.build(requirements, collect_trace(), record)
     rows = matrix.rows
-    if format == TraceFormat.JSON:
+    if bounds:
+        if record is None:
+            err.print("hil trace --bounds: no run (give --run, or run hil verify first)", markup=False)
+            raise typer.Exit(1)
+        out.print(traceability.bound_table(matrix, record), end="", markup=False, highlight=False, soft_wrap=True)
+    elif format == TraceFormat.JSON:
         out.print_json(json.dumps({"run": (record or {}).get("run_id"), "rows": rows, "problems": matrix.problems}))
     elif format == TraceFormat.CSV:
         buffer = io.StringIO()

@@ -3,8 +3,9 @@
 a second model's claims judge the same requirements with its figures, the ones it does not claim not applicable."""
 
 import re
+import subprocess
 
-from .conftest import ROOT
+from .conftest import HIL, ROOT
 
 REFERENCE = ROOT / "claims" / "reference-pump.yaml"
 SELECTION = "OC-ALARM-001 or IF-KINK-001 or OC-ALARM-003 or DA-BOLUS-001"
@@ -38,6 +39,10 @@ def test_a_changed_claim_changes_the_verdicts_of_exactly_the_requirements_that_t
     assert f"{CHANGED} = 1 min" in origins["time_to_alarm"], origins
     assert after.record["claims"]["copy"] == "claims/changed-claim.yaml"
     assert (after.run_dir / "claims" / "changed-claim.yaml").read_text() == text
+    traced = subprocess.run([HIL, "trace", "--bounds", "--run", str(after.run_dir)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    (line,) = [line for line in traced.stdout.splitlines() if line.startswith("OC-ALARM-001,time_to_alarm,")]
+    assert f"claim of the device under test: {CHANGED} = 1 min" in line, traced.stdout[-2000:]
 
 
 def test_a_second_models_claims_judge_with_its_figures_and_leave_out_what_it_does_not_claim(verify):
