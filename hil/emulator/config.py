@@ -263,6 +263,8 @@ class Defects(Params):
     aid_basal_not_delivered: bool = False  # the strokes of an automatic increase counted, never moved
     aid_corrects_after_user_bolus: bool = False  # automatic corrections right after a user's bolus (stacking)
     aid_iob_added_to_eventual: bool = False  # eventual glucose = predicted + IOB × ISF: a sign error in oref0's rule
+    aid_prediction_ignores_iob: bool = False  # the eventual glucose from the CGM trend alone, no insulin term
+    aid_correction_ignores_user_bolus: bool = False  # corrections sized and capped without the user's bolus on board
 
 
 class AutoModeParams(Params):

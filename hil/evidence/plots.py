@@ -514,7 +514,7 @@ def auto_mode_figure(
         ".",
         color="tab:purple",
         ms=4,
-        label="predicted 30 min ahead (harness)",
+        label="stated prediction (harness)",
     )
     top.set_ylabel("glucose (mg/dL)")
     if decisions:
@@ -523,7 +523,7 @@ def auto_mode_figure(
     middle.plot((np.asarray(poll_t_s) - t0) / 60.0, weighed_rate, lw=1, alpha=0.8, label="weighed (10-min mean)")
     middle.set_ylabel("basal (U/h)")
     bottom.plot((np.asarray(poll_t_s) - t0) / 60.0, iob_U, lw=1.2, color="tab:green")
-    bottom.set_ylabel("insulin on board (U)")
+    bottom.set_ylabel("automatic insulin on board (U)")
     bottom.set_xlabel("time (min)")
     for name, times in marks.items():
         for k, t in enumerate(times):
@@ -538,7 +538,7 @@ def auto_mode_figure(
     for ax in (top, middle, bottom):
         ax.grid(True, alpha=0.3)
     plot_limits.horizontal(middle, requirement, RATE_METRICS)
-    plot_limits.horizontal(bottom, requirement, ("iob_max_weighed",))
+    plot_limits.horizontal(bottom, requirement, ("auto_iob_max",))
     top.legend(fontsize=8)
     middle.legend(fontsize=7)
     plot_limits.legend(bottom, fontsize=7)
@@ -546,4 +546,4 @@ def auto_mode_figure(
     return fig
 
 
-RATE_METRICS = ("auto_rate_max", "weighed_rate_max", "weighed_rate_while_predicted_low", "weighed_rate_after_fallback")
+RATE_METRICS = ("auto_rate_max", "weighed_rate_after_fallback")

@@ -8,7 +8,7 @@ import numpy as np
 import yaml
 
 from hil import project
-from hil.analysis import cgm_trend
+from hil.analysis import cgm_noise, cgm_trend
 from hil.analysis.dose_metrics import RecordSpan
 from hil.drivers.contracts import Alarm, AlarmKind, PumpEvent, PumpState, Resumed, Seen, Suspended, seen_as
 from hil.evidence.recording import CsvRecording
@@ -21,14 +21,30 @@ RECORDING_COLUMNS = ["t_s", "glucose_mg_dl", "trend_mg_dl_min", "pump_state", "m
 class Scenario:
     name: str
     interval_s: float
-    values: list  # mg/dL, None for a missing value
+    values: list  # mg/dL as sent, None for a missing value
     description: str = ""
+    true_values: list | None = None  # the noise-free glucose of a noisy scenario (None: the values are it)
+    noise_seed: int | None = None
+
+    @property
+    def truth(self) -> list:
+        """The noise-free glucose: what the harness chooses judged windows from, never what it judges the pump on."""
+        return self.values if self.true_values is None else self.true_values
 
 
 def load_scenario(name: str) -> Scenario:
+    """A scenario file: `values` (mg/dL, null for a missing value) sent as they are, or, with `noise: {seed: N}`,
+    the noise-free glucose to which the sensor's error (hil.analysis.cgm_noise) is added, the same for one seed."""
     path = SCENARIOS / f"{name}.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return Scenario(name, data["interval_min"] * 60.0, list(data["values"]), data.get("description", ""))
+    interval_min, values = data["interval_min"], list(data["values"])
+    noise = data.get("noise")
+    if noise is None:
+        return Scenario(name, interval_min * 60.0, values, data.get("description", ""))
+    if not isinstance(noise, dict) or not isinstance(noise.get("seed"), int) or set(noise) != {"seed"}:
+        raise ValueError(f"{path}: noise takes one integer seed ({{seed: N}}), not {noise!r}")
+    sent = cgm_noise.noisy(values, interval_min, noise["seed"])
+    return Scenario(name, interval_min * 60.0, sent, data.get("description", ""), values, noise["seed"])
 
 
 @dataclass

@@ -12,9 +12,20 @@ import math
 import numpy as np
 import pytest
 
-from hil.analysis import dose_metrics, glycemia, insulin_on_board, suspend_rules
-from hil.drivers.contracts import Alarm, AlarmKind, AutoBasal, AutoBolus, AutoExit, AutoExitReason, AutoSettings
-from hil.drivers.contracts import AutoZone, Capability, Priority, seen_as
+from hil.analysis import automatic_insulin, dose_metrics, glycemia, insulin_on_board, suspend_rules
+from hil.drivers.contracts import (
+    Alarm,
+    AlarmKind,
+    AutoBasal,
+    AutoBolus,
+    AutoExit,
+    AutoExitReason,
+    AutoSettings,
+    AutoZone,
+    Capability,
+    Priority,
+    seen_as,
+)
 from hil.evidence import plots
 from hil.patient.days import load_day
 from hil.patient.uva_padova import VirtualPatient
@@ -22,8 +33,19 @@ from hil.procedures import closed_loop, delivery
 from hil.procedures.cgm import RECORDING_COLUMNS, feed, load_scenario, record_span
 from hil.procedures.gravimetric import Gravimetry
 
-AUTO_REQUIREMENTS = ("AID-CAP-001", "AID-IOB-001", "AID-LOW-001", "AID-CGM-001", "AID-STALE-001", "AID-CORR-001",
-                     "AID-CORR-002", "AID-WEIGH-001")
+AUTO_REQUIREMENTS = (
+    "AID-IOB-001",
+    "AID-HOUR-001",
+    "AID-CAP-001",
+    "AID-LOW-001",
+    "AID-LOW-002",
+    "AID-BOLUS-001",
+    "AID-CGM-001",
+    "AID-STALE-001",
+    "AID-WEIGH-001",
+    "AID-CORR-001",
+    "AID-CORR-002",
+)
 PRIORITY_RANK = {Priority.LOW: 1.0, Priority.MEDIUM: 2.0, Priority.HIGH: 3.0}
 NAN = math.nan
 
@@ -33,72 +55,168 @@ NAN = math.nan
 def test_auto_mode(rig, requirement, evidence):
     case = requirement.case
     scenario = load_scenario(case["scenario"])
-    evidence.attach_text("scenario", f"{scenario.name}: {scenario.description}\nvalues: {scenario.values}")
+    evidence.attach_text(
+        "scenario",
+        f"{scenario.name}: {scenario.description}\nsent: {scenario.values}\n"
+        f"noise-free: {scenario.truth}\nnoise seed: {scenario.noise_seed}",
+    )
     grav = Gravimetry(rig.config)
-    profile = case["basal_rate_U_per_h"]
+    profile, isf = case["basal_rate_U_per_h"], case["isf_mg_dl_per_U"]
     delivery.prepare(rig)
     delivery.start_basal(rig, profile)
-    rig.pump.configure_auto(AutoSettings(case["target_mg_dl"], case["isf_mg_dl_per_U"], case["max_basal_U_per_h"],
-                                         case["max_iob_U"]))
+    rig.pump.configure_auto(AutoSettings(case["target_mg_dl"], isf, case["max_basal_U_per_h"], case["max_iob_U"]))
     rig.pump.auto_mode(True)
-    user_bolus_end_pump_s = NAN
-    if "user_bolus_U" in case:  # the user's bolus just before the scenario: corrections hold off after its end
-        user_bolus_end_pump_s = rig.pump.pump_time() + rig.pump.bolus(case["user_bolus_U"])
+    before = rig.scale.read()  # the automatic insulin counts from here, the user's bolus included in what is weighed
+    user_bolus_end_pump_s, user_boluses = NAN, []
+    if "user_bolus_U" in case:  # the user's bolus just before the scenario
+        started, pump_s = rig.clock.now(), rig.pump.pump_time()
+        duration = rig.pump.bolus(case["user_bolus_U"])
+        user_bolus_end_pump_s = pump_s + duration
+        user_boluses.append((started, case["user_bolus_U"], duration))
     stale_from = _stale_from(case, scenario)
-    ages = None if stale_from is None else [0.0 if k < stale_from else case["stale_age_s"]
-                                            for k in range(len(scenario.values))]
+    ages = (
+        None
+        if stale_from is None
+        else [0.0 if k < stale_from else case["stale_age_s"] for k in range(len(scenario.values))]
+    )
     with evidence.recording("auto-mode scenario", RECORDING_COLUMNS) as raw:
         run = feed(rig, scenario, case["poll_s"], raw, tail_s=case["tail_min"] * 60.0, ages_s=ages)
     rig.pump.auto_mode(False)
 
-    t, mass = np.asarray(run.t_s), np.asarray(run.mass_mg)
+    t, mass = np.asarray([before.t, *run.t_s]), np.asarray([before.mass_mg, *run.mass_mg])
     cumulative = grav.cumulative_units(t, mass)
-    iob = insulin_on_board.net_iob(t, cumulative, profile)
-    predicted = suspend_rules.predictions([v - run.value_t_s[0] for v in run.value_t_s], scenario.values)
+    automatic = automatic_insulin.automatic_cumulative(t, cumulative, profile, user_boluses)
+    auto_iob = automatic_insulin.on_board(t, automatic)
+    total_iob = insulin_on_board.net_iob(t, cumulative, profile)  # the user's bolus and the automatic insulin
+    value_t = [v - run.value_t_s[0] for v in run.value_t_s]
+    iob_at_values = np.interp(run.value_t_s, t, total_iob)
+    stated = automatic_insulin.stated_predictions(
+        suspend_rules.predictions(value_t, scenario.values), scenario.values, iob_at_values, isf
+    )
+    truth = automatic_insulin.stated_predictions(
+        suspend_rules.predictions(value_t, scenario.truth), scenario.truth, iob_at_values, isf
+    )
     decisions = [seen for seen in run.events if seen_as(seen, AutoBasal)]
     corrections = [seen for seen in run.events if seen_as(seen, AutoBolus)]
     fresh = [k for k, g in enumerate(scenario.values) if g is not None and (stale_from is None or k < stale_from)]
     last_fresh_pump_s = run.value_pump_t_s[fresh[-1]] if fresh else NAN
     fallback = next((seen for seen in decisions if seen.event.zone is AutoZone.CGM_LOST), None)
-    exit_ = next((seen for seen in run.events if seen_as(seen, AutoExit) and seen.event.reason is AutoExitReason.CGM_LOST),
-                 None)
-    alert = next((seen for seen in run.events if seen_as(seen, Alarm) and seen.event.kind is AlarmKind.AUTO_CGM_LOST),
-                 None)
+    exit_ = next(
+        (seen for seen in run.events if seen_as(seen, AutoExit) and seen.event.reason is AutoExitReason.CGM_LOST), None
+    )
+    alert = next(
+        (seen for seen in run.events if seen_as(seen, Alarm) and seen.event.kind is AlarmKind.AUTO_CGM_LOST), None
+    )
     settle = case["settle_s"]
+    amount_u = 2.0 * grav.u_amount_U(t[-1] - t[0], float(np.max(np.abs(automatic))))
 
     metrics = {
+        "auto_iob_max": (float(np.max(auto_iob)), "U", amount_u),
         "auto_rate_max": (max([profile] + [s.event.rate_U_per_h for s in decisions]), "U/h", 0.0),
         "cgm_lost_fallback": (float(fallback is not None), "bool", 0.0),
         "cgm_lost_fallback_after": ((fallback.event.at_s - last_fresh_pump_s) / 60.0 if fallback else NAN, "min", 0.0),
         "auto_alert_priority_rank": (PRIORITY_RANK[alert.event.priority] if alert else NAN, "rank", 0.0),
         "auto_exit_after": ((exit_.event.at_s - last_fresh_pump_s) / 60.0 if exit_ else NAN, "min", 0.0),
-        "correction_max": (max([0.0] + [s.event.amount_U for s in corrections]), "U", 0.0),
+        "correction_share_max": (
+            _correction_share_max(corrections, run, suspend_rules.predictions(value_t, scenario.values), case),
+            "%",
+            0.0,
+        ),
         "correction_interval_min": (_correction_interval_min(corrections, rig.pump.pump_time()), "min", 0.0),
-        "correction_after_user_bolus_min": ((corrections[0].event.at_s - user_bolus_end_pump_s) / 60.0 if corrections
-                                            else NAN, "min", 0.0),
-        "increases_while_predicted_low": (float(sum(
-            1 for s in decisions
-            if s.event.zone is not AutoZone.CGM_LOST and s.event.rate_U_per_h > profile + 1e-9
-            and _predicted_at(predicted, run, s.seen_s) < case["reduce_below_mg_dl"])), "count", 0.0),
-        "weighed_rate_while_predicted_low": _rate_while_low(grav, t, mass, run.value_t_s, predicted, case, settle),
-        "weighed_rate_after_fallback": _rate_over(grav, t, mass, fallback.seen_s + settle, 3600.0) if fallback
+        "correction_after_user_bolus_min": (
+            (corrections[0].event.at_s - user_bolus_end_pump_s) / 60.0 if corrections else NAN,
+            "min",
+            0.0,
+        ),
+        "weighed_rate_after_fallback": _rate_over(grav, t, mass, fallback.seen_s + settle, 3600.0)
+        if fallback
         else (NAN, "U/h", 0.0),
-        "iob_max_weighed": _iob_max(grav, t, iob),
-        "commanded_vs_weighed_error": _commanded_vs_weighed(grav, t, mass, decisions, corrections, profile),
+        "commanded_vs_weighed_error": _commanded_vs_weighed(grav, t[1:], mass[1:], decisions, corrections, profile),
         "record_disagreement": dose_metrics.spans_record_disagreement([record_span(grav, run, profile)]),
     }
     for bound in requirement.acceptance:
-        if bound.metric == "weighed_rate_max":
-            metrics[bound.name] = _weighed_rate_max(grav, t, mass, corrections, bound.params["window_min"] * 60.0,
-                                                    settle)
+        if bound.metric == "auto_insulin_max":
+            window = bound.params["window_min"] * 60.0
+            since = t >= t[0] + settle
+            metrics[bound.name] = (automatic_insulin.window_max(t[since], automatic[since], window)[0], "U", amount_u)
+    if "no_increase_below_mg_dl" in case:
+        metrics |= _predicted_low(case, run, t, automatic, stated, truth, scenario.interval_s)
+    if "eventual_floor_mg_dl" in case:
+        metrics |= _auto_boluses(case, run, t, total_iob, corrections, scenario)
     evidence.judge(requirement, metrics)
     steps = [(t[0], profile)] + [(s.seen_s, s.event.rate_U_per_h) for s in decisions]
-    marks = {"correction": [s.seen_s for s in corrections], "fallback to the profile": [fallback.seen_s] if fallback
-             else []}
-    evidence.attach_figure("glucose, commanded and weighed basal, insulin on board", plots.auto_mode_figure(
-        run.value_t_s, scenario.values, predicted, steps, t, _smoothed_rate(cumulative, t), iob, marks,
-        f"{requirement.id}: {scenario.name}, profile {profile:g} U/h", requirement))
+    marks = {
+        "automatic bolus": [s.seen_s for s in corrections],
+        "fallback to the profile": [fallback.seen_s] if fallback else [],
+    }
+    evidence.attach_figure(
+        "glucose, commanded and weighed basal, insulin on board",
+        plots.auto_mode_figure(
+            run.value_t_s,
+            scenario.values,
+            stated,
+            steps,
+            t,
+            _smoothed_rate(cumulative, t),
+            auto_iob,
+            marks,
+            f"{requirement.id}: {scenario.name}, profile {profile:g} U/h",
+            requirement,
+        ),
+    )
     evidence.assert_pass()
+
+
+def _predicted_low(case, run, t, automatic, stated, truth, interval_s) -> dict:
+    """No automatic insulin beyond the profile while the harness's stated prediction is low: each value the pump
+    was sent whose stated prediction is below the threshold (the device's, never below the floor) and whose
+    noise-free prediction is below it by the noise margin too is judged on the automatic insulin weighed in its
+    decision interval (from the line's settling after it, one interval long)."""
+    low = max(case["no_increase_below_mg_dl"], case["floor_mg_dl"])
+    judged = [
+        p is not None and q is not None and p < low and q < low - case["noise_margin_mg_dl"]
+        for p, q in zip(stated, truth, strict=True)
+    ]
+    worst, count = automatic_insulin.insulin_while_predicted_low(
+        t, automatic, run.value_t_s, judged, case["settle_s"], interval_s
+    )
+    return {
+        "auto_insulin_while_predicted_low": (worst, "U", 0.0),
+        "values_judged_predicted_low": (float(count), "count", 0.0),
+    }
+
+
+def _auto_boluses(case, run, t, total_iob, corrections, scenario) -> dict:
+    """Every automatic bolus judged by the overdose it could cause: the value the pump had when it gave it, less the
+    insulin on board (the user's and the automatic insulin, weighed) at its largest within one interval after,
+    times the insulin sensitivity. No automatic bolus: nothing to fault (the count says so)."""
+    eventual = []
+    for seen in corrections:
+        g = scenario.values[max(0, run.value_index_at(seen.seen_s))]
+        after = (t >= seen.seen_s) & (t <= seen.seen_s + scenario.interval_s)
+        iob = float(np.max(total_iob[after])) if after.any() else float(total_iob[-1])
+        if g is not None:
+            eventual.append(automatic_insulin.naive_eventual(g, iob, case["isf_mg_dl_per_U"]))
+    return {
+        "auto_boluses_eventual_below_floor": (
+            float(sum(e < case["eventual_floor_mg_dl"] for e in eventual)),
+            "count",
+            0.0,
+        ),
+        "auto_bolus_count": (float(len(corrections)), "count", 0.0),
+        "auto_bolus_eventual_min": (min(eventual) if eventual else NAN, "mg/dL", 0.0),
+    }
+
+
+def _correction_share_max(corrections, run, trend_predictions, case) -> float:
+    """The largest automatic bolus as a share of the correction the trend prediction asks for ((prediction −
+    target) / ISF), in %; NaN without one, 1000 for one given at a prediction at or below target."""
+    shares = []
+    for seen in corrections:
+        p = trend_predictions[max(0, run.value_index_at(seen.seen_s))]
+        need = (p - case["target_mg_dl"]) / case["isf_mg_dl_per_U"] if p is not None else 0.0
+        shares.append(min(1000.0, 100.0 * seen.event.amount_U / need) if need > 0 else 1000.0)
+    return max(shares) if shares else NAN
 
 
 @pytest.mark.requirements("AID-EFFECT-001", "AID-EFFECT-002", "AID-EFFECT-003")
@@ -121,45 +239,83 @@ def test_auto_mode_in_virtual_patients(rig, requirement, evidence):
                 arms = {}
                 for arm in ARMS:
                     patient = VirtualPatient(name, case["cgm_sensor"], seed=case["cgm_seed"])
-                    plan, settings = closed_loop.clinic_day(patient, day, **{k: case[k] for k in closed_loop.CLINIC_SETTINGS})
+                    plan, settings = closed_loop.clinic_day(
+                        patient, day, **{k: case[k] for k in closed_loop.CLINIC_SETTINGS}
+                    )
                     rng = np.random.default_rng([case["cgm_seed"], p, d])
-                    arms[arm] = closed_loop.run(rig, grav, patient, plan, minutes, case["cgm_jitter_s"], rng, raw,
-                                                (name, day_name, arm), auto=settings if arm == "auto" else None)
+                    arms[arm] = closed_loop.run(
+                        rig,
+                        grav,
+                        patient,
+                        plan,
+                        minutes,
+                        case["cgm_jitter_s"],
+                        rng,
+                        raw,
+                        (name, day_name, arm),
+                        auto=settings if arm == "auto" else None,
+                    )
                     runs.append(arms[arm].record)
                     glucose = arms[arm].glucose
                     exposure[arm]["in range"] += glycemia.time_in_range(glucose, step_min)
                     exposure[arm]["below 70"] += glycemia.time_below(glucose, step_min)
                     exposure[arm]["total"] += len(glucose) * step_min
-                    rows.append((name, day_name, arm, plan.basal_U_per_h, sum(u for _, u in arms[arm].user_boluses),
-                                 sum(arms[arm].insulin_U), 100.0 * glycemia.time_in_range(glucose, step_min)
-                                 / (len(glucose) * step_min), 100.0 * glycemia.time_below(glucose, step_min)
-                                 / (len(glucose) * step_min), min(glucose), float(np.mean(glucose)),
-                                 sum(seen_as(s, AutoBolus) for s in arms[arm].events)))
+                    rows.append(
+                        (
+                            name,
+                            day_name,
+                            arm,
+                            plan.basal_U_per_h,
+                            sum(u for _, u in arms[arm].user_boluses),
+                            sum(arms[arm].insulin_U),
+                            100.0 * glycemia.time_in_range(glucose, step_min) / (len(glucose) * step_min),
+                            100.0 * glycemia.time_below(glucose, step_min) / (len(glucose) * step_min),
+                            min(glucose),
+                            float(np.mean(glucose)),
+                            sum(seen_as(s, AutoBolus) for s in arms[arm].events),
+                        )
+                    )
                 per_day[day_name] = (arms["open"], arms["auto"])
-            evidence.attach_figure(f"{name} glucose and insulin, open loop and auto mode", plots.virtual_days_figure(
-                name, per_day, glycemia.RANGE_MG_DL))
+            evidence.attach_figure(
+                f"{name} glucose and insulin, open loop and auto mode",
+                plots.virtual_days_figure(name, per_day, glycemia.RANGE_MG_DL),
+            )
     evidence.attach_text("days summary", _days_table(rows))
     share = {arm: {k: 100.0 * v / exposure[arm]["total"] for k, v in exposure[arm].items()} for arm in ARMS}
-    evidence.judge(requirement, {
-        "time_in_range_gain": (share["auto"]["in range"] - share["open"]["in range"], "points", 0.0),
-        "time_below_70_change": (share["auto"]["below 70"] - share["open"]["below 70"], "points", 0.0),
-        "time_in_range_open_loop": (share["open"]["in range"], "%", 0.0),
-        "time_in_range_auto_mode": (share["auto"]["in range"], "%", 0.0),
-        "time_below_70_open_loop": (share["open"]["below 70"], "%", 0.0),
-        "time_below_70_auto_mode": (share["auto"]["below 70"], "%", 0.0),
-        "record_disagreement": dose_metrics.spans_record_disagreement(runs),
-    })
+    evidence.judge(
+        requirement,
+        {
+            "time_in_range_gain": (share["auto"]["in range"] - share["open"]["in range"], "points", 0.0),
+            "time_below_70_change": (share["auto"]["below 70"] - share["open"]["below 70"], "points", 0.0),
+            "time_below_70_excess": (
+                share["auto"]["below 70"] - max(share["open"]["below 70"], CONSENSUS_BELOW_70_PCT),
+                "points",
+                0.0,
+            ),
+            "time_in_range_open_loop": (share["open"]["in range"], "%", 0.0),
+            "time_in_range_auto_mode": (share["auto"]["in range"], "%", 0.0),
+            "time_below_70_open_loop": (share["open"]["below 70"], "%", 0.0),
+            "time_below_70_auto_mode": (share["auto"]["below 70"], "%", 0.0),
+            "record_disagreement": dose_metrics.spans_record_disagreement(runs),
+        },
+    )
     evidence.assert_pass()
 
 
 ARMS = ("open", "auto")
+CONSENSUS_BELOW_70_PCT = 4.0  # time below 70 mg/dL under 4 % (Battelino et al., Diabetes Care 2019)
 
 
 def _days_table(rows) -> str:
-    head = (f"{'patient':<15} {'day':<16} {'arm':<5} {'basal U/h':>9} {'user bolus U':>12} {'received U':>10} "
-            f"{'70-180 %':>8} {'<70 %':>6} {'min mg/dL':>9} {'mean':>6} {'auto corr.':>10}")
-    lines = [f"{r[0]:<15} {r[1]:<16} {r[2]:<5} {r[3]:>9.2f} {r[4]:>12.2f} {r[5]:>10.2f} {r[6]:>8.1f} {r[7]:>6.1f} "
-             f"{r[8]:>9.1f} {r[9]:>6.1f} {r[10]:>10d}" for r in rows]
+    head = (
+        f"{'patient':<15} {'day':<16} {'arm':<5} {'basal U/h':>9} {'user bolus U':>12} {'received U':>10} "
+        f"{'70-180 %':>8} {'<70 %':>6} {'min mg/dL':>9} {'mean':>6} {'auto corr.':>10}"
+    )
+    lines = [
+        f"{r[0]:<15} {r[1]:<16} {r[2]:<5} {r[3]:>9.2f} {r[4]:>12.2f} {r[5]:>10.2f} {r[6]:>8.1f} {r[7]:>6.1f} "
+        f"{r[8]:>9.1f} {r[9]:>6.1f} {r[10]:>10d}"
+        for r in rows
+    ]
     return "\n".join([head, *lines])
 
 
@@ -170,19 +326,14 @@ def _stale_from(case: dict, scenario) -> int | None:
     return int(round(case["stale_from_min"] * 60.0 / scenario.interval_s))
 
 
-def _predicted_at(predicted, run, seen_s: float) -> float:
-    """The harness's prediction from the value in effect when an event was seen (inf where it has none)."""
-    p = predicted[run.value_index_at(seen_s)]
-    return math.inf if p is None else p
-
-
 def _correction_interval_min(corrections, end_pump_s: float) -> float:
-    """Shortest time between consecutive corrections, or from the last to the end (the whole run without one)."""
+    """Shortest time between consecutive automatic boluses; with fewer than two, the time from the one to the end
+    (none: infinite), which no spacing rule can be short of."""
     times = [s.event.at_s for s in corrections]
     if not times:
         return math.inf
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)] + [end_pump_s - times[-1]]
-    return min(gaps) / 60.0
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    return min(gaps or [end_pump_s - times[0]]) / 60.0
 
 
 def _rate_over(grav, t, mass, start_s: float, span_s: float) -> tuple[float, str, float]:
@@ -195,45 +346,15 @@ def _rate_over(grav, t, mass, start_s: float, span_s: float) -> tuple[float, str
     return (amount / hours, "U/h", u / hours)
 
 
-def _rate_while_low(grav, t, mass, value_t_s, predicted, case, settle) -> tuple[float, str, float]:
-    """The rate weighed from the first value predicted below the reduce threshold (after the line settles) to the
-    end of the last one; NaN when no value was predicted low."""
-    low = [k for k, p in enumerate(predicted) if p is not None and p < case["reduce_below_mg_dl"]]
-    if not low:
-        return (NAN, "U/h", 0.0)
-    interval = value_t_s[1] - value_t_s[0] if len(value_t_s) > 1 else 300.0
-    start, end = value_t_s[low[0]] + settle, min(value_t_s[low[-1]] + interval, t[-1])
-    return _rate_over(grav, t, mass, start, end - start)
-
-
-def _weighed_rate_max(grav, t, mass, corrections, window_s: float, settle: float) -> tuple[float, str, float]:
-    """The highest rate weighed over non-overlapping windows from the line's settling on, leaving out a window in
-    which a correction bolus (or its settling) falls."""
-    bolus_s = [s.seen_s for s in corrections]
-    best, best_u, start = NAN, 0.0, t[0] + settle
-    while start + window_s <= t[-1] + 1e-6:
-        if not any(start - settle <= b <= start + window_s for b in bolus_s):
-            rate, _, u = _rate_over(grav, t, mass, start, window_s)
-            if math.isnan(best) or rate > best:
-                best, best_u = rate, u
-        start += window_s
-    return (best, "U/h", best_u)
-
-
-def _iob_max(grav, t, iob) -> tuple[float, str, float]:
-    """The largest insulin on board, with the uncertainty of the insulin weighed over one duration of action."""
-    k = int(np.argmax(iob))
-    span = min(insulin_on_board.DURATION_MIN * 60.0, t[k] - t[0])
-    return (float(iob[k]), "U", 2.0 * grav.u_amount_U(span, float(iob[k])))
-
-
 def _commanded_vs_weighed(grav, t, mass, decisions, corrections, profile) -> tuple[float, str, float]:
     """The insulin weighed over the run against what the pump's decisions commanded over the same rig time: each
     automatic rate from the poll that saw it to the next, and every correction started."""
     steps = [(t[0], profile)] + [(s.seen_s, s.event.rate_U_per_h) for s in decisions]
-    commanded = sum(rate * (min(next_t, t[-1]) - max(start, t[0])) / 3600.0
-                    for (start, rate), (next_t, _) in zip(steps, [*steps[1:], (t[-1], 0.0)], strict=True)
-                    if next_t > start)
+    commanded = sum(
+        rate * (min(next_t, t[-1]) - max(start, t[0])) / 3600.0
+        for (start, rate), (next_t, _) in zip(steps, [*steps[1:], (t[-1], 0.0)], strict=True)
+        if next_t > start
+    )
     commanded += sum(s.event.amount_U for s in corrections)
     weighed, u = grav.weighed(t[0], mass[0], t[-1], mass[-1])
     if commanded <= 0:

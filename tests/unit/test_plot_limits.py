@@ -139,7 +139,7 @@ def test_the_suspend_plot_draws_the_limits_on_the_first_suspension():
 
 def test_the_auto_mode_plot_draws_the_rate_and_insulin_on_board_limits():
     t = np.arange(0.0, 3 * 3600.0, 60.0)
-    for rid, metrics in (("AID-CAP-001", ("auto_rate_max", "weighed_rate_max")), ("AID-IOB-001", ("iob_max_weighed",)),
+    for rid, metrics in (("AID-CAP-001", ("auto_rate_max",)), ("AID-IOB-001", ("auto_iob_max",)),
                          ("AID-CGM-001", ("weighed_rate_after_fallback",))):
         figure = plots.auto_mode_figure(t[::5], [150.0] * t[::5].size, [None] * t[::5].size, [(t[0], 1.0)], t,
                                         np.ones(t.size), np.zeros(t.size), {}, rid, REQUIREMENTS[rid])
