@@ -57,7 +57,7 @@ from hil.rig.emulator_process import EmulatorProcess
 from hil.rig.model import RIG_ID_PATTERN
 from hil.rig.rig import NO_PUMP_LINK, Rig
 from hil.specs import SpecError, load_requirements
-from hil.specs.loader import claims_table
+from hil.specs.document import document
 
 EMULATED_TEST_TIMEOUT_S = 900
 
@@ -138,7 +138,7 @@ def specs_check(
             err.print(str(problem), markup=False)
         err.print(f"{len(exc.problems)} problem(s)")
         raise typer.Exit(1) from None
-    bad = scenario_problems(requirements.values())
+    bad = scenario_problems(r for r in requirements.values() if not r.not_applicable)
     if bad:
         for line in bad:
             err.print(line.strip(), markup=False)
@@ -148,7 +148,7 @@ def specs_check(
     out.print(f"ok: {len(requirements)} requirements in {len(files)} file(s): {', '.join(files)}")
     device = next(iter(requirements.values())).device
     not_applicable = sorted(rid for rid, r in requirements.items() if r.not_applicable)
-    unclaimed = sum(len(r.unclaimed) for r in requirements.values())
+    unclaimed = sum(len(r.unclaimed) for r in requirements.values() if not r.not_applicable)
     out.print(
         f"claims of {device}: {len(requirements) - len(not_applicable)} requirement(s) apply, "
         f"{len(not_applicable)} not applicable{': ' + ', '.join(not_applicable) if not_applicable else ''}; "
@@ -164,14 +164,15 @@ def specs_claims(
     ),
     specs: Path | None = typer.Option(None, "--specs", help=SPECS_HELP),
 ):
-    """Every claim the requirements take from a pump model's claims file, and the requirements that take it, as a
-    Markdown table (docs/requirements.md holds the reference pump's)."""
+    """Every claim the requirements take from a pump model's claims file, with the requirements taking it, and each
+    requirement's hazard, property and the origin of its bounds, as Markdown (the generated part of
+    docs/requirements.md, for the reference pump)."""
     try:
         requirements = load_requirements([specs or project.specs()], claims)
     except SpecError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1) from None
-    out.print(claims_table(requirements), markup=False, highlight=False, soft_wrap=True)
+    out.print(document(requirements), end="", markup=False, highlight=False, soft_wrap=True)
 
 
 def collect_trace(k: str | None = None) -> dict[str, list[str]]:
@@ -246,14 +247,15 @@ def trace(
     """Requirement → tests → verdict of a run. Exits 1 if a requirement has no test or a test names an unknown id."""
     format = _trace_format(format)
     specs = specs or project.specs()
-    try:
-        requirements = load_requirements([specs])
+    record, run_dir = None, None
+    if run or (project.reports() / "latest").exists():
+        run_dir = _run_dir(run)
+        record = _record(run_dir)
+    try:  # a run's requirements with the claims it was judged against
+        requirements = load_requirements([specs], _run_claims(run_dir, record) if run_dir and record else None)
     except SpecError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1) from None
-    record = None
-    if run or (project.reports() / "latest").exists():
-        record = _record(_run_dir(run))
     matrix = traceability.build(requirements, collect_trace(), record)
     rows = matrix.rows
     if bounds:
@@ -395,8 +397,8 @@ def verify(
         rig = project.at_root(Path(record["rig"]["file"]))
     rig, specs = rig or project.default_rig(), specs or project.specs()
     try:
-        load_requirements([specs])
         config = load_rig(rig)
+        load_requirements([specs], config.claims)  # with the claims of the pump the rig holds
     except (SpecError, RigConfigError) as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1) from None
@@ -620,7 +622,7 @@ def _verify_places(
     except places_plan.PlacesError as exc:
         err.print(f"hil: {exc}", markup=False)
         raise typer.Exit(1) from None
-    requirements = load_requirements([specs])
+    requirements = load_requirements([specs], config.claims)
     started = utc_now()
     run_dir = new_run_dir(project.reports(), config.path.stem)
     received: list[signal.Signals] = []
@@ -724,7 +726,8 @@ def _verify_places(
 
 def _resumable(run_dir: Path, record: dict | None, config, k: str | None) -> tuple[Path, list[str]]:
     """The run folder and the test node ids a resumed session runs; exit 1 with the reason when the run cannot
-    be resumed (ended complete, evidence changed, another rig), before anything runs or is written."""
+    be resumed (ended complete, evidence changed, other requirement or claims files, another rig), before anything
+    runs or is written."""
     ledger_path = seal.ledger.default_path(project.reports())
     try:
         if record is None:
@@ -732,6 +735,7 @@ def _resumable(run_dir: Path, record: dict | None, config, k: str | None) -> tup
         if k:
             raise resuming.ResumeRefused("-k does not go with --resume: the run's own selection is resumed")
         left = resuming.remaining(record, run_dir, ledger_path)
+        resuming.same_judging(record, config.claims)
         with Rig(config) as opened:
             resuming.same_rig(record, config, opened.identities, opened.driver_provenance())
     except resuming.ResumeRefused as exc:
@@ -773,13 +777,21 @@ def _unknown_ids(k: str | None, specs: Path) -> str:
     return ": " + ", ".join(said) if said else ""
 
 
+def _run_claims(run_dir: Path, record: dict) -> Path | None:
+    """The claims file a run was judged against, as the run keeps it (None: a run from before claims, judged
+    against the reference pump's figures)."""
+    claims = record.get("claims")
+    return Path(run_dir) / claims["copy"] if claims else None
+
+
 def _trace_gate(run_dir: Path, specs: Path) -> list[str]:
     """The traceability matrix of this run, written into it and into its report; its problems fail the run."""
     record = _record(run_dir)
     if record is None:
         return [f"{run_dir}: no record.json (pytest did not start the run)"]
     # the suites as this run collected them (a record from before "collected" was kept: collected anew)
-    matrix = traceability.build(load_requirements([specs]), record.get("collected") or collect_trace(), record)
+    requirements = load_requirements([specs], _run_claims(run_dir, record))
+    matrix = traceability.build(requirements, record.get("collected") or collect_trace(), record)
     text = traceability.as_text(matrix)
     (run_dir / "traceability.txt").write_text(text, encoding="utf-8")
     (run_dir / "traceability.json").write_text(
@@ -890,8 +902,8 @@ def rig_check(
     per balance, the actuators), and the campaign's rig time from earlier runs. Exits 1 on any blocker."""
     rig, specs = rig or project.default_rig(), specs or project.specs()
     try:
-        requirements = load_requirements([specs])
         config = load_rig(rig)
+        requirements = load_requirements([specs], config.claims)
     except (SpecError, RigConfigError) as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(1) from None
@@ -1175,7 +1187,16 @@ def validate(
             markup=False,
         )
     out.print(f"validation: {folder}", markup=False)
-    raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
+    judged_by = {  # one validation judges every rig against one pump model's figures
+        tuple(sorted(((record or {}).get("provenance") or {}).get("claims_file", {}).values())) for _, record in runs
+    }
+    if len(judged_by) > 1:
+        err.print(
+            "validation: its campaigns were judged against different claims files (a rig naming other claims): "
+            "the nominal rig's clean run says nothing of the defect rigs' bounds",
+            markup=False,
+        )
+    raise typer.Exit(0 if all(o.ok for o in outcomes) and len(judged_by) == 1 else 1)
 
 
 def _run_campaigns(campaigns: list, jobs: int, k: str | None, validation: dict) -> list[tuple[Path, dict | None]]:

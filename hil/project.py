@@ -94,8 +94,10 @@ def claims() -> Path:
 
 
 def default_claims() -> Path:
-    """The claims requirements are judged against when a rig file names none: the reference pump's."""
-    return claims() / DEFAULT_CLAIMS
+    """The claims requirements are judged against when a rig file names none: the reference pump's (the project's
+    copy, else the one installed with the package)."""
+    own = claims() / DEFAULT_CLAIMS
+    return own if own.is_file() else reference(CLAIMS, DEFAULT_CLAIMS)
 
 
 def rigs() -> Path:

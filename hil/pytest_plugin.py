@@ -225,7 +225,12 @@ def pytest_collection_modifyitems(session, config, items):
         raise pytest.UsageError(
             "tests name unknown requirement ids:\n" + "\n".join(f"  {node}: {rid}" for node, rid in unknown)
         )
-    bad = scenario_problems(known[rid] for rid in sorted({rid for item in bound for rid in _requirement_ids(item)}))
+    for item in bound:  # skipped before any fixture: no rig time, no starting state for a test that cannot count
+        reasons = [known[rid].not_applicable for rid in _requirement_ids(item) if known[rid].not_applicable]
+        if reasons:
+            item.add_marker(pytest.mark.skip(reason=f"not applicable: {'; '.join(reasons)}"))
+    applicable = sorted({rid for item in bound for rid in _requirement_ids(item) if not known[rid].not_applicable})
+    bad = scenario_problems(known[rid] for rid in applicable)
     if bad:
         raise pytest.UsageError("scenario files the requirements name are unusable:\n" + "\n".join(bad))
 
@@ -287,8 +292,6 @@ def requirement(request):
             f"{request.node.nodeid}: the 'requirement' fixture needs exactly one requirement marker"
         )
     req = state.requirements[ids[0]]
-    if req.not_applicable:
-        pytest.skip(f"not applicable: {req.not_applicable}")
     allure.dynamic.epic(req.area)
     allure.dynamic.story(req.id)
     allure.dynamic.severity(allure.severity_level(req.severity))
@@ -517,6 +520,11 @@ def _judgement(item, ran_to_end: bool, interrupted: str | None = None) -> Judgem
         skipped=_skip_reason(skips[0]) if skips else None,
         rig_broken=bool(skips) and item.stash.get(_BROKEN_SKIP, False),
     )
+    unclaimed = [text.split(":", 1)[0] for rid in _requirement_ids(item) for text in state.requirements[rid].unclaimed]
+    if unclaimed and judgement.verdict is not Verdict.SKIPPED:  # a verdict says what it did not judge
+        judgement = replace(
+            judgement, reason=f"{judgement.reason}; not judged, the device does not claim them: {', '.join(unclaimed)}"
+        )
     voided = [exc for exc in errors if exc is not error and not isinstance(exc, RigError)]
     if rig_errors and voided and judgement.verdict is Verdict.ERROR:  # the finding it voids stays on record
         found = str(voided[0]).strip().replace("\n", " ")

@@ -130,7 +130,7 @@ class TestEvidence:
             except UnitMismatch as exc:
                 raise UnitMismatch(f"{requirement.id} {bound.name}: {exc}") from None
             self.record(
-                measurement(bound.name, value, bound.unit, bound.min, bound.max, u, bound.source, bound.min_tur)
+                measurement(bound.name, value, bound.unit, bound.min, bound.max, u, bound.origin_text(), bound.min_tur)
             )
             bounded.add(bound.name)
         for name, (value, unit, u) in metrics.items():
@@ -151,7 +151,7 @@ class TestEvidence:
                     bound.min,
                     bound.max,
                     expected_U[bound.name],
-                    bound.source,
+                    bound.origin_text(),
                     bound.min_tur,
                 )
                 if m.unfit:

@@ -123,8 +123,16 @@ def overview(record: dict, kind: RunKind, seals: list[dict]) -> dict[str, str]:
     claims = record.get("claims")
     if claims:  # whose labelling the bounds' claimed figures are
         not_applicable = sorted(rid for rid, r in (record.get("requirements") or {}).items() if r.get("not_applicable"))
-        lines["claims"] = f"{claims['device']} ({claims['copy']})" + (
-            f"; not applicable to it: {', '.join(not_applicable)}" if not_applicable else ""
+        unclaimed = [
+            f"{rid} {text.split(':', 1)[0]}"
+            for rid, r in sorted((record.get("requirements") or {}).items())
+            if not r.get("not_applicable")
+            for text in r.get("unclaimed") or []
+        ]
+        lines["claims"] = (
+            f"{claims['device']} ({claims['copy']})"
+            + (f"; not applicable to it: {', '.join(not_applicable)}" if not_applicable else "")
+            + (f"; bounds not judged, not claimed: {', '.join(unclaimed)}" if unclaimed else "")
         )
     sessions = record.get("sessions") or []
     for n, session in enumerate(sessions, 1):

@@ -5,8 +5,9 @@ the same (its file's effective configuration and its instruments' identities).""
 
 from pathlib import Path
 
+from hil import project
 from hil.evidence import run_kind, seal
-from hil.evidence.run import changed_evidence, finished
+from hil.evidence.run import changed_evidence, finished, sha256_file
 from hil.rig.config import RigConfig
 
 IDENTIFIED = ("pump", "scale", "lost_scale")  # instruments whose identity a resumed run must find again
@@ -59,4 +60,20 @@ def same_rig(record: dict, config: RigConfig, identities: dict, drivers: dict) -
             + "; ".join(
                 f"{section}: {rig['drivers'].get(section)} then, {drivers.get(section)} now" for section in changed
             )
+        )
+
+
+def same_judging(record: dict, claims: Path) -> None:
+    """ResumeRefused unless the requirement files and the claims file are those the run started with: a resumed
+    session judged against other figures would make one sealed run of two sets of bounds."""
+    provenance = record.get("provenance") or {}
+    for name, digest in (provenance.get("spec_files") or {}).items():
+        path = project.at_root(Path(name))
+        if not path.is_file() or sha256_file(path) != digest:
+            raise ResumeRefused(f"the requirement file {name} is not the one the run started with")
+    before = provenance.get("claims_file") or {}
+    if before and sha256_file(claims) not in before.values():
+        raise ResumeRefused(
+            f"the claims file {claims} is not the one the run started with ({', '.join(before)}): its figures "
+            "would judge the rest of the run"
         )

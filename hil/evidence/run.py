@@ -208,7 +208,7 @@ class RunRecorder:
             shutil.copyfile(file, copies / Path(file).name)
         if claims:  # the figures the bounds took, as the device's labelling states them
             (self.directory / CLAIMS_COPY).mkdir(exist_ok=True)
-            shutil.copyfile(claims.file, self.directory / CLAIMS_COPY / claims.file.name)
+            (self.directory / CLAIMS_COPY / claims.file.name).write_bytes(claims.content)  # the bytes hashed
         sources = project.references()
         if sources.is_file():  # where the requirements' `source:` citations point, at the same path in the run
             (self.directory / project.REFERENCES).parent.mkdir(parents=True, exist_ok=True)

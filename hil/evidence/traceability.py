@@ -100,7 +100,8 @@ def bound_table(matrix: Matrix, record: dict) -> str:
         )
         judged = [m for m in test.get("measurements") or [] if m.get("low") is not None or m.get("high") is not None]
         test_name = row["test"].rsplit("::", 1)[-1].split("[", 1)[0]  # the requirement id is the row's own
-        origins = ((record.get("requirements") or {}).get(row["requirement"]) or {}).get("origins") or {}
+        entry = (record.get("requirements") or {}).get(row["requirement"]) or {}
+        origins = entry.get("origins") or {}
         for m in judged:
             unit = m.get("unit", "")
             writer.writerow(
@@ -117,6 +118,9 @@ def bound_table(matrix: Matrix, record: dict) -> str:
             )
         if not judged:
             writer.writerow([row["requirement"], "", "", "", row["reason"] or "", verdict, test_name, ""])
+        for text in entry.get("unclaimed") or []:  # a bound left out: the device does not claim what it needs
+            name, why = text.split(":", 1)
+            writer.writerow([row["requirement"], name, "", "", "not judged", verdict, test_name, why.strip()])
     return out.getvalue()
 
 

@@ -157,7 +157,7 @@ def _judge_set(requirement: Requirement, units: list[UnitResult]) -> AcrossUnits
                 bound.min,
                 bound.max,
                 mean.expanded_u,
-                bound.source,
+                bound.origin_text(),
             )
         )
     outcomes = {m.outcome for m in judged}

@@ -114,8 +114,9 @@ class Cell:
 
 def observed_failures(record: dict) -> tuple[set[str], set[str], set[str]]:
     """Requirement ids whose tests did not pass in a run record; of those, the ones the decision rule left
-    INCONCLUSIVE; and the ones that ended in an error, an interrupt or a rig or suite fault (not a finding about
-    the pump, nor a measurement too close to a limit to decide)."""
+    INCONCLUSIVE; and the ones that ended in an error, an interrupt, a skip (not applicable to the pump's claims, a
+    capability the rig lacks) or a rig or suite fault: not a finding about the pump, nor a measurement too close to
+    a limit to decide, so never a defect caught."""
     failed, undecided, errored = set(), set(), set()
     for node, ids in (record.get("selected") or {}).items():  # selected, never judged: an interrupt, not a pass
         if (record["tests"].get(node) or {}).get("verdict") is None:
@@ -127,7 +128,7 @@ def observed_failures(record: dict) -> tuple[set[str], set[str], set[str]]:
             failed.update(test["requirements"])
         if verdict == Verdict.INCONCLUSIVE:
             undecided.update(test["requirements"])
-        elif verdict in (Verdict.ERROR, Verdict.INTERRUPTED, None) or test.get("failure_class") in (
+        elif verdict in (Verdict.ERROR, Verdict.INTERRUPTED, Verdict.SKIPPED, None) or test.get("failure_class") in (
             FailureClass.RIG,
             FailureClass.TEST,
         ):

@@ -47,6 +47,8 @@ def fitness(config: RigConfig, requirements: list[Requirement]) -> list[Check]:
     grav = Gravimetry(config)
     checks = []
     for requirement in requirements:
+        if requirement.not_applicable:  # never run on this pump: nothing of it to resolve
+            continue
         predicted = predictions(requirement, grav)
         for bound in requirement.acceptance:
             if bound.name not in predicted:

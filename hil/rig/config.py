@@ -71,7 +71,7 @@ class RigConfig:
     def claims(self) -> Path:
         """The claims file of the pump under test (`claims:`); an emulated rig's pump is the reference pump."""
         named = self.data.get("claims")
-        return Path(named) if named else project.default_claims()
+        return claims_file(named) if named else project.default_claims()
 
     def section(self, name: str) -> dict[str, Any]:
         return self.data.get(name) or {}
@@ -124,12 +124,21 @@ def load_rig(path: Path | str | None = None) -> RigConfig:
     _relative_to_rig_files(merged)
     problems.extend(validate(merged))
     claims = merged.data.get("claims")
-    if isinstance(claims, str) and claims and not Path(claims).is_file():
-        problems.append(merged.problem(("claims",), f"no claims file {claims}"))
+    if isinstance(claims, str) and claims and not claims_file(claims).is_file():
+        meant = f" (the models there: {', '.join(sorted(p.stem for p in project.claims().glob('*.yaml')))})"
+        problems.append(merged.problem(("claims",), f"no claims file {claims_file(claims)}{meant}"))
     if problems:
         raise RigConfigError(problems)
     digest = hashlib.sha256(json.dumps(merged.data, sort_keys=True).encode()).hexdigest()
     return RigConfig(path, merged.data, digest)
+
+
+def claims_file(named: str) -> Path:
+    """`claims:` of a rig file: a model's name (`omnipod-5`: the project's claims/omnipod-5.yaml, else the
+    reference one), or a claims file's path (relative to the rig file that writes it, made so when it was read)."""
+    if os.sep in named or named.endswith(".yaml"):
+        return Path(named)
+    return project.claims() / f"{named}.yaml"
 
 
 def _project_rigs() -> Iterator[Path]:
@@ -144,6 +153,8 @@ def _relative_to_rig_files(rig: Located) -> None:
         for key in path[:-1]:
             values = values.get(key) if isinstance(values, dict) else None
         value = values.get(path[-1]) if isinstance(values, dict) else None
+        if path == ("claims",) and isinstance(value, str) and value == Path(value).name and "." not in value:
+            continue  # a model's name, looked up in claims/
         if isinstance(value, str) and value and not Path(value).is_absolute():
             values[path[-1]] = os.path.normpath(rig.where(path)[0].parent / value)
 

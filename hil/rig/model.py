@@ -236,9 +236,10 @@ class RigFile(Section):
     claims: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
         None,
         description=(
-            "the claims file of the pump model under test (relative to this file; docs/requirements.md): the "
-            "requirements' numbers come from it. Required on a bench (clock: real); an emulated rig's pump is the "
-            "reference pump (claims/reference-pump.yaml)"
+            "the claims of the pump model under test (docs/requirements.md): a model's name (omnipod-5: the "
+            "project's claims/omnipod-5.yaml) or a claims file's path relative to this file; the requirements' "
+            "numbers come from it. Required on a bench (clock: real); an emulated rig's pump is the reference pump "
+            "(claims/reference-pump.yaml)"
         ),
     )
     pump: PumpSection

@@ -48,6 +48,7 @@ class Claims:
     file: Path
     sha256: str  # of the file's bytes, as the run records it
     claims: dict[str, Claim]
+    content: bytes = b""  # the bytes read and hashed, which the run keeps
 
     def get(self, name: str) -> Claim | None:
         return self.claims.get(name)
@@ -83,8 +84,9 @@ def load_claims(path: Path | None = None) -> Claims:
         )
         for name, raw in data["claims"].items()
     }
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return Claims(data["device"].strip(), data["labelling"].strip(), path, digest, claims)
+    content = path.read_bytes()
+    digest = hashlib.sha256(content).hexdigest()
+    return Claims(data["device"].strip(), data["labelling"].strip(), path, digest, claims, content)
 
 
 KeyPath = yamlfile.KeyPath

@@ -5,6 +5,7 @@ Every problem is reported with its file, line and key, all at once, so a spec au
 
 import copy
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hil import project, yamlfile
-from hil.specs.claims import Claim, Claims, ClaimsError, load_claims, references
+from hil.specs.claims import Claim, Claims, ClaimsError, is_reference, load_claims, references
 from hil.specs.metrics import METRICS, UNIT_RANGES, measurement_name
 from hil.specs.model import AcrossUnits, Bound, OriginKind, Requirement, UnitsPlan
 from hil.yamlfile import KeyPath, Located, Problem, YamlFileError
@@ -84,7 +85,7 @@ def _load_file(
         return [], []
     data = located.data
     before = len(problems)
-    taken = _take_claims(located, claims, problems)
+    taken = _take_claims(located, claims, problems, set(schema["$defs"]["requirement"]["properties"]))
     yamlfile.validate(located, schema, problems, ignored=taken.unresolved, notes=taken.notes)
     raw_requirements = data.get("requirements") if isinstance(data, dict) else None
     declared, result = [], []
@@ -122,7 +123,10 @@ def _load_file(
                         tuple(limits.values()),
                     )
                 )
-        cross_check = _record_cross_check(data, raw.get("method"), bounds)
+        for path, message in _wait_problems(raw.get("cases"), bounds):
+            problems.append(located.problem(base + path, message))
+        written = [b.get("metric") for b in acceptance if isinstance(b, dict)] if isinstance(acceptance, list) else []
+        cross_check = _record_cross_check(data, raw.get("method"), written)
         if cross_check is not None:
             bounds.append(cross_check)
         units = raw.get("units")
@@ -186,7 +190,7 @@ class _TakenClaims:
     not_applicable: dict[int, str] = field(default_factory=dict)
 
 
-def _take_claims(located: Located, claims: Claims, problems: list[Problem]) -> _TakenClaims:
+def _take_claims(located: Located, claims: Claims, problems: list[Problem], keys: set[str]) -> _TakenClaims:
     """Put the device's figures in place of every `{claim: name}` of the file's requirements (in `located.data`),
     and check each: known, a figure (not a function) in the unit of where it goes; a requirement's `function` a
     function the device has. A claim the device does not make leaves the reference, and the requirement not
@@ -221,7 +225,15 @@ def _take_claims(located: Located, claims: Claims, problems: list[Problem]) -> _
                 missing.append(claim)
             elif claim.function:
                 problems.append(located.problem(path, f"claim '{name}' is a function, not a figure"))
-            elif (unit := _unit_at(raw, where)) is not None and unit != claim.unit:
+            elif where[0] not in keys:  # under a key the schema will call unknown: told there
+                pass
+            elif (unit := _unit_at(raw, where)) is None:
+                message = (
+                    f"claim '{name}' cannot go here: a claim is a bound's min or max, or a case parameter whose name "
+                    "ends in its unit (_U, _U_per_h, _min, _mg_dl ...), so that its unit is checked"
+                )
+                problems.append(located.problem(path, message))
+            elif unit != claim.unit:
                 problems.append(located.problem(path, f"claim '{name}' is in '{claim.unit}', not '{unit}' as here"))
             else:
                 _put(located.data, path, claim.value)
@@ -266,30 +278,21 @@ def _put(data: Any, path: KeyPath, value: Any) -> None:
     data[path[-1]] = value
 
 
-def claims_table(requirements: dict[str, Requirement]) -> str:
-    """A Markdown table: every claim the requirements take, in the order first taken, with the requirements taking
-    it; what a pump maker's claims file must state (or say it does not claim)."""
-    uses: dict[str, list[str]] = {}
-    for rid, requirement in requirements.items():
-        for name in requirement.claims_used:
-            uses.setdefault(name, []).append(rid)
-    rows = [f"| `{name}` | {', '.join(ids)} |" for name, ids in uses.items()]
-    return "\n".join(["| claim | requirements taking it |", "|---|---|", *rows])
-
-
 def _project_specs() -> Iterator[Path]:
     """The project's requirement folder and files, one of which a path that does not exist may have meant."""
     yield project.specs()
     yield from project.specs().glob("*.yaml")
 
 
-def _record_cross_check(data: dict[str, Any], method: Any, bounds: list[Bound]) -> Bound | None:
+def _record_cross_check(data: dict[str, Any], method: Any, written: list[Any]) -> Bound | None:
     """The file's `record_cross_check` as a bound on record_disagreement, for a requirement whose method computes
-    it and that does not bound it itself (the schema has checked the types). It tells delivery the balance never saw
-    from an inaccurate one, so the file's min_tur, a ratio for accuracy bounds, is not asked of it."""
+    it and that does not bound it itself (`written`: the metrics of its acceptance as written, a bound left out for
+    want of a claim included: the gross check never stands in for a tighter bound). It tells delivery the balance
+    never saw from an inaccurate one, so the file's min_tur, a ratio for accuracy bounds, is not asked of it (the
+    schema has checked the types)."""
     check = data.get("record_cross_check")
     kind = METRICS["record_disagreement"]
-    if not isinstance(check, dict) or method not in kind.methods or any(b.metric == kind.name for b in bounds):
+    if not isinstance(check, dict) or method not in kind.methods or kind.name in written:
         return None
     if not (_is_number(check.get("min")) and _is_number(check.get("max")) and isinstance(check.get("source"), str)):
         return None
@@ -357,6 +360,27 @@ def _uncomputed(kind, bound: dict[str, Any], cases: Any) -> list[tuple[str, str]
     return []
 
 
+def _wait_problems(cases: Any, bounds: list[Bound]) -> list[tuple[KeyPath, str]]:
+    """(key path, message) of a case that stops waiting for an alarm before the time its requirement allows (a
+    device's claimed time longer than the wait): a pump alarming within its claim would fail."""
+    allowed = [b for b in bounds if b.metric == "time_to_alarm" and b.max is not None]
+    found: list[tuple[KeyPath, str]] = []
+    for number, case in enumerate(cases if isinstance(cases, list) else []):
+        wait = case.get("alarm_timeout_h") if isinstance(case, dict) else None
+        minutes = wait * 60.0 if isinstance(wait, int | float) and _is_number(wait) else math.inf
+        for bound in allowed:
+            if bound.max is not None and minutes < bound.max:
+                claim = f" ({bound.origin_text()})" if bound.claims else ""
+                found.append(
+                    (
+                        ("cases", number, "alarm_timeout_h"),
+                        f"waits {minutes:g} min for an alarm time_to_alarm allows up to {bound.max:g} min{claim}: "
+                        "a pump alarming within it would fail; wait longer",
+                    )
+                )
+    return found
+
+
 def _limit(bound: dict[str, Any], key: str) -> float | None:
     """A bound's limit; None where it has none, or where it is a claim the device does not make."""
     value = bound.get(key)
@@ -368,6 +392,14 @@ def _origin_problems(bound: dict[str, Any], claims: dict[str, Claim]) -> list[tu
     regulation or judgement) and a source saying it; limits that are all the device's claims have theirs (a claim
     unknown or not made is told elsewhere)."""
     literal = [key for key in ("min", "max") if key not in claims and _is_number(bound.get(key))]
+    claimed = [key for key in ("min", "max") if key in claims or is_reference(bound.get(key))]
+    if literal and claimed:
+        return [
+            (
+                literal[0],
+                "a bound's limits are both the device's claims or both numbers with their origin, not one of each",
+            )
+        ]
     if literal and "origin" not in bound:
         return [
             (

@@ -47,7 +47,7 @@ def test_a_changed_claim_changes_the_verdicts_of_exactly_the_requirements_that_t
 
 def test_a_second_models_claims_judge_with_its_figures_and_leave_out_what_it_does_not_claim(verify):
     rig = ROOT / "fixtures" / "rigs" / "emulator-omnipod-5-claims.yaml"
-    run = verify("--rig", str(rig), "-k", "OC-ALARM-001 or OC-PRESS-001 or HS-MIN-001", "--no-report")
+    run = verify("--rig", str(rig), "-k", "OC-ALARM-001 or OC-PRESS-001 or HS-MIN-001 or DA-BOLUS-002", "--no-report")
     assert run.code == 0, run.output[-3000:]
     tests = {t["requirements"][0]: t for t in run.record["tests"].values()}
     assert (tests["OC-ALARM-001"]["verdict"], tests["OC-ALARM-001"]["failure_class"]) == ("PASS", None)
@@ -59,3 +59,25 @@ def test_a_second_models_claims_judge_with_its_figures_and_leave_out_what_it_doe
             tests[rid]["reason"]
         )
     assert "TRACE GATE" not in run.output, run.output[-2000:]
+    # judged on its other bounds, and saying which it did not judge: Omnipod 5 states no tolerance on the mean
+    bolus = tests["DA-BOLUS-002"]
+    assert bolus["verdict"] == "PASS" and "not judged, the device does not claim them: bolus_mean_error" in bolus[
+        "reason"
+    ], bolus
+    assert "bolus_mean_error" not in [m["name"] for m in bolus["measurements"] if m.get("high") is not None]
+
+
+def test_a_requirement_whose_case_figure_is_not_claimed_is_skipped_before_any_rig_time(verify, tmp_path):
+    """OC-FALSE-001 boluses the largest bolus a pump claims: with none claimed it is not applicable, skipped at
+    collection (its case was never resolved: the starting state's reservoir reckoning never reads it)."""
+    text, count = re.subn(r"  bolus_max_U: \{.*\}", '  bolus_max_U: {not_claimed: "no maximum stated"}',
+                          REFERENCE.read_text())
+    assert count == 1
+    claims = tmp_path / "no-maximum-bolus.yaml"
+    claims.write_text(text)
+    run = verify("--rig", _rig(tmp_path, claims), "-k", "OC-FALSE-001", "--no-report")
+    (test,) = run.record["tests"].values()
+    assert test["verdict"] == "SKIPPED" and test["failure_class"] is None, test
+    assert test["reason"] == (
+        "not applicable: hil reference pump (emulated) does not claim bolus_max_U (no maximum stated)"
+    ), test["reason"]

@@ -9,7 +9,7 @@ import yaml
 
 from hil.specs import SpecError, load_requirements
 from hil.specs.claims import ClaimsError, load_claims
-from hil.specs.loader import claims_table
+from hil.specs.document import GENERATED, document
 from hil.specs.model import OriginKind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,9 +153,9 @@ def test_the_second_model_runs_the_same_requirements_with_its_own_figures():
     assert not requirements["DA-BASAL-001"].not_applicable
 
 
-def test_the_claims_table_in_the_docs_is_the_requirements_own():
+def test_the_generated_part_of_the_docs_is_the_requirements_own():
     docs = (ROOT / "docs" / "requirements.md").read_text()
-    assert claims_table(load_requirements()) in docs, "regenerate with: hil specs claims"
+    assert docs[docs.index(GENERATED) :] == document(load_requirements()), "regenerate: see docs/requirements.md's end"
 
 
 def test_every_claim_of_the_reference_pump_is_taken_by_a_requirement():
@@ -166,3 +166,100 @@ def test_every_claim_of_the_reference_pump_is_taken_by_a_requirement():
 def test_claims_figures_are_finite():
     for claims in (load_claims(REFERENCE), load_claims(OMNIPOD)):
         assert all(c.value is None or math.isfinite(c.value) for c in claims.claims.values())
+
+
+SPEC_HEAD = """schema_version: 1
+area: Dose accuracy
+record_cross_check: {min: -50, max: 100, origin: judgement, source: a gross check}
+requirements:
+  - id: DA-T-001
+    title: t
+    statement: s
+    hazard: h
+    source: s
+    severity: critical
+    method: bolus-gravimetric
+    cases:
+      - {bolus_U: 1.0, count: 5, settle_s: 60, band_pct: 15, max_duration_factor: 3}
+    acceptance:
+"""
+
+
+def _spec(tmp_path, *bounds: str):
+    spec = tmp_path / "t.yaml"
+    spec.write_text(SPEC_HEAD + "".join(f"      - {b}\n" for b in bounds))
+    return spec
+
+
+def test_the_files_gross_cross_check_never_stands_in_for_a_record_bound_not_claimed(tmp_path):
+    claims = _claims(tmp_path, _not_claimed(REFERENCE.read_text(), "bolus_mean_error_max_pct", "none"))
+    spec = _spec(
+        tmp_path,
+        '{metric: record_disagreement, unit: "%", min: {claim: bolus_mean_error_min_pct}, '
+        "max: {claim: bolus_mean_error_max_pct}}",
+        "{metric: bolus_max, unit: U, max: 2, origin: judgement, source: x}",
+    )
+    (requirement,) = load_requirements([spec], claims).values()
+    assert [b.metric for b in requirement.acceptance] == ["bolus_max"]
+    assert requirement.unclaimed and requirement.unclaimed[0].startswith("record_disagreement: not judged")
+
+
+def test_a_bound_half_claimed_half_written_is_refused(tmp_path):
+    spec = _spec(tmp_path, '{metric: bolus_mean_error, unit: "%", min: {claim: bolus_mean_error_min_pct}, max: 5, '
+                           "origin: judgement, source: x}")
+    with pytest.raises(SpecError) as info:
+        load_requirements([spec])
+    assert "not one of each" in info.value.problems[0].message
+
+
+@pytest.mark.parametrize("case", ["{bolus_U: 1.0, count: {claim: bolus_min_U}, settle_s: 60, band_pct: 15, max_duration_factor: 3}",
+                                  "{bolus_U: [{claim: bolus_min_U}], count: 5, settle_s: 60, band_pct: 15, max_duration_factor: 3}"])
+def test_a_claim_whose_unit_cannot_be_checked_is_refused(tmp_path, case):
+    spec = _spec(tmp_path, "{metric: bolus_max, unit: U, max: 2, origin: judgement, source: x}")
+    spec.write_text(spec.read_text().replace("{bolus_U: 1.0, count: 5, settle_s: 60, band_pct: 15, max_duration_factor: 3}", case))
+    with pytest.raises(SpecError) as info:
+        load_requirements([spec])
+    assert any("cannot go here" in p.message for p in info.value.problems), info.value.problems
+
+
+def test_a_claimed_alarm_time_longer_than_the_wait_is_refused_at_the_wait(tmp_path):
+    text = re.sub(r"  occlusion_alarm_max_min_at_1U_per_h: \{value: 180,", "  occlusion_alarm_max_min_at_1U_per_h: {value: 600,",
+                  REFERENCE.read_text())
+    with pytest.raises(SpecError) as info:
+        load_requirements([ROOT / "specs" / "occlusion.yaml"], _claims(tmp_path, text))
+    (problem,) = info.value.problems
+    assert problem.key.endswith("cases.0.alarm_timeout_h") and "allows up to 600 min" in problem.message
+
+
+def test_a_rig_names_a_model_by_name_from_the_checkout_and_the_installed_reference():
+    from hil.rig.config import load_rig
+
+    for rigs in (ROOT / "fixtures" / "rigs", ROOT / "hil" / "reference" / "rigs"):
+        assert load_rig(rigs / "emulator-omnipod-5-claims.yaml").claims.resolve() == OMNIPOD.resolve()
+
+
+def test_a_resume_with_other_claims_or_requirements_is_refused(tmp_path):
+    from hil.evidence import resume
+    from hil.evidence.run import sha256_file
+
+    claims = _claims(tmp_path, REFERENCE.read_text())
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("x")
+    record = {"provenance": {"spec_files": {str(spec): sha256_file(spec)}, "claims_file": {str(claims): sha256_file(claims)}}}
+    resume.same_judging(record, claims)
+    claims.write_text(REFERENCE.read_text().replace("value: 180", "value: 181"))
+    with pytest.raises(resume.ResumeRefused, match="claims file"):
+        resume.same_judging(record, claims)
+    claims.write_text(REFERENCE.read_text())
+    spec.write_text("y")
+    with pytest.raises(resume.ResumeRefused, match="requirement file"):
+        resume.same_judging(record, claims)
+
+
+def test_a_skipped_declared_requirement_is_an_error_never_a_defect_caught():
+    from hil.evidence.validation import observed_failures
+
+    record = {"selected": {"n": ["OC-PRESS-001"]}, "tests": {"n": {"verdict": "SKIPPED", "failure_class": None,
+                                                                   "requirements": ["OC-PRESS-001"]}}}
+    failed, undecided, errored = observed_failures(record)
+    assert "OC-PRESS-001" in errored and not undecided
