@@ -64,8 +64,8 @@ MAX_DAILY_MULTIPLIER = 3.0  # oref0 max_daily_safety_multiplier
 CURRENT_MULTIPLIER = 4.0  # oref0 current_basal_safety_multiplier
 PEAK_MIN = 75.0  # oref0 "rapid-acting" insulin curve peak
 DIA_MIN = 5 * 60.0  # oref0's minimum duration of insulin action with an exponential curve
-LONG_DELTA_MIN = (17.5, 42.5)
-USER_BOLUS_SPAN_S = 20 * 60.0  # seeded aid_correction_ignores_user_bolus: how far back a user's bolus strokes go  # oref0 long_avgdelta: the values ~20-40 min before the latest
+LONG_DELTA_MIN = (17.5, 42.5)  # oref0 long_avgdelta: the values ~20-40 min before the latest
+USER_BOLUS_SPAN_S = 20 * 60.0  # seeded aid_correction_ignores_user_bolus: how far back a user's bolus strokes go
 
 
 class Zone(StrEnum):
@@ -219,14 +219,16 @@ class AutoMode(AutoDesign):
             correction = in_increments(in_increments(min(wanted, headroom), self.increment) * scale, self.increment)
         return Decision(in_increments(rate, self.increment), zone, max(0.0, correction), predicted, iob)
 
-
     def user_bolus_iob(self, now: float) -> float:
         """For the seeded aid_correction_ignores_user_bolus only: the insulin on board of the user's last bolus, the
         strokes the pump logged one by one in the 20 min up to its end (an automatic correction, held for 60 min
         after a user's bolus, is never among them)."""
         end = self.last_user_bolus_s()
-        return sum(u * iob_fraction((now - t) / 60.0) for t, u in self.doses
-                   if end - USER_BOLUS_SPAN_S <= t <= end and abs(u - self.increment) < 1e-9)
+        return sum(
+            u * iob_fraction((now - t) / 60.0)
+            for t, u in self.doses
+            if end - USER_BOLUS_SPAN_S <= t <= end and abs(u - self.increment) < 1e-9
+        )
 
 
 def in_increments(value: float, increment: float) -> float:

@@ -17,7 +17,6 @@ from hil.drivers.contracts import (
     AutoExit,
     AutoExitReason,
     AutoSettings,
-    AutoZone,
     BolusDone,
     BolusState,
     Capability,
@@ -271,13 +270,15 @@ def pump_checks(rig) -> list[Check]:
         rig.clock.sleep(5.0)
         decisions = [e for e in pump.events() if isinstance(e, AutoBasal)]
         _expect(decisions, f"no AutoBasal event after a CGM value of {AUTO_HIGH_MG_DL:g} mg/dL in auto mode")
-        raised = decisions[-1]
+        decided = decisions[-1]
+        # Design-neutral: a decision within the settings' cap, with the insulin on board it used. Whether a design
+        # raises the basal at 250 mg/dL depends on what is already on board (the kit's earlier boluses): the
+        # zones design raises it, oref0 with microboluses rightly reduces it; the safety suites judge that.
         _expect(
-            raised.zone is AutoZone.INCREASE
-            and BASAL_U_PER_H <= raised.rate_U_per_h <= AUTO_SETTINGS.max_basal_U_per_h
-            and raised.iob_U is not None
-            and _finite(raised.iob_U),
-            f"at {AUTO_HIGH_MG_DL:g} mg/dL auto mode set {raised}",
+            0.0 <= decided.rate_U_per_h <= AUTO_SETTINGS.max_basal_U_per_h
+            and decided.iob_U is not None
+            and _finite(decided.iob_U),
+            f"at {AUTO_HIGH_MG_DL:g} mg/dL auto mode set {decided}",
         )
         if pump.status().bolus is BolusState.BOLUS:
             pump.cancel_bolus()  # its correction: not this check's business
@@ -285,8 +286,8 @@ def pump_checks(rig) -> list[Check]:
         exits = [e for e in pump.events() if isinstance(e, AutoExit)]
         _expect(not off.on and exits and exits[-1].reason is AutoExitReason.USER, f"auto_mode(False): {off}, {exits}")
         return (
-            f"{raised.zone} to {raised.rate_U_per_h:g} U/h at {AUTO_HIGH_MG_DL:g} mg/dL, {raised.iob_U:g} U on board; "
-            f"then off ({exits[-1].reason})"
+            f"{decided.zone} to {decided.rate_U_per_h:g} U/h at {AUTO_HIGH_MG_DL:g} mg/dL, "
+            f"{decided.iob_U:g} U on board; then off ({exits[-1].reason})"
         )
 
     def unknown_alarm() -> str:

@@ -11,18 +11,12 @@ from .conftest import HIL, ROOT
 # every emulated rig shipped: together they hold every built-in driver (the rigs on a labgrid place need the lab
 # around them: tests/system/test_lab.py checks them there)
 BUILT_IN_RIGS = sorted(p.name for p in (ROOT / "fixtures" / "rigs").glob("*.yaml") if not p.name.startswith("lab-"))
-# The kit's auto-mode check asks for an INCREASE at 250 mg/dL whatever is on board (the zones design's answer); oref0's
-# microboluses, with the kit's earlier boluses still on board (2.8 U), rightly predict 109 mg/dL and reduce the basal.
-# A design assumption of the kit (hil/procedures/conformance.py), not a contract breach: issue 29.
-KIT_ASSUMES_ZONES = pytest.mark.xfail(strict=True, reason="conformance kit: auto mode must INCREASE at 250 mg/dL")
-
 
 def _check(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([HIL, "driver", "check", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("rig", [pytest.param(rig, marks=KIT_ASSUMES_ZONES) if rig == "emulator-microbolus.yaml"
-                                 else rig for rig in BUILT_IN_RIGS])
+@pytest.mark.parametrize("rig", BUILT_IN_RIGS)
 def test_every_built_in_driver_meets_its_contract(rig):
     done = _check("--rig", str(ROOT / "fixtures" / "rigs" / rig))
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
