@@ -195,6 +195,13 @@ METRICS: dict[str, MetricKind] = {
         ),
         MetricKind("suspensions", "count", _CGM, (), "automatic suspensions over the scenario"),
         MetricKind(
+            "suspensions_not_due",
+            "count",
+            _CGM,
+            (),
+            "automatic suspensions before any value at which the pump's claimed rules oblige one",
+        ),
+        MetricKind(
             "delivered_while_suspended", "U", _CGM, (), "insulin the balance received while the pump was suspended"
         ),
         MetricKind(

@@ -39,10 +39,12 @@ def test_low_glucose_suspend(rig, requirement, evidence):
         run = feed(rig, scenario, case["poll_s"], raw, tail_s=case["tail_min"] * 60.0)
 
     t_values = [t - run.value_t_s[0] for t in run.value_t_s]
-    limit = case["low_limit"]
-    due = suspend_rules.first_suspend_index(t_values, scenario.values, limit, case["before_low"], case["on_low"])
+    limit, rules = case["low_limit"], suspend_rules.Rules.of_case(case)
+    due = suspend_rules.first_suspend_index(t_values, scenario.values, rules, case["before_low"], case["on_low"])
     suspend, resume = run.first_suspension, run.first_resumption
+    early = suspend is not None and due is not None and run.value_index_at(suspend.seen_s) < due
     metrics = {"suspensions": (float(run.suspensions), "count", 0.0),
+               "suspensions_not_due": (float(run.suspensions if due is None else early), "count", 0.0),
                "record_disagreement": dose_metrics.spans_record_disagreement(
                    [record_span(grav, run, case["basal_rate_U_per_h"])])}
     # Without a suspension what follows one cannot be judged: NaN, i.e. INCONCLUSIVE where a bound asks for it.
@@ -74,7 +76,7 @@ def test_low_glucose_suspend(rig, requirement, evidence):
             last_value = max(i for i, g in enumerate(scenario.values) if g is not None)
             after_s = resume.event.at_s - run.value_pump_t_s[last_value]  # both on the pump's clock
             metrics["cgm_loss_resume_after"] = (after_s / 60.0, "min", 0.0)
-        allowed = suspend_rules.first_resume_index(t_values, scenario.values, limit, suspend.seen_s - run.value_t_s[0])
+        allowed = suspend_rules.first_resume_index(t_values, scenario.values, rules, suspend.seen_s - run.value_t_s[0])
         if allowed is not None:
             seen = run.value_index_at(resume.seen_s) if resume else math.inf
             metrics["resume_delay_intervals"] = (float(seen - allowed), "count", 0.0)

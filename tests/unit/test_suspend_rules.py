@@ -11,22 +11,24 @@ from hil.emulator.world import World
 from hil.transport.frames import Frame
 
 T = [i * 300.0 for i in range(8)]
+# The reference pump's claimed rules (SmartGuard's; claims/reference-pump.yaml) at a low limit of 60 mg/dL.
+SMARTGUARD = suspend_rules.Rules(60, 70, 20, 20, 40, 30)
 
 
 def test_before_low_is_due_where_both_conditions_first_hold():
     fall = [160, 150, 140, 130, 120, 110, 100, 90]
     assert suspend_rules.predictions(T[:4], fall[:4])[-1] == pytest.approx(70.0)
-    assert suspend_rules.first_suspend_index(T, fall, 60, before_low=True, on_low=False) == 3
-    assert suspend_rules.first_suspend_index(T, fall, 60, before_low=False, on_low=True) is None
+    assert suspend_rules.first_suspend_index(T, fall, SMARTGUARD, before_low=True, on_low=False) == 3
+    assert suspend_rules.first_suspend_index(T, fall, SMARTGUARD, before_low=False, on_low=True) is None
 
 
 def test_on_low_is_due_at_the_limit_inclusive():
-    assert suspend_rules.first_suspend_index(T[:3], [70, 61, 60], 60, before_low=False, on_low=True) == 2
+    assert suspend_rules.first_suspend_index(T[:3], [70, 61, 60], SMARTGUARD, before_low=False, on_low=True) == 2
 
 
 def test_resume_needs_the_minimum_time_and_both_conditions():
     rebound = [70, 90, 110, 130, 150, 170, 190, 200]
-    assert suspend_rules.first_resume_index(T, rebound, 60, suspended_s=0.0) == 6  # 30 min after, SG ≥ 80, predicted > 100
+    assert suspend_rules.first_resume_index(T, rebound, SMARTGUARD, suspended_s=0.0) == 6  # 30 min after, SG ≥ 80, predicted > 100
 
 
 def test_missing_values_are_skipped_and_break_the_prediction_window():
@@ -72,8 +74,23 @@ def test_firmware_invariants_over_random_traces(trace):
 
 # Mutation testing (scripts/mutation.sh, docs/validation.md): each threshold of the published rules at its edge.
 
-def test_the_rules_constants():
-    assert (suspend_rules.MIN_SUSPEND_S, suspend_rules.HORIZON_MIN) == (1800.0, 30.0)
+def test_the_rules_are_the_claims_the_case_gives():
+    assert suspend_rules.HORIZON_MIN == 30.0
+    from hil.specs import load_requirements
+
+    case = load_requirements()["HS-SBL-001"].case
+    assert suspend_rules.Rules.of_case(case) == SMARTGUARD
+
+
+def test_other_claimed_rules_move_the_edges():
+    """A pump claiming Basal-IQ-like margins (suspend on a prediction within 20 of an 80 limit, anywhere above it;
+    resume at once above it): the same traces, other verdicts."""
+    wide = suspend_rules.Rules(80, 1000, 0, 0, 0, 0)
+    assert suspend_rules.first_suspend_index(T[:2], [200, 190], wide, before_low=True, on_low=False) is None
+    # SmartGuard's 70-mg/dL window leaves 131 alone however fast it falls; a pump without one suspends there
+    assert suspend_rules.first_suspend_index([0.0, 300.0], [141, 131], SMARTGUARD, before_low=True, on_low=False) is None
+    assert suspend_rules.first_suspend_index([0.0, 300.0], [141, 131], wide, before_low=True, on_low=False) == 1
+    assert suspend_rules.first_resume_index(T[:2], [90, 90], wide, suspended_s=0.0) == 0
 
 
 @pytest.mark.parametrize("trace, due", [
@@ -86,26 +103,26 @@ def test_the_rules_constants():
 ])
 def test_before_low_edges(trace, due):
     t = [i * 300.0 for i in range(len(trace))]
-    assert suspend_rules.first_suspend_index(t, trace, 60, before_low=True, on_low=False) == due
-    assert suspend_rules.first_suspend_index(t, trace, 60, before_low=False, on_low=False) is None
+    assert suspend_rules.first_suspend_index(t, trace, SMARTGUARD, before_low=True, on_low=False) == due
+    assert suspend_rules.first_suspend_index(t, trace, SMARTGUARD, before_low=False, on_low=False) is None
 
 
 def test_on_low_skips_missing_values_and_ignores_the_prediction():
     t = [0.0, 300.0, 600.0]
-    assert suspend_rules.first_suspend_index(t, [None, 61, 60], 60, before_low=False, on_low=True) == 2
-    assert suspend_rules.first_suspend_index(t, [200, 130, 60], 60, before_low=False, on_low=True) == 2
+    assert suspend_rules.first_suspend_index(t, [None, 61, 60], SMARTGUARD, before_low=False, on_low=True) == 2
+    assert suspend_rules.first_suspend_index(t, [200, 130, 60], SMARTGUARD, before_low=False, on_low=True) == 2
     assert suspend_rules.predictions(t, [None, 100, 90]) == [None, 100.0, 30.0]
 
 
 def test_resume_edges():
     t = [i * 300.0 for i in range(9)]
-    assert suspend_rules.first_resume_index(t, [101] * 9, 60, suspended_s=0.0) == 6  # exactly 30 min after
-    assert suspend_rules.first_resume_index(t, [101] * 9, 60, suspended_s=1.0) == 7
-    assert suspend_rules.first_resume_index(t, [100] * 9, 60, suspended_s=0.0) is None  # predicted 100: not > 100
+    assert suspend_rules.first_resume_index(t, [101] * 9, SMARTGUARD, suspended_s=0.0) == 6  # exactly 30 min after
+    assert suspend_rules.first_resume_index(t, [101] * 9, SMARTGUARD, suspended_s=1.0) == 7
+    assert suspend_rules.first_resume_index(t, [100] * 9, SMARTGUARD, suspended_s=0.0) is None  # predicted 100: not > 100
     rising = [59.0, 62.5, 66.0, 69.5, 73.0, 76.5, 80.0, 80.0, 80.0]  # trend +0.7 up to index 6: predicted 101
-    assert suspend_rules.first_resume_index(t, rising, 60, suspended_s=0.0) == 6  # SG 80 = limit + 20 (inclusive)
-    assert suspend_rules.first_resume_index(t, [v - 0.5 for v in rising], 60, suspended_s=0.0) is None
-    assert suspend_rules.first_resume_index(t, [None] * 8 + [150], 60, suspended_s=0.0) == 8
+    assert suspend_rules.first_resume_index(t, rising, SMARTGUARD, suspended_s=0.0) == 6  # SG 80 = limit + 20 (inclusive)
+    assert suspend_rules.first_resume_index(t, [v - 0.5 for v in rising], SMARTGUARD, suspended_s=0.0) is None
+    assert suspend_rules.first_resume_index(t, [None] * 8 + [150], SMARTGUARD, suspended_s=0.0) == 8
 
 
 # The trend the rules predict from (hil.analysis.cgm_trend), at its window's edge and in its running use.
