@@ -68,7 +68,7 @@ def test_the_suspend_rules_predict_from_the_reported_trend():
     # a trend just beyond the rounding: 120 falling at 1.34 mg/dL/min is reported −1.3, predicted 81 (> 80)
     trace = [120 + 1.34 * 15, 120 + 1.34 * 10, 120 + 1.34 * 5, 120]
     assert suspend_rules.predictions(T[:4], trace)[-1] == pytest.approx(81.0)
-    assert suspend_rules.first_suspend_index(T[:4], trace, 60, before_low=True, on_low=False) is None
+    assert suspend_rules.first_suspend_index(T[:4], trace, suspend_rules.Rules(60, 70, 20, 20, 40, 30), before_low=True, on_low=False) is None
 
 
 class _FakeRig:
@@ -169,4 +169,4 @@ def test_a_pump_trusting_the_trend_suspends_where_the_harness_says(steps, missin
         if first is None and world.pump.state == "AUTO_SUSPENDED":
             first = k
         world.advance(300.0)
-    assert first == suspend_rules.first_suspend_index(t, trace, 60, before_low=True, on_low=True)
+    assert first == suspend_rules.first_suspend_index(t, trace, suspend_rules.Rules(60, 70, 20, 20, 40, 30), before_low=True, on_low=True)
