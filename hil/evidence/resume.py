@@ -9,6 +9,7 @@ from hil import project
 from hil.evidence import run_kind, seal
 from hil.evidence.run import changed_evidence, finished, sha256_file
 from hil.rig.config import RigConfig
+from hil.specs.claims import ClaimsError, load_claims
 
 IDENTIFIED = ("pump", "scale", "lost_scale")  # instruments whose identity a resumed run must find again
 
@@ -72,8 +73,17 @@ def same_judging(record: dict, claims: Path) -> None:
         if not path.is_file() or sha256_file(path) != digest:
             raise ResumeRefused(f"the requirement file {name} is not the one the run started with")
     before = provenance.get("claims_file") or {}
-    if before and sha256_file(claims) not in before.values():
+    if before and _claims_digest(claims) not in before.values():
         raise ResumeRefused(
             f"the claims file {claims} is not the one the run started with ({', '.join(before)}): its figures "
             "would judge the rest of the run"
         )
+
+
+def _claims_digest(claims: Path) -> str | None:
+    """The digest the run records of the claims it was judged against (a file that extends another: the effective
+    claims'); None for claims that no longer load."""
+    try:
+        return load_claims(claims).sha256
+    except ClaimsError:
+        return None

@@ -9,13 +9,16 @@ model: reported as such, never judged and never passed.
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from hil import did_you_mean, project, yamlfile
-from hil.yamlfile import Problem, YamlFileError
+from hil.yamlfile import Located, Problem, YamlFileError
 
 
 class ClaimsError(YamlFileError):
@@ -64,12 +67,17 @@ def schema() -> dict[str, Any]:
     return json.loads(resources.files("hil.specs").joinpath("claims.schema.json").read_text())
 
 
+MAX_EXTENDS = 8  # claims files extending each other
+
+
 def load_claims(path: Path | None = None) -> Claims:
     """A claims file, validated (default: the project's claims of the reference pump); ClaimsError lists every
-    problem, located."""
+    problem, located. A file may `extends:` another (a path relative to it): its claims replace the other's of the
+    same name. The run keeps the bytes it was judged against: the file's own, or, for a file that extends another,
+    the effective claims written out whole (so the run's copy stands alone)."""
     path = Path(path) if path is not None else project.default_claims()
     problems: list[Problem] = []
-    located = yamlfile.parse(path, problems, meant=project.claims().glob("*.yaml"))
+    located = _merged(path, problems, ())
     if located is None or not yamlfile.validate(located, schema(), problems):
         raise ClaimsError(problems)
     data = located.data
@@ -85,8 +93,48 @@ def load_claims(path: Path | None = None) -> Claims:
         for name, raw in data["claims"].items()
     }
     content = path.read_bytes()
+    if _extends(content):
+        content = _effective(path, data)
     digest = hashlib.sha256(content).hexdigest()
     return Claims(data["device"].strip(), data["labelling"].strip(), path, digest, claims, content)
+
+
+def _extends(content: bytes) -> bool:
+    return any(line.startswith(b"extends:") for line in content.splitlines())
+
+
+def _effective(path: Path, data: dict) -> bytes:
+    """The claims a file that extends another comes to, as one claims file of its own."""
+    head = f"# The effective claims of {path} (its `extends:` resolved), as the run was judged against them.\n"
+    return (head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)).encode()
+
+
+def _merged(path: Path, problems: list[Problem], chain: tuple[Path, ...]) -> Located | None:
+    """The file's data laid over the file it extends, recursively; each key keeps the file and line it is at."""
+    located = yamlfile.parse(path, problems, meant=project.claims().glob("*.yaml"))
+    if located is None or not isinstance(located.data, dict) or "extends" not in located.data:
+        return located
+    parent = located.data.pop("extends")
+    if not isinstance(parent, str) or not parent:
+        problems.append(located.problem(("extends",), "extends: names a claims file (a path relative to this one)"))
+        return None
+    parent_path = Path(os.path.normpath(path.parent / parent))
+    if len(chain) >= MAX_EXTENDS or any(parent_path.resolve() == link.resolve() for link in (*chain, path)):
+        problems.append(
+            located.problem(("extends",), f"claims files extend each other in a cycle or deeper than {MAX_EXTENDS}")
+        )
+        return None
+    if not parent_path.is_file():
+        problems.append(located.problem(("extends",), f"no claims file {parent_path}"))
+        return None
+    base = _merged(parent_path, problems, (*chain, path))
+    if base is None or not isinstance(base.data, dict):
+        return None
+    own, inherited = located.data.get("claims"), base.data.get("claims")
+    merged = {**base.data, **located.data}
+    if isinstance(own, dict) and isinstance(inherited, dict):
+        merged["claims"] = {**inherited, **own}
+    return Located(merged, {**base.places, **located.places})
 
 
 KeyPath = yamlfile.KeyPath

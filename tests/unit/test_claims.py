@@ -263,3 +263,25 @@ def test_a_skipped_declared_requirement_is_an_error_never_a_defect_caught():
                                                                    "requirements": ["OC-PRESS-001"]}}}
     failed, undecided, errored = observed_failures(record)
     assert "OC-PRESS-001" in errored and not undecided
+
+
+def test_a_claims_file_extends_another_and_the_run_keeps_them_whole(tmp_path):
+    micro = load_claims(ROOT / "claims" / "reference-pump-microbolus.yaml")
+    reference = load_claims(REFERENCE)
+    assert micro.claims["auto_no_increase_below_mg_dl"].value == 75  # its own
+    assert micro.claims["bolus_min_max_U"] == reference.claims["bolus_min_max_U"]  # the reference pump's
+    assert set(micro.claims) == set(reference.claims)
+    kept = tmp_path / "kept.yaml"
+    kept.write_bytes(micro.content)  # what a run keeps: loadable alone, the same claims
+    assert load_claims(kept).claims == micro.claims
+    assert not any(line.startswith(b"extends:") for line in micro.content.splitlines())
+
+
+@pytest.mark.parametrize("extends, message", [("nowhere.yaml", "no claims file"), ("child.yaml", "in a cycle")])
+def test_a_claims_file_extending_nothing_or_itself_is_refused_where_it_says_so(tmp_path, extends, message):
+    child = tmp_path / "child.yaml"
+    child.write_text(f"schema_version: 1\nextends: {extends}\ndevice: d\nlabelling: l\nclaims: {{}}\n")
+    with pytest.raises(ClaimsError) as info:
+        load_claims(child)
+    (problem,) = info.value.problems
+    assert (problem.line, problem.key) == (2, "extends") and message in problem.message
