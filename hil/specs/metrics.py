@@ -267,6 +267,15 @@ METRICS: dict[str, MetricKind] = {
             AUTO,
         ),
         MetricKind(
+            "auto_increases_while_predicted_low",
+            "count",
+            _AUTO,
+            (),
+            "values whose stated prediction was low after which the pump's own record shows a rate above the profile "
+            "or an automatic bolus",
+            AUTO,
+        ),
+        MetricKind(
             "values_judged_predicted_low",
             "count",
             _AUTO,

@@ -140,7 +140,7 @@ def test_auto_mode(rig, requirement, evidence):
             since = t >= t[0] + settle
             metrics[bound.name] = (automatic_insulin.window_max(t[since], automatic[since], window)[0], "U", amount_u)
     if "no_increase_below_mg_dl" in case:
-        metrics |= _predicted_low(case, run, t, automatic, stated, truth, scenario.interval_s)
+        metrics |= _predicted_low(case, run, t, automatic, stated, truth, scenario.interval_s, decisions, corrections)
     if "eventual_floor_mg_dl" in case:
         metrics |= _auto_boluses(case, run, t, total_iob, corrections, scenario)
     evidence.judge(requirement, metrics)
@@ -167,7 +167,7 @@ def test_auto_mode(rig, requirement, evidence):
     evidence.assert_pass()
 
 
-def _predicted_low(case, run, t, automatic, stated, truth, interval_s) -> dict:
+def _predicted_low(case, run, t, automatic, stated, truth, interval_s, decisions, corrections) -> dict:
     """No automatic insulin beyond the profile while the harness's stated prediction is low: each value the pump
     was sent whose stated prediction is below the threshold (the device's, never below the floor) and whose
     noise-free prediction is below it by the noise margin too is judged on the automatic insulin weighed in its
@@ -180,9 +180,28 @@ def _predicted_low(case, run, t, automatic, stated, truth, interval_s) -> dict:
     worst, count = automatic_insulin.insulin_while_predicted_low(
         t, automatic, run.value_t_s, judged, case["settle_s"], interval_s
     )
+    # The pump's own decisions too: the rate in effect once it has decided on a judged value (half an interval on,
+    # before its decision on the next value) above the profile, or an automatic bolus in that interval, however small:
+    # the weighing of one interval (two strokes of tolerance) cannot tell an increase of a fraction of a stroke.
+    profile = case["basal_rate_U_per_h"]
+    rates = sorted((seen.seen_s, seen.event.rate_U_per_h) for seen in decisions)
+
+    def rate_at(t_s: float) -> float:
+        return next((rate for seen_s, rate in reversed(rates) if seen_s <= t_s), profile)
+
+    raised = sum(
+        1
+        for k, judge in enumerate(judged)
+        if judge
+        and (
+            rate_at(run.value_t_s[k] + interval_s / 2) > profile + 1e-9
+            or any(run.value_t_s[k] <= c.seen_s < run.value_t_s[k] + interval_s for c in corrections)
+        )
+    )
     return {
         "auto_insulin_while_predicted_low": (worst, "U", 0.0),
         "values_judged_predicted_low": (float(count), "count", 0.0),
+        "auto_increases_while_predicted_low": (float(raised), "count", 0.0),
     }
 
 
