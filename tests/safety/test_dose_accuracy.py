@@ -75,7 +75,7 @@ def _basal_record(rig, grav, series, delivered, start, interval):
         U_weighed_U=2.0 * grav.u_amount_U(span_s, recorded_U))
 
 
-@pytest.mark.requirements("DA-BOLUS-001", "DA-BOLUS-002", "DA-BOLUS-003", "DA-BOLUS-005", "DA-RECORD-001")
+@pytest.mark.requirements("DA-BOLUS-001", "DA-BOLUS-002", "DA-BOLUS-003", "DA-BOLUS-005", "DA-BOLUS-006", "DA-RECORD-001")
 def test_bolus_accuracy(rig, requirement, evidence):
     case = requirement.case
     amount = case["bolus_U"]
