@@ -231,14 +231,16 @@ METRICS: dict[str, MetricKind] = {
             "%",
             _CLOSED_LOOP,
             (),
-            "time below 70 mg/dL over the virtual-patient nights, suspend on against off, as a reduction",
+            "sensor (CGM) time below 70 mg/dL over the virtual-patient nights, suspend on against off, as a reduction "
+            "(PROLOG's measure)",
         ),
         MetricKind(
-            "hypo_auc_reduction",
+            "hypo_event_auc_reduction",
             "%",
             _CLOSED_LOOP,
             (),
-            "area below 70 mg/dL over the virtual-patient nights, suspend on against off, as a reduction",
+            "area below 65 mg/dL of the nocturnal events of sensor glucose at or below 65 mg/dL for more than 20 min, "
+            "suspend on against off, as a reduction (ASPIRE In-Home's measure)",
         ),
         MetricKind("auto_rate_max", "U/h", _AUTO, (), "highest automatic basal rate the pump reported", AUTO),
         MetricKind(

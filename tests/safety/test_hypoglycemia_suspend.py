@@ -19,6 +19,9 @@ from hil.procedures.cgm import RECORDING_COLUMNS, feed, load_scenario, record_sp
 from hil.procedures.fitness import predicted_uncertainty
 from hil.procedures.gravimetric import Gravimetry
 
+# ASPIRE In-Home's nocturnal hypoglycaemic event: sensor glucose at or below 65 mg/dL for more than 20 min
+# (docs/references.md, "Low-glucose suspend: clinical effect")
+EVENT_MG_DL, EVENT_LONGER_THAN_MIN = 65.0, 20.0
 SUSPEND_REQUIREMENTS = ("HS-SBL-001", "HS-SBL-002", "HS-SOL-001", "HS-NODELIV-001", "HS-MIN-001", "HS-RESUME-001",
                         "HS-MAX-001", "HS-CGMLOSS-001", "HS-FALSE-001")
 
@@ -108,7 +111,7 @@ def test_suspend_effect_in_virtual_patients(rig, requirement, evidence):
     grav = Gravimetry(rig.config)
     minutes = int(round(case["hours"] * 60))
     delivery.prepare(rig)
-    rows, runs, exposure = [], [], {arm: {"time": 0.0, "area": 0.0} for arm in ("off", "on")}
+    rows, runs, exposure = [], [], {arm: {"time": 0.0, "area": 0.0, "sensor time": 0.0, "events": 0.0} for arm in ("off", "on")}
     with evidence.recording("virtual patients", closed_loop.RECORDING_COLUMNS) as raw:
         for p, name in enumerate(case["patients"]):
             per_night = {}
@@ -127,6 +130,11 @@ def test_suspend_effect_in_virtual_patients(rig, requirement, evidence):
                     area = glycemia.area_below(arms[arm].glucose, closed_loop.STEP_S / 60.0)
                     exposure[arm]["time"] += time_below
                     exposure[arm]["area"] += area
+                    # as the trials measured: on the sensor's values (PROLOG's time < 70; ASPIRE's events)
+                    exposure[arm]["sensor time"] += glycemia.time_below(arms[arm].cgm, patient.cgm_interval_min)
+                    exposure[arm]["events"] += glycemia.event_area_below(
+                        arms[arm].cgm, patient.cgm_interval_min, EVENT_MG_DL, EVENT_LONGER_THAN_MIN
+                    )
                     rows.append((name, night, arm, plan.basal_U_per_h, plan.bolus_U, sum(arms[arm].insulin_U),
                                  time_below, area, min(arms[arm].glucose), float(np.mean(arms[arm].glucose)),
                                  arms[arm].suspensions, arms[arm].suspended_min))
@@ -136,8 +144,8 @@ def test_suspend_effect_in_virtual_patients(rig, requirement, evidence):
     evidence.attach_text("nights summary", _nights_table(rows))
     off, on = exposure["off"], exposure["on"]
     evidence.judge(requirement, {
-        "hypo_time_reduction": (glycemia.reduction_pct(on["time"], off["time"]), "%", 0.0),
-        "hypo_auc_reduction": (glycemia.reduction_pct(on["area"], off["area"]), "%", 0.0),
+        "hypo_time_reduction": (glycemia.reduction_pct(on["sensor time"], off["sensor time"]), "%", 0.0),
+        "hypo_event_auc_reduction": (glycemia.reduction_pct(on["events"], off["events"]), "%", 0.0),
         "time_below_70_suspend_off": (off["time"], "min", 0.0),
         "time_below_70_suspend_on": (on["time"], "min", 0.0),
         "area_below_70_suspend_off": (off["area"], "mg/dL·min", 0.0),

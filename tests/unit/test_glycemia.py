@@ -58,3 +58,15 @@ def test_time_in_range_known_answers():
     assert time_in_range(trace, 1.0) == 3.0  # 70 and 180 are in range
     assert time_in_range(trace, 5.0) == 15.0
     assert time_in_range(trace, 1.0, low=54, high=250) == 6.0
+
+
+def test_an_event_is_a_run_at_or_below_the_threshold_longer_than_the_duration():
+    """ASPIRE In-Home's nocturnal event: ≤ 65 mg/dL for more than 20 min, its area below 65 (5-min sensor values)."""
+    from hil.analysis.glycemia import event_area_below
+
+    four = [70, 65, 60, 60, 65, 70]  # 4 values at or below: 20 min, not more
+    five = [70, 65, 60, 60, 60, 65, 70]  # 25 min: an event of area (0 + 5 + 5 + 5 + 0) × 5
+    assert event_area_below(four, 5.0, 65.0, 20.0) == 0.0
+    assert event_area_below(five, 5.0, 65.0, 20.0) == 75.0
+    assert event_area_below(five + four + five, 5.0, 65.0, 20.0) == 150.0
+    assert event_area_below([60.0] * 5, 5.0, 65.0, 20.0) == 125.0  # an event the trace ends in counts
