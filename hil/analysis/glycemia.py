@@ -28,9 +28,10 @@ def area_below(glucose, step_min: float, threshold: float = HYPO_MG_DL) -> float
 
 def event_area_below(glucose, step_min: float, threshold: float, longer_than_min: float) -> float:
     """Area between the threshold and the trace (mg/dL·min, rectangle rule) over the events only: runs of samples at or
-    below the threshold lasting more than longer_than_min (ASPIRE In-Home's nocturnal events: ≤ 65 mg/dL for more
-    than 20 min; the abstract gives no other reference for the area, so the event threshold is taken as it: the
-    project's reading; docs/references.md, "Low-glucose suspend: clinical effect")."""
+    below the threshold lasting more than longer_than_min, each sample standing for its step (ASPIRE In-Home's
+    nocturnal events: ≤ 65 mg/dL for more than 20 min, so five 5-min values; the abstract gives no other reference
+    for the area, so the event threshold is taken as it: the project's reading;
+    docs/references.md, "Low-glucose suspend: clinical effect")."""
     area, run = 0.0, []
     for value in [*np.asarray(glucose, dtype=float), math.inf]:
         if value <= threshold:

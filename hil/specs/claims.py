@@ -93,14 +93,10 @@ def load_claims(path: Path | None = None) -> Claims:
         for name, raw in data["claims"].items()
     }
     content = path.read_bytes()
-    if _extends(content):
+    if any(file != path for file, _ in located.places.values()):  # an `extends:` resolved: keys of other files
         content = _effective(path, data)
     digest = hashlib.sha256(content).hexdigest()
     return Claims(data["device"].strip(), data["labelling"].strip(), path, digest, claims, content)
-
-
-def _extends(content: bytes) -> bool:
-    return any(line.startswith(b"extends:") for line in content.splitlines())
 
 
 def _effective(path: Path, data: dict) -> bytes:

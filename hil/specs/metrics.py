@@ -239,8 +239,8 @@ METRICS: dict[str, MetricKind] = {
             "%",
             _CLOSED_LOOP,
             (),
-            "area below 65 mg/dL of the nocturnal events of sensor glucose at or below 65 mg/dL for more than 20 min, "
-            "suspend on against off, as a reduction (ASPIRE In-Home's measure)",
+            "total area below 65 mg/dL of the nocturnal events of sensor glucose at or below 65 mg/dL for more than "
+            "20 min (ASPIRE In-Home's events), suspend on against off, as a reduction",
         ),
         MetricKind("auto_rate_max", "U/h", _AUTO, (), "highest automatic basal rate the pump reported", AUTO),
         MetricKind(

@@ -206,16 +206,18 @@ def _predicted_low(case, run, t, automatic, stated, truth, interval_s, decisions
 
 
 def _auto_boluses(case, run, t, total_iob, corrections, scenario) -> dict:
-    """Every automatic bolus judged by the overdose it could cause: the value the pump had when it gave it, less the
-    insulin on board (the user's and the automatic insulin, weighed) at its largest within one interval after,
-    times the insulin sensitivity. No automatic bolus: nothing to fault (the count says so)."""
+    """Every automatic bolus judged by the overdose it could cause: the last value the pump had when it gave it, less
+    the insulin on board (the user's and the automatic insulin, weighed) at its largest within one interval after,
+    and never less than that on board when it began plus the whole bolus (a large one is still arriving after an
+    interval), times the insulin sensitivity. No automatic bolus: nothing to fault (the count says so)."""
     eventual = []
     for seen in corrections:
-        g = scenario.values[max(0, run.value_index_at(seen.seen_s))]
+        known = [g for g in scenario.values[: max(0, run.value_index_at(seen.seen_s)) + 1] if g is not None]
         after = (t >= seen.seen_s) & (t <= seen.seen_s + scenario.interval_s)
-        iob = float(np.max(total_iob[after])) if after.any() else float(total_iob[-1])
-        if g is not None:
-            eventual.append(automatic_insulin.naive_eventual(g, iob, case["isf_mg_dl_per_U"]))
+        weighed = float(np.max(total_iob[after])) if after.any() else float(total_iob[-1])
+        iob = max(weighed, float(np.interp(seen.seen_s, t, total_iob)) + seen.event.amount_U)
+        if known:
+            eventual.append(automatic_insulin.naive_eventual(known[-1], iob, case["isf_mg_dl_per_U"]))
     return {
         "auto_boluses_eventual_below_floor": (
             float(sum(e < case["eventual_floor_mg_dl"] for e in eventual)),

@@ -285,3 +285,14 @@ def test_a_claims_file_extending_nothing_or_itself_is_refused_where_it_says_so(t
         load_claims(child)
     (problem,) = info.value.problems
     assert (problem.line, problem.key) == (2, "extends") and message in problem.message
+
+
+def test_an_extends_written_as_a_quoted_key_is_kept_whole_too(tmp_path):
+    (tmp_path / "reference-pump.yaml").write_text(REFERENCE.read_text())
+    child = tmp_path / "child.yaml"
+    child.write_text('schema_version: 1\n"extends": reference-pump.yaml\ndevice: d\nlabelling: l\nclaims: {}\n')
+    claims = load_claims(child)
+    assert claims.claims == load_claims(REFERENCE).claims
+    kept = tmp_path / "kept.yaml"
+    kept.write_bytes(claims.content)
+    assert load_claims(kept).claims == claims.claims
