@@ -147,5 +147,5 @@ def test_docs_drivers_md_carries_the_capability_table_the_code_gives():
 
     collected, needs = _collect(None, needs=True)
     table = capability_table(collected, needs)
-    assert "| `AUTO_MODE` (automated insulin delivery) | AID-CAP-001 (its test);" in table
+    assert "| `AUTO_MODE` (automated insulin delivery) | AID-BOLUS-001 (its test); AID-CAP-001 (its test);" in table
     assert table in (ROOT / "docs" / "drivers.md").read_text(), "regenerate: hil driver needs (docs/drivers.md §3)"
