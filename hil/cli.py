@@ -358,6 +358,12 @@ def verify(
         "--report/--no-report",
         help="build the HTML report (without: record, raw data, plots and seal only; `hil report RUN` builds it later)",
     ),
+    figures: bool = typer.Option(
+        True,
+        "--figures/--no-figures",
+        help="draw the tests' figures (without: measurements, verdicts and raw data as always, a fifth less CPU; "
+        "hil validate's campaigns other than the one that holds its report)",
+    ),
     resume: str | None = typer.Option(
         None,
         "--resume",
@@ -407,6 +413,8 @@ def verify(
     except seal.signing.SigningKeyError as exc:
         err.print(f"{seal.signing.KEY_ENV}: {exc}", markup=False)
         raise typer.Exit(1) from None
+    if not figures:  # pytest's own option, passed on as the extra arguments are (a --places unit's too)
+        ctx.args.append("--hil-no-figures")
     if places is not None:
         if resume:
             err.print("hil: --resume does not go with --places: resume each unit's own run", markup=False)
@@ -1082,8 +1090,8 @@ def validate(
     all_reports: bool = typer.Option(
         False,
         "--all-reports",
-        help="build every campaign's HTML report (default: the nominal rig's first campaign only, the one that "
-        "holds the matrix; `hil report RUN` builds another on demand)",
+        help="build every campaign's HTML report, with its figures (default: the nominal rig's first campaign only, "
+        "the one that holds the matrix; the others draw no figures, and `hil report RUN` builds their report)",
     ),
 ):
     """Tool validation: the campaign on the nominal rig and on every seeded-defect rig, and the detection
@@ -1092,8 +1100,9 @@ def validate(
     confidence limit. Exits 1 unless, in every campaign, every defect is caught by exactly the requirements it
     declares and the nominal rig passes everything. The matrix goes to reports/validation/<id>/ and into the
     nominal run's report; the rig files of seeds after the first are kept there. Every campaign keeps its record,
-    raw data, plots and seal; the HTML report is built for the nominal rig's first campaign (with --all-reports,
-    for every campaign), the others' are left to `hil report RUN`."""
+    raw data and seal; the nominal rig's first campaign (with --all-reports, every campaign) draws its figures and
+    gets its HTML report, the others draw none (the matrix reads verdicts; `hil verify --rig` on the campaign's rig
+    file repeats it with them) and leave their report to `hil report RUN`."""
     defects, nominal = defects or project.defect_rigs(), nominal or project.default_rig()
     rigs = sorted(p for p in defects.glob("*.yaml") if not only or p.stem in only)
     if only and len(rigs) != len(set(only)):
@@ -1182,8 +1191,8 @@ def validate(
     out.print(text, markup=False)
     if not all_reports:
         out.print(
-            f"HTML report: {nominal_dir / 'report' / 'index.html'}; every campaign's record, raw data, plots and seal "
-            "are in its run folder (detection-matrix.json), `hil report RUN` builds its HTML report",
+            f"HTML report: {nominal_dir / 'report' / 'index.html'}; every campaign's record, raw data and seal are in "
+            "its run folder (detection-matrix.json), `hil report RUN` builds its HTML report (figures: --all-reports)",
             markup=False,
         )
     out.print(f"validation: {folder}", markup=False)
@@ -1237,8 +1246,9 @@ def _seeded_rig_file(folder: Path, name: str, rig: Path, seed: int) -> Path:
 
 def _campaign(rig: Path, report: bool, k: str | None, tool_validation: dict) -> tuple[Path, dict | None]:
     """One `hil verify` (of the tests -k selects) in its own process, recorded as the tool-validation campaign it
-    is; its run folder and record."""
-    command = [sys.executable, "-m", "hil.cli", "verify", "--rig", str(rig)] + ([] if report else ["--no-report"])
+    is; its run folder and record. Without its report it draws no figures: the matrix reads verdicts only."""
+    command = [sys.executable, "-m", "hil.cli", "verify", "--rig", str(rig)]
+    command += [] if report else ["--no-report", "--no-figures"]  # figures where a report shows them
     command += ["--tool-validation", json.dumps(tool_validation)]
     command += ["-k", k] if k is not None else []
     done = subprocess.run(command, capture_output=True, text=True, env=_children_env())

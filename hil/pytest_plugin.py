@@ -66,6 +66,12 @@ def pytest_addoption(parser):
         default=False,
         help="continue the run already in --hil-run-dir in a new session (hil verify --resume)",
     )
+    group.addoption(
+        "--hil-no-figures",
+        action="store_true",
+        default=False,
+        help="draw no figures: measurements, verdicts and raw data as always (hil verify --no-figures)",
+    )
     group.addoption("--hil-trace", default=None, help="write the test → requirement map as JSON to this file")
     group.addoption(
         "--hil-needs",
@@ -140,7 +146,11 @@ class HilState:
             option = self.config.getoption("hil_run_dir")
             directory = Path(option) if option else new_run_dir(project.reports(), self.config.getoption("rig").stem)
             self.run = RunRecorder(
-                directory, self.requirements, resume=self.config.getoption("hil_resume"), claims=self.claims
+                directory,
+                self.requirements,
+                resume=self.config.getoption("hil_resume"),
+                claims=self.claims,
+                figures=not self.config.getoption("hil_no_figures"),
             )
             self.stop_run_log = run_log.attach(
                 directory / "run.log", lambda: self.rig.clock.now() if self.rig is not None else None
@@ -423,7 +433,9 @@ def site_faults(rig):
 def evidence(request):
     state: HilState = request.config.stash[_STATE]
     run = state.run_recorder()
-    ev = TestEvidence(run.directory / "tests" / safe_name(request.node.nodeid))
+    ev = TestEvidence(
+        run.directory / "tests" / safe_name(request.node.nodeid), figures=not request.config.getoption("hil_no_figures")
+    )
     request.node.stash[_EVIDENCE] = ev
     yield ev
     ev.close()

@@ -7,7 +7,9 @@ shows all its numbers. Files land in the test's own folder of the run directory 
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import allure
 
@@ -70,9 +72,12 @@ class Inconclusive(AssertionError):
 class TestEvidence:
     __test__ = False  # not a pytest test class
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, figures: bool = True):
+        """figures: draw the figures the test attaches (hil verify --no-figures: not, the campaigns of a tool
+        validation whose verdicts are all it reads; the raw data they would show are kept all the same)."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.figures = figures
         self.measurements: list[Measurement] = []
         self.files: list[Path] = []
         self._recordings: list[CsvRecording] = []
@@ -88,11 +93,16 @@ class TestEvidence:
         path.write_text(text, encoding="utf-8")
         return self._attach(path, name)
 
-    def attach_figure(self, name: str, figure) -> Path:
+    def attach_figure(self, name: str, draw: Callable[..., Any], *args: Any) -> Path | None:
+        """The figure draw(*args) returns (hil.evidence.plots), saved and attached; None, and nothing drawn, when
+        this run draws no figures (a fifth of a campaign's CPU time is its figures)."""
+        if not self.figures:
+            return None
         import matplotlib.pyplot as plt
 
         from hil.evidence.plots import save_png
 
+        figure = draw(*args)
         path = self.directory / f"{safe_name(name)}.png"
         save_png(figure, path)
         plt.close(figure)

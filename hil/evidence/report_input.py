@@ -135,6 +135,13 @@ def overview(record: dict, kind: RunKind, seals: list[dict]) -> dict[str, str]:
             + (f"; bounds not judged, not claimed: {', '.join(unclaimed)}" if unclaimed else "")
         )
     sessions = record.get("sessions") or []
+    undrawn = [n for n, session in enumerate(sessions, 1) if session.get("figures") is False]
+    if undrawn:  # the raw data are in the run all the same
+        lines["figures"] = (
+            "none drawn (hil verify --no-figures): measurements, verdicts and raw data as in any run"
+            if len(undrawn) == len(sessions)
+            else f"not drawn in session(s) {', '.join(map(str, undrawn))} (hil verify --no-figures)"
+        )
     for n, session in enumerate(sessions, 1):
         ended = "INTERRUPTED" if session.get("interrupted") else f"exit {session.get('exit_status')}"
         following = sessions[n]["started"] if n < len(sessions) else None

@@ -133,9 +133,17 @@ def changed_evidence(record: dict, run_dir: Path) -> list[str]:
 
 
 class RunRecorder:
-    def __init__(self, directory: Path, requirements: dict, resume: bool = False, claims: Claims | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        requirements: dict,
+        resume: bool = False,
+        claims: Claims | None = None,
+        figures: bool = True,
+    ):
         """resume: continue the record already in `directory` (hil verify --resume) in a new session. claims: those
-        of the pump model the requirements' numbers came from, kept in the run (claims/)."""
+        of the pump model the requirements' numbers came from, kept in the run (claims/). figures: whether this
+        session draws its tests' figures (hil verify --no-figures: not), said in the session."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.resumed = resume
@@ -148,6 +156,7 @@ class RunRecorder:
             "git": git_state(),
             "selected": [],
             "ran": [],
+            "figures": figures,
         }
         if resume:
             self.record = json.loads((self.directory / "record.json").read_text(encoding="utf-8"))

@@ -151,18 +151,17 @@ def test_auto_mode(rig, requirement, evidence):
     }
     evidence.attach_figure(
         "glucose, commanded and weighed basal, insulin on board",
-        plots.auto_mode_figure(
-            run.value_t_s,
-            scenario.values,
-            stated,
-            steps,
-            t,
-            _smoothed_rate(cumulative, t),
-            auto_iob,
-            marks,
-            f"{requirement.id}: {scenario.name}, profile {profile:g} U/h",
-            requirement,
-        ),
+        plots.auto_mode_figure,
+        run.value_t_s,
+        scenario.values,
+        stated,
+        steps,
+        t,
+        _smoothed_rate(cumulative, t),
+        auto_iob,
+        marks,
+        f"{requirement.id}: {scenario.name}, profile {profile:g} U/h",
+        requirement,
     )
     evidence.assert_pass()
 
@@ -299,7 +298,7 @@ def test_auto_mode_in_virtual_patients(rig, requirement, evidence):
                 per_day[day_name] = (arms["open"], arms["auto"])
             evidence.attach_figure(
                 f"{name} glucose and insulin, open loop and auto mode",
-                plots.virtual_days_figure(name, per_day, glycemia.RANGE_MG_DL),
+                plots.virtual_days_figure, name, per_day, glycemia.RANGE_MG_DL,
             )
     evidence.attach_text("days summary", _days_table(rows))
     share = {arm: {k: 100.0 * v / exposure[arm]["total"] for k, v in exposure[arm].items()} for arm in ARMS}

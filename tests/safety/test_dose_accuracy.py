@@ -50,13 +50,13 @@ def test_basal_accuracy(rig, requirement, evidence):
         grav.budget_text(h * 3600.0, rate * h) for h in (*case["window_h"], case["analysis_h"])))
     start = int(round(stabilisation_s / interval))
     windows = case["trumpet_windows_min"]
-    evidence.attach_figure("cumulative delivery", plots.cumulative_figure(
+    evidence.attach_figure("cumulative delivery", plots.cumulative_figure,
         series.t_s, delivered, rate, stabilisation_s, analysis_s,
-        f"{requirement.id}: delivered vs expected at {rate:g} U/h", requirement))
-    evidence.attach_figure("trumpet curve", plots.trumpet_figure(
+        f"{requirement.id}: delivered vs expected at {rate:g} U/h", requirement)
+    evidence.attach_figure("trumpet curve", plots.trumpet_figure,
         windows, [metrics[f"trumpet_ep_max[window_min={w:g}]"][0] for w in windows],
         [metrics[f"trumpet_ep_min[window_min={w:g}]"][0] for w in windows], metrics["overall_error"][0],
-        f"{requirement.id}: trumpet over the analysis period ({len(series.t_s) - start} samples)", requirement))
+        f"{requirement.id}: trumpet over the analysis period ({len(series.t_s) - start} samples)", requirement)
     evidence.assert_pass()
 
 
@@ -91,8 +91,8 @@ def test_bolus_accuracy(rig, requirement, evidence):
     metrics |= dose_metrics.bolus_record_metrics(
         delivered, rows[:, 5] - rows[:, 4], grav.u_difference_U(), commanded_U=amount * case["count"])
     evidence.judge(requirement, metrics)
-    evidence.attach_figure("bolus deviations", plots.bolus_deviation_figure(
-        delivered, amount, case["band_pct"], f"{requirement.id}: {len(delivered)} × {amount:g} U", requirement))
+    evidence.attach_figure("bolus deviations", plots.bolus_deviation_figure,
+        delivered, amount, case["band_pct"], f"{requirement.id}: {len(delivered)} × {amount:g} U", requirement)
     evidence.assert_pass()
 
 
@@ -127,7 +127,7 @@ def test_bolus_delivery_time(rig, requirement, evidence):
     evidence.judge(requirement, dose_metrics.bolus_timing_metrics(
         runs, nominal_s, interval, limit_factor * nominal_s if unfinished else None))
     if runs:
-        evidence.attach_figure("bolus delivery time", plots.bolus_timing_figure(
+        evidence.attach_figure("bolus delivery time", plots.bolus_timing_figure,
             runs, nominal_s, amount, f"{requirement.id}: {amount:g} U at {case['speed_U_per_min']:g} U/min",
-            requirement))
+            requirement)
     evidence.assert_pass()

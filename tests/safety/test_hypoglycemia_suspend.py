@@ -86,9 +86,9 @@ def test_low_glucose_suspend(rig, requirement, evidence):
         if resume:
             metrics |= _basal_after_resume(grav, t, mass, resume.seen_s, case["basal_rate_U_per_h"])
     evidence.judge(requirement, metrics)
-    evidence.attach_figure("glucose and suspension", plots.suspend_figure(
+    evidence.attach_figure("glucose and suspension", plots.suspend_figure,
         run.value_t_s, scenario.values, run.t_s, run.state, grav.cumulative_units(run.t_s, run.mass_mg), limit,
-        case["basal_rate_U_per_h"], f"{requirement.id}: {scenario.name}, low limit {limit:g} mg/dL", requirement))
+        case["basal_rate_U_per_h"], f"{requirement.id}: {scenario.name}, low limit {limit:g} mg/dL", requirement)
     evidence.assert_pass()
 
 
@@ -139,8 +139,8 @@ def test_suspend_effect_in_virtual_patients(rig, requirement, evidence):
                                  time_below, area, min(arms[arm].glucose), float(np.mean(arms[arm].glucose)),
                                  arms[arm].suspensions, arms[arm].suspended_min))
                 per_night[night] = (arms["off"], arms["on"])
-            evidence.attach_figure(f"{name} glucose and suspensions", plots.virtual_nights_figure(
-                name, per_night, case["low_limit"], glycemia.HYPO_MG_DL))
+            evidence.attach_figure(f"{name} glucose and suspensions", plots.virtual_nights_figure,
+                name, per_night, case["low_limit"], glycemia.HYPO_MG_DL)
     evidence.attach_text("nights summary", _nights_table(rows))
     off, on = exposure["off"], exposure["on"]
     evidence.judge(requirement, {

@@ -52,9 +52,9 @@ def _kink_episode(rig, site_faults, case, evidence, requirement, bolus: bool):
             kink.open()
     evidence.judge(requirement, metrics)
     t, mass, pressure = timeline.arrays()
-    evidence.attach_figure("kink timeline", plots.occlusion_figure(
+    evidence.attach_figure("kink timeline", plots.occlusion_figure,
         t, grav.cumulative_units(t, mass), pressure, timeline.marks, timeline.alarms,
-        f"{requirement.id}: pressure, delivery and alarms", requirement, t_start))
+        f"{requirement.id}: pressure, delivery and alarms", requirement, t_start)
     evidence.assert_pass()
 
 
@@ -89,9 +89,9 @@ def _trials(rig, site_faults, requirement, evidence):
     units = [grav.units(np.asarray(m) - m[0]) for m in (first.site_mg, first.lost_mg)]
     shown = [trials[0].alarm] if trials[0].alarm else []
     shown += [trials[0].escalated] if trials[0].escalated else []
-    evidence.attach_figure("first trial", plots.site_trial_figure(
+    evidence.attach_figure("first trial", plots.site_trial_figure,
         first.t_s, *units, first.pressure_kPa, trials[0].fault_s, shown,
-        f"{requirement.id}: {case['fault']}, trial 1", requirement))
+        f"{requirement.id}: {case['fault']}, trial 1", requirement)
     return trials
 
 
@@ -121,8 +121,8 @@ def test_site_fault_detection(rig, site_faults, requirement, evidence):
         f"trial {t.number:2d}: fault at {t.fault_s:.0f} s, alarm {f'{t.alarm.event.kind} {t.alarm.event.priority}' if t.alarm else '-'}"
         f" after {t.delay_min:.1f} min, reached the site {t.delivered_U:.3f} U, lost {t.lost_U:.3f} U"
         for t in trials))
-    evidence.attach_figure("detection times", plots.detection_delays_figure(
-        [t.delay_min for t in trials], case["detect_within_min"], f"{requirement.id}: fault to site alarm, {n} trials"))
+    evidence.attach_figure("detection times", plots.detection_delays_figure,
+        [t.delay_min for t in trials], case["detect_within_min"], f"{requirement.id}: fault to site alarm, {n} trials")
     evidence.judge(requirement, metrics)
     evidence.assert_pass()
 
@@ -150,8 +150,8 @@ def test_no_false_site_alarms(rig, requirement, evidence):
     with evidence.recording("nominal days", RECORDING_COLUMNS) as raw:
         alarms, days, sets = nominal_days(rig, Gravimetry(rig.config), case, SitePoller(rig, raw))
     rate = len(alarms) / days
-    evidence.attach_figure("site alarms over the nominal days", plots.false_alarm_figure(
-        days, [(a.seen_s - start) / 86400.0 for a in alarms], f"{requirement.id}: {len(alarms)} alarms in {days:.1f} days"))
+    evidence.attach_figure("site alarms over the nominal days", plots.false_alarm_figure,
+        days, [(a.seen_s - start) / 86400.0 for a in alarms], f"{requirement.id}: {len(alarms)} alarms in {days:.1f} days")
     evidence.judge(requirement, {
         "false_alarms_per_day": (rate, "1/day", poisson_upper(len(alarms), days) - rate),
         "false_alarms": (float(len(alarms)), "count", 0.0),

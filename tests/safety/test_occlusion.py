@@ -33,9 +33,9 @@ def _plot(evidence, requirement, grav, timeline, valve=None, alarm_from_s=None):
         evidence.attach_text("operator dialogue", "\n".join(
             f"asked at {r.asked_s:.0f}: {r.question} | answered at {r.answered_s}: {r.answer!r}" for r in dialogue))
     t, mass, pressure = timeline.arrays()
-    evidence.attach_figure("occlusion timeline", plots.occlusion_figure(
+    evidence.attach_figure("occlusion timeline", plots.occlusion_figure,
         t, grav.cumulative_units(t, mass), pressure, timeline.marks, timeline.alarms,
-        f"{requirement.id}: pressure, delivery and alarms", requirement, alarm_from_s))
+        f"{requirement.id}: pressure, delivery and alarms", requirement, alarm_from_s)
 
 
 @pytest.mark.requirements(*BASAL_EPISODES)

@@ -23,12 +23,16 @@ function options(argv) {
   const wanted = options(rest);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    // --disable-dev-shm-usage: a container's /dev/shm is often 64 MB, and a renderer that runs out of it crashes
+    // without a word, leaving the wait below to time out
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
+           '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
   });
   const result = { expanded: [] };
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+    page.on('crash', () => { result.crashed = true; });
+    page.on('pageerror', (error) => { result.pageErrors = [...(result.pageErrors || []), String(error).slice(0, 500)]; });
     await page.goto(url);
     await page.getByText('Variables', { exact: true }).first().waitFor({ timeout: 120000 });
     result.overview = await page.evaluate(() => document.body.innerText);
@@ -72,7 +76,8 @@ function options(argv) {
       await tabPage.screenshot({ path: screenshot.replace(/\.png$/, '-tab.png') });
     }
   } catch (error) {
-    result.error = String(error).slice(0, 2000);
+    result.error = String(error).slice(0, 2000) + (result.crashed ? ' (the page crashed)' : '')
+      + (result.pageErrors ? ` (the page's errors: ${result.pageErrors.join('; ')})` : '');
   } finally {
     await browser.close();
   }

@@ -60,6 +60,12 @@ def test_every_seeded_defect_is_caught_by_exactly_the_requirements_it_declares(v
     assert all(run["observed"] == [] for run in runs["nominal"]) and "nominal clean" in done.stdout
     assert summary["ok"] and all(cell["ok"] for cell in summary["cells"])
     assert f"false failures of the nominal rig: 0/{SEEDS} campaigns" in done.stdout
+    for rig in DEFECT_RIGS:  # no report, no figures: the matrix reads verdicts; the raw data are all there
+        run_dir = ROOT / "reports" / "runs" / runs[rig.stem][0]["run"]
+        record = json.loads((run_dir / "record.json").read_text())
+        assert [session["figures"] for session in record["sessions"]] == [False], rig.stem
+        files = [f for test in record["tests"].values() for f in test["files"]]
+        assert any(f.endswith(".csv") for f in files) and not any(f.endswith(".png") for f in files), rig.stem
 
 
 def test_nominal_campaign_passes_every_requirement_with_evidence(validation, tmp_path):

@@ -69,3 +69,23 @@ def test_a_figure_drawing_beyond_its_margin_is_saved_whole(tmp_path):
     tight, once = _both(legend_outside, tmp_path)
     assert once.shape == tight.shape and once.shape[1] > 4 * 110  # wider than the canvas: the legend is in it
     assert np.array_equal(once, tight)
+
+
+def test_a_test_draws_and_attaches_its_figure_unless_the_run_draws_none(tmp_path):
+    from hil.evidence.per_test import TestEvidence
+
+    drawn = []
+
+    def draw(label):
+        drawn.append(label)
+        figure, ax = plt.subplots()
+        ax.plot([0, 1], [0, 1], label=label)
+        return figure
+
+    with_figures = TestEvidence(tmp_path / "a")
+    path = with_figures.attach_figure("a line", draw, "x")
+    assert drawn == ["x"] and path == tmp_path / "a" / "a_line.png" and path in with_figures.files
+    assert _pixels(path).shape[0] > 100
+    without = TestEvidence(tmp_path / "b", figures=False)
+    assert without.attach_figure("a line", draw, "y") is None
+    assert drawn == ["x"] and not without.files and not list((tmp_path / "b").iterdir())

@@ -213,3 +213,15 @@ def test_an_older_runs_results_are_matched_to_its_record_when_its_report_is_rebu
     report_input.write(run_dir, record, run_kind.of(record), tmp_path / "input", {}, [])
     (shown,) = [json.loads(p.read_text()) for p in (tmp_path / "input").glob("*-result.json")]
     assert shown["name"] == "PASS · DA-BOLUS-001: bolus"
+
+
+@pytest.mark.parametrize("figures, said", [
+    ([True], None),
+    ([False], "none drawn (hil verify --no-figures): measurements, verdicts and raw data as in any run"),
+    ([True, False], "not drawn in session(s) 2 (hil verify --no-figures)"),
+    ([None], None),  # a record from before the option: its sessions drew them
+])
+def test_a_run_without_figures_says_so(figures, said):
+    record = {"finished": FINISHED, "tests": {"a": CALLED}, "rig": {"clock": "sim"},
+              "sessions": [{"started": FINISHED} | ({"figures": f} if f is not None else {}) for f in figures]}
+    assert report_input.overview(record, run_kind.of(record), []).get("figures") == said
