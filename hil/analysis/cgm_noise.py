@@ -17,7 +17,6 @@ Deterministic: one seed gives one trace. Pure functions: glucose in mg/dL, times
 import math
 
 import numpy as np
-from scipy.interpolate import interp1d
 
 PACF = 0.7
 XI, LAMBDA, GAMMA, DELTA = -5.47, 15.9574, -0.5444, 1.6898
@@ -36,6 +35,8 @@ def additive(n: int, interval_min: float, seed: int) -> np.ndarray:
     per_block = int(math.floor(BLOCK * MODEL_STEP_MIN / interval_min)) + 1
     t15 = np.arange(BLOCK + 1) * MODEL_STEP_MIN
     t = np.arange(per_block) * interval_min
+    from scipy.interpolate import interp1d  # here, not at the top: most of a `hil` command's start-up
+
     out: list[float] = []
     while len(out) < n:
         steps = [last]

@@ -28,8 +28,8 @@ def test_a_changed_claim_changes_the_verdicts_of_exactly_the_requirements_that_t
     assert count == 1
     changed = tmp_path / "changed-claim.yaml"
     changed.write_text(text)
-    before = verify("--rig", _rig(tmp_path, REFERENCE), "-k", SELECTION, "--no-report")
-    after = verify("--rig", _rig(tmp_path, changed), "-k", SELECTION, "--no-report")
+    before = verify("--rig", _rig(tmp_path, REFERENCE), "-k", SELECTION, "--no-report", "--no-figures")
+    after = verify("--rig", _rig(tmp_path, changed), "-k", SELECTION, "--no-report", "--no-figures")
     assert before.code == 0 and set(_verdicts(before).values()) == {("PASS", None)}, before.output[-3000:]
     assert after.code == 1, after.output[-3000:]
     differ = {rid for rid, verdict in _verdicts(after).items() if verdict != _verdicts(before)[rid]}
@@ -47,7 +47,7 @@ def test_a_changed_claim_changes_the_verdicts_of_exactly_the_requirements_that_t
 
 def test_a_second_models_claims_judge_with_its_figures_and_leave_out_what_it_does_not_claim(verify):
     rig = ROOT / "fixtures" / "rigs" / "emulator-omnipod-5-claims.yaml"
-    run = verify("--rig", str(rig), "-k", "OC-ALARM-001 or OC-PRESS-001 or HS-MIN-001 or DA-BOLUS-002", "--no-report")
+    run = verify("--rig", str(rig), "-k", "OC-ALARM-001 or OC-PRESS-001 or HS-MIN-001 or DA-BOLUS-002", "--no-report", "--no-figures")
     assert run.code == 0, run.output[-3000:]
     tests = {t["requirements"][0]: t for t in run.record["tests"].values()}
     assert (tests["OC-ALARM-001"]["verdict"], tests["OC-ALARM-001"]["failure_class"]) == ("PASS", None)
@@ -75,7 +75,7 @@ def test_a_requirement_whose_case_figure_is_not_claimed_is_skipped_before_any_ri
     assert count == 1
     claims = tmp_path / "no-maximum-bolus.yaml"
     claims.write_text(text)
-    run = verify("--rig", _rig(tmp_path, claims), "-k", "OC-FALSE-001", "--no-report")
+    run = verify("--rig", _rig(tmp_path, claims), "-k", "OC-FALSE-001", "--no-report", "--no-figures")
     (test,) = run.record["tests"].values()
     assert test["verdict"] == "SKIPPED" and test["failure_class"] is None, test
     assert test["reason"] == (

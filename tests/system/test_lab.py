@@ -41,7 +41,7 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def direct(verify) -> Verify:
     """The subset on the direct rig (the emulator's ptys, no network), whose verdicts the lab must give."""
-    run = verify("-k", SUBSET, "--no-report")
+    run = verify("-k", SUBSET, "--no-report", "--no-figures")
     assert run.code == 0, run.output[-3000:]
     return run
 
@@ -70,7 +70,7 @@ def test_the_preflight_acquires_the_place_shows_it_and_gives_it_back(lab):
 
 
 def test_both_places_at_once_give_the_direct_rigs_verdicts_and_numbers_then_are_released(lab, direct):
-    on_places = {place: _verify_in_lab(lab, f"both-{place}", place, "-k", SUBSET, "--no-report") for place in RIG}
+    on_places = {place: _verify_in_lab(lab, f"both-{place}", place, "-k", SUBSET, "--no-report", "--no-figures") for place in RIG}
     for place, started in on_places.items():
         code, stdout, stderr = started.finish(600)
         run = Verify(subprocess.CompletedProcess([], code, stdout, stderr))
@@ -153,7 +153,7 @@ def test_places_run_a_unit_on_each_and_judge_requirements_across_units(lab, dire
 
 def test_split_spreads_the_tests_over_the_places(lab, direct):
     started = lab.hil("split", "verify", "--rig", RIG["bench-a"], "--places", "bench-a,bench-b", "--split",
-                      "-k", SUBSET, "--no-report")
+                      "-k", SUBSET, "--no-report", "--no-figures")
     code, stdout, stderr = started.finish(900)
     run = Verify(subprocess.CompletedProcess([], code, stdout, stderr))
     assert code == 0, stdout[-3000:] + stderr[-3000:]
@@ -170,7 +170,7 @@ def test_split_spreads_the_tests_over_the_places(lab, direct):
 
 def test_ctrl_c_stops_every_units_pump_then_releases_the_places(lab):
     started = lab.hil("places-ctrl-c", "verify", "--rig", RIG["bench-a"], "--places", "bench-a,bench-b",
-                      "-k", "DA-BASAL-002", "--no-report")
+                      "-k", "DA-BASAL-002", "--no-report", "--no-figures")
     run_id = wait_for(lambda: re.search(r"^run (\S+):", started.out.read_text(), re.M), 120, "the run to start")
     run_dir = ROOT / "reports" / "runs" / run_id.group(1)
     for place in RIG:
@@ -205,7 +205,7 @@ def test_a_held_place_is_refused_naming_its_holder_or_waited_for(lab):
         checked = lab.run(HIL, "rig", "check", "--rig", RIG["bench-a"], "-k", "OC-ALARM-003")
         assert checked.returncode == 1 and "held by" in checked.stdout + checked.stderr
         both = lab.run(HIL, "verify", "--rig", RIG["bench-a"], "--places", "bench-b,bench-a", "-k", "OC-ALARM-003",
-                       "--no-report")
+                       "--no-report", "--no-figures")
         assert both.returncode == 1, both.stdout[-3000:] + both.stderr[-2000:]  # bench-a's unit did not run
         assert re.search(r"^\[bench-a\] hil: place bench-a is held by \S+/alice", both.stdout, re.M)
         record = Verify(both).record
@@ -220,7 +220,7 @@ def test_a_held_place_is_refused_naming_its_holder_or_waited_for(lab):
             code, stdout, stderr = impatient.finish(60)
             assert code == 128 + signum and stderr == f"hil: {signum.name} while acquiring place bench-a: nothing ran\n"
             assert lab.client("reservations").strip() == ""  # cancelled, not left to expire
-        patient = _verify_in_lab(lab, "patient", "bench-a", "-k", "OC-ALARM-003", "--no-report", "--wait", "120")
+        patient = _verify_in_lab(lab, "patient", "bench-a", "-k", "OC-ALARM-003", "--no-report", "--no-figures", "--wait", "120")
         wait_for(lambda: "state: waiting" in lab.client("reservations"), 30, "hil's reservation")
         assert patient.process.poll() is None  # waiting on its reservation
     finally:
@@ -232,7 +232,7 @@ def test_a_held_place_is_refused_naming_its_holder_or_waited_for(lab):
 
 
 def test_ctrl_c_stops_the_pump_then_releases_the_place(lab):
-    started = _verify_in_lab(lab, "ctrl-c", "bench-b", "-k", "DA-BASAL-002", "--no-report")
+    started = _verify_in_lab(lab, "ctrl-c", "bench-b", "-k", "DA-BASAL-002", "--no-report", "--no-figures")
     run_id = wait_for(lambda: re.search(r"^run (\S+):", started.out.read_text(), re.M), 120, "the run to start")
     assert started.out.read_text().startswith("labgrid: place bench-b of 127.0.0.1:20408 acquired by ")
     run_dir = ROOT / "reports" / "runs" / run_id.group(1)

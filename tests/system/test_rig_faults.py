@@ -10,7 +10,7 @@ from .conftest import HIL, ROOT, wait_for
 
 
 def test_killing_the_emulator_mid_run_ends_with_a_rig_error_and_keeps_the_data():
-    proc = subprocess.Popen([HIL, "verify", "-k", "DA-BASAL-002"], cwd=ROOT, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([HIL, "verify", "-k", "DA-BASAL-002", "--no-report", "--no-figures"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
         run_id = re.match(r"run (\S+):", proc.stdout.readline()).group(1)

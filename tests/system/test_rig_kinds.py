@@ -14,7 +14,7 @@ from .conftest import ROOT
 
 
 def test_the_can_rig_gives_the_serial_rig_verdicts(verify):
-    run = verify("--rig", str(ROOT / "fixtures" / "rigs" / "emulator-can.yaml"))
+    run = verify("--rig", str(ROOT / "fixtures" / "rigs" / "emulator-can.yaml"), "--no-report", "--no-figures")
     assert run.code == 0, run.output[-3000:]
     assert run.requirements_with("passed") == set(load_requirements([ROOT / "specs"]))
     for node, test in run.record["tests"].items():
@@ -67,7 +67,7 @@ def test_without_the_per_test_reset_the_campaign_gives_the_nominal_verdicts(veri
     """A bench pump keeps its state between tests: each test sets its starting state through the pump's contract
     (before it did, the bolus tests weighed the basal the basal tests left running, DA-BOLUS-005 +33 %, and the
     occlusion alarm left by OC-ALARM-001 made every later occlusion test a product FAIL)."""
-    run = verify("--rig", str(ROOT / "fixtures" / "rigs" / "emulator-no-reset.yaml"), "--no-report")
+    run = verify("--rig", str(ROOT / "fixtures" / "rigs" / "emulator-no-reset.yaml"), "--no-report", "--no-figures")
     assert run.code == 0, run.output[-3000:]
     assert run.requirements_with("passed") == set(load_requirements([ROOT / "specs"]))
     last = list(run.record["tests"].values())[-1]
@@ -80,7 +80,7 @@ def test_a_pump_that_cannot_be_brought_to_its_starting_state_is_the_rigs_error(v
     rig = tmp_path / "stop-refused.yaml"
     rig.write_text(f"extends: {ROOT / 'fixtures' / 'rigs' / 'emulator-no-reset.yaml'}\nrig_id: stop-refused\n"
                    "emulator:\n  defects: {stop_not_idempotent: true}\n")
-    run = verify("--rig", str(rig), "-k", "DA-BOLUS-001", "--no-report")
+    run = verify("--rig", str(rig), "-k", "DA-BOLUS-001", "--no-report", "--no-figures")
     (test,) = run.record["tests"].values()
     assert (test["verdict"], test["failure_class"]) == ("ERROR", "rig"), test
     assert "StartingStateError: pump refused STOP" in test["reason"], test["reason"]
@@ -93,7 +93,7 @@ def test_a_reservoir_too_low_for_the_test_is_the_rigs_error_before_anything_is_m
     rig = tmp_path / "low-reservoir.yaml"
     rig.write_text(f"extends: {ROOT / 'fixtures' / 'rigs' / 'emulator-no-reset.yaml'}\nrig_id: low-reservoir\n"
                    "emulator:\n  pump: {reservoir_U: 3}\n")
-    run = verify("--rig", str(rig), "-k", "DA-BOLUS-001", "--no-report")
+    run = verify("--rig", str(rig), "-k", "DA-BOLUS-001", "--no-report", "--no-figures")
     (test,) = run.record["tests"].values()
     assert (test["verdict"], test["failure_class"]) == ("ERROR", "rig"), test
     assert ("StartingStateError: pump: its reservoir holds 3 U, this test needs 3.25 U" in test["reason"]

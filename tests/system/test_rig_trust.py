@@ -24,7 +24,7 @@ SELECTION = "DA-BOLUS-001 or DA-BOLUS-002"
     ],
 )
 def test_a_balance_that_does_not_see_the_pump_is_the_rigs_error_and_nothing_is_judged(verify, rig, diagnosis):
-    run = verify("--rig", str(CASES / f"{rig}.yaml"), "-k", SELECTION, "--no-report")
+    run = verify("--rig", str(CASES / f"{rig}.yaml"), "-k", SELECTION, "--no-report", "--no-figures")
     assert run.code == 1, run.output[-3000:]
     tests = list(run.record["tests"].values())
     first, *rest = tests
@@ -35,7 +35,7 @@ def test_a_balance_that_does_not_see_the_pump_is_the_rigs_error_and_nothing_is_j
 
 
 def test_a_pump_recording_boluses_the_balance_never_weighed_fails_every_bolus_requirement(verify):
-    run = verify("--rig", str(CASES / "pump-records-undelivered-boluses.yaml"), "-k", SELECTION, "--no-report")
+    run = verify("--rig", str(CASES / "pump-records-undelivered-boluses.yaml"), "-k", SELECTION, "--no-report", "--no-figures")
     assert run.code == 1, run.output[-3000:]
     verdicts = {t["requirements"][0]: t for t in run.record["tests"].values()}
     for rid in ("DA-BOLUS-001", "DA-BOLUS-002"):
@@ -47,7 +47,7 @@ def test_a_pump_recording_boluses_it_never_delivered_fails_outside_dose_accuracy
     """The false-alarm test's 30 U quick bolus (32 U recorded, 2 U of basal weighed) and the automatic corrections
     of the falling-glucose scenario: nothing else in those tests bounds what the pump counted."""
     run = verify("--rig", str(CASES / "pump-records-undelivered-boluses.yaml"), "-k", "OC-FALSE-001 or AID-LOW-001",
-                 "--no-report")
+                 "--no-report", "--no-figures")
     assert run.code == 1, run.output[-3000:]
     verdicts = {t["requirements"][0]: t for t in run.record["tests"].values()}
     assert set(verdicts) == {"OC-FALSE-001", "AID-LOW-001"}
@@ -73,7 +73,7 @@ def test_preflight_weighs_the_pump_on_the_nominal_rig():
 
 def test_a_pump_on_a_time_of_its_own_is_the_rigs_error_whatever_the_test_measured(verify):
     rig = CASES / "pump-clock-half-speed.yaml"
-    run = verify("--rig", str(rig), "-k", "OC-ALARM-001 or DA-BOLUS-001", "--no-report")
+    run = verify("--rig", str(rig), "-k", "OC-ALARM-001 or DA-BOLUS-001", "--no-report", "--no-figures")
     first, *rest = run.record["tests"].values()
     assert (first["verdict"], first["failure_class"]) == ("ERROR", "rig"), first
     assert "ClockMismatch: the pump's clock advanced" in first["reason"], first["reason"]
@@ -99,7 +99,7 @@ def test_a_can_pump_whose_status_frames_overtake_its_alarm_frames_gets_the_nomin
         rig = tmp_path / "no-wait.yaml"
         rig.write_text(f"extends: {CASES / 'can-events-behind-status.yaml'}\nrig_id: can-events-no-wait\n"
                        f"pump:\n  driver: reference-can\n  event_wait_s: {event_wait_s}\n")
-    run = verify("--rig", str(rig), "-k", "OC-ALARM-001", "--no-report")
+    run = verify("--rig", str(rig), "-k", "OC-ALARM-001", "--no-report", "--no-figures")
     (test,) = run.record["tests"].values()
     assert (test["verdict"], test["failure_class"]) == verdict, test
     if event_wait_s is not None:

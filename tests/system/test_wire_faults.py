@@ -106,8 +106,8 @@ def _rig_file(directory: Path, case: Case | None, recording: Recording) -> Path:
 def _run(directory: Path, case: Case | None, recording: Recording = BOLUSES) -> Outcome:
     recording = case.recording if case else recording
     started = time.monotonic()
-    done = subprocess.run([HIL, "verify", "--rig", str(_rig_file(directory, case, recording)), "-k", recording.test],
-                          cwd=ROOT,
+    done = subprocess.run([HIL, "verify", "--rig", str(_rig_file(directory, case, recording)), "-k", recording.test,
+                           "--no-report", "--no-figures"], cwd=ROOT,
                           capture_output=True, text=True, timeout=RUN_DEADLINE_S)
     wall_s = time.monotonic() - started
     output = done.stdout + done.stderr
