@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +25,7 @@ from rich.table import Table
 
 from hil import places as places_plan
 from hil import project
+from hil import validation_cluster as cluster
 from hil.analysis import gravimetry
 from hil.drivers import registry
 from hil.drivers.registry import DeviceKind
@@ -1079,7 +1079,13 @@ def validate(
     ),
     nominal: Path | None = typer.Option(None, help=f"the nominal rig; {RIG_HELP}"),
     seeds: int = typer.Option(1, min=1, max=1000, help="campaigns per rig, each with its own emulator seed"),
-    jobs: int = typer.Option(2, min=1, help="campaigns run side by side"),
+    jobs: int = typer.Option(2, min=1, help="campaigns run side by side (on this machine; with --scheduler, ignored)"),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="a Dask scheduler's address (tcp://HOST:PORT): the campaigns run on its workers, started in the project "
+        'folder on each machine (docs/validation.md, "Many machines"); default: this machine, --jobs at a time',
+    ),
     only: list[str] | None = typer.Option(None, "--only", help="defect rig names to run (default: all)"),
     k: str | None = typer.Option(
         None,
@@ -1149,33 +1155,57 @@ def validate(
         seeds, tuple(p.stem for p in rigs), tuple(n for n in catalogue if n not in {p.stem for p in rigs}), k
     )
     folder = new_run_dir(project.reports(), "validation", folder="validation")
-    campaigns = []  # (rig name, seed or None, rig file, with HTML report)
+    campaigns = []
     for name, path in plan:
         base = int(configs[name].section("emulator").get("seed", 1))
-        campaigns.append((name, None if seeds == 1 else base, path, all_reports or name == NOMINAL))
-        for other in range(base + 1, base + seeds):  # the other seeds
-            campaigns.append((name, other, _seeded_rig_file(folder / "rigs", name, path, other), all_reports))
-    runs = _run_campaigns(campaigns, jobs, k, {"id": folder.name, "scope": scope.as_json()})
+        rig_files = [(None if seeds == 1 else base, path)] + [
+            (other, _seeded_rig_file(folder / "rigs", name, path, other)) for other in range(base + 1, base + seeds)
+        ]
+        for n, (seed, rig_file) in enumerate(rig_files):
+            campaigns.append(
+                cluster.Campaign(
+                    folder.name,
+                    name,
+                    seed,
+                    str(project.shown(rig_file)),
+                    all_reports or (name == NOMINAL and n == 0),
+                    k,
+                    {"id": folder.name, "scope": scope.as_json(), "rig": name, "seed": seed},
+                )
+            )
+    try:
+        runs, attempts = cluster.run_all(campaigns, jobs, scheduler, _campaign_done(len(campaigns)))
+    except cluster.ClusterError as exc:
+        err.print(f"hil validate: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    for campaign, ran in zip(campaigns, runs, strict=True):
+        if ran.run_id is None:
+            said = f"{campaign.rig_file}: hil verify started no run ({ran.worker}):\n{ran.output_tail}"
+            err.print(said, markup=False)
+            raise typer.Exit(2)
     outcomes = []
-    for (name, seed, _, _), (run_dir, record) in zip(campaigns, runs, strict=True):
+    for campaign, ran in zip(campaigns, runs, strict=True):
+        name, record = campaign.rig, ran.record
         failed, undecided, errored = validation.observed_failures(record) if record else (set(), set(), {"(no record)"})
         outcomes.append(
             validation.Outcome(
                 name,
-                run_dir.name,
+                str(ran.run_id),
                 expected[name],
                 frozenset(failed),
                 frozenset(errored),
-                seed,
+                campaign.seed,
                 tolerated[name],
                 frozenset(undecided),
+                tuple(attempts[campaign.key].lost()),
+                f"{ran.worker} ({ran.host})",
             )
         )
     text = validation.matrix_text(outcomes, scope)
     matrix_json = json.dumps(validation.as_json(outcomes, scope), indent=1)
     (folder / "detection-matrix.txt").write_text(text, encoding="utf-8")
     (folder / "detection-matrix.json").write_text(matrix_json, encoding="utf-8")
-    nominal_dir = runs[0][0]
+    nominal_dir = project.reports() / "runs" / str(runs[0].run_id)
     reporting.add_document(
         nominal_dir,
         {
@@ -1197,7 +1227,7 @@ def validate(
         )
     out.print(f"validation: {folder}", markup=False)
     judged_by = {  # one validation judges every rig against one pump model's figures
-        tuple(sorted(((record or {}).get("provenance") or {}).get("claims_file", {}).values())) for _, record in runs
+        tuple(sorted(((ran.record or {}).get("provenance") or {}).get("claims_file", {}).values())) for ran in runs
     }
     if len(judged_by) > 1:
         err.print(
@@ -1208,27 +1238,21 @@ def validate(
     raise typer.Exit(0 if all(o.ok for o in outcomes) and len(judged_by) == 1 else 1)
 
 
-def _run_campaigns(campaigns: list, jobs: int, k: str | None, validation: dict) -> list[tuple[Path, dict | None]]:
-    """Every campaign (of the tests -k selects) of the validation (its id and scope), `jobs` at a time, in plan
-    order; a line as each ends: how many are done, the wall time so far and the ETA at the pace so far."""
+def _campaign_done(total: int):
+    """A line as each campaign ends: how many are done, the wall time so far and the ETA at the pace so far."""
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {
-            pool.submit(_campaign, c[2], report=c[3], k=k, tool_validation=validation | {"rig": c[0], "seed": c[1]}): c
-            for c in campaigns
-        }
-        for done, future in enumerate(as_completed(futures), 1):
-            name, seed = futures[future][:2]
-            elapsed = time.monotonic() - started
-            eta = datetime.now(UTC) + timedelta(seconds=elapsed / done * (len(campaigns) - done))
-            out.print(
-                f"validate: {done}/{len(campaigns)} campaigns done ({name}"
-                + (f" seed {seed}" if seed is not None else "")
-                + f": {future.result()[0].name}), "
-                f"{elapsed / 60:.1f} min, ETA {eta:%H:%M} UTC",
-                markup=False,
-            )
-        return [future.result() for future in futures]
+
+    def done(campaign: cluster.Campaign, ran: cluster.Ran, n: int) -> None:
+        elapsed = time.monotonic() - started
+        eta = datetime.now(UTC) + timedelta(seconds=elapsed / n * (total - n))
+        out.print(
+            f"validate: {n}/{total} campaigns done ({campaign.rig}"
+            + (f" seed {campaign.seed}" if campaign.seed is not None else "")
+            + f": {ran.run_id}), {elapsed / 60:.1f} min, ETA {eta:%H:%M} UTC",
+            markup=False,
+        )
+
+    return done
 
 
 def _seeded_rig_file(folder: Path, name: str, rig: Path, seed: int) -> Path:
@@ -1242,22 +1266,6 @@ def _seeded_rig_file(folder: Path, name: str, rig: Path, seed: int) -> Path:
         encoding="utf-8",
     )
     return path
-
-
-def _campaign(rig: Path, report: bool, k: str | None, tool_validation: dict) -> tuple[Path, dict | None]:
-    """One `hil verify` (of the tests -k selects) in its own process, recorded as the tool-validation campaign it
-    is; its run folder and record. Without its report it draws no figures: the matrix reads verdicts only."""
-    command = [sys.executable, "-m", "hil.cli", "verify", "--rig", str(rig)]
-    command += [] if report else ["--no-report", "--no-figures"]  # figures where a report shows them
-    command += ["--tool-validation", json.dumps(tool_validation)]
-    command += ["-k", k] if k is not None else []
-    done = subprocess.run(command, capture_output=True, text=True, env=_children_env())
-    match = re.search(r"^run (\S+):", done.stdout, re.M)
-    if not match:
-        err.print(f"{rig}: hil verify started no run:\n{(done.stdout + done.stderr)[-2000:]}", markup=False)
-        raise typer.Exit(2)
-    run_dir = project.reports() / "runs" / match.group(1)
-    return run_dir, _record(run_dir)
 
 
 @app.command("report")

@@ -27,6 +27,9 @@ class Outcome:
     # of the observed, those the decision rule left INCONCLUSIVE (the value's interval straddles a limit): not
     # passed, so a declared one is caught, but not a FAIL either, and counted apart
     undecided: frozenset[str] = frozenset()
+    # the workers this campaign was lost with before the one that ran it (hil validate --scheduler): each in a line
+    requeued: tuple[str, ...] = ()
+    worker: str | None = None  # the Dask worker that ran it, and its host
 
     @property
     def missed(self) -> set[str]:
@@ -220,6 +223,13 @@ def matrix_text(outcomes: list[Outcome], scope: Scope) -> str:
             if not o.ok
         )
     )
+    requeued = [
+        f"  {o.rig}{'' if o.seed is None else f' seed {o.seed}'} (run {o.run_id}, on {o.worker}): {line}"
+        for o in outcomes
+        for line in o.requeued
+    ]
+    if requeued:
+        lines += ["", "campaigns re-queued after their worker was lost:", *requeued]
     return "\n".join(lines + ["", f"scope: {scope.describe()}", f"validation: {verdict}"]) + "\n"
 
 
@@ -249,6 +259,8 @@ def as_json(outcomes: list[Outcome], scope: Scope) -> dict:
                 "inconclusive": sorted(o.undecided),
                 "errors": sorted(o.errors),
                 "ok": o.ok,
+                "worker": o.worker,
+                "requeued": list(o.requeued),
             }
             for o in outcomes
         ],

@@ -1,0 +1,101 @@
+"""`hil validate --scheduler`: the campaigns on a Dask scheduler's workers, each a separate process on loopback as a
+lab's machines would run them (the same locked environment, the project folder shared), give the matrix the
+campaigns give on this machine; a worker lost mid-campaign has its campaign re-queued, named in the matrix."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import psutil
+import pytest
+
+from .conftest import HIL, ROOT, wait_for
+
+DASK = str(ROOT / ".venv" / "bin" / "dask")
+DEFECT = "occlusion-alarm-medium"
+SELECTED = "DA-BOLUS-001 or OC-PRIO-001"
+
+
+def _validate(*args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    done = subprocess.run([HIL, "validate", "--only", DEFECT, "-k", SELECTED, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    folder = re.search(r"^validation: (reports/validation/\S+)$", done.stdout, re.M).group(1)
+    return done, json.loads((ROOT / folder / "detection-matrix.json").read_text())
+
+
+def _judged(matrix: dict) -> tuple[list, list]:
+    """What the matrix says of the rigs, without where and when each campaign ran."""
+    runs = [{k: v for k, v in run.items() if k not in ("run", "worker", "requeued")} for run in matrix["runs"]]
+    return runs, matrix["cells"]
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A scheduler and two single-thread workers, each its own process (session) started in the project folder;
+    killed at the end."""
+    address_file = tmp_path / "scheduler.json"
+    started = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                 "--scheduler-file", str(address_file)], cwd=ROOT, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        wait_for(address_file.exists, 60, "the scheduler's address")
+        time.sleep(0.5)  # written whole
+        address = json.loads(address_file.read_text())["address"]
+        for name in ("worker-a", "worker-b"):
+            started.append(subprocess.Popen([DASK, "worker", address, "--nworkers", "1", "--nthreads", "1",
+                                             "--no-dashboard", "--name", name], cwd=ROOT, start_new_session=True,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        probe = "from distributed import Client; c = Client('%s', timeout=30); c.wait_for_workers(2, timeout=60)"
+        subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", probe % address], check=True, timeout=120)
+        yield address, started[1:]
+    finally:
+        for process in started:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(timeout=30)
+
+
+def test_two_workers_give_the_local_matrix(cluster):
+    address, _ = cluster
+    _, local = _validate("--seeds", "2")
+    done, remote = _validate("--seeds", "2", "--scheduler", address)
+    assert _judged(remote) == _judged(local) and remote["ok"]
+    workers = {run["worker"] for run in remote["runs"]}
+    assert len(workers) == 2, workers  # both ran campaigns
+    assert not any(run["requeued"] for run in remote["runs"]) and "re-queued" not in done.stdout
+    assert all((ROOT / "reports" / "runs" / run["run"] / "record.json").is_file() for run in remote["runs"])
+
+
+def test_a_worker_lost_mid_campaign_has_its_campaign_requeued_and_named(cluster):
+    address, workers = cluster
+    validation = subprocess.Popen([HIL, "validate", "--only", DEFECT, "-k", SELECTED, "--scheduler", address],
+                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def running() -> psutil.Process | None:  # a worker whose campaign's hil verify has begun its tests
+            for worker in workers:
+                for child in psutil.Process(worker.pid).children(recursive=True):
+                    if "pytest" in " ".join(child.cmdline()):
+                        return psutil.Process(worker.pid)
+            return None
+
+        wait_for(lambda: running() is not None, 120, "a campaign's tests on a worker")
+        lost = running()
+        for process in [lost, *lost.children(recursive=True)]:  # the machine gone: the worker and its campaign
+            process.kill()
+        output, _ = validation.communicate(timeout=900)
+    finally:
+        if validation.poll() is None:
+            validation.kill()
+    assert validation.returncode == 0, output[-4000:]
+    folder = re.search(r"^validation: (reports/validation/\S+)$", output, re.M).group(1)
+    matrix = json.loads((ROOT / folder / "detection-matrix.json").read_text())
+    requeued = [run for run in matrix["runs"] if run["requeued"]]
+    assert len(requeued) == 1 and "lost mid-campaign" in requeued[0]["requeued"][0], matrix["runs"]
+    assert "left unfinished" in requeued[0]["requeued"][0] and "re-queued after their worker was lost" in output
+    assert matrix["ok"] and {run["rig"] for run in matrix["runs"]} == {"nominal", DEFECT}
