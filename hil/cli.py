@@ -1171,6 +1171,7 @@ def validate(
                     all_reports or (name == NOMINAL and n == 0),
                     k,
                     {"id": folder.name, "scope": scope.as_json(), "rig": name, "seed": seed},
+                    cluster.operator(scheduler),
                 )
             )
     try:
@@ -1257,12 +1258,14 @@ def _campaign_done(total: int):
 
 def _seeded_rig_file(folder: Path, name: str, rig: Path, seed: int) -> Path:
     """A rig file that is `rig` with the emulator seed `seed`, kept with the validation's results so that its
-    campaign can be run again as it was."""
+    campaign can be run again as it was. It extends `rig` by a path relative to itself: a worker on another machine
+    may have the shared project folder mounted elsewhere."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.seed-{seed}.yaml"
+    extends = os.path.relpath(rig.resolve(), path.parent.resolve())
     path.write_text(
         f"# {name} with emulator seed {seed} (hil validate --seeds)\n"
-        f"extends: {json.dumps(str(rig.resolve()))}\nemulator:\n  seed: {seed}\n",
+        f"extends: {json.dumps(extends)}\nemulator:\n  seed: {seed}\n",
         encoding="utf-8",
     )
     return path
@@ -1351,6 +1354,7 @@ def evidence_keygen(
 
 
 def main() -> None:
+    cluster.stop_with_parent()
     app()
 
 

@@ -191,7 +191,7 @@ def matrix_text(outcomes: list[Outcome], scope: Scope) -> str:
         "(Wilson score); +j? the campaigns in which the decision rule left it INCONCLUSIVE (not passed, "
         "not a FAIL)",
     ]
-    name_width = max(len(c.rig) + len(c.requirement) + 3 for c in table)
+    name_width = max((len(c.rig) + len(c.requirement) + 3 for c in table), default=0)  # none: nothing failed
     for c in table:
         if c.tolerated:
             lines.append(

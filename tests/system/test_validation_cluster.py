@@ -77,16 +77,17 @@ def test_a_worker_lost_mid_campaign_has_its_campaign_requeued_and_named(cluster)
     validation = subprocess.Popen([HIL, "validate", "--only", DEFECT, "-k", SELECTED, "--scheduler", address],
                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        def running() -> psutil.Process | None:  # a worker whose campaign's hil verify has begun its tests
+        def running() -> psutil.Process | None:  # a worker whose campaign has opened its rig (its emulator runs)
             for worker in workers:
                 for child in psutil.Process(worker.pid).children(recursive=True):
-                    if "pytest" in " ".join(child.cmdline()):
+                    if "hil.emulator" in " ".join(child.cmdline()):
                         return psutil.Process(worker.pid)
             return None
 
-        wait_for(lambda: running() is not None, 120, "a campaign's tests on a worker")
+        wait_for(lambda: running() is not None, 120, "a campaign's rig open on a worker")
         lost = running()
-        for process in [lost, *lost.children(recursive=True)]:  # the machine gone: the worker and its campaign
+        nanny_and_worker = [lost, *(p for p in lost.children() if "hil.cli" not in " ".join(p.cmdline()))]
+        for process in nanny_and_worker:  # the worker's processes only: its campaign must stop with it
             process.kill()
         output, _ = validation.communicate(timeout=900)
     finally:
@@ -97,5 +98,8 @@ def test_a_worker_lost_mid_campaign_has_its_campaign_requeued_and_named(cluster)
     matrix = json.loads((ROOT / folder / "detection-matrix.json").read_text())
     requeued = [run for run in matrix["runs"] if run["requeued"]]
     assert len(requeued) == 1 and "lost mid-campaign" in requeued[0]["requeued"][0], matrix["runs"]
-    assert "left unfinished" in requeued[0]["requeued"][0] and "re-queued after their worker was lost" in output
+    assert "re-queued after their worker was lost" in output
     assert matrix["ok"] and {run["rig"] for run in matrix["runs"]} == {"nominal", DEFECT}
+    left = re.search(r"its run (\S+) left", requeued[0]["requeued"][0]).group(1)
+    record = json.loads((ROOT / "reports" / "runs" / left / "record.json").read_text())
+    assert record["interrupted"]["signal"] == "SIGTERM", record["interrupted"]  # its pump stopped, sealed as such

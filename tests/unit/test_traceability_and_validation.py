@@ -179,3 +179,21 @@ def test_a_partial_validation_says_its_scope_and_never_claims_the_catalogue():
     selected = validation.Scope(seeds=2, run=("d", "e", "f"), not_run=(), k="DA")
     assert not selected.whole and "the tests -k 'DA' selects" in validation.matrix_text(outcomes, selected)
     assert "every seeded defect caught" in validation.matrix_text(outcomes, WHOLE)
+
+
+def test_a_selection_in_which_no_rig_fails_anything_gives_a_matrix_without_columns():
+    """hil validate -k on tests none of the defects declares: every rig clean, no requirement to show (it raised)."""
+    outcomes = [validation.Outcome("nominal", "r0", frozenset(), frozenset(), frozenset()),
+                validation.Outcome("d", "r1", frozenset(), frozenset(), frozenset())]
+    text = validation.matrix_text(outcomes, validation.Scope(seeds=1, run=("d",), not_run=(), k="X-1"))
+    assert "false failures of the nominal rig: 0/1" in text and "validation: PARTIAL" in text
+
+
+def test_a_requeued_campaign_is_named_with_the_worker_it_lost():
+    lost = "worker tcp://10.0.0.2:4000 on bench-2 lost mid-campaign (its run R0 left unfinished or interrupted); re-queued"
+    outcomes = [validation.Outcome("nominal", "r0", frozenset(), frozenset(), frozenset(), requeued=(lost,),
+                                   worker="tcp://10.0.0.3:4000 (bench-3)")]
+    text = validation.matrix_text(outcomes, WHOLE)
+    assert f"nominal (run r0, on tcp://10.0.0.3:4000 (bench-3)): {lost}" in text
+    (run,) = validation.as_json(outcomes, WHOLE)["runs"]
+    assert run["requeued"] == [lost] and run["worker"] == "tcp://10.0.0.3:4000 (bench-3)"
