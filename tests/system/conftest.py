@@ -99,5 +99,7 @@ def open_report(run_dir: Path, *options: str) -> dict:
         server.shutdown()
     assert done.returncode == 0, done.stderr[-2000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
+    if seen.get("reloads"):
+        print(f"{run_dir.name}: the report's overview came after {seen['reloads']} reload(s)")
     assert "error" not in seen, seen.get("error")
     return seen
