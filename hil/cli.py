@@ -1179,6 +1179,13 @@ def validate(
     except cluster.ClusterError as exc:
         err.print(f"hil validate: {exc}", markup=False)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print(
+            "hil validate: interrupted: no matrix; the campaigns running on this machine stopped their pumps and "
+            "sealed their runs as interrupted (a run that had run nothing is discarded), the queued ones never started",
+            markup=False,
+        )
+        raise typer.Exit(130) from None
     for campaign, ran in zip(campaigns, runs, strict=True):
         if ran.run_id is None:
             said = f"{campaign.rig_file}: hil verify started no run ({ran.worker}):\n{ran.output_tail}"
