@@ -83,6 +83,8 @@ class PtyChannel:
 
     def send_due(self) -> None:
         """Write the lines written for later whose time has come, in the order they were given."""
+        if not self._later:
+            return
         now = time.monotonic()
         due, self._later = [d for t, d in self._later if t <= now], [(t, d) for t, d in self._later if t > now]
         for data in due:
@@ -319,10 +321,13 @@ class EmulatorServer:
         while self.running:
             if self.speed is not None:
                 self._follow_wall_clock()
-            held = [s for s in (channel.held_s() for channel in channels if channel.outbuf) if s]
-            later = [s for s in (channel.later_s() for channel in channels) if s is not None]
-            tick = [FREE_RUN_TICK_S] if self.speed is not None else []
-            for key, events in selector.select(timeout=min([1.0, *held, *later, *tick])):
+            timeout = FREE_RUN_TICK_S if self.speed is not None else 1.0
+            for channel in channels:  # the next stall's end or line due, if sooner
+                if channel.outbuf and (held := channel.held_s()):
+                    timeout = min(timeout, held)
+                if (later := channel.later_s()) is not None:
+                    timeout = min(timeout, later)
+            for key, events in selector.select(timeout=timeout):
                 if key.data is None:
                     if not os.read(key.fd, 4096):  # watch_fd, the one registered without data
                         return  # the harness that started us is gone
@@ -333,7 +338,8 @@ class EmulatorServer:
                     key.data.readable()
             for channel in channels:  # wait for room only where output is pending
                 channel.send_due()
-                channel.flush()
+                if channel.outbuf:
+                    channel.flush()
                 wants_write = channel.wants_write()
                 if wants_write != channel.watched_for_room:
                     events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wants_write else 0)

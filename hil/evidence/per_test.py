@@ -98,14 +98,12 @@ class TestEvidence:
         this run draws no figures (a fifth of a campaign's CPU time is its figures)."""
         if not self.figures:
             return None
-        import matplotlib.pyplot as plt
-
-        from hil.evidence.plots import save_png
+        from hil.evidence.plots import close, save_png
 
         figure = draw(*args)
         path = self.directory / f"{safe_name(name)}.png"
         save_png(figure, path)
-        plt.close(figure)
+        close(figure)
         return self._attach(path, name)
 
     def attach_file(self, path: Path, name: str) -> Path:

@@ -1,24 +1,36 @@
 """The evidence plots an auditor looks at. Each returns a matplotlib Figure (Agg backend, no display)."""
 
+import functools
 import io
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-# Titles at the top of their axes: no plot puts tick labels above an axes, and matplotlib's search for a title
-# position clear of them measures every tick label of every axes on each draw (a sixth of the plotting time).
-matplotlib.rcParams["axes.titley"] = 1.0
-import matplotlib.image  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.transforms import Bbox  # noqa: E402
-
-from hil.drivers.contracts import Alarm, PumpState, Seen  # noqa: E402
-from hil.evidence import plot_limits  # noqa: E402
-from hil.specs.model import Requirement  # noqa: E402
+from hil.drivers.contracts import Alarm, PumpState, Seen
+from hil.evidence import plot_limits
+from hil.specs.model import Requirement
 
 MARGIN_IN = 1.0  # drawn around the figure, for what reaches beyond it (a label's descent, a legend set outside)
+
+
+@functools.cache
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend (no display), loaded with the first figure: a run without figures
+    (`hil verify --no-figures`) never pays its import, 0.4 s of every campaign's start."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # Titles at the top of their axes: no plot puts tick labels above an axes, and matplotlib's search for a title
+    # position clear of them measures every tick label of every axes on each draw (a sixth of the plotting time).
+    matplotlib.rcParams["axes.titley"] = 1.0
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot
+
+
+def close(figure) -> None:
+    """Release a drawn figure (pyplot keeps every figure it made until it is closed)."""
+    _pyplot().close(figure)
 
 
 def save_png(figure, path: Path, dpi: float = 110, pad_inches: float = 0.1) -> None:
@@ -26,6 +38,9 @@ def save_png(figure, path: Path, dpi: float = 110, pad_inches: float = 0.1) -> N
     it, from one rendering: drawn with a margin around it, cropped where the pixels differ from the background
     (savefig lays the figure out once more to measure every artist's extent, then draws it). A drawing that
     reaches the margin's edge is saved by savefig itself."""
+    import matplotlib.image
+    from matplotlib.transforms import Bbox
+
     width, height = figure.get_size_inches()
     raw = io.BytesIO()
     box = Bbox.from_extents(-MARGIN_IN, -MARGIN_IN, width + MARGIN_IN, height + MARGIN_IN)
@@ -49,7 +64,7 @@ def save_png(figure, path: Path, dpi: float = 110, pad_inches: float = 0.1) -> N
 def trumpet_figure(windows_min, ep_max, ep_min, overall_pct: float, title: str, requirement: Requirement):
     """Ep(max) and Ep(min) per observation window and the overall error, with the requirement's limits: on the
     overall error as lines, on Ep at a window as a marker and a short line at that window."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _pyplot().subplots(figsize=(7, 4.5))
     ax.plot(windows_min, ep_max, "o-", color="tab:red", label="Ep(max)")
     ax.plot(windows_min, ep_min, "o-", color="tab:blue", label="Ep(min)")
     ax.axhline(overall_pct, color="k", ls="--", lw=1, label=f"overall error A = {overall_pct:.2f} %")
@@ -93,7 +108,7 @@ def cumulative_figure(
     t = np.asarray(t_s, dtype=float)
     t_h = (t - t[0]) / 3600.0
     windows_h = sorted({b.params["window_h"] for b in requirement.acceptance if b.metric in WINDOW_METRICS})
-    fig, axes = plt.subplots(
+    fig, axes = _pyplot().subplots(
         2 if windows_h else 1, 1, figsize=(7, 7.5 if windows_h else 4.5), sharex=True, squeeze=False
     )
     ax = axes[0, 0]
@@ -154,7 +169,7 @@ def bolus_deviation_figure(delivered_U, programmed_U: float, band_pct: float, ti
     """Each bolus's deviation, the mean deviation, the case's band and the requirement's limits: on the mean, and on
     a single bolus (a size in U, drawn at its deviation)."""
     deviations = 100.0 * (np.asarray(delivered_U) - programmed_U) / programmed_U
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _pyplot().subplots(figsize=(7, 4.5))
     ax.bar(
         np.arange(1, deviations.size + 1),
         deviations,
@@ -185,7 +200,7 @@ def bolus_deviation_figure(delivered_U, programmed_U: float, band_pct: float, ti
 def bolus_timing_figure(runs, nominal_s: float, amount_U: float, title: str, requirement: Requirement):
     """Each bolus's delivery curve against the stated speed, with the whole-bolus durations the requirement's limits
     on the 5 %-95 % delivery time allow."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _pyplot().subplots(figsize=(7, 4.5))
     for i, (t, v) in enumerate(runs, 1):
         ax.plot(t, v, lw=1, label=f"bolus {i}")
     ax.plot([0, nominal_s], [0, amount_U], "k--", lw=1, label="stated speed")
@@ -214,7 +229,7 @@ def occlusion_figure(
     the volume released after the outlet opened (above the delivery at the opening)."""
     t0 = t_s[0]
     t_min = (np.asarray(t_s) - t0) / 60.0
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    fig, (top, bottom) = _pyplot().subplots(2, 1, figsize=(8, 6), sharex=True)
     top.plot(t_min, pressure_kPa, lw=1, color="tab:purple")
     top.set_ylabel("line pressure (kPa)")
     bottom.plot(t_min, delivered_U, lw=1)
@@ -276,7 +291,7 @@ def suspend_figure(
     start), the hour after the resume (▼ ▲ at its end, from the delivery at the resume), the resume after the
     CGM's last value."""
     t0 = value_t_s[0]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True)
+    fig, (top, bottom) = _pyplot().subplots(2, 1, figsize=(8, 6.5), sharex=True)
     glucose = np.array([np.nan if v is None else v for v in values], dtype=float)
     top.plot((np.asarray(value_t_s) - t0) / 60.0, glucose, "o-", ms=3, label="CGM")
     top.axhline(low_limit, color="tab:red", ls="--", lw=1, label=f"low limit {low_limit:g}")
@@ -340,7 +355,7 @@ def _suspension_limits(ax, requirement: Requirement, poll_min, delivered_U, star
 def virtual_nights_figure(patient: str, nights: dict, low_limit: float, hypo_mg_dl: float):
     """One patient's nights, one row each: true glucose with the suspend feature off and on, the CGM values the
     pump received (on), and the pump's automatic suspensions shaded. nights: name -> (off, on) LoopRecords."""
-    fig, axes = plt.subplots(len(nights), 1, figsize=(9, 2.6 * len(nights)), sharex=True, squeeze=False)
+    fig, axes = _pyplot().subplots(len(nights), 1, figsize=(9, 2.6 * len(nights)), sharex=True, squeeze=False)
     for ax, (name, (off, on)) in zip(axes[:, 0], nights.items(), strict=True):
         hours_off, hours_on = np.asarray(off.minute) / 60.0, np.asarray(on.minute) / 60.0
         ax.plot(hours_off, off.glucose, color="0.5", lw=1.2, label="glucose, suspend off")
@@ -373,7 +388,7 @@ def virtual_days_figure(patient: str, days: dict, target_range: tuple[float, flo
     """One patient's days, two rows each: true glucose in open loop and in auto mode with the target range and the
     CGM values the pump received in auto mode; below, the insulin each arm received per hour (weighed), with the
     user's boluses marked. days: name -> (open, auto) LoopRecords."""
-    fig, axes = plt.subplots(
+    fig, axes = _pyplot().subplots(
         2 * len(days),
         1,
         figsize=(9, 4.4 * len(days)),
@@ -440,7 +455,7 @@ def site_trial_figure(
     escalation (from the first alarm)."""
     t0 = t_s[0]
     hours = (np.asarray(t_s) - t0) / 3600.0
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    fig, (top, bottom) = _pyplot().subplots(2, 1, figsize=(8, 6), sharex=True)
     top.plot(hours, pressure_kPa, lw=1, color="tab:purple")
     top.set_ylabel("line pressure (kPa)")
     bottom.plot(hours, site_U, lw=1.2, label="reached the site")
@@ -468,7 +483,7 @@ def site_trial_figure(
 
 def detection_delays_figure(delays_min, within_min: float, title: str):
     """Each trial's time from the fault to the site alarm; missed trials drawn at the limit in red."""
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    fig, ax = _pyplot().subplots(figsize=(8, 3.5))
     delays = np.asarray(delays_min, dtype=float)
     trials = np.arange(1, delays.size + 1)
     hit = np.isfinite(delays)
@@ -486,7 +501,7 @@ def detection_delays_figure(delays_min, within_min: float, title: str):
 
 def false_alarm_figure(days: float, alarm_days: list, title: str):
     """The nominal days and when a site alarm came."""
-    fig, ax = plt.subplots(figsize=(8, 2.5))
+    fig, ax = _pyplot().subplots(figsize=(8, 2.5))
     ax.hlines(0, 0, days, lw=6, color="tab:green", alpha=0.4, label="nominal delivery")
     ax.plot(alarm_days, np.zeros(len(alarm_days)), "v", color="tab:red", ms=10, label="site alarm")
     ax.set_xlim(0, days)
@@ -505,7 +520,7 @@ def auto_mode_figure(
     weighed insulin; the requirement's limits on rates and on the insulin on board. decisions: (rig time, rate U/h)
     steps; marks: name → rig times of corrections, fallbacks."""
     t0 = value_t_s[0]
-    fig, (top, middle, bottom) = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
+    fig, (top, middle, bottom) = _pyplot().subplots(3, 1, figsize=(8, 8), sharex=True)
     minutes = (np.asarray(value_t_s) - t0) / 60.0
     top.plot(minutes, [np.nan if v is None else v for v in values], "o-", ms=3, label="CGM sent")
     top.plot(

@@ -5,31 +5,43 @@ simglucose's own pump model is bypassed (clip-only, with a units bug): the insul
 the real measurement chain. Its CGM model (AR(1) Johnson-SU noise, clipped 39-600 mg/dL) gives the sensor values.
 """
 
+import functools
 import importlib.resources
 import types
 import warnings
 
 import numpy as np
-import pandas as pd
 
-with warnings.catch_warnings():
-    # simglucose and its gym 0.9.4 import pkg_resources, which warns on setuptools <= 80.9 (the version the lock
-    # pins because later ones removed it: docs/references.md, "Virtual patients").
-    warnings.simplefilter("ignore")
-    from simglucose.patient.t1dpatient import Action, T1DPatient
-    from simglucose.sensor.cgm import CGMSensor
-
-PARAMS = importlib.resources.files("simglucose") / "params"
+STEP_MIN = 1.0  # the model's own step, 1 min (simglucose's T1DPatient.SAMPLE_TIME, checked as it is loaded)
 
 
-def _params_csv(name: str) -> pd.DataFrame:
-    """One of simglucose's parameter tables (read from the open resource: pandas takes a file, not a resource)."""
-    with (PARAMS / name).open("rb") as file:
+@functools.cache
+def _simglucose() -> types.SimpleNamespace:
+    """simglucose's patient, action and sensor, loaded with the first patient: it brings pandas, scipy, gym and
+    matplotlib (about a second), which a campaign without a virtual patient never needs."""
+    with warnings.catch_warnings():
+        # simglucose and its gym 0.9.4 import pkg_resources, which warns on setuptools <= 80.9 (the version the lock
+        # pins because later ones removed it: docs/references.md, "Virtual patients").
+        warnings.simplefilter("ignore")
+        from simglucose.patient.t1dpatient import Action, T1DPatient
+        from simglucose.sensor.cgm import CGMSensor
+    if T1DPatient.SAMPLE_TIME != STEP_MIN:
+        raise RuntimeError(f"simglucose steps its patients by {T1DPatient.SAMPLE_TIME} min, this adapter by {STEP_MIN}")
+    return types.SimpleNamespace(Action=Action, T1DPatient=T1DPatient, CGMSensor=CGMSensor)
+
+
+def _params_csv(name: str):
+    """One of simglucose's parameter tables, a pandas DataFrame (read from the open resource: pandas takes a file,
+    not a resource)."""
+    import pandas as pd
+
+    _simglucose()
+    with (importlib.resources.files("simglucose") / "params" / name).open("rb") as file:
         return pd.read_csv(file)
 
 
-SENSORS = tuple(_params_csv("sensor_params.csv").Name)
-STEP_MIN = T1DPatient.SAMPLE_TIME  # the model's own step, 1 min
+def sensor_names() -> tuple[str, ...]:
+    return tuple(_params_csv("sensor_params.csv").Name)
 
 
 class UnknownPatient(ValueError):
@@ -97,17 +109,19 @@ class VirtualPatient:
     def __init__(self, name: str, sensor: str = "GuardianRT", seed: int = 1):
         if name not in patient_names():
             raise UnknownPatient(f"no virtual patient '{name}' (simglucose ships {', '.join(patient_names())})")
-        if sensor not in SENSORS:
-            raise UnknownPatient(f"no CGM sensor model '{sensor}' (simglucose ships {', '.join(SENSORS)})")
+        if sensor not in (sensors := sensor_names()):
+            raise UnknownPatient(f"no CGM sensor model '{sensor}' (simglucose ships {', '.join(sensors)})")
+        simglucose = _simglucose()
         self.name = name
-        self._model = T1DPatient.withName(name)
+        self._model = simglucose.T1DPatient.withName(name)
         # The parameters as a plain namespace: the ODE right-hand side reads them as attributes on every call,
         # and a pandas Series makes that 10x slower; the values, and so the results, are the same (unit test).
         self._model._params = types.SimpleNamespace(**self._model._params.to_dict())
         self._model._odesolver.f = _model  # the same right-hand side, faster (see _model)
-        self._sensor = CGMSensor.withName(sensor, seed=seed)
+        self._sensor = simglucose.CGMSensor.withName(sensor, seed=seed)
+        self._action = simglucose.Action
         quest = _params_csv("Quest.csv").set_index("Name").loc[name]
-        assert isinstance(quest, pd.Series)  # one row: the table names each patient once
+        assert quest.ndim == 1  # one row: the table names each patient once
         self.correction_factor_mg_dl_per_U = float(quest.CF)
         self.carb_ratio_g_per_U = float(quest.CR)
         self.total_daily_insulin_U = float(quest.TDI)
@@ -141,7 +155,7 @@ class VirtualPatient:
         self.params.kp3 *= factor
 
     def step(self, insulin_U: float, carbs_g: float = 0.0) -> None:
-        self._model.step(Action(CHO=carbs_g / STEP_MIN, insulin=insulin_U / STEP_MIN))
+        self._model.step(self._action(CHO=carbs_g / STEP_MIN, insulin=insulin_U / STEP_MIN))
 
     def cgm(self) -> float:
         """The sensor value now; only defined at the sensor's sample instants."""

@@ -12,7 +12,11 @@ import pytest
 from hil.patient.alone import live_alone
 from hil.patient.nights import BadNightScenario, load_night, plan_for
 from hil.patient.programme import Programme
-from hil.patient.uva_padova import Action, T1DPatient, UnknownPatient, VirtualPatient, patient_names
+from hil.patient.uva_padova import UnknownPatient, VirtualPatient, patient_names
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # simglucose's import of pkg_resources (hil.patient.uva_padova)
+    from simglucose.patient.t1dpatient import Action, T1DPatient
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "fixtures" / "reference" / "simglucose-sim-results.csv"

@@ -1,0 +1,77 @@
+"""Two validations' campaigns compared, for a change that must leave every verdict and measurement as it was (issue 31:
+cheaper campaigns without weaker evidence).
+
+    .venv/bin/python benchmarks/compare_validations.py BEFORE/reports/validation/ID AFTER/reports/validation/ID
+
+Each validation folder's detection-matrix.json names its campaigns (rig, seed, run); the runs are in the
+reports/runs/ beside it. For every campaign of BEFORE, the one of AFTER with the same rig and seed must have the same
+tests, each with the same verdict, failure class and measurements (name, value, unit, uncertainty, limits, outcome,
+exactly), and the same raw-data files (every CSV of each test's folder, byte for byte). Prints what differs and
+exits 1 on any difference.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+MEASURED = ("name", "value", "unit", "uncertainty", "low", "high", "outcome", "source")
+
+
+def campaigns(validation: Path) -> dict[tuple[str, int | None], Path]:
+    matrix = json.loads((validation / "detection-matrix.json").read_text())
+    runs = validation.parents[1] / "runs"
+    return {(run["rig"], run["seed"]): runs / run["run"] for run in matrix["runs"]}
+
+
+def judged(run: Path) -> dict[str, tuple]:
+    tests = json.loads((run / "record.json").read_text())["tests"]
+    return {
+        node: (
+            test.get("verdict"),
+            test.get("failure_class"),
+            [tuple(m.get(key) for key in MEASURED) for m in test.get("measurements", [])],
+        )
+        for node, test in tests.items()
+    }
+
+
+def raw_data(run: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(run)): path.read_bytes() for path in sorted((run / "tests").rglob("*.csv"))}
+
+
+def differences(before: Path, after: Path) -> list[str]:
+    found = []
+    old, new = campaigns(before), campaigns(after)
+    for key in sorted(set(old) | set(new), key=str):
+        if key not in old or key not in new:
+            found.append(f"{key}: only in {'before' if key in old else 'after'}")
+            continue
+        a, b = judged(old[key]), judged(new[key])
+        for node in sorted(set(a) | set(b)):
+            if node not in a or node not in b:
+                found.append(f"{key} {node}: only in {'before' if node in a else 'after'}")
+            elif a[node][:2] != b[node][:2]:
+                found.append(f"{key} {node}: verdict {a[node][:2]} -> {b[node][:2]}")
+            elif a[node] != b[node]:
+                pairs = zip(a[node][2], b[node][2], strict=False)
+                changed = [f"{m[0]} {m[1]!r} -> {n[1]!r}" for m, n in pairs if m != n]
+                found.append(f"{key} {node}: measurements differ: {'; '.join(changed) or 'their number or order'}")
+        ra, rb = raw_data(old[key]), raw_data(new[key])
+        for name in sorted(set(ra) | set(rb)):
+            if ra.get(name) != rb.get(name):
+                found.append(f"{key} raw data {name} differs")
+    return found
+
+
+def main() -> None:
+    before, after = Path(sys.argv[1]), Path(sys.argv[2])
+    found = differences(before, after)
+    count = len(campaigns(before))
+    tests = sum(len(judged(run)) for run in campaigns(before).values())
+    same = f"identical: {count} campaigns, {tests} tests: verdicts, measurements, raw data"
+    print("\n".join(found) if found else same)
+    sys.exit(1 if found else 0)
+
+
+if __name__ == "__main__":
+    main()
