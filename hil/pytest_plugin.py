@@ -7,6 +7,7 @@ Registered through the `pytest11` entry point, so plain `pytest --rig FILE` runs
 import atexit
 import contextlib
 import functools
+import gc
 import json
 import logging
 import signal
@@ -265,6 +266,9 @@ def pytest_collection_finish(session):
         return
     state: HilState = config.stash[_STATE]
     state.safety_session = True
+    # What the imports and the collection made lives as long as the run: the garbage collector's full passes (its
+    # own as the run allocates, pytest's at its end) leave it alone from here (half a second of every campaign).
+    gc.freeze()
     abort.signals.install()
     if config.getoption("hil_run_dir"):  # a run (hil verify): its record lists what this session selected
         collected = [item for item in session.items + state.deselected if _requirement_ids(item)]
