@@ -1,13 +1,16 @@
 """Two validations' campaigns compared, for a change that must leave every verdict and measurement as it was (issue 31:
 cheaper campaigns without weaker evidence).
 
-    .venv/bin/python benchmarks/compare_validations.py BEFORE/reports/validation/ID AFTER/reports/validation/ID
+    .venv/bin/python benchmarks/compare_validations.py [--common] BEFORE/reports/validation/ID \
+        AFTER/reports/validation/ID
 
 Each validation folder's detection-matrix.json names its campaigns (rig, seed, run); the runs are in the
-reports/runs/ beside it. For every campaign of BEFORE, the one of AFTER with the same rig and seed must have the same
-tests, each with the same verdict, failure class and measurements (name, value, unit, uncertainty, limits, outcome,
-exactly), and the same raw-data files (every CSV of each test's folder, byte for byte). Prints what differs and
-exits 1 on any difference.
+reports/runs/ beside it. A campaign is known by its rig and its place among the rig's campaigns (first seed, second,
+...), so that a one-seed validation compares with the first seeds of a `--seeds N` one (`--common`: only the
+campaigns both ran). For every campaign of BEFORE, the one of AFTER in its place must have the same tests, each
+with the same verdict, failure class and measurements (name, value, unit, uncertainty, limits, outcome, exactly),
+and the same raw-data files (every CSV of each test's folder, byte for byte). Prints what differs and exits 1 on any
+difference.
 """
 
 import json
@@ -17,10 +20,15 @@ from pathlib import Path
 MEASURED = ("name", "value", "unit", "uncertainty", "low", "high", "outcome", "source")
 
 
-def campaigns(validation: Path) -> dict[tuple[str, int | None], Path]:
+def campaigns(validation: Path) -> dict[tuple[str, int], Path]:
     matrix = json.loads((validation / "detection-matrix.json").read_text())
     runs = validation.parents[1] / "runs"
-    return {(run["rig"], run["seed"]): runs / run["run"] for run in matrix["runs"]}
+    places: dict[str, int] = {}
+    found = {}
+    for run in matrix["runs"]:  # in the order planned: a rig's seeds one after another
+        places[run["rig"]] = places.get(run["rig"], -1) + 1
+        found[run["rig"], places[run["rig"]]] = runs / run["run"]
+    return found
 
 
 def judged(run: Path) -> dict[str, tuple]:
@@ -39,10 +47,11 @@ def raw_data(run: Path) -> dict[str, bytes]:
     return {str(path.relative_to(run)): path.read_bytes() for path in sorted((run / "tests").rglob("*.csv"))}
 
 
-def differences(before: Path, after: Path) -> list[str]:
+def differences(before: Path, after: Path, common: bool = False) -> list[str]:
     found = []
     old, new = campaigns(before), campaigns(after)
-    for key in sorted(set(old) | set(new), key=str):
+    keys = set(old) & set(new) if common else set(old) | set(new)
+    for key in sorted(keys, key=str):
         if key not in old or key not in new:
             found.append(f"{key}: only in {'before' if key in old else 'after'}")
             continue
@@ -64,10 +73,11 @@ def differences(before: Path, after: Path) -> list[str]:
 
 
 def main() -> None:
-    before, after = Path(sys.argv[1]), Path(sys.argv[2])
-    found = differences(before, after)
-    count = len(campaigns(before))
-    tests = sum(len(judged(run)) for run in campaigns(before).values())
+    common = "--common" in sys.argv
+    before, after = (Path(arg) for arg in sys.argv[1:] if arg != "--common")
+    found = differences(before, after, common)
+    compared = {key: run for key, run in campaigns(before).items() if not common or key in campaigns(after)}
+    count, tests = len(compared), sum(len(judged(run)) for run in compared.values())
     same = f"identical: {count} campaigns, {tests} tests: verdicts, measurements, raw data"
     print("\n".join(found) if found else same)
     sys.exit(1 if found else 0)

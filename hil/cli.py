@@ -1070,6 +1070,13 @@ def blank_run(
     out.print(f"raw readings: {folder / 'balance.csv'}", markup=False)
 
 
+def _declared_only(trace: dict[str, list[str]], declared: frozenset[str]) -> str | None:
+    """A -k expression selecting the tests (of `trace`, node id → requirement ids) that judge a declared requirement;
+    None when no test does. Each test by its name: the -k grammar takes its brackets and dashes."""
+    names = [node.split("::", 1)[1] for node, ids in trace.items() if declared & set(ids)]
+    return " or ".join(names) or None
+
+
 @app.command()
 def validate(
     defects: Path | None = typer.Option(
@@ -1079,6 +1086,14 @@ def validate(
     ),
     nominal: Path | None = typer.Option(None, help=f"the nominal rig; {RIG_HELP}"),
     seeds: int = typer.Option(1, min=1, max=1000, help="campaigns per rig, each with its own emulator seed"),
+    full_seeds: int | None = typer.Option(
+        None,
+        "--full-seeds",
+        min=1,
+        help="with --seeds N: every test on a defect rig's first M seeds only, on its others the tests of the "
+        "requirements it declares (extra failures checked over M seeds, detection over N; the nominal rig runs every "
+        "test on every seed; docs/validation.md, the --full-seeds paragraph); default: N",
+    ),
     jobs: int = typer.Option(2, min=1, help="campaigns run side by side (on this machine; with --scheduler, ignored)"),
     scheduler: str | None = typer.Option(
         None,
@@ -1137,8 +1152,13 @@ def validate(
     except KeyError as exc:
         err.print(f"defect rigs must declare seeded_defect.violates: {exc}", markup=False)
         raise typer.Exit(2) from None
+    if full_seeds is not None and full_seeds > seeds:
+        err.print(f"--full-seeds {full_seeds} is more than --seeds {seeds}", markup=False)
+        raise typer.Exit(2)
+    declared_only = full_seeds is not None and full_seeds < seeds
+    trace = collect_trace(k) if k is not None or declared_only else {}
     if k is not None:  # the requirements the selected tests judge: a defect is held to its declarations among them
-        selected = frozenset(rid for ids in collect_trace(k).values() for rid in ids)
+        selected = frozenset(rid for ids in trace.values() for rid in ids)
         if not selected:
             err.print(
                 f"hil: no test selected by -k {k!r}{_unknown_ids(k, project.specs())}: no campaign run", markup=False
@@ -1152,7 +1172,11 @@ def validate(
         raise typer.Exit(2)
     catalogue = sorted(p.stem for p in defects.glob("*.yaml"))
     scope = validation.Scope(
-        seeds, tuple(p.stem for p in rigs), tuple(n for n in catalogue if n not in {p.stem for p in rigs}), k
+        seeds,
+        tuple(p.stem for p in rigs),
+        tuple(n for n in catalogue if n not in {p.stem for p in rigs}),
+        k,
+        full_seeds if declared_only else None,
     )
     folder = new_run_dir(project.reports(), "validation", folder="validation")
     campaigns = []
@@ -1162,6 +1186,11 @@ def validate(
             (other, _seeded_rig_file(folder / "rigs", name, path, other)) for other in range(base + 1, base + seeds)
         ]
         for n, (seed, rig_file) in enumerate(rig_files):
+            campaign_k = k
+            if name != NOMINAL and n >= scope.every_test_seeds:
+                campaign_k = _declared_only(trace, expected[name])
+                if campaign_k is None:  # none of its declared requirements selected: nothing for it to show
+                    continue
             campaigns.append(
                 cluster.Campaign(
                     folder.name,
@@ -1169,7 +1198,7 @@ def validate(
                     seed,
                     str(project.shown(rig_file)),
                     all_reports or (name == NOMINAL and n == 0),
-                    k,
+                    campaign_k,
                     {"id": folder.name, "scope": scope.as_json(), "rig": name, "seed": seed},
                     cluster.operator(scheduler),
                 )
@@ -1207,6 +1236,7 @@ def validate(
                 frozenset(undecided),
                 tuple(attempts[campaign.key].lost()),
                 f"{ran.worker} ({ran.host})",
+                frozenset(rid for ids in record["selected"].values() for rid in ids) if record else None,
             )
         )
     text = validation.matrix_text(outcomes, scope)

@@ -30,6 +30,12 @@ class Outcome:
     # the workers this campaign was lost with before the one that ran it (hil validate --scheduler): each in a line
     requeued: tuple[str, ...] = ()
     worker: str | None = None  # the Dask worker that ran it, and its host
+    # the requirements its tests judged (its record's selection); None: every one of the matrix (hil validate
+    # --full-seeds: a defect's campaigns after the first seeds judge only the requirements it declares)
+    judged: frozenset[str] | None = None
+
+    def judges(self, requirement: str) -> bool:
+        return self.judged is None or requirement in self.judged
 
     @property
     def missed(self) -> set[str]:
@@ -53,6 +59,11 @@ class Scope:
     run: tuple[str, ...]  # the defect rigs run
     not_run: tuple[str, ...]  # the catalogue's defect rigs left out
     k: str | None = None
+    full_seeds: int | None = None  # a defect rig's seeds run with every test (None: all); the others, its declared
+
+    @property
+    def every_test_seeds(self) -> int:
+        return self.seeds if self.full_seeds is None else self.full_seeds
 
     @property
     def whole(self) -> bool:
@@ -63,12 +74,18 @@ class Scope:
         if self.not_run:
             rigs += f" (only {', '.join(self.run)})" if len(self.run) <= 5 else f" ({len(self.not_run)} left out)"
         tests = "every test" if self.k is None else f"the tests -k {self.k!r} selects"
+        if self.every_test_seeds < self.seeds:
+            tests += (
+                f" (a defect rig: on its first {self.every_test_seeds}, on the others only the tests of the "
+                "requirements it declares)"
+            )
         return f"{rigs} and the nominal rig, {self.seeds} seed(s) each, {tests}"
 
     def as_json(self) -> dict:
         return {
             "whole_catalogue": self.whole,
             "seeds": self.seeds,
+            "every_test_seeds": self.every_test_seeds,
             "rigs_run": list(self.run),
             "rigs_not_run": list(self.not_run),
             "k": self.k,
@@ -85,7 +102,7 @@ class Cell:
     expected: bool  # the rig must fail it
     failed: int  # campaigns in which it did not pass
     errors: int  # of those, the ones that ended in a rig or suite fault
-    runs: int
+    runs: int  # campaigns whose tests judged it
     tolerated: bool = False  # the rig may fail it or pass it: reported, never a mismatch
     undecided: int = 0  # of the failed, the ones left INCONCLUSIVE by the decision rule
 
@@ -149,17 +166,18 @@ def cells(outcomes: list[Outcome]) -> list[Cell]:
     columns = sorted({rid for o in outcomes for rid in o.expected | o.observed | o.tolerated})
     table = []
     for rig in rigs(outcomes):
-        runs = [o for o in outcomes if o.rig == rig]
+        campaigns = [o for o in outcomes if o.rig == rig]
         for rid in columns:
+            runs = [o for o in campaigns if o.judges(rid)]
             table.append(
                 Cell(
                     rig,
                     rid,
-                    rid in runs[0].expected,
+                    rid in campaigns[0].expected,
                     sum(rid in o.observed for o in runs),
                     sum(rid in o.errors for o in runs),
                     len(runs),
-                    rid in runs[0].tolerated,
+                    rid in campaigns[0].tolerated,
                     sum(rid in o.undecided for o in runs),
                 )
             )
@@ -185,12 +203,21 @@ def matrix_text(outcomes: list[Outcome], scope: Scope) -> str:
             + ("   <-- not as declared" if wrong else "")
         )
     runs = len(outcomes) // len(rigs(outcomes))
-    lines += [
-        "",
+    lines += [""]
+    if scope.every_test_seeds < scope.seeds:
+        m = scope.every_test_seeds
+        lines.append(
+            f"extra failures (a requirement a defect does not declare, not passed) checked on each defect rig's first "
+            f"{m} seed(s), where every test ran: none in {m} bounds their probability at "
+            f"{100 * wilson_upper(0, m):.1f} % (one-sided 95 %, Wilson score), against "
+            f"{100 * wilson_upper(0, scope.seeds):.1f} % over all {scope.seeds}; the nominal rig ran every test on "
+            "every seed"
+        )
+    lines.append(
         f"detection over {runs} seed(s): declared requirement failed k/N, one-sided 95 % lower limit "
         "(Wilson score); +j? the campaigns in which the decision rule left it INCONCLUSIVE (not passed, "
         "not a FAIL)",
-    ]
+    )
     name_width = max((len(c.rig) + len(c.requirement) + 3 for c in table), default=0)  # none: nothing failed
     for c in table:
         if c.tolerated:
@@ -261,6 +288,7 @@ def as_json(outcomes: list[Outcome], scope: Scope) -> dict:
                 "ok": o.ok,
                 "worker": o.worker,
                 "requeued": list(o.requeued),
+                "judged": None if o.judged is None else sorted(o.judged),
             }
             for o in outcomes
         ],

@@ -1,8 +1,9 @@
 """`hil validate --seeds`: each campaign of a rig on an emulated world of its own seed, every one kept as evidence,
 and the detection matrix counting the seeds. Two seeds of the nominal rig and of one defect (its own file, so that
 pytest-xdist runs it beside test_campaigns.py's validation of every defect), each campaign of the two requirements
--k selects: the defect's own and one every seed measures (the whole campaign on every rig is test_campaigns.py's;
-over 20 seeds, docs/validation.md's `hil validate --seeds 20`)."""
+-k selects: the defect's own and one every seed measures, except the defect's second, which with --full-seeds 1
+runs its declared requirement's test alone (the whole campaign on every rig is test_campaigns.py's; over 20 seeds,
+docs/validation.md's `hil validate --seeds 20`)."""
 
 import json
 import re
@@ -31,7 +32,8 @@ def test_each_seed_is_a_different_emulated_world_kept_as_evidence_and_counted(tm
     rigs = ROOT / "fixtures" / "rigs"
     nominal = _renamed(rigs / "emulator.yaml", tmp_path, "emulator-seeds")
     _renamed(rigs / "defects" / f"{DEFECT}.yaml", tmp_path / "defects", f"{DEFECT}-seeds")
-    done = subprocess.run([HIL, "validate", "--seeds", "2", "--jobs", "2", "--only", DEFECT, "--nominal", str(nominal),
+    done = subprocess.run([HIL, "validate", "--seeds", "2", "--full-seeds", "1", "--jobs", "2", "--only", DEFECT,
+                           "--nominal", str(nominal),
                            "--defects", str(tmp_path / "defects"), "-k", SELECTED], cwd=ROOT, capture_output=True,
                           text=True, timeout=1800)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
@@ -45,6 +47,10 @@ def test_each_seed_is_a_different_emulated_world_kept_as_evidence_and_counted(tm
     assert declared > {"OC-PRIO-001"} and "judging 2 requirement(s)" in done.stdout
     assert [run["expected"] for run in runs[DEFECT]] == [["OC-PRIO-001"]] * 2  # of its declared, those that ran
     assert [set(run["observed"]) for run in runs[DEFECT]] == [{"OC-PRIO-001"}] * 2
+    assert [run["judged"] for run in runs[DEFECT]] == [["DA-BOLUS-001", "OC-PRIO-001"], ["OC-PRIO-001"]]
+    assert [run["judged"] for run in runs["nominal"]] == [["DA-BOLUS-001", "OC-PRIO-001"]] * 2
+    assert "extra failures (a requirement a defect does not declare, not passed) checked on each defect rig's first " \
+           "1 seed(s)" in done.stdout
     assert "false failures of the nominal rig: 0/2 campaigns" in done.stdout
     first, second = (ROOT / "reports" / "runs" / run["run"] for run in runs["nominal"])
     assert runs["nominal"][1]["seed"] == runs["nominal"][0]["seed"] + 1
@@ -67,9 +73,11 @@ def _a_partial_validation_says_its_scope(stdout: str, summary: dict, nominal: Pa
     the catalogue; every campaign is sealed as tool validation, apart from device evidence."""
     assert "every seeded defect" not in stdout
     assert f"validation: PARTIAL (1 of 1 seeded-defect rigs and the nominal rig, 2 seed(s) each, the tests -k " \
-           f"{SELECTED!r} selects)" in stdout
+           f"{SELECTED!r} selects (a defect rig: on its first 1, on the others only the tests of the requirements it " \
+           "declares))" in stdout
     scope = summary["scope"]
     assert scope["whole_catalogue"] is False and scope["seeds"] == 2 and scope["k"] == SELECTED
+    assert scope["every_test_seeds"] == 1
     assert json.loads((nominal / "record.json").read_text())["tool_validation"]["scope"] == scope
     entries = [json.loads(line) for line in ledger.default_path(ROOT / "reports").read_text().splitlines()]
     assert {e["evidence"] for e in entries if e["run_id"] in run_ids} == {"tool validation"}

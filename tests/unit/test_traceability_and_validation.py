@@ -102,6 +102,33 @@ def test_over_seeds_each_cell_counts_its_campaigns_with_a_confidence_limit():
             "errors": 0, "runs": 20, "detection_lower_95": 0.8808, "ok": True} in summary["cells"]
 
 
+def test_full_seeds_a_defects_other_requirements_are_counted_over_the_campaigns_that_judged_them():
+    """hil validate --seeds 20 --full-seeds 5: a defect rig's campaigns after its fifth judge only the requirement it
+    declares; its other cells count the five that judged them, with their wider limit, said in the matrix."""
+    def run(rig, seed, observed, judged):
+        declared = {"nominal": (), "d": {"A-1"}, "e": {"B-1"}}[rig]
+        return validation.Outcome(rig, f"{rig}-{seed}", frozenset(declared), frozenset(observed), frozenset(), seed,
+                                  judged=frozenset(judged))
+
+    outcomes = [run("nominal", s, (), {"A-1", "B-1"}) for s in range(20)]
+    outcomes += [run("e", s, {"B-1"}, {"A-1", "B-1"} if s < 5 else {"B-1"}) for s in range(20)]
+    outcomes += [run("d", s, {"A-1"}, {"A-1", "B-1"} if s < 5 else {"A-1"}) for s in range(20)]
+    cells = {(c.rig, c.requirement): c for c in validation.cells(outcomes)}
+    assert cells["d", "A-1"].runs == 20 and cells["d", "A-1"].text == "20/20"
+    assert cells["d", "B-1"].runs == 5 and cells["d", "B-1"].limit == pytest.approx(0.3511, abs=1e-4)
+    assert cells["nominal", "B-1"].runs == 20
+    scope = validation.Scope(seeds=20, run=("d", "e"), not_run=(), full_seeds=5)
+    text = validation.matrix_text(outcomes, scope)
+    assert "first 5 seed(s), where every test ran: none in 5 bounds their probability at 35.1 %" in text
+    assert "against 11.9 % over all 20" in text and "on its first 5, on the others only the tests" in text
+    assert "validation: every seeded defect caught by exactly its requirements, nominal clean" in text
+    assert {"rig": "d", "requirement": "B-1", "expected": False, "tolerated": False, "failed": 0, "inconclusive": 0,
+            "errors": 0, "runs": 5, "false_failure_upper_95": 0.3511, "ok": True} in validation.as_json(
+                outcomes, scope)["cells"]
+    extra = run("d", 3, {"A-1", "B-1"}, {"A-1", "B-1"})  # an extra failure where it was judged is still one
+    assert not extra.ok and not validation.cells(outcomes[:-20] + [extra])[-1].ok
+
+
 def test_a_requirement_the_defect_may_fail_is_reported_never_a_mismatch():
     may = frozenset({"B-1"})
     outcomes = [validation.Outcome("nominal", "r", frozenset(), frozenset(), frozenset(), 1),
