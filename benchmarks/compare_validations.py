@@ -17,17 +17,22 @@ import json
 import sys
 from pathlib import Path
 
-MEASURED = ("name", "value", "unit", "uncertainty", "low", "high", "outcome", "source")
+MEASURED = ("name", "value", "unit", "uncertainty", "low", "high", "outcome", "source", "tur", "min_tur")
 
 
 def campaigns(validation: Path) -> dict[tuple[str, int], Path]:
+    return {key: run for key, (run, _) in _planned(validation).items()}
+
+
+def _planned(validation: Path) -> dict[tuple[str, int], tuple[Path, int | None]]:
+    """(rig, place among its campaigns) → (run folder, seed: None where the rig file's own)."""
     matrix = json.loads((validation / "detection-matrix.json").read_text())
     runs = validation.parents[1] / "runs"
     places: dict[str, int] = {}
     found = {}
     for run in matrix["runs"]:  # in the order planned: a rig's seeds one after another
         places[run["rig"]] = places.get(run["rig"], -1) + 1
-        found[run["rig"], places[run["rig"]]] = runs / run["run"]
+        found[run["rig"], places[run["rig"]]] = (runs / run["run"], run["seed"])
     return found
 
 
@@ -51,10 +56,14 @@ def differences(before: Path, after: Path, common: bool = False) -> list[str]:
     found = []
     old, new = campaigns(before), campaigns(after)
     keys = set(old) & set(new) if common else set(old) | set(new)
+    seeds_old, seeds_new = _planned(before), _planned(after)
     for key in sorted(keys, key=str):
         if key not in old or key not in new:
             found.append(f"{key}: only in {'before' if key in old else 'after'}")
             continue
+        seeds = seeds_old[key][1], seeds_new[key][1]
+        if None not in seeds and seeds[0] != seeds[1]:
+            found.append(f"{key}: seed {seeds[0]} before, {seeds[1]} after")
         a, b = judged(old[key]), judged(new[key])
         for node in sorted(set(a) | set(b)):
             if node not in a or node not in b:

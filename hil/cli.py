@@ -1070,11 +1070,13 @@ def blank_run(
     out.print(f"raw readings: {folder / 'balance.csv'}", markup=False)
 
 
-def _declared_only(trace: dict[str, list[str]], declared: frozenset[str]) -> str | None:
-    """A -k expression selecting the tests (of `trace`, node id → requirement ids) that judge a declared requirement;
-    None when no test does. Each test by its name: the -k grammar takes its brackets and dashes."""
-    names = [node.split("::", 1)[1] for node, ids in trace.items() if declared & set(ids)]
-    return " or ".join(names) or None
+def _declared_only(trace: dict[str, list[str]], declared: frozenset[str]) -> tuple[str, frozenset[str]] | None:
+    """A -k expression selecting the tests (of `trace`, node id → requirement ids) that judge a declared requirement,
+    and their node ids; None when no test does. Each test by its name (a class's by the test's own): the -k grammar
+    takes its brackets and dashes, and matches it within longer names too, which only adds tests to the campaign
+    (what it judged is read from its record)."""
+    nodes = frozenset(node for node, ids in trace.items() if declared & set(ids))
+    return (" or ".join(sorted(node.rsplit("::", 1)[1] for node in nodes)), nodes) if nodes else None
 
 
 @app.command()
@@ -1179,7 +1181,8 @@ def validate(
         full_seeds if declared_only else None,
     )
     folder = new_run_dir(project.reports(), "validation", folder="validation")
-    campaigns = []
+    campaigns: list[cluster.Campaign] = []
+    must_run: dict[int, frozenset[str]] = {}  # a declared-only campaign's tests, by its place in `campaigns`
     for name, path in plan:
         base = int(configs[name].section("emulator").get("seed", 1))
         rig_files = [(None if seeds == 1 else base, path)] + [
@@ -1188,9 +1191,10 @@ def validate(
         for n, (seed, rig_file) in enumerate(rig_files):
             campaign_k = k
             if name != NOMINAL and n >= scope.every_test_seeds:
-                campaign_k = _declared_only(trace, expected[name])
-                if campaign_k is None:  # none of its declared requirements selected: nothing for it to show
+                declared_tests = _declared_only(trace, expected[name])
+                if declared_tests is None:  # none of its declared requirements selected: nothing for it to show
                     continue
+                campaign_k, must_run[len(campaigns)] = declared_tests
             campaigns.append(
                 cluster.Campaign(
                     folder.name,
@@ -1221,9 +1225,12 @@ def validate(
             err.print(said, markup=False)
             raise typer.Exit(2)
     outcomes = []
-    for campaign, ran in zip(campaigns, runs, strict=True):
+    for n, (campaign, ran) in enumerate(zip(campaigns, runs, strict=True)):
         name, record = campaign.rig, ran.record
         failed, undecided, errored = validation.observed_failures(record) if record else (set(), set(), {"(no record)"})
+        unselected = must_run.get(n, frozenset()) - set((record or {}).get("selected") or {})
+        if record and unselected:  # a declared requirement's test the -k built for it did not select: not judged
+            errored.add(f"(not selected: {', '.join(sorted(unselected))})")
         outcomes.append(
             validation.Outcome(
                 name,
@@ -1237,6 +1244,7 @@ def validate(
                 tuple(attempts[campaign.key].lost()),
                 f"{ran.worker} ({ran.host})",
                 frozenset(rid for ids in record["selected"].values() for rid in ids) if record else None,
+                record is not None,
             )
         )
     text = validation.matrix_text(outcomes, scope)

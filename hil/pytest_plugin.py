@@ -267,7 +267,8 @@ def pytest_collection_finish(session):
     state: HilState = config.stash[_STATE]
     state.safety_session = True
     # What the imports and the collection made lives as long as the run: the garbage collector's full passes (its
-    # own as the run allocates, pytest's at its end) leave it alone from here (half a second of every campaign).
+    # own as the run allocates, pytest's at its end) leave it alone from here (half a second of every campaign). What
+    # of it is already garbage in a cycle stays in memory: collecting it first would cost the pass saved.
     gc.freeze()
     abort.signals.install()
     if config.getoption("hil_run_dir"):  # a run (hil verify): its record lists what this session selected

@@ -7,6 +7,7 @@ pydantic model) is still reported where it is.
 """
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,10 +182,18 @@ def parse(file: Path, problems: list[Problem], meant: Iterable[Path] = ()) -> Lo
     return Located(data, _places(file, node))
 
 
+# Where libyaml and PyYAML's Python parser disagree (a fuzz of both, tests/unit/test_yaml_loaders.py): libyaml takes a
+# tab as a separator, a comment right after a block scalar's header, a byte-order mark within the text and a plain
+# scalar with `?` in a flow collection, gives an empty node with the bare tag `!` the value "" (PyYAML: None), reads
+# other line breaks (CR, NEL, LS, PS) apart, and places an empty document without a last line break a line lower.
+# A text with any of them, or not ending in a line break, is PyYAML's alone.
+_LIBYAML_DIFFERS = re.compile("[\t\ufeff!?\r\x85\u2028\u2029]|[|>][-+0-9]*#|[^\n]\\Z")
+
+
 def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any, list[tuple[int, str, str]]]:
     """The node tree (composed once, under the limits), the data built from it, and its duplicate keys: by libyaml's
     parser where it is installed and the text loads, else (and for the message of what is wrong) by PyYAML's."""
-    if CParser is not None:
+    if CParser is not None and not _LIBYAML_DIFFERS.search(text):
         try:
             return _loaded(_FastLimitedLoader(text))
         except Exception:  # whatever it is, the reference loader says it

@@ -33,9 +33,10 @@ class Outcome:
     # the requirements its tests judged (its record's selection); None: every one of the matrix (hil validate
     # --full-seeds: a defect's campaigns after the first seeds judge only the requirements it declares)
     judged: frozenset[str] | None = None
+    recorded: bool = True  # False: the campaign left no record, an error in every cell of its rig
 
     def judges(self, requirement: str) -> bool:
-        return self.judged is None or requirement in self.judged
+        return not self.recorded or self.judged is None or requirement in self.judged
 
     @property
     def missed(self) -> set[str]:
@@ -116,10 +117,14 @@ class Cell:
 
     @property
     def ok(self) -> bool:
+        if self.expected and not self.runs:  # declared, and no campaign's tests judged it: nothing caught
+            return False
         return not self.errors and (self.tolerated or self.failed == (self.runs if self.expected else 0))
 
     @property
     def text(self) -> str:
+        if self.expected and not self.runs:
+            return "NOT JUDGED"
         if self.errors:
             return f"ERROR {self.errors}/{self.runs}"
         if self.tolerated:
@@ -174,8 +179,8 @@ def cells(outcomes: list[Outcome]) -> list[Cell]:
                     rig,
                     rid,
                     rid in campaigns[0].expected,
-                    sum(rid in o.observed for o in runs),
-                    sum(rid in o.errors for o in runs),
+                    sum(rid in o.observed or not o.recorded for o in runs),
+                    sum(rid in o.errors or not o.recorded for o in runs),
                     len(runs),
                     rid in campaigns[0].tolerated,
                     sum(rid in o.undecided for o in runs),
@@ -202,7 +207,6 @@ def matrix_text(outcomes: list[Outcome], scope: Scope) -> str:
             + "  ".join(c.text.center(widths[c.requirement]) for c in row)
             + ("   <-- not as declared" if wrong else "")
         )
-    runs = len(outcomes) // len(rigs(outcomes))
     lines += [""]
     if scope.every_test_seeds < scope.seeds:
         m = scope.every_test_seeds
@@ -214,7 +218,7 @@ def matrix_text(outcomes: list[Outcome], scope: Scope) -> str:
             "every seed"
         )
     lines.append(
-        f"detection over {runs} seed(s): declared requirement failed k/N, one-sided 95 % lower limit "
+        f"detection over {scope.seeds} seed(s): declared requirement failed k/N, one-sided 95 % lower limit "
         "(Wilson score); +j? the campaigns in which the decision rule left it INCONCLUSIVE (not passed, "
         "not a FAIL)",
     )
@@ -225,6 +229,8 @@ def matrix_text(outcomes: list[Outcome], scope: Scope) -> str:
                 f"  {c.rig + ' × ' + c.requirement:<{name_width}}  {f'{c.failed}/{c.runs}':>7}  "
                 "(may fail: the defect's effect straddles the bound)"
             )
+        elif c.expected and not c.runs:
+            lines.append(f"  {c.rig + ' × ' + c.requirement:<{name_width}}  no campaign's tests judged it")
         elif c.expected:
             count = f"{c.failed - c.undecided}/{c.runs}"
             lines.append(
@@ -262,7 +268,12 @@ def matrix_text(outcomes: list[Outcome], scope: Scope) -> str:
 
 def verdict_line(scope: Scope) -> str:
     """What a validation in which every campaign went as declared may claim: the catalogue only when it ran all of
-    it, with every test."""
+    it, with every test; "exactly" over the seeds that ran every test."""
+    if scope.whole and scope.every_test_seeds < scope.seeds:
+        return (
+            f"every seeded defect caught by its requirements in all {scope.seeds} seeds, and by exactly them in the "
+            f"first {scope.every_test_seeds} (every test), nominal clean"
+        )
     if scope.whole:
         return "every seeded defect caught by exactly its requirements, nominal clean"
     return (
@@ -289,6 +300,7 @@ def as_json(outcomes: list[Outcome], scope: Scope) -> dict:
                 "worker": o.worker,
                 "requeued": list(o.requeued),
                 "judged": None if o.judged is None else sorted(o.judged),
+                "recorded": o.recorded,
             }
             for o in outcomes
         ],

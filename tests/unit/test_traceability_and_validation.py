@@ -121,12 +121,28 @@ def test_full_seeds_a_defects_other_requirements_are_counted_over_the_campaigns_
     text = validation.matrix_text(outcomes, scope)
     assert "first 5 seed(s), where every test ran: none in 5 bounds their probability at 35.1 %" in text
     assert "against 11.9 % over all 20" in text and "on its first 5, on the others only the tests" in text
-    assert "validation: every seeded defect caught by exactly its requirements, nominal clean" in text
+    assert "validation: every seeded defect caught by its requirements in all 20 seeds, and by exactly them in the " \
+           "first 5 (every test), nominal clean" in text and "detection over 20 seed(s)" in text
     assert {"rig": "d", "requirement": "B-1", "expected": False, "tolerated": False, "failed": 0, "inconclusive": 0,
             "errors": 0, "runs": 5, "false_failure_upper_95": 0.3511, "ok": True} in validation.as_json(
                 outcomes, scope)["cells"]
     extra = run("d", 3, {"A-1", "B-1"}, {"A-1", "B-1"})  # an extra failure where it was judged is still one
     assert not extra.ok and not validation.cells(outcomes[:-20] + [extra])[-1].ok
+
+
+def test_a_campaign_without_a_record_or_a_declared_requirement_nobody_judged_is_never_a_detection():
+    """Found in review of --full-seeds: a campaign that left no record counted as judging nothing, and a declared
+    requirement that no campaign's tests judged (a typo in `violates`) showed as 0/0 and ok."""
+    lost = validation.Outcome("d", "r2", frozenset({"A-1"}), frozenset(), frozenset({"(no record)"}), 2,
+                              recorded=False)
+    judged = validation.Outcome("d", "r1", frozenset({"A-1"}), frozenset({"A-1"}), frozenset(), 1,
+                                judged=frozenset({"A-1"}))
+    cell = next(c for c in validation.cells([judged, lost]) if c.requirement == "A-1")
+    assert (cell.runs, cell.errors, cell.text, cell.ok) == (2, 1, "ERROR 1/2", False)
+    typo = validation.Outcome("e", "r3", frozenset({"A-9"}), frozenset(), frozenset(), 1, judged=frozenset({"A-1"}))
+    cell = next(c for c in validation.cells([typo]) if c.requirement == "A-9")
+    assert (cell.runs, cell.text, cell.ok) == (0, "NOT JUDGED", False)
+    assert "e × A-9  no campaign's tests judged it" in validation.matrix_text([typo], WHOLE)
 
 
 def test_a_requirement_the_defect_may_fail_is_reported_never_a_mismatch():

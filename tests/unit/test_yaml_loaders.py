@@ -95,3 +95,27 @@ documents = st.recursive(
 def test_any_document_dumped_loads_the_same_with_either_parser(document, flow_style):
     python, fast = _both(yaml.safe_dump(document, default_flow_style=flow_style, allow_unicode=True))
     assert python == fast
+
+
+def _outcome(compose, text: str):
+    try:
+        node, data, duplicates = compose(text)
+    except yaml.YAMLError:
+        return "refused"
+    return data, yamlfile._places(Path("x.yaml"), node), duplicates
+
+
+# YAML's indicators and the characters where libyaml and PyYAML differ (tabs, byte-order marks, tags, line breaks)
+TOKENS = [*"ab:-[]{},'\"|>#&*!?% 0.1e~@`\\", "\n", "\n  ", ": ", "- ", "---", "...", "!!str ", "&a ", "*a", "\t",
+          "\ufeff", "\r", "\x85", "\u2028", "null", "yes", "<<", "é"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=16), st.booleans())
+def test_any_text_loads_or_is_refused_as_pythons_loader_alone_does(tokens, line_end):
+    """A fuzz of YAML's tokens: where the fast path would differ from PyYAML's parser (found by this fuzz: tabs, a
+    byte-order mark within the text, `?` in a flow collection, `!`, a comment after a block scalar's header, other
+    line breaks, no last line break) it is not taken, so what is loaded, and what is refused, is PyYAML's."""
+    text = "".join(tokens) + ("\n" if line_end else "")
+    alone = _outcome(lambda t: yamlfile._loaded(yamlfile._LimitedLoader(t)), text)
+    assert _outcome(yamlfile._compose_and_construct, text) == alone
