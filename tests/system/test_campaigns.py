@@ -122,8 +122,8 @@ def test_a_requirement_without_a_test_fails_trace_and_verify(tmp_path):
 """)
     traced = subprocess.run([HIL, "trace", "--specs", str(specs)], cwd=ROOT, capture_output=True, text=True)
     assert traced.returncode == 1 and "requirement OC-ORPHAN-001 has no test" in traced.stderr
-    run = subprocess.run([HIL, "verify", "--specs", str(specs), "-k", "IF-PRIO-001"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=600)
+    run = subprocess.run([HIL, "verify", "--specs", str(specs), "-k", "IF-PRIO-001", "--no-report", "--no-figures"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 1 and "TRACE GATE" in run.stderr and "OC-ORPHAN-001" in run.stderr, run.stderr[-2000:]
     assert "1 passed" in run.stdout
 
