@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HIL = str(Path(sys.executable).parent / "hil")
 
-# The files that take longest, first: scripts/test.sh shares the tests out a file at a time on two workers
+# The files that take longest, first: scripts/test.sh shares the tests out a file at a time on three workers
 # (pytest-xdist --dist loadfile, in collection order with --no-loadscope-reorder), so the validation's campaigns
 # start at once on one worker while the other works through everything else, instead of after the unit tests.
 LONGEST_FIRST = (

@@ -23,9 +23,9 @@ SUBSET = ("DA-BOLUS-001", "OC-ALARM-001", "HS-SBL-001", "IF-KINK-001")
 RIGS = ROOT / "fixtures" / "rigs"
 
 
-def _verify(rig: str) -> tuple[dict, float, str]:
+def _verify(rig: str, *options: str) -> tuple[dict, float, str]:
     started = time.monotonic()
-    done = subprocess.run([HIL, "verify", "--rig", str(RIGS / rig), "-k", " or ".join(SUBSET)], cwd=ROOT,
+    done = subprocess.run([HIL, "verify", "--rig", str(RIGS / rig), "-k", " or ".join(SUBSET), *options], cwd=ROOT,
                           capture_output=True, text=True, timeout=1200)
     wall_s = time.monotonic() - started
     match = re.search(r"^run (\S+):", done.stdout, re.M)
@@ -35,7 +35,7 @@ def _verify(rig: str) -> tuple[dict, float, str]:
 
 
 def test_a_rehearsal_gets_the_lockstep_verdicts_and_is_marked_rehearsal():
-    lockstep, lockstep_s, _ = _verify("emulator.yaml")
+    lockstep, lockstep_s, _ = _verify("emulator.yaml", "--no-report", "--no-figures")  # its verdicts only
     rehearsal, rehearsal_s, output = _verify("emulator-rehearsal.yaml")
     verdicts = {run: {rid: test["verdict"] for test in record["tests"].values() for rid in test["requirements"]}
                 for run, record in (("lockstep", lockstep), ("rehearsal", rehearsal))}

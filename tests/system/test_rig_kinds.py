@@ -34,7 +34,7 @@ def test_the_sartorius_balance_gives_the_mt_sics_balance_dose_accuracy_verdicts(
         rig = tmp_path / "sartorius-defect.yaml"
         rig.write_text(f"extends: {ROOT / 'fixtures' / 'rigs' / 'emulator-sartorius.yaml'}\nrig_id: sartorius-{defect}\n"
                        f"emulator:\n  defects: {json.dumps(seeded['emulator']['defects'])}\n")
-    run = verify("--rig", str(rig), "-k", "DA-")
+    run = verify("--rig", str(rig), "-k", "DA-", "--no-report")
     dose = {rid for rid in load_requirements([ROOT / "specs"]) if rid.startswith("DA-")}
     assert run.requirements_with("failed") == expected and run.requirements_with("passed") == dose - expected, \
         run.output[-3000:]
@@ -43,7 +43,7 @@ def test_the_sartorius_balance_gives_the_mt_sics_balance_dose_accuracy_verdicts(
 
 def test_a_load_cell_that_cannot_resolve_a_requirement_gives_inconclusive_never_pass(verify):
     rig = ROOT / "fixtures" / "rigs" / "emulator-can-loadcell.yaml"
-    run = verify("--rig", str(rig), "-k", "DA-BOLUS-001 or DA-BOLUS-002 or DA-BASAL-003")
+    run = verify("--rig", str(rig), "-k", "DA-BOLUS-001 or DA-BOLUS-002 or DA-BASAL-003", "--no-report")
     verdicts = {test["requirements"][0]: test["verdict"] for test in run.record["tests"].values()}
     # 0.5 mg load-cell noise is ±0.14 U on a weighed bolus: it cannot judge 0.05 U or ±15 % of 1 U,
     # while 1-h windows of 30 U are well resolved.
@@ -55,7 +55,7 @@ def test_a_balance_too_coarse_gives_inconclusive_never_pass(verify):
     """A 1 mg analytical balance: the 0.05 U boluses and the 1-h basal windows are beyond it (INCONCLUSIVE, a rig
     limitation, and the fitness check names the test uncertainty ratio), 30 U/h hourly windows are not."""
     run = verify("--rig", str(ROOT / "fixtures" / "rigs" / "emulator-coarse-balance.yaml"), "-k",
-                 "DA-BOLUS-001 or DA-BASAL-002 or DA-BASAL-003")
+                 "DA-BOLUS-001 or DA-BASAL-002 or DA-BASAL-003", "--no-report")
     tests = {test["requirements"][0]: test for test in run.record["tests"].values()}
     assert {rid: t["verdict"] for rid, t in tests.items()} == {
         "DA-BOLUS-001": "INCONCLUSIVE", "DA-BASAL-002": "INCONCLUSIVE", "DA-BASAL-003": "PASS"}
