@@ -1116,6 +1116,13 @@ def validate(
         help="build every campaign's HTML report, with its figures (default: the nominal rig's first campaign only, "
         "the one that holds the matrix; the others draw no figures, and `hil report RUN` builds their report)",
     ),
+    report: bool = typer.Option(
+        True,
+        "--report/--no-report",
+        help="the nominal rig's first campaign draws its figures and its HTML report shows the matrix (without: "
+        "no campaign draws figures or builds a report; the matrix is in its files and attached to that run, whose "
+        "report `hil report RUN` builds)",
+    ),
 ):
     """Tool validation: the campaign on the nominal rig and on every seeded-defect rig, and the detection
     matrix (defect × requirement, expected vs observed). With --seeds N each rig runs N times, with the emulator
@@ -1169,6 +1176,9 @@ def validate(
         expected = {name: ids & selected for name, ids in expected.items()}
         tolerated = {name: ids & selected for name, ids in tolerated.items()}
     benches = [name for name, config in configs.items() if not config.simulated]
+    if all_reports and not report:
+        err.print("--all-reports and --no-report: choose one", markup=False)
+        raise typer.Exit(2)
     if seeds > 1 and benches:
         err.print(f"--seeds needs emulated rigs (clock: sim); not: {', '.join(benches)}", markup=False)
         raise typer.Exit(2)
@@ -1201,7 +1211,7 @@ def validate(
                     name,
                     seed,
                     str(project.shown(rig_file)),
-                    all_reports or (name == NOMINAL and n == 0),
+                    all_reports or (report and name == NOMINAL and n == 0),
                     campaign_k,
                     {"id": folder.name, "scope": scope.as_json(), "rig": name, "seed": seed},
                     cluster.operator(scheduler),
@@ -1261,16 +1271,18 @@ def validate(
             "detection-matrix.json": matrix_json,
         },
     )
-    _finish_run(nominal_dir, event=seal.REBUILT)  # its report now with the matrix
+    _finish_run(nominal_dir, event=seal.REBUILT, report=report)  # its report now with the matrix
     if k is not None:
         out.print(f"the tests -k {k!r} selects, judging {len(selected)} requirement(s)", markup=False)
     out.print(text, markup=False)
-    if not all_reports:
+    if report and not all_reports:
         out.print(
             f"HTML report: {nominal_dir / 'report' / 'index.html'}; every campaign's record, raw data and seal are in "
             "its run folder (detection-matrix.json), `hil report RUN` builds its HTML report (figures: --all-reports)",
             markup=False,
         )
+    elif not report:
+        out.print(f"no HTML report (--no-report): `hil report {nominal_dir}` builds the nominal run's", markup=False)
     out.print(f"validation: {folder}", markup=False)
     judged_by = {  # one validation judges every rig against one pump model's figures
         tuple(sorted(((ran.record or {}).get("provenance") or {}).get("claims_file", {}).values())) for ran in runs

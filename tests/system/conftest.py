@@ -16,7 +16,7 @@ HIL = str(Path(sys.executable).parent / "hil")
 
 # The files that take longest, first: scripts/test.sh shares the tests out a file at a time on three workers
 # (pytest-xdist --dist loadfile, in collection order with --no-loadscope-reorder), so the validation's campaigns
-# start at once on one worker while the other works through everything else, instead of after the unit tests.
+# start at once on one worker while the others work through everything else, instead of after the unit tests.
 LONGEST_FIRST = (
     "tests/system/test_campaigns.py",  # hil validate: every rig's campaign
     "tests/system/test_validation_seeds.py",

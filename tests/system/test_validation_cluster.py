@@ -20,8 +20,8 @@ SELECTED = "DA-BOLUS-001 or OC-PRIO-001"
 
 
 def _validate(*args: str) -> tuple[subprocess.CompletedProcess, dict]:
-    done = subprocess.run([HIL, "validate", "--only", DEFECT, "-k", SELECTED, *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=900)
+    done = subprocess.run([HIL, "validate", "--only", DEFECT, "-k", SELECTED, "--no-report", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     folder = re.search(r"^validation: (reports/validation/\S+)$", done.stdout, re.M).group(1)
     return done, json.loads((ROOT / folder / "detection-matrix.json").read_text())
@@ -70,12 +70,16 @@ def test_two_workers_give_the_local_matrix(cluster):
     assert len(workers) == 2, workers  # both ran campaigns
     assert not any(run["requeued"] for run in remote["runs"]) and "re-queued" not in done.stdout
     assert all((ROOT / "reports" / "runs" / run["run"] / "record.json").is_file() for run in remote["runs"])
+    # --no-report: no campaign drew figures or built a report; the matrix is attached to the nominal run for one
+    nominal = ROOT / "reports" / "runs" / remote["runs"][0]["run"]
+    assert "no HTML report (--no-report)" in done.stdout and not (nominal / "report").exists()
+    assert [s["figures"] for s in json.loads((nominal / "record.json").read_text())["sessions"]] == [False]
 
 
 def test_a_worker_lost_mid_campaign_has_its_campaign_requeued_and_named(cluster):
     address, workers = cluster
-    validation = subprocess.Popen([HIL, "validate", "--only", DEFECT, "-k", SELECTED, "--scheduler", address],
-                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    validation = subprocess.Popen([HIL, "validate", "--only", DEFECT, "-k", SELECTED, "--no-report", "--scheduler",
+                                   address], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         def running() -> psutil.Process | None:  # a worker whose campaign has opened its rig (its emulator runs)
             for worker in workers:
