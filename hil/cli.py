@@ -1129,10 +1129,11 @@ def validate(
     seeds s, s+1, ... s+N-1 (s: the rig file's seed), and each cell is a count k/N with its one-sided 95 %
     confidence limit. Exits 1 unless, in every campaign, every defect is caught by exactly the requirements it
     declares and the nominal rig passes everything. The matrix goes to reports/validation/<id>/ and into the
-    nominal run's report; the rig files of seeds after the first are kept there. Every campaign keeps its record,
-    raw data and seal; the nominal rig's first campaign (with --all-reports, every campaign) draws its figures and
-    gets its HTML report, the others draw none (the matrix reads verdicts; `hil verify --rig` on the campaign's rig
-    file repeats it with them) and leave their report to `hil report RUN`."""
+    nominal run's report (with --no-report, into its audit/ for `hil report RUN`); the rig files of seeds after the
+    first are kept there. Every campaign keeps its record, raw data and seal; the nominal rig's first campaign (with
+    --all-reports, every campaign; with --no-report, none) draws its figures and gets its HTML report, the others
+    draw none (the matrix reads verdicts; `hil verify --rig` on the campaign's rig file repeats it with them) and
+    leave their report to `hil report RUN`."""
     defects, nominal = defects or project.defect_rigs(), nominal or project.default_rig()
     rigs = sorted(p for p in defects.glob("*.yaml") if not only or p.stem in only)
     if only and len(rigs) != len(set(only)):
@@ -1271,7 +1272,7 @@ def validate(
             "detection-matrix.json": matrix_json,
         },
     )
-    _finish_run(nominal_dir, event=seal.REBUILT, report=report)  # its report now with the matrix
+    _finish_run(nominal_dir, event=seal.REBUILT if report else seal.ATTACHED, report=report)  # with the matrix
     if k is not None:
         out.print(f"the tests -k {k!r} selects, judging {len(selected)} requirement(s)", markup=False)
     out.print(text, markup=False)

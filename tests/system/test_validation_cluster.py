@@ -74,6 +74,9 @@ def test_two_workers_give_the_local_matrix(cluster):
     nominal = ROOT / "reports" / "runs" / remote["runs"][0]["run"]
     assert "no HTML report (--no-report)" in done.stdout and not (nominal / "report").exists()
     assert [s["figures"] for s in json.loads((nominal / "record.json").read_text())["sessions"]] == [False]
+    assert (nominal / "audit" / "detection-matrix.txt").is_file()
+    checked = subprocess.run([HIL, "evidence", "verify", str(nominal)], cwd=ROOT, capture_output=True, text=True)
+    assert checked.returncode == 0 and "audit documents attached" in (ROOT / "reports" / "ledger.jsonl").read_text()
 
 
 def test_a_worker_lost_mid_campaign_has_its_campaign_requeued_and_named(cluster):

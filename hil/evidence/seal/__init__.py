@@ -15,6 +15,8 @@ from hil.evidence.seal import ledger, signing
 from hil.evidence.seal.manifest import MANIFEST, ManifestError, verify_manifest, write_manifest
 
 SEALED, REBUILT, RESUMED = "sealed", "report rebuilt", "resumed"
+# sealed again with audit documents added and no report built (hil validate --no-report)
+ATTACHED = "audit documents attached"
 
 
 class SealError(Exception):
