@@ -99,7 +99,8 @@ def open_report(run_dir: Path, *options: str) -> dict:
         server.shutdown()
     assert done.returncode == 0, done.stderr[-2000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    if seen.get("reloads"):
-        print(f"{run_dir.name}: the report's overview came after {seen['reloads']} reload(s)")
+    if seen.get("retries"):
+        print(f"{run_dir.name}: the report's overview came in a new browser after {seen['retries']} without it: "
+              f"{seen['stuck']}")
     assert "error" not in seen, seen.get("error")
     return seen
