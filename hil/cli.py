@@ -19,6 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -56,6 +57,8 @@ from hil.rig.config import RigConfigError, load_rig
 from hil.rig.emulator_process import EmulatorProcess
 from hil.rig.model import RIG_ID_PATTERN
 from hil.rig.rig import NO_PUMP_LINK, Rig
+from hil.run import outputs
+from hil.run import record as run_record
 from hil.specs import SpecError, load_requirements
 from hil.specs.document import document
 
@@ -847,6 +850,7 @@ def _finish_run(run_dir: Path, event: str = seal.SEALED, report: bool = True) ->
         raise typer.Exit(1) from None
     record["run_kind"] = kind.as_record()
     write_record(run_dir, record)
+    _write_outputs(run_dir, record)
     if report:
         try:
             index = reporting.generate_report(
@@ -883,6 +887,22 @@ def _finish_run(run_dir: Path, event: str = seal.SEALED, report: bool = True) ->
         markup=False,
     )
     return kind
+
+
+def _write_outputs(run_dir: Path, record: dict) -> None:
+    """The installed outputs of the finished run (hil.run.outputs: junit.xml and a lab's own), on its record as the
+    published schema types it; a record the schema does not allow gets none, and says where it is wrong."""
+    try:
+        typed = run_record.RECORD.validate_python(record)
+    except ValidationError:
+        problems = "; ".join(run_record.problems(run_dir, limit=3))
+        err.print(f"outputs not written: {problems} (hil evidence verify lists every problem)", markup=False)
+        return
+    for written in outputs.write_all(run_dir, typed):
+        if written.error:
+            err.print(f"output {written.name} failed: {written.error}", markup=False)
+        elif written.path:
+            out.print(f"{written.name}: {written.path}", markup=False)
 
 
 def _rig_id(record: dict) -> str:
@@ -1382,10 +1402,14 @@ def evidence_verify(
         ok = f"ok: the ledger {ledger_path} chains intact; each of its {runs} runs matches its last seal"
     else:
         run_dir = _run_dir(run)
-        problems = seal.check_run(run_dir, ledger_path, trusted)
+        problems = seal.check_run(run_dir, ledger_path, trusted) + run_record.problems(run_dir)
         ok = (
             f"ok: every file of {run_dir} matches its manifest, the manifest its seal in {ledger_path}, the chain holds"
+            f"; its record.json is valid against the published schema (hil/run/record.schema.json, record_schema "
+            f"{run_record.SCHEMA_VERSION})"
         )
+        if (older := run_record.older_version(_record(run_dir))) is not None:
+            ok += f" (its record.json is of record_schema {older}, older than {run_record.SCHEMA_VERSION}: not checked)"
     for problem in problems:
         err.print(problem, markup=False)
     if problems:

@@ -22,9 +22,9 @@ from hil.evidence.per_test import safe_name
 from hil.evidence.run_kind import REHEARSAL_NOTE
 from hil.rig.config import RigConfig
 from hil.rig.lab import Acquisition
+from hil.run.record import SCHEMA_VERSION
 from hil.specs.claims import Claims
 
-RECORD_SCHEMA_VERSION = 2  # 2: verdict, failure_class and reason per test; interrupted
 LOCK_FILES = ("requirements.lock", "package-lock.json")
 CLAIMS_COPY = "claims"  # the run folder's copy of the claims file its requirements took their numbers from
 REQUIREMENT_COPIES = "requirements"  # the run folder's copies of the requirement files it ran, for its reader
@@ -168,7 +168,7 @@ class RunRecorder:
             return
         spec_files = sorted({r.file for r in requirements.values()})
         self.record = {
-            "record_schema": RECORD_SCHEMA_VERSION,
+            "record_schema": SCHEMA_VERSION,
             "run_id": self.directory.name,
             "started": utc_now(),
             "finished": None,

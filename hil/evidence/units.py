@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from hil.analysis.across_units import mean_across_units
 from hil.evidence import run_kind
 from hil.evidence.measurements import FAIL, INCONCLUSIVE, PASS, Measurement, measurement
-from hil.evidence.run import RECORD_SCHEMA_VERSION, utc_now
+from hil.evidence.run import utc_now
 from hil.evidence.verdict import Verdict, shown_word
 from hil.rig.config import RigConfig
+from hil.run.record import SCHEMA_VERSION
 from hil.specs.model import AcrossUnits, Requirement
 
 JUDGED = {Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE}  # a unit whose test ran to a judgement
@@ -248,7 +249,7 @@ def places_record(
     first = next(r for r in records.values() if r.get("provenance"))  # a place that ran nothing has none
     interrupted = [r["interrupted"] for r in records.values() if r.get("interrupted")]
     return {
-        "record_schema": RECORD_SCHEMA_VERSION,
+        "record_schema": SCHEMA_VERSION,
         "run_id": run_id,
         "kind": "places",
         "split": split,

@@ -9,7 +9,9 @@ import os
 import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 
+import jsonschema
 import pytest
 
 from hil.rig.config import load_rig
@@ -17,6 +19,7 @@ from hil.specs import load_requirements
 
 from .conftest import HIL, ROOT, open_report
 
+SCHEMA = jsonschema.Draft202012Validator(json.loads((ROOT / "hil" / "run" / "record.schema.json").read_text()))
 DEFECT_RIGS = sorted((ROOT / "fixtures" / "rigs" / "defects").glob("*.yaml"))
 
 
@@ -66,6 +69,10 @@ def test_every_seeded_defect_is_caught_by_exactly_the_requirements_it_declares(v
         assert [session["figures"] for session in record["sessions"]] == [False], rig.stem
         files = [f for test in record["tests"].values() for f in test["files"]]
         assert any(f.endswith(".csv") for f in files) and not any(f.endswith(".png") for f in files), rig.stem
+        SCHEMA.validate(record)
+        junit = ET.parse(run_dir / "junit.xml").getroot()  # what a CI dashboard shows: the defect, not green
+        caught = int(junit.get("failures")) + int(junit.get("errors"))
+        assert caught >= len(load_rig(rig).data["seeded_defect"]["violates"]), rig.stem
 
 
 def test_nominal_campaign_passes_every_requirement_with_evidence(validation, tmp_path):
@@ -85,6 +92,9 @@ def test_nominal_campaign_passes_every_requirement_with_evidence(validation, tmp
     assert provenance["spec_files"] and provenance["lock_files"] and provenance["host"]
     assert record["rig"]["identities"]["pump"]["serial"] and record["rig"]["identities"]["lost_scale"]["serial"]
     assert "PROBLEM" not in (run_dir / "traceability.txt").read_text()
+    SCHEMA.validate(record)  # the published schema, as a reader of record.json checks it
+    junit = ET.parse(run_dir / "junit.xml").getroot()
+    assert (junit.get("tests"), junit.get("failures"), junit.get("errors")) == (str(len(record["selected"])), "0", "0")
     # what the report cites is in the run folder: the requirement files it links to, the sources page they cite
     assert all((run_dir / r["copy"]).is_file() for r in record["requirements"].values())
     sections = set(re.findall(r"^## (.+)$", (run_dir / "docs" / "references.md").read_text(), re.M))

@@ -11,7 +11,9 @@ import shutil
 import signal
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 
+import jsonschema
 import pytest
 
 from .conftest import HIL, ROOT, Verify, wait_for
@@ -128,6 +130,12 @@ def test_places_run_a_unit_on_each_and_judge_requirements_across_units(lab, dire
     assert serials == {"bench-a": "EMU-0001", "bench-b": "EMU-0002"}
     unit_a = json.loads((run.run_dir / "units/bench-a/record.json").read_text())
     assert _numbers(unit_a) == _numbers(direct.record)  # the first unit is the rig's own seed
+    schema = jsonschema.Draft202012Validator(json.loads((ROOT / "hil/run/record.schema.json").read_text()))
+    for valid in (record, unit_a):  # the run's record and its units': both shapes of the published schema
+        schema.validate(valid)
+    cases = {c.get("name"): c for c in ET.parse(run.run_dir / "junit.xml").getroot().iter("testcase")}
+    assert [tag for tag in ("failure", "error") if cases["OC-ALARM-003"].find(tag) is not None]  # not green
+    assert [e.tag for e in cases["DA-BOLUS-002"]] == ["properties"]  # passed across units
     across = {a["requirement"]: a for a in record["across_units"]}
     assert across["DA-BOLUS-002"]["verdict"] == "PASS", across["DA-BOLUS-002"]
     assert [m["name"].split(" (")[0] for m in across["DA-BOLUS-002"]["set"]] == [
