@@ -16,7 +16,6 @@ Prints one JSON document, also written to benchmarks/results/bench_lab.json.
 
 import argparse
 import json
-import re
 import socket
 import statistics
 import subprocess
@@ -91,19 +90,19 @@ def inner_samples(exporter_config: Path, samples: int) -> dict:
 def campaign(lab_: Lab, places: list[str], k: str, split: bool = False) -> dict:
     """One `hil verify` of the campaign: on the direct rig (no places), or with --places (and --split)."""
     if places:
-        command = ["ip", "netns", "exec", lab_.netns, str(BIN / "hil"), "verify", "--rig", RIGS["bench-a"],
+        command = ["ip", "netns", "exec", lab_.netns, str(BIN / "hil"), "--json", "verify", "--rig", RIGS["bench-a"],
                    "--places", ",".join(places), *(["--split"] if split else []), "-k", k, "--no-report"]
     else:
         command = [str(BIN / "hil"), "verify", "-k", k, "--no-report"]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=3600)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
     wall = time.perf_counter() - started
     if places:  # every unit ran its tests to PASS (a requirement asking for more units than these is not PASS)
-        run_id = re.search(r"^run (\S+):", done.stdout, re.M).group(1)
-        record = json.loads((ROOT / "reports" / "runs" / run_id / "record.json").read_text())
-        assert all(unit["exit_status"] == 0 for unit in record["units"].values()), done.stdout[-3000:]
+        (run_dir,) = [Path(e["folder"]) for e in map(json.loads, done.stdout.splitlines()) if e["event"] == "run"]
+        record = json.loads((run_dir / "record.json").read_text())
+        assert all(unit["exit_status"] == 0 for unit in record["units"].values()), done.stderr[-3000:]
     else:
-        assert done.returncode == 0, done.stdout[-3000:]
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return {"places": places or ["(direct pty rig)"], "split": split, "wall_s": round(wall, 1)}
 
 

@@ -14,7 +14,6 @@ import argparse
 import json
 import math
 import os
-import re
 import signal
 import subprocess
 import tempfile
@@ -29,16 +28,16 @@ EXTRA: list[str] = []  # options every validation of this benchmark takes (--ful
 
 
 def _validate(only: list[str], seeds: int, *extra: str) -> tuple[float, dict]:
-    command = [str(BIN / "hil"), "validate", "--seeds", str(seeds), *EXTRA, *extra]
+    command = [str(BIN / "hil"), "--json", "validate", "--seeds", str(seeds), *EXTRA, *extra]
     for name in only:
         command += ["--only", name]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - started
-    match = re.search(r"^validation: (reports/validation/\S+)$", done.stdout, re.M)
-    if done.returncode != 0 or not match:
+    folders = [Path(e["folder"]) for e in map(json.loads, done.stdout.splitlines()) if e["event"] == "validation"]
+    if done.returncode != 0 or not folders:
         raise SystemExit(f"hil validate failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
-    return wall, json.loads((ROOT / match.group(1) / "detection-matrix.json").read_text())
+    return wall, json.loads((folders[0] / "detection-matrix.json").read_text())
 
 
 def _judged(matrix: dict) -> tuple[list, list]:

@@ -19,7 +19,6 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -57,7 +56,7 @@ from hil.rig.config import RigConfigError, load_rig
 from hil.rig.emulator_process import EmulatorProcess
 from hil.rig.model import RIG_ID_PATTERN
 from hil.rig.rig import NO_PUMP_LINK, Rig
-from hil.run import outputs
+from hil.run import events, outputs
 from hil.run import record as run_record
 from hil.specs import SpecError, load_requirements
 from hil.specs.document import document
@@ -93,7 +92,17 @@ def main_options(
         help=f"the project root: its specs/, fixtures/rigs/ and reports/ (default: ${project.ROOT_ENV}, "
         "else the nearest folder from here upward with a specs/ folder, else here)",
     ),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="stdout carries only JSON lines, one per event of the run (its id and folder as it starts, how it "
+        "ended), for a program that starts hil; everything else goes to stderr (hil/run/events.py)",
+    ),
 ):
+    global out
+    if as_json:
+        events.enable()
+        out = err
     try:
         project.set_root(root)
         project.root()
@@ -564,6 +573,7 @@ def _verify_on(
     if config.emulated:  # a backstop against a hung emulated test; a bench test may rightly run for days
         command += ["--timeout", str(EMULATED_TEST_TIMEOUT_S)]
     out.print(f"run {run_dir.name}: {' '.join(command[1:])}", markup=False)
+    events.emit("run", run=run_dir.name, folder=run_dir.resolve())
     if config.rehearsal:
         out.print(f"{REHEARSAL_NOTE}; the emulator and the rig clock at ×{config.speed:g} real time", markup=False)
 
@@ -571,12 +581,19 @@ def _verify_on(
         err.print(line, markup=False)
 
     with signals_held(say, "sealing the run"):  # run_pytest forwards them meanwhile; after it, they are held
-        child = run_pytest(command, say, cwd=project.root(), env=_children_env())
+        child = run_pytest(
+            command,
+            say,
+            cwd=project.root(),
+            env=_children_env(),
+            stdout=sys.stderr.fileno() if events.enabled() else None,
+        )
         record = _record(run_dir)
         if held is not None:
             held.pump_stopped = _pump_left_stopped(child, record)
         if not (record and (record["tests"] or record.get("rig") or record.get("safety_actions"))):
             _discard_empty_run(run_dir, child, _unknown_ids(k, specs))
+            events.emit("discarded", run=run_dir.name, exit_status=child.exit_status)
             raise typer.Exit(child.exit_status)
         interrupted = child.signal is not None or bool(record.get("interrupted"))
         if finish_abandoned(
@@ -589,10 +606,11 @@ def _verify_on(
         if tool_validation:
             write_record(run_dir, (_record(run_dir) or {}) | {"tool_validation": json.loads(tool_validation)})
         problems = _trace_gate(run_dir, specs)
+        kind: run_kind.RunKind | None = None
         try:
             if unit_dir is None:
                 event = seal.RESUMED if resume else seal.SEALED
-                _finish_run(run_dir, report=report, event=event)
+                kind = _finish_run(run_dir, report=report, event=event)
             unsealed = 0
         except typer.Exit as exc:  # not sealed (said already): an interrupted run still exits as interrupted
             unsealed = exc.exit_code
@@ -605,7 +623,11 @@ def _verify_on(
             + f"; resume it: hil verify --resume {run_dir.name}",
             markup=False,
         )
-    raise typer.Exit(child.exit_status or unsealed or (1 if problems else 0))
+    code = child.exit_status or unsealed or (1 if problems else 0)
+    events.emit(
+        "ended", run=run_dir.name, folder=run_dir.resolve(), exit_status=code, kind=kind.words if kind else None
+    )
+    raise typer.Exit(code)
 
 
 def _plan_places(
@@ -667,6 +689,7 @@ def _verify_places(
         + f": {', '.join(selections)}",
         markup=False,
     )
+    events.emit("run", run=run_dir.name, folder=run_dir.resolve())
     (run_dir / "units").mkdir()
     logs = {place: open(run_dir / "units" / f"{place}.out", "w", encoding="utf-8") for place in selections}
     names = list(selections)
@@ -698,7 +721,9 @@ def _verify_places(
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
             err.print(f"hil: no test ran on any place: nothing sealed, {run_dir} removed", markup=False)
-            raise typer.Exit(128 + interrupted.value if interrupted else max(o.exit_status for o in outcomes) or 5)
+            code = 128 + interrupted.value if interrupted else max(o.exit_status for o in outcomes) or 5
+            events.emit("discarded", run=run_dir.name, exit_status=code)
+            raise typer.Exit(code)
         ran = sorted({rid for r in records.values() for test in r["tests"].values() for rid in test["requirements"]})
         across = [units.judge(requirements[rid], records) for rid in ran if rid in requirements]
         table = units.table_text(across)
@@ -715,8 +740,9 @@ def _verify_places(
         units_allure.add_across_units(results, across)
         exit_statuses = {place: outcome.exit_status for place, outcome in zip(selections, outcomes, strict=True)}
         write_record(run_dir, units.places_record(run_dir.name, config, records, exit_statuses, across, started, split))
+        kind: run_kind.RunKind | None = None
         try:
-            _finish_run(run_dir, report=report)
+            kind = _finish_run(run_dir, report=report)
             unsealed = 0
         except typer.Exit as exc:
             unsealed = exc.exit_code
@@ -730,9 +756,12 @@ def _verify_places(
             + ("NOT sealed" if unsealed else "sealed as an interrupted run"),
             markup=False,
         )
-        raise typer.Exit(128 + interrupted.value)
     failed = next((o.exit_status for o in outcomes if o.exit_status), 0)
-    raise typer.Exit(failed or unsealed or (1 if undecided else 0))
+    code = 128 + interrupted.value if interrupted else failed or unsealed or (1 if undecided else 0)
+    events.emit(
+        "ended", run=run_dir.name, folder=run_dir.resolve(), exit_status=code, kind=kind.words if kind else None
+    )
+    raise typer.Exit(code)
 
 
 def _resumable(run_dir: Path, record: dict | None, config, k: str | None) -> tuple[Path, list[str]]:
@@ -891,16 +920,17 @@ def _finish_run(run_dir: Path, event: str = seal.SEALED, report: bool = True) ->
 
 def _write_outputs(run_dir: Path, record: dict) -> None:
     """The installed outputs of the finished run (hil.run.outputs: junit.xml and a lab's own), on its record as the
-    published schema types it; a record the schema does not allow gets none, and says where it is wrong."""
-    try:
-        typed = run_record.RECORD.validate_python(record)
-    except ValidationError:
-        problems = "; ".join(run_record.problems(run_dir, limit=3))
-        err.print(f"outputs not written: {problems} (hil evidence verify lists every problem)", markup=False)
-        return
-    for written in outputs.write_all(run_dir, typed):
+    published schema types it. Exit 1, not sealed, when one changed the record or a test's evidence."""
+    for written in outputs.write_all(run_dir, record):
+        if written.changed:
+            err.print(
+                f"NOT SEALED: the output {written.name} changed what the run recorded ({'; '.join(written.changed)})",
+                markup=False,
+            )
+            raise typer.Exit(1)
         if written.error:
-            err.print(f"output {written.name} failed: {written.error}", markup=False)
+            what = "outputs not written" if written.name == "outputs" else f"output {written.name} failed"
+            err.print(f"{what}: {written.error}", markup=False)
         elif written.path:
             out.print(f"{written.name}: {written.path}", markup=False)
 
@@ -1314,7 +1344,9 @@ def validate(
             "the nominal rig's clean run says nothing of the defect rigs' bounds",
             markup=False,
         )
-    raise typer.Exit(0 if all(o.ok for o in outcomes) and len(judged_by) == 1 else 1)
+    code = 0 if all(o.ok for o in outcomes) and len(judged_by) == 1 else 1
+    events.emit("validation", folder=folder.resolve(), nominal_run=nominal_dir.name, exit_status=code)
+    raise typer.Exit(code)
 
 
 def _campaign_done(total: int):
@@ -1402,14 +1434,12 @@ def evidence_verify(
         ok = f"ok: the ledger {ledger_path} chains intact; each of its {runs} runs matches its last seal"
     else:
         run_dir = _run_dir(run)
-        problems = seal.check_run(run_dir, ledger_path, trusted) + run_record.problems(run_dir)
+        checked = run_record.check(run_dir)
+        problems = seal.check_run(run_dir, ledger_path, trusted) + checked.problems
         ok = (
-            f"ok: every file of {run_dir} matches its manifest, the manifest its seal in {ledger_path}, the chain holds"
-            f"; its record.json is valid against the published schema (hil/run/record.schema.json, record_schema "
-            f"{run_record.SCHEMA_VERSION})"
+            f"ok: every file of {run_dir} matches its manifest, the manifest its seal in {ledger_path}, the chain "
+            f"holds; {checked.said()}"
         )
-        if (older := run_record.older_version(_record(run_dir))) is not None:
-            ok += f" (its record.json is of record_schema {older}, older than {run_record.SCHEMA_VERSION}: not checked)"
     for problem in problems:
         err.print(problem, markup=False)
     if problems:

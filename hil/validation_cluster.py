@@ -14,11 +14,11 @@ import getpass
 import json
 import logging
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,7 +60,7 @@ class Campaign:
         return f"hil-campaign-{self.validation_id}-{self.rig}-{'rig' if self.seed is None else self.seed}"
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "hil.cli", "verify", "--rig", self.rig_file]
+        command = [sys.executable, "-m", "hil.cli", "--json", "verify", "--rig", self.rig_file]
         command += [] if self.report else ["--no-report", "--no-figures"]  # figures where a report shows them
         command += ["--tool-validation", json.dumps(self.tool_validation)]
         return command + (["-k", self.k] if self.k is not None else [])
@@ -106,30 +106,25 @@ def run_campaign(campaign: Campaign) -> Ran:
     if campaign.operator:  # the user who runs the validation, not the account the worker runs under
         env["HIL_OPERATOR"] = campaign.operator
     env[PARENT_ENV] = str(os.getpid())
-    child = subprocess.Popen(
-        command,
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    with _running_lock:
-        _running.add(child)
-    assert child.stdout is not None  # piped
-    lines, run_id = [], None
-    try:
-        for line in child.stdout:
-            lines.append(line)
-            if run_id is None and (match := re.match(r"run (\S+):", line)):
-                run_id = match.group(1)
-                _log_start({"campaign": campaign.key, "worker": worker, "host": host, "run": run_id})
-        child.wait()
-    finally:
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as said:  # what it said, for a failure
+        child = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=said, text=True)
         with _running_lock:
-            _running.discard(child)
-    if run_id is None:
-        return Ran(campaign.key, None, None, worker, host, "".join(lines)[-OUTPUT_TAIL:])
+            _running.add(child)
+        assert child.stdout is not None  # piped: its events (hil.run.events), one JSON object a line
+        run_id = None
+        try:
+            for line in child.stdout:
+                event = json.loads(line)  # stdout holds nothing else (a system test checks it)
+                if event["event"] == "run":
+                    run_id = event["run"]
+                    _log_start({"campaign": campaign.key, "worker": worker, "host": host, "run": run_id})
+            child.wait()
+        finally:
+            with _running_lock:
+                _running.discard(child)
+        if run_id is None:
+            said.seek(0)
+            return Ran(campaign.key, None, None, worker, host, said.read()[-OUTPUT_TAIL:])
     return Ran(campaign.key, run_id, _record(project.reports() / "runs" / run_id), worker, host)
 
 

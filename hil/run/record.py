@@ -8,14 +8,18 @@ places`), whose tests are its units' records. `record_schema` is the version: a 
 record would misread raises it (SchemaVersion)."""
 
 import json
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
+import jsonschema
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
 from hil.evidence.measurements import Outcome
 from hil.evidence.run_kind import Ending, Evidence
 from hil.evidence.verdict import FailureClass, Verdict
+from hil.specs.model import AcrossUnits
 
 # The version these models describe, which the recorder writes (hil.evidence.run). 2: a verdict, failure class and
 # reason per test, interrupted; 3: the first published, with the claims and each bound's origin.
@@ -146,7 +150,7 @@ class SafetyAction(_Part):
 
 
 class Interruption(_Part):
-    signal: str
+    signal: str | None = Field(description="None: the harness ended without saying which")
     test: NodeId | None
 
 
@@ -223,7 +227,7 @@ class UnitJudged(_Part):
 class AcrossUnitsEntry(_Part):
     requirement: str
     count: int
-    judged: str
+    judged: AcrossUnits
     source: str
     verdict: Verdict
     reason: str
@@ -252,7 +256,7 @@ class PlacesRecord(_Part):
     units: dict[str, UnitEntry]
     across_units: list[AcrossUnitsEntry]
     unit_selected: dict[str, RequirementIds]
-    unit_verdicts: dict[str, str]
+    unit_verdicts: dict[str, Verdict | Literal["NOT RUN"]] = Field(description="`<test> · <place>` → its word")
     unit_endings: dict[str, Ending]
     tests: dict[NodeId, TestEntry] = Field(description="none: they are the units'")
     safety_actions: list[SafetyAction]
@@ -270,25 +274,53 @@ Record = Annotated[Annotated[RunRecord, Tag("run")] | Annotated[PlacesRecord, Ta
 RECORD = TypeAdapter(Record)
 
 
-def problems(run_dir: Path, limit: int = 20) -> list[str]:
-    """What in the run's record.json the published schema does not allow, each at its key (at most `limit`); a
-    record of an older version is not checked (one line says so, not a problem: see older_version)."""
+SCHEMA_FILE = Path(__file__).with_name("record.schema.json")
+
+
+@cache
+def _published() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class Check:
+    """A record.json checked against the published schema: its problems, or the older version it was not checked
+    against (written before the schema was published, or by an older suite)."""
+
+    problems: list[str]
+    older: int | None = None
+
+    def said(self) -> str:
+        """How a passing check is said."""
+        if self.older is not None:
+            return (
+                f"its record.json is of record_schema {self.older}, older than the published {SCHEMA_VERSION}: "
+                "not checked"
+            )
+        return f"its record.json is valid against the published schema (record_schema {SCHEMA_VERSION})"
+
+
+def _said(error: jsonschema.ValidationError) -> str:
+    """The error's message; for a value none of a key's alternatives allow (a value or null, say), each one's."""
+    messages = sorted({sub.message for sub in error.context}) if error.context else [error.message]
+    return " or ".join(message[:200] for message in messages)
+
+
+def check(run_dir: Path, limit: int = 20) -> Check:
+    """The run's record.json against the published schema (the shipped file, as any reader checks it: a string is
+    no number), each problem at its key (at most `limit`)."""
     path = Path(run_dir) / "record.json"
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Check(["record.json: missing (nothing says what the run was)"])
     except (OSError, ValueError) as exc:
-        return [f"record.json: unreadable ({exc})"]
-    if older_version(record) is not None:
-        return []
-    try:
-        RECORD.validate_python(record)
-    except ValidationError as exc:
-        found = [
-            f"record.json: {'.'.join(str(part) for part in error['loc'][1:]) or '(top)'}: {error['msg']}"
-            for error in exc.errors(include_url=False)
-        ]
-        return found[:limit] + ([f"record.json: {len(found) - limit} more"] if len(found) > limit else [])
-    return []
+        return Check([f"record.json: unreadable ({exc})"])
+    if (older := older_version(record)) is not None:
+        return Check([], older)
+    errors = sorted(_published().iter_errors(record), key=lambda e: [str(part) for part in e.absolute_path])
+    found = [f"record.json: {'.'.join(str(part) for part in e.absolute_path) or '(top)'}: {_said(e)}" for e in errors]
+    return Check(found[:limit] + ([f"record.json: {len(found) - limit} more"] if len(found) > limit else []))
 
 
 def older_version(record: object) -> int | None:

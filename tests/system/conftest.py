@@ -2,11 +2,12 @@ import functools
 import http.server
 import json
 import os
-import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,15 +41,26 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=rank)
 
 
+def events(stdout: str) -> list[dict]:
+    """What `hil --json` said of its run on stdout (hil/run/events.py): one JSON object a line, nothing else."""
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def event_folder(stdout: str, event: str = "run") -> Path | None:
+    """The folder of the run (or, event="validation", of the validation) `hil --json` opened; None: none."""
+    return next((Path(e["folder"]) for e in events(stdout) if e["event"] == event), None)
+
+
 class Verify:
-    """One `hil verify` run, the way a user starts it, from the project root."""
+    """One `hil --json verify` run, the way a user starts it, from the project root: its run found from its events,
+    its console (stderr) in `output`."""
 
     def __init__(self, completed: subprocess.CompletedProcess):
         self.code = completed.returncode
         self.output = completed.stdout + completed.stderr
-        match = re.search(r"^run (\S+):", self.output, re.M)
-        assert match, f"hil verify printed no run id:\n{self.output[-3000:]}"
-        self.run_dir = ROOT / "reports" / "runs" / match.group(1)
+        run_dir = event_folder(completed.stdout)
+        assert run_dir, f"hil verify opened no run:\n{self.output[-3000:]}"
+        self.run_dir = run_dir
         self.record = json.loads((self.run_dir / "record.json").read_text())
 
     def requirements_with(self, outcome: str) -> set[str]:
@@ -58,9 +70,39 @@ class Verify:
 @pytest.fixture(scope="session")
 def verify():
     def run(*args: str, timeout: float = 900) -> Verify:
-        return Verify(subprocess.run([HIL, "verify", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout))
+        return Verify(subprocess.run([HIL, "--json", "verify", *args], cwd=ROOT, capture_output=True, text=True,
+                                     timeout=timeout))
 
     return run
+
+
+@dataclass
+class Running:
+    """`hil --json ARGS` started as a terminal would (start_hil): the process, the run folder its first event named,
+    and the file its console goes to (stderr; read it once the process has ended)."""
+
+    proc: subprocess.Popen
+    run_dir: Path
+    console: Path
+
+    def finish(self, timeout: float) -> str:
+        """Wait for the process to end; its console output."""
+        self.proc.communicate(timeout=timeout)
+        return self.console.read_text()
+
+
+def start_hil(*args: str, **popen) -> Running:
+    """`hil --json ARGS` from the project root, waited for until it has opened its run (its first event)."""
+    console = Path(tempfile.mkstemp(prefix="hil-console-", suffix=".txt")[1])
+    with open(console, "w") as sink:
+        proc = subprocess.Popen([HIL, "--json", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=sink, text=True,
+                                **popen)
+    first = proc.stdout.readline()
+    if not first:
+        proc.wait(timeout=60)
+    run_dir = event_folder(first)
+    assert run_dir, f"hil opened no run (exit {proc.poll()}):\n{console.read_text()[-3000:]}"
+    return Running(proc, run_dir, console)
 
 
 def wait_for(predicate, timeout_s: float, what: str):

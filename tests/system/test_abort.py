@@ -20,7 +20,7 @@ import pytest
 
 from hil.evidence import seal
 
-from .conftest import HIL, ROOT, wait_for
+from .conftest import HIL, ROOT, start_hil, wait_for
 
 TEST = "DA-BASAL-002"
 ROWS_BEFORE_SIGNAL = 200
@@ -33,6 +33,7 @@ class Started:
     emulator_pid: int
     pytest_pid: int
     csv: Path
+    console: Path | None  # where hil's console went (None: pytest's output is on its stdout)
 
 
 def _emulator_pid(run_dir: Path) -> int | None:
@@ -58,14 +59,19 @@ def _rows(csv: Path) -> int:
 
 
 def _start(command: list[str], run_dir: Path | None = None) -> Started:
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    """command: `hil ...` (its run from its first event, its console in a file) or pytest with the run_dir it uses."""
+    console = None
     if run_dir is None:
-        run_dir = ROOT / "reports" / "runs" / re.match(r"run (\S+):", proc.stdout.readline()).group(1)
+        assert command[0] == HIL
+        running = start_hil(*command[1:], start_new_session=True)
+        proc, run_dir, console = running.proc, running.run_dir, running.console
+    else:
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
     emulator = wait_for(lambda: _emulator_pid(run_dir), 60, "the emulator to start")
     csv = wait_for(lambda: next(run_dir.glob("tests/*/balance.csv"), None), 60, "the recording to start")
     wait_for(lambda: _rows(csv) > ROWS_BEFORE_SIGNAL, 60, f"{ROWS_BEFORE_SIGNAL} samples")
-    return Started(proc, run_dir, emulator, _parent(emulator), csv)
+    return Started(proc, run_dir, emulator, _parent(emulator), csv, console)
 
 
 def _finish(started: Started, signals: list[tuple[str, int]]) -> tuple[int, str, int]:
@@ -83,7 +89,7 @@ def _finish(started: Started, signals: list[tuple[str, int]]) -> tuple[int, str,
     finally:
         if started.proc.poll() is None:
             os.killpg(started.proc.pid, signal.SIGKILL)
-    return started.proc.returncode, output, rows_before
+    return started.proc.returncode, started.console.read_text() if started.console else output, rows_before
 
 
 def _assert_aborted_safely(started: Started, code: int, output: str, rows_before: int, signum: int, sealed=True):
@@ -133,14 +139,13 @@ def test_ctrl_c_to_plain_pytest_stops_the_pump_and_finishes_the_record(tmp_path)
 
 
 def test_ctrl_c_while_hil_seals_the_run_is_ignored_and_the_run_sealed_complete():
-    proc = subprocess.Popen([HIL, "verify", "-k", "DA-BOLUS-001"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    running = start_hil("verify", "-k", "DA-BOLUS-001", start_new_session=True)
+    proc, run_dir = running.proc, running.run_dir
     try:
-        run_dir = ROOT / "reports" / "runs" / re.match(r"run (\S+):", proc.stdout.readline()).group(1)
         pytest_pid = _parent(wait_for(lambda: _emulator_pid(run_dir), 60, "the emulator to start"))
         wait_for(lambda: not _alive(pytest_pid), 120, "pytest to exit")  # hil now builds the trace, report and seal
         os.killpg(proc.pid, signal.SIGINT)
-        output, _ = proc.communicate(timeout=120)
+        output = running.finish(120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

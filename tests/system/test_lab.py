@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 
-from .conftest import HIL, ROOT, Verify, wait_for
+from .conftest import HIL, ROOT, Verify, event_folder, wait_for
 from .labgrid_lab import Lab, Started, missing
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=f"labgrid lab: {missing()}")
@@ -54,7 +54,7 @@ def _numbers(record: dict) -> dict:
 
 
 def _verify_in_lab(lab: Lab, name: str, place: str, *args: str) -> Started:
-    return lab.hil(name, "verify", "--rig", RIG[place], *args)
+    return lab.hil(name, "--json", "verify", "--rig", RIG[place], *args)
 
 
 def test_the_preflight_acquires_the_place_shows_it_and_gives_it_back(lab):
@@ -111,7 +111,7 @@ def _verdicts(record: dict) -> dict:
 
 
 def test_places_run_a_unit_on_each_and_judge_requirements_across_units(lab, direct, tmp_path):
-    started = lab.hil("places", "verify", "--rig", RIG["bench-a"], "--places", "bench-a,bench-b", "-k", SUBSET,
+    started = lab.hil("places", "--json", "verify", "--rig", RIG["bench-a"], "--places", "bench-a,bench-b", "-k", SUBSET,
                       "--specs", _specs_with_units(tmp_path))
     code, stdout, stderr = started.finish(900)
     run = Verify(subprocess.CompletedProcess([], code, stdout, stderr))
@@ -125,7 +125,7 @@ def test_places_run_a_unit_on_each_and_judge_requirements_across_units(lab, dire
         assert _verdicts(unit_record) == _verdicts(direct.record), place  # each unit gives the direct rig's verdicts
         assert unit["labgrid"]["place"] == place and unit["exit_status"] == 0
         serials[place] = unit["pump"]["serial"]
-        assert f"[{place}] labgrid: place {place} released" in stdout
+        assert f"[{place}] labgrid: place {place} released" in stderr
         assert lab.holder(place) is None
     assert serials == {"bench-a": "EMU-0001", "bench-b": "EMU-0002"}
     unit_a = json.loads((run.run_dir / "units/bench-a/record.json").read_text())
@@ -145,7 +145,7 @@ def test_places_run_a_unit_on_each_and_judge_requirements_across_units(lab, dire
     assert across["OC-ALARM-003"]["verdict"] == "INCONCLUSIVE"
     assert across["OC-ALARM-003"]["reason"] == "2 units passed of the 3 the requirement asks for"
     table = (run.run_dir / "across-units.txt").read_text()
-    assert re.search(r"^  bench-b +EMU-0002 +PASS +", table, re.M) and "mean of 2" in table and table in stdout
+    assert re.search(r"^  bench-b +EMU-0002 +PASS +", table, re.M) and "mean of 2" in table and table in stderr
     assert (run.run_dir / "report" / "index.html").exists()
     verified = lab.run(HIL, "evidence", "verify", str(run.run_dir))  # units/ sealed with the run
     assert verified.returncode == 0, verified.stdout + verified.stderr
@@ -160,7 +160,7 @@ def test_places_run_a_unit_on_each_and_judge_requirements_across_units(lab, dire
 
 
 def test_split_spreads_the_tests_over_the_places(lab, direct):
-    started = lab.hil("split", "verify", "--rig", RIG["bench-a"], "--places", "bench-a,bench-b", "--split",
+    started = lab.hil("split", "--json", "verify", "--rig", RIG["bench-a"], "--places", "bench-a,bench-b", "--split",
                       "-k", SUBSET, "--no-report", "--no-figures")
     code, stdout, stderr = started.finish(900)
     run = Verify(subprocess.CompletedProcess([], code, stdout, stderr))
@@ -177,10 +177,9 @@ def test_split_spreads_the_tests_over_the_places(lab, direct):
 
 
 def test_ctrl_c_stops_every_units_pump_then_releases_the_places(lab):
-    started = lab.hil("places-ctrl-c", "verify", "--rig", RIG["bench-a"], "--places", "bench-a,bench-b",
+    started = lab.hil("places-ctrl-c", "--json", "verify", "--rig", RIG["bench-a"], "--places", "bench-a,bench-b",
                       "-k", "DA-BASAL-002", "--no-report", "--no-figures")
-    run_id = wait_for(lambda: re.search(r"^run (\S+):", started.out.read_text(), re.M), 120, "the run to start")
-    run_dir = ROOT / "reports" / "runs" / run_id.group(1)
+    run_dir = wait_for(lambda: event_folder(started.out.read_text()), 120, "the run to start")
     for place in RIG:
         csv = wait_for(lambda: next(run_dir.glob(f"units/{place}/tests/*/balance.csv"), None), 120, "recording")
         wait_for(lambda: csv.read_text().count("\n") > 20, 120, f"20 balance samples on {place}")
@@ -193,7 +192,7 @@ def test_ctrl_c_stops_every_units_pump_then_releases_the_places(lab):
         unit = json.loads((run_dir / f"units/{place}/record.json").read_text())
         actions = unit["safety_actions"]
         assert actions and all(a["ok"] and "acknowledged STOP" in a["detail"] for a in actions), (place, actions)
-        assert f"[{place}] labgrid: place {place} released" in stdout
+        assert f"[{place}] labgrid: place {place} released" in stderr
         assert lab.holder(place) is None
     assert "hil: run INTERRUPTED by SIGINT: sealed as an interrupted run" in stderr
 
@@ -212,10 +211,10 @@ def test_a_held_place_is_refused_naming_its_holder_or_waited_for(lab):
         assert re.search(r"held by \S+/alice .*; waited 2 s$", waited.stderr.strip()), waited.stderr
         checked = lab.run(HIL, "rig", "check", "--rig", RIG["bench-a"], "-k", "OC-ALARM-003")
         assert checked.returncode == 1 and "held by" in checked.stdout + checked.stderr
-        both = lab.run(HIL, "verify", "--rig", RIG["bench-a"], "--places", "bench-b,bench-a", "-k", "OC-ALARM-003",
+        both = lab.run(HIL, "--json", "verify", "--rig", RIG["bench-a"], "--places", "bench-b,bench-a", "-k", "OC-ALARM-003",
                        "--no-report", "--no-figures")
         assert both.returncode == 1, both.stdout[-3000:] + both.stderr[-2000:]  # bench-a's unit did not run
-        assert re.search(r"^\[bench-a\] hil: place bench-a is held by \S+/alice", both.stdout, re.M)
+        assert re.search(r"^\[bench-a\] hil: place bench-a is held by \S+/alice", both.stderr, re.M)
         record = Verify(both).record
         assert (record["units"]["bench-a"]["exit_status"], record["units"]["bench-a"]["tests"]) == (1, 0)
         assert re.search(r"^  bench-a +\? +not run +—$", (Verify(both).run_dir / "across-units.txt").read_text(), re.M)
@@ -226,7 +225,8 @@ def test_a_held_place_is_refused_naming_its_holder_or_waited_for(lab):
             wait_for(lambda: "state: waiting" in lab.client("reservations"), 30, "hil's reservation")
             os.killpg(impatient.process.pid, signum)
             code, stdout, stderr = impatient.finish(60)
-            assert code == 128 + signum and stderr == f"hil: {signum.name} while acquiring place bench-a: nothing ran\n"
+            assert code == 128 + signum and stdout == ""  # no run opened: no event
+            assert stderr.splitlines()[-1] == f"hil: {signum.name} while acquiring place bench-a: nothing ran", stderr
             assert lab.client("reservations").strip() == ""  # cancelled, not left to expire
         patient = _verify_in_lab(lab, "patient", "bench-a", "-k", "OC-ALARM-003", "--no-report", "--no-figures", "--wait", "120")
         wait_for(lambda: "state: waiting" in lab.client("reservations"), 30, "hil's reservation")
@@ -235,15 +235,14 @@ def test_a_held_place_is_refused_naming_its_holder_or_waited_for(lab):
         lab.client("-p", "bench-a", "release", user="alice")
     code, stdout, stderr = patient.finish(300)
     assert code == 0, stdout[-2000:] + stderr[-2000:]
-    assert "PASSED tests/safety/test_occlusion.py::test_occlusion_during_bolus[OC-ALARM-003]" in stdout
+    assert "PASSED tests/safety/test_occlusion.py::test_occlusion_during_bolus[OC-ALARM-003]" in stderr
     assert lab.holder("bench-a") is None
 
 
 def test_ctrl_c_stops_the_pump_then_releases_the_place(lab):
     started = _verify_in_lab(lab, "ctrl-c", "bench-b", "-k", "DA-BASAL-002", "--no-report", "--no-figures")
-    run_id = wait_for(lambda: re.search(r"^run (\S+):", started.out.read_text(), re.M), 120, "the run to start")
-    assert started.out.read_text().startswith("labgrid: place bench-b of 127.0.0.1:20408 acquired by ")
-    run_dir = ROOT / "reports" / "runs" / run_id.group(1)
+    run_dir = wait_for(lambda: event_folder(started.out.read_text()), 120, "the run to start")
+    assert started.err.read_text().startswith("labgrid: place bench-b of 127.0.0.1:20408 acquired by ")
     csv = wait_for(lambda: next(run_dir.glob("tests/*/balance.csv"), None), 120, "the recording to start")
     wait_for(lambda: csv.read_text().count("\n") > 20, 120, "20 balance samples over RFC 2217")
     assert lab.holder("bench-b") is not None
@@ -254,5 +253,5 @@ def test_ctrl_c_stops_the_pump_then_releases_the_place(lab):
     actions = record["safety_actions"]
     assert actions and all(a["ok"] and "acknowledged STOP" in a["detail"] for a in actions), actions
     assert record["interrupted"]["signal"] == "SIGINT"
-    assert stdout.rstrip().endswith("labgrid: place bench-b released"), stdout[-2000:]
+    assert stderr.rstrip().endswith("labgrid: place bench-b released"), stderr[-2000:]
     assert lab.holder("bench-b") is None

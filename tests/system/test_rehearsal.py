@@ -5,7 +5,6 @@ and its evidence says REHEARSAL everywhere it can be read. A free-running pump w
 neither blocks nor loses them silently."""
 
 import json
-import re
 import subprocess
 import time
 
@@ -17,7 +16,7 @@ from hil.errors import LostEvent
 from hil.rig.config import load_rig
 from hil.rig.rig import Rig
 
-from .conftest import HIL, ROOT
+from .conftest import HIL, ROOT, event_folder
 
 SUBSET = ("DA-BOLUS-001", "OC-ALARM-001", "HS-SBL-001", "IF-KINK-001")
 RIGS = ROOT / "fixtures" / "rigs"
@@ -25,13 +24,12 @@ RIGS = ROOT / "fixtures" / "rigs"
 
 def _verify(rig: str, *options: str) -> tuple[dict, float, str]:
     started = time.monotonic()
-    done = subprocess.run([HIL, "verify", "--rig", str(RIGS / rig), "-k", " or ".join(SUBSET), *options], cwd=ROOT,
-                          capture_output=True, text=True, timeout=1200)
+    done = subprocess.run([HIL, "--json", "verify", "--rig", str(RIGS / rig), "-k", " or ".join(SUBSET), *options],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1200)
     wall_s = time.monotonic() - started
-    match = re.search(r"^run (\S+):", done.stdout, re.M)
-    assert match, done.stdout[-3000:] + done.stderr[-3000:]
-    run_dir = ROOT / "reports" / "runs" / match.group(1)
-    return json.loads((run_dir / "record.json").read_text()), wall_s, done.stdout
+    run_dir = event_folder(done.stdout)
+    assert run_dir, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads((run_dir / "record.json").read_text()), wall_s, done.stderr
 
 
 def test_a_rehearsal_gets_the_lockstep_verdicts_and_is_marked_rehearsal():

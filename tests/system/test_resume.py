@@ -8,24 +8,19 @@ import re
 import signal
 import subprocess
 
-from .conftest import HIL, ROOT, open_report, wait_for
+from .conftest import HIL, ROOT, event_folder, open_report, start_hil, wait_for
 
 SELECTION = "DA-BASAL-001 or DA-BASAL-002 or DA-BOLUS-004"  # run in this order; interrupted in DA-BASAL-002
 ROWS_BEFORE_SIGNAL = 200
 
 
-def _run_id(output: str) -> str:
-    return re.search(r"^run (\S+):", output, re.M).group(1)
-
-
 def _interrupted_run():
-    proc = subprocess.Popen([HIL, "verify", "-k", SELECTION], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    run_dir = ROOT / "reports" / "runs" / _run_id(proc.stdout.readline())
+    running = start_hil("verify", "-k", SELECTION, start_new_session=True)
+    proc, run_dir = running.proc, running.run_dir
     csv = wait_for(lambda: next(run_dir.glob("tests/*DA-BASAL-002/balance.csv"), None), 120, "DA-BASAL-002 to record")
     wait_for(lambda: csv.read_text().count("\n") > ROWS_BEFORE_SIGNAL, 60, f"{ROWS_BEFORE_SIGNAL} samples")
     os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C
-    output = proc.communicate(timeout=300)[0]
+    output = running.finish(300)
     assert proc.returncode == 130, output[-3000:]
     assert f"resume it: hil verify --resume {run_dir.name}" in output
     return run_dir
@@ -41,8 +36,9 @@ def _requirement(record: dict, nodeid: str) -> str:
 
 
 def test_an_interrupted_campaign_resumes_to_the_uninterrupted_verdicts():
-    whole = subprocess.run([HIL, "verify", "-k", SELECTION], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    expected = _verdicts(json.loads((ROOT / "reports" / "runs" / _run_id(whole.stdout) / "record.json").read_text()))
+    whole = subprocess.run([HIL, "--json", "verify", "-k", SELECTION], cwd=ROOT, capture_output=True, text=True,
+                           timeout=600)
+    expected = _verdicts(json.loads((event_folder(whole.stdout) / "record.json").read_text()))
     run_dir = _interrupted_run()
     before = json.loads((run_dir / "record.json").read_text())
     assert _verdicts(before) == {"DA-BASAL-001": "PASS", "DA-BASAL-002": "INTERRUPTED"}

@@ -2,19 +2,15 @@
 
 import json
 import os
-import re
 import signal
-import subprocess
 
-from .conftest import HIL, ROOT, wait_for
+from .conftest import start_hil, wait_for
 
 
 def test_killing_the_emulator_mid_run_ends_with_a_rig_error_and_keeps_the_data():
-    proc = subprocess.Popen([HIL, "verify", "-k", "DA-BASAL-002", "--no-report", "--no-figures"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    running = start_hil("verify", "-k", "DA-BASAL-002", "--no-report", "--no-figures")
+    proc, run_dir = running.proc, running.run_dir
     try:
-        run_id = re.match(r"run (\S+):", proc.stdout.readline()).group(1)
-        run_dir = ROOT / "reports" / "runs" / run_id
 
         def emulator_pid():
             try:
@@ -27,7 +23,7 @@ def test_killing_the_emulator_mid_run_ends_with_a_rig_error_and_keeps_the_data()
         csv = wait_for(lambda: next(run_dir.glob("tests/*/balance.csv"), None), 60, "the recording to start")
         wait_for(lambda: csv.read_text().count("\n") > 500, 60, "500 samples")
         os.kill(pid, signal.SIGKILL)
-        output, _ = proc.communicate(timeout=120)
+        output = running.finish(120)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -5,7 +5,6 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 
@@ -13,7 +12,7 @@ import pytest
 
 from hil.evidence.seal import ledger
 from tests.ledger_forgery import rechain as rechain_rows
-from tests.system.conftest import HIL, ROOT
+from tests.system.conftest import HIL, ROOT, event_folder
 
 MANIFEST = "manifest.sha256"
 
@@ -29,10 +28,10 @@ def hil(*args: str, ledger_path=None, key=None) -> subprocess.CompletedProcess:
 def signed_run(tmp_path_factory):
     key = tmp_path_factory.mktemp("keys") / "operator.key"
     assert hil("evidence", "keygen", str(key)).returncode == 0
-    done = hil("verify", "-k", "DA-BOLUS-001", key=key)
-    match = re.search(r"^run (\S+):", done.stdout, re.M)
-    assert match, done.stdout + done.stderr
-    return ROOT / "reports" / "runs" / match.group(1), key.with_name("operator.key.pub"), done.stdout
+    done = hil("--json", "verify", "-k", "DA-BOLUS-001", key=key)
+    run_dir = event_folder(done.stdout)
+    assert run_dir, done.stdout + done.stderr
+    return run_dir, key.with_name("operator.key.pub"), done.stderr
 
 
 @pytest.fixture

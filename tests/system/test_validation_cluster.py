@@ -12,7 +12,7 @@ import time
 import psutil
 import pytest
 
-from .conftest import HIL, ROOT, wait_for
+from .conftest import HIL, ROOT, event_folder, wait_for
 
 DASK = str(ROOT / ".venv" / "bin" / "dask")
 DEFECT = "occlusion-alarm-medium"
@@ -20,11 +20,10 @@ SELECTED = "DA-BOLUS-001 or OC-PRIO-001"
 
 
 def _validate(*args: str) -> tuple[subprocess.CompletedProcess, dict]:
-    done = subprocess.run([HIL, "validate", "--only", DEFECT, "-k", SELECTED, "--no-report", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run([HIL, "--json", "validate", "--only", DEFECT, "-k", SELECTED, "--no-report", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    folder = re.search(r"^validation: (reports/validation/\S+)$", done.stdout, re.M).group(1)
-    return done, json.loads((ROOT / folder / "detection-matrix.json").read_text())
+    return done, json.loads((event_folder(done.stdout, "validation") / "detection-matrix.json").read_text())
 
 
 def _judged(matrix: dict) -> tuple[list, list]:
@@ -68,21 +67,23 @@ def test_two_workers_give_the_local_matrix(cluster):
     assert _judged(remote) == _judged(local) and remote["ok"]
     workers = {run["worker"] for run in remote["runs"]}
     assert len(workers) == 2, workers  # both ran campaigns
-    assert not any(run["requeued"] for run in remote["runs"]) and "re-queued" not in done.stdout
+    assert not any(run["requeued"] for run in remote["runs"]) and "re-queued" not in done.stderr
     assert all((ROOT / "reports" / "runs" / run["run"] / "record.json").is_file() for run in remote["runs"])
     # --no-report: no campaign drew figures or built a report; the matrix is attached to the nominal run for one
     nominal = ROOT / "reports" / "runs" / remote["runs"][0]["run"]
-    assert "no HTML report (--no-report)" in done.stdout and not (nominal / "report").exists()
+    assert "no HTML report (--no-report)" in done.stderr and not (nominal / "report").exists()
     assert [s["figures"] for s in json.loads((nominal / "record.json").read_text())["sessions"]] == [False]
     assert (nominal / "audit" / "detection-matrix.txt").is_file()
     checked = subprocess.run([HIL, "evidence", "verify", str(nominal)], cwd=ROOT, capture_output=True, text=True)
     assert checked.returncode == 0 and "audit documents attached" in (ROOT / "reports" / "ledger.jsonl").read_text()
 
 
-def test_a_worker_lost_mid_campaign_has_its_campaign_requeued_and_named(cluster):
+def test_a_worker_lost_mid_campaign_has_its_campaign_requeued_and_named(cluster, tmp_path):
     address, workers = cluster
-    validation = subprocess.Popen([HIL, "validate", "--only", DEFECT, "-k", SELECTED, "--no-report", "--scheduler",
-                                   address], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    console = tmp_path / "validate.txt"
+    with open(console, "w") as sink:
+        validation = subprocess.Popen([HIL, "--json", "validate", "--only", DEFECT, "-k", SELECTED, "--no-report",
+                                       "--scheduler", address], cwd=ROOT, stdout=subprocess.PIPE, stderr=sink, text=True)
     try:
         def running() -> psutil.Process | None:  # a worker whose campaign has opened its rig (its emulator runs)
             for worker in workers:
@@ -96,13 +97,13 @@ def test_a_worker_lost_mid_campaign_has_its_campaign_requeued_and_named(cluster)
         nanny_and_worker = [lost, *(p for p in lost.children() if "hil.cli" not in " ".join(p.cmdline()))]
         for process in nanny_and_worker:  # the worker's processes only: its campaign must stop with it
             process.kill()
-        output, _ = validation.communicate(timeout=900)
+        said, _ = validation.communicate(timeout=900)
+        output = console.read_text()
     finally:
         if validation.poll() is None:
             validation.kill()
     assert validation.returncode == 0, output[-4000:]
-    folder = re.search(r"^validation: (reports/validation/\S+)$", output, re.M).group(1)
-    matrix = json.loads((ROOT / folder / "detection-matrix.json").read_text())
+    matrix = json.loads((event_folder(said, "validation") / "detection-matrix.json").read_text())
     requeued = [run for run in matrix["runs"] if run["requeued"]]
     assert len(requeued) == 1 and "lost mid-campaign" in requeued[0]["requeued"][0], matrix["runs"]
     assert "re-queued after their worker was lost" in output

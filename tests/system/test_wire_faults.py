@@ -5,14 +5,13 @@ leave the pump without a STOP (or its failure unrecorded), or lose a raw row rec
 import csv
 import io
 import json
-import re
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .conftest import HIL, ROOT
+from .conftest import HIL, ROOT, event_folder
 
 NOMINAL = ROOT / "fixtures" / "rigs" / "emulator.yaml"
 RUN_DEADLINE_S = 240.0  # wall time of one `hil verify`: a fault must end the run, not hang it
@@ -106,14 +105,13 @@ def _rig_file(directory: Path, case: Case | None, recording: Recording) -> Path:
 def _run(directory: Path, case: Case | None, recording: Recording = BOLUSES) -> Outcome:
     recording = case.recording if case else recording
     started = time.monotonic()
-    done = subprocess.run([HIL, "verify", "--rig", str(_rig_file(directory, case, recording)), "-k", recording.test,
-                           "--no-report", "--no-figures"], cwd=ROOT,
+    done = subprocess.run([HIL, "--json", "verify", "--rig", str(_rig_file(directory, case, recording)), "-k",
+                           recording.test, "--no-report", "--no-figures"], cwd=ROOT,
                           capture_output=True, text=True, timeout=RUN_DEADLINE_S)
     wall_s = time.monotonic() - started
-    output = done.stdout + done.stderr
-    match = re.search(r"^run (\S+):", output, re.M)
-    assert match, f"{case}: hil verify printed no run id:\n{output[-3000:]}"
-    run_dir = ROOT / "reports" / "runs" / match.group(1)
+    output = done.stderr
+    run_dir = event_folder(done.stdout)
+    assert run_dir, f"{case}: hil verify opened no run:\n{output[-3000:]}"
     record = json.loads((run_dir / "record.json").read_text())
     (nodeid, test), = record["tests"].items()
     (folder,) = (run_dir / "tests").iterdir()

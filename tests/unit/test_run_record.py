@@ -3,12 +3,14 @@ writes it is valid against it, `problems` names a wrong key, and junit.xml says 
 verdict says (only PASS passes)."""
 
 import json
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
 import pytest
+from pydantic import ValidationError
 
 from hil.evidence.measurements import measurement
 from hil.evidence.run import RunRecorder, write_record
@@ -93,48 +95,59 @@ def test_a_record_as_the_recorder_writes_it_is_valid_against_the_published_schem
     record = json.loads((run_dir / "record.json").read_text())
     assert record["record_schema"] == run_record.SCHEMA_VERSION
     jsonschema.Draft202012Validator(json.loads(SHIPPED.read_text())).validate(record)
-    assert run_record.problems(run_dir) == []
+    assert run_record.check(run_dir) == run_record.Check([])
 
 
-def test_a_wrong_key_is_named_and_an_older_record_is_not_checked(tmp_path):
+def test_a_wrong_key_or_type_is_named_as_the_published_schema_says_and_an_older_record_is_not_checked(tmp_path):
     run_dir = _recorded(tmp_path)
     record = json.loads((run_dir / "record.json").read_text())
     record["tests"][NODES[0]]["verdict"] = "PASSED"
     record["safety_actions"][0]["extra"] = 1
+    record["exit_status"] = "130"  # a string is no number, as any reader of the schema checks it
     write_record(run_dir, record)
-    found = run_record.problems(run_dir)
-    assert any(f"tests.{NODES[0]}.verdict: Input should be 'PASS'" in p for p in found), found
-    assert any("safety_actions.0.extra: Extra inputs are not permitted" in p for p in found), found
-    validator = jsonschema.Draft202012Validator(json.loads(SHIPPED.read_text()))
-    assert not validator.is_valid(record)  # the published file refuses it too
+    found = run_record.check(run_dir).problems
+    said = "\n".join(found)
+    assert f"record.json: tests.{NODES[0]}.verdict: 'PASSED' is not of type 'null' or 'PASSED' is not one of" in said
+    assert "record.json: safety_actions.0: Additional properties are not allowed ('extra' was unexpected)" in said
+    assert "record.json: exit_status: '130' is not of type 'integer' or '130' is not of type 'null'" in said
     write_record(run_dir, {**record, "record_schema": 2})
-    assert run_record.problems(run_dir) == [] and run_record.older_version({"record_schema": 2}) == 2
+    older = run_record.check(run_dir)
+    assert (
+        older == run_record.Check([], 2) and "record_schema 2, older than the published 3: not checked" in older.said()
+    )
+    (run_dir / "record.json").write_text("{not json")
+    assert run_record.check(run_dir).problems[0].startswith("record.json: unreadable")
+
+
+def _cases(root: ET.Element) -> dict[str, tuple[str | None, str | None]]:
+    """Each testcase's name → its element and type (None, None: passed)."""
+    shown = {}
+    for case in root.iter("testcase"):
+        element = next((e for e in case if e.tag in ("failure", "error", "skipped")), None)
+        shown[case.get("name")] = (element.tag, element.get("type")) if element is not None else (None, None)
+    return shown
+
+
+def _junit(run_dir: Path, record: dict | None = None) -> ET.Element:
+    record = record or json.loads((run_dir / "record.json").read_text())
+    return ET.parse(junit.write_junit(run_dir, run_record.RECORD.validate_python(record))).getroot()
 
 
 def test_junit_says_of_each_selected_test_what_its_verdict_says(tmp_path):
     run_dir = _recorded(tmp_path)
-    typed = run_record.RECORD.validate_python(json.loads((run_dir / "record.json").read_text()))
-    path = junit.write_junit(run_dir, typed)
-    root = ET.parse(path).getroot()
-    cases = {case.get("name"): case for case in root.iter("testcase")}
-    assert len(cases) == len(NODES)
-
-    def shown(rid: str) -> tuple[str | None, str | None]:
-        case = cases[f"test_case[{rid}]"]
-        element = next((e for e in case if e.tag in ("failure", "error", "skipped")), None)
-        return (element.tag, element.get("type")) if element is not None else (None, None)
-
-    assert [shown(rid) for rid in IDS] == [
+    root = _junit(run_dir)
+    assert [_cases(root)[f"test_case[{rid}]"] for rid in IDS] == [
         (None, None),
         ("failure", "FAIL"),
         ("failure", "INCONCLUSIVE"),
         ("error", "ERROR"),
-        ("skipped", "SKIPPED"),
+        ("skipped", "SKIPPED"),  # the pump lacks what the test needs: not the rig's fault
         ("error", "INTERRUPTED"),  # started, no verdict
         ("error", "NOT RUN"),  # never started: an interrupted run does not read as green
     ]
-    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("7", "2", "3", "1")
-    passed = cases["test_case[DA-BASAL-001]"]
+    assert _cases(root)[junit.RUN_CASE] == (None, None)  # its rig sound, every STOP acknowledged
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("8", "2", "3", "1")
+    passed = next(c for c in root.iter("testcase") if c.get("name") == "test_case[DA-BASAL-001]")
     assert {p.get("name"): p.get("value") for p in passed.iter("property")}.items() >= {
         "requirement": "DA-BASAL-001",
         "verdict": "PASS",
@@ -143,30 +156,149 @@ def test_junit_says_of_each_selected_test_what_its_verdict_says(tmp_path):
     suite = {p.get("name"): p.get("value") for p in root.find("testsuite").find("properties")}
     assert (suite["run_kind"], suite["evidence"]) == ("INTERRUPTED", "emulated rig")  # no run_kind yet: from the record
     assert root.find("testsuite").get("name").endswith("· INTERRUPTED · EMULATED RIG: not evidence of a device")
+    assert "+" not in root.find("testsuite").get("timestamp")  # UTC without an offset, as JUnit's XSD has it
 
 
-def test_an_output_that_fails_is_named_and_the_others_still_write(tmp_path, monkeypatch):
+def test_a_broken_rig_an_unacknowledged_stop_or_a_skip_for_it_is_never_green(tmp_path):
     run_dir = _recorded(tmp_path)
-    typed = run_record.RECORD.validate_python(json.loads((run_dir / "record.json").read_text()))
+    record = json.loads((run_dir / "record.json").read_text())
+    record["tests"][NODES[4]]["failure_class"] = "rig"  # skipped because the rig had broken
+    record["rig_broken"] = "pump did not acknowledge STOP"
+    record["safety_actions"][0].update(ok=False, detail="no acknowledgement in 2 s")
+    cases = _cases(_junit(run_dir, record))
+    assert cases["test_case[DA-BOLUS-003]"] == ("error", "SKIPPED") and cases[junit.RUN_CASE] == ("error", "ERROR")
+    message = next(c for c in _junit(run_dir, record).iter("testcase") if c.get("name") == junit.RUN_CASE)
+    assert "STOP not acknowledged (end of test): no acknowledgement in 2 s" in message.find("error").get("message")
 
-    class Entry:
-        def __init__(self, target):
-            self.target = target
 
-        def load(self):
-            return self.target
+def test_characters_xml_cannot_carry_are_replaced_and_the_file_parses(tmp_path):
+    run_dir = _recorded(tmp_path)
+    record = json.loads((run_dir / "record.json").read_text())
+    record["tests"][NODES[1]]["reason"] = "reply b'\x00\x1b\x07' from the pump"
+    record["tests"][NODES[1]]["phases"]["call"]["message"] = "E  \x00 in a traceback"
+    failure = next(c for c in _junit(run_dir, record).iter("testcase") if c.get("name") == "test_case[DA-BASAL-002]")
+    assert failure.find("failure").get("message") == "FAIL: reply b'\ufffd\ufffd\ufffd' from the pump"
+    assert failure.find("failure").text == "E  \ufffd in a traceback"
 
-    def broken(run_dir, record):
-        raise OSError("database unreachable")
 
-    monkeypatch.setattr(outputs, "installed", lambda: {"a-broken": Entry(broken), "junit": Entry(junit.write_junit)})
-    done = outputs.write_all(run_dir, typed)
-    assert [(w.name, w.error) for w in done] == [("a-broken", "OSError: database unreachable"), ("junit", None)]
-    assert done[1].path == run_dir / "junit.xml" and done[1].path.is_file()
+def _places(run_dir: Path) -> dict:
+    """A run across two places: bench-a ran two of its three tests, bench-b was held and ran nothing."""
+    unit = json.loads((run_dir / "record.json").read_text())
+    selected = {
+        f"{node} · {place}": ids for place in ("bench-a", "bench-b") for node, ids in list(unit["selected"].items())[:3]
+    }
+    verdicts = {f"{NODES[0]} · bench-a": "PASS", f"{NODES[1]} · bench-a": "PASS"}
+    return {
+        "record_schema": 3,
+        "run_id": "places-run",
+        "kind": "places",
+        "split": False,
+        "started": unit["started"],
+        "finished": unit["finished"],
+        "provenance": unit["provenance"],
+        "rig": {"id": "lab", "file": "lab.yaml", "sha256": "0" * 64, "clock": "sim"},
+        "units": {
+            place: {
+                "folder": f"units/{place}",
+                "rig_file": f"rigs/{place}.yaml",
+                "exit_status": code,
+                "pump": None,
+                "labgrid": None,
+                "tests": n,
+            }
+            for place, code, n in (("bench-a", 0, 2), ("bench-b", 1, 0))
+        },
+        "across_units": [],
+        "unit_selected": selected,
+        "unit_verdicts": verdicts,
+        "unit_endings": {"bench-a": "complete"},
+        "tests": {},
+        "safety_actions": [],
+        "exit_status": 1,
+        "interrupted": None,
+    }
+
+
+def test_a_run_across_places_lists_every_selected_test_of_every_unit_and_how_each_unit_ended(tmp_path):
+    run_dir = _recorded(tmp_path)
+    places = _places(run_dir)
+    jsonschema.Draft202012Validator(json.loads(SHIPPED.read_text())).validate(places)
+    cases = _cases(_junit(run_dir, places))
+    assert cases == {
+        "test_case[DA-BASAL-001] · bench-a": (None, None),
+        "test_case[DA-BASAL-002] · bench-a": (None, None),
+        "test_case[DA-BOLUS-001] · bench-a": ("error", "NOT RUN"),
+        "test_case[DA-BASAL-001] · bench-b": ("error", "NOT RUN"),  # its place was held: nothing ran there
+        "test_case[DA-BASAL-002] · bench-b": ("error", "NOT RUN"),
+        "test_case[DA-BOLUS-001] · bench-b": ("error", "NOT RUN"),
+        "bench-a": (None, None),
+        "bench-b": ("error", "ERROR"),
+    }
+    with pytest.raises(ValidationError):  # a word junit does not know is refused before it could read as passed
+        run_record.RECORD.validate_python({**places, "unit_verdicts": {f"{NODES[0]} · bench-a": "PASSED"}})
+
+
+class _Entry:
+    def __init__(self, target, value: str = "x:y"):
+        self.target, self.value, self.dist = target, value, None
+
+    def load(self):
+        return self.target
+
+
+def test_an_output_that_fails_or_hangs_is_named_and_the_others_still_write_each_on_its_own_copy(tmp_path, monkeypatch):
+    run_dir = _recorded(tmp_path)
+    record = json.loads((run_dir / "record.json").read_text())
+
+    def broken(run_dir, typed):
+        typed.tests.clear()  # its own copy: the next output still sees every test
+        raise SystemExit("database unreachable")
+
+    def hung(run_dir, typed):
+        time.sleep(5)
+
+    monkeypatch.setattr(outputs, "OUTPUT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(
+        outputs,
+        "installed",
+        lambda: {"a-broken": [_Entry(broken)], "b-hung": [_Entry(hung)], "junit": [_Entry(junit.write_junit)]},
+    )
+    done = outputs.write_all(run_dir, record)
+    assert [(w.name, w.error) for w in done] == [
+        ("a-broken", "SystemExit: database unreachable"),
+        ("b-hung", "did not finish within 0.5 s (left running)"),
+        ("junit", None),
+    ]
+    assert done[2].path == run_dir / "junit.xml" and len(list(ET.parse(done[2].path).getroot().iter("testcase"))) == 8
+
+
+def test_an_output_that_changes_the_record_or_evidence_is_named_a_name_registered_twice_refused(tmp_path, monkeypatch):
+    run_dir = _recorded(tmp_path)
+    record = json.loads((run_dir / "record.json").read_text())
+
+    def editor(run_dir, typed):
+        (run_dir / "record.json").write_text((run_dir / "record.json").read_text().replace("PASS", "FAIL", 1))
+
+    monkeypatch.setattr(
+        outputs,
+        "installed",
+        lambda: {"editor": [_Entry(editor)], "twice": [_Entry(editor, "a:b"), _Entry(editor, "c:d")]},
+    )
+    editing, twice = outputs.write_all(run_dir, record)
+    assert editing.changed == ("record.json",) and "registered twice" in twice.error and not twice.changed
+
+
+def test_outputs_are_not_written_for_a_record_the_schema_refuses_or_of_an_older_version(tmp_path):
+    run_dir = _recorded(tmp_path)
+    record = json.loads((run_dir / "record.json").read_text())
+    write_record(run_dir, {**record, "record_schema": 2})
+    (said,) = outputs.write_all(run_dir, {**record, "record_schema": 2})
+    assert said.name == "outputs" and "record_schema 2, older than the published 3" in said.error
+    assert not (run_dir / "junit.xml").exists()
 
 
 def test_junit_is_a_registered_output():
-    assert outputs.installed()["junit"].value == "hil.run.junit:write_junit"
+    assert [e.value for e in outputs.installed()["junit"]] == ["hil.run.junit:write_junit"]
 
 
 @pytest.mark.parametrize("version", [True, "3", 4])

@@ -291,14 +291,22 @@ def test_hil_report_seals_an_unsealed_run_as_its_record_says_it_ended(reports, r
     assert seal.last_entry(run_dir, reports / "ledger.jsonl").fields["kind"] == kind
 
 
-def test_hil_evidence_verify_names_each_problem_and_exits_1(sealed, reports):
+def test_hil_evidence_verify_names_each_problem_and_exits_1(reports):
+    sealed = make_run(reports)
+    (sealed / "record.json").write_text('{"record_schema": 2, "tests": {}}')  # older than the published: unchecked
+    seal.seal_run(sealed, reports / "ledger.jsonl", KIND)
     runner = CliRunner()
-    assert runner.invoke(cli.app, ["evidence", "verify", str(sealed)]).exit_code == 0
+    done = runner.invoke(cli.app, ["evidence", "verify", str(sealed)])
+    assert done.exit_code == 0 and "record_schema 2, older than the published 3: not checked" in done.output
     assert runner.invoke(cli.app, ["evidence", "verify", "--all"]).exit_code == 0
     (sealed / "tests" / "late").mkdir()
     result = runner.invoke(cli.app, ["evidence", "verify", str(sealed)])
     assert result.exit_code == 1 and "tests/late/: folder not in the manifest" in result.output
     assert runner.invoke(cli.app, ["evidence", "verify", "--all"]).exit_code == 1
+    (sealed / "tests" / "late").rmdir()
+    (sealed / "record.json").unlink()  # every other problem named as well
+    result = runner.invoke(cli.app, ["evidence", "verify", str(sealed)])
+    assert "record.json: missing (listed on" in result.output and "record.json: missing (nothing says" in result.output
 
 
 def test_hil_report_never_reseals_a_copy(sealed, tmp_path):
