@@ -99,10 +99,8 @@ def main_options(
         "ended), for a program that starts hil; everything else goes to stderr (hil/run/events.py)",
     ),
 ):
-    global out
     if as_json:
         events.enable()
-        out = err
     try:
         project.set_root(root)
         project.root()
@@ -547,8 +545,10 @@ def _verify_on(
     elif resume:
         run_dir, targets = _resumable(_run_dir(resume), record, config, k)
         if not targets:  # stopped after its last test had finished: a session that runs nothing completes it
+            events.emit("run", run=run_dir.name, folder=run_dir.resolve())
             RunRecorder(run_dir, {}, resume=True).finish(0, None)
-            _finish_run(run_dir, report=report, event=seal.RESUMED)
+            completed = _finish_run(run_dir, report=report, event=seal.RESUMED)
+            events.emit("ended", run=run_dir.name, folder=run_dir.resolve(), exit_status=0, kind=completed.words)
             raise typer.Exit(0)
     else:
         run_dir = new_run_dir(project.reports(), config.path.stem)
@@ -581,13 +581,7 @@ def _verify_on(
         err.print(line, markup=False)
 
     with signals_held(say, "sealing the run"):  # run_pytest forwards them meanwhile; after it, they are held
-        child = run_pytest(
-            command,
-            say,
-            cwd=project.root(),
-            env=_children_env(),
-            stdout=sys.stderr.fileno() if events.enabled() else None,
-        )
+        child = run_pytest(command, say, cwd=project.root(), env=_children_env())
         record = _record(run_dir)
         if held is not None:
             held.pump_stopped = _pump_left_stopped(child, record)
@@ -1242,6 +1236,7 @@ def validate(
         full_seeds if declared_only else None,
     )
     folder = new_run_dir(project.reports(), "validation", folder="validation")
+    events.emit("validation", folder=folder.resolve())
     campaigns: list[cluster.Campaign] = []
     must_run: dict[int, frozenset[str]] = {}  # a declared-only campaign's tests, by its place in `campaigns`
     for name, path in plan:
@@ -1344,9 +1339,7 @@ def validate(
             "the nominal rig's clean run says nothing of the defect rigs' bounds",
             markup=False,
         )
-    code = 0 if all(o.ok for o in outcomes) and len(judged_by) == 1 else 1
-    events.emit("validation", folder=folder.resolve(), nominal_run=nominal_dir.name, exit_status=code)
-    raise typer.Exit(code)
+    raise typer.Exit(0 if all(o.ok for o in outcomes) and len(judged_by) == 1 else 1)
 
 
 def _campaign_done(total: int):
@@ -1467,7 +1460,17 @@ def evidence_keygen(
 
 def main() -> None:
     cluster.stop_with_parent()
-    app()
+    try:
+        app()
+    except SystemExit as exc:  # how typer ends every command
+        events.close(exc.code if isinstance(exc.code, int) else 1)
+        raise
+    except KeyboardInterrupt:
+        events.close(130)
+        raise
+    except BaseException:
+        events.close(1)
+        raise
 
 
 if __name__ == "__main__":

@@ -33,10 +33,8 @@ def run_pytest(
     grace_s: float = ABORT_GRACE_S,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
-    stdout: int | None = None,
 ) -> ChildOutcome:
-    """stdout: where pytest's output goes (a file descriptor; default: this process's stdout)."""
-    return run_children([command], say, grace_s, cwd, env, stdout=stdout)[0]
+    return run_children([command], say, grace_s, cwd, env)[0]
 
 
 def run_children(
@@ -46,13 +44,11 @@ def run_children(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     relay: Callable[[int, str], None] | None = None,
-    stdout: int | None = None,
 ) -> list[ChildOutcome]:
     """The commands as child processes side by side, each sent the first abort signal once. relay: the children's
-    output (stdout and stderr merged), line by line with the child's index, instead of the terminal; stdout: else
-    where their output goes (a file descriptor; default: this process's stdout)."""
-    piped = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True} if relay else {"stdout": stdout}
-    children = [subprocess.Popen(command, cwd=cwd, env=env, **piped) for command in commands]
+    output (stdout and stderr merged), line by line with the child's index, instead of the terminal."""
+    piped = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True} if relay else {}
+    children = [subprocess.Popen(command, cwd=cwd, env=env, **piped) for command in commands]  # type: ignore[call-overload]
     readers = [threading.Thread(target=_relay, args=(i, child, relay), daemon=True) for i, child in enumerate(children)]
     for reader in readers if relay else ():
         reader.start()

@@ -235,6 +235,13 @@ def measured_text(found: list[dict] | None) -> str:
     )
 
 
+def _rig_sound(record: dict | None) -> bool | None:
+    """A unit's rig did not break and the pump acknowledged every STOP; None: the unit has no record."""
+    if not record or not record.get("rig"):
+        return None
+    return not record.get("rig_broken") and all(action.get("ok") for action in record.get("safety_actions", []))
+
+
 def places_record(
     run_id: str,
     config: RigConfig,
@@ -265,6 +272,7 @@ def places_record(
                 "pump": ((records.get(place) or {}).get("rig") or {}).get("identities", {}).get("pump"),
                 "labgrid": ((records.get(place) or {}).get("rig") or {}).get("labgrid"),
                 "tests": len((records.get(place) or {}).get("tests", {})),
+                "rig_sound": _rig_sound(records.get(place)),
             }
             for place in exit_statuses
         },

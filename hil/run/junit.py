@@ -4,7 +4,8 @@ It must never read better than the run: only PASS passes. FAIL and INCONCLUSIVE 
 a test: the rig could not show the bound met); ERROR, INTERRUPTED, a test the run never reached (NOT RUN), a test
 skipped because the rig had broken, and any word it does not know are <error>; only a test skipped for its own
 reason (a capability the pump lacks) is <skipped>. One more case, `run · rig and pump stopped`, is an <error> when
-the rig broke, the pump did not acknowledge a STOP or the harness left the record unfinished. Each case's properties
+the rig broke, the pump did not acknowledge a STOP, a signal interrupted the run or the harness left the record
+unfinished. Each case's properties
 carry its requirements, verdict, failure class and every measurement against its limits; the suite's carry what the
 run is (its kind: an emulated rig is not evidence of a device). A run across places lists every selected test of
 each unit as `<test> · <place>` (NOT RUN where its unit never reached it), each unit's ending, and each requirement
@@ -87,6 +88,8 @@ def _case(
 def _run_case(suite: ET.Element, record: RunRecord) -> None:
     """The run's own case: its rig sound, every STOP acknowledged, its record finished by the run itself."""
     problems = [f"rig broken: {record.rig_broken}"] if record.rig_broken else []
+    if record.interrupted:
+        problems.append(f"interrupted by {record.interrupted.signal or 'a signal'}")
     problems += [f"STOP not acknowledged ({a.reason}): {a.detail}" for a in record.safety_actions if not a.ok]
     problems += [f"record not finished by the run: {record.abandoned}"] if record.abandoned else []
     _case(suite, f"run::{RUN_CASE}", "ERROR" if problems else Verdict.PASS, "; ".join(problems))
@@ -98,8 +101,10 @@ def _places_cases(suite: ET.Element, record: PlacesRecord) -> None:
         _case(suite, node, word, "as the unit's own record says", requirements=requirements)
     for place, unit in record.units.items():
         ending = record.unit_endings.get(place)
-        sound = unit.exit_status == 0 and ending is Ending.COMPLETE
-        reason = f"exit status {unit.exit_status}, {ending.value if ending else 'no record'}"
+        sound = unit.exit_status == 0 and ending is Ending.COMPLETE and unit.rig_sound is True
+        reason = f"exit status {unit.exit_status}, {ending.value if ending else 'no record'}" + (
+            ", its rig broke or a STOP went unacknowledged" if unit.rig_sound is False else ""
+        )
         _case(suite, f"units::{place}", Verdict.PASS if sound else "ERROR", reason)
     for judged in record.across_units:
         _case(

@@ -6,31 +6,38 @@ ended and before it is sealed, so the files it writes into the folder are sealed
     [project.entry-points."hil.outputs"]
     lims = "acme_lab.outputs:to_lims"      # def to_lims(run_dir: Path, record: RunRecord | PlacesRecord) -> Path | None
 
-An output is a view of the record, never part of a verdict: one that fails, or has not finished within
-OUTPUT_TIMEOUT_S (signals are held while a run is sealed, so a hung output must not hold the seal), is named with
-its error and the run is sealed all the same. One that changes the record or a test's evidence stops the seal: what
-would be sealed is no longer what the run recorded. Each gets its own copy of the record; a name two packages
-register is refused (which one would run is not for the suite to guess)."""
+An output is a view of the record, never part of a verdict. hil's own run in this process, each on its own copy of
+the record. Another package's runs in a process of its own (hil.run.output_child), given OUTPUT_TIMEOUT_S and
+killed after it: signals are held while a run is sealed, so a hung output must not hold the seal, nor go on writing
+into a folder being sealed. One that fails or times out is named and the run is sealed all the same. One that changes
+or removes a file the run already held (its record, a test's evidence, a unit's folder; but for the file it returns,
+its own, written anew when a run is sealed again) stops the seal: what would be sealed is no longer what the run
+recorded. A name two packages register is refused (which one would run is not for the suite to guess)."""
 
 import hashlib
 import importlib.metadata
-import threading
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hil.evidence.run import changed_evidence
+from pydantic import ValidationError
+
 from hil.run.record import RECORD, PlacesRecord, RunRecord, check
 
 ENTRY_POINT_GROUP = "hil.outputs"
 OUTPUT_TIMEOUT_S = 300.0
+BUILT_IN_PACKAGE = "hil"
 Output = Callable[[Path, RunRecord | PlacesRecord], Path | None]
 
 
 @dataclass(frozen=True)
 class Written:
-    """What one output did: the file it wrote (None: none), or the error that stopped it; `changed`: the record or
-    evidence it changed (the run must not be sealed)."""
+    """What one output did: the file it wrote (None: none), or the error that stopped it; `changed`: the files the
+    run held that it changed or removed (the run must not be sealed)."""
 
     name: str
     path: Path | None = None
@@ -47,24 +54,48 @@ def installed() -> dict[str, list[importlib.metadata.EntryPoint]]:
     return dict(sorted(found.items()))
 
 
-def _evidence(run_dir: Path, record: dict) -> tuple[bytes, list[str]]:
-    return hashlib.sha256((run_dir / "record.json").read_bytes()).digest(), changed_evidence(record, run_dir)
+def _snapshot(run_dir: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file of the run: its size, modification time and inode; record.json's by its content."""
+    files = {}
+    for folder, _, names in os.walk(run_dir):
+        for name in names:
+            path = Path(folder, name)
+            stat = path.stat()
+            files[str(path.relative_to(run_dir))] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    record = run_dir / "record.json"
+    if record.is_file():
+        files["record.json"] = (0, int.from_bytes(hashlib.sha256(record.read_bytes()).digest()[:8], "big"), 0)
+    return files
 
 
-def _run(output: Output, run_dir: Path, record: RunRecord | PlacesRecord) -> tuple[Path | None, str | None]:
-    """The output called in a thread of its own, given OUTPUT_TIMEOUT_S; (its file, None) or (None, its error)."""
-    result: list[tuple[Path | None, str | None]] = []
+def _changes(before: dict, after: dict, own: str | None) -> tuple[str, ...]:
+    """The files the run held that are changed or gone, but for the output's own file (written anew on a reseal)."""
+    return tuple(
+        f"{name} {'removed' if name not in after else 'changed'}"
+        for name, stat in sorted(before.items())
+        if after.get(name) != stat and name != own
+    )
 
-    def call() -> None:
-        try:
-            result.append((output(run_dir, record), None))
-        except BaseException as exc:  # a lab's output may fail in any way, SystemExit included
-            result.append((None, f"{type(exc).__name__}: {exc}"))
 
-    thread = threading.Thread(target=call, daemon=True, name="hil output")
-    thread.start()
-    thread.join(OUTPUT_TIMEOUT_S)
-    return result[0] if result else (None, f"did not finish within {OUTPUT_TIMEOUT_S:g} s (left running)")
+def _in_process(entry: importlib.metadata.EntryPoint, run_dir: Path, typed) -> tuple[Path | None, str | None]:
+    try:
+        output: Output = entry.load()
+        return output(run_dir, typed.model_copy(deep=True)), None
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _in_child(entry: importlib.metadata.EntryPoint, run_dir: Path) -> tuple[Path | None, str | None]:
+    command = [sys.executable, "-m", "hil.run.output_child", entry.value, str(run_dir)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=OUTPUT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return None, f"did not finish within {OUTPUT_TIMEOUT_S:g} s (stopped)"
+    try:
+        said = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None, f"ended (exit {done.returncode}) without saying what it wrote: {done.stderr.strip()[-300:]}"
+    return (Path(said["path"]) if said.get("path") else None), said.get("error")
 
 
 def write_all(run_dir: Path, record: dict) -> list[Written]:
@@ -73,21 +104,20 @@ def write_all(run_dir: Path, record: dict) -> list[Written]:
     checked = check(run_dir, limit=3)
     if checked.older is not None or checked.problems:
         return [Written("outputs", error=checked.said() if checked.older is not None else "; ".join(checked.problems))]
-    typed = RECORD.validate_python(record)
+    try:
+        typed = RECORD.validate_python(record)
+    except ValidationError as exc:  # what the published schema allows and the models do not (a number too large)
+        return [Written("outputs", error=f"the record's models refuse it: {exc.errors()[0]['msg']}")]
     done = []
     for name, entries in installed().items():
         if len(entries) > 1:
             registered = " and ".join(f"{e.dist.name if e.dist else '?'} ({e.value})" for e in entries)
             done.append(Written(name, error=f"registered twice, by {registered}: uninstall one"))
             continue
-        before = _evidence(run_dir, record)
-        try:
-            output: Output = entries[0].load()
-        except Exception as exc:
-            done.append(Written(name, error=f"cannot be loaded ({type(exc).__name__}: {exc})"))
-            continue
-        path, error = _run(output, run_dir, typed.model_copy(deep=True))
-        digest, changed = _evidence(run_dir, record)
-        changes = (["record.json"] if digest != before[0] else []) + [c for c in changed if c not in before[1]]
-        done.append(Written(name, path, error, tuple(changes)))
+        (entry,) = entries
+        before = _snapshot(run_dir)
+        ours = entry.dist is not None and entry.dist.name == BUILT_IN_PACKAGE
+        path, error = _in_process(entry, run_dir, typed) if ours else _in_child(entry, run_dir)
+        own = os.path.relpath(path, run_dir) if path else None
+        done.append(Written(name, path, error, _changes(before, _snapshot(run_dir), own)))
     return done

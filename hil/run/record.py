@@ -214,6 +214,7 @@ class UnitEntry(_Part):
     pump: dict[str, Any] | None
     labgrid: Labgrid | None
     tests: int
+    rig_sound: bool | None = Field(description="its rig did not break, every STOP acknowledged (None: no record)")
 
 
 class UnitJudged(_Part):

@@ -2,6 +2,7 @@ import functools
 import http.server
 import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
@@ -43,7 +44,7 @@ def pytest_collection_modifyitems(session, config, items):
 
 def events(stdout: str) -> list[dict]:
     """What `hil --json` said of its run on stdout (hil/run/events.py): one JSON object a line, nothing else."""
-    return [json.loads(line) for line in stdout.splitlines()]
+    return [json.loads(line) for line in stdout.split("\n")[:-1]]  # whole lines only: one may be half written
 
 
 def event_folder(stdout: str, event: str = "run") -> Path | None:
@@ -91,17 +92,24 @@ class Running:
         return self.console.read_text()
 
 
-def start_hil(*args: str, **popen) -> Running:
-    """`hil --json ARGS` from the project root, waited for until it has opened its run (its first event)."""
-    console = Path(tempfile.mkstemp(prefix="hil-console-", suffix=".txt")[1])
-    with open(console, "w") as sink:
+def start_hil(*args: str, timeout_s: float = 300, **popen) -> Running:
+    """`hil --json ARGS` from the project root, waited for (at most timeout_s) until it has opened its run (its
+    first event). Its console goes to a file under reports/consoles/ (kept with the run's other test artefacts)."""
+    consoles = ROOT / "reports" / "consoles"
+    consoles.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=consoles, prefix="hil-", suffix=".txt", delete=False) as sink:
+        console = Path(sink.name)
         proc = subprocess.Popen([HIL, "--json", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=sink, text=True,
                                 **popen)
-    first = proc.stdout.readline()
-    if not first:
+    ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
+    first = proc.stdout.readline() if ready else ""
+    run_dir = event_folder(first) if first else None
+    if run_dir is None:
+        if proc.poll() is None:
+            proc.kill()
         proc.wait(timeout=60)
-    run_dir = event_folder(first)
-    assert run_dir, f"hil opened no run (exit {proc.poll()}):\n{console.read_text()[-3000:]}"
+        raise AssertionError(f"hil opened no run within {timeout_s:g} s (exit {proc.returncode}):\n"
+                             f"{console.read_text()[-3000:]}")
     return Running(proc, run_dir, console)
 
 

@@ -2,11 +2,13 @@
 writes it is valid against it, `problems` names a wrong key, and junit.xml says of every selected test what its
 verdict says (only PASS passes)."""
 
+import importlib
 import json
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import jsonschema
 import pytest
@@ -145,8 +147,8 @@ def test_junit_says_of_each_selected_test_what_its_verdict_says(tmp_path):
         ("error", "INTERRUPTED"),  # started, no verdict
         ("error", "NOT RUN"),  # never started: an interrupted run does not read as green
     ]
-    assert _cases(root)[junit.RUN_CASE] == (None, None)  # its rig sound, every STOP acknowledged
-    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("8", "2", "3", "1")
+    assert _cases(root)[junit.RUN_CASE] == ("error", "ERROR")  # interrupted by SIGINT
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("8", "2", "4", "1")
     passed = next(c for c in root.iter("testcase") if c.get("name") == "test_case[DA-BASAL-001]")
     assert {p.get("name"): p.get("value") for p in passed.iter("property")}.items() >= {
         "requirement": "DA-BASAL-001",
@@ -182,11 +184,10 @@ def test_characters_xml_cannot_carry_are_replaced_and_the_file_parses(tmp_path):
 
 
 def _places(run_dir: Path) -> dict:
-    """A run across two places: bench-a ran two of its three tests, bench-b was held and ran nothing."""
+    """A run across two places: bench-a ran two of its three tests, bench-b was held and ran nothing (no record: its
+    tests are in no table, as hil.evidence.units.places_record writes it)."""
     unit = json.loads((run_dir / "record.json").read_text())
-    selected = {
-        f"{node} · {place}": ids for place in ("bench-a", "bench-b") for node, ids in list(unit["selected"].items())[:3]
-    }
+    selected = {f"{node} · bench-a": ids for node, ids in list(unit["selected"].items())[:3]}
     verdicts = {f"{NODES[0]} · bench-a": "PASS", f"{NODES[1]} · bench-a": "PASS"}
     return {
         "record_schema": 3,
@@ -205,6 +206,7 @@ def _places(run_dir: Path) -> dict:
                 "pump": None,
                 "labgrid": None,
                 "tests": n,
+                "rig_sound": True if n else None,
             }
             for place, code, n in (("bench-a", 0, 2), ("bench-b", 1, 0))
         },
@@ -228,64 +230,75 @@ def test_a_run_across_places_lists_every_selected_test_of_every_unit_and_how_eac
         "test_case[DA-BASAL-001] · bench-a": (None, None),
         "test_case[DA-BASAL-002] · bench-a": (None, None),
         "test_case[DA-BOLUS-001] · bench-a": ("error", "NOT RUN"),
-        "test_case[DA-BASAL-001] · bench-b": ("error", "NOT RUN"),  # its place was held: nothing ran there
-        "test_case[DA-BASAL-002] · bench-b": ("error", "NOT RUN"),
-        "test_case[DA-BOLUS-001] · bench-b": ("error", "NOT RUN"),
         "bench-a": (None, None),
-        "bench-b": ("error", "ERROR"),
+        "bench-b": ("error", "ERROR"),  # its place was held: nothing ran there
     }
+    places["units"]["bench-a"]["rig_sound"] = False  # a STOP unacknowledged at its end: the unit still exits 0
+    assert _cases(_junit(run_dir, places))["bench-a"] == ("error", "ERROR")
     with pytest.raises(ValidationError):  # a word junit does not know is refused before it could read as passed
         run_record.RECORD.validate_python({**places, "unit_verdicts": {f"{NODES[0]} · bench-a": "PASSED"}})
 
 
 class _Entry:
-    def __init__(self, target, value: str = "x:y"):
-        self.target, self.value, self.dist = target, value, None
+    """An entry point as importlib.metadata gives it: hil's own (package "hil") or another package's."""
+
+    def __init__(self, value: str, package: str = "acme-lab"):
+        self.value, self.dist = value, SimpleNamespace(name=package)
 
     def load(self):
-        return self.target
+        module, _, attribute = self.value.partition(":")
+        return getattr(importlib.import_module(module), attribute)
 
 
-def test_an_output_that_fails_or_hangs_is_named_and_the_others_still_write_each_on_its_own_copy(tmp_path, monkeypatch):
+def test_a_labs_outputs_run_apart_named_when_they_fail_or_hang_and_hils_own_still_writes(tmp_path, monkeypatch):
     run_dir = _recorded(tmp_path)
     record = json.loads((run_dir / "record.json").read_text())
-
-    def broken(run_dir, typed):
-        typed.tests.clear()  # its own copy: the next output still sees every test
-        raise SystemExit("database unreachable")
-
-    def hung(run_dir, typed):
-        time.sleep(5)
-
-    monkeypatch.setattr(outputs, "OUTPUT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(outputs, "OUTPUT_TIMEOUT_S", 1.0)
     monkeypatch.setattr(
         outputs,
         "installed",
-        lambda: {"a-broken": [_Entry(broken)], "b-hung": [_Entry(hung)], "junit": [_Entry(junit.write_junit)]},
+        lambda: {
+            "a-broken": [_Entry("tests.unit.output_examples:broken")],
+            "b-hung": [_Entry("tests.unit.output_examples:hung")],
+            "c-chatty": [_Entry("tests.unit.output_examples:chatty")],
+            "junit": [_Entry("hil.run.junit:write_junit", "hil")],
+        },
     )
     done = outputs.write_all(run_dir, record)
-    assert [(w.name, w.error) for w in done] == [
-        ("a-broken", "SystemExit: database unreachable"),
-        ("b-hung", "did not finish within 0.5 s (left running)"),
-        ("junit", None),
+    assert [(w.name, w.error, w.changed) for w in done] == [
+        ("a-broken", "SystemExit: database unreachable", ()),
+        ("b-hung", "did not finish within 1 s (stopped)", ()),
+        ("c-chatty", None, ()),  # what it printed is not taken for its answer
+        ("junit", None, ()),
     ]
-    assert done[2].path == run_dir / "junit.xml" and len(list(ET.parse(done[2].path).getroot().iter("testcase"))) == 8
+    assert done[2].path == run_dir / "summary.txt" and done[3].path == run_dir / "junit.xml"
+    time.sleep(2.5)
+    assert not (run_dir / "late.txt").exists()  # stopped, not left writing into a folder being sealed
 
 
-def test_an_output_that_changes_the_record_or_evidence_is_named_a_name_registered_twice_refused(tmp_path, monkeypatch):
+def test_an_output_that_changes_what_the_run_holds_is_named_a_name_registered_twice_refused(tmp_path, monkeypatch):
     run_dir = _recorded(tmp_path)
     record = json.loads((run_dir / "record.json").read_text())
-
-    def editor(run_dir, typed):
-        (run_dir / "record.json").write_text((run_dir / "record.json").read_text().replace("PASS", "FAIL", 1))
-
     monkeypatch.setattr(
         outputs,
         "installed",
-        lambda: {"editor": [_Entry(editor)], "twice": [_Entry(editor, "a:b"), _Entry(editor, "c:d")]},
+        lambda: {
+            "editor": [_Entry("tests.unit.output_examples:editor")],
+            "twice": [_Entry("tests.unit.output_examples:chatty"), _Entry("tests.unit.output_examples:broken")],
+        },
     )
     editing, twice = outputs.write_all(run_dir, record)
-    assert editing.changed == ("record.json",) and "registered twice" in twice.error and not twice.changed
+    assert editing.changed == ("record.json changed",) and editing.error is None
+    assert "registered twice" in twice.error and not twice.changed and not (run_dir / "summary.txt").exists()
+
+
+def test_an_output_writes_its_own_file_anew_when_the_run_is_sealed_again(tmp_path):
+    run_dir = _recorded(tmp_path)
+    record = json.loads((run_dir / "record.json").read_text())
+    first = {w.name: w for w in outputs.write_all(run_dir, record)}["junit"]
+    (run_dir / "junit.xml").write_text("stale")
+    again = {w.name: w for w in outputs.write_all(run_dir, record)}["junit"]  # hil report, hil validate's matrix
+    assert first.changed == again.changed == () and (run_dir / "junit.xml").read_text() != "stale"
 
 
 def test_outputs_are_not_written_for_a_record_the_schema_refuses_or_of_an_older_version(tmp_path):
