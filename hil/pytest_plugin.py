@@ -419,7 +419,7 @@ def _needs(item, state: HilState) -> dict[Capability, str]:
 
 
 @pytest.fixture
-def occlusion_valve(rig):
+def occlusion_valve(rig: Rig):
     """The rig's occlusion valve; the test is skipped, with the reason, on a rig without one."""
     if rig.occlusion_valve is None:
         pytest.skip(f"rig {rig.config.rig_id} has no occlusion valve (actuators.occlusion_valve)")
@@ -427,7 +427,7 @@ def occlusion_valve(rig):
 
 
 @pytest.fixture
-def site_faults(rig):
+def site_faults(rig: Rig):
     """The rig's insertion-site fault fixtures; the test is skipped, with the reason, on a rig without them."""
     if rig.site_faults is None:
         pytest.skip(f"rig {rig.config.rig_id} has no site-fault fixtures (actuators.site_faults)")

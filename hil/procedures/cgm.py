@@ -12,6 +12,7 @@ from hil.analysis import cgm_noise, cgm_trend
 from hil.analysis.dose_metrics import RecordSpan
 from hil.drivers.contracts import Alarm, AlarmKind, PumpEvent, PumpState, Resumed, Seen, Suspended, seen_as
 from hil.evidence.recording import CsvRecording
+from hil.rig.rig import Rig
 
 SCENARIOS = project.reference("scenarios")
 RECORDING_COLUMNS = ["t_s", "glucose_mg_dl", "trend_mg_dl_min", "pump_state", "mass_mg"]
@@ -87,7 +88,12 @@ def record_span(grav, record: FeedRecord, rate_U_per_h: float) -> RecordSpan:
 
 
 def feed(
-    rig, scenario: Scenario, poll_s: float, recording: CsvRecording, tail_s: float = 0.0, ages_s: list | None = None
+    rig: Rig,
+    scenario: Scenario,
+    poll_s: float,
+    recording: CsvRecording,
+    tail_s: float = 0.0,
+    ages_s: list | None = None,
 ) -> FeedRecord:
     """Send each value at its time with its trend (a None sends nothing), polling the pump and the balance every
     poll_s; then keep polling for tail_s after the last value. ages_s: each value sent as taken that long before
@@ -101,6 +107,7 @@ def feed(
         record.value_t_s.append(due)
         record.trend.append(trend)
         if glucose is not None:
+            assert trend is not None  # a value has its trend (hil.analysis.cgm_trend.trends)
             rig.pump.cgm_input(glucose, trend, *(() if ages_s is None else (ages_s[k],)))
         record.value_pump_t_s.append(None if glucose is None else rig.pump.pump_time())
         _poll_until(rig, due + scenario.interval_s, poll_s, glucose, trend, recording, record)
@@ -108,7 +115,9 @@ def feed(
     return record
 
 
-def _poll_until(rig, end_s: float, poll_s: float, glucose, trend, recording: CsvRecording, record: FeedRecord) -> None:
+def _poll_until(
+    rig: Rig, end_s: float, poll_s: float, glucose, trend, recording: CsvRecording, record: FeedRecord
+) -> None:
     while True:
         status = rig.pump.status()
         reading = rig.scale.read()

@@ -28,6 +28,7 @@ from hil.patient import days
 from hil.patient.programme import Programme, round_to
 from hil.patient.uva_padova import STEP_MIN, VirtualPatient
 from hil.procedures import delivery
+from hil.rig.rig import Rig
 
 RECORDING_COLUMNS = [
     "patient",
@@ -103,7 +104,7 @@ class LoopRecord:
 
 
 def run(
-    rig,
+    rig: Rig,
     grav,
     patient: VirtualPatient,
     programme: Programme,
@@ -240,7 +241,7 @@ def _followed(events: list[PumpEvent], record: LoopRecord, state: PumpState, see
     return state
 
 
-def end_run(rig, record: LoopRecord) -> None:
+def end_run(rig: Rig, record: LoopRecord) -> None:
     """Stop the pump, acknowledge the run's alarms as the user would afterwards, and wait out the pump's CGM trend
     window before the next run."""
     rig.pump.stop()

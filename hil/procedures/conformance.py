@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from hil.drivers.contracts import (
     Alarm,
@@ -30,6 +31,7 @@ from hil.drivers.contracts import (
 from hil.drivers.registry import DeviceKind
 from hil.drivers.site_faults import SiteFaultUnavailable
 from hil.errors import DeviceRefused, InstrumentRefused, RigError
+from hil.rig.rig import Rig
 
 BOLUS_U = 0.5  # a bolus the reference range allows on every pump the suite targets (0.05 U steps)
 BASAL_U_PER_H = 1.0
@@ -107,9 +109,9 @@ def _typed_status(status: PumpStatus) -> None:
     _expect(all(isinstance(a, str) for a in status.active_alarms), "active_alarms must be alarm ids (str)")
 
 
-def pump_checks(rig) -> list[Check]:
+def pump_checks(rig: Rig) -> list[Check]:
     pump, clock = rig.pump, rig.clock
-    started = {}
+    started: dict[str, Any] = {}  # what a later check needs of an earlier one: the pump clock, the alarm
 
     def identify() -> str:
         identity = pump.identify()
@@ -347,7 +349,7 @@ def _tared_within_mg(section: dict) -> float:
     return max(1.0, 4.0 * section.get("repeatability_mg", 0.0) + 3.0 * section.get("readability_mg", 0.0))
 
 
-def scale_checks(rig, scale, name: str = "scale") -> list[Check]:
+def scale_checks(rig: Rig, scale, name: str = "scale") -> list[Check]:
     near_zero_mg = _tared_within_mg(rig.config.section(name))
 
     def identify() -> str:
@@ -441,7 +443,7 @@ def site_checks(site, leak_fraction: float) -> list[Check]:
     ]
 
 
-def checks(rig, devices: set[DeviceKind]) -> list[Check]:
+def checks(rig: Rig, devices: set[DeviceKind]) -> list[Check]:
     """Every selected device of the open rig against its contract; a device the rig lacks gives one n/a row."""
     found: list[Check] = []
     if DeviceKind.PUMP in devices:

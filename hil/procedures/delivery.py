@@ -14,6 +14,7 @@ from hil.drivers.contracts import BolusState, Refusal
 from hil.errors import BalanceNotCoupled, InstrumentRefused, InstrumentUnstable, RigError
 from hil.evidence.recording import CsvRecording
 from hil.procedures.gravimetric import Gravimetry
+from hil.rig.rig import Rig
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class Series:
     stable: np.ndarray
 
 
-def wait_until_idle(rig, nominal_s: float, what: str, max_factor: float | None = None) -> None:
+def wait_until_idle(rig: Rig, nominal_s: float, what: str, max_factor: float | None = None) -> None:
     """Wait out a bolus or prime: its nominal duration, then until the pump reports it idle: within 20 % of the
     nominal duration + 30 s, or, with max_factor (a spec case's `max_duration_factor`), until max_factor times
     the nominal duration + 30 s, so a slow bolus is measured by the requirement that judges its speed instead of
@@ -40,7 +41,7 @@ def wait_until_idle(rig, nominal_s: float, what: str, max_factor: float | None =
         raise ProcedureTimeout(f"{what}: pump still delivering {margin:.0f} s after its nominal {nominal_s:.0f} s")
 
 
-def stable_reading(rig, timeout_s: float = 120.0, poll_s: float = 1.0):
+def stable_reading(rig: Rig, timeout_s: float = 120.0, poll_s: float = 1.0):
     """The next stable balance reading (S), retried on the rig clock while the balance is not stable; a balance
     that does not settle within timeout_s is a rig fault (InstrumentUnstable)."""
     result = []
@@ -73,13 +74,13 @@ class Mark:
     recorded_U: float
 
 
-def mark(rig, reading=None) -> Mark:
+def mark(rig: Rig, reading=None) -> Mark:
     """A mark at `reading` (default: the next stable reading) and the pump's count read after it."""
     reading = reading or stable_reading(rig)
     return Mark(reading.t, reading.mass_mg, rig.pump.status().delivered_U)
 
 
-def settled_mark(rig, tries: int = 5) -> Mark:
+def settled_mark(rig: Rig, tries: int = 5) -> Mark:
     """A mark at which everything the pump has counted has arrived: its count, the rig file's settle_s for the line
     and the drops, a stable reading, and its count again, taken anew while a stroke came in between (a stroke still
     in the line as the balance read would be recorded and not weighed). After `tries` the last one, with that
@@ -101,14 +102,14 @@ def record_span(grav: Gravimetry, first: Mark, last: Mark, commanded_U: float) -
     return RecordSpan(weighed, U, last.recorded_U - first.recorded_U, commanded_U)
 
 
-def prime(rig, amount_U: float, settle_s: float) -> None:
+def prime(rig: Rig, amount_U: float, settle_s: float) -> None:
     """Fill the line and take up plunger slack, then let the drops settle."""
     rig.pump.stop()
     wait_until_idle(rig, rig.pump.prime(amount_U), "prime")
     rig.clock.sleep(settle_s)
 
 
-def prepare(rig) -> None:
+def prepare(rig: Rig) -> None:
     """Prime the infusion set as the rig file states, show the balance sees the pump (a weighed check delivery,
     hil.procedures.coupling), then tare the balance."""
     infusion_set = rig.config.infusion_set
@@ -117,7 +118,7 @@ def prepare(rig) -> None:
     tare(rig)
 
 
-def check_coupling(rig) -> CouplingCheck:
+def check_coupling(rig: Rig) -> CouplingCheck:
     """Prime the rig file's check delivery between two stable readings, the pump stopped before and after;
     BalanceNotCoupled (a rig fault) when the balance cannot be shown to see it (hil.analysis.coupling)."""
     infusion_set = rig.config.infusion_set
@@ -136,19 +137,19 @@ def check_coupling(rig) -> CouplingCheck:
     return result
 
 
-def tare(rig, timeout_s: float = 120.0) -> float:
+def tare(rig: Rig, timeout_s: float = 120.0) -> float:
     stable_reading(rig, timeout_s)
     return rig.scale.tare()
 
 
-def start_basal(rig, rate_U_per_h: float) -> float:
+def start_basal(rig: Rig, rate_U_per_h: float) -> float:
     """Resume delivery at a constant basal rate; returns the rig time it was commanded."""
     rig.pump.resume()
     rig.pump.set_basal(rate_U_per_h)
     return rig.clock.now()
 
 
-def record(rig, start_s: float, duration_s: float, interval_s: float, recording: CsvRecording) -> Series:
+def record(rig: Rig, start_s: float, duration_s: float, interval_s: float, recording: CsvRecording) -> Series:
     """Sample the balance at start_s + k·interval on the rig clock, k = 0..duration/interval, writing each
     sample to the recording as it is taken."""
     count = int(round(duration_s / interval_s)) + 1
@@ -171,7 +172,7 @@ BOLUS_COLUMNS = ["bolus", "t_before_s", "mass_before_mg", "t_after_s", "mass_aft
 
 
 def deliver_boluses(
-    rig, amount_U: float, count: int, settle_s: float, recording: CsvRecording, max_factor: float | None = None
+    rig: Rig, amount_U: float, count: int, settle_s: float, recording: CsvRecording, max_factor: float | None = None
 ) -> np.ndarray:
     """Deliver `count` boluses one after another, weighing each between stable readings and reading, next to
     each weighing, what the pump says it has delivered (STATUS `delivered`).
@@ -200,7 +201,7 @@ def deliver_boluses(
 
 
 def record_bolus(
-    rig,
+    rig: Rig,
     commanded_s: float,
     nominal_s: float,
     settle_s: float,

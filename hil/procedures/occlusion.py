@@ -13,6 +13,7 @@ from hil.drivers.contracts import Alarm, AlarmKind, Priority, Seen
 from hil.errors import InstrumentUnstable
 from hil.evidence.recording import CsvRecording
 from hil.procedures.delivery import mark, record_span, settled_mark, stable_reading, start_basal
+from hil.rig.rig import Rig
 
 RECORDING_COLUMNS = ["t_s", "mass_mg", "pressure_kPa", "pump_state", "phase"]
 
@@ -33,7 +34,7 @@ class Timeline:
 
 
 class OcclusionPoller:
-    def __init__(self, rig, recording: CsvRecording, timeline: Timeline):
+    def __init__(self, rig: Rig, recording: CsvRecording, timeline: Timeline):
         self.rig, self.recording, self.timeline = rig, recording, timeline
 
     def poll(self, phase: str) -> bool:
@@ -70,7 +71,7 @@ class OcclusionPoller:
         return None
 
 
-def release(rig, valve, window_s: float, timeline: Timeline):
+def release(rig: Rig, valve, window_s: float, timeline: Timeline):
     """Unblock the outlet and weigh what arrives within the window: (before, after) stable readings."""
     before = stable_reading(rig)
     valve.open()
@@ -79,14 +80,14 @@ def release(rig, valve, window_s: float, timeline: Timeline):
     return before, stable_reading(rig)
 
 
-def basal_flow(rig, rate_U_per_h: float, flow_s: float, backoff: bool) -> None:
+def basal_flow(rig: Rig, rate_U_per_h: float, flow_s: float, backoff: bool) -> None:
     """Basal delivery into the open outlet until the flow is constant."""
     rig.pump.set_occlusion_backoff(backoff)
     start_basal(rig, rate_U_per_h)
     rig.clock.sleep(flow_s)
 
 
-def open_flow(rig, grav, rate_U_per_h: float, flow_s: float, backoff: bool):
+def open_flow(rig: Rig, grav, rate_U_per_h: float, flow_s: float, backoff: bool):
     """basal_flow between two marks: the settled one a block starts from (its reading's t and mass_mg), and the
     flow into the open outlet weighed against the pump's record of it. The test's only span over which the two
     must agree: from the block on, strokes go into the line, the back-off draws them back, and the pump reports
@@ -97,7 +98,7 @@ def open_flow(rig, grav, rate_U_per_h: float, flow_s: float, backoff: bool):
     return end, record_span(grav, start, end, rate_U_per_h * (end.t - start.t) / 3600.0)
 
 
-def alarm_metrics(rig, grav, poll_s: float, t_block, pump_t_block, at_block, alarm: Seen[Alarm] | None) -> dict:
+def alarm_metrics(rig: Rig, grav, poll_s: float, t_block, pump_t_block, at_block, alarm: Seen[Alarm] | None) -> dict:
     """Metrics of the moment of the alarm: time, missed insulin, priority, pressure."""
     if alarm is None:
         nan = math.nan

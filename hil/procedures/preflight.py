@@ -20,6 +20,7 @@ from hil.procedures import delivery
 from hil.procedures.fitness import Prediction, balance_needed, predictions, resolves
 from hil.procedures.gravimetric import Gravimetry
 from hil.rig.config import RigConfig
+from hil.rig.rig import Rig
 from hil.specs.model import Bound, Requirement
 
 BALANCES = ("scale", "lost_scale")
@@ -168,7 +169,7 @@ def _identity(device: str, identity: dict) -> Check:
     return Check(f"{device} identity", given, Status.OK)
 
 
-def instruments(rig) -> list[Check]:
+def instruments(rig: Rig) -> list[Check]:
     """Ask the open rig: identities, the pump's state and alarms, a STOP, a stable reading per balance, the
     actuators. Every fault is a blocker with its message, never an exception."""
     checks = [_identity(device, identity) for device, identity in rig.identities.items()]
@@ -198,12 +199,18 @@ def instruments(rig) -> list[Check]:
         checks.append(Check("occlusion valve", "operator prompts (clamp the line when asked)", Status.INFO))
     else:
         checks.append(_ask("occlusion valve", lambda: _cycle(rig.occlusion_valve)))
-    if rig.site_faults is None:
+    site = rig.site_faults
+    if site is None:
         checks.append(Check("site fixture", "none in the rig file: insertion-site tests are skipped", Status.INFO))
     elif registry.prompts_operator(rig.drivers[("actuators", "site_faults")]):
         checks.append(Check("site fixture", "operator prompts (kink, leak, dislodge when asked)", Status.INFO))
     else:
-        checks.append(_ask("site fixture", lambda: (rig.site_faults.restore(), "responds: restored to normal")[1]))
+
+        def restored() -> str:
+            site.restore()
+            return "responds: restored to normal"
+
+        checks.append(_ask("site fixture", restored))
     return checks
 
 
@@ -226,14 +233,14 @@ def _status(status) -> str:
     return text + ", no active alarm"
 
 
-def _stop(rig) -> str:
+def _stop(rig: Rig) -> str:
     action = rig.make_safe("preflight")
     if not action.ok:
         raise _Blocked(action.detail)
     return action.detail
 
 
-def _stable(rig, name: str) -> str:
+def _stable(rig: Rig, name: str) -> str:
     scale = getattr(rig, name)
     if name == "scale":
         reading = delivery.stable_reading(rig, timeout_s=60.0)
@@ -249,7 +256,7 @@ def _immediate(scale) -> str:
     return f"{reading.mass_mg / 1000:.5f} g, {'stable' if reading.stable else 'dynamic'}"
 
 
-def _coupling(rig) -> str:
+def _coupling(rig: Rig) -> str:
     """The weighed tests' coupling check: the set primed, a known delivery weighed (docs/bench.md)."""
     infusion_set = rig.config.infusion_set
     delivery.prime(rig, infusion_set.prime_U, infusion_set.settle_s)

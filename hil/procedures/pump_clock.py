@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from hil.errors import ClockMismatch
 from hil.rig.model import PumpClock
+from hil.rig.rig import Rig
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class ClockReading:
     rig_after_s: float
 
 
-def read(rig) -> ClockReading:
+def read(rig: Rig) -> ClockReading:
     before = rig.clock.now()
     pump_s = rig.pump.pump_time()
     return ClockReading(before, pump_s, rig.clock.now())
@@ -55,7 +56,7 @@ class PumpRestarted(AssertionError):
     """The pump's clock went back during a test: the pump restarted (or its clock was set), a finding about it."""
 
 
-def check(rig, start: ClockReading) -> ClockReading:
+def check(rig: Rig, start: ClockReading) -> ClockReading:
     """Read the clocks again; PumpRestarted when the pump's clock went back since `start`, ClockMismatch when its
     elapsed time is not the rig's."""
     end = read(rig)

@@ -11,6 +11,7 @@ from hil.analysis.dose_metrics import RecordSpan
 from hil.drivers.contracts import Alarm, AlarmKind, Priority, Seen
 from hil.evidence.recording import CsvRecording
 from hil.procedures.delivery import Mark, mark, prime, record_span, start_basal
+from hil.rig.rig import Rig
 
 RECORDING_COLUMNS = ["trial", "t_s", "site_mg", "lost_mg", "pressure_kPa", "pump_state", "phase"]
 SITE_ALARMS = (AlarmKind.CHECK_SITE, AlarmKind.OCCLUSION)
@@ -46,7 +47,7 @@ class Series:
 
 
 class SitePoller:
-    def __init__(self, rig, recording: CsvRecording):
+    def __init__(self, rig: Rig, recording: CsvRecording):
         self.rig, self.recording = rig, recording
         self.series: dict[int, Series] = {}
 
@@ -80,7 +81,7 @@ class SitePoller:
             self.rig.clock.sleep(min(poll_s, remaining))
 
 
-def _acknowledge(rig, alarms: list[Seen[Alarm]]) -> None:
+def _acknowledge(rig: Rig, alarms: list[Seen[Alarm]]) -> None:
     for alarm_id in dict.fromkeys(a.event.alarm_id for a in alarms):
         rig.pump.acknowledge(alarm_id)
 
@@ -92,14 +93,14 @@ def make_fault(site, case) -> None:
         site.dislodge()
 
 
-def new_set(rig, rate_U_per_h: float) -> None:
+def new_set(rig: Rig, rate_U_per_h: float) -> None:
     """Prime a new set into the (restored) site and start the basal: the pump learns the site afresh."""
     infusion_set = rig.config.section("infusion_set")
     prime(rig, infusion_set["prime_U"], infusion_set.get("settle_s", 60))
     start_basal(rig, rate_U_per_h)
 
 
-def detection_trial(rig, site, grav, case, number: int, rng: np.random.Generator, poller: SitePoller) -> Trial:
+def detection_trial(rig: Rig, site, grav, case, number: int, rng: np.random.Generator, poller: SitePoller) -> Trial:
     """One fault: baseline, the fault at a uniformly random moment of the phase window, the first site alarm
     within the detection time, then (when the case watches for it) its escalation, left unacknowledged."""
     trial = Trial(number, case["fault"])
@@ -135,7 +136,7 @@ def detection_trial(rig, site, grav, case, number: int, rng: np.random.Generator
         trial.delivered_U, trial.U_delivered = grav.weighed(
             site_before.t, site_before.mass_mg, site_after.t, site_after.mass_mg
         )
-        if lost_before is not None and lost_start is not None:
+        if lost_before is not None and lost_start is not None and rig.lost_scale is not None:
             lost_after = rig.lost_scale.read()
             trial.lost_U, trial.U_lost = grav.weighed(
                 lost_before.t, lost_before.mass_mg, lost_after.t, lost_after.mass_mg
@@ -148,7 +149,7 @@ def detection_trial(rig, site, grav, case, number: int, rng: np.random.Generator
     return trial
 
 
-def nominal_days(rig, grav, case, poller: SitePoller) -> tuple[list[Seen[Alarm]], float, list[RecordSpan]]:
+def nominal_days(rig: Rig, grav, case, poller: SitePoller) -> tuple[list[Seen[Alarm]], float, list[RecordSpan]]:
     """Nominal basal for case["days"], a new set every case["set_change_days"]; every site alarm is a false one,
     acknowledged (and the pump resumed) as a user would. Returns the alarms, the days observed and each set's
     delivery (its prime left out) against the pump's record of it."""
@@ -175,7 +176,7 @@ def nominal_days(rig, grav, case, poller: SitePoller) -> tuple[list[Seen[Alarm]]
     return alarms, observed_s / 86400.0, spans
 
 
-def _lost_reading(rig):
+def _lost_reading(rig: Rig):
     """The lost balance's reading, None on a rig without one."""
     return rig.lost_scale.read() if rig.lost_scale else None
 

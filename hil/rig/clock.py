@@ -76,6 +76,9 @@ class SimClock:
         return _wait_for(self, predicate, timeout, poll)
 
 
+Clock = RealClock | SimClock  # what a test waits on: the same calls on a bench, in lockstep and in a rehearsal
+
+
 def _wait_for(clock, predicate: Callable[[], bool], timeout: float, poll: float) -> bool:
     """True as soon as predicate() holds, False once `timeout` rig-seconds have passed without it."""
     deadline = clock.now() + timeout

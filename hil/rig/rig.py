@@ -10,15 +10,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hil.drivers import registry
-from hil.drivers.contracts import Capability, NumberedEvents
+from hil.drivers.contracts import Capability, NumberedEvents, OcclusionValve, Pump, Scale, SiteFixture
 from hil.drivers.emulator_control import EmulatorControl
 from hil.drivers.pump_base import PumpDriver
 from hil.errors import RigError, TransportError
 from hil.rig import abort, lab
-from hil.rig.clock import RealClock, SimClock
+from hil.rig.clock import Clock, RealClock, SimClock
 from hil.rig.config import RigConfig
 from hil.rig.emulator_process import EmulatorProcess
 from hil.rig.model import EMULATOR_PORT
@@ -26,6 +26,7 @@ from hil.run_log import narrative
 from hil.transport.can_hub import CanHub
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 NO_PUMP_LINK = "no pump link was open"  # a make-safe with nothing to command: the pump was never reached
 
 
@@ -80,22 +81,44 @@ class SafetyAction:
 
 @dataclass
 class Rig:
+    """The open rig: its clock, pump and balance typed by their contracts (hil.drivers.contracts), so mypy checks
+    every procedure against them; the devices a rig may lack are None where it has none."""
+
     config: RigConfig
-    clock: Any = None
-    pump: Any = None
-    scale: Any = None
+    _clock: Clock | None = None
+    _pump: Pump | None = None
+    _scale: Scale | None = None
     emulator: EmulatorProcess | None = None
     control: EmulatorControl | None = None
     can_hub: CanHub | None = None
-    occlusion_valve: Any = None
-    lost_scale: Any = None  # the second balance, under the lost-insulin vessel
-    site_faults: Any = None
+    occlusion_valve: OcclusionValve | None = None
+    lost_scale: Scale | None = None  # the second balance, under the lost-insulin vessel
+    site_faults: SiteFixture | None = None
     identities: dict[str, Any] = field(default_factory=dict)
     drivers: dict[tuple[str, ...], type] = field(default_factory=dict)  # section path → the driver class connected
     acquisition: lab.Acquisition | None = None  # the labgrid place the rig is on
     acquired_here: bool = False  # this rig acquired the place (not `hil verify` for it): it releases it
     safety_log: list[SafetyAction] = field(default_factory=list)
     broken: str | None = None
+
+    @property
+    def clock(self) -> Clock:
+        if self._clock is None:
+            raise RigError(f"rig {self.config.rig_id}: no clock: the rig is not open")
+        return self._clock
+
+    @property
+    def pump(self) -> Pump:
+        return self._opened(self._pump, "pump")
+
+    @property
+    def scale(self) -> Scale:
+        return self._opened(self._scale, "scale")
+
+    def _opened(self, device: T | None, what: str) -> T:
+        if device is None:
+            raise RigError(f"rig {self.config.rig_id}: no {what}: the rig is not open")
+        return device
 
     def __enter__(self) -> "Rig":
         try:
@@ -123,9 +146,9 @@ class Rig:
                 control = EmulatorControl(self.emulator.endpoints["control"])
             self.control = control
             rehearsal = self.config.rehearsal
-            self.clock = RealClock(self.config.speed, origin=control.now()) if rehearsal else SimClock(control)
+            self._clock = RealClock(self.config.speed, origin=control.now()) if rehearsal else SimClock(control)
         else:
-            self.clock = RealClock()
+            self._clock = RealClock()
         self._connect_all()
         pump = self.pump
         if not isinstance(pump, PumpDriver):
@@ -157,7 +180,7 @@ class Rig:
                 failures.append(said if said.startswith(f"{path[-1]}:") else f"{'.'.join(path)}: {said}")
                 return None
 
-        self.pump, self.scale, self.lost_scale = connect(("pump",)), connect(("scale",)), connect(("lost_scale",))
+        self._pump, self._scale, self.lost_scale = connect(("pump",)), connect(("scale",)), connect(("lost_scale",))
         self.occlusion_valve = connect(("actuators", "occlusion_valve"))
         self.site_faults = connect(("actuators", "site_faults"))
         if failures:
@@ -235,7 +258,7 @@ class Rig:
     def _serial_lines(self) -> list:
         """The pump's lines as its driver names them (hil.drivers.pump_base), and the instruments' `line`."""
         pump_lines = self.pump.wire_lines() if isinstance(self.pump, PumpDriver) else []
-        parts = (self.scale, self.lost_scale, self.occlusion_valve, self.site_faults)
+        parts = (self._scale, self.lost_scale, self.occlusion_valve, self.site_faults)
         lines = (getattr(part, "line", None) for part in parts)
         return pump_lines + [line for line in lines if line is not None]
 
@@ -264,11 +287,11 @@ class Rig:
         signal arriving meanwhile is held until the STOP is done (see hil.rig.abort)."""
         with abort.signals.shielded():
             started = time.monotonic()
-            if self.pump is None:
+            if self._pump is None:
                 action = SafetyAction(reason, False, NO_PUMP_LINK)
             else:
                 try:
-                    self.pump.stop()
+                    self._pump.stop()
                     action = SafetyAction(reason, True, f"pump acknowledged STOP in {time.monotonic() - started:.2f} s")
                 except Exception as exc:  # noqa: BLE001 - the stop must be attempted and its failure recorded
                     action = SafetyAction(reason, False, f"STOP not acknowledged: {exc}")
@@ -283,15 +306,15 @@ class Rig:
         """Make the pump safe, then close every link and stop the emulator; returns the STOP's outcome."""
         with abort.signals.shielded():
             action = self.make_safe(reason)
-            for part in (self.pump, self.scale, self.lost_scale):
+            for part in (self._pump, self._scale, self.lost_scale):
                 if part is not None:
                     part.close()
             for actuator in (self.occlusion_valve, self.site_faults):
                 if actuator is not None:
                     actuator.disconnect()
-            for part in (self.control, self.can_hub):
-                if part is not None:
-                    part.close()
+            for link in (self.control, self.can_hub):
+                if link is not None:
+                    link.close()
             if self.emulator:
                 self.emulator.stop()
             if self.acquisition is not None and self.acquired_here:
@@ -301,7 +324,7 @@ class Rig:
     def _release(self, stop: SafetyAction) -> None:
         """Give the place back, after the pump's STOP; kept (and said) when the STOP was not acknowledged."""
         assert self.acquisition is not None
-        if self.pump is not None and not stop.ok:
+        if self._pump is not None and not stop.ok:
             log.error("labgrid place %s kept acquired: the pump's STOP was not acknowledged", self.acquisition.place)
             return
         try:

@@ -1,5 +1,6 @@
 """Outputs a lab might register (hil.outputs), run by tests/unit/test_run_record.py in their own process."""
 
+import os
 import time
 from pathlib import Path
 
@@ -9,7 +10,8 @@ def broken(run_dir: Path, record) -> Path:
 
 
 def hung(run_dir: Path, record) -> Path:
-    time.sleep(3)
+    (run_dir.parent / "hung.pid").write_text(str(os.getpid()))
+    time.sleep(120)
     (run_dir / "late.txt").write_text("written after its time\n")
     return run_dir / "late.txt"
 

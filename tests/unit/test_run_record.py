@@ -253,7 +253,7 @@ class _Entry:
 def test_a_labs_outputs_run_apart_named_when_they_fail_or_hang_and_hils_own_still_writes(tmp_path, monkeypatch):
     run_dir = _recorded(tmp_path)
     record = json.loads((run_dir / "record.json").read_text())
-    monkeypatch.setattr(outputs, "OUTPUT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(outputs, "OUTPUT_TIMEOUT_S", 15.0)  # a child's start-up takes seconds on a loaded machine
     monkeypatch.setattr(
         outputs,
         "installed",
@@ -267,13 +267,13 @@ def test_a_labs_outputs_run_apart_named_when_they_fail_or_hang_and_hils_own_stil
     done = outputs.write_all(run_dir, record)
     assert [(w.name, w.error, w.changed) for w in done] == [
         ("a-broken", "SystemExit: database unreachable", ()),
-        ("b-hung", "did not finish within 1 s (stopped)", ()),
+        ("b-hung", "did not finish within 15 s (stopped)", ()),
         ("c-chatty", None, ()),  # what it printed is not taken for its answer
         ("junit", None, ()),
     ]
     assert done[2].path == run_dir / "summary.txt" and done[3].path == run_dir / "junit.xml"
-    time.sleep(2.5)
-    assert not (run_dir / "late.txt").exists()  # stopped, not left writing into a folder being sealed
+    hung = int((tmp_path / "hung.pid").read_text())  # stopped, not left to write into a folder being sealed
+    assert not Path(f"/proc/{hung}").exists() or Path(f"/proc/{hung}/stat").read_text().split(") ")[1][0] == "Z"
 
 
 def test_an_output_that_changes_what_the_run_holds_is_named_a_name_registered_twice_refused(tmp_path, monkeypatch):
