@@ -31,7 +31,7 @@ from hil.drivers import registry
 from hil.drivers.registry import DeviceKind
 from hil.errors import RigError
 from hil.evidence import report as reporting
-from hil.evidence import report_input, run_kind, seal, traceability, units, units_allure, validation
+from hil.evidence import report_input, run_kind, seal, traceability, units, units_allure
 from hil.evidence import resume as resuming
 from hil.evidence.measurements import DECISION_RULE
 from hil.evidence.recording import CsvRecording
@@ -44,7 +44,6 @@ from hil.evidence.run import (
     write_record,
 )
 from hil.evidence.run_kind import REHEARSAL_NOTE
-from hil.evidence.validation import NOMINAL
 from hil.evidence.verdict import Verdict
 from hil.procedures import conformance, delivery, preflight
 from hil.procedures.scenario_files import scenario_problems
@@ -58,6 +57,7 @@ from hil.rig.model import RIG_ID_PATTERN
 from hil.rig.rig import NO_PUMP_LINK, Rig
 from hil.run import events, outputs
 from hil.run import record as run_record
+from hil.run import validate as validate_run
 from hil.specs import SpecError, load_requirements
 from hil.specs.document import document
 
@@ -1114,15 +1114,6 @@ def blank_run(
     out.print(f"raw readings: {folder / 'balance.csv'}", markup=False)
 
 
-def _declared_only(trace: dict[str, list[str]], declared: frozenset[str]) -> tuple[str, frozenset[str]] | None:
-    """A -k expression selecting the tests (of `trace`, node id → requirement ids) that judge a declared requirement,
-    and their node ids; None when no test does. Each test by its name (a class's by the test's own): the -k grammar
-    takes its brackets and dashes, and matches it within longer names too, which only adds tests to the campaign
-    (what it judged is read from its record)."""
-    nodes = frozenset(node for node, ids in trace.items() if declared & set(ids))
-    return (" or ".join(sorted(node.rsplit("::", 1)[1] for node in nodes)), nodes) if nodes else None
-
-
 @app.command()
 def validate(
     defects: Path | None = typer.Option(
@@ -1178,93 +1169,28 @@ def validate(
     --all-reports, every campaign; with --no-report, none) draws its figures and gets its HTML report, the others
     draw none (the matrix reads verdicts; `hil verify --rig` on the campaign's rig file repeats it with them) and
     leave their report to `hil report RUN`."""
-    defects, nominal = defects or project.defect_rigs(), nominal or project.default_rig()
-    rigs = sorted(p for p in defects.glob("*.yaml") if not only or p.stem in only)
-    if only and len(rigs) != len(set(only)):
-        names = sorted(p.stem for p in defects.glob("*.yaml"))
-        unknown = [
-            name
-            + "".join(
-                f" (did you mean {close[0]}?)" for close in [difflib.get_close_matches(name, names, n=1)] if close
-            )
-            for name in sorted(set(only) - {p.stem for p in rigs})
-        ]
-        err.print(f"unknown defect rig(s) in {defects}: {', '.join(unknown)}", markup=False)
-        raise typer.Exit(2)
-    plan = [(NOMINAL, nominal)] + [(p.stem, p) for p in rigs]
-    try:
-        configs = {name: load_rig(path) for name, path in plan}
-        expected = {NOMINAL: frozenset()} | {
-            p.stem: frozenset(configs[p.stem].data["seeded_defect"]["violates"]) for p in rigs
-        }
-        tolerated = {NOMINAL: frozenset()} | {
-            p.stem: frozenset(configs[p.stem].data["seeded_defect"].get("may_violate", ())) for p in rigs
-        }
-    except RigConfigError as exc:
-        err.print(str(exc), markup=False)
-        raise typer.Exit(2) from None
-    except KeyError as exc:
-        err.print(f"defect rigs must declare seeded_defect.violates: {exc}", markup=False)
-        raise typer.Exit(2) from None
-    if full_seeds is not None and full_seeds > seeds:
-        err.print(f"--full-seeds {full_seeds} is more than --seeds {seeds}", markup=False)
-        raise typer.Exit(2)
-    declared_only = full_seeds is not None and full_seeds < seeds
-    trace = collect_trace(k) if k is not None or declared_only else {}
-    if k is not None:  # the requirements the selected tests judge: a defect is held to its declarations among them
-        selected = frozenset(rid for ids in trace.values() for rid in ids)
-        if not selected:
-            err.print(
-                f"hil: no test selected by -k {k!r}{_unknown_ids(k, project.specs())}: no campaign run", markup=False
-            )
-            raise typer.Exit(5)
-        expected = {name: ids & selected for name, ids in expected.items()}
-        tolerated = {name: ids & selected for name, ids in tolerated.items()}
-    benches = [name for name, config in configs.items() if not config.simulated]
     if all_reports and not report:
         err.print("--all-reports and --no-report: choose one", markup=False)
         raise typer.Exit(2)
-    if seeds > 1 and benches:
-        err.print(f"--seeds needs emulated rigs (clock: sim); not: {', '.join(benches)}", markup=False)
-        raise typer.Exit(2)
-    catalogue = sorted(p.stem for p in defects.glob("*.yaml"))
-    scope = validation.Scope(
-        seeds,
-        tuple(p.stem for p in rigs),
-        tuple(n for n in catalogue if n not in {p.stem for p in rigs}),
-        k,
-        full_seeds if declared_only else None,
-    )
+    try:
+        plan = validate_run.plan(
+            defects or project.defect_rigs(),
+            nominal or project.default_rig(),
+            only,
+            seeds,
+            full_seeds,
+            k,
+            collect_trace,
+        )
+    except validate_run.PlanError as exc:
+        unknown = _unknown_ids(k, project.specs()) + ": no campaign run" if exc.exit_status == 5 else ""
+        err.print(f"{exc}{unknown}", markup=False)
+        raise typer.Exit(exc.exit_status) from None
     folder = new_run_dir(project.reports(), "validation", folder="validation")
     events.emit("validation", folder=folder.resolve())
-    campaigns: list[cluster.Campaign] = []
-    must_run: dict[int, frozenset[str]] = {}  # a declared-only campaign's tests, by its place in `campaigns`
-    for name, path in plan:
-        base = int(configs[name].section("emulator").get("seed", 1))
-        rig_files = [(None if seeds == 1 else base, path)] + [
-            (other, _seeded_rig_file(folder / "rigs", name, path, other)) for other in range(base + 1, base + seeds)
-        ]
-        for n, (seed, rig_file) in enumerate(rig_files):
-            campaign_k = k
-            if name != NOMINAL and n >= scope.every_test_seeds:
-                declared_tests = _declared_only(trace, expected[name])
-                if declared_tests is None:  # none of its declared requirements selected: nothing for it to show
-                    continue
-                campaign_k, must_run[len(campaigns)] = declared_tests
-            campaigns.append(
-                cluster.Campaign(
-                    folder.name,
-                    name,
-                    seed,
-                    str(project.shown(rig_file)),
-                    all_reports or (report and name == NOMINAL and n == 0),
-                    campaign_k,
-                    {"id": folder.name, "scope": scope.as_json(), "rig": name, "seed": seed},
-                    cluster.operator(scheduler),
-                )
-            )
+    planned = validate_run.campaigns(plan, folder, report, all_reports, cluster.operator(scheduler))
     try:
-        runs, attempts = cluster.run_all(campaigns, jobs, scheduler, _campaign_done(len(campaigns)))
+        runs, attempts = cluster.run_all(planned.campaigns, jobs, scheduler, _campaign_done(len(planned.campaigns)))
     except cluster.ClusterError as exc:
         err.print(f"hil validate: {exc}", markup=False)
         raise typer.Exit(2) from None
@@ -1275,51 +1201,18 @@ def validate(
             markup=False,
         )
         raise typer.Exit(130) from None
-    for campaign, ran in zip(campaigns, runs, strict=True):
+    for campaign, ran in zip(planned.campaigns, runs, strict=True):
         if ran.run_id is None:
-            said = f"{campaign.rig_file}: hil verify started no run ({ran.worker}):\n{ran.output_tail}"
-            err.print(said, markup=False)
-            raise typer.Exit(2)
-    outcomes = []
-    for n, (campaign, ran) in enumerate(zip(campaigns, runs, strict=True)):
-        name, record = campaign.rig, ran.record
-        failed, undecided, errored = validation.observed_failures(record) if record else (set(), set(), {"(no record)"})
-        unselected = must_run.get(n, frozenset()) - set((record or {}).get("selected") or {})
-        if record and unselected:  # a declared requirement's test the -k built for it did not select: not judged
-            errored.add(f"(not selected: {', '.join(sorted(unselected))})")
-        outcomes.append(
-            validation.Outcome(
-                name,
-                str(ran.run_id),
-                expected[name],
-                frozenset(failed),
-                frozenset(errored),
-                campaign.seed,
-                tolerated[name],
-                frozenset(undecided),
-                tuple(attempts[campaign.key].lost()),
-                f"{ran.worker} ({ran.host})",
-                frozenset(rid for ids in record["selected"].values() for rid in ids) if record else None,
-                record is not None,
+            err.print(
+                f"{campaign.rig_file}: hil verify started no run ({ran.worker}):\n{ran.output_tail}", markup=False
             )
-        )
-    text = validation.matrix_text(outcomes, scope)
-    matrix_json = json.dumps(validation.as_json(outcomes, scope), indent=1)
-    (folder / "detection-matrix.txt").write_text(text, encoding="utf-8")
-    (folder / "detection-matrix.json").write_text(matrix_json, encoding="utf-8")
+            raise typer.Exit(2)
+    outcomes = validate_run.outcomes(plan, planned, runs, attempts)
     nominal_dir = project.reports() / "runs" / str(runs[0].run_id)
-    reporting.add_document(
-        nominal_dir,
-        {
-            "detection-matrix.txt": "Tool validation (ISO 13485 §4.1.6): each seeded-defect rig must fail exactly the "
-            "requirements it declares, and the nominal rig none; detection and false failures with one-sided 95 % "
-            f"confidence limits (Wilson score).\n\n{text}",
-            "detection-matrix.json": matrix_json,
-        },
-    )
+    text = validate_run.write_matrix(folder, nominal_dir, outcomes, plan.scope)
     _finish_run(nominal_dir, event=seal.REBUILT if report else seal.ATTACHED, report=report)  # with the matrix
-    if k is not None:
-        out.print(f"the tests -k {k!r} selects, judging {len(selected)} requirement(s)", markup=False)
+    if plan.selected is not None:
+        out.print(f"the tests -k {k!r} selects, judging {len(plan.selected)} requirement(s)", markup=False)
     out.print(text, markup=False)
     if report and not all_reports:
         out.print(
@@ -1330,9 +1223,7 @@ def validate(
     elif not report:
         out.print(f"no HTML report (--no-report): `hil report {nominal_dir}` builds the nominal run's", markup=False)
     out.print(f"validation: {folder}", markup=False)
-    judged_by = {  # one validation judges every rig against one pump model's figures
-        tuple(sorted(((ran.record or {}).get("provenance") or {}).get("claims_file", {}).values())) for ran in runs
-    }
+    judged_by = validate_run.claims_judged_by(runs)
     if len(judged_by) > 1:
         err.print(
             "validation: its campaigns were judged against different claims files (a rig naming other claims): "
@@ -1357,21 +1248,6 @@ def _campaign_done(total: int):
         )
 
     return done
-
-
-def _seeded_rig_file(folder: Path, name: str, rig: Path, seed: int) -> Path:
-    """A rig file that is `rig` with the emulator seed `seed`, kept with the validation's results so that its
-    campaign can be run again as it was. It extends `rig` by a path relative to itself: a worker on another machine
-    may have the shared project folder mounted elsewhere."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.seed-{seed}.yaml"
-    extends = os.path.relpath(rig.resolve(), path.parent.resolve())
-    path.write_text(
-        f"# {name} with emulator seed {seed} (hil validate --seeds)\n"
-        f"extends: {json.dumps(extends)}\nemulator:\n  seed: {seed}\n",
-        encoding="utf-8",
-    )
-    return path
 
 
 @app.command("report")

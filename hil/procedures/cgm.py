@@ -107,7 +107,8 @@ def feed(
         record.value_t_s.append(due)
         record.trend.append(trend)
         if glucose is not None:
-            assert trend is not None  # a value has its trend (hil.analysis.cgm_trend.trends)
+            if trend is None:  # a value has its trend (hil.analysis.cgm_trend.trends): else a defect of the suite
+                raise TypeError(f"no trend computed for the CGM value {glucose} at {due:g} s")
             rig.pump.cgm_input(glucose, trend, *(() if ages_s is None else (ages_s[k],)))
         record.value_pump_t_s.append(None if glucose is None else rig.pump.pump_time())
         _poll_until(rig, due + scenario.interval_s, poll_s, glucose, trend, recording, record)

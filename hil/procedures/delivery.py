@@ -10,7 +10,7 @@ import numpy as np
 
 from hil.analysis.coupling import CouplingCheck
 from hil.analysis.dose_metrics import RecordSpan
-from hil.drivers.contracts import BolusState, Refusal
+from hil.drivers.contracts import BolusState, Reading, Refusal
 from hil.errors import BalanceNotCoupled, InstrumentRefused, InstrumentUnstable, RigError
 from hil.evidence.recording import CsvRecording
 from hil.procedures.gravimetric import Gravimetry
@@ -41,7 +41,7 @@ def wait_until_idle(rig: Rig, nominal_s: float, what: str, max_factor: float | N
         raise ProcedureTimeout(f"{what}: pump still delivering {margin:.0f} s after its nominal {nominal_s:.0f} s")
 
 
-def stable_reading(rig: Rig, timeout_s: float = 120.0, poll_s: float = 1.0):
+def stable_reading(rig: Rig, timeout_s: float = 120.0, poll_s: float = 1.0) -> Reading:
     """The next stable balance reading (S), retried on the rig clock while the balance is not stable; a balance
     that does not settle within timeout_s is a rig fault (InstrumentUnstable)."""
     result = []
@@ -74,7 +74,7 @@ class Mark:
     recorded_U: float
 
 
-def mark(rig: Rig, reading=None) -> Mark:
+def mark(rig: Rig, reading: Reading | None = None) -> Mark:
     """A mark at `reading` (default: the next stable reading) and the pump's count read after it."""
     reading = reading or stable_reading(rig)
     return Mark(reading.t, reading.mass_mg, rig.pump.status().delivered_U)

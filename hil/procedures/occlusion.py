@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hil.analysis import occlusion
-from hil.drivers.contracts import Alarm, AlarmKind, Priority, Seen
+from hil.drivers.contracts import Alarm, AlarmKind, OcclusionValve, Priority, Seen
 from hil.errors import InstrumentUnstable
 from hil.evidence.recording import CsvRecording
 from hil.procedures.delivery import mark, record_span, settled_mark, stable_reading, start_basal
@@ -71,7 +71,7 @@ class OcclusionPoller:
         return None
 
 
-def release(rig: Rig, valve, window_s: float, timeline: Timeline):
+def release(rig: Rig, valve: OcclusionValve, window_s: float, timeline: Timeline):
     """Unblock the outlet and weigh what arrives within the window: (before, after) stable readings."""
     before = stable_reading(rig)
     valve.open()

@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from hil.drivers import registry
-from hil.drivers.contracts import Capability
+from hil.drivers.contracts import Capability, OcclusionValve, Scale
 from hil.errors import DeviceRefused, RigError
 from hil.evidence.run import rig_times
 from hil.procedures import delivery
@@ -186,19 +186,23 @@ def instruments(rig: Rig) -> list[Check]:
         )
     checks.append(_ask("pump status", lambda: _status(rig.pump.status())))
     checks.append(_ask("pump STOP", lambda: _stop(rig)))
-    for name in BALANCES:
-        if getattr(rig, name) is not None:
-            checks.append(_ask(f"{name} stable reading", lambda name=name: _stable(rig, name)))
+    balances: dict[str, Scale | None] = {"scale": rig.scale, "lost_scale": rig.lost_scale}
+    for name, balance in balances.items():
+        if balance is not None:
+            checks.append(
+                _ask(f"{name} stable reading", lambda name=name, balance=balance: _stable(rig, name, balance))
+            )
             # what the recordings ask between stable readings, and what each weighed test starts with
-            checks.append(_ask(f"{name} immediate reading", lambda name=name: _immediate(getattr(rig, name))))
-            checks.append(_ask(f"{name} tare", lambda name=name: f"{getattr(rig, name).tare() / 1000:.5f} g tared"))
+            checks.append(_ask(f"{name} immediate reading", lambda balance=balance: _immediate(balance)))
+            checks.append(_ask(f"{name} tare", lambda balance=balance: f"{balance.tare() / 1000:.5f} g tared"))
     checks.append(_ask("coupling: the balance sees the pump", lambda: _coupling(rig)))
-    if rig.occlusion_valve is None:
+    valve = rig.occlusion_valve
+    if valve is None:
         checks.append(Check("occlusion valve", "none in the rig file: occlusion tests are skipped", Status.INFO))
     elif registry.prompts_operator(rig.drivers[("actuators", "occlusion_valve")]):
         checks.append(Check("occlusion valve", "operator prompts (clamp the line when asked)", Status.INFO))
     else:
-        checks.append(_ask("occlusion valve", lambda: _cycle(rig.occlusion_valve)))
+        checks.append(_ask("occlusion valve", lambda: _cycle(valve)))
     site = rig.site_faults
     if site is None:
         checks.append(Check("site fixture", "none in the rig file: insertion-site tests are skipped", Status.INFO))
@@ -240,8 +244,7 @@ def _stop(rig: Rig) -> str:
     return action.detail
 
 
-def _stable(rig: Rig, name: str) -> str:
-    scale = getattr(rig, name)
+def _stable(rig: Rig, name: str, scale: Scale) -> str:
     if name == "scale":
         reading = delivery.stable_reading(rig, timeout_s=60.0)
     else:
@@ -249,7 +252,7 @@ def _stable(rig: Rig, name: str) -> str:
     return f"{reading.mass_mg / 1000:.5f} g, stable"
 
 
-def _immediate(scale) -> str:
+def _immediate(scale: Scale) -> str:
     reading = scale.read()
     if not math.isfinite(reading.mass_mg):
         raise _Blocked(f"read() gave {reading.mass_mg!r} mg: a recording needs finite readings")
@@ -266,7 +269,7 @@ def _coupling(rig: Rig) -> str:
     )
 
 
-def _cycle(valve) -> str:
+def _cycle(valve: OcclusionValve) -> str:
     valve.close()
     valve.open()
     return "responds: closed and opened"
