@@ -1,7 +1,7 @@
 """The cost of one campaign, the unit of `hil validate` and of most of CI: `hil verify --no-report` on the nominal
 emulated rig (every requirement), wall time and the CPU time of its whole process tree (hil, its pytest, the
 emulator), and the start-up of a `hil` command (`import hil.cli`). With --baseline, the same from another checkout
-(its own .venv and rig), run in turn with this one (A B A B ...), so both see the same machine.
+(its own .venv and rig), run in turn with this one (A B, B A, A B ...), so both see the same machine.
 
     .venv/bin/python benchmarks/bench_campaign.py [--repeats 3] [--baseline ../other-checkout]
 
@@ -49,8 +49,10 @@ def main() -> None:
     args = parser.parse_args()
     checkouts = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in checkouts}
-    for _ in range(args.repeats):
-        for name, checkout in checkouts.items():
+    for repeat in range(args.repeats):
+        # which goes first alternates: the first of a pair ran 2 to 5 CPU-s slower than the second in both orders
+        # (HEAD and 9f050c4 swapped, 2026-12-07), a bias that a fixed order would put on one checkout
+        for name, checkout in list(checkouts.items())[:: 1 if repeat % 2 == 0 else -1]:
             runs[name].append(measure(checkout))
     print(f"one campaign (hil verify --no-report, nominal rig), medians of {args.repeats}:")
     for name, figures in runs.items():
