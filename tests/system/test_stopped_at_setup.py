@@ -8,7 +8,7 @@ import subprocess
 
 from hil.evidence import seal
 
-from .conftest import HIL, ROOT, open_report
+from .conftest import HIL, ROOT, event_folder, open_report
 
 RIG = """\
 rig_id: wrong-ports
@@ -30,12 +30,11 @@ def test_a_run_that_stopped_at_setup_is_not_evidence_and_names_every_port(tmp_pa
     rig = tmp_path / "wrong-ports.yaml"
     rig.write_text(RIG)
     latest = ROOT / "reports" / "latest"
-    done = subprocess.run([HIL, "verify", "--rig", str(rig), "-k", "DA-BOLUS-001 or DA-BOLUS-002"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run([HIL, "--json", "verify", "--rig", str(rig), "-k", "DA-BOLUS-001 or DA-BOLUS-002"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     output = done.stdout + done.stderr
     assert done.returncode == 1, output[-3000:]
-    run_dir = ROOT / "reports" / "runs" / next(line.split()[1].rstrip(":") for line in done.stdout.splitlines()
-                                               if line.startswith("run "))
+    run_dir = event_folder(done.stdout)
     record = json.loads((run_dir / "record.json").read_text())
     broken = record["rig_broken"]
     assert "2 devices cannot be connected" in broken
