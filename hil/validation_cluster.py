@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hil import project
-from hil.pytest_child import ABORT_GRACE_S
+from hil.run.pytest_child import ABORT_GRACE_S
 
 STARTED = "hil-campaign-started"  # the scheduler's event topic: a campaign started, or opened its run
 OUTPUT_TAIL = 2000  # characters of hil verify's output kept when it opened no run

@@ -142,10 +142,10 @@ def test_the_schema_for_editors_holds_every_installed_drivers_options(vendor):
 
 
 def test_docs_drivers_md_carries_the_capability_table_the_code_gives():
-    from hil.cli import _collect
     from hil.evidence.traceability import capability_table
+    from hil.run.suites import collect
 
-    collected, needs = _collect(None, needs=True)
+    collected, needs = collect(None, needs=True)
     table = capability_table(collected, needs)
     assert "| `AUTO_MODE` (automated insulin delivery) | AID-BOLUS-001 (its test); AID-CAP-001 (its test);" in table
     assert table in (ROOT / "docs" / "drivers.md").read_text(), "regenerate: hil driver needs (docs/drivers.md §3)"

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hil.cli import _pump_left_stopped
-from hil.pytest_child import ChildOutcome
 from hil.rig import lab
 from hil.rig.config import RigConfigError, load_rig
 from hil.rig.rig import NO_PUMP_LINK
+from hil.run.place import pump_left_stopped
+from hil.run.pytest_child import ChildOutcome
 
 RIGS = Path(__file__).resolve().parents[2] / "fixtures" / "rigs"
 PLACE = "labgrid: {coordinator: '127.0.0.1:20408', place: bench-a, emulator_control: control}\n"
@@ -103,4 +103,4 @@ def test_a_coordinator_that_is_not_there_is_one_line(capsys):
 ])
 def test_a_place_goes_back_to_the_lab_only_with_its_pump_stopped(killed, actions, released):
     child = ChildOutcome(130 if killed else 0, None, killed)
-    assert _pump_left_stopped(child, {"safety_actions": actions}) is released
+    assert pump_left_stopped(child, {"safety_actions": actions}) is released

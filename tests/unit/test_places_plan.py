@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from _pytest.mark.expression import Expression
 
-from hil import places
 from hil.rig.config import load_rig
+from hil.run import places_plan as places
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB_RIG = ROOT / "fixtures" / "rigs" / "lab-emulator.yaml"
