@@ -2,6 +2,7 @@
 several places at once (hil/run/on_rig.py, hil/run/across_places.py)."""
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -15,48 +16,69 @@ from hil.run.place import on_place
 from hil.run.say import RunStop
 from hil.specs import SpecError, load_requirements
 
-
-def verify(
-    ctx: typer.Context,
-    rig: Path | None = typer.Option(None, help=RIG_HELP),
-    k: str | None = typer.Option(None, "-k", help="pytest -k expression"),
-    specs: Path | None = typer.Option(None, "--specs", help=SPECS_HELP),
-    report: bool = typer.Option(
-        True,
+Report = Annotated[
+    bool,
+    typer.Option(
         "--report/--no-report",
         help="build the HTML report (without: record, raw data, plots and seal only; `hil report RUN` builds it later)",
     ),
-    figures: bool = typer.Option(
-        True,
+]
+Figures = Annotated[
+    bool,
+    typer.Option(
         "--figures/--no-figures",
         help="draw the tests' figures (without: measurements, verdicts and raw data as always, a fifth less CPU; "
         "hil validate's campaigns other than the one that holds its report)",
     ),
-    resume: str | None = typer.Option(
-        None,
+]
+Resume = Annotated[
+    str | None,
+    typer.Option(
         "--resume",
-        help="continue this interrupted run (folder or id): "
-        "its unfinished tests, on the same rig, into the same folder",
+        help="continue this interrupted run (folder or id): its unfinished tests, on the same rig, into the same "
+        "folder",
     ),
-    wait: float = typer.Option(
-        0.0,
+]
+Wait = Annotated[
+    float,
+    typer.Option(
         "--wait",
         min=0,
         help="a rig on a labgrid place held by someone: wait up to this many seconds for it (a labgrid reservation)",
     ),
-    places: str | None = typer.Option(
-        None,
+]
+Places = Annotated[
+    str | None,
+    typer.Option(
         "--places",
         help="A,B,…: the rig on each of these labgrid places at once, a pump unit each, into one run; requirements "
         "judged across the units as their units: asks (docs/lab.md)",
     ),
-    split: bool = typer.Option(
-        False, "--split", help="with --places: spread the selected tests over the places instead (one unit each)"
-    ),
-    unit_dir: Path | None = typer.Option(None, "--unit-dir", hidden=True, help="one unit of a --places run"),
-    tool_validation: str | None = typer.Option(
-        None, "--tool-validation", hidden=True, help="JSON: the hil validate campaign this run is (id, rig, seed)"
-    ),
+]
+Split = Annotated[
+    bool,
+    typer.Option("--split", help="with --places: spread the selected tests over the places instead (one unit each)"),
+]
+UnitDir = Annotated[Path | None, typer.Option("--unit-dir", hidden=True, help="one unit of a --places run")]
+ToolValidation = Annotated[
+    str | None,
+    typer.Option("--tool-validation", hidden=True, help="JSON: the hil validate campaign this run is (id, rig, seed)"),
+]
+
+
+def verify(
+    ctx: typer.Context,
+    rig: Annotated[Path | None, typer.Option(help=RIG_HELP)] = None,
+    k: Annotated[str | None, typer.Option("-k", help="pytest -k expression")] = None,
+    specs: Annotated[Path | None, typer.Option("--specs", help=SPECS_HELP)] = None,
+    report: Report = True,
+    figures: Figures = True,
+    resume: Resume = None,
+    wait: Wait = 0.0,
+    places: Places = None,
+    split: Split = False,
+    unit_dir: UnitDir = None,
+    tool_validation: ToolValidation = None,
 ):
     """Run the safety suites against the rig; write reports/runs/<id>/ and its HTML report."""
     try:
