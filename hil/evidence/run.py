@@ -132,6 +132,56 @@ def changed_evidence(record: dict, run_dir: Path) -> list[str]:
     return problems
 
 
+def _new_record(run_id: str, requirements: dict, claims: Claims | None, session: dict[str, Any]) -> dict[str, Any]:
+    """A new run's record: where it comes from (suite, commit, host, operator, the hashes of the files that judge
+    it), what judges it (each requirement and the origins of its bounds, the claims), its first session."""
+    spec_files = sorted({r.file for r in requirements.values()})
+    return {
+        "record_schema": SCHEMA_VERSION,
+        "run_id": run_id,
+        "started": utc_now(),
+        "finished": None,
+        "provenance": {
+            "suite_version": metadata.version("hil"),
+            "git": git_state(),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "host": platform.node(),
+            "operator": os.environ.get("HIL_OPERATOR") or getpass.getuser(),
+            "spec_files": {str(f): sha256_file(f) for f in spec_files},
+            "claims_file": {str(claims.file): claims.sha256} if claims else {},
+            "lock_files": {name: sha256_file(Path(name)) for name in LOCK_FILES if Path(name).exists()},
+        },
+        "rig": None,
+        "claims": {"device": claims.device, "file": str(claims.file), "copy": f"{CLAIMS_COPY}/{claims.file.name}"}
+        if claims
+        else None,
+        "requirements": {
+            rid: {
+                "file": str(r.file),
+                "copy": f"{REQUIREMENT_COPIES}/{r.file.name}",
+                "line": r.line,
+                "title": r.title,
+                "area": r.area,
+                "severity": r.severity,
+                "source": r.source,
+                "claims_used": list(r.claims_used),
+                "origins": {b.name: b.origin_text() for b in r.acceptance},
+                "unclaimed": list(r.unclaimed),
+                "not_applicable": r.not_applicable,
+            }
+            for rid, r in sorted(requirements.items())
+        },
+        "selected": {},
+        "tests": {},
+        "safety_actions": [],
+        "exit_status": None,
+        "rig_broken": None,
+        "interrupted": None,
+        "sessions": [session],
+    }
+
+
 class RunRecorder:
     def __init__(
         self,
@@ -164,53 +214,13 @@ class RunRecorder:
             self.record["sessions"].append(session)
             self.record.update(finished=None, exit_status=None, interrupted=None, rig_broken=None, abandoned=None)
             self._set_aside_unfinished()
-            self._write()
-            return
-        spec_files = sorted({r.file for r in requirements.values()})
-        self.record = {
-            "record_schema": SCHEMA_VERSION,
-            "run_id": self.directory.name,
-            "started": utc_now(),
-            "finished": None,
-            "provenance": {
-                "suite_version": metadata.version("hil"),
-                "git": git_state(),
-                "python": sys.version.split()[0],
-                "platform": platform.platform(),
-                "host": platform.node(),
-                "operator": os.environ.get("HIL_OPERATOR") or getpass.getuser(),
-                "spec_files": {str(f): sha256_file(f) for f in spec_files},
-                "claims_file": {str(claims.file): claims.sha256} if claims else {},
-                "lock_files": {name: sha256_file(Path(name)) for name in LOCK_FILES if Path(name).exists()},
-            },
-            "rig": None,
-            "claims": {"device": claims.device, "file": str(claims.file), "copy": f"{CLAIMS_COPY}/{claims.file.name}"}
-            if claims
-            else None,
-            "requirements": {
-                rid: {
-                    "file": str(r.file),
-                    "copy": f"{REQUIREMENT_COPIES}/{r.file.name}",
-                    "line": r.line,
-                    "title": r.title,
-                    "area": r.area,
-                    "severity": r.severity,
-                    "source": r.source,
-                    "claims_used": list(r.claims_used),
-                    "origins": {b.name: b.origin_text() for b in r.acceptance},
-                    "unclaimed": list(r.unclaimed),
-                    "not_applicable": r.not_applicable,
-                }
-                for rid, r in sorted(requirements.items())
-            },
-            "selected": {},
-            "tests": {},
-            "safety_actions": [],
-            "exit_status": None,
-            "rig_broken": None,
-            "interrupted": None,
-            "sessions": [session],
-        }
+        else:
+            self.record = _new_record(self.directory.name, requirements, claims, session)
+            self._copy_sources(sorted({r.file for r in requirements.values()}), claims)
+        self._write()
+
+    def _copy_sources(self, spec_files: list[Path], claims: Claims | None) -> None:
+        """The requirement files, the claims and the references the record names, copied into the run."""
         copies = self.directory / REQUIREMENT_COPIES
         copies.mkdir(exist_ok=True)
         for file in spec_files:  # what the report's requirement links open, inside the run
@@ -222,7 +232,6 @@ class RunRecorder:
         if sources.is_file():  # where the requirements' `source:` citations point, at the same path in the run
             (self.directory / project.REFERENCES).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(sources, self.directory / project.REFERENCES)
-        self._write()
 
     def _set_aside_unfinished(self) -> None:
         """Before a resumed session: each test that did not finish keeps what it left as a previous attempt (its

@@ -22,12 +22,13 @@ import numpy as np
 from hil.analysis import cgm_trend
 from hil.analysis.dose_metrics import RecordSpan
 from hil.analysis.insulin_on_board import DURATION_MIN, remaining_share
-from hil.drivers.contracts import Alarm, AutoSettings, PumpEvent, PumpState, Resumed, Seen, Suspended
+from hil.drivers.contracts import Alarm, AutoSettings, PumpEvent, PumpState, Reading, Resumed, Seen, Suspended
 from hil.evidence.recording import CsvRecording
 from hil.patient import days
 from hil.patient.programme import Programme, round_to
 from hil.patient.uva_padova import STEP_MIN, VirtualPatient
 from hil.procedures import delivery
+from hil.procedures.gravimetric import Gravimetry
 from hil.rig.rig import Rig
 
 RECORDING_COLUMNS = [
@@ -105,7 +106,7 @@ class LoopRecord:
 
 def run(
     rig: Rig,
-    grav,
+    grav: Gravimetry,
     patient: VirtualPatient,
     programme: Programme,
     minutes: int,
@@ -128,7 +129,6 @@ def run(
     interval = int(patient.cgm_interval_min)
     if minutes % interval:
         raise BadLoopLength(f"a loop of {minutes} min is not a whole number of the CGM's {interval}-min samples")
-    record = LoopRecord()
     patient.scale_insulin_sensitivity(programme.insulin_sensitivity_factor)
     delivery.start_basal(rig, programme.basal_U_per_h)
     if auto is not None:
@@ -137,97 +137,133 @@ def run(
     start = rig.clock.now()
     previous = rig.scale.read()
     first = delivery.mark(rig, previous)
-    measured = given = 0.0
-    sampled_s: list[float] = []  # the last CGM sample times and values (enough for the trend)
-    sampled: list[float] = []
-    state = rig.pump.status().state
-    received: list[tuple[float, float]] = []  # (middle minute, U net of the programme's basal) the patient got
-
-    def user_bolus(m: int) -> float:
-        """The user's bolus at minute m: the programme's set amount, plus its counted meal through the calculator,
-        with the last CGM value the pump got and the insulin on board from what the patient received."""
-        amount = programme.bolus_at(m)
-        if (counted := programme.counted_at(m)) and programme.calculator is not None:
-            on_board = sum(u * float(remaining_share(m - mid)) for mid, u in received if m - mid < DURATION_MIN)
-            amount += programme.calculator.dose(counted, sampled[-1] if sampled else None, on_board)
-        return amount
-
-    def interval_done(m0: int, value: float, dose: float, state: PumpState, reading) -> tuple[Callable, Callable]:
-        """The patient through one interval, with its weighed insulin (needed before the next CGM value), and the
-        interval written down minute by minute (needed by nobody until the end)."""
-        glucose: list[float] = []
-
-        def live() -> None:
-            for m in range(m0, m0 + interval):
-                patient.step(dose / interval, programme.carbs_at(m))
-                glucose.append(patient.glucose_mg_dl)
-
-        def write_down() -> None:
-            for i, m in enumerate(range(m0, m0 + interval)):
-                record.minute.append(m + 1)
-                record.glucose.append(glucose[i])
-                record.insulin_U.append(dose / interval)
-                record.state.append(state)
-                recording.append(
-                    *tag,
-                    f"{start + (m + 1) * STEP_S:.3f}",
-                    m + 1,
-                    f"{glucose[i]:.2f}",
-                    f"{value:.2f}" if i == 0 else "",
-                    f"{dose / interval:.5f}",
-                    f"{programme.carbs_at(m):g}",
-                    state,
-                    f"{reading.mass_mg:.5f}" if i == interval - 1 else "",
-                )
-
-        return live, write_down
-
-    # The last interval's patient is lived while the rig's time runs to the next CGM value, and written down while
-    # it runs to the next reading: the emulator steps while the harness works (hil.rig.clock, meanwhile).
-    live: Callable | None = None
-    write_down: Callable | None = None
+    loop = _Loop(rig, grav, patient, programme, interval, recording, tag, start, previous, rig.pump.status().state)
     for m0 in range(0, minutes, interval):
-        # The interval's user boluses and its CGM value, in the order of their rig times (a bolus at the sample
-        # minute goes first: the value arrives after its sample instant).
-        actions: list[tuple[float, int | None]] = [
-            (m * STEP_S, m) for m in range(m0, m0 + interval) if programme.bolus_at(m) or programme.counted_at(m)
-        ]
-        actions.append((m0 * STEP_S + rng.uniform(0.0, jitter_s), None))
-        for at_s, bolus_minute in sorted(actions, key=lambda action: action[0]):
-            rig.clock.sleep_until(start + at_s, meanwhile=live)
-            live = None
-            if bolus_minute is not None:
-                if amount := user_bolus(bolus_minute):
-                    rig.pump.bolus(amount)
-                    record.user_boluses.append((bolus_minute, amount))
-                continue
-            value = patient.cgm()
-            sampled_s = [*sampled_s[-cgm_trend.MAX_VALUES + 1 :], m0 * STEP_S]
-            sampled = [*sampled[-cgm_trend.MAX_VALUES + 1 :], value]
-            trend = cgm_trend.trend(sampled_s, sampled)
-            rig.pump.cgm_input(value, trend)
-            state = _followed(rig.pump.events(), record, state, rig.clock.now())
-            record.cgm_minute.append((rig.clock.now() - start) / 60.0)
-            record.cgm.append(value)
-            record.cgm_trend.append(trend)
-        rig.clock.sleep_until(start + (m0 + interval) * STEP_S, meanwhile=write_down)
-        reading = rig.scale.read()
-        measured += float(grav.difference_units(previous.t, previous.mass_mg, reading.t, reading.mass_mg))
-        previous = reading
-        dose = max(0.0, measured - given)
-        given += dose
-        received.append((m0 + interval / 2, dose - programme.basal_U_per_h * interval / 60.0))
-        live, write_down = interval_done(m0, value, dose, state, reading)
-        state = _followed(rig.pump.events(), record, state, reading.t)
-    if live is not None and write_down is not None:
-        live()
-        write_down()
+        loop.send_interval(m0, m0 * STEP_S + rng.uniform(0.0, jitter_s))
+        loop.weigh_interval(m0)
+    loop.last_interval()
+    record = loop.record
     commanded = programme.basal_U_per_h * minutes / 60.0 + sum(u for _, u in record.user_boluses)
-    record.record = delivery.record_span(grav, first, delivery.mark(rig, previous), commanded)
+    record.record = delivery.record_span(grav, first, delivery.mark(rig, loop.previous), commanded)
     if auto is not None:
         rig.pump.auto_mode(False)
     end_run(rig, record)
     return record
+
+
+@dataclass
+class _Loop:
+    """The loop's state from one CGM interval to the next. The last interval's patient is lived while the rig's time
+    runs to the next CGM value, and written down while it runs to the next reading: the emulator steps while the
+    harness works (hil.rig.clock, meanwhile)."""
+
+    rig: Rig
+    grav: Gravimetry
+    patient: VirtualPatient
+    programme: Programme
+    interval: int
+    recording: CsvRecording
+    tag: tuple
+    start: float
+    previous: Reading  # the last balance reading
+    state: PumpState  # the pump's state as last known
+    record: LoopRecord = field(default_factory=LoopRecord)
+    measured: float = 0.0  # U weighed since the start
+    given: float = 0.0  # U of it given to the patient
+    sampled_s: list[float] = field(default_factory=list)  # the last CGM sample times and values (for the trend)
+    sampled: list[float] = field(default_factory=list)
+    received: list[tuple[float, float]] = field(default_factory=list)  # (middle minute, U net of basal) given
+    live: Callable[[], None] | None = None
+    write_down: Callable[[], None] | None = None
+
+    def send_interval(self, m0: int, cgm_at_s: float) -> None:
+        """The interval's user boluses and its CGM value (sent cgm_at_s after the start), in the order of their rig
+        times (a bolus at the sample minute goes first: the value arrives after its sample instant)."""
+        actions: list[tuple[float, int | None]] = [
+            (m * STEP_S, m)
+            for m in range(m0, m0 + self.interval)
+            if self.programme.bolus_at(m) or self.programme.counted_at(m)
+        ]
+        actions.append((cgm_at_s, None))
+        for at_s, bolus_minute in sorted(actions, key=lambda action: action[0]):
+            self.rig.clock.sleep_until(self.start + at_s, meanwhile=self.live)
+            self.live = None
+            if bolus_minute is None:
+                self._send_cgm(m0)
+            elif amount := self._user_bolus(bolus_minute):
+                self.rig.pump.bolus(amount)
+                self.record.user_boluses.append((bolus_minute, amount))
+
+    def _send_cgm(self, m0: int) -> None:
+        value = self.patient.cgm()
+        self.sampled_s = [*self.sampled_s[-cgm_trend.MAX_VALUES + 1 :], m0 * STEP_S]
+        self.sampled = [*self.sampled[-cgm_trend.MAX_VALUES + 1 :], value]
+        trend = cgm_trend.trend(self.sampled_s, self.sampled)
+        self.rig.pump.cgm_input(value, trend)
+        self.state = _followed(self.rig.pump.events(), self.record, self.state, self.rig.clock.now())
+        self.record.cgm_minute.append((self.rig.clock.now() - self.start) / 60.0)
+        self.record.cgm.append(value)
+        self.record.cgm_trend.append(trend)
+
+    def _user_bolus(self, m: int) -> float:
+        """The user's bolus at minute m: the programme's set amount, plus its counted meal through the calculator,
+        with the last CGM value the pump got and the insulin on board from what the patient received."""
+        amount = self.programme.bolus_at(m)
+        if (counted := self.programme.counted_at(m)) and self.programme.calculator is not None:
+            on_board = sum(u * float(remaining_share(m - mid)) for mid, u in self.received if m - mid < DURATION_MIN)
+            amount += self.programme.calculator.dose(counted, self.sampled[-1] if self.sampled else None, on_board)
+        return amount
+
+    def weigh_interval(self, m0: int) -> None:
+        """At the interval's end: the balance read, the insulin weighed since the last reading the patient's over
+        the interval's minutes (lived and written down while the rig runs on), the pump's events taken."""
+        self.rig.clock.sleep_until(self.start + (m0 + self.interval) * STEP_S, meanwhile=self.write_down)
+        reading = self.rig.scale.read()
+        previous, self.previous = self.previous, reading
+        self.measured += float(self.grav.difference_units(previous.t, previous.mass_mg, reading.t, reading.mass_mg))
+        dose = max(0.0, self.measured - self.given)
+        self.given += dose
+        self.received.append((m0 + self.interval / 2, dose - self.programme.basal_U_per_h * self.interval / 60.0))
+        self.live, self.write_down = self._interval_done(m0, self.record.cgm[-1], dose, self.state, reading)
+        self.state = _followed(self.rig.pump.events(), self.record, self.state, reading.t)
+
+    def last_interval(self) -> None:
+        if self.live is not None and self.write_down is not None:
+            self.live()
+            self.write_down()
+
+    def _interval_done(
+        self, m0: int, value: float, dose: float, state: PumpState, reading: Reading
+    ) -> tuple[Callable[[], None], Callable[[], None]]:
+        """The patient through one interval, with its weighed insulin (needed before the next CGM value), and the
+        interval written down minute by minute (needed by nobody until the end)."""
+        glucose: list[float] = []
+        minutes = range(m0, m0 + self.interval)
+
+        def live() -> None:
+            for m in minutes:
+                self.patient.step(dose / self.interval, self.programme.carbs_at(m))
+                glucose.append(self.patient.glucose_mg_dl)
+
+        def write_down() -> None:
+            for i, m in enumerate(minutes):
+                self.record.minute.append(m + 1)
+                self.record.glucose.append(glucose[i])
+                self.record.insulin_U.append(dose / self.interval)
+                self.record.state.append(state)
+                self.recording.append(
+                    *self.tag,
+                    f"{self.start + (m + 1) * STEP_S:.3f}",
+                    m + 1,
+                    f"{glucose[i]:.2f}",
+                    f"{value:.2f}" if i == 0 else "",
+                    f"{dose / self.interval:.5f}",
+                    f"{self.programme.carbs_at(m):g}",
+                    state,
+                    f"{reading.mass_mg:.5f}" if i == self.interval - 1 else "",
+                )
+
+        return live, write_down
 
 
 def _followed(events: list[PumpEvent], record: LoopRecord, state: PumpState, seen_s: float) -> PumpState:

@@ -10,7 +10,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from hil.drivers.contracts import (
     Alarm,
@@ -109,89 +108,93 @@ def _typed_status(status: PumpStatus) -> None:
     _expect(all(isinstance(a, str) for a in status.active_alarms), "active_alarms must be alarm ids (str)")
 
 
-def pump_checks(rig: Rig) -> list[Check]:
-    pump, clock = rig.pump, rig.clock
-    started: dict[str, Any] = {}  # what a later check needs of an earlier one: the pump clock, the alarm
+class _PumpKit:
+    """The pump's checks, in the order they run; what a later check needs of an earlier one kept between them."""
 
-    def identify() -> str:
-        identity = pump.identify()
+    def __init__(self, rig: Rig):
+        self.rig, self.pump, self.clock = rig, rig.pump, rig.clock
+        self.pump_t = 0.0  # the pump's clock when the checks began
+        self.alarm: Alarm | None = None  # the alarm the valve raised
+
+    def identify(self) -> str:
+        identity = self.pump.identify()
         _expect(isinstance(identity, PumpIdentity), f"identify() gave {type(identity).__name__}")
         _expect(all(isinstance(v, str) and v for v in vars(identity).values()), f"empty identity field: {identity}")
         return f"{identity.model}, serial {identity.serial}, firmware {identity.firmware}, protocol {identity.protocol}"
 
-    def status() -> str:
-        s = pump.status()
+    def status(self) -> str:
+        s = self.pump.status()
         _typed_status(s)
-        started["pump_t"] = pump.pump_time()
-        _expect(_finite(started["pump_t"]), f"pump_time() gave {started['pump_t']!r}")
-        return f"{s.state}, bolus {s.bolus}, reservoir {s.reservoir_U:g} U, pump clock {started['pump_t']:.0f} s"
+        self.pump_t = self.pump.pump_time()
+        _expect(_finite(self.pump_t), f"pump_time() gave {self.pump_t!r}")
+        return f"{s.state}, bolus {s.bolus}, reservoir {s.reservoir_U:g} U, pump clock {self.pump_t:.0f} s"
 
-    def stop_twice() -> str:
+    def stop_twice(self) -> str:
         for which in ("STOP", "a second STOP"):
             try:
-                pump.stop()
+                self.pump.stop()
             except DeviceRefused as exc:
                 raise _Miss(f"{which} refused ({exc}): STOP must always be accepted, and idempotent") from None
-        s = pump.status()
+        s = self.pump.status()
         _expect(
             s.state in (PumpState.SUSPENDED, PumpState.ALARM) and s.bolus is BolusState.IDLE,
             f"after STOP: {s.state}, bolus {s.bolus} (delivery must have stopped)",
         )
         return f"accepted twice; then {s.state}, bolus {s.bolus}"
 
-    def basal_and_resume() -> str:
-        pump.set_basal(BASAL_U_PER_H)
-        pump.resume()
-        s = pump.status()
+    def basal_and_resume(self) -> str:
+        self.pump.set_basal(BASAL_U_PER_H)
+        self.pump.resume()
+        s = self.pump.status()
         _expect(
             s.state is PumpState.RUNNING and abs(s.basal_U_per_h - BASAL_U_PER_H) < 1e-6,
             f"after BASAL {BASAL_U_PER_H:g} and RESUME: {s.state} at {s.basal_U_per_h:g} U/h",
         )
         return f"{s.state} at {s.basal_U_per_h:g} U/h"
 
-    def temp_basal() -> str:
-        pump.set_temp_basal(*TEMP_BASAL)
-        pump.set_temp_basal(0.0, 0)
+    def temp_basal(self) -> str:
+        self.pump.set_temp_basal(*TEMP_BASAL)
+        self.pump.set_temp_basal(0.0, 0)
         return f"{TEMP_BASAL[0]:g} U/h for {TEMP_BASAL[1]} min accepted, then cancelled"
 
-    def bolus_and_cancel() -> str:
-        duration = pump.bolus(BOLUS_U)
+    def bolus_and_cancel(self) -> str:
+        duration = self.pump.bolus(BOLUS_U)
         _expect(_finite(duration) and duration > 0, f"bolus() gave a nominal duration of {duration!r} s")
-        during = pump.status().bolus
-        left = pump.cancel_bolus()
+        during = self.pump.status().bolus
+        left = self.pump.cancel_bolus()
         _expect(during is BolusState.BOLUS, f"bolus state {during} while a bolus runs")
         _expect(_finite(left) and 0 <= left <= BOLUS_U, f"cancel_bolus() gave {left!r} U not delivered")
-        _expect(pump.status().bolus is BolusState.IDLE, "a cancelled bolus still runs")
+        _expect(self.pump.status().bolus is BolusState.IDLE, "a cancelled bolus still runs")
         return f"{BOLUS_U:g} U: nominal {duration:g} s, {during}; cancelled with {left:g} U not delivered"
 
-    def bolus_done_event() -> str:
-        duration = pump.bolus(BOLUS_U)
-        clock.sleep(duration * 1.5 + 60.0)
+    def bolus_done_event(self) -> str:
+        duration = self.pump.bolus(BOLUS_U)
+        self.clock.sleep(duration * 1.5 + 60.0)
         # a request on the pump's own link first: an event sent before it has arrived by its reply, whatever the
         # transport (the rig clock's step is answered on another link, which over a network may overtake it)
-        pump.status()
-        events = pump.events()
+        self.pump.status()
+        events = self.pump.events()
         _expect(all(isinstance(e, PumpEvent) for e in events), f"untyped events: {events!r}")
         done = [e for e in events if isinstance(e, BolusDone)]
         _expect(len(done) == 1 and abs(done[0].amount_U - BOLUS_U) < 1e-6, f"events after the bolus: {events!r}")
         return f"BolusDone({done[0].amount_U:g} U) among {len(events)} typed event(s)"
 
-    def alarm_cycle() -> str:
-        if rig.occlusion_valve is None:
+    def alarm_cycle(self) -> str:
+        if self.rig.occlusion_valve is None:
             raise _NotAvailable("no occlusion valve on this rig to make the pump alarm (actuators.occlusion_valve)")
-        pump.resume()
-        rig.occlusion_valve.close()
+        self.pump.resume()
+        self.rig.occlusion_valve.close()
         seen: list = []
 
         def alarmed() -> bool:
-            seen.extend(pump.events())
+            seen.extend(self.pump.events())
             return any(isinstance(e, Alarm) for e in seen)
 
         try:
-            pump.bolus(ALARM_BOLUS_U)
-            clock.wait_for(alarmed, timeout=ALARM_WITHIN_S, poll=5.0)
+            self.pump.bolus(ALARM_BOLUS_U)
+            self.clock.wait_for(alarmed, timeout=ALARM_WITHIN_S, poll=5.0)
         finally:
-            rig.occlusion_valve.open()
+            self.rig.occlusion_valve.open()
         alarm = next((e for e in seen if isinstance(e, Alarm)), None)
         if alarm is None:
             raise _Miss(
@@ -199,47 +202,49 @@ def pump_checks(rig: Rig) -> list[Check]:
                 f"closed line (events: {seen!r})"
             )
         _expect(
-            _finite(alarm.raised_s) and alarm.alarm_id in pump.status().active_alarms,
+            _finite(alarm.raised_s) and alarm.alarm_id in self.pump.status().active_alarms,
             f"{alarm} is not among the active alarms of STATUS",
         )
-        pump.acknowledge(alarm.alarm_id)
-        _expect(alarm.alarm_id not in pump.status().active_alarms, f"alarm {alarm.alarm_id} still active after ACK")
-        started["alarm"] = alarm
+        self.pump.acknowledge(alarm.alarm_id)
+        _expect(
+            alarm.alarm_id not in self.pump.status().active_alarms, f"alarm {alarm.alarm_id} still active after ACK"
+        )
+        self.alarm = alarm
         return (
             f"{alarm.kind} {alarm.priority} (id {alarm.alarm_id}, raised at {alarm.raised_s:g} s pump clock), "
             f"active in STATUS, acknowledged"
         )
 
-    def suspend_and_resume() -> str:
-        pump.suspend()
-        suspended = pump.status().state
-        pump.resume()
-        resumed = pump.status().state
+    def suspend_and_resume(self) -> str:
+        self.pump.suspend()
+        suspended = self.pump.status().state
+        self.pump.resume()
+        resumed = self.pump.status().state
         _expect(
             suspended is PumpState.SUSPENDED and resumed is PumpState.RUNNING,
             f"SUSPEND gave {suspended}, RESUME {resumed}",
         )
         return f"{suspended}, then {resumed}"
 
-    def history() -> str:
-        strokes, units = pump.history_since(started.get("pump_t", 0.0))
+    def history(self) -> str:
+        strokes, units = self.pump.history_since(self.pump_t)
         _expect(
             isinstance(strokes, int) and strokes > 0 and _finite(units) and units > 0,
             f"history_since gave ({strokes!r}, {units!r}) after a delivered bolus and basal",
         )
         return f"{strokes} strokes, {units:g} U since the checks began"
 
-    def quick_bolus() -> str:
-        duration = pump.bolus(BOLUS_U, quick=True)
+    def quick_bolus(self) -> str:
+        duration = self.pump.bolus(BOLUS_U, quick=True)
         _expect(_finite(duration) and duration > 0, f"a quick bolus's nominal duration is {duration!r} s")
-        left = pump.cancel_bolus()
+        left = self.pump.cancel_bolus()
         _expect(_finite(left) and 0 <= left <= BOLUS_U, f"cancel_bolus() gave {left!r} U not delivered")
         return f"{BOLUS_U:g} U quick: nominal {duration:g} s, cancelled with {left:g} U not delivered"
 
-    def line_pressure() -> str:
-        pressure = pump.status().pressure_kPa
+    def line_pressure(self) -> str:
+        pressure = self.pump.status().pressure_kPa
         _expect(pressure is not None and _finite(pressure), f"STATUS gave the line pressure {pressure!r}")
-        alarm = started.get("alarm")
+        alarm = self.alarm
         if alarm is not None:
             _expect(
                 alarm.pressure_kPa is not None and _finite(alarm.pressure_kPa),
@@ -247,30 +252,30 @@ def pump_checks(rig: Rig) -> list[Check]:
             )
         return f"{pressure:g} kPa in STATUS" + (f", {alarm.pressure_kPa:g} kPa with the alarm" if alarm else "")
 
-    def settings() -> str:
-        pump.set_occlusion_backoff(False)
-        pump.set_occlusion_backoff(True)
+    def settings(self) -> str:
+        self.pump.set_occlusion_backoff(False)
+        self.pump.set_occlusion_backoff(True)
         return "back-off off, then on again: accepted"
 
-    def suspend_settings() -> str:
-        pump.configure_suspend(SUSPEND_SETTINGS[0], before_low=True, on_low=True)
-        pump.configure_suspend(*SUSPEND_SETTINGS)
+    def suspend_settings(self) -> str:
+        self.pump.configure_suspend(SUSPEND_SETTINGS[0], before_low=True, on_low=True)
+        self.pump.configure_suspend(*SUSPEND_SETTINGS)
         return f"low limit {SUSPEND_SETTINGS[0]} mg/dL with both rules, then the rules off: accepted"
 
-    def cgm() -> str:
-        pump.cgm_input(120.0, 0.0)
-        taken = pump.status().cgm_mg_dl
+    def cgm(self) -> str:
+        self.pump.cgm_input(120.0, 0.0)
+        taken = self.pump.status().cgm_mg_dl
         _expect(taken is not None and abs(taken - 120.0) <= 1.0, f"sent 120 mg/dL, the pump's last CGM value {taken}")
         return f"120 mg/dL taken ({taken:g})"
 
-    def auto() -> str:
-        pump.configure_auto(AUTO_SETTINGS)
-        state = pump.auto_mode(True)
+    def auto(self) -> str:
+        self.pump.configure_auto(AUTO_SETTINGS)
+        state = self.pump.auto_mode(True)
         _expect(state.on and _finite(state.basal_U_per_h, state.iob_U), f"auto_mode(True) gave {state}")
-        pump.events()
-        pump.cgm_input(AUTO_HIGH_MG_DL, 0.0)
-        rig.clock.sleep(5.0)
-        decisions = [e for e in pump.events() if isinstance(e, AutoBasal)]
+        self.pump.events()
+        self.pump.cgm_input(AUTO_HIGH_MG_DL, 0.0)
+        self.rig.clock.sleep(5.0)
+        decisions = [e for e in self.pump.events() if isinstance(e, AutoBasal)]
         _expect(decisions, f"no AutoBasal event after a CGM value of {AUTO_HIGH_MG_DL:g} mg/dL in auto mode")
         decided = decisions[-1]
         # Design-neutral: a decision within the settings' cap, with the insulin on board it used. Whether a design
@@ -282,50 +287,53 @@ def pump_checks(rig: Rig) -> list[Check]:
             and _finite(decided.iob_U),
             f"at {AUTO_HIGH_MG_DL:g} mg/dL auto mode set {decided}",
         )
-        if pump.status().bolus is BolusState.BOLUS:
-            pump.cancel_bolus()  # its correction: not this check's business
-        off = pump.auto_mode(False)
-        exits = [e for e in pump.events() if isinstance(e, AutoExit)]
+        if self.pump.status().bolus is BolusState.BOLUS:
+            self.pump.cancel_bolus()  # its correction: not this check's business
+        off = self.pump.auto_mode(False)
+        exits = [e for e in self.pump.events() if isinstance(e, AutoExit)]
         _expect(not off.on and exits and exits[-1].reason is AutoExitReason.USER, f"auto_mode(False): {off}, {exits}")
         return (
             f"{decided.zone} to {decided.rate_U_per_h:g} U/h at {AUTO_HIGH_MG_DL:g} mg/dL, "
             f"{decided.iob_U:g} U on board; then off ({exits[-1].reason})"
         )
 
-    def unknown_alarm() -> str:
+    def unknown_alarm(self) -> str:
         try:
-            pump.acknowledge("9999")
+            self.pump.acknowledge("9999")
         except DeviceRefused as exc:
             return f"acknowledging an alarm never raised is refused: {exc.code}"
         raise _Miss("acknowledging an alarm never raised was accepted")
 
-    def stop_at_end() -> str:
-        pump.stop()
-        s = pump.status()
+    def stop_at_end(self) -> str:
+        self.pump.stop()
+        s = self.pump.status()
         _expect(s.bolus is BolusState.IDLE and s.state is not PumpState.RUNNING, f"after STOP: {s.state}")
-        pump.check_link()
+        self.pump.check_link()
         return f"{s.state}; the link found nothing lost or repeated"
 
+
+def pump_checks(rig: Rig) -> list[Check]:
+    kit = _PumpKit(rig)
     declared = rig.capabilities()
     steps = [
-        ("identify", identify, None),
-        ("status, pump clock", status, None),
-        ("STOP, and STOP again", stop_twice, None),
-        ("basal, resume", basal_and_resume, None),
-        ("temporary basal, cancel", temp_basal, Capability.TEMP_BASAL),
-        ("bolus, cancel", bolus_and_cancel, None),
-        ("quick bolus, cancel", quick_bolus, Capability.QUICK_BOLUS),
-        ("bolus to its end, events", bolus_done_event, None),
-        ("an alarm raised, typed, acknowledged", alarm_cycle, None),
-        ("line pressure", line_pressure, Capability.LINE_PRESSURE),
-        ("occlusion back-off setting", settings, Capability.OCCLUSION_BACKOFF),
-        ("suspend, resume", suspend_and_resume, None),
-        ("low-glucose suspend settings", suspend_settings, Capability.SUSPEND_SETTINGS),
-        ("delivery history", history, Capability.DELIVERY_HISTORY),
-        ("CGM input", cgm, Capability.CGM_INPUT),
-        ("auto mode: a decision, off", auto, Capability.AUTO_MODE),
-        ("acknowledge an unknown alarm", unknown_alarm, None),
-        ("STOP at the end", stop_at_end, None),
+        ("identify", kit.identify, None),
+        ("status, pump clock", kit.status, None),
+        ("STOP, and STOP again", kit.stop_twice, None),
+        ("basal, resume", kit.basal_and_resume, None),
+        ("temporary basal, cancel", kit.temp_basal, Capability.TEMP_BASAL),
+        ("bolus, cancel", kit.bolus_and_cancel, None),
+        ("quick bolus, cancel", kit.quick_bolus, Capability.QUICK_BOLUS),
+        ("bolus to its end, events", kit.bolus_done_event, None),
+        ("an alarm raised, typed, acknowledged", kit.alarm_cycle, None),
+        ("line pressure", kit.line_pressure, Capability.LINE_PRESSURE),
+        ("occlusion back-off setting", kit.settings, Capability.OCCLUSION_BACKOFF),
+        ("suspend, resume", kit.suspend_and_resume, None),
+        ("low-glucose suspend settings", kit.suspend_settings, Capability.SUSPEND_SETTINGS),
+        ("delivery history", kit.history, Capability.DELIVERY_HISTORY),
+        ("CGM input", kit.cgm, Capability.CGM_INPUT),
+        ("auto mode: a decision, off", kit.auto, Capability.AUTO_MODE),
+        ("acknowledge an unknown alarm", kit.unknown_alarm, None),
+        ("STOP at the end", kit.stop_at_end, None),
     ]
     found = [Check(DeviceKind.PUMP, "capabilities declared", ", ".join(sorted(declared)) or "none", Status.OK)]
     for item, step, capability in steps:

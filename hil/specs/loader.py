@@ -95,34 +95,8 @@ def _load_file(
         base = ("requirements", index)
         if isinstance(raw.get("id"), str):
             declared.append((raw["id"], located.where(base + ("id",))[1]))
-        bounds, unclaimed = [], []
         acceptance = raw.get("acceptance")
-        for b_index, bound in enumerate(acceptance if isinstance(acceptance, list) else []):
-            if not isinstance(bound, dict) or not isinstance(bound.get("metric"), str):
-                continue
-            where = base + ("acceptance", b_index)
-            for key, message in _bound_problems(raw.get("method"), bound, raw.get("cases")):
-                problems.append(located.problem(where + (key,), message))
-            limits = taken.limits.get((index, b_index), {})
-            for key, message in _origin_problems(bound, limits):
-                problems.append(located.problem(where + (key,), message))
-            if (index, b_index) in taken.unclaimed:
-                unclaimed.append(_unclaimed_text(bound, taken.unclaimed[index, b_index]))
-            elif len(problems) == before:
-                params = {k: bound[k] for k in _BOUND_PARAMS if k in bound}
-                bounds.append(
-                    Bound(
-                        bound["metric"],
-                        bound["unit"],
-                        bound.get("source", "").strip(),
-                        _limit(bound, "min"),
-                        _limit(bound, "max"),
-                        params,
-                        data.get("min_tur"),
-                        OriginKind(bound["origin"]) if "origin" in bound else OriginKind.CLAIM,
-                        tuple(limits.values()),
-                    )
-                )
+        bounds, unclaimed = _bounds(located, taken, index, problems, before)
         for path, message in _wait_problems(raw.get("cases"), bounds):
             problems.append(located.problem(base + path, message))
         written = [b.get("metric") for b in acceptance if isinstance(b, dict)] if isinstance(acceptance, list) else []
@@ -135,30 +109,82 @@ def _load_file(
                 located.problem(base + ("units", "judged"), "a set judged by its mean needs a count of 2 units or more")
             )
         if len(problems) == before:
-            result.append(
-                Requirement(
-                    id=raw["id"],
-                    area=data["area"],
-                    title=raw["title"],
-                    statement=raw["statement"].strip(),
-                    hazard=raw["hazard"].strip(),
-                    source=raw["source"].strip(),
-                    severity=raw["severity"],
-                    method=raw["method"],
-                    cases=tuple(raw["cases"]),
-                    acceptance=tuple(bounds),
-                    file=file,
-                    line=located.where(base)[1],
-                    units=UnitsPlan(units["count"], AcrossUnits(units.get("judged", "each")), units["source"].strip())
-                    if units
-                    else UnitsPlan(),
-                    device=claims.device,
-                    claims_used=tuple(taken.used.get(index, ())),
-                    not_applicable=taken.not_applicable.get(index),
-                    unclaimed=tuple(unclaimed),
+            result.append(_requirement(located, file, index, bounds, unclaimed, taken, claims))
+    return declared, result if len(problems) == before else []
+
+
+def _bounds(
+    located: Located, taken: "_TakenClaims", index: int, problems: list[Problem], before: int
+) -> tuple[list[Bound], list[str]]:
+    """Requirement `index`'s bounds (while its file has no problem yet: `before` problems were found before it)
+    and what it leaves unjudged for want of a claim; each bound's problems added."""
+    data = located.data
+    raw = data["requirements"][index]
+    acceptance = raw.get("acceptance")
+    bounds, unclaimed = [], []
+    for b_index, bound in enumerate(acceptance if isinstance(acceptance, list) else []):
+        if not isinstance(bound, dict) or not isinstance(bound.get("metric"), str):
+            continue
+        where = ("requirements", index, "acceptance", b_index)
+        for key, message in _bound_problems(raw.get("method"), bound, raw.get("cases")):
+            problems.append(located.problem(where + (key,), message))
+        limits = taken.limits.get((index, b_index), {})
+        for key, message in _origin_problems(bound, limits):
+            problems.append(located.problem(where + (key,), message))
+        if (index, b_index) in taken.unclaimed:
+            unclaimed.append(_unclaimed_text(bound, taken.unclaimed[index, b_index]))
+        elif len(problems) == before:
+            params = {k: bound[k] for k in _BOUND_PARAMS if k in bound}
+            bounds.append(
+                Bound(
+                    bound["metric"],
+                    bound["unit"],
+                    bound.get("source", "").strip(),
+                    _limit(bound, "min"),
+                    _limit(bound, "max"),
+                    params,
+                    data.get("min_tur"),
+                    OriginKind(bound["origin"]) if "origin" in bound else OriginKind.CLAIM,
+                    tuple(limits.values()),
                 )
             )
-    return declared, result if len(problems) == before else []
+    return bounds, unclaimed
+
+
+def _requirement(
+    located: Located,
+    file: Path,
+    index: int,
+    bounds: list[Bound],
+    unclaimed: list[str],
+    taken: "_TakenClaims",
+    claims: Claims,
+) -> Requirement:
+    """Requirement `index` of a valid file."""
+    data = located.data
+    raw = data["requirements"][index]
+    units = raw.get("units")
+    return Requirement(
+        id=raw["id"],
+        area=data["area"],
+        title=raw["title"],
+        statement=raw["statement"].strip(),
+        hazard=raw["hazard"].strip(),
+        source=raw["source"].strip(),
+        severity=raw["severity"],
+        method=raw["method"],
+        cases=tuple(raw["cases"]),
+        acceptance=tuple(bounds),
+        file=file,
+        line=located.where(("requirements", index))[1],
+        units=UnitsPlan(units["count"], AcrossUnits(units.get("judged", "each")), units["source"].strip())
+        if units
+        else UnitsPlan(),
+        device=claims.device,
+        claims_used=tuple(taken.used.get(index, ())),
+        not_applicable=taken.not_applicable.get(index),
+        unclaimed=tuple(unclaimed),
+    )
 
 
 # The unit a case parameter is in, by the end of its name; a claim put there must be in it.
