@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from hil.emulator.wire_faults import WireFaultKind
+from hil.emulation.wire_faults import WireFaultKind
 from hil.errors import InstrumentRefused
 from hil.transport.framed import FramedLink
 from hil.transport.serial_line import SerialLine

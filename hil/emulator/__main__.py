@@ -2,7 +2,7 @@
 
 import argparse
 
-from hil.emulator.config import EmulatorConfig
+from hil.emulation.options import EmulatorConfig
 from hil.emulator.server import main
 from hil.rig.config import load_rig
 

@@ -46,7 +46,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from hil.emulator.config import Defects
+from hil.emulation.options import Defects
 
 STOP_AT_OR_BELOW = 70.0  # mg/dL predicted: Control-IQ stops delivery
 REDUCE_BELOW = 112.5  # Control-IQ reduces basal below this prediction

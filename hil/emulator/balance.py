@@ -5,7 +5,7 @@ Replies follow the MT-SICS reference manual: ``S S <value> g`` stable, ``S D`` d
 now, ``S +``/``S -`` over/underload, ``ES`` syntax error, ``ET`` transmission error, ``EL`` logical error.
 """
 
-from hil.emulator.config import BalanceFault
+from hil.emulation.options import BalanceFault
 from hil.emulator.weighing import WeighingModel
 
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from hil.emulation.options import LoadCellParams
 from hil.emulator.bench import Bench
-from hil.emulator.config import LoadCellParams
 
 
 class EmulatedLoadCell:

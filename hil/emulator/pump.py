@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from hil.emulation.options import AutoModeParams, Defects, PumpParams
 from hil.emulator import auto_mode
 from hil.emulator.auto_mode import AutoDesign, AutoMode, AutoSettings, Decision, Zone
 from hil.emulator.bench import Bench
-from hil.emulator.config import AutoModeParams, Defects, PumpParams
 from hil.emulator.glucose_suspend import GlucoseSuspend, SuspendSettings
 from hil.emulator.microbolus import Microbolus
 from hil.emulator.scheduler import Event, Scheduler

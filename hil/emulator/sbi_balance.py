@@ -11,7 +11,7 @@ within the weighing range (the key press is ignored otherwise: a balance whose t
 command it does not know, or a line that is not ASCII, is ignored.
 """
 
-from hil.emulator.config import SBI_WEIGHT_FIELD
+from hil.emulation.options import SBI_WEIGHT_FIELD
 from hil.emulator.weighing import WeighingModel
 
 OVERLOAD_LINE = "      High    "  # Quintix operating instructions, "Special Outputs" (16 characters without CR LF)

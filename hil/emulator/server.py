@@ -19,11 +19,12 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from hil.emulation.options import EmulatorConfig
+from hil.emulation.wire_faults import WireFault
 from hil.emulator.can_endpoint import CanEndpoint
-from hil.emulator.config import EmulatorConfig
+from hil.emulator.line_faults import LineFaults
 from hil.emulator.pump import Refused
 from hil.emulator.session_lock import SessionLock
-from hil.emulator.wire_faults import LineFaults, WireFault
 from hil.emulator.world import World
 from hil.transport.frames import FrameError, decode, encode
 

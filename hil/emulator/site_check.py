@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hil.emulator.config import Defects, PumpParams
+from hil.emulation.options import Defects, PumpParams
 
 if TYPE_CHECKING:  # the pump imports this module
     from hil.emulator.pump import Alarm

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hil.emulation.options import BalanceFault, BalanceParams
 from hil.emulator.bench import Vessel
-from hil.emulator.config import BalanceFault, BalanceParams
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from hil.emulation.options import BalanceFault, BalanceParams, EmulatorConfig
 from hil.emulator.balance import EmulatedMtSicsBalance
 from hil.emulator.bench import Bench, Vessel
-from hil.emulator.config import BalanceFault, BalanceParams, EmulatorConfig
 from hil.emulator.fluid_properties import balance_indication_mg_per_uL
 from hil.emulator.loadcell import EmulatedLoadCell
 from hil.emulator.pump import EmulatedPump

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from hil.drivers import registry
 from hil.drivers.registry import DeviceKind, DriverError, Port, Timeout
-from hil.emulator.config import ENDPOINTS, EmulatorOptions, Environment, span
+from hil.emulation.options import ENDPOINTS, EmulatorOptions, Environment, span
 from hil.rig.lab import LAB_PORT
 
 SCHEMA_ID = "https://hil.invalid/schemas/rig-file.json"
@@ -251,7 +251,7 @@ class RigFile(Section):
     infusion_set: InfusionSet
     pump_clock: PumpClock | None = Field(None, description="how closely the pump's clock must follow the rig's")
     emulator: EmulatorOptions | None = Field(
-        None, description="emulator parameters (clock: sim or rehearsal); see hil/emulator/config.py"
+        None, description="emulator parameters (clock: sim or rehearsal); see hil/emulation/options.py"
     )
     seeded_defect: SeededDefect | None = None
     actuators: Actuators | None = None

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from hil.drivers.contracts import Alarm, AlarmKind
-from hil.emulator.wire_faults import WireFaultKind
+from hil.emulation.wire_faults import WireFaultKind
 from hil.errors import LostEvent
 from hil.rig.config import load_rig
 from hil.rig.rig import Rig

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
 
+from hil.emulation.options import Defects, EmulatorConfig, PumpParams
 from hil.emulator import auto_mode
 from hil.emulator.auto_mode import AutoMode, AutoSettings, Zone, iob_fraction
-from hil.emulator.config import Defects, EmulatorConfig, PumpParams
 from hil.emulator.pump import Refused
 from hil.emulator.world import World
 from hil.transport.frames import Frame

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from hil.analysis.coupling import CouplingCheck
 from hil.drivers.mtsics import parse_weight
-from hil.emulator.config import EmulatorConfig
+from hil.emulation.options import EmulatorConfig
 from hil.emulator.world import World
 from hil.specs import load_requirements
 from hil.specs.metrics import METRICS

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hil.emulation.options import EmulatorConfig
 from hil.emulator.can_endpoint import BELL, OK, CanEndpoint
-from hil.emulator.config import EmulatorConfig
 from hil.emulator.world import World
 from hil.errors import ProtocolError
 from hil.transport import can_protocol as cp

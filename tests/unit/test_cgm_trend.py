@@ -152,7 +152,7 @@ def test_the_running_trend_is_the_trace_trend_at_its_last_value(gaps, glucose):
 def test_a_pump_trusting_the_trend_suspends_where_the_harness_says(steps, missing):
     """The emulated firmware, sent the feed's trend with each value, suspends first on the value at which the
     harness's independent rules (same trend definition) say a suspension is due."""
-    from hil.emulator.config import EmulatorConfig, PumpParams
+    from hil.emulation.options import EmulatorConfig, PumpParams
     from hil.emulator.world import World
     from hil.transport.frames import Frame
 

@@ -3,7 +3,7 @@ crash of the emulator and never half applied (docs/protocol.md §1)."""
 
 import pytest
 
-from hil.emulator.config import EmulatorConfig
+from hil.emulation.options import EmulatorConfig
 from hil.emulator.pump import Refused
 from hil.emulator.world import World
 from hil.transport.frames import Frame

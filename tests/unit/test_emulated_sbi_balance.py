@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from hil.drivers.mtsics import parse_weight
 from hil.drivers.sartorius_sbi import parse_output
-from hil.emulator.config import BalanceParams, EmulatorConfig
+from hil.emulation.options import BalanceParams, EmulatorConfig
 from hil.emulator.world import World
 from hil.transport.frames import Frame
 

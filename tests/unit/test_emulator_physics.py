@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from hil.analysis import gravimetry
+from hil.emulation.options import Defects, EmulatorConfig, Environment, FluidPathParams, PumpParams
 from hil.emulator import fluid_properties
 from hil.emulator.bench import Bench
-from hil.emulator.config import Defects, EmulatorConfig, Environment, FluidPathParams, PumpParams
 from hil.emulator.world import World
 from hil.transport.frames import Frame
 

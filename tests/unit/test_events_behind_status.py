@@ -10,7 +10,7 @@ import pytest
 
 from hil.drivers.contracts import Alarm, AlarmKind, BolusState, Priority, PumpEvent, PumpState, PumpStatus
 from hil.drivers.pump_base import PumpDriver
-from hil.emulator.wire_faults import WireFaultKind
+from hil.emulation.wire_faults import WireFaultKind
 from hil.errors import LostEvent
 from hil.rig.config import load_rig
 from hil.rig.rig import Rig

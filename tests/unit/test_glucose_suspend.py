@@ -4,7 +4,7 @@ import pytest
 
 from hil.analysis import cgm_trend
 from hil.drivers.contracts import PumpState, Suspended, SuspendReason
-from hil.emulator.config import Defects, EmulatorConfig, PumpParams
+from hil.emulation.options import Defects, EmulatorConfig, PumpParams
 from hil.emulator.world import World
 from hil.transport.frames import Frame
 

@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pytest
 
+from hil.emulation.options import AutoModeParams, Defects, EmulatorConfig, PumpParams
 from hil.emulator import auto_mode
 from hil.emulator.auto_mode import AutoSettings, Zone
-from hil.emulator.config import AutoModeParams, Defects, EmulatorConfig, PumpParams
 from hil.emulator.microbolus import GlucoseStatus, Microbolus, glucose_status
 from hil.emulator.world import World
 from hil.transport.frames import Frame

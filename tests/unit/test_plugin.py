@@ -172,7 +172,7 @@ def test_a_signal_during_a_teardown_lets_it_finish_and_stops_before_the_next_tes
 
 LAST_REPLY_DUPLICATED = """
 import pytest
-from hil.emulator.wire_faults import WireFaultKind
+from hil.emulation.wire_faults import WireFaultKind
 from hil.evidence.measurements import measurement
 
 @pytest.mark.requirement("DA-BOLUS-001")

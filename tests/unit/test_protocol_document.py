@@ -15,8 +15,8 @@ import cantools
 import pytest
 
 import hil.emulator.glucose_suspend as glucose_suspend
+from hil.emulation.options import EmulatorConfig, PumpParams
 from hil.emulator.auto_mode import Zone
-from hil.emulator.config import EmulatorConfig, PumpParams
 from hil.emulator.glucose_suspend import SuspendSettings
 from hil.emulator.pump import EmulatedPump, Refused
 from hil.emulator.world import World

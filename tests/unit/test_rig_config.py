@@ -178,7 +178,7 @@ def test_the_shipped_json_schema_is_the_one_the_models_generate():
 
 
 def test_emulator_port_names_are_the_emulators_endpoints():
-    from hil.emulator.config import ENDPOINTS, EmulatorConfig
+    from hil.emulation.options import ENDPOINTS, EmulatorConfig
     from hil.emulator.server import EmulatorServer
 
     assert set(EmulatorServer(EmulatorConfig()).endpoints()) - {"pid"} == set(ENDPOINTS)

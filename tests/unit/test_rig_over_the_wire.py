@@ -7,7 +7,7 @@ import pytest
 
 from hil.drivers.contracts import BolusDone, PumpState
 from hil.drivers.mtsics import MtSicsBalance
-from hil.emulator.wire_faults import WireFaultKind
+from hil.emulation.wire_faults import WireFaultKind
 from hil.errors import DeviceRefused, LineFault, LostEvent, TransportError
 from hil.rig.config import load_rig
 from hil.rig.rig import Rig

@@ -11,7 +11,7 @@ from hil.drivers.emulator_control import EmulatorControl
 from hil.drivers.mtsics import MtSicsBalance
 from hil.drivers.pump_reference import ReferencePumpDriver
 from hil.drivers.sartorius_sbi import SartoriusSbiBalance
-from hil.emulator.wire_faults import WireFaultKind
+from hil.emulation.wire_faults import WireFaultKind
 from hil.errors import InstrumentRefused, LineFault, ProtocolError, RigError, TransportError
 from hil.rig.emulator_process import EmulatorProcess
 from tests.unit.pty_instrument import ScriptedInstrument

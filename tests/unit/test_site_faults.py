@@ -8,8 +8,8 @@ import time
 import pytest
 
 from hil.drivers.site_faults import OperatorPromptSite, RelayBoardSite, SiteFaultUnavailable
+from hil.emulation.options import Defects, EmulatorConfig, PumpParams
 from hil.emulator.bench import Bench
-from hil.emulator.config import Defects, EmulatorConfig, PumpParams
 from hil.emulator.world import World
 from hil.transport.frames import Frame
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hil.analysis import suspend_rules
-from hil.emulator.config import EmulatorConfig, PumpParams
+from hil.emulation.options import EmulatorConfig, PumpParams
 from hil.emulator.world import World
 from hil.transport.frames import Frame
 

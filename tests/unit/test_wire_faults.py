@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from hil.drivers.emulator_control import EmulatorControl
-from hil.emulator.wire_faults import WireFault, WireFaultKind
+from hil.emulation.wire_faults import WireFault, WireFaultKind
 from hil.errors import InstrumentRefused, RigError
 from hil.rig.emulator_process import EmulatorProcess
 from hil.transport.frames import FrameError, decode, encode

@@ -10,7 +10,7 @@ import argparse
 import struct
 
 from bpx_hil import wire
-from hil.emulator.config import EmulatorConfig
+from hil.emulation.options import EmulatorConfig
 from hil.emulator.pump import Refused
 from hil.emulator.server import EmulatorServer, main
 from hil.rig.config import load_rig

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.fields import FieldInfo
 
-from hil.emulator.wire_faults import WireFault
+from hil.emulation.wire_faults import WireFault
 
 ENDPOINTS = ("pump", "balance", "balance-lost", "control", "can")  # what `@emulator:<name>` may name in a rig file
 Priority = Literal["LOW", "MEDIUM", "HIGH"]
@@ -319,7 +319,7 @@ class EmulatorOptions(Params):
     vessel: VesselParams = VesselParams()
     defects: Defects = Defects()
     auto_mode: AutoModeParams = AutoModeParams()
-    # Wire faults armed after every RESET, `at_s` counted from it (hil/emulator/wire_faults.py): the fault campaign.
+    # Wire faults armed after every RESET, `at_s` counted from it (hil/emulation/wire_faults.py): the fault campaign.
     wire_faults: Annotated[tuple[WireFault, ...], Field(strict=False)] = ()  # a YAML list
 
 
