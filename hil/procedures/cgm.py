@@ -12,6 +12,7 @@ from hil.analysis import cgm_noise, cgm_trend
 from hil.analysis.dose_metrics import RecordSpan
 from hil.drivers.contracts import Alarm, AlarmKind, PumpEvent, PumpState, Resumed, Seen, Suspended, seen_as
 from hil.evidence.recording import CsvRecording
+from hil.rig.clock import poll_until
 from hil.rig.rig import Rig
 
 SCENARIOS = project.reference("scenarios")
@@ -117,9 +118,15 @@ def feed(
 
 
 def _poll_until(
-    rig: Rig, end_s: float, poll_s: float, glucose, trend, recording: CsvRecording, record: FeedRecord
+    rig: Rig,
+    end_s: float,
+    poll_s: float,
+    glucose: float | None,
+    trend: float | None,
+    recording: CsvRecording,
+    record: FeedRecord,
 ) -> None:
-    while True:
+    def poll() -> None:
         status = rig.pump.status()
         reading = rig.scale.read()
         record.events += [Seen(event, reading.t) for event in rig.pump.events()]
@@ -134,7 +141,5 @@ def _poll_until(
             status.state,
             f"{reading.mass_mg:.5f}",
         )
-        remaining = end_s - rig.clock.now()
-        if remaining <= 1e-9:
-            return
-        rig.clock.sleep(min(poll_s, remaining))
+
+    poll_until(rig.clock, poll, end_s, poll_s)

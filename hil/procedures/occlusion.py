@@ -13,6 +13,7 @@ from hil.drivers.contracts import Alarm, AlarmKind, OcclusionValve, Priority, Se
 from hil.errors import InstrumentUnstable
 from hil.evidence.recording import CsvRecording
 from hil.procedures.delivery import mark, record_span, settled_mark, stable_reading, start_basal
+from hil.rig.clock import poll_until
 from hil.rig.rig import Rig
 
 RECORDING_COLUMNS = ["t_s", "mass_mg", "pressure_kPa", "pump_state", "phase"]
@@ -56,17 +57,12 @@ class OcclusionPoller:
 
     def watch(self, duration_s: float, poll_s: float, phase: str) -> None:
         """Poll for a fixed time; alarms are collected, not awaited."""
-        end = self.rig.clock.now() + duration_s
-        while True:
-            self.poll(phase)
-            remaining = end - self.rig.clock.now()
-            if remaining <= 0:
-                return
-            self.rig.clock.sleep(min(poll_s, remaining))
+        poll_until(self.rig.clock, lambda: self.poll(phase), self.rig.clock.now() + duration_s, poll_s)
 
     def await_alarm(self, timeout_s: float, poll_s: float, phase: str) -> Seen[Alarm] | None:
         """The first occlusion alarm, or None when none came within the timeout."""
-        if self.rig.clock.wait_for(lambda: self.poll(phase), timeout=timeout_s, poll=poll_s):
+        end_s = self.rig.clock.now() + timeout_s
+        if poll_until(self.rig.clock, lambda: self.poll(phase), end_s, poll_s, until=bool).met:
             return self.timeline.alarms[0]
         return None
 

@@ -3,6 +3,7 @@ fault at a random moment of the basal cycle, then the pump's site alarms polled 
 reached the site and what was lost weighed on their two balances. Every poll is written to the recording."""
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,6 +12,7 @@ from hil.analysis.dose_metrics import RecordSpan
 from hil.drivers.contracts import Alarm, AlarmKind, Priority, Seen
 from hil.evidence.recording import CsvRecording
 from hil.procedures.delivery import Mark, mark, prime, record_span, start_basal
+from hil.rig.clock import poll_until
 from hil.rig.rig import Rig
 
 RECORDING_COLUMNS = ["trial", "t_s", "site_mg", "lost_mg", "pressure_kPa", "pump_state", "phase"]
@@ -67,18 +69,23 @@ class SitePoller:
         )
         return [Seen(e, reading.t) for e in self.rig.pump.events() if isinstance(e, Alarm) and e.kind in SITE_ALARMS]
 
-    def watch(self, trial: int, duration_s: float, poll_s: float, phase: str, until=None) -> list[Seen[Alarm]]:
+    def watch(
+        self,
+        trial: int,
+        duration_s: float,
+        poll_s: float,
+        phase: str,
+        until: Callable[[Seen[Alarm]], bool] | None = None,
+    ) -> list[Seen[Alarm]]:
         """Poll for duration_s, or until `until(alarm)` holds for an arriving alarm; returns the alarms seen."""
-        seen, end = [], self.rig.clock.now() + duration_s
-        while True:
-            new = self.poll(trial, phase)
-            seen += new
-            if until and any(until(a) for a in new):
-                return seen
-            remaining = end - self.rig.clock.now()
-            if remaining <= 1e-9:
-                return seen
-            self.rig.clock.sleep(min(poll_s, remaining))
+        polled = poll_until(
+            self.rig.clock,
+            lambda: self.poll(trial, phase),
+            self.rig.clock.now() + duration_s,
+            poll_s,
+            until=None if until is None else lambda new: any(until(a) for a in new),
+        )
+        return [alarm for new in polled.seen for alarm in new]
 
 
 def _acknowledge(rig: Rig, alarms: list[Seen[Alarm]]) -> None:

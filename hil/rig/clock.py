@@ -8,8 +8,14 @@ so the two overlap on two cores instead of taking turns."""
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 TICK_S = 0.1
+# A deadline this near is reached: what is left of it is a rounding residue of the rig's times, and sleeping it would
+# cost one more lockstep round trip and one more poll for nothing.
+END_TOLERANCE_S = 1e-9
+T = TypeVar("T")
 
 
 class RealClock:
@@ -79,12 +85,32 @@ class SimClock:
 Clock = RealClock | SimClock  # what a test waits on: the same calls on a bench, in lockstep and in a rehearsal
 
 
-def _wait_for(clock, predicate: Callable[[], bool], timeout: float, poll: float) -> bool:
-    """True as soon as predicate() holds, False once `timeout` rig-seconds have passed without it."""
-    deadline = clock.now() + timeout
+@dataclass(frozen=True)
+class Polled(Generic[T]):
+    """What each poll returned, in order, and whether the condition polled for held before the end."""
+
+    seen: list[T]
+    met: bool
+
+
+def poll_until(
+    clock: Clock, poll: Callable[[], T], end_s: float, every_s: float, until: Callable[[T], bool] | None = None
+) -> Polled[T]:
+    """Poll now, then every `every_s` rig-seconds (the last sleep cut short to end at `end_s`), until `until` holds
+    for what a poll returned or the rig's time reaches `end_s`; the one loop every procedure that watches the rig
+    runs, so that a poll is never skipped at the end nor taken after it."""
+    seen = []
     while True:
-        if predicate():
-            return True
-        if clock.now() >= deadline:
-            return False
-        clock.sleep(min(poll, deadline - clock.now()))
+        found = poll()
+        seen.append(found)
+        if until is not None and until(found):
+            return Polled(seen, True)
+        remaining = end_s - clock.now()
+        if remaining <= END_TOLERANCE_S:
+            return Polled(seen, False)
+        clock.sleep(min(every_s, remaining))
+
+
+def _wait_for(clock: Clock, predicate: Callable[[], bool], timeout: float, poll: float) -> bool:
+    """True as soon as predicate() holds, False once `timeout` rig-seconds have passed without it."""
+    return poll_until(clock, predicate, clock.now() + timeout, poll, until=bool).met
