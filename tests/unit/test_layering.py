@@ -1,5 +1,5 @@
-"""The direction of the house's imports (DESIGN.md §2, issue 30): the harness reaches the emulator only over the wire
-and its control channel, never by importing it; what both read (hil.emulation) imports neither."""
+"""The direction of the imports (issue 30): the harness reaches the emulator only over the wire and its control
+channel, never by importing it; what both read (hil.emulation) imports neither."""
 
 import ast
 from pathlib import Path

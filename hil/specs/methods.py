@@ -1,0 +1,428 @@
+"""Each test method's case: exactly the parameters its test reads, each typed with its physical range. The parts of
+the requirement file's JSON Schema that depend on the methods (the method names, a case schema per method, every case
+parameter) are generated from these models (hil.specs.requirement_schema), so a new method is a model here, its
+metrics in hil/specs/metrics.py and its test; a test keeps the shipped requirement.schema.json equal to what they
+generate.
+
+A parameter has one type whatever the method that reads it: each is declared once below and every method takes it
+from there."""
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BasalRateUPerH = Annotated[float, Field(gt=0, le=100)]
+StabilisationH = Annotated[float, Field(ge=0, le=1000)]
+AnalysisH = Annotated[float, Field(gt=0, le=1000)]
+SampleIntervalS = Annotated[float, Field(gt=0, le=3600)]
+WindowH = Annotated[list[Annotated[float, Field(gt=0, le=1000)]], Field(min_length=1, max_length=20)]
+TrumpetWindowsMin = Annotated[list[Annotated[float, Field(gt=0, le=10080)]], Field(min_length=1, max_length=50)]
+BandPct = Annotated[float, Field(gt=0, le=100)]
+BolusU = Annotated[float, Field(gt=0, le=100)]
+Count = Annotated[int, Field(ge=1, le=10000)]
+SpeedUPerMin = Annotated[float, Field(gt=0, le=100)]
+SettleS = Annotated[float, Field(ge=0, le=86400)]
+FlowH = Annotated[
+    float, Field(ge=0, le=1000, description="delivery before the outlet is blocked, for the flow to become constant")
+]
+AlarmTimeoutH = Annotated[
+    float, Field(gt=0, le=1000, description="how long to wait for the alarm before judging it missing")
+]
+PollS = Annotated[float, Field(gt=0, le=86400)]
+HoldAfterAlarmMin = Annotated[float, Field(ge=0, le=10080)]
+ReleaseWindowMin = Annotated[float, Field(gt=0, le=10080)]
+ObserveAfterReleaseMin = Annotated[float, Field(ge=0, le=10080)]
+Backoff = bool
+Quick = bool
+DurationH = Annotated[float, Field(gt=0, le=1000)]
+Scenario = Annotated[
+    str, Field(pattern="^[a-z0-9-]+$", max_length=100, description="a CGM trace in fixtures/scenarios/")
+]
+LowLimit = Annotated[float, Field(ge=50, le=90)]
+BeforeLow = bool
+OnLow = bool
+TailMin = Annotated[float, Field(ge=0, le=10080)]
+Patients = Annotated[
+    list[Annotated[str, Field(pattern="^(adolescent|adult|child)#0[0-9][0-9]$")]],
+    Field(
+        min_length=1,
+        max_length=100,
+        json_schema_extra={"uniqueItems": True},
+        description="UVA/Padova 2008 virtual patients (simglucose names)",
+    ),
+]
+Nights = Annotated[
+    list[Annotated[str, Field(pattern="^[a-z0-9-]+$")]],
+    Field(
+        min_length=1,
+        max_length=100,
+        json_schema_extra={"uniqueItems": True},
+        description="night scenarios in fixtures/scenarios/nights/",
+    ),
+]
+Hours = Annotated[float, Field(gt=0, le=1000)]
+CgmSensor = Annotated[
+    Literal["Dexcom", "GuardianRT", "Navigator"],
+    Field(description="a simglucose CGM model (sample interval and noise)"),
+]
+CgmSeed = Annotated[int, Field(ge=0, le=4294967295)]
+DoseIncrementU = Annotated[
+    float, Field(gt=0, le=10, description="the pump's basal (U/h) and bolus (U) programming step")
+]
+CgmJitterS = Annotated[
+    float, Field(ge=0, le=3600, description="each CGM value reaches the pump up to this long after its sample instant")
+]
+KinkFactor = Annotated[
+    float, Field(ge=0, le=1000000, description="cannula resistance multiplier; 0: a full kink (blocked)")
+]
+Fault = Literal["leak", "dislodge"]
+LeakFraction = Annotated[float, Field(gt=0, le=1)]
+BaselineH = Annotated[
+    float,
+    Field(
+        ge=0, le=1000, description="nominal delivery before the fault, for the set to settle and the pump to learn it"
+    ),
+]
+BaselinePollMin = Annotated[float, Field(gt=0, le=10080)]
+Trials = Annotated[int, Field(ge=1, le=10000)]
+DetectWithinMin = Annotated[float, Field(gt=0, le=10080)]
+EscalationWatchMin = Annotated[float, Field(gt=0, le=10080)]
+Days = Annotated[float, Field(gt=0, le=365)]
+SetChangeDays = Annotated[float, Field(gt=0, le=30)]
+PhaseWindowMin = Annotated[
+    float,
+    Field(
+        gt=0,
+        le=10080,
+        description="the fault comes at a uniformly random moment of this window (longer than a basal cycle)",
+    ),
+]
+MaxDurationFactor = Annotated[
+    float,
+    Field(
+        ge=1,
+        le=100,
+        description="how many times its nominal duration a bolus is waited for before it is judged unfinished (a "
+        "slow bolus still gets a figure)",
+    ),
+]
+TargetMgDl = Annotated[float, Field(ge=100, le=160)]
+IsfMgDlPerU = Annotated[float, Field(ge=5, le=400)]
+MaxBasalUPerH = Annotated[float, Field(gt=0, le=30)]
+MaxIobU = Annotated[float, Field(ge=0, le=30)]
+StaleFromMin = Annotated[float, Field(ge=0, le=10080)]
+StaleAgeS = Annotated[float, Field(ge=0, le=86400)]
+UserBolusU = Annotated[float, Field(gt=0, le=30)]
+CorrectionRuleMgDl = Annotated[
+    float,
+    Field(
+        ge=1000,
+        le=2500,
+        description="the correction factor rule's numerator: correction factor = rule / total daily insulin (the "
+        "1800 rule)",
+    ),
+]
+MaxBasalFactor = Annotated[float, Field(ge=1, le=10, description="max basal as a multiple of the programmed basal")]
+MaxIobBasalH = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=24,
+        description="max insulin on board: the average meal bolus plus this many hours of the programmed basal",
+    ),
+]
+DayScenarios = Annotated[
+    list[Annotated[str, Field(pattern="^[a-z0-9-]+$")]],
+    Field(
+        min_length=1,
+        max_length=100,
+        json_schema_extra={"uniqueItems": True},
+        description="day scenarios in fixtures/scenarios/days/",
+    ),
+]
+NoIncreaseBelowMgDl = Annotated[float, Field(ge=40, le=400)]
+FloorMgDl = Annotated[float, Field(ge=40, le=400)]
+NoiseMarginMgDl = Annotated[float, Field(ge=0, le=100)]
+EventualFloorMgDl = Annotated[float, Field(ge=40, le=400)]
+SuspendBeforeLowWithinMgDl = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=200,
+        description="suspend before low: the glucose at most this far above the low limit (the pump's claimed rule)",
+    ),
+]
+SuspendBeforeLowPredictedMgDl = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=200,
+        description="suspend before low: and predicted at most this far above the limit (the pump's claimed rule)",
+    ),
+]
+ResumeAboveMgDl = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=200,
+        description="automatic resume: the glucose at least this far above the low limit (the pump's claimed rule)",
+    ),
+]
+ResumePredictedAboveMgDl = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=200,
+        description="automatic resume: and predicted more than this far above the limit (the pump's claimed rule)",
+    ),
+]
+SuspendMinMin = Annotated[
+    float, Field(ge=0, le=240, description="the shortest automatic suspension (the pump's claim)")
+]
+
+
+class Case(BaseModel):
+    """A case of a method (`method`), as its requirement file writes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    method: ClassVar[str]
+
+
+class BasalGravimetric(Case):
+    """A case of method basal-gravimetric: exactly the parameters its test reads."""
+
+    method: ClassVar[str] = "basal-gravimetric"
+    basal_rate_U_per_h: BasalRateUPerH
+    stabilisation_h: StabilisationH
+    analysis_h: AnalysisH
+    sample_interval_s: SampleIntervalS
+    window_h: WindowH
+    band_pct: BandPct
+    trumpet_windows_min: TrumpetWindowsMin
+
+
+class BolusGravimetric(Case):
+    """A case of method bolus-gravimetric: exactly the parameters its test reads."""
+
+    method: ClassVar[str] = "bolus-gravimetric"
+    bolus_U: BolusU
+    count: Count
+    settle_s: SettleS
+    band_pct: BandPct
+    max_duration_factor: MaxDurationFactor
+
+
+class BolusTiming(Case):
+    """A case of method bolus-timing: exactly the parameters its test reads."""
+
+    method: ClassVar[str] = "bolus-timing"
+    bolus_U: BolusU
+    count: Count
+    sample_interval_s: SampleIntervalS
+    settle_s: SettleS
+    speed_U_per_min: SpeedUPerMin
+    max_duration_factor: MaxDurationFactor
+
+
+class OcclusionBasal(Case):
+    """A case of method occlusion-basal: exactly the parameters its test reads."""
+
+    method: ClassVar[str] = "occlusion-basal"
+    basal_rate_U_per_h: BasalRateUPerH
+    flow_h: FlowH
+    backoff: Backoff
+    alarm_timeout_h: AlarmTimeoutH
+    poll_s: PollS
+    hold_after_alarm_min: HoldAfterAlarmMin
+    release_window_min: ReleaseWindowMin
+    observe_after_release_min: ObserveAfterReleaseMin
+
+
+class OcclusionBolus(Case):
+    """A case of method occlusion-bolus: exactly the parameters its test reads."""
+
+    method: ClassVar[str] = "occlusion-bolus"
+    bolus_U: BolusU
+    flow_h: FlowH
+    backoff: Backoff
+    alarm_timeout_h: AlarmTimeoutH
+    poll_s: PollS
+    release_window_min: ReleaseWindowMin
+
+
+class OcclusionFalseAlarm(Case):
+    """A case of method occlusion-false-alarm: exactly the parameters its test reads."""
+
+    method: ClassVar[str] = "occlusion-false-alarm"
+    basal_rate_U_per_h: BasalRateUPerH
+    duration_h: DurationH
+    bolus_U: BolusU
+    quick: Quick
+    poll_s: PollS
+
+
+class CgmScenario(Case):
+    """A case of method cgm-scenario: exactly the parameters its test reads."""
+
+    method: ClassVar[str] = "cgm-scenario"
+    scenario: Scenario
+    basal_rate_U_per_h: BasalRateUPerH
+    low_limit: LowLimit
+    before_low: BeforeLow
+    on_low: OnLow
+    poll_s: PollS
+    tail_min: TailMin
+    settle_s: SettleS
+    suspend_before_low_within_mg_dl: SuspendBeforeLowWithinMgDl
+    suspend_before_low_predicted_mg_dl: SuspendBeforeLowPredictedMgDl
+    resume_above_mg_dl: ResumeAboveMgDl
+    resume_predicted_above_mg_dl: ResumePredictedAboveMgDl
+    suspend_min_min: SuspendMinMin
+
+
+class ClosedLoop(Case):
+    """A case of method closed-loop: exactly the parameters its test reads."""
+
+    method: ClassVar[str] = "closed-loop"
+    hours: Hours
+    patients: Patients
+    nights: Nights
+    cgm_sensor: CgmSensor
+    cgm_seed: CgmSeed
+    dose_increment_U: DoseIncrementU
+    low_limit: LowLimit
+    cgm_jitter_s: CgmJitterS
+
+
+class SiteKinkBasal(Case):
+    """A case of method site-kink-basal: exactly the parameters its test reads."""
+
+    method: ClassVar[str] = "site-kink-basal"
+    kink_factor: KinkFactor
+    basal_rate_U_per_h: BasalRateUPerH
+    flow_h: FlowH
+    backoff: Backoff
+    alarm_timeout_h: AlarmTimeoutH
+    poll_s: PollS
+
+
+class SiteKinkBolus(Case):
+    """A case of method site-kink-bolus: exactly the parameters its test reads."""
+
+    method: ClassVar[str] = "site-kink-bolus"
+    kink_factor: KinkFactor
+    bolus_U: BolusU
+    flow_h: FlowH
+    backoff: Backoff
+    alarm_timeout_h: AlarmTimeoutH
+    poll_s: PollS
+
+
+class SiteDetection(Case):
+    """A case of method site-detection: exactly the parameters its test reads."""
+
+    method: ClassVar[str] = "site-detection"
+    fault: Fault
+    basal_rate_U_per_h: BasalRateUPerH
+    baseline_h: BaselineH
+    baseline_poll_min: BaselinePollMin
+    phase_window_min: PhaseWindowMin
+    trials: Trials
+    detect_within_min: DetectWithinMin
+    poll_s: PollS
+    leak_fraction: LeakFraction | None = None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"fault": {"const": "leak"}}, "required": ["fault"]},
+            "then": {"required": ["leak_fraction"]},
+        }
+    )
+
+
+class SiteAlarm(Case):
+    """A case of method site-alarm: exactly the parameters its test reads."""
+
+    method: ClassVar[str] = "site-alarm"
+    fault: Fault
+    basal_rate_U_per_h: BasalRateUPerH
+    baseline_h: BaselineH
+    baseline_poll_min: BaselinePollMin
+    phase_window_min: PhaseWindowMin
+    trials: Trials
+    detect_within_min: DetectWithinMin
+    poll_s: PollS
+    leak_fraction: LeakFraction | None = None
+    escalation_watch_min: EscalationWatchMin | None = None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"fault": {"const": "leak"}}, "required": ["fault"]},
+            "then": {"required": ["leak_fraction"]},
+        }
+    )
+
+
+class SiteFalseAlarm(Case):
+    """A case of method site-false-alarm: exactly the parameters its test reads."""
+
+    method: ClassVar[str] = "site-false-alarm"
+    basal_rate_U_per_h: BasalRateUPerH
+    days: Days
+    set_change_days: SetChangeDays
+    poll_s: PollS
+
+
+class AutoScenario(Case):
+    """A case of method auto-scenario: exactly the parameters its test reads (stale_from_min with stale_age_s: the
+    values from that time on sent as taken stale_age_s earlier; user_bolus_U: the user's bolus just before the
+    scenario; no_increase_below_mg_dl with floor_mg_dl and noise_margin_mg_dl: the stated prediction's threshold, its
+    floor and the noise margin of the values judged; eventual_floor_mg_dl: the lowest insulin-only eventual glucose an
+    automatic bolus may leave)."""
+
+    method: ClassVar[str] = "auto-scenario"
+    scenario: Scenario
+    basal_rate_U_per_h: BasalRateUPerH
+    target_mg_dl: TargetMgDl
+    isf_mg_dl_per_U: IsfMgDlPerU
+    max_basal_U_per_h: MaxBasalUPerH
+    max_iob_U: MaxIobU
+    poll_s: PollS
+    tail_min: TailMin
+    settle_s: SettleS
+    stale_from_min: StaleFromMin | None = None
+    stale_age_s: StaleAgeS | None = None
+    user_bolus_U: UserBolusU | None = None
+    no_increase_below_mg_dl: NoIncreaseBelowMgDl | None = None
+    floor_mg_dl: FloorMgDl | None = None
+    noise_margin_mg_dl: NoiseMarginMgDl | None = None
+    eventual_floor_mg_dl: EventualFloorMgDl | None = None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "dependentRequired": {
+                "stale_from_min": ["stale_age_s"],
+                "stale_age_s": ["stale_from_min"],
+                "no_increase_below_mg_dl": ["floor_mg_dl", "noise_margin_mg_dl"],
+                "floor_mg_dl": ["no_increase_below_mg_dl"],
+                "noise_margin_mg_dl": ["no_increase_below_mg_dl"],
+            }
+        }
+    )
+
+
+class AutoClosedLoop(Case):
+    """A case of method auto-closed-loop: exactly the parameters its test reads."""
+
+    method: ClassVar[str] = "auto-closed-loop"
+    patients: Patients
+    day_scenarios: DayScenarios
+    hours: Hours
+    cgm_sensor: CgmSensor
+    cgm_seed: CgmSeed
+    cgm_jitter_s: CgmJitterS
+    dose_increment_U: DoseIncrementU
+    target_mg_dl: TargetMgDl
+    correction_rule_mg_dl: CorrectionRuleMgDl
+    max_basal_factor: MaxBasalFactor
+    max_iob_basal_h: MaxIobBasalH
+
+
+METHODS: dict[str, type[Case]] = {case.method: case for case in Case.__subclasses__()}
