@@ -395,7 +395,7 @@ def _reservoir_need(item, state: HilState, the_rig: Rig) -> starting_state.Reser
     bound to no requirement."""
     needs = [
         starting_state.reservoir_need(
-            case, the_rig.config.infusion_set, the_rig.config.section("pump").get("min_reservoir_U")
+            case.given(), the_rig.config.infusion_set, the_rig.config.section("pump").get("min_reservoir_U")
         )
         for rid in _requirement_ids(item)
         if rid in state.requirements

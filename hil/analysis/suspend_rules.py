@@ -5,13 +5,29 @@ case; the prediction is the requirement's stated method: the current value plus 
 reports it, linear over the last four values as Basal-IQ (hil.analysis.cgm_trend).
 Pure functions over a CGM trace: times in s, glucose in mg/dL, None for a missing value."""
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from hil.analysis import cgm_trend
 
 HORIZON_MIN = 30.0
+
+
+class StatedRules(Protocol):
+    """A case that states the rules (hil.specs.methods.CgmScenario), by its parameters' names."""
+
+    @property
+    def low_limit(self) -> float: ...
+    @property
+    def suspend_before_low_within_mg_dl(self) -> float: ...
+    @property
+    def suspend_before_low_predicted_mg_dl(self) -> float: ...
+    @property
+    def resume_above_mg_dl(self) -> float: ...
+    @property
+    def resume_predicted_above_mg_dl(self) -> float: ...
+    @property
+    def suspend_min_min(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -27,14 +43,14 @@ class Rules:
     min_suspend_min: float
 
     @classmethod
-    def of_case(cls, case: Mapping[str, Any]) -> "Rules":
+    def of_case(cls, case: StatedRules) -> "Rules":
         return cls(
-            case["low_limit"],
-            case["suspend_before_low_within_mg_dl"],
-            case["suspend_before_low_predicted_mg_dl"],
-            case["resume_above_mg_dl"],
-            case["resume_predicted_above_mg_dl"],
-            case["suspend_min_min"],
+            case.low_limit,
+            case.suspend_before_low_within_mg_dl,
+            case.suspend_before_low_predicted_mg_dl,
+            case.resume_above_mg_dl,
+            case.resume_predicted_above_mg_dl,
+            case.suspend_min_min,
         )
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from hil.analysis import dose_metrics, windows
 from hil.evidence.measurements import PASS, measurement
 from hil.procedures.gravimetric import Gravimetry
+from hil.specs import methods
 from hil.specs.metrics import measurement_name
 from hil.specs.model import Bound, Requirement
 
@@ -31,26 +32,26 @@ def predictions(requirement: Requirement, grav: Gravimetry) -> dict[str, Predict
     for a method whose bounds are not weighed (alarm times, states, priorities). Stroke counts and the automatic
     modes' weighed rates are not predicted: they rest on the pump's stroke volume and its own decisions."""
     case = requirement.case
-    match requirement.method:
-        case "basal-gravimetric":
+    match case:
+        case methods.BasalGravimetric():
             return _basal(case, grav)
-        case "bolus-gravimetric":
+        case methods.BolusGravimetric():
             return _bolus(case, grav)
-        case "bolus-timing":
-            nominal_s = case["bolus_U"] / case["speed_U_per_min"] * 60.0
+        case methods.BolusTiming():
+            nominal_s = case.bolus_U / case.speed_U_per_min * 60.0
             return {
                 "bolus_duration_error": Prediction(
-                    0.0, dose_metrics.bolus_duration_uncertainty_pct(case["sample_interval_s"], nominal_s)
+                    0.0, dose_metrics.bolus_duration_uncertainty_pct(case.sample_interval_s, nominal_s)
                 )
             }
-        case "cgm-scenario":  # the hour after a resume, weighed as the difference of two readings
-            rate = case["basal_rate_U_per_h"]
+        case methods.CgmScenario():  # the hour after a resume, weighed as the difference of two readings
+            rate = case.basal_rate_U_per_h
             return {
                 "basal_error_after_resume": Prediction(0.0, 100.0 * 2 * grav.u_amount_U(3600.0, rate) / rate),
                 # at least one weighed difference: the suspension's own evaporation correction adds to it
                 "delivered_while_suspended": Prediction(0.0, 2 * grav.u_difference_U()),
             }
-        case "occlusion-basal" | "occlusion-bolus":  # weighed differences; an exact pump releases nothing
+        case methods.OcclusionBasal() | methods.OcclusionBolus():  # weighed differences; an exact pump releases nothing
             return {name: Prediction(0.0, 2 * grav.u_difference_U()) for name in ("released_volume", "missed_at_alarm")}
     return {}
 
@@ -60,8 +61,8 @@ def predicted_uncertainty(requirement: Requirement, grav: Gravimetry) -> dict[st
     return {name: p.U for name, p in predictions(requirement, grav).items()}
 
 
-def _basal(case: dict, grav: Gravimetry) -> dict[str, Prediction]:
-    rate, analysis_h = case["basal_rate_U_per_h"], case["analysis_h"]
+def _basal(case: methods.BasalGravimetric, grav: Gravimetry) -> dict[str, Prediction]:
+    rate, analysis_h = case.basal_rate_U_per_h, case.analysis_h
     out = {
         "overall_error": Prediction(
             0.0, dose_metrics.overall_error_uncertainty_pct(grav.u_amount_U, rate, analysis_h * 3600.0)
@@ -70,16 +71,16 @@ def _basal(case: dict, grav: Gravimetry) -> dict[str, Prediction]:
             0.0, 100.0 * 2 * grav.u_amount_U(analysis_h * 3600.0, rate * analysis_h) / (rate * analysis_h)
         ),
     }
-    for window_h in case["window_h"]:
+    for window_h in case.window_h:
         expected = rate * window_h
         U = 2 * grav.u_amount_U(window_h * 3600.0, expected)
         p = {"window_h": window_h}
         out[measurement_name("window_delivered_min", p)] = Prediction(expected, U)
         out[measurement_name("window_delivered_max", p)] = Prediction(expected, U)
         exact_errors = np.zeros(int(analysis_h // window_h))
-        share_U = windows.share_within_uncertainty(exact_errors, case["band_pct"], 100.0 * U / expected)
-        out[measurement_name("window_share_within", p | {"band_pct": case["band_pct"]})] = Prediction(100.0, share_U)
-    for window_min in case["trumpet_windows_min"]:
+        share_U = windows.share_within_uncertainty(exact_errors, case.band_pct, 100.0 * U / expected)
+        out[measurement_name("window_share_within", p | {"band_pct": case.band_pct})] = Prediction(100.0, share_U)
+    for window_min in case.trumpet_windows_min:
         expected = rate * window_min / 60.0
         U_pct = 100.0 * 2 * grav.u_amount_U(window_min * 60.0, expected) / expected
         for metric in ("trumpet_ep_max", "trumpet_ep_min"):
@@ -87,14 +88,14 @@ def _basal(case: dict, grav: Gravimetry) -> dict[str, Prediction]:
     return out
 
 
-def _bolus(case: dict, grav: Gravimetry) -> dict[str, Prediction]:
-    amount, count, u_difference = case["bolus_U"], case["count"], grav.u_difference_U()
-    share_U = windows.share_within_uncertainty(np.zeros(count), case["band_pct"], 100.0 * 2 * u_difference / amount)
+def _bolus(case: methods.BolusGravimetric, grav: Gravimetry) -> dict[str, Prediction]:
+    amount, count, u_difference = case.bolus_U, case.count, grav.u_difference_U()
+    share_U = windows.share_within_uncertainty(np.zeros(count), case.band_pct, 100.0 * 2 * u_difference / amount)
     return {
         "bolus_mean_error": Prediction(0.0, dose_metrics.bolus_mean_error_uncertainty_pct(u_difference, amount, count)),
         "bolus_min": Prediction(amount, 2 * u_difference),
         "bolus_max": Prediction(amount, 2 * u_difference),
-        measurement_name("bolus_share_within", {"band_pct": case["band_pct"]}): Prediction(100.0, share_U),
+        measurement_name("bolus_share_within", {"band_pct": case.band_pct}): Prediction(100.0, share_U),
         # the run's total: count independent weighed differences, against the pump's record of count × amount
         "record_disagreement": Prediction(0.0, 100.0 * 2 * math.sqrt(count) * u_difference / (amount * count)),
     }

@@ -24,7 +24,7 @@ def scenario_problems(requirements: Iterable[Requirement]) -> list[str]:
     for requirement in requirements:
         for case in requirement.cases:
             for key, load in LOADERS.items():
-                names = case.get(key) or []
+                names = case.given().get(key) or []
                 for name in [names] if isinstance(names, str) else names:
                     if (key, name) in seen:
                         continue

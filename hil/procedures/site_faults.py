@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hil.analysis.dose_metrics import RecordSpan
-from hil.drivers.contracts import Alarm, AlarmKind, Priority, Seen
+from hil.drivers.contracts import Alarm, AlarmKind, Priority, Seen, SiteFixture
 from hil.evidence.recording import CsvRecording
 from hil.procedures.delivery import Mark, mark, prime, record_span, start_basal
+from hil.procedures.gravimetric import Gravimetry
 from hil.rig.clock import poll_until
 from hil.rig.rig import Rig
+from hil.specs.methods import SiteAlarm, SiteDetection, SiteFalseAlarm
 
 RECORDING_COLUMNS = ["trial", "t_s", "site_mg", "lost_mg", "pressure_kPa", "pump_state", "phase"]
 SITE_ALARMS = (AlarmKind.CHECK_SITE, AlarmKind.OCCLUSION)
@@ -93,9 +95,11 @@ def _acknowledge(rig: Rig, alarms: list[Seen[Alarm]]) -> None:
         rig.pump.acknowledge(alarm_id)
 
 
-def make_fault(site, case) -> None:
-    if case["fault"] == "leak":
-        site.leak(case["leak_fraction"])
+def make_fault(site: SiteFixture, case: SiteDetection | SiteAlarm) -> None:
+    if case.fault == "leak":
+        if case.leak_fraction is None:  # the schema requires it of a leak
+            raise TypeError("a leak case without its leak_fraction")
+        site.leak(case.leak_fraction)
     else:
         site.dislodge()
 
@@ -107,18 +111,26 @@ def new_set(rig: Rig, rate_U_per_h: float) -> None:
     start_basal(rig, rate_U_per_h)
 
 
-def detection_trial(rig: Rig, site, grav, case, number: int, rng: np.random.Generator, poller: SitePoller) -> Trial:
+def detection_trial(
+    rig: Rig,
+    site: SiteFixture,
+    grav: Gravimetry,
+    case: SiteDetection | SiteAlarm,
+    number: int,
+    rng: np.random.Generator,
+    poller: SitePoller,
+) -> Trial:
     """One fault: baseline, the fault at a uniformly random moment of the phase window, the first site alarm
     within the detection time, then (when the case watches for it) its escalation, left unacknowledged."""
-    trial = Trial(number, case["fault"])
-    rate = case["basal_rate_U_per_h"]
+    trial = Trial(number, case.fault)
+    rate = case.basal_rate_U_per_h
     new_set(rig, rate)
     start, lost_start = mark(rig, rig.scale.read()), _lost_reading(rig)
     trial.alarms_before_fault = poller.watch(
-        number, case["baseline_h"] * 3600.0, case["baseline_poll_min"] * 60.0, "baseline"
+        number, case.baseline_h * 3600.0, case.baseline_poll_min * 60.0, "baseline"
     )
     _acknowledge(rig, trial.alarms_before_fault)  # a false alarm must not mask the real one
-    rig.clock.sleep(rng.uniform(0.0, case["phase_window_min"] * 60.0))
+    rig.clock.sleep(rng.uniform(0.0, case.phase_window_min * 60.0))
     site_before = mark(rig, rig.scale.read())
     lost_before = _lost_reading(rig)
     # Without a lost balance what the fault loses is weighed nowhere: the baseline alone is held to the record.
@@ -127,16 +139,16 @@ def detection_trial(rig: Rig, site, grav, case, number: int, rng: np.random.Gene
     try:
         make_fault(site, case)
         trial.fault_s = rig.clock.now()
-        seen = poller.watch(number, case["detect_within_min"] * 60.0, case["poll_s"], "fault", until=lambda a: True)
+        seen = poller.watch(number, case.detect_within_min * 60.0, case.poll_s, "fault", until=lambda a: True)
         trial.alarm = seen[0] if seen else None
-        if trial.alarm and case.get("escalation_watch_min"):
+        if trial.alarm and isinstance(case, SiteAlarm) and case.escalation_watch_min:
             same = trial.alarm.event.alarm_id
 
             def escalated(a: Seen[Alarm]) -> bool:
                 return a.event.alarm_id == same and a.event.priority is Priority.HIGH
 
             seen += poller.watch(
-                number, case["escalation_watch_min"] * 60.0, case["poll_s"], "fault, unacknowledged", until=escalated
+                number, case.escalation_watch_min * 60.0, case.poll_s, "fault, unacknowledged", until=escalated
             )
             trial.escalated = next((a for a in seen[1:] if escalated(a)), None)
         site_after = mark(rig, rig.scale.read())
@@ -156,13 +168,15 @@ def detection_trial(rig: Rig, site, grav, case, number: int, rng: np.random.Gene
     return trial
 
 
-def nominal_days(rig: Rig, grav, case, poller: SitePoller) -> tuple[list[Seen[Alarm]], float, list[RecordSpan]]:
-    """Nominal basal for case["days"], a new set every case["set_change_days"]; every site alarm is a false one,
+def nominal_days(
+    rig: Rig, grav: Gravimetry, case: SiteFalseAlarm, poller: SitePoller
+) -> tuple[list[Seen[Alarm]], float, list[RecordSpan]]:
+    """Nominal basal for case.days, a new set every case.set_change_days; every site alarm is a false one,
     acknowledged (and the pump resumed) as a user would. Returns the alarms, the days observed and each set's
     delivery (its prime left out) against the pump's record of it."""
     alarms, observed_s, spans = [], 0.0, []
-    total_s, set_s = case["days"] * 86400.0, case["set_change_days"] * 86400.0
-    rate = case["basal_rate_U_per_h"]
+    total_s, set_s = case.days * 86400.0, case.set_change_days * 86400.0
+    rate = case.basal_rate_U_per_h
     number = 0
     while observed_s < total_s - 1e-6:
         number += 1
@@ -171,7 +185,7 @@ def nominal_days(rig: Rig, grav, case, poller: SitePoller) -> tuple[list[Seen[Al
         start = rig.clock.now()
         end = start + min(set_s, total_s - observed_s)
         while rig.clock.now() < end - 1e-6:
-            new = poller.watch(number, end - rig.clock.now(), case["poll_s"], "nominal", until=lambda a: True)
+            new = poller.watch(number, end - rig.clock.now(), case.poll_s, "nominal", until=lambda a: True)
             alarms += new
             if new:
                 _acknowledge(rig, new)

@@ -14,6 +14,7 @@ from typing import Any
 
 from hil import project, yamlfile
 from hil.specs.claims import Claim, Claims, ClaimsError, is_reference, load_claims, references
+from hil.specs.methods import METHODS, Case
 from hil.specs.metrics import METRICS, UNIT_RANGES, measurement_name
 from hil.specs.model import AcrossUnits, Bound, OriginKind, Requirement, UnitsPlan
 from hil.yamlfile import KeyPath, Located, Problem, YamlFileError
@@ -173,7 +174,7 @@ def _requirement(
         source=raw["source"].strip(),
         severity=raw["severity"],
         method=raw["method"],
-        cases=tuple(raw["cases"]),
+        cases=tuple(_case(raw["method"], case, taken.not_applicable.get(index)) for case in raw["cases"]),
         acceptance=tuple(bounds),
         file=file,
         line=located.where(("requirements", index))[1],
@@ -185,6 +186,13 @@ def _requirement(
         not_applicable=taken.not_applicable.get(index),
         unclaimed=tuple(unclaimed),
     )
+
+
+def _case(method: str, raw: dict[str, Any], not_applicable: str | None) -> Case:
+    """A case typed by its method's model. A requirement that does not apply to the device keeps its cases as written,
+    with the references to claims the device does not make (it is never run)."""
+    model = METHODS[method]
+    return model.model_construct(**raw) if not_applicable else model.model_validate(raw)
 
 
 # The unit a case parameter is in, by the end of its name; a claim put there must be in it.

@@ -7,7 +7,7 @@ generate.
 A parameter has one type whatever the method that reads it: each is declared once below and every method takes it
 from there."""
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -186,6 +186,11 @@ class Case(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     method: ClassVar[str]
+
+    def given(self) -> dict[str, Any]:
+        """The parameters the case gives (an optional one left out is not given), for what reads any method's case
+        by its parameters' names: the reservoir a test needs, the scenario files its case names."""
+        return self.model_dump(exclude_none=True)
 
 
 class BasalGravimetric(Case):

@@ -3,9 +3,9 @@
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from hil.specs.claims import Claim
+from hil.specs.methods import Case
 from hil.specs.metrics import measurement_name
 
 
@@ -85,7 +85,7 @@ class Requirement:
     source: str
     severity: str
     method: str
-    cases: tuple[dict[str, Any], ...]
+    cases: tuple[Case, ...]
     acceptance: tuple[Bound, ...]
     file: Path
     line: int
@@ -96,7 +96,7 @@ class Requirement:
     unclaimed: tuple[str, ...] = ()  # bounds not judged: the device does not make the claims they need
 
     @property
-    def case(self) -> dict[str, Any]:
+    def case(self) -> Case:
         """The single case of a one-case requirement (the common shape)."""
         if len(self.cases) != 1:
             raise ValueError(f"{self.id} has {len(self.cases)} cases; iterate over .cases instead")
@@ -110,6 +110,7 @@ class Requirement:
         applies += "".join(f"  - {text}\n" for text in self.unclaimed)
         return (
             f"{self.id}: {self.title}\n\n{self.statement}\n\nHazard: {self.hazard}\nSource: {self.source}\n"
-            f"Severity: {self.severity}\nMethod: {self.method}\nCases: {list(self.cases)}\nAcceptance:\n{bounds}\n"
+            f"Severity: {self.severity}\nMethod: {self.method}\nCases: {[case.given() for case in self.cases]}\n"
+            f"Acceptance:\n{bounds}\n"
             f"{units}{claims}{applies}Defined in {self.file}:{self.line}\n"
         )

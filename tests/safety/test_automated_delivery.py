@@ -54,33 +54,33 @@ NAN = math.nan
 @pytest.mark.needs(Capability.CGM_INPUT, Capability.AUTO_MODE)
 def test_auto_mode(rig, requirement, evidence):
     case = requirement.case
-    scenario = load_scenario(case["scenario"])
+    scenario = load_scenario(case.scenario)
     evidence.attach_text(
         "scenario",
         f"{scenario.name}: {scenario.description}\nsent: {scenario.values}\n"
         f"noise-free: {scenario.truth}\nnoise seed: {scenario.noise_seed}",
     )
     grav = Gravimetry(rig.config)
-    profile, isf = case["basal_rate_U_per_h"], case["isf_mg_dl_per_U"]
+    profile, isf = case.basal_rate_U_per_h, case.isf_mg_dl_per_U
     delivery.prepare(rig)
     delivery.start_basal(rig, profile)
-    rig.pump.configure_auto(AutoSettings(case["target_mg_dl"], isf, case["max_basal_U_per_h"], case["max_iob_U"]))
+    rig.pump.configure_auto(AutoSettings(case.target_mg_dl, isf, case.max_basal_U_per_h, case.max_iob_U))
     rig.pump.auto_mode(True)
     before = rig.scale.read()  # the automatic insulin counts from here, the user's bolus included in what is weighed
     user_bolus_end_pump_s, user_boluses = NAN, []
-    if "user_bolus_U" in case:  # the user's bolus just before the scenario
+    if case.user_bolus_U is not None:  # the user's bolus just before the scenario
         started, pump_s = rig.clock.now(), rig.pump.pump_time()
-        duration = rig.pump.bolus(case["user_bolus_U"])
+        duration = rig.pump.bolus(case.user_bolus_U)
         user_bolus_end_pump_s = pump_s + duration
-        user_boluses.append((started, case["user_bolus_U"], duration))
+        user_boluses.append((started, case.user_bolus_U, duration))
     stale_from = _stale_from(case, scenario)
     ages = (
         None
         if stale_from is None
-        else [0.0 if k < stale_from else case["stale_age_s"] for k in range(len(scenario.values))]
+        else [0.0 if k < stale_from else case.stale_age_s for k in range(len(scenario.values))]
     )
     with evidence.recording("auto-mode scenario", RECORDING_COLUMNS) as raw:
-        run = feed(rig, scenario, case["poll_s"], raw, tail_s=case["tail_min"] * 60.0, ages_s=ages)
+        run = feed(rig, scenario, case.poll_s, raw, tail_s=case.tail_min * 60.0, ages_s=ages)
     rig.pump.auto_mode(False)
 
     t, mass = np.asarray([before.t, *run.t_s]), np.asarray([before.mass_mg, *run.mass_mg])
@@ -107,7 +107,7 @@ def test_auto_mode(rig, requirement, evidence):
     alert = next(
         (seen for seen in run.events if seen_as(seen, Alarm) and seen.event.kind is AlarmKind.AUTO_CGM_LOST), None
     )
-    settle = case["settle_s"]
+    settle = case.settle_s
     amount_u = 2.0 * grav.u_amount_U(t[-1] - t[0], float(np.max(np.abs(automatic))))
 
     metrics = {
@@ -139,9 +139,9 @@ def test_auto_mode(rig, requirement, evidence):
             window = bound.params["window_min"] * 60.0
             since = t >= t[0] + settle
             metrics[bound.name] = (automatic_insulin.window_max(t[since], automatic[since], window)[0], "U", amount_u)
-    if "no_increase_below_mg_dl" in case:
+    if case.no_increase_below_mg_dl is not None:
         metrics |= _predicted_low(case, run, t, automatic, stated, truth, scenario.interval_s, decisions, corrections)
-    if "eventual_floor_mg_dl" in case:
+    if case.eventual_floor_mg_dl is not None:
         metrics |= _auto_boluses(case, run, t, total_iob, corrections, scenario)
     evidence.judge(requirement, metrics)
     steps = [(t[0], profile)] + [(s.seen_s, s.event.rate_U_per_h) for s in decisions]
@@ -171,18 +171,18 @@ def _predicted_low(case, run, t, automatic, stated, truth, interval_s, decisions
     was sent whose stated prediction is below the threshold (the device's, never below the floor) and whose
     noise-free prediction is below it by the noise margin too is judged on the automatic insulin weighed in its
     decision interval (from the line's settling after it, one interval long)."""
-    low = max(case["no_increase_below_mg_dl"], case["floor_mg_dl"])
+    low = max(case.no_increase_below_mg_dl, case.floor_mg_dl)
     judged = [
-        p is not None and q is not None and p < low and q < low - case["noise_margin_mg_dl"]
+        p is not None and q is not None and p < low and q < low - case.noise_margin_mg_dl
         for p, q in zip(stated, truth, strict=True)
     ]
     worst, count = automatic_insulin.insulin_while_predicted_low(
-        t, automatic, run.value_t_s, judged, case["settle_s"], interval_s
+        t, automatic, run.value_t_s, judged, case.settle_s, interval_s
     )
     # The pump's own decisions too: the rate in effect once it has decided on a judged value (half an interval on,
     # before its decision on the next value) above the profile, or an automatic bolus in that interval, however small:
     # the weighing of one interval (two strokes of tolerance) cannot tell an increase of a fraction of a stroke.
-    profile = case["basal_rate_U_per_h"]
+    profile = case.basal_rate_U_per_h
     rates = sorted((seen.seen_s, seen.event.rate_U_per_h) for seen in decisions)
 
     def rate_at(t_s: float) -> float:
@@ -216,10 +216,10 @@ def _auto_boluses(case, run, t, total_iob, corrections, scenario) -> dict:
         weighed = float(np.max(total_iob[after])) if after.any() else float(total_iob[-1])
         iob = max(weighed, float(np.interp(seen.seen_s, t, total_iob)) + seen.event.amount_U)
         if known:
-            eventual.append(automatic_insulin.naive_eventual(known[-1], iob, case["isf_mg_dl_per_U"]))
+            eventual.append(automatic_insulin.naive_eventual(known[-1], iob, case.isf_mg_dl_per_U))
     return {
         "auto_boluses_eventual_below_floor": (
-            float(sum(e < case["eventual_floor_mg_dl"] for e in eventual)),
+            float(sum(e < case.eventual_floor_mg_dl for e in eventual)),
             "count",
             0.0,
         ),
@@ -234,7 +234,7 @@ def _correction_share_max(corrections, run, trend_predictions, case) -> float:
     shares = []
     for seen in corrections:
         p = trend_predictions[max(0, run.value_index_at(seen.seen_s))]
-        need = (p - case["target_mg_dl"]) / case["isf_mg_dl_per_U"] if p is not None else 0.0
+        need = (p - case.target_mg_dl) / case.isf_mg_dl_per_U if p is not None else 0.0
         shares.append(min(1000.0, 100.0 * seen.event.amount_U / need) if need > 0 else 1000.0)
     return max(shares) if shares else NAN
 
@@ -246,30 +246,30 @@ def test_auto_mode_in_virtual_patients(rig, requirement, evidence):
     (paired), the loop closed through the balance. The effect is pooled over the cohort, as the trials pool theirs."""
     case = requirement.case
     grav = Gravimetry(rig.config)
-    minutes = int(round(case["hours"] * 60))
+    minutes = int(round(case.hours * 60))
     step_min = closed_loop.STEP_S / 60.0
     delivery.prepare(rig)
     rig.pump.configure_suspend(glycemia.HYPO_MG_DL, before_low=False, on_low=False)  # open loop is pump therapy
     rows, runs, exposure = [], [], {arm: {"in range": 0.0, "below 70": 0.0, "total": 0.0} for arm in ARMS}
     with evidence.recording("virtual patients", closed_loop.RECORDING_COLUMNS) as raw:
-        for p, name in enumerate(case["patients"]):
+        for p, name in enumerate(case.patients):
             per_day = {}
-            for d, day_name in enumerate(case["day_scenarios"]):
+            for d, day_name in enumerate(case.day_scenarios):
                 day = load_day(day_name)
                 arms = {}
                 for arm in ARMS:
-                    patient = VirtualPatient(name, case["cgm_sensor"], seed=case["cgm_seed"])
+                    patient = VirtualPatient(name, case.cgm_sensor, seed=case.cgm_seed)
                     plan, settings = closed_loop.clinic_day(
-                        patient, day, **{k: case[k] for k in closed_loop.CLINIC_SETTINGS}
+                        patient, day, **{k: getattr(case, k) for k in closed_loop.CLINIC_SETTINGS}
                     )
-                    rng = np.random.default_rng([case["cgm_seed"], p, d])
+                    rng = np.random.default_rng([case.cgm_seed, p, d])
                     arms[arm] = closed_loop.run(
                         rig,
                         grav,
                         patient,
                         plan,
                         minutes,
-                        case["cgm_jitter_s"],
+                        case.cgm_jitter_s,
                         rng,
                         raw,
                         (name, day_name, arm),
@@ -339,11 +339,11 @@ def _days_table(rows) -> str:
     return "\n".join([head, *lines])
 
 
-def _stale_from(case: dict, scenario) -> int | None:
+def _stale_from(case, scenario) -> int | None:
     """Index of the first value sent stale, from the case's stale_from_min."""
-    if "stale_from_min" not in case:
+    if case.stale_from_min is None:
         return None
-    return int(round(case["stale_from_min"] * 60.0 / scenario.interval_s))
+    return int(round(case.stale_from_min * 60.0 / scenario.interval_s))
 
 
 def _correction_interval_min(corrections, end_pump_s: float) -> float:

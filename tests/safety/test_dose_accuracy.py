@@ -17,10 +17,10 @@ from hil.procedures.gravimetric import Gravimetry
 @pytest.mark.requirements("DA-BASAL-001", "DA-BASAL-002", "DA-BASAL-003", "DA-RECORD-002")
 def test_basal_accuracy(rig, requirement, evidence):
     case = requirement.case
-    rate, interval = case["basal_rate_U_per_h"], case["sample_interval_s"]
-    stabilisation_s = case["stabilisation_h"] * 3600.0
+    rate, interval = case.basal_rate_U_per_h, case.sample_interval_s
+    stabilisation_s = case.stabilisation_h * 3600.0
     grav = Gravimetry(rig.config)
-    analysis_s = case["analysis_h"] * 3600.0
+    analysis_s = case.analysis_h * 3600.0
     if not evidence.fitness(requirement, predicted_uncertainty(requirement, grav)):
         evidence.assert_pass()  # INCONCLUSIVE before days of recording: the rig cannot resolve the bound
     delivery.prepare(rig)
@@ -33,7 +33,7 @@ def test_basal_accuracy(rig, requirement, evidence):
     delivered = grav.cumulative_units(series.t_s, series.mass_mg)
     metrics = dose_metrics.basal_metrics(
         series.t_s, delivered, rate_U_per_h=rate, sample_interval_s=interval, stabilisation_s=stabilisation_s,
-        windows_h=case["window_h"], band_pct=case["band_pct"], trumpet_windows_min=case["trumpet_windows_min"],
+        windows_h=case.window_h, band_pct=case.band_pct, trumpet_windows_min=case.trumpet_windows_min,
         u_amount_U=grav.u_amount_U,
     )
     # Strokes stand out from the balance noise at ten times the uncertainty of a weighed difference.
@@ -47,9 +47,9 @@ def test_basal_accuracy(rig, requirement, evidence):
             commanded_U=rate * span_s / 3600.0)
     evidence.judge(requirement, metrics)
     evidence.attach_text("uncertainty budget", "\n\n".join(
-        grav.budget_text(h * 3600.0, rate * h) for h in (*case["window_h"], case["analysis_h"])))
+        grav.budget_text(h * 3600.0, rate * h) for h in (*case.window_h, case.analysis_h)))
     start = int(round(stabilisation_s / interval))
-    windows = case["trumpet_windows_min"]
+    windows = case.trumpet_windows_min
     evidence.attach_figure("cumulative delivery", plots.cumulative_figure,
         series.t_s, delivered, rate, stabilisation_s, analysis_s,
         f"{requirement.id}: delivered vs expected at {rate:g} U/h", requirement)
@@ -78,43 +78,43 @@ def _basal_record(rig, grav, series, delivered, start, interval):
 @pytest.mark.requirements("DA-BOLUS-001", "DA-BOLUS-002", "DA-BOLUS-003", "DA-BOLUS-005", "DA-BOLUS-006", "DA-RECORD-001")
 def test_bolus_accuracy(rig, requirement, evidence):
     case = requirement.case
-    amount = case["bolus_U"]
+    amount = case.bolus_U
     grav = Gravimetry(rig.config)
     if not evidence.fitness(requirement, predicted_uncertainty(requirement, grav)):
         evidence.assert_pass()
     delivery.prepare(rig)
     rig.pump.resume()
     with evidence.recording("boluses", delivery.BOLUS_COLUMNS) as raw:
-        rows = delivery.deliver_boluses(rig, amount, case["count"], case["settle_s"], raw, case["max_duration_factor"])
+        rows = delivery.deliver_boluses(rig, amount, case.count, case.settle_s, raw, case.max_duration_factor)
     delivered = grav.difference_units(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3])
-    metrics = dose_metrics.bolus_metrics(delivered, amount, case["band_pct"], grav.u_difference_U())
+    metrics = dose_metrics.bolus_metrics(delivered, amount, case.band_pct, grav.u_difference_U())
     metrics |= dose_metrics.bolus_record_metrics(
-        delivered, rows[:, 5] - rows[:, 4], grav.u_difference_U(), commanded_U=amount * case["count"])
+        delivered, rows[:, 5] - rows[:, 4], grav.u_difference_U(), commanded_U=amount * case.count)
     evidence.judge(requirement, metrics)
     evidence.attach_figure("bolus deviations", plots.bolus_deviation_figure,
-        delivered, amount, case["band_pct"], f"{requirement.id}: {len(delivered)} × {amount:g} U", requirement)
+        delivered, amount, case.band_pct, f"{requirement.id}: {len(delivered)} × {amount:g} U", requirement)
     evidence.assert_pass()
 
 
 @pytest.mark.requirements("DA-BOLUS-004")
 def test_bolus_delivery_time(rig, requirement, evidence):
     case = requirement.case
-    amount, interval = case["bolus_U"], case["sample_interval_s"]
-    nominal_s = amount / case["speed_U_per_min"] * 60.0
+    amount, interval = case.bolus_U, case.sample_interval_s
+    nominal_s = amount / case.speed_U_per_min * 60.0
     grav = Gravimetry(rig.config)
     if not evidence.fitness(requirement, predicted_uncertainty(requirement, grav)):
         evidence.assert_pass()
     delivery.prepare(rig)
     rig.pump.resume()
-    limit_factor = case["max_duration_factor"]
+    limit_factor = case.max_duration_factor
     runs, unfinished = [], []
-    for i in range(case["count"]):
+    for i in range(case.count):
         delivery.stable_reading(rig)
         with evidence.recording(f"bolus_{i + 1}", ["t_s", "mass_mg", "stable"]) as raw:
             rig.pump.bolus(amount)
             commanded = rig.clock.now()
             # Recorded to the bolus's end (up to limit_factor × nominal), so a slow bolus still gets its figure.
-            series, idle_at = delivery.record_bolus(rig, commanded, nominal_s, case["settle_s"], interval, limit_factor, raw)
+            series, idle_at = delivery.record_bolus(rig, commanded, nominal_s, case.settle_s, interval, limit_factor, raw)
         if idle_at is None:
             unfinished.append(i + 1)
             delivery.wait_until_idle(rig, 0.0, f"bolus {i + 1} (cancelled)")
@@ -128,6 +128,6 @@ def test_bolus_delivery_time(rig, requirement, evidence):
         runs, nominal_s, interval, limit_factor * nominal_s if unfinished else None))
     if runs:
         evidence.attach_figure("bolus delivery time", plots.bolus_timing_figure,
-            runs, nominal_s, amount, f"{requirement.id}: {amount:g} U at {case['speed_U_per_min']:g} U/min",
+            runs, nominal_s, amount, f"{requirement.id}: {amount:g} U at {case.speed_U_per_min:g} U/min",
             requirement)
     evidence.assert_pass()

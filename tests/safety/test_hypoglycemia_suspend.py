@@ -30,26 +30,26 @@ SUSPEND_REQUIREMENTS = ("HS-SBL-001", "HS-SBL-002", "HS-SOL-001", "HS-NODELIV-00
 @pytest.mark.needs(Capability.CGM_INPUT, Capability.SUSPEND_SETTINGS)
 def test_low_glucose_suspend(rig, requirement, evidence):
     case = requirement.case
-    scenario = load_scenario(case["scenario"])
+    scenario = load_scenario(case.scenario)
     evidence.attach_text("scenario", f"{scenario.name}: {scenario.description}\nvalues: {scenario.values}")
     grav = Gravimetry(rig.config)
     if not evidence.fitness(requirement, predicted_uncertainty(requirement, grav)):
         evidence.assert_pass()
     delivery.prepare(rig)
-    rig.pump.configure_suspend(case["low_limit"], before_low=case["before_low"], on_low=case["on_low"])
-    delivery.start_basal(rig, case["basal_rate_U_per_h"])
+    rig.pump.configure_suspend(case.low_limit, before_low=case.before_low, on_low=case.on_low)
+    delivery.start_basal(rig, case.basal_rate_U_per_h)
     with evidence.recording("cgm scenario", RECORDING_COLUMNS) as raw:
-        run = feed(rig, scenario, case["poll_s"], raw, tail_s=case["tail_min"] * 60.0)
+        run = feed(rig, scenario, case.poll_s, raw, tail_s=case.tail_min * 60.0)
 
     t_values = [t - run.value_t_s[0] for t in run.value_t_s]
-    limit, rules = case["low_limit"], suspend_rules.Rules.of_case(case)
-    due = suspend_rules.first_suspend_index(t_values, scenario.values, rules, case["before_low"], case["on_low"])
+    limit, rules = case.low_limit, suspend_rules.Rules.of_case(case)
+    due = suspend_rules.first_suspend_index(t_values, scenario.values, rules, case.before_low, case.on_low)
     suspend, resume = run.first_suspension, run.first_resumption
     early = suspend is not None and due is not None and run.value_index_at(suspend.seen_s) < due
     metrics = {"suspensions": (float(run.suspensions), "count", 0.0),
                "suspensions_not_due": (float(run.suspensions if due is None else early), "count", 0.0),
                "record_disagreement": dose_metrics.spans_record_disagreement(
-                   [record_span(grav, run, case["basal_rate_U_per_h"])])}
+                   [record_span(grav, run, case.basal_rate_U_per_h)])}
     # Without a suspension what follows one cannot be judged: NaN, i.e. INCONCLUSIVE where a bound asks for it.
     metrics |= {name: (math.nan, unit, 0.0) for name, unit in (
         ("suspension_duration", "min"), ("delivered_while_suspended", "U"), ("pump_strokes_while_suspended", "count"),
@@ -66,7 +66,7 @@ def test_low_glucose_suspend(rig, requirement, evidence):
         metrics["suspension_duration"] = (duration_s / 60.0, "min", 0.0)
         t, mass = np.asarray(run.t_s), np.asarray(run.mass_mg)
         # From when a stroke made just before the suspension has settled (line tail and balance) to the resume.
-        during = (t >= suspend.seen_s + case["settle_s"]) & (t <= end_s)
+        during = (t >= suspend.seen_s + case.settle_s) & (t <= end_s)
         amount, U = grav.weighed(t[during][0], mass[during][0], t[during][-1], mass[during][-1])
         metrics["delivered_while_suspended"] = (amount, "U", U)
         if Capability.DELIVERY_HISTORY in rig.capabilities():
@@ -84,11 +84,11 @@ def test_low_glucose_suspend(rig, requirement, evidence):
             seen = run.value_index_at(resume.seen_s) if resume else math.inf
             metrics["resume_delay_intervals"] = (float(seen - allowed), "count", 0.0)
         if resume:
-            metrics |= _basal_after_resume(grav, t, mass, resume.seen_s, case["basal_rate_U_per_h"])
+            metrics |= _basal_after_resume(grav, t, mass, resume.seen_s, case.basal_rate_U_per_h)
     evidence.judge(requirement, metrics)
     evidence.attach_figure("glucose and suspension", plots.suspend_figure,
         run.value_t_s, scenario.values, run.t_s, run.state, grav.cumulative_units(run.t_s, run.mass_mg), limit,
-        case["basal_rate_U_per_h"], f"{requirement.id}: {scenario.name}, low limit {limit:g} mg/dL", requirement)
+        case.basal_rate_U_per_h, f"{requirement.id}: {scenario.name}, low limit {limit:g} mg/dL", requirement)
     evidence.assert_pass()
 
 
@@ -109,21 +109,21 @@ def test_suspend_effect_in_virtual_patients(rig, requirement, evidence):
     (paired), the loop closed through the balance. The effect is pooled over the set, as the trials pool theirs."""
     case = requirement.case
     grav = Gravimetry(rig.config)
-    minutes = int(round(case["hours"] * 60))
+    minutes = int(round(case.hours * 60))
     delivery.prepare(rig)
     rows, runs, exposure = [], [], {arm: {"time": 0.0, "area": 0.0, "sensor time": 0.0, "events": 0.0} for arm in ("off", "on")}
     with evidence.recording("virtual patients", closed_loop.RECORDING_COLUMNS) as raw:
-        for p, name in enumerate(case["patients"]):
+        for p, name in enumerate(case.patients):
             per_night = {}
-            for n, night in enumerate(case["nights"]):
+            for n, night in enumerate(case.nights):
                 scenario = load_night(night)
                 arms = {}
                 for arm in ("off", "on"):
-                    patient = VirtualPatient(name, case["cgm_sensor"], seed=case["cgm_seed"])
-                    plan = plan_for(scenario, patient, case["dose_increment_U"])
-                    rig.pump.configure_suspend(case["low_limit"], before_low=arm == "on", on_low=arm == "on")
-                    rng = np.random.default_rng([case["cgm_seed"], p, n])
-                    arms[arm] = closed_loop.run(rig, grav, patient, plan, minutes, case["cgm_jitter_s"], rng,
+                    patient = VirtualPatient(name, case.cgm_sensor, seed=case.cgm_seed)
+                    plan = plan_for(scenario, patient, case.dose_increment_U)
+                    rig.pump.configure_suspend(case.low_limit, before_low=arm == "on", on_low=arm == "on")
+                    rng = np.random.default_rng([case.cgm_seed, p, n])
+                    arms[arm] = closed_loop.run(rig, grav, patient, plan, minutes, case.cgm_jitter_s, rng,
                                                       raw, (name, night, arm))
                     runs.append(arms[arm].record)
                     time_below = glycemia.time_below(arms[arm].glucose, closed_loop.STEP_S / 60.0)
@@ -140,7 +140,7 @@ def test_suspend_effect_in_virtual_patients(rig, requirement, evidence):
                                  arms[arm].suspensions, arms[arm].suspended_min))
                 per_night[night] = (arms["off"], arms["on"])
             evidence.attach_figure(f"{name} glucose and suspensions", plots.virtual_nights_figure,
-                name, per_night, case["low_limit"], glycemia.HYPO_MG_DL)
+                name, per_night, case.low_limit, glycemia.HYPO_MG_DL)
     evidence.attach_text("nights summary", _nights_table(rows))
     off, on = exposure["off"], exposure["on"]
     evidence.judge(requirement, {

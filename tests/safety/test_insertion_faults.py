@@ -25,15 +25,15 @@ from hil.procedures.site_faults import (RECORDING_COLUMNS, KinkedCannula, SitePo
 def _kink_episode(rig, site_faults, case, evidence, requirement, bolus: bool):
     grav = Gravimetry(rig.config)
     timeline = Timeline()
-    kink = KinkedCannula(site_faults, case["kink_factor"] or math.inf)
+    kink = KinkedCannula(site_faults, case.kink_factor or math.inf)
     delivery.prepare(rig)
     with evidence.recording("kink", occlusion_procedures.RECORDING_COLUMNS) as raw:
         poller = OcclusionPoller(rig, raw, timeline)
         if bolus:  # no flow before the kink: the bolus goes into the kinked line, and the back-off draws it back
-            basal_flow(rig, 0.0, case["flow_h"] * 3600.0, case["backoff"])
+            basal_flow(rig, 0.0, case.flow_h * 3600.0, case.backoff)
             at_kink, flow = delivery.stable_reading(rig), None
         else:
-            at_kink, flow = open_flow(rig, grav, case["basal_rate_U_per_h"], case["flow_h"] * 3600.0, case["backoff"])
+            at_kink, flow = open_flow(rig, grav, case.basal_rate_U_per_h, case.flow_h * 3600.0, case.backoff)
         pump_t_kink = rig.pump.pump_time()
         try:
             try:
@@ -42,10 +42,10 @@ def _kink_episode(rig, site_faults, case, evidence, requirement, bolus: bool):
                 pytest.skip(str(exc))
             t_start = timeline.marks["kink"] = rig.clock.now()
             if bolus:
-                rig.pump.bolus(case["bolus_U"])
+                rig.pump.bolus(case.bolus_U)
                 t_start = timeline.marks["bolus"] = rig.clock.now()
-            alarm = poller.await_alarm(case["alarm_timeout_h"] * 3600.0, case["poll_s"], "kinked")
-            metrics = alarm_metrics(rig, grav, case["poll_s"], t_start, pump_t_kink, at_kink, alarm)
+            alarm = poller.await_alarm(case.alarm_timeout_h * 3600.0, case.poll_s, "kinked")
+            metrics = alarm_metrics(rig, grav, case.poll_s, t_start, pump_t_kink, at_kink, alarm)
             if flow is not None:
                 metrics["record_disagreement"] = dose_metrics.spans_record_disagreement([flow])
         finally:
@@ -81,7 +81,7 @@ def _trials(rig, site_faults, requirement, evidence):
     with evidence.recording("site faults", RECORDING_COLUMNS) as raw:
         poller = SitePoller(rig, raw)
         try:
-            for number in range(1, case["trials"] + 1):
+            for number in range(1, case.trials + 1):
                 trials.append(detection_trial(rig, site_faults, grav, case, number, rng, poller))
         except SiteFaultUnavailable as exc:
             pytest.skip(str(exc))
@@ -91,7 +91,7 @@ def _trials(rig, site_faults, requirement, evidence):
     shown += [trials[0].escalated] if trials[0].escalated else []
     evidence.attach_figure("first trial", plots.site_trial_figure,
         first.t_s, *units, first.pressure_kPa, trials[0].fault_s, shown,
-        f"{requirement.id}: {case['fault']}, trial 1", requirement)
+        f"{requirement.id}: {case.fault}, trial 1", requirement)
     return trials
 
 
@@ -100,10 +100,10 @@ def test_site_fault_detection(rig, site_faults, requirement, evidence):
     case = requirement.case
     trials = _trials(rig, site_faults, requirement, evidence)
     n = len(trials)
-    detected = sum(t.delay_min <= case["detect_within_min"] for t in trials)
+    detected = sum(t.delay_min <= case.detect_within_min for t in trials)
     share, lower = 100.0 * detected / n, 100.0 * wilson_lower(detected, n)
     delays = delay_summary([t.delay_min for t in trials])
-    poll_min = case["poll_s"] / 60.0
+    poll_min = case.poll_s / 60.0
     delivered, lost = sum(t.delivered_U for t in trials), sum(t.lost_U for t in trials)
     metrics = {
         "detection_sensitivity": (share, "%", share - lower),
@@ -122,7 +122,7 @@ def test_site_fault_detection(rig, site_faults, requirement, evidence):
         f" after {t.delay_min:.1f} min, reached the site {t.delivered_U:.3f} U, lost {t.lost_U:.3f} U"
         for t in trials))
     evidence.attach_figure("detection times", plots.detection_delays_figure,
-        [t.delay_min for t in trials], case["detect_within_min"], f"{requirement.id}: fault to site alarm, {n} trials")
+        [t.delay_min for t in trials], case.detect_within_min, f"{requirement.id}: fault to site alarm, {n} trials")
     evidence.judge(requirement, metrics)
     evidence.assert_pass()
 
@@ -137,7 +137,7 @@ def test_site_alarm_priority_and_escalation(rig, site_faults, requirement, evide
     if trial.alarm:
         metrics["alarm_priority_rank"] = (float(trial.alarm.event.priority.rank), "rank", 0.0)
         escalated = trial.escalated.seen_s if trial.escalated else math.inf
-        metrics["escalation_delay"] = ((escalated - trial.alarm.seen_s) / 60.0, "min", case["poll_s"] / 60.0)
+        metrics["escalation_delay"] = ((escalated - trial.alarm.seen_s) / 60.0, "min", case.poll_s / 60.0)
     evidence.judge(requirement, metrics)
     evidence.assert_pass()
 

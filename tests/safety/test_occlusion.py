@@ -21,7 +21,7 @@ BASAL_EPISODES = ("OC-ALARM-001", "OC-ALARM-002", "OC-MISSED-001", "OC-PRIO-001"
 
 def _released(rig, grav, valve, case, timeline):
     """Unblock and weigh the unintended bolus over the release window: (value, unit, expanded U)."""
-    before, after = release(rig, valve, case["release_window_min"] * 60.0, timeline)
+    before, after = release(rig, valve, case.release_window_min * 60.0, timeline)
     released, U = grav.weighed(before.t, before.mass_mg, after.t, after.mass_mg)
     return released, "U", U
 
@@ -47,18 +47,18 @@ def test_occlusion_during_basal(rig, occlusion_valve, requirement, evidence):
     delivery.prepare(rig)
     with evidence.recording("occlusion", RECORDING_COLUMNS) as raw:
         poller = OcclusionPoller(rig, raw, timeline)
-        at_block, flow = open_flow(rig, grav, case["basal_rate_U_per_h"], case["flow_h"] * 3600.0, case["backoff"])
+        at_block, flow = open_flow(rig, grav, case.basal_rate_U_per_h, case.flow_h * 3600.0, case.backoff)
         pump_t_block = rig.pump.pump_time()
         try:
             occlusion_valve.close()
             t_block = timeline.marks["block"] = rig.clock.now()
-            alarm = poller.await_alarm(case["alarm_timeout_h"] * 3600.0, case["poll_s"], "blocked")
-            metrics = alarm_metrics(rig, grav, case["poll_s"], t_block, pump_t_block, at_block, alarm)
+            alarm = poller.await_alarm(case.alarm_timeout_h * 3600.0, case.poll_s, "blocked")
+            metrics = alarm_metrics(rig, grav, case.poll_s, t_block, pump_t_block, at_block, alarm)
             metrics["record_disagreement"] = dose_metrics.spans_record_disagreement([flow])
             if alarm is not None:
-                poller.watch(case["hold_after_alarm_min"] * 60.0, case["poll_s"], "alarm, blocked")
+                poller.watch(case.hold_after_alarm_min * 60.0, case.poll_s, "alarm, blocked")
                 metrics["released_volume"] = _released(rig, grav, occlusion_valve, case, timeline)
-                if case["observe_after_release_min"] > 0:
+                if case.observe_after_release_min > 0:
                     metrics |= _observe_after_release(rig, grav, case, poller, timeline)
                 metrics["pump_strokes_after_alarm"] = (float(rig.pump.history_since(alarm.event.raised_s + 1e-3)[0]), "count", 0.0)
         finally:
@@ -71,7 +71,7 @@ def test_occlusion_during_basal(rig, occlusion_valve, requirement, evidence):
 def _observe_after_release(rig, grav, case, poller, timeline):
     """With the outlet open and the alarm not cleared: strokes seen by the balance and by the pump's history."""
     first, pump_t = len(timeline.t_s), rig.pump.pump_time()
-    poller.watch(case["observe_after_release_min"] * 60.0, case["poll_s"], "alarm, open")
+    poller.watch(case.observe_after_release_min * 60.0, case.poll_s, "alarm, open")
     t, mass, _ = (a[first:] for a in timeline.arrays())
     seen = occlusion.balance_stroke_count(t, grav.cumulative_units(t, mass), threshold_U=10 * grav.u_difference_U())
     logged = rig.pump.history_since(pump_t)[0]
@@ -88,15 +88,15 @@ def test_occlusion_during_bolus(rig, occlusion_valve, requirement, evidence):
     delivery.prepare(rig)
     with evidence.recording("occlusion", RECORDING_COLUMNS) as raw:
         poller = OcclusionPoller(rig, raw, timeline)
-        basal_flow(rig, 0.0, case["flow_h"] * 3600.0, case["backoff"])
+        basal_flow(rig, 0.0, case.flow_h * 3600.0, case.backoff)
         at_block, pump_t_block = delivery.stable_reading(rig), rig.pump.pump_time()
         try:
             occlusion_valve.close()
             timeline.marks["block"] = rig.clock.now()
-            rig.pump.bolus(case["bolus_U"])
+            rig.pump.bolus(case.bolus_U)
             t_bolus = timeline.marks["bolus"] = rig.clock.now()
-            alarm = poller.await_alarm(case["alarm_timeout_h"] * 3600.0, case["poll_s"], "blocked")
-            metrics = alarm_metrics(rig, grav, case["poll_s"], t_bolus, pump_t_block, at_block, alarm)
+            alarm = poller.await_alarm(case.alarm_timeout_h * 3600.0, case.poll_s, "blocked")
+            metrics = alarm_metrics(rig, grav, case.poll_s, t_bolus, pump_t_block, at_block, alarm)
             if alarm is not None:
                 metrics["released_volume"] = _released(rig, grav, occlusion_valve, case, timeline)
         finally:
@@ -113,18 +113,18 @@ def test_no_false_occlusion_alarm(rig, requirement, evidence):
     grav = Gravimetry(rig.config)
     timeline = Timeline()
     delivery.prepare(rig)
-    half = case["duration_h"] * 1800.0
+    half = case.duration_h * 1800.0
     with evidence.recording("nominal delivery", RECORDING_COLUMNS) as raw:
         poller = OcclusionPoller(rig, raw, timeline)
         start = delivery.mark(rig)
-        basal_flow(rig, case["basal_rate_U_per_h"], 0.0, backoff=True)
-        poller.watch(half, case["poll_s"], "basal")
-        rig.pump.bolus(case["bolus_U"], quick=case["quick"])
+        basal_flow(rig, case.basal_rate_U_per_h, 0.0, backoff=True)
+        poller.watch(half, case.poll_s, "basal")
+        rig.pump.bolus(case.bolus_U, quick=case.quick)
         timeline.marks["bolus"] = rig.clock.now()
-        poller.watch(half, case["poll_s"], "basal + bolus")
+        poller.watch(half, case.poll_s, "basal + bolus")
         end = delivery.settled_mark(rig)  # the open line: the whole test's delivery against the pump's record of it
     t, _, pressure = timeline.arrays()
-    commanded = case["basal_rate_U_per_h"] * (end.t - start.t) / 3600.0 + case["bolus_U"]
+    commanded = case.basal_rate_U_per_h * (end.t - start.t) / 3600.0 + case.bolus_U
     metrics = {
         "false_alarms": (float(len(timeline.alarms)), "count", 0.0),
         "record_disagreement": dose_metrics.spans_record_disagreement(

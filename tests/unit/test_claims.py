@@ -148,7 +148,7 @@ def test_a_changed_claim_changes_exactly_the_requirements_that_take_it(tmp_path)
 def test_the_second_model_runs_the_same_requirements_with_its_own_figures():
     requirements = load_requirements(None, OMNIPOD)
     assert requirements["OC-ALARM-001"].acceptance[0].max == 330  # its 5.5-h maximum, not the reference's 3 h
-    assert requirements["OC-ALARM-003"].case["bolus_U"] == 5
+    assert requirements["OC-ALARM-003"].case.bolus_U == 5
     assert requirements["OC-PRESS-001"].not_applicable and requirements["HS-SBL-001"].not_applicable
     assert not requirements["DA-BASAL-001"].not_applicable
 

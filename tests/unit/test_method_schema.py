@@ -50,3 +50,15 @@ def test_a_parameter_typed_otherwise_than_every_other_method_types_it_is_refused
     monkeypatch.setattr("hil.specs.requirement_schema.METHODS", methods.METHODS)
     with pytest.raises(ValueError, match="Odd.bolus_U: not the type every other method gives it"):
         generate()
+
+
+def test_a_requirements_cases_are_its_methods_typed_models_and_one_not_applicable_keeps_its_references(tmp_path):
+    from hil.specs import load_requirements
+
+    requirements = load_requirements()
+    for requirement in requirements.values():
+        assert all(type(case) is methods.METHODS[requirement.method] for case in requirement.cases)
+    bolus = requirements["DA-BOLUS-001"].case
+    assert isinstance(bolus, methods.BolusGravimetric) and isinstance(bolus.count, int) and bolus.bolus_U > 0
+    with pytest.raises(AttributeError):
+        bolus.speed_U_per_min  # noqa: B018 - a parameter of another method is no parameter of this one

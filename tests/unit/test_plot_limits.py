@@ -39,7 +39,7 @@ def _line(figure, label: str):
 
 def test_the_trumpet_draws_the_overall_error_and_the_ep_limits_at_their_window():
     requirement = REQUIREMENTS["DA-BASAL-002"]
-    windows = requirement.case["trumpet_windows_min"]
+    windows = requirement.case.trumpet_windows_min
     figure = plots.trumpet_figure(windows, np.linspace(20, 2, len(windows)), np.linspace(-20, -2, len(windows)), 0.3,
                                   "trumpet", requirement)
     for label, limit in _limits("DA-BASAL-002", "overall_error"):
@@ -53,18 +53,18 @@ def test_the_trumpet_draws_the_overall_error_and_the_ep_limits_at_their_window()
 
 def test_the_bolus_deviations_draw_the_mean_limits_and_a_single_bolus_size_limit_at_its_deviation():
     requirement = REQUIREMENTS["DA-BOLUS-002"]
-    amount = requirement.case["bolus_U"]
-    delivered = amount * (1 + np.linspace(-0.04, 0.05, requirement.case["count"]))
-    figure = plots.bolus_deviation_figure(delivered, amount, requirement.case["band_pct"], "boluses", requirement)
+    amount = requirement.case.bolus_U
+    delivered = amount * (1 + np.linspace(-0.04, 0.05, requirement.case.count))
+    figure = plots.bolus_deviation_figure(delivered, amount, requirement.case.band_pct, "boluses", requirement)
     for label, limit in _limits("DA-BOLUS-002", "bolus_mean_error"):
         assert list(_line(figure, label).get_ydata()) == [limit, limit]
     (share_label, _), = _limits("DA-BOLUS-002", "bolus_share_within")
-    assert share_label in _line(figure, f"±{requirement.case['band_pct']:g} % band").get_label()
+    assert share_label in _line(figure, f"±{requirement.case.band_pct:g} % band").get_label()
     assert _line(figure, "mean deviation").get_ydata()[0] == pytest.approx(100 * (delivered.mean() - amount) / amount)
 
     smallest = REQUIREMENTS["DA-BOLUS-001"]
-    amount = smallest.case["bolus_U"]
-    figure = plots.bolus_deviation_figure(np.full(25, amount), amount, smallest.case["band_pct"], "", smallest)
+    amount = smallest.case.bolus_U
+    figure = plots.bolus_deviation_figure(np.full(25, amount), amount, smallest.case.band_pct, "", smallest)
     ((label, limit),) = _limits("DA-BOLUS-001", "bolus_max")
     assert _line(figure, label).get_ydata()[0] == pytest.approx(100 * (limit - amount) / amount)
 
@@ -72,14 +72,14 @@ def test_the_bolus_deviations_draw_the_mean_limits_and_a_single_bolus_size_limit
 def test_the_cumulative_delivery_shows_each_windows_error_against_the_limits_of_its_length():
     requirement = REQUIREMENTS["DA-BASAL-001"]
     case = requirement.case
-    rate = case["basal_rate_U_per_h"]
-    t_s = np.arange(0.0, case["analysis_h"] * 3600.0 + 1, case["sample_interval_s"])
+    rate = case.basal_rate_U_per_h
+    t_s = np.arange(0.0, case.analysis_h * 3600.0 + 1, case.sample_interval_s)
     delivered = rate * 1.1 * t_s / 3600.0  # 10 % over in every window
-    figure = plots.cumulative_figure(t_s, delivered, rate, 0.0, case["analysis_h"] * 3600.0, "cumulative", requirement)
+    figure = plots.cumulative_figure(t_s, delivered, rate, 0.0, case.analysis_h * 3600.0, "cumulative", requirement)
     for bound in (b for b in requirement.acceptance if b.metric.startswith("window_delivered")):
         window_h = bound.params["window_h"]
         errors = _line(figure, f"{window_h:g}-h windows")
-        assert list(errors.get_xdata()) == pytest.approx(np.arange(1, case["analysis_h"] // window_h + 1) * window_h)
+        assert list(errors.get_xdata()) == pytest.approx(np.arange(1, case.analysis_h // window_h + 1) * window_h)
         assert list(errors.get_ydata()) == pytest.approx([10.0] * len(errors.get_xdata()))
         for label, limit in _limits("DA-BASAL-001", bound.metric):
             if f"[window_h={window_h:g}]" in label:
@@ -90,10 +90,10 @@ def test_the_cumulative_delivery_shows_each_windows_error_against_the_limits_of_
 def test_the_bolus_delivery_curves_mark_the_durations_the_limits_allow():
     requirement = REQUIREMENTS["DA-BOLUS-004"]
     case = requirement.case
-    nominal_s = case["bolus_U"] / case["speed_U_per_min"] * 60.0
+    nominal_s = case.bolus_U / case.speed_U_per_min * 60.0
     t = np.arange(0.0, 500.0)
-    figure = plots.bolus_timing_figure([(t, np.minimum(t / nominal_s, 1) * case["bolus_U"])], nominal_s,
-                                       case["bolus_U"], "timing", requirement)
+    figure = plots.bolus_timing_figure([(t, np.minimum(t / nominal_s, 1) * case.bolus_U)], nominal_s,
+                                       case.bolus_U, "timing", requirement)
     for label, limit in _limits("DA-BOLUS-004", "bolus_duration_error"):
         assert _line(figure, label).get_xdata()[0] == pytest.approx(nominal_s * (1 + limit / 100))
 

@@ -92,7 +92,7 @@ def test_a_1_mg_balance_blocks_a_one_sided_per_bolus_maximum_naming_the_balance_
     (bolus_max,) = (b for b in requirements["DA-BOLUS-001"].acceptance if b.metric == "bolus_max")
     assert checks["DA-BOLUS-001 bolus_max"] == preflight.Check(
         "DA-BOLUS-001 bolus_max",
-        f"U = 0.215 U on an exact {requirements['DA-BOLUS-001'].case['bolus_U']:g} U, limits {bolus_max.describe()}: "
+        f"U = 0.215 U on an exact {requirements['DA-BOLUS-001'].case.bolus_U:g} U, limits {bolus_max.describe()}: "
         "needs a balance of readability ≤ 0.32 mg and repeatability ≤ 0.22 mg",
         preflight.Status.BLOCKER,
     )

@@ -28,7 +28,7 @@ def test_a_missing_or_broken_scenario_is_one_line_each(tmp_path, monkeypatch):
     assert "mixed-day.yaml:3: at 'meals'" in problems[0]
     assert len([p for p in problems if "mixed-day" in p]) == 1  # named once, by the first requirement
     assert all(p.startswith("  HS-EFFECT-001 nights ") and "no such night scenario" in p for p in problems[1:])
-    assert len(problems) == 1 + len(requirements["HS-EFFECT-001"].case["nights"])
+    assert len(problems) == 1 + len(requirements["HS-EFFECT-001"].case.nights)
     assert all("\n" not in p for p in problems)
 
 
