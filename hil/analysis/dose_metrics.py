@@ -8,10 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hil.analysis import bolus, sampling, trumpet, windows
+from hil.analysis.metric import Metric, Metrics, measurement_name
 from hil.analysis.strokes import detect_strokes
-from hil.specs.metrics import measurement_name
-
-Metrics = dict[str, tuple[float, str, float]]  # name → (value, unit, expanded uncertainty)
 
 
 def overall_error_uncertainty_pct(
@@ -45,12 +43,12 @@ def basal_metrics(
     rate = rate_U_per_h / 3600.0
     U = 2.0 * u_amount_U(duration_s, rate * duration_s)
     out: Metrics = {
-        "overall_error": (
+        "overall_error": Metric(
             trumpet.overall_error_pct(v, duration_s, rate),
             "%",
             overall_error_uncertainty_pct(u_amount_U, rate_U_per_h, duration_s),
         ),
-        "total_delivered": (float(v[-1] - v[0]), "U", U),
+        "total_delivered": Metric(float(v[-1] - v[0]), "U", U),
     }
     for window_h in windows_h:
         totals = windows.window_totals(v, sample_interval_s, window_h * 3600.0)
@@ -59,10 +57,10 @@ def basal_metrics(
         errors = windows.window_errors(totals, rate_U_per_h * window_h)
         U = 2.0 * u_amount_U(window_h * 3600.0, rate_U_per_h * window_h)
         p = {"window_h": window_h}
-        out[measurement_name("window_delivered_min", p)] = (float(totals.min()), "U", U)
-        out[measurement_name("window_delivered_max", p)] = (float(totals.max()), "U", U)
+        out[measurement_name("window_delivered_min", p)] = Metric(float(totals.min()), "U", U)
+        out[measurement_name("window_delivered_max", p)] = Metric(float(totals.max()), "U", U)
         u_error = 100.0 * U / (rate_U_per_h * window_h)
-        out[measurement_name("window_share_within", p | {"band_pct": band_pct})] = (
+        out[measurement_name("window_share_within", p | {"band_pct": band_pct})] = Metric(
             windows.share_within(errors, band_pct),
             "%",
             windows.share_within_uncertainty(errors, band_pct, u_error),
@@ -70,8 +68,8 @@ def basal_metrics(
     for point in trumpet.trumpet(v, sample_interval_s, [w * 60.0 for w in trumpet_windows_min], rate):
         p = {"window_min": point.window_s / 60.0}
         u_pct = 100.0 * 2.0 * u_amount_U(point.window_s, rate * point.window_s) / (rate * point.window_s)
-        out[measurement_name("trumpet_ep_max", p)] = (point.ep_max_pct, "%", u_pct)
-        out[measurement_name("trumpet_ep_min", p)] = (point.ep_min_pct, "%", u_pct)
+        out[measurement_name("trumpet_ep_max", p)] = Metric(point.ep_max_pct, "%", u_pct)
+        out[measurement_name("trumpet_ep_min", p)] = Metric(point.ep_min_pct, "%", u_pct)
     return out
 
 
@@ -84,11 +82,11 @@ def stroke_metrics(t_s: np.ndarray, delivered_U: np.ndarray, threshold_U: float)
         return {}
     s = strokes.summary()
     return {
-        "stroke_count": (s["count"], "1", 0.0),
-        "stroke_dose_mean": (s["dose_mean"], "U", 0.0),
-        "stroke_dose_cv": (s["dose_cv_pct"], "%", 0.0),
-        "stroke_interval_mean": (s["interval_mean_s"], "s", 0.0),
-        "stroke_interval_cv": (s["interval_cv_pct"], "%", 0.0),
+        "stroke_count": Metric(s["count"], "1", 0.0),
+        "stroke_dose_mean": Metric(s["dose_mean"], "U", 0.0),
+        "stroke_dose_cv": Metric(s["dose_cv_pct"], "%", 0.0),
+        "stroke_interval_mean": Metric(s["interval_mean_s"], "s", 0.0),
+        "stroke_interval_cv": Metric(s["interval_cv_pct"], "%", 0.0),
     }
 
 
@@ -109,15 +107,17 @@ def bolus_metrics(delivered_U: np.ndarray, programmed_U: float, band_pct: float,
     deviations = 100.0 * (np.asarray(delivered_U, dtype=float) - programmed_U) / programmed_U
     u_share = windows.share_within_uncertainty(deviations, band_pct, 100.0 * U / programmed_U)
     return {
-        "bolus_mean_error": (
+        "bolus_mean_error": Metric(
             stats["bolus_mean_error"],
             "%",
             bolus_mean_error_uncertainty_pct(u_difference_U, programmed_U, n),
         ),
-        "bolus_sd": (stats["bolus_sd"], "%", 0.0),
-        "bolus_min": (stats["bolus_min"], "U", U),
-        "bolus_max": (stats["bolus_max"], "U", U),
-        measurement_name("bolus_share_within", {"band_pct": band_pct}): (stats["bolus_share_within"], "%", u_share),
+        "bolus_sd": Metric(stats["bolus_sd"], "%", 0.0),
+        "bolus_min": Metric(stats["bolus_min"], "U", U),
+        "bolus_max": Metric(stats["bolus_max"], "U", U),
+        measurement_name("bolus_share_within", {"band_pct": band_pct}): Metric(
+            stats["bolus_share_within"], "%", u_share
+        ),
     }
 
 
@@ -136,14 +136,14 @@ def bolus_timing_metrics(
         duration_errors.append(100.0 * (unfinished_after_s - nominal_s) / nominal_s)
     worst = max(duration_errors, key=abs)
     return {
-        "bolus_duration_error": (worst, "%", bolus_duration_uncertainty_pct(sample_interval_s, nominal_s)),
-        "bolus_tail_fraction": (max(tails) if tails else float("nan"), "%", 0.0),
+        "bolus_duration_error": Metric(worst, "%", bolus_duration_uncertainty_pct(sample_interval_s, nominal_s)),
+        "bolus_tail_fraction": Metric(max(tails) if tails else float("nan"), "%", 0.0),
     }
 
 
 def record_disagreement_pct(
     weighed_U: float, recorded_U: float, U_weighed_U: float, *, commanded_U: float = 0.0
-) -> tuple[float, str, float]:
+) -> Metric:
     """What the balance weighed against what the pump says it delivered over the same interval, in % of the
     pump's record (negative: less arrived than the pump recorded), with the weighed amount's expanded
     uncertainty U_weighed_U as its uncertainty (the pump's count carries none). A pump that records nothing of a
@@ -151,8 +151,8 @@ def record_disagreement_pct(
     neither, not a number."""
     reference = recorded_U if recorded_U > 0 else commanded_U
     if reference <= 0:
-        return float("nan"), "%", float("nan")
-    return 100.0 * (weighed_U - reference) / reference, "%", 100.0 * U_weighed_U / reference
+        return Metric(float("nan"), "%", float("nan"))
+    return Metric(100.0 * (weighed_U - reference) / reference, "%", 100.0 * U_weighed_U / reference)
 
 
 @dataclass(frozen=True)
@@ -167,12 +167,12 @@ class RecordSpan:
     commanded_U: float
 
 
-def spans_record_disagreement(spans: Iterable[RecordSpan]) -> tuple[float, str, float]:
+def spans_record_disagreement(spans: Iterable[RecordSpan]) -> Metric:
     """record_disagreement_pct over the spans together: their weighed, recorded and commanded amounts summed, the
     weighings' uncertainties (independent) in quadrature; not a number without a span."""
     spans = list(spans)
     if not spans:
-        return float("nan"), "%", float("nan")
+        return Metric(float("nan"), "%", float("nan"))
     return record_disagreement_pct(
         sum(s.weighed_U for s in spans),
         sum(s.recorded_U for s in spans),
@@ -194,7 +194,7 @@ def bolus_record_metrics(
         "record_disagreement": record_disagreement_pct(
             float(weighed.sum()), float(recorded.sum()), U_total, commanded_U=commanded_U
         ),
-        "record_bolus_difference_max": (float(np.max(np.abs(weighed - recorded))), "U", 2.0 * u_difference_U),
+        "record_bolus_difference_max": Metric(float(np.max(np.abs(weighed - recorded))), "U", 2.0 * u_difference_U),
     }
 
 
@@ -224,7 +224,7 @@ def basal_record_metrics(
         return out
     seen = np.histogram(strokes.times_s, bins=edges)[0]
     logged = np.asarray(history_strokes, dtype=float)
-    out["history_balance_disagreement"] = (float(np.max(np.abs(logged - seen))), "count", 0.0)
+    out["history_balance_disagreement"] = Metric(float(np.max(np.abs(logged - seen))), "count", 0.0)
     return out
 
 

@@ -29,7 +29,7 @@ def overall_error_pct(volume: np.ndarray, duration_s: float, rate_per_s: float) 
 
 def window_errors_pct(volume: np.ndarray, sample_interval_s: float, window_s: float, rate_per_s: float) -> np.ndarray:
     """Errors of every sliding window of `window_s` (a whole number of samples) over a uniform series."""
-    m = _samples_in(window_s, sample_interval_s)
+    m = samples_in(window_s, sample_interval_s)
     volume = np.asarray(volume, dtype=float)
     if m >= volume.size:
         return np.empty(0)
@@ -49,7 +49,7 @@ def trumpet(volume: np.ndarray, sample_interval_s: float, windows_s, rate_per_s:
     return points
 
 
-def _samples_in(window_s: float, sample_interval_s: float) -> int:
+def samples_in(window_s: float, sample_interval_s: float) -> int:
     m = window_s / sample_interval_s
     if m < 1 or abs(m - round(m)) > 1e-9:
         raise ValueError(f"window {window_s:g} s is not a whole number of {sample_interval_s:g} s samples")

@@ -7,12 +7,12 @@ which the spec chooses.
 
 import numpy as np
 
-from hil.analysis.trumpet import _samples_in
+from hil.analysis.trumpet import samples_in
 
 
 def window_totals(volume: np.ndarray, sample_interval_s: float, window_s: float) -> np.ndarray:
     """Delivered in each complete non-overlapping window, from the first sample on."""
-    m = _samples_in(window_s, sample_interval_s)
+    m = samples_in(window_s, sample_interval_s)
     volume = np.asarray(volume, dtype=float)
     edges = volume[::m]
     return np.diff(edges)

@@ -13,6 +13,7 @@ from typing import Any
 
 import allure
 
+from hil.analysis.metric import Metric, Metrics
 from hil.evidence.measurements import FAIL, INCONCLUSIVE, Measurement, measurement
 from hil.evidence.recording import CsvRecording
 from hil.specs import Requirement
@@ -121,10 +122,13 @@ class TestEvidence:
             allure.attach(json.dumps(m.as_dict(), indent=1), name=m.name, attachment_type=allure.attachment_type.JSON)
         return m
 
-    def judge(self, requirement: Requirement, metrics: dict[str, tuple[float, str, float]]) -> None:
+    def judge(self, requirement: Requirement, metrics: Metrics) -> None:
         """Record every bound of the requirement against the computed metrics (value, unit, expanded U),
         converted to the bound's unit (UnitMismatch where no conversion is defined), then every other
         computed metric as reported."""
+        untyped = [name for name, metric in metrics.items() if not isinstance(metric, Metric)]
+        if untyped:  # a bare tuple's order is nobody's contract: a defect of the test, never the pump's FAIL
+            raise TypeError(f"{requirement.id}: not a Metric (value, unit, U): {', '.join(untyped)}")
         bounded = set()
         for bound in requirement.acceptance:
             if bound.name not in metrics:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from hil.analysis import dose_metrics, windows
+from hil.analysis.metric import measurement_name
 from hil.evidence.measurements import PASS, measurement
 from hil.procedures.gravimetric import Gravimetry
 from hil.specs import methods
-from hil.specs.metrics import measurement_name
 from hil.specs.model import Bound, Requirement
 
 

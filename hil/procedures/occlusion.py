@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hil.analysis.metric import Metric
 from hil.analysis import occlusion
 from hil.drivers.contracts import Alarm, AlarmKind, OcclusionValve, Priority, Seen
 from hil.errors import InstrumentUnstable
@@ -99,10 +100,10 @@ def alarm_metrics(rig: Rig, grav, poll_s: float, t_block, pump_t_block, at_block
     if alarm is None:
         nan = math.nan
         return {
-            "time_to_alarm": (math.inf, "min", 0.0),
-            "missed_at_alarm": (nan, "U", 0.0),
-            "alarm_priority_high": (0.0, "bool", 0.0),
-            "pressure_at_alarm": (nan, "kPa", 0.0),
+            "time_to_alarm": Metric(math.inf, "min", 0.0),
+            "missed_at_alarm": Metric(nan, "U", 0.0),
+            "alarm_priority_high": Metric(0.0, "bool", 0.0),
+            "pressure_at_alarm": Metric(nan, "kPa", 0.0),
         }
     try:
         at_alarm = stable_reading(rig)
@@ -111,10 +112,10 @@ def alarm_metrics(rig: Rig, grav, poll_s: float, t_block, pump_t_block, at_block
     pumped = rig.pump.history_since(pump_t_block)[1] - rig.pump.history_since(alarm.event.raised_s + 1e-3)[1]
     arrived, U = grav.weighed(at_block.t, at_block.mass_mg, at_alarm.t, at_alarm.mass_mg)
     metrics = {
-        "time_to_alarm": (occlusion.time_to_alarm_min(t_block, alarm.seen_s), "min", poll_s / 60.0),
-        "missed_at_alarm": (occlusion.missed_U(pumped, arrived), "U", U),  # the pump's count is exact
-        "alarm_priority_high": (float(alarm.event.priority is Priority.HIGH), "bool", 0.0),
+        "time_to_alarm": Metric(occlusion.time_to_alarm_min(t_block, alarm.seen_s), "min", poll_s / 60.0),
+        "missed_at_alarm": Metric(occlusion.missed_U(pumped, arrived), "U", U),  # the pump's count is exact
+        "alarm_priority_high": Metric(float(alarm.event.priority is Priority.HIGH), "bool", 0.0),
     }
     if alarm.event.pressure_kPa is not None:
-        metrics["pressure_at_alarm"] = (alarm.event.pressure_kPa, "kPa", 0.0)
+        metrics["pressure_at_alarm"] = Metric(alarm.event.pressure_kPa, "kPa", 0.0)
     return metrics

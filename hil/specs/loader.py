@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from hil import project, yamlfile
+from hil.analysis.metric import measurement_name
 from hil.specs.claims import Claim, Claims, ClaimsError, is_reference, load_claims, references
 from hil.specs.methods import METHODS, Case
-from hil.specs.metrics import METRICS, UNIT_RANGES, measurement_name
+from hil.specs.metrics import METRICS, UNIT_RANGES
 from hil.specs.model import AcrossUnits, Bound, OriginKind, Requirement, UnitsPlan
 from hil.yamlfile import KeyPath, Located, Problem, YamlFileError
 

@@ -425,11 +425,3 @@ UNIT_RANGES: dict[str, tuple[float, float]] = {
     "1/day": (0.0, 10_000.0),
     "points": (-100.0, 100.0),  # a difference of two shares of time, in percentage points
 }
-
-
-def measurement_name(metric: str, params: dict[str, float]) -> str:
-    """Display name of a metric with its parameters, e.g. ``window_share_within[window_h=1, band_pct=15]``."""
-    if not params:
-        return metric
-    inner = ", ".join(f"{k}={v:g}" for k, v in params.items())
-    return f"{metric}[{inner}]"

@@ -4,9 +4,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from hil.analysis.metric import measurement_name
 from hil.specs.claims import Claim
 from hil.specs.methods import Case
-from hil.specs.metrics import measurement_name
 
 
 def limits_text(low: float | None, high: float | None, unit: str) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from hil.analysis import automatic_insulin, dose_metrics, glycemia, insulin_on_board, suspend_rules
+from hil.analysis.metric import Metric
 from hil.drivers.contracts import (
     Alarm,
     AlarmKind,
@@ -111,26 +112,26 @@ def test_auto_mode(rig, requirement, evidence):
     amount_u = 2.0 * grav.u_amount_U(t[-1] - t[0], float(np.max(np.abs(automatic))))
 
     metrics = {
-        "auto_iob_max": (float(np.max(auto_iob)), "U", amount_u),
-        "auto_rate_max": (max([profile] + [s.event.rate_U_per_h for s in decisions]), "U/h", 0.0),
-        "cgm_lost_fallback": (float(fallback is not None), "bool", 0.0),
-        "cgm_lost_fallback_after": ((fallback.event.at_s - last_fresh_pump_s) / 60.0 if fallback else NAN, "min", 0.0),
-        "auto_alert_priority_rank": (PRIORITY_RANK[alert.event.priority] if alert else NAN, "rank", 0.0),
-        "auto_exit_after": ((exit_.event.at_s - last_fresh_pump_s) / 60.0 if exit_ else NAN, "min", 0.0),
-        "correction_share_max": (
+        "auto_iob_max": Metric(float(np.max(auto_iob)), "U", amount_u),
+        "auto_rate_max": Metric(max([profile] + [s.event.rate_U_per_h for s in decisions]), "U/h", 0.0),
+        "cgm_lost_fallback": Metric(float(fallback is not None), "bool", 0.0),
+        "cgm_lost_fallback_after": Metric((fallback.event.at_s - last_fresh_pump_s) / 60.0 if fallback else NAN, "min", 0.0),
+        "auto_alert_priority_rank": Metric(PRIORITY_RANK[alert.event.priority] if alert else NAN, "rank", 0.0),
+        "auto_exit_after": Metric((exit_.event.at_s - last_fresh_pump_s) / 60.0 if exit_ else NAN, "min", 0.0),
+        "correction_share_max": Metric(
             _correction_share_max(corrections, run, suspend_rules.predictions(value_t, scenario.values), case),
             "%",
             0.0,
         ),
-        "correction_interval_min": (_correction_interval_min(corrections, rig.pump.pump_time()), "min", 0.0),
-        "correction_after_user_bolus_min": (
+        "correction_interval_min": Metric(_correction_interval_min(corrections, rig.pump.pump_time()), "min", 0.0),
+        "correction_after_user_bolus_min": Metric(
             (corrections[0].event.at_s - user_bolus_end_pump_s) / 60.0 if corrections else NAN,
             "min",
             0.0,
         ),
         "weighed_rate_after_fallback": _rate_over(grav, t, mass, fallback.seen_s + settle, 3600.0)
         if fallback
-        else (NAN, "U/h", 0.0),
+        else Metric(NAN, "U/h", 0.0),
         "commanded_vs_weighed_error": _commanded_vs_weighed(grav, t[1:], mass[1:], decisions, corrections, profile),
         "record_disagreement": dose_metrics.spans_record_disagreement([record_span(grav, run, profile)]),
     }
@@ -138,7 +139,7 @@ def test_auto_mode(rig, requirement, evidence):
         if bound.metric == "auto_insulin_max":
             window = bound.params["window_min"] * 60.0
             since = t >= t[0] + settle
-            metrics[bound.name] = (automatic_insulin.window_max(t[since], automatic[since], window)[0], "U", amount_u)
+            metrics[bound.name] = Metric(automatic_insulin.window_max(t[since], automatic[since], window)[0], "U", amount_u)
     if case.no_increase_below_mg_dl is not None:
         metrics |= _predicted_low(case, run, t, automatic, stated, truth, scenario.interval_s, decisions, corrections)
     if case.eventual_floor_mg_dl is not None:
@@ -198,9 +199,9 @@ def _predicted_low(case, run, t, automatic, stated, truth, interval_s, decisions
         )
     )
     return {
-        "auto_insulin_while_predicted_low": (worst, "U", 0.0),
-        "values_judged_predicted_low": (float(count), "count", 0.0),
-        "auto_increases_while_predicted_low": (float(raised), "count", 0.0),
+        "auto_insulin_while_predicted_low": Metric(worst, "U", 0.0),
+        "values_judged_predicted_low": Metric(float(count), "count", 0.0),
+        "auto_increases_while_predicted_low": Metric(float(raised), "count", 0.0),
     }
 
 
@@ -218,13 +219,13 @@ def _auto_boluses(case, run, t, total_iob, corrections, scenario) -> dict:
         if known:
             eventual.append(automatic_insulin.naive_eventual(known[-1], iob, case.isf_mg_dl_per_U))
     return {
-        "auto_boluses_eventual_below_floor": (
+        "auto_boluses_eventual_below_floor": Metric(
             float(sum(e < case.eventual_floor_mg_dl for e in eventual)),
             "count",
             0.0,
         ),
-        "auto_bolus_count": (float(len(corrections)), "count", 0.0),
-        "auto_bolus_eventual_min": (min(eventual) if eventual else NAN, "mg/dL", 0.0),
+        "auto_bolus_count": Metric(float(len(corrections)), "count", 0.0),
+        "auto_bolus_eventual_min": Metric(min(eventual) if eventual else NAN, "mg/dL", 0.0),
     }
 
 
@@ -305,17 +306,17 @@ def test_auto_mode_in_virtual_patients(rig, requirement, evidence):
     evidence.judge(
         requirement,
         {
-            "time_in_range_gain": (share["auto"]["in range"] - share["open"]["in range"], "points", 0.0),
-            "time_below_70_change": (share["auto"]["below 70"] - share["open"]["below 70"], "points", 0.0),
-            "time_below_70_excess": (
+            "time_in_range_gain": Metric(share["auto"]["in range"] - share["open"]["in range"], "points", 0.0),
+            "time_below_70_change": Metric(share["auto"]["below 70"] - share["open"]["below 70"], "points", 0.0),
+            "time_below_70_excess": Metric(
                 share["auto"]["below 70"] - max(share["open"]["below 70"], CONSENSUS_BELOW_70_PCT),
                 "points",
                 0.0,
             ),
-            "time_in_range_open_loop": (share["open"]["in range"], "%", 0.0),
-            "time_in_range_auto_mode": (share["auto"]["in range"], "%", 0.0),
-            "time_below_70_open_loop": (share["open"]["below 70"], "%", 0.0),
-            "time_below_70_auto_mode": (share["auto"]["below 70"], "%", 0.0),
+            "time_in_range_open_loop": Metric(share["open"]["in range"], "%", 0.0),
+            "time_in_range_auto_mode": Metric(share["auto"]["in range"], "%", 0.0),
+            "time_below_70_open_loop": Metric(share["open"]["below 70"], "%", 0.0),
+            "time_below_70_auto_mode": Metric(share["auto"]["below 70"], "%", 0.0),
             "record_disagreement": dose_metrics.spans_record_disagreement(runs),
         },
     )
@@ -356,17 +357,17 @@ def _correction_interval_min(corrections, end_pump_s: float) -> float:
     return min(gaps or [end_pump_s - times[0]]) / 60.0
 
 
-def _rate_over(grav, t, mass, start_s: float, span_s: float) -> tuple[float, str, float]:
+def _rate_over(grav, t, mass, start_s: float, span_s: float) -> Metric:
     """The rate weighed from start_s over span_s (NaN when the recording ends before)."""
     if t[-1] < start_s + span_s - 1e-6:
-        return (NAN, "U/h", 0.0)
+        return Metric(NAN, "U/h", 0.0)
     i0, i1 = int(np.searchsorted(t, start_s - 1e-6)), int(np.searchsorted(t, start_s + span_s - 1e-6))
     amount, u = grav.weighed(t[i0], mass[i0], t[i1], mass[i1])
     hours = (t[i1] - t[i0]) / 3600.0
-    return (amount / hours, "U/h", u / hours)
+    return Metric(amount / hours, "U/h", u / hours)
 
 
-def _commanded_vs_weighed(grav, t, mass, decisions, corrections, profile) -> tuple[float, str, float]:
+def _commanded_vs_weighed(grav, t, mass, decisions, corrections, profile) -> Metric:
     """The insulin weighed over the run against what the pump's decisions commanded over the same rig time: each
     automatic rate from the poll that saw it to the next, and every correction started."""
     steps = [(t[0], profile)] + [(s.seen_s, s.event.rate_U_per_h) for s in decisions]
@@ -378,8 +379,8 @@ def _commanded_vs_weighed(grav, t, mass, decisions, corrections, profile) -> tup
     commanded += sum(s.event.amount_U for s in corrections)
     weighed, u = grav.weighed(t[0], mass[0], t[-1], mass[-1])
     if commanded <= 0:
-        return (NAN, "%", 0.0)
-    return (100.0 * (weighed - commanded) / commanded, "%", 100.0 * u / commanded)
+        return Metric(NAN, "%", 0.0)
+    return Metric(100.0 * (weighed - commanded) / commanded, "%", 100.0 * u / commanded)
 
 
 def _smoothed_rate(cumulative, t, span_s: float = 600.0) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from hil.analysis import dose_metrics, glycemia, suspend_rules
+from hil.analysis.metric import Metric
 from hil.drivers.contracts import AlarmKind, Capability, Priority, ResumeReason
 from hil.evidence import plots
 from hil.patient.nights import load_night, plan_for
@@ -46,43 +47,43 @@ def test_low_glucose_suspend(rig, requirement, evidence):
     due = suspend_rules.first_suspend_index(t_values, scenario.values, rules, case.before_low, case.on_low)
     suspend, resume = run.first_suspension, run.first_resumption
     early = suspend is not None and due is not None and run.value_index_at(suspend.seen_s) < due
-    metrics = {"suspensions": (float(run.suspensions), "count", 0.0),
-               "suspensions_not_due": (float(run.suspensions if due is None else early), "count", 0.0),
+    metrics = {"suspensions": Metric(float(run.suspensions), "count", 0.0),
+               "suspensions_not_due": Metric(float(run.suspensions if due is None else early), "count", 0.0),
                "record_disagreement": dose_metrics.spans_record_disagreement(
                    [record_span(grav, run, case.basal_rate_U_per_h)])}
     # Without a suspension what follows one cannot be judged: NaN, i.e. INCONCLUSIVE where a bound asks for it.
-    metrics |= {name: (math.nan, unit, 0.0) for name, unit in (
+    metrics |= {name: Metric(math.nan, unit, 0.0) for name, unit in (
         ("suspension_duration", "min"), ("delivered_while_suspended", "U"), ("pump_strokes_while_suspended", "count"),
         ("resume_delay_intervals", "count"), ("basal_error_after_resume", "%"), ("max_duration_alert", "bool"),
         ("cgm_loss_resume_after", "min"), ("cgm_loss_alert", "bool"))}
     if due is not None:
         seen = run.value_index_at(suspend.seen_s) if suspend else math.inf
-        metrics["suspend_delay_intervals"] = (float(seen - due), "count", 0.0)
+        metrics["suspend_delay_intervals"] = Metric(float(seen - due), "count", 0.0)
     low_alarm = run.first_alarm(AlarmKind.LOW_GLUCOSE)
-    metrics["alarm_priority_high"] = (float(low_alarm is not None and low_alarm.event.priority is Priority.HIGH), "bool", 0.0)
+    metrics["alarm_priority_high"] = Metric(float(low_alarm is not None and low_alarm.event.priority is Priority.HIGH), "bool", 0.0)
     if suspend:
         end_s = resume.seen_s if resume else run.t_s[-1]
         duration_s = (resume.event.at_s if resume else rig.pump.pump_time()) - suspend.event.at_s
-        metrics["suspension_duration"] = (duration_s / 60.0, "min", 0.0)
+        metrics["suspension_duration"] = Metric(duration_s / 60.0, "min", 0.0)
         t, mass = np.asarray(run.t_s), np.asarray(run.mass_mg)
         # From when a stroke made just before the suspension has settled (line tail and balance) to the resume.
         during = (t >= suspend.seen_s + case.settle_s) & (t <= end_s)
         amount, U = grav.weighed(t[during][0], mass[during][0], t[during][-1], mass[during][-1])
-        metrics["delivered_while_suspended"] = (amount, "U", U)
+        metrics["delivered_while_suspended"] = Metric(amount, "U", U)
         if Capability.DELIVERY_HISTORY in rig.capabilities():
             strokes = rig.pump.history_since(suspend.event.at_s + 1e-3)[0]  # after the suspension, not at its instant
             strokes -= rig.pump.history_since(resume.event.at_s)[0] if resume else 0
-            metrics["pump_strokes_while_suspended"] = (float(strokes), "count", 0.0)
-        metrics["max_duration_alert"] = (float(run.first_alarm(AlarmKind.SUSPEND_MAX_DURATION) is not None), "bool", 0.0)
-        metrics["cgm_loss_alert"] = (float(run.first_alarm(AlarmKind.CGM_LOST) is not None), "bool", 0.0)
+            metrics["pump_strokes_while_suspended"] = Metric(float(strokes), "count", 0.0)
+        metrics["max_duration_alert"] = Metric(float(run.first_alarm(AlarmKind.SUSPEND_MAX_DURATION) is not None), "bool", 0.0)
+        metrics["cgm_loss_alert"] = Metric(float(run.first_alarm(AlarmKind.CGM_LOST) is not None), "bool", 0.0)
         if resume and resume.event.reason is ResumeReason.CGM_LOST:
             last_value = max(i for i, g in enumerate(scenario.values) if g is not None)
             after_s = resume.event.at_s - run.value_pump_t_s[last_value]  # both on the pump's clock
-            metrics["cgm_loss_resume_after"] = (after_s / 60.0, "min", 0.0)
+            metrics["cgm_loss_resume_after"] = Metric(after_s / 60.0, "min", 0.0)
         allowed = suspend_rules.first_resume_index(t_values, scenario.values, rules, suspend.seen_s - run.value_t_s[0])
         if allowed is not None:
             seen = run.value_index_at(resume.seen_s) if resume else math.inf
-            metrics["resume_delay_intervals"] = (float(seen - allowed), "count", 0.0)
+            metrics["resume_delay_intervals"] = Metric(float(seen - allowed), "count", 0.0)
         if resume:
             metrics |= _basal_after_resume(grav, t, mass, resume.seen_s, case.basal_rate_U_per_h)
     evidence.judge(requirement, metrics)
@@ -96,10 +97,10 @@ def _basal_after_resume(grav, t, mass, resumed_s, rate_U_per_h):
     """Delivery over the hour after the resume against the basal rate (needs an hour of data)."""
     end = resumed_s + 3600.0
     if t[-1] < end:
-        return {"basal_error_after_resume": (math.nan, "%", 0.0)}
+        return {"basal_error_after_resume": Metric(math.nan, "%", 0.0)}
     i0, i1 = np.searchsorted(t, resumed_s), np.searchsorted(t, end)
     delivered, U = grav.weighed(t[i0], mass[i0], t[i1], mass[i1])
-    return {"basal_error_after_resume": (100.0 * (delivered - rate_U_per_h) / rate_U_per_h, "%", 100.0 * U / rate_U_per_h)}
+    return {"basal_error_after_resume": Metric(100.0 * (delivered - rate_U_per_h) / rate_U_per_h, "%", 100.0 * U / rate_U_per_h)}
 
 
 @pytest.mark.requirements("HS-EFFECT-001")
@@ -144,13 +145,13 @@ def test_suspend_effect_in_virtual_patients(rig, requirement, evidence):
     evidence.attach_text("nights summary", _nights_table(rows))
     off, on = exposure["off"], exposure["on"]
     evidence.judge(requirement, {
-        "hypo_time_reduction": (glycemia.reduction_pct(on["sensor time"], off["sensor time"]), "%", 0.0),
-        "hypo_event_auc_reduction": (glycemia.reduction_pct(on["events"], off["events"]), "%", 0.0),
-        "time_below_70_suspend_off": (off["time"], "min", 0.0),
-        "time_below_70_suspend_on": (on["time"], "min", 0.0),
-        "area_below_70_suspend_off": (off["area"], "mg/dL·min", 0.0),
-        "area_below_70_suspend_on": (on["area"], "mg/dL·min", 0.0),
-        "suspended_time_total": (sum(r[-1] for r in rows if r[2] == "on"), "min", 0.0),
+        "hypo_time_reduction": Metric(glycemia.reduction_pct(on["sensor time"], off["sensor time"]), "%", 0.0),
+        "hypo_event_auc_reduction": Metric(glycemia.reduction_pct(on["events"], off["events"]), "%", 0.0),
+        "time_below_70_suspend_off": Metric(off["time"], "min", 0.0),
+        "time_below_70_suspend_on": Metric(on["time"], "min", 0.0),
+        "area_below_70_suspend_off": Metric(off["area"], "mg/dL·min", 0.0),
+        "area_below_70_suspend_on": Metric(on["area"], "mg/dL·min", 0.0),
+        "suspended_time_total": Metric(sum(r[-1] for r in rows if r[2] == "on"), "min", 0.0),
         "record_disagreement": dose_metrics.spans_record_disagreement(runs),
     })
     evidence.assert_pass()

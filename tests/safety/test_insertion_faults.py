@@ -11,6 +11,7 @@ import pytest
 
 from hil.analysis import dose_metrics
 from hil.analysis.detection import delay_summary, poisson_upper, wilson_lower
+from hil.analysis.metric import Metric
 from hil.drivers.contracts import Capability
 from hil.drivers.site_faults import SiteFaultUnavailable
 from hil.evidence import plots
@@ -18,8 +19,7 @@ from hil.procedures import delivery
 from hil.procedures import occlusion as occlusion_procedures
 from hil.procedures.gravimetric import Gravimetry
 from hil.procedures.occlusion import OcclusionPoller, Timeline, alarm_metrics, basal_flow, open_flow
-from hil.procedures.site_faults import (RECORDING_COLUMNS, KinkedCannula, SitePoller,
-                                        detection_trial, nominal_days)
+from hil.procedures.site_faults import RECORDING_COLUMNS, KinkedCannula, SitePoller, detection_trial, nominal_days
 
 
 def _kink_episode(rig, site_faults, case, evidence, requirement, bolus: bool):
@@ -106,15 +106,15 @@ def test_site_fault_detection(rig, site_faults, requirement, evidence):
     poll_min = case.poll_s / 60.0
     delivered, lost = sum(t.delivered_U for t in trials), sum(t.lost_U for t in trials)
     metrics = {
-        "detection_sensitivity": (share, "%", share - lower),
-        "detection_time_median": (delays["median"], "min", poll_min),
-        "detection_time_p90": (delays["p90"], "min", poll_min),
-        "detection_time_max": (delays["max"], "min", poll_min),
-        "trials": (float(n), "count", 0.0),
-        "site_alarms_before_the_fault": (float(sum(len(t.alarms_before_fault) for t in trials)), "count", 0.0),
-        "reached_site_during_faults": (delivered, "U", math.hypot(*(t.U_delivered for t in trials))),
-        "lost_during_faults": (lost, "U", math.hypot(*(t.U_lost for t in trials))),
-        "lost_share": (100.0 * lost / (lost + delivered) if lost + delivered > 0 else math.nan, "%", 0.0),
+        "detection_sensitivity": Metric(share, "%", share - lower),
+        "detection_time_median": Metric(delays["median"], "min", poll_min),
+        "detection_time_p90": Metric(delays["p90"], "min", poll_min),
+        "detection_time_max": Metric(delays["max"], "min", poll_min),
+        "trials": Metric(float(n), "count", 0.0),
+        "site_alarms_before_the_fault": Metric(float(sum(len(t.alarms_before_fault) for t in trials)), "count", 0.0),
+        "reached_site_during_faults": Metric(delivered, "U", math.hypot(*(t.U_delivered for t in trials))),
+        "lost_during_faults": Metric(lost, "U", math.hypot(*(t.U_lost for t in trials))),
+        "lost_share": Metric(100.0 * lost / (lost + delivered) if lost + delivered > 0 else math.nan, "%", 0.0),
         "record_disagreement": dose_metrics.spans_record_disagreement(t.record for t in trials if t.record),
     }
     evidence.attach_text("trials", "\n".join(
@@ -132,12 +132,12 @@ def test_site_alarm_priority_and_escalation(rig, site_faults, requirement, evide
     case = requirement.case
     trials = _trials(rig, site_faults, requirement, evidence)
     trial = trials[0]
-    metrics = {"alarm_priority_rank": (math.nan, "rank", 0.0), "escalation_delay": (math.nan, "min", 0.0),
+    metrics = {"alarm_priority_rank": Metric(math.nan, "rank", 0.0), "escalation_delay": Metric(math.nan, "min", 0.0),
                "record_disagreement": dose_metrics.spans_record_disagreement(t.record for t in trials if t.record)}
     if trial.alarm:
-        metrics["alarm_priority_rank"] = (float(trial.alarm.event.priority.rank), "rank", 0.0)
+        metrics["alarm_priority_rank"] = Metric(float(trial.alarm.event.priority.rank), "rank", 0.0)
         escalated = trial.escalated.seen_s if trial.escalated else math.inf
-        metrics["escalation_delay"] = ((escalated - trial.alarm.seen_s) / 60.0, "min", case.poll_s / 60.0)
+        metrics["escalation_delay"] = Metric((escalated - trial.alarm.seen_s) / 60.0, "min", case.poll_s / 60.0)
     evidence.judge(requirement, metrics)
     evidence.assert_pass()
 
@@ -153,9 +153,9 @@ def test_no_false_site_alarms(rig, requirement, evidence):
     evidence.attach_figure("site alarms over the nominal days", plots.false_alarm_figure,
         days, [(a.seen_s - start) / 86400.0 for a in alarms], f"{requirement.id}: {len(alarms)} alarms in {days:.1f} days")
     evidence.judge(requirement, {
-        "false_alarms_per_day": (rate, "1/day", poisson_upper(len(alarms), days) - rate),
-        "false_alarms": (float(len(alarms)), "count", 0.0),
-        "days_observed": (days, "day", 0.0),
+        "false_alarms_per_day": Metric(rate, "1/day", poisson_upper(len(alarms), days) - rate),
+        "false_alarms": Metric(float(len(alarms)), "count", 0.0),
+        "days_observed": Metric(days, "day", 0.0),
         "record_disagreement": dose_metrics.spans_record_disagreement(sets),
     })
     evidence.assert_pass()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hil.analysis import dose_metrics, occlusion
+from hil.analysis.metric import Metric
 from hil.drivers.contracts import Capability
 from hil.evidence import plots
 from hil.procedures import delivery
@@ -23,7 +24,7 @@ def _released(rig, grav, valve, case, timeline):
     """Unblock and weigh the unintended bolus over the release window: (value, unit, expanded U)."""
     before, after = release(rig, valve, case.release_window_min * 60.0, timeline)
     released, U = grav.weighed(before.t, before.mass_mg, after.t, after.mass_mg)
-    return released, "U", U
+    return Metric(released, "U", U)
 
 
 def _plot(evidence, requirement, grav, timeline, valve=None, alarm_from_s=None):
@@ -60,7 +61,7 @@ def test_occlusion_during_basal(rig, occlusion_valve, requirement, evidence):
                 metrics["released_volume"] = _released(rig, grav, occlusion_valve, case, timeline)
                 if case.observe_after_release_min > 0:
                     metrics |= _observe_after_release(rig, grav, case, poller, timeline)
-                metrics["pump_strokes_after_alarm"] = (float(rig.pump.history_since(alarm.event.raised_s + 1e-3)[0]), "count", 0.0)
+                metrics["pump_strokes_after_alarm"] = Metric(float(rig.pump.history_since(alarm.event.raised_s + 1e-3)[0]), "count", 0.0)
         finally:
             occlusion_valve.open()
     evidence.judge(requirement, metrics)
@@ -75,8 +76,8 @@ def _observe_after_release(rig, grav, case, poller, timeline):
     t, mass, _ = (a[first:] for a in timeline.arrays())
     seen = occlusion.balance_stroke_count(t, grav.cumulative_units(t, mass), threshold_U=10 * grav.u_difference_U())
     logged = rig.pump.history_since(pump_t)[0]
-    return {"balance_strokes_after_release": (float(seen), "count", 0.0),
-            "history_balance_disagreement": (float(abs(logged - seen)), "count", 0.0)}
+    return {"balance_strokes_after_release": Metric(float(seen), "count", 0.0),
+            "history_balance_disagreement": Metric(float(abs(logged - seen)), "count", 0.0)}
 
 
 @pytest.mark.requirements("OC-ALARM-003")
@@ -126,12 +127,12 @@ def test_no_false_occlusion_alarm(rig, requirement, evidence):
     t, _, pressure = timeline.arrays()
     commanded = case.basal_rate_U_per_h * (end.t - start.t) / 3600.0 + case.bolus_U
     metrics = {
-        "false_alarms": (float(len(timeline.alarms)), "count", 0.0),
+        "false_alarms": Metric(float(len(timeline.alarms)), "count", 0.0),
         "record_disagreement": dose_metrics.spans_record_disagreement(
             [delivery.record_span(grav, start, end, commanded)]),
     }
     if Capability.LINE_PRESSURE in rig.capabilities():
-        metrics["peak_pressure"] = (float(np.nanmax(pressure)), "kPa", 0.0)
+        metrics["peak_pressure"] = Metric(float(np.nanmax(pressure)), "kPa", 0.0)
     evidence.judge(requirement, metrics)
     _plot(evidence, requirement, grav, timeline)
     evidence.assert_pass()

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from hil.analysis.metric import Metric
 from hil.errors import DeviceRefused, TransportError
 from hil.evidence.measurements import measurement
 from hil.evidence.per_test import Inconclusive, MetricMissing, TestEvidence, UnitMismatch
@@ -116,7 +117,13 @@ REQ = load_requirements()["OC-ALARM-001"]
 
 
 def _metrics(unit_of):
-    return {b.name: (1.0, unit_of(b), 0.0) for b in REQ.acceptance}
+    return {b.name: Metric(1.0, unit_of(b), 0.0) for b in REQ.acceptance}
+
+
+def test_judge_refuses_a_bare_tuple_for_a_metric_a_defect_of_the_test_never_a_verdict(tmp_path):
+    metrics = _metrics(lambda b: b.unit) | {"extra": (1.0, "U", 0.0)}
+    with pytest.raises(TypeError, match="OC-ALARM-001: not a Metric \\(value, unit, U\\): extra"):
+        TestEvidence(tmp_path).judge(REQ, metrics)
 
 
 def test_judge_converts_a_metric_to_its_bounds_unit(tmp_path):
