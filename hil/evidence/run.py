@@ -132,10 +132,11 @@ def changed_evidence(record: dict, run_dir: Path) -> list[str]:
     return problems
 
 
-def _new_record(run_id: str, requirements: dict, claims: Claims | None, session: dict[str, Any]) -> dict[str, Any]:
+def _new_record(
+    run_id: str, requirements: dict, spec_files: list[Path], claims: Claims | None, session: dict[str, Any]
+) -> dict[str, Any]:
     """A new run's record: where it comes from (suite, commit, host, operator, the hashes of the files that judge
     it), what judges it (each requirement and the origins of its bounds, the claims), its first session."""
-    spec_files = sorted({r.file for r in requirements.values()})
     return {
         "record_schema": SCHEMA_VERSION,
         "run_id": run_id,
@@ -215,8 +216,9 @@ class RunRecorder:
             self.record.update(finished=None, exit_status=None, interrupted=None, rig_broken=None, abandoned=None)
             self._set_aside_unfinished()
         else:
-            self.record = _new_record(self.directory.name, requirements, claims, session)
-            self._copy_sources(sorted({r.file for r in requirements.values()}), claims)
+            spec_files = sorted({r.file for r in requirements.values()})
+            self.record = _new_record(self.directory.name, requirements, spec_files, claims, session)
+            self._copy_sources(spec_files, claims)
         self._write()
 
     def _copy_sources(self, spec_files: list[Path], claims: Claims | None) -> None:

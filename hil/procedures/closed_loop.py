@@ -215,8 +215,8 @@ class _Loop:
         return amount
 
     def weigh_interval(self, m0: int) -> None:
-        """At the interval's end: the balance read, the insulin weighed since the last reading the patient's over
-        the interval's minutes (lived and written down while the rig runs on), the pump's events taken."""
+        """At the interval's end: the balance read; the insulin weighed since the last reading goes to the patient
+        over the interval's minutes (lived and written down while the rig runs on); the pump's events taken."""
         self.rig.clock.sleep_until(self.start + (m0 + self.interval) * STEP_S, meanwhile=self.write_down)
         reading = self.rig.scale.read()
         previous, self.previous = self.previous, reading

@@ -109,7 +109,8 @@ def _typed_status(status: PumpStatus) -> None:
 
 
 class _PumpKit:
-    """The pump's checks, in the order they run; what a later check needs of an earlier one kept between them."""
+    """The pump's checks (pump_checks runs them in its order); what a later check needs of an earlier one kept
+    between them."""
 
     def __init__(self, rig: Rig):
         self.rig, self.pump, self.clock = rig, rig.pump, rig.clock

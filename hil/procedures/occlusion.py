@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hil.analysis.metric import Metric
 from hil.analysis import occlusion
+from hil.analysis.metric import Metric
 from hil.drivers.contracts import Alarm, AlarmKind, OcclusionValve, Priority, Seen
 from hil.errors import InstrumentUnstable
 from hil.evidence.recording import CsvRecording

@@ -87,7 +87,7 @@ Clock = RealClock | SimClock  # what a test waits on: the same calls on a bench,
 
 @dataclass(frozen=True)
 class Polled(Generic[T]):
-    """What each poll returned, in order, and whether the condition polled for held before the end."""
+    """What each poll returned, in order, and whether the condition polled for held by the end."""
 
     seen: list[T]
     met: bool
@@ -98,7 +98,8 @@ def poll_until(
 ) -> Polled[T]:
     """Poll now, then every `every_s` rig-seconds (the last sleep cut short to end at `end_s`), until `until` holds
     for what a poll returned or the rig's time reaches `end_s`; the one loop every procedure that watches the rig
-    runs, so that a poll is never skipped at the end nor taken after it."""
+    runs, so that a poll is never skipped at the end nor, in lockstep, taken after it (a real clock's sleep may
+    overrun its end by a tick)."""
     seen = []
     while True:
         found = poll()

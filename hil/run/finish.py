@@ -50,7 +50,7 @@ def finish(run_dir: Path, say: Say, event: str = seal.SEALED, report: bool = Tru
     """Say in the record what the run is (hil.evidence.run_kind), then its outputs, the report (unless report is
     False), the manifest, the seal into the ledger (signed with HIL_SIGNING_KEY when set) and reports/latest, which
     never points at a run that stopped at setup (it holds no evidence of the pump). Returns the run's kind; a
-    RunStop (exit 1, "NOT SEALED") when the run cannot be sealed."""
+    RunStop (exit 1) that says why when the run cannot be sealed."""
     ledger_path = seal.ledger.default_path(project.reports())
     try:
         key = seal.signing.key_from_env()

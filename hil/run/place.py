@@ -57,14 +57,18 @@ def pump_left_stopped(child: ChildOutcome, record: dict | None) -> bool:
 
 def on_place(section: dict, wait_s: float, say: Say, verify: Callable[[Held], int]) -> int:
     """`verify` on the rig of a labgrid place (the rig file's labgrid: section), the place held meanwhile; its exit
-    status. A RunStop when the place cannot be had, or a signal ends the wait (nothing ran)."""
+    status. A RunStop when the place cannot be had, or a signal ends the wait (nothing ran); what stops `verify` is
+    said before the place goes back."""
     received: list[signal.Signals] = []
+    held: Held | None = None
     try:
         with signals_interrupt(received):  # acquiring or waiting: any abort signal ends it (lab.acquire cleans up)
             held = Held(lab.acquire(section["coordinator"], section["place"], wait_s))
     except lab.LabError as exc:
         raise RunStop(1, f"hil: {exc}") from None
     except KeyboardInterrupt:
+        if held is not None:  # the signal came as the acquisition returned: the place is ours to give back
+            release(held, say)
         signum = received[0] if received else signal.SIGINT
         raise RunStop(
             128 + signum.value, f"hil: {signum.name} while acquiring place {section['place']}: nothing ran"
@@ -73,10 +77,22 @@ def on_place(section: dict, wait_s: float, say: Say, verify: Callable[[Held], in
         say.out(f"labgrid: place {held.place} of {section['coordinator']} acquired by {held.holder}")
         os.environ[lab.ACQUISITION_ENV] = held.acquisition.as_json()  # for pytest (and a resume's rig check)
         return verify(held)
-    except lab.LabError as exc:
-        raise RunStop(1, f"hil: {exc}") from None
+    except (lab.LabError, RunStop, KeyboardInterrupt) as exc:
+        stop = _stop_of(exc)
+        if stop.line:
+            say.err(stop.line)
+        raise RunStop(stop.exit_status) from None
     finally:
         release(held, say)
+
+
+def _stop_of(exc: BaseException) -> RunStop:
+    """How `verify` on a held place ended when it did not return: said before the place goes back."""
+    if isinstance(exc, RunStop):
+        return exc
+    if isinstance(exc, KeyboardInterrupt):  # outside pytest (it forwards signals): before it started, or after the seal
+        return RunStop(128 + signal.SIGINT.value, "hil: SIGINT: stopped")
+    return RunStop(1, f"hil: {exc}")
 
 
 def release(held: Held, say: Say) -> None:

@@ -156,11 +156,21 @@ FRAME: dict[str, Any] = {
 }
 
 
+# What a case model's own schema holds: the keys the generator writes anew, and the rules it carries as they are.
+_MODEL_KEYS = {"type", "title", "description", "properties", "required", "additionalProperties"}
+_CASE_RULES = ("if", "then", "dependentRequired")
+
+
 def case_schema(case: type[Case]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The schema of a method's cases, each parameter a reference into the catalogue; and the catalogue's entries
     (parameter → its type and range) the method brings."""
     generated = case.model_json_schema()
-    parameters = {name: _plain(schema) for name, schema in generated["properties"].items()}
+    other = set(generated) - _MODEL_KEYS - set(_CASE_RULES)
+    if other:  # a rule the generator would leave out, so that the file would take what the model refuses
+        raise ValueError(
+            f"{case.__name__}: its schema has {', '.join(sorted(other))}, which the generator does not carry"
+        )
+    parameters = {name: _plain(case, name, schema) for name, schema in generated["properties"].items()}
     schema: dict[str, Any] = {
         "type": "object",
         "description": " ".join(generated.get("description", f"A case of method {case.method}.").split()),
@@ -168,17 +178,19 @@ def case_schema(case: type[Case]) -> tuple[dict[str, Any], dict[str, Any]]:
         "additionalProperties": False,
         "properties": {name: {"$ref": f"#/$defs/case_value/properties/{name}"} for name in parameters},
     }
-    schema |= {key: generated[key] for key in ("if", "then", "dependentRequired") if key in generated}
+    schema |= {key: generated[key] for key in _CASE_RULES if key in generated}
     return schema, parameters
 
 
-def _plain(schema: dict[str, Any]) -> dict[str, Any]:
+def _plain(case: type[Case], name: str, schema: dict[str, Any]) -> dict[str, Any]:
     """A parameter's schema as a requirement file is read: no titles or defaults of the models; an optional
     parameter is left out, never written null; a choice of names is the names (no type beside them)."""
     schema = {k: v for k, v in schema.items() if k not in ("title", "default")}
     if "anyOf" in schema:
-        (present,) = [option for option in schema.pop("anyOf") if option != {"type": "null"}]
-        schema = present | schema
+        present = [option for option in schema.pop("anyOf") if option != {"type": "null"}]
+        if len(present) != 1:
+            raise ValueError(f"{case.__name__}.{name}: one type (or it and None), not {len(present)}")
+        schema = present[0] | schema
     if "enum" in schema:
         schema.pop("type", None)
     return schema

@@ -104,3 +104,39 @@ def test_a_coordinator_that_is_not_there_is_one_line(capsys):
 def test_a_place_goes_back_to_the_lab_only_with_its_pump_stopped(killed, actions, released):
     child = ChildOutcome(130 if killed else 0, None, killed)
     assert pump_left_stopped(child, {"safety_actions": actions}) is released
+
+
+def _holding(monkeypatch, events: list[str]) -> None:
+    """lab.acquire and lab.release as a coordinator would answer, each call written into events."""
+    acquisition = lab.Acquisition("127.0.0.1:20408", "bench-a", "host/user", {}, "2026-12-07T00:00:00+00:00")
+    monkeypatch.setattr(lab, "acquire", lambda coordinator, place, wait_s: events.append("acquire") or acquisition)
+    monkeypatch.setattr(lab, "release", lambda held: events.append("release"))
+
+
+def test_what_stops_a_run_on_a_place_is_said_before_the_place_goes_back(monkeypatch):
+    from hil.run.place import on_place
+    from hil.run.say import RunStop, Say
+
+    events: list[str] = []
+    _holding(monkeypatch, events)
+    say = Say(out=lambda line: events.append(f"out: {line}"), err=lambda line: events.append(f"err: {line}"))
+
+    def refused(held):
+        raise RunStop(1, "resume refused: another rig")
+
+    with pytest.raises(RunStop) as stopped:
+        on_place({"coordinator": "127.0.0.1:20408", "place": "bench-a"}, 0.0, say, refused)
+    assert stopped.value.exit_status == 1 and not stopped.value.line  # said already, not again by the command
+    said = [e for e in events if e.startswith("err") or e == "release"]
+    assert said == ["err: resume refused: another rig", "release"]
+
+    def interrupted(held):
+        raise KeyboardInterrupt
+
+    events.clear()
+    with pytest.raises(RunStop) as stopped:
+        on_place({"coordinator": "127.0.0.1:20408", "place": "bench-a"}, 0.0, say, interrupted)
+    assert stopped.value.exit_status == 130 and [e for e in events if e.startswith("err") or e == "release"] == [
+        "err: hil: SIGINT: stopped",
+        "release",
+    ]

@@ -47,7 +47,6 @@ def test_a_parameter_typed_otherwise_than_every_other_method_types_it_is_refused
         bolus_U: int
 
     monkeypatch.setitem(methods.METHODS, "odd", Odd)
-    monkeypatch.setattr("hil.specs.requirement_schema.METHODS", methods.METHODS)
     with pytest.raises(ValueError, match="Odd.bolus_U: not the type every other method gives it"):
         generate()
 
@@ -62,3 +61,16 @@ def test_a_requirements_cases_are_its_methods_typed_models_and_one_not_applicabl
     assert isinstance(bolus, methods.BolusGravimetric) and isinstance(bolus.count, int) and bolus.bolus_U > 0
     with pytest.raises(AttributeError):
         bolus.speed_U_per_min  # noqa: B018 - a parameter of another method is no parameter of this one
+
+
+def test_a_rule_of_a_model_the_generator_would_not_carry_is_refused_not_dropped():
+    from pydantic import ConfigDict
+
+    class Exclusive(methods.Case):
+        model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["bolus_U"]}, {"required": ["poll_s"]}]})
+        method: ClassVar[str] = "exclusive"
+        bolus_U: methods.BolusU | None = None
+        poll_s: methods.PollS | None = None
+
+    with pytest.raises(ValueError, match="Exclusive: its schema has oneOf"):
+        case_schema(Exclusive)
