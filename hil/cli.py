@@ -7,10 +7,9 @@ from pathlib import Path
 import typer
 
 from hil import project
-from hil import validation_cluster as cluster
 from hil.commands import bench, driver, evidence, rig, specs, trace, validate, verify
 from hil.commands.console import commands, err
-from hil.run import events
+from hil.run import cluster, events
 
 app = commands("Insulin-pump HIL safety verification.", add_completion=False)
 app.add_typer(specs.app, name="specs")

@@ -6,7 +6,19 @@ skipped as broken. DeviceRefused is the pump answering with a typed error: a fac
 which a test may assert on. An instrument's refusal (balance, load cell, relay board) is never the pump's.
 """
 
-from hil.drivers.contracts import Refusal
+from enum import StrEnum
+
+
+class Refusal(StrEnum):
+    """Why a scale or fixture refused a command (InstrumentRefused.code): always the rig's, never the pump's."""
+
+    BUSY = "BUSY"  # not stable now, or busy: asking again may succeed
+    OVERLOAD = "OVERLOAD"
+    UNDERLOAD = "UNDERLOAD"
+    OUT_OF_RANGE = "OUT_OF_RANGE"  # a zero or tare beyond the range the instrument allows (what is on the pan)
+    NOT_ALLOWED = "NOT_ALLOWED"  # understood, but not allowed now or with this parameter
+    NOT_UNDERSTOOD = "NOT_UNDERSTOOD"  # the command was not recognised
+    TRANSMISSION = "TRANSMISSION"  # the instrument received faulty bytes
 
 
 class RigError(Exception):

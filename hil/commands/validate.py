@@ -1,5 +1,5 @@
 """`hil validate`: the tool validation, the campaign on the nominal rig and on every seeded-defect rig and the
-detection matrix (hil/run/validate.py plans and judges it; hil/validation_cluster.py runs the campaigns)."""
+detection matrix (hil/run/validate.py plans and judges it; hil/run/cluster.py runs the campaigns)."""
 
 import time
 from datetime import UTC, datetime, timedelta
@@ -9,11 +9,10 @@ from typing import Annotated
 import typer
 
 from hil import project
-from hil import validation_cluster as cluster
 from hil.commands.console import RIG_HELP, err, fail, out, say, stopped
 from hil.evidence import seal
 from hil.evidence.run import new_run_dir
-from hil.run import events
+from hil.run import cluster, events
 from hil.run import validate as validate_run
 from hil.run.finish import finish
 from hil.run.say import RunStop

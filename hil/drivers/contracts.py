@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, Protocol, TypeGuard, TypeVar, runtime_checkable
 
+from hil.errors import Refusal as Refusal  # a driver contract type, kept at hil.errors (the bottom layer)
+
 
 class PumpState(StrEnum):
     RUNNING = "RUNNING"
@@ -214,18 +216,6 @@ def seen_as(seen: Seen[PumpEvent], kind: type[K]) -> TypeGuard[Seen[K]]:
     """Whether a seen event is of one kind (`isinstance(seen.event, kind)`, which a type checker cannot carry
     over to the Seen)."""
     return isinstance(seen.event, kind)
-
-
-class Refusal(StrEnum):
-    """Why a scale or fixture refused a command (InstrumentRefused.code): always the rig's, never the pump's."""
-
-    BUSY = "BUSY"  # not stable now, or busy: asking again may succeed
-    OVERLOAD = "OVERLOAD"
-    UNDERLOAD = "UNDERLOAD"
-    OUT_OF_RANGE = "OUT_OF_RANGE"  # a zero or tare beyond the range the instrument allows (what is on the pan)
-    NOT_ALLOWED = "NOT_ALLOWED"  # understood, but not allowed now or with this parameter
-    NOT_UNDERSTOOD = "NOT_UNDERSTOOD"  # the command was not recognised
-    TRANSMISSION = "TRANSMISSION"  # the instrument received faulty bytes
 
 
 @dataclass(frozen=True)

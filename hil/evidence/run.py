@@ -22,9 +22,12 @@ from hil.evidence.per_test import safe_name
 from hil.evidence.run_kind import REHEARSAL_NOTE
 from hil.rig.config import RigConfig
 from hil.rig.lab import Acquisition
-from hil.run.record import SCHEMA_VERSION
 from hil.specs.claims import Claims
 
+# The version of the record this recorder writes, which hil/run/record.py's models describe and publish as a schema.
+# 2: a verdict, failure class and reason per test, interrupted; 3: the first published, with the claims and each
+# bound's origin.
+SCHEMA_VERSION = 3
 LOCK_FILES = ("requirements.lock", "package-lock.json")
 CLAIMS_COPY = "claims"  # the run folder's copy of the claims file its requirements took their numbers from
 REQUIREMENT_COPIES = "requirements"  # the run folder's copies of the requirement files it ran, for its reader

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from hil.analysis.across_units import mean_across_units
 from hil.evidence import run_kind
 from hil.evidence.measurements import FAIL, INCONCLUSIVE, PASS, Measurement, measurement
-from hil.evidence.run import utc_now
+from hil.evidence.run import SCHEMA_VERSION, utc_now
 from hil.evidence.verdict import Verdict, shown_word
 from hil.rig.config import RigConfig
-from hil.run.record import SCHEMA_VERSION
 from hil.specs.model import AcrossUnits, Requirement
 
 JUDGED = {Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE}  # a unit whose test ran to a judgement

@@ -17,14 +17,15 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
 from hil.evidence.measurements import Outcome
+from hil.evidence.run import SCHEMA_VERSION
 from hil.evidence.run_kind import Ending, Evidence
 from hil.evidence.verdict import FailureClass, Verdict
 from hil.specs.model import AcrossUnits
 
-# The version these models describe, which the recorder writes (hil.evidence.run). 2: a verdict, failure class and
-# reason per test, interrupted; 3: the first published, with the claims and each bound's origin.
+# The version these models describe: the one the recorder writes (hil.evidence.run), a literal for the models.
 SchemaVersion = Literal[3]
-SCHEMA_VERSION: int = get_args(SchemaVersion)[0]
+if get_args(SchemaVersion)[0] != SCHEMA_VERSION:
+    raise ImportError(f"the record models describe {get_args(SchemaVersion)[0]}, the recorder writes {SCHEMA_VERSION}")
 Timestamp = Annotated[str, Field(description="UTC, ISO 8601 to the second")]
 NodeId = Annotated[str, Field(description="the test's pytest node id")]
 RequirementIds = Annotated[list[str], Field(description="the requirements the test judges")]

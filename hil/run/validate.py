@@ -1,5 +1,5 @@
 """`hil validate` as steps of the run core, apart from the command that prints them: the plan (which rigs, which
-seeds, what each defect must fail), its campaigns (hil.validation_cluster runs them), what each campaign showed
+seeds, what each defect must fail), its campaigns (hil.run.cluster runs them), what each campaign showed
 (hil.evidence.validation.Outcome) and the matrix attached to the nominal run. Nothing here prints; an input the
 plan refuses is a PlanError with the exit status the command ends with."""
 
@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hil import project
-from hil import validation_cluster as cluster
 from hil.evidence import report as reporting
 from hil.evidence import validation
 from hil.evidence.validation import NOMINAL
 from hil.rig.config import RigConfig, RigConfigError, load_rig
+from hil.run import cluster
 
 MATRIX_PREAMBLE = (
     "Tool validation (ISO 13485 §4.1.6): each seeded-defect rig must fail exactly the requirements it declares, and "

@@ -44,3 +44,43 @@ def test_the_check_sees_an_import_of_the_emulator(tmp_path):
     module = tmp_path / "probe.py"
     module.write_text("from hil import emulator\nimport hil.emulator.world\nfrom hil.emulator.pump import X\n")
     assert _imports(module) >= {"hil.emulator", "hil.emulator.world", "hil.emulator.pump"}
+
+
+def _package_edges() -> dict[str, set[str]]:
+    """hil's parts (its subpackages and top-level modules) → the parts each imports."""
+    parts = {p.stem for p in HIL.iterdir() if p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists())}
+    edges: dict[str, set[str]] = {part: set() for part in parts}
+    for path in HIL.rglob("*.py"):
+        source = path.relative_to(HIL).parts[0].removesuffix(".py")
+        for module in _imports(path):
+            named = module.split(".")
+            if named[0] == "hil" and len(named) > 1 and named[1] in parts and named[1] != source:
+                edges[source].add(named[1])
+    return edges
+
+
+def _cycle(edges: dict[str, set[str]]) -> list[str]:
+    """One cycle among the parts, as the path around it; empty when there is none."""
+    done: set[str] = set()
+
+    def visit(part: str, path: list[str]) -> list[str]:
+        if part in path:
+            return path[path.index(part) :] + [part]
+        if part in done:
+            return []
+        for target in sorted(edges[part]):
+            if found := visit(target, path + [part]):
+                return found
+        done.add(part)
+        return []
+
+    return next((found for part in sorted(edges) if (found := visit(part, []))), [])
+
+
+def test_the_parts_of_hil_import_one_another_in_one_direction():
+    assert _cycle(_package_edges()) == []
+
+
+def test_the_cycle_check_names_a_cycle():
+    edges = {"run": {"evidence"}, "evidence": {"specs", "run"}, "specs": set()}
+    assert _cycle(edges) == ["evidence", "run", "evidence"]
