@@ -20,9 +20,9 @@ import numpy as np
 from hil.emulation.options import AutoModeParams, Defects, PumpParams
 from hil.emulator import auto_mode
 from hil.emulator.auto_mode import AutoDesign, AutoMode, AutoSettings, Decision, Zone
-from hil.emulator.bench import Bench
 from hil.emulator.glucose_suspend import GlucoseSuspend, SuspendSettings
 from hil.emulator.microbolus import Microbolus
+from hil.emulator.plant_interface import Plant
 from hil.emulator.scheduler import Event, Scheduler
 from hil.emulator.site_check import SiteCheck
 from hil.transport.frames import Frame
@@ -67,7 +67,7 @@ class EmulatedPump:
         self,
         params: PumpParams,
         defects: Defects,
-        bench: Bench,
+        plant: Plant,
         scheduler: Scheduler,
         rng: np.random.Generator,
         emit: Callable[[str, dict], None],
@@ -77,7 +77,7 @@ class EmulatedPump:
         self.p = params
         self.auto_design = auto_design
         self.defects = defects
-        self.bench = bench
+        self.plant = plant
         self.sched = scheduler
         self.rng = rng
         self.emit = emit
@@ -115,7 +115,7 @@ class EmulatedPump:
             defects,
             sensor_rng,
             scheduler.at,
-            lambda: bench.pressure_kPa,
+            lambda: plant.pressure_kPa,
             lambda kind, prio: self._raise_alarm(kind, prio, stop=False),
             self._escalate,
         )
@@ -140,7 +140,7 @@ class EmulatedPump:
         taken = min(self.slack_uL, volume)
         self.slack_uL -= taken
         if deliver:
-            self.bench.push(volume - taken)
+            self.plant.push(volume - taken)
         self.reservoir_U -= self.p.stroke_U
         if counted:
             self.delivered_U += self.p.stroke_U
@@ -150,20 +150,20 @@ class EmulatedPump:
             if phantom and self._counted_strokes % phantom == 0:  # seeded defect: a stroke logged that never moved
                 self.delivered_U += self.p.stroke_U
                 self.stroke_times.append(self.sched.now)
-        if self.bench.pressure_kPa >= self.p.occlusion_threshold_kPa:
+        if self.plant.pressure_kPa >= self.p.occlusion_threshold_kPa:
             self._occlusion()
 
     def _occlusion(self) -> None:
         if any(a.kind == "OCCLUSION" and not a.acknowledged for a in self.alarms):
             return
-        pressure = self.bench.pressure_kPa
+        pressure = self.plant.pressure_kPa
         stop = not self.defects.occlusion_keeps_delivering
         self._raise_alarm(
             "OCCLUSION", self.defects.occlusion_alarm_priority or "HIGH", stop=stop, pressure=f"{pressure:.1f}"
         )
         if stop and self.backoff_enabled and not self.defects.occlusion_no_backoff:
             backoff = self.p.occlusion_backoff_U * UL_PER_U
-            self.slack_uL += backoff - self.bench.retract(backoff)  # a retraction beyond the fluid is slack
+            self.slack_uL += backoff - self.plant.retract(backoff)  # a retraction beyond the fluid is slack
 
     @property
     def basal_rate(self) -> float:
@@ -312,7 +312,7 @@ class EmulatedPump:
             f"reservoir={self.reservoir_U:.3f}",
             f"delivered={self.delivered_U:.3f}",
             f"alarms={active}",
-            f"pressure={self.bench.pressure_kPa:.1f}",
+            f"pressure={self.plant.pressure_kPa:.1f}",
             f"backoff={int(self.backoff_enabled)}",
             f"cgm={self.cgm[0]:.0f}" if self.cgm else "cgm=-",
             f"t={self.sched.now * self.p.clock_rate:.3f}",

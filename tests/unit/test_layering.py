@@ -84,3 +84,19 @@ def test_the_parts_of_hil_import_one_another_in_one_direction():
 def test_the_cycle_check_names_a_cycle():
     edges = {"run": {"evidence"}, "evidence": {"specs", "run"}, "specs": set()}
     assert _cycle(edges) == ["evidence", "run", "evidence"]
+
+
+FIRMWARE = ("pump", "site_check", "glucose_suspend", "auto_mode", "microbolus")  # the reference pump's firmware
+PLANT = ("bench", "balance", "sbi_balance", "weighing", "loadcell", "fluid_properties", "world")  # what it acts on
+
+
+def test_the_reference_firmware_touches_the_plant_only_through_its_interface():
+    touched = {
+        name: sorted(
+            module
+            for module in _imports(HIL / "emulator" / f"{name}.py")
+            if any(module == f"hil.emulator.{part}" or module.startswith(f"hil.emulator.{part}.") for part in PLANT)
+        )
+        for name in FIRMWARE
+    }
+    assert touched == dict.fromkeys(FIRMWARE, [])  # hil.emulator.plant_interface, the clock (scheduler) only
