@@ -12,6 +12,7 @@ from hil.analysis import cgm_noise, cgm_trend
 from hil.analysis.dose_metrics import RecordSpan
 from hil.drivers.contracts import Alarm, AlarmKind, PumpEvent, PumpState, Resumed, Seen, Suspended, seen_as
 from hil.evidence.recording import CsvRecording
+from hil.procedures.gravimetric import Gravimetry
 from hil.rig.clock import poll_until
 from hil.rig.rig import Rig
 
@@ -80,7 +81,7 @@ class FeedRecord:
         return next((seen for seen in self.events if seen_as(seen, Alarm) and seen.event.kind is kind), None)
 
 
-def record_span(grav, record: FeedRecord, rate_U_per_h: float) -> RecordSpan:
+def record_span(grav: Gravimetry, record: FeedRecord, rate_U_per_h: float) -> RecordSpan:
     """The scenario from its first poll to its last: what the balance weighed against what the pump counted (its
     count read at each poll, just before the balance), a pump that counts nothing held to rate_U_per_h."""
     t, mass, recorded = record.t_s, record.mass_mg, record.recorded_U

@@ -26,6 +26,7 @@ from hil.drivers.contracts import (
     PumpStatus,
     Reading,
     Refusal,
+    SiteFixture,
 )
 from hil.drivers.registry import DeviceKind
 from hil.drivers.site_faults import SiteFaultUnavailable
@@ -430,7 +431,7 @@ def valve_checks(valve) -> list[Check]:
     return [_run(DeviceKind.VALVE, "close, open", close_and_open)]
 
 
-def site_checks(site, leak_fraction: float) -> list[Check]:
+def site_checks(site: SiteFixture, leak_fraction: float) -> list[Check]:
     def make(fault: Callable[[], None], what: str) -> Callable[[], str]:
         def step() -> str:
             try:

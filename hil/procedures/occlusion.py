@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hil.analysis import occlusion
-from hil.analysis.metric import Metric
-from hil.drivers.contracts import Alarm, AlarmKind, OcclusionValve, Priority, Seen
+from hil.analysis.dose_metrics import RecordSpan
+from hil.analysis.metric import Metric, Metrics
+from hil.drivers.contracts import Alarm, AlarmKind, OcclusionValve, Priority, Reading, Seen
 from hil.errors import InstrumentUnstable
 from hil.evidence.recording import CsvRecording
-from hil.procedures.delivery import mark, record_span, settled_mark, stable_reading, start_basal
+from hil.procedures.delivery import Mark, mark, record_span, settled_mark, stable_reading, start_basal
+from hil.procedures.gravimetric import Gravimetry
 from hil.rig.clock import poll_until
 from hil.rig.rig import Rig
 
@@ -84,7 +86,7 @@ def basal_flow(rig: Rig, rate_U_per_h: float, flow_s: float, backoff: bool) -> N
     rig.clock.sleep(flow_s)
 
 
-def open_flow(rig: Rig, grav, rate_U_per_h: float, flow_s: float, backoff: bool):
+def open_flow(rig: Rig, grav: Gravimetry, rate_U_per_h: float, flow_s: float, backoff: bool) -> tuple[Mark, RecordSpan]:
     """basal_flow between two marks: the settled one a block starts from (its reading's t and mass_mg), and the
     flow into the open outlet weighed against the pump's record of it. The test's only span over which the two
     must agree: from the block on, strokes go into the line, the back-off draws them back, and the pump reports
@@ -95,7 +97,15 @@ def open_flow(rig: Rig, grav, rate_U_per_h: float, flow_s: float, backoff: bool)
     return end, record_span(grav, start, end, rate_U_per_h * (end.t - start.t) / 3600.0)
 
 
-def alarm_metrics(rig: Rig, grav, poll_s: float, t_block, pump_t_block, at_block, alarm: Seen[Alarm] | None) -> dict:
+def alarm_metrics(
+    rig: Rig,
+    grav: Gravimetry,
+    poll_s: float,
+    t_block: float,
+    pump_t_block: float,
+    at_block: Reading,
+    alarm: Seen[Alarm] | None,
+) -> Metrics:
     """Metrics of the moment of the alarm: time, missed insulin, priority, pressure."""
     if alarm is None:
         nan = math.nan

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hil.analysis.dose_metrics import RecordSpan
-from hil.drivers.contracts import Alarm, AlarmKind, Priority, Seen, SiteFixture
+from hil.drivers.contracts import Alarm, AlarmKind, Priority, Reading, Seen, SiteFixture
 from hil.evidence.recording import CsvRecording
 from hil.procedures.delivery import Mark, mark, prime, record_span, start_basal
 from hil.procedures.gravimetric import Gravimetry
@@ -197,12 +197,14 @@ def nominal_days(
     return alarms, observed_s / 86400.0, spans
 
 
-def _lost_reading(rig: Rig):
+def _lost_reading(rig: Rig) -> Reading | None:
     """The lost balance's reading, None on a rig without one."""
     return rig.lost_scale.read() if rig.lost_scale else None
 
 
-def _both_balances(grav, start: Mark, end: Mark, lost_start, lost_end, rate_U_per_h: float) -> RecordSpan:
+def _both_balances(
+    grav: Gravimetry, start: Mark, end: Mark, lost_start: Reading, lost_end: Reading, rate_U_per_h: float
+) -> RecordSpan:
     """A trial from its basal's start to its end against the pump's record: what reached the site and what the
     leak or the dislodged cannula sent to the lost vessel, together everything that left the line."""
     site = record_span(grav, start, end, rate_U_per_h * (end.t - start.t) / 3600.0)
@@ -214,7 +216,7 @@ class KinkedCannula:
     """The site fixture's kink behind the occlusion valve's interface (close/open), so the occlusion
     procedures run a kink at the site as they run a block before the vessel."""
 
-    def __init__(self, site, factor: float):
+    def __init__(self, site: SiteFixture, factor: float):
         self.site, self.factor = site, factor
 
     def close(self) -> None:
