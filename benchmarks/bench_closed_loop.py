@@ -60,20 +60,20 @@ def spread_over_intervals(patient: VirtualPatient, programme, minutes: int) -> n
 
 def main() -> None:
     case = load_requirements([ROOT / "specs"])["HS-EFFECT-001"].case
-    minutes = int(case["hours"] * 60)
+    minutes = int(case.hours * 60)
     alone, replayed, loop, glucose_gap, spread_gap = [], [], [], [], []
     with Rig(load_rig(ROOT / "fixtures" / "rigs" / "emulator.yaml")) as rig:
         rig.begin_test("bench-closed-loop")
         delivery.prepare(rig)
         grav = Gravimetry(rig.config)
-        rig.pump.configure_suspend(case["low_limit"], before_low=False, on_low=False)
+        rig.pump.configure_suspend(case.low_limit, before_low=False, on_low=False)
         for _ in range(ROUNDS):
-            for name in case["patients"]:
-                for night in case["nights"]:
+            for name in case.patients:
+                for night in case.nights:
                     def new_patient():
-                        return VirtualPatient(name, case["cgm_sensor"], seed=case["cgm_seed"])
+                        return VirtualPatient(name, case.cgm_sensor, seed=case.cgm_seed)
 
-                    programme = plan_for(load_night(night), new_patient(), case["dose_increment_U"])
+                    programme = plan_for(load_night(night), new_patient(), case.dose_increment_U)
                     patient = new_patient()
                     start = time.perf_counter()
                     ideal = live_alone(patient, programme, minutes)
@@ -83,7 +83,7 @@ def main() -> None:
 
                     patient = new_patient()
                     start = time.perf_counter()
-                    record = closed_loop.run(rig, grav, patient, programme, minutes, case["cgm_jitter_s"],
+                    record = closed_loop.run(rig, grav, patient, programme, minutes, case.cgm_jitter_s,
                                              np.random.default_rng(0), Discard(), ())
                     loop.append(time.perf_counter() - start)
                     glucose_gap.append(float(np.max(np.abs(np.asarray(record.glucose) - ideal))))
@@ -99,8 +99,8 @@ def main() -> None:
     nights = len(alone)
     ideal_ratio, replayed_ratio = sum(loop) / sum(alone), sum(loop) / sum(replayed)
     per_night = [b / a for a, b in zip(alone, loop, strict=True)]
-    print(f"{nights} nights of {case['hours']:g} h ({ROUNDS} rounds of {len(case['patients'])} patients x "
-          f"{len(case['nights'])} nights), suspend off:")
+    print(f"{nights} nights of {case.hours:g} h ({ROUNDS} rounds of {len(case.patients)} patients x "
+          f"{len(case.nights)} nights), suspend off:")
     print(f"  model stepped alone: median {statistics.median(alone):.3f} s per night, total {sum(alone):.2f} s")
     print(f"  closed through the rig: median {statistics.median(loop):.3f} s per night, total {sum(loop):.2f} s "
           f"({minutes * 60 / statistics.median(loop):,.0f}x simulated/wall)")
@@ -109,7 +109,7 @@ def main() -> None:
           f"{statistics.median(per_night):.2f}x, range {min(per_night):.2f}-{max(per_night):.2f}x); "
           f"{replayed_ratio:.2f}x on the same doses replayed: the harness's own share")
     print(f"  harness time per CGM interval: "
-          f"{(sum(loop) - sum(replayed)) / nights / (minutes / int(VirtualPatient('adult#001', case['cgm_sensor']).cgm_interval_min)) * 1e3:.2f} ms")
+          f"{(sum(loop) - sum(replayed)) / nights / (minutes / int(VirtualPatient('adult#001', case.cgm_sensor).cgm_interval_min)) * 1e3:.2f} ms")
     print(f"  patient-days per wall second through the rig: {nights * minutes / 1440 / sum(loop):.2f}")
     print(f"  glucose, rig-delivered vs ideal delivery: largest difference over a night {max(glucose_gap):.1f} mg/dL")
     print(f"  glucose, insulin spread over each CGM interval vs given in its minute (ideal programme): largest "
@@ -129,24 +129,24 @@ def auto_days() -> None:
         grav = Gravimetry(rig.config)
         for rid in ("AID-EFFECT-001", "AID-EFFECT-002", "AID-EFFECT-003"):
             case = requirements[rid].case
-            minutes = int(case["hours"] * 60)
+            minutes = int(case.hours * 60)
             rig.begin_test(f"bench-{rid}")  # a fresh reservoir per cohort, as each requirement's test has
             delivery.prepare(rig)
             rig.pump.configure_suspend(glycemia.HYPO_MG_DL, before_low=False, on_low=False)
-            for name in case["patients"]:
-                for day_name in case["day_scenarios"]:
+            for name in case.patients:
+                for day_name in case.day_scenarios:
                     for arm in ("open", "auto"):
-                        patient = VirtualPatient(name, case["cgm_sensor"], seed=case["cgm_seed"])
+                        patient = VirtualPatient(name, case.cgm_sensor, seed=case.cgm_seed)
                         plan, settings = closed_loop.clinic_day(
-                            patient, days.load_day(day_name), **{k: case[k] for k in closed_loop.CLINIC_SETTINGS}
+                            patient, days.load_day(day_name), **{k: getattr(case, k) for k in closed_loop.CLINIC_SETTINGS}
                         )
                         auto = settings if arm == "auto" else None
                         start = time.perf_counter()
-                        record = closed_loop.run(rig, grav, patient, plan, minutes, case["cgm_jitter_s"],
+                        record = closed_loop.run(rig, grav, patient, plan, minutes, case.cgm_jitter_s,
                                                  np.random.default_rng(0), Discard(), (), auto=auto)
                         loop.append(time.perf_counter() - start)
                         runs += 1
-                        patient = VirtualPatient(name, case["cgm_sensor"], seed=case["cgm_seed"])
+                        patient = VirtualPatient(name, case.cgm_sensor, seed=case.cgm_seed)
                         start = time.perf_counter()
                         for m, dose in enumerate(record.insulin_U):
                             if m % patient.cgm_interval_min == 0:

@@ -32,7 +32,7 @@ class Discard:
 
 def main(day_name: str = "mixed-day", requirement: str = "AID-EFFECT-002") -> None:
     case = load_requirements([ROOT / "specs"])[requirement].case
-    minutes, step_min = int(case["hours"] * 60), closed_loop.STEP_S / 60.0
+    minutes, step_min = int(case.hours * 60), closed_loop.STEP_S / 60.0
     day = days.load_day(day_name)
     shares: dict[str, dict[str, list[tuple[float, float]]]] = {}
     started = time.perf_counter()
@@ -44,12 +44,12 @@ def main(day_name: str = "mixed-day", requirement: str = "AID-EFFECT-002") -> No
             rig.pump.configure_suspend(glycemia.HYPO_MG_DL, before_low=False, on_low=False)
             line = f"{name:<15}"
             for arm in ("open", "auto"):
-                patient = VirtualPatient(name, case["cgm_sensor"], seed=case["cgm_seed"])
+                patient = VirtualPatient(name, case.cgm_sensor, seed=case.cgm_seed)
                 plan, settings = closed_loop.clinic_day(
-                    patient, day, **{k: case[k] for k in closed_loop.CLINIC_SETTINGS}
+                    patient, day, **{k: getattr(case, k) for k in closed_loop.CLINIC_SETTINGS}
                 )
-                record = closed_loop.run(rig, grav, patient, plan, minutes, case["cgm_jitter_s"],
-                                         np.random.default_rng([case["cgm_seed"], 0, 0]), Discard(), (),
+                record = closed_loop.run(rig, grav, patient, plan, minutes, case.cgm_jitter_s,
+                                         np.random.default_rng([case.cgm_seed, 0, 0]), Discard(), (),
                                          auto=settings if arm == "auto" else None)
                 total = len(record.glucose) * step_min
                 in_range = 100.0 * glycemia.time_in_range(record.glucose, step_min) / total

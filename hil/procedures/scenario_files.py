@@ -24,7 +24,7 @@ def scenario_problems(requirements: Iterable[Requirement]) -> list[str]:
     for requirement in requirements:
         for case in requirement.cases:
             for key, load in LOADERS.items():
-                names = case.given().get(key) or []
+                names = getattr(case, key, None) or []
                 for name in [names] if isinstance(names, str) else names:
                     if (key, name) in seen:
                         continue

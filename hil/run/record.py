@@ -25,7 +25,7 @@ from hil.specs.model import AcrossUnits
 # The version these models describe: the one the recorder writes (hil.evidence.run), a literal for the models.
 SchemaVersion = Literal[3]
 if get_args(SchemaVersion)[0] != SCHEMA_VERSION:
-    raise ImportError(f"the record models describe {get_args(SchemaVersion)[0]}, the recorder writes {SCHEMA_VERSION}")
+    raise RuntimeError(f"the record models describe {get_args(SchemaVersion)[0]}, the recorder writes {SCHEMA_VERSION}")
 Timestamp = Annotated[str, Field(description="UTC, ISO 8601 to the second")]
 NodeId = Annotated[str, Field(description="the test's pytest node id")]
 RequirementIds = Annotated[list[str], Field(description="the requirements the test judges")]

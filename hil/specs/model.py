@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from hil.analysis.metric import measurement_name
 from hil.specs.claims import Claim
@@ -108,9 +109,22 @@ class Requirement:
         claims = f"Claims of {self.device}: {', '.join(self.claims_used)}\n" if self.claims_used else ""
         applies = f"NOT APPLICABLE: {self.not_applicable}\n" if self.not_applicable else ""
         applies += "".join(f"  - {text}\n" for text in self.unclaimed)
+        cases = [_as_written(case.given()) for case in self.cases]
         return (
             f"{self.id}: {self.title}\n\n{self.statement}\n\nHazard: {self.hazard}\nSource: {self.source}\n"
-            f"Severity: {self.severity}\nMethod: {self.method}\nCases: {[case.given() for case in self.cases]}\n"
+            f"Severity: {self.severity}\nMethod: {self.method}\nCases: {cases}\n"
             f"Acceptance:\n{bounds}\n"
             f"{units}{claims}{applies}Defined in {self.file}:{self.line}\n"
         )
+
+
+def _as_written(value: Any) -> Any:
+    """A case's values as a requirement file writes them: a whole number without its ".0" (the models hold every
+    number of a float parameter as a float)."""
+    if isinstance(value, dict):
+        return {key: _as_written(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_written(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

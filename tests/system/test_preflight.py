@@ -50,7 +50,7 @@ def test_a_coarse_balance_is_blocked_per_requirement_before_anything_runs():
     requirement = load_requirements([ROOT / "specs"])["DA-BOLUS-001"]
     (bolus_max,) = (b for b in requirement.acceptance if b.metric == "bolus_max")
     assert rows["DA-BOLUS-001 bolus_max"] == (
-        f"U = 0.215 U on an exact {requirement.case['bolus_U']:g} U, limits {bolus_max.describe()}: needs a balance of "
+        f"U = 0.215 U on an exact {requirement.case.bolus_U:g} U, limits {bolus_max.describe()}: needs a balance of "
         "readability ≤ 0.32 mg and repeatability ≤ 0.22 mg", "BLOCKER")
     for item in ("DA-BOLUS-002 bolus_mean_error", "DA-BOLUS-005 bolus_mean_error", "DA-RECORD-001 record_disagreement",
                  "HS-RESUME-001 basal_error_after_resume", "HS-NODELIV-001 delivered_while_suspended"):

@@ -2,20 +2,26 @@
 channel, never by importing it; what both read (hil.emulation) imports neither."""
 
 import ast
+import re
 from pathlib import Path
 
 HIL = Path(__file__).resolve().parents[2] / "hil"
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module a file imports, absolute (`from hil import emulator` is hil.emulator)."""
+def _imports(path: Path, package: str | None = None) -> set[str]:
+    """Every module a file imports, absolute (`from hil import emulator` is hil.emulator, `from ..emulator import x`
+    in hil/rig/ is hil.emulator and hil.emulator.x); package: the file's, when it is not under hil/."""
+    if package is None:
+        package = ".".join(path.relative_to(HIL.parent).with_suffix("").parts[:-1])
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(part for part in (base, node.module or "") if part)
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
     return found
 
 
@@ -43,12 +49,14 @@ def test_what_both_sides_read_imports_neither():
 def test_the_check_sees_an_import_of_the_emulator(tmp_path):
     module = tmp_path / "probe.py"
     module.write_text("from hil import emulator\nimport hil.emulator.world\nfrom hil.emulator.pump import X\n")
-    assert _imports(module) >= {"hil.emulator", "hil.emulator.world", "hil.emulator.pump"}
+    assert _imports(module, "") >= {"hil.emulator", "hil.emulator.world", "hil.emulator.pump"}
 
 
 def _package_edges() -> dict[str, set[str]]:
     """hil's parts (its subpackages and top-level modules) → the parts each imports."""
-    parts = {p.stem for p in HIL.iterdir() if p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists())}
+    parts = {
+        p.stem for p in HIL.iterdir() if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()
+    }
     edges: dict[str, set[str]] = {part: set() for part in parts}
     for path in HIL.rglob("*.py"):
         source = path.relative_to(HIL).parts[0].removesuffix(".py")
@@ -87,7 +95,10 @@ def test_the_cycle_check_names_a_cycle():
 
 
 FIRMWARE = ("pump", "site_check", "glucose_suspend", "auto_mode", "microbolus")  # the reference pump's firmware
-PLANT = ("bench", "balance", "sbi_balance", "weighing", "loadcell", "fluid_properties", "world")  # what it acts on
+# what the firmware may import of the emulator besides itself: the plant interface and the shared clock; every other
+# module there is the plant it acts on or the wire it is reached over
+SHARED = ("plant_interface", "scheduler")
+PLANT = tuple(p.stem for p in (HIL / "emulator").glob("*.py") if p.stem not in (*FIRMWARE, *SHARED, "__init__"))
 
 
 def test_the_reference_firmware_touches_the_plant_only_through_its_interface():
@@ -100,3 +111,27 @@ def test_the_reference_firmware_touches_the_plant_only_through_its_interface():
         for name in FIRMWARE
     }
     assert touched == dict.fromkeys(FIRMWARE, [])  # hil.emulator.plant_interface, the clock (scheduler) only
+
+
+def _documented_edges() -> dict[str, set[str]]:
+    """The table of docs/architecture.md: each part → the parts it imports (notes in parentheses left out)."""
+    text = (HIL.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = text[text.index("| part | imports |") :].split("\n\n")[0].splitlines()[2:]
+    parts = set(_package_edges())
+    documented: dict[str, set[str]] = {}
+    for row in table:
+        _, named, imports, _ = row.split("|")
+        words = set(re.findall(r"[a-z_]+", re.sub(r"\([^)]*\)", "", imports)))
+        for part in re.findall(r"`(\w+)`", named):
+            documented[part] = words & parts
+    return documented
+
+
+def test_the_documented_arrows_are_the_imports_the_code_has():
+    assert _documented_edges() == _package_edges()
+
+
+def test_a_relative_import_is_seen_as_the_module_it_names(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("from ..emulator import world\nfrom . import clock\n", encoding="utf-8")
+    assert {"hil.emulator", "hil.emulator.world", "hil.rig", "hil.rig.clock"} <= _imports(probe, "hil.rig")
