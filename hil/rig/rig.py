@@ -4,7 +4,6 @@ Whatever ends the `with` block (a return, a failed assertion, an exception, Ctrl
 to stop before the links close, and the outcome of that command is kept in `safety_log` for the record.
 """
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -18,10 +17,11 @@ from hil.drivers.emulator_control import EmulatorControl
 from hil.drivers.pump_base import PumpDriver
 from hil.errors import RigError, TransportError
 from hil.rig import abort, lab
-from hil.rig.clock import Clock, RealClock, SimClock
+from hil.rig.clock import Clock, SimClock
 from hil.rig.config import RigConfig
 from hil.rig.emulator_process import EmulatorProcess
 from hil.rig.model import EMULATOR_PORT
+from hil.rig.strategy import Strategy, strategy_of
 from hil.run_log import narrative
 from hil.transport.can_hub import CanHub
 
@@ -88,18 +88,30 @@ class Rig:
     _clock: Clock | None = None
     _pump: Pump | None = None
     _scale: Scale | None = None
-    emulator: EmulatorProcess | None = None
-    control: EmulatorControl | None = None
+    strategy: Strategy = field(default_factory=Strategy)  # how the rig comes up and goes down (hil.rig.strategy)
     can_hub: CanHub | None = None
     occlusion_valve: OcclusionValve | None = None
     lost_scale: Scale | None = None  # the second balance, under the lost-insulin vessel
     site_faults: SiteFixture | None = None
     identities: dict[str, Any] = field(default_factory=dict)
     drivers: dict[tuple[str, ...], type] = field(default_factory=dict)  # section path → the driver class connected
-    acquisition: lab.Acquisition | None = None  # the labgrid place the rig is on
-    acquired_here: bool = False  # this rig acquired the place (not `hil verify` for it): it releases it
     safety_log: list[SafetyAction] = field(default_factory=list)
     broken: str | None = None
+
+    @property
+    def control(self) -> EmulatorControl | None:
+        """The emulator's control channel, on an emulated rig."""
+        return self.strategy.control
+
+    @property
+    def emulator(self) -> EmulatorProcess | None:
+        """The emulator this rig started."""
+        return self.strategy.emulator
+
+    @property
+    def acquisition(self) -> lab.Acquisition | None:
+        """The labgrid place the rig is on."""
+        return self.strategy.acquisition
 
     @property
     def clock(self) -> Clock:
@@ -132,23 +144,10 @@ class Rig:
         self.close("end of session" if exc_type is None else f"aborted by {exc_type.__name__}")
 
     def _open(self) -> None:
-        place = self.config.section("labgrid")
-        if place:
-            self.acquisition = self._acquire(place["coordinator"], place["place"])
-        if self.config.emulated:
-            if self.acquisition:  # the place's emulator at the bench, over its exported port
-                control = EmulatorControl(self.acquisition.url(lab.LAB_PORT + place["emulator_control"]))
-            else:
-                self.emulator = EmulatorProcess(
-                    self.config.path, self.config.section("emulator").get("module", "hil.emulator")
-                )
-                self.identities["emulator"] = {"pid": self.emulator.pid, **self.emulator.endpoints}
-                control = EmulatorControl(self.emulator.endpoints["control"])
-            self.control = control
-            rehearsal = self.config.rehearsal
-            self._clock = RealClock(self.config.speed, origin=control.now()) if rehearsal else SimClock(control)
-        else:
-            self._clock = RealClock()
+        self.strategy = strategy_of(self.config)
+        self._clock = self.strategy.open()
+        if self.emulator:
+            self.identities["emulator"] = {"pid": self.emulator.pid, **self.emulator.endpoints}
         self._connect_all()
         pump = self.pump
         if not isinstance(pump, PumpDriver):
@@ -199,15 +198,6 @@ class Rig:
 
         return arrived
 
-    def _acquire(self, coordinator: str, place: str) -> lab.Acquisition:
-        """The place `hil verify` holds for this run, else acquired here (and released by close())."""
-        acquisition = lab.Acquisition.from_env(coordinator, place)
-        if acquisition is None:
-            acquisition = lab.acquire(coordinator, place)
-            self.acquired_here = True
-        narrative.info("labgrid: place %s of %s, held by %s", place, coordinator, acquisition.holder)
-        return acquisition
-
     def _connect(self, path: tuple[str, ...]) -> Any:
         """The device of a rig-file section, connected by the driver it names (None where the rig has none)."""
         section = self.config.device(path)
@@ -245,15 +235,14 @@ class Rig:
         starting state is then set and checked through its contract, on every rig (hil.procedures.starting_state)."""
         if self.broken:
             raise RigError(f"rig is broken: {self.broken}")
-        emulator = self.config.section("emulator")
-        if self.control and emulator.get("reset_per_test", True):
-            seed = int(emulator.get("seed", 1))
-            digest = hashlib.sha256(f"{seed}:{test_id}".encode()).digest()
-            self.control.reset(int.from_bytes(digest[:4], "big"))
-            self.clock.resync()
-            self.scale.reset()
-            if self.lost_scale:
-                self.lost_scale.reset()
+        self.strategy.begin_test(test_id, self._after_reset)
+
+    def _after_reset(self) -> None:
+        """After an emulator RESET: the rig's time is the emulator's again, and the balances' state forgotten."""
+        self.clock.resync()
+        self.scale.reset()
+        if self.lost_scale:
+            self.lost_scale.reset()
 
     def _serial_lines(self) -> list:
         """The pump's lines as its driver names them (hil.drivers.pump_base), and the instruments' `line`."""
@@ -312,22 +301,7 @@ class Rig:
             for actuator in (self.occlusion_valve, self.site_faults):
                 if actuator is not None:
                     actuator.disconnect()
-            for link in (self.control, self.can_hub):
-                if link is not None:
-                    link.close()
-            if self.emulator:
-                self.emulator.stop()
-            if self.acquisition is not None and self.acquired_here:
-                self._release(action)
+            if self.can_hub is not None:
+                self.can_hub.close()
+            self.strategy.close(pump_stopped=action.ok or self._pump is None)
             return action
-
-    def _release(self, stop: SafetyAction) -> None:
-        """Give the place back, after the pump's STOP; kept (and said) when the STOP was not acknowledged."""
-        assert self.acquisition is not None
-        if self._pump is not None and not stop.ok:
-            log.error("labgrid place %s kept acquired: the pump's STOP was not acknowledged", self.acquisition.place)
-            return
-        try:
-            lab.release(self.acquisition)
-        except lab.LabError as exc:
-            log.error("labgrid place %s not released: %s", self.acquisition.place, exc)
