@@ -88,7 +88,7 @@ class Rig:
     _clock: Clock | None = None
     _pump: Pump | None = None
     _scale: Scale | None = None
-    strategy: Strategy = field(default_factory=Strategy)  # how the rig comes up and goes down (hil.rig.strategy)
+    strategy: Strategy = field(default_factory=Strategy, init=False)  # how it comes up and goes down (its rig file)
     can_hub: CanHub | None = None
     occlusion_valve: OcclusionValve | None = None
     lost_scale: Scale | None = None  # the second balance, under the lost-insulin vessel

@@ -56,3 +56,25 @@ def test_a_place_hil_verify_holds_is_not_given_back_by_the_rig(monkeypatch):
     place.open()
     assert place.acquisition == acquisition and not place.acquired_here
     place.close(pump_stopped=True)
+
+
+def test_a_rig_that_fails_to_open_on_a_place_it_acquired_gives_the_place_back(monkeypatch):
+    from hil.errors import TransportError
+    from hil.rig import strategy
+    from hil.rig.rig import Rig
+
+    events: list[str] = []
+    ports = {"control": "socket://127.0.0.1:9"}
+    acquisition = lab.Acquisition("127.0.0.1:20408", "bench-b", "host/user", ports, "2026-12-07T00:00:00+00:00")
+    monkeypatch.delenv(lab.ACQUISITION_ENV, raising=False)
+    monkeypatch.setattr(lab, "acquire", lambda coordinator, place, wait_s=0.0: events.append("acquire") or acquisition)
+    monkeypatch.setattr(lab, "release", lambda held: events.append("release"))
+
+    def unreachable(url, *args, **kwargs):
+        raise TransportError(f"control: cannot open {url}")
+
+    monkeypatch.setattr(strategy, "EmulatorControl", unreachable)
+    with pytest.raises(TransportError, match="cannot open socket://127.0.0.1:9"):
+        with Rig(load_rig(RIGS / "lab-emulator-b.yaml")):
+            pass
+    assert events == ["acquire", "release"]  # no pump link was ever open: nothing to wait for before giving it back
