@@ -15,7 +15,7 @@ from hil.procedures.delivery import Mark, mark, prime, record_span, start_basal
 from hil.procedures.gravimetric import Gravimetry
 from hil.rig.clock import poll_until
 from hil.rig.rig import Rig
-from hil.specs.methods import SiteAlarm, SiteDetection, SiteFalseAlarm
+from hil.specs.methods import SiteAlarm, SiteFalseAlarm, SiteFaultTrials
 
 RECORDING_COLUMNS = ["trial", "t_s", "site_mg", "lost_mg", "pressure_kPa", "pump_state", "phase"]
 SITE_ALARMS = (AlarmKind.CHECK_SITE, AlarmKind.OCCLUSION)
@@ -95,7 +95,7 @@ def _acknowledge(rig: Rig, alarms: list[Seen[Alarm]]) -> None:
         rig.pump.acknowledge(alarm_id)
 
 
-def make_fault(site: SiteFixture, case: SiteDetection | SiteAlarm) -> None:
+def make_fault(site: SiteFixture, case: SiteFaultTrials) -> None:
     if case.fault == "leak":
         if case.leak_fraction is None:  # the schema requires it of a leak
             raise TypeError("a leak case without its leak_fraction")
@@ -115,7 +115,7 @@ def detection_trial(
     rig: Rig,
     site: SiteFixture,
     grav: Gravimetry,
-    case: SiteDetection | SiteAlarm,
+    case: SiteFaultTrials,
     number: int,
     rng: np.random.Generator,
     poller: SitePoller,

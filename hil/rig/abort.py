@@ -9,7 +9,9 @@ the shield lifts or left for the caller to stop the session with.
 import logging
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 log = logging.getLogger(__name__)
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -81,3 +83,14 @@ class AbortSignals:
 
 
 signals = AbortSignals()
+
+
+@contextmanager
+def handled_by(handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP go to handler in the block; the handlers before it are put back on the way out."""
+    previous = {signum: signal.signal(signum, handler) for signum in SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, before in previous.items():
+            signal.signal(signum, before)

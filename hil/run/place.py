@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from hil.rig import lab
-from hil.rig.abort import SIGNALS
+from hil.rig.abort import handled_by
 from hil.rig.rig import NO_PUMP_LINK
 from hil.run.pytest_child import ChildOutcome, signals_held
 from hil.run.say import RunStop, Say
@@ -23,12 +23,8 @@ def signals_interrupt(received: list[signal.Signals]) -> Iterator[None]:
         received.append(signal.Signals(signum))
         raise KeyboardInterrupt
 
-    previous = {signum: signal.signal(signum, interrupt) for signum in SIGNALS}
-    try:
+    with handled_by(interrupt):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from hil.rig.abort import SIGNALS
+from hil.rig.abort import SIGNALS, handled_by
 
 ABORT_GRACE_S = 300.0  # after a signal: time for the STOP, the last test's teardown and the record
 
@@ -69,12 +69,8 @@ def run_children(
             if child.poll() is None:
                 child.send_signal(signum)
 
-    previous = {signum: signal.signal(signum, forward) for signum in SIGNALS}
-    try:
+    with handled_by(forward):
         killed = [_wait(child, deadline, say) for child in children]
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     for reader in readers if relay else ():
         reader.join(timeout=5)
     return [
@@ -118,9 +114,5 @@ def signals_held(say: Callable[[str], None], doing: str):
     def ignore(signum, frame):
         say(f"hil: {signal.Signals(signum).name} ignored: {doing}")
 
-    previous = {signum: signal.signal(signum, ignore) for signum in SIGNALS}
-    try:
+    with handled_by(ignore):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)

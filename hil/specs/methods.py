@@ -323,47 +323,37 @@ class SiteKinkBolus(Case):
     poll_s: PollS
 
 
-class SiteDetection(Case):
+class SiteFaultTrials(Case):
+    """What a site-detection and a site-alarm case both give: the fault, its baseline and its trials."""
+
+    fault: Fault
+    basal_rate_U_per_h: BasalRateUPerH
+    baseline_h: BaselineH
+    baseline_poll_min: BaselinePollMin
+    phase_window_min: PhaseWindowMin
+    trials: Trials
+    detect_within_min: DetectWithinMin
+    poll_s: PollS
+    leak_fraction: LeakFraction | None = None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"fault": {"const": "leak"}}, "required": ["fault"]},
+            "then": {"required": ["leak_fraction"]},
+        }
+    )
+
+
+class SiteDetection(SiteFaultTrials):
     """A case of method site-detection: exactly the parameters its test reads."""
 
     method: ClassVar[str] = "site-detection"
-    fault: Fault
-    basal_rate_U_per_h: BasalRateUPerH
-    baseline_h: BaselineH
-    baseline_poll_min: BaselinePollMin
-    phase_window_min: PhaseWindowMin
-    trials: Trials
-    detect_within_min: DetectWithinMin
-    poll_s: PollS
-    leak_fraction: LeakFraction | None = None
-    model_config = ConfigDict(
-        json_schema_extra={
-            "if": {"properties": {"fault": {"const": "leak"}}, "required": ["fault"]},
-            "then": {"required": ["leak_fraction"]},
-        }
-    )
 
 
-class SiteAlarm(Case):
+class SiteAlarm(SiteFaultTrials):
     """A case of method site-alarm: exactly the parameters its test reads."""
 
     method: ClassVar[str] = "site-alarm"
-    fault: Fault
-    basal_rate_U_per_h: BasalRateUPerH
-    baseline_h: BaselineH
-    baseline_poll_min: BaselinePollMin
-    phase_window_min: PhaseWindowMin
-    trials: Trials
-    detect_within_min: DetectWithinMin
-    poll_s: PollS
-    leak_fraction: LeakFraction | None = None
     escalation_watch_min: EscalationWatchMin | None = None
-    model_config = ConfigDict(
-        json_schema_extra={
-            "if": {"properties": {"fault": {"const": "leak"}}, "required": ["fault"]},
-            "then": {"required": ["leak_fraction"]},
-        }
-    )
 
 
 class SiteFalseAlarm(Case):
@@ -430,4 +420,9 @@ class AutoClosedLoop(Case):
     max_iob_basal_h: MaxIobBasalH
 
 
-METHODS: dict[str, type[Case]] = {case.method: case for case in Case.__subclasses__()}
+def _models(base: type[Case]) -> list[type[Case]]:
+    """Every model below base, in the order they are defined; a model that gives no method shares its fields."""
+    return [model for sub in base.__subclasses__() for model in ([sub] if "method" in vars(sub) else []) + _models(sub)]
+
+
+METHODS: dict[str, type[Case]] = {case.method: case for case in _models(Case)}

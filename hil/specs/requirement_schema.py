@@ -8,7 +8,16 @@ import json
 from typing import Any
 
 from hil.specs.methods import METHODS, Case
+from hil.specs.model import OriginKind
 
+# A bound's `origin:` where its limit is written as a number (a claim's limit has the claim as its origin).
+ORIGIN = {
+    "enum": [kind.value for kind in OriginKind if kind is not OriginKind.CLAIM],
+    "description": (
+        "where a limit written as a number comes from: a standard's clause, a regulation, or the project's stated risk "
+        "judgement, said in `source`; a limit that is the device's claim ({claim: name}) has the claim as its origin"
+    ),
+}
 FRAME: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://hil.invalid/schemas/requirement-file.json",
@@ -46,14 +55,7 @@ FRAME: dict[str, Any] = {
                 "min": {"type": "number", "minimum": -100, "maximum": 0},
                 "max": {"type": "number", "minimum": 0, "maximum": 10000},
                 "source": {"type": "string", "minLength": 1},
-                "origin": {
-                    "enum": ["standard", "regulation", "judgement"],
-                    "description": (
-                        "where a limit written as a number comes from: a standard's clause, a regulation, or the "
-                        "project's stated risk judgement, said in `source`; a limit that is the device's claim ({claim:"
-                        " name}) has the claim as its origin"
-                    ),
-                },
+                "origin": ORIGIN,
             },
         },
         "requirements": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/requirement"}, "maxItems": 1000},
@@ -136,14 +138,7 @@ FRAME: dict[str, Any] = {
                 "band_pct": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
                 "min": {"type": "number"},
                 "max": {"type": "number"},
-                "origin": {
-                    "enum": ["standard", "regulation", "judgement"],
-                    "description": (
-                        "where a limit written as a number comes from: a standard's clause, a regulation, or the "
-                        "project's stated risk judgement, said in `source`; a limit that is the device's claim ({claim:"
-                        " name}) has the claim as its origin"
-                    ),
-                },
+                "origin": ORIGIN,
                 "source": {
                     "type": "string",
                     "minLength": 1,
