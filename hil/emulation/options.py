@@ -284,15 +284,36 @@ class LostBalanceParams(BalanceParams):
     serial: Name = "B000000002"
 
 
+ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", max_length=200)]
+
+
+class FirmwareProcess(Params):
+    """A pump firmware of its own, run as a process on the plant's lockstep channel (docs/plant-channel.md) in place
+    of the reference pump's: a host build of a maker's firmware (`command`) or a Python module (`module`, run as
+    `python -m <module>` by the emulator's interpreter)."""
+
+    module: ModuleName | None = None
+    command: Annotated[tuple[Annotated[str, Field(min_length=1, max_length=4096)], ...], Field(strict=False)] = ()
+    # Wall seconds the plant waits for each line of the firmware's answer before it holds the firmware hung: a
+    # simulated stroke takes microseconds, so a second of silence is a fault, not a slow machine.
+    reply_timeout_s: Annotated[float, span(0, 600, above=True)] = 10.0
+
+    @model_validator(mode="after")
+    def _one_program(self) -> "FirmwareProcess":
+        if (self.module is None) == (not self.command):
+            raise ValueError("name the firmware's program: either module (a Python module) or command (a list)")
+        return self
+
+
 class EmulatorOptions(Params):
     """A rig file's `emulator:` section."""
 
     seed: Annotated[int, count(0, 2**64 - 1)] = 1
     # The program the rig starts as its emulator, `python -m <module> RIG --watch-stdin` (it prints its endpoints):
     # the reference emulator, or a pump maker's emulated pump built on it (examples/binary-pump-plugin).
-    module: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", max_length=200)] = (
-        "hil.emulator"
-    )
+    module: ModuleName = "hil.emulator"
+    # The pump's firmware as a process of its own on the plant's lockstep channel; none: the reference pump's.
+    firmware: FirmwareProcess | None = None
     # The harness's, not the emulator's: a RESET (fresh pump, vessel and seed) before every test. Off, each test starts
     # from what the previous one left, as on a bench, and sets its starting state through the pump's contract alone.
     reset_per_test: bool = True

@@ -106,8 +106,8 @@ class CanEndpoint:
         if message.name == "LoadCellCommand":
             self._loadcell(cp.decode(message, data) if len(data) == message.length else None)
             return
-        if message.name != "PumpRequest":
-            return
+        if message.name != "PumpRequest" or self.world().pump is None:
+            return  # another node's frame, or the reference pump's when a firmware process is the pump
         try:
             signals = cp.decode(message, data)
         except Exception:  # noqa: BLE001 - any undecodable payload is a bad frame, answered as such
@@ -117,8 +117,9 @@ class CanEndpoint:
         if not isinstance(word, str):
             self._send("PumpResponse", {"seq": seq, "opcode": int(word), "result": "UNKNOWN_COMMAND"})
             return
+        pump = self.world().pump
+        assert pump is not None  # the reference pump's request (above)
         try:
-            pump = self.world().pump
             if word == "AUTO" and cp.auto_settings_args(signals):  # the settings an AUTO request carries, first
                 pump.handle(Frame(str(seq), "SET", cp.auto_settings_args(signals)))
             fields = dict(a.split("=", 1) for a in pump.handle(Frame(str(seq), word, cp.request_args(word, signals))))
@@ -176,11 +177,12 @@ class CanEndpoint:
 
     def _cgm(self, signals: dict | None) -> None:
         """A CGM value on the bus: the pump takes it as the serial CGM command (no reply on the bus)."""
-        if signals is None:
+        pump = self.world().pump
+        if signals is None or pump is None:
             return
         try:
             value = (f"{signals['glucose']:.0f}", f"{signals['trend']:.1f}", f"{signals['age']:.2f}")
-            self.world().pump.handle(Frame("0", "CGM", value))
+            pump.handle(Frame("0", "CGM", value))
         except Refused:
             pass  # an out-of-range value is ignored by the pump, as a sensor error would be
 

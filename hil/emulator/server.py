@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from hil.emulation.options import EmulatorConfig
 from hil.emulation.wire_faults import WireFault
 from hil.emulator.can_endpoint import CanEndpoint
+from hil.emulator.firmware_link import FirmwareFailed
 from hil.emulator.line_faults import LineFaults
 from hil.emulator.pump import Refused
 from hil.emulator.session_lock import SessionLock
@@ -40,7 +41,7 @@ class PtyChannel:
         self,
         name: str,
         on_line: Callable[[bytes], None],
-        terminator: bytes = b"\n",
+        terminator: bytes | None = b"\n",  # None: every read passed on as it came (the bytes are framed by others)
         now: Callable[[], float] = lambda: 0.0,
     ):
         self.name = name
@@ -59,8 +60,9 @@ class PtyChannel:
         self._later: list[tuple[float, bytes]] = []  # (time.monotonic() due, line): output sent after the rest
         self.watched_for_room = False  # registered for EVENT_WRITE in the server's selector
 
-    def write(self, data: bytes) -> None:
-        pieces, hold_s = self.faults.apply(data, self.now())
+    def write(self, data: bytes, at: float | None = None) -> None:
+        """Send `data` as written at simulated time `at` (default: now)."""
+        pieces, hold_s = self.faults.apply(data, self.now() if at is None else at)
         if hold_s:
             self._held_until = max(self._held_until, time.monotonic() + hold_s)
         for piece in pieces:
@@ -111,6 +113,9 @@ class PtyChannel:
             if exc.errno in (errno.EAGAIN, errno.EIO):
                 return
             raise
+        if self.terminator is None:
+            self.on_line(data)
+            return
         self._inbuf += data
         while self.terminator in self._inbuf:
             line, self._inbuf = self._inbuf.split(self.terminator, 1)
@@ -128,7 +133,9 @@ class EmulatorServer:
     PUMP_TERMINATOR = b"\n"
 
     def __init__(self, config: EmulatorConfig):
-        self.pump_ch = PtyChannel("pump", self._pump_line, terminator=self.PUMP_TERMINATOR, now=self._now)
+        # A firmware process frames its own bytes: its pump endpoint passes them on as they come.
+        terminator = None if config.firmware else self.PUMP_TERMINATOR
+        self.pump_ch = PtyChannel("pump", self._pump_line, terminator=terminator, now=self._now)
         self.balance_ch = PtyChannel("balance", self._balance_line, now=self._now)
         self.lost_balance_ch = PtyChannel("balance-lost", self._lost_balance_line, now=self._now)
         self.control_ch = PtyChannel("control", self._control_line)
@@ -142,16 +149,27 @@ class EmulatorServer:
             events_behind_status_s=config.can_events_behind_status_s,
         )
         self._event_no = 0
-        self.world = World(config, self._pump_event, lambda line: self.balance_ch.write(line.encode() + b"\r\n"))
-        self.world.every(
-            config.can_heartbeat_s, lambda: self.can.heartbeat(self.world.pump.state, self.world.scheduler.now)
-        )
+        try:
+            self.world = World(
+                config,
+                self._pump_event,
+                lambda line: self.balance_ch.write(line.encode() + b"\r\n"),
+                lambda data, t: self.pump_ch.write(data, at=t),
+            )
+        except FirmwareFailed as exc:
+            raise SystemExit(str(exc)) from None
+        if self.world.pump:  # the reference pump's heartbeat on the bus; a firmware process has no CAN node here
+            self.world.every(config.can_heartbeat_s, self._heartbeat)
         # The vendor variant's service session, on the serial link only (the CAN endpoint has none).
         self.session_lock = SessionLock(config.pump.session_key, config.seed) if config.pump.session_key else None
         self.running = True
         # Running free (clock: rehearsal): simulated time follows the wall clock, `speed` times faster, from now.
         self.speed = config.speed if config.free_run else None
         self._wall0, self._sim0 = time.monotonic(), self.world.scheduler.now
+
+    def _heartbeat(self) -> None:
+        if self.world.pump:
+            self.can.heartbeat(self.world.pump.state, self.world.scheduler.now)
 
     def _follow_wall_clock(self) -> None:
         """Running free: advance the world to the simulated time the wall clock has reached."""
@@ -193,11 +211,24 @@ class EmulatorServer:
         channel.write(reply)
 
     def _pump_line(self, line: bytes) -> None:
-        lock = self.session_lock
-        if lock is None:
-            self._framed(self.pump_ch, line, lambda frame: self.world.pump.handle(frame))
+        pump, lock = self.world.pump, self.session_lock
+        if pump is None:
+            self._to_firmware(line)
+        elif lock is None:
+            self._framed(self.pump_ch, line, lambda frame: pump.handle(frame))
         else:
-            self._framed(self.pump_ch, line, lambda frame: lock.handle(frame, self.world.pump.handle))
+            self._framed(self.pump_ch, line, lambda frame: lock.handle(frame, pump.handle))
+
+    def _to_firmware(self, data: bytes) -> None:
+        """Bytes from the harness to a firmware process, now; a firmware that has failed hears nothing (the line
+        to a dead pump), and said why when it failed."""
+        assert self.world.firmware is not None  # no reference pump: a firmware process
+        if self.world.firmware.failed:
+            return
+        try:
+            self.world.firmware.receive(data)
+        except FirmwareFailed as exc:
+            print(f"emulator: {exc}", file=sys.stderr, flush=True)
 
     def _control_line(self, line: bytes) -> None:
         self._framed(self.control_ch, line, self._control)
@@ -285,7 +316,10 @@ class EmulatorServer:
                 if not 0 <= dt <= 1e7:
                     raise ValueError(f"cannot advance by {dt}")
                 self._take_pending_input()
-                self.world.advance(dt)
+                try:
+                    self.world.advance(dt)
+                except FirmwareFailed as exc:
+                    raise Refused("NOT_ALLOWED", str(exc)) from None
                 # the serial pump's last event number: over a network the pump's lines may arrive after this reply
                 return [f"t={self.world.scheduler.now:.6f}", f"events={self._event_no}"]
             elif frame.word == "VALVE":
@@ -298,7 +332,10 @@ class EmulatorServer:
             elif frame.word == "FAULT":
                 return self._fault(list(frame.args))
             elif frame.word == "RESET":
-                self.world.reset(int(frame.args[0]))
+                try:
+                    self.world.reset(int(frame.args[0]))
+                except FirmwareFailed as exc:
+                    raise Refused("NOT_ALLOWED", str(exc)) from None
                 for channel in self.faulted.values():
                     channel.faults.clear()
                 self._arm_rig_faults()

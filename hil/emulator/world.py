@@ -1,5 +1,10 @@
-"""The emulated rig: pump, fluid path, vessel and balance on one simulated clock, built per seed."""
+"""The emulated rig: pump, fluid path, vessel and balance on one simulated clock, built per seed.
 
+The pump is the reference firmware (hil/emulator/pump.py) on the plant's scheduler, or a firmware process of its own
+on the plant channel (hil/emulator/firmware_link.py) when the rig names one: then the plant moves to each of its
+messages' times in turn, and the reference pump is not built."""
+
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -7,6 +12,7 @@ import numpy as np
 from hil.emulation.options import BalanceFault, BalanceParams, EmulatorConfig
 from hil.emulator.balance import EmulatedMtSicsBalance
 from hil.emulator.bench import Bench, Vessel
+from hil.emulator.firmware_link import FirmwareLink
 from hil.emulator.fluid_properties import balance_indication_mg_per_uL
 from hil.emulator.loadcell import EmulatedLoadCell
 from hil.emulator.pump import EmulatedPump
@@ -23,12 +29,19 @@ class World:
         config: EmulatorConfig,
         emit_pump_event: Callable[[str, dict], None],
         emit_balance_line: Callable[[str], None],
+        transmit_pump_bytes: Callable[[bytes, float], None] = lambda data, t: None,
     ):
         self.config = config
         self._emit_pump_event = emit_pump_event
         self._emit_balance_line = emit_balance_line
         self.scheduler = Scheduler()
         self._periodic: list[tuple[float, Callable[[], None]]] = []
+        self._next_line_s = math.inf  # when the streaming balance sends its next line
+        self.pump: EmulatedPump | None = None  # the reference firmware; None when the rig names a firmware process
+        self.firmware: FirmwareLink | None = None
+        if config.firmware:
+            now = lambda: self.scheduler.now  # noqa: E731 - the scheduler is replaced on every reset
+            self.firmware = FirmwareLink(config.firmware, lambda: self.bench, now, self.run_to, transmit_pump_bytes)
         self.reset(config.seed)
 
     def every(self, interval_s: float, action: Callable[[], None]) -> None:
@@ -68,10 +81,13 @@ class World:
         self.balance = self._balance(c.balance, self.bench.vessel, balance_rng)
         self.lost_balance = self._balance(c.lost_balance, self.bench.lost_vessel, lost_balance_rng)
         self.loadcell = EmulatedLoadCell(c.loadcell, self.bench, loadcell_rng, lambda: self.scheduler.now)
-        self.pump = EmulatedPump(
-            c.pump, c.defects, self.bench, self.scheduler, pump_rng, self._emit_pump_event, sensor_rng, c.auto_mode
-        )
         self._last_physics_t = self.scheduler.now
+        if self.firmware:
+            self.firmware.reset(seed)
+        else:
+            self.pump = EmulatedPump(
+                c.pump, c.defects, self.bench, self.scheduler, pump_rng, self._emit_pump_event, sensor_rng, c.auto_mode
+            )
         for interval_s, action in self._periodic:
             self._schedule_periodic(interval_s, action)
 
@@ -88,20 +104,24 @@ class World:
 
     def advance(self, dt: float) -> None:
         target = self.scheduler.now + dt
-        if self.balance.streaming:
-            self._stream_until(target)
-        self.scheduler.run_until(target, self._physics_to)
-
-    def _stream_until(self, target: float) -> None:
         interval = self.config.balance.sir_interval_s
-        t = self.scheduler.now + interval
-        while t <= target:
-            self.scheduler.run_until(t, self._physics_to)
+        self._next_line_s = self.scheduler.now + interval if self.balance.streaming else math.inf
+        if self.firmware:
+            self.firmware.run(target)
+        self.run_to(target)
+
+    def run_to(self, t: float) -> None:
+        """The plant moved on to simulated time t: the streaming balance's lines due on the way sent, the scheduler's
+        events fired."""
+        while self._next_line_s <= t:
+            self.scheduler.run_until(self._next_line_s, self._physics_to)
             line = self.balance.stream_reading()
             if line is None:
-                return
+                self._next_line_s = math.inf
+                break
             self._emit_balance_line(line)
-            t += interval
+            self._next_line_s += self.config.balance.sir_interval_s
+        self.scheduler.run_until(t, self._physics_to)
 
     def inspect(self) -> dict[str, float]:
         """Ground truth for the emulator's own tests; the harness never asks for it."""

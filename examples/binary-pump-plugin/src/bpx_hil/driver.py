@@ -257,3 +257,18 @@ def _milli(units: float) -> int:
     if not (math.isfinite(units) and 0 <= milli <= 0xFFFFFFFF):
         raise ValueError(f"{units!r} cannot be sent to the BPX pump")
     return milli
+
+
+class BpxLPump(BpxPump):
+    """The BPX-L (registered as `bpx-l`): the BPX protocol on a model without CGM input, low-glucose suspend or
+    automated delivery (its firmware, bpx_hil.firmware, refuses those requests as unknown)."""
+
+    capabilities = frozenset(
+        {
+            Capability.LINE_PRESSURE,
+            Capability.TEMP_BASAL,
+            Capability.QUICK_BOLUS,
+            Capability.OCCLUSION_BACKOFF,
+            Capability.DELIVERY_HISTORY,
+        }
+    )
