@@ -9,7 +9,7 @@ import numpy as np
 
 from hil.analysis import bolus, sampling, trumpet, windows
 from hil.analysis.metric import Metric, Metrics, measurement_name
-from hil.analysis.strokes import detect_strokes
+from hil.analysis.strokes import countable_strokes
 
 
 def overall_error_uncertainty_pct(
@@ -73,12 +73,11 @@ def basal_metrics(
     return out
 
 
-def stroke_metrics(t_s: np.ndarray, delivered_U: np.ndarray, threshold_U: float) -> Metrics:
-    """Dose-by-dose statistics (reported): empty when the sampling does not resolve single strokes,
-    i.e. when strokes are detected less than three sample intervals apart."""
-    strokes = detect_strokes(t_s, delivered_U, threshold=threshold_U)
-    interval = float(np.median(np.diff(t_s)))
-    if strokes.doses.size < 3 or np.median(strokes.intervals_s) < 3 * interval:
+def stroke_metrics(t_s: np.ndarray, delivered_U: np.ndarray, u_difference_U: float) -> Metrics:
+    """Dose-by-dose statistics (reported): empty when the strokes cannot be counted one by one
+    (hil.analysis.strokes.countable_strokes)."""
+    strokes = countable_strokes(t_s, delivered_U, u_difference_U)
+    if strokes is None:
         return {}
     s = strokes.summary()
     return {
@@ -204,23 +203,22 @@ def basal_record_metrics(
     edges_s: np.ndarray,
     history_strokes: np.ndarray,
     recorded_U: float,
-    threshold_U: float,
+    u_difference_U: float,
     U_weighed_U: float,
 ) -> Metrics:
     """The basal windows [edges_s[k], edges_s[k+1]) as the pump's history counts them (history_strokes[k]) against
     the strokes the balance saw in them (a stroke is placed at the sample before its rise, so a window whose
     edges are sample times holds the strokes made within it), and the whole span's weighed amount against the
-    pump's record (recorded_U). Empty when the sampling does not resolve single strokes (strokes detected less than
-    three sample intervals apart): the stroke count is then not measured."""
+    pump's record (recorded_U). The stroke count is not measured when the strokes cannot be counted one by one
+    (hil.analysis.strokes.countable_strokes: too small against the balance's noise, or too close for its sampling)."""
     t = np.asarray(t_s, dtype=float)
     y = np.asarray(delivered_U, dtype=float)
     edges = np.asarray(edges_s, dtype=float)
     span = (t >= edges[0]) & (t <= edges[-1])
     weighed = float(np.interp(edges[-1], t, y) - np.interp(edges[0], t, y))
     out: Metrics = {"record_disagreement": record_disagreement_pct(weighed, recorded_U, U_weighed_U)}
-    strokes = detect_strokes(t[span], y[span], threshold=threshold_U)
-    interval = float(np.median(np.diff(t)))
-    if strokes.doses.size < 3 or np.median(strokes.intervals_s) < 3 * interval:
+    strokes = countable_strokes(t[span], y[span], u_difference_U)
+    if strokes is None:
         return out
     seen = np.histogram(strokes.times_s, bins=edges)[0]
     logged = np.asarray(history_strokes, dtype=float)

@@ -5,6 +5,13 @@ A stroke shows as a rise spread over a few samples (line outflow and balance set
 exceeds the threshold are grouped into runs; each run is one stroke, its dose the rise from the sample
 before the run to the second sample after it (the settling tail), its time the sample before the run.
 Strokes must be at least three samples apart for the doses to be separate.
+
+To count strokes one by one (`countable_strokes`), the threshold must clear the balance's noise and sit below every
+stroke's rise. A reading difference's standard uncertainty u is the noise: a rise above 5 u comes from noise about
+once in 3.5 million samples. The threshold is half the typical stroke's largest one-sample rise, at most 10 u (the
+threshold for strokes well above the noise), and strokes whose rise does not clear 10 u are not counted at all:
+a pump's small steps (the BPX-L's 0.025 U against a 0.05 U stroke) then stay countable, and a threshold is never
+set where a stroke's scatter or its spread over two samples hides some of them.
 """
 
 from dataclasses import dataclass
@@ -46,3 +53,25 @@ def detect_strokes(t_s: np.ndarray, series: np.ndarray, threshold: float) -> Str
     ends = np.flatnonzero(edges == -1)  # the sample just after it; one more takes in the settling tail
     doses = y[np.minimum(ends + 1, y.size - 1)] - y[starts]
     return Strokes(t[starts], doses)
+
+
+NOISE_FLOOR_U = 5.0  # in standard uncertainties of a reading difference: a rise no noise makes
+STROKE_FLOOR_U = 10.0  # a stroke's rise must clear this to be counted; the threshold never exceeds it
+
+
+def countable_strokes(t_s: np.ndarray, series: np.ndarray, u_difference: float) -> Strokes | None:
+    """The strokes of a cumulative series counted one by one, or None when they cannot be: fewer than three above
+    the noise, a typical rise under STROKE_FLOOR_U · u_difference, or strokes less than three samples apart."""
+    t = np.asarray(t_s, dtype=float)
+    y = np.asarray(series, dtype=float)
+    rises = np.diff(y)
+    clear = rises[rises > NOISE_FLOOR_U * u_difference]
+    if clear.size < 3:
+        return None
+    threshold = min(STROKE_FLOOR_U * u_difference, float(np.median(clear)) / 2.0)
+    if threshold < NOISE_FLOOR_U * u_difference:
+        return None
+    strokes = detect_strokes(t, y, threshold)
+    if strokes.doses.size < 3 or np.median(strokes.intervals_s) < 3 * float(np.median(np.diff(t))):
+        return None
+    return strokes

@@ -37,7 +37,7 @@ def test_basal_accuracy(rig, requirement, evidence):
         u_amount_U=grav.u_amount_U,
     )
     # Strokes stand out from the balance noise at ten times the uncertainty of a weighed difference.
-    metrics |= dose_metrics.stroke_metrics(series.t_s, delivered, threshold_U=10 * grav.u_difference_U())
+    metrics |= dose_metrics.stroke_metrics(series.t_s, delivered, u_difference_U=grav.u_difference_U())
     if Capability.DELIVERY_HISTORY in rig.capabilities():
         metrics |= _basal_record(rig, grav, series, delivered, int(round(stabilisation_s / interval)), interval)
     else:  # the pump's count (STATUS `delivered`) over the whole recording: the record every pump keeps
@@ -71,7 +71,7 @@ def _basal_record(rig, grav, series, delivered, start, interval):
     recorded_U = history[0][1] - history[-1][1]
     span_s = float(edges[-1] - edges[0])
     return dose_metrics.basal_record_metrics(
-        series.t_s, delivered, edges, strokes, recorded_U, threshold_U=10 * grav.u_difference_U(),
+        series.t_s, delivered, edges, strokes, recorded_U, u_difference_U=grav.u_difference_U(),
         U_weighed_U=2.0 * grav.u_amount_U(span_s, recorded_U))
 
 

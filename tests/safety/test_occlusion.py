@@ -74,7 +74,7 @@ def _observe_after_release(rig, grav, case, poller, timeline):
     first, pump_t = len(timeline.t_s), rig.pump.pump_time()
     poller.watch(case.observe_after_release_min * 60.0, case.poll_s, "alarm, open")
     t, mass, _ = (a[first:] for a in timeline.arrays())
-    seen = occlusion.balance_stroke_count(t, grav.cumulative_units(t, mass), threshold_U=10 * grav.u_difference_U())
+    seen = occlusion.balance_stroke_count(t, grav.cumulative_units(t, mass), u_difference_U=grav.u_difference_U())
     logged = rig.pump.history_since(pump_t)[0]
     return {"balance_strokes_after_release": Metric(float(seen), "count", 0.0),
             "history_balance_disagreement": Metric(float(abs(logged - seen)), "count", 0.0)}

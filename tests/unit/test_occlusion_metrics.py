@@ -18,8 +18,19 @@ def test_missed_units_are_what_the_pump_counted_and_did_not_arrive():
     assert missed_U(0.5, 0.75) == -0.25
 
 
-def test_balance_stroke_count_counts_the_rises_above_the_threshold():
+def test_balance_stroke_count_counts_the_rises_above_the_noise_floor():
     t = np.arange(12.0) * 5.0
     delivered = np.array([0, 0, 0.05, 0.05, 0.05, 0.1, 0.1, 0.1, 0.1, 0.15, 0.15, 0.15])
-    assert balance_stroke_count(t, delivered, 0.02) == 3
-    assert balance_stroke_count(t, delivered, 0.06) == 0
+    assert balance_stroke_count(t, delivered, u_difference_U=0.004) == 3  # 0.05 U rises over a 0.02 U floor
+    assert balance_stroke_count(t, delivered, u_difference_U=0.012) == 0  # under a 0.06 U floor: noise
+
+
+def test_a_small_step_under_the_counting_threshold_of_large_strokes_is_still_seen_where_none_should_be():
+    """A pump of 0.025 U steps that keeps stepping after its alarm: each step rises 0.018-0.022 U in its first
+    sample, under the 10 u (0.021 U) a 0.05 U stroke is counted by, but far above the 5 u noise floor."""
+    t = np.arange(40.0) * 30.0
+    steps = np.repeat([0.018, 0.022, 0.019, 0.021, 0.020], 1)
+    delivered = np.zeros(t.size)
+    for k, rise in enumerate(steps):
+        delivered[3 * k + 2:] += rise
+    assert balance_stroke_count(t, delivered, u_difference_U=0.0021) == 5
