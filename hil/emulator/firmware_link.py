@@ -42,14 +42,17 @@ class FirmwareLink:
         self.options = options
         self._plant, self._now, self._run_to, self._transmit = plant, now, run_to, transmit
         self.failed: str | None = None
-        argv = [sys.executable, "-m", options.module] if options.module else list(options.command)
-        self.name = options.module or os.path.basename(argv[0])
+        self.events = 0  # the number of the last event the firmware says it sent on its serial line (DONE's count)
+        argv = [sys.executable, "-m", options.module, *options.args] if options.module else list(options.command)
+        # what the messages call it: its program until it says its own name in HELLO
+        self.name = options.module or " ".join(os.path.basename(arg) for arg in argv)[:80]
         self._stderr = tempfile.TemporaryFile()
         try:
             self.process = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0
             )
         except OSError as exc:
+            self._stderr.close()
             raise FirmwareFailed(f"firmware {self.name}: cannot start {argv[0]}: {exc.strerror}") from None
         atexit.register(self.stop)
         self._in = b""
@@ -72,6 +75,7 @@ class FirmwareLink:
         if self.failed:
             raise FirmwareFailed(self.failed)
         try:
+            self._nothing_unasked()
             self._send(request)
             while not self._answer(self._read(), until, hello):
                 pass
@@ -84,14 +88,17 @@ class FirmwareLink:
         """Act on one message of the firmware's; True when it ends the exchange."""
         word, *args = line.split(" ")
         if hello:
-            if word != "HELLO" or args[:1] != [str(PROTOCOL)]:
+            if word != "HELLO" or args[:1] != [str(PROTOCOL)] or not "".join(args[1:]).strip():
                 raise self._broke(f"answered HELLO with '{line[:80]}', not 'HELLO {PROTOCOL} <name>'")
+            self.name = f"{' '.join(args[1:])[:60]} ({self.name})"
             return True
         assert until is not None  # every exchange but HELLO runs to a time
         match word, len(args):
-            case "DONE", 1:
+            case "DONE", 1 | 2:
                 if self._time(args[0], until) != until:
                     raise self._broke(f"ended at t={args[0]}, not at t={until!r}")
+                if args[1:]:
+                    self.events = self._count(args[1])
                 self._run_to(until)
                 return True
             case "TX", 2:
@@ -128,6 +135,11 @@ class FirmwareLink:
             raise self._broke(f"sent a message at t={text[:40]}, outside the exchange [{self._now()!r}, {until!r}]")
         return t
 
+    def _count(self, text: str) -> int:
+        if not text.isdigit() or int(text) < self.events:
+            raise self._broke(f"counted its events '{text[:40]}', not a whole number from {self.events} on")
+        return int(text)
+
     def _volume(self, text: str) -> float:
         try:
             volume = float(text)
@@ -141,6 +153,17 @@ class FirmwareLink:
         return FirmwareFailed(f"firmware {self.name} {what} (docs/plant-channel.md)")
 
     # -- the pipes ----------------------------------------------------------------------------------------------
+    def _nothing_unasked(self) -> None:
+        """A firmware writes only inside an exchange: a line waiting before one opens is a broken protocol."""
+        assert self.process.stdout is not None  # piped
+        if not self._in and select.select([self.process.stdout.fileno()], [], [], 0)[0]:
+            self._in += os.read(self.process.stdout.fileno(), 65536)
+            if not self._in:
+                raise self._exited()
+        if self._in:
+            unasked = self._in.split(b"\n")[0][:80].decode(errors="replace")
+            raise self._broke(f"wrote '{unasked}' outside an exchange")
+
     def _send(self, line: str) -> None:
         try:
             assert self.process.stdin is not None  # piped
@@ -158,9 +181,7 @@ class FirmwareLink:
                 raise self._broke(f"sent a line over {MAX_LINE} bytes")
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise FirmwareFailed(
-                    f"firmware {self.name} did not answer within {self.options.reply_timeout_s:g} s: hung"
-                )
+                raise self._broke(f"did not answer within {self.options.reply_timeout_s:g} s: hung")
             chunk = os.read(fd, 65536)
             if not chunk:
                 raise self._exited()
@@ -175,18 +196,23 @@ class FirmwareLink:
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            return FirmwareFailed(f"firmware {self.name} closed its end of the channel")
+            return self._broke("closed its end of the channel")
         self._stderr.seek(0)
         said = self._stderr.read().decode(errors="replace").strip().splitlines()
-        return FirmwareFailed(f"firmware {self.name} exited with code {code}: {said[-1] if said else 'no message'}")
+        return self._broke(f"exited with code {code}: {said[-1] if said else 'no message'}")
 
     def stop(self) -> None:
-        """End the process: its stdin closed (a firmware ends on that), then terminated if it does not."""
+        """End the process: its stdin closed (a firmware ends on that), killed if it has not ended 2 s later; its
+        pipes and its kept standard error closed."""
+        atexit.unregister(self.stop)
+        if self.process.stdin:
+            self.process.stdin.close()
         if self.process.poll() is None:
-            if self.process.stdin:
-                self.process.stdin.close()
             try:
                 self.process.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        if self.process.stdout:
+            self.process.stdout.close()
+        self._stderr.close()

@@ -130,7 +130,7 @@ class Firmware:
                 self.scheduler.run_until(float(t), _unmoved)
             case _:
                 raise SystemExit(f"reference firmware: '{' '.join(message)[:80]}' is no exchange it knows")
-        self.channel.send(f"DONE {self.scheduler.now!r}")
+        self.channel.send(f"DONE {self.scheduler.now!r} {self._event_no}")
 
     def _catch_up(self, t: float) -> None:
         """Bytes that arrive later than the last RUN: what was due before them happens first. Not at the same time:

@@ -167,6 +167,11 @@ class EmulatorServer:
         self.speed = config.speed if config.free_run else None
         self._wall0, self._sim0 = time.monotonic(), self.world.scheduler.now
 
+    def _pump_events(self) -> int:
+        """The number of the pump's last event on its serial link: the reference pump's, or what a firmware process
+        counted in its last DONE."""
+        return self.world.firmware.events if self.world.firmware else self._event_no
+
     def _heartbeat(self) -> None:
         if self.world.pump:
             self.can.heartbeat(self.world.pump.state, self.world.scheduler.now)
@@ -321,7 +326,7 @@ class EmulatorServer:
                 except FirmwareFailed as exc:
                     raise Refused("NOT_ALLOWED", str(exc)) from None
                 # the serial pump's last event number: over a network the pump's lines may arrive after this reply
-                return [f"t={self.world.scheduler.now:.6f}", f"events={self._event_no}"]
+                return [f"t={self.world.scheduler.now:.6f}", f"events={self._pump_events()}"]
             elif frame.word == "VALVE":
                 if frame.args[0] not in ("OPEN", "CLOSE"):
                     raise ValueError("VALVE takes OPEN or CLOSE")
@@ -342,7 +347,7 @@ class EmulatorServer:
             elif frame.word == "INSPECT":
                 return [f"{k}={v:.9g}" for k, v in self.world.inspect().items()]
             elif frame.word == "NOW":
-                return [f"t={self.world.scheduler.now:.6f}", f"events={self._event_no}"]
+                return [f"t={self.world.scheduler.now:.6f}", f"events={self._pump_events()}"]
             else:
                 raise Refused("UNKNOWN_COMMAND", frame.word)
         except (ValueError, IndexError) as exc:

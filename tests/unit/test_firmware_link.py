@@ -19,7 +19,8 @@ from hil.emulator.pump import Refused
 from hil.emulator.world import World
 from hil.transport.frames import Frame
 
-NAME = os.path.basename(sys.executable)  # a command's firmware is named by its program: here the interpreter
+PROGRAM = f"{os.path.basename(sys.executable)} scripted.py"  # what a command's firmware is called before HELLO
+NAME = f"scripted ({PROGRAM})"  # and after: the name it gave, its program beside it
 DOCS = "(docs/plant-channel.md)"
 
 WELL_BEHAVED = """
@@ -263,7 +264,7 @@ def test_a_firmware_that_falls_silent_is_held_hung_and_killed(tmp_path, links):
     began = time.monotonic()
     with pytest.raises(FirmwareFailed) as failure:
         link.run(12.0)
-    message = f"firmware {NAME} did not answer within 0.5 s: hung"
+    message = f"firmware {NAME} did not answer within 0.5 s: hung {DOCS}"
     assert str(failure.value) == link.failed == message
     assert time.monotonic() - began < 4.0
     assert link.process.poll() is not None
@@ -272,13 +273,43 @@ def test_a_firmware_that_falls_silent_is_held_hung_and_killed(tmp_path, links):
     assert str(again.value) == message
 
 
+def test_a_line_written_after_an_exchange_ended_is_a_broken_protocol_not_the_next_answer(tmp_path, links):
+    link = link_to(scripted(tmp_path, sending("DONE 12.0", "TX 12.0 ff")), FakePlant())
+    links.append(link)
+    link.run(12.0)
+    time.sleep(0.2)  # the stray line has arrived
+    with pytest.raises(FirmwareFailed) as failure:
+        link.receive(b"\x01")
+    assert str(failure.value) == f"firmware {NAME} wrote 'TX 12.0 ff' outside an exchange {DOCS}"
+    assert link.process.poll() is not None
+
+
+def test_done_may_count_the_events_the_firmware_sent_and_the_count_never_goes_back(tmp_path, links):
+    on_run = 'send("DONE " + args[0] + (" 5" if float(args[0]) < 13 else " 4"))'
+    link = link_to(scripted(tmp_path, on_run), FakePlant())
+    links.append(link)
+    assert link.events == 0
+    link.run(12.0)
+    assert link.events == 5
+    with pytest.raises(FirmwareFailed) as failure:
+        link.run(13.0)
+    assert str(failure.value) == f"firmware {NAME} counted its events '4', not a whole number from 5 on {DOCS}"
+
+
+def test_a_stopped_link_leaves_no_file_open(tmp_path):
+    link = link_to(scripted(tmp_path, sending("DONE 12.0")), FakePlant())
+    link.run(12.0)
+    link.stop()
+    assert link.process.stdin.closed and link.process.stdout.closed and link._stderr.closed
+
+
 def test_a_firmware_that_exits_is_quoted_with_its_last_error_line_and_exit_code(tmp_path, links):
     on_run = 'sys.stderr.write("stroke 41\\nmotor driver: stall on phase B\\n")\nsys.exit(3)'
     link = link_to(scripted(tmp_path, on_run), FakePlant())
     links.append(link)
     with pytest.raises(FirmwareFailed) as failure:
         link.run(12.0)
-    message = f"firmware {NAME} exited with code 3: motor driver: stall on phase B"
+    message = f"firmware {NAME} exited with code 3: motor driver: stall on phase B {DOCS}"
     assert str(failure.value) == link.failed == message
     assert link.process.poll() == 3
     with pytest.raises(FirmwareFailed) as again:
@@ -291,14 +322,15 @@ def test_a_missing_program_cannot_start(tmp_path):
     options = FirmwareProcess(command=(program, "--plant"), reply_timeout_s=0.5)
     with pytest.raises(FirmwareFailed) as failure:
         link_to(options, FakePlant())
-    assert str(failure.value) == f"firmware no-such-firmware: cannot start {program}: No such file or directory"
+    assert str(failure.value) == (
+        f"firmware no-such-firmware --plant: cannot start {program}: No such file or directory")
 
 
-@pytest.mark.parametrize("hello", ["HELLO 2 scripted", "HI 1 scripted", "DONE 10.0"])
+@pytest.mark.parametrize("hello", ["HELLO 2 scripted", "HI 1 scripted", "DONE 10.0", "HELLO 1"])
 def test_a_wrong_hello_fails_the_start_and_ends_the_process(tmp_path, hello):
     with pytest.raises(FirmwareFailed) as failure:
         link_to(scripted(tmp_path, sending("DONE 12.0"), hello=hello), FakePlant())
-    assert str(failure.value) == f"firmware {NAME} answered HELLO with '{hello}', not 'HELLO 1 <name>' {DOCS}"
+    assert str(failure.value) == f"firmware {PROGRAM} answered HELLO with '{hello}', not 'HELLO 1 <name>' {DOCS}"
     assert gone(tmp_path)
 
 
@@ -309,7 +341,7 @@ def test_after_the_firmware_failed_the_control_channel_refuses_adv_and_reset_wit
     on_run = 'sys.stderr.write("watchdog reset\\n")\nsys.exit(70)'
     server = EmulatorServer(EmulatorConfig(firmware=scripted(tmp_path, on_run)))
     try:
-        message = f"firmware {NAME} exited with code 70: watchdog reset"
+        message = f"firmware {NAME} exited with code 70: watchdog reset {DOCS}"
         for request in (("ADV", "1"), ("ADV", "1"), ("RESET", "2")):
             with pytest.raises(Refused) as refused:
                 server._control(Frame("1", request[0], request[1:]))

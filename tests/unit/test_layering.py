@@ -98,7 +98,12 @@ FIRMWARE = ("pump", "site_check", "glucose_suspend", "auto_mode", "microbolus") 
 # what the firmware may import of the emulator besides itself: the plant interface and the shared clock; every other
 # module there is the plant it acts on or the wire it is reached over
 SHARED = ("plant_interface", "scheduler")
-PLANT = tuple(p.stem for p in (HIL / "emulator").glob("*.py") if p.stem not in (*FIRMWARE, *SHARED, "__init__"))
+# the reference firmware's host when it runs as a process of its own (docs/plant-channel.md): its serial session is
+# the wire's, and it reaches the plant over the channel only
+FIRMWARE_HOST = ("firmware_process", "session_lock")
+PLANT = tuple(
+    p.stem for p in (HIL / "emulator").glob("*.py") if p.stem not in (*FIRMWARE, *SHARED, *FIRMWARE_HOST, "__init__")
+)
 
 
 def test_the_reference_firmware_touches_the_plant_only_through_its_interface():
@@ -135,3 +140,9 @@ def test_a_relative_import_is_seen_as_the_module_it_names(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("from ..emulator import world\nfrom . import clock\n", encoding="utf-8")
     assert {"hil.emulator", "hil.emulator.world", "hil.rig", "hil.rig.clock"} <= _imports(probe, "hil.rig")
+
+
+def test_the_firmware_process_reaches_the_plant_only_over_the_channel():
+    imported = {m.split(".")[2] for m in _imports(HIL / "emulator" / "firmware_process.py") if m.startswith("hil.emulator.")}
+    assert imported <= {*FIRMWARE, *SHARED, *FIRMWARE_HOST}, imported
+

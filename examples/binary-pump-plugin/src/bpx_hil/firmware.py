@@ -11,6 +11,7 @@ bpx_hil.firmware}}` (rigs/emulator-bpx-l.yaml), and the project's plant weighs w
 Its figures are the BPX-L's design, stated as its labelling in claims/bpx-l.yaml (a fictional pump of this example).
 """
 
+import argparse
 import heapq
 import itertools
 import math
@@ -32,7 +33,7 @@ BASAL_RANGE_U_PER_H = (0.05, 30.0)
 BOLUS_RANGE_U = (0.05, 30.0)
 BOLUS_SPEED_U_PER_MIN, QUICK_SPEED_U_PER_MIN, PRIME_SPEED_U_PER_MIN = 2.0, 12.0, 12.0
 CARTRIDGE_U = 300.0
-OCCLUSION_KPA = 80.0  # the force sensor's alarm threshold, as line pressure
+OCCLUSION_KPA = 80.0  # the force sensor's alarm threshold, as line pressure (a build option: --occlusion-threshold-kPa)
 BACKOFF_U = 2.0  # the plunger drawn back after an occlusion alarm, when the back-off is on
 TEMP_MINUTES = (1, 1440)
 
@@ -111,8 +112,9 @@ class Timers:
 class Pump:
     """The BPX-L after a power-up with a new cartridge: suspended, no basal programmed, no alarms."""
 
-    def __init__(self, plant: Plant, seed: int, next_event: Callable[[], int]):
+    def __init__(self, plant: Plant, seed: int, next_event: Callable[[], int], occlusion_kPa: float = OCCLUSION_KPA):
         self.plant, self.timers, self.rng, self.next_event = plant, Timers(), random.Random(seed), next_event
+        self.occlusion_kPa = occlusion_kPa
         self.state = "SUSPENDED"
         self.profile_rate = 0.0
         self.temp_rate: float | None = None
@@ -136,7 +138,7 @@ class Pump:
         if counted:
             self.delivered_U += STEP_U
             self.step_times.append(self.plant.now)
-        if pressure >= OCCLUSION_KPA:
+        if pressure >= self.occlusion_kPa:
             self._occlusion(pressure)
 
     def _occlusion(self, pressure: float) -> None:
@@ -310,10 +312,11 @@ def _amount(milli: int, limits: tuple[float, float], what: str) -> float:
 class Firmware:
     """The main loop: the plant's exchanges in, the pump's answers out; the UART's bytes framed by HDLC flags."""
 
-    def __init__(self) -> None:
+    def __init__(self, occlusion_kPa: float = OCCLUSION_KPA) -> None:
         self.plant = Plant()
+        self.occlusion_kPa = occlusion_kPa
         self._event_no = wire.FIRST_EVENT - 1  # counts on across power cycles, wrapping after 0xFFFF
-        self.pump = Pump(self.plant, 0, self._next_event)
+        self.pump = Pump(self.plant, 0, self._next_event, occlusion_kPa)
         self._rx = b""
 
     def _next_event(self) -> int:
@@ -327,7 +330,7 @@ class Firmware:
                 return
             case "RESET":
                 self.plant.now = float(args[1])
-                self.pump = Pump(self.plant, int(args[0]), self._next_event)
+                self.pump = Pump(self.plant, int(args[0]), self._next_event, self.occlusion_kPa)
                 self._rx = b""
             case "RX":
                 self.plant.now = float(args[0])
@@ -361,7 +364,14 @@ class Firmware:
 
 
 def main() -> None:
-    firmware = Firmware()
+    parser = argparse.ArgumentParser(prog="python -m bpx_hil.firmware", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--occlusion-threshold-kPa",
+        type=float,
+        default=OCCLUSION_KPA,
+        help="the occlusion alarm's line pressure (a build set above what the line reaches is a seeded defect)",
+    )
+    firmware = Firmware(parser.parse_args().occlusion_threshold_kPa)
     for line in sys.stdin:  # the plant closes our standard input when it ends
         word, *args = line.split()
         firmware.exchange(word, args)
