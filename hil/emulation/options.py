@@ -294,6 +294,8 @@ class FirmwareProcess(Params):
 
     module: ModuleName | None = None
     command: Annotated[tuple[Annotated[str, Field(min_length=1, max_length=4096)], ...], Field(strict=False)] = ()
+    # What follows `python -m <module>` on its command line (a module's own options: a build variant, a seeded defect).
+    args: Annotated[tuple[Annotated[str, Field(max_length=4096)], ...], Field(strict=False)] = ()
     # Wall seconds the plant waits for each line of the firmware's answer before it holds the firmware hung: a
     # simulated stroke takes microseconds, so a second of silence is a fault, not a slow machine.
     reply_timeout_s: Annotated[float, span(0, 600, above=True)] = 10.0
@@ -302,6 +304,8 @@ class FirmwareProcess(Params):
     def _one_program(self) -> "FirmwareProcess":
         if (self.module is None) == (not self.command):
             raise ValueError("name the firmware's program: either module (a Python module) or command (a list)")
+        if self.args and self.command:
+            raise ValueError("args go with module; a command carries its own arguments")
         return self
 
 

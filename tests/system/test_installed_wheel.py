@@ -29,6 +29,9 @@ PLUGIN_RIG = PLUGIN / "rigs" / "emulator-acme.yaml"
 SESSION_KEY = {"ACME_SESSION_KEY": "acme-demo-key-0001"}  # the emulated pump's key, in PLUGIN_RIG
 BINARY_PLUGIN = ROOT / "examples" / "binary-pump-plugin"
 BINARY_RIG = BINARY_PLUGIN / "rigs" / "emulator-bpx.yaml"
+# The BPX-L: the example's own firmware (bpx_hil.firmware) on the project's plant, in lockstep.
+FIRMWARE_RIG = BINARY_PLUGIN / "rigs" / "emulator-bpx-l.yaml"
+FIRMWARE_DEFECT_RIG = BINARY_PLUGIN / "rigs" / "emulator-bpx-l-occlusion-unseen.yaml"
 # One short test of each area (DA, OC, IF, HS, AID), 4.3 h of rig time: 52 s at the rig's 300x.
 BINARY_CAMPAIGN = ("DA-BOLUS-001", "OC-ALARM-003", "IF-KINK-002", "HS-CGMLOSS-001", "AID-LOW-001")
 PLUGIN_CAMPAIGN = {"DA-BOLUS-001": "test_dose_accuracy.py::test_bolus_accuracy",
@@ -239,3 +242,39 @@ def test_on_the_binary_pump_a_balance_that_does_not_see_it_or_a_clock_off_is_the
     (test,) = record["tests"].values()
     assert (done.returncode, test["verdict"], test["failure_class"]) == (1, "ERROR", "rig"), test
     assert test["reason"].startswith(error), test["reason"]
+
+
+def test_a_pump_firmware_of_its_own_is_weighed_in_lockstep_on_the_projects_plant(binary_plugin, tmp_path):
+    """Not the reference pump's firmware: the BPX-L's own (its own steps, speeds, occlusion detector and protocol) as
+    a process on the plant channel. Every requirement its claims make applicable passes on evidence (lockstep, not
+    a rehearsal); the ones for functions it does not claim are skipped as not applicable."""
+    checked = _hil(binary_plugin, tmp_path, "driver", "check", "--rig", str(FIRMWARE_RIG), "--device", "pump")
+    assert checked.returncode == 0, checked.stdout[-4000:] + checked.stderr[-2000:]
+    assert "driver check: 19 of 19 checks met" in checked.stdout and "BPX-L" in checked.stdout
+    done = _hil(binary_plugin, tmp_path, "verify", "--rig", str(FIRMWARE_RIG), "--no-report")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    run_dir = next((tmp_path / "reports" / "runs").iterdir())
+    record = json.loads((run_dir / "record.json").read_text())
+    verdicts = {test["requirements"][0]: test["verdict"] for test in record["tests"].values()}
+    passed = {rid for rid, verdict in verdicts.items() if verdict == "PASS"}
+    assert {rid[:2] for rid in passed} == {"DA", "OC", "IF"} and len(passed) == 23, verdicts
+    assert {verdicts[rid] for rid in verdicts.keys() - passed} == {"SKIPPED"}, verdicts
+    assert {rid.split("-")[0] for rid in verdicts.keys() - passed} == {"HS", "AID", "IF"}, verdicts
+    assert record["rig"]["identities"]["pump"]["model"] == "BPX-L" and record["rig"]["clock"] == "sim"
+    assert record["run_kind"]["words"] == "COMPLETE" and record.get("rehearsal") is None
+
+
+def test_a_seeded_defect_of_that_firmware_fails_it_on_exactly_what_rests_on_its_occlusion_alarm(binary_plugin, tmp_path):
+    """Its alarm set above what a blocked line reaches: every occlusion and kinked-cannula requirement FAILs as the
+    pump's (those judged at or after the alarm too: no alarm came, never an INCONCLUSIVE blamed on the rig or an
+    ERROR on the test), and a bolus and the false-alarm check still pass."""
+    done = _hil(binary_plugin, tmp_path, "verify", "--rig", str(FIRMWARE_DEFECT_RIG), "-k", "OC or IF-KINK or DA-BOLUS-001",
+                "--no-report")
+    assert done.returncode == 1, (done.stdout + done.stderr)[-4000:]
+    record = json.loads((next((tmp_path / "reports" / "runs").iterdir()) / "record.json").read_text())
+    judged = {test["requirements"][0]: (test["verdict"], test["failure_class"]) for test in record["tests"].values()}
+    failed = {rid for rid, (verdict, failure) in judged.items() if (verdict, failure) == ("FAIL", "product")}
+    assert failed == {"OC-ALARM-001", "OC-ALARM-002", "OC-ALARM-003", "OC-MISSED-001", "OC-PRIO-001", "OC-STOP-001",
+                      "OC-PRESS-001", "OC-RELEASE-001", "OC-RELEASE-002", "IF-KINK-001", "IF-KINK-002"}, judged
+    assert {rid: judged[rid][0] for rid in judged.keys() - failed} == {"OC-FALSE-001": "PASS", "DA-BOLUS-001": "PASS"}
+
