@@ -80,8 +80,14 @@ def verify(request: AcrossPlaces, say: Say) -> int:
         except RunStop as stop:
             say.err(stop.line)
             unsealed = stop.exit_status
+        undecided = [a.requirement.id for a in across if a.verdict is not Verdict.PASS]
+        failed = next((o.exit_status for o in outcomes if o.exit_status), 0)
+        code = 128 + interrupted.value if interrupted else failed or unsealed or (1 if undecided else 0)
+        # said while signals are held, so that a second Ctrl-C cannot leave a sealed run said to be unsealed
+        events.emit(
+            "ended", run=run_dir.name, folder=run_dir.resolve(), exit_status=code, kind=kind.words if kind else None
+        )
     say.out(units.table_text(across))
-    undecided = [a.requirement.id for a in across if a.verdict is not Verdict.PASS]
     if undecided:
         say.err(f"hil: not PASS across units: {', '.join(undecided)} (across-units.txt)")
     if interrupted:
@@ -89,11 +95,6 @@ def verify(request: AcrossPlaces, say: Say) -> int:
             f"hil: run INTERRUPTED by {interrupted.name}: "
             + ("NOT sealed" if unsealed else "sealed as an interrupted run")
         )
-    failed = next((o.exit_status for o in outcomes if o.exit_status), 0)
-    code = 128 + interrupted.value if interrupted else failed or unsealed or (1 if undecided else 0)
-    events.emit(
-        "ended", run=run_dir.name, folder=run_dir.resolve(), exit_status=code, kind=kind.words if kind else None
-    )
     return code
 
 

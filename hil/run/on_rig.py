@@ -65,6 +65,11 @@ def verify(request: OnRig, say: Say, held: Held | None = None) -> int:
         _finish_record(run_dir, child, interrupted, request.tool_validation, say)
         problems = trace_gate(run_dir, request.specs)
         kind, unsealed = _seal(request, run_dir, say)
+        code = child.exit_status or unsealed or (1 if problems else 0)
+        # said while signals are held, so that a second Ctrl-C cannot leave a sealed run said to be unsealed
+        events.emit(
+            "ended", run=run_dir.name, folder=run_dir.resolve(), exit_status=code, kind=kind.words if kind else None
+        )
     for problem in problems:
         say.err(f"TRACE GATE: {problem}")
     if interrupted and request.unit_dir is None:
@@ -73,10 +78,6 @@ def verify(request: OnRig, say: Say, held: Held | None = None) -> int:
             + ("sealed as an interrupted run" if not unsealed else "NOT sealed")
             + f"; resume it: hil verify --resume {run_dir.name}"
         )
-    code = child.exit_status or unsealed or (1 if problems else 0)
-    events.emit(
-        "ended", run=run_dir.name, folder=run_dir.resolve(), exit_status=code, kind=kind.words if kind else None
-    )
     return code
 
 
