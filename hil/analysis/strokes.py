@@ -7,11 +7,13 @@ before the run to the second sample after it (the settling tail), its time the s
 Strokes must be at least three samples apart for the doses to be separate.
 
 To count strokes one by one (`countable_strokes`), the threshold must clear the balance's noise and sit below every
-stroke's rise. A reading difference's standard uncertainty u is the noise: a rise above 5 u comes from noise about
-once in 3.5 million samples. The threshold is half the typical stroke's largest one-sample rise, at most 10 u (the
-threshold for strokes well above the noise), and strokes whose rise does not clear 10 u are not counted at all:
-a pump's small steps (the BPX-L's 0.025 U against a 0.05 U stroke) then stay countable, and a threshold is never
-set where a stroke's scatter or its spread over two samples hides some of them.
+stroke's rise. A reading difference's standard uncertainty u (from the rig file's repeatability and readability) is
+the noise: with Gaussian noise of that size a rise above 5 u comes about once in 3.5 million samples. The threshold
+is half the median of the one-sample rises above 5 u (mostly each stroke's first sample), capped at 10 u, the fixed
+threshold strokes well above the noise were always counted by; when that median does not clear 10 u, strokes are
+not counted at all. A pump's small steps (the BPX-L's 0.025 U against a 0.05 U stroke, rising about 0.022 U in
+their first sample against a 10 u of 0.021 U) then stay countable, where a fixed 10 u missed the ones its scatter
+put under it.
 """
 
 from dataclasses import dataclass

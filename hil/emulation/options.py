@@ -133,6 +133,18 @@ class BalanceFault(StrEnum):
     SI_ECHO = "si-echo"  # MT-SICS replies to SI begin "SI" where the manual has "S": S works, every recording fails
 
 
+class ValveFault(StrEnum):
+    """An occlusion valve that does not do what it acknowledges: a seeded rig fault (no physics, so no source) for
+    the suite's own test that a missing occlusion alarm is blamed on the pump only once the block is shown to hold."""
+
+    NONE = "none"
+    STUCK_OPEN = "stuck-open"  # CLOSE acknowledged, the line left open (a relay that clicks, a seat that leaks)
+
+
+class ValveParams(Params):
+    fault: ValveFault = Field(default=ValveFault.NONE, strict=False)  # YAML gives the word
+
+
 class BalanceParams(Params):
     # The wire protocol the balance speaks: Mettler-Toledo MT-SICS (docs/protocol.md §2) or Sartorius SBI
     # (docs/protocol.md §2a); one weighing model behind either (hil/emulator/weighing.py).
@@ -296,9 +308,11 @@ class FirmwareProcess(Params):
     command: Annotated[tuple[Annotated[str, Field(min_length=1, max_length=4096)], ...], Field(strict=False)] = ()
     # What follows `python -m <module>` on its command line (a module's own options: a build variant, a seeded defect).
     args: Annotated[tuple[Annotated[str, Field(max_length=4096)], ...], Field(strict=False)] = ()
-    # Wall seconds the plant waits for each line of the firmware's answer before it holds the firmware hung: a
-    # simulated stroke takes microseconds, so a second of silence is a fault, not a slow machine.
-    reply_timeout_s: Annotated[float, span(0, 600, above=True)] = 10.0
+    # Wall seconds an exchange (a RESET, an RX, a RUN to the next poll) may take before the plant holds the firmware
+    # hung: a stroke's round trip takes about 100 µs, so 5 s is tens of thousands of them. At most 8 s: the harness
+    # waits 10 s for the control channel's answer (hil/drivers/emulator_control.py), and the plant must give up first
+    # for the firmware's line, not a timeout, to reach it.
+    exchange_timeout_s: Annotated[float, span(0, 8, above=True)] = 5.0
 
     @model_validator(mode="after")
     def _one_program(self) -> "FirmwareProcess":
@@ -311,6 +325,14 @@ class FirmwareProcess(Params):
 
 class EmulatorOptions(Params):
     """A rig file's `emulator:` section."""
+
+    @model_validator(mode="after")
+    def _firmware_on_the_plant(self) -> "EmulatorOptions":
+        if self.firmware is not None and self.module != "hil.emulator":
+            raise ValueError(
+                f"firmware: runs on hil's own plant (module: hil.emulator); {self.module} serves a pump of its own"
+            )
+        return self
 
     seed: Annotated[int, count(0, 2**64 - 1)] = 1
     # The program the rig starts as its emulator, `python -m <module> RIG --watch-stdin` (it prints its endpoints):
@@ -338,6 +360,7 @@ class EmulatorOptions(Params):
     pump: PumpParams = PumpParams()
     fluid_path: FluidPathParams = FluidPathParams()
     balance: BalanceParams = BalanceParams()
+    valve: ValveParams = ValveParams()
     # The second balance, under the diverter's vessel: what a leak or a dislodged cannula loses.
     lost_balance: LostBalanceParams = LostBalanceParams()
     loadcell: LoadCellParams = LoadCellParams()

@@ -54,13 +54,17 @@ class FirmwareLink:
         except OSError as exc:
             self._stderr.close()
             raise FirmwareFailed(f"firmware {self.name}: cannot start {argv[0]}: {exc.strerror}") from None
+        assert self.process.stdin is not None  # piped
+        os.set_blocking(self.process.stdin.fileno(), False)
         atexit.register(self.stop)
         self._in = b""
+        self._deadline = 0.0  # time.monotonic() by which the exchange in progress must end
         self._exchange(f"HELLO {PROTOCOL}", None, hello=True)
 
     # -- the exchanges the plant opens --------------------------------------------------------------------------
     def reset(self, seed: int) -> None:
-        """A fresh device (a new cartridge, a power cycle), seeded."""
+        """A fresh device (a new cartridge, a power cycle), seeded; its event count may start again."""
+        self.events = 0
         self._exchange(f"RESET {seed} {self._now()!r}", self._now())
 
     def receive(self, data: bytes) -> None:
@@ -74,6 +78,7 @@ class FirmwareLink:
     def _exchange(self, request: str, until: float | None, hello: bool = False) -> None:
         if self.failed:
             raise FirmwareFailed(self.failed)
+        self._deadline = time.monotonic() + self.options.exchange_timeout_s
         try:
             self._nothing_unasked()
             self._send(request)
@@ -164,24 +169,34 @@ class FirmwareLink:
             unasked = self._in.split(b"\n")[0][:80].decode(errors="replace")
             raise self._broke(f"wrote '{unasked}' outside an exchange")
 
+    def _hung(self) -> FirmwareFailed:
+        return self._broke(f"did not end the exchange within {self.options.exchange_timeout_s:g} s: hung")
+
     def _send(self, line: str) -> None:
-        try:
-            assert self.process.stdin is not None  # piped
-            self.process.stdin.write(line.encode("ascii") + b"\n")
-        except (BrokenPipeError, ValueError):
-            raise self._exited() from None
+        """Write a line, within the exchange's deadline (a firmware that reads nothing blocks no one)."""
+        assert self.process.stdin is not None  # piped, non-blocking
+        fd, data = self.process.stdin.fileno(), line.encode("ascii") + b"\n"
+        while data:
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                raise self._hung()
+            try:
+                data = data[os.write(fd, data) :]
+            except BlockingIOError:
+                continue
+            except BrokenPipeError:
+                raise self._exited() from None
 
     def _read(self) -> str:
-        """The firmware's next line, within the reply deadline."""
+        """The firmware's next line, within the exchange's deadline."""
         assert self.process.stdout is not None  # piped
         fd = self.process.stdout.fileno()
-        deadline = time.monotonic() + self.options.reply_timeout_s
         while b"\n" not in self._in:
             if len(self._in) > MAX_LINE:
                 raise self._broke(f"sent a line over {MAX_LINE} bytes")
-            remaining = deadline - time.monotonic()
+            remaining = self._deadline - time.monotonic()
             if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise self._broke(f"did not answer within {self.options.reply_timeout_s:g} s: hung")
+                raise self._hung()
             chunk = os.read(fd, 65536)
             if not chunk:
                 raise self._exited()
@@ -197,7 +212,8 @@ class FirmwareLink:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return self._broke("closed its end of the channel")
-        self._stderr.seek(0)
+        size = self._stderr.seek(0, os.SEEK_END)
+        self._stderr.seek(max(0, size - 4096))  # its last words: the end of what it said
         said = self._stderr.read().decode(errors="replace").strip().splitlines()
         return self._broke(f"exited with code {code}: {said[-1] if said else 'no message'}")
 

@@ -10,9 +10,9 @@ It is the same firmware on another plant: `EmulatedPump` with its own scheduler,
 motor and force sensor (the Plant of hil/emulator/plant_interface.py) PUSH, RETRACT and PRESSURE messages at its
 scheduler's time, its serial line the text protocol the emulator's server speaks (hil/transport/frames.py, behind
 the vendor session lock when the rig's `pump.session_key` is set). It reads the pump's parameters, defects and auto
-mode design from the rig's `emulator:` section as the emulator does. The plant passes no argument to a `module:`
-firmware, so the rig file comes from the environment: the emulator started from a rig file (hil/emulator/__main__.py)
-puts that file's absolute path in $HIL_EMULATOR_RIG, the rig the emulator itself runs, `extends:` and all.
+mode design from the rig's `emulator:` section as the emulator does. The rig file comes from the environment: the
+emulator started from a rig file (hil/emulator/__main__.py) puts that file's absolute path in $HIL_EMULATOR_RIG, the
+rig the emulator itself runs, `extends:` and all (a path given as the argument goes first).
 """
 
 import argparse
@@ -21,21 +21,19 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-import numpy as np
-
 from hil.emulation.options import EmulatorConfig
-from hil.emulator.pump import EmulatedPump, Refused
+from hil.emulator import reference_serial
+from hil.emulator.pump import EmulatedPump
+from hil.emulator.reference_serial import LineSplitter
 from hil.emulator.scheduler import Scheduler
+from hil.emulator.seeding import streams
 from hil.emulator.session_lock import SessionLock
 from hil.rig.config import load_rig
-from hil.transport.frames import Frame, FrameError, decode, encode
+from hil.transport.frames import Frame
 
 CHANNEL = 1  # the plant channel's version spoken
 RIG_ENV = "HIL_EMULATOR_RIG"  # the rig file the emulator runs, absolute: set by hil/emulator/__main__.py
-TERMINATOR = b"\n"  # a request line on the serial link
-MAX_LINE = 4096  # bytes without a terminator: a transmission error, as the emulator's own pump endpoint takes it
 DESCRIPTION = "the reference pump's firmware as a process on the emulator's plant channel"
-STREAMS = 5  # World.reset spawns the seed's streams: pump, balance, load cell, lost balance, pressure sensor
 
 
 class Channel:
@@ -87,13 +85,6 @@ class ChannelPlant:
         return float(pressure)
 
 
-def pump_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
-    """The pump's stroke and pressure-sensor streams of a seed, as World.reset draws them for the reference pump
-    (the first and the last it spawns), so a seed gives the pump it gives in-process."""
-    spawned = np.random.SeedSequence(seed).spawn(STREAMS)
-    return np.random.default_rng(spawned[0]), np.random.default_rng(spawned[-1])
-
-
 class Firmware:
     """The reference pump behind the channel: a RESET builds a fresh one, RUN runs its scheduler, RX is answered as
     the emulator's server answers its pump endpoint (hil/emulator/server.py: `_pump_line`, `_framed`,
@@ -105,14 +96,16 @@ class Firmware:
         key = config.pump.session_key
         self.session_lock = SessionLock(key, config.seed) if key else None  # the link's: a RESET leaves it open
         self._event_no = 0  # counts on across RESETs, as the server's does
-        self._rx = b""
+        self._lines = LineSplitter(b"\n", self._answer)
         self.scheduler = Scheduler()
         self.pump = self._power_up(config.seed)
 
     def _power_up(self, seed: int) -> EmulatedPump:
         c = self.config
-        strokes, sensor = pump_streams(seed)
-        return EmulatedPump(c.pump, c.defects, self.plant, self.scheduler, strokes, self._emit, sensor, c.auto_mode)
+        seeded = streams(seed)
+        return EmulatedPump(
+            c.pump, c.defects, self.plant, self.scheduler, seeded.pump, self._emit, seeded.sensor, c.auto_mode
+        )
 
     def exchange(self, message: list[str]) -> None:
         """One exchange the plant opened (its message's words), answered and ended."""
@@ -123,43 +116,16 @@ class Firmware:
             case ["RESET", seed, t]:
                 self.scheduler = Scheduler(float(t))
                 self.pump = self._power_up(int(seed))
-            case ["RX", t, data]:
-                self._catch_up(float(t))
-                self._receive(bytes.fromhex(data))
+            case ["RX", _, data]:  # at the time of the last RUN: a request is answered before the timers due now
+                self._lines.feed(bytes.fromhex(data))
             case ["RUN", t]:
                 self.scheduler.run_until(float(t), _unmoved)
             case _:
                 raise SystemExit(f"reference firmware: '{' '.join(message)[:80]}' is no exchange it knows")
         self.channel.send(f"DONE {self.scheduler.now!r} {self._event_no}")
 
-    def _catch_up(self, t: float) -> None:
-        """Bytes that arrive later than the last RUN: what was due before them happens first. Not at the same time:
-        a stroke a request just scheduled for now waits for the next RUN, as it waits for the next ADV in-process."""
-        if t > self.scheduler.now:
-            self.scheduler.run_until(t, _unmoved)
-
-    def _receive(self, data: bytes) -> None:
-        """The serial line's bytes, split into request lines (an over-long one is a transmission error)."""
-        self._rx += data
-        while TERMINATOR in self._rx:
-            line, self._rx = self._rx.split(TERMINATOR, 1)
-            self._answer(line + TERMINATOR)
-        if len(self._rx) > MAX_LINE:
-            self._rx = b""
-            self._answer(b"\x00" + TERMINATOR)
-
     def _answer(self, line: bytes) -> None:
-        """A request answered OK with the pump's fields or a typed ERR; a line that is no frame, BAD_FRAME."""
-        try:
-            frame = decode(line)
-        except FrameError as exc:
-            self._transmit(encode("0", "ERR", "BAD_FRAME", exc.reason.replace(" ", "_")))
-            return
-        try:
-            reply = encode(frame.tag, "OK", *self._handle(frame))
-        except Refused as exc:
-            reply = encode(frame.tag, "ERR", exc.code, *exc.message.split())
-        self._transmit(reply)
+        self._transmit(reference_serial.answer(line, self._handle))
 
     def _handle(self, frame: Frame) -> tuple[str, ...]:
         if self.session_lock is None:
@@ -168,7 +134,7 @@ class Firmware:
 
     def _emit(self, kind: str, fields: dict) -> None:
         self._event_no += 1
-        self._transmit(encode(f"E{self._event_no}", "EVT", kind, *(f"{k}={v}" for k, v in fields.items())))
+        self._transmit(reference_serial.event(self._event_no, kind, fields))
 
     def _transmit(self, data: bytes) -> None:
         self.channel.send(f"TX {self.scheduler.now!r} {data.hex()}")

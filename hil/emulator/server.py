@@ -19,15 +19,16 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from hil.emulation.options import EmulatorConfig
+from hil.emulation.options import EmulatorConfig, ValveFault
 from hil.emulation.wire_faults import WireFault
+from hil.emulator import reference_serial
 from hil.emulator.can_endpoint import CanEndpoint
 from hil.emulator.firmware_link import FirmwareFailed
 from hil.emulator.line_faults import LineFaults
 from hil.emulator.pump import Refused
+from hil.emulator.reference_serial import LineSplitter
 from hil.emulator.session_lock import SessionLock
 from hil.emulator.world import World
-from hil.transport.frames import FrameError, decode, encode
 
 MAX_PENDING_OUTPUT = 1 << 20
 FREE_RUN_TICK_S = 0.005  # running free: wall seconds between advances of the world to the wall clock's time
@@ -48,14 +49,13 @@ class PtyChannel:
         self.now = now
         self.faults = LineFaults()
         self._held_until = 0.0  # time.monotonic() before which a stall holds the output back
-        self.terminator = terminator
         self.master, slave = os.openpty()
         tty.setraw(slave)
         self.slave_fd = slave  # kept open so the master never sees EOF between harness connections
         self.path = os.ttyname(slave)
         os.set_blocking(self.master, False)
         self.on_line = on_line
-        self._inbuf = b""
+        self._lines = LineSplitter(terminator, on_line) if terminator is not None else None
         self.outbuf = bytearray()
         self._later: list[tuple[float, bytes]] = []  # (time.monotonic() due, line): output sent after the rest
         self.watched_for_room = False  # registered for EVENT_WRITE in the server's selector
@@ -113,16 +113,10 @@ class PtyChannel:
             if exc.errno in (errno.EAGAIN, errno.EIO):
                 return
             raise
-        if self.terminator is None:
+        if self._lines is None:
             self.on_line(data)
-            return
-        self._inbuf += data
-        while self.terminator in self._inbuf:
-            line, self._inbuf = self._inbuf.split(self.terminator, 1)
-            self.on_line(line + self.terminator)
-        if len(self._inbuf) > 4096:
-            self._inbuf = b""
-            self.on_line(b"\x00" + self.terminator)  # an over-long line is a transmission error
+        else:
+            self._lines.feed(data)
 
 
 class EmulatorServer:
@@ -162,9 +156,9 @@ class EmulatorServer:
             self.world.every(config.can_heartbeat_s, self._heartbeat)
         # The vendor variant's service session, on the serial link only (the CAN endpoint has none).
         self.session_lock = SessionLock(config.pump.session_key, config.seed) if config.pump.session_key else None
-        self.running = True
         # Running free (clock: rehearsal): simulated time follows the wall clock, `speed` times faster, from now.
         self.speed = config.speed if config.free_run else None
+        self._said_failed = False  # running free: a failed firmware's line said on stderr
         self._wall0, self._sim0 = time.monotonic(), self.world.scheduler.now
 
     def _pump_events(self) -> int:
@@ -173,15 +167,21 @@ class EmulatorServer:
         return self.world.firmware.events if self.world.firmware else self._event_no
 
     def _heartbeat(self) -> None:
-        if self.world.pump:
-            self.can.heartbeat(self.world.pump.state, self.world.scheduler.now)
+        assert self.world.pump is not None  # registered only for the reference pump
+        self.can.heartbeat(self.world.pump.state, self.world.scheduler.now)
 
     def _follow_wall_clock(self) -> None:
         """Running free: advance the world to the simulated time the wall clock has reached."""
         assert self.speed is not None  # called only running free
         target = self._sim0 + (time.monotonic() - self._wall0) * self.speed
         if target > self.world.scheduler.now:
-            self.world.advance(target - self.world.scheduler.now)
+            try:
+                self.world.advance(target - self.world.scheduler.now)
+            except FirmwareFailed as exc:  # a dead pump: its line said once, the plant runs on without it
+                if not self._said_failed:
+                    print(f"emulator: {exc}", file=sys.stderr, flush=True)
+                    self._said_failed = True
+                self.world.run_to(target)
 
     def _now(self) -> float:
         return self.world.scheduler.now  # the World's scheduler is replaced on every RESET
@@ -198,22 +198,12 @@ class EmulatorServer:
 
     def _pump_event(self, kind: str, fields: dict) -> None:
         self._event_no += 1
-        args = [kind] + [f"{k}={v}" for k, v in fields.items()]
-        self.pump_ch.write(encode(f"E{self._event_no}", "EVT", *args))
+        self.pump_ch.write(reference_serial.event(self._event_no, kind, fields))
         self.can.event(kind, fields)
 
     def _framed(self, channel: PtyChannel, line: bytes, handler: Callable) -> None:
         """Decode a request, answer OK with the handler's fields or a typed ERR."""
-        try:
-            frame = decode(line)
-        except FrameError as exc:
-            channel.write(encode("0", "ERR", "BAD_FRAME", exc.reason.replace(" ", "_")))
-            return
-        try:
-            reply = encode(frame.tag, "OK", *handler(frame))
-        except Refused as exc:
-            reply = encode(frame.tag, "ERR", exc.code, *exc.message.split())
-        channel.write(reply)
+        channel.write(reference_serial.answer(line, handler))
 
     def _pump_line(self, line: bytes) -> None:
         pump, lock = self.world.pump, self.session_lock
@@ -330,7 +320,8 @@ class EmulatorServer:
             elif frame.word == "VALVE":
                 if frame.args[0] not in ("OPEN", "CLOSE"):
                     raise ValueError("VALVE takes OPEN or CLOSE")
-                self.world.bench.valve_open = frame.args[0] == "OPEN"
+                stuck = self.world.config.valve.fault is ValveFault.STUCK_OPEN
+                self.world.bench.valve_open = frame.args[0] == "OPEN" or stuck
                 return [f"valve={frame.args[0]}", f"t={self.world.scheduler.now:.6f}"]
             elif frame.word == "SITE":
                 return self._site(list(frame.args))
@@ -361,7 +352,7 @@ class EmulatorServer:
             selector.register(channel.master, selectors.EVENT_READ, channel)
         if watch_fd is not None:
             selector.register(watch_fd, selectors.EVENT_READ, None)
-        while self.running:
+        while True:
             if self.speed is not None:
                 self._follow_wall_clock()
             timeout = FREE_RUN_TICK_S if self.speed is not None else 1.0
@@ -391,13 +382,11 @@ class EmulatorServer:
 
 
 def main(config: EmulatorConfig, watch_stdin: bool, server_class: type[EmulatorServer] = EmulatorServer) -> None:
-    server = server_class(config)
-
     def stop(*_):
-        server.running = False
-        sys.exit(0)
+        sys.exit(0)  # atexit then ends a firmware process, even one still starting
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    server = server_class(config)
     print(json.dumps(server.endpoints()), flush=True)
     server.serve(sys.stdin.fileno() if watch_stdin else None)

@@ -18,6 +18,7 @@ from hil.emulator.loadcell import EmulatedLoadCell
 from hil.emulator.pump import EmulatedPump
 from hil.emulator.sbi_balance import EmulatedSbiBalance
 from hil.emulator.scheduler import Scheduler
+from hil.emulator.seeding import streams
 from hil.emulator.weighing import WeighingModel
 
 FRONT_ENDS = {"mt-sics": EmulatedMtSicsBalance, "sbi": EmulatedSbiBalance}  # BalanceParams.protocol
@@ -59,9 +60,7 @@ class World:
     def reset(self, seed: int) -> None:
         """A fresh pump (new reservoir), an empty vessel and a new balance state; time runs on."""
         c = self.config
-        pump_rng, balance_rng, loadcell_rng, lost_balance_rng, sensor_rng = (
-            np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)
-        )
+        pump_rng, balance_rng, loadcell_rng, lost_balance_rng, sensor_rng = streams(seed)
         env = c.environment
         rel_humidity = env.humidity_pct / 100.0
         evaporation = c.vessel.open_evaporation_mg_per_h_at_50pct * (1 - rel_humidity) / 0.5

@@ -1,7 +1,9 @@
 """Start the emulator as a child process and learn its endpoints, with a deadline."""
 
 import json
+import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -55,6 +57,8 @@ class EmulatorProcess:
         return self.process.poll() is None
 
     def stop(self) -> None:
+        """The emulator ended, and its session with it: a pump firmware it runs as a process of its own goes too,
+        even when the emulator is killed before it could end it."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -62,6 +66,10 @@ class EmulatorProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # its own session (start_new_session): what is left of it
+        except (ProcessLookupError, PermissionError):
+            pass
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream:
                 stream.close()

@@ -6,12 +6,17 @@ silence, an exit, a missing program, a wrong HELLO) fail with one line naming th
 failed without talking to it again, and leave no process behind; the control channel refuses ADV and RESET with
 that line."""
 
+import json
 import os
+import signal
+import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from hil.emulation.options import EmulatorConfig, FirmwareProcess
 from hil.emulator.firmware_link import FirmwareFailed, FirmwareLink
@@ -22,6 +27,7 @@ from hil.transport.frames import Frame
 PROGRAM = f"{os.path.basename(sys.executable)} scripted.py"  # what a command's firmware is called before HELLO
 NAME = f"scripted ({PROGRAM})"  # and after: the name it gave, its program beside it
 DOCS = "(docs/plant-channel.md)"
+ROOT = Path(__file__).resolve().parents[2]
 
 WELL_BEHAVED = """
 import sys
@@ -87,7 +93,7 @@ for line in sys.stdin:
 def well_behaved(tmp_path) -> FirmwareProcess:
     script = tmp_path / "tiny_pump.py"
     script.write_text(WELL_BEHAVED.format(log=str(tmp_path / "heard.log")))
-    return FirmwareProcess(command=(sys.executable, str(script)), reply_timeout_s=5)
+    return FirmwareProcess(command=(sys.executable, str(script)), exchange_timeout_s=5)
 
 
 def scripted(tmp_path, on_run: str, hello: str = "HELLO 1 scripted") -> FirmwareProcess:
@@ -95,7 +101,7 @@ def scripted(tmp_path, on_run: str, hello: str = "HELLO 1 scripted") -> Firmware
     script = tmp_path / "scripted.py"
     pid = str(tmp_path / "pid")
     script.write_text(SCRIPTED.format(pid=pid, hello=hello, on_run=textwrap.indent(on_run, " " * 8)))
-    return FirmwareProcess(command=(sys.executable, str(script)), reply_timeout_s=0.5)
+    return FirmwareProcess(command=(sys.executable, str(script)), exchange_timeout_s=0.5)
 
 
 def sending(*lines: str) -> str:
@@ -264,13 +270,78 @@ def test_a_firmware_that_falls_silent_is_held_hung_and_killed(tmp_path, links):
     began = time.monotonic()
     with pytest.raises(FirmwareFailed) as failure:
         link.run(12.0)
-    message = f"firmware {NAME} did not answer within 0.5 s: hung {DOCS}"
+    message = f"firmware {NAME} did not end the exchange within 0.5 s: hung {DOCS}"
     assert str(failure.value) == link.failed == message
     assert time.monotonic() - began < 4.0
     assert link.process.poll() is not None
     with pytest.raises(FirmwareFailed) as again:
         link.run(13.0)
     assert str(again.value) == message
+
+
+@pytest.mark.parametrize("on_run", [
+    'for _ in range(20000):\n    send("PUSH " + args[0] + " 0.1")\ntime.sleep(60)',  # never reads the answers
+    'while True:\n    send("PRESSURE " + args[0])\n    sys.stdin.readline()',  # one exchange that never ends
+], ids=["floods-without-reading", "chatters-forever"])
+def test_a_firmware_that_never_ends_its_exchange_is_held_hung_whatever_it_does_meanwhile(tmp_path, links, on_run):
+    link = link_to(scripted(tmp_path, on_run), FakePlant())
+    links.append(link)
+    began = time.monotonic()
+    with pytest.raises(FirmwareFailed) as failure:
+        link.run(12.0)
+    assert str(failure.value) == f"firmware {NAME} did not end the exchange within 0.5 s: hung {DOCS}"
+    assert time.monotonic() - began < 4.0 and link.process.poll() is not None
+
+
+def test_a_reset_lets_the_event_count_start_again(tmp_path, links):
+    on_run = 'send("DONE " + args[0] + " 5")'
+    link = link_to(scripted(tmp_path, on_run), FakePlant())
+    links.append(link)
+    link.run(12.0)
+    link.reset(3)
+    assert link.events == 0
+
+
+def test_a_firmware_on_an_emulator_serving_its_own_pump_is_refused():
+    with pytest.raises(ValidationError, match="firmware: runs on hil's own plant .module: hil.emulator.; "
+                                              "bpx_hil.sim serves a pump of its own"):
+        EmulatorConfig(module="bpx_hil.sim", firmware=FirmwareProcess(module="bpx_hil.firmware"))
+
+
+def test_running_free_a_dead_firmware_is_said_once_and_the_plant_runs_on(tmp_path, capsys):
+    from hil.emulator.server import EmulatorServer
+
+    on_run = 'sys.stderr.write("watchdog reset\\n")\nsys.exit(70)'
+    server = EmulatorServer(EmulatorConfig(firmware=scripted(tmp_path, on_run), free_run=True, speed=1000.0))
+    try:
+        for _ in range(3):
+            time.sleep(0.01)
+            server._follow_wall_clock()
+        assert server.world.scheduler.now > 10.0  # 30 ms at 1000x
+        said = capsys.readouterr().err.splitlines()
+        assert said == [f"emulator: firmware {NAME} exited with code 70: watchdog reset {DOCS}"]
+    finally:
+        server.world.firmware.stop()
+
+
+def test_an_emulator_stopped_while_its_firmware_starts_leaves_no_firmware_behind(tmp_path):
+    rig = tmp_path / "rig.yaml"
+    script = tmp_path / "silent.py"
+    script.write_text(f"import os, time\nopen({str(tmp_path / 'pid')!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n")
+    rig.write_text(f"extends: {json.dumps(str(ROOT / 'fixtures' / 'rigs' / 'emulator.yaml'))}\nrig_id: silent\n"
+                   f"emulator:\n  firmware: {{command: [{json.dumps(sys.executable)}, {json.dumps(str(script))}], "
+                   "exchange_timeout_s: 8}\n")
+    emulator = subprocess.Popen([sys.executable, "-m", "hil.emulator", str(rig), "--watch-stdin"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    emulator.send_signal(signal.SIGTERM)
+    emulator.communicate(timeout=10)
+    deadline = time.monotonic() + 5
+    while not gone(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(tmp_path)
 
 
 def test_a_line_written_after_an_exchange_ended_is_a_broken_protocol_not_the_next_answer(tmp_path, links):
@@ -319,7 +390,7 @@ def test_a_firmware_that_exits_is_quoted_with_its_last_error_line_and_exit_code(
 
 def test_a_missing_program_cannot_start(tmp_path):
     program = str(tmp_path / "no-such-firmware")
-    options = FirmwareProcess(command=(program, "--plant"), reply_timeout_s=0.5)
+    options = FirmwareProcess(command=(program, "--plant"), exchange_timeout_s=0.5)
     with pytest.raises(FirmwareFailed) as failure:
         link_to(options, FakePlant())
     assert str(failure.value) == (

@@ -100,7 +100,7 @@ FIRMWARE = ("pump", "site_check", "glucose_suspend", "auto_mode", "microbolus") 
 SHARED = ("plant_interface", "scheduler")
 # the reference firmware's host when it runs as a process of its own (docs/plant-channel.md): its serial session is
 # the wire's, and it reaches the plant over the channel only
-FIRMWARE_HOST = ("firmware_process", "session_lock")
+FIRMWARE_HOST = ("firmware_process", "session_lock", "reference_serial", "seeding")
 PLANT = tuple(
     p.stem for p in (HIL / "emulator").glob("*.py") if p.stem not in (*FIRMWARE, *SHARED, *FIRMWARE_HOST, "__init__")
 )

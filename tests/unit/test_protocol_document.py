@@ -143,7 +143,7 @@ def test_the_status_fields_table_matches_what_status_sends_with_its_decimals():
 
 def test_the_error_table_lists_exactly_the_codes_the_emulator_can_send():
     documented = {word(row[0]) for row in table(section("### Replies"), "code", "meaning")}
-    code = source("pump.py", "server.py", "can_endpoint.py", "glucose_suspend.py", "site_check.py")
+    code = source("pump.py", "server.py", "reference_serial.py", "can_endpoint.py", "glucose_suspend.py", "site_check.py")
     sent = set(re.findall(r'Refused\(\s*"([A-Z_]+)"', code)) | set(re.findall(r'"ERR",\s*"([A-Z_]+)"', code))
     assert documented == sent
     assert documented == set(can_protocol.RESULTS) - {"OK"}
