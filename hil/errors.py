@@ -43,6 +43,10 @@ class LostEvent(TransportError):
     an event should have announced."""
 
 
+class BlockNotHeld(RigError):
+    """The occlusion valve acknowledged a block the balance shows did not hold: the fixture's fault, not the pump's."""
+
+
 class InstrumentRefused(RigError):
     """A measuring instrument or fixture answered with a typed error (a balance's overload, "not stable now",
     a transmission error): `code` names it, e.g. Refusal.BUSY for a balance that is not stable yet (the

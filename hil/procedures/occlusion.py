@@ -12,7 +12,7 @@ from hil.analysis import occlusion
 from hil.analysis.dose_metrics import RecordSpan
 from hil.analysis.metric import Metric, Metrics
 from hil.drivers.contracts import Alarm, AlarmKind, OcclusionValve, Priority, Reading, Seen
-from hil.errors import InstrumentUnstable
+from hil.errors import BlockNotHeld, InstrumentUnstable
 from hil.evidence.recording import CsvRecording
 from hil.procedures.delivery import Mark, mark, record_span, settled_mark, stable_reading, start_basal
 from hil.procedures.gravimetric import Gravimetry
@@ -20,6 +20,11 @@ from hil.rig.clock import poll_until
 from hil.rig.rig import Rig
 
 RECORDING_COLUMNS = ["t_s", "mass_mg", "pressure_kPa", "pump_state", "phase"]
+# [judgement] A blocked outlet passes nothing: only what the line held when it closed drains on, within the set's
+# settle time (a minute), against the hours an alarm is awaited. So when more than a tenth of what the pump counted
+# since the block reached the balance, the outlet was not blocked (a valve that acknowledged without closing, a
+# stopcock that leaks), and a missing alarm says nothing of the pump.
+UNBLOCKED_SHARE = 0.10
 
 
 @dataclass
@@ -95,6 +100,21 @@ def open_flow(rig: Rig, grav: Gravimetry, rate_U_per_h: float, flow_s: float, ba
     basal_flow(rig, rate_U_per_h, flow_s, backoff)
     end = settled_mark(rig)
     return end, record_span(grav, start, end, rate_U_per_h * (end.t - start.t) / 3600.0)
+
+
+def confirm_block(rig: Rig, grav: Gravimetry, pump_t_block: float, at_block: Reading) -> None:
+    """After an alarm that never came: BlockNotHeld (the rig's) unless the balance shows the outlet stayed blocked."""
+    try:
+        now = stable_reading(rig)
+    except InstrumentUnstable:  # delivery going on into the vessel keeps the pan moving: take it as it is
+        now = rig.scale.read()
+    pumped = rig.pump.history_since(pump_t_block)[1]
+    arrived, _ = grav.weighed(at_block.t, at_block.mass_mg, now.t, now.mass_mg)
+    if arrived > UNBLOCKED_SHARE * pumped:
+        raise BlockNotHeld(
+            f"the outlet was not blocked: the balance weighed {arrived:.3f} U of the {pumped:.3f} U the pump "
+            f"counted since the occlusion valve closed (a blocked outlet passes at most {UNBLOCKED_SHARE:.0%})"
+        )
 
 
 def alarm_metrics(

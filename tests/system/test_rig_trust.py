@@ -4,7 +4,8 @@ skipped, the rig broken), never a product FAIL, never a PASS; a pump that record
 DA-BOLUS-001, which only its per-bolus maximum bounded before the record cross-check (it was PASS), and the
 occlusion and auto-mode tests whose boluses are most of their delivery (they were PASS before those areas held the
 record against the balance); a pump whose clock does not keep the rig's time is the rig's ERROR, whatever the test
-measured; a balance that answers SI wrongly is `hil rig check`'s blocker, naming SI."""
+measured; an occlusion valve that does not close is the rig's ERROR, not the pump's missing alarm; a balance that
+answers SI wrongly is `hil rig check`'s blocker, naming SI."""
 
 import pytest
 
@@ -32,6 +33,17 @@ def test_a_balance_that_does_not_see_the_pump_is_the_rigs_error_and_nothing_is_j
     assert "BalanceNotCoupled: coupling check" in first["reason"] and diagnosis in first["reason"], first["reason"]
     assert rest and all((t["verdict"], t["failure_class"]) == ("SKIPPED", "rig") for t in rest), rest
     assert run.record["rig_broken"]
+
+
+def test_an_occlusion_valve_that_does_not_close_is_the_rigs_error_never_the_pumps_missing_alarm(verify):
+    """The pump rightly raises no alarm on an open line; before the block was confirmed, that was its FAIL."""
+    run = verify("--rig", str(CASES / "valve-stuck-open.yaml"), "-k", "OC-ALARM-001 or OC-MISSED-001", "--no-report",
+                 "--no-figures")
+    assert run.code == 1, run.output[-3000:]
+    first, *rest = run.record["tests"].values()
+    assert (first["verdict"], first["failure_class"]) == ("ERROR", "rig"), first
+    assert first["reason"].startswith("BlockNotHeld: the outlet was not blocked: the balance weighed"), first["reason"]
+    assert rest and all((t["verdict"], t["failure_class"]) == ("SKIPPED", "rig") for t in rest), rest
 
 
 def test_a_pump_recording_boluses_the_balance_never_weighed_fails_every_bolus_requirement(verify):
