@@ -309,10 +309,11 @@ class FirmwareProcess(Params):
     # What follows `python -m <module>` on its command line (a module's own options: a build variant, a seeded defect).
     args: Annotated[tuple[Annotated[str, Field(max_length=4096)], ...], Field(strict=False)] = ()
     # Wall seconds an exchange (a RESET, an RX, a RUN to the next poll) may take before the plant holds the firmware
-    # hung: a stroke's round trip takes about 100 µs, so 5 s is tens of thousands of them. At most 8 s: the harness
-    # waits 10 s for the control channel's answer (hil/drivers/emulator_control.py), and the plant must give up first
-    # for the firmware's line, not a timeout, to reach it.
-    exchange_timeout_s: Annotated[float, span(0, 8, above=True)] = 5.0
+    # hung: a stroke's round trip takes about 100 µs, so 3 s is tens of thousands of them. At most 4 s: the harness
+    # waits 10 s for the control channel's answer (hil/drivers/emulator_control.py), and one ADV may hold two
+    # exchanges (the bytes the harness sent before it, then the RUN); the plant must give up first for the
+    # firmware's line, not a timeout, to reach the harness.
+    exchange_timeout_s: Annotated[float, span(0, 4, above=True)] = 3.0
 
     @model_validator(mode="after")
     def _one_program(self) -> "FirmwareProcess":

@@ -86,7 +86,7 @@ class FirmwareLink:
                 pass
         except FirmwareFailed as exc:
             self.failed = str(exc)
-            self.stop()
+            self.stop(grace_s=0.0)  # a broken or hung firmware gets no grace: the harness awaits the line
             raise
 
     def _answer(self, line: str, until: float | None, hello: bool) -> bool:
@@ -209,7 +209,7 @@ class FirmwareLink:
 
     def _exited(self) -> FirmwareFailed:
         try:
-            code = self.process.wait(timeout=5)
+            code = self.process.wait(timeout=max(0.1, self._deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             return self._broke("closed its end of the channel")
         size = self._stderr.seek(0, os.SEEK_END)
@@ -217,15 +217,15 @@ class FirmwareLink:
         said = self._stderr.read().decode(errors="replace").strip().splitlines()
         return self._broke(f"exited with code {code}: {said[-1] if said else 'no message'}")
 
-    def stop(self) -> None:
-        """End the process: its stdin closed (a firmware ends on that), killed if it has not ended 2 s later; its
-        pipes and its kept standard error closed."""
+    def stop(self, grace_s: float = 2.0) -> None:
+        """End the process: its stdin closed (a firmware ends on that), killed if it has not ended `grace_s` later;
+        its pipes and its kept standard error closed."""
         atexit.unregister(self.stop)
         if self.process.stdin:
             self.process.stdin.close()
         if self.process.poll() is None:
             try:
-                self.process.wait(timeout=2)
+                self.process.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)

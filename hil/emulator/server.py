@@ -158,7 +158,7 @@ class EmulatorServer:
         self.session_lock = SessionLock(config.pump.session_key, config.seed) if config.pump.session_key else None
         # Running free (clock: rehearsal): simulated time follows the wall clock, `speed` times faster, from now.
         self.speed = config.speed if config.free_run else None
-        self._said_failed = False  # running free: a failed firmware's line said on stderr
+        self._said_failed = False  # a failed firmware's line said on stderr
         self._wall0, self._sim0 = time.monotonic(), self.world.scheduler.now
 
     def _pump_events(self) -> int:
@@ -177,11 +177,15 @@ class EmulatorServer:
         if target > self.world.scheduler.now:
             try:
                 self.world.advance(target - self.world.scheduler.now)
-            except FirmwareFailed as exc:  # a dead pump: its line said once, the plant runs on without it
-                if not self._said_failed:
-                    print(f"emulator: {exc}", file=sys.stderr, flush=True)
-                    self._said_failed = True
+            except FirmwareFailed as exc:  # a dead pump: the plant runs on without it
+                self._say_failed(exc)
                 self.world.run_to(target)
+
+    def _say_failed(self, exc: FirmwareFailed) -> None:
+        """A firmware's failure on the emulator's stderr, once (in lockstep, ADV and RESET also refuse with it)."""
+        if not self._said_failed:
+            print(f"emulator: {exc}", file=sys.stderr, flush=True)
+            self._said_failed = True
 
     def _now(self) -> float:
         return self.world.scheduler.now  # the World's scheduler is replaced on every RESET
@@ -223,7 +227,7 @@ class EmulatorServer:
         try:
             self.world.firmware.receive(data)
         except FirmwareFailed as exc:
-            print(f"emulator: {exc}", file=sys.stderr, flush=True)
+            self._say_failed(exc)
 
     def _control_line(self, line: bytes) -> None:
         self._framed(self.control_ch, line, self._control)

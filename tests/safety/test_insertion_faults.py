@@ -18,7 +18,7 @@ from hil.evidence import plots
 from hil.procedures import delivery
 from hil.procedures import occlusion as occlusion_procedures
 from hil.procedures.gravimetric import Gravimetry
-from hil.procedures.occlusion import OcclusionPoller, Timeline, alarm_metrics, basal_flow, open_flow
+from hil.procedures.occlusion import OcclusionPoller, Timeline, alarm_metrics, basal_flow, open_flow, since_block
 from hil.procedures.site_faults import RECORDING_COLUMNS, KinkedCannula, SitePoller, detection_trial, nominal_days
 
 
@@ -45,7 +45,8 @@ def _kink_episode(rig, site_faults, case, evidence, requirement, bolus: bool):
                 rig.pump.bolus(case.bolus_U)
                 t_start = timeline.marks["bolus"] = rig.clock.now()
             alarm = poller.await_alarm(case.alarm_timeout_h * 3600.0, case.poll_s, "kinked")
-            metrics = alarm_metrics(rig, grav, case.poll_s, t_start, pump_t_kink, at_kink, alarm)
+            since = since_block(rig, grav, pump_t_kink, at_kink, alarm) if alarm is not None else None
+            metrics = alarm_metrics(case.poll_s, t_start, alarm, since)
             if flow is not None:
                 metrics["record_disagreement"] = dose_metrics.spans_record_disagreement([flow])
         finally:

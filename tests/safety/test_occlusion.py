@@ -14,7 +14,7 @@ from hil.evidence import plots
 from hil.procedures import delivery
 from hil.procedures.gravimetric import Gravimetry
 from hil.procedures.occlusion import (RECORDING_COLUMNS, OcclusionPoller, Timeline, alarm_metrics, basal_flow,
-                                     confirm_block, open_flow, release)
+                                     confirm_block, open_flow, release, since_block)
 
 BASAL_EPISODES = ("OC-ALARM-001", "OC-ALARM-002", "OC-MISSED-001", "OC-PRIO-001", "OC-STOP-001",
                   "OC-PRESS-001", "OC-RELEASE-001", "OC-RELEASE-002")
@@ -24,7 +24,7 @@ AFTER_ALARM = {"released_volume": "U", "pump_strokes_after_alarm": "count", "bal
 
 
 def _judged(evidence, requirement, metrics, alarm, case):
-    """Judge the episode. Without an alarm in case.alarm_timeout_h (the block shown to have held, confirm_block),
+    """Judge the episode. Without an alarm in case.alarm_timeout_h (the block shown to have held: confirm_block),
     what depends on one (the missed insulin and the pressure at it, the stop and the release after it) is not a
     number, and the pump is why: the requirements of the episode all presuppose the alarm, so each FAILs as the
     product's, never an INCONCLUSIVE blamed on the rig or an ERROR blamed on the test."""
@@ -69,9 +69,9 @@ def test_occlusion_during_basal(rig, occlusion_valve, requirement, evidence):
             occlusion_valve.close()
             t_block = timeline.marks["block"] = rig.clock.now()
             alarm = poller.await_alarm(case.alarm_timeout_h * 3600.0, case.poll_s, "blocked")
-            if alarm is None:
-                confirm_block(rig, grav, pump_t_block, at_block)
-            metrics = alarm_metrics(rig, grav, case.poll_s, t_block, pump_t_block, at_block, alarm)
+            since = since_block(rig, grav, pump_t_block, at_block, alarm)
+            confirm_block(since, case.basal_rate_U_per_h * (rig.clock.now() - t_block) / 3600.0)
+            metrics = alarm_metrics(case.poll_s, t_block, alarm, since)
             metrics["record_disagreement"] = dose_metrics.spans_record_disagreement([flow])
             if alarm is not None:
                 poller.watch(case.hold_after_alarm_min * 60.0, case.poll_s, "alarm, blocked")
@@ -115,9 +115,9 @@ def test_occlusion_during_bolus(rig, occlusion_valve, requirement, evidence):
             rig.pump.bolus(case.bolus_U)
             t_bolus = timeline.marks["bolus"] = rig.clock.now()
             alarm = poller.await_alarm(case.alarm_timeout_h * 3600.0, case.poll_s, "blocked")
-            if alarm is None:
-                confirm_block(rig, grav, pump_t_block, at_block)
-            metrics = alarm_metrics(rig, grav, case.poll_s, t_bolus, pump_t_block, at_block, alarm)
+            since = since_block(rig, grav, pump_t_block, at_block, alarm)
+            confirm_block(since, case.bolus_U)
+            metrics = alarm_metrics(case.poll_s, t_bolus, alarm, since)
             if alarm is not None:
                 metrics["released_volume"] = _released(rig, grav, occlusion_valve, case, timeline)
         finally:

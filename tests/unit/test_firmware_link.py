@@ -93,7 +93,7 @@ for line in sys.stdin:
 def well_behaved(tmp_path) -> FirmwareProcess:
     script = tmp_path / "tiny_pump.py"
     script.write_text(WELL_BEHAVED.format(log=str(tmp_path / "heard.log")))
-    return FirmwareProcess(command=(sys.executable, str(script)), exchange_timeout_s=5)
+    return FirmwareProcess(command=(sys.executable, str(script)), exchange_timeout_s=4)
 
 
 def scripted(tmp_path, on_run: str, hello: str = "HELLO 1 scripted") -> FirmwareProcess:
@@ -330,7 +330,7 @@ def test_an_emulator_stopped_while_its_firmware_starts_leaves_no_firmware_behind
     script.write_text(f"import os, time\nopen({str(tmp_path / 'pid')!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n")
     rig.write_text(f"extends: {json.dumps(str(ROOT / 'fixtures' / 'rigs' / 'emulator.yaml'))}\nrig_id: silent\n"
                    f"emulator:\n  firmware: {{command: [{json.dumps(sys.executable)}, {json.dumps(str(script))}], "
-                   "exchange_timeout_s: 8}\n")
+                   "exchange_timeout_s: 4}\n")
     emulator = subprocess.Popen([sys.executable, "-m", "hil.emulator", str(rig), "--watch-stdin"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10

@@ -1,11 +1,14 @@
-"""Occlusion metrics (hil.analysis.occlusion): known answers. Added for mutation testing
+"""Occlusion metrics (hil.analysis.occlusion) and the check that a block held (hil.procedures.occlusion): known answers. Added for mutation testing
 (scripts/mutation.sh, docs/validation.md); the module had no unit test of its own."""
 
 import math
 
 import numpy as np
+import pytest
 
 from hil.analysis.occlusion import balance_stroke_count, missed_U, time_to_alarm_min
+from hil.errors import BlockNotHeld
+from hil.procedures.occlusion import SinceBlock, confirm_block
 
 
 def test_time_to_alarm_in_minutes_and_no_alarm_is_infinite():
@@ -34,3 +37,12 @@ def test_a_small_step_under_the_counting_threshold_of_large_strokes_is_still_see
     for k, rise in enumerate(steps):
         delivered[3 * k + 2:] += rise
     assert balance_stroke_count(t, delivered, u_difference_U=0.0021) == 5
+
+
+def test_a_block_is_blamed_on_the_valve_only_when_the_balance_shows_it_beyond_its_uncertainty():
+    confirm_block(SinceBlock(pumped_U=6.0, arrived_U=0.65, U=1.18), commanded_U=6.0)  # 120 h at 0.05 U/h: cannot tell
+    confirm_block(SinceBlock(pumped_U=0.0, arrived_U=0.001, U=0.002), commanded_U=10.0)  # a bolus never delivered
+    with pytest.raises(BlockNotHeld, match=r"weighed 9\.018 ± 0\.010 U .* counted 9\.000 U and was commanded 9\.000 U"):
+        confirm_block(SinceBlock(pumped_U=9.0, arrived_U=9.018, U=0.01), commanded_U=9.0)
+    with pytest.raises(BlockNotHeld):  # a pump that counts nothing is held to what it was commanded
+        confirm_block(SinceBlock(pumped_U=0.0, arrived_U=2.0, U=0.01), commanded_U=10.0)
