@@ -70,7 +70,6 @@ class Campaign:
 class Ran:
     """What a campaign's task returned: the run it opened (None: none, with the output that says why)."""
 
-    key: str
     run_id: str | None
     record: dict | None
     worker: str
@@ -128,8 +127,8 @@ def run_campaign(campaign: Campaign) -> Ran:
                 _running.discard(child)
         if run_id is None:
             said.seek(0)
-            return Ran(campaign.key, None, None, worker, host, said.read()[-OUTPUT_TAIL:])
-    return Ran(campaign.key, run_id, _record(project.reports() / "runs" / run_id), worker, host)
+            return Ran(None, None, worker, host, said.read()[-OUTPUT_TAIL:])
+    return Ran(run_id, _record(project.reports() / "runs" / run_id), worker, host)
 
 
 def run_all(
