@@ -186,8 +186,10 @@ def parse(file: Path, problems: list[Problem], meant: Iterable[Path] = ()) -> Lo
 # tab as a separator, a comment right after a block scalar's header, a byte-order mark within the text and a plain
 # scalar with `?` in a flow collection, gives an empty node with the bare tag `!` the value "" (PyYAML: None), reads
 # other line breaks (CR, NEL, LS, PS) apart, and places an empty document without a last line break a line lower.
-# A text with any of them, or not ending in a line break, is PyYAML's alone.
-_LIBYAML_DIFFERS = re.compile("[\t\ufeff!?\r\x85\u2028\u2029]|[|>][-+0-9]*#|[^\n]\\Z")
+# A text with any of them, or not ending in a line break, is PyYAML's alone; a `?` only when it is not inside a
+# quoted or block scalar (a question in a requirement's prose is).
+_LIBYAML_DIFFERS = re.compile("[\t\ufeff!\r\x85\u2028\u2029]|[|>][-+0-9]*#|[^\n]\\Z")
+_QUOTED_OR_BLOCK = frozenset({'"', "'", "|", ">"})  # a scalar node's style; None is plain
 
 
 def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any, list[tuple[int, str, str]]]:
@@ -195,10 +197,29 @@ def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any, list[tuple
     parser where it is installed and the text loads, else (and for the message of what is wrong) by PyYAML's."""
     if CParser is not None and not _LIBYAML_DIFFERS.search(text):
         try:
-            return _loaded(_FastLimitedLoader(text))
+            loaded = _loaded(_FastLimitedLoader(text))
+            if _every_question_mark_quoted(text, loaded[0]):
+                return loaded
         except Exception:  # whatever it is, the reference loader says it
             pass
     return _loaded(_LimitedLoader(text))
+
+
+def _every_question_mark_quoted(text: str, root: yaml.Node | None) -> bool:
+    """Every `?` of the text is in a quoted or block scalar's value (counted once per node, aliases or not)."""
+    wanted = text.count("?")
+    if not wanted:
+        return True
+    found, seen, stack = 0, set(), [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode) and node.style in _QUOTED_OR_BLOCK:
+            found += node.value.count("?")
+        stack.extend(_children(node))
+    return found == wanted
 
 
 def _loaded(loader) -> tuple[yaml.Node | None, Any, list[tuple[int, str, str]]]:
