@@ -38,6 +38,7 @@ pump's (hil/emulator/pump.py). The rig chooses the design (`emulator.auto_mode.d
 microboluses (hil/emulator/microbolus.py).
 """
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -88,6 +89,7 @@ class AutoSettings:
     max_iob: float = 5.0  # U of insulin on board from automatic dosing (oref0 max_iob)
 
 
+@functools.cache
 def _curve(peak: float, dia: float) -> tuple[float, float, float]:
     """oref0's exponential curve's constants (lib/iob/calculate.js): tau, a and S."""
     tau = peak * (1 - peak / dia) / (1 - 2 * peak / dia)

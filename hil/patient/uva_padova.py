@@ -9,6 +9,7 @@ import functools
 import importlib.resources
 import types
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
@@ -48,54 +49,61 @@ class UnknownPatient(ValueError):
     pass
 
 
-def _model(t, x, action, params, last_Qsto, last_foodtaken):
-    """simglucose 0.2.11's T1DPatient.model, the same operations in the same order on Python floats instead of numpy
-    scalars, and without its debug message formatted on every call of a bolus: the same numbers to the last bit
-    (tests/unit/test_virtual_patient.py compares every minute), about three times as fast. The ODE solver calls it
-    about 18 times a model minute, most of a closed loop's time."""
-    x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 = x.tolist()
-    p = params
-    d = action.CHO * 1000
-    insulin = action.insulin * 6000 / p.BW
-    qsto = x0 + x1
-    Dbar = last_Qsto + last_foodtaken * 1000
-    dx0 = -p.kmax * x0 + d
-    if Dbar > 0:
-        aa = 5 / (2 * Dbar * (1 - p.b))
-        cc = 5 / (2 * Dbar * p.d)
-        kgut = p.kmin + (p.kmax - p.kmin) / 2 * (
-            np.tanh(aa * (qsto - p.b * Dbar)) - np.tanh(cc * (qsto - p.d * Dbar)) + 2
-        )
-    else:
-        kgut = p.kmax
-    dx1 = p.kmax * x0 - x1 * kgut
-    dx2 = kgut * x1 - p.kabs * x2
-    Rat = p.f * p.kabs * x2 / p.BW
-    EGPt = p.kp1 - p.kp2 * x3 - p.kp3 * x8
-    Uiit = p.Fsnc
-    Et = p.ke1 * (x3 - p.ke2) if x3 > p.ke2 else 0
-    dx3 = max(EGPt, 0) + Rat - Uiit - Et - p.k1 * x3 + p.k2 * x4
-    dx3 = (x3 >= 0) * dx3
-    Vmt = p.Vm0 + p.Vmx * x6
-    Kmt = p.Km0
-    Uidt = Vmt * x4 / (Kmt + x4)
-    dx4 = -Uidt + p.k1 * x3 - p.k2 * x4
-    dx4 = (x4 >= 0) * dx4
-    dx5 = -(p.m2 + p.m4) * x5 + p.m1 * x9 + p.ka1 * x10 + p.ka2 * x11
-    It = x5 / p.Vi
-    dx5 = (x5 >= 0) * dx5
-    dx6 = -p.p2u * x6 + p.p2u * (It - p.Ib)
-    dx7 = -p.ki * (x7 - It)
-    dx8 = -p.ki * (x8 - x7)
-    dx9 = -(p.m1 + p.m30) * x9 + p.m2 * x5
-    dx9 = (x9 >= 0) * dx9
-    dx10 = insulin - (p.ka1 + p.kd) * x10
-    dx10 = (x10 >= 0) * dx10
-    dx11 = p.kd * x10 - p.ka2 * x11
-    dx11 = (x11 >= 0) * dx11
-    dx12 = -p.ksc * x12 + p.ksc * x3
-    dx12 = (x12 >= 0) * dx12
-    return np.array([dx0, dx1, dx2, dx3, dx4, dx5, dx6, dx7, dx8, dx9, dx10, dx11, dx12])
+def _model_of(p: types.SimpleNamespace) -> Callable[..., np.ndarray]:
+    """simglucose 0.2.11's T1DPatient.model for the parameters `p`: the same operations in the same order on Python
+    floats instead of numpy scalars, the parameters read once into the closure instead of from a pandas Series on
+    every call, and without its debug message formatted on every call of a bolus: the same numbers to the last bit
+    (tests/unit/test_virtual_patient.py compares every minute), about five times as fast. The ODE solver calls it
+    about 18 times a model minute, most of a closed loop's time. Built again whenever a parameter changes."""
+    BW, b, d_, f, kabs, kmax, kmin = p.BW, p.b, p.d, p.f, p.kabs, p.kmax, p.kmin
+    kp1, kp2, kp3, Fsnc, ke1, ke2, k1, k2 = p.kp1, p.kp2, p.kp3, p.Fsnc, p.ke1, p.ke2, p.k1, p.k2
+    Vm0, Vmx, Km0, m1, m2, m4, m30, ka1, ka2 = p.Vm0, p.Vmx, p.Km0, p.m1, p.m2, p.m4, p.m30, p.ka1, p.ka2
+    Vi, p2u, Ib, ki, kd, ksc = p.Vi, p.p2u, p.Ib, p.ki, p.kd, p.ksc
+    array, tanh = np.array, np.tanh
+
+    def model(t, x, action, params, last_Qsto, last_foodtaken):
+        x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12 = x.tolist()
+        d = action.CHO * 1000
+        insulin = action.insulin * 6000 / BW
+        qsto = x0 + x1
+        Dbar = last_Qsto + last_foodtaken * 1000
+        dx0 = -kmax * x0 + d
+        if Dbar > 0:
+            aa = 5 / (2 * Dbar * (1 - b))
+            cc = 5 / (2 * Dbar * d_)
+            kgut = kmin + (kmax - kmin) / 2 * (tanh(aa * (qsto - b * Dbar)) - tanh(cc * (qsto - d_ * Dbar)) + 2)
+        else:
+            kgut = kmax
+        dx1 = kmax * x0 - x1 * kgut
+        dx2 = kgut * x1 - kabs * x2
+        Rat = f * kabs * x2 / BW
+        EGPt = kp1 - kp2 * x3 - kp3 * x8
+        Uiit = Fsnc
+        Et = ke1 * (x3 - ke2) if x3 > ke2 else 0
+        dx3 = max(EGPt, 0) + Rat - Uiit - Et - k1 * x3 + k2 * x4
+        dx3 = (x3 >= 0) * dx3
+        Vmt = Vm0 + Vmx * x6
+        Kmt = Km0
+        Uidt = Vmt * x4 / (Kmt + x4)
+        dx4 = -Uidt + k1 * x3 - k2 * x4
+        dx4 = (x4 >= 0) * dx4
+        dx5 = -(m2 + m4) * x5 + m1 * x9 + ka1 * x10 + ka2 * x11
+        It = x5 / Vi
+        dx5 = (x5 >= 0) * dx5
+        dx6 = -p2u * x6 + p2u * (It - Ib)
+        dx7 = -ki * (x7 - It)
+        dx8 = -ki * (x8 - x7)
+        dx9 = -(m1 + m30) * x9 + m2 * x5
+        dx9 = (x9 >= 0) * dx9
+        dx10 = insulin - (ka1 + kd) * x10
+        dx10 = (x10 >= 0) * dx10
+        dx11 = kd * x10 - ka2 * x11
+        dx11 = (x11 >= 0) * dx11
+        dx12 = -ksc * x12 + ksc * x3
+        dx12 = (x12 >= 0) * dx12
+        return array([dx0, dx1, dx2, dx3, dx4, dx5, dx6, dx7, dx8, dx9, dx10, dx11, dx12])
+
+    return model
 
 
 def patient_names() -> list[str]:
@@ -117,7 +125,7 @@ class VirtualPatient:
         # The parameters as a plain namespace: the ODE right-hand side reads them as attributes on every call,
         # and a pandas Series makes that 10x slower; the values, and so the results, are the same (unit test).
         self._model._params = types.SimpleNamespace(**self._model._params.to_dict())
-        self._model._odesolver.f = _model  # the same right-hand side, faster (see _model)
+        self._model._odesolver.f = _model_of(self._model._params)  # the same right-hand side, faster
         self._sensor = simglucose.CGMSensor.withName(sensor, seed=seed)
         self._action = simglucose.Action
         quest = _params_csv("Quest.csv").set_index("Name").loc[name]
@@ -128,6 +136,7 @@ class VirtualPatient:
 
     @property
     def params(self) -> types.SimpleNamespace:
+        """The model's parameters, read (scale_insulin_sensitivity changes them: the right-hand side holds them)."""
         return self._model._params
 
     @property
@@ -153,6 +162,7 @@ class VirtualPatient:
         factor: the two insulin-sensitivity parameters of the 2008 model."""
         self.params.Vmx *= factor
         self.params.kp3 *= factor
+        self._model._odesolver.f = _model_of(self.params)
 
     def step(self, insulin_U: float, carbs_g: float = 0.0) -> None:
         self._model.step(self._action(CHO=carbs_g / STEP_MIN, insulin=insulin_U / STEP_MIN))

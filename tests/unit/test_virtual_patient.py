@@ -61,6 +61,23 @@ def test_the_adapter_steps_the_model_exactly_as_simglucose(name):
     assert ours.t_min == stock.t == 720
 
 
+def test_a_scaled_insulin_sensitivity_reaches_the_right_hand_side():
+    """The right-hand side holds the parameters: scaling the sensitivity builds it again, so the patient is
+    simglucose's with the same parameters scaled, to the last bit, and not the unscaled one."""
+    stock, ours = T1DPatient.withName("adult#002"), VirtualPatient("adult#002")
+    stock._params["Vmx"] *= 1.7
+    stock._params["kp3"] *= 1.7
+    ours.scale_insulin_sensitivity(1.7)
+    for _ in range(240):
+        stock.step(Action(CHO=0.0, insulin=0.05))
+        ours.step(0.05)
+    assert ours._model.state.tolist() == stock.state.tolist()
+    unscaled = VirtualPatient("adult#002")
+    for _ in range(240):
+        unscaled.step(0.05)
+    assert unscaled.glucose_mg_dl != ours.glucose_mg_dl
+
+
 def test_a_patient_on_its_own_basal_stays_at_its_basal_glucose():
     patient = VirtualPatient("adult#001")
     start = patient.glucose_mg_dl
