@@ -305,6 +305,20 @@ class Scale(Protocol):
 
 
 @runtime_checkable
+class AsksAhead(Protocol):
+    """A scale that can be asked for readings before the last one asked for is answered (MT-SICS's SI, say): in
+    lockstep a recording asks for a window of its samples at once, and the emulator answers them all in one wait
+    (hil.procedures.delivery.record). Optional: a scale without it is read one sample at a time."""
+
+    def ask_reading(self) -> None:
+        """Ask for the reading now (as `read`), stamped now, without waiting for it."""
+
+    def take_reading(self) -> Reading:
+        """The oldest reading asked for and not yet taken; a line that nobody asked for, found before the first ask
+        of a run or after its last answer, is a LineFault."""
+
+
+@runtime_checkable
 class OcclusionValve(Protocol):
     def close(self) -> None:
         """Block the line downstream of the pump."""

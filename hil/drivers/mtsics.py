@@ -8,6 +8,7 @@ of a stream) are discarded and logged, and each reply must start with the word i
 
 import logging
 import re
+from collections import deque
 from collections.abc import Callable
 
 from hil.drivers.contracts import Reading, Refusal
@@ -112,25 +113,53 @@ class MtSicsBalance:
     def __init__(self, port: str, now: Callable[[], float], *, baudrate: int = 9600, timeout_s: float = 2.0):
         self.line = SerialLine(port, baudrate=baudrate, timeout_s=timeout_s, name="balance")
         self.now = now
+        self._asked: deque[float] = deque()  # when each SI asked ahead was sent, oldest first (ask_reading)
 
     def _ask(self, command: str) -> bytes:
         """Send a command and return the next line. Lines that arrived unasked before it are discarded, never
         read as its reply, and are a rig fault (LineFault): with no stream running, a balance sends nothing
         unasked, so they are a duplicated or late reply, and MT-SICS has no sequence number to tell which
         reading was whose."""
+        self._nothing_unasked(f"before {command}")
+        self.line.write_line(command.encode("ascii") + b"\r\n")
+        return self.line.read_line()
+
+    def _nothing_unasked(self, when: str) -> None:
         stale = self.line.pending_lines()
         if stale:
             raise LineFault(
-                f"balance ({self.line.port}): {len(stale)} unasked-for line(s) before {command}, "
+                f"balance ({self.line.port}): {len(stale)} unasked-for line(s) {when}, "
                 f"discarded: {stale[:4]!r}: a duplicated or late reply"
             )
-        self.line.write_line(command.encode("ascii") + b"\r\n")
-        return self.line.read_line()
 
     def read(self) -> Reading:
         """Immediate reading (SI): stable or dynamic."""
         mass, stable = parse_weight(self._ask("SI"), "SI")
         return Reading(self.now(), mass, stable)
+
+    def ask_reading(self) -> None:
+        """SI without waiting for its reply (hil.drivers.contracts.AsksAhead), stamped now: in lockstep the time at
+        which the emulator answers it, as `read`'s stamp after the reply is."""
+        if not self._asked:
+            self._nothing_unasked("before SI")
+        self.line.write_line(b"SI\r\n")
+        self._asked.append(self.now())
+
+    def take_reading(self) -> Reading:
+        """The reply to the oldest SI asked ahead. A duplicated or lost reply shifts the replies after it, which only
+        the last one can show (a line left over, or none for it): so a caller keeps no reading of a run of asks
+        until its last is taken."""
+        if not self._asked:
+            raise ProtocolError(f"balance ({self.line.port}): a reading taken that was never asked for")
+        try:
+            mass, stable = parse_weight(self.line.read_line(), "SI")
+            t = self._asked.popleft()
+            if not self._asked:
+                self._nothing_unasked("after the last reply to SI")
+        except BaseException:
+            self._asked.clear()  # the replies still to come are unasked-for from now on
+            raise
+        return Reading(t, mass, stable)
 
     def read_stable(self) -> Reading:
         """Stable reading (S). InstrumentRefused BUSY while the balance is not stable: an ``S I`` reply, or
@@ -167,6 +196,7 @@ class MtSicsBalance:
         """Reset (@): stops streaming, returns the serial number; discards stale streamed lines, as many as the
         balance can send at its fastest (10 Hz, the project's assumption: docs/references.md, "Balances") within one
         link timeout, plus its reply."""
+        self._asked.clear()
         self.line.write_line(b"@\r\n")
         for _ in range(int(10 * self.line.timeout_s) + 2):
             reply = self.line.read_line()

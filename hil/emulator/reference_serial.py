@@ -2,7 +2,7 @@
 with the firmware's fields or a typed ERR, events numbered `E<n>`. The emulator's pump endpoint (server.py) and the
 reference firmware run as a process of its own (firmware_process.py) both speak it, so the two are one link."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from hil.emulator.pump import Refused
 from hil.transport.frames import Frame, FrameError, decode, encode
@@ -31,14 +31,16 @@ class LineSplitter:
         self._buffer = b""
 
 
-def answer(line: bytes, handler: Callable[[Frame], tuple[str, ...]]) -> bytes:
-    """The reply to a request line: OK with the handler's fields, its typed ERR, or BAD_FRAME for no frame."""
+def answer(line: bytes, handler: Callable[[Frame], Sequence[str] | None]) -> bytes:
+    """The reply to a request line: OK with the handler's fields, its typed ERR, or BAD_FRAME for no frame; nothing
+    (b"") for a request the handler accepts without an answer (None: the control channel's FENCE)."""
     try:
         frame = decode(line)
     except FrameError as exc:
         return encode("0", "ERR", "BAD_FRAME", exc.reason.replace(" ", "_"))
     try:
-        return encode(frame.tag, "OK", *handler(frame))
+        fields = handler(frame)
+        return b"" if fields is None else encode(frame.tag, "OK", *fields)
     except Refused as exc:
         return encode(frame.tag, "ERR", exc.code, *exc.message.split())
 

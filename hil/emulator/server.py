@@ -31,12 +31,22 @@ from hil.emulator.session_lock import SessionLock
 from hil.emulator.world import World
 
 MAX_PENDING_OUTPUT = 1 << 20
+# Output is written to the pty at the end of each turn of the loop, one write for all a turn's lines (a turn of
+# pipelined steps answers dozens), or as soon as this much is pending, so a long stream fills the pty as it goes.
+FLUSH_AT = 4096
 FREE_RUN_TICK_S = 0.005  # running free: wall seconds between advances of the world to the wall clock's time
+# A fence's bytes were written before the fence, so on a pty they are here within milliseconds; a harness that fenced
+# more than it wrote gets ERR after this long instead of a hang.
+FENCED_BYTES_WAIT_S = 5.0
 
 
 class PtyChannel:
     """One pty master: lines in, bytes out (buffered, never blocking the simulation), each line sent through the
-    endpoint's wire faults at the simulated time `now()`."""
+    endpoint's wire faults at the simulated time `now()`.
+
+    A held channel (`hold`) passes on what the harness writes only as far as the control channel's fences have
+    released it (`release`), so that in lockstep it is handled in the order the harness wrote it relative to the
+    control channel's steps, whatever order the two ptys deliver it in (docs/protocol.md §3, "Fences")."""
 
     def __init__(
         self,
@@ -59,6 +69,9 @@ class PtyChannel:
         self.outbuf = bytearray()
         self._later: list[tuple[float, bytes]] = []  # (time.monotonic() due, line): output sent after the rest
         self.watched_for_room = False  # registered for EVENT_WRITE in the server's selector
+        self.received = 0  # bytes read from the harness since the emulator started
+        self._released: int | None = None  # held: bytes from this one on wait for a fence (None: passed on at once)
+        self._held = bytearray()  # the last bytes received, not yet released
 
     def write(self, data: bytes, at: float | None = None) -> None:
         """Send `data` as written at simulated time `at` (default: now)."""
@@ -69,7 +82,8 @@ class PtyChannel:
             if len(self.outbuf) + len(piece) > MAX_PENDING_OUTPUT:
                 del self.outbuf[: len(piece)]  # a UART overrun: the oldest output is lost, as on hardware
             self.outbuf += piece
-        self.flush()
+        if len(self.outbuf) >= FLUSH_AT:
+            self.flush()
 
     def held_s(self) -> float:
         """Wall seconds a stall still holds the output back."""
@@ -107,16 +121,77 @@ class PtyChannel:
             del self.outbuf[:sent]
 
     def readable(self) -> None:
+        data = self._read()
+        if self._released is None:
+            self._pass_on(data)
+        else:
+            self._held += data
+            self._pass_released()
+
+    def _read(self) -> bytes:
         try:
             data = os.read(self.master, 65536)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EIO):
-                return
+                return b""
             raise
+        self.received += len(data)
+        return data
+
+    def _pass_on(self, data: bytes) -> None:
         if self._lines is None:
             self.on_line(data)
         else:
             self._lines.feed(data)
+
+    def _pass_released(self) -> None:
+        assert self._released is not None  # called on a held channel
+        free = self._released - (self.received - len(self._held))
+        if free > 0:
+            data = bytes(self._held[:free])
+            del self._held[:free]
+            self._pass_on(data)
+
+    @property
+    def held(self) -> bool:
+        """What the harness writes waits for the control channel's announcements (hold)."""
+        return self._released is not None
+
+    def hold(self, written: int) -> None:
+        """From the harness's `written`-th byte on, hold what it writes until a fence releases it."""
+        if self._released is not None:
+            raise ValueError(f"{self.name} is held already")
+        if self.received > written:
+            raise ValueError(f"{self.name}: {self.received} bytes received, more than the {written} written")
+        self._released = written
+
+    def unhold(self) -> None:
+        """Pass on what the harness writes as it comes again; refused while bytes are held that no fence released."""
+        if self._released is None:
+            raise ValueError(f"{self.name} is not held")
+        if self._held:
+            raise ValueError(f"{self.name}: {len(self._held)} bytes held that were never announced")
+        self._released = None
+
+    def release(self, written: int) -> None:
+        """The harness had written `written` bytes when it sent the fence: handle them all now, waiting for those
+        still on their way."""
+        if self._released is None:
+            raise ValueError(f"{self.name} is not held")
+        if written < self._released:
+            raise ValueError(f"{self.name}: fence at byte {written}, before the last one at {self._released}")
+        self._released = written
+        deadline = time.monotonic() + FENCED_BYTES_WAIT_S
+        while self.received < written:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ValueError(
+                    f"{self.name}: {self.received} bytes received within {FENCED_BYTES_WAIT_S:g} s of the fence at "
+                    f"byte {written}"
+                )
+            if select.select([self.master], [], [], remaining)[0]:
+                self._held += self._read()
+        self._pass_released()
 
 
 class EmulatorServer:
@@ -230,7 +305,8 @@ class EmulatorServer:
             self._say_failed(exc)
 
     def _control_line(self, line: bytes) -> None:
-        self._framed(self.control_ch, line, self._control)
+        if answer := reference_serial.answer(line, self._control):
+            self.control_ch.write(answer)
 
     def _balance_line(self, line: bytes) -> None:
         for reply in self.world.balance.handle(line.rstrip(b"\r\n")):
@@ -239,11 +315,30 @@ class EmulatorServer:
     def _take_pending_input(self) -> None:
         """Lockstep: what the harness wrote to the other links before it asked for time to pass (a CAN frame
         nobody answers, say) is handled now, at the simulated time it was sent, not after the advance."""
-        others = [ch for ch in (self.pump_ch, self.balance_ch, self.lost_balance_ch, self.can_ch)]
+        others = [ch for ch in (self.pump_ch, self.balance_ch, self.lost_balance_ch, self.can_ch) if not ch.held]
         ready, _, _ = select.select([ch.master for ch in others], [], [], 0)
         for channel in others:
             if channel.master in ready:
                 channel.readable()
+
+    def _byte_counts(self, args) -> dict[PtyChannel, int]:
+        """`<endpoint>=<bytes>` arguments: how many bytes the harness had written on each endpoint."""
+        counts = {}
+        for arg in args:
+            name, sep, value = arg.partition("=")
+            if not sep or name not in self.faulted or not value.isdigit():
+                raise ValueError(f"{arg} is not <endpoint>=<bytes> (endpoints: {', '.join(self.faulted)})")
+            counts[self.faulted[name]] = int(value)
+        if not counts:
+            raise ValueError("no <endpoint>=<bytes>")
+        return counts
+
+    def _release(self, args) -> None:
+        """What the harness announced it wrote on held endpoints (FENCE's counts, or ADV's after its step), handled
+        now: bytes of an endpoint up to its count."""
+        if args:
+            for channel, written in self._byte_counts(args).items():
+                channel.release(written)
 
     def _lost_balance_line(self, line: bytes) -> None:
         for reply in self.world.lost_balance.handle(line.rstrip(b"\r\n")):
@@ -306,7 +401,7 @@ class EmulatorServer:
         for fault in self.world.config.wire_faults:
             self.faulted[fault.endpoint].faults.arm(fault, start=self._now() + fault.at_s)
 
-    def _control(self, frame) -> list[str]:
+    def _control(self, frame) -> list[str] | None:
         try:
             if frame.word == "ADV":
                 if self.speed is not None:
@@ -319,8 +414,21 @@ class EmulatorServer:
                     self.world.advance(dt)
                 except FirmwareFailed as exc:
                     raise Refused("NOT_ALLOWED", str(exc)) from None
+                self._release(frame.args[1:])
                 # the serial pump's last event number: over a network the pump's lines may arrive after this reply
                 return [f"t={self.world.scheduler.now:.6f}", f"events={self._pump_events()}"]
+            elif frame.word == "FENCE":
+                self._release(frame.args or ["-"])
+                return None
+            elif frame.word == "HOLD":
+                for channel, written in self._byte_counts(frame.args).items():
+                    channel.hold(written)
+            elif frame.word == "UNHOLD":
+                names = list(frame.args)
+                if not names or not set(names) <= set(self.faulted):
+                    raise ValueError(f"UNHOLD takes endpoints among {', '.join(self.faulted)}")
+                for name in names:
+                    self.faulted[name].unhold()
             elif frame.word == "VALVE":
                 if frame.args[0] not in ("OPEN", "CLOSE"):
                     raise ValueError("VALVE takes OPEN or CLOSE")

@@ -4,19 +4,24 @@ Each waits on the rig clock with a deadline; none knows whether the rig is a ben
 """
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 
 from hil.analysis.coupling import CouplingCheck
 from hil.analysis.dose_metrics import RecordSpan
-from hil.drivers.contracts import BolusState, Reading, Refusal
+from hil.drivers.contracts import AsksAhead, BolusState, Reading, Refusal, Scale
 from hil.errors import BalanceNotCoupled, InstrumentRefused, InstrumentUnstable, RigError
 from hil.evidence.recording import CsvRecording
 from hil.procedures.gravimetric import Gravimetry
 from hil.rig.rig import Rig
 
 log = logging.getLogger(__name__)
+# Samples of a recording asked for before the first is taken, in lockstep: one wait for them all. The emulator holds
+# them in its pty (a few hundred bytes) and the harness keeps them until the last is taken; 64 brings the wait per
+# sample to a sixty-fourth, the rest being the two sides' own work (benchmarks/bench_simulation.py).
+ASK_AHEAD = 64
 
 
 class ProcedureTimeout(AssertionError):
@@ -151,21 +156,44 @@ def start_basal(rig: Rig, rate_U_per_h: float) -> float:
 
 def record(rig: Rig, start_s: float, duration_s: float, interval_s: float, recording: CsvRecording) -> Series:
     """Sample the balance at start_s + k·interval on the rig clock, k = 0..duration/interval, writing each
-    sample to the recording as it is taken."""
+    sample to the recording as it is taken.
+
+    In lockstep, with a scale that can be asked ahead (AsksAhead), the samples are asked for ASK_AHEAD at a time and
+    written once the last of them is taken (only then can a lost or doubled reply be ruled out): one wait for the
+    window instead of two a sample (hil.rig.clock.SimClock.pipelined), the same readings at the same times."""
     count = int(round(duration_s / interval_s)) + 1
     t = np.empty(count)
     mass = np.empty(count)
     stable = np.empty(count, dtype=bool)
-    for k in range(count):
-        rig.clock.sleep_until(start_s + k * interval_s)
-        try:
-            reading = rig.scale.read()
-        except RigError as exc:
-            exc.add_note(f"recording stopped at sample {k + 1}/{count}; the {k} taken are kept in {recording.path}")
-            raise
-        t[k], mass[k], stable[k] = reading.t, reading.mass_mg, reading.stable
-        recording.append(f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", int(reading.stable))
+    scale = rig.scale
+    window = ASK_AHEAD if isinstance(scale, AsksAhead) and rig.clock.pipelines else 1
+    with rig.clock.pipelined() if window > 1 else nullcontext():
+        for first in range(0, count, window):
+            samples = range(first, min(first + window, count))
+            try:
+                readings = _asked_ahead(rig, scale, [start_s + k * interval_s for k in samples])
+            except RigError as exc:
+                which = f"sample {first + 1}" if window == 1 else f"samples {first + 1}-{samples[-1] + 1}"
+                exc.add_note(f"recording stopped at {which}/{count}; the {first} taken are kept in {recording.path}")
+                raise
+            for k, reading in zip(samples, readings, strict=True):
+                t[k], mass[k], stable[k] = reading.t, reading.mass_mg, reading.stable
+                recording.append(f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", int(reading.stable))
     return Series(t, mass, stable)
+
+
+def _asked_ahead(rig: Rig, scale: Scale, times: list[float]) -> list[Reading]:
+    """Readings at each of `times`: asked for all before any is taken where the scale can be asked ahead."""
+    if len(times) == 1 or not isinstance(scale, AsksAhead):
+        readings = []
+        for at in times:
+            rig.clock.sleep_until(at)
+            readings.append(scale.read())
+        return readings
+    for at in times:
+        rig.clock.sleep_until(at)
+        scale.ask_reading()
+    return [scale.take_reading() for _ in times]
 
 
 BOLUS_COLUMNS = ["bolus", "t_before_s", "mass_before_mg", "t_after_s", "mass_after_mg", "pump_before_U", "pump_after_U"]

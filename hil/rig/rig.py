@@ -47,7 +47,10 @@ class _Context:
         if port.startswith(EMULATOR_PORT):
             if not self.rig.emulator:
                 raise RigError(f"port {port} needs clock: sim or rehearsal (the emulator)")
-            return self.rig.emulator.endpoints[port[len(EMULATOR_PORT) :]]
+            name = port[len(EMULATOR_PORT) :]
+            self.rig.ports_given.add(name)
+            return self.rig.emulator.endpoints[name]
+        self.rig.ports_given.add(port)
         if port.startswith(lab.LAB_PORT):
             if self.rig.acquisition is None:
                 raise RigError(f"port {port} needs the rig's labgrid place")
@@ -97,6 +100,7 @@ class Rig:
     drivers: dict[tuple[str, ...], type] = field(default_factory=dict)  # section path → the driver class connected
     safety_log: list[SafetyAction] = field(default_factory=list)
     broken: str | None = None
+    ports_given: set[str] = field(default_factory=set)  # to the drivers: the emulator's endpoints by name, others
 
     @property
     def control(self) -> EmulatorControl | None:
@@ -158,6 +162,10 @@ class Rig:
             )
         if isinstance(self.clock, SimClock) and isinstance(pump, NumberedEvents):
             self.clock.on_tick.insert(0, self._await_pump_events(pump, self.clock.control))
+        if isinstance(self.clock, SimClock):
+            # the emulator can hold only what it is told was written: every port a driver writes must be one of its
+            # endpoints, opened through hil's SerialLine (not a CAN bus, a port through a serial server, a raw port)
+            self.clock.pipelines = bool(self.ports_given) and self.ports_given <= self.clock.control.opened
         self.identities["pump"] = vars(self.pump.identify())
         self.identities["scale"] = self.scale.identify()
         if self.lost_scale:

@@ -23,6 +23,7 @@ from hil.rig.emulator_process import EmulatorProcess
 from hil.run_log import narrative
 
 log = logging.getLogger(__name__)
+SERIAL_ENDPOINTS = ("pump", "balance", "balance-lost")  # the emulator's ptys a driver's SerialLine may open
 
 
 class Strategy:
@@ -78,6 +79,8 @@ class Emulated(Strategy):
             module = self.config.section("emulator").get("module", "hil.emulator")
             self._emulator = EmulatorProcess(self.config.path, module)
             control = EmulatorControl(self._emulator.endpoints["control"])
+            if not self.config.rehearsal:  # in lockstep, its serial endpoints' bytes counted (SimClock.pipelined)
+                control.watch({name: self._emulator.endpoints[name] for name in SERIAL_ENDPOINTS})
         self._control = control
         if self.config.rehearsal:
             return RealClock(self.config.speed, origin=control.now())

@@ -45,6 +45,9 @@ class FramedLink:
         self.event_counter = EventCounter(device)
         self.unasked: list[str] = []
         self._abandoned: set[str] = set()  # tags of attempts that failed: their answer may still come
+        self._awaited: dict[str, str] = {}  # tag → command of the requests in flight
+        self._answers: dict[str, Frame] = {}  # answers read for requests sent with `send`, by tag, until taken
+        self._unanswered: set[str] = set()  # tags of requests answered only if refused
 
     def request(
         self,
@@ -73,50 +76,86 @@ class FramedLink:
                 if told:
                     narrative.info("%s %s: refused: %s", self.device, " ".join(map(str, (command, *args))), exc)
                 raise
-            except (TransportError, ProtocolError) as exc:
-                self._abandoned.add(str(self._seq))
+            except (TransportError, ProtocolError) as exc:  # its tag abandoned: a late answer is expected
                 log.warning("%s %s attempt %d/%d failed: %s", self.device, command, attempt, attempts, exc)
                 if attempt == attempts:
                     raise
-            except KeyboardInterrupt:  # a signal cut the wait short (hil.rig.abort): the STOP that follows gets its
-                self._abandoned.add(str(self._seq))  # answer after this one's, which is expected, not a link fault
-                raise
         raise AssertionError("unreachable")
+
+    def send(self, command: str, *args: object, answered: bool = True) -> str:
+        """Send a request without waiting for its answer; its tag, for `answer`. The answers come in the order the
+        requests were sent, each read and checked on the way to a later one's. A request not `answered` (the
+        emulator's FENCE) is answered only when refused, and that refusal raises when it is read. Never retried."""
+        self._seq = self._seq % 9999 + 1
+        tag = str(self._seq)
+        self._abandoned.discard(tag)  # a tag used again: no late answer to its earlier use is told from its own
+        self._unanswered.discard(tag)
+        if answered:
+            self._awaited[tag] = command
+        else:
+            self._unanswered.add(tag)
+        try:
+            self.line.write_line(encode(tag, command, *args))
+        except BaseException:
+            self._forget(tag)
+            raise
+        return tag
+
+    def answer(self, tag: str, timeout_s: float | None = None) -> Frame:
+        """The answer to the request `send` gave `tag`, reading (and checking) the answers to those sent before it
+        on the way: a refusal of any of them raises."""
+        try:
+            while tag in self._awaited:
+                frame = self._decode(self.line.read_line(timeout_s), f"answer to {self._awaited[tag]}")
+                self._take(frame, tag)
+        except BaseException:  # its answer may still come: expected, as after a signal
+            self._forget(tag)
+            raise
+        return self._answers.pop(tag)
+
+    def _take(self, frame: Frame, awaited: str) -> None:
+        """A frame read while waiting for `awaited`: an event queued, an answer to a request in flight checked and
+        kept for its sender, anything else dropped as a stray."""
+        if frame.word == "EVT":
+            self._queue_event(frame)
+        elif frame.tag in self._awaited:
+            self._accepted(frame, self._awaited.pop(frame.tag))
+            self._answers[frame.tag] = frame
+        elif frame.tag in self._unanswered:
+            self._unanswered.discard(frame.tag)
+            self._accepted(frame, "a request answered only if refused")
+        else:
+            self._drop_stray_answer(frame, awaited)
+
+    def _forget(self, tag: str) -> None:
+        """A request whose answer will not be read: a late one is dropped as expected."""
+        if self._awaited.pop(tag, None) is not None:
+            self._abandoned.add(tag)
+
+    def _accepted(self, frame: Frame, command: str) -> None:
+        """An OK answer passes; an ERR raises the link's refusal; anything else is a protocol error."""
+        if frame.word == "OK":
+            return
+        if frame.word == "ERR" and frame.args:
+            raise self._refused(self.device, frame.args[0], " ".join(frame.args[1:]))
+        raise ProtocolError(f"{self.device}: unexpected answer to {command}: {frame.body}")
 
     def _exchange(
         self, command: str, args: tuple, timeout_s: float | None, meanwhile: Callable[[], None] | None
     ) -> Frame:
-        self._seq = self._seq % 9999 + 1
-        tag = str(self._seq)
-        self.line.write_line(encode(tag, command, *args))
+        tag = self.send(command, *args)
         if meanwhile is not None:
             try:
                 meanwhile()
             except BaseException:  # the answer will still come: expected, as after a signal
-                self._abandoned.add(tag)
+                self._forget(tag)
                 raise
-        while True:
-            frame = self._decode(self.line.read_line(timeout_s), f"answer to {command}")
-            if frame.word == "EVT":
-                self._queue_event(frame)
-                continue
-            if frame.tag != tag:
-                self._drop_stray_answer(frame, tag)
-                continue
-            if frame.word == "OK":
-                return frame
-            if frame.word == "ERR" and frame.args:
-                raise self._refused(self.device, frame.args[0], " ".join(frame.args[1:]))
-            raise ProtocolError(f"{self.device}: unexpected answer to {command}: {frame.body}")
+        return self.answer(tag, timeout_s)
 
     def poll_events(self) -> None:
         """Queue the unsolicited events that have arrived, without waiting."""
         for raw in self.line.pending_lines():
-            frame = self._decode(raw, "unsolicited frame")
-            if frame.word == "EVT":
-                self._queue_event(frame)
-            else:
-                self._drop_stray_answer(frame, "no answer")
+            self._take(self._decode(raw, "unsolicited frame"), "no answer")
 
     def await_event(self, number: int) -> bool:
         """Read until the event `E<number>` (or a later one) has been queued; False when the link's deadline passes
@@ -132,11 +171,7 @@ class FramedLink:
                 if time.monotonic() >= deadline:
                     return False
                 raise
-            frame = self._decode(raw, "unsolicited frame")
-            if frame.word == "EVT":
-                self._queue_event(frame)
-            else:
-                self._drop_stray_answer(frame, "no answer")
+            self._take(self._decode(raw, "unsolicited frame"), "no answer")
         return True
 
     def _drop_stray_answer(self, frame: Frame, awaited: str) -> None:

@@ -20,7 +20,7 @@ import queue
 import select
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import serial
 import serial.rfc2217
@@ -29,6 +29,31 @@ from hil.errors import TransportError
 
 log = logging.getLogger(__name__)
 POLL_S = 0.005  # a URL port with neither a descriptor nor a reader queue (loop://) is polled this often
+
+
+class Watcher(Protocol):
+    """Told of what every SerialLine on a watched port does (the lockstep's fences: hil.drivers.emulator_control)."""
+
+    def opened_line(self, port: str, line: "SerialLine") -> None:
+        """`line` was opened on `port`."""
+
+    def writing(self, port: str, count: int) -> None:
+        """Before `count` bytes are written."""
+
+    def reading(self) -> None:
+        """Before a line reads, or looks for what has arrived."""
+
+
+_watchers: dict[str, Watcher] = {}
+
+
+def watch(port: str, watcher: Watcher | None) -> None:
+    """Tell `watcher` of every SerialLine opened on `port` from now on, of each byte it writes and of each read; None
+    stops. A port is a device path or URL exactly as a driver opens it."""
+    if watcher is None:
+        _watchers.pop(port, None)
+    else:
+        _watchers[port] = watcher
 
 
 class SerialLine:
@@ -54,6 +79,11 @@ class SerialLine:
             raise TransportError(f"{self.name}: cannot open {port}: {exc}{_what_to_try(port, exc)}") from None
         self._fd = _descriptor(self._serial)
         self._buffer = b""
+        self.corked = False  # written lines kept in `_unsent` until flush_unsent(), not written (a lockstep window)
+        self._unsent = b""
+        self._watcher = _watchers.get(port)
+        if self._watcher is not None:
+            self._watcher.opened_line(port, self)
         self._log: TextIO | None = None
         self._log_now: Callable[[], float] = time.monotonic  # set with the log
 
@@ -73,6 +103,20 @@ class SerialLine:
 
     def write_line(self, data: bytes) -> None:
         self._trace(">", data)
+        if self._watcher is not None:
+            self._watcher.writing(self.port, len(data))
+        if self.corked:
+            self._unsent += data
+        else:
+            self._write(data)
+
+    def flush_unsent(self) -> None:
+        """Write the lines a cork kept back, in one write."""
+        if self._unsent:
+            data, self._unsent = self._unsent, b""
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
         deadline = time.monotonic() + self.timeout_s
         try:
             if not self._direct:  # pyserial applies the deadline (write_timeout) itself
@@ -84,7 +128,7 @@ class SerialLine:
                     written = os.write(self._fd, data)
                 except BlockingIOError:  # the output buffer is full: wait for room below
                     written = 0
-                data = data[written or 0 :]
+                data = data[written:]
                 if data:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -99,6 +143,8 @@ class SerialLine:
 
     def read_line(self, timeout_s: float | None = None) -> bytes:
         """The next whole line including its terminator; TransportError when the deadline passes."""
+        if self._watcher is not None:
+            self._watcher.reading()
         timeout = self.timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + timeout
         while self.terminator not in self._buffer:
@@ -115,6 +161,8 @@ class SerialLine:
 
     def pending_lines(self) -> list[bytes]:
         """Whole lines already received, without waiting."""
+        if self._watcher is not None:
+            self._watcher.reading()
         self._fill(0)
         *lines, self._buffer = self._buffer.split(self.terminator)
         for line in lines:
