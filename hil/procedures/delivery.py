@@ -156,30 +156,40 @@ def start_basal(rig: Rig, rate_U_per_h: float) -> float:
 
 def record(rig: Rig, start_s: float, duration_s: float, interval_s: float, recording: CsvRecording) -> Series:
     """Sample the balance at start_s + k·interval on the rig clock, k = 0..duration/interval, writing each
-    sample to the recording as it is taken.
+    sample to the recording as it is taken (`sample_at`)."""
+    count = int(round(duration_s / interval_s)) + 1
+    readings = sample_at(rig, [start_s + k * interval_s for k in range(count)], recording, "recording", count)
+    return Series(
+        np.array([r.t for r in readings]),
+        np.array([r.mass_mg for r in readings]),
+        np.array([r.stable for r in readings], dtype=bool),
+    )
+
+
+def sample_at(rig: Rig, times: list[float], recording: CsvRecording, what: str, of: int | None = None) -> list[Reading]:
+    """The balance read at each of `times` on the rig clock, each sample written to the recording as it is taken;
+    a RigError names the sample it stopped at (of `of`, when the recording's length is known) and what was kept.
 
     In lockstep, with a scale that can be asked ahead (AsksAhead), the samples are asked for ASK_AHEAD at a time and
     written once the last of them is taken (only then can a lost or doubled reply be ruled out): one wait for the
     window instead of two a sample (hil.rig.clock.SimClock.pipelined), the same readings at the same times."""
-    count = int(round(duration_s / interval_s)) + 1
-    t = np.empty(count)
-    mass = np.empty(count)
-    stable = np.empty(count, dtype=bool)
     scale = rig.scale
     window = ASK_AHEAD if isinstance(scale, AsksAhead) and rig.clock.pipelines else 1
+    readings: list[Reading] = []
     with rig.clock.pipelined() if window > 1 else nullcontext():
-        for first in range(0, count, window):
-            samples = range(first, min(first + window, count))
+        for first in range(0, len(times), window):
+            due = times[first : first + window]
             try:
-                readings = _asked_ahead(rig, scale, [start_s + k * interval_s for k in samples])
+                taken = _asked_ahead(rig, scale, due)
             except RigError as exc:
-                which = f"sample {first + 1}" if window == 1 else f"samples {first + 1}-{samples[-1] + 1}"
-                exc.add_note(f"recording stopped at {which}/{count}; the {first} taken are kept in {recording.path}")
+                which = f"sample {first + 1}" if len(due) == 1 else f"samples {first + 1}-{first + len(due)}"
+                which += "" if of is None else f"/{of}"
+                exc.add_note(f"{what} stopped at {which}; the {first} taken are kept in {recording.path}")
                 raise
-            for k, reading in zip(samples, readings, strict=True):
-                t[k], mass[k], stable[k] = reading.t, reading.mass_mg, reading.stable
+            for reading in taken:
                 recording.append(f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", int(reading.stable))
-    return Series(t, mass, stable)
+            readings += taken
+    return readings
 
 
 def _asked_ahead(rig: Rig, scale: Scale, times: list[float]) -> list[Reading]:
@@ -244,9 +254,13 @@ def record_bolus(
     Returns the series and the rig time the pump was first seen idle (None: still delivering at the limit; the
     bolus is then cancelled)."""
     limit_s = commanded_s + max_factor * nominal_s
-    t, mass, stable = [], [], []
-    idle_at: float | None = None
+    # Until the nominal end nothing is asked of the pump: those samples are taken as a recording's are.
     k = 0
+    while commanded_s + k * interval_s < commanded_s + nominal_s and commanded_s + k * interval_s <= limit_s:
+        k += 1
+    fixed = sample_at(rig, [commanded_s + i * interval_s for i in range(k)], recording, "bolus recording")
+    t, mass, stable = [r.t for r in fixed], [r.mass_mg for r in fixed], [r.stable for r in fixed]
+    idle_at: float | None = None
     while True:
         due = commanded_s + k * interval_s
         if idle_at is not None and due > idle_at + settle_s:

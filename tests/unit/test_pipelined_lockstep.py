@@ -150,6 +150,24 @@ def test_a_recording_asked_ahead_is_the_recording_read_one_sample_at_a_time(tmp_
     assert len(series[True].t_s) > 2 * delivery.ASK_AHEAD  # several windows, the last one short
 
 
+def test_a_bolus_recording_asked_ahead_is_the_one_read_one_sample_at_a_time(tmp_path):
+    """Its samples up to the bolus's nominal end are asked ahead (nothing is asked of the pump before it), the rest
+    one at a time with the pump's status: the same series, the same end, the same file."""
+    got = {}
+    for pipelined in (False, True):
+        with Rig(load_rig(NOMINAL)) as rig:
+            rig.clock.pipelines = pipelined
+            rig.begin_test("bolus asked ahead")
+            rig.pump.resume()
+            nominal_s = rig.pump.bolus(5.0)
+            with CsvRecording(tmp_path / f"{pipelined}.csv", ["t_s", "mass_mg", "stable"]) as recording:
+                series, idle_at = delivery.record_bolus(rig, rig.clock.now(), nominal_s, 60.0, 1.0, 2.0, recording)
+            got[pipelined] = (series.t_s.tolist(), series.mass_mg.tolist(), series.stable.tolist(), idle_at)
+    assert got[True] == got[False]
+    assert got[True][3] is not None and len(got[True][0]) > 2 * delivery.ASK_AHEAD
+    assert (tmp_path / "True.csv").read_bytes() == (tmp_path / "False.csv").read_bytes()
+
+
 def test_a_doubled_reply_in_a_window_is_a_line_fault_and_keeps_nothing_of_the_window(tmp_path):
     """A reply sent twice shifts every later reply of its window by one: only the line left over after the last
     shows it, so no sample of the window is kept."""
