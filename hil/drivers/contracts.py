@@ -314,8 +314,8 @@ class AsksAhead(Protocol):
         """Ask for the reading now (as `read`), stamped now, without waiting for it."""
 
     def take_reading(self) -> Reading:
-        """The oldest reading asked for and not yet taken; a line that nobody asked for, found before the first ask
-        of a run or after its last answer, is a LineFault."""
+        """The oldest reading asked for and not yet taken, shown to be its own reply (a reply lost or doubled among
+        those asked ahead is the rig's error, never another sample's reading)."""
 
 
 @runtime_checkable

@@ -99,9 +99,11 @@ class EmulatorControl:
         self._put_off = (dt, reaches)
 
     def send_advance(self, dt: float, reaches: str) -> None:
-        """A step of dt seconds, to reach `reaches`, sent now; its answer read by `settle`."""
+        """A step of dt seconds, to reach `reaches`, sent now (the harness works while the emulator steps); its
+        answer read by `settle`."""
         self._send_put_off()
         self._steps.append((self.link.send("ADV", f"{dt:.6f}"), reaches))
+        self._flush()  # with what was announced before it: the emulator must not wait on the harness's corks
 
     def _send_put_off(self) -> None:
         if self._put_off is not None:

@@ -114,12 +114,14 @@ class MtSicsBalance:
         self.line = SerialLine(port, baudrate=baudrate, timeout_s=timeout_s, name="balance")
         self.now = now
         self._asked: deque[float] = deque()  # when each SI asked ahead was sent, oldest first (ask_reading)
+        self._fault: LineFault | None = None  # shown by a marker, raised at the next request
 
     def _ask(self, command: str) -> bytes:
         """Send a command and return the next line. Lines that arrived unasked before it are discarded, never
         read as its reply, and are a rig fault (LineFault): with no stream running, a balance sends nothing
         unasked, so they are a duplicated or late reply, and MT-SICS has no sequence number to tell which
         reading was whose."""
+        self._fault_found()
         self._nothing_unasked(f"before {command}")
         self.line.write_line(command.encode("ascii") + b"\r\n")
         return self.line.read_line()
@@ -138,28 +140,44 @@ class MtSicsBalance:
         return Reading(self.now(), mass, stable)
 
     def ask_reading(self) -> None:
-        """SI without waiting for its reply (hil.drivers.contracts.AsksAhead), stamped now: in lockstep the time at
-        which the emulator answers it, as `read`'s stamp after the reply is."""
+        """SI without waiting for its reply (hil.drivers.contracts.AsksAhead), stamped now (in lockstep the time at
+        which the emulator answers it, as `read`'s stamp after the reply is), followed by I4 as a marker: MT-SICS
+        replies carry no number, and a reply lost or doubled among several asked ahead would shift every reply after
+        it; between markers it shows at once (`take_reading`). I4 changes nothing on the balance."""
+        self._fault_found()
         if not self._asked:
             self._nothing_unasked("before SI")
-        self.line.write_line(b"SI\r\n")
+        self.line.write_line(b"SI\r\nI4\r\n")
         self._asked.append(self.now())
 
     def take_reading(self) -> Reading:
-        """The reply to the oldest SI asked ahead. A duplicated or lost reply shifts the replies after it, which only
-        the last one can show (a line left over, or none for it): so a caller keeps no reading of a run of asks
-        until its last is taken."""
+        """The reply to the oldest SI asked ahead. Where its marker belongs, anything but I4's reply (a reply doubled,
+        a marker lost) is a LineFault raised at the next request, as `_ask`'s check raises it: this reply came before
+        it and is its own. Where a weight belongs, anything else (a reply lost) is a ProtocolError now."""
+        self._fault_found()
         if not self._asked:
             raise ProtocolError(f"balance ({self.line.port}): a reading taken that was never asked for")
         try:
             mass, stable = parse_weight(self.line.read_line(), "SI")
-            t = self._asked.popleft()
-            if not self._asked:
-                self._nothing_unasked("after the last reply to SI")
+            marker = self.line.read_line()
+            if marker.startswith(b"I4 "):
+                parse_identity(marker, "I4")
+            else:
+                self._fault = LineFault(
+                    f"balance ({self.line.port}): {marker[:40]!r} where the I4 after an SI reply belongs: "
+                    "a reply doubled or a marker lost"
+                )
         except BaseException:
             self._asked.clear()  # the replies still to come are unasked-for from now on
             raise
-        return Reading(t, mass, stable)
+        return Reading(self._asked.popleft(), mass, stable)
+
+    def _fault_found(self) -> None:
+        """Raise the LineFault a marker showed, once."""
+        if self._fault is not None:
+            fault, self._fault = self._fault, None
+            self._asked.clear()
+            raise fault
 
     def read_stable(self) -> Reading:
         """Stable reading (S). InstrumentRefused BUSY while the balance is not stable: an ``S I`` reply, or
@@ -197,6 +215,7 @@ class MtSicsBalance:
         balance can send at its fastest (10 Hz, the project's assumption: docs/references.md, "Balances") within one
         link timeout, plus its reply."""
         self._asked.clear()
+        self._fault = None
         self.line.write_line(b"@\r\n")
         for _ in range(int(10 * self.line.timeout_s) + 2):
             reply = self.line.read_line()

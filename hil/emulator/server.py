@@ -77,6 +77,7 @@ class PtyChannel:
         """Send `data` as written at simulated time `at` (default: now)."""
         pieces, hold_s = self.faults.apply(data, self.now() if at is None else at)
         if hold_s:
+            self.flush()  # what was sent before the stall goes out before it, as it would have on its own
             self._held_until = max(self._held_until, time.monotonic() + hold_s)
         for piece in pieces:
             if len(self.outbuf) + len(piece) > MAX_PENDING_OUTPUT:

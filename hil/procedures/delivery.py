@@ -4,6 +4,7 @@ Each waits on the rig clock with a deadline; none knows whether the rig is a ben
 """
 
 import logging
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -170,40 +171,38 @@ def sample_at(rig: Rig, times: list[float], recording: CsvRecording, what: str, 
     """The balance read at each of `times` on the rig clock, each sample written to the recording as it is taken;
     a RigError names the sample it stopped at (of `of`, when the recording's length is known) and what was kept.
 
-    In lockstep, with a scale that can be asked ahead (AsksAhead), the samples are asked for ASK_AHEAD at a time and
-    written once the last of them is taken (only then can a lost or doubled reply be ruled out): one wait for the
-    window instead of two a sample (hil.rig.clock.SimClock.pipelined), the same readings at the same times."""
+    In lockstep, with a scale that can be asked ahead (AsksAhead), the samples are asked for ASK_AHEAD at a time:
+    one wait for the window instead of two a sample (hil.rig.clock.SimClock.pipelined), the same readings at the
+    same times, each shown to be its own reply before it is written (the driver's markers)."""
     scale = rig.scale
     window = ASK_AHEAD if isinstance(scale, AsksAhead) and rig.clock.pipelines else 1
     readings: list[Reading] = []
     with rig.clock.pipelined() if window > 1 else nullcontext():
         for first in range(0, len(times), window):
-            due = times[first : first + window]
             try:
-                taken = _asked_ahead(rig, scale, due)
+                for reading in _asked_ahead(rig, scale, times[first : first + window]):
+                    recording.append(f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", int(reading.stable))
+                    readings.append(reading)
             except RigError as exc:
-                which = f"sample {first + 1}" if len(due) == 1 else f"samples {first + 1}-{first + len(due)}"
-                which += "" if of is None else f"/{of}"
-                exc.add_note(f"{what} stopped at {which}; the {first} taken are kept in {recording.path}")
+                which = f"sample {len(readings) + 1}" + ("" if of is None else f"/{of}")
+                exc.add_note(f"{what} stopped at {which}; the {len(readings)} taken are kept in {recording.path}")
                 raise
-            for reading in taken:
-                recording.append(f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", int(reading.stable))
-            readings += taken
     return readings
 
 
-def _asked_ahead(rig: Rig, scale: Scale, times: list[float]) -> list[Reading]:
-    """Readings at each of `times`: asked for all before any is taken where the scale can be asked ahead."""
+def _asked_ahead(rig: Rig, scale: Scale, times: list[float]) -> Iterator[Reading]:
+    """Readings at each of `times`, as they are taken: asked for all before any is taken where the scale can be
+    asked ahead."""
     if len(times) == 1 or not isinstance(scale, AsksAhead):
-        readings = []
         for at in times:
             rig.clock.sleep_until(at)
-            readings.append(scale.read())
-        return readings
+            yield scale.read()
+        return
     for at in times:
         rig.clock.sleep_until(at)
         scale.ask_reading()
-    return [scale.take_reading() for _ in times]
+    for _ in times:
+        yield scale.take_reading()
 
 
 BOLUS_COLUMNS = ["bolus", "t_before_s", "mass_before_mg", "t_after_s", "mass_after_mg", "pump_before_U", "pump_after_U"]

@@ -12,7 +12,7 @@ import pytest
 from hil.drivers.contracts import AsksAhead
 from hil.drivers.emulator_control import EmulatorControl
 from hil.emulation.wire_faults import WireFaultKind
-from hil.errors import InstrumentRefused, LineFault, ProtocolError
+from hil.errors import InstrumentRefused, LineFault, ProtocolError, TransportError
 from hil.evidence.recording import CsvRecording
 from hil.procedures import delivery
 from hil.rig.clock import SimClock
@@ -168,21 +168,29 @@ def test_a_bolus_recording_asked_ahead_is_the_one_read_one_sample_at_a_time(tmp_
     assert (tmp_path / "True.csv").read_bytes() == (tmp_path / "False.csv").read_bytes()
 
 
-def test_a_doubled_reply_in_a_window_is_a_line_fault_and_keeps_nothing_of_the_window(tmp_path):
-    """A reply sent twice shifts every later reply of its window by one: only the line left over after the last
-    shows it, so no sample of the window is kept."""
-    with Rig(load_rig(NOMINAL)) as rig:
-        rig.begin_test("doubled")
-        rig.pump.resume()
-        rig.pump.set_basal(2.0)
-        assert rig.control is not None
-        rig.control.wire_fault("balance", WireFaultKind.DUPLICATE, skip=delivery.ASK_AHEAD + 5)
-        with CsvRecording(tmp_path / "r.csv", ["t_s", "mass_mg", "stable"]) as recording:
-            with pytest.raises(LineFault, match="after the last reply") as raised:
-                delivery.record(rig, rig.clock.now(), 3 * HOUR_S, 10.0, recording)
-    rows = (tmp_path / "r.csv").read_text().splitlines()
-    assert len(rows) == 1 + delivery.ASK_AHEAD  # the header and the first window, nothing of the second
-    assert any(f"the {delivery.ASK_AHEAD} taken are kept" in note for note in raised.value.__notes__)
+@pytest.mark.parametrize(
+    ("kind", "raised"), [(WireFaultKind.DUPLICATE, LineFault), (WireFaultKind.DROP, (ProtocolError, TransportError))]
+)
+def test_a_reply_doubled_or_lost_in_a_window_keeps_what_reading_one_at_a_time_keeps(tmp_path, kind, raised):
+    """Replies asked ahead carry no number: a reply doubled or lost in the middle of a window would shift every one
+    after it. The driver's markers show it at the sample where reading one at a time shows it, so the rows kept are
+    the same, every one its own reply (the same bytes as the run read one sample at a time)."""
+    sample = delivery.ASK_AHEAD + 5  # in the second window
+    for pipelined in (False, True):
+        with Rig(load_rig(NOMINAL)) as rig:
+            rig.clock.pipelines = pipelined
+            rig.begin_test("faulted")
+            rig.pump.resume()
+            rig.pump.set_basal(2.0)
+            assert rig.control is not None
+            # the balance's lines: a reply a sample, and with the samples asked ahead a marker after each
+            rig.control.wire_fault("balance", kind, skip=sample * (2 if pipelined else 1))
+            with CsvRecording(tmp_path / f"{pipelined}.csv", ["t_s", "mass_mg", "stable"]) as recording:
+                with pytest.raises(raised):
+                    delivery.record(rig, rig.clock.now(), 3 * HOUR_S, 10.0, recording)
+    rows = (tmp_path / "True.csv").read_text().splitlines()
+    assert (tmp_path / "True.csv").read_bytes() == (tmp_path / "False.csv").read_bytes()
+    assert len(rows) == 1 + sample + (kind is WireFaultKind.DUPLICATE)  # the header, and the doubled one's own
 
 
 class _ScriptedControl:
