@@ -58,10 +58,7 @@ class EmulatorControl:
         if not self._held:
             return
         announced = f"{name}={self._written[name]}"
-        if self._put_off is not None:
-            (dt, reaches), self._put_off = self._put_off, None
-            self._steps.append((self.link.send("ADV", f"{dt:.6f}", announced), reaches))
-        else:
+        if not self._send_put_off(announced):
             self.link.send("FENCE", announced, answered=False)
 
     def reading(self) -> None:
@@ -102,13 +99,19 @@ class EmulatorControl:
         """A step of dt seconds, to reach `reaches`, sent now (the harness works while the emulator steps); its
         answer read by `settle`."""
         self._send_put_off()
-        self._steps.append((self.link.send("ADV", f"{dt:.6f}"), reaches))
+        self._send_step(dt, reaches)
         self._flush()  # with what was announced before it: the emulator must not wait on the harness's corks
 
-    def _send_put_off(self) -> None:
-        if self._put_off is not None:
-            (dt, reaches), self._put_off = self._put_off, None
-            self._steps.append((self.link.send("ADV", f"{dt:.6f}"), reaches))
+    def _send_put_off(self, *announced: str) -> bool:
+        """Send the step put off, taken before the bytes `announced`; whether there was one."""
+        if self._put_off is None:
+            return False
+        (dt, reaches), self._put_off = self._put_off, None
+        self._send_step(dt, reaches, *announced)
+        return True
+
+    def _send_step(self, dt: float, reaches: str, *announced: str) -> None:
+        self._steps.append((self.link.send("ADV", f"{dt:.6f}", *announced), reaches))
 
     def settle(self) -> bool:
         """Send the step put off, and read the answers of the steps sent; whether there were any. A step that

@@ -167,9 +167,11 @@ class PtyChannel:
         self._released = written
 
     def unhold(self) -> None:
-        """Pass on what the harness writes as it comes again; refused while bytes are held that no fence released."""
+        """Pass on what the harness writes as it comes again; refused while bytes are held that no fence released
+        (what is on the pty already read first: written before the UNHOLD, it may reach the emulator after it)."""
         if self._released is None:
             raise ValueError(f"{self.name} is not held")
+        self.readable()
         if self._held:
             raise ValueError(f"{self.name}: {len(self._held)} bytes held that were never announced")
         self._released = None

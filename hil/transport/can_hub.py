@@ -17,6 +17,7 @@ import can
 
 from hil.errors import ProtocolError, TransportError
 from hil.transport import can_protocol as cp
+from hil.transport.slcan_bus import SlcanBus
 
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 4096
@@ -41,7 +42,7 @@ class CanHub:
         if bus_options.get("interface") == "slcan":
             bus_options.setdefault("sleep_after_open", 0)  # a pty needs no settling
         try:
-            self.bus = can.Bus(**bus_options)
+            self.bus = _open_bus(bus_options)
         except (can.CanError, OSError, ValueError) as exc:
             raise TransportError(f"{name}: cannot open {bus_options.get('channel')}: {exc}") from None
         # Bounded: nobody reads every heartbeat; events are read at every poll, far below this.
@@ -133,12 +134,17 @@ class CanHub:
             fd = self.bus.fileno()
         except NotImplementedError:
             fd = None
-        while fd is None or select.select([fd], [], [], 0)[0]:
+        while fd is None or self._holds_a_line() or select.select([fd], [], [], 0)[0]:
             frame = self._receive(0.001)
             if frame is None:
                 return
             if frame[0]:
                 self.queues[frame[0]].append(frame[1])
+
+    def _holds_a_line(self) -> bool:
+        """Whether the client has read a whole frame from the port that it has not yet given (SlcanBus reads what
+        is waiting, so the port can be empty while frames are)."""
+        return isinstance(self.bus, SlcanBus) and self.bus.holds_a_line()
 
     def last_counter(self, group: str) -> int | None:
         """The last counter value seen in a counter group (can_protocol.COUNTERS), None before any frame."""
@@ -150,3 +156,11 @@ class CanHub:
             self.bus.shutdown()
         except (can.CanError, OSError):
             log.warning("%s: error while shutting the bus down", self.name)
+
+
+def _open_bus(bus_options: dict) -> can.BusABC:
+    """can.Bus, but an slcan adapter through SlcanBus (hil.transport.slcan_bus: read a line at a time)."""
+    options = can.util.load_config(config=bus_options)  # the rig's options over python-can's own configuration
+    if options.get("interface") != "slcan":
+        return can.Bus(ignore_config=True, **options)
+    return SlcanBus(**{key: value for key, value in options.items() if key != "interface"})

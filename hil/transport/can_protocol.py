@@ -6,6 +6,7 @@ reply values, STATUS and ID reply with several frames carrying the request's seq
 delivery events) and heartbeats carry counters modulo 256, so a lost frame shows as a gap.
 """
 
+import functools
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,11 +49,18 @@ def load_database(path: Path | str | None = None) -> cantools.database.can.Datab
 def decode(spec, data: bytes | bytearray) -> dict:
     """A frame's signals, enumerated values as their names (str), others as numbers; a scaled value rounded to
     its signal's resolution (raw 1001 × 0.1 kPa is 100.1, not 100.10000000000001)."""
-    places = {signal.name: _places(signal.scale, signal.offset) for signal in spec.signals}
+    places = _signal_places(spec)
     return {
         name: round(value, places[name]) if isinstance(value, float) else getattr(value, "name", value)
         for name, value in spec.decode(data, decode_choices=True).items()
     }
+
+
+@functools.cache
+def _signal_places(spec) -> dict[str, int]:
+    """Per signal of a frame, the decimal places of its scale and offset (once per frame of a loaded database: every
+    heartbeat is decoded)."""
+    return {signal.name: _places(signal.scale, signal.offset) for signal in spec.signals}
 
 
 def _places(*steps: float) -> int:

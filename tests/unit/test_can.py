@@ -2,6 +2,7 @@
 emulator's slcan endpoint answers any input with an acknowledgement, a refusal or frames."""
 
 import os
+import time
 import tty
 
 import can
@@ -15,6 +16,7 @@ from hil.emulator.world import World
 from hil.errors import ProtocolError
 from hil.transport import can_protocol as cp
 from hil.transport.can_hub import CanHub
+from hil.transport.slcan_bus import SlcanBus
 
 DB = cp.load_database()
 
@@ -193,3 +195,66 @@ def test_auto_mode_over_can_takes_its_settings_with_the_switch_and_sends_its_dec
     assert (bolus["kind"], bolus["amount"]) == ("AUTO_BOLUS", 1.55)  # 0.6 × (250 − 120) / 50, 0.05 U steps down
     assert [f["counter"] for f in frames] == [0, 1, 2, 3]  # one counter for every event frame: no gap
     assert send("CgmValue", counter=2, glucose=250, trend=0.0, age=900.0) == []  # stale: no decision
+
+
+def _slcan_line(name: str, signals: dict) -> bytes:
+    spec = DB.get_message_by_name(name)
+    data = cp.encode(spec, signals)
+    return f"t{spec.frame_id:03X}{len(data)}{data.hex().upper()}\r".encode()
+
+
+def _received(bus: can.BusABC) -> list[tuple]:
+    got = []
+    while (message := bus.recv(timeout=0.05)) is not None:
+        got.append((message.arbitration_id, bytes(message.data), message.is_remote_frame, message.is_extended_id))
+    return got
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    lines=st.lists(
+        st.sampled_from([b"z\r", b"\a", b"T123456782AABB\r", b"r1230\r", b"V1013\r"])
+        | st.integers(0, 255).map(lambda n: _slcan_line("PumpHeartbeat", {"counter": n, "state": 1, "pump_time": n})),
+        max_size=30,
+    ),
+    cuts=st.lists(st.integers(1, 60), max_size=10),
+)
+def test_the_slcan_client_reading_what_waits_gives_python_cans_frames(lines, cuts):
+    """hil.transport.slcan_bus reads all the adapter has sent at once: the same messages, in the same order, as
+    python-can's own slcan client reading the same bytes, however the writes cut them."""
+    stream = b"".join(lines)
+    results = []
+    for cls in (can.interfaces.slcan.slcanBus, SlcanBus):
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        bus = cls(channel=os.ttyname(slave), sleep_after_open=0)
+        try:
+            os.read(master, 64)  # the client's "O" (open)
+            at = 0
+            for cut in [*cuts, len(stream)]:
+                os.write(master, stream[at : at + cut])
+                at += cut
+            results.append(_received(bus))
+        finally:
+            bus.shutdown()
+            os.close(master)
+            os.close(slave)
+    assert results[0] == results[1]
+
+
+def test_a_drain_takes_every_frame_already_read_from_the_port():
+    """Frames that arrived together are all queued by one drain, though the port is empty once the client has read
+    them all in one read."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    hub = CanHub(dbc=None, now=lambda: 0.0, timeout_s=0.5, interface="slcan", channel=os.ttyname(slave))
+    try:
+        os.write(master, b"".join(_slcan_line("PumpHeartbeat", {"counter": n, "state": 1, "pump_time": n})
+                                  for n in range(5)))
+        time.sleep(0.05)
+        hub.drain()
+        assert [frame["counter"] for frame in hub.queues["PumpHeartbeat"]] == [0, 1, 2, 3, 4]
+    finally:
+        hub.close()
+        os.close(master)
+        os.close(slave)
