@@ -61,6 +61,10 @@ step "installing the Python packages pinned in requirements.lock (hashes checked
   .venv/bin/python -m pip install --disable-pip-version-check --require-hashes -r requirements.lock
 # The project itself: a local path has no hash to check, so apart, without its dependencies (all in the lock).
 step "installing hil itself (editable)" .venv/bin/python -m pip install --disable-pip-version-check --no-deps -e .
+# An editable install is not byte-compiled, and with PYTHONDONTWRITEBYTECODE set (as on some CI machines) Python never
+# writes what it compiles: every process of a campaign (hil, pytest, the emulator) would compile hil's sources again.
+# Python reads these and checks each against its source, so an edited file is compiled afresh, never run stale.
+step "byte-compiling hil" .venv/bin/python -m compileall -q hil
 step "installing the pinned Allure CLI from package-lock.json" npm ci --no-audit --no-fund --loglevel=error
 echo "$stamp" > .setup-stamp
 echo "setup: done ($(.venv/bin/python --version), allure $(node_modules/.bin/allure --version 2>/dev/null | tail -1); log: $log)"

@@ -2,6 +2,7 @@
 serial or CAN), each with its trend as a CGM reports it (hil.analysis.cgm_trend), with the pump's state and the
 balance polled between values and written to the recording."""
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,16 +39,36 @@ class Scenario:
 def load_scenario(name: str) -> Scenario:
     """A scenario file: `values` (mg/dL, null for a missing value) sent as they are, or, with `noise: {seed: N}`,
     the noise-free glucose to which the sensor's error (hil.analysis.cgm_noise) is added, the same for one seed."""
+    read = read_scenario(name)
+    if read.noise_seed is None:
+        return Scenario(name, read.interval_min * 60.0, read.values, read.description)
+    sent = cgm_noise.noisy(read.values, read.interval_min, read.noise_seed)
+    return Scenario(name, read.interval_min * 60.0, sent, read.description, read.values, read.noise_seed)
+
+
+@dataclass(frozen=True)
+class ScenarioFile:
+    interval_min: float
+    values: list  # mg/dL, None for a missing value: noise-free when noise_seed is set
+    description: str
+    noise_seed: int | None
+
+
+def read_scenario(name: str) -> ScenarioFile:
+    """A scenario file read and checked, its noise not drawn: what the requirements' check before a run reads
+    (hil.procedures.scenario_files), as drawing the noise takes scipy's interpolation, most of a small campaign's
+    start-up."""
     path = SCENARIOS / f"{name}.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     interval_min, values = data["interval_min"], list(data["values"])
+    if not all(v is None or (type(v) in (int, float) and math.isfinite(v)) for v in values):  # bool is no glucose
+        raise ValueError(f"{path}: values are glucose in mg/dL (numbers) or null for a missing value")
     noise = data.get("noise")
-    if noise is None:
-        return Scenario(name, interval_min * 60.0, values, data.get("description", ""))
-    if not isinstance(noise, dict) or not isinstance(noise.get("seed"), int) or set(noise) != {"seed"}:
+    if noise is not None and (
+        not isinstance(noise, dict) or not isinstance(noise.get("seed"), int) or set(noise) != {"seed"}
+    ):
         raise ValueError(f"{path}: noise takes one integer seed ({{seed: N}}), not {noise!r}")
-    sent = cgm_noise.noisy(values, interval_min, noise["seed"])
-    return Scenario(name, interval_min * 60.0, sent, data.get("description", ""), values, noise["seed"])
+    return ScenarioFile(interval_min, values, data.get("description", ""), None if noise is None else noise["seed"])
 
 
 @dataclass

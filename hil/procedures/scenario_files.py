@@ -8,11 +8,11 @@ import yaml
 
 from hil.patient.days import load_day
 from hil.patient.nights import load_night
-from hil.procedures.cgm import load_scenario
+from hil.procedures.cgm import read_scenario
 from hil.specs.model import Requirement
 
 LOADERS: dict[str, Callable[[str], object]] = {
-    "scenario": load_scenario,
+    "scenario": read_scenario,
     "nights": load_night,
     "day_scenarios": load_day,
 }

@@ -43,3 +43,26 @@ def test_specs_check_names_an_unusable_scenario(tmp_path):
     assert done.returncode == 1
     assert "AID-EFFECT-001 day_scenarios 'holiday': fixtures/scenarios/days/holiday.yaml: no such day scenario" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_cgm_scenario_with_a_value_that_is_no_glucose_is_one_line(tmp_path, monkeypatch):
+    """Checked before anything runs, noisy or not (a noise-free scenario's values were sent as they were)."""
+    requirements = load_requirements([ROOT / "specs"])
+    named = next(r for r in requirements.values() if any(getattr(c, "scenario", None) for c in r.cases))
+    scenario = next(c.scenario for c in named.cases if getattr(c, "scenario", None))
+    for values in ("[120, 'high', 90]", "[120, .nan, 90]", "[120, true, 90]"):
+        (tmp_path / f"{scenario}.yaml").write_text(f"interval_min: 5\nvalues: {values}\n")
+        monkeypatch.setattr("hil.procedures.cgm.SCENARIOS", tmp_path)
+        problems = scenario_problems([named])
+        assert len(problems) == 1 and f"{named.id} scenario '{scenario}'" in problems[0], values
+        assert "values are glucose in mg/dL" in problems[0]
+
+
+def test_the_check_reads_the_scenarios_without_drawing_their_noise():
+    """Drawing a sensor's noise imports scipy's interpolation, most of a small campaign's start-up: the check before
+    a run only reads the files (a campaign that sends no scenario never imports it)."""
+    code = ("import sys; from hil.procedures.scenario_files import scenario_problems; from hil.specs import "
+            "load_requirements; assert scenario_problems(load_requirements().values()) == []; "
+            "print('scipy.interpolate' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr[-2000:]
