@@ -3,7 +3,10 @@ emulated rig (every requirement), wall time and the CPU time of its whole proces
 emulator), and the start-up of a `hil` command (`import hil.cli`). With --baseline, the same from another checkout
 (its own .venv and rig), run in turn with this one (A B, B A, A B ...), so both see the same machine.
 
-    .venv/bin/python benchmarks/bench_campaign.py [--repeats 3] [--baseline ../other-checkout]
+    .venv/bin/python benchmarks/bench_campaign.py [--repeats 3] [--baseline ../other-checkout] [--rig RIG]
+
+--rig: another rig file than the nominal one, relative to each checkout (fixtures/rigs/emulator-can.yaml: the CAN
+campaign).
 
 CI runs about 40 campaigns (the validation's 32 rigs, the CAN rig's, the seeds test's and the lab's), so a second
 of CPU per campaign is about 20 s of CI on two cores.
@@ -35,10 +38,10 @@ def _tree_cpu(command: list[str], cwd: Path) -> tuple[float, float]:
     return wall, float(done.stderr.strip().splitlines()[-1])
 
 
-def measure(checkout: Path) -> dict[str, float]:
+def measure(checkout: Path, rig: str) -> dict[str, float]:
     python, hil = checkout / ".venv" / "bin" / "python", checkout / ".venv" / "bin" / "hil"
     startup = _tree_cpu([str(python), "-c", "import hil.cli"], checkout)[0]
-    wall, cpu = _tree_cpu([str(hil), "verify", "--no-report"], checkout)
+    wall, cpu = _tree_cpu([str(hil), "verify", "--no-report", "--rig", rig], checkout)
     return {"campaign_wall_s": wall, "campaign_cpu_s": cpu, "hil_import_s": startup}
 
 
@@ -46,6 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline", type=Path, help="another checkout, set up (its .venv), to run in turn")
+    parser.add_argument("--rig", default="fixtures/rigs/emulator.yaml", help="the rig file, from each checkout's root")
     args = parser.parse_args()
     checkouts = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in checkouts}
@@ -53,8 +57,8 @@ def main() -> None:
         # which goes first alternates: the first of a pair ran 2 to 5 CPU-s slower than the second in both orders
         # (HEAD and 9f050c4 swapped, 2026-12-07), a bias that a fixed order would put on one checkout
         for name, checkout in list(checkouts.items())[:: 1 if repeat % 2 == 0 else -1]:
-            runs[name].append(measure(checkout))
-    print(f"one campaign (hil verify --no-report, nominal rig), medians of {args.repeats}:")
+            runs[name].append(measure(checkout, args.rig))
+    print(f"one campaign (hil verify --no-report --rig {args.rig}), medians of {args.repeats}:")
     for name, figures in runs.items():
         median = {key: statistics.median(run[key] for run in figures) for key in figures[0]}
         print(

@@ -168,7 +168,8 @@ class PtyChannel:
 
     def unhold(self) -> None:
         """Pass on what the harness writes as it comes again; refused while bytes are held that no fence released
-        (what is on the pty already read first: written before the UNHOLD, it may reach the emulator after it)."""
+        (what has reached the pty read first, so that bytes written before the UNHOLD are seen however the two
+        ptys' deliveries interleave; bytes still in the kernel's pty buffer can slip past)."""
         if self._released is None:
             raise ValueError(f"{self.name} is not held")
         self.readable()

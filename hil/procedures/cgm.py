@@ -61,14 +61,27 @@ def read_scenario(name: str) -> ScenarioFile:
     path = SCENARIOS / f"{name}.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     interval_min, values = data["interval_min"], list(data["values"])
-    if not all(v is None or (type(v) in (int, float) and math.isfinite(v)) for v in values):  # bool is no glucose
+    if not (_number(interval_min) and interval_min > 0):
+        raise ValueError(f"{path}: interval_min is the minutes between values, a number above 0, not {interval_min!r}")
+    if not all(v is None or _number(v) for v in values):
         raise ValueError(f"{path}: values are glucose in mg/dL (numbers) or null for a missing value")
     noise = data.get("noise")
-    if noise is not None and (
-        not isinstance(noise, dict) or not isinstance(noise.get("seed"), int) or set(noise) != {"seed"}
-    ):
-        raise ValueError(f"{path}: noise takes one integer seed ({{seed: N}}), not {noise!r}")
-    return ScenarioFile(interval_min, values, data.get("description", ""), None if noise is None else noise["seed"])
+    if noise is None:
+        return ScenarioFile(interval_min, values, data.get("description", ""), None)
+    seed = noise.get("seed") if isinstance(noise, dict) and set(noise) == {"seed"} else None
+    if type(seed) is not int or not 0 <= seed < 2**32:
+        raise ValueError(f"{path}: noise takes one integer seed from 0 to 2**32 - 1 ({{seed: N}}), not {noise!r}")
+    if interval_min > cgm_noise.BLOCK * cgm_noise.MODEL_STEP_MIN:
+        raise ValueError(
+            f"{path}: the sensor noise model takes values at most {cgm_noise.BLOCK * cgm_noise.MODEL_STEP_MIN:g} min"
+            f" apart (its interpolation block), not {interval_min:g}"
+        )
+    return ScenarioFile(interval_min, values, data.get("description", ""), seed)
+
+
+def _number(value: object) -> bool:
+    """A finite int or float (a boolean is none)."""
+    return type(value) in (int, float) and math.isfinite(value)  # type: ignore[arg-type]
 
 
 @dataclass

@@ -137,6 +137,8 @@ class CanHub:
         while fd is None or self._holds_a_line() or select.select([fd], [], [], 0)[0]:
             frame = self._receive(0.001)
             if frame is None:
+                if self._holds_a_line():  # a reply, not a frame, was read while frames wait behind it
+                    continue
                 return
             if frame[0]:
                 self.queues[frame[0]].append(frame[1])

@@ -66,3 +66,21 @@ def test_the_check_reads_the_scenarios_without_drawing_their_noise():
             "print('scipy.interpolate' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr[-2000:]
+
+
+def test_a_cgm_scenario_whose_interval_or_noise_seed_cannot_be_used_is_one_line(tmp_path, monkeypatch):
+    """What would fail only when the scenario is sent, hours into a campaign: an interval that is no number, a seed
+    numpy refuses, an interval past the noise model's interpolation block (its draw would never end)."""
+    requirements = load_requirements([ROOT / "specs"])
+    named = next(r for r in requirements.values() if any(getattr(c, "scenario", None) for c in r.cases))
+    scenario = next(c.scenario for c in named.cases if getattr(c, "scenario", None))
+    monkeypatch.setattr("hil.procedures.cgm.SCENARIOS", tmp_path)
+    for head, said in (("interval_min: '5'", "interval_min is the minutes"), ("interval_min: 0", "above 0"),
+                       ("interval_min: 5\nnoise: {seed: -1}", "integer seed from 0"),
+                       ("interval_min: 5\nnoise: {seed: 4294967296}", "integer seed from 0"),
+                       ("interval_min: 5\nnoise: {seed: true}", "integer seed from 0"),
+                       ("interval_min: 5\nnoise: 7", "integer seed from 0"),
+                       ("interval_min: 200\nnoise: {seed: 1}", "at most 150 min apart")):
+        (tmp_path / f"{scenario}.yaml").write_text(f"{head}\nvalues: [120, 110]\n")
+        problems = scenario_problems([named])
+        assert len(problems) == 1 and said in problems[0], (head, problems)
