@@ -28,17 +28,21 @@ HERE = Path(__file__).resolve().parent
 def kind(argv: list[str]) -> str:
     """What a process is, from its command line alone."""
     line = " ".join(argv)
+    program = Path(argv[1]).name if len(argv) > 1 and not argv[1].startswith("-") else ""
+    runs_hil = program in ("hil", "cli.py") or "-m hil.cli" in line
     if "xdist" in line or "execnet" in line or re.search(r"-c\s+import sys;exec", line):
         return "test-runner worker (unit tests in process)"
+    if "--collect-only" in line:
+        return "pytest collecting the safety suites (hil validate, trace, rig, driver)"
     if re.search(r"pytest\S* -c \S*hil/reference/pytest\.ini", line):
         return "campaign: pytest on the safety suites"
     if "hil.emulator" in line or "hil/emulator/__main__.py" in line:
         return "emulator"
-    if re.search(r"\b(hil|hil\.cli|cli\.py)\b.* validate\b", line):
+    if runs_hil and " validate" in line:
         return "hil validate (the scheduler of its campaigns)"
-    if re.search(r"\b(hil|hil\.cli|cli\.py)\b.* verify\b", line):
+    if runs_hil and " verify" in line:
         return "hil verify"
-    if re.search(r"\b(hil|hil\.cli|cli\.py)\b", line):
+    if runs_hil:
         return "other hil commands"
     if "pytest" in line:
         return "pytest (the test runner, or one a test starts)"

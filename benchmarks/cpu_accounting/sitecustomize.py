@@ -15,12 +15,14 @@ def _account() -> None:
             "cpu_s": times.user + times.system,
             "argv": getattr(sys, "orig_argv", sys.argv),
             "pid": os.getpid(),
-            "ppid": os.getppid(),
+            "ppid": _PARENT,
         }
     )
     with open(os.environ["HIL_CPU_ACCOUNT"], "a", encoding="utf-8") as account:
         account.write(line + "\n")
 
+
+_PARENT = os.getppid()  # at start: a process orphaned before its exit reports init's id then
 
 if os.environ.get("HIL_CPU_ACCOUNT"):
     atexit.register(_account)

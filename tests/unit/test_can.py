@@ -251,8 +251,8 @@ def test_a_drain_takes_every_frame_already_read_from_the_port():
     tty.setraw(slave)
     hub = CanHub(dbc=None, now=lambda: 0.0, timeout_s=0.5, interface="slcan", channel=os.ttyname(slave))
     try:
-        os.write(master, b"z\r" + b"".join(_slcan_line("PumpHeartbeat", {"counter": n, "state": 1, "pump_time": n})
-                                           for n in range(5)))  # after an adapter's reply, which is no frame
+        os.write(master, b"z\r" * 1500 + b"".join(_slcan_line("PumpHeartbeat", {"counter": n, "state": 1, "pump_time": n})
+                                           for n in range(5)))  # after adapter replies, which are no frames
         time.sleep(0.05)
         hub.drain()
         assert [frame["counter"] for frame in hub.queues["PumpHeartbeat"]] == [0, 1, 2, 3, 4]
