@@ -78,6 +78,14 @@ def test_two_workers_give_the_local_matrix(cluster):
     assert checked.returncode == 0 and "audit documents attached" in (ROOT / "reports" / "ledger.jsonl").read_text()
 
 
+def _command_line(process: psutil.Process) -> str:
+    """Its command line; empty once it has ended (a campaign's short-lived children end between listing and asking)."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return ""
+
+
 def test_a_worker_lost_mid_campaign_has_its_campaign_requeued_and_named(cluster, tmp_path):
     address, workers = cluster
     console = tmp_path / "validate.txt"
@@ -88,13 +96,13 @@ def test_a_worker_lost_mid_campaign_has_its_campaign_requeued_and_named(cluster,
         def running() -> psutil.Process | None:  # a worker whose campaign has opened its rig (its emulator runs)
             for worker in workers:
                 for child in psutil.Process(worker.pid).children(recursive=True):
-                    if "hil.emulator" in " ".join(child.cmdline()):
+                    if "hil.emulator" in _command_line(child):
                         return psutil.Process(worker.pid)
             return None
 
         wait_for(lambda: running() is not None, 120, "a campaign's rig open on a worker")
         lost = running()
-        nanny_and_worker = [lost, *(p for p in lost.children() if "hil.cli" not in " ".join(p.cmdline()))]
+        nanny_and_worker = [lost, *(p for p in lost.children() if "hil.cli" not in _command_line(p))]
         for process in nanny_and_worker:  # the worker's processes only: its campaign must stop with it
             process.kill()
         said, _ = validation.communicate(timeout=900)
