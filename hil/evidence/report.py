@@ -3,6 +3,7 @@ are in hil.evidence.seal."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -17,6 +18,14 @@ ALLURE_CLI = Path("node_modules") / ".bin" / "allure"  # the pinned CLI (package
 REPORT_TIMEOUT_S = 600
 ABOUT = "about.json"  # beside index.html: the report's title, overview and metadata as plain data
 ABOUT_TEXT = "about-this-run.txt"  # the same in full, among the audit documents
+# Allure's report template loads Google Analytics and sends it the report's id on every opening (plugin-awesome's
+# generators.js, `analyticsEnable: true` with no option to turn it off): taken out, so a report opened by an
+# auditor, or on a closed lab network, asks nothing of any host.
+ANALYTICS = re.compile(
+    r"\s*<script async src=\"https://www\.googletagmanager\.com/gtag/js\?id=[^\"]*\"></script>"
+    r"\s*<script>\s*window\.dataLayer = .*?</script>",
+    re.DOTALL,
+)
 
 
 class ReportError(Exception):
@@ -129,9 +138,18 @@ def generate_report(
             raise ReportError(f"allure did not finish within {REPORT_TIMEOUT_S} s") from None
     if done.returncode != 0 or not (output / "index.html").exists():
         raise ReportError(f"allure failed (exit {done.returncode}): {(done.stderr or done.stdout)[-800:]}")
+    _take_out_analytics(output / "index.html")
     about = {"title": shown["name"], "overview": shown["variables"], "metadata": environment}
     (output / ABOUT).write_text(json.dumps(about, indent=1), encoding="utf-8")
     return output / "index.html"
+
+
+def _take_out_analytics(index: Path) -> None:
+    html = index.read_text(encoding="utf-8")
+    cut = ANALYTICS.sub("", html, count=1)
+    if "googletagmanager" in cut:
+        raise ReportError(f"{index}: Allure's template calls Google Analytics in a form hil cannot take out")
+    index.write_text(cut, encoding="utf-8")
 
 
 def point_latest(reports: Path, run_dir: Path) -> None:

@@ -131,7 +131,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 def open_report(run_dir: Path, *options: str) -> dict:
     """The run's report opened in headless Chromium (tests/system/report_in_browser.js, its options): what the
-    overview, the tree, a tab and a test page show. Screenshots go to reports/screenshots/<run>*.png, artefacts."""
+    overview, the tree, a tab and a test page show; that it asks no other host. Screenshots go to
+    reports/screenshots/<run>*.png, artefacts."""
     assert (run_dir / "report" / "index.html").is_file(), f"{run_dir} has no report: {sorted(os.listdir(run_dir))}"
     shots = ROOT / "reports" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
@@ -153,4 +154,5 @@ def open_report(run_dir: Path, *options: str) -> dict:
         print(f"{run_dir.name}: the report's overview came in a new browser after {seen['retries']} without it: "
               f"{seen['stuck']}")
     assert "error" not in seen, seen.get("error")
+    assert not seen.get("elsewhere"), f"the report asked other hosts: {seen['elsewhere']}"
     return seen
