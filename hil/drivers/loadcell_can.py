@@ -3,14 +3,16 @@ at a configured rate with its own counter (lost samples are a rig fault, detecte
 timestamps. The same scale API as the MT-SICS balance."""
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
 from hil.drivers.contracts import Reading, Refusal
 from hil.drivers.registry import DeviceKind, DriverOptions, RigContext
 from hil.errors import InstrumentRefused
-from hil.transport.can_hub import CanHub
+
+if TYPE_CHECKING:  # the rig opens the bus (hil.rig.rig): python-can is imported then
+    from hil.transport.can_hub import CanHub
 
 IDENTIFY, TARE, ZERO, STREAM = 1, 2, 3, 4
 
@@ -27,7 +29,7 @@ class CanLoadCell:
     def connect(cls, options: Options, rig: RigContext) -> "CanLoadCell":
         return cls(rig.can_bus(), rig.now, rate_hz=options.rate_hz)
 
-    def __init__(self, hub: CanHub, now: Callable[[], float], *, rate_hz: float):
+    def __init__(self, hub: "CanHub", now: Callable[[], float], *, rate_hz: float):
         self.hub = hub
         self.now = now
         self.rate_hz = rate_hz

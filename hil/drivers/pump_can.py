@@ -2,7 +2,7 @@
 The same API as the serial ReferencePumpDriver: nothing above the driver changes with the transport."""
 
 from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from pydantic import Field
 
@@ -34,7 +34,9 @@ from hil.drivers.pump_base import PumpDriver
 from hil.drivers.registry import DeviceKind, DriverOptions, RigContext
 from hil.errors import DeviceRefused, ProtocolError
 from hil.transport import can_protocol as cp
-from hil.transport.can_hub import CanHub
+
+if TYPE_CHECKING:  # the rig opens the bus (hil.rig.rig): python-can is imported then
+    from hil.transport.can_hub import CanHub
 
 _EVENT_FRAMES = ("PumpAlarm", "PumpAlarmTime", "PumpEvent", "PumpAutoDetail")
 
@@ -81,7 +83,7 @@ class CanPumpDriver(PumpDriver):
     def connect(cls, options: Options, rig: RigContext) -> "CanPumpDriver":
         return cls(rig.can_bus(), options.event_wait_s)
 
-    def __init__(self, hub: CanHub, event_wait_s: float = EVENT_WAIT_S):
+    def __init__(self, hub: "CanHub", event_wait_s: float = EVENT_WAIT_S):
         super().__init__()
         self.hub = hub
         self.event_wait_s = event_wait_s

@@ -10,6 +10,7 @@ held until its next STATUS reply has gone out and follow it that many wall secon
 win arbitration over its event frames, so that a STATUS shows an alarm before the alarm's frames arrive.
 """
 
+import functools
 from collections.abc import Callable
 
 from hil.emulator.pump import Refused
@@ -28,7 +29,7 @@ class CanEndpoint:
         write_later: Callable[[bytes, float], None] | None = None,
         events_behind_status_s: float | None = None,
     ):
-        self.db = cp.load_database(dbc_path or None)
+        self._dbc_path = dbc_path or None
         self.world = world  # returns the World (its pump and load cell change on RESET)
         self.write = write
         self.write_later = write_later
@@ -37,6 +38,12 @@ class CanEndpoint:
         self.open = False
         self.counters = {"pump events": 0, "pump heartbeat": 0, "load cell": 0}
         self._stream = None
+
+    @functools.cached_property
+    def db(self):
+        """The CAN database, loaded when the bus first carries a frame: an emulator whose harness never opens its
+        CAN endpoint never imports cantools (the server loads a rig's own DBC at its start, to refuse a bad one)."""
+        return cp.load_database(self._dbc_path)
 
     # -- slcan ---------------------------------------------------------------------------------------------
     def handle_line(self, line: bytes) -> None:

@@ -221,6 +221,8 @@ class EmulatorServer:
             write_later=self.can_ch.write_later,
             events_behind_status_s=config.can_events_behind_status_s,
         )
+        if config.can_dbc:
+            self.can.db  # noqa: B018 - a rig's own database is loaded now: a bad one stops the start, not a test
         self._event_no = 0
         try:
             self.world = World(
