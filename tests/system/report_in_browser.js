@@ -21,8 +21,9 @@ function options(argv) {
   return parsed;
 }
 
-// /dev/shm when it has room for a renderer's shared memory, else --disable-dev-shm-usage (Chromium's files in
-// TMPDIR instead): a container's /dev/shm is often 64 MB, and a renderer that runs out of it crashes without a word
+// /dev/shm (memory) when it has room for a renderer's shared memory, else Chromium's files in TMPDIR on disk:
+// playwright passes --disable-dev-shm-usage by default (a container's /dev/shm is often 64 MB, and a renderer that
+// runs out of it crashes without a word), which puts them on a disk the campaigns beside it keep busy.
 const SHM_ROOM = 512 * 1024 * 1024;
 function shmFree() {
   try { const s = fs.statfsSync('/dev/shm'); return s.bavail * s.bsize; } catch { return 0; }
@@ -30,7 +31,8 @@ function shmFree() {
 const LAUNCH_ARGS = {
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync', ...(shmFree() >= SHM_ROOM ? [] : ['--disable-dev-shm-usage'])],
+         '--disable-component-update', '--disable-sync'],
+  ignoreDefaultArgs: shmFree() >= SHM_ROOM ? ['--disable-dev-shm-usage'] : [],
 };
 
 // What a page that has not shown its overview is doing, for the failure's message. Allure's app shows a spinner
