@@ -17,6 +17,7 @@ from hil.run import validate as validate_run
 from hil.run.finish import finish
 from hil.run.say import RunStop
 from hil.run.suites import collect_trace, unknown_ids
+from hil.specs import SpecError, load_requirements
 
 Defects = Annotated[
     Path | None,
@@ -33,6 +34,16 @@ FullSeeds = Annotated[
         help="with --seeds N: every test on a defect rig's first M seeds only, on its others the tests of the "
         "requirements it declares (extra failures checked over M seeds, detection over N; the nominal rig runs every "
         "test on every seed; docs/validation.md, the --full-seeds paragraph); default: N",
+    ),
+]
+PatientsInAreas = Annotated[
+    bool,
+    typer.Option(
+        "--patients-in-areas",
+        help="a defect rig runs the virtual-patient tests (requirements whose cases name patients: 4 of the 52 "
+        "reference tests, about 45 % of a campaign's time) only in the areas of the requirements it declares or may "
+        "fail, every other test as always; the nominal rig runs them all. What CI runs: not a validation of the "
+        'catalogue, which runs without it (docs/validation.md, "In CI")',
     ),
 ]
 Scheduler = Annotated[
@@ -75,6 +86,7 @@ def validate(
     nominal: Annotated[Path | None, typer.Option(help=f"the nominal rig; {RIG_HELP}")] = None,
     seeds: Annotated[int, typer.Option(min=1, max=1000, help="campaigns per rig, each with its own emulator seed")] = 1,
     full_seeds: FullSeeds = None,
+    patients_in_areas: PatientsInAreas = False,
     jobs: Annotated[
         int, typer.Option(min=1, help="campaigns run side by side (on this machine; with --scheduler, ignored)")
     ] = 2,
@@ -105,7 +117,10 @@ def validate(
             full_seeds,
             k,
             collect_trace,
+            load_requirements([project.specs()]) if patients_in_areas else None,
         )
+    except SpecError as exc:
+        raise fail(str(exc), 2) from None
     except validate_run.PlanError as exc:
         unknown = unknown_ids(k, project.specs()) + ": no campaign run" if exc.exit_status == 5 else ""
         raise fail(f"{exc}{unknown}", exc.exit_status) from None

@@ -61,6 +61,9 @@ class Scope:
     not_run: tuple[str, ...]  # the catalogue's defect rigs left out
     k: str | None = None
     full_seeds: int | None = None  # a defect rig's seeds run with every test (None: all); the others, its declared
+    # a defect rig runs the virtual-patient tests only of the areas of the requirements it declares or may fail
+    # (hil validate --patients-in-areas); the nominal rig runs them all
+    patients_in_areas: bool = False
 
     @property
     def every_test_seeds(self) -> int:
@@ -68,13 +71,18 @@ class Scope:
 
     @property
     def whole(self) -> bool:
-        return not self.not_run and self.k is None
+        return not self.not_run and self.k is None and not self.patients_in_areas
 
     def describe(self) -> str:
         rigs = f"{len(self.run)} of {len(self.run) + len(self.not_run)} seeded-defect rigs"
         if self.not_run:
             rigs += f" (only {', '.join(self.run)})" if len(self.run) <= 5 else f" ({len(self.not_run)} left out)"
         tests = "every test" if self.k is None else f"the tests -k {self.k!r} selects"
+        if self.patients_in_areas:
+            tests += (
+                " (a defect rig: the virtual-patient tests only of the areas of the requirements it declares or may "
+                "fail)"
+            )
         if self.every_test_seeds < self.seeds:
             tests += (
                 f" (a defect rig: on its first {self.every_test_seeds}, on the others only the tests of the "
@@ -90,6 +98,7 @@ class Scope:
             "rigs_run": list(self.run),
             "rigs_not_run": list(self.not_run),
             "k": self.k,
+            "patients_in_areas": self.patients_in_areas,
             "described": self.describe(),
         }
 
@@ -134,6 +143,8 @@ class Cell:
             return f"{self.failed - self.undecided}/{self.runs}{inconclusive}" + (
                 "" if self.failed == self.runs else " MISSED"
             )
+        if not self.runs:  # not run on this rig (hil validate --patients-in-areas)
+            return "-"
         return f"EXTRA {self.failed}/{self.runs}" if self.failed else "."
 
 
@@ -192,8 +203,8 @@ def cells(outcomes: list[Outcome]) -> list[Cell]:
 def matrix_text(outcomes: list[Outcome], scope: Scope) -> str:
     """Defect × requirement over the seeds: k/N caught where declared (MISSED when k < N), EXTRA k/N failed
     unexpectedly, "may k/N" where the defect may fail or pass (declared may_violate), ERROR k/N a rig or suite
-    fault, "." never failed; the nominal row must be all "."; then the detection and false-failure figures with
-    their confidence limits."""
+    fault, "." never failed, "-" not run on that rig; the nominal row must be all "."; then the detection and
+    false-failure figures with their confidence limits."""
     table = cells(outcomes)
     columns = list(dict.fromkeys(c.requirement for c in table))
     widths = {rid: max([len(rid)] + [len(c.text) for c in table if c.requirement == rid]) for rid in columns}
@@ -208,6 +219,11 @@ def matrix_text(outcomes: list[Outcome], scope: Scope) -> str:
             + ("   <-- not as declared" if wrong else "")
         )
     lines += [""]
+    if scope.patients_in_areas:
+        lines.append(
+            "- : not run on that rig: a virtual-patient test outside the areas of the requirements the defect declares "
+            "or may fail, where no extra failure was checked (hil validate without --patients-in-areas runs it)"
+        )
     if scope.every_test_seeds < scope.seeds:
         m = scope.every_test_seeds
         lines.append(

@@ -6,8 +6,8 @@ plan refuses is a PlanError with the exit status the command ends with."""
 import difflib
 import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hil import project
@@ -16,6 +16,7 @@ from hil.evidence import validation
 from hil.evidence.validation import NOMINAL
 from hil.rig.config import RigConfig, RigConfigError, load_rig
 from hil.run import cluster
+from hil.specs.model import Requirement
 
 MATRIX_PREAMBLE = (
     "Tool validation (ISO 13485 §4.1.6): each seeded-defect rig must fail exactly the requirements it declares, and "
@@ -43,6 +44,7 @@ class Plan:
     selected: frozenset[str] | None  # the requirements -k's tests judge (None: no -k)
     trace: dict[str, list[str]]
     scope: validation.Scope
+    left_out: dict[str, frozenset[str]] = field(default_factory=dict)  # rig → tests its every-test campaigns skip
 
 
 def plan(
@@ -53,8 +55,11 @@ def plan(
     full_seeds: int | None,
     k: str | None,
     collect: Callable[[str | None], dict[str, list[str]]],
+    patients_in_areas: Mapping[str, Requirement] | None = None,
 ) -> Plan:
-    """The validation's plan; collect(k): the suites' tests that -k selects, node id → requirement ids."""
+    """The validation's plan; collect(k): the suites' tests that -k selects, node id → requirement ids. With the
+    requirements as `patients_in_areas`, a defect rig runs the virtual-patient tests only of the areas of the
+    requirements it declares or may fail (hil validate --patients-in-areas)."""
     defect_rigs = sorted(p for p in defects.glob("*.yaml") if not only or p.stem in only)
     if only and len(defect_rigs) != len(set(only)):
         names = sorted(p.stem for p in defects.glob("*.yaml"))
@@ -76,7 +81,7 @@ def plan(
     if full_seeds is not None and full_seeds > seeds:
         raise PlanError(f"--full-seeds {full_seeds} is more than --seeds {seeds}")
     declared_only = full_seeds is not None and full_seeds < seeds
-    trace = collect(k) if k is not None or declared_only else {}
+    trace = collect(k) if k is not None or declared_only or patients_in_areas is not None else {}
     selected = None
     if k is not None:  # the requirements the selected tests judge: a defect is held to its declarations among them
         selected = frozenset(rid for ids in trace.values() for rid in ids)
@@ -90,9 +95,43 @@ def plan(
     run = tuple(p.stem for p in defect_rigs)
     catalogue = sorted(p.stem for p in defects.glob("*.yaml"))
     scope = validation.Scope(
-        seeds, run, tuple(n for n in catalogue if n not in run), k, full_seeds if declared_only else None
+        seeds,
+        run,
+        tuple(n for n in catalogue if n not in run),
+        k,
+        full_seeds if declared_only else None,
+        patients_in_areas is not None,
     )
-    return Plan(rigs, configs, expected, tolerated, selected, trace, scope)
+    left_out = (
+        {name: patients_outside(trace, patients_in_areas, expected[name] | tolerated[name]) for name, _ in rigs[1:]}
+        if patients_in_areas is not None
+        else {}
+    )
+    return Plan(rigs, configs, expected, tolerated, selected, trace, scope, left_out)
+
+
+def patients_outside(
+    trace: dict[str, list[str]], requirements: Mapping[str, Requirement], declared: frozenset[str]
+) -> frozenset[str]:
+    """The tests (of `trace`) that judge only virtual-patient requirements (a case naming patients: the loop closed
+    through days of simulated patients, most of a campaign's time) outside the areas of the `declared` ones."""
+    areas = {requirements[rid].area for rid in declared if rid in requirements}
+
+    def outside(rid: str) -> bool:
+        requirement = requirements.get(rid)
+        if requirement is None:
+            return False
+        on_patients = any("patients" in type(case).model_fields for case in requirement.cases)
+        return on_patients and requirement.area not in areas
+
+    return frozenset(node for node, ids in trace.items() if ids and all(outside(rid) for rid in ids))
+
+
+def skipping(k: str | None, tests: frozenset[str]) -> str:
+    """A -k expression: what `k` selects (everything when None) without the `tests` (node ids, each by its name
+    as declared_only names them)."""
+    without = "not (" + " or ".join(sorted(node.rsplit("::", 1)[1] for node in tests)) + ")"
+    return without if k is None else f"({k}) and {without}"
 
 
 def declared_only(trace: dict[str, list[str]], declared: frozenset[str]) -> tuple[str, frozenset[str]] | None:
@@ -121,7 +160,8 @@ def seeded_rig_file(folder: Path, name: str, rig: Path, seed: int) -> Path:
 
 @dataclass(frozen=True)
 class Campaigns:
-    """The validation's campaigns, and for each declared-only one (by its place in the list) the tests it must run."""
+    """The validation's campaigns, and for each one whose -k the plan built (declared-only, or leaving
+    virtual-patient tests out), by its place in the list, the tests it must run."""
 
     campaigns: list[cluster.Campaign]
     must_run: dict[int, frozenset[str]]
@@ -130,7 +170,8 @@ class Campaigns:
 def campaigns(the_plan: Plan, folder: Path, report: bool, all_reports: bool, operator: str) -> Campaigns:
     """Each rig on each seed (the rig file's, then the next ones, their rig files kept in `folder`/rigs); a defect
     rig past its first `every_test_seeds` seeds runs only the tests of the requirements it declares (none: not
-    at all). Only the nominal rig's first campaign draws figures and builds its report, unless all_reports."""
+    at all), and on those seeds every test but the plan's `left_out` for it. Only the nominal rig's first campaign
+    draws figures and builds its report, unless all_reports."""
     scope = the_plan.scope
     found: list[cluster.Campaign] = []
     must_run: dict[int, frozenset[str]] = {}
@@ -146,6 +187,8 @@ def campaigns(the_plan: Plan, folder: Path, report: bool, all_reports: bool, ope
                 if declared_tests is None:  # none of its declared requirements selected: nothing for it to show
                     continue
                 campaign_k, must_run[len(found)] = declared_tests
+            elif left_out := the_plan.left_out.get(name):
+                campaign_k, must_run[len(found)] = skipping(scope.k, left_out), frozenset(the_plan.trace) - left_out
             tool_validation = {"id": folder.name, "scope": scope.as_json(), "rig": name, "seed": seed}
             shown = str(project.shown(rig_file))
             built = all_reports or (report and name == NOMINAL and n == 0)

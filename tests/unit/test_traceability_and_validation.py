@@ -240,3 +240,36 @@ def test_a_requeued_campaign_is_named_with_the_worker_it_lost():
     assert f"nominal (run r0, on tcp://10.0.0.3:4000 (bench-3)): {lost}" in text
     (run,) = validation.as_json(outcomes, WHOLE)["runs"]
     assert run["requeued"] == [lost] and run["worker"] == "tcp://10.0.0.3:4000 (bench-3)"
+
+
+def test_virtual_patient_tests_left_out_of_a_rig_are_shown_not_run_and_the_catalogue_not_claimed():
+    """hil validate --patients-in-areas (CI): a defect rig that skipped a virtual-patient requirement's test shows
+    "-" in its cell, not "." (never failed), the legend says why, and the validation is PARTIAL."""
+    outcomes = [validation.Outcome("nominal", "r0", frozenset(), frozenset(), frozenset()),
+                validation.Outcome("a", "r1", frozenset({"AID-EFFECT-001"}), frozenset({"AID-EFFECT-001"}), frozenset()),
+                validation.Outcome("o", "r2", frozenset({"OC-ALARM-001"}), frozenset({"OC-ALARM-001"}), frozenset(),
+                                   judged=frozenset({"OC-ALARM-001"}))]
+    scope = validation.Scope(seeds=1, run=("a", "o"), not_run=(), patients_in_areas=True)
+    cells = {(c.rig, c.requirement): c for c in validation.cells(outcomes)}
+    assert cells["o", "AID-EFFECT-001"].text == "-" and cells["o", "AID-EFFECT-001"].ok
+    assert cells["nominal", "AID-EFFECT-001"].text == "." and cells["a", "OC-ALARM-001"].text == "."
+    text = validation.matrix_text(outcomes, scope)
+    assert "- : not run on that rig: a virtual-patient test outside the areas" in text
+    assert "every seeded defect caught" not in text and "validation: PARTIAL" in text
+    assert validation.as_json(outcomes, scope)["scope"]["patients_in_areas"] is True and not scope.whole
+
+
+def test_a_defect_rig_leaves_out_only_the_virtual_patient_tests_outside_its_areas():
+    """The plan's tests left out of each defect rig's campaigns: the virtual-patient ones (a case naming patients)
+    of areas none of its declared or tolerated requirements is in; a test that also judges another requirement
+    stays, and the -k built keeps the user's selection."""
+    from hil.run.validate import patients_outside, skipping
+
+    trace = {f"t.py::test[{rid}]": [rid] for rid in ("AID-EFFECT-001", "HS-EFFECT-001", "OC-ALARM-001", "AID-IOB-001")}
+    trace["t.py::test_both"] = ["HS-EFFECT-001", "OC-ALARM-001"]
+    assert patients_outside(trace, REQS, frozenset({"OC-ALARM-001"})) == {
+        "t.py::test[AID-EFFECT-001]", "t.py::test[HS-EFFECT-001]"}
+    assert patients_outside(trace, REQS, frozenset({"AID-IOB-001"})) == {"t.py::test[HS-EFFECT-001]"}
+    assert patients_outside(trace, REQS, frozenset({"AID-IOB-001", "HS-MAX-001"})) == set()
+    assert skipping("DA or AID", frozenset({"t.py::test[AID-EFFECT-001]"})) == (
+        "(DA or AID) and not (test[AID-EFFECT-001])")
