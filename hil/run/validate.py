@@ -35,7 +35,8 @@ class PlanError(Exception):
 @dataclass(frozen=True)
 class Plan:
     """The rigs (the nominal first), their validated files, what each must fail and may fail (among the selected
-    requirements), the tests' traceability when -k or --full-seeds needs it, and the scope said of the result."""
+    requirements), the tests' traceability when -k, --full-seeds or --patients-in-areas needs it, the scope said of
+    the result, and the tests each defect rig's every-test campaigns leave out (--patients-in-areas)."""
 
     rigs: list[tuple[str, Path]]
     configs: dict[str, RigConfig]

@@ -1,8 +1,8 @@
-"""The safety campaign end to end, the way a user runs it: `hil validate --patients-in-areas` (the nominal rig and
-every seeded-defect rig, with the detection matrix; a defect rig runs the virtual-patient tests of its own areas
-only, as CI's validation: docs/validation.md, "In CI"), the traceability gate and the report. The other rigs' campaigns are in
-test_rig_kinds.py, and the validation over several seeds in test_validation_seeds.py, so they run beside this one
-(pytest-xdist shares the suite out a file at a time)."""
+"""The safety campaign end to end, the way a user runs it: `hil validate --patients-in-areas` (the nominal rig
+and every seeded-defect rig, with the detection matrix; a defect rig runs the virtual-patient tests of its own
+areas only, as CI's validation: docs/validation.md, "In CI"), the traceability gate and the report. The other
+rigs' campaigns are in test_rig_kinds.py, and the validation over several seeds in test_validation_seeds.py, so
+they run beside this one (pytest-xdist shares the suite out a file at a time)."""
 
 import fcntl
 import json

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 
 import pytest
 
@@ -246,7 +247,8 @@ def test_virtual_patient_tests_left_out_of_a_rig_are_shown_not_run_and_the_catal
     """hil validate --patients-in-areas (CI): a defect rig that skipped a virtual-patient requirement's test shows
     "-" in its cell, not "." (never failed), the legend says why, and the validation is PARTIAL."""
     outcomes = [validation.Outcome("nominal", "r0", frozenset(), frozenset(), frozenset()),
-                validation.Outcome("a", "r1", frozenset({"AID-EFFECT-001"}), frozenset({"AID-EFFECT-001"}), frozenset()),
+                validation.Outcome("a", "r1", frozenset({"AID-EFFECT-001"}), frozenset({"AID-EFFECT-001"}),
+                                   frozenset()),
                 validation.Outcome("o", "r2", frozenset({"OC-ALARM-001"}), frozenset({"OC-ALARM-001"}), frozenset(),
                                    judged=frozenset({"OC-ALARM-001"}))]
     scope = validation.Scope(seeds=1, run=("a", "o"), not_run=(), patients_in_areas=True)
@@ -256,7 +258,10 @@ def test_virtual_patient_tests_left_out_of_a_rig_are_shown_not_run_and_the_catal
     text = validation.matrix_text(outcomes, scope)
     assert "- : not run on that rig: a virtual-patient test outside the areas" in text
     assert "every seeded defect caught" not in text and "validation: PARTIAL" in text
-    assert validation.as_json(outcomes, scope)["scope"]["patients_in_areas"] is True and not scope.whole
+    matrix = validation.as_json(outcomes, scope)
+    assert matrix["scope"]["patients_in_areas"] is True and not scope.whole
+    json.dumps(matrix, allow_nan=False)  # a cell no campaign judged has no limit: 0 of 0 gives none, never NaN
+    assert "false_failure_upper_95" not in next(c for c in matrix["cells"] if c["rig"] == "o" and c["runs"] == 0)
 
 
 def test_a_defect_rig_leaves_out_only_the_virtual_patient_tests_outside_its_areas():
@@ -273,3 +278,31 @@ def test_a_defect_rig_leaves_out_only_the_virtual_patient_tests_outside_its_area
     assert patients_outside(trace, REQS, frozenset({"AID-IOB-001", "HS-MAX-001"})) == set()
     assert skipping("DA or AID", frozenset({"t.py::test[AID-EFFECT-001]"})) == (
         "(DA or AID) and not (test[AID-EFFECT-001])")
+
+
+def test_the_campaigns_of_a_plan_with_patients_in_areas_leave_out_exactly_those_tests(tmp_path):
+    """The catalogue's plan with --patients-in-areas: an occlusion defect's campaign selects every test but the four
+    virtual-patient ones and must run all the others; an auto-mode defect's leaves out only HS-EFFECT-001's; the
+    nominal rig's selects everything; a defect's later seeds (--full-seeds) stay declared-only."""
+    from hil import project
+    from hil.run import validate as validate_run
+    from hil.run.suites import collect_trace
+
+    the_plan = validate_run.plan(project.defect_rigs(), project.default_rig(),
+                                 ["occlusion-no-backoff", "aid-no-max-basal-cap"], 2, 1, None, collect_trace, REQS)
+    planned = validate_run.campaigns(the_plan, tmp_path, report=False, all_reports=False, operator="test")
+    by_rig = {(c.rig, c.seed): (n, c) for n, c in enumerate(planned.campaigns)}
+    every_test = set(the_plan.trace)
+    patients = {node for node in every_test if "_in_virtual_patients[" in node}
+    assert len(patients) == 4
+    nominal = [c for c in planned.campaigns if c.rig == "nominal"]
+    assert nominal and all(c.k is None for c in nominal)
+    hs_only = {node for node in patients if "HS-" in node}
+    for rig, left_out in (("occlusion-no-backoff", patients), ("aid-no-max-basal-cap", hs_only)):
+        first = min(seed for name, seed in by_rig if name == rig)
+        n, campaign = by_rig[rig, first]
+        assert campaign.k.startswith("not (") and all(node.rsplit("::", 1)[1] in campaign.k for node in left_out)
+        assert planned.must_run[n] == every_test - left_out
+        later_n, later = by_rig[rig, first + 1]
+        declared_k, declared_tests = validate_run.declared_only(the_plan.trace, the_plan.expected[rig])
+        assert (later.k, planned.must_run[later_n]) == (declared_k, declared_tests)
