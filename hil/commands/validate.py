@@ -36,14 +36,13 @@ FullSeeds = Annotated[
         "test on every seed; docs/validation.md, the --full-seeds paragraph); default: N",
     ),
 ]
-PatientsInAreas = Annotated[
+InAreas = Annotated[
     bool,
     typer.Option(
-        "--patients-in-areas",
-        help="a defect rig runs the virtual-patient tests (requirements whose cases name patients: 4 of the 52 "
-        "reference tests, about 45 % of a campaign's time) only in the areas of the requirements it declares or may "
-        "fail, every other test as always; the nominal rig runs them all. What CI runs: not a validation of the "
-        'catalogue, which runs without it (docs/validation.md, "In CI")',
+        "--in-areas",
+        help="a defect rig runs only the tests of the areas (dose accuracy, occlusion, ...) of the requirements it "
+        "declares or may fail, where its extra failures are checked; the nominal rig runs every test. What CI runs: "
+        'not a validation of the catalogue, which runs without it (docs/validation.md, "In CI")',
     ),
 ]
 Scheduler = Annotated[
@@ -86,7 +85,7 @@ def validate(
     nominal: Annotated[Path | None, typer.Option(help=f"the nominal rig; {RIG_HELP}")] = None,
     seeds: Annotated[int, typer.Option(min=1, max=1000, help="campaigns per rig, each with its own emulator seed")] = 1,
     full_seeds: FullSeeds = None,
-    patients_in_areas: PatientsInAreas = False,
+    in_areas: InAreas = False,
     jobs: Annotated[
         int, typer.Option(min=1, help="campaigns run side by side (on this machine; with --scheduler, ignored)")
     ] = 2,
@@ -117,7 +116,7 @@ def validate(
             full_seeds,
             k,
             collect_trace,
-            load_requirements([project.specs()]) if patients_in_areas else None,
+            load_requirements([project.specs()]) if in_areas else None,
         )
     except SpecError as exc:
         raise fail(str(exc), 2) from None

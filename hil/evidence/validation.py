@@ -61,9 +61,9 @@ class Scope:
     not_run: tuple[str, ...]  # the catalogue's defect rigs left out
     k: str | None = None
     full_seeds: int | None = None  # a defect rig's seeds run with every test (None: all); the others, its declared
-    # a defect rig runs the virtual-patient tests only of the areas of the requirements it declares or may fail
-    # (hil validate --patients-in-areas); the nominal rig runs them all
-    patients_in_areas: bool = False
+    # a defect rig runs only the tests of the areas of the requirements it declares or may fail (hil validate
+    # --in-areas); the nominal rig runs every test
+    in_areas: bool = False
 
     @property
     def every_test_seeds(self) -> int:
@@ -71,18 +71,15 @@ class Scope:
 
     @property
     def whole(self) -> bool:
-        return not self.not_run and self.k is None and not self.patients_in_areas
+        return not self.not_run and self.k is None and not self.in_areas
 
     def describe(self) -> str:
         rigs = f"{len(self.run)} of {len(self.run) + len(self.not_run)} seeded-defect rigs"
         if self.not_run:
             rigs += f" (only {', '.join(self.run)})" if len(self.run) <= 5 else f" ({len(self.not_run)} left out)"
         tests = "every test" if self.k is None else f"the tests -k {self.k!r} selects"
-        if self.patients_in_areas:
-            tests += (
-                " (a defect rig: the virtual-patient tests only of the areas of the requirements it declares or may "
-                "fail)"
-            )
+        if self.in_areas:
+            tests += " (a defect rig: only those of the areas of the requirements it declares or may fail)"
         if self.every_test_seeds < self.seeds:
             tests += (
                 f" (a defect rig: on its first {self.every_test_seeds}, on the others only the tests of the "
@@ -98,7 +95,7 @@ class Scope:
             "rigs_run": list(self.run),
             "rigs_not_run": list(self.not_run),
             "k": self.k,
-            "patients_in_areas": self.patients_in_areas,
+            "in_areas": self.in_areas,
             "described": self.describe(),
         }
 
@@ -143,7 +140,7 @@ class Cell:
             return f"{self.failed - self.undecided}/{self.runs}{inconclusive}" + (
                 "" if self.failed == self.runs else " MISSED"
             )
-        if not self.runs:  # not run on this rig (hil validate --patients-in-areas)
+        if not self.runs:  # not run on this rig (hil validate --in-areas)
             return "-"
         return f"EXTRA {self.failed}/{self.runs}" if self.failed else "."
 
@@ -219,10 +216,10 @@ def matrix_text(outcomes: list[Outcome], scope: Scope) -> str:
             + ("   <-- not as declared" if wrong else "")
         )
     lines += [""]
-    if scope.patients_in_areas:
+    if scope.in_areas:
         lines.append(
-            "- : not run on that rig: a virtual-patient test outside the areas of the requirements the defect declares "
-            "or may fail, where no extra failure was checked (hil validate without --patients-in-areas runs it)"
+            "- : not run on that rig: outside the areas of the requirements the defect declares or may fail, where no "
+            "extra failure was checked (hil validate without --in-areas runs every test on every rig)"
         )
     if scope.every_test_seeds < scope.seeds:
         m = scope.every_test_seeds

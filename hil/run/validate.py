@@ -35,8 +35,8 @@ class PlanError(Exception):
 @dataclass(frozen=True)
 class Plan:
     """The rigs (the nominal first), their validated files, what each must fail and may fail (among the selected
-    requirements), the tests' traceability when -k, --full-seeds or --patients-in-areas needs it, the scope said of
-    the result, and the tests each defect rig's every-test campaigns leave out (--patients-in-areas)."""
+    requirements), the tests' traceability when -k, --full-seeds or --in-areas needs it, the scope said of the
+    result, and the tests each defect rig's every-test campaigns leave out (--in-areas)."""
 
     rigs: list[tuple[str, Path]]
     configs: dict[str, RigConfig]
@@ -56,11 +56,11 @@ def plan(
     full_seeds: int | None,
     k: str | None,
     collect: Callable[[str | None], dict[str, list[str]]],
-    patients_in_areas: Mapping[str, Requirement] | None = None,
+    in_areas: Mapping[str, Requirement] | None = None,
 ) -> Plan:
     """The validation's plan; collect(k): the suites' tests that -k selects, node id → requirement ids. With the
-    requirements as `patients_in_areas`, a defect rig runs the virtual-patient tests only of the areas of the
-    requirements it declares or may fail (hil validate --patients-in-areas)."""
+    requirements as `in_areas`, a defect rig runs only the tests of the areas of the requirements it declares or may
+    fail (hil validate --in-areas)."""
     defect_rigs = sorted(p for p in defects.glob("*.yaml") if not only or p.stem in only)
     if only and len(defect_rigs) != len(set(only)):
         names = sorted(p.stem for p in defects.glob("*.yaml"))
@@ -82,7 +82,7 @@ def plan(
     if full_seeds is not None and full_seeds > seeds:
         raise PlanError(f"--full-seeds {full_seeds} is more than --seeds {seeds}")
     declared_only = full_seeds is not None and full_seeds < seeds
-    trace = collect(k) if k is not None or declared_only or patients_in_areas is not None else {}
+    trace = collect(k) if k is not None or declared_only or in_areas is not None else {}
     selected = None
     if k is not None:  # the requirements the selected tests judge: a defect is held to its declarations among them
         selected = frozenset(rid for ids in trace.values() for rid in ids)
@@ -101,29 +101,25 @@ def plan(
         tuple(n for n in catalogue if n not in run),
         k,
         full_seeds if declared_only else None,
-        patients_in_areas is not None,
+        in_areas is not None,
     )
     left_out = (
-        {name: patients_outside(trace, patients_in_areas, expected[name] | tolerated[name]) for name, _ in rigs[1:]}
-        if patients_in_areas is not None
+        {name: outside_areas(trace, in_areas, expected[name] | tolerated[name]) for name, _ in rigs[1:]}
+        if in_areas is not None
         else {}
     )
     return Plan(rigs, configs, expected, tolerated, selected, trace, scope, left_out)
 
 
-def patients_outside(
+def outside_areas(
     trace: dict[str, list[str]], requirements: Mapping[str, Requirement], declared: frozenset[str]
 ) -> frozenset[str]:
-    """The tests (of `trace`) that judge only virtual-patient requirements (a case naming patients: the loop closed
-    through days of simulated patients, most of a campaign's time) outside the areas of the `declared` ones."""
+    """The tests (of `trace`) none of whose requirements is in an area of the `declared` ones (a test judging a
+    requirement the specs do not hold stays)."""
     areas = {requirements[rid].area for rid in declared if rid in requirements}
 
     def outside(rid: str) -> bool:
-        requirement = requirements.get(rid)
-        if requirement is None:
-            return False
-        on_patients = any("patients" in type(case).model_fields for case in requirement.cases)
-        return on_patients and requirement.area not in areas
+        return rid in requirements and requirements[rid].area not in areas
 
     return frozenset(node for node, ids in trace.items() if ids and all(outside(rid) for rid in ids))
 
@@ -162,7 +158,7 @@ def seeded_rig_file(folder: Path, name: str, rig: Path, seed: int) -> Path:
 @dataclass(frozen=True)
 class Campaigns:
     """The validation's campaigns, and for each one whose -k the plan built (declared-only, or leaving
-    virtual-patient tests out), by its place in the list, the tests it must run."""
+    the tests outside a defect's areas out), by its place in the list, the tests it must run."""
 
     campaigns: list[cluster.Campaign]
     must_run: dict[int, frozenset[str]]

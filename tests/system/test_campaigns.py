@@ -1,6 +1,6 @@
-"""The safety campaign end to end, the way a user runs it: `hil validate --patients-in-areas` (the nominal rig
-and every seeded-defect rig, with the detection matrix; a defect rig runs the virtual-patient tests of its own
-areas only, as CI's validation: docs/validation.md, "In CI"), the traceability gate and the report. The other
+"""The safety campaign end to end, the way a user runs it: `hil validate --in-areas` (the nominal rig and every
+seeded-defect rig, with the detection matrix; a defect rig runs the tests of its own areas only, as CI's
+validation: docs/validation.md, "In CI"), the traceability gate and the report. The other
 rigs' campaigns are in test_rig_kinds.py, and the validation over several seeds in test_validation_seeds.py, so
 they run beside this one (pytest-xdist shares the suite out a file at a time)."""
 
@@ -29,8 +29,8 @@ SEEDS = 1  # CI's N; test_validation_seeds.py runs two seeds of one defect, docs
 
 @pytest.fixture(scope="session")
 def validation():
-    """`hil validate --patients-in-areas`: the campaign on the nominal rig and on every seeded-defect rig, two at a
-    time. Run once per
+    """`hil validate --in-areas`: the campaign on the nominal rig and on every seeded-defect rig, two at a time.
+    Run once per
     test session even across pytest-xdist workers: the first to take the lock runs it, the others read its result.
     Returns the completed process and, per rig, its campaigns."""
     key = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"solo-{os.getpid()}"
@@ -39,7 +39,7 @@ def validation():
     with open(ROOT / "reports" / ".validation.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not result.exists():
-            done = subprocess.run([HIL, "--json", "validate", "--jobs", "2", "--patients-in-areas"], cwd=ROOT,
+            done = subprocess.run([HIL, "--json", "validate", "--jobs", "2", "--in-areas"], cwd=ROOT,
                                   capture_output=True, text=True, timeout=3000)
             result.write_text(json.dumps({"code": done.returncode, "stdout": done.stdout, "stderr": done.stderr}))
     done = json.loads(result.read_text())
@@ -64,8 +64,8 @@ def test_every_seeded_defect_is_caught_by_exactly_the_requirements_it_declares(v
             assert declared <= set(run["observed"]) <= declared | may and not run["errors"], run
     assert all(run["observed"] == [] for run in runs["nominal"]) and "nominal clean" in done.stderr
     assert summary["ok"] and all(cell["ok"] for cell in summary["cells"])
-    # every test ran on every rig but the virtual-patient ones outside a defect's areas, which the scope says
-    assert summary["scope"]["patients_in_areas"] and not summary["scope"]["whole_catalogue"]
+    # a defect rig ran every test of the areas of its declared and tolerated requirements, and the scope says so
+    assert summary["scope"]["in_areas"] and not summary["scope"]["whole_catalogue"]
     assert "not a validation of the seeded-defect catalogue" in done.stderr
     requirements = load_requirements([ROOT / "specs"])
     every_test = set(json.loads((ROOT / "reports" / "runs" / runs["nominal"][0]["run"] / "record.json").read_text())[
@@ -73,8 +73,7 @@ def test_every_seeded_defect_is_caught_by_exactly_the_requirements_it_declares(v
     for rig in DEFECT_RIGS:
         defect = load_rig(rig).data["seeded_defect"]
         areas = {requirements[rid].area for rid in defect["violates"] + defect.get("may_violate", [])}
-        left_out = {node for node in every_test if re.search(r"_in_virtual_patients\[(\w+)-", node)
-                    and requirements[node.rsplit("[", 1)[1][:-1]].area not in areas}
+        left_out = {node for node in every_test if requirements[node.rsplit("[", 1)[1][:-1]].area not in areas}
         record = json.loads((ROOT / "reports" / "runs" / runs[rig.stem][0]["run"] / "record.json").read_text())
         assert set(record["selected"]) == every_test - left_out, rig.stem
     assert f"false failures of the nominal rig: 0/{SEEDS} campaigns" in done.stderr
@@ -167,7 +166,7 @@ def test_the_report_renders_in_a_browser(validation):
     seen = open_report(run_dir, *[a for area in areas for a in ("--expand", area)], "--tab", "Global Attachments",
                        "--test", "^PASS · DA-BASAL-002: Basal accuracy", "--plot", "cumulative delivery")
     assert "COMPLETE · TOOL VALIDATION (seeded defects on the emulator): not evidence of a device" in seen["overview"]
-    assert "PARTIAL: ran" in seen["overview"]  # --patients-in-areas: not the catalogue's validation, and it says so
+    assert "PARTIAL: ran" in seen["overview"]  # --in-areas: not the catalogue's validation, and it says so
     assert all(f"PASS · {rid}:" in seen["tree"] for rid in requirements), [
         r for r in requirements if f"PASS · {r}:" not in seen["tree"]
     ]

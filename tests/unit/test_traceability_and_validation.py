@@ -243,47 +243,50 @@ def test_a_requeued_campaign_is_named_with_the_worker_it_lost():
     assert run["requeued"] == [lost] and run["worker"] == "tcp://10.0.0.3:4000 (bench-3)"
 
 
-def test_virtual_patient_tests_left_out_of_a_rig_are_shown_not_run_and_the_catalogue_not_claimed():
-    """hil validate --patients-in-areas (CI): a defect rig that skipped a virtual-patient requirement's test shows
-    "-" in its cell, not "." (never failed), the legend says why, and the validation is PARTIAL."""
+def test_tests_left_out_of_a_rig_are_shown_not_run_and_the_catalogue_not_claimed():
+    """hil validate --in-areas (CI): a defect rig that did not run a requirement's test (outside its areas) shows
+    "-" in its cell, not "." (never failed), the legend says why, the JSON has no limit for it, and the validation is
+    PARTIAL."""
     outcomes = [validation.Outcome("nominal", "r0", frozenset(), frozenset(), frozenset()),
                 validation.Outcome("a", "r1", frozenset({"AID-EFFECT-001"}), frozenset({"AID-EFFECT-001"}),
                                    frozenset()),
                 validation.Outcome("o", "r2", frozenset({"OC-ALARM-001"}), frozenset({"OC-ALARM-001"}), frozenset(),
                                    judged=frozenset({"OC-ALARM-001"}))]
-    scope = validation.Scope(seeds=1, run=("a", "o"), not_run=(), patients_in_areas=True)
+    scope = validation.Scope(seeds=1, run=("a", "o"), not_run=(), in_areas=True)
     cells = {(c.rig, c.requirement): c for c in validation.cells(outcomes)}
     assert cells["o", "AID-EFFECT-001"].text == "-" and cells["o", "AID-EFFECT-001"].ok
     assert cells["nominal", "AID-EFFECT-001"].text == "." and cells["a", "OC-ALARM-001"].text == "."
     text = validation.matrix_text(outcomes, scope)
-    assert "- : not run on that rig: a virtual-patient test outside the areas" in text
+    assert "- : not run on that rig: outside the areas of the requirements the defect declares" in text
     assert "every seeded defect caught" not in text and "validation: PARTIAL" in text
+    assert "among the tests it ran" in text
     matrix = validation.as_json(outcomes, scope)
-    assert matrix["scope"]["patients_in_areas"] is True and not scope.whole
+    assert matrix["scope"]["in_areas"] is True and not scope.whole
     json.dumps(matrix, allow_nan=False)  # a cell no campaign judged has no limit: 0 of 0 gives none, never NaN
     assert "false_failure_upper_95" not in next(c for c in matrix["cells"] if c["rig"] == "o" and c["runs"] == 0)
 
 
-def test_a_defect_rig_leaves_out_only_the_virtual_patient_tests_outside_its_areas():
-    """The plan's tests left out of each defect rig's campaigns: the virtual-patient ones (a case naming patients)
-    of areas none of its declared or tolerated requirements is in; a test that also judges another requirement
-    stays, and the -k built keeps the user's selection."""
-    from hil.run.validate import patients_outside, skipping
+def test_a_defect_rig_leaves_out_the_tests_outside_its_areas():
+    """The plan's tests left out of each defect rig's campaigns: those none of whose requirements is in an area of
+    its declared or tolerated ones; a test that also judges a requirement of its areas stays, and the -k built keeps
+    the user's selection."""
+    from hil.run.validate import outside_areas, skipping
 
     trace = {f"t.py::test[{rid}]": [rid] for rid in ("AID-EFFECT-001", "HS-EFFECT-001", "OC-ALARM-001", "AID-IOB-001")}
     trace["t.py::test_both"] = ["HS-EFFECT-001", "OC-ALARM-001"]
-    assert patients_outside(trace, REQS, frozenset({"OC-ALARM-001"})) == {
-        "t.py::test[AID-EFFECT-001]", "t.py::test[HS-EFFECT-001]"}
-    assert patients_outside(trace, REQS, frozenset({"AID-IOB-001"})) == {"t.py::test[HS-EFFECT-001]"}
-    assert patients_outside(trace, REQS, frozenset({"AID-IOB-001", "HS-MAX-001"})) == set()
+    assert outside_areas(trace, REQS, frozenset({"OC-ALARM-001"})) == {
+        "t.py::test[AID-EFFECT-001]", "t.py::test[HS-EFFECT-001]", "t.py::test[AID-IOB-001]"}
+    assert outside_areas(trace, REQS, frozenset({"AID-IOB-001"})) == {
+        "t.py::test[HS-EFFECT-001]", "t.py::test[OC-ALARM-001]", "t.py::test_both"}
+    assert outside_areas(trace, REQS, frozenset({"AID-IOB-001", "HS-MAX-001", "OC-STOP-001"})) == set()
     assert skipping("DA or AID", frozenset({"t.py::test[AID-EFFECT-001]"})) == (
         "(DA or AID) and not (test[AID-EFFECT-001])")
 
 
-def test_the_campaigns_of_a_plan_with_patients_in_areas_leave_out_exactly_those_tests(tmp_path):
-    """The catalogue's plan with --patients-in-areas: an occlusion defect's campaign selects every test but the four
-    virtual-patient ones and must run all the others; an auto-mode defect's leaves out only HS-EFFECT-001's; the
-    nominal rig's selects everything; a defect's later seeds (--full-seeds) stay declared-only."""
+def test_the_campaigns_of_a_plan_in_areas_leave_out_exactly_the_tests_outside_them(tmp_path):
+    """The catalogue's plan with --in-areas: an occlusion defect's campaign selects only the occlusion tests and must
+    run them all; an auto-mode defect's only the automated-delivery tests; the nominal rig's selects everything; a
+    defect's later seeds (--full-seeds) stay declared-only."""
     from hil import project
     from hil.run import validate as validate_run
     from hil.run.suites import collect_trace
@@ -293,16 +296,14 @@ def test_the_campaigns_of_a_plan_with_patients_in_areas_leave_out_exactly_those_
     planned = validate_run.campaigns(the_plan, tmp_path, report=False, all_reports=False, operator="test")
     by_rig = {(c.rig, c.seed): (n, c) for n, c in enumerate(planned.campaigns)}
     every_test = set(the_plan.trace)
-    patients = {node for node in every_test if "_in_virtual_patients[" in node}
-    assert len(patients) == 4
     nominal = [c for c in planned.campaigns if c.rig == "nominal"]
     assert nominal and all(c.k is None for c in nominal)
-    hs_only = {node for node in patients if "HS-" in node}
-    for rig, left_out in (("occlusion-no-backoff", patients), ("aid-no-max-basal-cap", hs_only)):
+    for rig, area in (("occlusion-no-backoff", "OC-"), ("aid-no-max-basal-cap", "AID-")):
+        ran = {node for node in every_test if f"[{area}" in node}
         first = min(seed for name, seed in by_rig if name == rig)
         n, campaign = by_rig[rig, first]
-        assert campaign.k.startswith("not (") and all(node.rsplit("::", 1)[1] in campaign.k for node in left_out)
-        assert planned.must_run[n] == every_test - left_out
+        assert campaign.k.startswith("not (") and planned.must_run[n] == ran and len(ran) >= 5
+        assert all(node.rsplit("::", 1)[1] in campaign.k for node in every_test - ran)
         later_n, later = by_rig[rig, first + 1]
         declared_k, declared_tests = validate_run.declared_only(the_plan.trace, the_plan.expected[rig])
         assert (later.k, planned.must_run[later_n]) == (declared_k, declared_tests)
