@@ -225,7 +225,8 @@ def matrix_text(outcomes: list[Outcome], scope: Scope) -> str:
         m = scope.every_test_seeds
         lines.append(
             f"extra failures (a requirement a defect does not declare, not passed) checked on each defect rig's first "
-            f"{m} seed(s), where every test ran: none in {m} bounds their probability at "
+            f"{m} seed(s), where every test{' of its areas' if scope.in_areas else ''} ran: none in {m} bounds their "
+            "probability at "
             f"{100 * wilson_upper(0, m):.1f} % (one-sided 95 %, Wilson score), against "
             f"{100 * wilson_upper(0, scope.seeds):.1f} % over all {scope.seeds}; the nominal rig ran every test on "
             "every seed"

@@ -79,6 +79,8 @@ def plan(
         raise PlanError(str(exc)) from None
     except KeyError as exc:
         raise PlanError(f"defect rigs must declare seeded_defect.violates: {exc}") from None
+    if in_areas is not None and k is not None:  # -k's selection cut every rig's declarations: some would run nothing
+        raise PlanError("--in-areas and -k: choose one (each narrows every defect rig's campaign)")
     if full_seeds is not None and full_seeds > seeds:
         raise PlanError(f"--full-seeds {full_seeds} is more than --seeds {seeds}")
     declared_only = full_seeds is not None and full_seeds < seeds

@@ -307,3 +307,19 @@ def test_the_campaigns_of_a_plan_in_areas_leave_out_exactly_the_tests_outside_th
         later_n, later = by_rig[rig, first + 1]
         declared_k, declared_tests = validate_run.declared_only(the_plan.trace, the_plan.expected[rig])
         assert (later.k, planned.must_run[later_n]) == (declared_k, declared_tests)
+
+
+def test_in_areas_with_a_selection_is_refused_and_the_extra_failure_line_says_of_its_areas():
+    """-k cuts each rig's declarations to its selection, so with --in-areas a rig declaring nothing there would run
+    nothing (an empty run, read as no record: a MISMATCH): refused before anything runs. With --full-seeds, the
+    extra-failure line says the first seeds ran every test of a rig's areas, not every test."""
+    from hil import project
+    from hil.run import validate as validate_run
+
+    with pytest.raises(validate_run.PlanError, match="--in-areas and -k: choose one") as refused:
+        validate_run.plan(project.defect_rigs(), project.default_rig(), None, 1, None, "DA-BOLUS-001",
+                          lambda k: {}, REQS)
+    assert refused.value.exit_status == 2
+    outcomes = [validation.Outcome("nominal", "r0", frozenset(), frozenset(), frozenset())]
+    text = validation.matrix_text(outcomes, validation.Scope(seeds=3, run=(), not_run=(), full_seeds=1, in_areas=True))
+    assert "first 1 seed(s), where every test of its areas ran" in text
