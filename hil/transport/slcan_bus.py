@@ -15,7 +15,10 @@ from can.interfaces.slcan import slcanBus
 class SlcanBus(slcanBus):
     def _read(self, timeout: float | None) -> str | None:
         """The next line the adapter sent (a frame or a reply, ending in CR, or BEL for an error), or None when
-        none is complete within `timeout` seconds (a timeout of 0 still reads what is waiting)."""
+        none is complete within `timeout` seconds (a timeout of 0 still reads what is waiting). A line that is not
+        text (a byte the wire garbled) is a UnicodeDecodeError, a ValueError as python-can's parser raises for a
+        garbled line, once: it has left the buffer (python-can 4.6.1 decodes before it deletes, so such a line
+        failed every later read)."""
         deadline = serial.Timeout(timeout)  # type: ignore[arg-type]  # pyserial takes None: no deadline
         with error_check("Could not read from serial device"):
             line = self._take_line()
@@ -24,17 +27,17 @@ class SlcanBus(slcanBus):
                 line = self._take_line()
                 if deadline.expired():
                     break
-            return line
+        return None if line is None else line.decode()
 
     def holds_a_line(self) -> bool:
         """Whether a whole line was read from the port and not yet given (the port may be empty meanwhile)."""
         return self._line_end() is not None
 
-    def _take_line(self) -> str | None:
+    def _take_line(self) -> bytes | None:
         end = self._line_end()
         if end is None:
             return None
-        line = self._buffer[: end + 1].decode()
+        line = bytes(self._buffer[: end + 1])
         del self._buffer[: end + 1]
         return line
 

@@ -130,6 +130,24 @@ def test_a_garbled_adapter_line_is_a_protocol_error():
         os.close(slave)
 
 
+def test_a_line_that_is_not_text_is_one_protocol_error_and_the_next_frame_still_comes():
+    """A byte the wire garbled into a non-ASCII one: that line is a ProtocolError once, and the frame after it is
+    read (python-can 4.6.1 decoded the line before taking it out of its buffer, so every later read failed)."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    hub = CanHub(dbc=None, now=lambda: 0.0, timeout_s=0.5, interface="slcan", channel=os.ttyname(slave))
+    try:
+        os.write(master, b"t12\xff8\r" + _slcan_line("PumpHeartbeat", {"counter": 7, "state": 1, "pump_time": 7}))
+        with pytest.raises(ProtocolError, match="garbled frame"):
+            hub.read_until(lambda name, signals: True)
+        name, signals = hub.read_until(lambda name, signals: True)
+        assert (name, signals["counter"]) == ("PumpHeartbeat", 7)
+    finally:
+        hub.close()
+        os.close(master)
+        os.close(slave)
+
+
 def endpoint():
     written = []
     world = World(EmulatorConfig(), lambda kind, fields: None, lambda line: None)
