@@ -22,7 +22,7 @@ from allure_commons.model2 import StatusDetails
 
 from hil import project, run_log
 from hil.drivers import registry
-from hil.drivers.contracts import Capability
+from hil.drivers.contracts import Capability, DoseLimits
 from hil.errors import RigError, StartingStateError
 from hil.evidence.per_test import Inconclusive, TestEvidence, safe_name
 from hil.evidence.progress import Progress
@@ -141,6 +141,15 @@ class HilState:
             return load_claims(file)
         except ClaimsError as exc:
             raise pytest.UsageError(f"the claims file is invalid:\n{exc}") from None
+
+    @functools.cached_property
+    def widest_limits(self) -> DoseLimits | None:
+        """The dose limits every test starts from: the largest bolus and basal rate the pump claims (None where it
+        does not claim both: a pump with dose limits then keeps the ones it has)."""
+        bolus, basal = self.claims.get("bolus_max_U"), self.claims.get("basal_rate_max_U_per_h")
+        if bolus is None or basal is None or bolus.value is None or basal.value is None:
+            return None
+        return DoseLimits(bolus.value, basal.value)
 
     def run_recorder(self) -> RunRecorder:
         if self.run is None:
@@ -350,7 +359,9 @@ def rig(request, evidence, _hil_rig_lifetime):
     wire_logs = the_rig.start_wire_log(evidence.directory)
     try:
         the_rig.begin_test(request.node.nodeid)
-        starting_state.establish(the_rig.pump, the_rig.capabilities(), _reservoir_need(request.node, state, the_rig))
+        starting_state.establish(
+            the_rig.pump, the_rig.capabilities(), _reservoir_need(request.node, state, the_rig), state.widest_limits
+        )
         clock_at_start = pump_clock.read(the_rig)
     except RigError as exc:
         state.broken = str(exc)

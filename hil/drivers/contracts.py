@@ -95,6 +95,7 @@ class Capability(StrEnum):
     CGM_INPUT = "CGM input"  # cgm_input
     DELIVERY_HISTORY = "delivery history"  # history_since
     AUTO_MODE = "automated insulin delivery"  # auto_mode, configure_auto, cgm_input with the value's age
+    DOSE_LIMITS = "dose limits"  # configure_limits, dose_limits: the user's maximum bolus and maximum basal rate
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,16 @@ class AutoSettings:
     isf_mg_dl_per_U: float
     max_basal_U_per_h: float
     max_iob_U: float
+
+
+@dataclass(frozen=True)
+class DoseLimits:
+    """The user's dose limits (a pump's "maximum bolus" and "maximum basal rate" settings): a bolus above the first,
+    or a basal or temporary basal rate above the second, is refused (DeviceRefused) and delivers nothing. Auto mode's
+    own cap on its automatic basal is AutoSettings.max_basal_U_per_h."""
+
+    max_bolus_U: float
+    max_basal_U_per_h: float
 
 
 @dataclass(frozen=True)
@@ -264,6 +275,12 @@ class Pump(Protocol):
         """Enter (True) or leave (False) auto mode; None: only its state."""
 
     def configure_auto(self, settings: AutoSettings) -> None: ...
+    def configure_limits(self, limits: DoseLimits) -> DoseLimits:
+        """Set the maximum bolus and the maximum basal rate; the limits in effect, as the pump confirms them."""
+
+    def dose_limits(self) -> DoseLimits:
+        """The maximum bolus and the maximum basal rate in effect."""
+
     def set_occlusion_backoff(self, enabled: bool) -> None: ...
     def configure_suspend(self, low_limit: int, before_low: bool, on_low: bool) -> None: ...
     def check_link(self) -> None:

@@ -19,6 +19,7 @@ from hil.drivers.contracts import (
     BolusDone,
     BolusState,
     Capability,
+    DoseLimits,
     PrimeDone,
     Priority,
     PumpEvent,
@@ -188,6 +189,17 @@ class CanPumpDriver(PumpDriver):
     def history_since(self, t_pump: float) -> tuple[int, float]:
         frame = self._command("HISTORY", history_since=t_pump)
         return int(frame["history_strokes"]), float(frame["history_amount"])
+
+    def configure_limits(self, limits: DoseLimits) -> DoseLimits:
+        """The maximum bolus and the maximum basal rate (LIMITS); the limits the pump answers it has."""
+        return self._limits(max_bolus=limits.max_bolus_U, max_basal_rate=limits.max_basal_U_per_h)
+
+    def dose_limits(self) -> DoseLimits:
+        return self._limits(max_bolus=0.0, max_basal_rate=0.0)  # both 0: a query (docs/protocol.md §5)
+
+    def _limits(self, **signals: float) -> DoseLimits:
+        reply = self._command("LIMITS", **signals)
+        return DoseLimits(float(reply["max_bolus"]), float(reply["max_basal_rate"]))
 
     def set_basal(self, rate_U_per_h: float) -> None:
         self._command("BASAL", basal_rate=rate_U_per_h)

@@ -18,6 +18,7 @@ from hil.drivers.contracts import (
     BolusDone,
     BolusState,
     Capability,
+    DoseLimits,
     PrimeDone,
     Priority,
     PumpEvent,
@@ -135,6 +136,16 @@ class ReferencePumpDriver(PumpDriver):
         self.link.request(
             "SET", f"low_limit={int(low_limit)}", f"before_low={int(before_low)}", f"on_low={int(on_low)}"
         )
+
+    def configure_limits(self, limits: DoseLimits) -> DoseLimits:
+        """The maximum bolus and the maximum basal rate (LIMITS); the limits the pump answers it has."""
+        return self._limits(self.link.request("LIMITS", f"{limits.max_bolus_U:.3f}", f"{limits.max_basal_U_per_h:.3f}"))
+
+    def dose_limits(self) -> DoseLimits:
+        return self._limits(self.link.request("LIMITS", idempotent=True))
+
+    def _limits(self, f: Frame) -> DoseLimits:
+        return DoseLimits(self._field(f, "max_bolus", float), self._field(f, "max_basal_rate", float))
 
     def set_basal(self, rate_U_per_h: float) -> None:
         self.link.request("BASAL", f"{rate_U_per_h:.3f}")

@@ -265,6 +265,9 @@ class Defects(Params):
     site_detector_oversensitive: bool = False  # the site check alarms at a 5 % drop instead of its design value
     site_alarm_no_escalation: bool = False  # an unacknowledged CHECK_SITE never escalates
     stop_not_idempotent: bool = False  # a STOP while already stopped is refused: a driver-contract breach
+    # dose limits
+    max_bolus_not_enforced: bool = False  # a bolus above the user's maximum bolus is delivered
+    temp_basal_limit_not_enforced: bool = False  # the maximum basal rate holds a programmed basal, not a temporary one
     # auto mode (hil/emulator/auto_mode.py)
     aid_no_max_basal_cap: bool = False  # the automatic basal without oref0's max temporary basal
     aid_ignores_iob: bool = False  # insulin on board taken as 0: corrections and increases stack

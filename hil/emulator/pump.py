@@ -90,6 +90,11 @@ class EmulatedPump:
         self.delivered_U = 0.0
         self.slack_uL = params.slack_U * UL_PER_U
         self.backoff_enabled = True
+        # The user's dose limits (LIMITS): the reference firmware ships them at the top of
+        # their ranges, as a pump's settings allow (Omnipod 5: maximum bolus and maximum basal rate up to 30 U and
+        # 30 U/h, docs/references.md, "Dose limits"); a test sets its own.
+        self.max_bolus_U = params.bolus_max_U
+        self.max_basal_rate_U_per_h = params.basal_max_U_per_h
         self.cgm: tuple[float, float | None, float] | None = None  # (mg/dL, trend mg/dL/min or None, time received)
         self.suspend_settings = SuspendSettings()
         self.auto_settings = AutoSettings()
@@ -289,8 +294,7 @@ class EmulatedPump:
             value = float(text)
         except ValueError:
             raise Refused("BAD_ARGUMENT", f"{what} '{text}' is not a number") from None
-        steps = value / self.p.increment_U
-        if not (low - 1e-9 <= value <= high + 1e-9) or abs(steps - round(steps)) > 1e-6:
+        if not (low - 1e-9 <= value <= high + 1e-9) or not self._on_increment(value):
             raise Refused("BAD_ARGUMENT", f"{what} {text} outside {low:g}-{high:g} in steps of {self.p.increment_U:g}")
         return value
 
@@ -534,12 +538,34 @@ class EmulatedPump:
             f"max_iob={a.max_iob:g}",
         )
 
+    def _cmd_limits(self, max_bolus: str = "", max_basal_rate: str = ""):
+        """LIMITS [<max bolus U> <max basal rate U/h>]: the user's dose limits, set when given (both, each within the
+        pump's bolus or basal range and on its increment), and answered as they are."""
+        if max_bolus or max_basal_rate:
+            bolus = self._amount(max_bolus, self.p.bolus_min_U, self.p.bolus_max_U, "maximum bolus")
+            p = self.p
+            rate = self._amount(max_basal_rate, p.basal_min_U_per_h, p.basal_max_U_per_h, "maximum basal rate")
+            self.max_bolus_U, self.max_basal_rate_U_per_h = bolus, rate
+        return (f"max_bolus={self.max_bolus_U:.3f}", f"max_basal_rate={self.max_basal_rate_U_per_h:.3f}")
+
+    def _on_increment(self, value: float) -> bool:
+        steps = value / self.p.increment_U
+        return abs(steps - round(steps)) <= 1e-6
+
+    def _check_basal_limit(self, rate: float, what: str, enforced: bool = True) -> None:
+        """A rate above the user's maximum basal rate is refused (unless the seeded defect lets it through)."""
+        if enforced and rate > self.max_basal_rate_U_per_h + 1e-9:
+            raise Refused(
+                "NOT_ALLOWED", f"{what} {rate:g} U/h above the maximum basal rate {self.max_basal_rate_U_per_h:g} U/h"
+            )
+
     def _cmd_basal(self, rate: str = ""):
         try:
             off = float(rate) == 0.0
         except ValueError:
             off = False
         value = 0.0 if off else self._amount(rate, self.p.basal_min_U_per_h, self.p.basal_max_U_per_h, "basal rate")
+        self._check_basal_limit(value, "basal rate")
         self.profile_rate = value
         self._schedule_basal()
         return (f"basal={value:.3f}",)
@@ -562,6 +588,7 @@ class EmulatedPump:
             new_rate = (
                 0.0 if off else self._amount(rate, self.p.basal_min_U_per_h, self.p.basal_max_U_per_h, "temp rate")
             )
+            self._check_basal_limit(new_rate, "temp rate", enforced=not self.defects.temp_basal_limit_not_enforced)
         if self._temp_event:
             self._temp_event.cancel()
             self._temp_event = None
@@ -589,6 +616,8 @@ class EmulatedPump:
         if rest or speed not in speeds:
             raise Refused("BAD_ARGUMENT", "BOLUS takes an amount and optionally STANDARD or QUICK")
         value = self._amount(amount, self.p.bolus_min_U, self.p.bolus_max_U, "bolus")
+        if value > self.max_bolus_U + 1e-9 and not self.defects.max_bolus_not_enforced:
+            raise Refused("NOT_ALLOWED", f"bolus {value:g} U above the maximum bolus {self.max_bolus_U:g} U")
         self._check_can_deliver()
         if value > self.reservoir_U:
             raise Refused("NOT_ALLOWED", f"reservoir holds {self.reservoir_U:.2f} U")

@@ -20,6 +20,7 @@ from hil.drivers.contracts import (
     BolusDone,
     BolusState,
     Capability,
+    DoseLimits,
     PumpEvent,
     PumpIdentity,
     PumpState,
@@ -299,6 +300,31 @@ class _PumpKit:
             f"{decided.iob_U:g} U on board; then off ({exits[-1].reason})"
         )
 
+    def limits(self) -> str:
+        """The limits read, set to the kit's bolus and basal, a bolus of twice the maximum asked for (refused, or
+        accepted and cut to the maximum, as the pump's design is: the suites judge what is delivered), the limits
+        read put back."""
+        before = self.pump.dose_limits()
+        _expect(_finite(before.max_bolus_U, before.max_basal_U_per_h), f"dose_limits() gave {before}")
+        low = DoseLimits(BOLUS_U, BASAL_U_PER_H)
+        confirmed = self.pump.configure_limits(low)
+        try:
+            _expect(confirmed == low, f"configure_limits({low}) confirmed {confirmed}")
+            try:
+                self.pump.bolus(2 * BOLUS_U)
+            except DeviceRefused as exc:
+                answer = f"refused ({exc.code})"
+            else:
+                self.pump.cancel_bolus()
+                answer = "accepted (cancelled)"
+        finally:
+            back = self.pump.configure_limits(before)
+        _expect(back == before, f"the limits read, {before}, put back as {back}")
+        return (
+            f"{before.max_bolus_U:g} U and {before.max_basal_U_per_h:g} U/h read; {BOLUS_U:g} U and "
+            f"{BASAL_U_PER_H:g} U/h set and confirmed; a {2 * BOLUS_U:g} U bolus {answer}; the limits put back"
+        )
+
     def unknown_alarm(self) -> str:
         try:
             self.pump.acknowledge("9999")
@@ -334,6 +360,7 @@ def pump_checks(rig: Rig) -> list[Check]:
         ("delivery history", kit.history, Capability.DELIVERY_HISTORY),
         ("CGM input", kit.cgm, Capability.CGM_INPUT),
         ("auto mode: a decision, off", kit.auto, Capability.AUTO_MODE),
+        ("dose limits", kit.limits, Capability.DOSE_LIMITS),
         ("acknowledge an unknown alarm", kit.unknown_alarm, None),
         ("STOP at the end", kit.stop_at_end, None),
     ]

@@ -4,7 +4,9 @@ the reference emulator can be RESET.
 
 The starting state: delivery stopped (STOP), no bolus running, no active or unacknowledged alarm, no temporary
 basal, auto mode off, a basal programme of 0 U/h (so a test that resumes delivery to weigh a bolus weighs the
-bolus alone; a test that needs a basal sets its own), and no event left over from before (an occlusion alarm of the
+bolus alone; a test that needs a basal sets its own), the dose limits at the top of the ranges the pump claims (a
+dose-limit test, or a user on a bench, leaves them lower, and a test's bolus refused for it would be taken for a
+finding), and no event left over from before (an occlusion alarm of the
 previous test taken as this one's would time an alarm at zero). The case's settings (occlusion back-off, low-glucose
 suspend, auto mode's) are set by the test that needs them. A pump that cannot be brought there is the rig's ERROR
 (StartingStateError), never a finding about the pump.
@@ -20,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hil.drivers.contracts import BolusState, Capability, PumpState, PumpStatus
+from hil.drivers.contracts import BolusState, Capability, DoseLimits, PumpState, PumpStatus
 from hil.errors import DeviceRefused, StartingStateError
 from hil.rig.model import InfusionSet
 
@@ -106,9 +108,12 @@ def acknowledge_alarms(pump) -> list[str]:
     return active
 
 
-def establish(pump, capabilities: frozenset[Capability], need: ReservoirNeed | None = None) -> PumpStatus:
+def establish(
+    pump, capabilities: frozenset[Capability], need: ReservoirNeed | None = None, limits: DoseLimits | None = None
+) -> PumpStatus:
     """Bring the pump to the starting state with contract calls only, and check it from its STATUS (and, with auto
-    mode, its auto-mode state) and, given the test's need, its reservoir; the status it starts from."""
+    mode, its auto-mode state) and, given the test's need, its reservoir; the status it starts from. `limits`: the
+    dose limits to set, where the pump has them (the top of the ranges it claims)."""
     try:
         pump.stop()
     except DeviceRefused as exc:
@@ -120,10 +125,13 @@ def establish(pump, capabilities: frozenset[Capability], need: ReservoirNeed | N
         if Capability.TEMP_BASAL in capabilities:
             pump.set_temp_basal(0.0, 0)  # cancels a running one; none running is no change
         pump.set_basal(0.0)
+        confirmed = pump.configure_limits(limits) if limits and Capability.DOSE_LIMITS in capabilities else limits
     except DeviceRefused as exc:
         raise StartingStateError(f"pump refused a starting-state command: {exc}") from None
     status = pump.status()
     problems = []
+    if confirmed != limits:
+        problems.append(f"dose limits {confirmed} confirmed, not the {limits} set")
     if status.state is not PumpState.SUSPENDED:
         problems.append(f"state {status.state} after STOP (not {PumpState.SUSPENDED})")
     if status.bolus is not BolusState.IDLE:

@@ -9,7 +9,7 @@ from there."""
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 BasalRateUPerH = Annotated[float, Field(gt=0, le=100)]
 StabilisationH = Annotated[float, Field(ge=0, le=1000)]
@@ -178,6 +178,18 @@ ResumePredictedAboveMgDl = Annotated[
 ]
 SuspendMinMin = Annotated[
     float, Field(ge=0, le=240, description="the shortest automatic suspension (the pump's claim)")
+]
+BolusLimitU = Annotated[float, Field(gt=0, le=100, description="the maximum bolus the test sets (the pump's setting)")]
+BasalLimitUPerH = Annotated[
+    float, Field(gt=0, le=100, description="the maximum basal rate the test sets (the pump's setting)")
+]
+BolusAboveLimitU = Annotated[float, Field(gt=0, le=100, description="the bolus commanded above the maximum bolus")]
+RateAboveLimitUPerH = Annotated[
+    float, Field(gt=0, le=100, description="the basal and temporary basal rates commanded above the maximum basal rate")
+]
+ObserveMin = Annotated[
+    float,
+    Field(gt=0, le=1440, description="how long after a command above a limit what reaches the balance is weighed"),
 ]
 
 
@@ -418,6 +430,45 @@ class AutoClosedLoop(Case):
     correction_rule_mg_dl: CorrectionRuleMgDl
     max_basal_factor: MaxBasalFactor
     max_iob_basal_h: MaxIobBasalH
+
+
+class BolusLimit(Case):
+    """A bolus above the maximum bolus, weighed for `observe_min`; then a bolus at the maximum, weighed."""
+
+    method: ClassVar[str] = "bolus-limit"
+    bolus_limit_U: BolusLimitU
+    bolus_above_limit_U: BolusAboveLimitU
+    basal_limit_U_per_h: BasalLimitUPerH
+    observe_min: ObserveMin
+    settle_s: SettleS
+
+    @model_validator(mode="after")
+    def _above(self) -> "BolusLimit":
+        if self.bolus_above_limit_U <= self.bolus_limit_U:
+            raise ValueError(
+                f"bolus_above_limit_U {self.bolus_above_limit_U:g} is not above bolus_limit_U {self.bolus_limit_U:g}"
+            )
+        return self
+
+
+class BasalLimit(Case):
+    """A basal at the maximum basal rate, then a temporary and a programmed rate above it, each weighed for
+    `observe_min`."""
+
+    method: ClassVar[str] = "basal-limit"
+    basal_limit_U_per_h: BasalLimitUPerH
+    rate_above_limit_U_per_h: RateAboveLimitUPerH
+    bolus_limit_U: BolusLimitU
+    observe_min: ObserveMin
+
+    @model_validator(mode="after")
+    def _above(self) -> "BasalLimit":
+        if self.rate_above_limit_U_per_h <= self.basal_limit_U_per_h:
+            raise ValueError(
+                f"rate_above_limit_U_per_h {self.rate_above_limit_U_per_h:g} is not above basal_limit_U_per_h "
+                f"{self.basal_limit_U_per_h:g}"
+            )
+        return self
 
 
 def _models(base: type[Case]) -> list[type[Case]]:

@@ -34,9 +34,12 @@ _CLOSED_LOOP = ("closed-loop",)
 _AUTO = ("auto-scenario",)
 _AUTO_CLOSED_LOOP = ("auto-closed-loop",)
 _SITE = ("site-detection", "site-alarm")
+_BOLUS_LIMIT = ("bolus-limit",)
+_BASAL_LIMIT = ("basal-limit",)
 # The weighed methods outside dose accuracy whose weighed amount is held against the pump's record over a span where
 # the two must agree (docs/bench.md, "The balance must see the pump"): the flow into the open outlet before a block or
-# a full kink, the whole test where nothing blocks the line, both balances' sum through a leak. Not the bolus into a
+# a full kink, the whole test where nothing blocks the line, both balances' sum through a leak, a dose-limit test
+# from its first command above a limit to its end. Not the bolus into a
 # blocked or kinked line (occlusion-bolus, site-kink-bolus): all of it goes into the line and the back-off draws it
 # back, which no pump reports.
 _RECORDED_ELSEWHERE = (
@@ -49,6 +52,8 @@ _RECORDED_ELSEWHERE = (
     *_CLOSED_LOOP,
     *_AUTO,
     *_AUTO_CLOSED_LOOP,
+    *_BOLUS_LIMIT,
+    *_BASAL_LIMIT,
 )
 
 METRICS: dict[str, MetricKind] = {
@@ -398,6 +403,41 @@ METRICS: dict[str, MetricKind] = {
         ),
         MetricKind(
             "escalation_delay", "min", _SITE, (), "from the site alarm to its escalation to HIGH, unacknowledged"
+        ),
+        MetricKind(
+            "delivered_after_bolus_above_limit",
+            "U",
+            _BOLUS_LIMIT,
+            (),
+            "weighed from a bolus commanded above the maximum bolus to the end of its observation, whether the pump "
+            "refused it, cut it to the limit or delivered it",
+            (Capability.DOSE_LIMITS,),
+        ),
+        MetricKind(
+            "bolus_at_limit_delivered",
+            "U",
+            _BOLUS_LIMIT,
+            (),
+            "a bolus at the maximum bolus, weighed (the balance still sees the pump after the command above it)",
+            (Capability.DOSE_LIMITS,),
+        ),
+        MetricKind(
+            "delivered_after_rate_above_limit",
+            "U",
+            _BASAL_LIMIT,
+            (),
+            "the most weighed over the observation after a temporary or a programmed basal rate commanded above "
+            "the maximum basal rate, the basal at the maximum running before",
+            (Capability.DOSE_LIMITS,),
+        ),
+        MetricKind(
+            "commands_above_limit_accepted",
+            "count",
+            _BOLUS_LIMIT + _BASAL_LIMIT,
+            (),
+            "commands above a limit the pump accepted (refusing and cutting a dose to the limit are both designs the "
+            "requirements allow: what they bound is what is delivered)",
+            (Capability.DOSE_LIMITS,),
         ),
         MetricKind(
             "false_alarms_per_day",

@@ -111,6 +111,9 @@ def request_args(word: str, signals: dict) -> tuple[str, ...]:
     if word == "AUTO":
         switch = signals["auto_switch"]
         return () if str(switch) == "QUERY" else (str(switch),)
+    if word == "LIMITS":  # both 0: a query (a maximum of 0 is no setting)
+        limits = (float(signals["max_bolus"]), float(signals["max_basal_rate"]))
+        return () if limits == (0.0, 0.0) else tuple(f"{value:.3f}" for value in limits)
     return ()
 
 
@@ -139,6 +142,8 @@ def response_signals(word: str, fields: dict[str, str]) -> dict[str, float | str
         return {"history_strokes": int(fields["strokes"]), "history_amount": float(fields["amount"])}
     if word == "SET":
         return {n: int(fields[n]) for n in ("backoff", "low_limit", "before_low", "on_low")}
+    if word == "LIMITS":
+        return {"max_bolus": float(fields["max_bolus"]), "max_basal_rate": float(fields["max_basal_rate"])}
     if word == "AUTO":
         zone = fields["zone"]
         return {

@@ -47,3 +47,38 @@ def test_a_refused_temporary_basal_leaves_the_running_one_to_end(world, pump):
     assert ask(pump, "STATUS")["basal"] == "0.500"
     world.advance(float(running["temp_end"]) - world.scheduler.now + 1.0)
     assert ask(pump, "STATUS")["basal"] == "1.000"  # it still ends when it was due
+
+
+def test_the_dose_limits_start_at_the_top_of_the_ranges_and_are_set_both_or_read(pump):
+    assert ask(pump, "LIMITS") == {"max_bolus": "30.000", "max_basal_rate": "30.000"}
+    assert ask(pump, "LIMITS", "5.000", "1.000") == {"max_bolus": "5.000", "max_basal_rate": "1.000"}
+    for args in (("5.000",), ("0.000", "1.000"), ("31.000", "1.000"), ("5.020", "1.000"), ("5.000", "x")):
+        with pytest.raises(Refused) as info:
+            pump.handle(Frame("1", "LIMITS", args))
+        assert info.value.code == "BAD_ARGUMENT", args
+    assert ask(pump, "LIMITS") == {"max_bolus": "5.000", "max_basal_rate": "1.000"}  # a refused LIMITS sets nothing
+
+
+def test_a_dose_above_a_limit_is_refused_and_changes_nothing(world, pump):
+    ask(pump, "LIMITS", "5.000", "1.000")
+    ask(pump, "BASAL", "1.000")
+    ask(pump, "RESUME")
+    for word, args in (("BOLUS", ("5.050",)), ("BASAL", ("1.050",)), ("TEMPBASAL", ("2.000", "60"))):
+        with pytest.raises(Refused) as info:
+            pump.handle(Frame("1", word, args))
+        assert info.value.code == "NOT_ALLOWED" and "above the maximum" in info.value.message, (word, args)
+    status = ask(pump, "STATUS")
+    assert (status["basal"], status["bolus"]) == ("1.000", "IDLE")
+    assert ask(pump, "BOLUS", "5.000")["bolus"] == "5.000"  # at the maximum: accepted
+
+
+@pytest.mark.parametrize(("defect", "word", "args"), [("max_bolus_not_enforced", "BOLUS", ("10.000",)),
+                                                      ("temp_basal_limit_not_enforced", "TEMPBASAL", ("2.000", "60"))])
+def test_the_seeded_dose_limit_defects_let_exactly_their_dose_through(defect, word, args):
+    pump = World(EmulatorConfig.model_validate({"defects": {defect: True}}), lambda kind, fields: None,
+                 lambda line: None).pump
+    ask(pump, "LIMITS", "5.000", "1.000")
+    ask(pump, "RESUME")
+    ask(pump, word, *args)
+    with pytest.raises(Refused):
+        pump.handle(Frame("1", "BASAL", ("2.000",)))  # a programmed basal above the maximum: refused by both

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.drivers.contracts import AutoSettings, BolusState, PumpState, PumpStatus
+from hil.drivers.contracts import AutoSettings, BolusState, DoseLimits, PumpState, PumpStatus
 from hil.errors import StartingStateError
 from hil.procedures import starting_state
 from hil.rig.config import load_rig
@@ -114,3 +114,22 @@ def test_the_starting_state_checks_the_reservoir_the_pump_reports(rig):
     with pytest.raises(StartingStateError, match=f"its reservoir holds {held:g} U, this test needs {held:g} U"):
         starting_state.establish(rig.pump, rig.capabilities(), need)
     starting_state.establish(rig.pump, rig.capabilities(), starting_state.ReservoirNeed(held - 2.0, "what it holds"))
+
+
+def test_dose_limits_a_test_left_low_are_put_back_to_the_top_of_the_claimed_ranges(rig):
+    """A dose-limit test (or a user on a bench) leaves a maximum bolus of 5 U: the next test's 10-U bolus, refused
+    for it, would be taken for the pump's failure."""
+    pump = rig.pump
+    widest = DoseLimits(30.0, 30.0)
+    pump.configure_limits(DoseLimits(5.0, 1.0))
+    starting_state.establish(pump, rig.capabilities(), limits=widest)
+    assert pump.dose_limits() == widest
+    pump.resume()
+    pump.bolus(10.0)
+
+
+def test_a_pump_that_confirms_other_dose_limits_than_those_set_is_the_rigs_error(rig, monkeypatch):
+    pump = rig.pump
+    monkeypatch.setattr(pump, "configure_limits", lambda limits: DoseLimits(25.0, limits.max_basal_U_per_h))
+    with pytest.raises(StartingStateError, match=r"dose limits .* confirmed, not the"):
+        starting_state.establish(pump, rig.capabilities(), limits=DoseLimits(30.0, 30.0))

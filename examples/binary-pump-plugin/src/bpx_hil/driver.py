@@ -43,7 +43,7 @@ class BpxPump(PumpDriver):
     """The BPX pump over its binary service link."""
 
     device = DeviceKind.PUMP
-    capabilities = frozenset(Capability)
+    capabilities = frozenset(Capability) - {Capability.DOSE_LIMITS}  # the service link has no dose-limit message
 
     class Options(SerialOptions):
         baudrate: Baudrate = 115200
