@@ -132,8 +132,9 @@ class AutoSettings:
 @dataclass(frozen=True)
 class DoseLimits:
     """The user's dose limits (a pump's "maximum bolus" and "maximum basal rate" settings): a bolus above the first,
-    or a basal or temporary basal rate above the second, is refused (DeviceRefused) and delivers nothing. Auto mode's
-    own cap on its automatic basal is AutoSettings.max_basal_U_per_h."""
+    or a basal or temporary basal rate above the second, delivers no more than the limit: refused (DeviceRefused), or
+    accepted and cut to the limit, as the pump's design is. Auto mode's own cap on its automatic basal is
+    AutoSettings.max_basal_U_per_h."""
 
     max_bolus_U: float
     max_basal_U_per_h: float

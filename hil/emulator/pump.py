@@ -540,11 +540,17 @@ class EmulatedPump:
 
     def _cmd_limits(self, max_bolus: str = "", max_basal_rate: str = ""):
         """LIMITS [<max bolus U> <max basal rate U/h>]: the user's dose limits, set when given (both, each within the
-        pump's bolus or basal range and on its increment), and answered as they are."""
+        pump's bolus or basal range and on its increment; the maximum rate not below the programmed or a running
+        temporary rate, as Omnipod 5's), and answered as they are."""
         if max_bolus or max_basal_rate:
-            bolus = self._amount(max_bolus, self.p.bolus_min_U, self.p.bolus_max_U, "maximum bolus")
-            p = self.p
-            rate = self._amount(max_basal_rate, p.basal_min_U_per_h, p.basal_max_U_per_h, "maximum basal rate")
+            params = self.p
+            bolus = self._amount(max_bolus, params.bolus_min_U, params.bolus_max_U, "maximum bolus")
+            rate = self._amount(
+                max_basal_rate, params.basal_min_U_per_h, params.basal_max_U_per_h, "maximum basal rate"
+            )
+            in_use = max(self.profile_rate, self.temp_rate or 0.0)
+            if rate < in_use - 1e-9:
+                raise Refused("NOT_ALLOWED", f"maximum basal rate {rate:g} U/h below the {in_use:g} U/h in use")
             self.max_bolus_U, self.max_basal_rate_U_per_h = bolus, rate
         return (f"max_bolus={self.max_bolus_U:.3f}", f"max_basal_rate={self.max_basal_rate_U_per_h:.3f}")
 

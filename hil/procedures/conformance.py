@@ -307,8 +307,8 @@ class _PumpKit:
         before = self.pump.dose_limits()
         _expect(_finite(before.max_bolus_U, before.max_basal_U_per_h), f"dose_limits() gave {before}")
         low = DoseLimits(BOLUS_U, BASAL_U_PER_H)
-        confirmed = self.pump.configure_limits(low)
         try:
+            confirmed = self.pump.configure_limits(low)
             _expect(confirmed == low, f"configure_limits({low}) confirmed {confirmed}")
             try:
                 self.pump.bolus(2 * BOLUS_U)

@@ -68,6 +68,11 @@ def reservoir_need(case: Mapping[str, Any], infusion_set: InfusionSet, min_reser
         number("bolus_U"),
         number("user_bolus_U"),
     )
+    # a dose-limit case: a bolus of `above_limit_factor` times its maximum and one at it; or an observation at the
+    # maximum basal rate, then two at `above_limit_factor` times it (were the pump to deliver what it should not)
+    factor = number("above_limit_factor")
+    bolus_limit_U, rate_limit_U = number("bolus_limit_U"), number("basal_limit_U_per_h")
+    observed_h = number("observe_min") / 60.0
     parts = [
         (
             primes * infusion_set.prime_U + check_U,
@@ -75,6 +80,11 @@ def reservoir_need(case: Mapping[str, Any], infusion_set: InfusionSet, min_reser
         ),
         (count * bolus_U, f"{count:g} bolus(es) of {bolus_U:g} U"),
         (user_U, f"a user's bolus of {user_U:g} U"),
+        ((1 + factor) * bolus_limit_U, f"a bolus of {factor:g} x the {bolus_limit_U:g} U maximum and one at it"),
+        (
+            (1 + 2 * factor) * rate_limit_U * observed_h,
+            f"{observed_h:g} h at the {rate_limit_U:g} U/h maximum and two at {factor:g} x it",
+        ),
         (rate * (hours or 0.0), f"{rate:g} U/h for {hours or 0.0:g} h"),
     ]
     amount = sum(U for U, _ in parts)

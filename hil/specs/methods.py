@@ -9,7 +9,7 @@ from there."""
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 BasalRateUPerH = Annotated[float, Field(gt=0, le=100)]
 StabilisationH = Annotated[float, Field(ge=0, le=1000)]
@@ -179,13 +179,20 @@ ResumePredictedAboveMgDl = Annotated[
 SuspendMinMin = Annotated[
     float, Field(ge=0, le=240, description="the shortest automatic suspension (the pump's claim)")
 ]
-BolusLimitU = Annotated[float, Field(gt=0, le=100, description="the maximum bolus the test sets (the pump's setting)")]
-BasalLimitUPerH = Annotated[
-    float, Field(gt=0, le=100, description="the maximum basal rate the test sets (the pump's setting)")
+BolusLimitU = Annotated[
+    float, Field(gt=0, le=100, description="the maximum bolus the test sets (the other limit left as the pump has it)")
 ]
-BolusAboveLimitU = Annotated[float, Field(gt=0, le=100, description="the bolus commanded above the maximum bolus")]
-RateAboveLimitUPerH = Annotated[
-    float, Field(gt=0, le=100, description="the basal and temporary basal rates commanded above the maximum basal rate")
+BasalLimitUPerH = Annotated[
+    float,
+    Field(gt=0, le=100, description="the maximum basal rate the test sets (the other limit left as the pump has it)"),
+]
+AboveLimitFactor = Annotated[
+    int,
+    Field(
+        ge=2,
+        le=10,
+        description="the dose commanded above a limit, as a multiple of it (whole: on the pump's increment grid)",
+    ),
 ]
 ObserveMin = Annotated[
     float,
@@ -433,42 +440,24 @@ class AutoClosedLoop(Case):
 
 
 class BolusLimit(Case):
-    """A bolus above the maximum bolus, weighed for `observe_min`; then a bolus at the maximum, weighed."""
+    """A bolus of `above_limit_factor` times the maximum bolus, weighed to its end and for at least `observe_min`;
+    then a bolus at the maximum, weighed."""
 
     method: ClassVar[str] = "bolus-limit"
     bolus_limit_U: BolusLimitU
-    bolus_above_limit_U: BolusAboveLimitU
-    basal_limit_U_per_h: BasalLimitUPerH
+    above_limit_factor: AboveLimitFactor
     observe_min: ObserveMin
     settle_s: SettleS
 
-    @model_validator(mode="after")
-    def _above(self) -> "BolusLimit":
-        if self.bolus_above_limit_U <= self.bolus_limit_U:
-            raise ValueError(
-                f"bolus_above_limit_U {self.bolus_above_limit_U:g} is not above bolus_limit_U {self.bolus_limit_U:g}"
-            )
-        return self
-
 
 class BasalLimit(Case):
-    """A basal at the maximum basal rate, then a temporary and a programmed rate above it, each weighed for
-    `observe_min`."""
+    """A basal at the maximum basal rate, then a temporary and a programmed rate of `above_limit_factor` times it, each
+    weighed for `observe_min`."""
 
     method: ClassVar[str] = "basal-limit"
     basal_limit_U_per_h: BasalLimitUPerH
-    rate_above_limit_U_per_h: RateAboveLimitUPerH
-    bolus_limit_U: BolusLimitU
+    above_limit_factor: AboveLimitFactor
     observe_min: ObserveMin
-
-    @model_validator(mode="after")
-    def _above(self) -> "BasalLimit":
-        if self.rate_above_limit_U_per_h <= self.basal_limit_U_per_h:
-            raise ValueError(
-                f"rate_above_limit_U_per_h {self.rate_above_limit_U_per_h:g} is not above basal_limit_U_per_h "
-                f"{self.basal_limit_U_per_h:g}"
-            )
-        return self
 
 
 def _models(base: type[Case]) -> list[type[Case]]:

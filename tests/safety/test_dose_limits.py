@@ -8,21 +8,20 @@ import pytest
 
 from hil.analysis import dose_metrics
 from hil.analysis.metric import Metric
-from hil.drivers.contracts import Capability, DoseLimits
+from hil.drivers.contracts import Capability
 from hil.procedures import delivery
 from hil.procedures.dose_limits import RECORDING_COLUMNS, LimitRun, bolus_above_limit, rates_above_limit
 from hil.procedures.gravimetric import Gravimetry
 
 
-def _answers(evidence, run: LimitRun, asked: DoseLimits) -> None:
-    """The limits set and confirmed, and what the pump answered each command above them, and weighed after it."""
+def _answers(evidence, run: LimitRun) -> None:
+    """The limits set (and confirmed), what the pump answered each command above them, and what was weighed after."""
     evidence.attach_text(
         "the pump's answers",
         "\n".join(
             [
-                f"limits set: maximum bolus {asked.max_bolus_U:g} U, "
-                f"maximum basal rate {asked.max_basal_U_per_h:g} U/h",
-                f"limits the pump confirmed: {run.limits.max_bolus_U:g} U, {run.limits.max_basal_U_per_h:g} U/h",
+                f"limits set and confirmed: maximum bolus {run.limits.max_bolus_U:g} U, "
+                f"maximum basal rate {run.limits.max_basal_U_per_h:g} U/h",
                 *(
                     f"{answer.describe()}; weighed after it {w.amount_U:.3f} ± {w.U:.3f} U"
                     for answer, w in zip(run.answers, run.above, strict=True)
@@ -44,13 +43,13 @@ def _common(run: LimitRun) -> dict[str, Metric]:
 def test_bolus_above_the_maximum_bolus(rig, requirement, evidence):
     case = requirement.case
     grav = Gravimetry(rig.config)
-    limits = DoseLimits(case.bolus_limit_U, case.basal_limit_U_per_h)
     delivery.prepare(rig)
     with evidence.recording("dose limits", RECORDING_COLUMNS) as raw:
+        above_U = case.above_limit_factor * case.bolus_limit_U
         run, at_limit = bolus_above_limit(
-            rig, grav, limits, case.bolus_above_limit_U, case.observe_min * 60.0, case.settle_s, raw
+            rig, grav, case.bolus_limit_U, above_U, case.observe_min * 60.0, case.settle_s, raw
         )
-    _answers(evidence, run, limits)
+    _answers(evidence, run)
     (above,) = run.above
     evidence.judge(
         requirement,
@@ -68,11 +67,11 @@ def test_bolus_above_the_maximum_bolus(rig, requirement, evidence):
 def test_rates_above_the_maximum_basal_rate(rig, requirement, evidence):
     case = requirement.case
     grav = Gravimetry(rig.config)
-    limits = DoseLimits(case.bolus_limit_U, case.basal_limit_U_per_h)
     delivery.prepare(rig)
     with evidence.recording("dose limits", RECORDING_COLUMNS) as raw:
-        run = rates_above_limit(rig, grav, limits, case.rate_above_limit_U_per_h, case.observe_min * 60.0, raw)
-    _answers(evidence, run, limits)
+        above_U_per_h = case.above_limit_factor * case.basal_limit_U_per_h
+        run = rates_above_limit(rig, grav, case.basal_limit_U_per_h, above_U_per_h, case.observe_min * 60.0, raw)
+    _answers(evidence, run)
     most = max(run.above, key=lambda w: (math.isnan(w.amount_U), w.amount_U))  # a NaN is the one judged
     evidence.judge(
         requirement, {"delivered_after_rate_above_limit": Metric(most.amount_U, "U", most.U), **_common(run)}

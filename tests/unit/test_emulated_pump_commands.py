@@ -82,3 +82,15 @@ def test_the_seeded_dose_limit_defects_let_exactly_their_dose_through(defect, wo
     ask(pump, word, *args)
     with pytest.raises(Refused):
         pump.handle(Frame("1", "BASAL", ("2.000",)))  # a programmed basal above the maximum: refused by both
+
+
+def test_a_maximum_basal_rate_below_the_rate_in_use_is_refused(pump):
+    """As Omnipod 5: no maximum below the programmed basal or a running temporary basal."""
+    ask(pump, "BASAL", "1.000")
+    ask(pump, "RESUME")
+    ask(pump, "TEMPBASAL", "2.000", "30")
+    for rate in ("1.500", "0.500"):
+        with pytest.raises(Refused) as info:
+            pump.handle(Frame("1", "LIMITS", ("5.000", rate)))
+        assert info.value.code == "NOT_ALLOWED" and "in use" in info.value.message
+    assert ask(pump, "LIMITS", "5.000", "2.000")["max_basal_rate"] == "2.000"

@@ -83,6 +83,8 @@ INFUSION_SET = InfusionSet(prime_U=1.0, check_U=0.5)
     ({"kink_factor": 100, "bolus_U": 10, "flow_h": 0.5, "alarm_timeout_h": 0.5}, 1.5 + 10.0),
     ({"basal_rate_U_per_h": 1.0, "days": 12, "set_change_days": 3}, 1.5 + 4 * 1.0 + 288.0),
     ({"scenario": "x", "basal_rate_U_per_h": 1.0, "user_bolus_U": 0.5}, 1.5 + 0.5),
+    ({"bolus_limit_U": 5.0, "above_limit_factor": 2, "observe_min": 15, "settle_s": 60}, 1.5 + 15.0),
+    ({"basal_limit_U_per_h": 1.0, "above_limit_factor": 2, "observe_min": 60}, 1.5 + 5.0),
 ])
 def test_a_tests_need_is_reckoned_from_its_case(case, need_U):
     assert starting_state.reservoir_need(case, INFUSION_SET, None).amount_U == pytest.approx(need_U)
@@ -133,3 +135,22 @@ def test_a_pump_that_confirms_other_dose_limits_than_those_set_is_the_rigs_error
     monkeypatch.setattr(pump, "configure_limits", lambda limits: DoseLimits(25.0, limits.max_basal_U_per_h))
     with pytest.raises(StartingStateError, match=r"dose limits .* confirmed, not the"):
         starting_state.establish(pump, rig.capabilities(), limits=DoseLimits(30.0, 30.0))
+
+
+def test_a_dose_limit_test_puts_back_the_limits_it_found(rig, tmp_path):
+    """A bench pump keeps its limits, and one whose claims state no largest bolus or rate is not set back by the
+    starting state: the procedure itself puts back what it read, also when it ends on an error."""
+    from hil.evidence.recording import CsvRecording
+    from hil.procedures import dose_limits
+    from hil.procedures.gravimetric import Gravimetry
+
+    found = DoseLimits(20.0, 10.0)
+    rig.pump.configure_limits(found)
+    starting_state.establish(rig.pump, rig.capabilities())
+    with CsvRecording(tmp_path / "raw.csv", dose_limits.RECORDING_COLUMNS) as raw:
+        dose_limits.bolus_above_limit(rig, Gravimetry(rig.config), 5.0, 10.0, 900.0, 60.0, raw)
+        assert rig.pump.dose_limits() == found
+        with pytest.raises(ZeroDivisionError), dose_limits.limits_set(rig, max_basal_U_per_h=1.0):
+            assert rig.pump.dose_limits() == DoseLimits(20.0, 1.0)
+            raise ZeroDivisionError
+    assert rig.pump.dose_limits() == found
