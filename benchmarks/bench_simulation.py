@@ -41,8 +41,22 @@ def sim_to_wall(rig) -> dict:
     return {"samples": len(series.t_s), "simulated_s": simulated, "wall_s": wall, "ratio": simulated / wall}
 
 
+def bare_round_trip_s(rig, n: int, repeats: int) -> float:
+    """The median time of a bare pyserial round trip to the emulated balance (SI and its reply), after the harness's
+    own traffic (the emulator refuses to hold an endpoint someone else wrote on)."""
+    times = []
+    with serial.Serial(rig.emulator.endpoints["balance"], timeout=2.0) as bare:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(n):
+                bare.write(b"SI\r\n")
+                bare.read_until(b"\n")
+            times.append((time.perf_counter() - start) / n)
+    return statistics.median(times)
+
+
 def sample_overhead(rig, n: int = 64 * 47, repeats: int = 5) -> dict:
-    harness_times, ahead_times, bare_times = [], [], []
+    harness_times, ahead_times = [], []
     for _ in range(repeats):
         start = time.perf_counter()
         for _ in range(n):
@@ -56,15 +70,8 @@ def sample_overhead(rig, n: int = 64 * 47, repeats: int = 5) -> dict:
                 for _ in range(delivery.ASK_AHEAD):
                     rig.scale.take_reading()
         ahead_times.append((time.perf_counter() - start) / n)
-    bare = serial.Serial(rig.emulator.endpoints["balance"], timeout=2.0)
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(n):
-            bare.write(b"SI\r\n")
-            bare.read_until(b"\n")
-        bare_times.append((time.perf_counter() - start) / n)
-    bare.close()
-    b, h, a = (statistics.median(times) for times in (bare_times, harness_times, ahead_times))
+    b = bare_round_trip_s(rig, n, repeats)
+    h, a = (statistics.median(times) for times in (harness_times, ahead_times))
     return {"bare_us": b * 1e6, "harness_us": h * 1e6, "ratio": h / b, "asked_ahead_us": a * 1e6, "ahead_ratio": a / b}
 
 
