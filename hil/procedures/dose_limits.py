@@ -18,6 +18,7 @@ from hil.procedures.gravimetric import Gravimetry
 from hil.rig.rig import Rig
 
 log = logging.getLogger(__name__)
+
 RECORDING_COLUMNS = ["phase", "t_s", "mass_mg", "pump_delivered_U"]
 
 
@@ -93,12 +94,19 @@ def limits_set(
             raise LimitsNotTaken(f"pump: the limits {limits} set, {confirmed} confirmed")
         yield confirmed
     except BaseException:
-        try:
-            rig.pump.configure_limits(before)
+        try:  # delivery stopped first (a bolus may still run), and no rate in use above the limits put back
+            rig.pump.stop()
+            rig.pump.set_basal(0.0)
+            back = rig.pump.configure_limits(before)
         except (RigError, DeviceRefused) as exc:  # the exception that ended the block is what the caller must see
             log.warning("dose limits not put back to %s: %s", before, exc)
+        else:
+            if back != before:
+                log.warning("dose limits %s put back as %s", before, back)
         raise
-    rig.pump.configure_limits(before)
+    back = rig.pump.configure_limits(before)
+    if back != before:
+        raise LimitsNotTaken(f"pump: the limits found, {before}, put back and {back} confirmed")
 
 
 def bolus_above_limit(

@@ -154,3 +154,18 @@ def test_a_dose_limit_test_puts_back_the_limits_it_found(rig, tmp_path):
             assert rig.pump.dose_limits() == DoseLimits(20.0, 1.0)
             raise ZeroDivisionError
     assert rig.pump.dose_limits() == found
+
+
+def test_a_dose_limit_test_that_fails_stops_the_pump_before_it_puts_back_lower_limits(rig):
+    """Ended by an error with a basal at the raised maximum running: the maximum found (lower) is refused while that
+    rate is in use, so delivery stops and the basal goes to 0 first."""
+    from hil.procedures import dose_limits
+
+    found = DoseLimits(20.0, 0.5)
+    rig.pump.configure_limits(found)
+    with pytest.raises(ZeroDivisionError), dose_limits.limits_set(rig, max_basal_U_per_h=1.0):
+        rig.pump.set_basal(1.0)
+        rig.pump.resume()
+        raise ZeroDivisionError
+    status = rig.pump.status()
+    assert (rig.pump.dose_limits(), status.state, status.basal_U_per_h) == (found, PumpState.SUSPENDED, 0.0)
