@@ -562,3 +562,18 @@ def auto_mode_figure(
 
 
 RATE_METRICS = ("auto_rate_max", "weighed_rate_after_fallback")
+
+
+def dose_limit_figure(labels: list[str], weighed_U: list[float], U: list[float], bound_U: float, title: str):
+    """What was weighed after each command above a limit (and after the closing dose at it), with its expanded
+    uncertainty, against the requirement's bound."""
+    fig, ax = _pyplot().subplots(figsize=(8, 3.5))
+    positions = np.arange(len(labels))
+    ax.bar(positions, weighed_U, yerr=U, capsize=4, color="tab:blue", alpha=0.7)
+    ax.axhline(bound_U, color="tab:red", ls="--", lw=1, label=f"bound {bound_U:g} U")
+    ax.set_xticks(positions, labels, fontsize=8)
+    ax.set_ylabel("weighed (U)")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return fig

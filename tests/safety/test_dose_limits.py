@@ -9,6 +9,7 @@ import pytest
 from hil.analysis import dose_metrics
 from hil.analysis.metric import Metric
 from hil.drivers.contracts import Capability
+from hil.evidence import plots
 from hil.procedures import delivery
 from hil.procedures.dose_limits import RECORDING_COLUMNS, LimitRun, bolus_above_limit, rates_above_limit
 from hil.procedures.gravimetric import Gravimetry
@@ -31,6 +32,11 @@ def _answers(evidence, run: LimitRun) -> None:
     )
 
 
+def _bound(requirement, metric: str) -> float:
+    """The requirement's upper bound on a metric, as its figure draws it."""
+    return next(bound.max for bound in requirement.acceptance if bound.name == metric)
+
+
 def _common(run: LimitRun) -> dict[str, Metric]:
     return {
         "commands_above_limit_accepted": Metric(float(sum(a.accepted for a in run.answers)), "count", 0.0),
@@ -51,6 +57,11 @@ def test_bolus_above_the_maximum_bolus(rig, requirement, evidence):
         )
     _answers(evidence, run)
     (above,) = run.above
+    evidence.attach_figure("weighed after each command", plots.dose_limit_figure,
+        [run.answers[0].describe().split(":")[0] + (" (accepted)" if run.answers[0].accepted else " (refused)"),
+         f"bolus at the maximum, {run.limits.max_bolus_U:g} U"],
+        [above.amount_U, at_limit.amount_U], [above.U, at_limit.U], _bound(requirement, "delivered_after_bolus_above_limit"),
+        f"{requirement.id}: weighed after a bolus above the maximum, and after one at it")
     evidence.judge(
         requirement,
         {
@@ -72,6 +83,10 @@ def test_rates_above_the_maximum_basal_rate(rig, requirement, evidence):
         above_U_per_h = case.above_limit_factor * case.basal_limit_U_per_h
         run = rates_above_limit(rig, grav, case.basal_limit_U_per_h, above_U_per_h, case.observe_min * 60.0, raw)
     _answers(evidence, run)
+    evidence.attach_figure("weighed after each command", plots.dose_limit_figure,
+        [a.describe().split(":")[0] + (" (accepted)" if a.accepted else " (refused)") for a in run.answers],
+        [w.amount_U for w in run.above], [w.U for w in run.above], _bound(requirement, "delivered_after_rate_above_limit"),
+        f"{requirement.id}: weighed in the hour after each rate above the maximum")
     most = max(run.above, key=lambda w: (math.isnan(w.amount_U), w.amount_U))  # a NaN is the one judged
     evidence.judge(
         requirement, {"delivered_after_rate_above_limit": Metric(most.amount_U, "U", most.U), **_common(run)}
