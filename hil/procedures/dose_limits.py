@@ -38,6 +38,10 @@ class Answer:
     def accepted(self) -> bool:
         return self.refused is None
 
+    @property
+    def short(self) -> str:
+        return f"{self.command} ({'accepted' if self.accepted else 'refused'})"
+
     def describe(self) -> str:
         return f"{self.command}: " + ("accepted" if self.refused is None else f"refused ({self.refused})")
 

@@ -58,8 +58,7 @@ def test_bolus_above_the_maximum_bolus(rig, requirement, evidence):
     _answers(evidence, run)
     (above,) = run.above
     evidence.attach_figure("weighed after each command", plots.dose_limit_figure,
-        [run.answers[0].describe().split(":")[0] + (" (accepted)" if run.answers[0].accepted else " (refused)"),
-         f"bolus at the maximum, {run.limits.max_bolus_U:g} U"],
+        [run.answers[0].short, f"bolus at the maximum, {run.limits.max_bolus_U:g} U"],
         [above.amount_U, at_limit.amount_U], [above.U, at_limit.U], _bound(requirement, "delivered_after_bolus_above_limit"),
         f"{requirement.id}: weighed after a bolus above the maximum, and after one at it")
     evidence.judge(
@@ -84,7 +83,7 @@ def test_rates_above_the_maximum_basal_rate(rig, requirement, evidence):
         run = rates_above_limit(rig, grav, case.basal_limit_U_per_h, above_U_per_h, case.observe_min * 60.0, raw)
     _answers(evidence, run)
     evidence.attach_figure("weighed after each command", plots.dose_limit_figure,
-        [a.describe().split(":")[0] + (" (accepted)" if a.accepted else " (refused)") for a in run.answers],
+        [a.short for a in run.answers],
         [w.amount_U for w in run.above], [w.U for w in run.above], _bound(requirement, "delivered_after_rate_above_limit"),
         f"{requirement.id}: weighed in the hour after each rate above the maximum")
     most = max(run.above, key=lambda w: (math.isnan(w.amount_U), w.amount_U))  # a NaN is the one judged
