@@ -446,6 +446,14 @@ def site_faults(rig: Rig):
 
 
 @pytest.fixture
+def reservoir_change(rig: Rig):
+    """The rig's reservoir fixture; the test is skipped, with the reason, on a rig without one."""
+    if rig.reservoir is None:
+        pytest.skip(f"rig {rig.config.rig_id} has no reservoir fixture (actuators.reservoir)")
+    return rig.reservoir
+
+
+@pytest.fixture
 def evidence(request):
     state: HilState = request.config.stash[_STATE]
     run = state.run_recorder()

@@ -30,6 +30,7 @@ class BolusState(StrEnum):
 
 class AlarmKind(StrEnum):
     RESERVOIR_EMPTY = "RESERVOIR_EMPTY"
+    RESERVOIR_LOW = "RESERVOIR_LOW"  # the low-reservoir alert: the amount the user set is left
     OCCLUSION = "OCCLUSION"
     LOW_GLUCOSE = "LOW_GLUCOSE"
     SUSPEND_MAX_DURATION = "SUSPEND_MAX_DURATION"
@@ -96,6 +97,7 @@ class Capability(StrEnum):
     DELIVERY_HISTORY = "delivery history"  # history_since
     AUTO_MODE = "automated insulin delivery"  # auto_mode, configure_auto, cgm_input with the value's age
     DOSE_LIMITS = "dose limits"  # configure_limits, dose_limits: the user's maximum bolus and maximum basal rate
+    RESERVOIR_ALERT = "low-reservoir alert setting"  # configure_reservoir_alert, reservoir_alert
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,13 @@ class Pump(Protocol):
     def dose_limits(self) -> DoseLimits:
         """The maximum bolus and the maximum basal rate in effect."""
 
+    def configure_reservoir_alert(self, amount_U: float) -> float:
+        """Set the low-reservoir alert (a RESERVOIR_LOW alarm when `amount_U` is left); the amount in effect, as the
+        pump confirms it."""
+
+    def reservoir_alert(self) -> float:
+        """The low-reservoir alert's amount in effect, U."""
+
     def set_occlusion_backoff(self, enabled: bool) -> None: ...
     def configure_suspend(self, low_limit: int, before_low: bool, on_low: bool) -> None: ...
     def check_link(self) -> None:
@@ -356,5 +365,20 @@ class SiteFixture(Protocol):
     def leak(self, fraction: float) -> None: ...
     def dislodge(self) -> None: ...
     def restore(self) -> None: ...
+    def disconnect(self) -> None:
+        """Release the fixture's link (the rig's end)."""
+
+
+@runtime_checkable
+class ReservoirFixture(Protocol):
+    """Reservoir changes: a reservoir of a stated fill fitted in the pump, and the pump's own reservoir change done
+    (delivery stopped, the pump told of the new reservoir); the infusion set stays, to be primed."""
+
+    def fit(self, fill_U: float) -> None:
+        """A new reservoir holding `fill_U` fitted."""
+
+    def restore(self) -> None:
+        """A full reservoir fitted, as the rig's other tests expect."""
+
     def disconnect(self) -> None:
         """Release the fixture's link (the rig's end)."""

@@ -166,6 +166,10 @@ class EmulatorControl:
         """Change the emulated infusion site: NORMAL, KINK <factor>|FULL, LEAK <fraction>, DISLODGE."""
         return self._t(self._request("SITE", *args))
 
+    def reservoir(self, *args: str) -> float:
+        """Change the emulated pump's reservoir: FIT <U>, or FULL (the rig's fill)."""
+        return self._t(self._request("RESERVOIR", *args))
+
     def wire_fault(
         self,
         endpoint: str,

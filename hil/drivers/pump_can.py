@@ -201,6 +201,13 @@ class CanPumpDriver(PumpDriver):
         reply = self._command("LIMITS", **signals)
         return DoseLimits(float(reply["max_bolus"]), float(reply["max_basal_rate"]))
 
+    def configure_reservoir_alert(self, amount_U: float) -> float:
+        """The low-reservoir alert (RESALERT); the amount the pump answers it has."""
+        return float(self._command("RESALERT", reservoir_alert=amount_U)["reservoir_alert"])
+
+    def reservoir_alert(self) -> float:
+        return float(self._command("RESALERT", reservoir_alert=0.0)["reservoir_alert"])  # 0: a query
+
     def set_basal(self, rate_U_per_h: float) -> None:
         self._command("BASAL", basal_rate=rate_U_per_h)
 

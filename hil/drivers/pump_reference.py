@@ -147,6 +147,13 @@ class ReferencePumpDriver(PumpDriver):
     def _limits(self, f: Frame) -> DoseLimits:
         return DoseLimits(self._field(f, "max_bolus", float), self._field(f, "max_basal_rate", float))
 
+    def configure_reservoir_alert(self, amount_U: float) -> float:
+        """The low-reservoir alert (RESALERT); the amount the pump answers it has."""
+        return self._field(self.link.request("RESALERT", f"{amount_U:.2f}"), "reservoir_alert", float)
+
+    def reservoir_alert(self) -> float:
+        return self._field(self.link.request("RESALERT", idempotent=True), "reservoir_alert", float)
+
     def set_basal(self, rate_U_per_h: float) -> None:
         self.link.request("BASAL", f"{rate_U_per_h:.3f}")
 

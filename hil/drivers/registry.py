@@ -40,11 +40,14 @@ class DeviceKind(StrEnum):
     SCALE = "scale"
     VALVE = "valve"
     SITE = "site"
+    RESERVOIR = "reservoir"
 
     @property
     def label(self) -> str:
-        """The kind in prose: "pump", "scale", "occlusion valve", "site fixture"."""
-        return {"valve": "occlusion valve", "site": "site fixture"}.get(self.value, self.value)
+        """The kind in prose: "pump", "scale", "occlusion valve", "site fixture", "reservoir fixture"."""
+        return {"valve": "occlusion valve", "site": "site fixture", "reservoir": "reservoir fixture"}.get(
+            self.value, self.value
+        )
 
 
 class DriverOptions(BaseModel):

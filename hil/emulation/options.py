@@ -63,6 +63,11 @@ class PumpParams(Params):
     prime_speed_U_per_min: Annotated[float, span(0, 100, above=True)] = 15.0
     # 300 U cartridge (Tandem t:slim X2, docs/references.md, "Pump mechanics").
     reservoir_U: Annotated[float, span(0, 10_000, above=True)] = 300.0
+    # The low-reservoir alert: at power-up 20 U, settable 10-40 U (Tandem t:slim X2's Low Insulin Alert,
+    # docs/references.md, "The reservoir").
+    reservoir_alert_U: Annotated[float, span(0, 10_000, above=True)] = 20.0
+    reservoir_alert_min_U: Annotated[float, span(0, 10_000, above=True)] = 10.0
+    reservoir_alert_max_U: Annotated[float, span(0, 10_000, above=True)] = 40.0
     # [E] plunger slack taken up at the first travel after a new reservoir; no published value was
     # retrieved (Batista 2015 on start-up delay was not available: docs/references.md, "Pump mechanics").
     slack_U: Annotated[float, span(0, 100)] = 0.3
@@ -98,6 +103,13 @@ class PumpParams(Params):
     # emulator's. 1 keeps the rig's time; anything else is a pump on a time of its own, which the harness must refuse
     # to judge (hil/procedures/pump_clock.py).
     clock_rate: Annotated[float, span(0, 100, above=True)] = 1.0
+
+    @model_validator(mode="after")
+    def _alert_in_its_range(self) -> "PumpParams":
+        low, high = self.reservoir_alert_min_U, self.reservoir_alert_max_U
+        if not low <= self.reservoir_alert_U <= high:
+            raise ValueError(f"reservoir_alert_U {self.reservoir_alert_U:g} is not within {low:g}-{high:g}")
+        return self
 
 
 class FluidPathParams(Params):
@@ -265,6 +277,10 @@ class Defects(Params):
     site_detector_oversensitive: bool = False  # the site check alarms at a 5 % drop instead of its design value
     site_alarm_no_escalation: bool = False  # an unacknowledged CHECK_SITE never escalates
     stop_not_idempotent: bool = False  # a STOP while already stopped is refused: a driver-contract breach
+    # the reservoir
+    low_reservoir_alert_late: bool = False  # the low-reservoir alert raised at a fifth of the amount set
+    empty_reservoir_not_detected: bool = False  # at the end of its count the firmware neither alarms nor stops: its
+    # strokes go on, the plunger at the end of its travel moving nothing, each counted as delivered
     # dose limits
     max_bolus_not_enforced: bool = False  # a bolus above the user's maximum bolus is delivered
     temp_basal_limit_not_enforced: bool = False  # the maximum basal rate holds a programmed basal, not a temporary one

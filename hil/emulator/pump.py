@@ -86,7 +86,10 @@ class EmulatedPump:
         self.temp_rate: float | None = None  # a temporary basal overrides it until temp_end_s
         self.temp_end_s = 0.0
         self._temp_event: Event | None = None
-        self.reservoir_U = params.reservoir_U
+        self.reservoir_U = params.reservoir_U  # what the firmware counts is left
+        self.cartridge_uL = params.reservoir_U * UL_PER_U  # what the reservoir holds: a stroke moves no more
+        self.reservoir_alert_U = params.reservoir_alert_U  # the low-reservoir alert (RESALERT)
+        self._reservoir_alerted = False  # the low-reservoir alert raised for this reservoir
         self.delivered_U = 0.0
         self.slack_uL = params.slack_U * UL_PER_U
         self.backoff_enabled = True
@@ -137,16 +140,22 @@ class EmulatedPump:
 
     # -- mechanics ---------------------------------------------------------------------------------------
     def _stroke(self, counted: bool, deliver: bool = True) -> None:
-        if self.reservoir_U < self.p.stroke_U - 1e-9:
+        """One stroke of the plunger. The firmware knows what is left by counting strokes from the fill; the reservoir
+        holds what it holds, so a stroke past its last insulin moves nothing (strokes larger than the count's, or a
+        fill that was less, empty it before the count does)."""
+        if self.reservoir_U < self.p.stroke_U - 1e-9 and not self.defects.empty_reservoir_not_detected:
             self._raise_alarm("RESERVOIR_EMPTY", "HIGH")
             return
         volume = self.p.stroke_U * UL_PER_U * (1 + self.defects.stroke_volume_bias)
         volume *= max(0.0, 1 + self.p.stroke_cv * self.rng.standard_normal())
-        taken = min(self.slack_uL, volume)
+        taken = min(self.slack_uL, volume)  # travel that takes up the plunger's play moves no insulin
         self.slack_uL -= taken
         if deliver:
-            self.plant.push(volume - taken)
-        self.reservoir_U -= self.p.stroke_U
+            moved = min(self.cartridge_uL, volume - taken)
+            self.cartridge_uL -= moved
+            self.plant.push(moved)
+        self.reservoir_U = max(0.0, self.reservoir_U - self.p.stroke_U)
+        self._check_reservoir_alert()
         if counted:
             self.delivered_U += self.p.stroke_U
             self.stroke_times.append(self.sched.now)
@@ -157,6 +166,29 @@ class EmulatedPump:
                 self.stroke_times.append(self.sched.now)
         if self.plant.pressure_kPa >= self.p.occlusion_threshold_kPa:
             self._occlusion()
+
+    def _check_reservoir_alert(self) -> None:
+        """The low-reservoir alert, once per reservoir, when the count reaches the amount set (LOW priority: it asks for
+        a reservoir change soon, as t:slim X2's Low Insulin Alert and Omnipod 5's advisory do; it stops nothing)."""
+        threshold = self.reservoir_alert_U * (0.2 if self.defects.low_reservoir_alert_late else 1.0)
+        if not self._reservoir_alerted and self.reservoir_U <= threshold + 1e-9:
+            self._reservoir_alerted = True
+            self._raise_alarm("RESERVOIR_LOW", "LOW", stop=False)
+
+    def fit_reservoir(self, fill_U: float) -> None:
+        """A new reservoir holding `fill_U` fitted (the rig's reservoir fixture) and the firmware's reservoir change
+        done: delivery stopped, the count from the fill, the plunger's slack back, the old reservoir's alarms
+        cleared. The infusion set stays, to be primed."""
+        self._cmd_suspend()
+        self.cartridge_uL = fill_U * UL_PER_U
+        self.reservoir_U = fill_U
+        self.slack_uL = self.p.slack_U * UL_PER_U
+        self._reservoir_alerted = False
+        for alarm in self.alarms:
+            if alarm.kind in ("RESERVOIR_EMPTY", "RESERVOIR_LOW"):
+                alarm.acknowledged = True
+        if self.state == "ALARM" and all(a.acknowledged for a in self.alarms):
+            self.state = "SUSPENDED"
 
     def _occlusion(self) -> None:
         if any(a.kind == "OCCLUSION" and not a.acknowledged for a in self.alarms):
@@ -553,6 +585,16 @@ class EmulatedPump:
                 raise Refused("NOT_ALLOWED", f"maximum basal rate {rate:g} U/h below the {in_use:g} U/h in use")
             self.max_bolus_U, self.max_basal_rate_U_per_h = bolus, rate
         return (f"max_bolus={self.max_bolus_U:.3f}", f"max_basal_rate={self.max_basal_rate_U_per_h:.3f}")
+
+    def _cmd_resalert(self, amount: str = ""):
+        """RESALERT [<U>]: the low-reservoir alert's amount, set when given (within the pump's range, on its
+        increment), and answered as it is."""
+        if amount:
+            self.reservoir_alert_U = self._amount(
+                amount, self.p.reservoir_alert_min_U, self.p.reservoir_alert_max_U, "low-reservoir alert"
+            )
+            self._reservoir_alerted = False  # less left than the new amount: the alert at the next stroke
+        return (f"reservoir_alert={self.reservoir_alert_U:.3f}",)
 
     def _on_increment(self, value: float) -> bool:
         steps = value / self.p.increment_U

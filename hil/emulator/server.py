@@ -368,6 +368,25 @@ class EmulatorServer:
                 raise ValueError("SITE takes NORMAL, KINK <factor 1-1e9>|FULL, LEAK <fraction 0-1> or DISLODGE")
         return [f"kink={bench.kink_factor:g}", f"leak={bench.leak_fraction:g}", f"t={self.world.scheduler.now:.6f}"]
 
+    def _reservoir(self, args) -> list[str]:
+        """RESERVOIR FIT <U 0-10000> | FULL: a new reservoir fitted in the reference pump (FULL: of the rig's
+        pump.reservoir_U), its reservoir change done."""
+        pump = self.world.pump
+        if pump is None:
+            raise Refused(
+                "NOT_ALLOWED",
+                "a firmware process's reservoir cannot be changed: its plant channel has no reservoir change",
+            )
+        match args:
+            case ["FULL"]:
+                fill = self.world.config.pump.reservoir_U
+            case ["FIT", amount] if 0.0 < float(amount) <= 10_000.0:
+                fill = float(amount)
+            case _:
+                raise ValueError("RESERVOIR takes FIT <U 0-10000> or FULL")
+        pump.fit_reservoir(fill)
+        return [f"reservoir={fill:g}", f"t={self.world.scheduler.now:.6f}"]
+
     def _fault(self, args: list[str]) -> list[str]:
         """FAULT <endpoint> <kind> [count=N] [span=S] [seconds=S] [at=T] [byte=I] [bit=B] | FAULT CLEAR [<endpoint>];
         `at` is on the emulator's clock (default: now)."""
@@ -443,6 +462,8 @@ class EmulatorServer:
                 return [f"valve={frame.args[0]}", f"t={self.world.scheduler.now:.6f}"]
             elif frame.word == "SITE":
                 return self._site(list(frame.args))
+            elif frame.word == "RESERVOIR":
+                return self._reservoir(list(frame.args))
             elif frame.word == "FAULT":
                 return self._fault(list(frame.args))
             elif frame.word == "RESET":

@@ -28,6 +28,7 @@ from hil.drivers.contracts import (
     PumpStatus,
     Reading,
     Refusal,
+    ReservoirFixture,
     SiteFixture,
 )
 from hil.drivers.registry import DeviceKind
@@ -37,6 +38,10 @@ from hil.rig.rig import Rig
 
 BOLUS_U = 0.5  # a bolus the reference range allows on every pump the suite targets (0.05 U steps)
 BASAL_U_PER_H = 1.0
+# The least low-reservoir alert of the pumps whose ranges were found (t:slim X2 10-40 U, the original OmniPod
+# 10-50 U: docs/references.md, "The reservoir")
+RESERVOIR_ALERT_U = 10.0
+CHECK_FILL_U = 50.0  # a reservoir the fixture fits, below a full one
 TEMP_BASAL = (0.5, 30)  # U/h, minutes
 ALARM_BOLUS_U = (
     5.0  # into a closed line: an occlusion alarm after about 2.3 U pushed (the reference pump, OC-ALARM-003)
@@ -329,6 +334,24 @@ class _PumpKit:
             f"{BASAL_U_PER_H:g} U/h set and confirmed; a {2 * BOLUS_U:g} U bolus {answer}; the limits put back"
         )
 
+    def reservoir_alert(self) -> str:
+        """The low-reservoir alert read, set to the kit's amount and shown confirmed, then put back."""
+        before = self.pump.reservoir_alert()
+        _expect(_finite(before) and before > 0, f"reservoir_alert() gave {before!r}")
+        try:
+            confirmed = self.pump.configure_reservoir_alert(RESERVOIR_ALERT_U)
+            _expect(
+                abs(confirmed - RESERVOIR_ALERT_U) < 1e-6,
+                f"configure_reservoir_alert({RESERVOIR_ALERT_U:g}) confirmed {confirmed!r}",
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):  # what ended the step is what the check must say
+                self.pump.configure_reservoir_alert(before)
+            raise
+        back = self.pump.configure_reservoir_alert(before)
+        _expect(abs(back - before) < 1e-6, f"the alert read, {before:g} U, put back as {back!r}")
+        return f"{before:g} U read; {RESERVOIR_ALERT_U:g} U set and confirmed; put back"
+
     def unknown_alarm(self) -> str:
         try:
             self.pump.acknowledge("9999")
@@ -365,6 +388,7 @@ def pump_checks(rig: Rig) -> list[Check]:
         ("CGM input", kit.cgm, Capability.CGM_INPUT),
         ("auto mode: a decision, off", kit.auto, Capability.AUTO_MODE),
         ("dose limits", kit.limits, Capability.DOSE_LIMITS),
+        ("low-reservoir alert setting", kit.reservoir_alert, Capability.RESERVOIR_ALERT),
         ("acknowledge an unknown alarm", kit.unknown_alarm, None),
         ("STOP at the end", kit.stop_at_end, None),
     ]
@@ -484,6 +508,25 @@ def site_checks(site: SiteFixture, leak_fraction: float) -> list[Check]:
     ]
 
 
+def reservoir_checks(rig: Rig, fixture: ReservoirFixture) -> list[Check]:
+    def fit_and_restore() -> str:
+        rig.pump.stop()
+        try:
+            fixture.fit(CHECK_FILL_U)
+            fitted = rig.pump.status().reservoir_U
+        finally:
+            fixture.restore()
+        full = rig.pump.status().reservoir_U
+        _expect(
+            abs(fitted - CHECK_FILL_U) <= 0.5 and full > fitted,
+            f"the pump reports {fitted:g} U after a {CHECK_FILL_U:g} U reservoir was fitted, {full:g} U after a "
+            "full one",
+        )
+        return f"{CHECK_FILL_U:g} U fitted, the pump reports {fitted:g} U; a full one fitted, {full:g} U"
+
+    return [_run(DeviceKind.RESERVOIR, "fit, restore", fit_and_restore)]
+
+
 def checks(rig: Rig, devices: set[DeviceKind]) -> list[Check]:
     """Every selected device of the open rig against its contract; a device the rig lacks gives one n/a row."""
     found: list[Check] = []
@@ -513,6 +556,19 @@ def checks(rig: Rig, devices: set[DeviceKind]) -> list[Check]:
             if rig.site_faults
             else [
                 Check(DeviceKind.SITE, "site fixture", "none on this rig (actuators.site_faults)", Status.NOT_AVAILABLE)
+            ]
+        )
+    if DeviceKind.RESERVOIR in devices:
+        found += (
+            reservoir_checks(rig, rig.reservoir)
+            if rig.reservoir
+            else [
+                Check(
+                    DeviceKind.RESERVOIR,
+                    "reservoir fixture",
+                    "none on this rig (actuators.reservoir)",
+                    Status.NOT_AVAILABLE,
+                )
             ]
         )
     return found

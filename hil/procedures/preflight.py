@@ -215,6 +215,12 @@ def instruments(rig: Rig) -> list[Check]:
             return "responds: restored to normal"
 
         checks.append(_ask("site fixture", restored))
+    if rig.reservoir is None:
+        checks.append(Check("reservoir fixture", "none in the rig file: reservoir tests are skipped", Status.INFO))
+    elif registry.prompts_operator(rig.drivers[("actuators", "reservoir")]):
+        checks.append(Check("reservoir fixture", "operator prompts (fill and fit a reservoir when asked)", Status.INFO))
+    else:
+        checks.append(Check("reservoir fixture", "fits a reservoir when a test asks (not exercised here)", Status.INFO))
     return checks
 
 

@@ -82,6 +82,10 @@ class SiteFaultsSection(DeviceSection):
     """Insertion-site fault fixtures (kink, leak, dislodge)."""
 
 
+class ReservoirSection(DeviceSection):
+    """Reservoir changes (a reservoir of a stated fill fitted), for the tests that run a reservoir to its end."""
+
+
 # Where each device section sits in a rig file, what it drives, and its rig-level keys.
 DEVICE_SECTIONS: dict[tuple[str, ...], tuple[DeviceKind, type[DeviceSection]]] = {
     ("pump",): (DeviceKind.PUMP, PumpSection),
@@ -89,8 +93,14 @@ DEVICE_SECTIONS: dict[tuple[str, ...], tuple[DeviceKind, type[DeviceSection]]] =
     ("lost_scale",): (DeviceKind.SCALE, LostScaleSection),
     ("actuators", "occlusion_valve"): (DeviceKind.VALVE, OcclusionValveSection),
     ("actuators", "site_faults"): (DeviceKind.SITE, SiteFaultsSection),
+    ("actuators", "reservoir"): (DeviceKind.RESERVOIR, ReservoirSection),
 }
-OPTIONAL_SECTIONS = {("lost_scale",), ("actuators", "occlusion_valve"), ("actuators", "site_faults")}
+OPTIONAL_SECTIONS = {
+    ("lost_scale",),
+    ("actuators", "occlusion_valve"),
+    ("actuators", "site_faults"),
+    ("actuators", "reservoir"),
+}
 
 
 class Insulin(Section):
@@ -215,6 +225,7 @@ class Actuators(Section):
 
     occlusion_valve: OcclusionValveSection | None = None
     site_faults: SiteFaultsSection | None = None
+    reservoir: ReservoirSection | None = None
 
 
 class RigFile(Section):
@@ -296,6 +307,7 @@ def _rig_file_model(key: tuple) -> type[RigFile]:
         __doc__=Actuators.__doc__,
         occlusion_valve=section_type(("actuators", "occlusion_valve")),
         site_faults=section_type(("actuators", "site_faults")),
+        reservoir=section_type(("actuators", "reservoir")),
     )
     return create_model(
         "RigFile",

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hil.drivers import registry
-from hil.drivers.contracts import Capability, NumberedEvents, OcclusionValve, Pump, Scale, SiteFixture
+from hil.drivers.contracts import (
+    Capability,
+    NumberedEvents,
+    OcclusionValve,
+    Pump,
+    ReservoirFixture,
+    Scale,
+    SiteFixture,
+)
 from hil.drivers.emulator_control import EmulatorControl
 from hil.drivers.pump_base import PumpDriver
 from hil.errors import RigError, TransportError
@@ -100,6 +108,7 @@ class Rig:
     occlusion_valve: OcclusionValve | None = None
     lost_scale: Scale | None = None  # the second balance, under the lost-insulin vessel
     site_faults: SiteFixture | None = None
+    reservoir: ReservoirFixture | None = None
     identities: dict[str, Any] = field(default_factory=dict)
     drivers: dict[tuple[str, ...], type] = field(default_factory=dict)  # section path → the driver class connected
     safety_log: list[SafetyAction] = field(default_factory=list)
@@ -194,6 +203,7 @@ class Rig:
         self._pump, self._scale, self.lost_scale = connect(("pump",)), connect(("scale",)), connect(("lost_scale",))
         self.occlusion_valve = connect(("actuators", "occlusion_valve"))
         self.site_faults = connect(("actuators", "site_faults"))
+        self.reservoir = connect(("actuators", "reservoir"))
         if failures:
             more = f"{len(failures)} devices cannot be connected: " if len(failures) > 1 else ""
             raise TransportError(more + "; ".join(failures))
@@ -259,7 +269,7 @@ class Rig:
     def _serial_lines(self) -> list:
         """The pump's lines as its driver names them (hil.drivers.pump_base), and the instruments' `line`."""
         pump_lines = self.pump.wire_lines() if isinstance(self.pump, PumpDriver) else []
-        parts = (self._scale, self.lost_scale, self.occlusion_valve, self.site_faults)
+        parts = (self._scale, self.lost_scale, self.occlusion_valve, self.site_faults, self.reservoir)
         lines = (getattr(part, "line", None) for part in parts)
         return pump_lines + [line for line in lines if line is not None]
 
@@ -310,7 +320,7 @@ class Rig:
             for part in (self._pump, self._scale, self.lost_scale):
                 if part is not None:
                     part.close()
-            for actuator in (self.occlusion_valve, self.site_faults):
+            for actuator in (self.occlusion_valve, self.site_faults, self.reservoir):
                 if actuator is not None:
                     actuator.disconnect()
             if self.can_hub is not None:

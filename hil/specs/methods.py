@@ -9,7 +9,7 @@ from there."""
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 BasalRateUPerH = Annotated[float, Field(gt=0, le=100)]
 StabilisationH = Annotated[float, Field(ge=0, le=1000)]
@@ -197,6 +197,12 @@ AboveLimitFactor = Annotated[
 ObserveMin = Annotated[
     float,
     Field(gt=0, le=1440, description="how long after a command above a limit what reaches the balance is weighed"),
+]
+FillU = Annotated[float, Field(gt=0, le=1000, description="the insulin in the reservoir the test fits")]
+DrainRateUPerH = Annotated[float, Field(gt=0, le=100, description="the basal rate that runs the reservoir to its end")]
+ReservoirAlertU = Annotated[float, Field(gt=0, le=1000, description="the low-reservoir alert's amount the test sets")]
+AlertTimeoutH = Annotated[
+    float, Field(gt=0, le=1000, description="how long to wait for the low-reservoir alert before judging it missing")
 ]
 
 
@@ -458,6 +464,34 @@ class BasalLimit(Case):
     basal_limit_U_per_h: BasalLimitUPerH
     above_limit_factor: AboveLimitFactor
     observe_min: ObserveMin
+
+
+class ReservoirEmpty(Case):
+    """A reservoir of `fill_U` fitted and run to its end at `drain_rate_U_per_h`: the wait for the empty alarm, and
+    what reaches the balance over `hold_after_alarm_min` after it."""
+
+    method: ClassVar[str] = "reservoir-empty"
+    fill_U: FillU
+    drain_rate_U_per_h: DrainRateUPerH
+    alarm_timeout_h: AlarmTimeoutH
+    hold_after_alarm_min: HoldAfterAlarmMin
+    poll_s: PollS
+    settle_s: SettleS
+
+
+class ReservoirLowAlert(ReservoirEmpty):
+    """As reservoir-empty, with the low-reservoir alert set to `reservoir_alert_U` and waited for (`alert_timeout_h`
+    from the start; `alarm_timeout_h` is then from the alert): what reaches the balance from the alert to the end."""
+
+    method: ClassVar[str] = "reservoir-low-alert"
+    reservoir_alert_U: ReservoirAlertU
+    alert_timeout_h: AlertTimeoutH
+
+    @model_validator(mode="after")
+    def _below_the_fill(self) -> "ReservoirLowAlert":
+        if self.reservoir_alert_U >= self.fill_U:
+            raise ValueError(f"reservoir_alert_U {self.reservoir_alert_U:g} is not below fill_U {self.fill_U:g}")
+        return self
 
 
 def _models(base: type[Case]) -> list[type[Case]]:

@@ -36,10 +36,12 @@ _AUTO_CLOSED_LOOP = ("auto-closed-loop",)
 _SITE = ("site-detection", "site-alarm")
 _BOLUS_LIMIT = ("bolus-limit",)
 _BASAL_LIMIT = ("basal-limit",)
+_RESERVOIR_LOW = ("reservoir-low-alert",)
+_RESERVOIR_EMPTY = ("reservoir-empty",)
 # The weighed methods outside dose accuracy whose weighed amount is held against the pump's record over a span where
 # the two must agree (docs/bench.md, "The balance must see the pump"): the flow into the open outlet before a block or
 # a full kink, the whole test where nothing blocks the line, both balances' sum through a leak, a dose-limit test
-# from its first command above a limit to its end. Not the bolus into a
+# from its first command above a limit to its end, a reservoir run to its end. Not the bolus into a
 # blocked or kinked line (occlusion-bolus, site-kink-bolus): all of it goes into the line and the back-off draws it
 # back, which no pump reports.
 _RECORDED_ELSEWHERE = (
@@ -54,6 +56,8 @@ _RECORDED_ELSEWHERE = (
     *_AUTO_CLOSED_LOOP,
     *_BOLUS_LIMIT,
     *_BASAL_LIMIT,
+    *_RESERVOIR_LOW,
+    *_RESERVOIR_EMPTY,
 )
 
 METRICS: dict[str, MetricKind] = {
@@ -138,7 +142,11 @@ METRICS: dict[str, MetricKind] = {
             "insulin the pump counted as delivered but that did not arrive, at the alarm",
         ),
         MetricKind(
-            "alarm_priority_high", "bool", _OCCLUSION + _CGM, (), "1 when the alarm was raised at HIGH priority"
+            "alarm_priority_high",
+            "bool",
+            _OCCLUSION + _CGM + _RESERVOIR_EMPTY,
+            (),
+            "1 when the alarm was raised at HIGH priority (0 when none came)",
         ),
         MetricKind(
             "pressure_at_alarm",
@@ -438,6 +446,37 @@ METRICS: dict[str, MetricKind] = {
             "commands above a limit the pump accepted (refusing and cutting a dose to the limit are both designs the "
             "requirements allow: what they bound is what is delivered)",
             (Capability.DOSE_LIMITS,),
+        ),
+        MetricKind(
+            "delivered_after_low_reservoir_alert_pct",
+            "%",
+            _RESERVOIR_LOW,
+            (),
+            "weighed from the low-reservoir alert to the end of the reservoir, as a share of the alert's amount "
+            "(0 when no alert came)",
+            (Capability.RESERVOIR_ALERT,),
+        ),
+        MetricKind(
+            "delivered_after_low_reservoir_alert",
+            "U",
+            _RESERVOIR_LOW,
+            (),
+            "weighed from the low-reservoir alert to the end of the reservoir",
+            (Capability.RESERVOIR_ALERT,),
+        ),
+        MetricKind(
+            "delivered_after_empty_alarm",
+            "U",
+            _RESERVOIR_EMPTY,
+            (),
+            "weighed over the hold after the empty-reservoir alarm (after the wait for it, when none came)",
+        ),
+        MetricKind(
+            "delivered_from_reservoir",
+            "U",
+            _RESERVOIR_LOW + _RESERVOIR_EMPTY,
+            (),
+            "weighed from the start of the basal to the end: what the fitted reservoir gave, less its prime",
         ),
         MetricKind(
             "false_alarms_per_day",

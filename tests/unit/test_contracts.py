@@ -8,7 +8,8 @@ from hil.drivers.pump_reference import ReferencePumpDriver
 from hil.drivers.registry import DeviceKind
 
 CONTRACT = {DeviceKind.PUMP: contracts.Pump, DeviceKind.SCALE: contracts.Scale,
-            DeviceKind.VALVE: contracts.OcclusionValve, DeviceKind.SITE: contracts.SiteFixture}
+            DeviceKind.VALVE: contracts.OcclusionValve, DeviceKind.SITE: contracts.SiteFixture,
+            DeviceKind.RESERVOIR: contracts.ReservoirFixture}
 BUILT_IN = [name for name, registered in registry.installed().items() if registered.built_in]
 
 

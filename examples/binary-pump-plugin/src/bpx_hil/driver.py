@@ -43,7 +43,8 @@ class BpxPump(PumpDriver):
     """The BPX pump over its binary service link."""
 
     device = DeviceKind.PUMP
-    capabilities = frozenset(Capability) - {Capability.DOSE_LIMITS}  # the service link has no dose-limit message
+    # the service link has no dose-limit message and no low-reservoir alert setting
+    capabilities = frozenset(Capability) - {Capability.DOSE_LIMITS, Capability.RESERVOIR_ALERT}
 
     class Options(SerialOptions):
         baudrate: Baudrate = 115200
