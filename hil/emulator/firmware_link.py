@@ -71,6 +71,10 @@ class FirmwareLink:
         """Bytes arrived on the pump's serial line now."""
         self._exchange(f"RX {self._now()!r} {data.hex()}", self._now())
 
+    def fit(self, fill_uL: float) -> None:
+        """A new reservoir holding `fill_uL` fitted now (the rig's reservoir fixture)."""
+        self._exchange(f"FIT {fill_uL!r} {self._now()!r}", self._now())
+
     def run(self, target: float) -> None:
         """Let the firmware run to simulated time `target` (the plant follows each of its strokes)."""
         self._exchange(f"RUN {target!r}", target)

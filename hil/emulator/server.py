@@ -25,7 +25,7 @@ from hil.emulator import reference_serial
 from hil.emulator.can_endpoint import CanEndpoint
 from hil.emulator.firmware_link import FirmwareFailed
 from hil.emulator.line_faults import LineFaults
-from hil.emulator.pump import Refused
+from hil.emulator.pump import UL_PER_U, Refused
 from hil.emulator.reference_serial import LineSplitter
 from hil.emulator.session_lock import SessionLock
 from hil.emulator.world import World
@@ -369,14 +369,8 @@ class EmulatorServer:
         return [f"kink={bench.kink_factor:g}", f"leak={bench.leak_fraction:g}", f"t={self.world.scheduler.now:.6f}"]
 
     def _reservoir(self, args) -> list[str]:
-        """RESERVOIR FIT <U 0-10000> | FULL: a new reservoir fitted in the reference pump (FULL: of the rig's
-        pump.reservoir_U), its reservoir change done."""
-        pump = self.world.pump
-        if pump is None:
-            raise Refused(
-                "NOT_ALLOWED",
-                "a firmware process's reservoir cannot be changed: its plant channel has no reservoir change",
-            )
+        """RESERVOIR FIT <U 0-10000> | FULL: a new reservoir fitted in the pump (FULL: of the rig's pump.reservoir_U),
+        its reservoir change done; a firmware process is told on its plant channel (FIT)."""
         match args:
             case ["FULL"]:
                 fill = self.world.config.pump.reservoir_U
@@ -384,7 +378,14 @@ class EmulatorServer:
                 fill = float(amount)
             case _:
                 raise ValueError("RESERVOIR takes FIT <U 0-10000> or FULL")
-        pump.fit_reservoir(fill)
+        if self.world.firmware:
+            try:
+                self.world.firmware.fit(fill * UL_PER_U)
+            except FirmwareFailed as exc:
+                raise Refused("NOT_ALLOWED", str(exc)) from None
+        else:
+            assert self.world.pump is not None  # the reference firmware, when no process is named
+            self.world.pump.fit_reservoir(fill)
         return [f"reservoir={fill:g}", f"t={self.world.scheduler.now:.6f}"]
 
     def _fault(self, args: list[str]) -> list[str]:

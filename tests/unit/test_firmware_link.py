@@ -59,6 +59,8 @@ for line in sys.stdin:
     elif word == "RX":
         send(f"TX {{args[0]}} {{args[1]}}")
         end = args[0]
+    elif word == "FIT":
+        end = args[1]
     elif word == "RUN":
         while due and due[0][0] <= float(args[0]):
             t, volume = due.pop(0)
@@ -185,6 +187,7 @@ def test_a_firmware_process_moves_the_plant_with_its_strokes_at_their_times(tmp_
 
         world.firmware.receive(b"\x01\xfe")
         assert sent == [(b"\x01\xfe", 3.5)]
+        world.firmware.fit(400.0)  # a 40 U reservoir fitted (the rig's reservoir fixture)
 
         world.reset(11)
         assert world.inspect()["stored_uL"] == 0.0 and world.pump is None
@@ -198,6 +201,7 @@ def test_a_firmware_process_moves_the_plant_with_its_strokes_at_their_times(tmp_
             "RUN 3.5",
             f"PRESSURE {strokes[1][2]!r}",
             "RX 3.5 01fe",
+            "FIT 400.0 3.5",
             "RESET 11 3.5",
         ]
         assert strokes[0][2] > world.config.fluid_path.tissue_pressure_kPa

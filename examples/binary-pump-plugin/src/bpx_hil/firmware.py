@@ -204,6 +204,20 @@ class Pump:
         self.bolus_timers, self.bolus_kind, self.bolus_left_U = [], "IDLE", 0.0
         return left
 
+    def fit(self, fill_U: float) -> None:
+        """A new cartridge holding `fill_U` fitted: delivery stopped (as STOP), the count from the fill, the old
+        cartridge's empty alarm acknowledged."""
+        if self.state == "RUNNING":
+            self.state = "SUSPENDED"
+        self._cancel_bolus()
+        self.reservoir_U = fill_U
+        for alarm in self.alarms:
+            if alarm.kind == "RESERVOIR_EMPTY":
+                alarm.acknowledged = True
+        if self.state == "ALARM" and all(a.acknowledged for a in self.alarms):
+            self.state = "SUSPENDED"
+        self._schedule_basal()
+
     # -- requests ---------------------------------------------------------------------------------------------
     def request(self, kind: int, p: bytes) -> bytes:
         match kind:
@@ -337,6 +351,9 @@ class Firmware:
                 self._receive(bytes.fromhex(args[1]))
             case "RUN":
                 self.pump.timers.run_until(self.plant, float(args[0]))
+            case "FIT":
+                self.plant.now = float(args[1])
+                self.pump.fit(float(args[0]) / UL_PER_U)
             case _:
                 raise SystemExit(f"BPX-L firmware: '{word}' is no exchange of the plant channel")
         self.plant.send(f"DONE {self.plant.now!r}")
