@@ -31,6 +31,7 @@ class BolusState(StrEnum):
 class AlarmKind(StrEnum):
     RESERVOIR_EMPTY = "RESERVOIR_EMPTY"
     RESERVOIR_LOW = "RESERVOIR_LOW"  # the low-reservoir alert: the amount the user set is left
+    DELIVERY_FAULT = "DELIVERY_FAULT"  # the pump's own check found its motor moving without a command
     OCCLUSION = "OCCLUSION"
     LOW_GLUCOSE = "LOW_GLUCOSE"
     SUSPEND_MAX_DURATION = "SUSPEND_MAX_DURATION"
@@ -38,6 +39,12 @@ class AlarmKind(StrEnum):
     CHECK_SITE = "CHECK_SITE"
     AUTO_CGM_LOST = "AUTO_CGM_LOST"  # auto mode: no fresh CGM value for 20 min, back on the profile basal
     AUTO_EXIT = "AUTO_EXIT"  # auto mode ended on its own
+
+
+class InjectedFault(StrEnum):
+    """A single fault a pump's verification build can inject (Capability.FAULT_INJECTION)."""
+
+    RUNAWAY_MOTOR = "RUNAWAY_MOTOR"  # the motor driven without a command, as a driver stage stuck on
 
 
 class Priority(StrEnum):
@@ -98,6 +105,7 @@ class Capability(StrEnum):
     AUTO_MODE = "automated insulin delivery"  # auto_mode, configure_auto, cgm_input with the value's age
     DOSE_LIMITS = "dose limits"  # configure_limits, dose_limits: the user's maximum bolus and maximum basal rate
     RESERVOIR_ALERT = "low-reservoir alert setting"  # configure_reservoir_alert, reservoir_alert
+    FAULT_INJECTION = "single-fault injection"  # inject_fault: a verification build's hook
 
 
 @dataclass(frozen=True)
@@ -290,6 +298,10 @@ class Pump(Protocol):
 
     def reservoir_alert(self) -> float:
         """The low-reservoir alert's amount in effect, U."""
+
+    def inject_fault(self, fault: InjectedFault | None) -> None:
+        """Inject a single fault through the verification build's hook (None: clear it); what the pump does about
+        it is the pump's own."""
 
     def set_occlusion_backoff(self, enabled: bool) -> None: ...
     def configure_suspend(self, low_limit: int, before_low: bool, on_low: bool) -> None: ...

@@ -20,6 +20,7 @@ from hil.drivers.contracts import (
     BolusState,
     Capability,
     DoseLimits,
+    InjectedFault,
     PrimeDone,
     Priority,
     PumpEvent,
@@ -204,6 +205,10 @@ class CanPumpDriver(PumpDriver):
     def configure_reservoir_alert(self, amount_U: float) -> float:
         """The low-reservoir alert (RESALERT); the amount the pump answers it has."""
         return float(self._command("RESALERT", reservoir_alert=amount_U)["reservoir_alert"])
+
+    def inject_fault(self, fault: InjectedFault | None) -> None:
+        """The verification build's single-fault hook (INJECT)."""
+        self._command("INJECT", fault=str(fault or "NONE"))
 
     def reservoir_alert(self) -> float:
         return float(self._command("RESALERT", reservoir_alert=0.0)["reservoir_alert"])  # 0: a query

@@ -19,6 +19,7 @@ from hil.drivers.contracts import (
     BolusState,
     Capability,
     DoseLimits,
+    InjectedFault,
     PrimeDone,
     Priority,
     PumpEvent,
@@ -150,6 +151,10 @@ class ReferencePumpDriver(PumpDriver):
     def configure_reservoir_alert(self, amount_U: float) -> float:
         """The low-reservoir alert (RESALERT); the amount the pump answers it has."""
         return self._field(self.link.request("RESALERT", f"{amount_U:.2f}"), "reservoir_alert", float)
+
+    def inject_fault(self, fault: InjectedFault | None) -> None:
+        """The verification build's single-fault hook (INJECT)."""
+        self.link.request("INJECT", str(fault or "NONE"))
 
     def reservoir_alert(self) -> float:
         return self._field(self.link.request("RESALERT", idempotent=True), "reservoir_alert", float)

@@ -61,6 +61,12 @@ class PumpParams(Params):
     bolus_speed_U_per_min: Annotated[float, span(0, 100, above=True)] = 1.5
     quick_bolus_speed_U_per_min: Annotated[float, span(0, 100, above=True)] = 15.0
     prime_speed_U_per_min: Annotated[float, span(0, 100, above=True)] = 15.0
+    # [E] A runaway motor (a driver stage stuck on) moves the plunger at the motor's full speed, the prime speed above.
+    # The reference firmware's supervisor compares the encoder's strokes with the commanded ones at every stroke and
+    # cuts the motor's power at the second uncommanded one: 0.1 U, inside Wellion's labelled 0.25 U at most in a
+    # fault, as the D-TRONplus's supervisor processor switches the motor off. No published trip count was found
+    # (docs/references.md, "Over-infusion under a single fault").
+    runaway_trip_strokes: Annotated[int, Field(ge=1, le=1000)] = 2
     # 300 U cartridge (Tandem t:slim X2, docs/references.md, "Pump mechanics").
     reservoir_U: Annotated[float, span(0, 10_000, above=True)] = 300.0
     # The low-reservoir alert: at power-up 20 U, settable 10-40 U (Tandem t:slim X2's Low Insulin Alert,
@@ -277,6 +283,8 @@ class Defects(Params):
     site_detector_oversensitive: bool = False  # the site check alarms at a 5 % drop instead of its design value
     site_alarm_no_escalation: bool = False  # an unacknowledged CHECK_SITE never escalates
     stop_not_idempotent: bool = False  # a STOP while already stopped is refused: a driver-contract breach
+    # over-infusion under a single fault
+    runaway_not_detected: bool = False  # the supervisor never compares the encoder with the commands: a runaway runs on
     # the reservoir
     low_reservoir_alert_late: bool = False  # the low-reservoir alert raised at a fifth of the amount set
     empty_reservoir_not_detected: bool = False  # at the end of its count the firmware neither alarms nor stops: its

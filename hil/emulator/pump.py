@@ -90,6 +90,8 @@ class EmulatedPump:
         self.cartridge_uL = params.reservoir_U * UL_PER_U  # what the reservoir holds: a stroke moves no more
         self.reservoir_alert_U = params.reservoir_alert_U  # the low-reservoir alert (RESALERT)
         self._reservoir_alerted = False  # the low-reservoir alert raised for this reservoir
+        self._runaway: Event | None = None  # an injected runaway motor's next stroke (INJECT)
+        self._uncommanded = 0  # strokes the supervisor saw the encoder make without a command, since the injection
         self.delivered_U = 0.0
         self.slack_uL = params.slack_U * UL_PER_U
         self.backoff_enabled = True
@@ -146,14 +148,7 @@ class EmulatedPump:
         if self.reservoir_U < self.p.stroke_U - 1e-9 and not self.defects.empty_reservoir_not_detected:
             self._raise_alarm("RESERVOIR_EMPTY", "HIGH")
             return
-        volume = self.p.stroke_U * UL_PER_U * (1 + self.defects.stroke_volume_bias)
-        volume *= max(0.0, 1 + self.p.stroke_cv * self.rng.standard_normal())
-        taken = min(self.slack_uL, volume)  # travel that takes up the plunger's play moves no insulin
-        self.slack_uL -= taken
-        if deliver:
-            moved = min(self.cartridge_uL, volume - taken)
-            self.cartridge_uL -= moved
-            self.plant.push(moved)
+        self._plunger(deliver)
         self.reservoir_U = max(0.0, self.reservoir_U - self.p.stroke_U)
         self._check_reservoir_alert()
         if counted:
@@ -166,6 +161,33 @@ class EmulatedPump:
                 self.stroke_times.append(self.sched.now)
         if self.plant.pressure_kPa >= self.p.occlusion_threshold_kPa:
             self._occlusion()
+
+    def _plunger(self, deliver: bool = True) -> None:
+        """The plunger's travel of one stroke: its play taken up first, then insulin from the reservoir into the line
+        (`deliver` False: a seeded defect's stroke that never moved)."""
+        volume = self.p.stroke_U * UL_PER_U * (1 + self.defects.stroke_volume_bias)
+        volume *= max(0.0, 1 + self.p.stroke_cv * self.rng.standard_normal())
+        taken = min(self.slack_uL, volume)  # travel that takes up the plunger's play moves no insulin
+        self.slack_uL -= taken
+        if deliver:
+            moved = min(self.cartridge_uL, volume - taken)
+            self.cartridge_uL -= moved
+            self.plant.push(moved)
+
+    def _runaway_stroke(self) -> None:
+        """An injected runaway: the motor strokes at its full speed, commanded by nothing; the supervisor sees the
+        encoder move and, at its trip count, cuts the motor's power (the stuck stage then moves nothing) and raises
+        DELIVERY_FAULT, which stops the pump. The seeded runaway_not_detected never trips."""
+        self._runaway = None
+        self._plunger()
+        self._uncommanded += 1
+        if self._uncommanded >= self.p.runaway_trip_strokes and not self.defects.runaway_not_detected:
+            self._raise_alarm("DELIVERY_FAULT", "HIGH")
+            return
+        self._runaway = self.sched.at(self.sched.now + self._full_speed_period_s(), self._runaway_stroke)
+
+    def _full_speed_period_s(self) -> float:
+        return self.p.stroke_U / self.p.prime_speed_U_per_min * 60.0
 
     def _check_reservoir_alert(self) -> None:
         """The low-reservoir alert, once per reservoir, when the count reaches the amount set (LOW priority: it asks for
@@ -595,6 +617,22 @@ class EmulatedPump:
             )
             self._reservoir_alerted = False  # less left than the new amount: the alert at the next stroke
         return (f"reservoir_alert={self.reservoir_alert_U:.3f}",)
+
+    def _cmd_inject(self, fault: str = ""):
+        """INJECT RUNAWAY_MOTOR|NONE: the verification build's single-fault hook: a runaway motor from the next
+        full-speed period on (its supervisor's reaction is the firmware's own), or none (a runaway still going
+        stopped)."""
+        if fault == "RUNAWAY_MOTOR":
+            if self._runaway is None:
+                self._uncommanded = 0
+                self._runaway = self.sched.at(self.sched.now + self._full_speed_period_s(), self._runaway_stroke)
+        elif fault == "NONE":
+            if self._runaway is not None:
+                self._runaway.cancel()
+                self._runaway = None
+        else:
+            raise Refused("BAD_ARGUMENT", "INJECT takes RUNAWAY_MOTOR or NONE")
+        return (f"injected={'RUNAWAY_MOTOR' if self._runaway is not None else 'NONE'}",)
 
     def _on_increment(self, value: float) -> bool:
         steps = value / self.p.increment_U

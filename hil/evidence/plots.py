@@ -579,14 +579,14 @@ def dose_limit_figure(labels: list[str], weighed_U: list[float], U: list[float],
     return fig
 
 
-def reservoir_figure(t_s, weighed_U, recorded_U, marks: dict[str, float], title: str):
-    """A reservoir run to its end: what the balance weighed and what the pump recorded from the basal's start, with
-    the rig times at which the low-reservoir alert and the empty alarm were seen."""
+def weighed_timeline_figure(t_s, weighed_U, reference_U, reference_label: str, marks: dict[str, float], title: str):
+    """What the balance weighed from the first sample on, against a reference (the pump's record, what was
+    commanded), with the rig times of the test's events (an alarm seen, a fault injected)."""
     t = np.asarray(t_s, dtype=float)
     t_h = (t - t[0]) / 3600.0
     fig, ax = _pyplot().subplots(figsize=(7, 4.5))
     ax.plot(t_h, weighed_U, lw=1, label="delivered (gravimetric)")
-    ax.plot(t_h, recorded_U, "k--", lw=1, label="the pump's record")
+    ax.plot(t_h, reference_U, "k--", lw=1, label=reference_label)
     for (label, t_mark), colour in zip(marks.items(), ("tab:orange", "tab:red"), strict=False):
         ax.axvline((t_mark - t[0]) / 3600.0, color=colour, ls=":", lw=1.5, label=label)
     ax.set_xlabel("time (h)")

@@ -22,6 +22,7 @@ from hil.drivers.contracts import (
     BolusState,
     Capability,
     DoseLimits,
+    InjectedFault,
     PumpEvent,
     PumpIdentity,
     PumpState,
@@ -42,6 +43,7 @@ BASAL_U_PER_H = 1.0
 # 10-50 U: docs/references.md, "The reservoir")
 RESERVOIR_ALERT_U = 10.0
 CHECK_FILL_U = 50.0  # a reservoir the fixture fits, below a full one
+FAULT_WITHIN_S = 30.0  # how long the pump is watched after a fault is injected
 TEMP_BASAL = (0.5, 30)  # U/h, minutes
 ALARM_BOLUS_U = (
     5.0  # into a closed line: an occlusion alarm after about 2.3 U pushed (the reference pump, OC-ALARM-003)
@@ -352,6 +354,24 @@ class _PumpKit:
         _expect(abs(back - before) < 1e-6, f"the alert read, {before:g} U, put back as {back!r}")
         return f"{before:g} U read; {RESERVOIR_ALERT_U:g} U set and confirmed; put back"
 
+    def fault_injection(self) -> str:
+        """A runaway motor injected while running at no basal, the pump watched for FAULT_WITHIN_S, the fault cleared,
+        the pump stopped and its alarms acknowledged. What the pump does about the fault is the suites' to judge."""
+        self.pump.set_basal(0.0)
+        self.pump.resume()
+        self.pump.events()
+        try:
+            self.pump.inject_fault(InjectedFault.RUNAWAY_MOTOR)
+            self.clock.sleep(FAULT_WITHIN_S)
+        finally:
+            self.pump.inject_fault(None)
+            self.pump.stop()
+        alarms = [e for e in self.pump.events() if isinstance(e, Alarm)]
+        for alarm in alarms:
+            self.pump.acknowledge(alarm.alarm_id)
+        said = ", ".join(f"{a.kind} {a.priority}" for a in alarms) or "no alarm"
+        return f"a runaway motor injected, {said} within {FAULT_WITHIN_S:g} s; cleared, stopped, acknowledged"
+
     def unknown_alarm(self) -> str:
         try:
             self.pump.acknowledge("9999")
@@ -389,6 +409,7 @@ def pump_checks(rig: Rig) -> list[Check]:
         ("auto mode: a decision, off", kit.auto, Capability.AUTO_MODE),
         ("dose limits", kit.limits, Capability.DOSE_LIMITS),
         ("low-reservoir alert setting", kit.reservoir_alert, Capability.RESERVOIR_ALERT),
+        ("single-fault injection", kit.fault_injection, Capability.FAULT_INJECTION),
         ("acknowledge an unknown alarm", kit.unknown_alarm, None),
         ("STOP at the end", kit.stop_at_end, None),
     ]

@@ -80,6 +80,7 @@ def reservoir_need(case: Mapping[str, Any], infusion_set: InfusionSet, min_reser
         ),
         (count * bolus_U, f"{count:g} bolus(es) of {bolus_U:g} U"),
         (user_U, f"a user's bolus of {user_U:g} U"),
+        (number("closing_bolus_U"), f"a closing bolus of {number('closing_bolus_U'):g} U"),
         ((1 + factor) * bolus_limit_U, f"a bolus of {factor:g} x the {bolus_limit_U:g} U maximum and one at it"),
         (
             (1 + 2 * factor) * rate_limit_U * observed_h,

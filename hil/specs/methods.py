@@ -196,7 +196,15 @@ AboveLimitFactor = Annotated[
 ]
 ObserveMin = Annotated[
     float,
-    Field(gt=0, le=1440, description="how long after a command above a limit what reaches the balance is weighed"),
+    Field(
+        gt=0,
+        le=1440,
+        description="how long what reaches the balance is weighed after the test's act (a command above a limit, an "
+        "injected fault)",
+    ),
+]
+ClosingBolusU = Annotated[
+    float, Field(gt=0, le=100, description="a bolus that ends the test, weighed: the balance still sees the pump")
 ]
 FillU = Annotated[float, Field(gt=0, le=1000, description="the insulin in the reservoir the test fits")]
 DrainRateUPerH = Annotated[float, Field(gt=0, le=100, description="the basal rate that runs the reservoir to its end")]
@@ -492,6 +500,20 @@ class ReservoirLowAlert(ReservoirEmpty):
         if self.reservoir_alert_U >= self.fill_U:
             raise ValueError(f"reservoir_alert_U {self.reservoir_alert_U:g} is not below fill_U {self.fill_U:g}")
         return self
+
+
+class RunawayMotor(Case):
+    """A basal at `basal_rate_U_per_h` for `flow_h`, then a runaway motor injected and what reaches the balance over
+    `observe_min` weighed against the basal commanded until the pump stopped; then a closing bolus of
+    `closing_bolus_U`, weighed, that shows the balance still sees the pump."""
+
+    method: ClassVar[str] = "runaway-motor"
+    basal_rate_U_per_h: BasalRateUPerH
+    flow_h: FlowH
+    observe_min: ObserveMin
+    closing_bolus_U: ClosingBolusU
+    poll_s: PollS
+    settle_s: SettleS
 
 
 def _models(base: type[Case]) -> list[type[Case]]:

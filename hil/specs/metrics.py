@@ -38,12 +38,13 @@ _BOLUS_LIMIT = ("bolus-limit",)
 _BASAL_LIMIT = ("basal-limit",)
 _RESERVOIR_LOW = ("reservoir-low-alert",)
 _RESERVOIR_EMPTY = ("reservoir-empty",)
+_RUNAWAY = ("runaway-motor",)
 # The weighed methods outside dose accuracy whose weighed amount is held against the pump's record over a span where
 # the two must agree (docs/bench.md, "The balance must see the pump"): the flow into the open outlet before a block or
 # a full kink, the whole test where nothing blocks the line, both balances' sum through a leak, a dose-limit test
-# from its first command above a limit to its end, a reservoir run to its end. Not the bolus into a
-# blocked or kinked line (occlusion-bolus, site-kink-bolus): all of it goes into the line and the back-off draws it
-# back, which no pump reports.
+# from its first command above a limit to its end, a reservoir run to its end, the bolus that ends a runaway-motor
+# test (a runaway is delivery no pump records). Not the bolus into a blocked or kinked line (occlusion-bolus,
+# site-kink-bolus): all of it goes into the line and the back-off draws it back, which no pump reports.
 _RECORDED_ELSEWHERE = (
     "occlusion-basal",
     "site-kink-basal",
@@ -58,6 +59,7 @@ _RECORDED_ELSEWHERE = (
     *_BASAL_LIMIT,
     *_RESERVOIR_LOW,
     *_RESERVOIR_EMPTY,
+    *_RUNAWAY,
 )
 
 METRICS: dict[str, MetricKind] = {
@@ -144,7 +146,7 @@ METRICS: dict[str, MetricKind] = {
         MetricKind(
             "alarm_priority_high",
             "bool",
-            _OCCLUSION + _CGM + _RESERVOIR_EMPTY,
+            _OCCLUSION + _CGM + _RESERVOIR_EMPTY + _RUNAWAY,
             (),
             "1 when the alarm was raised at HIGH priority (0 when none came)",
         ),
@@ -477,6 +479,23 @@ METRICS: dict[str, MetricKind] = {
             _RESERVOIR_LOW + _RESERVOIR_EMPTY,
             (),
             "weighed from the start of the basal to the end: what the fitted reservoir gave, less its prime",
+        ),
+        MetricKind(
+            "over_infusion_after_fault",
+            "U",
+            _RUNAWAY,
+            (),
+            "weighed from the injected fault to the end of the observation, less the basal commanded until the pump "
+            "stopped",
+            (Capability.FAULT_INJECTION,),
+        ),
+        MetricKind(
+            "closing_bolus_delivered",
+            "U",
+            _RUNAWAY,
+            (),
+            "the bolus that ends the test, weighed (the balance still sees the pump after the fault)",
+            (Capability.FAULT_INJECTION,),
         ),
         MetricKind(
             "false_alarms_per_day",

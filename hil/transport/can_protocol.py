@@ -114,6 +114,8 @@ def request_args(word: str, signals: dict) -> tuple[str, ...]:
     if word == "LIMITS":  # both 0: a query (a maximum of 0 is no setting)
         limits = (float(signals["max_bolus"]), float(signals["max_basal_rate"]))
         return () if limits == (0.0, 0.0) else tuple(f"{value:.3f}" for value in limits)
+    if word == "INJECT":
+        return (str(signals["fault"]),)
     if word == "RESALERT":  # 0: a query (an alert at nothing left is no setting)
         amount = float(signals["reservoir_alert"])
         return () if amount == 0.0 else (f"{amount:.2f}",)
@@ -149,6 +151,8 @@ def response_signals(word: str, fields: dict[str, str]) -> dict[str, float | str
         return {"max_bolus": float(fields["max_bolus"]), "max_basal_rate": float(fields["max_basal_rate"])}
     if word == "RESALERT":
         return {"reservoir_alert": float(fields["reservoir_alert"])}
+    if word == "INJECT":
+        return {"fault": fields["injected"]}
     if word == "AUTO":
         zone = fields["zone"]
         return {

@@ -42,10 +42,11 @@ def _evidence(evidence, grav: Gravimetry, drain: Drain, requirement, fill_U: flo
     marks = {f"{seen.event.kind} seen": seen.seen_s for seen in drain.alarms}
     evidence.attach_figure(
         "the reservoir run to its end",
-        plots.reservoir_figure,
+        plots.weighed_timeline_figure,
         t,
         grav.cumulative_units(t, np.array(drain.mass_mg)),
         np.array(drain.recorded_U) - drain.recorded_U[0],
+        "the pump's record",
         marks,
         f"{requirement.id}: a {fill_U:g} U reservoir run to its end",
     )

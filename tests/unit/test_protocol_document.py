@@ -115,7 +115,7 @@ def test_every_command_replies_with_the_fields_the_document_lists():
     script = [("ID",), ("STATUS",), ("SET",), ("BASAL", "1.000"), ("TEMPBASAL", "0.500", "30"), ("RESUME",),
               ("BOLUS", "0.100"), ("CANCEL",), ("PRIME", "0.100"), ("CANCEL",), ("HISTORY", "0.000"),
               ("SET", "on_low=1"), ("CGM", "50", "0.0"), ("ACK", "1"), ("SUSPEND",), ("STOP",), ("AUTO",),
-              ("LIMITS", "10.000", "2.000"), ("RESALERT", "15")]
+              ("LIMITS", "10.000", "2.000"), ("RESALERT", "15"), ("INJECT", "NONE")]
     for command, *args in script:
         seen[command] = pump.keys(command, *args)
     for command, keys in seen.items():
@@ -346,7 +346,7 @@ def test_the_can_enumerations_match_the_dbc():
     db = cantools.database.load_file(str(DBC))
     rows = {ticks(row[1])[0]: row[3] for row in table(section("## 5."), "id", "message", "from → to", "content")}
     assert numbered(rows["PumpRequest"]) - {(0, "STANDARD"), (1, "QUICK")} == choices(
-        db, "PumpRequest", "opcode", "auto_switch")
+        db, "PumpRequest", "opcode", "auto_switch", "fault")
     assert numbered(rows["PumpResponse"]) == choices(db, "PumpResponse", "result", "auto_zone")
     assert numbered(rows["PumpAlarm"]) == choices(db, "PumpAlarm", "kind", "priority")
     assert numbered(rows["PumpEvent"]) == choices(db, "PumpEvent", "kind", "reason")

@@ -43,8 +43,12 @@ class BpxPump(PumpDriver):
     """The BPX pump over its binary service link."""
 
     device = DeviceKind.PUMP
-    # the service link has no dose-limit message and no low-reservoir alert setting
-    capabilities = frozenset(Capability) - {Capability.DOSE_LIMITS, Capability.RESERVOIR_ALERT}
+    # the service link has no dose-limit message, no low-reservoir alert setting and no fault injection
+    capabilities = frozenset(Capability) - {
+        Capability.DOSE_LIMITS,
+        Capability.RESERVOIR_ALERT,
+        Capability.FAULT_INJECTION,
+    }
 
     class Options(SerialOptions):
         baudrate: Baudrate = 115200
