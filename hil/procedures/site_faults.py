@@ -56,7 +56,9 @@ class SitePoller:
         self.series: dict[int, Series] = {}
 
     def poll(self, trial: int, phase: str) -> list[Seen[Alarm]]:
-        """One row (pump status, both balances); returns the site alarms that arrived."""
+        """One row (pump status, both balances); returns the site alarms that arrived. A low-reservoir alert is
+        acknowledged as it comes, as its user clears it: the 12 nominal days take a full reservoir down to it, and
+        an alert left standing would have the pump refuse the RESUME after a site alarm."""
         status = self.rig.pump.status()
         reading = self.rig.scale.read()
         lost = self.rig.lost_scale.read().mass_mg if self.rig.lost_scale else math.nan
@@ -69,7 +71,10 @@ class SitePoller:
         self.recording.append(
             trial, f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", f"{lost:.5f}", f"{pressure:.2f}", status.state, phase
         )
-        return [Seen(e, reading.t) for e in self.rig.pump.events() if isinstance(e, Alarm) and e.kind in SITE_ALARMS]
+        alarms = [e for e in self.rig.pump.events() if isinstance(e, Alarm)]
+        for alert in (a for a in alarms if a.kind is AlarmKind.RESERVOIR_LOW):
+            self.rig.pump.acknowledge(alert.alarm_id)
+        return [Seen(e, reading.t) for e in alarms if e.kind in SITE_ALARMS]
 
     def watch(
         self,

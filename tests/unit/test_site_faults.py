@@ -174,3 +174,27 @@ def test_site_control_over_the_wire_reaches_the_emulated_bench():
         truth = rig.control.inspect()
         assert truth["kink_factor"] == 1.0 and truth["leak_fraction"] == 0.0
         assert rig.lost_scale.identify()["serial"] == "B000000002"
+
+
+def test_the_site_poller_clears_a_low_reservoir_alert_so_a_resume_after_a_site_alarm_is_taken(tmp_path):
+    """The 12 nominal days take a full reservoir down to its low-reservoir alert: left standing, it would have the pump
+    refuse the RESUME that follows a false site alarm (ALARM_ACTIVE), a verdict about the harness."""
+    from pathlib import Path
+
+    from hil.evidence.recording import CsvRecording
+    from hil.procedures.site_faults import RECORDING_COLUMNS, SitePoller
+    from hil.rig.config import load_rig
+    from hil.rig.rig import Rig
+
+    rig_file = Path(__file__).resolve().parents[2] / "fixtures" / "rigs" / "emulator.yaml"
+    with Rig(load_rig(rig_file)) as rig, CsvRecording(tmp_path / "site.csv", RECORDING_COLUMNS) as raw:
+        rig.begin_test("low-reservoir alert in the nominal days")
+        rig.reservoir.fit(21.0)
+        rig.pump.set_basal(30.0)
+        rig.pump.resume()
+        rig.clock.sleep(600.0)  # 5 U at 30 U/h: the count passes the 20 U alert
+        assert SitePoller(rig, raw).poll(1, "nominal") == []
+        rig.pump.stop()
+        rig.pump.resume()  # refused ALARM_ACTIVE without the poller's acknowledgement
+        rig.pump.stop()
+        rig.reservoir.restore()
