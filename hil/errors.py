@@ -66,6 +66,11 @@ class BalanceNotCoupled(RigError):
     weighs can judge the pump."""
 
 
+class ReservoirNotFitted(RigError):
+    """The reservoir fixture said a reservoir was fitted, and the pump does not count what it holds (a fit that did not
+    happen, a fill not made as asked): nothing the test then weighs judges the pump's reservoir."""
+
+
 class StartingStateError(RigError):
     """The pump cannot be brought to, or shown in, the state a test starts from (hil.procedures.starting_state)."""
 

@@ -55,8 +55,8 @@ class OperatorPromptReservoir:
 
     def fit(self, fill_U: float) -> None:
         self.operator.prompt(
-            f"FILL a new reservoir with {fill_U:g} U (weigh it: {fill_U * 10:g} µL of U-100), FIT it and do the "
-            "pump's reservoir change, leaving the infusion set connected and delivery stopped."
+            f"FILL a new reservoir with {fill_U:g} U (weigh the fill at the rig's insulin concentration), FIT it and "
+            "do the pump's reservoir change, leaving the infusion set connected and delivery stopped."
         )
 
     def restore(self) -> None:

@@ -35,6 +35,7 @@ from hil.drivers.contracts import (
 from hil.drivers.registry import DeviceKind
 from hil.drivers.site_faults import SiteFaultUnavailable
 from hil.errors import DeviceRefused, InstrumentRefused, RigError
+from hil.procedures.reservoir import fit_tolerance_U
 from hil.rig.rig import Rig
 
 BOLUS_U = 0.5  # a bolus the reference range allows on every pump the suite targets (0.05 U steps)
@@ -539,7 +540,7 @@ def reservoir_checks(rig: Rig, fixture: ReservoirFixture) -> list[Check]:
             fixture.restore()
         full = rig.pump.status().reservoir_U
         _expect(
-            abs(fitted - CHECK_FILL_U) <= 0.5 and full > fitted,
+            abs(fitted - CHECK_FILL_U) <= fit_tolerance_U(CHECK_FILL_U) and full > fitted,
             f"the pump reports {fitted:g} U after a {CHECK_FILL_U:g} U reservoir was fitted, {full:g} U after a "
             "full one",
         )

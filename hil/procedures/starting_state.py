@@ -52,6 +52,9 @@ def reservoir_need(case: Mapping[str, Any], infusion_set: InfusionSet, min_reser
     def number(key: str, default: float = 0.0) -> float:
         return float(case.get(key, default))
 
+    if "fill_U" in case:  # a reservoir test fits its own reservoir (hil.procedures.reservoir) and a full one after
+        return ReservoirNeed(0.0, "none of the reservoir fitted now: the test fits its own")
+
     if "analysis_h" in case:
         hours: float | None = number("stabilisation_h") + number("analysis_h")
     elif "flow_h" in case:

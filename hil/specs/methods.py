@@ -484,7 +484,6 @@ class ReservoirEmpty(Case):
     alarm_timeout_h: AlarmTimeoutH
     hold_after_alarm_min: HoldAfterAlarmMin
     poll_s: PollS
-    settle_s: SettleS
 
 
 class ReservoirLowAlert(ReservoirEmpty):
@@ -513,7 +512,6 @@ class RunawayMotor(Case):
     observe_min: ObserveMin
     closing_bolus_U: ClosingBolusU
     poll_s: PollS
-    settle_s: SettleS
 
 
 def _models(base: type[Case]) -> list[type[Case]]:

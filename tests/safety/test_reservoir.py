@@ -15,6 +15,7 @@ from hil.procedures.reservoir import (
     RECORDING_COLUMNS,
     Drain,
     alert_set,
+    available_U,
     record_span,
     reservoir_fitted,
     run_to_empty,
@@ -22,21 +23,24 @@ from hil.procedures.reservoir import (
 )
 
 
-def _available_U(rig, fill_U: float) -> float:
-    """What the fitted reservoir holds for the basal: its fill less the prime and the coupling check."""
-    infusion_set = rig.config.infusion_set
-    return fill_U - infusion_set.prime_U - (infusion_set.check_U or infusion_set.prime_U)
-
-
 def _evidence(evidence, grav: Gravimetry, drain: Drain, requirement, fill_U: float, available_U: float) -> Metrics:
     """The alarms seen, the figure, and what every reservoir test reports: what the reservoir gave, and the run
     against the pump's record."""
-    seen = [
-        f"{s.event.kind} ({s.event.priority}) raised at pump time {s.event.raised_s:.0f} s, seen at rig time "
-        f"{s.seen_s:.0f} s"
-        for s in drain.alarms
-    ]
-    evidence.attach_text("the reservoir's alarms", "\n".join([f"reservoir fitted: {fill_U:g} U", *(seen or ["no reservoir alarm came"])]))
+    def said(alarms: list) -> list[str]:
+        return [
+            f"{s.event.kind} ({s.event.priority}) raised at pump time {s.event.raised_s:.0f} s, seen at rig time "
+            f"{s.seen_s:.0f} s"
+            for s in alarms
+        ]
+
+    evidence.attach_text(
+        "the pump's alarms",
+        "\n".join(
+            [f"reservoir fitted: {fill_U:g} U, {available_U:g} U of it after the prime and the coupling check"]
+            + (said(drain.alarms) or ["no reservoir alarm came after the basal's start"])
+            + (["before the basal's start (acknowledged), or of another kind:", *said(drain.others)] if drain.others else [])
+        ),
+    )
     assert drain.start is not None and drain.end is not None
     t = np.array(drain.t_s)
     marks = {f"{seen.event.kind} seen": seen.seen_s for seen in drain.alarms}
@@ -62,6 +66,7 @@ def _evidence(evidence, grav: Gravimetry, drain: Drain, requirement, fill_U: flo
 def test_low_reservoir_alert_leaves_its_amount(rig, reservoir_change, requirement, evidence):
     case = requirement.case
     grav = Gravimetry(rig.config)
+    available = available_U(rig, case.fill_U, case.reservoir_alert_U)
     with evidence.recording("reservoir", RECORDING_COLUMNS) as raw:
         with reservoir_fitted(rig, reservoir_change, case.fill_U), alert_set(rig, case.reservoir_alert_U) as alert_U:
             delivery.prepare(rig)
@@ -74,7 +79,7 @@ def test_low_reservoir_alert_leaves_its_amount(rig, reservoir_change, requiremen
                 case.poll_s,
                 raw,
             )
-    metrics = _evidence(evidence, grav, drain, requirement, case.fill_U, _available_U(rig, case.fill_U))
+    metrics = _evidence(evidence, grav, drain, requirement, case.fill_U, available)
     assert drain.end is not None
     if drain.at_alert is None:  # no alert: nothing was delivered after one
         metrics["delivered_after_low_reservoir_alert_pct"] = Metric(0.0, "%", 0.0)
@@ -90,6 +95,7 @@ def test_low_reservoir_alert_leaves_its_amount(rig, reservoir_change, requiremen
 def test_empty_reservoir_alarms_and_stops(rig, reservoir_change, requirement, evidence):
     case = requirement.case
     grav = Gravimetry(rig.config)
+    available = available_U(rig, case.fill_U)
     with evidence.recording("reservoir", RECORDING_COLUMNS) as raw:
         with reservoir_fitted(rig, reservoir_change, case.fill_U):
             delivery.prepare(rig)
@@ -102,7 +108,7 @@ def test_empty_reservoir_alarms_and_stops(rig, reservoir_change, requirement, ev
                 case.poll_s,
                 raw,
             )
-    metrics = _evidence(evidence, grav, drain, requirement, case.fill_U, _available_U(rig, case.fill_U))
+    metrics = _evidence(evidence, grav, drain, requirement, case.fill_U, available)
     assert drain.at_alarm is not None and drain.end is not None
     empty = drain.first(AlarmKind.RESERVOIR_EMPTY)
     metrics["alarm_priority_high"] = Metric(float(empty is not None and empty.event.priority is Priority.HIGH), "bool", 0.0)
