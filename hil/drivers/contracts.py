@@ -299,9 +299,9 @@ class Pump(Protocol):
     def reservoir_alert(self) -> float:
         """The low-reservoir alert's amount in effect, U."""
 
-    def inject_fault(self, fault: InjectedFault | None) -> None:
-        """Inject a single fault through the verification build's hook (None: clear it); what the pump does about
-        it is the pump's own."""
+    def inject_fault(self, fault: InjectedFault | None) -> InjectedFault | None:
+        """Inject a single fault through the verification build's hook (None: clear it); the fault the hook says is
+        acting. What the pump does about the fault is the pump's own."""
 
     def set_occlusion_backoff(self, enabled: bool) -> None: ...
     def configure_suspend(self, low_limit: int, before_low: bool, on_low: bool) -> None: ...

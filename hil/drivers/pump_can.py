@@ -206,9 +206,10 @@ class CanPumpDriver(PumpDriver):
         """The low-reservoir alert (RESALERT); the amount the pump answers it has."""
         return float(self._command("RESALERT", reservoir_alert=amount_U)["reservoir_alert"])
 
-    def inject_fault(self, fault: InjectedFault | None) -> None:
-        """The verification build's single-fault hook (INJECT)."""
-        self._command("INJECT", fault=str(fault or "NONE"))
+    def inject_fault(self, fault: InjectedFault | None) -> InjectedFault | None:
+        """The verification build's single-fault hook (INJECT); the fault it says is acting."""
+        acting = str(self._command("INJECT", fault=str(fault or "NONE"))["fault"])
+        return None if acting == "NONE" else InjectedFault(acting)
 
     def reservoir_alert(self) -> float:
         return float(self._command("RESALERT", reservoir_alert=0.0)["reservoir_alert"])  # 0: a query

@@ -152,9 +152,10 @@ class ReferencePumpDriver(PumpDriver):
         """The low-reservoir alert (RESALERT); the amount the pump answers it has."""
         return self._field(self.link.request("RESALERT", f"{amount_U:.2f}"), "reservoir_alert", float)
 
-    def inject_fault(self, fault: InjectedFault | None) -> None:
-        """The verification build's single-fault hook (INJECT)."""
-        self.link.request("INJECT", str(fault or "NONE"))
+    def inject_fault(self, fault: InjectedFault | None) -> InjectedFault | None:
+        """The verification build's single-fault hook (INJECT); the fault it says is acting."""
+        frame = self.link.request("INJECT", str(fault or "NONE"))
+        return self._field(frame, "injected", lambda text: None if text == "NONE" else InjectedFault(text))
 
     def reservoir_alert(self) -> float:
         return self._field(self.link.request("RESALERT", idempotent=True), "reservoir_alert", float)

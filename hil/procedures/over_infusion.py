@@ -1,7 +1,8 @@
 """Over-infusion under a single fault: a basal running, a fault injected through the pump maker's verification build
-(a runaway motor), what reaches the balance weighed against what was commanded, and the pump's alarm seen as it
-comes. The fault is cleared, the alarm acknowledged and the pump stopped however the procedure ends; it ends on a
-bolus the pump records, weighed, so the balance is shown to see the pump after the fault too."""
+(a runaway motor), what reaches the balance weighed against what was commanded, and the pump's alarms after the
+injection seen as they come. The pump is stopped and the fault cleared however the procedure ends (signals held
+meanwhile); it ends on a bolus the pump records, weighed, so the balance is shown to see the pump after the fault
+too (a pump that will not deliver after it leaves that unshown: never a pass)."""
 
 import logging
 from collections.abc import Iterator
@@ -9,12 +10,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from hil.analysis.dose_metrics import RecordSpan
-from hil.drivers.contracts import Alarm, InjectedFault, Seen
+from hil.drivers.contracts import Alarm, InjectedFault, PumpState, Seen
 from hil.errors import DeviceRefused, RigError
 from hil.evidence.recording import CsvRecording
-from hil.procedures import delivery
+from hil.procedures import delivery, starting_state
 from hil.procedures.delivery import Mark
 from hil.procedures.gravimetric import Gravimetry
+from hil.rig import abort
 from hil.rig.clock import poll_until
 from hil.rig.rig import Rig
 
@@ -23,46 +25,64 @@ log = logging.getLogger(__name__)
 RECORDING_COLUMNS = ["t_s", "mass_mg", "pump_delivered_U", "pump_state", "phase"]
 
 
+class FaultNotInjected(Exception):
+    """The pump refused the injection, or its hook says the fault is not acting: not a verification build, or a hook
+    that does nothing. The requirement is not verified on this pump (the test is skipped with this reason)."""
+
+
 @dataclass
 class FaultRun:
     """What a fault episode recorded: the polls, the alarms seen, and the marks."""
 
     t_s: list[float] = field(default_factory=list)
     mass_mg: list[float] = field(default_factory=list)
-    alarms: list[Seen[Alarm]] = field(default_factory=list)
+    alarms: list[Seen[Alarm]] = field(default_factory=list)  # after the injection
+    before: list[Seen[Alarm]] = field(default_factory=list)  # from the test's start to the injection: not the fault's
     injected_s: float = 0.0  # rig time of the injection
+    stopped_s: float | None = None  # the first poll that found the pump not RUNNING
     first: Mark | None = None  # settled, right before the injection
     after: Mark | None = None  # settled, after the observation
-    end: Mark | None = None  # settled, after the closing bolus
+    end: Mark | None = None  # settled, after the closing bolus; None when the pump would not deliver it
+    closing_refused: str = ""  # why the closing bolus was not delivered
+
+
+def _clear(rig: Rig) -> None:
+    """The pump stopped, then the fault cleared, each tried whatever the other did; a fault left acting is said."""
+    with abort.signals.shielded():
+        for step, what in ((rig.pump.stop, "STOP"), (lambda: rig.pump.inject_fault(None), "clearing the fault")):
+            try:
+                step()
+            except (RigError, DeviceRefused) as exc:
+                log.error("after the injected fault, %s failed: %s", what, exc)
 
 
 @contextmanager
 def fault_injected(rig: Rig, fault: InjectedFault) -> Iterator[None]:
-    """For the block, `fault` injected; cleared after it however it ends, and the pump stopped (on an error, what
-    ended the block is what the caller sees)."""
-    rig.pump.inject_fault(fault)
+    """For the block, `fault` injected and shown acting (FaultNotInjected otherwise); the pump stopped and the fault
+    cleared after it, however it ends."""
     try:
-        yield
-    except BaseException:
         try:
-            rig.pump.inject_fault(None)
-            rig.pump.stop()
-        except (RigError, DeviceRefused) as exc:
-            log.warning("the injected fault not cleared: %s", exc)
-        raise
-    rig.pump.inject_fault(None)
-    rig.pump.stop()
+            acting = rig.pump.inject_fault(fault)
+        except DeviceRefused as exc:
+            raise FaultNotInjected(
+                f"the pump refused the injection of {fault} ({exc}): not a verification build?"
+            ) from None
+        if acting is not fault:
+            raise FaultNotInjected(f"the pump's hook says {acting or 'no fault'} is acting after {fault} was injected")
+        yield
+    finally:
+        _clear(rig)
 
 
-def _poll(rig: Rig, run: FaultRun, raw: CsvRecording, phase: str) -> list[Seen[Alarm]]:
+def _poll(rig: Rig, run: FaultRun, raw: CsvRecording, phase: str) -> None:
     reading = rig.scale.read()
     status = rig.pump.status()
     run.t_s.append(reading.t)
     run.mass_mg.append(reading.mass_mg)
     raw.append(f"{reading.t:.3f}", f"{reading.mass_mg:.5f}", f"{status.delivered_U:.3f}", status.state, phase)
-    new = [Seen(e, reading.t) for e in rig.pump.events() if isinstance(e, Alarm)]
-    run.alarms.extend(new)
-    return new
+    run.alarms += [Seen(e, reading.t) for e in rig.pump.events() if isinstance(e, Alarm)]
+    if run.stopped_s is None and status.state is not PumpState.RUNNING:
+        run.stopped_s = reading.t
 
 
 def runaway_episode(
@@ -74,33 +94,42 @@ def runaway_episode(
     poll_s: float,
     raw: CsvRecording,
 ) -> FaultRun:
-    """From the prepared pump: a basal of `rate_U_per_h` for `flow_s`; a runaway motor injected and polled for
-    `observe_s`; the fault cleared, the pump stopped, its alarms acknowledged, a settled mark; then a bolus of
-    `closing_bolus_U` to its end, and a settled mark."""
+    """From the prepared pump: a basal of `rate_U_per_h` for `flow_s`; the alarms so far set aside, a settled mark, a
+    runaway motor injected and polled for `observe_s`; the pump stopped, the fault cleared, its alarms acknowledged,
+    a settled mark; then a bolus of `closing_bolus_U` to its end, and a settled mark."""
     run = FaultRun()
+    starting_state.acknowledge_alarms(rig.pump)  # an alert the prime raised (a low reservoir) would refuse RESUME
     delivery.start_basal(rig, rate_U_per_h)
     rig.clock.sleep(flow_s)
     run.first = delivery.settled_mark(rig)  # every basal stroke counted so far arrived: none taken for the fault's
+    run.before = [Seen(e, run.first.t) for e in rig.pump.events() if isinstance(e, Alarm)]
     with fault_injected(rig, InjectedFault.RUNAWAY_MOTOR):
         run.injected_s = rig.clock.now()
         poll_until(rig.clock, lambda: _poll(rig, run, raw, "runaway injected"), run.injected_s + observe_s, poll_s)
     run.after = delivery.settled_mark(rig)
-    for seen in run.alarms:
-        rig.pump.acknowledge(seen.event.alarm_id)
-    rig.pump.set_basal(0.0)
-    rig.pump.resume()
-    delivery.wait_until_idle(rig, rig.pump.bolus(closing_bolus_U), f"closing bolus of {closing_bolus_U:g} U")
-    run.end = delivery.settled_mark(rig)
+    run.alarms += [Seen(e, run.after.t) for e in rig.pump.events() if isinstance(e, Alarm)]
+    try:
+        starting_state.acknowledge_alarms(rig.pump)
+        rig.pump.set_basal(0.0)
+        rig.pump.resume()
+        delivery.wait_until_idle(rig, rig.pump.bolus(closing_bolus_U), f"closing bolus of {closing_bolus_U:g} U")
+    except (DeviceRefused, RigError) as exc:  # a pump out of service after a fault, as Omnipod 5's Pod
+        run.closing_refused = str(exc)
+    else:
+        run.end = delivery.settled_mark(rig)
     rig.pump.stop()
     return run
 
 
-def stopped_s(run: FaultRun) -> float:
-    """When the pump was seen stopped by its alarm (the first alarm's poll), or the observation's end."""
+def commanded_U(run: FaultRun, rate_U_per_h: float) -> float:
+    """The basal the pump was commanded from the mark before the injection until it was seen stopped (or the
+    observation's end), as whole strokes it recorded where fewer: delivery owed to the basal, not the fault."""
+    assert run.first is not None and run.after is not None
+    until = run.after.t if run.stopped_s is None else run.stopped_s
+    return min(rate_U_per_h * max(0.0, until - run.first.t) / 3600.0, run.after.recorded_U - run.first.recorded_U)
+
+
+def closing_span(grav: Gravimetry, run: FaultRun, closing_bolus_U: float) -> RecordSpan | None:
+    """The closing bolus weighed against the pump's record; None when the pump would not deliver it."""
     assert run.after is not None
-    return min((seen.seen_s for seen in run.alarms), default=run.after.t)
-
-
-def closing_span(grav: Gravimetry, run: FaultRun, closing_bolus_U: float) -> RecordSpan:
-    assert run.after is not None and run.end is not None
-    return delivery.record_span(grav, run.after, run.end, closing_bolus_U)
+    return None if run.end is None else delivery.record_span(grav, run.after, run.end, closing_bolus_U)

@@ -13,7 +13,7 @@ from hil.analysis.dose_metrics import RecordSpan
 from hil.drivers.contracts import Alarm, AlarmKind, ReservoirFixture, Seen
 from hil.errors import DeviceRefused, ReservoirNotFitted, RigError, StartingStateError
 from hil.evidence.recording import CsvRecording
-from hil.procedures import delivery
+from hil.procedures import delivery, starting_state
 from hil.procedures.delivery import Mark
 from hil.procedures.gravimetric import Gravimetry
 from hil.procedures.starting_state import RESERVOIR_MARGIN_U
@@ -91,8 +91,11 @@ def reservoir_fitted(rig: Rig, fixture: ReservoirFixture, fill_U: float) -> Iter
             except (RigError, DeviceRefused) as exc:
                 log.warning("after the reservoir test, %s: %s", step.__name__, exc)
         raise
-    rig.pump.stop()
-    fixture.restore()
+    try:
+        rig.pump.stop()
+    finally:
+        fixture.restore()
+    starting_state.acknowledge_alarms(rig.pump)  # the old reservoir's alarms, which a foreign pump may keep
     delivery.prepare(rig)
 
 
@@ -128,7 +131,7 @@ class DrainPoller:
         reading = self.rig.scale.read()
         status = self.rig.pump.status()
         d = self.drain
-        self.last = Mark(reading.t, reading.mass_mg, status.delivered_U)
+        self.last = Mark(reading.t, reading.mass_mg, status.delivered_U) if reading.stable else None
         d.t_s.append(reading.t)
         d.mass_mg.append(reading.mass_mg)
         d.recorded_U.append(status.delivered_U)
@@ -146,10 +149,15 @@ class DrainPoller:
         d.others.extend(s for s in seen if s not in new)
         return new
 
+    def here(self) -> Mark:
+        """The latest poll's reading as a mark when it was stable, else the next stable reading's (a dynamic reading
+        is never weighed)."""
+        return self.last or delivery.mark(self.rig)
+
     def await_alarm(self, kind: AlarmKind, timeout_s: float, poll_s: float, phase: str) -> Mark | None:
-        """The reading of the poll that brought the first alarm of `kind` after the basal's start (it may have come
-        up to `poll_s` before it: what is weighed from it leaves that out, against the pump), or None when none came
-        within the timeout."""
+        """A mark at the poll that brought the first alarm of `kind` after the basal's start (`here`: the alarm may
+        have come up to `poll_s` before it, and what is weighed from it leaves that out, against the pump), or None
+        when none came within the timeout."""
         if self.drain.first(kind) is None:
             end_s = self.rig.clock.now() + timeout_s
 
@@ -157,7 +165,7 @@ class DrainPoller:
                 return self.drain.first(kind) is not None
 
             poll_until(self.rig.clock, lambda: self.poll(phase), end_s, poll_s, until=came)
-        return self.last if self.drain.first(kind) is not None else None
+        return self.here() if self.drain.first(kind) is not None else None
 
 
 def run_to_empty(
@@ -187,7 +195,7 @@ def run_to_empty(
     drain.at_alarm = poller.await_alarm(AlarmKind.RESERVOIR_EMPTY, alarm_timeout_s, poll_s, "to the empty alarm")
     if drain.at_alarm is None:  # none came: the wait's end stands for it
         poller.poll("the wait for the empty alarm over")
-        drain.at_alarm = poller.last
+        drain.at_alarm = poller.here()
     poll_until(rig.clock, lambda: poller.poll("after the empty alarm"), rig.clock.now() + hold_s, poll_s)
     drain.end = delivery.settled_mark(rig)
     rig.pump.stop()

@@ -132,6 +132,11 @@ def establish(
         pump.stop()
     except DeviceRefused as exc:
         raise StartingStateError(f"pump refused STOP, which the contract says it always accepts: {exc}") from None
+    if Capability.FAULT_INJECTION in capabilities:
+        try:  # a fault an earlier test or a bench left injected
+            pump.inject_fault(None)
+        except DeviceRefused:  # a pump without the hook has none to clear
+            pass
     acknowledge_alarms(pump)
     try:
         if Capability.AUTO_MODE in capabilities and pump.auto_mode().on:

@@ -23,7 +23,7 @@ from hil.drivers.contracts import (
 )
 from hil.drivers.emulator_control import EmulatorControl
 from hil.drivers.pump_base import PumpDriver
-from hil.errors import RigError, TransportError
+from hil.errors import DeviceRefused, RigError, TransportError
 from hil.rig import abort, lab
 from hil.rig.clock import Clock, SimClock
 from hil.rig.config import RigConfig
@@ -306,12 +306,25 @@ class Rig:
                     action = SafetyAction(reason, True, f"pump acknowledged STOP in {time.monotonic() - started:.2f} s")
                 except Exception as exc:  # noqa: BLE001 - the stop must be attempted and its failure recorded
                     action = SafetyAction(reason, False, f"STOP not acknowledged: {exc}")
+                self._clear_injected_fault()
             if action.ok:
                 narrative.info("make safe (%s): %s", reason, action.detail)
             else:
                 log.error("make safe (%s): %s", reason, action.detail)
             self.safety_log.append(action)
             return action
+
+    def _clear_injected_fault(self) -> None:
+        """On a pump with a fault-injection hook, no injected fault left acting (a STOP does not stop a runaway
+        motor); a pump that refuses the clear has no hook, a failure is logged."""
+        if self._pump is None or Capability.FAULT_INJECTION not in self.capabilities():
+            return
+        try:
+            self._pump.inject_fault(None)
+        except DeviceRefused:
+            pass
+        except Exception as exc:  # noqa: BLE001 - making safe never raises; the failure is recorded
+            log.error("make safe: an injected fault not cleared: %s", exc)
 
     def close(self, reason: str) -> SafetyAction:
         """Make the pump safe, then close every link and stop the emulator; returns the STOP's outcome."""

@@ -485,8 +485,8 @@ METRICS: dict[str, MetricKind] = {
             "U",
             _RUNAWAY,
             (),
-            "weighed from the injected fault to the end of the observation, less the basal commanded until the pump "
-            "stopped",
+            "weighed from a settled reading right before the injected fault to one after the observation, less the "
+            "basal commanded until the pump was seen stopped (or what it recorded, where less)",
             (Capability.FAULT_INJECTION,),
         ),
         MetricKind(
