@@ -209,7 +209,10 @@ class CanPumpDriver(PumpDriver):
     def inject_fault(self, fault: InjectedFault | None) -> InjectedFault | None:
         """The verification build's single-fault hook (INJECT); the fault it says is acting."""
         acting = str(self._command("INJECT", fault=str(fault or "NONE"))["fault"])
-        return None if acting == "NONE" else InjectedFault(acting)
+        try:
+            return None if acting == "NONE" else InjectedFault(acting)
+        except ValueError:
+            raise ProtocolError(f"pump: INJECT answered the fault '{acting}', none of the contract's") from None
 
     def reservoir_alert(self) -> float:
         return float(self._command("RESALERT", reservoir_alert=0.0)["reservoir_alert"])  # 0: a query

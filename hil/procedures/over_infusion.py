@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from hil.analysis.dose_metrics import RecordSpan
 from hil.drivers.contracts import Alarm, InjectedFault, PumpState, Seen
-from hil.errors import DeviceRefused, RigError
+from hil.errors import DeviceRefused, RigError, StartingStateError
 from hil.evidence.recording import CsvRecording
 from hil.procedures import delivery, starting_state
 from hil.procedures.delivery import Mark
@@ -40,26 +40,43 @@ class FaultRun:
     before: list[Seen[Alarm]] = field(default_factory=list)  # from the test's start to the injection: not the fault's
     injected_s: float = 0.0  # rig time of the injection
     stopped_s: float | None = None  # the first poll that found the pump not RUNNING
+    observed_s: float = 0.0  # rig time the observation ended (the harness's STOP follows)
     first: Mark | None = None  # settled, right before the injection
     after: Mark | None = None  # settled, after the observation
     end: Mark | None = None  # settled, after the closing bolus; None when the pump would not deliver it
     closing_refused: str = ""  # why the closing bolus was not delivered
 
 
-def _clear(rig: Rig) -> None:
-    """The pump stopped, then the fault cleared, each tried whatever the other did; a fault left acting is said."""
+class FaultNotCleared(RigError):
+    """After the test, the pump could not be shown stopped with no injected fault acting."""
+
+
+def _clear(rig: Rig) -> list[str]:
+    """The pump stopped, then the fault cleared, each tried whatever the other did; what went wrong, if anything."""
+    problems = []
     with abort.signals.shielded():
-        for step, what in ((rig.pump.stop, "STOP"), (lambda: rig.pump.inject_fault(None), "clearing the fault")):
-            try:
-                step()
-            except (RigError, DeviceRefused) as exc:
-                log.error("after the injected fault, %s failed: %s", what, exc)
+        try:
+            rig.pump.stop()
+        except (RigError, DeviceRefused) as exc:
+            problems.append(f"STOP failed: {exc}")
+        try:
+            acting = rig.pump.inject_fault(None)
+        except (RigError, DeviceRefused) as exc:
+            problems.append(f"clearing the injected fault failed: {exc}")
+        else:
+            if acting is not None:
+                problems.append(f"the pump's hook says {acting} still acts after it was cleared")
+    for problem in problems:
+        log.error("after the injected fault, %s", problem)
+    return problems
 
 
 @contextmanager
 def fault_injected(rig: Rig, fault: InjectedFault) -> Iterator[None]:
     """For the block, `fault` injected and shown acting (FaultNotInjected otherwise); the pump stopped and the fault
-    cleared after it, however it ends."""
+    cleared after it, however it ends. Ended without an error, a stop or a clear that failed is FaultNotCleared (the
+    rig's: the test goes no further on a pump that may still be running away); ended by one, that error is what the
+    caller sees."""
     try:
         try:
             acting = rig.pump.inject_fault(fault)
@@ -70,8 +87,12 @@ def fault_injected(rig: Rig, fault: InjectedFault) -> Iterator[None]:
         if acting is not fault:
             raise FaultNotInjected(f"the pump's hook says {acting or 'no fault'} is acting after {fault} was injected")
         yield
-    finally:
+    except BaseException:
         _clear(rig)
+        raise
+    problems = _clear(rig)
+    if problems:
+        raise FaultNotCleared("; ".join(problems))
 
 
 def _poll(rig: Rig, run: FaultRun, raw: CsvRecording, phase: str) -> None:
@@ -106,6 +127,7 @@ def runaway_episode(
     with fault_injected(rig, InjectedFault.RUNAWAY_MOTOR):
         run.injected_s = rig.clock.now()
         poll_until(rig.clock, lambda: _poll(rig, run, raw, "runaway injected"), run.injected_s + observe_s, poll_s)
+        run.observed_s = rig.clock.now()
     run.after = delivery.settled_mark(rig)
     run.alarms += [Seen(e, run.after.t) for e in rig.pump.events() if isinstance(e, Alarm)]
     try:
@@ -113,7 +135,7 @@ def runaway_episode(
         rig.pump.set_basal(0.0)
         rig.pump.resume()
         delivery.wait_until_idle(rig, rig.pump.bolus(closing_bolus_U), f"closing bolus of {closing_bolus_U:g} U")
-    except (DeviceRefused, RigError) as exc:  # a pump out of service after a fault, as Omnipod 5's Pod
+    except (DeviceRefused, StartingStateError, delivery.ProcedureTimeout) as exc:  # out of service after a fault
         run.closing_refused = str(exc)
     else:
         run.end = delivery.settled_mark(rig)
@@ -125,7 +147,7 @@ def commanded_U(run: FaultRun, rate_U_per_h: float) -> float:
     """The basal the pump was commanded from the mark before the injection until it was seen stopped (or the
     observation's end), as whole strokes it recorded where fewer: delivery owed to the basal, not the fault."""
     assert run.first is not None and run.after is not None
-    until = run.after.t if run.stopped_s is None else run.stopped_s
+    until = min(run.observed_s, run.after.t if run.stopped_s is None else run.stopped_s)
     return min(rate_U_per_h * max(0.0, until - run.first.t) / 3600.0, run.after.recorded_U - run.first.recorded_U)
 
 

@@ -123,7 +123,8 @@ def alert_set(rig: Rig, amount_U: float) -> Iterator[float]:
 class DrainPoller:
     def __init__(self, rig: Rig, raw: CsvRecording, drain: Drain):
         self.rig, self.raw, self.drain = rig, raw, drain
-        self.last: Mark | None = None  # the latest poll's reading and the pump's count
+        self.last: Mark | None = None  # the latest poll's reading and the pump's count, when it was stable
+        self.stable: Mark | None = None  # the latest stable poll's
 
     def poll(self, phase: str, counted: bool = True) -> list[Seen[Alarm]]:
         """One row: a balance reading and the pump's status; the reservoir alarms this poll brought (`counted`
@@ -132,6 +133,7 @@ class DrainPoller:
         status = self.rig.pump.status()
         d = self.drain
         self.last = Mark(reading.t, reading.mass_mg, status.delivered_U) if reading.stable else None
+        self.stable = self.last or self.stable
         d.t_s.append(reading.t)
         d.mass_mg.append(reading.mass_mg)
         d.recorded_U.append(status.delivered_U)
@@ -154,10 +156,13 @@ class DrainPoller:
         is never weighed)."""
         return self.last or delivery.mark(self.rig)
 
-    def await_alarm(self, kind: AlarmKind, timeout_s: float, poll_s: float, phase: str) -> Mark | None:
-        """A mark at the poll that brought the first alarm of `kind` after the basal's start (`here`: the alarm may
-        have come up to `poll_s` before it, and what is weighed from it leaves that out, against the pump), or None
-        when none came within the timeout."""
+    def await_alarm(
+        self, kind: AlarmKind, timeout_s: float, poll_s: float, phase: str, earlier: bool = False
+    ) -> Mark | None:
+        """A mark at the poll that brought the first alarm of `kind` after the basal's start, or None when none came
+        within the timeout. Each way leans against the pump: for what must come after the alarm (`earlier` False),
+        `here` (the alarm may have come up to `poll_s` before it); for what must not (`earlier`), the latest stable
+        poll at or before it (delivery just before the alarm counted as after it)."""
         if self.drain.first(kind) is None:
             end_s = self.rig.clock.now() + timeout_s
 
@@ -165,7 +170,9 @@ class DrainPoller:
                 return self.drain.first(kind) is not None
 
             poll_until(self.rig.clock, lambda: self.poll(phase), end_s, poll_s, until=came)
-        return self.here() if self.drain.first(kind) is not None else None
+        if self.drain.first(kind) is None:
+            return None
+        return (self.stable or self.here()) if earlier else self.here()
 
 
 def run_to_empty(
@@ -192,7 +199,9 @@ def run_to_empty(
     delivery.start_basal(rig, rate_U_per_h)
     if alert_timeout_s is not None:
         drain.at_alert = poller.await_alarm(AlarmKind.RESERVOIR_LOW, alert_timeout_s, poll_s, "to the alert")
-    drain.at_alarm = poller.await_alarm(AlarmKind.RESERVOIR_EMPTY, alarm_timeout_s, poll_s, "to the empty alarm")
+    drain.at_alarm = poller.await_alarm(
+        AlarmKind.RESERVOIR_EMPTY, alarm_timeout_s, poll_s, "to the empty alarm", earlier=True
+    )
     if drain.at_alarm is None:  # none came: the wait's end stands for it
         poller.poll("the wait for the empty alarm over")
         drain.at_alarm = poller.here()

@@ -134,9 +134,13 @@ def establish(
         raise StartingStateError(f"pump refused STOP, which the contract says it always accepts: {exc}") from None
     if Capability.FAULT_INJECTION in capabilities:
         try:  # a fault an earlier test or a bench left injected
-            pump.inject_fault(None)
-        except DeviceRefused:  # a pump without the hook has none to clear
-            pass
+            acting = pump.inject_fault(None)
+        except DeviceRefused as exc:
+            if exc.code != "UNKNOWN_COMMAND":  # a pump without the hook has none to clear
+                raise StartingStateError(f"pump refused to clear an injected fault: {exc}") from None
+        else:
+            if acting is not None:
+                raise StartingStateError(f"pump: its hook says {acting} still acts after it was cleared")
     acknowledge_alarms(pump)
     try:
         if Capability.AUTO_MODE in capabilities and pump.auto_mode().on:

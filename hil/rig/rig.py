@@ -306,7 +306,9 @@ class Rig:
                     action = SafetyAction(reason, True, f"pump acknowledged STOP in {time.monotonic() - started:.2f} s")
                 except Exception as exc:  # noqa: BLE001 - the stop must be attempted and its failure recorded
                     action = SafetyAction(reason, False, f"STOP not acknowledged: {exc}")
-                self._clear_injected_fault()
+                left = self._injected_fault_left()
+                if left:
+                    action = SafetyAction(reason, False, f"{action.detail}; {left}")
             if action.ok:
                 narrative.info("make safe (%s): %s", reason, action.detail)
             else:
@@ -314,17 +316,18 @@ class Rig:
             self.safety_log.append(action)
             return action
 
-    def _clear_injected_fault(self) -> None:
-        """On a pump with a fault-injection hook, no injected fault left acting (a STOP does not stop a runaway
-        motor); a pump that refuses the clear has no hook, a failure is logged."""
+    def _injected_fault_left(self) -> str:
+        """On a pump with a fault-injection hook, any injected fault cleared (a STOP does not stop a runaway motor);
+        what is wrong when it may still act, else "". A pump that does not know the request has no hook."""
         if self._pump is None or Capability.FAULT_INJECTION not in self.capabilities():
-            return
+            return ""
         try:
-            self._pump.inject_fault(None)
-        except DeviceRefused:
-            pass
+            acting = self._pump.inject_fault(None)
+        except DeviceRefused as exc:
+            return "" if exc.code == "UNKNOWN_COMMAND" else f"an injected fault not cleared: {exc}"
         except Exception as exc:  # noqa: BLE001 - making safe never raises; the failure is recorded
-            log.error("make safe: an injected fault not cleared: %s", exc)
+            return f"an injected fault not cleared: {exc}"
+        return f"the pump's hook says {acting} still acts after it was cleared" if acting else ""
 
     def close(self, reason: str) -> SafetyAction:
         """Make the pump safe, then close every link and stop the emulator; returns the STOP's outcome."""

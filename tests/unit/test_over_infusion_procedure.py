@@ -84,3 +84,14 @@ def test_an_injection_not_taken_leaves_the_requirement_unverified_and_the_pump_s
         with fault_injected(_RigOf(pump), InjectedFault.RUNAWAY_MOTOR):
             pass
     assert pump.calls[-2:] == ["STOP", None]
+
+
+def test_a_clear_that_fails_after_a_block_ended_well_is_the_rigs_error():
+    from hil.procedures.over_infusion import FaultNotCleared
+
+    pump = _Refusing(acting=InjectedFault.RUNAWAY_MOTOR, refuse=False)
+    pump.inject_fault = lambda fault, p=pump: (p.calls.append(fault), InjectedFault.RUNAWAY_MOTOR)[1]
+    with pytest.raises(FaultNotCleared, match="RUNAWAY_MOTOR still acts after it was cleared"):
+        with fault_injected(_RigOf(pump), InjectedFault.RUNAWAY_MOTOR):
+            pass
+    assert pump.calls == [InjectedFault.RUNAWAY_MOTOR, "STOP", None]

@@ -169,3 +169,25 @@ def test_a_dose_limit_test_that_fails_stops_the_pump_before_it_puts_back_lower_l
         raise ZeroDivisionError
     status = rig.pump.status()
     assert (rig.pump.dose_limits(), status.state, status.basal_U_per_h) == (found, PumpState.SUSPENDED, 0.0)
+
+
+def test_a_fault_left_injected_is_cleared_and_a_hook_that_will_not_clear_it_is_the_rigs_error(rig, monkeypatch):
+    from hil.drivers.contracts import InjectedFault
+    from hil.errors import DeviceRefused
+
+    pump = rig.pump
+    pump.inject_fault(InjectedFault.RUNAWAY_MOTOR)  # left by a test that ended without its cleanup
+    starting_state.establish(pump, rig.capabilities())
+    moved = rig.control.inspect()["arrived_uL"] + rig.control.inspect()["stored_uL"]
+    rig.clock.sleep(60.0)
+    assert rig.control.inspect()["arrived_uL"] + rig.control.inspect()["stored_uL"] == pytest.approx(moved, abs=0.5)
+
+    def refusing(fault):
+        raise DeviceRefused("pump", "NOT_ALLOWED", "pump is ALARM")
+
+    monkeypatch.setattr(pump, "inject_fault", refusing)
+    with pytest.raises(StartingStateError, match="refused to clear an injected fault"):
+        starting_state.establish(pump, rig.capabilities())
+    monkeypatch.setattr(pump, "inject_fault", lambda fault: InjectedFault.RUNAWAY_MOTOR)  # a hook that says it acts
+    with pytest.raises(StartingStateError, match="RUNAWAY_MOTOR still acts after it was cleared"):
+        starting_state.establish(pump, rig.capabilities())
