@@ -234,6 +234,16 @@ class Seen(Generic[E]):
     seen_s: float
 
 
+def alarm_lines(alarms: list[Seen[Alarm]]) -> list[str]:
+    """Each alarm as a test's evidence states it: its kind and priority, when the pump raised it and when the rig saw
+    it."""
+    return [
+        f"{s.event.kind} ({s.event.priority}) raised at pump time {s.event.raised_s:.1f} s, seen at rig time "
+        f"{s.seen_s:.0f} s"
+        for s in alarms
+    ]
+
+
 def seen_as(seen: Seen[PumpEvent], kind: type[K]) -> TypeGuard[Seen[K]]:
     """Whether a seen event is of one kind (`isinstance(seen.event, kind)`, which a type checker cannot carry
     over to the Seen)."""

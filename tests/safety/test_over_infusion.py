@@ -7,7 +7,7 @@ import pytest
 
 from hil.analysis import dose_metrics
 from hil.analysis.metric import Metric
-from hil.drivers.contracts import Capability, Priority
+from hil.drivers.contracts import Capability, Priority, alarm_lines
 from hil.evidence import plots
 from hil.procedures import delivery
 from hil.procedures.gravimetric import Gravimetry
@@ -43,19 +43,12 @@ def test_a_runaway_motor_is_stopped(rig, requirement, evidence):
     weighed, U = grav.weighed(run.first.t, run.first.mass_mg, run.after.t, run.after.mass_mg)
     stopped = run.after.t if run.stopped_s is None else run.stopped_s
 
-    def said(alarms) -> list[str]:
-        return [
-            f"{s.event.kind} ({s.event.priority}) raised at pump time {s.event.raised_s:.1f} s, seen at rig time "
-            f"{s.seen_s:.0f} s"
-            for s in alarms
-        ]
-
     evidence.attach_text(
         "the pump's alarms",
         "\n".join(
             [f"runaway motor injected at rig time {run.injected_s:.0f} s"]
-            + (said(run.alarms) or ["no alarm came after the injection"])
-            + (["before the injection (not the fault's):", *said(run.before)] if run.before else [])
+            + (alarm_lines(run.alarms) or ["no alarm came after the injection"])
+            + (["before the injection (not the fault's):", *alarm_lines(run.before)] if run.before else [])
             + ([f"closing bolus not delivered: {run.closing_refused}"] if run.closing_refused else [])
         ),
     )

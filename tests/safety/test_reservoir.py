@@ -7,7 +7,7 @@ import pytest
 
 from hil.analysis import dose_metrics
 from hil.analysis.metric import Metric, Metrics
-from hil.drivers.contracts import AlarmKind, Capability, Priority
+from hil.drivers.contracts import AlarmKind, Capability, Priority, alarm_lines
 from hil.evidence import plots
 from hil.procedures import delivery
 from hil.procedures.gravimetric import Gravimetry
@@ -26,19 +26,12 @@ from hil.procedures.reservoir import (
 def _evidence(evidence, grav: Gravimetry, drain: Drain, requirement, fill_U: float, available_U: float) -> Metrics:
     """The alarms seen, the figure, and what every reservoir test reports: what the reservoir gave, and the run
     against the pump's record."""
-    def said(alarms: list) -> list[str]:
-        return [
-            f"{s.event.kind} ({s.event.priority}) raised at pump time {s.event.raised_s:.0f} s, seen at rig time "
-            f"{s.seen_s:.0f} s"
-            for s in alarms
-        ]
-
     evidence.attach_text(
         "the pump's alarms",
         "\n".join(
             [f"reservoir fitted: {fill_U:g} U, {available_U:g} U of it after the prime and the coupling check"]
-            + (said(drain.alarms) or ["no reservoir alarm came after the basal's start"])
-            + (["before the basal's start (acknowledged), or of another kind:", *said(drain.others)] if drain.others else [])
+            + (alarm_lines(drain.alarms) or ["no reservoir alarm came after the basal's start"])
+            + (["before the basal's start (acknowledged), or of another kind:", *alarm_lines(drain.others)] if drain.others else [])
         ),
     )
     assert drain.start is not None and drain.end is not None
