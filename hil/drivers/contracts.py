@@ -106,6 +106,7 @@ class Capability(StrEnum):
     DOSE_LIMITS = "dose limits"  # configure_limits, dose_limits: the user's maximum bolus and maximum basal rate
     RESERVOIR_ALERT = "low-reservoir alert setting"  # configure_reservoir_alert, reservoir_alert
     FAULT_INJECTION = "single-fault injection"  # inject_fault: a verification build's hook
+    BASAL_SCHEDULE = "basal schedule by time of day"  # set_basal_schedule, set_time_of_day, time_of_day
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,50 @@ class DoseLimits:
 
     max_bolus_U: float
     max_basal_U_per_h: float
+
+
+DAY_S = 86_400
+
+
+@dataclass(frozen=True)
+class BasalSegment:
+    """From `start_min` minutes after midnight (until the next segment's start), `rate_U_per_h`."""
+
+    start_min: int
+    rate_U_per_h: float
+
+
+@dataclass(frozen=True)
+class BasalSchedule:
+    """A basal programme by time of day (a pump's "basal pattern" or "Basal Program"): its segments in order of
+    start, the first at midnight."""
+
+    segments: tuple[BasalSegment, ...]
+
+    def __post_init__(self) -> None:
+        starts = [s.start_min for s in self.segments]
+        if not starts or starts[0] != 0 or starts != sorted(set(starts)) or starts[-1] >= DAY_S // 60:
+            raise ValueError(f"basal segments must start at 00:00 and at rising minutes of one day, not {starts}")
+
+    def rate_at(self, time_of_day_s: float) -> float:
+        """The rate the programme gives at a time of day (any seconds, taken modulo a day)."""
+        minute = (time_of_day_s % DAY_S) / 60.0
+        return next(s.rate_U_per_h for s in reversed(self.segments) if s.start_min <= minute)
+
+    def insulin_U(self, from_s: float, duration_s: float) -> float:
+        """What the programme delivers over `duration_s` from the time of day `from_s` (across midnight too)."""
+        total, t, end = 0.0, from_s, from_s + duration_s
+        while t < end:
+            day_start = math.floor(t / DAY_S) * DAY_S
+            later = [day_start + s.start_min * 60.0 for s in self.segments if day_start + s.start_min * 60.0 > t]
+            boundary = min(later + [day_start + DAY_S, end])
+            total += self.rate_at(t) * (boundary - t) / 3600.0
+            t = boundary
+        return total
+
+    @property
+    def daily_U(self) -> float:
+        return self.insulin_U(0.0, DAY_S)
 
 
 @dataclass(frozen=True)
@@ -312,6 +357,18 @@ class Pump(Protocol):
     def inject_fault(self, fault: InjectedFault | None) -> InjectedFault | None:
         """Inject a single fault through the verification build's hook (None: clear it); the fault the hook says is
         acting. What the pump does about the fault is the pump's own."""
+
+    def set_basal_schedule(self, schedule: BasalSchedule) -> float:
+        """Make the programmed basal follow `schedule` by the pump's time of day (set_basal gives one rate all day);
+        the daily total of the programme in effect, as the pump confirms it."""
+
+    def set_time_of_day(self, seconds: int) -> float:
+        """Set the pump's clock to `seconds` after midnight, as its user sets it; the time of day it then shows, s
+        (DeviceRefused where the pump takes a time change only with delivery paused, as Omnipod 5's)."""
+
+    def time_of_day(self) -> float:
+        """The pump's time of day, s after midnight (its own clock for the basal programme; pump_time() is the clock
+        that measures durations and is never set)."""
 
     def set_occlusion_backoff(self, enabled: bool) -> None: ...
     def configure_suspend(self, low_limit: int, before_low: bool, on_low: bool) -> None: ...

@@ -18,8 +18,8 @@ before it is called lost; an event that has not come by then is lost as before.
 import time
 from abc import ABC, abstractmethod
 
-from hil.drivers.contracts import Alarm, PumpEvent, PumpStatus
-from hil.errors import LostEvent
+from hil.drivers.contracts import Alarm, BasalSchedule, BasalSegment, PumpEvent, PumpStatus
+from hil.errors import LostEvent, ProtocolError
 from hil.transport.serial_line import SerialLine
 
 EVENT_POLL_S = 0.002  # while waiting for events in flight: wall seconds between reads of the link
@@ -52,6 +52,23 @@ class PumpDriver(ABC):
     @abstractmethod
     def check_link(self) -> None:
         """Raise what the link found wrong (a counter gap, a line lost or repeated): a RigError."""
+
+    def set_basal_schedule(self, schedule: BasalSchedule) -> float:
+        """Each segment in turn (`_send_segment`); the daily total the pump answers once it holds all of them (a
+        ProtocolError when it answers it holds another programme's count: never taken for the one sent)."""
+        count = len(schedule.segments)
+        for index, segment in enumerate(schedule.segments):
+            received, of, daily = self._send_segment(index, count, segment)
+        if (received, of) != (count, count):
+            raise ProtocolError(
+                f"pump: after the last of {count} basal segments it answered {received} received of {of}"
+            )
+        return daily
+
+    def _send_segment(self, index: int, count: int, segment: BasalSegment) -> tuple[int, int, float]:
+        """Send segment `index` of a programme of `count`; the pump's answer: (received, of, daily total). A driver
+        declaring Capability.BASAL_SCHEDULE gives it."""
+        raise NotImplementedError
 
     def wire_lines(self) -> list[SerialLine]:
         """The serial lines whose traffic goes into each test's wire log (a CAN driver's frames are the rig's CAN

@@ -16,6 +16,7 @@ from hil.drivers.contracts import (
     AutoModeState,
     AutoSettings,
     AutoZone,
+    BasalSegment,
     BolusDone,
     BolusState,
     Capability,
@@ -216,6 +217,26 @@ class CanPumpDriver(PumpDriver):
 
     def reservoir_alert(self) -> float:
         return float(self._command("RESALERT", reservoir_alert=0.0)["reservoir_alert"])  # 0: a query
+
+    def _send_segment(self, index: int, count: int, segment: BasalSegment) -> tuple[int, int, float]:
+        reply = self._command(
+            "SEGMENT",
+            segment_index=index,
+            segment_count=count,
+            segment_start=segment.start_min,
+            segment_rate=segment.rate_U_per_h,
+        )
+        return int(reply["schedule_received"]), int(reply["schedule_count"]), float(reply["schedule_daily"])
+
+    def set_time_of_day(self, seconds: int) -> float:
+        """The pump's clock set (TIME); the time of day it answers it shows. A time of a day or more is how the DBC asks
+        the time, so it is no time to set (ValueError, the caller's)."""
+        if not 0 <= seconds < cp.DAY_S:
+            raise ValueError(f"a time of day of {seconds} s is outside 0-{cp.DAY_S - 1} s")
+        return float(self._command("TIME", time_of_day=float(seconds))["time_of_day"])
+
+    def time_of_day(self) -> float:
+        return float(self._command("TIME", time_of_day=cp.TIME_QUERY)["time_of_day"])
 
     def set_basal(self, rate_U_per_h: float) -> None:
         self._command("BASAL", basal_rate=rate_U_per_h)

@@ -15,6 +15,7 @@ from hil.drivers.contracts import (
     AutoModeState,
     AutoSettings,
     AutoZone,
+    BasalSegment,
     BolusDone,
     BolusState,
     Capability,
@@ -159,6 +160,18 @@ class ReferencePumpDriver(PumpDriver):
 
     def reservoir_alert(self) -> float:
         return self._field(self.link.request("RESALERT", idempotent=True), "reservoir_alert", float)
+
+    def _send_segment(self, index: int, count: int, segment: BasalSegment) -> tuple[int, int, float]:
+        start = f"{segment.start_min // 60:02d}:{segment.start_min % 60:02d}"
+        f = self.link.request("SEGMENT", str(index), str(count), start, f"{segment.rate_U_per_h:.3f}")
+        return self._field(f, "received", int), self._field(f, "count", int), self._field(f, "daily", float)
+
+    def set_time_of_day(self, seconds: int) -> float:
+        """The pump's clock set (TIME); the time of day it answers it shows."""
+        return self._field(self.link.request("TIME", str(int(seconds))), "tod", float)
+
+    def time_of_day(self) -> float:
+        return self._field(self.link.request("TIME", idempotent=True), "tod", float)
 
     def set_basal(self, rate_U_per_h: float) -> None:
         self.link.request("BASAL", f"{rate_U_per_h:.3f}")

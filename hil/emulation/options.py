@@ -289,6 +289,9 @@ class Defects(Params):
     low_reservoir_alert_late: bool = False  # the low-reservoir alert raised at a fifth of the amount set
     empty_reservoir_not_detected: bool = False  # at the end of its count the firmware neither alarms nor stops: its
     # strokes go on, the plunger at the end of its travel moving nothing, each counted as delivered
+    # time of day: the firmware owes basal by the time of day since its last stroke instead of by the time elapsed
+    clock_forward_catches_up: bool = False  # a clock set forward: the skipped time's basal delivered at once
+    clock_back_holds_basal: bool = False  # a clock set back: no basal until the time of day is back where it was
     # dose limits
     max_bolus_not_enforced: bool = False  # a bolus above the user's maximum bolus is delivered
     temp_basal_limit_not_enforced: bool = False  # the maximum basal rate holds a programmed basal, not a temporary one

@@ -29,6 +29,10 @@ from hil.transport.frames import Frame
 
 PROTOCOL_VERSION = 1
 UL_PER_U = 10.0  # U-100
+DAY_S = 86_400.0
+# [E] The most segments a basal programme takes: one an hour (the reference firmware's design; Omnipod 5's Basal
+# Programs are set as segments of a day too, docs/references.md, "Time of day").
+MAX_SEGMENTS = 24
 # SET's auto-mode settings, (low, high): Control-IQ's targets lie within 100-160 mg/dL; correction factors and the
 # caps span what oref0's documentation allows a user to set
 AUTO_SETTING_RANGES = {"target": (100.0, 160.0), "isf": (5.0, 400.0), "max_basal": (0.05, 30.0), "max_iob": (0.0, 30.0)}
@@ -82,7 +86,15 @@ class EmulatedPump:
         self.rng = rng
         self.emit = emit
         self.state = "SUSPENDED"
-        self.profile_rate = 0.0  # the programmed basal
+        self.profile_rate = 0.0  # the programmed basal in effect: the programme's rate at the time of day
+        # The basal programme by time of day (SEGMENT): (start, s after midnight; rate); BASAL gives one rate all day.
+        self.programme: tuple[tuple[float, float], ...] = ((0.0, 0.0),)
+        self._pending: list[tuple[float, float]] = []  # a programme's segments received so far (SEGMENT i n ...)
+        self._pending_count = 0  # of how many
+        self._segment_event: Event | None = None  # the next segment's start
+        self._tod_offset_s = 0.0  # the time of day (TIME) less the pump's clock
+        self._basal_held_until = 0.0  # seeded clock_back_holds_basal: no basal stroke before this
+        self._catch_up: list[Event] = []  # seeded clock_forward_catches_up: the skipped time's basal, stroke by stroke
         self.temp_rate: float | None = None  # a temporary basal overrides it until temp_end_s
         self.temp_end_s = 0.0
         self._temp_event: Event | None = None
@@ -243,7 +255,8 @@ class EmulatedPump:
             self.state == "AUTO_SUSPENDED" and self.defects.lgs_motor_keeps_stepping
         )
         if delivering and self.basal_rate > 0:
-            self._basal_event = self.sched.at(self.sched.now + self._basal_period_s(), self._basal_stroke)
+            start = max(self.sched.now, self._basal_held_until)
+            self._basal_event = self.sched.at(start + self._basal_period_s(), self._basal_stroke)
 
     def _basal_stroke(self) -> None:
         self._basal_event = None
@@ -497,7 +510,7 @@ class EmulatedPump:
         done = 1.0 - (pending.time - self.sched.now) / old_period  # the share of the stroke already accumulated
         self._basal_event.cancel()
         left = (1.0 - min(max(done, 0.0), 1.0)) * self._basal_period_s()
-        self._basal_event = self.sched.at(self.sched.now + left, self._basal_stroke)
+        self._basal_event = self.sched.at(max(self.sched.now, self._basal_held_until) + left, self._basal_stroke)
 
     def _arm_cgm_loss(self) -> None:
         """From the last fresh value: the profile basal with a MEDIUM alert after 20 min, the exit from auto mode
@@ -602,7 +615,7 @@ class EmulatedPump:
             rate = self._amount(
                 max_basal_rate, params.basal_min_U_per_h, params.basal_max_U_per_h, "maximum basal rate"
             )
-            in_use = max(self.profile_rate, self.temp_rate or 0.0)
+            in_use = max(*(r for _, r in self.programme), self.temp_rate or 0.0)
             if rate < in_use - 1e-9:
                 raise Refused("NOT_ALLOWED", f"maximum basal rate {rate:g} U/h below the {in_use:g} U/h in use")
             self.max_bolus_U, self.max_basal_rate_U_per_h = bolus, rate
@@ -652,9 +665,143 @@ class EmulatedPump:
             off = False
         value = 0.0 if off else self._amount(rate, self.p.basal_min_U_per_h, self.p.basal_max_U_per_h, "basal rate")
         self._check_basal_limit(value, "basal rate")
+        self._pending = []
+        self.programme = ((0.0, value),)
+        self._close_auto_period()
         self.profile_rate = value
+        self._arm_segment_change()
         self._schedule_basal()
         return (f"basal={value:.3f}",)
+
+    # -- the basal programme by time of day ------------------------------------------------------------------
+    def time_of_day(self) -> float:
+        """The pump's time of day, s after midnight: its clock (STATUS t) plus the offset TIME set."""
+        return (self._tod_offset_s + self.sched.now * self.p.clock_rate) % DAY_S
+
+    def _programme_rate(self, time_of_day_s: float) -> float:
+        # a hair past the time: at a segment's start (reached by its own event) the new segment's rate
+        minute_s = (time_of_day_s + 1e-6) % DAY_S
+        return next(rate for start, rate in reversed(self.programme) if start <= minute_s)
+
+    def _follow_programme(self) -> None:
+        """The programme's rate at the time of day into effect, the stroke in progress kept, and its next segment's
+        start armed."""
+        rate = self._programme_rate(self.time_of_day())
+        if rate != self.profile_rate:
+            self._close_auto_period()
+            old_period = self._basal_period_s() if self.basal_rate > 0 else None
+            self.profile_rate = rate
+            self._reschedule_basal_keeping_phase(old_period)
+        self._arm_segment_change()
+
+    def _arm_segment_change(self) -> None:
+        if self._segment_event:
+            self._segment_event.cancel()
+            self._segment_event = None
+        if len(self.programme) < 2:
+            return
+        now = self.time_of_day() + 1e-6
+        later = [start for start, _ in self.programme if start > now]
+        wait_s = (later[0] if later else DAY_S) - now + 1e-6
+        self._segment_event = self.sched.at(self.sched.now + wait_s / self.p.clock_rate, self._segment_change)
+
+    def _segment_change(self) -> None:
+        self._segment_event = None
+        self._follow_programme()
+
+    def _cmd_segment(self, index: str = "", count: str = "", start: str = "", rate: str = ""):
+        """SEGMENT [<i> <n> <hh:mm> <U/h>]: segment i (from 0) of a basal programme of n, each starting after the one
+        before, the first at 00:00; the programme takes effect whole at its last segment (a refusal on the way
+        leaves the one in effect). Answered with the segments received and the daily total of the programme in
+        effect; without arguments, that programme's."""
+        if index or count or start or rate:
+            try:
+                self._receive_segment(index, count, start, rate)
+            except Refused:
+                self._pending = []  # a programme refused on its way is no programme: the next begins at segment 0
+                raise
+        received = len(self._pending) if self._pending else len(self.programme)
+        of = self._pending_count if self._pending else len(self.programme)
+        return (f"received={received}", f"count={of}", f"daily={self._daily_U():.3f}")
+
+    def _receive_segment(self, index: str, count: str, start: str, rate: str) -> None:
+        try:
+            i, n = int(index), int(count)
+            hours, minutes = (int(part) for part in start.split(":"))
+        except ValueError:
+            raise Refused("BAD_ARGUMENT", "SEGMENT takes <index> <count> <hh:mm> <U/h>") from None
+        if not 1 <= n <= MAX_SEGMENTS or not 0 <= i < n:
+            raise Refused("BAD_ARGUMENT", f"segment {i} of {n}: up to {MAX_SEGMENTS} segments, numbered from 0")
+        if not (0 <= hours < 24 and 0 <= minutes < 60):
+            raise Refused("BAD_ARGUMENT", f"start {start} is no time of day")
+        if i == 0:
+            self._pending = []  # segment 0 begins a programme anew
+        if i != len(self._pending) or (i and n != self._pending_count):
+            raise Refused("BAD_ARGUMENT", f"segment {i} of {n} out of order: the programme begins again at segment 0")
+        at = hours * 3600.0 + minutes * 60.0
+        if (i == 0 and at != 0.0) or (i and at <= self._pending[-1][0]):
+            raise Refused("BAD_ARGUMENT", f"segment {i} starts at {start}: the first at 00:00, each after the last")
+        try:
+            off = float(rate) == 0.0
+        except ValueError:
+            off = False
+        value = 0.0 if off else self._amount(rate, self.p.basal_min_U_per_h, self.p.basal_max_U_per_h, "basal rate")
+        self._check_basal_limit(value, f"segment {i}'s rate")
+        self._pending.append((at, value))
+        self._pending_count = n
+        if len(self._pending) == n:
+            self.programme, self._pending = tuple(self._pending), []
+            self._follow_programme()
+
+    def _daily_U(self) -> float:
+        ends = [start for start, _ in self.programme[1:]] + [DAY_S]
+        return sum(rate * (end - start) / 3600.0 for (start, rate), end in zip(self.programme, ends, strict=True))
+
+    def _cmd_time(self, seconds: str = ""):
+        """TIME [<s after midnight>]: the pump's time of day, set when given, as a user sets the pump's clock; the
+        basal programme follows it from then on."""
+        if seconds:
+            try:
+                value = float(seconds)
+            except ValueError:
+                value = math.nan
+            if not 0 <= value < DAY_S:
+                raise Refused("BAD_ARGUMENT", f"time of day '{seconds}' outside 0-86399 s")
+            self._set_time_of_day(value)
+        return (f"tod={self.time_of_day():.3f}",)
+
+    def _set_time_of_day(self, value: float) -> None:
+        old = self.time_of_day()
+        self._tod_offset_s = value - self.sched.now * self.p.clock_rate
+        shift = (value - old + DAY_S / 2) % DAY_S - DAY_S / 2  # the nearer way round: a forward or a backward change
+        running = self.state == "RUNNING"  # the seeded defects' basal accounting runs with the basal
+        if running and shift > 0 and self.defects.clock_forward_catches_up:
+            self._deliver_catch_up(old, shift)
+        if running and shift < 0 and self.defects.clock_back_holds_basal:
+            # seeded defect: basal owed by time of day since the last stroke, nothing owed until the old time is back
+            self._basal_held_until = self.sched.now - shift / self.p.clock_rate
+            self._schedule_basal()
+        self._follow_programme()
+
+    def _deliver_catch_up(self, old: float, shift: float) -> None:
+        """Seeded clock_forward_catches_up: basal owed by time of day, so the skipped time's is owed at once, stroke
+        by stroke at the motor's full speed, counted as basal."""
+        owed = sum(
+            rate * max(0.0, min(end, old + shift) - max(start, old)) / 3600.0
+            for day in (0.0, DAY_S)
+            for (start, rate), end in zip(
+                [(a + day, r) for a, r in self.programme],
+                [a + day for a, _ in self.programme[1:]] + [DAY_S + day],
+                strict=True,
+            )
+        )
+        period = self._full_speed_period_s()
+        for k in range(round(owed / self.p.stroke_U)):
+            self._catch_up.append(self.sched.at(self.sched.now + (k + 1) * period, self._catch_up_stroke))
+
+    def _catch_up_stroke(self) -> None:
+        if self.state == "RUNNING":
+            self._stroke(counted=True)
 
     def _cmd_tempbasal(self, rate: str = "", minutes: str = ""):
         """TEMPBASAL <U/h> <min>: a temporary rate (0 allowed) for 1-1440 min; 0 min cancels one."""
@@ -730,6 +877,9 @@ class EmulatedPump:
         if self.state in ("RUNNING", "AUTO_SUSPENDED"):
             self.state = "SUSPENDED"
         self._cancel_train()
+        for event in self._catch_up:
+            event.cancel()
+        self._catch_up = []
         self._schedule_basal()
         return (f"state={self.state}",)
 

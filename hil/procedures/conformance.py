@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from hil.drivers.contracts import (
+    DAY_S,
     Alarm,
     AutoBasal,
     AutoExit,
     AutoExitReason,
     AutoSettings,
+    BasalSchedule,
+    BasalSegment,
     BolusDone,
     BolusState,
     Capability,
@@ -45,6 +48,9 @@ BASAL_U_PER_H = 1.0
 RESERVOIR_ALERT_U = 10.0
 CHECK_FILL_U = 50.0  # a reservoir the fixture fits, below a full one
 FAULT_WITHIN_S = 30.0  # how long the pump is watched after a fault is injected
+# A programme whose rate changes at noon, and a time of day just before it: the step waits over the change
+PROGRAMME = BasalSchedule((BasalSegment(0, BASAL_U_PER_H), BasalSegment(12 * 60, 0.5 * BASAL_U_PER_H)))
+BEFORE_NOON_S = 12 * 3600 - 20
 TEMP_BASAL = (0.5, 30)  # U/h, minutes
 ALARM_BOLUS_U = (
     5.0  # into a closed line: an occlusion alarm after about 2.3 U pushed (the reference pump, OC-ALARM-003)
@@ -373,6 +379,33 @@ class _PumpKit:
         said = ", ".join(f"{a.kind} {a.priority}" for a in alarms) or "no alarm"
         return f"a runaway motor injected, {said} within {FAULT_WITHIN_S:g} s; cleared, stopped, acknowledged"
 
+    def basal_schedule(self) -> str:
+        """A programme set and shown confirmed (its daily total); the clock read, set to just before the programme's
+        change and read again; the rate in effect before and after the change (STATUS basal); a basal of 0 all day put
+        back and the clock set back to where it would be."""
+        found = self.pump.time_of_day()
+        _expect(_finite(found) and 0 <= found < DAY_S, f"time_of_day() gave {found!r}")
+        read_s = self.clock.now()
+        try:
+            daily = self.pump.set_basal_schedule(PROGRAMME)
+            _expect(abs(daily - PROGRAMME.daily_U) < 0.01, f"{PROGRAMME.daily_U:g} U/day set, {daily!r} confirmed")
+            shown = self.pump.set_time_of_day(BEFORE_NOON_S)
+            _expect(abs(shown - BEFORE_NOON_S) <= 1.0, f"set_time_of_day({BEFORE_NOON_S}) answered {shown!r}")
+            before = self.pump.status().basal_U_per_h
+            self.clock.sleep(40.0)
+            after = self.pump.status().basal_U_per_h
+            read = self.pump.time_of_day()
+        finally:
+            self.pump.set_basal(0.0)
+            self.pump.set_time_of_day(round(found + self.clock.now() - read_s) % DAY_S)
+        rates = (PROGRAMME.rate_at(BEFORE_NOON_S), PROGRAMME.rate_at(BEFORE_NOON_S + 40))
+        _expect((before, after) == rates, f"the rate in effect {before:g} then {after:g} U/h, not {rates}")
+        _expect(abs(read - BEFORE_NOON_S - 40) <= 2.0, f"40 s after {BEFORE_NOON_S} s the clock read {read:.0f} s")
+        return (
+            f"a {PROGRAMME.daily_U:g} U/day programme confirmed; the clock set to 11:59:40, {before:g} then {after:g} "
+            "U/h across noon; one rate put back, the clock set back"
+        )
+
     def unknown_alarm(self) -> str:
         try:
             self.pump.acknowledge("9999")
@@ -411,6 +444,7 @@ def pump_checks(rig: Rig) -> list[Check]:
         ("dose limits", kit.limits, Capability.DOSE_LIMITS),
         ("low-reservoir alert setting", kit.reservoir_alert, Capability.RESERVOIR_ALERT),
         ("single-fault injection", kit.fault_injection, Capability.FAULT_INJECTION),
+        ("basal programme by time of day", kit.basal_schedule, Capability.BASAL_SCHEDULE),
         ("acknowledge an unknown alarm", kit.unknown_alarm, None),
         ("STOP at the end", kit.stop_at_end, None),
     ]

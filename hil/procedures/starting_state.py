@@ -25,6 +25,7 @@ from typing import Any
 from hil.drivers.contracts import BolusState, Capability, DoseLimits, PumpState, PumpStatus
 from hil.errors import DeviceRefused, StartingStateError
 from hil.rig.model import InfusionSet
+from hil.specs.methods import minutes
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,15 @@ def reservoir_need(case: Mapping[str, Any], infusion_set: InfusionSet, min_reser
         hours = number("flow_h") + number("alarm_timeout_h")
     elif "days" in case:
         hours = 24.0 * number("days")
+    elif "change_at" in case:  # a clock change: from the clock's setting to the observation's end
+        lead_min = (minutes(str(case["change_at"])) - minutes(str(case["clock_set_to"]))) % (24 * 60)
+        hours = (lead_min + number("observe_min")) / 60.0
     else:
         hours = None
     primes = 1 + (math.ceil(number("days") / number("set_change_days")) if "set_change_days" in case else 0)
     check_U = infusion_set.check_U or infusion_set.prime_U
     rate, count, bolus_U, user_U = (
-        number("basal_rate_U_per_h"),
+        max(case.get("schedule", {}).values(), default=number("basal_rate_U_per_h")),  # a programme: its highest
         number("count", 1),
         number("bolus_U"),
         number("user_bolus_U"),

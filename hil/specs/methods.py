@@ -514,6 +514,52 @@ class RunawayMotor(Case):
     poll_s: PollS
 
 
+TimeOfDay = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="a time of day, HH:MM")]
+
+
+def minutes(time_of_day: str) -> int:
+    """Minutes after midnight of an HH:MM time of day."""
+    hours, mins = time_of_day.split(":")
+    return int(hours) * 60 + int(mins)
+
+
+class ClockChange(Case):
+    """A basal programme by time of day (`schedule`) running from the pump's clock set to `clock_set_to`; when the
+    pump's clock shows `change_at`, it is set to `change_to`, as its user sets it, and what reaches the balance over
+    `observe_min` after the change (the balance polled every `poll_s` for its figure) is weighed against what the
+    programme gives at the new time."""
+
+    method: ClassVar[str] = "clock-change"
+    schedule: Annotated[
+        dict[TimeOfDay, Annotated[float, Field(ge=0, le=100)]],
+        Field(
+            min_length=1,
+            max_length=24,
+            description="the basal programme: each segment's start (HH:MM) and its rate, U/h, in order of start",
+        ),
+    ]
+    clock_set_to: TimeOfDay
+    change_at: TimeOfDay
+    change_to: TimeOfDay
+    observe_min: ObserveMin
+    poll_s: PollS
+
+    @model_validator(mode="after")
+    def _a_programme_and_a_change(self) -> "ClockChange":
+        starts = [minutes(start) for start in self.schedule]
+        if starts[0] != 0 or starts != sorted(starts):
+            raise ValueError(f"schedule starts {', '.join(self.schedule)}: the first at 00:00, each later")
+        if self.change_to == self.change_at:
+            raise ValueError(f"change_to {self.change_to} is change_at: no change")
+        if self.lead_min() == 0 or self.lead_min() > 12 * 60:
+            raise ValueError(f"clock_set_to {self.clock_set_to} is not within 12 h before change_at {self.change_at}")
+        return self
+
+    def lead_min(self) -> int:
+        """Minutes of the programme before the change: from clock_set_to to change_at."""
+        return (minutes(self.change_at) - minutes(self.clock_set_to)) % (24 * 60)
+
+
 def _models(base: type[Case]) -> list[type[Case]]:
     """Every model below base, in the order they are defined; a model that gives no method shares its fields."""
     return [model for sub in base.__subclasses__() for model in ([sub] if "method" in vars(sub) else []) + _models(sub)]

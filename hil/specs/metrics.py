@@ -39,12 +39,14 @@ _BASAL_LIMIT = ("basal-limit",)
 _RESERVOIR_LOW = ("reservoir-low-alert",)
 _RESERVOIR_EMPTY = ("reservoir-empty",)
 _RUNAWAY = ("runaway-motor",)
+_CLOCK_CHANGE = ("clock-change",)
 # The weighed methods outside dose accuracy whose weighed amount is held against the pump's record over a span where
 # the two must agree (docs/bench.md, "The balance must see the pump"): the flow into the open outlet before a block or
 # a full kink, the whole test where nothing blocks the line, both balances' sum through a leak, a dose-limit test
 # from its first command above a limit to its end, a reservoir run to its end, the bolus that ends a runaway-motor
-# test (a runaway is delivery no pump records). Not the bolus into a blocked or kinked line (occlusion-bolus,
-# site-kink-bolus): all of it goes into the line and the back-off draws it back, which no pump reports.
+# test (a runaway is delivery no pump records), the time around a clock change. Not the bolus into a blocked or
+# kinked line (occlusion-bolus, site-kink-bolus): all of it goes into the line and the back-off draws it back, which
+# no pump reports.
 _RECORDED_ELSEWHERE = (
     "occlusion-basal",
     "site-kink-basal",
@@ -60,6 +62,7 @@ _RECORDED_ELSEWHERE = (
     *_RESERVOIR_LOW,
     *_RESERVOIR_EMPTY,
     *_RUNAWAY,
+    *_CLOCK_CHANGE,
 )
 
 METRICS: dict[str, MetricKind] = {
@@ -479,6 +482,16 @@ METRICS: dict[str, MetricKind] = {
             _RESERVOIR_LOW + _RESERVOIR_EMPTY,
             (),
             "weighed from the start of the basal to the end: what the fitted reservoir gave, less its prime",
+        ),
+        MetricKind(
+            "basal_error_after_clock_change",
+            "%",
+            _CLOCK_CHANGE,
+            (),
+            "weighed from a settled reading right before the pump's clock was set to one after the observation, "
+            "against what the basal programme gives over that time at the pump's time of day (the old time until the "
+            "change, the new one after it), % of the latter",
+            (Capability.BASAL_SCHEDULE,),
         ),
         MetricKind(
             "over_infusion_after_fault",

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 DEFAULT_DBC = project.reference("can", "pump.dbc")
 RESULTS = ("OK", "BAD_FRAME", "UNKNOWN_COMMAND", "BAD_ARGUMENT", "NOT_ALLOWED", "ALARM_ACTIVE")
 UNCHANGED = 255  # a SET signal with this value leaves the setting as it is
+DAY_S = 86_400  # a TIME request's time_of_day at or above it asks the time, setting none
+TIME_QUERY = 134_217.727  # time_of_day's all-ones value: how the driver asks
 # An AUTO request's settings (signal, SET key, the all-ones value that leaves it as it is: fixtures/can/pump.dbc)
 AUTO_SETTINGS = (
     ("auto_target", "target", 255.0),
@@ -116,6 +118,20 @@ def request_args(word: str, signals: dict) -> tuple[str, ...]:
         return () if limits == (0.0, 0.0) else tuple(f"{value:.3f}" for value in limits)
     if word == "INJECT":
         return (str(signals["fault"]),)
+    if word == "SEGMENT":  # a count of 0: a query
+        count = int(signals["segment_count"])
+        if count == 0:
+            return ()
+        start = int(signals["segment_start"])
+        return (
+            str(int(signals["segment_index"])),
+            str(count),
+            f"{start // 60:02d}:{start % 60:02d}",
+            f"{signals['segment_rate']:.3f}",
+        )
+    if word == "TIME":  # a day or more (the all-ones value): a query
+        seconds = float(signals["time_of_day"])
+        return () if seconds >= DAY_S else (f"{seconds:.3f}",)
     if word == "RESALERT":  # 0: a query (an alert at nothing left is no setting)
         amount = float(signals["reservoir_alert"])
         return () if amount == 0.0 else (f"{amount:.2f}",)
@@ -153,6 +169,14 @@ def response_signals(word: str, fields: dict[str, str]) -> dict[str, float | str
         return {"reservoir_alert": float(fields["reservoir_alert"])}
     if word == "INJECT":
         return {"fault": fields["injected"]}
+    if word == "SEGMENT":
+        return {
+            "schedule_received": int(fields["received"]),
+            "schedule_count": int(fields["count"]),
+            "schedule_daily": float(fields["daily"]),
+        }
+    if word == "TIME":
+        return {"time_of_day": float(fields["tod"])}
     if word == "AUTO":
         zone = fields["zone"]
         return {

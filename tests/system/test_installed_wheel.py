@@ -174,7 +174,7 @@ def test_a_vendor_driver_is_registered_by_its_own_package(plugin, tmp_path):
 def test_the_vendor_driver_meets_its_contract_and_says_what_it_does_not_declare(plugin, tmp_path):
     done = _hil(plugin, tmp_path, "driver", "check", "--rig", str(PLUGIN_RIG), "--device", "pump", env=SESSION_KEY)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "driver check: 22 of 22 checks met" in done.stdout and "acme-rp1-service" in done.stdout
+    assert "driver check: 23 of 23 checks met" in done.stdout and "acme-rp1-service" in done.stdout
     assert "not declared by the driver (line-pressure report)" in done.stdout
 
 
@@ -259,7 +259,7 @@ def test_a_pump_firmware_of_its_own_is_weighed_in_lockstep_on_the_projects_plant
     passed = {rid for rid, verdict in verdicts.items() if verdict == "PASS"}
     assert {rid.split("-")[0] for rid in passed} == {"DA", "OC", "IF", "RES"} and len(passed) == 24, verdicts
     assert {verdicts[rid] for rid in verdicts.keys() - passed} == {"SKIPPED"}, verdicts
-    assert {rid.split("-")[0] for rid in verdicts.keys() - passed} == {"HS", "AID", "IF", "DL", "RES", "OI"}, verdicts
+    assert {rid.split("-")[0] for rid in verdicts.keys() - passed} == {"HS", "AID", "IF", "DL", "RES", "OI", "TOD"}, verdicts
     assert record["rig"]["identities"]["pump"]["model"] == "BPX-L" and record["rig"]["clock"] == "sim"
     assert record["run_kind"]["words"] == "COMPLETE" and record.get("rehearsal") is None
 

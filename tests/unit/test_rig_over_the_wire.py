@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.drivers.contracts import BolusDone, PumpState
+from hil.drivers.contracts import BasalSchedule, BasalSegment, BolusDone, PumpState
 from hil.drivers.mtsics import MtSicsBalance
 from hil.emulation.wire_faults import WireFaultKind
 from hil.errors import DeviceRefused, LineFault, LostEvent, TransportError
@@ -189,3 +189,21 @@ def test_a_duplicated_balance_reply_is_a_rig_fault_before_any_reading_is_shifted
     with pytest.raises(LineFault, match="unasked-for line"):
         read_into(faulty, duplicate_at=2)
     assert faulty == clean[:3]  # the reading whose reply was duplicated, and none after it taken from the copy
+
+
+@pytest.mark.parametrize("rig_file", ["emulator.yaml", "emulator-can.yaml"])
+def test_a_basal_programme_and_the_pumps_clock_over_either_transport(rig_file):
+    schedule = BasalSchedule((BasalSegment(0, 1.0), BasalSegment(2 * 60, 2.5), BasalSegment(23 * 60 + 30, 0.0)))
+    with Rig(load_rig(ROOT / "fixtures" / "rigs" / rig_file)) as the_rig:
+        the_rig.begin_test("programme")
+        assert the_rig.pump.set_basal_schedule(schedule) == pytest.approx(schedule.daily_U)  # 2 + 53.75 + 0
+        assert the_rig.pump.set_time_of_day(2 * 3600 - 10) == 2 * 3600 - 10
+        assert the_rig.pump.status().basal_U_per_h == 1.0
+        the_rig.clock.sleep(20.0)
+        assert the_rig.pump.status().basal_U_per_h == 2.5
+        assert the_rig.pump.time_of_day() == pytest.approx(2 * 3600 + 10, abs=0.01)
+        the_rig.pump.set_time_of_day(23 * 3600 + 45 * 60)
+        assert the_rig.pump.status().basal_U_per_h == 0.0
+        with pytest.raises((DeviceRefused, ValueError)):  # the pump's refusal; over CAN the driver's: no such frame
+            the_rig.pump.set_time_of_day(86_400 + 1)
+        assert the_rig.pump.time_of_day() == pytest.approx(23 * 3600 + 45 * 60, abs=0.01)

@@ -43,11 +43,13 @@ class BpxPump(PumpDriver):
     """The BPX pump over its binary service link."""
 
     device = DeviceKind.PUMP
-    # the service link has no dose-limit message, no low-reservoir alert setting and no fault injection
+    # the service link has no dose-limit message, no low-reservoir alert setting, no fault injection and no basal
+    # programme by time of day
     capabilities = frozenset(Capability) - {
         Capability.DOSE_LIMITS,
         Capability.RESERVOIR_ALERT,
         Capability.FAULT_INJECTION,
+        Capability.BASAL_SCHEDULE,
     }
 
     class Options(SerialOptions):

@@ -1,0 +1,100 @@
+"""The clock-change procedure (hil/procedures/time_of_day.py) on the emulated rig: a pump that takes a time change only
+with delivery paused (as Omnipod 5) is paused, set and resumed, and its hour still measured against the programme at
+the new time; a programme or a clock the pump does not show as set is the rig's ERROR before anything is weighed; the
+programme credited around the change follows the pump's clock, old then new."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hil.drivers.contracts import BasalSchedule, BasalSegment, PumpState
+from hil.errors import DeviceRefused, StartingStateError
+from hil.evidence.recording import CsvRecording
+from hil.procedures import delivery
+from hil.procedures.delivery import Mark
+from hil.procedures.gravimetric import Gravimetry
+from hil.procedures.time_of_day import RECORDING_COLUMNS, ClockChangeRun, clock_change, schedule_of
+from hil.rig.config import load_rig
+from hil.rig.rig import Rig
+from hil.specs.methods import ClockChange
+
+ROOT = Path(__file__).resolve().parents[2]
+NOMINAL = ROOT / "fixtures" / "rigs" / "emulator.yaml"
+SPRING = ClockChange(
+    schedule={"00:00": 1.0, "02:00": 2.0, "03:00": 1.0},
+    clock_set_to="01:30",
+    change_at="02:00",
+    change_to="03:00",
+    observe_min=60,
+    poll_s=60,
+)
+
+
+class _PausedOnly:
+    """The rig's pump, refusing a time change while it delivers (as Omnipod 5's user must pause first)."""
+
+    def __init__(self, pump):
+        self._pump, self.refused = pump, 0
+
+    def set_time_of_day(self, seconds):
+        if self._pump.status().state is PumpState.RUNNING:
+            self.refused += 1
+            raise DeviceRefused("pump", "NOT_ALLOWED", "pause insulin delivery to change the time")
+        return self._pump.set_time_of_day(seconds)
+
+    def __getattr__(self, name):
+        return getattr(self._pump, name)
+
+
+class _Confirming(_PausedOnly):
+    """The rig's pump, answering a programme and a clock other than the ones sent."""
+
+    def __init__(self, pump, daily=None, shown=None):
+        super().__init__(pump)
+        self.daily, self.shown = daily, shown
+
+    def set_basal_schedule(self, schedule):
+        confirmed = self._pump.set_basal_schedule(schedule)
+        return confirmed if self.daily is None else self.daily
+
+    def set_time_of_day(self, seconds):
+        shown = self._pump.set_time_of_day(seconds)
+        return shown if self.shown is None else self.shown
+
+
+def test_a_pump_that_takes_a_change_only_paused_is_paused_set_and_resumed(tmp_path):
+    with Rig(load_rig(NOMINAL)) as rig, CsvRecording(tmp_path / "r.csv", RECORDING_COLUMNS) as raw:
+        rig.begin_test("paused change")
+        pump = rig._pump = _PausedOnly(rig.pump)  # noqa: SLF001 - the rig opened it; the test wraps it
+        delivery.prepare(rig)
+        run = clock_change(rig, SPRING, raw)
+        grav = Gravimetry(rig.config)
+        assert run.after is not None
+        weighed, _ = grav.weighed(run.before.t, run.before.mass_mg, run.after.t, run.after.mass_mg)
+    assert pump.refused == 1 and "paused, set and resumed" in run.paused  # the first setting came with the pump stopped
+    assert run.new_time_of_day_s == 3 * 3600
+    assert weighed == pytest.approx(run.programme_to_U(schedule_of(SPRING), run.after.t), rel=0.1)  # 1 U, not 2
+
+
+@pytest.mark.parametrize(("daily", "shown", "said"), [
+    (24.0, None, "a basal programme of 25.000 U a day sent, 24.000 U a day confirmed"),
+    (None, 0.0, "its clock set to 5400 s after midnight (the programme's start) shows 0 s"),
+])
+def test_a_programme_or_clock_not_shown_taken_is_the_rigs_error(tmp_path, daily, shown, said):
+    with Rig(load_rig(NOMINAL)) as rig, CsvRecording(tmp_path / "r.csv", RECORDING_COLUMNS) as raw:
+        rig.begin_test("not taken")
+        rig._pump = _Confirming(rig.pump, daily, shown)  # noqa: SLF001
+        with pytest.raises(StartingStateError, match=re.escape(said)):
+            clock_change(rig, SPRING, raw)
+
+
+def test_the_programme_is_credited_on_the_old_clock_then_the_new():
+    schedule = BasalSchedule((BasalSegment(0, 1.0), BasalSegment(120, 2.0), BasalSegment(180, 1.0)))
+    before = Mark(t=1000.0, mass_mg=0.0, recorded_U=0.0)
+    # the mark at 01:58:00, the change 120 s later at 02:00:00 to 03:00:00, an hour after it
+    run = ClockChangeRun(before, 7080.0, 1120.0, 7200.0, 10800.0, "")
+    assert run.time_of_day_s(1060.0) == 7140.0 and run.time_of_day_s(1120.0 + 60.0) == 10860.0
+    assert run.programme_to_U(schedule, 1120.0 + 3600.0) == pytest.approx(120 / 3600 + 1.0)
+    # kept on the old clock, the same span would have given the 2 U/h hour
+    assert schedule.insulin_U(run.before_time_of_day_s, 3720.0) == pytest.approx(120 / 3600 + 2.0)
