@@ -107,6 +107,7 @@ class Capability(StrEnum):
     RESERVOIR_ALERT = "low-reservoir alert setting"  # configure_reservoir_alert, reservoir_alert
     FAULT_INJECTION = "single-fault injection"  # inject_fault: a verification build's hook
     BASAL_SCHEDULE = "basal schedule by time of day"  # set_basal_schedule, set_time_of_day, time_of_day
+    BOLUS_CALCULATOR = "bolus calculator"  # configure_calculator, bolus_advice
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,25 @@ class DoseLimits:
 
     max_bolus_U: float
     max_basal_U_per_h: float
+
+
+@dataclass(frozen=True)
+class CalculatorSettings:
+    """The bolus calculator's settings: the insulin-to-carb ratio, the correction factor and the target glucose."""
+
+    carb_ratio_g_per_U: float
+    correction_factor_mg_dl_per_U: float
+    target_mg_dl: float
+
+
+@dataclass(frozen=True)
+class BolusAdvice:
+    """What a pump's bolus calculator suggests (it delivers nothing): the total, the insulin on board it counted, and
+    the glucose it used (None: none, the meal bolus alone)."""
+
+    total_U: float
+    iob_U: float
+    glucose_mg_dl: float | None
 
 
 DAY_S = 86_400
@@ -369,6 +389,13 @@ class Pump(Protocol):
     def time_of_day(self) -> float:
         """The pump's time of day, s after midnight (its own clock for the basal programme; pump_time() is the clock
         that measures durations and is never set)."""
+
+    def configure_calculator(self, settings: CalculatorSettings) -> CalculatorSettings:
+        """Set the bolus calculator's settings; the settings in effect, as the pump confirms them."""
+
+    def bolus_advice(self, carbs_g: float, glucose_mg_dl: float | None = None, use_cgm: bool = False) -> BolusAdvice:
+        """The bolus calculator's advice for a meal and a glucose entered (None: none), or, with `use_cgm`, the CGM's
+        last value as the pump's calculator takes it (where it judges it fresh)."""
 
     def set_occlusion_backoff(self, enabled: bool) -> None: ...
     def configure_suspend(self, low_limit: int, before_low: bool, on_low: bool) -> None: ...

@@ -17,8 +17,10 @@ from hil.drivers.contracts import (
     AutoSettings,
     AutoZone,
     BasalSegment,
+    BolusAdvice,
     BolusDone,
     BolusState,
+    CalculatorSettings,
     Capability,
     DoseLimits,
     InjectedFault,
@@ -237,6 +239,22 @@ class CanPumpDriver(PumpDriver):
 
     def time_of_day(self) -> float:
         return float(self._command("TIME", time_of_day=cp.TIME_QUERY)["time_of_day"])
+
+    def configure_calculator(self, settings: CalculatorSettings) -> CalculatorSettings:
+        """The bolus calculator's settings (CALCSET); the ones the pump answers it has."""
+        reply = self._command(
+            "CALCSET",
+            calc_ratio=settings.carb_ratio_g_per_U,
+            calc_factor=settings.correction_factor_mg_dl_per_U,
+            calc_target=settings.target_mg_dl,
+        )
+        return CalculatorSettings(float(reply["calc_ratio"]), float(reply["calc_factor"]), float(reply["calc_target"]))
+
+    def bolus_advice(self, carbs_g: float, glucose_mg_dl: float | None = None, use_cgm: bool = False) -> BolusAdvice:
+        """The calculator's advice (CALC), delivering nothing; a glucose of 0 is none (docs/protocol.md §5)."""
+        reply = self._command("CALC", calc_carbs=carbs_g, calc_glucose=glucose_mg_dl or 0, calc_use_cgm=int(use_cgm))
+        used = float(reply["advice_glucose"])
+        return BolusAdvice(float(reply["advice_total"]), float(reply["advice_iob"]), used or None)
 
     def set_basal(self, rate_U_per_h: float) -> None:
         self._command("BASAL", basal_rate=rate_U_per_h)

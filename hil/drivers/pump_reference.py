@@ -16,8 +16,10 @@ from hil.drivers.contracts import (
     AutoSettings,
     AutoZone,
     BasalSegment,
+    BolusAdvice,
     BolusDone,
     BolusState,
+    CalculatorSettings,
     Capability,
     DoseLimits,
     InjectedFault,
@@ -169,6 +171,29 @@ class ReferencePumpDriver(PumpDriver):
     def set_time_of_day(self, seconds: int) -> float:
         """The pump's clock set (TIME); the time of day it answers it shows."""
         return self._field(self.link.request("TIME", str(int(seconds))), "tod", float)
+
+    def configure_calculator(self, settings: CalculatorSettings) -> CalculatorSettings:
+        """The bolus calculator's settings (CALCSET); the ones the pump answers it has."""
+        f = self.link.request(
+            "CALCSET",
+            f"{settings.carb_ratio_g_per_U:g}",
+            f"{settings.correction_factor_mg_dl_per_U:g}",
+            f"{settings.target_mg_dl:g}",
+        )
+        return CalculatorSettings(
+            self._field(f, "ratio", float), self._field(f, "factor", float), self._field(f, "target", float)
+        )
+
+    def bolus_advice(self, carbs_g: float, glucose_mg_dl: float | None = None, use_cgm: bool = False) -> BolusAdvice:
+        """The calculator's advice (CALC), delivering nothing."""
+        glucose = "CGM" if use_cgm else "-" if glucose_mg_dl is None else f"{glucose_mg_dl:.0f}"
+        f = self.link.request("CALC", f"{carbs_g:g}", glucose, idempotent=True)
+        used = self._field(f, "glucose")
+        return BolusAdvice(
+            self._field(f, "total", float),
+            self._field(f, "iob", float),
+            None if used == "-" else self._field(f, "glucose", float),
+        )
 
     def time_of_day(self) -> float:
         return self._field(self.link.request("TIME", idempotent=True), "tod", float)

@@ -105,6 +105,10 @@ class PumpParams(Params):
     # holds with room to spare (docs/references.md, "Alarm priorities").
     site_alarm_priority: Priority = "MEDIUM"
     alarm_escalation_s: Annotated[float, span(0, 86_400, above=True)] = 300.0
+    # The bolus calculator uses a glucose value taken within 10 min: Omnipod 5 uses a meter reading for up to 10 min
+    # after it was entered, and Insulet's 2020 Omnipod DASH correction was of advice from a value more than 10 min old
+    # (docs/references.md, "The bolus calculator").
+    calculator_glucose_max_age_s: Annotated[float, span(0, 86_400)] = 600.0
     # A seeded rig fault, no physics: the rate of the clock STATUS reports (the contract's pump_time) against the
     # emulator's. 1 keeps the rig's time; anything else is a pump on a time of its own, which the harness must refuse
     # to judge (hil/procedures/pump_clock.py).
@@ -289,6 +293,10 @@ class Defects(Params):
     low_reservoir_alert_late: bool = False  # the low-reservoir alert raised at a fifth of the amount set
     empty_reservoir_not_detected: bool = False  # at the end of its count the firmware neither alarms nor stops: its
     # strokes go on, the plunger at the end of its travel moving nothing, each counted as delivered
+    # the bolus calculator (hil/emulator/bolus_calculator.py)
+    calculator_ignores_iob: bool = False  # the advice counts the insulin on board and takes none of it off
+    calculator_rounds_up: bool = False  # the advice rounded up to the increment instead of down
+    calculator_uses_stale_cgm: bool = False  # the CGM's last value used however long ago the CGM took it
     # time of day: the firmware owes basal by the time of day since its last stroke instead of by the time elapsed
     clock_forward_catches_up: bool = False  # a clock set forward: the skipped time's basal delivered at once
     clock_back_holds_basal: bool = False  # a clock set back: no basal until the time of day is back where it was

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hil.emulation.options import AutoModeParams, Defects, PumpParams
-from hil.emulator import auto_mode
+from hil.emulator import auto_mode, bolus_calculator
 from hil.emulator.auto_mode import AutoDesign, AutoMode, AutoSettings, Decision, Zone
 from hil.emulator.glucose_suspend import GlucoseSuspend, SuspendSettings
 from hil.emulator.microbolus import Microbolus
@@ -30,6 +30,9 @@ from hil.transport.frames import Frame
 PROTOCOL_VERSION = 1
 UL_PER_U = 10.0  # U-100
 DAY_S = 86_400.0
+# The bolus calculator's settings, (low, high): Omnipod 5's ranges, the target from 70 mg/dL (the project's design;
+# docs/references.md, "The bolus calculator")
+CALCULATOR_RANGES = ((1.0, 150.0), (1.0, 400.0), (70.0, 200.0))
 # [E] The most segments a basal programme takes: one an hour (the reference firmware's design; Omnipod 5's Basal
 # Programs are set as segments of a day too, docs/references.md, "Time of day").
 MAX_SEGMENTS = 24
@@ -113,6 +116,8 @@ class EmulatedPump:
         self.max_bolus_U = params.bolus_max_U
         self.max_basal_rate_U_per_h = params.basal_max_U_per_h
         self.cgm: tuple[float, float | None, float] | None = None  # (mg/dL, trend mg/dL/min or None, time received)
+        self._cgm_taken_s = -math.inf  # when the CGM took its last value (received less its age)
+        self.calculator = bolus_calculator.CalculatorSettings()
         self.suspend_settings = SuspendSettings()
         self.auto_settings = AutoSettings()
         self.auto: AutoDesign | None = None  # auto mode on: its state; off: None
@@ -404,6 +409,7 @@ class EmulatedPump:
         if not 0 <= taken_ago <= 86_400:
             raise Refused("BAD_ARGUMENT", f"age {taken_ago:g} s outside 0-86400")
         self.cgm = (value, slope, self.sched.now)
+        self._cgm_taken_s = self.sched.now - taken_ago
         self.lgs.on_cgm(value, slope)
         fresh = taken_ago <= auto_mode.FRESH_S or self.defects.aid_stale_cgm_as_fresh
         if self.auto is not None and fresh:
@@ -630,6 +636,59 @@ class EmulatedPump:
             )
             self._reservoir_alerted = False  # less left than the new amount: the alert at the next stroke
         return (f"reservoir_alert={self.reservoir_alert_U:.3f}",)
+
+    def _cmd_calcset(self, ratio: str = "", factor: str = "", target: str = ""):
+        """CALCSET [<g/U> <mg/dL/U> <mg/dL>]: the bolus calculator's insulin-to-carb ratio, correction factor and
+        target, set when given (all three, each within its range), and answered as they are."""
+        if ratio or factor or target:
+            values = []
+            for text, (low, high), what in zip(
+                (ratio, factor, target), CALCULATOR_RANGES, ("carb ratio", "correction factor", "target"), strict=True
+            ):
+                if not _within(text, low, high):
+                    raise Refused("BAD_ARGUMENT", f"{what} '{text}' outside {low:g}-{high:g}")
+                values.append(float(text))
+            self.calculator = bolus_calculator.CalculatorSettings(*values)
+        c = self.calculator
+        return (
+            f"ratio={c.carb_ratio_g_per_U:g}",
+            f"factor={c.correction_factor_mg_dl_per_U:g}",
+            f"target={c.target_mg_dl:g}",
+        )
+
+    def _cmd_calc(self, carbs: str = "", glucose: str = "-"):
+        """CALC <g> [<mg/dL>|CGM|-]: the bolus calculator's advice for a meal of `carbs` and a glucose entered, the
+        CGM's last value (used only when taken within pump.calculator_glucose_max_age_s), or none; delivers nothing."""
+        if not _within(carbs, 0, 300):
+            raise Refused("BAD_ARGUMENT", f"carbohydrate '{carbs}' outside 0-300 g")
+        if glucose == "CGM":
+            age_s = self.sched.now - self._cgm_taken_s
+            fresh = age_s <= self.p.calculator_glucose_max_age_s or self.defects.calculator_uses_stale_cgm
+            value = self.cgm[0] if self.cgm and fresh else None
+        elif glucose == "-":
+            value = None
+        elif _within(glucose, 20, 600):
+            value = float(glucose)
+        else:
+            raise Refused("BAD_ARGUMENT", f"glucose '{glucose}' is none of 20-600 mg/dL, CGM or -")
+        now = self.sched.now
+        iob = sum(u * auto_mode.iob_fraction((now - t) / 60.0) for t, u in self.insulin_doses)
+        advice = bolus_calculator.advise(
+            self.calculator,
+            float(carbs),
+            value,
+            iob,
+            self.p.increment_U,
+            subtract_iob=not self.defects.calculator_ignores_iob,
+            round_up=self.defects.calculator_rounds_up,
+        )
+        return (
+            f"total={advice.total_U:.3f}",
+            f"meal={advice.meal_U:.3f}",
+            f"correction={advice.correction_U:.3f}",
+            f"iob={advice.iob_U:.3f}",
+            f"glucose={value:.0f}" if value is not None else "glucose=-",
+        )
 
     def _cmd_inject(self, fault: str = ""):
         """INJECT RUNAWAY_MOTOR|NONE: the verification build's single-fault hook: a runaway motor from the next

@@ -23,6 +23,7 @@ from hil.drivers.contracts import (
     BasalSegment,
     BolusDone,
     BolusState,
+    CalculatorSettings,
     Capability,
     DoseLimits,
     InjectedFault,
@@ -51,6 +52,8 @@ FAULT_WITHIN_S = 30.0  # how long the pump is watched after a fault is injected
 # A programme whose rate changes at noon, and a time of day just before it: the step waits over the change
 PROGRAMME = BasalSchedule((BasalSegment(0, BASAL_U_PER_H), BasalSegment(12 * 60, 0.5 * BASAL_U_PER_H)))
 BEFORE_NOON_S = 12 * 3600 - 20
+CALCULATOR = CalculatorSettings(carb_ratio_g_per_U=10.0, correction_factor_mg_dl_per_U=50.0, target_mg_dl=110.0)
+CALCULATOR_MEAL_G, CALCULATOR_GLUCOSE_MG_DL = 30.0, 160.0
 TEMP_BASAL = (0.5, 30)  # U/h, minutes
 ALARM_BOLUS_U = (
     5.0  # into a closed line: an occlusion alarm after about 2.3 U pushed (the reference pump, OC-ALARM-003)
@@ -406,6 +409,21 @@ class _PumpKit:
             "U/h across noon; one rate put back, the clock set back"
         )
 
+    def bolus_calculator(self) -> str:
+        """The calculator's settings set and shown confirmed, and its advice for a meal and a glucose entered asked
+        (which delivers nothing); a typed advice, finite and not negative. What it advises is the suites' to judge."""
+        confirmed = self.pump.configure_calculator(CALCULATOR)
+        _expect(confirmed == CALCULATOR, f"configure_calculator({CALCULATOR}) confirmed {confirmed}")
+        advice = self.pump.bolus_advice(CALCULATOR_MEAL_G, CALCULATOR_GLUCOSE_MG_DL)
+        _expect(
+            _finite(advice.total_U, advice.iob_U) and advice.total_U >= 0 and advice.iob_U >= 0,
+            f"bolus_advice gave {advice}",
+        )
+        return (
+            f"settings confirmed; {CALCULATOR_MEAL_G:g} g at {CALCULATOR_GLUCOSE_MG_DL:g} mg/dL: {advice.total_U:g} U "
+            f"advised, {advice.iob_U:g} U on board counted, glucose used {advice.glucose_mg_dl}"
+        )
+
     def unknown_alarm(self) -> str:
         try:
             self.pump.acknowledge("9999")
@@ -445,6 +463,7 @@ def pump_checks(rig: Rig) -> list[Check]:
         ("low-reservoir alert setting", kit.reservoir_alert, Capability.RESERVOIR_ALERT),
         ("single-fault injection", kit.fault_injection, Capability.FAULT_INJECTION),
         ("basal programme by time of day", kit.basal_schedule, Capability.BASAL_SCHEDULE),
+        ("bolus calculator", kit.bolus_calculator, Capability.BOLUS_CALCULATOR),
         ("acknowledge an unknown alarm", kit.unknown_alarm, None),
         ("STOP at the end", kit.stop_at_end, None),
     ]

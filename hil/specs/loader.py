@@ -362,6 +362,7 @@ def _bound_problems(method: str | None, bound: dict[str, Any], cases: Any) -> li
             )
         ]
     low, high = UNIT_RANGES[kind.unit]
+    low = -high if kind.signed else low
     limits = {k: bound[k] for k in ("min", "max") if _is_number(bound.get(k))}
     outside = [
         (k, f"{k} {v:g} is outside what '{kind.name}' can be: [{low:g}, {high:g}] {kind.unit}")

@@ -560,6 +560,71 @@ class ClockChange(Case):
         return (minutes(self.change_at) - minutes(self.clock_set_to)) % (24 * 60)
 
 
+class CalculatorCase(Case):
+    """The bolus calculator's settings every calculator case sets, and the meal it asks advice for."""
+
+    carb_ratio_g_per_U: Annotated[float, Field(gt=0, le=150, description="the insulin-to-carb ratio set, g/U")]
+    correction_factor_mg_dl_per_U: Annotated[
+        float, Field(gt=0, le=400, description="the correction factor set, mg/dL per U")
+    ]
+    correction_target_mg_dl: Annotated[float, Field(ge=40, le=250, description="the calculator's target glucose set")]
+    carbs_g: Annotated[float, Field(ge=0, le=300, description="the meal the advice is asked for, g")]
+
+
+class CalculatorAdvice(CalculatorCase):
+    """After `washout_h` with nothing delivered (no insulin on board), the advice for `carbs_g` and a glucose of
+    `glucose_mg_dl` entered, held against the labelled equations."""
+
+    method: ClassVar[str] = "calculator-advice"
+    glucose_mg_dl: Annotated[float, Field(ge=20, le=600, description="the glucose entered for the advice")]
+    washout_h: Annotated[
+        float, Field(ge=0, le=48, description="how long nothing is delivered before the advice: the insulin's action")
+    ]
+
+
+class CalculatorIob(CalculatorAdvice):
+    """As calculator-advice, after a bolus of `bolus_U`, weighed, `after_min` before the advice: the insulin on board
+    the advice counts, against the pump's claimed insulin action."""
+
+    method: ClassVar[str] = "calculator-iob"
+    bolus_U: BolusU
+    after_min: Annotated[float, Field(gt=0, le=1440, description="from the bolus's middle to the advice, min")]
+    settle_s: SettleS
+    insulin_peak_min: Annotated[float, Field(gt=0, le=600, description="the claimed insulin action's peak, min")]
+    insulin_duration_min: Annotated[
+        float, Field(gt=0, le=1440, description="the claimed insulin action's duration, min")
+    ]
+
+    @model_validator(mode="after")
+    def _washed_out(self) -> "CalculatorIob":
+        if self.washout_h * 60.0 < self.insulin_duration_min:
+            raise ValueError(
+                f"washout_h {self.washout_h:g} is shorter than the insulin's {self.insulin_duration_min:g} min"
+            )
+        if not 0 < self.insulin_peak_min < self.insulin_duration_min / 2:
+            raise ValueError("insulin_peak_min must lie within the first half of insulin_duration_min (oref0's curve)")
+        return self
+
+
+class CalculatorCgm(CalculatorCase):
+    """A CGM value of `cgm_mg_dl` sent as taken `fresh_age_s` ago and the advice asked with the CGM's value; then,
+    once the value is `beyond_min` older than the `max_age_min` the pump claims it uses a value for, asked again."""
+
+    method: ClassVar[str] = "calculator-cgm"
+    cgm_mg_dl: Annotated[float, Field(ge=40, le=400, description="the CGM value sent")]
+    fresh_age_s: Annotated[float, Field(ge=0, le=3600, description="how long ago the CGM took it, as sent")]
+    max_age_min: Annotated[
+        float, Field(gt=0, le=1440, description="the oldest CGM value the pump claims its calculator uses, min")
+    ]
+    beyond_min: Annotated[float, Field(gt=0, le=1440, description="how much older the value is at the second advice")]
+
+    @model_validator(mode="after")
+    def _fresh_first(self) -> "CalculatorCgm":
+        if self.fresh_age_s >= self.max_age_min * 60.0:
+            raise ValueError(f"fresh_age_s {self.fresh_age_s:g} is not below max_age_min {self.max_age_min:g} min")
+        return self
+
+
 def _models(base: type[Case]) -> list[type[Case]]:
     """Every model below base, in the order they are defined; a model that gives no method shares its fields."""
     return [model for sub in base.__subclasses__() for model in ([sub] if "method" in vars(sub) else []) + _models(sub)]

@@ -21,6 +21,7 @@ class MetricKind:
     # (bound parameter, case key): the metric is computed for the values the case lists under that key only, so a
     # bound's parameter must be one of them (a bound on a 7-h window no case records could never be judged)
     from_cases: tuple[tuple[str, str], ...] = ()
+    signed: bool = False  # a difference (an error in the unit): its bounds may lie below 0, as far as above it
 
 
 AUTO = (Capability.AUTO_MODE,)
@@ -40,6 +41,9 @@ _RESERVOIR_LOW = ("reservoir-low-alert",)
 _RESERVOIR_EMPTY = ("reservoir-empty",)
 _RUNAWAY = ("runaway-motor",)
 _CLOCK_CHANGE = ("clock-change",)
+_CALCULATOR = ("calculator-advice", "calculator-iob")
+_CALCULATOR_IOB = ("calculator-iob",)
+_CALCULATOR_CGM = ("calculator-cgm",)
 # The weighed methods outside dose accuracy whose weighed amount is held against the pump's record over a span where
 # the two must agree (docs/bench.md, "The balance must see the pump"): the flow into the open outlet before a block or
 # a full kink, the whole test where nothing blocks the line, both balances' sum through a leak, a dose-limit test
@@ -63,6 +67,7 @@ _RECORDED_ELSEWHERE = (
     *_RESERVOIR_EMPTY,
     *_RUNAWAY,
     *_CLOCK_CHANGE,
+    *_CALCULATOR_IOB,
 )
 
 METRICS: dict[str, MetricKind] = {
@@ -482,6 +487,42 @@ METRICS: dict[str, MetricKind] = {
             _RESERVOIR_LOW + _RESERVOIR_EMPTY,
             (),
             "weighed from the start of the basal to the end: what the fitted reservoir gave, less its prime",
+        ),
+        MetricKind(
+            "calculator_advice_error",
+            "U",
+            _CALCULATOR,
+            (),
+            "the calculator's advice less the labelled equations' unrounded dose for the settings, the meal, the "
+            "glucose and the insulin on board the advice counted (to 1e-6 U)",
+            (Capability.BOLUS_CALCULATOR,),
+            signed=True,
+        ),
+        MetricKind(
+            "calculator_iob_error",
+            "U",
+            _CALCULATOR_IOB,
+            (),
+            "the insulin on board the advice counted less what the pump's claimed insulin action leaves of the bolus "
+            "it recorded",
+            (Capability.BOLUS_CALCULATOR,),
+            signed=True,
+        ),
+        MetricKind(
+            "fresh_glucose_used",
+            "bool",
+            _CALCULATOR_CGM,
+            (),
+            "1 when the advice asked with the CGM's value used a value the CGM had just taken",
+            (Capability.BOLUS_CALCULATOR,),
+        ),
+        MetricKind(
+            "stale_glucose_used",
+            "bool",
+            _CALCULATOR_CGM,
+            (),
+            "1 when the advice asked with the CGM's value used one older than the pump claims it uses",
+            (Capability.BOLUS_CALCULATOR,),
         ),
         MetricKind(
             "basal_error_after_clock_change",

@@ -129,6 +129,13 @@ def request_args(word: str, signals: dict) -> tuple[str, ...]:
             f"{start // 60:02d}:{start % 60:02d}",
             f"{signals['segment_rate']:.3f}",
         )
+    if word == "CALCSET":  # all 0: a query
+        values = (float(signals["calc_ratio"]), float(signals["calc_factor"]), float(signals["calc_target"]))
+        return () if values == (0.0, 0.0, 0.0) else tuple(f"{value:g}" for value in values)
+    if word == "CALC":  # calc_use_cgm 1: the CGM's last value; else calc_glucose, 0 for none
+        glucose = int(signals["calc_glucose"])
+        entered = "CGM" if int(signals["calc_use_cgm"]) else str(glucose) if glucose else "-"
+        return (str(int(signals["calc_carbs"])), entered)
     if word == "TIME":  # a day or more (the all-ones value): a query
         seconds = float(signals["time_of_day"])
         return () if seconds >= DAY_S else (f"{seconds:.3f}",)
@@ -177,6 +184,19 @@ def response_signals(word: str, fields: dict[str, str]) -> dict[str, float | str
         }
     if word == "TIME":
         return {"time_of_day": float(fields["tod"])}
+    if word == "CALCSET":
+        return {
+            "calc_ratio": float(fields["ratio"]),
+            "calc_factor": float(fields["factor"]),
+            "calc_target": float(fields["target"]),
+        }
+    if word == "CALC":
+        glucose = fields["glucose"]
+        return {
+            "advice_total": float(fields["total"]),
+            "advice_iob": float(fields["iob"]),
+            "advice_glucose": 0.0 if glucose == "-" else float(glucose),
+        }
     if word == "AUTO":
         zone = fields["zone"]
         return {

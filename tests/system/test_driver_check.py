@@ -36,4 +36,4 @@ def test_a_pump_whose_stop_is_not_idempotent_fails_with_one_line(tmp_path):
     assert "make safe (end of session): STOP not acknowledged: pump refused: NOT_ALLOWED already stopped" in done.stderr
     # the single-fault step before it leaves the pump stopped: the last STOP is refused as well
     assert "MISS pump STOP at the end: DeviceRefused: pump refused: NOT_ALLOWED already stopped" in done.stderr
-    assert "driver check: 21 of 23 checks met, 2 missed" in done.stdout
+    assert "driver check: 22 of 24 checks met, 2 missed" in done.stdout

@@ -174,7 +174,7 @@ def test_a_vendor_driver_is_registered_by_its_own_package(plugin, tmp_path):
 def test_the_vendor_driver_meets_its_contract_and_says_what_it_does_not_declare(plugin, tmp_path):
     done = _hil(plugin, tmp_path, "driver", "check", "--rig", str(PLUGIN_RIG), "--device", "pump", env=SESSION_KEY)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "driver check: 23 of 23 checks met" in done.stdout and "acme-rp1-service" in done.stdout
+    assert "driver check: 24 of 24 checks met" in done.stdout and "acme-rp1-service" in done.stdout
     assert "not declared by the driver (line-pressure report)" in done.stdout
 
 
@@ -214,7 +214,7 @@ def test_preflight_says_which_tests_the_vendor_driver_will_skip_and_why(plugin, 
 def test_a_pump_speaking_a_binary_protocol_of_its_own_meets_the_contract(binary_plugin, tmp_path):
     done = _hil(binary_plugin, tmp_path, "driver", "check", "--rig", str(BINARY_RIG), "--device", "pump")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "driver check: 22 of 22 checks met" in done.stdout and "protocol bpx/1" in done.stdout
+    assert "driver check: 24 of 24 checks met" in done.stdout and "protocol bpx/1" in done.stdout
 
 
 def test_a_campaign_across_the_five_areas_runs_on_the_free_running_binary_pump(binary_plugin, tmp_path):
@@ -250,7 +250,7 @@ def test_a_pump_firmware_of_its_own_is_weighed_in_lockstep_on_the_projects_plant
     a rehearsal); the ones for functions it does not claim are skipped as not applicable."""
     checked = _hil(binary_plugin, tmp_path, "driver", "check", "--rig", str(FIRMWARE_RIG), "--device", "pump")
     assert checked.returncode == 0, checked.stdout[-4000:] + checked.stderr[-2000:]
-    assert "driver check: 22 of 22 checks met" in checked.stdout and "BPX-L" in checked.stdout
+    assert "driver check: 24 of 24 checks met" in checked.stdout and "BPX-L" in checked.stdout
     done = _hil(binary_plugin, tmp_path, "verify", "--rig", str(FIRMWARE_RIG), "--no-report")
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     run_dir = next((tmp_path / "reports" / "runs").iterdir())
@@ -259,7 +259,7 @@ def test_a_pump_firmware_of_its_own_is_weighed_in_lockstep_on_the_projects_plant
     passed = {rid for rid, verdict in verdicts.items() if verdict == "PASS"}
     assert {rid.split("-")[0] for rid in passed} == {"DA", "OC", "IF", "RES"} and len(passed) == 24, verdicts
     assert {verdicts[rid] for rid in verdicts.keys() - passed} == {"SKIPPED"}, verdicts
-    assert {rid.split("-")[0] for rid in verdicts.keys() - passed} == {"HS", "AID", "IF", "DL", "RES", "OI", "TOD"}, verdicts
+    assert {rid.split("-")[0] for rid in verdicts.keys() - passed} == {"HS", "AID", "IF", "DL", "RES", "OI", "TOD", "BC"}, verdicts
     assert record["rig"]["identities"]["pump"]["model"] == "BPX-L" and record["rig"]["clock"] == "sim"
     assert record["run_kind"]["words"] == "COMPLETE" and record.get("rehearsal") is None
 

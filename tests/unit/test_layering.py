@@ -94,7 +94,7 @@ def test_the_cycle_check_names_a_cycle():
     assert _cycle(edges) == ["evidence", "run", "evidence"]
 
 
-FIRMWARE = ("pump", "site_check", "glucose_suspend", "auto_mode", "microbolus")  # the reference pump's firmware
+FIRMWARE = ("pump", "site_check", "glucose_suspend", "auto_mode", "microbolus", "bolus_calculator")  # the reference pump's firmware
 # what the firmware may import of the emulator besides itself: the plant interface and the shared clock; every other
 # module there is the plant it acts on or the wire it is reached over
 SHARED = ("plant_interface", "scheduler")

@@ -116,7 +116,8 @@ def test_every_command_replies_with_the_fields_the_document_lists():
               ("BOLUS", "0.100"), ("CANCEL",), ("PRIME", "0.100"), ("CANCEL",), ("HISTORY", "0.000"),
               ("SET", "on_low=1"), ("CGM", "50", "0.0"), ("ACK", "1"), ("SUSPEND",), ("STOP",), ("AUTO",),
               ("LIMITS", "10.000", "2.000"), ("RESALERT", "15"), ("INJECT", "NONE"),
-              ("SEGMENT", "0", "1", "00:00", "1.000"), ("TIME", "3600")]
+              ("SEGMENT", "0", "1", "00:00", "1.000"), ("TIME", "3600"), ("CALCSET", "12", "40", "110"),
+              ("CALC", "55", "200")]
     for command, *args in script:
         seen[command] = pump.keys(command, *args)
     for command, keys in seen.items():

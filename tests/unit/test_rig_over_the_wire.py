@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hil.drivers.contracts import BasalSchedule, BasalSegment, BolusDone, PumpState
+from hil.drivers.contracts import BasalSchedule, BasalSegment, BolusAdvice, BolusDone, CalculatorSettings, PumpState
 from hil.drivers.mtsics import MtSicsBalance
 from hil.emulation.wire_faults import WireFaultKind
 from hil.errors import DeviceRefused, LineFault, LostEvent, TransportError
@@ -207,3 +207,18 @@ def test_a_basal_programme_and_the_pumps_clock_over_either_transport(rig_file):
         with pytest.raises((DeviceRefused, ValueError)):  # the pump's refusal; over CAN the driver's: no such frame
             the_rig.pump.set_time_of_day(86_400 + 1)
         assert the_rig.pump.time_of_day() == pytest.approx(23 * 3600 + 45 * 60, abs=0.01)
+
+
+@pytest.mark.parametrize("rig_file", ["emulator.yaml", "emulator-can.yaml"])
+def test_the_bolus_calculator_over_either_transport(rig_file):
+    settings = CalculatorSettings(carb_ratio_g_per_U=12.0, correction_factor_mg_dl_per_U=40.0, target_mg_dl=110.0)
+    with Rig(load_rig(ROOT / "fixtures" / "rigs" / rig_file)) as the_rig:
+        the_rig.begin_test("calculator")
+        assert the_rig.pump.configure_calculator(settings) == settings
+        assert the_rig.pump.bolus_advice(55, 200) == BolusAdvice(6.8, 0.0, 200.0)  # 4.583 + 2.25, rounded down
+        assert the_rig.pump.bolus_advice(55) == BolusAdvice(4.55, 0.0, None)  # no glucose: the meal alone
+        assert the_rig.pump.bolus_advice(0, use_cgm=True).glucose_mg_dl is None  # no CGM value yet
+        the_rig.pump.cgm_input(250, 0.0)
+        assert the_rig.pump.bolus_advice(0, use_cgm=True) == BolusAdvice(3.5, 0.0, 250.0)
+        the_rig.clock.sleep(601.0)
+        assert the_rig.pump.bolus_advice(0, use_cgm=True) == BolusAdvice(0.0, 0.0, None)  # taken over 10 min ago

@@ -43,13 +43,14 @@ class BpxPump(PumpDriver):
     """The BPX pump over its binary service link."""
 
     device = DeviceKind.PUMP
-    # the service link has no dose-limit message, no low-reservoir alert setting, no fault injection and no basal
-    # programme by time of day
+    # the service link has no dose-limit message, no low-reservoir alert setting, no fault injection, no basal
+    # programme by time of day and no bolus calculator
     capabilities = frozenset(Capability) - {
         Capability.DOSE_LIMITS,
         Capability.RESERVOIR_ALERT,
         Capability.FAULT_INJECTION,
         Capability.BASAL_SCHEDULE,
+        Capability.BOLUS_CALCULATOR,
     }
 
     class Options(SerialOptions):

@@ -1,0 +1,71 @@
+"""The bolus calculator asked for advice (which delivers nothing): its settings set and shown taken; no insulin on
+board (a washout with nothing delivered), or a bolus's, weighed and recorded; a glucose entered or the CGM's value,
+fresh and then stale. The advice is held against the label's equations by the suite
+(hil.analysis.bolus_calculator)."""
+
+from dataclasses import dataclass
+
+from hil.drivers.contracts import BolusAdvice, CalculatorSettings
+from hil.errors import StartingStateError
+from hil.procedures import delivery
+from hil.procedures.delivery import Mark
+from hil.rig.rig import Rig
+from hil.specs.methods import CalculatorAdvice, CalculatorCase, CalculatorCgm, CalculatorIob
+
+
+def configure(rig: Rig, case: CalculatorCase) -> CalculatorSettings:
+    """The case's settings set; StartingStateError unless the pump confirms them."""
+    settings = CalculatorSettings(
+        case.carb_ratio_g_per_U, case.correction_factor_mg_dl_per_U, case.correction_target_mg_dl
+    )
+    confirmed = rig.pump.configure_calculator(settings)
+    if confirmed != settings:
+        raise StartingStateError(f"pump: calculator settings {settings} sent, {confirmed} confirmed")
+    return settings
+
+
+def washed_out_advice(rig: Rig, case: CalculatorAdvice) -> BolusAdvice:
+    """Nothing delivered for `washout_h` (the pump stopped, as the starting state leaves it), then the advice."""
+    rig.pump.stop()
+    rig.clock.sleep(case.washout_h * 3600.0)
+    return rig.pump.bolus_advice(case.carbs_g, case.glucose_mg_dl)
+
+
+@dataclass(frozen=True)
+class IobRun:
+    before: Mark  # settled, before the bolus
+    after: Mark  # settled, after it
+    middle_s: float  # rig time of the bolus's middle (its command and half its nominal duration)
+    advice: BolusAdvice
+    advised_s: float
+
+
+def advice_after_bolus(rig: Rig, case: CalculatorIob) -> IobRun:
+    """From the prepared pump: the washout, a bolus of `bolus_U` between settled marks, and the advice `after_min`
+    after its middle; the pump stopped."""
+    rig.pump.stop()
+    rig.clock.sleep(case.washout_h * 3600.0)
+    rig.pump.set_basal(0.0)
+    rig.pump.resume()
+    before = delivery.settled_mark(rig)
+    commanded_s = rig.clock.now()
+    nominal_s = rig.pump.bolus(case.bolus_U)
+    delivery.wait_until_idle(rig, nominal_s, f"bolus of {case.bolus_U:g} U")
+    rig.clock.sleep(case.settle_s)
+    after = delivery.settled_mark(rig)
+    middle_s = commanded_s + nominal_s / 2.0
+    rig.clock.sleep_until(max(rig.clock.now(), middle_s + case.after_min * 60.0))
+    advised_s = rig.clock.now()
+    advice = rig.pump.bolus_advice(case.carbs_g, case.glucose_mg_dl)
+    rig.pump.stop()
+    return IobRun(before, after, middle_s, advice, advised_s)
+
+
+def cgm_advice(rig: Rig, case: CalculatorCgm) -> tuple[BolusAdvice, BolusAdvice]:
+    """A CGM value sent as taken `fresh_age_s` ago and the advice with the CGM's value; then the same advice once the
+    value is `beyond_min` older than the `max_age_min` the pump claims."""
+    rig.pump.cgm_input(case.cgm_mg_dl, 0.0, case.fresh_age_s)
+    taken_s = rig.clock.now() - case.fresh_age_s
+    fresh = rig.pump.bolus_advice(case.carbs_g, use_cgm=True)
+    rig.clock.sleep_until(max(rig.clock.now(), taken_s + (case.max_age_min + case.beyond_min) * 60.0))
+    return fresh, rig.pump.bolus_advice(case.carbs_g, use_cgm=True)

@@ -1,0 +1,102 @@
+"""Bolus-calculator suite: the calculator's advice (which delivers nothing) held against its label's equations, its
+insulin on board against the pump's claimed insulin action after a weighed bolus, and the CGM value it uses against
+the age the pump claims; the settings, meals, glucose values and times come from specs/bolus-calculator.yaml."""
+
+import pytest
+
+from hil.analysis import dose_metrics
+from hil.analysis.bolus_calculator import labelled_dose_U
+from hil.analysis.insulin_on_board import remaining_share
+from hil.analysis.metric import Metric
+from hil.drivers.contracts import BolusAdvice, Capability
+from hil.procedures import delivery
+from hil.procedures.bolus_calculator import advice_after_bolus, cgm_advice, configure, washed_out_advice
+from hil.procedures.gravimetric import Gravimetry
+
+
+def _advice_error(case, advice: BolusAdvice) -> Metric:
+    """The advice less the label's unrounded dose for the insulin on board the advice counted (arithmetic on the
+    pump's own numbers: no uncertainty; to 1e-6 U, so that a dose on the increment grid is not a float's error)."""
+    exact = labelled_dose_U(
+        case.carbs_g,
+        advice.glucose_mg_dl,
+        advice.iob_U,
+        case.carb_ratio_g_per_U,
+        case.correction_factor_mg_dl_per_U,
+        case.correction_target_mg_dl,
+    )
+    return Metric(round(advice.total_U - exact, 6), "U", 0.0)
+
+
+def _advice_text(case, advice: BolusAdvice, exact_of: str) -> str:
+    return (
+        f"settings: {case.carb_ratio_g_per_U:g} g/U, {case.correction_factor_mg_dl_per_U:g} mg/dL/U, target "
+        f"{case.correction_target_mg_dl:g} mg/dL; asked for {case.carbs_g:g} g {exact_of}; advised {advice.total_U:.3f} U, "
+        f"counting {advice.iob_U:.3f} U on board and "
+        + ("no glucose" if advice.glucose_mg_dl is None else f"a glucose of {advice.glucose_mg_dl:g} mg/dL")
+    )
+
+
+@pytest.mark.requirements("BC-DOSE-001", "BC-DOSE-002")
+@pytest.mark.needs(Capability.BOLUS_CALCULATOR)
+def test_the_advice_follows_the_labelled_equations(rig, requirement, evidence):
+    case = requirement.case
+    configure(rig, case)
+    advice = washed_out_advice(rig, case)
+    evidence.attach_text("the advice", _advice_text(case, advice, f"at {case.glucose_mg_dl:g} mg/dL entered"))
+    evidence.judge(requirement, {"calculator_advice_error": _advice_error(case, advice)})
+    assert advice.glucose_mg_dl == case.glucose_mg_dl, f"the advice used {advice.glucose_mg_dl}, not the glucose entered"
+    evidence.assert_pass()
+
+
+@pytest.mark.requirements("BC-IOB-001")
+@pytest.mark.needs(Capability.BOLUS_CALCULATOR)
+def test_the_advice_counts_the_insulin_on_board(rig, requirement, evidence):
+    case = requirement.case
+    grav = Gravimetry(rig.config)
+    configure(rig, case)
+    delivery.prepare(rig)
+    run = advice_after_bolus(rig, case)
+    recorded_U = run.after.recorded_U - run.before.recorded_U
+    minutes = (run.advised_s - run.middle_s) / 60.0
+    expected_iob = recorded_U * float(remaining_share(minutes, case.insulin_peak_min, case.insulin_duration_min))
+    evidence.attach_text(
+        "the advice",
+        _advice_text(case, run.advice, f"at {case.glucose_mg_dl:g} mg/dL entered, {minutes:.1f} min after the middle "
+                     f"of a {recorded_U:.3f} U bolus (recorded)")
+        + f"\nthe claimed insulin action ({case.insulin_peak_min:g}-min peak, {case.insulin_duration_min:g} min) leaves "
+        f"{expected_iob:.3f} U of it on board",
+    )
+    metrics = {
+        "calculator_advice_error": _advice_error(case, run.advice),
+        "calculator_iob_error": Metric(run.advice.iob_U - expected_iob, "U", 0.0),
+        "record_disagreement": dose_metrics.spans_record_disagreement(
+            [delivery.record_span(grav, run.before, run.after, case.bolus_U)]
+        ),
+    }
+    evidence.judge(requirement, metrics)
+    evidence.assert_pass()
+
+
+@pytest.mark.requirements("BC-CGM-001")
+@pytest.mark.needs(Capability.BOLUS_CALCULATOR, Capability.CGM_INPUT)
+def test_the_advice_uses_only_a_fresh_cgm_value(rig, requirement, evidence):
+    case = requirement.case
+    configure(rig, case)
+    fresh, stale = cgm_advice(rig, case)
+    evidence.attach_text(
+        "the advice",
+        "\n".join([
+            f"a CGM value of {case.cgm_mg_dl:g} mg/dL sent as taken {case.fresh_age_s:g} s ago",
+            _advice_text(case, fresh, "with the CGM's value"),
+            f"{case.max_age_min + case.beyond_min:g} min after the CGM took it (the pump claims it uses a value up to "
+            f"{case.max_age_min:g} min old):",
+            _advice_text(case, stale, "with the CGM's value"),
+        ]),
+    )
+    metrics = {
+        "fresh_glucose_used": Metric(float(fresh.glucose_mg_dl == case.cgm_mg_dl), "bool", 0.0),
+        "stale_glucose_used": Metric(float(stale.glucose_mg_dl is not None), "bool", 0.0),
+    }
+    evidence.judge(requirement, metrics)
+    evidence.assert_pass()
