@@ -105,6 +105,9 @@ class PumpParams(Params):
     # holds with room to spare (docs/references.md, "Alarm priorities").
     site_alarm_priority: Priority = "MEDIUM"
     alarm_escalation_s: Annotated[float, span(0, 86_400, above=True)] = 300.0
+    # A time change only with delivery paused, as Omnipod 5's user must pause insulin before changing the time zone
+    # (docs/references.md, "Time of day"); the reference pump takes it running.
+    time_change_needs_pause: bool = False
     # The bolus calculator uses a glucose value taken within 10 min: Omnipod 5 uses a meter reading for up to 10 min
     # after it was entered, and Insulet's 2020 Omnipod DASH correction was of advice from a value more than 10 min old
     # (docs/references.md, "The bolus calculator").
@@ -300,6 +303,7 @@ class Defects(Params):
     # time of day: the firmware owes basal by the time of day since its last stroke instead of by the time elapsed
     clock_forward_catches_up: bool = False  # a clock set forward: the skipped time's basal delivered at once
     clock_back_holds_basal: bool = False  # a clock set back: no basal until the time of day is back where it was
+    clock_am_pm_swapped: bool = False  # the programme read 12 h off the clock the pump shows (a.m. for p.m.)
     # dose limits
     max_bolus_not_enforced: bool = False  # a bolus above the user's maximum bolus is delivered
     temp_basal_limit_not_enforced: bool = False  # the maximum basal rate holds a programmed basal, not a temporary one

@@ -726,6 +726,7 @@ class EmulatedPump:
         self._check_basal_limit(value, "basal rate")
         self._pending = []
         self.programme = ((0.0, value),)
+        self._forget_owed_basal()
         self._close_auto_period()
         self.profile_rate = value
         self._arm_segment_change()
@@ -737,6 +738,10 @@ class EmulatedPump:
         """The pump's time of day, s after midnight: its clock (STATUS t) plus the offset TIME set."""
         return (self._tod_offset_s + self.sched.now * self.p.clock_rate) % DAY_S
 
+    def _programme_clock(self) -> float:
+        """The time of day the programme is read at: the clock (the seeded clock_am_pm_swapped: 12 h off it)."""
+        return (self.time_of_day() + (DAY_S / 2 if self.defects.clock_am_pm_swapped else 0.0)) % DAY_S
+
     def _programme_rate(self, time_of_day_s: float) -> float:
         # a hair past the time: at a segment's start (reached by its own event) the new segment's rate
         minute_s = (time_of_day_s + 1e-6) % DAY_S
@@ -745,7 +750,7 @@ class EmulatedPump:
     def _follow_programme(self) -> None:
         """The programme's rate at the time of day into effect, the stroke in progress kept, and its next segment's
         start armed."""
-        rate = self._programme_rate(self.time_of_day())
+        rate = self._programme_rate(self._programme_clock())
         if rate != self.profile_rate:
             self._close_auto_period()
             old_period = self._basal_period_s() if self.basal_rate > 0 else None
@@ -759,7 +764,7 @@ class EmulatedPump:
             self._segment_event = None
         if len(self.programme) < 2:
             return
-        now = self.time_of_day() + 1e-6
+        now = self._programme_clock() + 1e-6
         later = [start for start, _ in self.programme if start > now]
         wait_s = (later[0] if later else DAY_S) - now + 1e-6
         self._segment_event = self.sched.at(self.sched.now + wait_s / self.p.clock_rate, self._segment_change)
@@ -810,6 +815,7 @@ class EmulatedPump:
         self._pending_count = n
         if len(self._pending) == n:
             self.programme, self._pending = tuple(self._pending), []
+            self._forget_owed_basal()
             self._follow_programme()
 
     def _daily_U(self) -> float:
@@ -826,8 +832,10 @@ class EmulatedPump:
                 value = math.nan
             if not 0 <= value < DAY_S:
                 raise Refused("BAD_ARGUMENT", f"time of day '{seconds}' outside 0-86399 s")
+            if self.p.time_change_needs_pause and self.state == "RUNNING":
+                raise Refused("NOT_ALLOWED", "pause insulin delivery to change the time")
             self._set_time_of_day(value)
-        return (f"tod={self.time_of_day():.3f}",)
+        return (f"tod={round(self.time_of_day(), 3) % DAY_S:.3f}",)
 
     def _set_time_of_day(self, value: float) -> None:
         old = self.time_of_day()
@@ -936,11 +944,18 @@ class EmulatedPump:
         if self.state in ("RUNNING", "AUTO_SUSPENDED"):
             self.state = "SUSPENDED"
         self._cancel_train()
+        self._forget_owed_basal()
+        self._schedule_basal()
+        return (f"state={self.state}",)
+
+    def _forget_owed_basal(self) -> None:
+        """The seeded clock defects' accounting starts afresh (a stop, a new programme): nothing owed, nothing held."""
         for event in self._catch_up:
             event.cancel()
         self._catch_up = []
-        self._schedule_basal()
-        return (f"state={self.state}",)
+        held, self._basal_held_until = self._basal_held_until > self.sched.now, 0.0
+        if held:
+            self._schedule_basal()
 
     def _cmd_stop(self):
         if self.defects.stop_not_idempotent and self.state == "SUSPENDED":

@@ -51,7 +51,8 @@ CHECK_FILL_U = 50.0  # a reservoir the fixture fits, below a full one
 FAULT_WITHIN_S = 30.0  # how long the pump is watched after a fault is injected
 # A programme whose rate changes at noon, and a time of day just before it: the step waits over the change
 PROGRAMME = BasalSchedule((BasalSegment(0, BASAL_U_PER_H), BasalSegment(12 * 60, 0.5 * BASAL_U_PER_H)))
-BEFORE_NOON_S = 12 * 3600 - 20
+BEFORE_NOON_S = 12 * 3600 - 60  # 11:59: a clock its user sets to the minute
+ACROSS_NOON_S = 90.0
 CALCULATOR = CalculatorSettings(carb_ratio_g_per_U=10.0, correction_factor_mg_dl_per_U=50.0, target_mg_dl=110.0)
 CALCULATOR_MEAL_G, CALCULATOR_GLUCOSE_MG_DL = 30.0, 160.0
 TEMP_BASAL = (0.5, 30)  # U/h, minutes
@@ -395,18 +396,21 @@ class _PumpKit:
             shown = self.pump.set_time_of_day(BEFORE_NOON_S)
             _expect(abs(shown - BEFORE_NOON_S) <= 1.0, f"set_time_of_day({BEFORE_NOON_S}) answered {shown!r}")
             before = self.pump.status().basal_U_per_h
-            self.clock.sleep(40.0)
+            self.clock.sleep(ACROSS_NOON_S)
             after = self.pump.status().basal_U_per_h
             read = self.pump.time_of_day()
         finally:
             self.pump.set_basal(0.0)
-            self.pump.set_time_of_day(round(found + self.clock.now() - read_s) % DAY_S)
-        rates = (PROGRAMME.rate_at(BEFORE_NOON_S), PROGRAMME.rate_at(BEFORE_NOON_S + 40))
+            self.pump.set_time_of_day(round((found + self.clock.now() - read_s) / 60.0) * 60 % DAY_S)
+        rates = (PROGRAMME.rate_at(BEFORE_NOON_S), PROGRAMME.rate_at(BEFORE_NOON_S + ACROSS_NOON_S))
         _expect((before, after) == rates, f"the rate in effect {before:g} then {after:g} U/h, not {rates}")
-        _expect(abs(read - BEFORE_NOON_S - 40) <= 2.0, f"40 s after {BEFORE_NOON_S} s the clock read {read:.0f} s")
+        _expect(
+            abs(read - BEFORE_NOON_S - ACROSS_NOON_S) <= 2.0,
+            f"{ACROSS_NOON_S:g} s after {BEFORE_NOON_S} s the clock read {read:.0f} s",
+        )
         return (
-            f"a {PROGRAMME.daily_U:g} U/day programme confirmed; the clock set to 11:59:40, {before:g} then {after:g} "
-            "U/h across noon; one rate put back, the clock set back"
+            f"a {PROGRAMME.daily_U:g} U/day programme confirmed; the clock set to 11:59, {before:g} then {after:g} "
+            "U/h across noon; a basal of 0 put back, the clock set back to the minute"
         )
 
     def bolus_calculator(self) -> str:

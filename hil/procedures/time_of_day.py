@@ -7,7 +7,7 @@ against what the programme gives at the pump's time of day: the old time until t
 import logging
 from dataclasses import dataclass, field
 
-from hil.drivers.contracts import BasalSchedule, BasalSegment
+from hil.drivers.contracts import BasalSchedule, BasalSegment, PumpState
 from hil.errors import DeviceRefused, StartingStateError
 from hil.evidence.recording import CsvRecording
 from hil.procedures import delivery
@@ -30,39 +30,49 @@ def schedule_of(case: ClockChange) -> BasalSchedule:
 
 @dataclass
 class ClockChangeRun:
-    """What a clock change recorded: the marks around it, when it came (rig time), the pump's time of day before and
-    after it, and the balance polled over the observation."""
+    """What a clock change recorded: the marks before it (the programme followed on the clock as set) and after it (the
+    first hour, the whole observation), when it came (rig time), the pump's time of day before and after it, and the
+    balance polled after it."""
 
+    set_s: float  # rig time the pump answered the clock's setting
+    set_time_of_day_s: float  # the time of day it answered
+    followed: tuple[Mark, Mark]  # settled, over the programme's first `follow_min` on the clock as set
     before: Mark  # settled, right before the change
-    before_time_of_day_s: float  # the pump's time of day at the `before` mark
     changed_s: float  # rig time the pump answered the change
     old_time_of_day_s: float  # the pump's time of day read right before the change
     new_time_of_day_s: float  # the time of day the pump answered the change with
     paused: str  # why the change was made with delivery paused ("" when the pump took it running)
-    t_s: list[float] = field(default_factory=list)  # the polls over the observation
+    t_s: list[float] = field(default_factory=list)  # the polls after the change
     mass_mg: list[float] = field(default_factory=list)
+    hour: Mark | None = None  # settled, an hour after the change
     after: Mark | None = None  # settled, after the observation
 
     def time_of_day_s(self, t_s: float) -> float:
-        """The pump's time of day at a rig time after the `before` mark: the old clock until the change, the new one
+        """The pump's time of day at a rig time after its clock was set: the clock as set until the change, the new one
         after it."""
         if t_s < self.changed_s:
-            return self.before_time_of_day_s + (t_s - self.before.t)
+            return self.set_time_of_day_s + (t_s - self.set_s)
         return self.new_time_of_day_s + (t_s - self.changed_s)
 
-    def programme_to_U(self, schedule: BasalSchedule, t_s: float) -> float:
-        """What the programme gives from the `before` mark to a rig time, at the pump's time of day."""
-        until_change = schedule.insulin_U(self.before_time_of_day_s, min(t_s, self.changed_s) - self.before.t)
-        return until_change + schedule.insulin_U(self.new_time_of_day_s, max(0.0, t_s - self.changed_s))
+    def programme_U(self, schedule: BasalSchedule, from_s: float, to_s: float) -> float:
+        """What the programme gives between two rig times at the pump's time of day (old clock, then new)."""
+        until_change = max(0.0, min(to_s, self.changed_s) - from_s)
+        after_change = max(0.0, to_s - max(from_s, self.changed_s))
+        return schedule.insulin_U(self.time_of_day_s(from_s), until_change) + schedule.insulin_U(
+            self.time_of_day_s(max(from_s, self.changed_s)), after_change
+        )
 
 
 def _set_clock(rig: Rig, seconds: int, what: str) -> tuple[float, str]:
-    """Set the pump's clock as its user does: running where the pump takes it, else paused, set and resumed. The time of
-    day it then shows and why it was paused ("": it was not); StartingStateError when it shows another time."""
+    """Set the pump's clock as its user does: as it is, or, where the pump refuses a change while it delivers
+    (NOT_ALLOWED, as Omnipod 5's user must pause first), paused, set and resumed. The time of day it then shows and why
+    it was paused ("": it was not); StartingStateError when it shows another time."""
     paused = ""
     try:
         shown = rig.pump.set_time_of_day(seconds)
     except DeviceRefused as exc:
+        if exc.code != "NOT_ALLOWED" or rig.pump.status().state is not PumpState.RUNNING:
+            raise
         paused = f"the pump refused the change with delivery running ({exc}): paused, set and resumed"
         log.info("%s: %s", what, paused)
         rig.pump.suspend()
@@ -74,29 +84,34 @@ def _set_clock(rig: Rig, seconds: int, what: str) -> tuple[float, str]:
 
 
 def clock_change(rig: Rig, case: ClockChange, raw: CsvRecording) -> ClockChangeRun:
-    """From the prepared pump: the case's programme set and shown taken, the clock set to `clock_set_to` and delivery
-    resumed; a settled mark just before the clock shows `change_at`, the clock then set to `change_to`; a settled mark
-    `observe_min` after. The pump is stopped at the end."""
+    """From the prepared pump: the case's programme set and shown taken, the clock set to `clock_set_to` (the pump
+    stopped) and delivery resumed; settled marks over its first `follow_min`; a settled mark just before the clock
+    shows `change_at`, the clock then set to `change_to`; settled marks an hour and `observe_min` after, the balance
+    polled between. The pump is stopped at the end."""
     schedule = schedule_of(case)
     daily = rig.pump.set_basal_schedule(schedule)
     if abs(daily - schedule.daily_U) > DAILY_TOTAL_PLACES_U * len(schedule.segments):
         raise StartingStateError(
             f"pump: a basal programme of {schedule.daily_U:.3f} U a day sent, {daily:.3f} U a day confirmed"
         )
-    _set_clock(rig, minutes(case.clock_set_to) * 60, "the programme's start")
+    rig.pump.stop()
+    shown, _ = _set_clock(rig, minutes(case.clock_set_to) * 60, "the programme's start")
     set_s = rig.clock.now()
     rig.pump.resume()
+    first = _mark(rig, raw, "the clock as set")
+    rig.clock.sleep_until(max(rig.clock.now(), set_s + case.follow_min * 60.0))
+    followed = (first, _mark(rig, raw, "the clock as set"))
     change_s = set_s + case.lead_min() * 60.0
     settle_s = rig.config.infusion_set.settle_s
     rig.clock.sleep_until(max(rig.clock.now(), change_s - settle_s - 60.0))  # room for the settled mark before it
     before = _mark(rig, raw, "before the change")
     rig.clock.sleep_until(max(rig.clock.now(), change_s))
-    read_s = rig.clock.now()
     old = rig.pump.time_of_day()
     new, paused = _set_clock(rig, minutes(case.change_to) * 60, "the change")
-    run = ClockChangeRun(before, old - (read_s - before.t), rig.clock.now(), old, new, paused)
-    poll_until(rig.clock, lambda: _poll(rig, run, raw), run.changed_s + case.observe_min * 60.0, case.poll_s)
-    run.after = _mark(rig, raw, "after the observation")
+    run = ClockChangeRun(set_s, shown, followed, before, rig.clock.now(), old, new, paused)
+    for end_s, name in ((run.changed_s + 3600.0, "hour"), (run.changed_s + case.observe_min * 60.0, "after")):
+        poll_until(rig.clock, lambda: _poll(rig, run, raw), end_s, case.poll_s)
+        setattr(run, name, _mark(rig, raw, f"{name} the change"))
     rig.pump.stop()
     return run
 

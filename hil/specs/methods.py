@@ -524,10 +524,10 @@ def minutes(time_of_day: str) -> int:
 
 
 class ClockChange(Case):
-    """A basal programme by time of day (`schedule`) running from the pump's clock set to `clock_set_to`; when the
-    pump's clock shows `change_at`, it is set to `change_to`, as its user sets it, and what reaches the balance over
-    `observe_min` after the change (the balance polled every `poll_s` for its figure) is weighed against what the
-    programme gives at the new time."""
+    """A basal programme by time of day (`schedule`) running from the pump's clock set to `clock_set_to`, weighed over
+    its first `follow_min` against the programme on that clock; when the pump's clock shows `change_at`, it is set to
+    `change_to`, as its user sets it, and what reaches the balance over the hour and the `observe_min` after the change
+    (the balance polled every `poll_s` for its figure) is weighed against what the programme gives at the new time."""
 
     method: ClassVar[str] = "clock-change"
     schedule: Annotated[
@@ -539,6 +539,9 @@ class ClockChange(Case):
         ),
     ]
     clock_set_to: TimeOfDay
+    follow_min: Annotated[
+        float, Field(gt=0, le=720, description="the programme weighed on the clock as set, from its setting, min")
+    ]
     change_at: TimeOfDay
     change_to: TimeOfDay
     observe_min: ObserveMin
@@ -553,6 +556,10 @@ class ClockChange(Case):
             raise ValueError(f"change_to {self.change_to} is change_at: no change")
         if self.lead_min() == 0 or self.lead_min() > 12 * 60:
             raise ValueError(f"clock_set_to {self.clock_set_to} is not within 12 h before change_at {self.change_at}")
+        if self.observe_min < 60:
+            raise ValueError(f"observe_min {self.observe_min:g} is shorter than the hour after the change it weighs")
+        if self.follow_min >= self.lead_min():
+            raise ValueError(f"follow_min {self.follow_min:g} does not end before change_at {self.change_at}")
         return self
 
     def lead_min(self) -> int:

@@ -525,13 +525,31 @@ METRICS: dict[str, MetricKind] = {
             (Capability.BOLUS_CALCULATOR,),
         ),
         MetricKind(
+            "basal_error_before_clock_change",
+            "%",
+            _CLOCK_CHANGE,
+            (),
+            "weighed over the programme's first minutes on the clock as set (settled readings), against what the "
+            "programme gives then on that clock, % of the latter: the programme follows the clock its user sets",
+            (Capability.BASAL_SCHEDULE,),
+        ),
+        MetricKind(
             "basal_error_after_clock_change",
             "%",
             _CLOCK_CHANGE,
             (),
-            "weighed from a settled reading right before the pump's clock was set to one after the observation, "
-            "against what the basal programme gives over that time at the pump's time of day (the old time until the "
-            "change, the new one after it), % of the latter",
+            "weighed from a settled reading right before the pump's clock was changed to one an hour after, against "
+            "what the programme gives over that time at the pump's time of day (the old time until the change, the new "
+            "one after it), % of the latter",
+            (Capability.BASAL_SCHEDULE,),
+        ),
+        MetricKind(
+            "basal_error_6h_after_clock_change",
+            "%",
+            _CLOCK_CHANGE,
+            (),
+            "as basal_error_after_clock_change, to a settled reading the observation's end after the change (6 h): "
+            "the skipped time's basal paid back slowly",
             (Capability.BASAL_SCHEDULE,),
         ),
         MetricKind(

@@ -28,43 +28,44 @@ def test_a_clock_change_delivers_the_programme_at_the_new_time(rig, requirement,
     delivery.prepare(rig)
     with evidence.recording("clock change", RECORDING_COLUMNS) as raw:
         run = clock_change(rig, case, raw)
-    assert run.after is not None
-    weighed, U = grav.weighed(run.before.t, run.before.mass_mg, run.after.t, run.after.mass_mg)
-    programme_U = run.programme_to_U(schedule, run.after.t)
-    old_clock_U = schedule.insulin_U(run.before_time_of_day_s, run.after.t - run.before.t)
-
-    evidence.attach_text(
-        "the clock change",
-        "\n".join(
-            [
-                "programme: " + ", ".join(f"from {start} {rate:g} U/h" for start, rate in case.schedule.items()),
-                f"the pump's clock read {_clock(run.old_time_of_day_s)} and was set to {case.change_to}; it answered "
-                f"{_clock(run.new_time_of_day_s)} (rig time {run.changed_s:.0f} s)",
-                *([run.paused] if run.paused else []),
-                f"weighed from rig time {run.before.t:.0f} s to {run.after.t:.0f} s: {weighed:.3f} ± {U:.3f} U",
-                f"the programme at the pump's time of day: {programme_U:.3f} U (had the clock not been changed: "
-                f"{old_clock_U:.3f} U); the pump recorded {run.after.recorded_U - run.before.recorded_U:.3f} U",
-            ]
-        ),
+    assert run.hour is not None and run.after is not None
+    spans = {
+        "basal_error_before_clock_change": run.followed,
+        "basal_error_after_clock_change": (run.before, run.hour),
+        "basal_error_6h_after_clock_change": (run.before, run.after),
+    }
+    lines = ["programme: " + ", ".join(f"from {start} {rate:g} U/h" for start, rate in case.schedule.items())]
+    lines.append(
+        f"the pump's clock set to {case.clock_set_to} answered {_clock(run.set_time_of_day_s)}; at "
+        f"{_clock(run.old_time_of_day_s)} set to {case.change_to}, it answered {_clock(run.new_time_of_day_s)} (rig "
+        f"time {run.changed_s:.0f} s)"
     )
+    lines += [run.paused] if run.paused else []
+    metrics = {}
+    for name, (first, last) in spans.items():
+        weighed, U = grav.weighed(first.t, first.mass_mg, last.t, last.mass_mg)
+        programme_U = run.programme_U(schedule, first.t, last.t)
+        kept_U = schedule.insulin_U(run.time_of_day_s(first.t), last.t - first.t)  # had the clock not changed
+        metrics[name] = Metric((weighed - programme_U) / programme_U * 100.0, "%", U / programme_U * 100.0)
+        lines.append(
+            f"{name}: rig time {first.t:.0f}-{last.t:.0f} s weighed {weighed:.3f} ± {U:.3f} U; the programme at the "
+            f"pump's time of day {programme_U:.3f} U" + ("" if last.t <= run.changed_s else f" (on the old clock "
+            f"{kept_U:.3f} U)") + f"; the pump recorded {last.recorded_U - first.recorded_U:.3f} U"
+        )
+    evidence.attach_text("the clock change", "\n".join(lines))
     t = np.array([run.before.t, *run.t_s, run.after.t])
     evidence.attach_figure(
         "weighed around the clock change",
         plots.weighed_timeline_figure,
         t,
         grav.cumulative_units(t, np.array([run.before.mass_mg, *run.mass_mg, run.after.mass_mg])),
-        [run.programme_to_U(schedule, ti) for ti in t],
+        [run.programme_U(schedule, run.before.t, ti) for ti in t],
         "the programme at the pump's time of day",
         {f"clock set from {case.change_at} to {case.change_to}": run.changed_s},
         f"{requirement.id}: the clock set from {case.change_at} to {case.change_to}",
     )
-    metrics = {
-        "basal_error_after_clock_change": Metric(
-            (weighed - programme_U) / programme_U * 100.0, "%", U / programme_U * 100.0
-        ),
-        "record_disagreement": dose_metrics.spans_record_disagreement(
-            [delivery.record_span(grav, run.before, run.after, programme_U)]
-        ),
-    }
+    metrics["record_disagreement"] = dose_metrics.spans_record_disagreement(
+        [delivery.record_span(grav, run.followed[0], run.after, run.programme_U(schedule, run.followed[0].t, run.after.t))]
+    )
     evidence.judge(requirement, metrics)
     evidence.assert_pass()

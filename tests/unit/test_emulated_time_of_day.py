@@ -141,3 +141,45 @@ def test_a_time_of_day_outside_a_day_is_refused():
         with pytest.raises(Refused) as info:
             ask(world, "TIME", bad)
         assert info.value.code == "BAD_ARGUMENT"
+
+
+def test_a_stop_ends_a_seeded_hold():
+    world = exact_pump(clock_back_holds_basal=True)
+    program(world)
+    ask(world, "TIME", str(2 * 3600))
+    ask(world, "TIME", str(1 * 3600))  # held for an hour
+    ask(world, "STOP")
+    ask(world, "RESUME")
+    assert counted_over(world, 3600.0) == pytest.approx(1.0, abs=0.051)  # 01:00-02:00 at 1 U/h: the hold forgotten
+
+
+def test_a_new_programme_or_basal_ends_a_seeded_hold():
+    for again in (lambda w: program(w), lambda w: ask(w, "BASAL", "1.000")):
+        world = exact_pump(clock_back_holds_basal=True)
+        program(world)
+        ask(world, "TIME", str(2 * 3600))
+        ask(world, "TIME", str(1 * 3600))
+        again(world)
+        assert counted_over(world, 1800.0) == pytest.approx(0.5, abs=0.051)
+
+
+def test_a_pump_that_takes_a_time_change_only_paused_refuses_it_running():
+    world = world_with(pump=PumpParams(time_change_needs_pause=True))
+    with pytest.raises(Refused) as info:
+        ask(world, "TIME", "3600")
+    assert info.value.code == "NOT_ALLOWED"
+    ask(world, "SUSPEND")
+    assert ask(world, "TIME", "3600") == {"tod": "3600.000"}
+
+
+def test_seeded_am_pm_swap_reads_the_programme_12_h_off():
+    world = exact_pump(clock_am_pm_swapped=True)
+    program(world)
+    ask(world, "TIME", str(14 * 3600 + 30 * 60))  # shows 14:30, the programme read at 02:30
+    assert ask(world, "STATUS")["basal"] == "2.000" and ask(world, "TIME") == {"tod": "52200.000"}
+
+
+def test_the_time_of_day_is_answered_within_a_day():
+    world = exact_pump()
+    ask(world, "TIME", "86399.9996")
+    assert float(ask(world, "TIME")["tod"]) < 86_400

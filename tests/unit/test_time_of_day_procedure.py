@@ -22,12 +22,13 @@ from hil.specs.methods import ClockChange
 ROOT = Path(__file__).resolve().parents[2]
 NOMINAL = ROOT / "fixtures" / "rigs" / "emulator.yaml"
 SPRING = ClockChange(
-    schedule={"00:00": 1.0, "02:00": 2.0, "03:00": 1.0},
-    clock_set_to="01:30",
+    schedule={"00:00": 1.0, "00:30": 3.0, "01:00": 1.0, "02:00": 3.0, "03:00": 1.0},
+    clock_set_to="00:30",
+    follow_min=30,
     change_at="02:00",
     change_to="03:00",
     observe_min=60,
-    poll_s=60,
+    poll_s=300,
 )
 
 
@@ -70,16 +71,31 @@ def test_a_pump_that_takes_a_change_only_paused_is_paused_set_and_resumed(tmp_pa
         delivery.prepare(rig)
         run = clock_change(rig, SPRING, raw)
         grav = Gravimetry(rig.config)
-        assert run.after is not None
-        weighed, _ = grav.weighed(run.before.t, run.before.mass_mg, run.after.t, run.after.mass_mg)
+        assert run.hour is not None
+        weighed, _ = grav.weighed(run.before.t, run.before.mass_mg, run.hour.t, run.hour.mass_mg)
     assert pump.refused == 1 and "paused, set and resumed" in run.paused  # the first setting came with the pump stopped
     assert run.new_time_of_day_s == 3 * 3600
-    assert weighed == pytest.approx(run.programme_to_U(schedule_of(SPRING), run.after.t), rel=0.1)  # 1 U, not 2
+    assert weighed == pytest.approx(run.programme_U(schedule_of(SPRING), run.before.t, run.hour.t), rel=0.1)  # not 3 U
+
+
+def test_a_refusal_other_than_a_pause_is_the_pumps_answer(tmp_path):
+    """A pump that refuses a time of day as a bad argument is not paused and tried again: its refusal stands."""
+
+    class _BadArgument(_PausedOnly):
+        def set_time_of_day(self, seconds):
+            raise DeviceRefused("pump", "BAD_ARGUMENT", "TIME")
+
+    with Rig(load_rig(NOMINAL)) as rig, CsvRecording(tmp_path / "r.csv", RECORDING_COLUMNS) as raw:
+        rig.begin_test("bad argument")
+        rig._pump = _BadArgument(rig.pump)  # noqa: SLF001
+        with pytest.raises(DeviceRefused, match="BAD_ARGUMENT"):
+            clock_change(rig, SPRING, raw)
+        assert rig.pump.status().state is not PumpState.RUNNING
 
 
 @pytest.mark.parametrize(("daily", "shown", "said"), [
-    (24.0, None, "a basal programme of 25.000 U a day sent, 24.000 U a day confirmed"),
-    (None, 0.0, "its clock set to 5400 s after midnight (the programme's start) shows 0 s"),
+    (24.0, None, "a basal programme of 27.000 U a day sent, 24.000 U a day confirmed"),
+    (None, 0.0, "its clock set to 1800 s after midnight (the programme's start) shows 0 s"),
 ])
 def test_a_programme_or_clock_not_shown_taken_is_the_rigs_error(tmp_path, daily, shown, said):
     with Rig(load_rig(NOMINAL)) as rig, CsvRecording(tmp_path / "r.csv", RECORDING_COLUMNS) as raw:
@@ -89,12 +105,13 @@ def test_a_programme_or_clock_not_shown_taken_is_the_rigs_error(tmp_path, daily,
             clock_change(rig, SPRING, raw)
 
 
-def test_the_programme_is_credited_on_the_old_clock_then_the_new():
-    schedule = BasalSchedule((BasalSegment(0, 1.0), BasalSegment(120, 2.0), BasalSegment(180, 1.0)))
-    before = Mark(t=1000.0, mass_mg=0.0, recorded_U=0.0)
-    # the mark at 01:58:00, the change 120 s later at 02:00:00 to 03:00:00, an hour after it
-    run = ClockChangeRun(before, 7080.0, 1120.0, 7200.0, 10800.0, "")
-    assert run.time_of_day_s(1060.0) == 7140.0 and run.time_of_day_s(1120.0 + 60.0) == 10860.0
-    assert run.programme_to_U(schedule, 1120.0 + 3600.0) == pytest.approx(120 / 3600 + 1.0)
-    # kept on the old clock, the same span would have given the 2 U/h hour
-    assert schedule.insulin_U(run.before_time_of_day_s, 3720.0) == pytest.approx(120 / 3600 + 2.0)
+def test_the_programme_is_credited_on_the_clock_as_set_then_the_new():
+    schedule = BasalSchedule((BasalSegment(0, 1.0), BasalSegment(120, 3.0), BasalSegment(180, 1.0)))
+    mark = Mark(t=0.0, mass_mg=0.0, recorded_U=0.0)
+    # the clock set to 00:30 at rig time 1000 s; the change at rig time 6400 s (02:00) to 03:00
+    run = ClockChangeRun(1000.0, 1800.0, (mark, mark), mark, 6400.0, 7200.0, 10800.0, "")
+    assert run.time_of_day_s(6280.0) == 7080.0 and run.time_of_day_s(6460.0) == 10860.0
+    assert run.programme_U(schedule, 6280.0, 6400.0 + 3600.0) == pytest.approx(120 / 3600 + 1.0)
+    assert run.programme_U(schedule, 1000.0, 1000.0 + 1800.0) == pytest.approx(0.5)  # 00:30-01:00 at 1 U/h here
+    # kept on the old clock, the same span would have given the 3 U/h hour
+    assert schedule.insulin_U(run.time_of_day_s(6280.0), 3720.0) == pytest.approx(120 / 3600 + 3.0)
