@@ -2,7 +2,9 @@
 docs/references.md, "The bolus calculator"), stated independently of any pump: the meal's carbohydrate over the
 insulin-to-carb ratio, and the glucose's distance from the target over the correction factor; the insulin on board
 comes off a correction above the target, and what it leaves over off the meal; a correction below the target (a
-reverse correction) comes off the meal; the sum is never below 0. Unrounded: how a pump rounds is its claim."""
+reverse correction) comes off the meal; the sum is never below 0. Unrounded: how a pump rounds is its claim. One
+insulin on board, the label's correction insulin on board: the suite's bolus is given outside the calculator (the
+label's meal insulin on board, of a meal bolus the calculator advised, never comes off a meal; no test gives one)."""
 
 
 def labelled_dose_U(

@@ -395,7 +395,8 @@ class Pump(Protocol):
 
     def bolus_advice(self, carbs_g: float, glucose_mg_dl: float | None = None, use_cgm: bool = False) -> BolusAdvice:
         """The bolus calculator's advice for a meal and a glucose entered (None: none), or, with `use_cgm`, the CGM's
-        last value as the pump's calculator takes it (where it judges it fresh)."""
+        last value as the pump's calculator takes it (where it judges it fresh; a pump may refuse the advice instead,
+        DeviceRefused NOT_ALLOWED, as Omnipod 5 disables USE CGM without a valid value)."""
 
     def set_occlusion_backoff(self, enabled: bool) -> None: ...
     def configure_suspend(self, low_limit: int, before_low: bool, on_low: bool) -> None: ...

@@ -299,6 +299,8 @@ class Defects(Params):
     # the bolus calculator (hil/emulator/bolus_calculator.py)
     calculator_ignores_iob: bool = False  # the advice counts the insulin on board and takes none of it off
     calculator_rounds_up: bool = False  # the advice rounded up to the increment instead of down
+    calculator_negative_advice: bool = False  # a reverse correction larger than the meal advised below 0
+    calculator_iob_off_correction_only: bool = False  # the insulin on board beyond the correction left on the meal
     calculator_uses_stale_cgm: bool = False  # the CGM's last value used however long ago the CGM took it
     # time of day: the firmware owes basal by the time of day since its last stroke instead of by the time elapsed
     clock_forward_catches_up: bool = False  # a clock set forward: the skipped time's basal delivered at once

@@ -4,10 +4,14 @@ correction of the glucose above target over the correction factor, the insulin o
 first and what is left of it off the meal; a glucose below target takes its (reverse) correction off the meal; the
 total rounded down to the pump's increment, never below 0. Without a glucose, the meal bolus alone, the insulin on
 board not taken off (the label: the calculator "only subtracts IOB from a suggested bolus if your current glucose is
-known")."""
+known"). One insulin on board, taken as the label's correction insulin on board (off the correction, then the meal):
+the label's meal insulin on board, of a meal bolus the calculator advised, which never comes off a meal, is not kept
+apart (the reference firmware's simplification; a bolus given outside the calculator is the suite's)."""
 
 import math
 from dataclasses import dataclass
+
+from hil.emulation.options import Defects
 
 
 @dataclass(frozen=True)
@@ -31,25 +35,27 @@ def advise(
     glucose_mg_dl: float | None,
     iob_U: float,
     increment_U: float,
-    subtract_iob: bool = True,
-    round_up: bool = False,
+    defects: Defects,
 ) -> Advice:
-    """The calculator's advice; `subtract_iob` False: the seeded calculator_ignores_iob; `round_up`: the seeded
-    calculator_rounds_up."""
+    """The calculator's advice, with the seeded calculator defects the pump has."""
     meal = carbs_g / settings.carb_ratio_g_per_U
     if glucose_mg_dl is None:
-        return Advice(_rounded(meal, increment_U, round_up), meal, 0.0, 0.0)
+        return Advice(_rounded(meal, increment_U, defects), meal, 0.0, 0.0)
     correction = (glucose_mg_dl - settings.target_mg_dl) / settings.correction_factor_mg_dl_per_U
-    on_board = iob_U if subtract_iob else 0.0
+    on_board = 0.0 if defects.calculator_ignores_iob else iob_U
     if correction < 0:  # reverse correction: below target, off the meal
         meal, correction = meal + correction, 0.0
     correction -= on_board
     if correction < 0:  # the insulin on board beyond the correction comes off the meal
-        meal, correction = meal + correction, 0.0
-    meal = max(meal, 0.0)
-    return Advice(_rounded(meal + correction, increment_U, round_up), meal, correction, iob_U)
+        meal, correction = meal + (0.0 if defects.calculator_iob_off_correction_only else correction), 0.0
+    if not defects.calculator_negative_advice:
+        meal = max(meal, 0.0)
+    return Advice(_rounded(meal + correction, increment_U, defects), meal, correction, iob_U)
 
 
-def _rounded(amount_U: float, increment_U: float, up: bool) -> float:
-    steps = math.ceil(amount_U / increment_U - 1e-9) if up else math.floor(amount_U / increment_U + 1e-9)
-    return max(steps, 0) * increment_U
+def _rounded(amount_U: float, increment_U: float, defects: Defects) -> float:
+    if defects.calculator_rounds_up:
+        steps = math.ceil(amount_U / increment_U - 1e-9)
+    else:
+        steps = math.floor(amount_U / increment_U + 1e-9)
+    return (steps if defects.calculator_negative_advice else max(steps, 0)) * increment_U

@@ -30,7 +30,8 @@ from hil.transport.frames import Frame
 PROTOCOL_VERSION = 1
 UL_PER_U = 10.0  # U-100
 DAY_S = 86_400.0
-# The bolus calculator's settings, (low, high): Omnipod 5's ranges, the target from 70 mg/dL (the project's design;
+# The bolus calculator's settings, (low, high): Omnipod 5's IC ratio and correction factor ranges; the target 70-200
+# mg/dL, the project's design (Omnipod 5's Target Glucose is 110-150, its Correct Above 110-200;
 # docs/references.md, "The bolus calculator")
 CALCULATOR_RANGES = ((1.0, 150.0), (1.0, 400.0), (70.0, 200.0))
 # [E] The most segments a basal programme takes: one an hour (the reference firmware's design; Omnipod 5's Basal
@@ -673,15 +674,7 @@ class EmulatedPump:
             raise Refused("BAD_ARGUMENT", f"glucose '{glucose}' is none of 20-600 mg/dL, CGM or -")
         now = self.sched.now
         iob = sum(u * auto_mode.iob_fraction((now - t) / 60.0) for t, u in self.insulin_doses)
-        advice = bolus_calculator.advise(
-            self.calculator,
-            float(carbs),
-            value,
-            iob,
-            self.p.increment_U,
-            subtract_iob=not self.defects.calculator_ignores_iob,
-            round_up=self.defects.calculator_rounds_up,
-        )
+        advice = bolus_calculator.advise(self.calculator, float(carbs), value, iob, self.p.increment_U, self.defects)
         return (
             f"total={advice.total_U:.3f}",
             f"meal={advice.meal_U:.3f}",

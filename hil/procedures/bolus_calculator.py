@@ -6,7 +6,7 @@ fresh and then stale. The advice is held against the label's equations by the su
 from dataclasses import dataclass
 
 from hil.drivers.contracts import BolusAdvice, CalculatorSettings
-from hil.errors import StartingStateError
+from hil.errors import DeviceRefused, StartingStateError
 from hil.procedures import delivery
 from hil.procedures.delivery import Mark
 from hil.rig.rig import Rig
@@ -24,10 +24,25 @@ def configure(rig: Rig, case: CalculatorCase) -> CalculatorSettings:
     return settings
 
 
-def washed_out_advice(rig: Rig, case: CalculatorAdvice) -> BolusAdvice:
-    """Nothing delivered for `washout_h` (the pump stopped, as the starting state leaves it), then the advice."""
+# How much insulin on board a pump may still count after the washout and be taken for none (its 0.01 U on CAN)
+WASHED_OUT_U = 0.01
+
+
+def _wash_out(rig: Rig, case: CalculatorAdvice) -> None:
+    """Nothing delivered for `washout_h` (the pump stopped, as the starting state leaves it); StartingStateError when
+    the pump's calculator still counts insulin on board then (the case's premise, no insulin on board, not met)."""
     rig.pump.stop()
     rig.clock.sleep(case.washout_h * 3600.0)
+    counted = rig.pump.bolus_advice(0, case.glucose_mg_dl).iob_U
+    if counted > WASHED_OUT_U:
+        raise StartingStateError(
+            f"pump: its calculator counts {counted:.3f} U on board after {case.washout_h:g} h with nothing delivered"
+        )
+
+
+def washed_out_advice(rig: Rig, case: CalculatorAdvice) -> BolusAdvice:
+    """The washout, then the advice."""
+    _wash_out(rig, case)
     return rig.pump.bolus_advice(case.carbs_g, case.glucose_mg_dl)
 
 
@@ -43,8 +58,7 @@ class IobRun:
 def advice_after_bolus(rig: Rig, case: CalculatorIob) -> IobRun:
     """From the prepared pump: the washout, a bolus of `bolus_U` between settled marks, and the advice `after_min`
     after its middle; the pump stopped."""
-    rig.pump.stop()
-    rig.clock.sleep(case.washout_h * 3600.0)
+    _wash_out(rig, case)
     rig.pump.set_basal(0.0)
     rig.pump.resume()
     before = delivery.settled_mark(rig)
@@ -61,11 +75,32 @@ def advice_after_bolus(rig: Rig, case: CalculatorIob) -> IobRun:
     return IobRun(before, after, middle_s, advice, advised_s)
 
 
-def cgm_advice(rig: Rig, case: CalculatorCgm) -> tuple[BolusAdvice, BolusAdvice]:
-    """A CGM value sent as taken `fresh_age_s` ago and the advice with the CGM's value; then the same advice once the
-    value is `beyond_min` older than the `max_age_min` the pump claims."""
+@dataclass(frozen=True)
+class CgmRun:
+    fresh: BolusAdvice
+    stale: dict[str, BolusAdvice | str]  # what was asked → the advice, or the pump's refusal
+
+
+def cgm_advice(rig: Rig, case: CalculatorCgm) -> CgmRun:
+    """A CGM value sent as taken `fresh_age_s` ago and the advice with the CGM's value; the same advice once the value
+    is `beyond_min` older than the `max_age_min` the pump claims; then a value sent as taken that long ago, and the
+    advice at once. A pump may refuse advice from a stale value (NOT_ALLOWED, BAD_ARGUMENT: Omnipod 5 disables USE CGM
+    without a valid value): its refusal is kept as its answer."""
     rig.pump.cgm_input(case.cgm_mg_dl, 0.0, case.fresh_age_s)
     taken_s = rig.clock.now() - case.fresh_age_s
     fresh = rig.pump.bolus_advice(case.carbs_g, use_cgm=True)
-    rig.clock.sleep_until(max(rig.clock.now(), taken_s + (case.max_age_min + case.beyond_min) * 60.0))
-    return fresh, rig.pump.bolus_advice(case.carbs_g, use_cgm=True)
+    stale_s = (case.max_age_min + case.beyond_min) * 60.0
+    rig.clock.sleep_until(max(rig.clock.now(), taken_s + stale_s))
+    stale = {f"{stale_s / 60:g} min after the CGM took it": _stale_advice(rig, case)}
+    rig.pump.cgm_input(case.cgm_mg_dl, 0.0, stale_s)
+    stale[f"a value sent as taken {stale_s / 60:g} min before"] = _stale_advice(rig, case)
+    return CgmRun(fresh, stale)
+
+
+def _stale_advice(rig: Rig, case: CalculatorCgm) -> BolusAdvice | str:
+    try:
+        return rig.pump.bolus_advice(case.carbs_g, use_cgm=True)
+    except DeviceRefused as exc:
+        if exc.code not in ("NOT_ALLOWED", "BAD_ARGUMENT"):
+            raise
+        return f"refused ({exc.code})"

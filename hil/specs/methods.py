@@ -575,7 +575,7 @@ class CalculatorCase(Case):
         float, Field(gt=0, le=400, description="the correction factor set, mg/dL per U")
     ]
     correction_target_mg_dl: Annotated[float, Field(ge=40, le=250, description="the calculator's target glucose set")]
-    carbs_g: Annotated[float, Field(ge=0, le=300, description="the meal the advice is asked for, g")]
+    carbs_g: Annotated[int, Field(ge=0, le=300, description="the meal the advice is asked for, whole g")]
 
 
 class CalculatorAdvice(CalculatorCase):
@@ -583,7 +583,7 @@ class CalculatorAdvice(CalculatorCase):
     `glucose_mg_dl` entered, held against the labelled equations."""
 
     method: ClassVar[str] = "calculator-advice"
-    glucose_mg_dl: Annotated[float, Field(ge=20, le=600, description="the glucose entered for the advice")]
+    glucose_mg_dl: Annotated[int, Field(ge=20, le=600, description="the glucose entered for the advice, whole mg/dL")]
     washout_h: Annotated[
         float, Field(ge=0, le=48, description="how long nothing is delivered before the advice: the insulin's action")
     ]
@@ -615,15 +615,23 @@ class CalculatorIob(CalculatorAdvice):
 
 class CalculatorCgm(CalculatorCase):
     """A CGM value of `cgm_mg_dl` sent as taken `fresh_age_s` ago and the advice asked with the CGM's value; then,
-    once the value is `beyond_min` older than the `max_age_min` the pump claims it uses a value for, asked again."""
+    once the value is `beyond_min` older than the `max_age_min` the pump claims it uses a value for, asked again; then
+    a value sent as taken that long ago (a late, backfilled one), asked at once. A stale value is used when the advice
+    says so or its total is not the meal's alone within the claimed rounding (`advice_error_min_U`, `_max_U`)."""
 
     method: ClassVar[str] = "calculator-cgm"
-    cgm_mg_dl: Annotated[float, Field(ge=40, le=400, description="the CGM value sent")]
+    cgm_mg_dl: Annotated[int, Field(ge=40, le=400, description="the CGM value sent, whole mg/dL")]
     fresh_age_s: Annotated[float, Field(ge=0, le=3600, description="how long ago the CGM took it, as sent")]
     max_age_min: Annotated[
         float, Field(gt=0, le=1440, description="the oldest CGM value the pump claims its calculator uses, min")
     ]
     beyond_min: Annotated[float, Field(gt=0, le=1440, description="how much older the value is at the second advice")]
+    advice_error_min_U: Annotated[
+        float, Field(ge=-10, le=0, description="the claimed rounding: the most an advice lies below its equations")
+    ]
+    advice_error_max_U: Annotated[
+        float, Field(ge=0, le=10, description="the claimed rounding: the most an advice lies above its equations")
+    ]
 
     @model_validator(mode="after")
     def _fresh_first(self) -> "CalculatorCgm":

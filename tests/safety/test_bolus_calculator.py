@@ -10,7 +10,13 @@ from hil.analysis.insulin_on_board import remaining_share
 from hil.analysis.metric import Metric
 from hil.drivers.contracts import BolusAdvice, Capability
 from hil.procedures import delivery
-from hil.procedures.bolus_calculator import advice_after_bolus, cgm_advice, configure, washed_out_advice
+from hil.procedures.bolus_calculator import (
+    WASHED_OUT_U,
+    advice_after_bolus,
+    cgm_advice,
+    configure,
+    washed_out_advice,
+)
 from hil.procedures.gravimetric import Gravimetry
 
 
@@ -37,19 +43,20 @@ def _advice_text(case, advice: BolusAdvice, exact_of: str) -> str:
     )
 
 
-@pytest.mark.requirements("BC-DOSE-001", "BC-DOSE-002")
+@pytest.mark.requirements("BC-DOSE-001", "BC-DOSE-002", "BC-DOSE-003")
 @pytest.mark.needs(Capability.BOLUS_CALCULATOR)
 def test_the_advice_follows_the_labelled_equations(rig, requirement, evidence):
     case = requirement.case
     configure(rig, case)
     advice = washed_out_advice(rig, case)
+    assert advice.iob_U <= WASHED_OUT_U, f"{advice.iob_U} U on board after the washout"
     evidence.attach_text("the advice", _advice_text(case, advice, f"at {case.glucose_mg_dl:g} mg/dL entered"))
     evidence.judge(requirement, {"calculator_advice_error": _advice_error(case, advice)})
     assert advice.glucose_mg_dl == case.glucose_mg_dl, f"the advice used {advice.glucose_mg_dl}, not the glucose entered"
     evidence.assert_pass()
 
 
-@pytest.mark.requirements("BC-IOB-001")
+@pytest.mark.requirements("BC-IOB-001", "BC-IOB-002")
 @pytest.mark.needs(Capability.BOLUS_CALCULATOR)
 def test_the_advice_counts_the_insulin_on_board(rig, requirement, evidence):
     case = requirement.case
@@ -83,20 +90,27 @@ def test_the_advice_counts_the_insulin_on_board(rig, requirement, evidence):
 def test_the_advice_uses_only_a_fresh_cgm_value(rig, requirement, evidence):
     case = requirement.case
     configure(rig, case)
-    fresh, stale = cgm_advice(rig, case)
-    evidence.attach_text(
-        "the advice",
-        "\n".join([
-            f"a CGM value of {case.cgm_mg_dl:g} mg/dL sent as taken {case.fresh_age_s:g} s ago",
-            _advice_text(case, fresh, "with the CGM's value"),
-            f"{case.max_age_min + case.beyond_min:g} min after the CGM took it (the pump claims it uses a value up to "
-            f"{case.max_age_min:g} min old):",
-            _advice_text(case, stale, "with the CGM's value"),
-        ]),
-    )
+    run = cgm_advice(rig, case)
+    meal_U = labelled_dose_U(case.carbs_g, None, 0.0, case.carb_ratio_g_per_U,
+                             case.correction_factor_mg_dl_per_U, case.correction_target_mg_dl)
+
+    def used(advice) -> bool:
+        """A stale value used: the advice says so, or its total is not the meal's alone within the claimed rounding
+        (a refusal uses nothing)."""
+        if isinstance(advice, str):
+            return False
+        off = round(advice.total_U - meal_U, 6)
+        return advice.glucose_mg_dl is not None or not case.advice_error_min_U <= off <= case.advice_error_max_U
+
+    lines = [f"a CGM value of {case.cgm_mg_dl} mg/dL sent as taken {case.fresh_age_s:g} s ago",
+             _advice_text(case, run.fresh, "with the CGM's value"),
+             f"the meal alone: {meal_U:.3f} U (the pump claims it uses a value up to {case.max_age_min:g} min old)"]
+    lines += [f"{asked}: " + (advice if isinstance(advice, str) else _advice_text(case, advice, "with the CGM's value"))
+              for asked, advice in run.stale.items()]
+    evidence.attach_text("the advice", "\n".join(lines))
     metrics = {
-        "fresh_glucose_used": Metric(float(fresh.glucose_mg_dl == case.cgm_mg_dl), "bool", 0.0),
-        "stale_glucose_used": Metric(float(stale.glucose_mg_dl is not None), "bool", 0.0),
+        "fresh_glucose_used": Metric(float(run.fresh.glucose_mg_dl == case.cgm_mg_dl), "bool", 0.0),
+        "stale_glucose_used": Metric(float(any(used(a) for a in run.stale.values())), "bool", 0.0),
     }
     evidence.judge(requirement, metrics)
     evidence.assert_pass()

@@ -37,7 +37,7 @@ def ask(world, word, *args):
     (10, 60, 0.0, 0.00),  # never below 0
 ])
 def test_known_answers(carbs, glucose, iob, total):
-    assert advise(SETTINGS, carbs, glucose, iob, 0.05).total_U == pytest.approx(total)
+    assert advise(SETTINGS, carbs, glucose, iob, 0.05, Defects()).total_U == pytest.approx(total)
 
 
 def test_the_insulin_on_board_of_a_bolus_comes_off_a_correction_an_hour_later():
@@ -55,6 +55,9 @@ def test_seeded_defects():
     ignores.advance(3600.0)
     assert ask(ignores, "CALC", "0", "250")["total"] == "3.500"
     assert ask(world_with(calculator_rounds_up=True), "CALC", "55", "200")["total"] == "6.850"
+    assert advise(SETTINGS, 5, 75, 0.0, 0.05, Defects(calculator_negative_advice=True)).total_U == pytest.approx(-0.5)
+    left_on_meal = Defects(calculator_iob_off_correction_only=True)
+    assert advise(SETTINGS, 30, 130, 1.5, 0.05, left_on_meal).total_U == pytest.approx(2.5)  # not 2.5 - 1.0
     stale = world_with(calculator_uses_stale_cgm=True)
     ask(stale, "CGM", "250", "0", "3600")  # taken an hour ago
     assert ask(stale, "CALC", "0", "CGM")["glucose"] == "250"
