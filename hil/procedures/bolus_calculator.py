@@ -34,7 +34,7 @@ def _wash_out(rig: Rig, case: CalculatorAdvice) -> None:
     rig.pump.stop()
     rig.clock.sleep(case.washout_h * 3600.0)
     counted = rig.pump.bolus_advice(0, case.glucose_mg_dl).iob_U
-    if counted > WASHED_OUT_U:
+    if abs(counted) > WASHED_OUT_U:
         raise StartingStateError(
             f"pump: its calculator counts {counted:.3f} U on board after {case.washout_h:g} h with nothing delivered"
         )
@@ -75,6 +75,9 @@ def advice_after_bolus(rig: Rig, case: CalculatorIob) -> IobRun:
     return IobRun(before, after, middle_s, advice, advised_s)
 
 
+LATE_VALUE_STEP_MG_DL = 40  # the late value's glucose above the first one's: its own value, not the held one again
+
+
 @dataclass(frozen=True)
 class CgmRun:
     fresh: BolusAdvice
@@ -92,8 +95,18 @@ def cgm_advice(rig: Rig, case: CalculatorCgm) -> CgmRun:
     stale_s = (case.max_age_min + case.beyond_min) * 60.0
     rig.clock.sleep_until(max(rig.clock.now(), taken_s + stale_s))
     stale = {f"{stale_s / 60:g} min after the CGM took it": _stale_advice(rig, case)}
-    rig.pump.cgm_input(case.cgm_mg_dl, 0.0, stale_s)
-    stale[f"a value sent as taken {stale_s / 60:g} min before"] = _stale_advice(rig, case)
+    # a later value of another glucose, sent late: taken after the one held, already past the claimed age
+    late_s = (case.max_age_min + case.beyond_min / 2.0) * 60.0
+    late_mg_dl = case.cgm_mg_dl + LATE_VALUE_STEP_MG_DL
+    asked = f"a value of {late_mg_dl} mg/dL sent as taken {late_s / 60:g} min before"
+    try:
+        rig.pump.cgm_input(late_mg_dl, 0.0, late_s)
+    except DeviceRefused as exc:
+        if exc.code not in ("NOT_ALLOWED", "BAD_ARGUMENT"):
+            raise
+        stale[asked] = f"the value refused ({exc.code})"
+    else:
+        stale[asked] = _stale_advice(rig, case)
     return CgmRun(fresh, stale)
 
 

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 
 from hil.drivers.contracts import BasalSchedule, BasalSegment, PumpState
-from hil.errors import DeviceRefused, StartingStateError
+from hil.errors import DeviceRefused, RigError, StartingStateError
 from hil.evidence.recording import CsvRecording
 from hil.procedures import delivery
 from hil.procedures.delivery import Mark
@@ -71,7 +71,13 @@ def _set_clock(rig: Rig, seconds: int, what: str) -> tuple[float, str]:
     try:
         shown = rig.pump.set_time_of_day(seconds)
     except DeviceRefused as exc:
-        if exc.code != "NOT_ALLOWED" or rig.pump.status().state is not PumpState.RUNNING:
+        if exc.code != "NOT_ALLOWED":
+            raise
+        try:
+            running = rig.pump.status().state is PumpState.RUNNING
+        except RigError as status_failed:
+            raise status_failed from exc  # the refusal stays in the chain, its state unknown
+        if not running:
             raise
         paused = f"the pump refused the change with delivery running ({exc}): paused, set and resumed"
         log.info("%s: %s", what, paused)

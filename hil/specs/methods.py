@@ -620,7 +620,9 @@ class CalculatorCgm(CalculatorCase):
     says so or its total is not the meal's alone within the claimed rounding (`advice_error_min_U`, `_max_U`)."""
 
     method: ClassVar[str] = "calculator-cgm"
-    cgm_mg_dl: Annotated[int, Field(ge=40, le=400, description="the CGM value sent, whole mg/dL")]
+    cgm_mg_dl: Annotated[
+        int, Field(ge=40, le=360, description="the CGM value sent, whole mg/dL (a later one is 40 more)")
+    ]
     fresh_age_s: Annotated[float, Field(ge=0, le=3600, description="how long ago the CGM took it, as sent")]
     max_age_min: Annotated[
         float, Field(gt=0, le=1440, description="the oldest CGM value the pump claims its calculator uses, min")

@@ -61,7 +61,7 @@ def _run(wrapper):
 def test_a_value_sent_late_is_seen_used_by_a_pump_timing_from_arrival():
     aged, late = _run(_TimedFromArrival).stale.values()
     assert aged.glucose_mg_dl is None  # aged in the pump past 15 min: dropped either way
-    assert late.glucose_mg_dl == 250  # sent 15 min old, taken as fresh: only the late probe sees it
+    assert late.glucose_mg_dl == 290  # a later value sent 12.5 min old, taken as fresh: only the late probe sees it
 
 
 def test_a_refusal_of_stale_advice_is_kept_as_the_pumps_answer():
