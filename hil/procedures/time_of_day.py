@@ -5,13 +5,16 @@ must), and what reaches the balance from a settled reading before the change to 
 against what the programme gives at the pump's time of day: the old time until the change, the new one after it."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from hil.drivers.contracts import BasalSchedule, BasalSegment, PumpState
+from hil.drivers.contracts import DAY_S, BasalSchedule, BasalSegment, PumpState
 from hil.errors import DeviceRefused, RigError, StartingStateError
 from hil.evidence.recording import CsvRecording
 from hil.procedures import delivery
 from hil.procedures.delivery import Mark
+from hil.rig import abort
 from hil.rig.clock import poll_until
 from hil.rig.rig import Rig
 from hil.specs.methods import ClockChange, minutes
@@ -22,6 +25,41 @@ RECORDING_COLUMNS = ["t_s", "mass_mg", "pump_delivered_U", "pump_time_of_day_s",
 # A programme's daily total as confirmed may differ from the one sent by its rates' rounding to the protocols' 0.001 U/h
 # and its own 0.001 U: this much a segment, and no more, is the same programme.
 DAILY_TOTAL_PLACES_U = 0.001
+
+
+class ClockNotPutBack(RigError):
+    """After the test, the pump's clock or its basal could not be put back: the rig's, to be put right by hand."""
+
+
+def _put_back(rig: Rig, found_s: float, read_s: float) -> str:
+    """The pump stopped, a basal of 0 all day, and its clock set to where it would be, to the minute; what went wrong,
+    if anything."""
+    back = round((found_s + rig.clock.now() - read_s) / 60.0) * 60 % DAY_S
+    with abort.signals.shielded():
+        try:
+            rig.pump.stop()
+            rig.pump.set_basal(0.0)
+            rig.pump.set_time_of_day(back)
+        except (RigError, DeviceRefused) as exc:
+            log.error("the pump's clock not put back to %d s after midnight: %s", back, exc)
+            return f"the pump's clock not put back to {back} s after midnight: {exc}"
+    return ""
+
+
+@contextmanager
+def clock_put_back(rig: Rig) -> Iterator[None]:
+    """For the block, the pump's clock as the test sets it; after it, however it ends, the pump stopped, one basal of 0
+    all day and the clock where it would have been (a bench pump returned to use on a changed clock is this hazard
+    itself). Ended without an error, a put-back that failed is ClockNotPutBack; ended by one, that error stands."""
+    found_s, read_s = rig.pump.time_of_day(), rig.clock.now()
+    try:
+        yield
+    except BaseException:
+        _put_back(rig, found_s, read_s)
+        raise
+    problem = _put_back(rig, found_s, read_s)
+    if problem:
+        raise ClockNotPutBack(problem)
 
 
 def schedule_of(case: ClockChange) -> BasalSchedule:

@@ -11,7 +11,7 @@ from hil.drivers.contracts import DAY_S, Capability
 from hil.evidence import plots
 from hil.procedures import delivery
 from hil.procedures.gravimetric import Gravimetry
-from hil.procedures.time_of_day import RECORDING_COLUMNS, clock_change, schedule_of
+from hil.procedures.time_of_day import RECORDING_COLUMNS, clock_change, clock_put_back, schedule_of
 
 
 def _clock(seconds: float) -> str:
@@ -26,7 +26,7 @@ def test_a_clock_change_delivers_the_programme_at_the_new_time(rig, requirement,
     grav = Gravimetry(rig.config)
     schedule = schedule_of(case)
     delivery.prepare(rig)
-    with evidence.recording("clock change", RECORDING_COLUMNS) as raw:
+    with evidence.recording("clock change", RECORDING_COLUMNS) as raw, clock_put_back(rig):
         run = clock_change(rig, case, raw)
     assert run.hour is not None and run.after is not None
     spans = {

@@ -14,7 +14,7 @@ from hil.evidence.recording import CsvRecording
 from hil.procedures import delivery
 from hil.procedures.delivery import Mark
 from hil.procedures.gravimetric import Gravimetry
-from hil.procedures.time_of_day import RECORDING_COLUMNS, ClockChangeRun, clock_change, schedule_of
+from hil.procedures.time_of_day import RECORDING_COLUMNS, ClockChangeRun, clock_change, clock_put_back, schedule_of
 from hil.rig.config import load_rig
 from hil.rig.rig import Rig
 from hil.specs.methods import ClockChange
@@ -115,3 +115,17 @@ def test_the_programme_is_credited_on_the_clock_as_set_then_the_new():
     assert run.programme_U(schedule, 1000.0, 1000.0 + 1800.0) == pytest.approx(0.5)  # 00:30-01:00 at 1 U/h here
     # kept on the old clock, the same span would have given the 3 U/h hour
     assert schedule.insulin_U(run.time_of_day_s(6280.0), 3720.0) == pytest.approx(120 / 3600 + 3.0)
+
+
+def test_the_clock_is_put_back_however_the_test_ends(tmp_path):
+    with Rig(load_rig(NOMINAL)) as rig, CsvRecording(tmp_path / "r.csv", RECORDING_COLUMNS) as raw:
+        rig.begin_test("put back")
+        rig.pump.set_time_of_day(8 * 3600)
+        start_s = rig.clock.now()
+        with pytest.raises(KeyboardInterrupt), clock_put_back(rig):
+            clock_change(rig, SPRING, raw)  # the clock set to 00:00, then 03:00
+            raise KeyboardInterrupt
+        elapsed = rig.clock.now() - start_s
+        assert abs(rig.pump.time_of_day() - (8 * 3600 + elapsed)) <= 30.0 + 1.0  # to the minute
+        status = rig.pump.status()
+        assert status.state is not PumpState.RUNNING and status.basal_U_per_h == 0.0
