@@ -595,3 +595,28 @@ def weighed_timeline_figure(t_s, weighed_U, reference_U, reference_label: str, m
     ax.legend(fontsize=7)
     ax.set_title(title)
     return fig
+
+
+def calculator_advice_figure(
+    labels: list[str], advised_U: list[float], equations_U: list[float], band_U: tuple[float, float], title: str
+):
+    """Each advice the calculator gave (a bar; none where it refused) against its label's equations' unrounded dose
+    (a marker), with the band the pump's claimed rounding allows around it."""
+    fig, ax = _pyplot().subplots(figsize=(8, 3.5))
+    positions = np.arange(len(labels))
+    ax.bar(positions, advised_U, color="tab:blue", alpha=0.7, label="advised")
+    equations = np.asarray(equations_U, dtype=float)
+    ax.errorbar(
+        positions,
+        equations,
+        yerr=[-band_U[0] * np.ones(len(labels)), band_U[1] * np.ones(len(labels))],
+        fmt="kD",
+        capsize=6,
+        label=f"the equations' dose, and the claimed rounding ({band_U[0]:g} to {band_U[1]:g} U)",
+    )
+    ax.set_xticks(positions, labels, fontsize=8)
+    ax.set_ylabel("dose (U)")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title)
+    return fig

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from hil.drivers.contracts import BolusAdvice, CalculatorSettings
 from hil.errors import DeviceRefused, StartingStateError
+from hil.evidence.recording import CsvRecording
 from hil.procedures import delivery
 from hil.procedures.delivery import Mark
 from hil.rig.rig import Rig
@@ -24,26 +25,61 @@ def configure(rig: Rig, case: CalculatorCase) -> CalculatorSettings:
     return settings
 
 
+# one row an advice asked, or a settled mark around a bolus (its reading and the pump's count)
+RECORDING_COLUMNS = [
+    "t_s",
+    "asked",
+    "carbs_g",
+    "glucose_entered_mg_dl",
+    "use_cgm",
+    "advised_U",
+    "iob_U",
+    "glucose_used_mg_dl",
+    "mass_mg",
+    "pump_delivered_U",
+]
+
+
+def asked(
+    rig: Rig, raw: CsvRecording, what: str, carbs_g: int, glucose_mg_dl: int | None = None, use_cgm: bool = False
+) -> BolusAdvice:
+    """The calculator's advice, written to the recording as it comes."""
+    advice = rig.pump.bolus_advice(carbs_g, glucose_mg_dl, use_cgm)
+    raw.append(
+        f"{rig.clock.now():.3f}",
+        what,
+        carbs_g,
+        "" if glucose_mg_dl is None else glucose_mg_dl,
+        int(use_cgm),
+        f"{advice.total_U:.3f}",
+        f"{advice.iob_U:.3f}",
+        "" if advice.glucose_mg_dl is None else f"{advice.glucose_mg_dl:g}",
+        "",
+        "",
+    )
+    return advice
+
+
 # How much insulin on board a pump may still count after the washout and be taken for none (its 0.01 U on CAN)
 WASHED_OUT_U = 0.01
 
 
-def _wash_out(rig: Rig, case: CalculatorAdvice) -> None:
+def _wash_out(rig: Rig, case: CalculatorAdvice, raw: CsvRecording) -> None:
     """Nothing delivered for `washout_h` (the pump stopped, as the starting state leaves it); StartingStateError when
     the pump's calculator still counts insulin on board then (the case's premise, no insulin on board, not met)."""
     rig.pump.stop()
     rig.clock.sleep(case.washout_h * 3600.0)
-    counted = rig.pump.bolus_advice(0, case.glucose_mg_dl).iob_U
+    counted = asked(rig, raw, "after the washout: the insulin on board", 0, case.glucose_mg_dl).iob_U
     if abs(counted) > WASHED_OUT_U:
         raise StartingStateError(
             f"pump: its calculator counts {counted:.3f} U on board after {case.washout_h:g} h with nothing delivered"
         )
 
 
-def washed_out_advice(rig: Rig, case: CalculatorAdvice) -> BolusAdvice:
+def washed_out_advice(rig: Rig, case: CalculatorAdvice, raw: CsvRecording) -> BolusAdvice:
     """The washout, then the advice."""
-    _wash_out(rig, case)
-    return rig.pump.bolus_advice(case.carbs_g, case.glucose_mg_dl)
+    _wash_out(rig, case, raw)
+    return asked(rig, raw, "the advice", case.carbs_g, case.glucose_mg_dl)
 
 
 @dataclass(frozen=True)
@@ -55,24 +91,31 @@ class IobRun:
     advised_s: float
 
 
-def advice_after_bolus(rig: Rig, case: CalculatorIob) -> IobRun:
+def advice_after_bolus(rig: Rig, case: CalculatorIob, raw: CsvRecording) -> IobRun:
     """From the prepared pump: the washout, a bolus of `bolus_U` between settled marks, and the advice `after_min`
     after its middle; the pump stopped."""
-    _wash_out(rig, case)
+    _wash_out(rig, case, raw)
     rig.pump.set_basal(0.0)
     rig.pump.resume()
-    before = delivery.settled_mark(rig)
+    before = _marked(rig, raw, "before the bolus")
     commanded_s = rig.clock.now()
     nominal_s = rig.pump.bolus(case.bolus_U)
     delivery.wait_until_idle(rig, nominal_s, f"bolus of {case.bolus_U:g} U")
     rig.clock.sleep(case.settle_s)
-    after = delivery.settled_mark(rig)
+    after = _marked(rig, raw, "after the bolus")
     middle_s = commanded_s + nominal_s / 2.0
     rig.clock.sleep_until(max(rig.clock.now(), middle_s + case.after_min * 60.0))
     advised_s = rig.clock.now()
-    advice = rig.pump.bolus_advice(case.carbs_g, case.glucose_mg_dl)
+    advice = asked(rig, raw, "the advice", case.carbs_g, case.glucose_mg_dl)
     rig.pump.stop()
     return IobRun(before, after, middle_s, advice, advised_s)
+
+
+def _marked(rig: Rig, raw: CsvRecording, what: str) -> Mark:
+    """A settled mark, written to the recording."""
+    mark = delivery.settled_mark(rig)
+    raw.append(f"{mark.t:.3f}", what, "", "", "", "", "", "", f"{mark.mass_mg:.5f}", f"{mark.recorded_U:.3f}")
+    return mark
 
 
 LATE_VALUE_STEP_MG_DL = 40  # the late value's glucose above the first one's: its own value, not the held one again
@@ -84,35 +127,36 @@ class CgmRun:
     stale: dict[str, BolusAdvice | str]  # what was asked → the advice, or the pump's refusal
 
 
-def cgm_advice(rig: Rig, case: CalculatorCgm) -> CgmRun:
+def cgm_advice(rig: Rig, case: CalculatorCgm, raw: CsvRecording) -> CgmRun:
     """A CGM value sent as taken `fresh_age_s` ago and the advice with the CGM's value; the same advice once the value
     is `beyond_min` older than the `max_age_min` the pump claims; then a value sent as taken that long ago, and the
     advice at once. A pump may refuse advice from a stale value (NOT_ALLOWED, BAD_ARGUMENT: Omnipod 5 disables USE CGM
     without a valid value): its refusal is kept as its answer."""
     rig.pump.cgm_input(case.cgm_mg_dl, 0.0, case.fresh_age_s)
     taken_s = rig.clock.now() - case.fresh_age_s
-    fresh = rig.pump.bolus_advice(case.carbs_g, use_cgm=True)
+    fresh = asked(rig, raw, "a fresh value", case.carbs_g, use_cgm=True)
     stale_s = (case.max_age_min + case.beyond_min) * 60.0
     rig.clock.sleep_until(max(rig.clock.now(), taken_s + stale_s))
-    stale = {f"{stale_s / 60:g} min after the CGM took it": _stale_advice(rig, case)}
+    aged = f"{stale_s / 60:g} min after the CGM took it"
+    stale = {aged: _stale_advice(rig, case, raw, aged)}
     # a later value of another glucose, sent late: taken after the one held, already past the claimed age
     late_s = (case.max_age_min + case.beyond_min / 2.0) * 60.0
     late_mg_dl = case.cgm_mg_dl + LATE_VALUE_STEP_MG_DL
-    asked = f"a value of {late_mg_dl} mg/dL sent as taken {late_s / 60:g} min before"
+    late = f"a value of {late_mg_dl} mg/dL sent as taken {late_s / 60:g} min before"
     try:
         rig.pump.cgm_input(late_mg_dl, 0.0, late_s)
     except DeviceRefused as exc:
         if exc.code not in ("NOT_ALLOWED", "BAD_ARGUMENT"):
             raise
-        stale[asked] = f"the value refused ({exc.code})"
+        stale[late] = f"the value refused ({exc.code})"
     else:
-        stale[asked] = _stale_advice(rig, case)
+        stale[late] = _stale_advice(rig, case, raw, late)
     return CgmRun(fresh, stale)
 
 
-def _stale_advice(rig: Rig, case: CalculatorCgm) -> BolusAdvice | str:
+def _stale_advice(rig: Rig, case: CalculatorCgm, raw: CsvRecording, what: str) -> BolusAdvice | str:
     try:
-        return rig.pump.bolus_advice(case.carbs_g, use_cgm=True)
+        return asked(rig, raw, what, case.carbs_g, use_cgm=True)
     except DeviceRefused as exc:
         if exc.code not in ("NOT_ALLOWED", "BAD_ARGUMENT"):
             raise

@@ -9,7 +9,8 @@ import pytest
 
 from hil.drivers.contracts import BolusAdvice
 from hil.errors import DeviceRefused, StartingStateError
-from hil.procedures.bolus_calculator import cgm_advice, configure, washed_out_advice
+from hil.evidence.recording import CsvRecording
+from hil.procedures.bolus_calculator import RECORDING_COLUMNS, cgm_advice, configure, washed_out_advice
 from hil.rig.config import load_rig
 from hil.rig.rig import Rig
 from hil.specs.methods import CalculatorAdvice, CalculatorCgm
@@ -50,31 +51,31 @@ class _NeverWashedOut(_Wrapped):
         return BolusAdvice(advice.total_U, advice.iob_U + 0.5, advice.glucose_mg_dl)
 
 
-def _run(wrapper):
-    with Rig(load_rig(NOMINAL)) as rig:
+def _run(wrapper, tmp_path):
+    with Rig(load_rig(NOMINAL)) as rig, CsvRecording(tmp_path / "r.csv", RECORDING_COLUMNS) as raw:
         rig.begin_test("calculator")
         rig._pump = wrapper(rig.pump)  # noqa: SLF001 - the rig opened it; the test wraps it
         configure(rig, CGM)
-        return cgm_advice(rig, CGM)
+        return cgm_advice(rig, CGM, raw)
 
 
-def test_a_value_sent_late_is_seen_used_by_a_pump_timing_from_arrival():
-    aged, late = _run(_TimedFromArrival).stale.values()
+def test_a_value_sent_late_is_seen_used_by_a_pump_timing_from_arrival(tmp_path):
+    aged, late = _run(_TimedFromArrival, tmp_path).stale.values()
     assert aged.glucose_mg_dl is None  # aged in the pump past 15 min: dropped either way
     assert late.glucose_mg_dl == 290  # a later value sent 12.5 min old, taken as fresh: only the late probe sees it
 
 
-def test_a_refusal_of_stale_advice_is_kept_as_the_pumps_answer():
-    run = _run(_RefusingStale)
+def test_a_refusal_of_stale_advice_is_kept_as_the_pumps_answer(tmp_path):
+    run = _run(_RefusingStale, tmp_path)
     assert run.fresh.glucose_mg_dl == 250
     assert list(run.stale.values()) == ["refused (NOT_ALLOWED)"] * 2
 
 
-def test_insulin_on_board_left_after_the_washout_is_the_rigs_error():
+def test_insulin_on_board_left_after_the_washout_is_the_rigs_error(tmp_path):
     case = CalculatorAdvice(**SETTINGS, carbs_g=55, glucose_mg_dl=200, washout_h=6)
-    with Rig(load_rig(NOMINAL)) as rig:
+    with Rig(load_rig(NOMINAL)) as rig, CsvRecording(tmp_path / "r.csv", RECORDING_COLUMNS) as raw:
         rig.begin_test("washout")
         rig._pump = _NeverWashedOut(rig.pump)  # noqa: SLF001
         configure(rig, case)
         with pytest.raises(StartingStateError, match="counts 0.500 U on board after 6 h"):
-            washed_out_advice(rig, case)
+            washed_out_advice(rig, case, raw)
