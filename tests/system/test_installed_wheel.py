@@ -268,7 +268,7 @@ def test_a_seeded_defect_of_that_firmware_fails_it_on_exactly_what_rests_on_its_
     """Its alarm set above what a blocked line reaches: every occlusion and kinked-cannula requirement FAILs as the
     pump's (those judged at or after the alarm too: no alarm came, never an INCONCLUSIVE blamed on the rig or an
     ERROR on the test), and a bolus and the false-alarm check still pass."""
-    done = _hil(binary_plugin, tmp_path, "verify", "--rig", str(FIRMWARE_DEFECT_RIG), "-k", "OC or IF-KINK or DA-BOLUS-001",
+    done = _hil(binary_plugin, tmp_path, "verify", "--rig", str(FIRMWARE_DEFECT_RIG), "-k", "OC- or IF-KINK or DA-BOLUS-001",
                 "--no-report")
     assert done.returncode == 1, (done.stdout + done.stderr)[-4000:]
     record = json.loads((next((tmp_path / "reports" / "runs").iterdir()) / "record.json").read_text())
