@@ -812,8 +812,16 @@ class EmulatedPump:
             self._follow_programme()
 
     def _daily_U(self) -> float:
+        return self._programme_U(0.0, DAY_S)
+
+    def _programme_U(self, from_s: float, to_s: float) -> float:
+        """What the programme gives between two times of day, s after midnight (`to_s` up to a day past `from_s`)."""
         ends = [start for start, _ in self.programme[1:]] + [DAY_S]
-        return sum(rate * (end - start) / 3600.0 for (start, rate), end in zip(self.programme, ends, strict=True))
+        return sum(
+            rate * max(0.0, min(end + day, to_s) - max(start + day, from_s)) / 3600.0
+            for day in (0.0, DAY_S)
+            for (start, rate), end in zip(self.programme, ends, strict=True)
+        )
 
     def _cmd_time(self, seconds: str = ""):
         """TIME [<s after midnight>]: the pump's time of day, set when given, as a user sets the pump's clock; the
@@ -846,15 +854,7 @@ class EmulatedPump:
     def _deliver_catch_up(self, old: float, shift: float) -> None:
         """Seeded clock_forward_catches_up: basal owed by time of day, so the skipped time's is owed at once, stroke
         by stroke at the motor's full speed, counted as basal."""
-        owed = sum(
-            rate * max(0.0, min(end, old + shift) - max(start, old)) / 3600.0
-            for day in (0.0, DAY_S)
-            for (start, rate), end in zip(
-                [(a + day, r) for a, r in self.programme],
-                [a + day for a, _ in self.programme[1:]] + [DAY_S + day],
-                strict=True,
-            )
-        )
+        owed = self._programme_U(old, old + shift)
         period = self._full_speed_period_s()
         for k in range(round(owed / self.p.stroke_U)):
             self._catch_up.append(self.sched.at(self.sched.now + (k + 1) * period, self._catch_up_stroke))
